@@ -1,0 +1,197 @@
+//! Elementwise chip: one element per row,
+//!
+//! ```text
+//! qa·a + qb·b + qm·a·b + qc + rs·2^(B-1) = (1 + rs·(2^B - 1))·q + r
+//! (rs, r - rs·2^(B-1), r - rs·2^(B-1)) ∈ table      // r ∈ [0, 2^B) when rescaling, r = 0 otherwise
+//! (ftag, q, out) ∈ table                            // out = f(q), and q is in the activation range
+//! ```
+//!
+//! The coefficients are fixed columns, already multiplied by `2^(B-d)` for a rescale by `2^d`, so
+//! one remainder range serves every shift. The gate has an enable selector (halo2 checks gates
+//! on the blinding rows too); on unused rows the fixed tags are zero and the lookups force
+//! `r = q = out = 0`.
+
+use super::table::TableConfig;
+use super::{AdvCol, Assigner, Wit};
+use crate::field::{fe, pow2, F};
+use crate::graph::{ElemOp, QuantizedGraph};
+use crate::plan::{Col, ElSeg, Pos};
+use halo2_proofs::halo2curves::ff::Field;
+use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector};
+use halo2_proofs::poly::Rotation;
+
+/// Columns of one elementwise lane.
+#[derive(Clone, Debug)]
+pub struct ElemLane {
+    /// First operand (equality-enabled).
+    pub a: Column<Advice>,
+    /// Second operand, when the circuit has binary ops.
+    pub b: Option<Column<Advice>>,
+    /// Quotient.
+    pub q: Column<Advice>,
+    /// Remainder.
+    pub r: Column<Advice>,
+    /// Output (equality-enabled).
+    pub out: Column<Advice>,
+    qa: Column<Fixed>,
+    qb: Option<Column<Fixed>>,
+    qm: Option<Column<Fixed>>,
+    qc: Column<Fixed>,
+    rs: Column<Fixed>,
+    ftag: Column<Fixed>,
+    enable: Selector,
+}
+
+impl ElemLane {
+    /// Declares the lane's gate and lookups.
+    pub fn configure(
+        meta: &mut ConstraintSystem<F>,
+        table: &TableConfig,
+        binary: bool,
+        bits: u32,
+    ) -> Self {
+        let a = meta.advice_column();
+        let b = binary.then(|| meta.advice_column());
+        let (q, r, out) = (
+            meta.advice_column(),
+            meta.advice_column(),
+            meta.advice_column(),
+        );
+        meta.enable_equality(a);
+        if let Some(b) = b {
+            meta.enable_equality(b);
+        }
+        meta.enable_equality(out);
+        let qa = meta.fixed_column();
+        let qb = binary.then(|| meta.fixed_column());
+        let qm = binary.then(|| meta.fixed_column());
+        let (qc, rs, ftag) = (
+            meta.fixed_column(),
+            meta.fixed_column(),
+            meta.fixed_column(),
+        );
+        let enable = meta.selector();
+        let half = Expression::Constant(pow2(bits - 1));
+        let full_minus_one = Expression::Constant(pow2(bits) - F::ONE);
+        meta.create_gate("elementwise", |vc| {
+            let cur = Rotation::cur();
+            let av = vc.query_advice(a, cur);
+            let mut lin = vc.query_fixed(qa, cur) * av.clone() + vc.query_fixed(qc, cur);
+            if let (Some(b), Some(qb), Some(qm)) = (b, qb, qm) {
+                let bv = vc.query_advice(b, cur);
+                lin =
+                    lin + vc.query_fixed(qb, cur) * bv.clone() + vc.query_fixed(qm, cur) * av * bv;
+            }
+            let rsv = vc.query_fixed(rs, cur);
+            let qv = vc.query_advice(q, cur);
+            let rv = vc.query_advice(r, cur);
+            let en = vc.query_selector(enable);
+            vec![
+                en * (lin + rsv.clone() * half.clone()
+                    - qv.clone()
+                    - rsv * full_minus_one.clone() * qv
+                    - rv),
+            ]
+        });
+        let half2 = Expression::Constant(pow2(bits - 1));
+        table.lookup(meta, "elementwise remainder", |vc| {
+            let rsv = vc.query_fixed(rs, Rotation::cur());
+            let shifted = vc.query_advice(r, Rotation::cur()) - rsv.clone() * half2;
+            [rsv, shifted.clone(), shifted]
+        });
+        table.lookup(meta, "elementwise function", |vc| {
+            [
+                vc.query_fixed(ftag, Rotation::cur()),
+                vc.query_advice(q, Rotation::cur()),
+                vc.query_advice(out, Rotation::cur()),
+            ]
+        });
+        ElemLane {
+            a,
+            b,
+            q,
+            r,
+            out,
+            qa,
+            qb,
+            qm,
+            qc,
+            rs,
+            ftag,
+            enable,
+        }
+    }
+
+    /// Assigns one segment of an elementwise op.
+    pub(crate) fn assign(
+        &self,
+        a: &mut Assigner<'_, '_>,
+        seg: &ElSeg,
+        op: &ElemOp,
+        g: &QuantizedGraph,
+        wit: Wit<'_>,
+        homes: &[Vec<Pos>],
+    ) -> Result<(), Error> {
+        let lane = seg.lane;
+        let pre = op.premul(g.bits);
+        let func = &g.functions[op.func as usize];
+        let zero = wit.map(Some(0));
+        for i in 0..seg.len {
+            let e = (seg.e0 + i) as usize;
+            let row = seg.start + i;
+            match &op.a {
+                Some(o) => {
+                    a.advice(AdvCol::ElA(lane), self.a, row, wit.get(o.tensor, o.at(e)));
+                    a.copy(
+                        Pos {
+                            col: Col::ElA(lane),
+                            row,
+                        },
+                        homes[o.tensor][o.at(e)],
+                    )?;
+                }
+                None => a.advice(AdvCol::ElA(lane), self.a, row, zero),
+            }
+            if let Some(bcol) = self.b {
+                match &op.b {
+                    Some(o) => {
+                        a.advice(AdvCol::ElB(lane), bcol, row, wit.get(o.tensor, o.at(e)));
+                        a.copy(
+                            Pos {
+                                col: Col::ElB(lane),
+                                row,
+                            },
+                            homes[o.tensor][o.at(e)],
+                        )?;
+                    }
+                    None => a.advice(AdvCol::ElB(lane), bcol, row, zero),
+                }
+            }
+            let rounded = wit.vals.map(|v| op.round(op.lin(e, v), g.bits));
+            a.advice(
+                AdvCol::ElQ(lane),
+                self.q,
+                row,
+                wit.map(rounded.map(|x| x.q)),
+            );
+            a.advice(
+                AdvCol::ElR(lane),
+                self.r,
+                row,
+                wit.map(rounded.map(|x| x.r)),
+            );
+            let out = rounded.map(|x| func.eval(x.q as i64) as i128);
+            a.advice(AdvCol::ElOut(lane), self.out, row, wit.map(out));
+            a.fixed(self.qa, row, fe(op.qa.at(e) as i128 * pre));
+            if let (Some(qb), Some(qm)) = (self.qb, self.qm) {
+                a.fixed(qb, row, fe(op.qb.at(e) as i128 * pre));
+                a.fixed(qm, row, fe(op.qm.at(e) as i128 * pre));
+            }
+            a.fixed(self.qc, row, fe(op.qc.at(e) as i128 * pre));
+            a.fixed(self.rs, row, if op.shift > 0 { F::ONE } else { F::ZERO });
+            a.fixed(self.ftag, row, F::from(op.func as u64 + 1));
+            a.enable(&self.enable, row)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,243 @@
+//! halo2 chips: one per op family that needs constraints, plus the shared lookup table.
+//!
+//! | chip | file | relation |
+//! | --- | --- | --- |
+//! | matvec | `matvec.rs` | `y = W·x + b` for constant `W`, by a random-linear-combination (Freivalds) check |
+//! | elementwise | `elementwise.rs` | `out = f(q)`, `premul·lin + 2^(B-1) = 2^B·q + r`, `r ∈ [0, 2^B)` |
+//! | maxpool | `maxpool.rs` | running maximum with range-checked differences |
+//! | dot | `dot.rs` | running sums of products of two computed values |
+//! | table | `table.rs` | the tagged `(tag, x, f(x))` table every lookup uses |
+//!
+//! Chips never depend on the ONNX front end: they read the quantized graph and the layout.
+
+pub mod dot;
+pub mod elementwise;
+pub mod matvec;
+pub mod maxpool;
+pub mod table;
+
+use crate::field::F;
+use crate::plan::{CircuitShape, Col, Pos};
+use halo2_proofs::circuit::{Cell, Region, Value};
+use halo2_proofs::plonk::{
+    Advice, Any, Challenge, Column, ConstraintSystem, FirstPhase, Fixed, Instance, Selector,
+};
+use std::collections::HashMap;
+
+/// Every advice column of the circuit, by role (used to address cells in tests).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AdvCol {
+    /// Matvec inputs/outputs.
+    MvX(u16),
+    /// Matvec running check (second phase).
+    MvAcc(u16),
+    /// Elementwise operand a.
+    ElA(u16),
+    /// Elementwise operand b.
+    ElB(u16),
+    /// Elementwise quotient.
+    ElQ(u16),
+    /// Elementwise remainder.
+    ElR(u16),
+    /// Elementwise output.
+    ElOut(u16),
+    /// Max-pool inputs.
+    MxX(u16),
+    /// Max-pool running maximum.
+    MxM(u16),
+    /// Max-pool difference to the previous maximum.
+    MxD1(u16),
+    /// Max-pool difference to the current input.
+    MxD2(u16),
+    /// Dot-product left factors.
+    DotX(u16),
+    /// Dot-product right factors.
+    DotW(u16),
+    /// Dot-product running sums.
+    DotAcc(u16),
+}
+
+/// All columns, gates and lookups of a model circuit.
+#[derive(Clone, Debug)]
+pub struct ModelConfig {
+    /// The shape this configuration was built from.
+    pub shape: CircuitShape,
+    /// Public inputs then outputs.
+    pub instance: Column<Instance>,
+    /// The lookup table.
+    pub table: table::TableConfig,
+    /// The matvec challenge (present when there are matvec lanes).
+    pub challenge: Option<Challenge>,
+    /// Matvec lanes.
+    pub mv: Vec<matvec::MatvecLane>,
+    /// Elementwise lanes.
+    pub el: Vec<elementwise::ElemLane>,
+    /// Max-pool lanes.
+    pub mx: Vec<maxpool::MaxLane>,
+    /// Dot-product lanes.
+    pub dot: Vec<dot::DotLane>,
+}
+
+impl ModelConfig {
+    /// Allocates columns and declares constraints. `shape` must have passed
+    /// [`CircuitShape::validate`].
+    pub fn configure(meta: &mut ConstraintSystem<F>, shape: &CircuitShape) -> ModelConfig {
+        let instance = meta.instance_column();
+        meta.enable_equality(instance);
+        let table = table::TableConfig::configure(meta);
+        let mut mv = Vec::new();
+        let mut challenge = None;
+        if !shape.matvec.is_empty() {
+            let xs: Vec<Column<Advice>> = shape
+                .matvec
+                .iter()
+                .map(|_| meta.advice_column_in(FirstPhase))
+                .collect();
+            let r = meta.challenge_usable_after(FirstPhase);
+            challenge = Some(r);
+            for (x, &w) in xs.into_iter().zip(&shape.matvec) {
+                mv.push(matvec::MatvecLane::configure(meta, x, w as usize, r));
+            }
+        }
+        let el = (0..shape.elem_lanes)
+            .map(|_| elementwise::ElemLane::configure(meta, &table, shape.elem_binary, shape.bits))
+            .collect();
+        let mx = (0..shape.max_lanes)
+            .map(|_| maxpool::MaxLane::configure(meta, &table, shape.bits))
+            .collect();
+        let dot = (0..shape.dot_lanes)
+            .map(|_| dot::DotLane::configure(meta))
+            .collect();
+        ModelConfig {
+            shape: shape.clone(),
+            instance,
+            table,
+            challenge,
+            mv,
+            el,
+            mx,
+            dot,
+        }
+    }
+
+    /// The column behind an advice role.
+    pub fn advice(&self, c: AdvCol) -> Option<Column<Advice>> {
+        let l = |i: u16| i as usize;
+        Some(match c {
+            AdvCol::MvX(i) => self.mv.get(l(i))?.x,
+            AdvCol::MvAcc(i) => self.mv.get(l(i))?.acc,
+            AdvCol::ElA(i) => self.el.get(l(i))?.a,
+            AdvCol::ElB(i) => self.el.get(l(i))?.b?,
+            AdvCol::ElQ(i) => self.el.get(l(i))?.q,
+            AdvCol::ElR(i) => self.el.get(l(i))?.r,
+            AdvCol::ElOut(i) => self.el.get(l(i))?.out,
+            AdvCol::MxX(i) => self.mx.get(l(i))?.x,
+            AdvCol::MxM(i) => self.mx.get(l(i))?.m,
+            AdvCol::MxD1(i) => self.mx.get(l(i))?.d1,
+            AdvCol::MxD2(i) => self.mx.get(l(i))?.d2,
+            AdvCol::DotX(i) => self.dot.get(l(i))?.x,
+            AdvCol::DotW(i) => self.dot.get(l(i))?.w,
+            AdvCol::DotAcc(i) => self.dot.get(l(i))?.acc,
+        })
+    }
+
+    /// The column behind an equality-enabled layout column.
+    pub fn column(&self, c: Col) -> Option<Column<Any>> {
+        let adv = match c {
+            Col::Inst => return Some(self.instance.into()),
+            Col::MvX(i) => AdvCol::MvX(i),
+            Col::ElA(i) => AdvCol::ElA(i),
+            Col::ElB(i) => AdvCol::ElB(i),
+            Col::ElOut(i) => AdvCol::ElOut(i),
+            Col::MxX(i) => AdvCol::MxX(i),
+            Col::MxM(i) => AdvCol::MxM(i),
+            Col::DotX(i) => AdvCol::DotX(i),
+            Col::DotW(i) => AdvCol::DotW(i),
+            Col::DotAcc(i) => AdvCol::DotAcc(i),
+        };
+        self.advice(adv).map(Into::into)
+    }
+}
+
+/// Cell overrides applied while assigning (for negative tests: a witness that breaks a
+/// relation). Empty in normal use.
+pub type Tamper = HashMap<(AdvCol, u32), F>;
+
+/// Assignment helper shared by the chips: applies overrides, skips zero fixed cells and turns
+/// layout positions into halo2 cells.
+pub(crate) struct Assigner<'a, 'r> {
+    pub region: &'a mut Region<'r, F>,
+    pub cfg: &'a ModelConfig,
+    pub tamper: &'a Tamper,
+}
+
+impl Assigner<'_, '_> {
+    /// Assigns an advice cell.
+    pub fn advice(&mut self, role: AdvCol, col: Column<Advice>, row: u32, v: Value<F>) {
+        let v = match self.tamper.get(&(role, row)) {
+            Some(t) => Value::known(*t),
+            None => v,
+        };
+        self.region.assign_advice(col, row as usize, v);
+    }
+
+    /// Assigns a fixed cell (zero cells are left unassigned: they are zero).
+    pub fn fixed(&mut self, col: Column<Fixed>, row: u32, v: F) {
+        if v != F::zero() {
+            self.region.assign_fixed(col, row as usize, v);
+        }
+    }
+
+    /// Enables a selector.
+    pub fn enable(&mut self, s: &Selector, row: u32) -> Result<(), halo2_proofs::plonk::Error> {
+        s.enable(self.region, row as usize)
+    }
+
+    /// Halo2 cell of a layout position.
+    pub fn cell(&self, p: Pos) -> Result<Cell, halo2_proofs::plonk::Error> {
+        let column = self
+            .cfg
+            .column(p.col)
+            .ok_or(halo2_proofs::plonk::Error::Synthesis)?;
+        Ok(Cell {
+            row_offset: p.row as usize,
+            column,
+        })
+    }
+
+    /// Constrains the cell at `dst` to equal the value at `src`.
+    pub fn copy(&mut self, dst: Pos, src: Pos) -> Result<(), halo2_proofs::plonk::Error> {
+        let (a, b) = (self.cell(dst)?, self.cell(src)?);
+        self.region.constrain_equal(a, b);
+        Ok(())
+    }
+}
+
+/// Witness access: tensor values as field elements, unknown during key generation.
+#[derive(Clone, Copy)]
+pub(crate) struct Wit<'a> {
+    pub vals: Option<&'a [Vec<i128>]>,
+}
+
+impl Wit<'_> {
+    /// Integer value, if known.
+    pub fn int(&self, t: usize, e: usize) -> Option<i128> {
+        self.vals.map(|v| v[t][e])
+    }
+
+    /// Field value.
+    pub fn get(&self, t: usize, e: usize) -> Value<F> {
+        match self.int(t, e) {
+            Some(v) => Value::known(crate::field::fe(v)),
+            None => Value::unknown(),
+        }
+    }
+
+    /// Maps a known integer through `f`.
+    pub fn map(&self, v: Option<i128>) -> Value<F> {
+        match v {
+            Some(v) => Value::known(crate::field::fe(v)),
+            None => Value::unknown(),
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The model circuit: a quantized graph laid out by a [`CircuitPlan`], synthesized by the chips.
+
+use crate::chips::{AdvCol, Assigner, ModelConfig, Tamper, Wit};
+use crate::field::{fe, F};
+use crate::graph::{QOp, QuantizedGraph};
+use crate::plan::{CircuitPlan, CircuitShape, Col, Pos};
+use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner, Value};
+use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
+use std::sync::Arc;
+
+/// A model circuit, with or without a witness.
+#[derive(Clone, Debug)]
+pub struct ModelCircuit {
+    /// The quantized model.
+    pub graph: Arc<QuantizedGraph>,
+    /// Its shape and layout.
+    pub plan: Arc<CircuitPlan>,
+    /// Values of every tensor (absent for key generation).
+    pub witness: Option<Arc<Vec<Vec<i128>>>>,
+    /// Cell overrides (negative tests only).
+    pub tamper: Arc<Tamper>,
+}
+
+impl ModelCircuit {
+    /// Circuit for key generation.
+    pub fn for_keygen(graph: Arc<QuantizedGraph>, plan: Arc<CircuitPlan>) -> Self {
+        ModelCircuit {
+            graph,
+            plan,
+            witness: None,
+            tamper: Arc::default(),
+        }
+    }
+
+    /// Circuit with the values of every tensor (from [`QuantizedGraph::eval`]).
+    pub fn with_witness(
+        graph: Arc<QuantizedGraph>,
+        plan: Arc<CircuitPlan>,
+        values: Vec<Vec<i128>>,
+    ) -> Self {
+        ModelCircuit {
+            graph,
+            plan,
+            witness: Some(Arc::new(values)),
+            tamper: Arc::default(),
+        }
+    }
+
+    /// Public instances: quantized inputs, then quantized outputs.
+    pub fn instances(&self) -> Vec<F> {
+        let Some(vals) = &self.witness else {
+            return Vec::new();
+        };
+        self.graph
+            .inputs
+            .iter()
+            .chain(&self.graph.outputs)
+            .flat_map(|&t| vals[t].iter().map(|&v| fe(v)))
+            .collect()
+    }
+
+    /// Returns a copy with one advice cell overridden (negative tests).
+    pub fn tampered(&self, col: AdvCol, row: u32, value: F) -> Self {
+        let mut t = (*self.tamper).clone();
+        t.insert((col, row), value);
+        ModelCircuit {
+            tamper: Arc::new(t),
+            ..self.clone()
+        }
+    }
+}
+
+/// Shape used by `configure()` when no parameters are given (never used by zkinfer itself).
+fn fallback_shape() -> CircuitShape {
+    CircuitShape {
+        k: 4,
+        bits: 8,
+        elem_lanes: 1,
+        ..Default::default()
+    }
+}
+
+impl Circuit<F> for ModelCircuit {
+    type Config = ModelConfig;
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = CircuitShape;
+
+    fn without_witnesses(&self) -> Self {
+        ModelCircuit {
+            witness: None,
+            tamper: Arc::default(),
+            ..self.clone()
+        }
+    }
+
+    fn params(&self) -> CircuitShape {
+        self.plan.shape.clone()
+    }
+
+    fn configure_with_params(meta: &mut ConstraintSystem<F>, shape: CircuitShape) -> ModelConfig {
+        ModelConfig::configure(meta, &shape)
+    }
+
+    fn configure(meta: &mut ConstraintSystem<F>) -> ModelConfig {
+        ModelConfig::configure(meta, &fallback_shape())
+    }
+
+    fn synthesize(&self, cfg: ModelConfig, mut layouter: impl Layouter<F>) -> Result<(), Error> {
+        let g = &*self.graph;
+        let layout = &self.plan.layout;
+        let homes = &layout.homes;
+        let wit = Wit {
+            vals: self.witness.as_deref().map(|v| v.as_slice()),
+        };
+        layouter.assign_region(
+            || "model",
+            |mut region| {
+                let mut a = Assigner {
+                    region: &mut region,
+                    cfg: &cfg,
+                    tamper: &self.tamper,
+                };
+                cfg.table.assign(&mut a, g);
+                for reg in &layout.mv {
+                    let QOp::Linear(op) = &g.ops[reg.op as usize] else {
+                        return Err(Error::Synthesis);
+                    };
+                    cfg.mv[reg.lane as usize].assign(&mut a, reg, op, wit, homes)?;
+                }
+                for seg in &layout.el {
+                    let QOp::Elementwise(op) = &g.ops[seg.op as usize] else {
+                        return Err(Error::Synthesis);
+                    };
+                    cfg.el[seg.lane as usize].assign(&mut a, seg, op, g, wit, homes)?;
+                }
+                for reg in &layout.mx {
+                    let QOp::MaxPool(op) = &g.ops[reg.op as usize] else {
+                        return Err(Error::Synthesis);
+                    };
+                    cfg.mx[reg.lane as usize].assign(&mut a, reg, op, wit, homes)?;
+                }
+                for reg in &layout.dot {
+                    let QOp::MatMul(op) = &g.ops[reg.op as usize] else {
+                        return Err(Error::Synthesis);
+                    };
+                    cfg.dot[reg.lane as usize].assign(&mut a, reg, op, wit, homes)?;
+                }
+                // Public outputs follow the inputs in the instance column.
+                let mut row = layout.n_inputs as u32;
+                for &t in &g.outputs {
+                    for home in &homes[t] {
+                        a.copy(
+                            *home,
+                            Pos {
+                                col: Col::Inst,
+                                row,
+                            },
+                        )?;
+                        row += 1;
+                    }
+                }
+                // Second phase: the matvec checks need the challenge.
+                if let Some(ch) = cfg.challenge {
+                    a.region.next_phase();
+                    let r: Value<F> = a.region.get_challenge(ch);
+                    for reg in &layout.mv {
+                        let QOp::Linear(op) = &g.ops[reg.op as usize] else {
+                            return Err(Error::Synthesis);
+                        };
+                        cfg.mv[reg.lane as usize].assign_acc(&mut a, reg, op, wit, r);
+                    }
+                }
+                Ok(())
+            },
+        )
+    }
+}

@@ -1,0 +1,384 @@
+//! The compiled model (`model.zkm`), its digest, and the checksummed container every binary
+//! artifact uses (model, keys, SRS).
+
+use crate::graph::{QOp, QuantizedGraph};
+use crate::plan::{CircuitPlan, CircuitShape, LayoutError};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::path::Path;
+use thiserror::Error;
+
+/// Problems with an artifact file.
+#[derive(Debug, Error)]
+pub enum ArtifactError {
+    /// Filesystem error.
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    /// Not an artifact of the expected kind.
+    #[error("{what}: not a zkinfer {expected} file (bad header)")]
+    WrongKind {
+        what: String,
+        expected: &'static str,
+    },
+    /// Written by an incompatible version.
+    #[error("{what}: format version {found} is not supported (expected {expected})")]
+    Version {
+        what: String,
+        found: u32,
+        expected: u32,
+    },
+    /// Checksum mismatch: truncated or corrupted.
+    #[error("{what}: file is truncated or corrupted (checksum mismatch)")]
+    Corrupt { what: String },
+    /// Payload does not decode.
+    #[error("{what}: cannot decode contents: {detail}")]
+    Decode { what: String, detail: String },
+    /// Decodes, but is inconsistent.
+    #[error("{what}: {detail}")]
+    Invalid { what: String, detail: String },
+}
+
+const MAGIC: &[u8; 8] = b"ZKINFER\0";
+
+/// Wraps a payload: magic, kind tag, version, length, SHA-256 of the payload, payload.
+pub fn seal(kind: [u8; 4], version: u32, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 56);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&kind);
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&Sha256::digest(payload));
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Checks and strips the container written by [`seal`].
+pub fn unseal<'a>(
+    bytes: &'a [u8],
+    kind: [u8; 4],
+    version: u32,
+    what: &str,
+    expected: &'static str,
+) -> Result<&'a [u8], ArtifactError> {
+    let wrong = || ArtifactError::WrongKind {
+        what: what.to_string(),
+        expected,
+    };
+    if bytes.len() < 56 || &bytes[..8] != MAGIC || bytes[8..12] != kind {
+        return Err(wrong());
+    }
+    let found = u32::from_le_bytes(bytes[12..16].try_into().map_err(|_| wrong())?);
+    if found != version {
+        return Err(ArtifactError::Version {
+            what: what.to_string(),
+            found,
+            expected: version,
+        });
+    }
+    let len = u64::from_le_bytes(bytes[16..24].try_into().map_err(|_| wrong())?) as usize;
+    let payload = &bytes[56..];
+    if payload.len() != len || Sha256::digest(payload).as_slice() != &bytes[24..56] {
+        return Err(ArtifactError::Corrupt {
+            what: what.to_string(),
+        });
+    }
+    Ok(payload)
+}
+
+/// Writes a file atomically: a temporary file in the same folder, then a rename, so a failed or
+/// interrupted write never leaves a partial artifact behind.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
+    let io = |source| ArtifactError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "artifact".into());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
+}
+
+/// Reads a whole file with a path-bearing error.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, ArtifactError> {
+    std::fs::read(path).map_err(|source| ArtifactError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// SHA-256 digest of the compiled model: graph structure, quantization settings, quantized
+/// weights and circuit shape. Printed by `compile`, stored in keys and proofs.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ModelDigest(pub [u8; 32]);
+
+impl fmt::Display for ModelDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for ModelDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ModelDigest({self})")
+    }
+}
+
+impl ModelDigest {
+    /// Parses the hex form.
+    pub fn from_hex(s: &str) -> Option<Self> {
+        let v = hex::decode(s.trim()).ok()?;
+        Some(ModelDigest(v.try_into().ok()?))
+    }
+
+    /// Computes the digest of a graph and shape.
+    pub fn of(graph: &QuantizedGraph, shape: &CircuitShape) -> Self {
+        let mut h = Sha256::new();
+        h.update(b"zkinfer/model-digest/v1\0");
+        // bincode of these types is deterministic: no maps, fixed-width integers, float bits.
+        h.update(bincode::serialize(graph).unwrap_or_default());
+        h.update(bincode::serialize(shape).unwrap_or_default());
+        ModelDigest(h.finalize().into())
+    }
+}
+
+impl Serialize for ModelDigest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for ModelDigest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        ModelDigest::from_hex(&s)
+            .ok_or_else(|| serde::de::Error::custom("model digest must be 64 hex digits"))
+    }
+}
+
+/// Name, shape and scale of a public tensor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IoTensor {
+    /// ONNX name.
+    pub name: String,
+    /// Shape (batch 1).
+    pub shape: Vec<usize>,
+    /// Power-of-two scale of its integers.
+    pub scale: i32,
+}
+
+/// How public values map to tensors: the instance column holds the inputs, then the outputs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IoSpec {
+    /// Activation bit width: every public value lies in `[-2^(bits-1), 2^(bits-1))`.
+    pub bits: u32,
+    /// Graph inputs.
+    pub inputs: Vec<IoTensor>,
+    /// Graph outputs.
+    pub outputs: Vec<IoTensor>,
+}
+
+impl IoSpec {
+    /// Reads the public tensors off a graph.
+    pub fn of(g: &QuantizedGraph) -> Self {
+        let t = |&id: &usize| IoTensor {
+            name: g.tensors[id].name.clone(),
+            shape: g.tensors[id].shape.clone(),
+            scale: g.tensors[id].scale,
+        };
+        IoSpec {
+            bits: g.bits,
+            inputs: g.inputs.iter().map(t).collect(),
+            outputs: g.outputs.iter().map(t).collect(),
+        }
+    }
+
+    /// Total number of public values.
+    pub fn instance_count(&self) -> usize {
+        self.inputs
+            .iter()
+            .chain(&self.outputs)
+            .map(|t| t.shape.iter().product::<usize>())
+            .sum()
+    }
+}
+
+/// Where a compiled model came from (informational; not part of the digest).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Provenance {
+    /// ONNX file name.
+    pub onnx_file: String,
+    /// SHA-256 of the ONNX file.
+    pub onnx_sha256: String,
+    /// Calibration file name.
+    pub calibration_file: String,
+    /// Compiler options, as given.
+    pub options: String,
+}
+
+/// A compiled model: everything `setup` and `prove` need, and nothing from ONNX.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CompiledModel {
+    /// The quantized graph.
+    pub graph: QuantizedGraph,
+    /// The chosen circuit shape.
+    pub shape: CircuitShape,
+    /// Digest of `graph` and `shape`.
+    pub digest: ModelDigest,
+    /// Estimated proving seconds on the reference machine.
+    pub estimate_s: f64,
+    /// Source information.
+    pub provenance: Provenance,
+}
+
+/// File name of the compiled model inside a model folder.
+pub const MODEL_FILE: &str = "model.zkm";
+/// File name of the human-readable settings inside a model folder.
+pub const SETTINGS_FILE: &str = "settings.json";
+const MODEL_KIND: [u8; 4] = *b"MODL";
+const MODEL_VERSION: u32 = 1;
+
+impl CompiledModel {
+    /// Assembles a compiled model, computing its digest.
+    pub fn new(
+        graph: QuantizedGraph,
+        shape: CircuitShape,
+        estimate_s: f64,
+        provenance: Provenance,
+    ) -> Self {
+        let digest = ModelDigest::of(&graph, &shape);
+        CompiledModel {
+            graph,
+            shape,
+            digest,
+            estimate_s,
+            provenance,
+        }
+    }
+
+    /// Public tensor layout.
+    pub fn io(&self) -> IoSpec {
+        IoSpec::of(&self.graph)
+    }
+
+    /// Rebuilds the layout.
+    pub fn plan(&self) -> Result<CircuitPlan, LayoutError> {
+        CircuitPlan::new(&self.graph, self.shape.clone())
+    }
+
+    /// Serializes to the sealed binary form.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        seal(
+            MODEL_KIND,
+            MODEL_VERSION,
+            &bincode::serialize(self).unwrap_or_default(),
+        )
+    }
+
+    /// Parses and fully checks the sealed binary form.
+    pub fn from_bytes(bytes: &[u8], what: &str) -> Result<Self, ArtifactError> {
+        let payload = unseal(bytes, MODEL_KIND, MODEL_VERSION, what, "compiled model")?;
+        let m: CompiledModel = bincode::DefaultOptions::new()
+            .with_fixint_encoding()
+            .with_limit(1 << 32)
+            .allow_trailing_bytes()
+            .deserialize(payload)
+            .map_err(|e| ArtifactError::Decode {
+                what: what.to_string(),
+                detail: e.to_string(),
+            })?;
+        let invalid = |detail: String| ArtifactError::Invalid {
+            what: what.to_string(),
+            detail,
+        };
+        m.graph.validate().map_err(invalid)?;
+        m.shape.validate().map_err(invalid)?;
+        if ModelDigest::of(&m.graph, &m.shape) != m.digest {
+            return Err(invalid("stored digest does not match the model".into()));
+        }
+        Ok(m)
+    }
+
+    /// Writes `model.zkm` and `settings.json` into `dir` (created if needed).
+    pub fn save(&self, dir: &Path) -> Result<(), ArtifactError> {
+        std::fs::create_dir_all(dir).map_err(|source| ArtifactError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        write_atomic(&dir.join(MODEL_FILE), &self.to_bytes())?;
+        let settings = serde_json::to_vec_pretty(&self.settings()).unwrap_or_default();
+        write_atomic(&dir.join(SETTINGS_FILE), &settings)
+    }
+
+    /// Loads `model.zkm` from a model folder.
+    pub fn load(dir: &Path) -> Result<Self, ArtifactError> {
+        let path = dir.join(MODEL_FILE);
+        let bytes = read_file(&path)?;
+        Self::from_bytes(&bytes, &path.display().to_string())
+    }
+
+    /// The human-readable summary written as `settings.json`.
+    pub fn settings(&self) -> serde_json::Value {
+        let g = &self.graph;
+        let ops: Vec<serde_json::Value> = g
+            .ops
+            .iter()
+            .map(|op| serde_json::json!({"family": op.family_name(), "node": op.family().name(), "what": op.family().describe(g)}))
+            .collect();
+        let mut counts = std::collections::BTreeMap::new();
+        for op in &g.ops {
+            *counts.entry(op.family_name()).or_insert(0usize) += 1;
+        }
+        let plan = self.plan().ok();
+        serde_json::json!({
+            "zkinfer_version": env!("CARGO_PKG_VERSION"),
+            "model_digest": self.digest.to_string(),
+            "bits": g.bits,
+            "shape": self.shape,
+            "rows_used": plan.as_ref().map(|p| p.layout.rows_used()),
+            "columns": {
+                "advice": self.shape.advice_columns(),
+                "fixed": self.shape.fixed_columns(),
+                "lookups": self.shape.lookups(),
+                "equality": self.shape.equality_columns(),
+            },
+            "table_rows": g.table_rows(),
+            "estimated_prove_seconds": self.estimate_s,
+            "io": self.io(),
+            "op_counts": counts,
+            "ops": ops,
+            "functions": g.functions.iter().map(|f| f.key()).collect::<Vec<_>>(),
+            "provenance": self.provenance,
+        })
+    }
+
+    /// Count of ops per family, in a stable order.
+    pub fn op_summary(&self) -> String {
+        let mut counts = std::collections::BTreeMap::new();
+        for op in &self.graph.ops {
+            if !matches!(op, QOp::View(_)) {
+                *counts.entry(op.family_name()).or_insert(0usize) += 1;
+            }
+        }
+        counts
+            .iter()
+            .map(|(k, v)| format!("{k} x{v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+use bincode::Options;

@@ -1,0 +1,175 @@
+//! The ONNX front end (feature `onnx`): `OnnxModel` → `QuantizedGraph` → `CircuitPlan`.
+
+mod calibrate;
+mod onnx;
+pub mod ops;
+mod proto;
+mod quantize;
+pub mod reference;
+pub mod tensor;
+
+pub use calibrate::Ranges;
+pub use onnx::{Node, OnnxModel, TensorInfo};
+pub use quantize::{
+    accuracy, output_range as output_range_of, quantize, Accuracy, QuantizeOptions,
+};
+pub use tensor::{DType, Tensor};
+
+use crate::compiled::{CompiledModel, Provenance};
+use crate::graph::EvalError;
+use crate::input::{InputData, InputError};
+use crate::plan::{choose_shape, LayoutError, SearchOptions};
+use std::path::Path;
+use thiserror::Error;
+
+/// Errors of the front end, each naming what is wrong and where.
+#[derive(Debug, Error)]
+pub enum FrontendError {
+    /// Filesystem error.
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    /// The model file is empty.
+    #[error("{path}: file is empty, expected an ONNX model")]
+    EmptyFile { path: String },
+    /// Not a decodable ONNX protobuf.
+    #[error("{path}: not an ONNX model: {detail}")]
+    NotOnnx { path: String, detail: String },
+    /// An op outside the supported set.
+    #[error(
+        "unsupported op '{op}' (domain '{domain}') in node '{node}'; supported ops: {supported}"
+    )]
+    UnsupportedOp {
+        op: String,
+        domain: String,
+        node: String,
+        supported: String,
+    },
+    /// A node reads a tensor nothing produces.
+    #[error("node '{node}' ({op}) input #{index} refers to tensor '{tensor}', which no node, initializer or graph input produces")]
+    DanglingTensor {
+        node: String,
+        op: String,
+        index: usize,
+        tensor: String,
+    },
+    /// Structural problems (cycles, duplicate names, missing outputs).
+    #[error("invalid graph: {detail}")]
+    Graph { detail: String },
+    /// Shapes that do not fit an op.
+    #[error("node '{node}': {detail}")]
+    Shape { node: String, detail: String },
+    /// Bad or missing attribute.
+    #[error("node '{node}': attribute '{attr}': {detail}")]
+    Attribute {
+        node: String,
+        attr: String,
+        detail: String,
+    },
+    /// Tensor data that cannot be read.
+    #[error("tensor '{name}': {detail}")]
+    TensorData { name: String, detail: String },
+    /// The model cannot be quantized as given.
+    #[error("node '{node}': cannot quantize: {detail}")]
+    Quantize { node: String, detail: String },
+    /// Calibration problems.
+    #[error("calibration: {0}")]
+    Calibration(String),
+    /// Bad calibration input.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// Integer evaluation failure.
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+    /// The model does not fit any circuit shape.
+    #[error("cannot lay out the circuit: {0}")]
+    Layout(#[from] LayoutError),
+}
+
+/// Options of `zkinfer compile`.
+#[derive(Clone, Debug)]
+pub struct CompileOptions {
+    /// Activation bit width; `None` picks the smallest that meets `tolerance`.
+    pub bits: Option<u32>,
+    /// Largest output error allowed when picking `bits`, as a fraction of the output range.
+    pub tolerance: f64,
+    /// Headroom multiplier on calibrated ranges.
+    pub range_margin: f64,
+    /// Force the circuit size.
+    pub k: Option<u32>,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            bits: None,
+            tolerance: 0.005,
+            range_margin: 2.0,
+            k: None,
+        }
+    }
+}
+
+/// Result of a compilation, with the accuracy achieved on the calibration input.
+#[derive(Debug)]
+pub struct Compiled {
+    /// The compiled model.
+    pub model: CompiledModel,
+    /// Accuracy of the quantized model on the calibration input against the float model.
+    pub accuracy: Accuracy,
+    /// Nodes of the ONNX graph, for the summary.
+    pub onnx_nodes: usize,
+    /// Nodes folded at compile time.
+    pub folded_nodes: usize,
+}
+
+/// Compiles an ONNX file with a calibration input.
+pub fn compile(
+    onnx_path: &Path,
+    calibration: &Path,
+    opts: &CompileOptions,
+) -> Result<Compiled, FrontendError> {
+    let bytes = std::fs::read(onnx_path).map_err(|source| FrontendError::Io {
+        path: onnx_path.display().to_string(),
+        source,
+    })?;
+    let model = OnnxModel::from_bytes(&bytes, &onnx_path.display().to_string())?;
+    let cal = InputData::from_path(calibration)?;
+    let inputs = model.input_tensors(&cal)?;
+    let ranges = Ranges::calibrate(&model, &inputs)?;
+    let qopts = QuantizeOptions {
+        bits: opts.bits,
+        tolerance: opts.tolerance,
+        range_margin: opts.range_margin,
+    };
+    let (graph, acc) = quantize::quantize_search(&model, &ranges, &inputs, &qopts)?;
+    let choice = choose_shape(
+        &graph,
+        &SearchOptions {
+            k: opts.k,
+            model: None,
+        },
+    )?;
+    let provenance = Provenance {
+        onnx_file: onnx_path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default(),
+        onnx_sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+        calibration_file: calibration
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default(),
+        options: format!("{opts:?}"),
+    };
+    let onnx_nodes = model.nodes.len();
+    let folded_nodes = model.nodes.len() - model.compute.len();
+    Ok(Compiled {
+        model: CompiledModel::new(graph, choice.shape, choice.estimate_s, provenance),
+        accuracy: acc,
+        onnx_nodes,
+        folded_nodes,
+    })
+}

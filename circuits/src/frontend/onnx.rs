@@ -1,0 +1,501 @@
+//! `OnnxModel`: the first front-end stage. A validated ONNX graph in topological order, with
+//! every tensor's shape known (batch fixed to 1) and constant/shape subgraphs folded.
+
+use super::ops::{self, OnnxOp};
+use super::proto::{decode_tensor, Attrs};
+use super::tensor::{DType, Tensor};
+use super::FrontendError;
+use crate::input::{InputData, InputError};
+use prost::Message;
+use std::collections::HashMap;
+use tract_onnx::pb::{self, type_proto, ModelProto};
+
+/// A tensor of the ONNX graph.
+#[derive(Clone, Debug)]
+pub struct TensorInfo {
+    /// ONNX name.
+    pub name: String,
+    /// Shape with batch 1.
+    pub shape: Vec<usize>,
+    /// Element type.
+    pub dtype: DType,
+    /// Value, for constants (initializers and folded subgraphs).
+    pub value: Option<Tensor>,
+    /// Producing node.
+    pub producer: Option<usize>,
+}
+
+/// A node of the ONNX graph.
+#[derive(Debug)]
+pub struct Node {
+    /// Node name (or `<op>#<index>` when unnamed).
+    pub name: String,
+    /// ONNX op type.
+    pub op_type: String,
+    /// Parsed op.
+    pub op: Box<dyn OnnxOp>,
+    /// Input tensors (`None` for omitted optional inputs).
+    pub inputs: Vec<Option<usize>>,
+    /// Output tensors.
+    pub outputs: Vec<usize>,
+    /// Folded at compile time.
+    pub constant: bool,
+}
+
+/// A loaded and checked ONNX model.
+#[derive(Debug)]
+pub struct OnnxModel {
+    /// Default-domain opset.
+    pub opset: i64,
+    /// Producer recorded in the file.
+    pub producer: String,
+    /// All tensors.
+    pub tensors: Vec<TensorInfo>,
+    /// All nodes, in topological order.
+    pub nodes: Vec<Node>,
+    /// Nodes that compute on the input (the rest were folded), in order.
+    pub compute: Vec<usize>,
+    /// Graph inputs (not initializers).
+    pub inputs: Vec<usize>,
+    /// Graph outputs.
+    pub outputs: Vec<usize>,
+    /// Compute nodes reading each tensor.
+    pub consumers: Vec<Vec<usize>>,
+}
+
+fn not_onnx(path: &str, detail: impl Into<String>) -> FrontendError {
+    FrontendError::NotOnnx {
+        path: path.to_string(),
+        detail: detail.into(),
+    }
+}
+
+fn graph_err(detail: impl Into<String>) -> FrontendError {
+    FrontendError::Graph {
+        detail: detail.into(),
+    }
+}
+
+/// Reads a graph input's float type and shape, fixing a symbolic first dimension to 1.
+fn input_shape(vi: &pb::ValueInfoProto) -> Result<Vec<usize>, FrontendError> {
+    let name = &vi.name;
+    let Some(type_proto::Value::TensorType(tt)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref())
+    else {
+        return Err(graph_err(format!("graph input '{name}' is not a tensor")));
+    };
+    let float_types = [
+        pb::tensor_proto::DataType::Float as i32,
+        pb::tensor_proto::DataType::Double as i32,
+        pb::tensor_proto::DataType::Float16 as i32,
+    ];
+    if !float_types.contains(&tt.elem_type) {
+        let ty = pb::tensor_proto::DataType::try_from(tt.elem_type)
+            .map(|d| format!("{d:?}"))
+            .unwrap_or_else(|_| tt.elem_type.to_string());
+        return Err(graph_err(format!(
+            "graph input '{name}' has element type {ty}; zkinfer proves models with float inputs"
+        )));
+    }
+    let Some(shape) = &tt.shape else {
+        return Err(graph_err(format!("graph input '{name}' has no shape")));
+    };
+    let mut out = Vec::with_capacity(shape.dim.len());
+    for (i, d) in shape.dim.iter().enumerate() {
+        use pb::tensor_shape_proto::dimension::Value;
+        match &d.value {
+            Some(Value::DimValue(v)) if *v > 0 && *v <= 1 << 24 => out.push(*v as usize),
+            _ if i == 0 => out.push(1),
+            Some(Value::DimParam(p)) => {
+                return Err(graph_err(format!(
+                    "graph input '{name}' dimension #{i} is symbolic ('{p}'); only the first (batch) dimension may be symbolic"
+                )))
+            }
+            _ => return Err(graph_err(format!("graph input '{name}' dimension #{i} is unknown or zero"))),
+        }
+    }
+    Ok(out)
+}
+
+impl OnnxModel {
+    /// Parses and checks an ONNX file's bytes (`path` names it in messages).
+    pub fn from_bytes(bytes: &[u8], path: &str) -> Result<Self, FrontendError> {
+        if bytes.is_empty() {
+            return Err(FrontendError::EmptyFile {
+                path: path.to_string(),
+            });
+        }
+        let proto = ModelProto::decode(bytes)
+            .map_err(|e| not_onnx(path, format!("protobuf decoding failed ({e})")))?;
+        let graph = proto
+            .graph
+            .as_ref()
+            .ok_or_else(|| not_onnx(path, "it contains no graph"))?;
+        if proto.ir_version <= 0 {
+            return Err(not_onnx(path, "missing IR version"));
+        }
+        let opset = proto
+            .opset_import
+            .iter()
+            .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+            .map(|o| o.version)
+            .ok_or_else(|| not_onnx(path, "no default-domain opset import"))?;
+        if graph.node.is_empty() {
+            return Err(not_onnx(path, "the graph has no nodes"));
+        }
+
+        let mut tensors: Vec<TensorInfo> = Vec::new();
+        let mut by_name: HashMap<String, usize> = HashMap::new();
+        let mut add =
+            |tensors: &mut Vec<TensorInfo>, info: TensorInfo| -> Result<usize, FrontendError> {
+                if by_name.contains_key(&info.name) {
+                    return Err(graph_err(format!(
+                        "tensor '{}' is defined twice",
+                        info.name
+                    )));
+                }
+                by_name.insert(info.name.clone(), tensors.len());
+                tensors.push(info);
+                Ok(tensors.len() - 1)
+            };
+        for init in &graph.initializer {
+            let t = decode_tensor(init)?;
+            add(
+                &mut tensors,
+                TensorInfo {
+                    name: init.name.clone(),
+                    shape: t.shape.clone(),
+                    dtype: t.dtype,
+                    value: Some(t),
+                    producer: None,
+                },
+            )?;
+        }
+        let init_names: std::collections::HashSet<&str> =
+            graph.initializer.iter().map(|i| i.name.as_str()).collect();
+        let mut inputs = Vec::new();
+        for vi in &graph.input {
+            if init_names.contains(vi.name.as_str()) {
+                continue;
+            }
+            let shape = input_shape(vi)?;
+            inputs.push(add(
+                &mut tensors,
+                TensorInfo {
+                    name: vi.name.clone(),
+                    shape,
+                    dtype: DType::Float,
+                    value: None,
+                    producer: None,
+                },
+            )?);
+        }
+        if inputs.is_empty() {
+            return Err(graph_err("the graph has no (non-constant) inputs"));
+        }
+
+        // Nodes: resolve ops, register outputs.
+        let mut nodes: Vec<Node> = Vec::with_capacity(graph.node.len());
+        for (i, np) in graph.node.iter().enumerate() {
+            let name = if np.name.is_empty() {
+                format!("{}#{i}", np.op_type)
+            } else {
+                np.name.clone()
+            };
+            let spec = if np.domain.is_empty() || np.domain == "ai.onnx" {
+                ops::lookup(&np.op_type)
+            } else {
+                None
+            };
+            let Some(spec) = spec else {
+                return Err(FrontendError::UnsupportedOp {
+                    op: np.op_type.clone(),
+                    domain: if np.domain.is_empty() {
+                        "ai.onnx".into()
+                    } else {
+                        np.domain.clone()
+                    },
+                    node: name,
+                    supported: ops::supported_list(),
+                });
+            };
+            let op = (spec.build)(&Attrs::new(np, &name), opset)?;
+            let mut outputs = Vec::new();
+            for o in &np.output {
+                if o.is_empty() {
+                    continue;
+                }
+                let id = add(
+                    &mut tensors,
+                    TensorInfo {
+                        name: o.clone(),
+                        shape: vec![],
+                        dtype: DType::Float,
+                        value: None,
+                        producer: Some(nodes.len()),
+                    },
+                )?;
+                outputs.push(id);
+            }
+            nodes.push(Node {
+                name,
+                op_type: np.op_type.clone(),
+                op,
+                inputs: vec![],
+                outputs,
+                constant: false,
+            });
+        }
+        for (node, np) in nodes.iter_mut().zip(&graph.node) {
+            for (idx, inp) in np.input.iter().enumerate() {
+                if inp.is_empty() {
+                    node.inputs.push(None);
+                    continue;
+                }
+                let id =
+                    by_name
+                        .get(inp)
+                        .copied()
+                        .ok_or_else(|| FrontendError::DanglingTensor {
+                            node: node.name.clone(),
+                            op: node.op_type.clone(),
+                            index: idx,
+                            tensor: inp.clone(),
+                        })?;
+                node.inputs.push(Some(id));
+            }
+        }
+        let mut outputs = Vec::new();
+        for o in &graph.output {
+            let id = by_name.get(&o.name).copied().ok_or_else(|| {
+                graph_err(format!(
+                    "graph output '{}' is not produced by any node",
+                    o.name
+                ))
+            })?;
+            outputs.push(id);
+        }
+        if outputs.is_empty() {
+            return Err(graph_err("the graph has no outputs"));
+        }
+
+        // Topological order (Kahn).
+        let n = nodes.len();
+        let mut indeg = vec![0usize; n];
+        let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (i, node) in nodes.iter().enumerate() {
+            for p in node
+                .inputs
+                .iter()
+                .flatten()
+                .filter_map(|&t| tensors[t].producer)
+            {
+                indeg[i] += 1;
+                users[p].push(i);
+            }
+        }
+        let mut ready: std::collections::VecDeque<usize> =
+            (0..n).filter(|&i| indeg[i] == 0).collect();
+        let mut order = Vec::with_capacity(n);
+        while let Some(i) = ready.pop_front() {
+            order.push(i);
+            for &u in &users[i] {
+                indeg[u] -= 1;
+                if indeg[u] == 0 {
+                    ready.push_back(u);
+                }
+            }
+        }
+        if order.len() != n {
+            let stuck = (0..n)
+                .find(|&i| indeg[i] > 0)
+                .map(|i| nodes[i].name.clone())
+                .unwrap_or_default();
+            return Err(graph_err(format!(
+                "the graph has a cycle (through node '{stuck}')"
+            )));
+        }
+        let mut slots: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
+        let mut nodes: Vec<Node> = order.iter().filter_map(|&i| slots[i].take()).collect();
+        for (new, node) in nodes.iter().enumerate() {
+            for &o in &node.outputs {
+                tensors[o].producer = Some(new);
+            }
+        }
+
+        // Shape inference and folding: evaluate on zero inputs.
+        let mut vals: Vec<Option<Tensor>> = tensors.iter().map(|t| t.value.clone()).collect();
+        for &i in &inputs {
+            vals[i] = Some(Tensor::zeros(tensors[i].shape.clone(), DType::Float));
+        }
+        let mut constant: Vec<bool> = tensors.iter().map(|t| t.value.is_some()).collect();
+        for node in nodes.iter_mut() {
+            let args: Vec<Option<&Tensor>> = node
+                .inputs
+                .iter()
+                .map(|i| i.and_then(|t| vals[t].as_ref()))
+                .collect();
+            let outs = node.op.eval(&node.name, &args)?;
+            if outs.len() < node.outputs.len() {
+                return Err(FrontendError::Shape {
+                    node: node.name.clone(),
+                    detail: "produces fewer outputs than declared".into(),
+                });
+            }
+            let is_const =
+                node.op_type == "Shape" || node.inputs.iter().flatten().all(|&t| constant[t]);
+            let spec_compute = ops::lookup(&node.op_type)
+                .map(|s| s.compute)
+                .unwrap_or(false);
+            if !is_const && !spec_compute {
+                return Err(FrontendError::UnsupportedOp {
+                    op: format!(
+                        "{} (on a computed tensor; only supported in constant subgraphs)",
+                        node.op_type
+                    ),
+                    domain: "ai.onnx".into(),
+                    node: node.name.clone(),
+                    supported: ops::supported_list(),
+                });
+            }
+            node.constant = is_const;
+            for (&o, v) in node.outputs.iter().zip(outs) {
+                tensors[o].shape = v.shape.clone();
+                tensors[o].dtype = v.dtype;
+                constant[o] = is_const;
+                if is_const {
+                    tensors[o].value = Some(v.clone());
+                }
+                vals[o] = Some(v);
+            }
+        }
+        for &o in &outputs {
+            if constant[o] {
+                return Err(graph_err(format!(
+                    "graph output '{}' does not depend on the input",
+                    tensors[o].name
+                )));
+            }
+        }
+        let compute: Vec<usize> = (0..nodes.len()).filter(|&i| !nodes[i].constant).collect();
+        let mut consumers = vec![Vec::new(); tensors.len()];
+        for &i in &compute {
+            for &t in nodes[i].inputs.iter().flatten() {
+                if !consumers[t].contains(&i) {
+                    consumers[t].push(i);
+                }
+            }
+        }
+        Ok(OnnxModel {
+            opset,
+            producer: proto.producer_name.clone(),
+            tensors,
+            nodes,
+            compute,
+            inputs,
+            outputs,
+            consumers,
+        })
+    }
+
+    /// Checks an input file against the graph inputs and converts it to tensors.
+    pub fn input_tensors(&self, data: &InputData) -> Result<Vec<Tensor>, FrontendError> {
+        if data.values.len() != self.inputs.len() {
+            return Err(InputError::Count {
+                path: data.source.clone(),
+                expected: self.inputs.len(),
+                got: data.values.len(),
+            }
+            .into());
+        }
+        let mut out = Vec::new();
+        for (i, (vals, &t)) in data.values.iter().zip(&self.inputs).enumerate() {
+            let info = &self.tensors[t];
+            let n: usize = info.shape.iter().product();
+            if vals.len() != n {
+                return Err(InputError::Length {
+                    path: data.source.clone(),
+                    index: i,
+                    name: info.name.clone(),
+                    expected: n,
+                    got: vals.len(),
+                    shape: info.shape.clone(),
+                }
+                .into());
+            }
+            out.push(Tensor::float(info.shape.clone(), vals.clone()));
+        }
+        Ok(out)
+    }
+
+    /// Float interpreter: the value of every tensor for these inputs.
+    pub fn run(&self, inputs: &[Tensor]) -> Result<Vec<Option<Tensor>>, FrontendError> {
+        let mut vals: Vec<Option<Tensor>> = self.tensors.iter().map(|t| t.value.clone()).collect();
+        for (&i, t) in self.inputs.iter().zip(inputs) {
+            vals[i] = Some(t.clone());
+        }
+        for &ni in &self.compute {
+            let node = &self.nodes[ni];
+            let args: Vec<Option<&Tensor>> = node
+                .inputs
+                .iter()
+                .map(|i| i.and_then(|t| vals[t].as_ref()))
+                .collect();
+            let outs = node.op.eval(&node.name, &args)?;
+            for (&o, v) in node.outputs.iter().zip(outs) {
+                vals[o] = Some(v);
+            }
+        }
+        Ok(vals)
+    }
+
+    /// Text description for `zkinfer inspect --stage onnx`.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "ONNX model: opset {}, producer '{}', {} node(s), {} folded at compile time\n",
+            self.opset,
+            self.producer,
+            self.nodes.len(),
+            self.nodes.len() - self.compute.len()
+        );
+        for &i in &self.inputs {
+            s += &format!(
+                "  input  {} {:?}\n",
+                self.tensors[i].name, self.tensors[i].shape
+            );
+        }
+        for node in &self.nodes {
+            let ins: Vec<String> = node
+                .inputs
+                .iter()
+                .map(|i| match i {
+                    Some(t) if self.tensors[*t].value.is_some() => format!(
+                        "{}(const {:?})",
+                        self.tensors[*t].name, self.tensors[*t].shape
+                    ),
+                    Some(t) => format!("{}{:?}", self.tensors[*t].name, self.tensors[*t].shape),
+                    None => "-".into(),
+                })
+                .collect();
+            let outs: Vec<String> = node
+                .outputs
+                .iter()
+                .map(|&t| format!("{}{:?}", self.tensors[t].name, self.tensors[t].shape))
+                .collect();
+            s += &format!(
+                "  {} {:<18} {:<28} ({}) -> {}\n",
+                if node.constant { "fold" } else { "node" },
+                node.op_type,
+                node.name,
+                ins.join(", "),
+                outs.join(", ")
+            );
+        }
+        for &o in &self.outputs {
+            s += &format!(
+                "  output {} {:?}\n",
+                self.tensors[o].name, self.tensors[o].shape
+            );
+        }
+        s
+    }
+}

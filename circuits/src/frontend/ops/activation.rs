@@ -1,0 +1,231 @@
+//! Activations: Relu, LeakyRelu, Clip, Sigmoid. Each is a table function; after a linear map
+//! it is fused into the rescale, otherwise it is its own elementwise op.
+
+use super::{input, OnnxOp};
+use crate::frontend::proto::Attrs;
+use crate::frontend::quantize::{Lin, QuantCtx};
+use crate::frontend::tensor::Tensor;
+use crate::frontend::FrontendError;
+use crate::graph::{det_sigmoid, FnKind};
+use std::any::Any;
+
+/// An activation: its table function at a given input scale, and the output scale.
+pub trait Activation {
+    /// `(function, output scale)` for quotients at scale `in_scale`.
+    fn function(
+        &self,
+        q: &QuantCtx<'_>,
+        node: usize,
+        in_scale: i32,
+    ) -> Result<(FnKind, i32), FrontendError>;
+}
+
+/// Lowers a standalone activation: `out = f(x)` at the input's scale, without rescaling.
+fn quantize_standalone(
+    act: &dyn Activation,
+    q: &mut QuantCtx<'_>,
+    node: usize,
+) -> Result<(), FrontendError> {
+    let x = q.act_input(node, 0)?;
+    let out = q.node(node).outputs[0];
+    let (f, os) = act.function(q, node, x.scale)?;
+    let name = q.model.tensors[out].name.clone();
+    let r = q.emit(
+        q.node(node).name.clone(),
+        &name,
+        q.shape(out).to_vec(),
+        Lin::of(x),
+        0,
+        f,
+        os,
+    );
+    q.bind(out, r);
+    Ok(())
+}
+
+fn map(
+    node: &str,
+    inputs: &[Option<&Tensor>],
+    f: impl Fn(f64) -> f64,
+) -> Result<Vec<Tensor>, FrontendError> {
+    let x = input(node, inputs, 0)?;
+    Ok(vec![Tensor::float(
+        x.shape.clone(),
+        x.data.iter().map(|&v| f(v)).collect(),
+    )])
+}
+
+macro_rules! activation_op {
+    ($ty:ident) => {
+        impl OnnxOp for $ty {
+            fn eval(
+                &self,
+                node: &str,
+                inputs: &[Option<&Tensor>],
+            ) -> Result<Vec<Tensor>, FrontendError> {
+                let (lo, hi) = self.float_bounds(inputs);
+                map(node, inputs, |v| self.apply(v, lo, hi))
+            }
+            fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
+                quantize_standalone(self, q, node)
+            }
+            fn activation(&self) -> Option<&dyn Activation> {
+                Some(self)
+            }
+            fn as_any(&self) -> &dyn Any {
+                self
+            }
+        }
+    };
+}
+
+/// `max(x, 0)`.
+#[derive(Debug)]
+pub struct Relu;
+
+impl Relu {
+    fn float_bounds(&self, _: &[Option<&Tensor>]) -> (f64, f64) {
+        (0.0, 0.0)
+    }
+    fn apply(&self, v: f64, _: f64, _: f64) -> f64 {
+        v.max(0.0)
+    }
+}
+
+impl Activation for Relu {
+    fn function(&self, _: &QuantCtx<'_>, _: usize, s: i32) -> Result<(FnKind, i32), FrontendError> {
+        Ok((FnKind::Relu, s))
+    }
+}
+activation_op!(Relu);
+
+/// `x` or `alpha·x` below zero.
+#[derive(Debug)]
+pub struct LeakyRelu {
+    alpha: f64,
+}
+
+impl LeakyRelu {
+    fn float_bounds(&self, _: &[Option<&Tensor>]) -> (f64, f64) {
+        (0.0, 0.0)
+    }
+    fn apply(&self, v: f64, _: f64, _: f64) -> f64 {
+        if v >= 0.0 {
+            v
+        } else {
+            self.alpha * v
+        }
+    }
+}
+
+impl Activation for LeakyRelu {
+    fn function(&self, _: &QuantCtx<'_>, _: usize, s: i32) -> Result<(FnKind, i32), FrontendError> {
+        Ok((FnKind::LeakyRelu { alpha: self.alpha }, s))
+    }
+}
+activation_op!(LeakyRelu);
+
+/// `min(max(x, lo), hi)`, bounds from attributes (opset < 11) or constant inputs.
+#[derive(Debug)]
+pub struct Clip {
+    min: Option<f64>,
+    max: Option<f64>,
+}
+
+impl Clip {
+    fn float_bounds(&self, inputs: &[Option<&Tensor>]) -> (f64, f64) {
+        let get = |i: usize, dflt: Option<f64>| {
+            inputs
+                .get(i)
+                .copied()
+                .flatten()
+                .and_then(|t| t.data.first().copied())
+                .or(dflt)
+        };
+        (
+            get(1, self.min).unwrap_or(f64::NEG_INFINITY),
+            get(2, self.max).unwrap_or(f64::INFINITY),
+        )
+    }
+    fn apply(&self, v: f64, lo: f64, hi: f64) -> f64 {
+        v.max(lo).min(hi)
+    }
+}
+
+impl Activation for Clip {
+    fn function(
+        &self,
+        q: &QuantCtx<'_>,
+        node: usize,
+        s: i32,
+    ) -> Result<(FnKind, i32), FrontendError> {
+        let n = q.node(node);
+        for i in 1..3 {
+            if q.input_id(node, i).is_some() && q.const_input(node, i).is_none() {
+                return Err(q.err(node, "Clip bounds must be constants"));
+            }
+        }
+        let inputs: Vec<Option<&Tensor>> = (0..n.inputs.len())
+            .map(|i| q.const_input(node, i))
+            .collect();
+        let (lo, hi) = self.float_bounds(&inputs);
+        let half = (1i64 << (q.bits - 1)) as f64;
+        let to_int = |v: f64| (v * (s as f64).exp2()).round().clamp(-half, half - 1.0) as i64;
+        Ok((
+            FnKind::Clip {
+                lo: to_int(lo),
+                hi: to_int(hi),
+            },
+            s,
+        ))
+    }
+}
+activation_op!(Clip);
+
+/// `1 / (1 + e^-x)`; the output gets scale `bits - 2` (values in [0, 1]).
+#[derive(Debug)]
+pub struct Sigmoid;
+
+impl Sigmoid {
+    fn float_bounds(&self, _: &[Option<&Tensor>]) -> (f64, f64) {
+        (0.0, 0.0)
+    }
+    fn apply(&self, v: f64, _: f64, _: f64) -> f64 {
+        det_sigmoid(v)
+    }
+}
+
+impl Activation for Sigmoid {
+    fn function(&self, q: &QuantCtx<'_>, _: usize, s: i32) -> Result<(FnKind, i32), FrontendError> {
+        let out = q.bits as i32 - 2;
+        Ok((
+            FnKind::Sigmoid {
+                in_scale: s,
+                out_scale: out,
+            },
+            out,
+        ))
+    }
+}
+activation_op!(Sigmoid);
+
+pub fn relu(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    Ok(Box::new(Relu))
+}
+
+pub fn leaky_relu(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    Ok(Box::new(LeakyRelu {
+        alpha: a.float("alpha")?.unwrap_or(0.01),
+    }))
+}
+
+pub fn clip(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    Ok(Box::new(Clip {
+        min: a.float("min")?,
+        max: a.float("max")?,
+    }))
+}
+
+pub fn sigmoid(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    Ok(Box::new(Sigmoid))
+}

@@ -1,0 +1,163 @@
+//! Conv (2-D, group 1, any stride/padding/dilation): one linear group per output position
+//! (im2col), weights `M × (C·kh·kw)`. A BatchNormalization reading only this Conv is folded
+//! into its weights.
+
+use super::pool::Window;
+use super::{input, shape_err, BatchNorm, OnnxOp};
+use crate::frontend::proto::Attrs;
+use crate::frontend::quantize::QuantCtx;
+use crate::frontend::tensor::Tensor;
+use crate::frontend::FrontendError;
+use crate::graph::{Geometry, LinearOp, QOp, TensorKind, WeightSet};
+use std::any::Any;
+
+/// 2-D convolution.
+#[derive(Debug)]
+pub struct Conv {
+    window: Window,
+    group: i64,
+}
+
+impl Conv {
+    fn dims(
+        &self,
+        node: &str,
+        x: &[usize],
+        w: &[usize],
+    ) -> Result<([usize; 2], [usize; 4]), FrontendError> {
+        if x.len() != 4 || w.len() != 4 {
+            return Err(shape_err(node, format!("only 2-D convolutions (4-D tensors) are supported, got input {x:?}, weight {w:?}")));
+        }
+        if self.group != 1 {
+            return Err(shape_err(
+                node,
+                format!("group = {} is not supported (only group = 1)", self.group),
+            ));
+        }
+        if w[1] != x[1] {
+            return Err(shape_err(
+                node,
+                format!(
+                    "weight {w:?} expects {} input channels, input has {}",
+                    w[1], x[1]
+                ),
+            ));
+        }
+        let kernel = [w[2], w[3]];
+        self.window.resolve(node, [x[2], x[3]], kernel)
+    }
+}
+
+impl OnnxOp for Conv {
+    fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
+        let (x, w) = (input(node, inputs, 0)?, input(node, inputs, 1)?);
+        let (out, pads) = self.dims(node, &x.shape, &w.shape)?;
+        let (c, h, wd) = (x.shape[1], x.shape[2], x.shape[3]);
+        let (m, kh, kw) = (w.shape[0], w.shape[2], w.shape[3]);
+        let bias = inputs.get(2).copied().flatten();
+        if bias.is_some_and(|b| b.len() != m) {
+            return Err(shape_err(node, "bias length differs from output channels"));
+        }
+        let [sh, sw] = self.window.strides;
+        let [dh, dw] = self.window.dilations;
+        let mut y = vec![0.0; m * out[0] * out[1]];
+        for oc in 0..m {
+            for oh in 0..out[0] {
+                for ow in 0..out[1] {
+                    let mut acc = bias.map(|b| b.data[oc]).unwrap_or(0.0);
+                    for ic in 0..c {
+                        for i in 0..kh {
+                            for j in 0..kw {
+                                let ih = (oh * sh + i * dh) as isize - pads[0] as isize;
+                                let iw = (ow * sw + j * dw) as isize - pads[1] as isize;
+                                if ih >= 0 && iw >= 0 && (ih as usize) < h && (iw as usize) < wd {
+                                    acc += w.data[((oc * c + ic) * kh + i) * kw + j]
+                                        * x.data[(ic * h + ih as usize) * wd + iw as usize];
+                                }
+                            }
+                        }
+                    }
+                    y[(oc * out[0] + oh) * out[1] + ow] = acc;
+                }
+            }
+        }
+        Ok(vec![Tensor::float(vec![1, m, out[0], out[1]], y)])
+    }
+
+    fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
+        let x = q.act_input(node, 0)?;
+        let w = q
+            .const_input(node, 1)
+            .ok_or_else(|| q.err(node, "Conv weights must be constant"))?;
+        if q.input_id(node, 2).is_some() && q.const_input(node, 2).is_none() {
+            return Err(q.err(node, "Conv bias must be constant"));
+        }
+        let xs = q.shape(q.input_id(node, 0).unwrap_or(0)).to_vec();
+        let (outdims, pads) = self.dims(&q.node(node).name, &xs, &w.shape)?;
+        let (m, k) = (w.shape[0], w.shape[1] * w.shape[2] * w.shape[3]);
+        let mut wr = w.data.clone();
+        let mut br = q
+            .const_input(node, 2)
+            .map(|b| b.data.clone())
+            .unwrap_or_else(|| vec![0.0; m]);
+        let mut out = q.node(node).outputs[0];
+        // Fold a following BatchNormalization.
+        if let Some(c) = q.sole_consumer(out) {
+            if let Some(bn) = q.node(c).op.as_any().downcast_ref::<BatchNorm>() {
+                let (a, b) = bn.node_affine(q, c)?;
+                if a.len() == m {
+                    for oc in 0..m {
+                        wr[oc * k..(oc + 1) * k]
+                            .iter_mut()
+                            .for_each(|v| *v *= a[oc]);
+                        br[oc] = br[oc] * a[oc] + b[oc];
+                    }
+                    q.mark_done(c);
+                    out = q.node(c).outputs[0];
+                }
+            }
+        }
+        let s_out = q.scale_for(out);
+        let s_w = q.weight_scale(x.scale, s_out);
+        let s_acc = x.scale + s_w;
+        let wq = wr
+            .iter()
+            .map(|&v| q.fixed(node, v, s_w))
+            .collect::<Result<Vec<_>, _>>()?;
+        let bq = br
+            .iter()
+            .map(|&v| q.fixed(node, v, s_acc))
+            .collect::<Result<Vec<_>, _>>()?;
+        let geometry = Geometry::Conv2d {
+            c: xs[1],
+            h: xs[2],
+            w: xs[3],
+            kernel: [w.shape[2], w.shape[3]],
+            stride: self.window.strides,
+            pad: [pads[0], pads[1]],
+            dilation: self.window.dilations,
+            out: outdims,
+        };
+        let name = format!("{} (accumulator)", q.model.tensors[out].name);
+        let acc = q.new_tensor(&name, q.shape(out).to_vec(), s_acc, TensorKind::Accumulator);
+        q.push(QOp::Linear(LinearOp {
+            name: q.node(node).name.clone(),
+            input: x.id,
+            output: acc,
+            sets: vec![WeightSet { m, k, w: wq, b: bq }],
+            geometry,
+        }));
+        q.finish_accumulator(node, acc, s_acc, out)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+pub fn conv(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    Ok(Box::new(Conv {
+        window: Window::parse(a, true)?,
+        group: a.int("group")?.unwrap_or(1),
+    }))
+}

@@ -1,0 +1,326 @@
+//! Ops evaluated only at compile time, on constant inputs: the shape subgraphs exporters emit
+//! (Shape → Gather → Unsqueeze → Concat → Reshape and similar). Once the batch size is fixed
+//! they are constants; on computed tensors they are rejected.
+
+use super::{input, shape_err, OnnxOp};
+use crate::frontend::proto::Attrs;
+use crate::frontend::tensor::{axis, broadcast_binary, strides, DType, Tensor};
+use crate::frontend::FrontendError;
+use std::any::Any;
+
+#[derive(Debug)]
+enum Kind {
+    Constant(Tensor),
+    Shape { start: i64, end: Option<i64> },
+    Gather(i64),
+    Unsqueeze(Option<Vec<i64>>),
+    Squeeze(Option<Vec<i64>>),
+    Cast(DType),
+    Slice(Option<(Vec<i64>, Vec<i64>, Option<Vec<i64>>)>),
+    ConstantOfShape(Tensor),
+    Div,
+}
+
+/// A fold-only op.
+#[derive(Debug)]
+pub struct Fold {
+    kind: Kind,
+}
+
+fn ints_input(
+    _node: &str,
+    inputs: &[Option<&Tensor>],
+    i: usize,
+) -> Result<Option<Vec<i64>>, FrontendError> {
+    Ok(inputs.get(i).copied().flatten().map(|t| t.ints()))
+}
+
+impl OnnxOp for Fold {
+    fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
+        let out = match &self.kind {
+            Kind::Constant(t) => t.clone(),
+            Kind::Shape { start, end } => {
+                let x = input(node, inputs, 0)?;
+                let r = x.rank() as i64;
+                let clamp = |v: i64| if v < 0 { (v + r).max(0) } else { v.min(r) } as usize;
+                let (s, e) = (clamp(*start), clamp(end.unwrap_or(r)));
+                let dims: Vec<f64> = x.shape[s..e.max(s)].iter().map(|&d| d as f64).collect();
+                Tensor::int(vec![dims.len()], dims)
+            }
+            Kind::Gather(a) => {
+                let (x, idx) = (input(node, inputs, 0)?, input(node, inputs, 1)?);
+                let ax = axis(*a, x.rank(), node)?;
+                let dim = x.shape[ax] as i64;
+                let outer: usize = x.shape[..ax].iter().product();
+                let inner: usize = x.shape[ax + 1..].iter().product();
+                let mut data = Vec::with_capacity(outer * idx.len() * inner);
+                for o in 0..outer {
+                    for &i in &idx.ints() {
+                        let i = if i < 0 { i + dim } else { i };
+                        if i < 0 || i >= dim {
+                            return Err(shape_err(
+                                node,
+                                format!("index {i} out of range for axis of size {dim}"),
+                            ));
+                        }
+                        let base = (o * dim as usize + i as usize) * inner;
+                        data.extend_from_slice(&x.data[base..base + inner]);
+                    }
+                }
+                let mut shape = x.shape[..ax].to_vec();
+                shape.extend_from_slice(&idx.shape);
+                shape.extend_from_slice(&x.shape[ax + 1..]);
+                Tensor {
+                    shape,
+                    data,
+                    dtype: x.dtype,
+                }
+            }
+            Kind::Unsqueeze(attr) => {
+                let x = input(node, inputs, 0)?;
+                let axes = match attr {
+                    Some(a) => a.clone(),
+                    None => ints_input(node, inputs, 1)?
+                        .ok_or_else(|| shape_err(node, "Unsqueeze needs axes"))?,
+                };
+                let r = x.rank() + axes.len();
+                let mut ax: Vec<usize> = axes
+                    .iter()
+                    .map(|&a| axis(a, r, node))
+                    .collect::<Result<_, _>>()?;
+                ax.sort_unstable();
+                let mut shape = x.shape.clone();
+                for a in ax {
+                    shape.insert(a.min(shape.len()), 1);
+                }
+                Tensor {
+                    shape,
+                    data: x.data.clone(),
+                    dtype: x.dtype,
+                }
+            }
+            Kind::Squeeze(attr) => {
+                let x = input(node, inputs, 0)?;
+                let axes = match attr {
+                    Some(a) => Some(a.clone()),
+                    None => ints_input(node, inputs, 1)?,
+                };
+                let shape = match axes {
+                    Some(a) => {
+                        let ax: Vec<usize> = a
+                            .iter()
+                            .map(|&v| axis(v, x.rank(), node))
+                            .collect::<Result<_, _>>()?;
+                        if ax.iter().any(|&i| x.shape[i] != 1) {
+                            return Err(shape_err(
+                                node,
+                                "cannot squeeze a dimension that is not 1",
+                            ));
+                        }
+                        x.shape
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| !ax.contains(i))
+                            .map(|(_, &d)| d)
+                            .collect()
+                    }
+                    None => x.shape.iter().copied().filter(|&d| d != 1).collect(),
+                };
+                Tensor {
+                    shape,
+                    data: x.data.clone(),
+                    dtype: x.dtype,
+                }
+            }
+            Kind::Cast(to) => {
+                let x = input(node, inputs, 0)?;
+                let data = match to {
+                    DType::Float => x.data.clone(),
+                    DType::Int => x.data.iter().map(|v| v.trunc()).collect(),
+                    DType::Bool => x.data.iter().map(|&v| (v != 0.0) as u8 as f64).collect(),
+                };
+                Tensor {
+                    shape: x.shape.clone(),
+                    data,
+                    dtype: *to,
+                }
+            }
+            Kind::Slice(attr) => {
+                let x = input(node, inputs, 0)?;
+                let (starts, ends, axes, steps) = match attr {
+                    Some((s, e, a)) => (s.clone(), e.clone(), a.clone(), None),
+                    None => (
+                        ints_input(node, inputs, 1)?
+                            .ok_or_else(|| shape_err(node, "Slice needs starts"))?,
+                        ints_input(node, inputs, 2)?
+                            .ok_or_else(|| shape_err(node, "Slice needs ends"))?,
+                        ints_input(node, inputs, 3)?,
+                        ints_input(node, inputs, 4)?,
+                    ),
+                };
+                let r = x.rank();
+                let axes: Vec<usize> = match axes {
+                    Some(a) => a
+                        .iter()
+                        .map(|&v| axis(v, r, node))
+                        .collect::<Result<_, _>>()?,
+                    None => (0..starts.len()).collect(),
+                };
+                let mut ranges: Vec<(i64, i64, i64)> =
+                    x.shape.iter().map(|&d| (0, d as i64, 1)).collect();
+                for (n, &ax) in axes.iter().enumerate() {
+                    let dim = x.shape[ax] as i64;
+                    let step = steps.as_ref().and_then(|s| s.get(n).copied()).unwrap_or(1);
+                    if step != 1 {
+                        return Err(shape_err(
+                            node,
+                            "Slice steps other than 1 are not supported",
+                        ));
+                    }
+                    let fix = |v: i64| (if v < 0 { v + dim } else { v }).clamp(0, dim);
+                    let (s, e) = (
+                        fix(*starts.get(n).unwrap_or(&0)),
+                        fix(*ends.get(n).unwrap_or(&dim)),
+                    );
+                    ranges[ax] = (s, e.max(s), 1);
+                }
+                let shape: Vec<usize> = ranges.iter().map(|&(s, e, _)| (e - s) as usize).collect();
+                let (ist, ost) = (strides(&x.shape), strides(&shape));
+                let n: usize = shape.iter().product();
+                let data = (0..n)
+                    .map(|e| {
+                        let src: usize = (0..r)
+                            .map(|d| ((e / ost[d]) % shape[d] + ranges[d].0 as usize) * ist[d])
+                            .sum();
+                        x.data[src]
+                    })
+                    .collect();
+                Tensor {
+                    shape,
+                    data,
+                    dtype: x.dtype,
+                }
+            }
+            Kind::ConstantOfShape(v) => {
+                let shape: Vec<usize> = input(node, inputs, 0)?
+                    .ints()
+                    .iter()
+                    .map(|&d| d.max(0) as usize)
+                    .collect();
+                let n: usize = shape.iter().product();
+                Tensor {
+                    shape,
+                    data: vec![v.data.first().copied().unwrap_or(0.0); n],
+                    dtype: v.dtype,
+                }
+            }
+            Kind::Div => {
+                let (a, b) = (input(node, inputs, 0)?, input(node, inputs, 1)?);
+                let mut t = broadcast_binary(a, b, node, |x, y| x / y)?;
+                if t.dtype == DType::Int {
+                    t.data.iter_mut().for_each(|v| *v = v.trunc());
+                }
+                if t.data.iter().any(|v| !v.is_finite()) {
+                    return Err(shape_err(node, "division by zero"));
+                }
+                t
+            }
+        };
+        Ok(vec![out])
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+fn boxed(kind: Kind) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    Ok(Box::new(Fold { kind }))
+}
+
+pub fn constant(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    if let Some(t) = a.tensor("value")? {
+        return boxed(Kind::Constant(t));
+    }
+    if let Some(f) = a.float("value_float")? {
+        return boxed(Kind::Constant(Tensor::float(vec![], vec![f])));
+    }
+    if let Some(f) = a.floats("value_floats")? {
+        return boxed(Kind::Constant(Tensor::float(vec![f.len()], f)));
+    }
+    if let Some(i) = a.int("value_int")? {
+        return boxed(Kind::Constant(Tensor::int(vec![], vec![i as f64])));
+    }
+    if let Some(i) = a.ints("value_ints")? {
+        return boxed(Kind::Constant(Tensor::int(
+            vec![i.len()],
+            i.iter().map(|&v| v as f64).collect(),
+        )));
+    }
+    Err(a.error(
+        "value",
+        "Constant needs one of value, value_float(s), value_int(s)",
+    ))
+}
+
+pub fn shape(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    boxed(Kind::Shape {
+        start: a.int("start")?.unwrap_or(0),
+        end: a.int("end")?,
+    })
+}
+
+pub fn gather(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    boxed(Kind::Gather(a.int("axis")?.unwrap_or(0)))
+}
+
+pub fn unsqueeze(a: &Attrs<'_>, opset: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    boxed(Kind::Unsqueeze(if opset < 13 {
+        a.ints("axes")?
+    } else {
+        None
+    }))
+}
+
+pub fn squeeze(a: &Attrs<'_>, opset: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    boxed(Kind::Squeeze(if opset < 13 {
+        a.ints("axes")?
+    } else {
+        None
+    }))
+}
+
+pub fn cast(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    let to = a.int("to")?.ok_or_else(|| a.error("to", "required"))?;
+    let dt = match to {
+        1 | 10 | 11 | 16 => DType::Float,
+        9 => DType::Bool,
+        2..=7 | 12 | 13 => DType::Int,
+        other => return Err(a.error("to", format!("unsupported target type {other}"))),
+    };
+    boxed(Kind::Cast(dt))
+}
+
+pub fn slice(a: &Attrs<'_>, opset: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    if opset < 10 {
+        let s = a
+            .ints("starts")?
+            .ok_or_else(|| a.error("starts", "required before opset 10"))?;
+        let e = a
+            .ints("ends")?
+            .ok_or_else(|| a.error("ends", "required before opset 10"))?;
+        return boxed(Kind::Slice(Some((s, e, a.ints("axes")?))));
+    }
+    boxed(Kind::Slice(None))
+}
+
+pub fn constant_of_shape(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    boxed(Kind::ConstantOfShape(
+        a.tensor("value")?
+            .unwrap_or_else(|| Tensor::float(vec![1], vec![0.0])),
+    ))
+}
+
+pub fn div(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    boxed(Kind::Div)
+}

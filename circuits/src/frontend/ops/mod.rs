@@ -1,0 +1,244 @@
+//! ONNX ops: one file per family, all registered in [`REGISTRY`].
+//!
+//! Each op has float semantics ([`OnnxOp::eval`], used for shape inference, constant folding,
+//! calibration and the float interpreter) and a lowering into the quantized graph
+//! ([`OnnxOp::quantize`]). Ops registered with `compute: false` only run at compile time, on
+//! constant inputs (shape subgraphs).
+
+mod activation;
+mod arith;
+mod batchnorm;
+mod conv;
+mod fold;
+mod linear;
+mod pool;
+mod reshape;
+
+pub use activation::Activation;
+pub use batchnorm::BatchNorm;
+
+use super::proto::Attrs;
+use super::quantize::QuantCtx;
+use super::tensor::Tensor;
+use super::FrontendError;
+use std::any::Any;
+use std::fmt::Debug;
+
+/// An ONNX op with parsed attributes.
+pub trait OnnxOp: Debug + Send + Sync {
+    /// Float semantics. `inputs[i]` is `None` for an omitted optional input.
+    fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError>;
+
+    /// Lowers node `node` (an index into the model's nodes) into the quantized graph.
+    fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
+        let n = q.node(node);
+        Err(FrontendError::Quantize {
+            node: n.name.clone(),
+            detail: format!(
+                "{} is only supported on constant inputs (shape computations)",
+                n.op_type
+            ),
+        })
+    }
+
+    /// The activation this op applies, if it can be fused into a preceding rescale.
+    fn activation(&self) -> Option<&dyn Activation> {
+        None
+    }
+
+    /// Downcasting (for fusions that read another op's parameters).
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// Builds an op from a node's attributes and the model's default-domain opset.
+pub type Builder = fn(&Attrs<'_>, i64) -> Result<Box<dyn OnnxOp>, FrontendError>;
+
+/// A registered op type.
+pub struct OpSpec {
+    /// ONNX op type (default domain).
+    pub name: &'static str,
+    /// Attribute parser.
+    pub build: Builder,
+    /// Whether the op may run on computed tensors (otherwise: constant folding only).
+    pub compute: bool,
+}
+
+/// Every op type zkinfer understands.
+pub static REGISTRY: &[OpSpec] = &[
+    OpSpec {
+        name: "Gemm",
+        build: linear::gemm,
+        compute: true,
+    },
+    OpSpec {
+        name: "MatMul",
+        build: linear::matmul,
+        compute: true,
+    },
+    OpSpec {
+        name: "Conv",
+        build: conv::conv,
+        compute: true,
+    },
+    OpSpec {
+        name: "Add",
+        build: arith::add,
+        compute: true,
+    },
+    OpSpec {
+        name: "Sub",
+        build: arith::sub,
+        compute: true,
+    },
+    OpSpec {
+        name: "Mul",
+        build: arith::mul,
+        compute: true,
+    },
+    OpSpec {
+        name: "Relu",
+        build: activation::relu,
+        compute: true,
+    },
+    OpSpec {
+        name: "LeakyRelu",
+        build: activation::leaky_relu,
+        compute: true,
+    },
+    OpSpec {
+        name: "Clip",
+        build: activation::clip,
+        compute: true,
+    },
+    OpSpec {
+        name: "Sigmoid",
+        build: activation::sigmoid,
+        compute: true,
+    },
+    OpSpec {
+        name: "MaxPool",
+        build: pool::max_pool,
+        compute: true,
+    },
+    OpSpec {
+        name: "AveragePool",
+        build: pool::average_pool,
+        compute: true,
+    },
+    OpSpec {
+        name: "GlobalAveragePool",
+        build: pool::global_average_pool,
+        compute: true,
+    },
+    OpSpec {
+        name: "BatchNormalization",
+        build: batchnorm::batchnorm,
+        compute: true,
+    },
+    OpSpec {
+        name: "Flatten",
+        build: reshape::flatten,
+        compute: true,
+    },
+    OpSpec {
+        name: "Reshape",
+        build: reshape::reshape,
+        compute: true,
+    },
+    OpSpec {
+        name: "Identity",
+        build: reshape::identity,
+        compute: true,
+    },
+    OpSpec {
+        name: "Transpose",
+        build: reshape::transpose,
+        compute: true,
+    },
+    OpSpec {
+        name: "Concat",
+        build: reshape::concat,
+        compute: true,
+    },
+    OpSpec {
+        name: "Constant",
+        build: fold::constant,
+        compute: false,
+    },
+    OpSpec {
+        name: "Shape",
+        build: fold::shape,
+        compute: false,
+    },
+    OpSpec {
+        name: "Gather",
+        build: fold::gather,
+        compute: false,
+    },
+    OpSpec {
+        name: "Unsqueeze",
+        build: fold::unsqueeze,
+        compute: false,
+    },
+    OpSpec {
+        name: "Squeeze",
+        build: fold::squeeze,
+        compute: false,
+    },
+    OpSpec {
+        name: "Cast",
+        build: fold::cast,
+        compute: false,
+    },
+    OpSpec {
+        name: "Slice",
+        build: fold::slice,
+        compute: false,
+    },
+    OpSpec {
+        name: "ConstantOfShape",
+        build: fold::constant_of_shape,
+        compute: false,
+    },
+    OpSpec {
+        name: "Div",
+        build: fold::div,
+        compute: false,
+    },
+];
+
+/// Looks up an op type of the default domain.
+pub fn lookup(op_type: &str) -> Option<&'static OpSpec> {
+    REGISTRY.iter().find(|s| s.name == op_type)
+}
+
+/// The ops a model may apply to computed tensors, for error messages.
+pub fn supported_list() -> String {
+    REGISTRY
+        .iter()
+        .filter(|s| s.compute)
+        .map(|s| s.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Shorthand for a shape error.
+pub(crate) fn shape_err(node: &str, detail: impl Into<String>) -> FrontendError {
+    FrontendError::Shape {
+        node: node.to_string(),
+        detail: detail.into(),
+    }
+}
+
+/// The `i`-th input, which must be present.
+pub(crate) fn input<'a>(
+    node: &str,
+    inputs: &[Option<&'a Tensor>],
+    i: usize,
+) -> Result<&'a Tensor, FrontendError> {
+    inputs
+        .get(i)
+        .copied()
+        .flatten()
+        .ok_or_else(|| shape_err(node, format!("missing required input #{i}")))
+}

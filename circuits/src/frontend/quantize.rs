@@ -1,0 +1,543 @@
+//! `OnnxModel` → `QuantizedGraph`.
+//!
+//! Scales: every activation tensor gets the finest power-of-two scale at which its calibrated
+//! range (times a margin) fits in `bits` signed bits. Weights of a linear map get the scale that
+//! makes its accumulator exactly `bits` finer than its output, so every rescale shifts by at
+//! most `bits` and one remainder range serves the whole circuit; the weight rounding error then
+//! stays below a quarter of an output step per term.
+//!
+//! Bits are chosen by simulation: the smallest width whose integer model matches the float
+//! model on the calibration input within the tolerance.
+
+use super::calibrate::Ranges;
+use super::onnx::{Node, OnnxModel};
+use super::tensor::Tensor;
+use super::FrontendError;
+use crate::compiled::IoSpec;
+use crate::graph::{
+    Coef, ElemOp, FnKind, Operand, QOp, QTensor, QuantizedGraph, TensorId, TensorKind,
+};
+use crate::input::InputData;
+
+/// The linear/product part of an elementwise op: `qa·a + qb·b + qm·a·b + qc`.
+#[derive(Clone, Debug)]
+pub struct Lin {
+    /// First operand.
+    pub a: Option<Operand>,
+    /// Second operand.
+    pub b: Option<Operand>,
+    /// Coefficient of `a`.
+    pub qa: Coef,
+    /// Coefficient of `b`.
+    pub qb: Coef,
+    /// Coefficient of `a·b`.
+    pub qm: Coef,
+    /// Constant.
+    pub qc: Coef,
+}
+
+impl Lin {
+    /// `1 · x`.
+    pub fn of(x: QRef) -> Self {
+        Lin {
+            a: Some(Operand {
+                tensor: x.id,
+                index: None,
+            }),
+            qa: Coef::Const(1),
+            ..Lin::default()
+        }
+    }
+}
+
+impl Default for Lin {
+    fn default() -> Self {
+        Lin {
+            a: None,
+            b: None,
+            qa: Coef::Const(0),
+            qb: Coef::Const(0),
+            qm: Coef::Const(0),
+            qc: Coef::Const(0),
+        }
+    }
+}
+
+/// A quantized activation standing for an ONNX tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QRef {
+    /// Tensor in the quantized graph.
+    pub id: TensorId,
+    /// Its scale.
+    pub scale: i32,
+}
+
+/// Options of the quantizer.
+#[derive(Clone, Debug)]
+pub struct QuantizeOptions {
+    /// Fixed bit width, or `None` to search.
+    pub bits: Option<u32>,
+    /// Tolerance for the search (fraction of the output range).
+    pub tolerance: f64,
+    /// Headroom multiplier on calibrated ranges.
+    pub range_margin: f64,
+}
+
+/// State while lowering one model at one bit width.
+pub struct QuantCtx<'a> {
+    /// The model being lowered.
+    pub model: &'a OnnxModel,
+    /// Activation bit width.
+    pub bits: u32,
+    ranges: &'a Ranges,
+    margin: f64,
+    /// The graph being built.
+    pub graph: QuantizedGraph,
+    map: Vec<Option<QRef>>,
+    done: Vec<bool>,
+}
+
+impl<'a> QuantCtx<'a> {
+    /// The `i`-th node of the model.
+    pub fn node(&self, i: usize) -> &'a Node {
+        &self.model.nodes[i]
+    }
+
+    /// Value of a constant ONNX tensor.
+    pub fn constant(&self, t: usize) -> Option<&'a Tensor> {
+        self.model.tensors[t].value.as_ref()
+    }
+
+    /// ONNX tensor of input `i` of `node`.
+    pub fn input_id(&self, node: usize, i: usize) -> Option<usize> {
+        self.model.nodes[node].inputs.get(i).copied().flatten()
+    }
+
+    /// Constant value of input `i` of `node`, if it is constant.
+    pub fn const_input(&self, node: usize, i: usize) -> Option<&'a Tensor> {
+        self.input_id(node, i).and_then(|t| self.constant(t))
+    }
+
+    /// The quantized activation of input `i` of `node`.
+    pub fn act_input(&self, node: usize, i: usize) -> Result<QRef, FrontendError> {
+        let t = self
+            .input_id(node, i)
+            .ok_or_else(|| self.err(node, format!("missing input #{i}")))?;
+        self.map[t].ok_or_else(|| {
+            self.err(
+                node,
+                format!(
+                    "input #{i} ('{}') is not a computed tensor",
+                    self.model.tensors[t].name
+                ),
+            )
+        })
+    }
+
+    /// A quantization error for `node`.
+    pub fn err(&self, node: usize, detail: impl Into<String>) -> FrontendError {
+        FrontendError::Quantize {
+            node: self.model.nodes[node].name.clone(),
+            detail: detail.into(),
+        }
+    }
+
+    /// Shape of an ONNX tensor.
+    pub fn shape(&self, t: usize) -> &'a [usize] {
+        &self.model.tensors[t].shape
+    }
+
+    /// Calibrated scale of an ONNX tensor: the finest at which its range fits.
+    pub fn scale_for(&self, t: usize) -> i32 {
+        let m = self.ranges.max_abs.get(t).copied().unwrap_or(0.0) * self.margin;
+        let m = if m > 1e-30 { m } else { 1.0 };
+        let limit = ((1i64 << (self.bits - 1)) - 1) as f64;
+        let s = (limit / m).log2().floor() as i32;
+        s.clamp(-2 * self.bits as i32, 3 * self.bits as i32)
+    }
+
+    /// Weight scale for a linear map from scale `s_in` to an output of scale `s_out`.
+    pub fn weight_scale(&self, s_in: i32, s_out: i32) -> i32 {
+        s_out + self.bits as i32 - s_in
+    }
+
+    /// Adds a tensor to the graph.
+    pub fn new_tensor(
+        &mut self,
+        name: &str,
+        shape: Vec<usize>,
+        scale: i32,
+        kind: TensorKind,
+    ) -> TensorId {
+        self.graph.tensors.push(QTensor {
+            name: name.to_string(),
+            shape,
+            scale,
+            kind,
+        });
+        self.graph.tensors.len() - 1
+    }
+
+    /// Appends an op.
+    pub fn push(&mut self, op: QOp) {
+        self.graph.ops.push(op);
+    }
+
+    /// Records that an ONNX tensor is represented by a quantized activation.
+    pub fn bind(&mut self, t: usize, q: QRef) {
+        self.map[t] = Some(q);
+    }
+
+    /// Table index of a function (deduplicated).
+    pub fn function(&mut self, f: FnKind) -> u32 {
+        if let Some(i) = self.graph.functions.iter().position(|g| *g == f) {
+            return i as u32;
+        }
+        self.graph.functions.push(f);
+        (self.graph.functions.len() - 1) as u32
+    }
+
+    /// The only compute node reading `t`, if `t` is not a graph output.
+    pub fn sole_consumer(&self, t: usize) -> Option<usize> {
+        if self.model.outputs.contains(&t) {
+            return None;
+        }
+        match self.model.consumers[t].as_slice() {
+            [c] if !self.done[*c] => Some(*c),
+            _ => None,
+        }
+    }
+
+    /// Marks a node as lowered by another (fusion).
+    pub fn mark_done(&mut self, node: usize) {
+        self.done[node] = true;
+    }
+
+    /// Rounds a real to an integer at scale `s`, checking it stays exact in the circuit.
+    pub fn fixed(&self, node: usize, x: f64, s: i32) -> Result<i64, FrontendError> {
+        let v = (x * (s as f64).exp2()).round();
+        if !v.is_finite() || v.abs() >= (1u64 << 60) as f64 {
+            return Err(self.err(node, format!("constant {x} does not fit at scale 2^-{s}")));
+        }
+        Ok(v as i64)
+    }
+
+    /// Appends `func(round(lin / 2^shift))` as a new activation tensor named `name` with the
+    /// shape of `like` (a quantized tensor) or `shape`.
+    pub fn emit(
+        &mut self,
+        op_name: String,
+        name: &str,
+        shape: Vec<usize>,
+        lin: Lin,
+        shift: u32,
+        func: FnKind,
+        scale: i32,
+    ) -> QRef {
+        let id = self.new_tensor(name, shape, scale, TensorKind::Activation);
+        let func = self.function(func);
+        self.push(QOp::Elementwise(ElemOp {
+            name: op_name,
+            output: id,
+            a: lin.a,
+            b: lin.b,
+            qa: lin.qa,
+            qb: lin.qb,
+            qm: lin.qm,
+            qc: lin.qc,
+            shift,
+            func,
+        }));
+        QRef { id, scale }
+    }
+
+    /// Rescales an accumulator (scale `acc_scale`) produced by `node` for its ONNX output `out`,
+    /// fusing a following activation when `out` has no other reader.
+    pub fn finish_accumulator(
+        &mut self,
+        node: usize,
+        acc: TensorId,
+        acc_scale: i32,
+        out: usize,
+    ) -> Result<(), FrontendError> {
+        self.finish(
+            node,
+            Lin::of(QRef {
+                id: acc,
+                scale: acc_scale,
+            }),
+            acc_scale,
+            out,
+        )
+    }
+
+    /// Emits `f(round(lin / 2^d))` for the linear/product part `lin` (at scale `lin_scale`) of
+    /// `node`, choosing the output scale from the calibration of `out` and fusing a following
+    /// activation when `out` has no other reader. Binds the result to the last fused ONNX tensor.
+    pub fn finish(
+        &mut self,
+        node: usize,
+        lin: Lin,
+        lin_scale: i32,
+        out: usize,
+    ) -> Result<(), FrontendError> {
+        let mut s_pre = self.scale_for(out).min(lin_scale);
+        if lin_scale - s_pre > self.bits as i32 {
+            s_pre = lin_scale - self.bits as i32;
+        }
+        let shift = (lin_scale - s_pre) as u32;
+        let fused = self
+            .sole_consumer(out)
+            .filter(|&c| self.node(c).op.activation().is_some());
+        let (target, func, out_scale) = match fused {
+            Some(c) => {
+                let act = self
+                    .node(c)
+                    .op
+                    .activation()
+                    .ok_or_else(|| self.err(c, "not an activation"))?;
+                let (f, os) = act.function(self, c, s_pre)?;
+                self.mark_done(c);
+                (self.node(c).outputs[0], f, os)
+            }
+            None => (out, FnKind::Identity, s_pre),
+        };
+        let name = self.model.tensors[target].name.clone();
+        let shape = self.shape(target).to_vec();
+        let r = self.emit(
+            self.node(node).name.clone(),
+            &name,
+            shape,
+            lin,
+            shift,
+            func,
+            out_scale,
+        );
+        self.bind(target, r);
+        Ok(())
+    }
+
+    /// Rescales an activation to a coarser scale (used to align operands).
+    pub fn rescale_to(&mut self, node: usize, x: QRef, scale: i32) -> Result<QRef, FrontendError> {
+        if scale >= x.scale {
+            return Ok(x);
+        }
+        let shift = (x.scale - scale) as u32;
+        if shift > self.bits {
+            return Err(self.err(node, "operand scales differ by more than the bit width"));
+        }
+        let t = &self.graph.tensors[x.id];
+        let (name, shape) = (format!("{}@2^-{scale}", t.name), t.shape.clone());
+        let lin = Lin::of(x);
+        Ok(self.emit(
+            self.node(node).name.clone(),
+            &name,
+            shape,
+            lin,
+            shift,
+            FnKind::Identity,
+            scale,
+        ))
+    }
+}
+
+/// Lowers a model at a given bit width.
+pub fn quantize(
+    model: &OnnxModel,
+    ranges: &Ranges,
+    bits: u32,
+    margin: f64,
+) -> Result<QuantizedGraph, FrontendError> {
+    let mut q = QuantCtx {
+        model,
+        bits,
+        ranges,
+        margin,
+        graph: QuantizedGraph {
+            bits,
+            tensors: vec![],
+            inputs: vec![],
+            outputs: vec![],
+            ops: vec![],
+            functions: vec![FnKind::Identity],
+        },
+        map: vec![None; model.tensors.len()],
+        done: vec![false; model.nodes.len()],
+    };
+    // Public inputs, each range-checked before use.
+    for &t in &model.inputs {
+        let info = &model.tensors[t];
+        let s = q.scale_for(t);
+        let raw = q.new_tensor(&info.name, info.shape.clone(), s, TensorKind::Activation);
+        q.graph.inputs.push(raw);
+        let lin = Lin::of(QRef { id: raw, scale: s });
+        let checked = q.emit(
+            format!("input '{}'", info.name),
+            &format!("{} (range-checked)", info.name),
+            info.shape.clone(),
+            lin,
+            0,
+            FnKind::Identity,
+            s,
+        );
+        q.bind(t, checked);
+    }
+    for &ni in &model.compute {
+        if q.done[ni] {
+            continue;
+        }
+        let node = &model.nodes[ni];
+        node.op.quantize(&mut q, ni)?;
+        q.done[ni] = true;
+    }
+    for &o in &model.outputs {
+        let r = q.map[o].ok_or_else(|| FrontendError::Graph {
+            detail: format!("graph output '{}' was not lowered", model.tensors[o].name),
+        })?;
+        q.graph.outputs.push(r.id);
+    }
+    q.graph.validate().map_err(|d| FrontendError::Graph {
+        detail: format!("internal: quantized graph invalid: {d}"),
+    })?;
+    Ok(q.graph)
+}
+
+/// How closely the quantized model matches the float model on one input.
+#[derive(Clone, Debug)]
+pub struct Accuracy {
+    /// Bit width used.
+    pub bits: u32,
+    /// Largest absolute error over all outputs.
+    pub max_abs_error: f64,
+    /// Largest error relative to its output's float range.
+    pub rel_error: f64,
+    /// Whether the arg-max of every output agrees (classifiers).
+    pub argmax_match: bool,
+    /// Whether `rel_error` is within the requested tolerance.
+    pub met_tolerance: bool,
+}
+
+fn argmax(v: &[f64]) -> usize {
+    v.iter()
+        .enumerate()
+        .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &x)| {
+            if x > bv {
+                (i, x)
+            } else {
+                (bi, bv)
+            }
+        })
+        .0
+}
+
+/// Output range used as the error yardstick: max − min of the float output, with floors so
+/// constant outputs do not divide by zero.
+pub fn output_range(v: &[f64]) -> f64 {
+    let (lo, hi) = v
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| {
+            (l.min(x), h.max(x))
+        });
+    let mag = v.iter().fold(0.0f64, |m, &x| m.max(x.abs()));
+    (hi - lo).max(1e-3 * mag).max(1e-9)
+}
+
+/// Compares integer outputs (dequantized) with float outputs.
+pub fn accuracy(
+    g: &QuantizedGraph,
+    quantized: &[Vec<f64>],
+    float: &[Vec<f64>],
+    tolerance: f64,
+) -> Accuracy {
+    let (mut max_abs, mut rel, mut arg) = (0.0f64, 0.0f64, true);
+    for (q, f) in quantized.iter().zip(float) {
+        let err = q
+            .iter()
+            .zip(f)
+            .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        max_abs = max_abs.max(err);
+        rel = rel.max(err / output_range(f));
+        if f.len() > 1 && argmax(q) != argmax(f) {
+            arg = false;
+        }
+    }
+    Accuracy {
+        bits: g.bits,
+        max_abs_error: max_abs,
+        rel_error: rel,
+        argmax_match: arg,
+        met_tolerance: rel <= tolerance,
+    }
+}
+
+/// Runs the integer model on float inputs and returns dequantized outputs.
+pub fn run_quantized(
+    g: &QuantizedGraph,
+    inputs: &[Tensor],
+) -> Result<Vec<Vec<f64>>, FrontendError> {
+    let io = IoSpec::of(g);
+    let data = InputData {
+        source: "calibration input".into(),
+        values: inputs.iter().map(|t| t.data.clone()).collect(),
+    };
+    let q = data.quantize(&io)?;
+    let vals = g.eval(&q)?;
+    Ok(g.outputs
+        .iter()
+        .map(|&t| vals[t].iter().map(|&v| g.dequantize(t, v)).collect())
+        .collect())
+}
+
+/// Lowers at the requested bit width, or searches the smallest one meeting the tolerance.
+pub fn quantize_search(
+    model: &OnnxModel,
+    ranges: &Ranges,
+    inputs: &[Tensor],
+    opts: &QuantizeOptions,
+) -> Result<(QuantizedGraph, Accuracy), FrontendError> {
+    let vals = model.run(inputs)?;
+    let float: Vec<Vec<f64>> = model
+        .outputs
+        .iter()
+        .map(|&o| vals[o].as_ref().map(|t| t.data.clone()).unwrap_or_default())
+        .collect();
+    let candidates: Vec<u32> = match opts.bits {
+        Some(b) => vec![b],
+        None => (8..=16).collect(),
+    };
+    let mut best: Option<(QuantizedGraph, Accuracy)> = None;
+    let mut last_err = None;
+    for bits in candidates {
+        if !(4..=24).contains(&bits) {
+            return Err(FrontendError::Calibration(format!(
+                "bits must be in 4..=24, got {bits}"
+            )));
+        }
+        let g = quantize(model, ranges, bits, opts.range_margin)?;
+        let out = match run_quantized(&g, inputs) {
+            Ok(o) => o,
+            Err(e) => {
+                last_err = Some(e);
+                continue;
+            }
+        };
+        let acc = accuracy(&g, &out, &float, opts.tolerance);
+        let better = best
+            .as_ref()
+            .is_none_or(|(_, b)| acc.rel_error < b.rel_error);
+        let met = acc.met_tolerance;
+        if better || met {
+            best = Some((g, acc));
+        }
+        if met {
+            break;
+        }
+    }
+    match (best, last_err) {
+        (Some(b), _) => Ok(b),
+        (None, Some(e)) => Err(e),
+        (None, None) => Err(FrontendError::Calibration(
+            "no bit width could be evaluated".into(),
+        )),
+    }
+}

@@ -1,0 +1,286 @@
+//! Elementwise family: `y = f(round((qa·a + qb·b + qm·a·b + qc) / 2^d))`.
+//!
+//! Rounding is half-up: `q = floor((lin + 2^(d-1)) / 2^d)`. In the circuit the linear part is
+//! pre-multiplied by `2^(bits-d)` so every remainder is checked against the same
+//! `[0, 2^bits)` range, and `q` itself is range-checked by the lookup of `f`.
+
+use super::{check_index, EvalError, FnKind, IntOp, QuantizedGraph, TensorId, TensorKind};
+use serde::{Deserialize, Serialize};
+
+/// One input of an elementwise op, with optional broadcasting.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Operand {
+    /// Tensor read.
+    pub tensor: TensorId,
+    /// For each output element, the input element read; `None` means the same index.
+    pub index: Option<Vec<u32>>,
+}
+
+impl Operand {
+    /// Input element read for output element `e`.
+    pub fn at(&self, e: usize) -> usize {
+        match &self.index {
+            Some(ix) => ix[e] as usize,
+            None => e,
+        }
+    }
+}
+
+/// A coefficient that is either shared or per output element.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub enum Coef {
+    /// Same for every element.
+    Const(i64),
+    /// One per output element.
+    Each(Vec<i64>),
+}
+
+impl Coef {
+    /// Coefficient of element `e`.
+    pub fn at(&self, e: usize) -> i64 {
+        match self {
+            Coef::Const(c) => *c,
+            Coef::Each(v) => v[e],
+        }
+    }
+
+    /// True when the coefficient is zero everywhere.
+    pub fn is_zero(&self) -> bool {
+        match self {
+            Coef::Const(c) => *c == 0,
+            Coef::Each(v) => v.iter().all(|&c| c == 0),
+        }
+    }
+
+    fn max_abs(&self) -> u64 {
+        match self {
+            Coef::Const(c) => c.unsigned_abs(),
+            Coef::Each(v) => v.iter().map(|c| c.unsigned_abs()).max().unwrap_or(0),
+        }
+    }
+}
+
+/// Elementwise affine/product, rescale and lookup function.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ElemOp {
+    /// Source node.
+    pub name: String,
+    /// Tensor written (an activation).
+    pub output: TensorId,
+    /// First operand.
+    pub a: Option<Operand>,
+    /// Second operand.
+    pub b: Option<Operand>,
+    /// Coefficient of `a`.
+    pub qa: Coef,
+    /// Coefficient of `b`.
+    pub qb: Coef,
+    /// Coefficient of `a·b`.
+    pub qm: Coef,
+    /// Constant term.
+    pub qc: Coef,
+    /// Rounding shift `d` in `0..=bits`.
+    pub shift: u32,
+    /// Index into [`QuantizedGraph::functions`].
+    pub func: u32,
+}
+
+/// Result of the rounding step for one element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rounded {
+    /// Quotient (input of the function lookup).
+    pub q: i128,
+    /// Remainder in `[0, 2^bits)` (zero when `shift == 0`).
+    pub r: i128,
+}
+
+impl ElemOp {
+    /// The linear/product part for output element `e`.
+    pub fn lin(&self, e: usize, vals: &[Vec<i128>]) -> i128 {
+        let a = self
+            .a
+            .as_ref()
+            .map(|o| vals[o.tensor][o.at(e)])
+            .unwrap_or(0);
+        let b = self
+            .b
+            .as_ref()
+            .map(|o| vals[o.tensor][o.at(e)])
+            .unwrap_or(0);
+        self.qa.at(e) as i128 * a
+            + self.qb.at(e) as i128 * b
+            + self.qm.at(e) as i128 * a * b
+            + self.qc.at(e) as i128
+    }
+
+    /// Multiplier applied to the linear part in the circuit (`2^(bits-d)`, or 1 without shift).
+    pub fn premul(&self, bits: u32) -> i128 {
+        if self.shift == 0 {
+            1
+        } else {
+            1i128 << (bits - self.shift)
+        }
+    }
+
+    /// Rounds `lin / 2^shift` half-up, as the circuit does.
+    pub fn round(&self, lin: i128, bits: u32) -> Rounded {
+        if self.shift == 0 {
+            return Rounded { q: lin, r: 0 };
+        }
+        let pre = lin * self.premul(bits) + (1i128 << (bits - 1));
+        let q = pre.div_euclid(1i128 << bits);
+        let r = pre.rem_euclid(1i128 << bits);
+        Rounded { q, r }
+    }
+
+    /// Scale of the quotient `q` (the domain of the function).
+    pub fn pre_scale(&self, g: &QuantizedGraph) -> i32 {
+        match &g.functions[self.func as usize] {
+            FnKind::Sigmoid { in_scale, .. } => *in_scale,
+            _ => g.tensors[self.output].scale,
+        }
+    }
+
+    pub(crate) fn validate(&self, g: &QuantizedGraph) -> Result<(), String> {
+        let n = g.tensors[self.output].len();
+        for (opnd, label) in [(&self.a, "a"), (&self.b, "b")] {
+            if let Some(o) = opnd {
+                if let Some(ix) = &o.index {
+                    if ix.len() != n {
+                        return Err(format!(
+                            "'{}': operand {label} index has {} entries, expected {n}",
+                            self.name,
+                            ix.len()
+                        ));
+                    }
+                    for &i in ix {
+                        check_index(g, o.tensor, i as usize, &self.name)?;
+                    }
+                } else if g.tensors[o.tensor].len() != n {
+                    return Err(format!(
+                        "'{}': operand {label} has a different length",
+                        self.name
+                    ));
+                }
+            }
+        }
+        for c in [&self.qa, &self.qb, &self.qm, &self.qc] {
+            if let Coef::Each(v) = c {
+                if v.len() != n {
+                    return Err(format!(
+                        "'{}': coefficient length {} != {n}",
+                        self.name,
+                        v.len()
+                    ));
+                }
+            }
+            if c.max_abs() >= 1 << 62 {
+                return Err(format!("'{}': coefficient too large", self.name));
+            }
+        }
+        if self.a.is_none() && !(self.qa.is_zero() && self.qm.is_zero()) {
+            return Err(format!(
+                "'{}': coefficient on a missing operand a",
+                self.name
+            ));
+        }
+        if self.b.is_none() && !(self.qb.is_zero() && self.qm.is_zero()) {
+            return Err(format!(
+                "'{}': coefficient on a missing operand b",
+                self.name
+            ));
+        }
+        if self.shift > g.bits {
+            return Err(format!(
+                "'{}': shift {} exceeds bits {}",
+                self.name, self.shift, g.bits
+            ));
+        }
+        if self.func as usize >= g.functions.len() {
+            return Err(format!("'{}': unknown function {}", self.name, self.func));
+        }
+        if g.tensors[self.output].kind != TensorKind::Activation {
+            return Err(format!("'{}': output must be an activation", self.name));
+        }
+        Ok(())
+    }
+}
+
+impl IntOp for ElemOp {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn inputs(&self) -> Vec<TensorId> {
+        self.a
+            .iter()
+            .chain(self.b.iter())
+            .map(|o| o.tensor)
+            .collect()
+    }
+
+    fn output(&self) -> TensorId {
+        self.output
+    }
+
+    fn describe(&self, g: &QuantizedGraph) -> String {
+        let name = |o: &Option<Operand>| o.as_ref().map(|o| g.tensors[o.tensor].name.clone());
+        let mut parts = Vec::new();
+        if let Some(a) = name(&self.a) {
+            parts.push(if self.qm.is_zero() {
+                format!("qa·[{a}]")
+            } else {
+                format!("[{a}]")
+            });
+        }
+        if let Some(b) = name(&self.b) {
+            parts.push(if self.qm.is_zero() {
+                format!("qb·[{b}]")
+            } else {
+                format!("·[{b}]")
+            });
+        }
+        if !self.qc.is_zero() {
+            parts.push("qc".into());
+        }
+        format!(
+            "{}(round(({}) / 2^{}))",
+            g.functions[self.func as usize].key(),
+            if parts.is_empty() {
+                "0".into()
+            } else {
+                parts.join(" + ")
+            },
+            self.shift
+        )
+    }
+
+    fn eval(&self, g: &QuantizedGraph, vals: &mut [Vec<i128>]) -> Result<(), EvalError> {
+        let n = g.tensors[self.output].len();
+        let half = g.half_range();
+        let func = &g.functions[self.func as usize];
+        let mut out = Vec::with_capacity(n);
+        for e in 0..n {
+            let lin = self.lin(e, vals);
+            if lin.unsigned_abs() >= 1u128 << 100 {
+                return Err(EvalError::Overflow {
+                    op: self.name.clone(),
+                });
+            }
+            let Rounded { q, .. } = self.round(lin, g.bits);
+            if q < -half || q >= half {
+                let s = (-(self.pre_scale(g) as f64)).exp2();
+                return Err(EvalError::OutOfRange {
+                    op: self.name.clone(),
+                    what: format!("value #{e} of '{}'", g.tensors[self.output].name),
+                    value: q as f64 * s,
+                    lo: -half as f64 * s,
+                    hi: (half - 1) as f64 * s,
+                });
+            }
+            out.push(func.eval(q as i64) as i128);
+        }
+        vals[self.output] = out;
+        Ok(())
+    }
+}

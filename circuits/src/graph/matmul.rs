@@ -1,0 +1,112 @@
+//! MatMul family: products of two computed tensors, `C[b,i,j] = Σ_t A[b,i,t] · B[b,t,j]`,
+//! with numpy broadcasting of the batch dimensions resolved into per-batch offsets.
+
+use super::{EvalError, IntOp, QuantizedGraph, TensorId, TensorKind};
+use serde::{Deserialize, Serialize};
+
+/// Product of two activations; the output is an accumulator.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MatMulOp {
+    /// Source node.
+    pub name: String,
+    /// Left operand.
+    pub a: TensorId,
+    /// Right operand.
+    pub b: TensorId,
+    /// Output.
+    pub output: TensorId,
+    /// Rows, inner dimension, columns.
+    pub ikj: [usize; 3],
+    /// Per batch: element offsets of A, B and C.
+    pub batches: Vec<[usize; 3]>,
+}
+
+impl MatMulOp {
+    /// Number of output elements.
+    pub fn outputs(&self) -> usize {
+        self.batches.len() * self.ikj[0] * self.ikj[2]
+    }
+
+    /// For output element `e`: its flat index and the `(a, b)` element pairs it sums.
+    pub fn terms(&self, e: usize) -> (usize, Vec<(u32, u32)>) {
+        let [ni, nk, nj] = self.ikj;
+        let per = ni * nj;
+        let (bt, r) = (e / per, e % per);
+        let (i, j) = (r / nj, r % nj);
+        let [ao, bo, co] = self.batches[bt];
+        let pairs = (0..nk)
+            .map(|t| ((ao + i * nk + t) as u32, (bo + t * nj + j) as u32))
+            .collect();
+        (co + i * nj + j, pairs)
+    }
+
+    pub(crate) fn validate(&self, g: &QuantizedGraph) -> Result<(), String> {
+        let [ni, nk, nj] = self.ikj;
+        if nk == 0 {
+            return Err(format!("'{}': empty inner dimension", self.name));
+        }
+        let (la, lb, lc) = (
+            g.tensors[self.a].len(),
+            g.tensors[self.b].len(),
+            g.tensors[self.output].len(),
+        );
+        if lc != self.outputs() {
+            return Err(format!("'{}': output size mismatch", self.name));
+        }
+        for &[ao, bo, co] in &self.batches {
+            if ao + ni * nk > la || bo + nk * nj > lb || co + ni * nj > lc {
+                return Err(format!("'{}': batch offsets out of range", self.name));
+            }
+        }
+        if g.tensors[self.output].kind != TensorKind::Accumulator {
+            return Err(format!("'{}': output must be an accumulator", self.name));
+        }
+        for t in [self.a, self.b] {
+            if g.tensors[t].kind != TensorKind::Activation {
+                return Err(format!("'{}': operands must be activations", self.name));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl IntOp for MatMulOp {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn inputs(&self) -> Vec<TensorId> {
+        vec![self.a, self.b]
+    }
+
+    fn output(&self) -> TensorId {
+        self.output
+    }
+
+    fn describe(&self, g: &QuantizedGraph) -> String {
+        format!(
+            "[{}] x [{}] -> [{}] ({} batch(es) of {}x{}x{})",
+            g.tensors[self.a].name,
+            g.tensors[self.b].name,
+            g.tensors[self.output].name,
+            self.batches.len(),
+            self.ikj[0],
+            self.ikj[1],
+            self.ikj[2]
+        )
+    }
+
+    fn eval(&self, g: &QuantizedGraph, vals: &mut [Vec<i128>]) -> Result<(), EvalError> {
+        let (a, b) = (&vals[self.a], &vals[self.b]);
+        let mut out = vec![0i128; g.tensors[self.output].len()];
+        for e in 0..self.outputs() {
+            let (o, pairs) = self.terms(e);
+            out[o] = pairs
+                .iter()
+                .map(|&(x, y)| a[x as usize] * b[y as usize])
+                .sum();
+        }
+        vals[self.output] = out;
+        Ok(())
+    }
+}

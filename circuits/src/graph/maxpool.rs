@@ -1,0 +1,118 @@
+//! Max-pool family: each output is the maximum of a window of input elements (padding is
+//! excluded from windows, as ONNX pads max pools with negative infinity).
+
+use super::{EvalError, IntOp, QuantizedGraph, TensorId, TensorKind};
+use serde::{Deserialize, Serialize};
+
+/// 2-D max pool over an `(c, h, w)` activation.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MaxOp {
+    /// Source node.
+    pub name: String,
+    /// Input tensor.
+    pub input: TensorId,
+    /// Output tensor.
+    pub output: TensorId,
+    /// Channels, height, width of the input.
+    pub chw: [usize; 3],
+    /// Kernel size.
+    pub kernel: [usize; 2],
+    /// Strides.
+    pub stride: [usize; 2],
+    /// Top, left padding.
+    pub pad: [usize; 2],
+    /// Dilations.
+    pub dilation: [usize; 2],
+    /// Output height, width.
+    pub out: [usize; 2],
+}
+
+impl MaxOp {
+    /// Number of outputs.
+    pub fn outputs(&self) -> usize {
+        self.chw[0] * self.out[0] * self.out[1]
+    }
+
+    /// Input elements of the window of output `o`.
+    pub fn window(&self, o: usize) -> Vec<u32> {
+        let [_, h, w] = self.chw;
+        let plane = self.out[0] * self.out[1];
+        let (ch, q) = (o / plane, o % plane);
+        let (oh, ow) = (q / self.out[1], q % self.out[1]);
+        let mut win = Vec::with_capacity(self.kernel[0] * self.kernel[1]);
+        for i in 0..self.kernel[0] {
+            for j in 0..self.kernel[1] {
+                let ih =
+                    (oh * self.stride[0] + i * self.dilation[0]) as isize - self.pad[0] as isize;
+                let iw =
+                    (ow * self.stride[1] + j * self.dilation[1]) as isize - self.pad[1] as isize;
+                if ih >= 0 && iw >= 0 && (ih as usize) < h && (iw as usize) < w {
+                    win.push((ch * h * w + ih as usize * w + iw as usize) as u32);
+                }
+            }
+        }
+        win
+    }
+
+    pub(crate) fn validate(&self, g: &QuantizedGraph) -> Result<(), String> {
+        let [c, h, w] = self.chw;
+        if g.tensors[self.input].len() != c * h * w
+            || g.tensors[self.output].len() != self.outputs()
+        {
+            return Err(format!(
+                "'{}': shapes do not match the pool geometry",
+                self.name
+            ));
+        }
+        if g.tensors[self.input].kind != TensorKind::Activation
+            || g.tensors[self.output].kind != TensorKind::Activation
+        {
+            return Err(format!(
+                "'{}': max pool reads and writes activations",
+                self.name
+            ));
+        }
+        for o in 0..self.outputs() {
+            if self.window(o).is_empty() {
+                return Err(format!("'{}': output {o} has an empty window", self.name));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl IntOp for MaxOp {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn inputs(&self) -> Vec<TensorId> {
+        vec![self.input]
+    }
+
+    fn output(&self) -> TensorId {
+        self.output
+    }
+
+    fn describe(&self, g: &QuantizedGraph) -> String {
+        format!(
+            "max over {}x{} windows [{}] -> [{}]",
+            self.kernel[0], self.kernel[1], g.tensors[self.input].name, g.tensors[self.output].name
+        )
+    }
+
+    fn eval(&self, _g: &QuantizedGraph, vals: &mut [Vec<i128>]) -> Result<(), EvalError> {
+        let x = &vals[self.input];
+        let out = (0..self.outputs())
+            .map(|o| {
+                self.window(o)
+                    .iter()
+                    .map(|&i| x[i as usize])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        vals[self.output] = out;
+        Ok(())
+    }
+}

@@ -1,0 +1,299 @@
+//! `QuantizedGraph`: the fixed-point model the circuit proves.
+//!
+//! Every tensor holds integers with a power-of-two scale (`real = int * 2^-scale`). Ops come in
+//! five families, one file each:
+//!
+//! | family | file | proves |
+//! | --- | --- | --- |
+//! | [`LinearOp`] | `linear.rs` | constant-weight linear maps (Gemm, MatMul with a constant side, Conv, average pools) |
+//! | [`ElemOp`] | `elementwise.rs` | `f(round((qa·a + qb·b + qm·a·b + qc) / 2^d))`: rescale, activations, add/sub/mul, affine |
+//! | [`MaxOp`] | `maxpool.rs` | window maxima |
+//! | [`MatMulOp`] | `matmul.rs` | products of two computed tensors |
+//! | [`ViewOp`] | `view.rs` | re-indexing without arithmetic (reshape, transpose, concat, flatten) |
+//!
+//! Activations are bounded: they lie in `[-2^(bits-1), 2^(bits-1))`, which the circuit enforces
+//! by lookups. Accumulators (outputs of linear maps and products) are unbounded and are only
+//! ever consumed by an [`ElemOp`] that rescales them back into the activation range.
+
+mod elementwise;
+mod linear;
+mod matmul;
+mod maxpool;
+mod tables;
+mod view;
+
+pub use elementwise::{Coef, ElemOp, Operand};
+pub use linear::{Geometry, LinearGroup, LinearOp, WeightSet, PAD};
+pub use matmul::MatMulOp;
+pub use maxpool::MaxOp;
+pub use tables::{det_sigmoid, FnKind};
+pub use view::ViewOp;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Index of a tensor in [`QuantizedGraph::tensors`].
+pub type TensorId = usize;
+
+/// Whether a tensor is range-checked (activation) or an unbounded accumulator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TensorKind {
+    /// Bounded to `bits` signed bits, enforced in the circuit.
+    Activation,
+    /// Output of a linear map or product; consumed only by a rescaling [`ElemOp`].
+    Accumulator,
+}
+
+/// A tensor of the quantized graph.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct QTensor {
+    /// Name of the ONNX tensor it stands for (or a derived name).
+    pub name: String,
+    /// Shape, batch dimension fixed to 1.
+    pub shape: Vec<usize>,
+    /// Power-of-two scale: `real = int * 2^-scale`.
+    pub scale: i32,
+    /// Activation or accumulator.
+    pub kind: TensorKind,
+}
+
+impl QTensor {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// True when the tensor has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One op of the quantized graph.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum QOp {
+    /// Constant-weight linear map.
+    Linear(LinearOp),
+    /// Elementwise affine/product, rescale and function.
+    Elementwise(ElemOp),
+    /// Window maxima.
+    MaxPool(MaxOp),
+    /// Product of two computed tensors.
+    MatMul(MatMulOp),
+    /// Re-indexing.
+    View(ViewOp),
+}
+
+/// What every op family provides to the graph: its wiring and its integer semantics.
+pub trait IntOp {
+    /// The ONNX node (or derived step) this op implements, for messages.
+    fn name(&self) -> &str;
+    /// Tensors read.
+    fn inputs(&self) -> Vec<TensorId>;
+    /// Tensor written.
+    fn output(&self) -> TensorId;
+    /// Short description for `inspect`.
+    fn describe(&self, g: &QuantizedGraph) -> String;
+    /// Computes the output from the inputs, checking every bound the circuit enforces.
+    fn eval(&self, g: &QuantizedGraph, vals: &mut [Vec<i128>]) -> Result<(), EvalError>;
+}
+
+impl QOp {
+    /// The family implementation behind this op (the one place ops are dispatched).
+    pub fn family(&self) -> &dyn IntOp {
+        match self {
+            QOp::Linear(op) => op,
+            QOp::Elementwise(op) => op,
+            QOp::MaxPool(op) => op,
+            QOp::MatMul(op) => op,
+            QOp::View(op) => op,
+        }
+    }
+
+    /// Family name for summaries.
+    pub fn family_name(&self) -> &'static str {
+        match self {
+            QOp::Linear(_) => "linear",
+            QOp::Elementwise(_) => "elementwise",
+            QOp::MaxPool(_) => "maxpool",
+            QOp::MatMul(_) => "matmul",
+            QOp::View(_) => "view",
+        }
+    }
+}
+
+/// The quantized model.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct QuantizedGraph {
+    /// Signed bit width of activations.
+    pub bits: u32,
+    /// All tensors.
+    pub tensors: Vec<QTensor>,
+    /// Public inputs, in graph order. Each is range-checked by an [`ElemOp`] before use.
+    pub inputs: Vec<TensorId>,
+    /// Public outputs, in graph order.
+    pub outputs: Vec<TensorId>,
+    /// Ops in evaluation order.
+    pub ops: Vec<QOp>,
+    /// Lookup functions; the function with index `i` has table tag `i + 1`.
+    /// Index 0 is always [`FnKind::Identity`].
+    pub functions: Vec<FnKind>,
+}
+
+/// Errors of integer evaluation: the input is not what the compiled model accepts.
+#[derive(Debug, Error, PartialEq)]
+pub enum EvalError {
+    /// Wrong number of graph inputs.
+    #[error("the model takes {expected} input tensor(s), got {got}")]
+    InputCount { expected: usize, got: usize },
+    /// Wrong element count for one input.
+    #[error("input #{index} ('{name}') must have {expected} values (shape {shape:?}), got {got}")]
+    InputLength {
+        index: usize,
+        name: String,
+        expected: usize,
+        got: usize,
+        shape: Vec<usize>,
+    },
+    /// A value left the range the circuit can represent.
+    #[error("{what} in '{op}' is outside the calibrated range: {value} not in [{lo}, {hi}] (quantized); recompile with a calibration input that covers this input, or a larger --range-margin")]
+    OutOfRange {
+        op: String,
+        what: String,
+        value: f64,
+        lo: f64,
+        hi: f64,
+    },
+    /// An accumulator grew beyond what the field arithmetic keeps exact.
+    #[error("accumulator overflow in '{op}'")]
+    Overflow { op: String },
+}
+
+impl QuantizedGraph {
+    /// Half-range of activations: activations lie in `[-half, half)`.
+    pub fn half_range(&self) -> i128 {
+        1i128 << (self.bits - 1)
+    }
+
+    /// Evaluates the graph on quantized inputs, returning the values of every tensor.
+    pub fn eval(&self, inputs: &[Vec<i128>]) -> Result<Vec<Vec<i128>>, EvalError> {
+        if inputs.len() != self.inputs.len() {
+            return Err(EvalError::InputCount {
+                expected: self.inputs.len(),
+                got: inputs.len(),
+            });
+        }
+        let mut vals: Vec<Vec<i128>> = vec![Vec::new(); self.tensors.len()];
+        for (i, (&t, data)) in self.inputs.iter().zip(inputs).enumerate() {
+            let tensor = &self.tensors[t];
+            if data.len() != tensor.len() {
+                return Err(EvalError::InputLength {
+                    index: i,
+                    name: tensor.name.clone(),
+                    expected: tensor.len(),
+                    got: data.len(),
+                    shape: tensor.shape.clone(),
+                });
+            }
+            vals[t] = data.clone();
+        }
+        for op in &self.ops {
+            op.family().eval(self, &mut vals)?;
+        }
+        Ok(vals)
+    }
+
+    /// Real value of an integer of tensor `t`.
+    pub fn dequantize(&self, t: TensorId, v: i128) -> f64 {
+        v as f64 * (-(self.tensors[t].scale as f64)).exp2()
+    }
+
+    /// Integer of a real value for tensor `t`, rounding half away from zero.
+    pub fn quantize(&self, t: TensorId, x: f64) -> f64 {
+        (x * (self.tensors[t].scale as f64).exp2()).round()
+    }
+
+    /// Checks the structural invariants the layout and circuit rely on. Compiled models are
+    /// checked on load, so a hand-edited or corrupted file fails here with a message rather
+    /// than in the middle of key generation.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(4..=24).contains(&self.bits) {
+            return Err(format!("bits must be in 4..=24, got {}", self.bits));
+        }
+        if self.functions.first() != Some(&FnKind::Identity) {
+            return Err("function 0 must be the identity".into());
+        }
+        let n = self.tensors.len();
+        let mut produced = vec![false; n];
+        for &t in &self.inputs {
+            if t >= n {
+                return Err(format!("input tensor {t} does not exist"));
+            }
+            produced[t] = true;
+        }
+        for op in &self.ops {
+            let f = op.family();
+            for t in f.inputs() {
+                if t >= n || !produced[t] {
+                    return Err(format!(
+                        "op '{}' reads tensor {t} before it is produced",
+                        f.name()
+                    ));
+                }
+            }
+            let o = f.output();
+            if o >= n || produced[o] {
+                return Err(format!(
+                    "op '{}' writes tensor {o} twice or out of range",
+                    f.name()
+                ));
+            }
+            produced[o] = true;
+            match op {
+                QOp::Linear(l) => l.validate(self)?,
+                QOp::Elementwise(e) => e.validate(self)?,
+                QOp::MaxPool(m) => m.validate(self)?,
+                QOp::MatMul(m) => m.validate(self)?,
+                QOp::View(v) => v.validate(self)?,
+            }
+        }
+        for &t in &self.outputs {
+            if t >= n || !produced[t] {
+                return Err(format!("output tensor {t} is never produced"));
+            }
+            if self.tensors[t].kind != TensorKind::Activation {
+                return Err(format!(
+                    "output '{}' is not range-checked",
+                    self.tensors[t].name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Total number of table rows (the zero row plus one full domain per function).
+    pub fn table_rows(&self) -> usize {
+        1 + self.functions.len() * (1usize << self.bits)
+    }
+}
+
+/// Checks that `idx` addresses an element of tensor `t`.
+pub(crate) fn check_index(
+    g: &QuantizedGraph,
+    t: TensorId,
+    idx: usize,
+    what: &str,
+) -> Result<(), String> {
+    let len = g
+        .tensors
+        .get(t)
+        .map(|x| x.len())
+        .ok_or_else(|| format!("{what}: tensor {t} missing"))?;
+    if idx >= len {
+        return Err(format!(
+            "{what}: index {idx} out of bounds for '{}' ({len} elements)",
+            g.tensors[t].name
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! View family: outputs are input elements, re-indexed (Reshape, Flatten, Transpose, Concat,
+//! Identity). A view costs nothing in the circuit: its output cells are its input cells.
+
+use super::{check_index, EvalError, IntOp, QuantizedGraph, TensorId};
+use serde::{Deserialize, Serialize};
+
+/// Re-indexing of one or more tensors of equal scale.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ViewOp {
+    /// Source node.
+    pub name: String,
+    /// Tensors read.
+    pub inputs: Vec<TensorId>,
+    /// Tensor written.
+    pub output: TensorId,
+    /// For each output element: `(input number, element)`.
+    pub map: Vec<(u16, u32)>,
+}
+
+impl ViewOp {
+    pub(crate) fn validate(&self, g: &QuantizedGraph) -> Result<(), String> {
+        let out = &g.tensors[self.output];
+        if self.map.len() != out.len() {
+            return Err(format!(
+                "'{}': view map has {} entries for {} outputs",
+                self.name,
+                self.map.len(),
+                out.len()
+            ));
+        }
+        for &(i, e) in &self.map {
+            let t = *self
+                .inputs
+                .get(i as usize)
+                .ok_or_else(|| format!("'{}': bad input number", self.name))?;
+            check_index(g, t, e as usize, &self.name)?;
+        }
+        for &t in &self.inputs {
+            if g.tensors[t].kind != out.kind || g.tensors[t].scale != out.scale {
+                return Err(format!("'{}': a view keeps kind and scale", self.name));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl IntOp for ViewOp {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn inputs(&self) -> Vec<TensorId> {
+        self.inputs.clone()
+    }
+
+    fn output(&self) -> TensorId {
+        self.output
+    }
+
+    fn describe(&self, g: &QuantizedGraph) -> String {
+        let names: Vec<_> = self
+            .inputs
+            .iter()
+            .map(|&t| g.tensors[t].name.as_str())
+            .collect();
+        format!(
+            "view [{}] -> [{}] {:?}",
+            names.join(", "),
+            g.tensors[self.output].name,
+            g.tensors[self.output].shape
+        )
+    }
+
+    fn eval(&self, _g: &QuantizedGraph, vals: &mut [Vec<i128>]) -> Result<(), EvalError> {
+        let out = self
+            .map
+            .iter()
+            .map(|&(i, e)| vals[self.inputs[i as usize]][e as usize])
+            .collect();
+        vals[self.output] = out;
+        Ok(())
+    }
+}

@@ -1,0 +1,303 @@
+//! Choosing `k` and the lane configuration: a small search over shapes that fit the graph,
+//! ranked by a proving-time model fitted to measurements on the 2-core reference machine
+//! (see `benches/RESULTS.md`). Every candidate is checked by running the real layout.
+
+use super::layout::{chunk_width, Layout, LayoutError};
+use super::shape::{CircuitShape, MAX_K, RESERVED_ROWS};
+use crate::graph::{QOp, QuantizedGraph, PAD};
+
+/// Per-row costs (seconds per row of `2^k`) of the proving steps that scale with columns.
+#[derive(Clone, Copy, Debug)]
+pub struct CostModel {
+    /// Per advice column: commitment, iFFT, coset FFTs, evaluation.
+    pub advice: f64,
+    /// Per fixed column: coset FFTs and evaluation.
+    pub fixed: f64,
+    /// Per lookup argument: three committed columns and sorting.
+    pub lookup: f64,
+    /// Per permutation product column.
+    pub perm: f64,
+    /// Fixed per-row overhead (quotient pieces, vanishing, opening).
+    pub base: f64,
+    /// Fixed overhead in seconds.
+    pub constant: f64,
+}
+
+impl Default for CostModel {
+    fn default() -> Self {
+        CostModel {
+            advice: 2.2e-6,
+            fixed: 0.7e-6,
+            lookup: 7.0e-6,
+            perm: 2.6e-6,
+            base: 14e-6,
+            constant: 0.015,
+        }
+    }
+}
+
+impl CostModel {
+    /// Estimated proving seconds for a shape.
+    pub fn estimate(&self, s: &CircuitShape) -> f64 {
+        let n = (1u64 << s.k) as f64;
+        // Lookups make the constraint degree 4: two columns per permutation product.
+        let perm_products = s.equality_columns().div_ceil(2) as f64;
+        n * (self.advice * s.advice_columns() as f64
+            + self.fixed * s.fixed_columns() as f64
+            + self.lookup * s.lookups() as f64
+            + self.perm * perm_products
+            + self.base)
+            + self.constant
+    }
+}
+
+/// The workload a graph puts on each chip.
+#[derive(Clone, Debug, Default)]
+pub struct Workload {
+    /// Per linear op: `(outputs per group, inputs (non-padded) per group)`, one entry per group.
+    linear: Vec<(usize, usize)>,
+    /// Elementwise rows.
+    pub elem_rows: usize,
+    /// Whether any elementwise op has two operands.
+    pub binary: bool,
+    /// Max-pool rows and the largest window.
+    pub max_rows: usize,
+    max_window: usize,
+    /// Dot-product rows and the longest product.
+    pub dot_rows: usize,
+    dot_len: usize,
+    /// Public values.
+    pub instances: usize,
+    /// Lookup table rows.
+    pub table_rows: usize,
+}
+
+impl Workload {
+    /// Measures a graph.
+    pub fn of(g: &QuantizedGraph) -> Workload {
+        let mut w = Workload {
+            table_rows: g.table_rows(),
+            ..Default::default()
+        };
+        w.instances = g
+            .inputs
+            .iter()
+            .chain(&g.outputs)
+            .map(|&t| g.tensors[t].len())
+            .sum();
+        for op in &g.ops {
+            match op {
+                QOp::Linear(l) => {
+                    for p in 0..l.group_count() {
+                        let grp = l.group(p);
+                        let taps = grp.gather.iter().filter(|&&x| x != PAD).count();
+                        w.linear.push((l.sets[grp.set].m, taps));
+                    }
+                }
+                QOp::Elementwise(e) => {
+                    w.elem_rows += g.tensors[e.output].len();
+                    w.binary |= e.b.is_some();
+                }
+                QOp::MaxPool(m) => {
+                    for o in 0..m.outputs() {
+                        let len = m.window(o).len();
+                        w.max_rows += len;
+                        w.max_window = w.max_window.max(len);
+                    }
+                }
+                QOp::MatMul(m) => {
+                    w.dot_rows += m.outputs() * m.ikj[1];
+                    w.dot_len = w.dot_len.max(m.ikj[1]);
+                }
+                QOp::View(_) => {}
+            }
+        }
+        w
+    }
+
+    /// Matvec rows when the widest lane is `w`, and rows of chunks wider than `narrow`.
+    fn linear_rows(&self, widths: &[u32], narrow: usize) -> (usize, usize) {
+        let mut total = 0;
+        let mut wide = 0;
+        for &(m, taps) in &self.linear {
+            let cw = chunk_width(m, widths);
+            let chunks = m.div_ceil(cw);
+            let rows = m + chunks * taps;
+            total += rows;
+            if cw > narrow {
+                wide += rows;
+            }
+        }
+        (total, wide)
+    }
+
+    /// Tallest single region (a lower bound on usable rows).
+    fn tallest(&self, widths: &[u32]) -> usize {
+        let lin = self
+            .linear
+            .iter()
+            .map(|&(m, taps)| chunk_width(m, widths) + taps)
+            .max()
+            .unwrap_or(0);
+        lin.max(self.max_window).max(self.dot_len)
+    }
+
+    fn distinct_widths(&self) -> Vec<u32> {
+        let mut ws: Vec<u32> = self
+            .linear
+            .iter()
+            .map(|&(m, _)| m.min(256) as u32)
+            .collect();
+        ws.sort_unstable();
+        ws.dedup();
+        ws
+    }
+}
+
+/// Options for the shape search.
+#[derive(Clone, Debug, Default)]
+pub struct SearchOptions {
+    /// Force this `k`.
+    pub k: Option<u32>,
+    /// Cost model (defaults to the fitted one).
+    pub model: Option<CostModel>,
+}
+
+/// Chosen shape, its layout and the estimated proving time.
+#[derive(Clone, Debug)]
+pub struct Choice {
+    /// Shape.
+    pub shape: CircuitShape,
+    /// Layout under that shape.
+    pub layout: Layout,
+    /// Estimated proving seconds on the reference machine.
+    pub estimate_s: f64,
+}
+
+fn ceil_log2(x: usize) -> u32 {
+    usize::BITS - x.saturating_sub(1).leading_zeros()
+}
+
+/// Searches the shape with the lowest estimated proving time.
+pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, LayoutError> {
+    let w = Workload::of(g);
+    let model = opts.model.unwrap_or_default();
+    let widths = w.distinct_widths();
+    let mut width_sets: Vec<Vec<u32>> = Vec::new();
+    if !widths.is_empty() {
+        // Uniform lanes of each natural width, and of powers of two below the widest.
+        let mut uniform: Vec<u32> = widths.clone();
+        let maxw = *widths.last().unwrap_or(&1);
+        let mut p = 1;
+        while p < maxw {
+            uniform.push(p);
+            p *= 2;
+        }
+        uniform.sort_unstable();
+        uniform.dedup();
+        for &u in &uniform {
+            width_sets.push(vec![u]);
+        }
+        // One wide class for the widest ops plus a narrow class for the rest.
+        for &small in &uniform {
+            if small < maxw {
+                width_sets.push(vec![maxw, small]);
+            }
+        }
+    }
+    let floor = (w.table_rows.max(w.instances) + RESERVED_ROWS).max(32);
+    let k_lo = opts.k.unwrap_or_else(|| ceil_log2(floor).max(5));
+    let k_hi = opts.k.unwrap_or((k_lo + 4).min(MAX_K));
+    let mut best: Option<Choice> = None;
+    let mut last_err = LayoutError::NoRoom {
+        chip: "any",
+        needed: floor,
+        usable: 0,
+    };
+    for k in k_lo..=k_hi {
+        let mut base = CircuitShape {
+            k,
+            bits: g.bits,
+            ..Default::default()
+        };
+        let usable = base.usable_rows();
+        base.elem_lanes = w.elem_rows.div_ceil(usable).max(1) as u32;
+        base.elem_binary = w.binary;
+        base.max_lanes = w.max_rows.div_ceil(usable) as u32;
+        base.dot_lanes = w.dot_rows.div_ceil(usable) as u32;
+        let candidates: Vec<Vec<u32>> = if width_sets.is_empty() {
+            vec![vec![]]
+        } else {
+            width_sets
+                .iter()
+                .map(|ws| {
+                    let maxw = ws[0].max(*ws.last().unwrap_or(&1));
+                    if ws.len() == 1 {
+                        let (total, _) = w.linear_rows(ws, usize::MAX);
+                        vec![ws[0]; total.div_ceil(usable).max(1)]
+                    } else {
+                        let (small, wide_w) = (ws[1], maxw);
+                        let widths_all = [wide_w, small];
+                        let (total, wide) = w.linear_rows(&widths_all, small as usize);
+                        let nw = wide.div_ceil(usable).max(1);
+                        let ns = total.div_ceil(usable).saturating_sub(nw);
+                        let mut v = vec![wide_w; nw];
+                        v.extend(std::iter::repeat_n(small, ns));
+                        v
+                    }
+                })
+                .collect()
+        };
+        for mv in candidates {
+            let mut shape = base.clone();
+            shape.matvec = mv;
+            if w.tallest(&shape.matvec) > usable {
+                continue;
+            }
+            // Grow lanes a little if the packing is not perfect.
+            for _ in 0..4 {
+                if shape.validate().is_err() {
+                    break;
+                }
+                match Layout::new(g, &shape) {
+                    Ok(layout) => {
+                        let est = model.estimate(&shape);
+                        if best.as_ref().is_none_or(|b| est < b.estimate_s) {
+                            best = Some(Choice {
+                                shape: shape.clone(),
+                                layout,
+                                estimate_s: est,
+                            });
+                        }
+                        break;
+                    }
+                    Err(e) => {
+                        match &e {
+                            LayoutError::NoRoom { chip: "matvec", .. } => {
+                                let wmax = shape.matvec.iter().copied().max().unwrap_or(1);
+                                shape.matvec.push(*shape.matvec.last().unwrap_or(&wmax));
+                            }
+                            LayoutError::NoRoom {
+                                chip: "elementwise",
+                                ..
+                            } => shape.elem_lanes += 1,
+                            LayoutError::NoRoom {
+                                chip: "max-pool", ..
+                            } => shape.max_lanes += 1,
+                            LayoutError::NoRoom {
+                                chip: "dot-product",
+                                ..
+                            } => shape.dot_lanes += 1,
+                            _ => {
+                                last_err = e;
+                                break;
+                            }
+                        }
+                        last_err = e;
+                    }
+                }
+            }
+        }
+    }
+    best.ok_or(last_err)
+}

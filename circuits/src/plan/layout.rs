@@ -1,0 +1,440 @@
+//! Row allocation: where every op's cells go, and where every tensor element lives ("home").
+//!
+//! The layout is a deterministic function of the graph and the shape, so key generation,
+//! proving and tests all agree on it without storing it. Chips run in parallel *lanes* (column
+//! groups); each lane fills rows from the top. Regions never span lanes.
+
+use super::shape::CircuitShape;
+use crate::graph::{QOp, QuantizedGraph, PAD};
+use thiserror::Error;
+
+/// An equality-enabled column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Col {
+    /// Matvec lane inputs and outputs.
+    MvX(u16),
+    /// Elementwise first operand.
+    ElA(u16),
+    /// Elementwise second operand.
+    ElB(u16),
+    /// Elementwise output.
+    ElOut(u16),
+    /// Max-pool window inputs.
+    MxX(u16),
+    /// Max-pool running maximum.
+    MxM(u16),
+    /// Dot-product left factor.
+    DotX(u16),
+    /// Dot-product right factor.
+    DotW(u16),
+    /// Dot-product running sum.
+    DotAcc(u16),
+    /// The public instance column.
+    Inst,
+}
+
+/// A cell of an equality-enabled column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Pos {
+    /// Column.
+    pub col: Col,
+    /// Absolute row.
+    pub row: u32,
+}
+
+/// One output chunk of one linear group, in a matvec lane: `c` Horner rows holding the outputs
+/// (last output first), then one row per non-padded input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MvRegion {
+    /// Lane.
+    pub lane: u16,
+    /// First row.
+    pub start: u32,
+    /// Op index in the graph.
+    pub op: u32,
+    /// Group index within the op.
+    pub group: u32,
+    /// First output row of the weight set covered.
+    pub m0: u32,
+    /// Outputs covered.
+    pub c: u32,
+    /// Non-padded inputs.
+    pub taps: u32,
+}
+
+impl MvRegion {
+    /// Rows occupied.
+    pub fn rows(&self) -> u32 {
+        self.c + self.taps
+    }
+}
+
+/// Consecutive elements of one elementwise op in one lane, one per row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ElSeg {
+    /// Lane.
+    pub lane: u16,
+    /// First row.
+    pub start: u32,
+    /// Op index.
+    pub op: u32,
+    /// First element.
+    pub e0: u32,
+    /// Elements.
+    pub len: u32,
+}
+
+/// One max-pool window (one row per window element) or one dot product (one row per term).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunRegion {
+    /// Lane.
+    pub lane: u16,
+    /// First row.
+    pub start: u32,
+    /// Op index.
+    pub op: u32,
+    /// Output element (max pool) or output ordinal (dot product).
+    pub item: u32,
+    /// Rows.
+    pub len: u32,
+}
+
+/// Where everything goes.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// Usable rows per column.
+    pub usable: usize,
+    /// For every tensor element, the cell that holds it.
+    pub homes: Vec<Vec<Pos>>,
+    /// Matvec regions.
+    pub mv: Vec<MvRegion>,
+    /// Elementwise segments.
+    pub el: Vec<ElSeg>,
+    /// Max-pool windows.
+    pub mx: Vec<RunRegion>,
+    /// Dot products.
+    pub dot: Vec<RunRegion>,
+    /// Public input values (instance rows `0..n_inputs`).
+    pub n_inputs: usize,
+    /// Public output values (instance rows `n_inputs..n_inputs + n_outputs`).
+    pub n_outputs: usize,
+    /// Rows used in each lane, per chip.
+    pub lane_rows: LaneRows,
+}
+
+/// Rows used per lane.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LaneRows {
+    /// Matvec lanes.
+    pub mv: Vec<u32>,
+    /// Elementwise lanes.
+    pub el: Vec<u32>,
+    /// Max lanes.
+    pub mx: Vec<u32>,
+    /// Dot lanes.
+    pub dot: Vec<u32>,
+}
+
+impl LaneRows {
+    /// The most rows any lane uses.
+    pub fn max(&self) -> u32 {
+        self.mv
+            .iter()
+            .chain(&self.el)
+            .chain(&self.mx)
+            .chain(&self.dot)
+            .copied()
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// The graph does not fit the shape.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum LayoutError {
+    /// A chip needs more lanes (or taller ones).
+    #[error("the {chip} lanes are full: {needed} rows needed in one lane with {usable} usable")]
+    NoRoom {
+        chip: &'static str,
+        needed: usize,
+        usable: usize,
+    },
+    /// The model uses a chip the shape has no lanes for.
+    #[error("the model needs {chip} lanes but the shape has none")]
+    MissingChip { chip: &'static str },
+    /// The lookup table does not fit.
+    #[error("the lookup table needs {needed} rows, only {usable} are usable at k={k}")]
+    TableTooLarge {
+        needed: usize,
+        usable: usize,
+        k: u32,
+    },
+    /// Too many public values.
+    #[error("{needed} public values do not fit in {usable} rows")]
+    TooManyInstances { needed: usize, usable: usize },
+    /// The graph itself is malformed.
+    #[error("invalid quantized graph: {0}")]
+    Graph(String),
+}
+
+/// Lane filler: each lane fills from row 0.
+struct Lanes {
+    next: Vec<u32>,
+    usable: u32,
+}
+
+impl Lanes {
+    fn new(n: usize, usable: usize) -> Self {
+        Lanes {
+            next: vec![0; n],
+            usable: usable as u32,
+        }
+    }
+
+    /// Least-filled lane among `eligible` where `rows` fit.
+    fn place(
+        &mut self,
+        rows: u32,
+        eligible: impl Fn(usize) -> bool,
+        chip: &'static str,
+    ) -> Result<(u16, u32), LayoutError> {
+        if self.next.is_empty() {
+            return Err(LayoutError::MissingChip { chip });
+        }
+        let best = (0..self.next.len())
+            .filter(|&l| eligible(l) && self.next[l] + rows <= self.usable)
+            .min_by_key(|&l| (self.next[l], l));
+        match best {
+            Some(l) => {
+                let start = self.next[l];
+                self.next[l] += rows;
+                Ok((l as u16, start))
+            }
+            None => Err(LayoutError::NoRoom {
+                chip,
+                needed: rows as usize,
+                usable: self.usable as usize,
+            }),
+        }
+    }
+}
+
+/// Output chunk size of a linear op with `m` outputs per group, given the lane widths.
+pub fn chunk_width(m: usize, widths: &[u32]) -> usize {
+    let wmax = widths.iter().copied().max().unwrap_or(1) as usize;
+    m.min(wmax).max(1)
+}
+
+impl Layout {
+    /// Lays out `graph` in `shape`.
+    pub fn new(graph: &QuantizedGraph, shape: &CircuitShape) -> Result<Layout, LayoutError> {
+        let usable = shape.usable_rows();
+        if graph.table_rows() > usable {
+            return Err(LayoutError::TableTooLarge {
+                needed: graph.table_rows(),
+                usable,
+                k: shape.k,
+            });
+        }
+        let mut homes: Vec<Vec<Pos>> = vec![Vec::new(); graph.tensors.len()];
+        let mut row = 0u32;
+        for &t in &graph.inputs {
+            homes[t] = (0..graph.tensors[t].len())
+                .map(|e| Pos {
+                    col: Col::Inst,
+                    row: row + e as u32,
+                })
+                .collect();
+            row += graph.tensors[t].len() as u32;
+        }
+        let n_inputs = row as usize;
+        let n_outputs: usize = graph.outputs.iter().map(|&t| graph.tensors[t].len()).sum();
+        if n_inputs + n_outputs > usable {
+            return Err(LayoutError::TooManyInstances {
+                needed: n_inputs + n_outputs,
+                usable,
+            });
+        }
+
+        // Matvec: collect all chunks, place widest first so wide lanes are kept for them.
+        let mut chunks = Vec::new();
+        for (oi, op) in graph.ops.iter().enumerate() {
+            if let QOp::Linear(lin) = op {
+                for p in 0..lin.group_count() {
+                    let grp = lin.group(p);
+                    let m = lin.sets[grp.set].m;
+                    let taps = grp.gather.iter().filter(|&&x| x != PAD).count() as u32;
+                    let cw = chunk_width(m, &shape.matvec);
+                    let mut m0 = 0;
+                    while m0 < m {
+                        let c = cw.min(m - m0);
+                        chunks.push(MvRegion {
+                            lane: 0,
+                            start: 0,
+                            op: oi as u32,
+                            group: p as u32,
+                            m0: m0 as u32,
+                            c: c as u32,
+                            taps,
+                        });
+                        m0 += c;
+                    }
+                }
+            }
+        }
+        chunks.sort_by_key(|r| std::cmp::Reverse(r.c));
+        let mut mv_lanes = Lanes::new(shape.matvec.len(), usable);
+        for r in &mut chunks {
+            let c = r.c;
+            let (lane, start) = mv_lanes.place(r.rows(), |l| shape.matvec[l] >= c, "matvec")?;
+            r.lane = lane;
+            r.start = start;
+        }
+        // Homes of linear outputs: Horner rows hold the chunk's outputs, last first.
+        for r in &chunks {
+            let QOp::Linear(lin) = &graph.ops[r.op as usize] else {
+                continue;
+            };
+            let grp = lin.group(r.group as usize);
+            let out = &mut homes[lin.output];
+            if out.is_empty() {
+                *out = vec![
+                    Pos {
+                        col: Col::Inst,
+                        row: u32::MAX
+                    };
+                    graph.tensors[lin.output].len()
+                ];
+            }
+            for i in 0..r.c {
+                let o = grp.out[(r.m0 + i) as usize] as usize;
+                out[o] = Pos {
+                    col: Col::MvX(r.lane),
+                    row: r.start + (r.c - 1 - i),
+                };
+            }
+        }
+        chunks.sort_by_key(|r| (r.lane, r.start));
+
+        let mut el_lanes = Lanes::new(shape.elem_lanes as usize, usable);
+        let mut mx_lanes = Lanes::new(shape.max_lanes as usize, usable);
+        let mut dot_lanes = Lanes::new(shape.dot_lanes as usize, usable);
+        let (mut el, mut mx, mut dot) = (Vec::new(), Vec::new(), Vec::new());
+        for (oi, op) in graph.ops.iter().enumerate() {
+            let f = op.family();
+            for t in f.inputs() {
+                if graph.inputs.contains(&t) && !matches!(op, QOp::Elementwise(_) | QOp::View(_)) {
+                    return Err(LayoutError::Graph(format!(
+                        "'{}' reads a public input that was not range-checked",
+                        f.name()
+                    )));
+                }
+            }
+            match op {
+                QOp::Linear(_) => {}
+                QOp::Elementwise(e) => {
+                    if e.b.is_some() && !shape.elem_binary {
+                        return Err(LayoutError::MissingChip {
+                            chip: "binary elementwise",
+                        });
+                    }
+                    let n = graph.tensors[e.output].len() as u32;
+                    let mut out = Vec::with_capacity(n as usize);
+                    let mut e0 = 0u32;
+                    while e0 < n {
+                        let (lane, start) = el_lanes.place(1, |_| true, "elementwise")?;
+                        let room = el_lanes.usable - start;
+                        let len = room.min(n - e0);
+                        el_lanes.next[lane as usize] = start + len;
+                        el.push(ElSeg {
+                            lane,
+                            start,
+                            op: oi as u32,
+                            e0,
+                            len,
+                        });
+                        out.extend((0..len).map(|i| Pos {
+                            col: Col::ElOut(lane),
+                            row: start + i,
+                        }));
+                        e0 += len;
+                    }
+                    homes[e.output] = out;
+                }
+                QOp::MaxPool(m) => {
+                    let mut out = Vec::with_capacity(m.outputs());
+                    for o in 0..m.outputs() {
+                        let len = m.window(o).len() as u32;
+                        let (lane, start) = mx_lanes.place(len, |_| true, "max-pool")?;
+                        mx.push(RunRegion {
+                            lane,
+                            start,
+                            op: oi as u32,
+                            item: o as u32,
+                            len,
+                        });
+                        out.push(Pos {
+                            col: Col::MxM(lane),
+                            row: start + len - 1,
+                        });
+                    }
+                    homes[m.output] = out;
+                }
+                QOp::MatMul(m) => {
+                    let mut out = vec![
+                        Pos {
+                            col: Col::Inst,
+                            row: u32::MAX
+                        };
+                        graph.tensors[m.output].len()
+                    ];
+                    let len = m.ikj[1] as u32;
+                    for e in 0..m.outputs() {
+                        let (lane, start) = dot_lanes.place(len, |_| true, "dot-product")?;
+                        dot.push(RunRegion {
+                            lane,
+                            start,
+                            op: oi as u32,
+                            item: e as u32,
+                            len,
+                        });
+                        out[m.terms(e).0] = Pos {
+                            col: Col::DotAcc(lane),
+                            row: start + len - 1,
+                        };
+                    }
+                    homes[m.output] = out;
+                }
+                QOp::View(v) => {
+                    let out = v
+                        .map
+                        .iter()
+                        .map(|&(i, e)| homes[v.inputs[i as usize]][e as usize])
+                        .collect();
+                    homes[v.output] = out;
+                }
+            }
+        }
+        Ok(Layout {
+            usable,
+            homes,
+            mv: chunks,
+            el,
+            mx,
+            dot,
+            n_inputs,
+            n_outputs,
+            lane_rows: LaneRows {
+                mv: mv_lanes.next,
+                el: el_lanes.next,
+                mx: mx_lanes.next,
+                dot: dot_lanes.next,
+            },
+        })
+    }
+
+    /// Rows used by the tallest lane.
+    pub fn rows_used(&self) -> usize {
+        self.lane_rows.max() as usize
+    }
+}

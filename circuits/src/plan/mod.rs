@@ -1,0 +1,38 @@
+//! `CircuitPlan`: the third front-end stage. Chooses the circuit shape (k, lanes, widths) for a
+//! quantized graph and lays every op out in rows. Depends only on the quantized graph.
+
+mod cost;
+mod layout;
+mod shape;
+
+pub use cost::{choose_shape, Choice, CostModel, SearchOptions, Workload};
+pub use layout::{
+    chunk_width, Col, ElSeg, LaneRows, Layout, LayoutError, MvRegion, Pos, RunRegion,
+};
+pub use shape::{CircuitShape, MAX_K, RESERVED_ROWS};
+
+use crate::graph::QuantizedGraph;
+
+/// Shape and layout of a compiled model.
+#[derive(Clone, Debug)]
+pub struct CircuitPlan {
+    /// Column configuration.
+    pub shape: CircuitShape,
+    /// Row allocation.
+    pub layout: Layout,
+}
+
+impl CircuitPlan {
+    /// Lays out `graph` in a given shape.
+    pub fn new(graph: &QuantizedGraph, shape: CircuitShape) -> Result<Self, LayoutError> {
+        shape.validate().map_err(LayoutError::Graph)?;
+        if shape.bits != graph.bits {
+            return Err(LayoutError::Graph(format!(
+                "shape bits {} != graph bits {}",
+                shape.bits, graph.bits
+            )));
+        }
+        let layout = Layout::new(graph, &shape)?;
+        Ok(CircuitPlan { shape, layout })
+    }
+}

@@ -1,0 +1,103 @@
+//! The circuit's shape: everything `configure` needs (the halo2 `Circuit::Params`). The verifier
+//! rebuilds the constraint system from this alone, so it lives beside the verifying key.
+
+use serde::{Deserialize, Serialize};
+
+/// Rows halo2 reserves at the end of every column (blinding factors plus the last-row check):
+/// `blinding_factors = max(3, max advice queries per column) + 2 = 5`, plus one.
+pub const RESERVED_ROWS: usize = 6;
+
+/// Largest supported `k`.
+pub const MAX_K: u32 = 26;
+
+/// Column configuration of a model circuit.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CircuitShape {
+    /// Rows are `2^k`.
+    pub k: u32,
+    /// Signed bit width of activations (sizes the lookup tables and rescale checks).
+    pub bits: u32,
+    /// Weight columns of each matvec lane.
+    pub matvec: Vec<u32>,
+    /// Elementwise lanes.
+    pub elem_lanes: u32,
+    /// Whether elementwise lanes have a second operand column.
+    pub elem_binary: bool,
+    /// Max-pool lanes.
+    pub max_lanes: u32,
+    /// Dot-product lanes (products of computed tensors).
+    pub dot_lanes: u32,
+}
+
+impl CircuitShape {
+    /// Rows usable for assignments.
+    pub fn usable_rows(&self) -> usize {
+        (1usize << self.k).saturating_sub(RESERVED_ROWS)
+    }
+
+    /// Checks bounds before the shape is handed to `configure`, so malformed or hostile
+    /// settings fail with a message instead of exhausting memory.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(4..=MAX_K).contains(&self.k) {
+            return Err(format!("k = {} is outside 4..={MAX_K}", self.k));
+        }
+        if !(4..=24).contains(&self.bits) {
+            return Err(format!("bits = {} is outside 4..=24", self.bits));
+        }
+        if self.matvec.len() > 64 || self.matvec.iter().any(|&w| !(1..=256).contains(&w)) {
+            return Err("matvec lanes: at most 64, widths 1..=256".into());
+        }
+        if self.elem_lanes == 0 {
+            return Err("at least one elementwise lane is required".into());
+        }
+        if self.elem_lanes > 64 || self.max_lanes > 64 || self.dot_lanes > 64 {
+            return Err("at most 64 lanes per chip".into());
+        }
+        Ok(())
+    }
+
+    /// Number of advice columns.
+    pub fn advice_columns(&self) -> usize {
+        2 * self.matvec.len()
+            + self.elem_lanes as usize * if self.elem_binary { 5 } else { 4 }
+            + 4 * self.max_lanes as usize
+            + 3 * self.dot_lanes as usize
+    }
+
+    /// Number of fixed columns before selector compression (weights, coefficients, tables).
+    pub fn fixed_columns(&self) -> usize {
+        self.matvec.iter().map(|&w| w as usize + 4).sum::<usize>()
+            + self.elem_lanes as usize * if self.elem_binary { 6 } else { 4 }
+            + 2 * self.max_lanes as usize
+            + 2 * self.dot_lanes as usize
+            + 3
+    }
+
+    /// Number of lookup arguments.
+    pub fn lookups(&self) -> usize {
+        2 * self.elem_lanes as usize + 2 * self.max_lanes as usize
+    }
+
+    /// Number of equality-enabled columns (including the instance column).
+    pub fn equality_columns(&self) -> usize {
+        self.matvec.len()
+            + self.elem_lanes as usize * if self.elem_binary { 3 } else { 2 }
+            + 2 * self.max_lanes as usize
+            + 3 * self.dot_lanes as usize
+            + 1
+    }
+
+    /// One-line summary.
+    pub fn summary(&self) -> String {
+        format!(
+            "k={} bits={} matvec lanes {:?}, {} elementwise lane(s){}, {} max lane(s), {} dot lane(s)",
+            self.k,
+            self.bits,
+            self.matvec,
+            self.elem_lanes,
+            if self.elem_binary { " (binary)" } else { "" },
+            self.max_lanes,
+            self.dot_lanes
+        )
+    }
+}

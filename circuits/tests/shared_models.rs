@@ -1,0 +1,82 @@
+//! Front end + circuit on the shared third-party models: quantized outputs match tract's float
+//! run, and the circuit is satisfied (MockProver).
+
+use halo2_proofs::dev::MockProver;
+use std::path::PathBuf;
+use std::sync::Arc;
+use zkinfer_circuits::frontend::{self, reference, CompileOptions, OnnxModel};
+use zkinfer_circuits::input::InputData;
+use zkinfer_circuits::ModelCircuit;
+
+fn shared(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/models")
+        .join(name)
+}
+
+fn check(name: &str) {
+    let dir = shared(name);
+    let (onnx, input) = (dir.join("network.onnx"), dir.join("input.json"));
+    let compiled = frontend::compile(&onnx, &input, &CompileOptions::default()).unwrap();
+    let m = &compiled.model;
+    eprintln!(
+        "{name}: bits={} {} acc={:?}",
+        m.graph.bits,
+        m.shape.summary(),
+        compiled.accuracy
+    );
+
+    // Reference: tract float run.
+    let data = InputData::from_path(&input).unwrap();
+    let om = OnnxModel::from_bytes(&std::fs::read(&onnx).unwrap(), "x").unwrap();
+    let inputs = om.input_tensors(&data).unwrap();
+    let float = reference::tract_outputs(&onnx, &inputs).unwrap();
+    let q = data.quantize(&m.io()).unwrap();
+    let vals = m.graph.eval(&q).unwrap();
+    for (o, f) in m.graph.outputs.iter().zip(&float) {
+        let got: Vec<f64> = vals[*o]
+            .iter()
+            .map(|&v| m.graph.dequantize(*o, v))
+            .collect();
+        let range = frontend::output_range_of(f);
+        let err = got
+            .iter()
+            .zip(f)
+            .fold(0.0f64, |e, (a, b)| e.max((a - b).abs()));
+        eprintln!(
+            "  max err {err:.5} range {range:.5} ({:.3}%)",
+            100.0 * err / range
+        );
+        assert!(
+            err <= 0.01 * range,
+            "{name}: error {err} > 1% of range {range}"
+        );
+    }
+
+    let plan = Arc::new(m.plan().unwrap());
+    let circuit = ModelCircuit::with_witness(Arc::new(m.graph.clone()), plan, vals);
+    let inst = circuit.instances();
+    let prover = MockProver::run(m.shape.k, &circuit, vec![inst]).unwrap();
+    prover.assert_satisfied();
+}
+
+#[test]
+fn mlp() {
+    check("1l_mlp");
+}
+#[test]
+fn conv() {
+    check("1l_conv");
+}
+#[test]
+fn relu_sigmoid_conv() {
+    check("2l_relu_sigmoid_conv");
+}
+#[test]
+fn relu_conv_fc() {
+    check("4l_relu_conv_fc");
+}
+#[test]
+fn variable_cnn() {
+    check("variable_cnn");
+}
