@@ -1,15 +1,17 @@
 //! Elementwise chip: one element per row,
 //!
 //! ```text
-//! qa·a + qb·b + qm·a·b + qc + rs·2^(B-1) = (1 + rs·(2^B - 1))·q + r
-//! (rs, r - rs·2^(B-1), r - rs·2^(B-1)) ∈ table      // r ∈ [0, 2^B) when rescaling, r = 0 otherwise
-//! (ftag, q, out) ∈ table                            // out = f(q), and q is in the activation range
+//! qa·a + qb·b + qm·a·b + qc + rs·2^(B-1) = (1 + rs·(2^B - 1))·q + rs·r
+//! r ∈ [0, 2^B)                                    // the rounding remainder (range table)
+//! q + 2^(B-1) ∈ [0, 2^B)                          // q is an activation (range table)
+//! (ftag, fn·q, fn·out) ∈ function table           // out = f(q) for a non-identity function
+//! (1 - fn)·(out - q) = 0                          // out = q for the identity
 //! ```
 //!
-//! The coefficients are fixed columns, already multiplied by `2^(B-d)` for a rescale by `2^d`, so
-//! one remainder range serves every shift. The gate has an enable selector (halo2 checks gates
-//! on the blinding rows too); on unused rows the fixed tags are zero and the lookups force
-//! `r = q = out = 0`.
+//! The coefficients are fixed columns, already multiplied by `2^(B-d)` for a rescale by `2^d`,
+//! so one remainder range serves every shift (`rs = 1`); without a rescale (`rs = 0`) `q` is the
+//! linear part exactly. Gates are enabled by a selector (halo2 checks gates on blinding rows
+//! too); on unused rows every fixed cell is zero and the witness is zero.
 
 use super::table::TableConfig;
 use super::{AdvCol, Assigner, Wit};
@@ -39,6 +41,7 @@ pub struct ElemLane {
     qc: Column<Fixed>,
     rs: Column<Fixed>,
     ftag: Column<Fixed>,
+    is_fn: Column<Fixed>,
     enable: Selector,
 }
 
@@ -65,7 +68,8 @@ impl ElemLane {
         let qa = meta.fixed_column();
         let qb = binary.then(|| meta.fixed_column());
         let qm = binary.then(|| meta.fixed_column());
-        let (qc, rs, ftag) = (
+        let (qc, rs, ftag, is_fn) = (
+            meta.fixed_column(),
             meta.fixed_column(),
             meta.fixed_column(),
             meta.fixed_column(),
@@ -85,25 +89,31 @@ impl ElemLane {
             let rsv = vc.query_fixed(rs, cur);
             let qv = vc.query_advice(q, cur);
             let rv = vc.query_advice(r, cur);
+            let outv = vc.query_advice(out, cur);
+            let fnv = vc.query_fixed(is_fn, cur);
             let en = vc.query_selector(enable);
             vec![
-                en * (lin + rsv.clone() * half.clone()
-                    - qv.clone()
-                    - rsv * full_minus_one.clone() * qv
-                    - rv),
+                en.clone()
+                    * (lin + rsv.clone() * half.clone()
+                        - qv.clone()
+                        - rsv.clone() * full_minus_one.clone() * qv.clone()
+                        - rsv * rv),
+                en * (Expression::Constant(F::ONE) - fnv) * (outv - qv),
             ]
         });
-        let half2 = Expression::Constant(pow2(bits - 1));
-        table.lookup(meta, "elementwise remainder", |vc| {
-            let rsv = vc.query_fixed(rs, Rotation::cur());
-            let shifted = vc.query_advice(r, Rotation::cur()) - rsv.clone() * half2;
-            [rsv, shifted.clone(), shifted]
+        table.range_lookup(meta, "elementwise remainder", |vc| {
+            vc.query_advice(r, Rotation::cur())
         });
-        table.lookup(meta, "elementwise function", |vc| {
+        let half2 = Expression::Constant(pow2(bits - 1));
+        table.range_lookup(meta, "elementwise range", |vc| {
+            vc.query_advice(q, Rotation::cur()) + half2
+        });
+        table.function_lookup(meta, "elementwise function", |vc| {
+            let f = vc.query_fixed(is_fn, Rotation::cur());
             [
                 vc.query_fixed(ftag, Rotation::cur()),
-                vc.query_advice(q, Rotation::cur()),
-                vc.query_advice(out, Rotation::cur()),
+                f.clone() * vc.query_advice(q, Rotation::cur()),
+                f * vc.query_advice(out, Rotation::cur()),
             ]
         });
         ElemLane {
@@ -118,6 +128,7 @@ impl ElemLane {
             qc,
             rs,
             ftag,
+            is_fn,
             enable,
         }
     }
@@ -189,7 +200,8 @@ impl ElemLane {
             }
             a.fixed(self.qc, row, fe(op.qc.at(e) as i128 * pre));
             a.fixed(self.rs, row, if op.shift > 0 { F::ONE } else { F::ZERO });
-            a.fixed(self.ftag, row, F::from(op.func as u64 + 1));
+            a.fixed(self.ftag, row, F::from(op.func as u64));
+            a.fixed(self.is_fn, row, if op.func > 0 { F::ONE } else { F::ZERO });
             a.enable(&self.enable, row)?;
         }
         Ok(())

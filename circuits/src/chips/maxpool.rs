@@ -6,15 +6,15 @@
 //! ```
 //!
 //! So `m` is at least the previous maximum and the new element and equals one of them. The
-//! differences are range-checked through the identity table: `(1, d - 2^(B-1), d - 2^(B-1))`.
+//! differences are looked up in the range table `[0, 2^B)`.
 
 use super::table::TableConfig;
 use super::{AdvCol, Assigner, Wit};
-use crate::field::{pow2, F};
+use crate::field::F;
 use crate::graph::MaxOp;
 use crate::plan::{Col, Pos, RunRegion};
 use halo2_proofs::halo2curves::ff::Field;
-use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, Fixed};
+use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Fixed};
 use halo2_proofs::poly::Rotation;
 
 /// Columns of one max-pool lane.
@@ -34,7 +34,7 @@ pub struct MaxLane {
 
 impl MaxLane {
     /// Declares the lane's gate and lookups.
-    pub fn configure(meta: &mut ConstraintSystem<F>, table: &TableConfig, bits: u32) -> Self {
+    pub fn configure(meta: &mut ConstraintSystem<F>, table: &TableConfig) -> Self {
         let (x, m, d1, d2) = (
             meta.advice_column(),
             meta.advice_column(),
@@ -60,14 +60,12 @@ impl MaxLane {
                 sp * d1v * d2v,
             ]
         });
-        for (d, name) in [(d1, "max step over previous"), (d2, "max step over input")] {
-            let half = Expression::Constant(pow2(bits - 1));
-            table.lookup(meta, name, |vc| {
-                let sp = vc.query_fixed(step, Rotation::cur());
-                let shifted = vc.query_advice(d, Rotation::cur()) - sp.clone() * half;
-                [sp, shifted.clone(), shifted]
-            });
-        }
+        table.range_lookup(meta, "max step over previous", |vc| {
+            vc.query_advice(d1, Rotation::cur())
+        });
+        table.range_lookup(meta, "max step over input", |vc| {
+            vc.query_advice(d2, Rotation::cur())
+        });
         MaxLane {
             x,
             m,

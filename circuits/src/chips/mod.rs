@@ -3,10 +3,10 @@
 //! | chip | file | relation |
 //! | --- | --- | --- |
 //! | matvec | `matvec.rs` | `y = W·x + b` for constant `W`, by a random-linear-combination (Freivalds) check |
-//! | elementwise | `elementwise.rs` | `out = f(q)`, `premul·lin + 2^(B-1) = 2^B·q + r`, `r ∈ [0, 2^B)` |
+//! | elementwise | `elementwise.rs` | `out = f(q)`, `premul·lin + 2^(B-1) = 2^B·q + r`, `r ∈ [0, 2^B)`, `q` in range |
 //! | maxpool | `maxpool.rs` | running maximum with range-checked differences |
 //! | dot | `dot.rs` | running sums of products of two computed values |
-//! | table | `table.rs` | the tagged `(tag, x, f(x))` table every lookup uses |
+//! | table | `table.rs` | the range table `[0, 2^B)` and the tagged `(tag, x, f(x))` function table |
 //!
 //! Chips never depend on the ONNX front end: they read the quantized graph and the layout.
 
@@ -103,7 +103,7 @@ impl ModelConfig {
             .map(|_| elementwise::ElemLane::configure(meta, &table, shape.elem_binary, shape.bits))
             .collect();
         let mx = (0..shape.max_lanes)
-            .map(|_| maxpool::MaxLane::configure(meta, &table, shape.bits))
+            .map(|_| maxpool::MaxLane::configure(meta, &table))
             .collect();
         let dot = (0..shape.dot_lanes)
             .map(|_| dot::DotLane::configure(meta))

@@ -1,9 +1,14 @@
-//! The tagged lookup table: rows `(tag, x, f_tag(x))` for every function of the graph over the
-//! whole activation domain, plus the all-zero row that unused lookup rows land on.
+//! Lookup tables.
 //!
-//! Tag `t` selects function `t - 1` of the graph; function 0 is the identity, so a lookup of
-//! `(1, v, v)` is a signed range check of `v` and `(1, r - 2^(B-1), r - 2^(B-1))` checks
-//! `r ∈ [0, 2^B)`.
+//! - The *range table* is one fixed column holding `0 .. 2^B`: remainders, signed range checks
+//!   (`v + 2^(B-1)`) and max-pool differences are looked up in it.
+//! - The *function table* holds `(tag, x, f_tag(x))` for every non-identity function of the
+//!   graph over the activation domain `[-2^(B-1), 2^(B-1))`, plus the all-zero row that rows
+//!   without a function land on. Tag `t` is function `t` of the graph (function 0, the
+//!   identity, needs no table).
+//!
+//! Two tables instead of one keep each within `2^(B+1)` rows, so a model with one activation
+//! function fits at `k = B + 1`.
 
 use super::Assigner;
 use crate::field::{fe, F};
@@ -14,6 +19,8 @@ use halo2_proofs::poly::Rotation;
 /// Table columns.
 #[derive(Clone, Debug)]
 pub struct TableConfig {
+    /// `0 .. 2^B`.
+    pub range: Column<Fixed>,
     /// Function tag (0 only on the zero row).
     pub tag: Column<Fixed>,
     /// Function input.
@@ -26,14 +33,28 @@ impl TableConfig {
     /// Allocates the table columns.
     pub fn configure(meta: &mut ConstraintSystem<F>) -> Self {
         TableConfig {
+            range: meta.fixed_column(),
             tag: meta.fixed_column(),
             x: meta.fixed_column(),
             y: meta.fixed_column(),
         }
     }
 
-    /// Declares a lookup of `(tag, x, y)` input expressions into the table.
-    pub fn lookup(
+    /// Declares a lookup of one expression into the range table.
+    pub fn range_lookup(
+        &self,
+        meta: &mut ConstraintSystem<F>,
+        name: &'static str,
+        input: impl FnOnce(&mut VirtualCells<'_, F>) -> Expression<F>,
+    ) {
+        let col = self.range;
+        meta.lookup_any(name, |vc| {
+            vec![(input(vc), vc.query_fixed(col, Rotation::cur()))]
+        });
+    }
+
+    /// Declares a lookup of `(tag, x, y)` into the function table.
+    pub fn function_lookup(
         &self,
         meta: &mut ConstraintSystem<F>,
         name: &'static str,
@@ -50,12 +71,15 @@ impl TableConfig {
         });
     }
 
-    /// Writes the table contents (row 0 stays zero).
+    /// Writes both tables (the function table's row 0 stays zero).
     pub(crate) fn assign(&self, a: &mut Assigner<'_, '_>, g: &QuantizedGraph) {
         let half = 1i64 << (g.bits - 1);
+        for v in 0..(1u32 << g.bits) {
+            a.fixed(self.range, v, F::from(v as u64));
+        }
         let mut row = 1u32;
-        for (i, f) in g.functions.iter().enumerate() {
-            let tag = F::from(i as u64 + 1);
+        for (i, f) in g.functions.iter().enumerate().skip(1) {
+            let tag = F::from(i as u64);
             for x in -half..half {
                 a.fixed(self.tag, row, tag);
                 a.fixed(self.x, row, fe(x as i128));

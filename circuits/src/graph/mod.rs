@@ -271,9 +271,11 @@ impl QuantizedGraph {
         Ok(())
     }
 
-    /// Total number of table rows (the zero row plus one full domain per function).
+    /// Rows of the taller lookup table: the range table (`2^bits`) or the function table (the
+    /// zero row plus one full domain per non-identity function).
     pub fn table_rows(&self) -> usize {
-        1 + self.functions.len() * (1usize << self.bits)
+        let domain = 1usize << self.bits;
+        domain.max(1 + (self.functions.len() - 1) * domain)
     }
 }
 

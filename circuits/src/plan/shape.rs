@@ -67,15 +67,15 @@ impl CircuitShape {
     /// Number of fixed columns before selector compression (weights, coefficients, tables).
     pub fn fixed_columns(&self) -> usize {
         self.matvec.iter().map(|&w| w as usize + 4).sum::<usize>()
-            + self.elem_lanes as usize * if self.elem_binary { 6 } else { 4 }
+            + self.elem_lanes as usize * if self.elem_binary { 7 } else { 5 }
             + 2 * self.max_lanes as usize
             + 2 * self.dot_lanes as usize
-            + 3
+            + 4
     }
 
     /// Number of lookup arguments.
     pub fn lookups(&self) -> usize {
-        2 * self.elem_lanes as usize + 2 * self.max_lanes as usize
+        3 * self.elem_lanes as usize + 2 * self.max_lanes as usize
     }
 
     /// Number of equality-enabled columns (including the instance column).

@@ -1,0 +1,44 @@
+//! Prover errors.
+
+use thiserror::Error;
+use zkinfer_circuits::compiled::ArtifactError;
+use zkinfer_circuits::graph::EvalError;
+use zkinfer_circuits::input::InputError;
+use zkinfer_circuits::plan::LayoutError;
+use zkinfer_verifier::VerifyError;
+
+/// Everything that can go wrong in setup and proving.
+#[derive(Debug, Error)]
+pub enum ProverError {
+    /// Reading or writing an artifact.
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+    /// A bad input file.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The input leaves the compiled model's range.
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+    /// The compiled model does not lay out.
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// A problem with the structured reference string.
+    #[error("SRS: {0}")]
+    Srs(String),
+    /// Key generation failed.
+    #[error("key generation failed: {0}")]
+    Keygen(String),
+    /// A key file belongs to another model.
+    #[error("{what} belongs to model {found}, but the compiled model is {expected}; run `zkinfer setup` again")]
+    KeyMismatch {
+        what: String,
+        found: String,
+        expected: String,
+    },
+    /// Proof generation failed.
+    #[error("proving failed: {0}")]
+    Prove(String),
+    /// Self-check of a fresh proof failed.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+}

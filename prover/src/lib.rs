@@ -1,0 +1,13 @@
+//! zkinfer's prover: SRS handling ([`srs`]), key generation ([`keys`]), witness and proving
+//! ([`prove`]), and the model-folder workflow ([`workflow`]).
+
+pub mod error;
+pub mod keys;
+pub mod prove;
+pub mod srs;
+pub mod workflow;
+
+pub use error::ProverError;
+pub use prove::{Prover, Witness};
+pub use srs::Srs;
+pub use workflow::{load_prover, prove_input, setup, Progress, SetupReport, Silent};

@@ -1,0 +1,116 @@
+//! Witness generation and proving.
+
+use crate::error::ProverError;
+use halo2_proofs::halo2curves::bn256::G1Affine;
+use halo2_proofs::plonk::{create_proof, ProvingKey};
+use std::sync::Arc;
+use zkinfer_circuits::compiled::CompiledModel;
+use zkinfer_circuits::input::InputData;
+use zkinfer_circuits::{CircuitPlan, ModelCircuit};
+use zkinfer_gpu::{G1Msm, RoutedKzg, RoutedParams, RoutedShplonk};
+use zkinfer_verifier::instances::{self, dequantize};
+use zkinfer_verifier::transcript::{KeccakChallenge, KeccakTranscript};
+use zkinfer_verifier::{ProofFile, PROOF_VERSION, PROTOCOL, TRANSCRIPT};
+
+/// A model ready to prove: compiled graph, layout and proving key.
+pub struct Prover<M: G1Msm> {
+    model: Arc<CompiledModel>,
+    graph: Arc<zkinfer_circuits::QuantizedGraph>,
+    plan: Arc<CircuitPlan>,
+    pk: ProvingKey<G1Affine>,
+    vk_sha256: String,
+    params: RoutedParams<M>,
+}
+
+/// The witness of one input: quantized values of every tensor.
+pub struct Witness {
+    values: Vec<Vec<i128>>,
+}
+
+impl<M: G1Msm> Prover<M> {
+    /// Assembles a prover.
+    pub fn new(
+        model: Arc<CompiledModel>,
+        pk: ProvingKey<G1Affine>,
+        vk_sha256: String,
+        params: RoutedParams<M>,
+    ) -> Result<Self, ProverError> {
+        use halo2_proofs::poly::commitment::Params;
+        if params.k() != model.shape.k {
+            return Err(ProverError::Srs(format!(
+                "SRS has k = {}, the model needs k = {}",
+                params.k(),
+                model.shape.k
+            )));
+        }
+        let plan = Arc::new(model.plan()?);
+        let graph = Arc::new(model.graph.clone());
+        Ok(Prover {
+            model,
+            graph,
+            plan,
+            pk,
+            vk_sha256,
+            params,
+        })
+    }
+
+    /// Quantizes an input and evaluates the integer model, checking every range.
+    pub fn witness(&self, input: &InputData) -> Result<Witness, ProverError> {
+        let q = input.quantize(&self.model.io())?;
+        Ok(Witness {
+            values: self.model.graph.eval(&q)?,
+        })
+    }
+
+    /// Proves one witness.
+    pub fn prove(&self, w: Witness) -> Result<ProofFile, ProverError> {
+        let g = &self.model.graph;
+        let io = self.model.io();
+        let input_ints: Vec<Vec<i128>> = g.inputs.iter().map(|&t| w.values[t].clone()).collect();
+        let output_ints: Vec<Vec<i128>> = g.outputs.iter().map(|&t| w.values[t].clone()).collect();
+        let circuit = ModelCircuit::with_witness(self.graph.clone(), self.plan.clone(), w.values);
+        let public = circuit.instances();
+        let run = || -> Result<Vec<u8>, String> {
+            let mut transcript = KeccakTranscript::new(Vec::new());
+            create_proof::<RoutedKzg<M>, RoutedShplonk<'_, M>, KeccakChallenge, _, _, ModelCircuit>(
+                &self.params,
+                &self.pk,
+                &[circuit],
+                &[&[&public]],
+                rand::rngs::OsRng,
+                &mut transcript,
+            )
+            .map_err(|e| format!("{e:?}"))?;
+            Ok(transcript.into_inner())
+        };
+        let proof = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+            Ok(r) => r.map_err(ProverError::Prove)?,
+            Err(_) => return Err(ProverError::Prove("internal error while proving".into())),
+        };
+        let ints: Vec<i128> = input_ints
+            .iter()
+            .chain(&output_ints)
+            .flatten()
+            .copied()
+            .collect();
+        Ok(ProofFile {
+            version: PROOF_VERSION,
+            protocol: PROTOCOL.into(),
+            transcript: TRANSCRIPT.into(),
+            model_digest: self.model.digest.to_string(),
+            vk_sha256: self.vk_sha256.clone(),
+            inputs: dequantize(&input_ints, io.inputs.iter().map(|t| t.scale)),
+            input_shapes: io.inputs.iter().map(|t| t.shape.clone()).collect(),
+            outputs: dequantize(&output_ints, io.outputs.iter().map(|t| t.scale)),
+            output_shapes: io.outputs.iter().map(|t| t.shape.clone()).collect(),
+            instances: vec![instances::encode(&ints)],
+            proof: format!("0x{}", hex::encode(proof)),
+        })
+    }
+
+    /// The compiled model.
+    pub fn model(&self) -> &CompiledModel {
+        &self.model
+    }
+}

@@ -1,0 +1,139 @@
+//! Structured reference strings (KZG parameters).
+//!
+//! Without a file, `setup` makes a *development* SRS from a fixed seed: anyone can recompute its
+//! secret, so proofs under it are forgeable. It is for trying zkinfer out, never for production.
+//! With a file, any halo2 KZG parameter file (`ParamsKZG::write`, raw or compressed points) is
+//! accepted; a larger one is downsized to the model's `k`.
+
+use crate::error::ProverError;
+use halo2_proofs::halo2curves::bn256::Bn256;
+use halo2_proofs::poly::commitment::Params;
+use halo2_proofs::poly::kzg::commitment::ParamsKZG;
+use halo2_proofs::SerdeFormat;
+use rand_core::SeedableRng;
+use std::path::Path;
+use zkinfer_circuits::compiled::{read_file, seal, unseal, write_atomic};
+use zkinfer_circuits::plan::MAX_K;
+
+/// Seed of the development SRS. Public on purpose: this SRS is insecure.
+const DEV_SEED: [u8; 32] = *b"zkinfer insecure development SRS";
+const KIND: [u8; 4] = *b"SRS\0";
+const VERSION: u32 = 1;
+/// File name of the SRS inside a model folder.
+pub const SRS_FILE: &str = "srs.bin";
+
+/// KZG parameters and where they came from.
+#[derive(Clone, Debug)]
+pub struct Srs {
+    /// The parameters, at exactly the model's size.
+    pub params: ParamsKZG<Bn256>,
+    /// True for the insecure development SRS.
+    pub insecure: bool,
+}
+
+impl Srs {
+    /// The deterministic development SRS of size `2^k`.
+    pub fn development(k: u32) -> Self {
+        let rng = rand_chacha::ChaCha20Rng::from_seed(DEV_SEED);
+        Srs {
+            params: ParamsKZG::<Bn256>::setup(k, rng),
+            insecure: true,
+        }
+    }
+
+    /// Loads a halo2 KZG parameter file and downsizes it to `2^k`.
+    pub fn from_halo2_file(path: &Path, k: u32) -> Result<Self, ProverError> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| ProverError::Srs(format!("{}: {e}", path.display())))?;
+        let what = path.display().to_string();
+        if bytes.len() < 4 {
+            return Err(ProverError::Srs(format!(
+                "{what}: too short to be a KZG parameter file"
+            )));
+        }
+        let file_k = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        if file_k > MAX_K {
+            return Err(ProverError::Srs(format!(
+                "{what}: not a halo2 KZG parameter file (header says k = {file_k})"
+            )));
+        }
+        let n = 1usize << file_k;
+        let format = if bytes.len() == 4 + 2 * n * 64 + 2 * 128 {
+            SerdeFormat::RawBytes
+        } else if bytes.len() == 4 + 2 * n * 32 + 2 * 64 {
+            SerdeFormat::Processed
+        } else {
+            return Err(ProverError::Srs(format!(
+                "{what}: size {} does not match a KZG parameter file with k = {file_k}",
+                bytes.len()
+            )));
+        };
+        if file_k < k {
+            return Err(ProverError::Srs(format!(
+                "{what} has 2^{file_k} points; this model needs 2^{k}"
+            )));
+        }
+        let read =
+            std::panic::catch_unwind(|| ParamsKZG::<Bn256>::read_custom(&mut &bytes[..], format));
+        let mut params = match read {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => return Err(ProverError::Srs(format!("{what}: {e}"))),
+            Err(_) => {
+                return Err(ProverError::Srs(format!(
+                    "{what}: malformed parameter file"
+                )))
+            }
+        };
+        if file_k > k {
+            params.downsize(k);
+        }
+        Ok(Srs {
+            params,
+            insecure: false,
+        })
+    }
+
+    /// Size exponent.
+    pub fn k(&self) -> u32 {
+        self.params.k()
+    }
+
+    /// Serialized form (`srs.bin`).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut payload = vec![self.insecure as u8];
+        let _ = self
+            .params
+            .write_custom(&mut payload, SerdeFormat::RawBytesUnchecked);
+        seal(KIND, VERSION, &payload)
+    }
+
+    /// Parses `srs.bin` (integrity is checked by the container checksum).
+    pub fn from_bytes(bytes: &[u8], what: &str) -> Result<Self, ProverError> {
+        let payload = unseal(bytes, KIND, VERSION, what, "SRS")?;
+        let (&flag, rest) = payload
+            .split_first()
+            .ok_or_else(|| ProverError::Srs(format!("{what}: empty")))?;
+        if rest.len() < 4 || u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) > MAX_K {
+            return Err(ProverError::Srs(format!("{what}: bad header")));
+        }
+        let params = std::panic::catch_unwind(|| {
+            ParamsKZG::<Bn256>::read_custom(&mut &rest[..], SerdeFormat::RawBytesUnchecked)
+        })
+        .map_err(|_| ProverError::Srs(format!("{what}: malformed")))?
+        .map_err(|e| ProverError::Srs(format!("{what}: {e}")))?;
+        Ok(Srs {
+            params,
+            insecure: flag != 0,
+        })
+    }
+
+    /// Writes `srs.bin`.
+    pub fn save(&self, path: &Path) -> Result<(), ProverError> {
+        Ok(write_atomic(path, &self.to_bytes())?)
+    }
+
+    /// Reads `srs.bin`.
+    pub fn load(path: &Path) -> Result<Self, ProverError> {
+        Self::from_bytes(&read_file(path)?, &path.display().to_string())
+    }
+}

@@ -1,0 +1,97 @@
+//! Library end to end on the shared models: compile, setup, prove, verify; and tampering.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use zkinfer_circuits::frontend::{self, CompileOptions};
+use zkinfer_circuits::input::InputData;
+use zkinfer_gpu::CpuMsm;
+use zkinfer_prover::{load_prover, prove_input, setup, Silent};
+use zkinfer_verifier::{verify, ProofFile, VerifierKey, VerifyError, VK_FILE};
+
+fn shared(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/models")
+        .join(name)
+}
+
+/// Compiles and sets up a shared model into `dir`; returns the proof of its sample input.
+fn build(name: &str, dir: &Path) -> ProofFile {
+    let src = shared(name);
+    let c = frontend::compile(
+        &src.join("network.onnx"),
+        &src.join("input.json"),
+        &CompileOptions::default(),
+    )
+    .unwrap();
+    c.model.save(dir).unwrap();
+    let t = Instant::now();
+    setup(dir, None, &Silent).unwrap();
+    let setup_s = t.elapsed().as_secs_f64();
+    let prover = load_prover(dir, CpuMsm, &Silent).unwrap();
+    let input = InputData::from_path(&src.join("input.json")).unwrap();
+    let t = Instant::now();
+    let proof = prove_input(&prover, &input, &Silent).unwrap();
+    eprintln!(
+        "{name}: k={} setup {setup_s:.2}s prove {:.3}s",
+        c.model.shape.k,
+        t.elapsed().as_secs_f64()
+    );
+    proof
+}
+
+fn flip_hex(h: &str, i: usize) -> String {
+    let mut b = hex::decode(h.trim_start_matches("0x")).unwrap();
+    b[i] ^= 1;
+    format!("0x{}", hex::encode(b))
+}
+
+#[test]
+fn mlp_proves_verifies_and_rejects_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let proof = build("1l_mlp", dir.path());
+    let key = VerifierKey::load(&dir.path().join(VK_FILE)).unwrap();
+    let ok = verify(&key, &proof).unwrap();
+    assert_eq!(ok.outputs, proof.outputs);
+
+    // Flipping any proof byte is rejected (sampled across the proof).
+    let len = proof.proof_bytes().unwrap().len();
+    for i in (0..len).step_by(len / 23 + 1).chain([len - 1]) {
+        let mut p = proof.clone();
+        p.proof = flip_hex(&proof.proof, i);
+        assert!(
+            matches!(verify(&key, &p), Err(VerifyError::Invalid(_))),
+            "byte {i}"
+        );
+    }
+    // Changing a public value (consistently in the listed outputs too) is rejected.
+    let mut p = proof.clone();
+    let last = p.instances[0].len() - 1;
+    let v = zkinfer_circuits::field::from_hex(&p.instances[0][last]).unwrap()
+        + zkinfer_circuits::field::fe(1);
+    p.instances[0][last] = zkinfer_circuits::field::to_hex(&v);
+    let out_scale = key.io.outputs[0].scale;
+    let n = p.outputs[0].len();
+    p.outputs[0][n - 1] += (-(out_scale as f64)).exp2();
+    assert!(matches!(verify(&key, &p), Err(VerifyError::Invalid(_))));
+    // Changing only the listed outputs is caught before the cryptography.
+    let mut p = proof.clone();
+    p.outputs[0][0] += 1.0;
+    assert!(matches!(
+        verify(&key, &p),
+        Err(VerifyError::ValuesMismatch { .. })
+    ));
+
+    // Another model's key rejects the proof, by digest and cryptographically.
+    let other = tempfile::tempdir().unwrap();
+    let other_proof = build("1l_conv", other.path());
+    let other_key = VerifierKey::load(&other.path().join(VK_FILE)).unwrap();
+    assert!(matches!(
+        verify(&other_key, &proof),
+        Err(VerifyError::DigestMismatch { .. })
+    ));
+    let mut forged = proof.clone();
+    forged.model_digest = other_key.digest.to_string();
+    forged.vk_sha256 = hex::encode(other_key.vk_sha256);
+    assert!(verify(&other_key, &forged).is_err());
+    assert!(verify(&other_key, &other_proof).is_ok());
+}

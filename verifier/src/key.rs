@@ -1,0 +1,201 @@
+//! The verifier key bundle (`vk.bin`): everything verification needs, in one sealed file —
+//! the model digest, the circuit shape (to rebuild the constraint system), the public-value
+//! layout, the three SRS points a KZG verifier uses, and the halo2 verifying key.
+
+use crate::error::VerifyError;
+use halo2_proofs::halo2curves::bn256::{Bn256, G1Affine, G2Affine};
+use halo2_proofs::plonk::VerifyingKey;
+use halo2_proofs::poly::kzg::commitment::ParamsKZG;
+use halo2_proofs::SerdeFormat;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use zkinfer_circuits::compiled::{seal, unseal, ArtifactError, IoSpec, ModelDigest};
+use zkinfer_circuits::{CircuitShape, ModelCircuit};
+
+const KIND: [u8; 4] = *b"VKEY";
+const VERSION: u32 = 1;
+/// File name of the verifier key inside a model folder.
+pub const VK_FILE: &str = "vk.bin";
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    digest: ModelDigest,
+    shape: CircuitShape,
+    io: IoSpec,
+}
+
+/// A loaded verifier key.
+#[derive(Clone, Debug)]
+pub struct VerifierKey {
+    /// Model the key belongs to.
+    pub digest: ModelDigest,
+    /// Circuit shape.
+    pub shape: CircuitShape,
+    /// Public values layout.
+    pub io: IoSpec,
+    /// SHA-256 of the halo2 verifying key bytes (identifies the setup).
+    pub vk_sha256: [u8; 32],
+    pub(crate) vk: VerifyingKey<G1Affine>,
+    pub(crate) params: ParamsKZG<Bn256>,
+}
+
+fn catch<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, ArtifactError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|_| ArtifactError::Invalid {
+        what: what.to_string(),
+        detail: "malformed verifying key".into(),
+    })
+}
+
+impl VerifierKey {
+    /// Assembles a key from a halo2 verifying key and the SRS points `g`, `g2`, `s·g2`.
+    pub fn new(
+        digest: ModelDigest,
+        shape: CircuitShape,
+        io: IoSpec,
+        vk: VerifyingKey<G1Affine>,
+        g: G1Affine,
+        g2: G2Affine,
+        s_g2: G2Affine,
+    ) -> std::io::Result<Self> {
+        // SHPLONK verification uses only g, g2 and s·g2 (and n = 2^k).
+        let params = sized(params_from_points(g, g2, s_g2)?, shape.k);
+        let vk_sha256 = Sha256::digest(vk.to_bytes(SerdeFormat::Processed)).into();
+        Ok(VerifierKey {
+            digest,
+            shape,
+            io,
+            vk_sha256,
+            vk,
+            params,
+        })
+    }
+
+    /// The halo2 verifying key.
+    pub fn halo2(&self) -> &VerifyingKey<G1Affine> {
+        &self.vk
+    }
+
+    /// Serializes to the sealed file form.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let header = serde_json::to_vec(&Header {
+            digest: self.digest,
+            shape: self.shape.clone(),
+            io: self.io.clone(),
+        })
+        .unwrap_or_default();
+        use halo2_proofs::poly::commitment::ParamsProver;
+        let params = points_bytes(self.params.get_g()[0], self.params.g2(), self.params.s_g2());
+        let vk = self.vk.to_bytes(SerdeFormat::Processed);
+        let mut payload = Vec::with_capacity(header.len() + params.len() + vk.len() + 24);
+        for part in [&header, &params, &vk] {
+            payload.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            payload.extend_from_slice(part);
+        }
+        seal(KIND, VERSION, &payload)
+    }
+
+    /// Parses and checks the sealed file form.
+    pub fn from_bytes(bytes: &[u8], what: &str) -> Result<Self, VerifyError> {
+        let payload = unseal(bytes, KIND, VERSION, what, "verifying key")?;
+        let bad = |detail: &str| ArtifactError::Invalid {
+            what: what.to_string(),
+            detail: detail.to_string(),
+        };
+        let mut parts = Vec::new();
+        let mut rest = payload;
+        for _ in 0..3 {
+            if rest.len() < 8 {
+                return Err(bad("truncated").into());
+            }
+            let len =
+                u64::from_le_bytes(rest[..8].try_into().map_err(|_| bad("truncated"))?) as usize;
+            rest = &rest[8..];
+            if rest.len() < len {
+                return Err(bad("truncated").into());
+            }
+            parts.push(&rest[..len]);
+            rest = &rest[len..];
+        }
+        if !rest.is_empty() {
+            return Err(bad("trailing data").into());
+        }
+        let header: Header =
+            serde_json::from_slice(parts[0]).map_err(|e| bad(&format!("bad header: {e}")))?;
+        header.shape.validate().map_err(|e| bad(&e))?;
+        let params = catch(what, || read_points(parts[1]))?
+            .map_err(|e| bad(&format!("bad SRS points: {e}")))?;
+        let shape = header.shape.clone();
+        let mut vk_bytes = parts[2];
+        let vk = catch(what, || {
+            VerifyingKey::<G1Affine>::read::<_, ModelCircuit>(
+                &mut vk_bytes,
+                SerdeFormat::Processed,
+                shape,
+            )
+        })?
+        .map_err(|e| bad(&format!("bad verifying key: {e}")))?;
+        if !vk_bytes.is_empty() {
+            return Err(bad("trailing data after the verifying key").into());
+        }
+        if vk.get_domain().k() != header.shape.k {
+            return Err(bad("verifying key size does not match its shape").into());
+        }
+        let params = sized(params, header.shape.k);
+        Ok(VerifierKey {
+            digest: header.digest,
+            shape: header.shape,
+            io: header.io,
+            vk_sha256: Sha256::digest(parts[2]).into(),
+            vk,
+            params,
+        })
+    }
+
+    /// Reads `vk.bin`.
+    pub fn load(path: &std::path::Path) -> Result<Self, VerifyError> {
+        let bytes = zkinfer_circuits::compiled::read_file(path)?;
+        Self::from_bytes(&bytes, &path.display().to_string())
+    }
+}
+
+/// Verifier-only KZG parameters (`k = 0`: the single point `g`, plus `g2` and `s·g2`).
+fn params_from_points(
+    g: G1Affine,
+    g2: G2Affine,
+    s_g2: G2Affine,
+) -> std::io::Result<ParamsKZG<Bn256>> {
+    read_points(&points_bytes(g, g2, s_g2))
+}
+
+/// halo2's `Processed` encoding of a `k = 0` parameter set: `k`, `g` (as both bases), `g2`, `s·g2`.
+fn points_bytes(g: G1Affine, g2: G2Affine, s_g2: G2Affine) -> Vec<u8> {
+    use halo2_proofs::halo2curves::group::GroupEncoding;
+    let mut bytes = 0u32.to_le_bytes().to_vec();
+    for p in [
+        g.to_bytes().as_ref().to_vec(),
+        g.to_bytes().as_ref().to_vec(),
+        g2.to_bytes().as_ref().to_vec(),
+        s_g2.to_bytes().as_ref().to_vec(),
+    ] {
+        bytes.extend_from_slice(&p);
+    }
+    bytes
+}
+
+/// The one-point parameters, reporting `n = 2^k` (the verifier evaluates `x^n`).
+fn sized(p: ParamsKZG<Bn256>, k: u32) -> ParamsKZG<Bn256> {
+    use halo2_proofs::poly::commitment::ParamsProver;
+    let g = p.get_g()[0];
+    p.from_parts(k, vec![g], Some(vec![g]), p.g2(), p.s_g2())
+}
+
+/// Reads verifier parameters, refusing anything but `k = 0` before halo2 allocates `2^k` points.
+fn read_points(bytes: &[u8]) -> std::io::Result<ParamsKZG<Bn256>> {
+    if bytes.len() < 4 || bytes[..4] != [0, 0, 0, 0] {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "expected a one-point parameter set",
+        ));
+    }
+    ParamsKZG::read_custom(&mut &bytes[..], SerdeFormat::Processed)
+}

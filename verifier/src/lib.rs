@@ -1,0 +1,16 @@
+//! zkinfer's verifier: small and verify-only. It owns the proof format ([`ProofFile`]), the
+//! public-input encoding ([`instances`]), the verifier key bundle ([`VerifierKey`]) and the
+//! transcript ([`transcript::KeccakTranscript`], EVM-compatible). Verification never panics:
+//! every rejection is a [`VerifyError`].
+
+pub mod error;
+pub mod instances;
+pub mod key;
+pub mod proof;
+pub mod transcript;
+mod verify;
+
+pub use error::VerifyError;
+pub use key::{VerifierKey, VK_FILE};
+pub use proof::{ProofFile, PROOF_VERSION, PROTOCOL, TRANSCRIPT};
+pub use verify::{verify, verify_raw, Verified};

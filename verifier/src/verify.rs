@@ -1,0 +1,124 @@
+//! Verifying a proof file against a verifier key.
+
+use crate::error::VerifyError;
+use crate::instances::{self, PublicValues};
+use crate::key::VerifierKey;
+use crate::proof::{ProofFile, PROOF_VERSION};
+use crate::transcript::KeccakTranscript;
+use halo2_proofs::halo2curves::bn256::Bn256;
+use halo2_proofs::plonk::verify_proof;
+use halo2_proofs::poly::kzg::commitment::KZGCommitmentScheme;
+use halo2_proofs::poly::kzg::multiopen::VerifierSHPLONK;
+use halo2_proofs::poly::kzg::strategy::SingleStrategy;
+
+/// What a valid proof establishes.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    /// The proven public values.
+    pub public: PublicValues,
+    /// Dequantized inputs.
+    pub inputs: Vec<Vec<f64>>,
+    /// Dequantized outputs, per graph output.
+    pub outputs: Vec<Vec<f64>>,
+}
+
+fn same(field: &'static str, listed: &[Vec<f64>], proven: &[Vec<f64>]) -> Result<(), VerifyError> {
+    if listed.len() != proven.len() {
+        return Err(VerifyError::ValuesMismatch {
+            field,
+            detail: format!("{} tensors listed, {} proven", listed.len(), proven.len()),
+        });
+    }
+    for (t, (a, b)) in listed.iter().zip(proven).enumerate() {
+        if a.len() != b.len() {
+            return Err(VerifyError::ValuesMismatch {
+                field,
+                detail: format!("tensor #{t} has {} values, {} proven", a.len(), b.len()),
+            });
+        }
+        if let Some(i) = a.iter().zip(b).position(|(x, y)| x != y) {
+            return Err(VerifyError::ValuesMismatch {
+                field,
+                detail: format!("tensor #{t} value #{i}: listed {}, proven {}", a[i], b[i]),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks the cryptographic proof for raw public values.
+pub fn verify_raw(
+    key: &VerifierKey,
+    public: &[halo2_proofs::halo2curves::bn256::Fr],
+    proof: &[u8],
+) -> Result<(), VerifyError> {
+    let run = || -> Result<usize, String> {
+        let mut reader = proof;
+        let mut transcript = KeccakTranscript::new(&mut reader);
+        let strategy = SingleStrategy::new(&key.params);
+        verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
+            &key.params,
+            &key.vk,
+            strategy,
+            &[&[public]],
+            &mut transcript,
+        )
+        .map_err(|e| format!("{e:?}"))?;
+        drop(transcript);
+        Ok(reader.len())
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        Ok(Ok(0)) => Ok(()),
+        Ok(Ok(extra)) => Err(VerifyError::Invalid(format!(
+            "{extra} unread bytes after the proof"
+        ))),
+        Ok(Err(e)) => Err(VerifyError::Invalid(e)),
+        Err(_) => Err(VerifyError::Invalid("malformed proof".into())),
+    }
+}
+
+/// Verifies a proof file: model and key identity, public values, listed inputs/outputs, and the
+/// proof itself.
+pub fn verify(key: &VerifierKey, proof: &ProofFile) -> Result<Verified, VerifyError> {
+    if proof.version != PROOF_VERSION {
+        return Err(VerifyError::Format(format!(
+            "version {} is not supported (expected {PROOF_VERSION})",
+            proof.version
+        )));
+    }
+    let digest = key.digest.to_string();
+    if !proof.model_digest.eq_ignore_ascii_case(&digest) {
+        return Err(VerifyError::DigestMismatch {
+            proof: proof.model_digest.clone(),
+            key: digest,
+        });
+    }
+    let vk_hash = hex::encode(key.vk_sha256);
+    if !proof.vk_sha256.eq_ignore_ascii_case(&vk_hash) {
+        return Err(VerifyError::VkMismatch {
+            proof: proof.vk_sha256.clone(),
+            key: vk_hash,
+        });
+    }
+    let public = instances::decode(&key.io, &proof.instances)?;
+    let (inputs, outputs) = (public.real_inputs(&key.io), public.real_outputs(&key.io));
+    same("outputs", &proof.outputs, &outputs)?;
+    same("inputs", &proof.inputs, &inputs)?;
+    let shapes = |t: &[zkinfer_circuits::compiled::IoTensor]| {
+        t.iter().map(|x| x.shape.clone()).collect::<Vec<_>>()
+    };
+    if proof.output_shapes != shapes(&key.io.outputs)
+        || proof.input_shapes != shapes(&key.io.inputs)
+    {
+        return Err(VerifyError::ValuesMismatch {
+            field: "output_shapes",
+            detail: "shapes differ from the model".into(),
+        });
+    }
+    verify_raw(key, &public.field, &proof.proof_bytes()?)?;
+    Ok(Verified {
+        public,
+        inputs,
+        outputs,
+    })
+}
