@@ -1,0 +1,47 @@
+//! Shared pieces of the benchmarks.
+
+use std::path::{Path, PathBuf};
+
+/// The shared models the targets name, smallest first.
+pub const MODELS: &[&str] = &[
+    "1l_mlp",
+    "1l_conv",
+    "2l_relu_sigmoid_conv",
+    "4l_relu_conv_fc",
+    "variable_cnn",
+];
+
+/// Folder of a shared model (`../shared/models/NAME` beside the checkout).
+pub fn shared_model(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/models")
+        .join(name)
+}
+
+/// Peak resident set size of this process, in bytes (Linux `VmHWM`).
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Compiles a shared model into `dir` and runs setup with the development SRS.
+pub fn prepare(
+    name: &str,
+    dir: &Path,
+) -> Result<(f64, f64, zkinfer_circuits::frontend::Compiled), String> {
+    let src = shared_model(name);
+    let t = std::time::Instant::now();
+    let c = zkinfer_circuits::frontend::compile(
+        &src.join("network.onnx"),
+        &src.join("input.json"),
+        &Default::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let compile_s = t.elapsed().as_secs_f64();
+    c.model.save(dir).map_err(|e| e.to_string())?;
+    let t = std::time::Instant::now();
+    zkinfer_prover::setup(dir, None, &zkinfer_prover::Silent).map_err(|e| e.to_string())?;
+    Ok((compile_s, t.elapsed().as_secs_f64(), c))
+}
