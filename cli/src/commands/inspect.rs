@@ -1,0 +1,132 @@
+//! `zkinfer inspect PATH --stage onnx|quantized|plan`
+
+use anyhow::{bail, Result};
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use zkinfer_circuits::compiled::CompiledModel;
+use zkinfer_circuits::frontend::{self, CompileOptions, OnnxModel};
+
+/// Compiler stage to show.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Stage {
+    /// The ONNX graph after validation, shape inference and folding.
+    Onnx,
+    /// The fixed-point integer graph.
+    Quantized,
+    /// The circuit shape and row layout.
+    Plan,
+}
+
+/// Show a compiler stage.
+#[derive(Args)]
+pub struct Inspect {
+    /// An ONNX file, or a folder written by `zkinfer compile`.
+    pub path: PathBuf,
+    /// Stage to show.
+    #[arg(long, value_enum, default_value_t = Stage::Plan)]
+    pub stage: Stage,
+    /// Calibration input, needed for the quantized and plan stages of an ONNX file.
+    #[arg(long)]
+    pub calibration: Option<PathBuf>,
+}
+
+fn quantized(m: &CompiledModel) -> String {
+    let g = &m.graph;
+    let mut s = format!(
+        "quantized graph: {} bits, {} tensors, {} ops, functions {:?}\n",
+        g.bits,
+        g.tensors.len(),
+        g.ops.len(),
+        g.functions.iter().map(|f| f.key()).collect::<Vec<_>>()
+    );
+    for (i, t) in g.tensors.iter().enumerate() {
+        s += &format!(
+            "  t{i:<4} {:<40} {:?} scale 2^-{} {:?}\n",
+            t.name, t.shape, t.scale, t.kind
+        );
+    }
+    for op in &g.ops {
+        s += &format!(
+            "  {:<12} {:<28} {}\n",
+            op.family_name(),
+            op.family().name(),
+            op.family().describe(g)
+        );
+    }
+    s
+}
+
+fn plan(m: &CompiledModel) -> Result<String> {
+    let p = m.plan()?;
+    let l = &p.layout;
+    let mut s = format!("circuit plan: {}\n", p.shape.summary());
+    s += &format!(
+        "  columns: {} advice, {} fixed, {} lookups, {} equality; table rows {}\n",
+        p.shape.advice_columns(),
+        p.shape.fixed_columns(),
+        p.shape.lookups(),
+        p.shape.equality_columns(),
+        m.graph.table_rows()
+    );
+    s += &format!(
+        "  rows used {} of {} usable; public values {} inputs + {} outputs\n",
+        l.rows_used(),
+        l.usable,
+        l.n_inputs,
+        l.n_outputs
+    );
+    s += &format!(
+        "  matvec lanes rows {:?} ({} regions)\n",
+        l.lane_rows.mv,
+        l.mv.len()
+    );
+    s += &format!(
+        "  elementwise lanes rows {:?} ({} segments)\n",
+        l.lane_rows.el,
+        l.el.len()
+    );
+    s += &format!(
+        "  max-pool lanes rows {:?}; dot lanes rows {:?}\n",
+        l.lane_rows.mx, l.lane_rows.dot
+    );
+    s += &format!(
+        "  estimated proving time on 2 cores: {:.2} s\n  digest {}\n",
+        m.estimate_s, m.digest
+    );
+    Ok(s)
+}
+
+impl Inspect {
+    /// Runs the command.
+    pub fn run(self) -> Result<ExitCode> {
+        let compiled = if self.path.is_dir() {
+            if let Stage::Onnx = self.stage {
+                bail!("the onnx stage needs the .onnx file, not a compiled folder");
+            }
+            Some(CompiledModel::load(&self.path)?)
+        } else {
+            match (self.stage, &self.calibration) {
+                (Stage::Onnx, _) => None,
+                (_, Some(cal)) => {
+                    Some(frontend::compile(&self.path, cal, &CompileOptions::default())?.model)
+                }
+                (_, None) => {
+                    bail!("--calibration INPUT.json is needed to show this stage of an ONNX file")
+                }
+            }
+        };
+        let text = match (self.stage, compiled) {
+            (Stage::Onnx, _) => {
+                let bytes = std::fs::read(&self.path)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))?;
+                OnnxModel::from_bytes(&bytes, &self.path.display().to_string())?.describe()
+            }
+            (Stage::Quantized, Some(m)) => quantized(&m),
+            (Stage::Plan, Some(m)) => plan(&m)?,
+            (_, None) => bail!("nothing to show"),
+        };
+        print!("{text}");
+        Ok(ExitCode::SUCCESS)
+    }
+}

@@ -1,0 +1,70 @@
+//! `zkinfer verify DIR --proof PROOF.json` (uses only the verifier crate).
+
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use zkinfer_verifier::{verify, ProofFile, VerifierKey, VerifyError, VK_FILE};
+
+/// Verify a proof.
+#[derive(Args)]
+pub struct Verify {
+    /// Model folder holding vk.bin (from `zkinfer setup`).
+    pub dir: PathBuf,
+    /// Proof file written by `zkinfer prove`.
+    #[arg(long)]
+    pub proof: PathBuf,
+}
+
+/// Up to eight values of a tensor.
+pub fn preview(v: &[f64]) -> String {
+    let head: Vec<String> = v.iter().take(8).map(|x| format!("{x:.6}")).collect();
+    if v.len() > 8 {
+        format!("[{}, ... ({} values)]", head.join(", "), v.len())
+    } else {
+        format!("[{}]", head.join(", "))
+    }
+}
+
+/// The digest recorded in the folder's settings.json, if present.
+fn settings_digest(dir: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("settings.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("model_digest")?.as_str().map(str::to_string)
+}
+
+fn check(
+    dir: &std::path::Path,
+    proof: &std::path::Path,
+) -> Result<zkinfer_verifier::Verified, VerifyError> {
+    let key = VerifierKey::load(&dir.join(VK_FILE))?;
+    if let Some(d) = settings_digest(dir) {
+        if d != key.digest.to_string() {
+            return Err(VerifyError::Key(zkinfer_circuits::compiled::ArtifactError::Invalid {
+                what: dir.join(VK_FILE).display().to_string(),
+                detail: format!("is for model {}, but settings.json describes model {d}; run `zkinfer setup` again", key.digest),
+            }));
+        }
+    }
+    let proof = ProofFile::load(proof)?;
+    verify(&key, &proof)
+}
+
+impl Verify {
+    /// Runs the command: exit 0 when verified, 1 with the reason otherwise.
+    pub fn run(self) -> Result<ExitCode> {
+        match check(&self.dir, &self.proof) {
+            Ok(v) => {
+                println!("verified: the outputs come from the committed model applied to the proven input");
+                for (i, o) in v.outputs.iter().enumerate() {
+                    println!("  output #{i}: {}", preview(o));
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                println!("rejected: {e}");
+                Ok(ExitCode::FAILURE)
+            }
+        }
+    }
+}

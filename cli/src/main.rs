@@ -1,0 +1,50 @@
+//! `zkinfer`: compile ONNX models into halo2 circuits, prove inference, verify proofs.
+
+mod commands;
+mod progress;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Prove that an output came from exactly the committed weights applied to a given input.
+#[derive(Parser)]
+#[command(name = "zkinfer", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile an ONNX model into a circuit (quantize with a calibration input, choose the layout).
+    Compile(commands::compile::Compile),
+    /// Generate the SRS (or load one) and the proving/verifying keys of a compiled model.
+    Setup(commands::setup::Setup),
+    /// Run the model on an input and prove the result.
+    Prove(commands::prove::Prove),
+    /// Verify a proof against a compiled model's verifying key.
+    Verify(commands::verify::Verify),
+    /// Compile, set up, prove and verify the bundled demo model.
+    Demo(commands::demo::Demo),
+    /// Show a stage of the compiler: the ONNX graph, the quantized graph or the circuit plan.
+    Inspect(commands::inspect::Inspect),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Compile(c) => c.run(),
+        Command::Setup(c) => c.run(),
+        Command::Prove(c) => c.run(),
+        Command::Verify(c) => c.run(),
+        Command::Demo(c) => c.run(),
+        Command::Inspect(c) => c.run(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
