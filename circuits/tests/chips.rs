@@ -1,0 +1,266 @@
+//! Every chip on hand-built quantized graphs: the honest witness satisfies the circuit, and a
+//! witness that breaks the chip's relation does not (MockProver).
+
+use halo2_proofs::dev::MockProver;
+use std::sync::Arc;
+use zkinfer_circuits::chips::AdvCol;
+use zkinfer_circuits::field::{fe, F};
+use zkinfer_circuits::graph::*;
+use zkinfer_circuits::plan::{choose_shape, CircuitPlan, SearchOptions};
+use zkinfer_circuits::ModelCircuit;
+
+const BITS: u32 = 8;
+
+struct Builder {
+    g: QuantizedGraph,
+}
+
+impl Builder {
+    fn new() -> Self {
+        Builder { g: QuantizedGraph { bits: BITS, tensors: vec![], inputs: vec![], outputs: vec![], ops: vec![], functions: vec![FnKind::Identity] } }
+    }
+
+    fn tensor(&mut self, name: &str, shape: &[usize], scale: i32, kind: TensorKind) -> TensorId {
+        self.g.tensors.push(QTensor { name: name.into(), shape: shape.to_vec(), scale, kind });
+        self.g.tensors.len() - 1
+    }
+
+    fn func(&mut self, f: FnKind) -> u32 {
+        self.g.functions.push(f);
+        (self.g.functions.len() - 1) as u32
+    }
+
+    /// `out = func(round(qa·a + qb·b + qm·a·b) / 2^shift)`.
+    #[allow(clippy::too_many_arguments)]
+    fn elem(&mut self, name: &str, a: Option<TensorId>, b: Option<TensorId>, qa: i64, qb: i64, qm: i64, shift: u32, func: u32, scale: i32) -> TensorId {
+        let shape = self.g.tensors[a.or(b).unwrap()].shape.clone();
+        let out = self.tensor(name, &shape, scale, TensorKind::Activation);
+        let op = |t: Option<TensorId>| t.map(|tensor| Operand { tensor, index: None });
+        self.g.ops.push(QOp::Elementwise(ElemOp {
+            name: name.into(),
+            output: out,
+            a: op(a),
+            b: op(b),
+            qa: Coef::Const(qa),
+            qb: Coef::Const(qb),
+            qm: Coef::Const(qm),
+            qc: Coef::Const(0),
+            shift,
+            func,
+        }));
+        out
+    }
+
+    fn input(&mut self, name: &str, shape: &[usize]) -> TensorId {
+        let raw = self.tensor(name, shape, 4, TensorKind::Activation);
+        self.g.inputs.push(raw);
+        self.elem(&format!("{name} checked"), Some(raw), None, 1, 0, 0, 0, 0, 4)
+    }
+}
+
+/// Lays out, evaluates and returns the circuit and its public values.
+fn build(g: QuantizedGraph, inputs: Vec<Vec<i128>>) -> (ModelCircuit, Vec<F>, u32) {
+    g.validate().unwrap();
+    let vals = g.eval(&inputs).unwrap();
+    let choice = choose_shape(&g, &SearchOptions::default()).unwrap();
+    let k = choice.shape.k;
+    let plan = CircuitPlan::new(&g, choice.shape).unwrap();
+    let c = ModelCircuit::with_witness(Arc::new(g), Arc::new(plan), vals);
+    let inst = c.instances();
+    (c, inst, k)
+}
+
+fn satisfied(c: &ModelCircuit, inst: &[F], k: u32) -> bool {
+    MockProver::run(k, c, vec![inst.to_vec()]).unwrap().verify().is_ok()
+}
+
+/// Value currently in an advice cell (recomputed from the witness through the layout).
+fn assert_rejects(c: &ModelCircuit, inst: &[F], k: u32, cells: &[(AdvCol, u32, F)], what: &str) {
+    let mut t = c.clone();
+    for &(col, row, v) in cells {
+        t = t.tampered(col, row, v);
+    }
+    assert!(!satisfied(&t, inst, k), "tampering {what} was accepted");
+}
+
+/// Dense layer + ReLU rescale: input [4] → W (3×4) → relu(round(acc / 2^4)).
+fn dense() -> (ModelCircuit, Vec<F>, u32) {
+    let mut b = Builder::new();
+    let x = b.input("x", &[4]);
+    let acc = b.tensor("acc", &[3], 8, TensorKind::Accumulator);
+    b.g.ops.push(QOp::Linear(LinearOp {
+        name: "dense".into(),
+        input: x,
+        output: acc,
+        sets: vec![WeightSet { m: 3, k: 4, w: vec![3, -1, 2, 0, -4, 5, 1, 1, 2, 2, -2, 7], b: vec![5, -9, 0] }],
+        geometry: Geometry::Dense { outer: 1, inner: 1, xs: [0, 4, 1], ys: [0, 3, 1], sets: None },
+    }));
+    let relu = b.func(FnKind::Relu);
+    let out = b.elem("relu", Some(acc), None, 1, 0, 0, 4, relu, 4);
+    b.g.outputs.push(out);
+    build(b.g, vec![vec![7, -3, 12, 5]])
+}
+
+#[test]
+fn matvec_accepts_honest_and_rejects_broken_witnesses() {
+    let (c, inst, k) = dense();
+    assert!(satisfied(&c, &inst, k));
+    let reg = c.plan.layout.mv[0].clone();
+    let (lane, start) = (reg.lane, reg.start);
+    // A wrong output (Horner row) breaks the random-linear-combination check.
+    assert_rejects(&c, &inst, k, &[(AdvCol::MvX(lane), start, fe(1234))], "a matvec output");
+    // A wrong input copy breaks the copy constraint.
+    assert_rejects(&c, &inst, k, &[(AdvCol::MvX(lane), start + reg.c, fe(99))], "a matvec input copy");
+    // A wrong running check breaks the gate.
+    assert_rejects(&c, &inst, k, &[(AdvCol::MvAcc(lane), start + 1, fe(5))], "the matvec accumulator");
+}
+
+#[test]
+fn elementwise_rejects_wrong_function_rounding_and_range() {
+    let (c, inst, k) = dense();
+    let g = &c.graph;
+    // The relu op is the last op; find its segment.
+    let relu_op = (g.ops.len() - 1) as u32;
+    let seg = c.plan.layout.el.iter().find(|s| s.op == relu_op).unwrap().clone();
+    let (lane, row) = (seg.lane, seg.start);
+    let vals = c.witness.as_ref().unwrap();
+    let QOp::Elementwise(op) = &g.ops[relu_op as usize] else { panic!() };
+    let lin = op.lin(0, vals);
+    let rq = op.round(lin, g.bits);
+    // out != relu(q).
+    let out = FnKind::Relu.eval(rq.q as i64) as i128;
+    assert_rejects(&c, &inst, k, &[(AdvCol::ElOut(lane), row, fe(out + 1))], "a function output");
+    // q off by one with the remainder moved to compensate: the remainder leaves [0, 2^B).
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::ElQ(lane), row, fe(rq.q + 1)), (AdvCol::ElR(lane), row, fe(rq.r - (1 << BITS))), (AdvCol::ElOut(lane), row, fe(FnKind::Relu.eval(rq.q as i64 + 1) as i128))],
+        "rounding",
+    );
+    // The input range check: a public input beyond the activation range is rejected even when
+    // every cell agrees with it.
+    let big = 1i128 << (BITS - 1);
+    let in_seg = c.plan.layout.el.iter().find(|s| s.op == 0).unwrap().clone();
+    let mut inst2 = inst.clone();
+    inst2[0] = fe(big);
+    let mut t = c.clone();
+    for (col, v) in [(AdvCol::ElA(in_seg.lane), big), (AdvCol::ElQ(in_seg.lane), big), (AdvCol::ElOut(in_seg.lane), big)] {
+        t = t.tampered(col, in_seg.start, fe(v));
+    }
+    assert!(!satisfied(&t, &inst2, k), "an out-of-range input was accepted");
+    // A wrong public output is rejected.
+    let mut inst3 = inst.clone();
+    let last = inst3.len() - 1;
+    inst3[last] += fe(1);
+    assert!(!satisfied(&c, &inst3, k));
+}
+
+/// Conv 2×2 on a 4×4 image, ReLU, then 2×2 max pool with stride 1.
+fn conv_pool() -> (ModelCircuit, Vec<F>, u32) {
+    let mut b = Builder::new();
+    let x = b.input("img", &[1, 1, 4, 4]);
+    let acc = b.tensor("conv acc", &[1, 2, 3, 3], 8, TensorKind::Accumulator);
+    b.g.ops.push(QOp::Linear(LinearOp {
+        name: "conv".into(),
+        input: x,
+        output: acc,
+        sets: vec![WeightSet { m: 2, k: 4, w: vec![2, -1, 3, 1, -2, 4, 1, -3], b: vec![10, -20] }],
+        geometry: Geometry::Conv2d { c: 1, h: 4, w: 4, kernel: [2, 2], stride: [1, 1], pad: [0, 0], dilation: [1, 1], out: [3, 3] },
+    }));
+    let relu = b.func(FnKind::Relu);
+    let r = b.elem("relu", Some(acc), None, 1, 0, 0, 4, relu, 4);
+    let pooled = b.tensor("pool", &[1, 2, 2, 2], 4, TensorKind::Activation);
+    b.g.ops.push(QOp::MaxPool(MaxOp {
+        name: "pool".into(),
+        input: r,
+        output: pooled,
+        chw: [2, 3, 3],
+        kernel: [2, 2],
+        stride: [1, 1],
+        pad: [0, 0],
+        dilation: [1, 1],
+        out: [2, 2],
+    }));
+    b.g.outputs.push(pooled);
+    build(b.g, vec![(0..16).map(|i| (i * 7 % 23) - 11).collect()])
+}
+
+#[test]
+fn maxpool_rejects_a_non_maximum() {
+    let (c, inst, k) = conv_pool();
+    assert!(satisfied(&c, &inst, k));
+    let reg = c.plan.layout.mx.iter().find(|r| r.len > 1).unwrap().clone();
+    let last = reg.start + reg.len - 1;
+    let vals = c.witness.as_ref().unwrap();
+    let g = &c.graph;
+    let QOp::MaxPool(op) = &g.ops[reg.op as usize] else { panic!() };
+    let window: Vec<i128> = op.window(reg.item as usize).iter().map(|&i| vals[op.input][i as usize]).collect();
+    let max = *window.iter().max().unwrap();
+    let min = *window.iter().min().unwrap();
+    assert!(min < max, "test window must have distinct values");
+    // Claim the minimum is the maximum, with differences consistent with that claim.
+    let prev_max = *window[..window.len() - 1].iter().max().unwrap();
+    let xl = *window.last().unwrap();
+    let cells = [
+        (AdvCol::MxM(reg.lane), last, fe(min)),
+        (AdvCol::MxD1(reg.lane), last, fe(min - prev_max)),
+        (AdvCol::MxD2(reg.lane), last, fe(min - xl)),
+    ];
+    assert_rejects(&c, &inst, k, &cells, "a max-pool output");
+    // A wrong window element copy.
+    assert_rejects(&c, &inst, k, &[(AdvCol::MxX(reg.lane), reg.start, fe(window[0] + 1))], "a max-pool input");
+}
+
+#[test]
+fn conv_matvec_rejects_a_wrong_output() {
+    let (c, inst, k) = conv_pool();
+    let reg = c.plan.layout.mv[3].clone();
+    assert_rejects(&c, &inst, k, &[(AdvCol::MvX(reg.lane), reg.start, fe(-7))], "a conv output");
+}
+
+/// Two computed matrices multiplied (dot chip), rescaled, added (binary elementwise) and passed
+/// through a sigmoid.
+fn products() -> (ModelCircuit, Vec<F>, u32) {
+    let mut b = Builder::new();
+    let a = b.input("a", &[2, 3]);
+    let m = b.input("m", &[3, 2]);
+    let acc = b.tensor("prod", &[2, 2], 8, TensorKind::Accumulator);
+    b.g.ops.push(QOp::MatMul(MatMulOp { name: "matmul".into(), a, b: m, output: acc, ikj: [2, 3, 2], batches: vec![[0, 0, 0]] }));
+    let p = b.elem("rescale", Some(acc), None, 1, 0, 0, 4, 0, 4);
+    let s = b.elem("add", Some(p), Some(p), 1, 1, 0, 0, 0, 4);
+    let sig = b.func(FnKind::Sigmoid { in_scale: 4, out_scale: 6 });
+    let out = b.elem("sigmoid", Some(s), None, 1, 0, 0, 0, sig, 6);
+    let sq = b.elem("square", Some(s), Some(s), 0, 0, 1, 4, 0, 4);
+    b.g.outputs.push(out);
+    b.g.outputs.push(sq);
+    build(b.g, vec![vec![3, -5, 2, 7, 1, -4], vec![2, 6, -3, 1, 5, -2]])
+}
+
+#[test]
+fn dot_and_binary_ops_reject_broken_witnesses() {
+    let (c, inst, k) = products();
+    assert!(satisfied(&c, &inst, k));
+    let reg = c.plan.layout.dot[0].clone();
+    assert_rejects(&c, &inst, k, &[(AdvCol::DotAcc(reg.lane), reg.start + reg.len - 1, fe(1))], "a dot product");
+    assert_rejects(&c, &inst, k, &[(AdvCol::DotW(reg.lane), reg.start, fe(42))], "a dot factor copy");
+    let add = c.plan.layout.el.iter().find(|s| c.graph.ops[s.op as usize].family().name() == "add").unwrap().clone();
+    assert_rejects(&c, &inst, k, &[(AdvCol::ElB(add.lane), add.start, fe(0))], "a binary operand");
+    let sq = c.plan.layout.el.iter().find(|s| c.graph.ops[s.op as usize].family().name() == "square").unwrap().clone();
+    let vals = c.witness.as_ref().unwrap();
+    let QOp::Elementwise(op) = &c.graph.ops[sq.op as usize] else { panic!() };
+    let rq = op.round(op.lin(0, vals), BITS);
+    assert_rejects(&c, &inst, k, &[(AdvCol::ElQ(sq.lane), sq.start, fe(rq.q + 1)), (AdvCol::ElOut(sq.lane), sq.start, fe(rq.q + 1))], "a product");
+}
+
+#[test]
+fn graphs_out_of_range_fail_to_evaluate() {
+    let mut b = Builder::new();
+    let x = b.input("x", &[2]);
+    let out = b.elem("double", Some(x), None, 64, 0, 0, 0, 0, 4);
+    b.g.outputs.push(out);
+    let err = b.g.eval(&[vec![1, 3]]).unwrap_err();
+    assert!(matches!(err, EvalError::OutOfRange { .. }), "{err}");
+    let err = b.g.eval(&[vec![1]]).unwrap_err();
+    assert!(matches!(err, EvalError::InputLength { .. }));
+}
