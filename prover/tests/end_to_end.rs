@@ -95,3 +95,44 @@ fn mlp_proves_verifies_and_rejects_tampering() {
     assert!(verify(&other_key, &forged).is_err());
     assert!(verify(&other_key, &other_proof).is_ok());
 }
+
+#[test]
+fn setup_accepts_halo2_srs_files_and_downsizes() {
+    use halo2_proofs::halo2curves::bn256::Bn256;
+    use halo2_proofs::poly::kzg::commitment::ParamsKZG;
+    use halo2_proofs::SerdeFormat;
+    use rand_core::SeedableRng;
+    let dir = tempfile::tempdir().unwrap();
+    let src = shared("1l_mlp");
+    let c = frontend::compile(&src.join("network.onnx"), &src.join("input.json"), &CompileOptions::default()).unwrap();
+    c.model.save(dir.path()).unwrap();
+    let k = c.model.shape.k;
+    // A larger parameter file, in both point encodings halo2 writes.
+    let params = ParamsKZG::<Bn256>::setup(k + 1, rand_chacha::ChaCha20Rng::seed_from_u64(99));
+    for format in [SerdeFormat::RawBytes, SerdeFormat::Processed] {
+        let file = dir.path().join("params.srs");
+        let mut bytes = Vec::new();
+        params.write_custom(&mut bytes, format).unwrap();
+        std::fs::write(&file, bytes).unwrap();
+        let report = setup(dir.path(), Some(&file), &Silent).unwrap();
+        assert!(!report.insecure_srs);
+        let prover = load_prover(dir.path(), CpuMsm, &Silent).unwrap();
+        let proof = prove_input(&prover, &InputData::from_path(&src.join("input.json")).unwrap(), &Silent).unwrap();
+        let key = VerifierKey::load(&dir.path().join(VK_FILE)).unwrap();
+        verify(&key, &proof).unwrap();
+    }
+    // Too small, garbage, missing.
+    let small = ParamsKZG::<Bn256>::setup(k - 1, rand_chacha::ChaCha20Rng::seed_from_u64(1));
+    let file = dir.path().join("small.srs");
+    let mut bytes = Vec::new();
+    small.write_custom(&mut bytes, SerdeFormat::RawBytes).unwrap();
+    std::fs::write(&file, bytes).unwrap();
+    let err = setup(dir.path(), Some(&file), &Silent).unwrap_err().to_string();
+    assert!(err.contains("this model needs"), "{err}");
+    std::fs::write(&file, b"\x0b\x00\x00\x00garbage").unwrap();
+    let err = setup(dir.path(), Some(&file), &Silent).unwrap_err().to_string();
+    assert!(err.contains("does not match a KZG parameter file"), "{err}");
+    std::fs::write(&file, [0xffu8; 100]).unwrap();
+    assert!(setup(dir.path(), Some(&file), &Silent).unwrap_err().to_string().contains("not a halo2 KZG parameter file"));
+    assert!(setup(dir.path(), Some(&dir.path().join("nope")), &Silent).is_err());
+}

@@ -60,6 +60,8 @@ pub enum Geometry {
         kernel: [usize; 2],
         stride: [usize; 2],
         pad: [usize; 2],
+        /// Bottom, right padding (bounds the padded border that may count).
+        pad_end: [usize; 2],
         out: [usize; 2],
         /// Whether padded positions count towards the divisor.
         count_include_pad: bool,
@@ -78,6 +80,7 @@ impl Geometry {
             kernel,
             stride,
             pad,
+            pad_end,
             out,
             count_include_pad,
             ..
@@ -102,8 +105,8 @@ impl Geometry {
                     // Padded positions count when asked, but never beyond the padded border.
                     let inside = ih >= -(pad[0] as isize)
                         && iw >= -(pad[1] as isize)
-                        && ih < (*h + pad[0]) as isize
-                        && iw < (*w + pad[1]) as isize;
+                        && ih < (*h + pad_end[0]) as isize
+                        && iw < (*w + pad_end[1]) as isize;
                     if *count_include_pad && inside {
                         counted += 1;
                     }

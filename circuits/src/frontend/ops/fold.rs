@@ -1,9 +1,12 @@
-//! Ops evaluated only at compile time, on constant inputs: the shape subgraphs exporters emit
-//! (Shape → Gather → Unsqueeze → Concat → Reshape and similar). Once the batch size is fixed
-//! they are constants; on computed tensors they are rejected.
+//! Ops evaluated at compile time on constant inputs: the shape subgraphs exporters emit
+//! (Shape → Gather → Unsqueeze → Concat → Reshape and similar), which are constants once the
+//! batch size is fixed. On computed tensors only Unsqueeze and Squeeze are allowed (as views);
+//! the rest are rejected.
 
 use super::{input, shape_err, OnnxOp};
 use crate::frontend::proto::Attrs;
+use crate::frontend::quantize::{QRef, QuantCtx};
+use crate::graph::{QOp, TensorKind, ViewOp};
 use crate::frontend::tensor::{axis, broadcast_binary, strides, DType, Tensor};
 use crate::frontend::FrontendError;
 use std::any::Any;
@@ -227,6 +230,22 @@ impl OnnxOp for Fold {
             }
         };
         Ok(vec![out])
+    }
+
+    fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
+        // Unsqueeze and Squeeze only change the shape: a view of the input.
+        if !matches!(self.kind, Kind::Unsqueeze(_) | Kind::Squeeze(_)) {
+            let n = q.node(node);
+            return Err(q.err(node, format!("{} is only supported on constant inputs (shape computations)", n.op_type)));
+        }
+        let x = q.act_input(node, 0)?;
+        let out = q.node(node).outputs[0];
+        let n = q.graph.tensors[x.id].len() as u32;
+        let name = q.model.tensors[out].name.clone();
+        let id = q.new_tensor(&name, q.shape(out).to_vec(), x.scale, TensorKind::Activation);
+        q.push(QOp::View(ViewOp { name: q.node(node).name.clone(), inputs: vec![x.id], output: id, map: (0..n).map(|e| (0, e)).collect() }));
+        q.bind(out, QRef { id, scale: x.scale });
+        Ok(())
     }
 
     fn as_any(&self) -> &dyn Any {

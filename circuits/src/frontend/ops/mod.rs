@@ -178,12 +178,12 @@ pub static REGISTRY: &[OpSpec] = &[
     OpSpec {
         name: "Unsqueeze",
         build: fold::unsqueeze,
-        compute: false,
+        compute: true,
     },
     OpSpec {
         name: "Squeeze",
         build: fold::squeeze,
-        compute: false,
+        compute: true,
     },
     OpSpec {
         name: "Cast",

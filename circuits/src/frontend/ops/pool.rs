@@ -282,8 +282,8 @@ impl OnnxOp for AvgPool {
                                 sum += x.data[(ch * h + ih as usize) * w + iw as usize];
                                 count += 1;
                             } else if self.count_include_pad
-                                && ih < (h + pads[0]) as isize
-                                && iw < (w + pads[1]) as isize
+                                && ih < (h + pads[2]) as isize
+                                && iw < (w + pads[3]) as isize
                                 && ih >= -(pads[0] as isize)
                                 && iw >= -(pads[1] as isize)
                             {
@@ -313,6 +313,7 @@ impl OnnxOp for AvgPool {
             kernel: k,
             stride: s,
             pad: [pads[0], pads[1]],
+            pad_end: [pads[2], pads[3]],
             out,
             count_include_pad: self.count_include_pad,
             set_for_count: Vec::new(),

@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Generates models/ops/*: one small ONNX model per group of supported ops, used by the op
+coverage tests (accuracy against tract, circuit satisfied). Deterministic; requires
+`pip install onnx numpy` only to regenerate.
+
+    python3 models/generate_ops.py
+"""
+import json
+import os
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ops")
+rng = np.random.default_rng(7)
+
+
+def w(name, shape, scale=0.5):
+    return numpy_helper.from_array(np.asarray(rng.normal(0, scale, shape), dtype=np.float32), name)
+
+
+def const(name, arr, dtype=np.float32):
+    return numpy_helper.from_array(np.asarray(arr, dtype=dtype), name)
+
+
+def vi(name, shape):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+
+def save(name, nodes, inputs, outputs, inits, opset=13, values=None):
+    graph = helper.make_graph(nodes, name, inputs, outputs, inits)
+    model = helper.make_model(graph, producer_name="zkinfer models/generate_ops.py", opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 7
+    onnx.checker.check_model(model)
+    os.makedirs(HERE, exist_ok=True)
+    onnx.save(model, os.path.join(HERE, f"{name}.onnx"))
+    data = []
+    for i in inputs:
+        dims = [d.dim_value if d.dim_value > 0 else 1 for d in i.type.tensor_type.shape.dim]
+        data.append([round(float(v), 5) for v in rng.uniform(-1, 1, int(np.prod(dims)))])
+    with open(os.path.join(HERE, f"{name}.json"), "w") as f:
+        json.dump({"input_data": values or data}, f)
+
+
+# Gemm with alpha/beta/transA and a per-row C, then LeakyRelu.
+save(
+    "gemm_leaky",
+    [
+        helper.make_node("Reshape", ["x", "shape"], ["x2"]),
+        helper.make_node("Gemm", ["x2", "W", "C"], ["g"], alpha=0.5, beta=2.0, transA=1),
+        helper.make_node("LeakyRelu", ["g"], ["y"], alpha=0.2),
+    ],
+    [vi("x", ["n", 15])],
+    [vi("y", [3, 4])],
+    [const("shape", [5, 3], np.int64), w("W", (5, 4)), w("C", (3, 1), 0.3)],
+)
+
+# MatMul with a constant left operand over a batched right operand; MatMul of two computed
+# tensors; Clip with constant bounds (opset 13 inputs).
+save(
+    "matmul",
+    [
+        helper.make_node("MatMul", ["A", "x"], ["ax"]),
+        helper.make_node("MatMul", ["ax", "y"], ["axy"]),
+        helper.make_node("Clip", ["axy", "lo", "hi"], ["out"]),
+    ],
+    [vi("x", ["n", 6, 3]), vi("y", [1, 3, 2])],
+    [vi("out", [1, 4, 2])],
+    [w("A", (4, 6)), const("lo", -0.6), const("hi", 0.7)],
+)
+
+# Broadcast arithmetic with computed and constant operands, a square, a standalone Sigmoid.
+save(
+    "arith",
+    [
+        helper.make_node("Add", ["x", "y"], ["s"]),
+        helper.make_node("Sub", ["k", "s"], ["d"]),
+        helper.make_node("Mul", ["d", "m"], ["e"]),
+        helper.make_node("Mul", ["e", "e"], ["sq"]),
+        helper.make_node("Sub", ["sq", "x"], ["t"]),
+        helper.make_node("Sigmoid", ["t"], ["out"]),
+    ],
+    [vi("x", ["n", 2, 3]), vi("y", [1, 1, 3])],
+    [vi("out", [1, 2, 3])],
+    [const("k", [[0.25], [-0.5]]), const("m", [1.5, -0.75, 2.0])],
+)
+
+# Strided, padded, dilated convolutions and every pool.
+save(
+    "pools",
+    [
+        helper.make_node("Conv", ["x", "W1"], ["c1"], strides=[2, 2], pads=[1, 0, 2, 1], dilations=[1, 2]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("AveragePool", ["r1"], ["ap"], kernel_shape=[2, 2], pads=[1, 1, 1, 1], strides=[1, 1]),
+        helper.make_node("Conv", ["ap", "W2", "B2"], ["c2"], auto_pad="SAME_UPPER", strides=[2, 1]),
+        helper.make_node("MaxPool", ["c2"], ["mp"], kernel_shape=[2, 2], dilations=[1, 1], pads=[0, 0, 1, 1]),
+        helper.make_node("AveragePool", ["mp"], ["ap2"], kernel_shape=[2, 2], count_include_pad=1, pads=[1, 0, 0, 1]),
+        helper.make_node("GlobalAveragePool", ["ap2"], ["out"]),
+    ],
+    [vi("x", ["n", 2, 9, 8])],
+    [vi("out", [1, 3, 1, 1])],
+    [w("W1", (3, 2, 3, 2)), w("W2", (3, 3, 2, 3)), w("B2", (3,), 0.2)],
+)
+
+# Views with a shape subgraph (Shape → Gather → Unsqueeze → Concat → Reshape), Concat with a
+# constant, Identity, Flatten and a standalone BatchNormalization.
+save(
+    "views",
+    [
+        helper.make_node("Shape", ["x"], ["shp"]),
+        helper.make_node("Gather", ["shp", "zero"], ["b"], axis=0),
+        helper.make_node("Unsqueeze", ["b", "axes0"], ["bu"]),
+        helper.make_node("Concat", ["bu", "rest"], ["newshape"], axis=0),
+        helper.make_node("Reshape", ["x", "newshape"], ["r"]),
+        helper.make_node("Transpose", ["r"], ["t"], perm=[0, 2, 1]),
+        helper.make_node("Concat", ["t", "cst"], ["cc"], axis=1),
+        helper.make_node("Identity", ["cc"], ["id"]),
+        helper.make_node("BatchNormalization", ["id", "s", "bb", "mean", "var"], ["bn"]),
+        helper.make_node("Flatten", ["bn"], ["out"], axis=1),
+    ],
+    [vi("x", ["n", 3, 4])],
+    [vi("out", [1, 20])],
+    [
+        const("zero", 0, np.int64),
+        const("axes0", [0], np.int64),
+        const("rest", [2, 6], np.int64),
+        const("cst", rng.uniform(-1, 1, (1, 4, 2))),
+        const("s", rng.uniform(0.5, 1.5, (10,))),
+        const("bb", rng.uniform(-0.2, 0.2, (10,))),
+        const("mean", rng.uniform(-0.2, 0.2, (10,))),
+        const("var", rng.uniform(0.5, 1.5, (10,))),
+    ],
+)
+
+# Opset-10 attribute forms: Clip bounds as attributes, Unsqueeze axes as an attribute.
+save(
+    "opset10",
+    [
+        helper.make_node("Gemm", ["x", "W", "B"], ["g"], transB=1),
+        helper.make_node("Clip", ["g"], ["c"], min=-0.4, max=0.9),
+        helper.make_node("Unsqueeze", ["c"], ["out"], axes=[1]),
+    ],
+    [vi("x", ["n", 6])],
+    [vi("out", [1, 1, 3])],
+    [w("W", (3, 6)), w("B", (3,), 0.2)],
+    opset=10,
+)
+print("wrote", sorted(os.listdir(HERE)))
