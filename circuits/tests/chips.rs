@@ -17,11 +17,25 @@ struct Builder {
 
 impl Builder {
     fn new() -> Self {
-        Builder { g: QuantizedGraph { bits: BITS, tensors: vec![], inputs: vec![], outputs: vec![], ops: vec![], functions: vec![FnKind::Identity] } }
+        Builder {
+            g: QuantizedGraph {
+                bits: BITS,
+                tensors: vec![],
+                inputs: vec![],
+                outputs: vec![],
+                ops: vec![],
+                functions: vec![FnKind::Identity],
+            },
+        }
     }
 
     fn tensor(&mut self, name: &str, shape: &[usize], scale: i32, kind: TensorKind) -> TensorId {
-        self.g.tensors.push(QTensor { name: name.into(), shape: shape.to_vec(), scale, kind });
+        self.g.tensors.push(QTensor {
+            name: name.into(),
+            shape: shape.to_vec(),
+            scale,
+            kind,
+        });
         self.g.tensors.len() - 1
     }
 
@@ -32,10 +46,26 @@ impl Builder {
 
     /// `out = func(round(qa·a + qb·b + qm·a·b) / 2^shift)`.
     #[allow(clippy::too_many_arguments)]
-    fn elem(&mut self, name: &str, a: Option<TensorId>, b: Option<TensorId>, qa: i64, qb: i64, qm: i64, shift: u32, func: u32, scale: i32) -> TensorId {
+    fn elem(
+        &mut self,
+        name: &str,
+        a: Option<TensorId>,
+        b: Option<TensorId>,
+        qa: i64,
+        qb: i64,
+        qm: i64,
+        shift: u32,
+        func: u32,
+        scale: i32,
+    ) -> TensorId {
         let shape = self.g.tensors[a.or(b).unwrap()].shape.clone();
         let out = self.tensor(name, &shape, scale, TensorKind::Activation);
-        let op = |t: Option<TensorId>| t.map(|tensor| Operand { tensor, index: None });
+        let op = |t: Option<TensorId>| {
+            t.map(|tensor| Operand {
+                tensor,
+                index: None,
+            })
+        };
         self.g.ops.push(QOp::Elementwise(ElemOp {
             name: name.into(),
             output: out,
@@ -54,7 +84,17 @@ impl Builder {
     fn input(&mut self, name: &str, shape: &[usize]) -> TensorId {
         let raw = self.tensor(name, shape, 4, TensorKind::Activation);
         self.g.inputs.push(raw);
-        self.elem(&format!("{name} checked"), Some(raw), None, 1, 0, 0, 0, 0, 4)
+        self.elem(
+            &format!("{name} checked"),
+            Some(raw),
+            None,
+            1,
+            0,
+            0,
+            0,
+            0,
+            4,
+        )
     }
 }
 
@@ -71,7 +111,10 @@ fn build(g: QuantizedGraph, inputs: Vec<Vec<i128>>) -> (ModelCircuit, Vec<F>, u3
 }
 
 fn satisfied(c: &ModelCircuit, inst: &[F], k: u32) -> bool {
-    MockProver::run(k, c, vec![inst.to_vec()]).unwrap().verify().is_ok()
+    MockProver::run(k, c, vec![inst.to_vec()])
+        .unwrap()
+        .verify()
+        .is_ok()
 }
 
 /// Value currently in an advice cell (recomputed from the witness through the layout).
@@ -92,8 +135,19 @@ fn dense() -> (ModelCircuit, Vec<F>, u32) {
         name: "dense".into(),
         input: x,
         output: acc,
-        sets: vec![WeightSet { m: 3, k: 4, w: vec![3, -1, 2, 0, -4, 5, 1, 1, 2, 2, -2, 7], b: vec![5, -9, 0] }],
-        geometry: Geometry::Dense { outer: 1, inner: 1, xs: [0, 4, 1], ys: [0, 3, 1], sets: None },
+        sets: vec![WeightSet {
+            m: 3,
+            k: 4,
+            w: vec![3, -1, 2, 0, -4, 5, 1, 1, 2, 2, -2, 7],
+            b: vec![5, -9, 0],
+        }],
+        geometry: Geometry::Dense {
+            outer: 1,
+            inner: 1,
+            xs: [0, 4, 1],
+            ys: [0, 3, 1],
+            sets: None,
+        },
     }));
     let relu = b.func(FnKind::Relu);
     let out = b.elem("relu", Some(acc), None, 1, 0, 0, 4, relu, 4);
@@ -108,11 +162,29 @@ fn matvec_accepts_honest_and_rejects_broken_witnesses() {
     let reg = c.plan.layout.mv[0].clone();
     let (lane, start) = (reg.lane, reg.start);
     // A wrong output (Horner row) breaks the random-linear-combination check.
-    assert_rejects(&c, &inst, k, &[(AdvCol::MvX(lane), start, fe(1234))], "a matvec output");
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::MvX(lane), start, fe(1234))],
+        "a matvec output",
+    );
     // A wrong input copy breaks the copy constraint.
-    assert_rejects(&c, &inst, k, &[(AdvCol::MvX(lane), start + reg.c, fe(99))], "a matvec input copy");
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::MvX(lane), start + reg.c, fe(99))],
+        "a matvec input copy",
+    );
     // A wrong running check breaks the gate.
-    assert_rejects(&c, &inst, k, &[(AdvCol::MvAcc(lane), start + 1, fe(5))], "the matvec accumulator");
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::MvAcc(lane), start + 1, fe(5))],
+        "the matvec accumulator",
+    );
 }
 
 #[test]
@@ -121,21 +193,44 @@ fn elementwise_rejects_wrong_function_rounding_and_range() {
     let g = &c.graph;
     // The relu op is the last op; find its segment.
     let relu_op = (g.ops.len() - 1) as u32;
-    let seg = c.plan.layout.el.iter().find(|s| s.op == relu_op).unwrap().clone();
+    let seg = c
+        .plan
+        .layout
+        .el
+        .iter()
+        .find(|s| s.op == relu_op)
+        .unwrap()
+        .clone();
     let (lane, row) = (seg.lane, seg.start);
     let vals = c.witness.as_ref().unwrap();
-    let QOp::Elementwise(op) = &g.ops[relu_op as usize] else { panic!() };
+    let QOp::Elementwise(op) = &g.ops[relu_op as usize] else {
+        panic!()
+    };
     let lin = op.lin(0, vals);
     let rq = op.round(lin, g.bits);
     // out != relu(q).
     let out = FnKind::Relu.eval(rq.q as i64) as i128;
-    assert_rejects(&c, &inst, k, &[(AdvCol::ElOut(lane), row, fe(out + 1))], "a function output");
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::ElOut(lane), row, fe(out + 1))],
+        "a function output",
+    );
     // q off by one with the remainder moved to compensate: the remainder leaves [0, 2^B).
     assert_rejects(
         &c,
         &inst,
         k,
-        &[(AdvCol::ElQ(lane), row, fe(rq.q + 1)), (AdvCol::ElR(lane), row, fe(rq.r - (1 << BITS))), (AdvCol::ElOut(lane), row, fe(FnKind::Relu.eval(rq.q as i64 + 1) as i128))],
+        &[
+            (AdvCol::ElQ(lane), row, fe(rq.q + 1)),
+            (AdvCol::ElR(lane), row, fe(rq.r - (1 << BITS))),
+            (
+                AdvCol::ElOut(lane),
+                row,
+                fe(FnKind::Relu.eval(rq.q as i64 + 1) as i128),
+            ),
+        ],
         "rounding",
     );
     // The input range check: a public input beyond the activation range is rejected even when
@@ -145,10 +240,17 @@ fn elementwise_rejects_wrong_function_rounding_and_range() {
     let mut inst2 = inst.clone();
     inst2[0] = fe(big);
     let mut t = c.clone();
-    for (col, v) in [(AdvCol::ElA(in_seg.lane), big), (AdvCol::ElQ(in_seg.lane), big), (AdvCol::ElOut(in_seg.lane), big)] {
+    for (col, v) in [
+        (AdvCol::ElA(in_seg.lane), big),
+        (AdvCol::ElQ(in_seg.lane), big),
+        (AdvCol::ElOut(in_seg.lane), big),
+    ] {
         t = t.tampered(col, in_seg.start, fe(v));
     }
-    assert!(!satisfied(&t, &inst2, k), "an out-of-range input was accepted");
+    assert!(
+        !satisfied(&t, &inst2, k),
+        "an out-of-range input was accepted"
+    );
     // A wrong public output is rejected.
     let mut inst3 = inst.clone();
     let last = inst3.len() - 1;
@@ -165,8 +267,22 @@ fn conv_pool() -> (ModelCircuit, Vec<F>, u32) {
         name: "conv".into(),
         input: x,
         output: acc,
-        sets: vec![WeightSet { m: 2, k: 4, w: vec![2, -1, 3, 1, -2, 4, 1, -3], b: vec![10, -20] }],
-        geometry: Geometry::Conv2d { c: 1, h: 4, w: 4, kernel: [2, 2], stride: [1, 1], pad: [0, 0], dilation: [1, 1], out: [3, 3] },
+        sets: vec![WeightSet {
+            m: 2,
+            k: 4,
+            w: vec![2, -1, 3, 1, -2, 4, 1, -3],
+            b: vec![10, -20],
+        }],
+        geometry: Geometry::Conv2d {
+            c: 1,
+            h: 4,
+            w: 4,
+            kernel: [2, 2],
+            stride: [1, 1],
+            pad: [0, 0],
+            dilation: [1, 1],
+            out: [3, 3],
+        },
     }));
     let relu = b.func(FnKind::Relu);
     let r = b.elem("relu", Some(acc), None, 1, 0, 0, 4, relu, 4);
@@ -194,8 +310,14 @@ fn maxpool_rejects_a_non_maximum() {
     let last = reg.start + reg.len - 1;
     let vals = c.witness.as_ref().unwrap();
     let g = &c.graph;
-    let QOp::MaxPool(op) = &g.ops[reg.op as usize] else { panic!() };
-    let window: Vec<i128> = op.window(reg.item as usize).iter().map(|&i| vals[op.input][i as usize]).collect();
+    let QOp::MaxPool(op) = &g.ops[reg.op as usize] else {
+        panic!()
+    };
+    let window: Vec<i128> = op
+        .window(reg.item as usize)
+        .iter()
+        .map(|&i| vals[op.input][i as usize])
+        .collect();
     let max = *window.iter().max().unwrap();
     let min = *window.iter().min().unwrap();
     assert!(min < max, "test window must have distinct values");
@@ -209,14 +331,26 @@ fn maxpool_rejects_a_non_maximum() {
     ];
     assert_rejects(&c, &inst, k, &cells, "a max-pool output");
     // A wrong window element copy.
-    assert_rejects(&c, &inst, k, &[(AdvCol::MxX(reg.lane), reg.start, fe(window[0] + 1))], "a max-pool input");
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::MxX(reg.lane), reg.start, fe(window[0] + 1))],
+        "a max-pool input",
+    );
 }
 
 #[test]
 fn conv_matvec_rejects_a_wrong_output() {
     let (c, inst, k) = conv_pool();
     let reg = c.plan.layout.mv[3].clone();
-    assert_rejects(&c, &inst, k, &[(AdvCol::MvX(reg.lane), reg.start, fe(-7))], "a conv output");
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::MvX(reg.lane), reg.start, fe(-7))],
+        "a conv output",
+    );
 }
 
 /// Two computed matrices multiplied (dot chip), rescaled, added (binary elementwise) and passed
@@ -226,15 +360,28 @@ fn products() -> (ModelCircuit, Vec<F>, u32) {
     let a = b.input("a", &[2, 3]);
     let m = b.input("m", &[3, 2]);
     let acc = b.tensor("prod", &[2, 2], 8, TensorKind::Accumulator);
-    b.g.ops.push(QOp::MatMul(MatMulOp { name: "matmul".into(), a, b: m, output: acc, ikj: [2, 3, 2], batches: vec![[0, 0, 0]] }));
+    b.g.ops.push(QOp::MatMul(MatMulOp {
+        name: "matmul".into(),
+        a,
+        b: m,
+        output: acc,
+        ikj: [2, 3, 2],
+        batches: vec![[0, 0, 0]],
+    }));
     let p = b.elem("rescale", Some(acc), None, 1, 0, 0, 4, 0, 4);
     let s = b.elem("add", Some(p), Some(p), 1, 1, 0, 0, 0, 4);
-    let sig = b.func(FnKind::Sigmoid { in_scale: 4, out_scale: 6 });
+    let sig = b.func(FnKind::Sigmoid {
+        in_scale: 4,
+        out_scale: 6,
+    });
     let out = b.elem("sigmoid", Some(s), None, 1, 0, 0, 0, sig, 6);
     let sq = b.elem("square", Some(s), Some(s), 0, 0, 1, 4, 0, 4);
     b.g.outputs.push(out);
     b.g.outputs.push(sq);
-    build(b.g, vec![vec![3, -5, 2, 7, 1, -4], vec![2, 6, -3, 1, 5, -2]])
+    build(
+        b.g,
+        vec![vec![3, -5, 2, 7, 1, -4], vec![2, 6, -3, 1, 5, -2]],
+    )
 }
 
 #[test]
@@ -242,15 +389,58 @@ fn dot_and_binary_ops_reject_broken_witnesses() {
     let (c, inst, k) = products();
     assert!(satisfied(&c, &inst, k));
     let reg = c.plan.layout.dot[0].clone();
-    assert_rejects(&c, &inst, k, &[(AdvCol::DotAcc(reg.lane), reg.start + reg.len - 1, fe(1))], "a dot product");
-    assert_rejects(&c, &inst, k, &[(AdvCol::DotW(reg.lane), reg.start, fe(42))], "a dot factor copy");
-    let add = c.plan.layout.el.iter().find(|s| c.graph.ops[s.op as usize].family().name() == "add").unwrap().clone();
-    assert_rejects(&c, &inst, k, &[(AdvCol::ElB(add.lane), add.start, fe(0))], "a binary operand");
-    let sq = c.plan.layout.el.iter().find(|s| c.graph.ops[s.op as usize].family().name() == "square").unwrap().clone();
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::DotAcc(reg.lane), reg.start + reg.len - 1, fe(1))],
+        "a dot product",
+    );
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::DotW(reg.lane), reg.start, fe(42))],
+        "a dot factor copy",
+    );
+    let add = c
+        .plan
+        .layout
+        .el
+        .iter()
+        .find(|s| c.graph.ops[s.op as usize].family().name() == "add")
+        .unwrap()
+        .clone();
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::ElB(add.lane), add.start, fe(0))],
+        "a binary operand",
+    );
+    let sq = c
+        .plan
+        .layout
+        .el
+        .iter()
+        .find(|s| c.graph.ops[s.op as usize].family().name() == "square")
+        .unwrap()
+        .clone();
     let vals = c.witness.as_ref().unwrap();
-    let QOp::Elementwise(op) = &c.graph.ops[sq.op as usize] else { panic!() };
+    let QOp::Elementwise(op) = &c.graph.ops[sq.op as usize] else {
+        panic!()
+    };
     let rq = op.round(op.lin(0, vals), BITS);
-    assert_rejects(&c, &inst, k, &[(AdvCol::ElQ(sq.lane), sq.start, fe(rq.q + 1)), (AdvCol::ElOut(sq.lane), sq.start, fe(rq.q + 1))], "a product");
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[
+            (AdvCol::ElQ(sq.lane), sq.start, fe(rq.q + 1)),
+            (AdvCol::ElOut(sq.lane), sq.start, fe(rq.q + 1)),
+        ],
+        "a product",
+    );
 }
 
 #[test]

@@ -26,7 +26,10 @@ fn check(onnx: &Path, input: &Path) {
         let v = &ours[o].as_ref().unwrap().data;
         assert_eq!(v.len(), f.len(), "{name}: output length");
         for (a, b) in v.iter().zip(f) {
-            assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{name}: float interpreter {a} vs tract {b}");
+            assert!(
+                (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                "{name}: float interpreter {a} vs tract {b}"
+            );
         }
     }
     let c = frontend::compile(onnx, input, &CompileOptions::default()).unwrap();
@@ -34,45 +37,76 @@ fn check(onnx: &Path, input: &Path) {
     let vals = m.graph.eval(&data.quantize(&m.io()).unwrap()).unwrap();
     for (&o, f) in m.graph.outputs.iter().zip(&float) {
         let q: Vec<f64> = vals[o].iter().map(|&v| m.graph.dequantize(o, v)).collect();
-        let err = q.iter().zip(f).fold(0.0f64, |e, (a, b)| e.max((a - b).abs()));
-        assert!(err <= 0.01 * output_range_of(f), "{name}: error {err} > 1% of {}", output_range_of(f));
+        let err = q
+            .iter()
+            .zip(f)
+            .fold(0.0f64, |e, (a, b)| e.max((a - b).abs()));
+        assert!(
+            err <= 0.01 * output_range_of(f),
+            "{name}: error {err} > 1% of {}",
+            output_range_of(f)
+        );
     }
-    let circuit = ModelCircuit::with_witness(Arc::new(m.graph.clone()), Arc::new(m.plan().unwrap()), vals);
+    let circuit =
+        ModelCircuit::with_witness(Arc::new(m.graph.clone()), Arc::new(m.plan().unwrap()), vals);
     let inst = circuit.instances();
-    MockProver::run(m.shape.k, &circuit, vec![inst]).unwrap().assert_satisfied();
+    MockProver::run(m.shape.k, &circuit, vec![inst])
+        .unwrap()
+        .assert_satisfied();
 }
 
 #[test]
 fn gemm_leaky_relu() {
-    check(&models().join("ops/gemm_leaky.onnx"), &models().join("ops/gemm_leaky.json"));
+    check(
+        &models().join("ops/gemm_leaky.onnx"),
+        &models().join("ops/gemm_leaky.json"),
+    );
 }
 
 #[test]
 fn matmul_constant_and_computed_and_clip() {
-    check(&models().join("ops/matmul.onnx"), &models().join("ops/matmul.json"));
+    check(
+        &models().join("ops/matmul.onnx"),
+        &models().join("ops/matmul.json"),
+    );
 }
 
 #[test]
 fn broadcast_arithmetic_and_sigmoid() {
-    check(&models().join("ops/arith.onnx"), &models().join("ops/arith.json"));
+    check(
+        &models().join("ops/arith.onnx"),
+        &models().join("ops/arith.json"),
+    );
 }
 
 #[test]
 fn convolutions_and_pools() {
-    check(&models().join("ops/pools.onnx"), &models().join("ops/pools.json"));
+    check(
+        &models().join("ops/pools.onnx"),
+        &models().join("ops/pools.json"),
+    );
 }
 
 #[test]
 fn views_shape_subgraph_concat_batchnorm() {
-    check(&models().join("ops/views.onnx"), &models().join("ops/views.json"));
+    check(
+        &models().join("ops/views.onnx"),
+        &models().join("ops/views.json"),
+    );
 }
 
 #[test]
 fn opset10_attribute_forms() {
-    check(&models().join("ops/opset10.onnx"), &models().join("ops/opset10.json"));
+    check(
+        &models().join("ops/opset10.onnx"),
+        &models().join("ops/opset10.json"),
+    );
 }
 
 #[test]
 fn bundled_tiny_cnn() {
-    check(&models().join("tiny_cnn/network.onnx"), &models().join("tiny_cnn/input.json"));
+    check(
+        &models().join("tiny_cnn/network.onnx"),
+        &models().join("tiny_cnn/input.json"),
+    );
 }

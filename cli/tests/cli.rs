@@ -7,11 +7,16 @@ use zkinfer_circuits::frontend::{output_range_of, reference, OnnxModel};
 use zkinfer_circuits::input::InputData;
 
 fn zkinfer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zkinfer")).args(args).output().expect("run zkinfer")
+    Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+        .args(args)
+        .output()
+        .expect("run zkinfer")
 }
 
 fn shared(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/models").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/models")
+        .join(name)
 }
 
 fn s(p: &Path) -> String {
@@ -20,15 +25,29 @@ fn s(p: &Path) -> String {
 
 #[track_caller]
 fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "failed: {}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&o.stdout).to_string()
 }
 
 /// Asserts a failure with exit code 1, no panic, and `needle` in the message.
 #[track_caller]
 fn fails(o: &Output, needle: &str) {
-    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    assert_eq!(o.status.code(), Some(1), "expected exit 1, got {:?}: {all}", o.status.code());
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "expected exit 1, got {:?}: {all}",
+        o.status.code()
+    );
     assert!(!all.contains("panicked"), "panic: {all}");
     assert!(all.contains(needle), "expected '{needle}' in: {all}");
 }
@@ -38,29 +57,66 @@ fn full_run(name: &str, tmp: &Path) -> (PathBuf, PathBuf) {
     let src = shared(name);
     let (onnx, input) = (src.join("network.onnx"), src.join("input.json"));
     let dir = tmp.join(name);
-    let out = ok(&zkinfer(&["compile", &s(&onnx), "--calibration", &s(&input), "--out", &s(&dir)]));
-    assert!(out.contains("digest:") && out.contains("rows:") && out.contains("k = "), "{out}");
+    let out = ok(&zkinfer(&[
+        "compile",
+        &s(&onnx),
+        "--calibration",
+        &s(&input),
+        "--out",
+        &s(&dir),
+    ]));
+    assert!(
+        out.contains("digest:") && out.contains("rows:") && out.contains("k = "),
+        "{out}"
+    );
     ok(&zkinfer(&["setup", &s(&dir)]));
     let proof = tmp.join(format!("{name}.proof.json"));
-    ok(&zkinfer(&["prove", &s(&dir), "--input", &s(&input), "--out", &s(&proof)]));
+    ok(&zkinfer(&[
+        "prove",
+        &s(&dir),
+        "--input",
+        &s(&input),
+        "--out",
+        &s(&proof),
+    ]));
     let v = ok(&zkinfer(&["verify", &s(&dir), "--proof", &s(&proof)]));
     assert!(v.starts_with("verified"), "{v}");
 
     // Outputs within 1% of the output range of tract's float run; argmax kept.
-    let p: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
-    for key in ["outputs", "output_shapes", "instances", "proof", "model_digest"] {
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    for key in [
+        "outputs",
+        "output_shapes",
+        "instances",
+        "proof",
+        "model_digest",
+    ] {
         assert!(p.get(key).is_some(), "proof JSON lacks '{key}'");
     }
     let outputs: Vec<Vec<f64>> = serde_json::from_value(p["outputs"].clone()).unwrap();
     let model = OnnxModel::from_bytes(&std::fs::read(&onnx).unwrap(), name).unwrap();
-    let inputs = model.input_tensors(&InputData::from_path(&input).unwrap()).unwrap();
+    let inputs = model
+        .input_tensors(&InputData::from_path(&input).unwrap())
+        .unwrap();
     let float = reference::tract_outputs(&onnx, &inputs).unwrap();
     assert_eq!(outputs.len(), float.len());
     for (q, f) in outputs.iter().zip(&float) {
-        let err = q.iter().zip(f).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
-        assert!(err <= 0.01 * output_range_of(f), "{name}: max error {err} vs range {}", output_range_of(f));
+        let err = q
+            .iter()
+            .zip(f)
+            .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        assert!(
+            err <= 0.01 * output_range_of(f),
+            "{name}: max error {err} vs range {}",
+            output_range_of(f)
+        );
         if f.len() > 1 && f.iter().any(|&v| v != f[0]) {
-            let argmax = |v: &[f64]| v.iter().enumerate().fold(0, |b, (i, &x)| if x > v[b] { i } else { b });
+            let argmax = |v: &[f64]| {
+                v.iter()
+                    .enumerate()
+                    .fold(0, |b, (i, &x)| if x > v[b] { i } else { b })
+            };
             assert_eq!(argmax(q), argmax(f), "{name}: argmax changed");
         }
     }
@@ -68,7 +124,8 @@ fn full_run(name: &str, tmp: &Path) -> (PathBuf, PathBuf) {
 }
 
 fn edit_proof(proof: &Path, out: &Path, f: impl FnOnce(&mut serde_json::Value)) {
-    let mut p: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(proof).unwrap()).unwrap();
+    let mut p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(proof).unwrap()).unwrap();
     f(&mut p);
     std::fs::write(out, serde_json::to_string(&p).unwrap()).unwrap();
 }
@@ -80,14 +137,20 @@ fn mlp_and_tampering() {
     let bad = tmp.path().join("bad.json");
     // Flipping proof bytes (first, middle, last) is rejected.
     let bytes = {
-        let p: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+        let p: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
         hex::decode(p["proof"].as_str().unwrap().trim_start_matches("0x")).unwrap()
     };
     for i in [0, bytes.len() / 2, bytes.len() - 1] {
         let mut b = bytes.clone();
         b[i] ^= 0x10;
-        edit_proof(&proof, &bad, |p| p["proof"] = format!("0x{}", hex::encode(&b)).into());
-        fails(&zkinfer(&["verify", &s(&dir), "--proof", &s(&bad)]), "rejected");
+        edit_proof(&proof, &bad, |p| {
+            p["proof"] = format!("0x{}", hex::encode(&b)).into()
+        });
+        fails(
+            &zkinfer(&["verify", &s(&dir), "--proof", &s(&bad)]),
+            "rejected",
+        );
     }
     // Changing a public instance is rejected.
     edit_proof(&proof, &bad, |p| {
@@ -95,13 +158,22 @@ fn mlp_and_tampering() {
         let last = if v.ends_with('0') { '1' } else { '0' };
         p["instances"][0][0] = format!("{}{last}", &v[..v.len() - 1]).into();
     });
-    fails(&zkinfer(&["verify", &s(&dir), "--proof", &s(&bad)]), "rejected");
+    fails(
+        &zkinfer(&["verify", &s(&dir), "--proof", &s(&bad)]),
+        "rejected",
+    );
     // Listed outputs that differ from the proven ones are rejected.
     edit_proof(&proof, &bad, |p| p["outputs"][0][0] = 123.0.into());
-    fails(&zkinfer(&["verify", &s(&dir), "--proof", &s(&bad)]), "does not match the proven public values");
+    fails(
+        &zkinfer(&["verify", &s(&dir), "--proof", &s(&bad)]),
+        "does not match the proven public values",
+    );
     // Malformed proof files.
     std::fs::write(&bad, "{\"version\": 1").unwrap();
-    fails(&zkinfer(&["verify", &s(&dir), "--proof", &s(&bad)]), "proof file");
+    fails(
+        &zkinfer(&["verify", &s(&dir), "--proof", &s(&bad)]),
+        "proof file",
+    );
 }
 
 #[test]
@@ -122,11 +194,18 @@ fn shared_relu_conv_fc_and_other_models() {
     let (dir_a, proof_a) = full_run("4l_relu_conv_fc", tmp.path());
     let (dir_b, proof_b) = full_run("variable_cnn", tmp.path());
     // A proof of another model is rejected.
-    fails(&zkinfer(&["verify", &s(&dir_b), "--proof", &s(&proof_a)]), "is for model");
-    fails(&zkinfer(&["verify", &s(&dir_a), "--proof", &s(&proof_b)]), "is for model");
+    fails(
+        &zkinfer(&["verify", &s(&dir_b), "--proof", &s(&proof_a)]),
+        "is for model",
+    );
+    fails(
+        &zkinfer(&["verify", &s(&dir_a), "--proof", &s(&proof_b)]),
+        "is for model",
+    );
     // A proof relabelled as the other model's still fails cryptographically.
     let forged = tmp.path().join("forged.json");
-    let pb: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&proof_b).unwrap()).unwrap();
+    let pb: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&proof_b).unwrap()).unwrap();
     edit_proof(&proof_a, &forged, |p| {
         p["model_digest"] = pb["model_digest"].clone();
         p["vk_sha256"] = pb["vk_sha256"].clone();
@@ -136,14 +215,30 @@ fn shared_relu_conv_fc_and_other_models() {
         p["input_shapes"] = pb["input_shapes"].clone();
         p["output_shapes"] = pb["output_shapes"].clone();
     });
-    fails(&zkinfer(&["verify", &s(&dir_b), "--proof", &s(&forged)]), "rejected");
+    fails(
+        &zkinfer(&["verify", &s(&dir_b), "--proof", &s(&forged)]),
+        "rejected",
+    );
     // Another model's verifying key in the folder is rejected.
     std::fs::copy(dir_b.join("vk.bin"), dir_a.join("vk.bin")).unwrap();
-    fails(&zkinfer(&["verify", &s(&dir_a), "--proof", &s(&proof_a)]), "settings.json describes model");
+    fails(
+        &zkinfer(&["verify", &s(&dir_a), "--proof", &s(&proof_a)]),
+        "settings.json describes model",
+    );
     // Another model's proving key is refused by prove.
     std::fs::copy(dir_b.join("pk.bin"), dir_a.join("pk.bin")).unwrap();
     let out = tmp.path().join("never.json");
-    fails(&zkinfer(&["prove", &s(&dir_a), "--input", &s(&shared("4l_relu_conv_fc").join("input.json")), "--out", &s(&out)]), "belongs to model");
+    fails(
+        &zkinfer(&[
+            "prove",
+            &s(&dir_a),
+            "--input",
+            &s(&shared("4l_relu_conv_fc").join("input.json")),
+            "--out",
+            &s(&out),
+        ]),
+        "belongs to model",
+    );
     assert!(!out.exists());
 }
 
@@ -153,7 +248,16 @@ fn bad_input_gets_clear_errors_and_no_partial_files() {
     let t = tmp.path();
     let src = shared("1l_mlp");
     let (onnx, input) = (src.join("network.onnx"), src.join("input.json"));
-    let compile = |model: &Path, cal: &Path, out: &Path| zkinfer(&["compile", &s(model), "--calibration", &s(cal), "--out", &s(out)]);
+    let compile = |model: &Path, cal: &Path, out: &Path| {
+        zkinfer(&[
+            "compile",
+            &s(model),
+            "--calibration",
+            &s(cal),
+            "--out",
+            &s(out),
+        ])
+    };
 
     // Model files: empty, truncated, not ONNX, dangling reference, unsupported op.
     let empty = t.join("empty.onnx");
@@ -173,13 +277,26 @@ fn bad_input_gets_clear_errors_and_no_partial_files() {
         m.graph.as_mut().unwrap().node[1].input[0] = "no_such_tensor".into();
         std::fs::write(&dangling, m.encode_to_vec()).unwrap();
     }
-    fails(&compile(&dangling, &input, &t.join("o4")), "refers to tensor 'no_such_tensor'");
+    fails(
+        &compile(&dangling, &input, &t.join("o4")),
+        "refers to tensor 'no_such_tensor'",
+    );
     let softmax = shared("1l_softmax");
-    fails(&compile(&softmax.join("network.onnx"), &softmax.join("input.json"), &t.join("o5")), "unsupported op 'Softmax'");
+    fails(
+        &compile(
+            &softmax.join("network.onnx"),
+            &softmax.join("input.json"),
+            &t.join("o5"),
+        ),
+        "unsupported op 'Softmax'",
+    );
     for o in ["o1", "o2", "o3", "o4", "o5"] {
         assert!(!t.join(o).join("model.zkm").exists(), "partial output {o}");
     }
-    fails(&compile(&t.join("missing.onnx"), &input, &t.join("o6")), "missing.onnx");
+    fails(
+        &compile(&t.join("missing.onnx"), &input, &t.join("o6")),
+        "missing.onnx",
+    );
 
     // A working model folder for the input checks.
     let dir = t.join("mlp");
@@ -192,13 +309,34 @@ fn bad_input_gets_clear_errors_and_no_partial_files() {
         zkinfer(&["prove", &s(&dir), "--input", &s(&f), "--out", &s(&proof)])
     };
     fails(&prove("{\"input_data\": [[0.5, 1.0]]}"), "needs 3 values");
-    fails(&prove("{\"input_data\": [[0.5, 1.0, 1.5], [1]]}"), "takes 1 input tensor(s)");
-    fails(&prove("{\"input_data\": [[0.5, NaN, 1.5]]}"), "'NaN' is not a finite number");
-    fails(&prove("{\"input_data\": [[0.5, Infinity, 1.5]]}"), "'Infinity' is not a finite number");
-    fails(&prove("{\"input_data\": [[0.5, 1e6, 1.5]]}"), "outside the calibrated range");
-    fails(&prove("{\"input_data\": [[0.5, 1.0, 1.5]"), "malformed JSON");
-    fails(&prove("{\"data\": [[0.5, 1.0, 1.5]]}"), "missing key 'input_data'");
-    fails(&prove("{\"input_data\": [[0.5, \"x\", 1.5]]}"), "is not a number");
+    fails(
+        &prove("{\"input_data\": [[0.5, 1.0, 1.5], [1]]}"),
+        "takes 1 input tensor(s)",
+    );
+    fails(
+        &prove("{\"input_data\": [[0.5, NaN, 1.5]]}"),
+        "'NaN' is not a finite number",
+    );
+    fails(
+        &prove("{\"input_data\": [[0.5, Infinity, 1.5]]}"),
+        "'Infinity' is not a finite number",
+    );
+    fails(
+        &prove("{\"input_data\": [[0.5, 1e6, 1.5]]}"),
+        "outside the calibrated range",
+    );
+    fails(
+        &prove("{\"input_data\": [[0.5, 1.0, 1.5]"),
+        "malformed JSON",
+    );
+    fails(
+        &prove("{\"data\": [[0.5, 1.0, 1.5]]}"),
+        "missing key 'input_data'",
+    );
+    fails(
+        &prove("{\"input_data\": [[0.5, \"x\", 1.5]]}"),
+        "is not a number",
+    );
     assert!(!proof.exists(), "a failed prove left a proof file");
     // Calibration input errors surface at compile time too.
     let nan = t.join("nan.json");
@@ -215,21 +353,36 @@ fn bad_input_gets_clear_errors_and_no_partial_files() {
     };
     let vk_backup = std::fs::read(dir.join("vk.bin")).unwrap();
     flip(&dir.join("vk.bin"));
-    fails(&zkinfer(&["verify", &s(&dir), "--proof", &s(&proof)]), "truncated or corrupted");
+    fails(
+        &zkinfer(&["verify", &s(&dir), "--proof", &s(&proof)]),
+        "truncated or corrupted",
+    );
     std::fs::write(dir.join("vk.bin"), vk_backup).unwrap();
     ok(&zkinfer(&["verify", &s(&dir), "--proof", &s(&proof)]));
     flip(&dir.join("pk.bin"));
     let p2 = t.join("p2.json");
-    fails(&zkinfer(&["prove", &s(&dir), "--input", &s(&input), "--out", &s(&p2)]), "truncated or corrupted");
+    fails(
+        &zkinfer(&["prove", &s(&dir), "--input", &s(&input), "--out", &s(&p2)]),
+        "truncated or corrupted",
+    );
     std::fs::write(dir.join("model.zkm"), b"garbage").unwrap();
-    fails(&zkinfer(&["setup", &s(&dir)]), "not a zkinfer compiled model file");
+    fails(
+        &zkinfer(&["setup", &s(&dir)]),
+        "not a zkinfer compiled model file",
+    );
     assert!(!p2.exists());
 }
 
 #[test]
 fn demo_proves_and_verifies() {
     let out = ok(&zkinfer(&["demo"]));
-    for step in ["1. compile", "2. setup", "3. prove", "4. verify", "verified output #0"] {
+    for step in [
+        "1. compile",
+        "2. setup",
+        "3. prove",
+        "4. verify",
+        "verified output #0",
+    ] {
         assert!(out.contains(step), "{out}");
     }
 }
@@ -240,7 +393,26 @@ fn inspect_shows_each_stage() {
     let onnx = s(&src.join("network.onnx"));
     let cal = s(&src.join("input.json"));
     assert!(ok(&zkinfer(&["inspect", &onnx, "--stage", "onnx"])).contains("Conv"));
-    assert!(ok(&zkinfer(&["inspect", &onnx, "--stage", "quantized", "--calibration", &cal])).contains("quantized graph"));
-    assert!(ok(&zkinfer(&["inspect", &onnx, "--stage", "plan", "--calibration", &cal])).contains("circuit plan"));
-    fails(&zkinfer(&["inspect", &onnx, "--stage", "plan"]), "--calibration");
+    assert!(ok(&zkinfer(&[
+        "inspect",
+        &onnx,
+        "--stage",
+        "quantized",
+        "--calibration",
+        &cal
+    ]))
+    .contains("quantized graph"));
+    assert!(ok(&zkinfer(&[
+        "inspect",
+        &onnx,
+        "--stage",
+        "plan",
+        "--calibration",
+        &cal
+    ]))
+    .contains("circuit plan"));
+    fails(
+        &zkinfer(&["inspect", &onnx, "--stage", "plan"]),
+        "--calibration",
+    );
 }

@@ -104,7 +104,12 @@ fn setup_accepts_halo2_srs_files_and_downsizes() {
     use rand_core::SeedableRng;
     let dir = tempfile::tempdir().unwrap();
     let src = shared("1l_mlp");
-    let c = frontend::compile(&src.join("network.onnx"), &src.join("input.json"), &CompileOptions::default()).unwrap();
+    let c = frontend::compile(
+        &src.join("network.onnx"),
+        &src.join("input.json"),
+        &CompileOptions::default(),
+    )
+    .unwrap();
     c.model.save(dir.path()).unwrap();
     let k = c.model.shape.k;
     // A larger parameter file, in both point encodings halo2 writes.
@@ -117,7 +122,12 @@ fn setup_accepts_halo2_srs_files_and_downsizes() {
         let report = setup(dir.path(), Some(&file), &Silent).unwrap();
         assert!(!report.insecure_srs);
         let prover = load_prover(dir.path(), CpuMsm, &Silent).unwrap();
-        let proof = prove_input(&prover, &InputData::from_path(&src.join("input.json")).unwrap(), &Silent).unwrap();
+        let proof = prove_input(
+            &prover,
+            &InputData::from_path(&src.join("input.json")).unwrap(),
+            &Silent,
+        )
+        .unwrap();
         let key = VerifierKey::load(&dir.path().join(VK_FILE)).unwrap();
         verify(&key, &proof).unwrap();
     }
@@ -125,14 +135,23 @@ fn setup_accepts_halo2_srs_files_and_downsizes() {
     let small = ParamsKZG::<Bn256>::setup(k - 1, rand_chacha::ChaCha20Rng::seed_from_u64(1));
     let file = dir.path().join("small.srs");
     let mut bytes = Vec::new();
-    small.write_custom(&mut bytes, SerdeFormat::RawBytes).unwrap();
+    small
+        .write_custom(&mut bytes, SerdeFormat::RawBytes)
+        .unwrap();
     std::fs::write(&file, bytes).unwrap();
-    let err = setup(dir.path(), Some(&file), &Silent).unwrap_err().to_string();
+    let err = setup(dir.path(), Some(&file), &Silent)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("this model needs"), "{err}");
     std::fs::write(&file, b"\x0b\x00\x00\x00garbage").unwrap();
-    let err = setup(dir.path(), Some(&file), &Silent).unwrap_err().to_string();
+    let err = setup(dir.path(), Some(&file), &Silent)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("does not match a KZG parameter file"), "{err}");
     std::fs::write(&file, [0xffu8; 100]).unwrap();
-    assert!(setup(dir.path(), Some(&file), &Silent).unwrap_err().to_string().contains("not a halo2 KZG parameter file"));
+    assert!(setup(dir.path(), Some(&file), &Silent)
+        .unwrap_err()
+        .to_string()
+        .contains("not a halo2 KZG parameter file"));
     assert!(setup(dir.path(), Some(&dir.path().join("nope")), &Silent).is_err());
 }

@@ -96,3 +96,50 @@ pub fn decode(io: &IoSpec, columns: &[Vec<String>]) -> Result<PublicValues, Veri
         outputs,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zkinfer_circuits::compiled::IoTensor;
+
+    fn io() -> IoSpec {
+        let t = |n: &str, len| IoTensor {
+            name: n.into(),
+            shape: vec![1, len],
+            scale: 2,
+        };
+        IoSpec {
+            bits: 8,
+            inputs: vec![t("x", 2)],
+            outputs: vec![t("y", 1)],
+        }
+    }
+
+    #[test]
+    fn decodes_and_checks_public_values() {
+        let col = encode(&[3, -128, 127]);
+        let v = decode(&io(), &[col.clone()]).unwrap();
+        assert_eq!(v.inputs, vec![vec![3, -128]]);
+        assert_eq!(v.outputs, vec![vec![127]]);
+        assert_eq!(v.real_outputs(&io()), vec![vec![31.75]]);
+        assert!(matches!(
+            decode(&io(), &[encode(&[3, 128, 0])]),
+            Err(VerifyError::InstanceRange { index: 1, .. })
+        ));
+        assert!(matches!(
+            decode(&io(), &[encode(&[3, -129, 0])]),
+            Err(VerifyError::InstanceRange { .. })
+        ));
+        assert!(matches!(
+            decode(&io(), &[encode(&[3, 4])]),
+            Err(VerifyError::InstanceCount { .. })
+        ));
+        assert!(matches!(
+            decode(&io(), &[col.clone(), col.clone()]),
+            Err(VerifyError::Format(_))
+        ));
+        let mut bad = col;
+        bad[0] = "0x12".into();
+        assert!(matches!(decode(&io(), &[bad]), Err(VerifyError::Format(_))));
+    }
+}

@@ -194,15 +194,41 @@ mod tests {
     }
 
     #[test]
-    fn known_challenge() {
-        // keccak256 of 32 zero bytes, as a big-endian integer mod r.
+    fn squeeze_layout() {
+        // One absorbed scalar (32 bytes) gets a 0x01 byte appended before hashing, as in
+        // snark-verifier's EvmTranscript; 64 bytes are hashed as they are.
         let mut t = KeccakTranscript::new(Vec::<u8>::new());
         t.common_scalar(Fr::from(0u64)).unwrap();
-        let c = t.squeeze_challenge().get_scalar();
-        let h = hex::decode("290decd9548b62a8d60345a988386fc84ba6bc95484008f6362f93160ef3e563")
-            .unwrap();
-        let expect = KeccakChallenge::new(&h.try_into().unwrap()).get_scalar();
-        assert_eq!(c, expect);
+        let mut data = vec![0u8; 32];
+        data.push(1);
+        let h: [u8; 32] = Keccak256::digest(&data).into();
+        assert_eq!(
+            t.squeeze_challenge().get_scalar(),
+            KeccakChallenge::new(&h).get_scalar()
+        );
+        // The next squeeze chains on the previous hash (32 bytes) plus 0x01.
+        let mut data = h.to_vec();
+        data.push(1);
+        let h2: [u8; 32] = Keccak256::digest(&data).into();
+        assert_eq!(
+            t.squeeze_challenge().get_scalar(),
+            KeccakChallenge::new(&h2).get_scalar()
+        );
+        let mut t = KeccakTranscript::new(Vec::<u8>::new());
+        t.common_scalar(Fr::from(1u64)).unwrap();
+        t.common_scalar(Fr::from(2u64)).unwrap();
+        let mut data = vec![0u8; 64];
+        data[31] = 1;
+        data[63] = 2;
+        let h: [u8; 32] = Keccak256::digest(&data).into();
+        assert_eq!(
+            t.squeeze_challenge().get_scalar(),
+            KeccakChallenge::new(&h).get_scalar()
+        );
+        // Challenges are the hash read big-endian, reduced modulo r.
+        let mut be = [0u8; 32];
+        be[31] = 5;
+        assert_eq!(KeccakChallenge::new(&be).get_scalar(), Fr::from(5u64));
     }
 
     #[test]
@@ -211,7 +237,12 @@ mod tests {
         let mut r = KeccakTranscript::new(&bytes[..]);
         assert!(r.read_scalar().is_err());
         bytes = vec![0u8; 64];
+        bytes[31] = 1;
+        bytes[63] = 1;
         let mut r = KeccakTranscript::new(&bytes[..]);
-        assert!(r.read_point().is_err(), "(0, 0) is not on the curve");
+        assert!(r.read_point().is_err(), "(1, 1) is not on the curve");
+        // Truncated input.
+        let mut r = KeccakTranscript::new(&bytes[..40]);
+        assert!(r.read_point().is_err());
     }
 }

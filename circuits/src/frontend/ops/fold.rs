@@ -6,9 +6,9 @@
 use super::{input, shape_err, OnnxOp};
 use crate::frontend::proto::Attrs;
 use crate::frontend::quantize::{QRef, QuantCtx};
-use crate::graph::{QOp, TensorKind, ViewOp};
 use crate::frontend::tensor::{axis, broadcast_binary, strides, DType, Tensor};
 use crate::frontend::FrontendError;
+use crate::graph::{QOp, TensorKind, ViewOp};
 use std::any::Any;
 
 #[derive(Debug)]
@@ -236,14 +236,30 @@ impl OnnxOp for Fold {
         // Unsqueeze and Squeeze only change the shape: a view of the input.
         if !matches!(self.kind, Kind::Unsqueeze(_) | Kind::Squeeze(_)) {
             let n = q.node(node);
-            return Err(q.err(node, format!("{} is only supported on constant inputs (shape computations)", n.op_type)));
+            return Err(q.err(
+                node,
+                format!(
+                    "{} is only supported on constant inputs (shape computations)",
+                    n.op_type
+                ),
+            ));
         }
         let x = q.act_input(node, 0)?;
         let out = q.node(node).outputs[0];
         let n = q.graph.tensors[x.id].len() as u32;
         let name = q.model.tensors[out].name.clone();
-        let id = q.new_tensor(&name, q.shape(out).to_vec(), x.scale, TensorKind::Activation);
-        q.push(QOp::View(ViewOp { name: q.node(node).name.clone(), inputs: vec![x.id], output: id, map: (0..n).map(|e| (0, e)).collect() }));
+        let id = q.new_tensor(
+            &name,
+            q.shape(out).to_vec(),
+            x.scale,
+            TensorKind::Activation,
+        );
+        q.push(QOp::View(ViewOp {
+            name: q.node(node).name.clone(),
+            inputs: vec![x.id],
+            output: id,
+            map: (0..n).map(|e| (0, e)).collect(),
+        }));
         q.bind(out, QRef { id, scale: x.scale });
         Ok(())
     }
