@@ -155,3 +155,54 @@ fn setup_accepts_halo2_srs_files_and_downsizes() {
         .contains("not a halo2 KZG parameter file"));
     assert!(setup(dir.path(), Some(&dir.path().join("nope")), &Silent).is_err());
 }
+
+#[test]
+fn verifying_key_binds_every_weight() {
+    use zkinfer_circuits::compiled::CompiledModel;
+    use zkinfer_circuits::graph::QOp;
+    use zkinfer_prover::{keys::keygen, Srs};
+    let src = shared("1l_mlp");
+    let c = frontend::compile(
+        &src.join("network.onnx"),
+        &src.join("input.json"),
+        &CompileOptions::default(),
+    )
+    .unwrap();
+    let srs = Srs::development(c.model.shape.k);
+    let base = keygen(&c.model, &srs).unwrap().vk.vk_sha256;
+    let QOp::Linear(lin) = &c
+        .model
+        .graph
+        .ops
+        .iter()
+        .find(|o| matches!(o, QOp::Linear(_)))
+        .unwrap()
+    else {
+        unreachable!()
+    };
+    let n = lin.sets[0].w.len() + lin.sets[0].b.len();
+    for i in [0, n / 2, n - 1] {
+        let mut g = c.model.graph.clone();
+        let QOp::Linear(l) = g
+            .ops
+            .iter_mut()
+            .find(|o| matches!(o, QOp::Linear(_)))
+            .unwrap()
+        else {
+            unreachable!()
+        };
+        let nw = l.sets[0].w.len();
+        if i < nw {
+            l.sets[0].w[i] += 1;
+        } else {
+            l.sets[0].b[i - nw] += 1;
+        }
+        let changed = CompiledModel::new(g, c.model.shape.clone(), 0.0, Default::default());
+        assert_ne!(changed.digest, c.model.digest);
+        assert_ne!(
+            keygen(&changed, &srs).unwrap().vk.vk_sha256,
+            base,
+            "weight #{i} is not bound by the verifying key"
+        );
+    }
+}

@@ -42,6 +42,25 @@ pub struct Node {
     pub constant: bool,
 }
 
+impl Node {
+    /// Float semantics on the current tensor values; checks the output count.
+    fn eval(&self, vals: &[Option<Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
+        let args: Vec<Option<&Tensor>> = self
+            .inputs
+            .iter()
+            .map(|i| i.and_then(|t| vals[t].as_ref()))
+            .collect();
+        let outs = self.op.eval(&self.name, &args)?;
+        if outs.len() < self.outputs.len() {
+            return Err(FrontendError::Shape {
+                node: self.name.clone(),
+                detail: "produces fewer outputs than declared".into(),
+            });
+        }
+        Ok(outs)
+    }
+}
+
 /// A loaded and checked ONNX model.
 #[derive(Debug)]
 pub struct OnnxModel {
@@ -329,18 +348,7 @@ impl OnnxModel {
         }
         let mut constant: Vec<bool> = tensors.iter().map(|t| t.value.is_some()).collect();
         for node in nodes.iter_mut() {
-            let args: Vec<Option<&Tensor>> = node
-                .inputs
-                .iter()
-                .map(|i| i.and_then(|t| vals[t].as_ref()))
-                .collect();
-            let outs = node.op.eval(&node.name, &args)?;
-            if outs.len() < node.outputs.len() {
-                return Err(FrontendError::Shape {
-                    node: node.name.clone(),
-                    detail: "produces fewer outputs than declared".into(),
-                });
-            }
+            let outs = node.eval(&vals)?;
             let is_const =
                 node.op_type == "Shape" || node.inputs.iter().flatten().all(|&t| constant[t]);
             let spec_compute = ops::lookup(&node.op_type)
@@ -435,12 +443,7 @@ impl OnnxModel {
         }
         for &ni in &self.compute {
             let node = &self.nodes[ni];
-            let args: Vec<Option<&Tensor>> = node
-                .inputs
-                .iter()
-                .map(|i| i.and_then(|t| vals[t].as_ref()))
-                .collect();
-            let outs = node.op.eval(&node.name, &args)?;
+            let outs = node.eval(&vals)?;
             for (&o, v) in node.outputs.iter().zip(outs) {
                 vals[o] = Some(v);
             }

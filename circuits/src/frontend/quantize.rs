@@ -15,7 +15,8 @@ use super::tensor::Tensor;
 use super::FrontendError;
 use crate::compiled::IoSpec;
 use crate::graph::{
-    Coef, ElemOp, FnKind, Operand, QOp, QTensor, QuantizedGraph, TensorId, TensorKind,
+    Coef, ElemOp, FnKind, Geometry, LinearOp, Operand, QOp, QTensor, QuantizedGraph, TensorId,
+    TensorKind, WeightSet,
 };
 use crate::input::InputData;
 
@@ -249,6 +250,54 @@ impl<'a> QuantCtx<'a> {
             func,
         }));
         QRef { id, scale }
+    }
+
+    /// Lowers a constant-weight linear map from `x` to the ONNX tensor `out`: quantizes the
+    /// real weight sets `(W (m × k), b (m))` with the weight-scale rule, then rescales (fusing a
+    /// following activation).
+    pub fn linear(
+        &mut self,
+        node: usize,
+        x: QRef,
+        out: usize,
+        sets: &[(Vec<f64>, Vec<f64>)],
+        m: usize,
+        geometry: Geometry,
+    ) -> Result<(), FrontendError> {
+        let s_w = self.weight_scale(x.scale, self.scale_for(out));
+        let s_acc = x.scale + s_w;
+        let mut qsets = Vec::with_capacity(sets.len());
+        for (w, b) in sets {
+            let w = w
+                .iter()
+                .map(|&v| self.fixed(node, v, s_w))
+                .collect::<Result<Vec<_>, _>>()?;
+            let b = b
+                .iter()
+                .map(|&v| self.fixed(node, v, s_acc))
+                .collect::<Result<Vec<_>, _>>()?;
+            qsets.push(WeightSet {
+                m,
+                k: w.len() / m.max(1),
+                w,
+                b,
+            });
+        }
+        let name = format!("{} (accumulator)", self.model.tensors[out].name);
+        let acc = self.new_tensor(
+            &name,
+            self.shape(out).to_vec(),
+            s_acc,
+            TensorKind::Accumulator,
+        );
+        self.push(QOp::Linear(LinearOp {
+            name: self.node(node).name.clone(),
+            input: x.id,
+            output: acc,
+            sets: qsets,
+            geometry,
+        }));
+        self.finish_accumulator(node, acc, s_acc, out)
     }
 
     /// Rescales an accumulator (scale `acc_scale`) produced by `node` for its ONNX output `out`,

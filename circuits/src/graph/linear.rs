@@ -7,7 +7,7 @@
 //! average pools are one group per output element. The geometry generates groups on demand,
 //! so large convolutions do not store their im2col indices.
 
-use super::{EvalError, IntOp, QuantizedGraph, TensorId, TensorKind};
+use super::{EvalError, IntOp, QuantizedGraph, TensorId, TensorKind, Window2d};
 use serde::{Deserialize, Serialize};
 
 /// Marker for a padded (zero) input in a gather list.
@@ -185,22 +185,20 @@ impl LinearOp {
                 out,
             } => {
                 let (oh, ow) = (p / out[1], p % out[1]);
-                let mut gather = Vec::with_capacity(c * kernel[0] * kernel[1]);
-                for ch in 0..*c {
-                    for i in 0..kernel[0] {
-                        for j in 0..kernel[1] {
-                            let ih = (oh * stride[0] + i * dilation[0]) as isize - pad[0] as isize;
-                            let iw = (ow * stride[1] + j * dilation[1]) as isize - pad[1] as isize;
-                            gather.push(
-                                if ih >= 0 && iw >= 0 && (ih as usize) < *h && (iw as usize) < *w {
-                                    (ch * h * w + ih as usize * w + iw as usize) as u32
-                                } else {
-                                    PAD
-                                },
-                            );
-                        }
-                    }
-                }
+                let win = Window2d {
+                    hw: [*h, *w],
+                    kernel: *kernel,
+                    stride: *stride,
+                    pad: *pad,
+                    dilation: *dilation,
+                };
+                let plane = h * w;
+                let gather = (0..*c)
+                    .flat_map(|ch| {
+                        win.taps(oh, ow)
+                            .map(move |t| t.map_or(PAD, |i| (ch * plane + i) as u32))
+                    })
+                    .collect();
                 let m = self.sets[0].m;
                 let plane = out[0] * out[1];
                 LinearGroup {

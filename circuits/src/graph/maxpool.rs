@@ -1,7 +1,7 @@
 //! Max-pool family: each output is the maximum of a window of input elements (padding is
 //! excluded from windows, as ONNX pads max pools with negative infinity).
 
-use super::{EvalError, IntOp, QuantizedGraph, TensorId, TensorKind};
+use super::{EvalError, IntOp, QuantizedGraph, TensorId, TensorKind, Window2d};
 use serde::{Deserialize, Serialize};
 
 /// 2-D max pool over an `(c, h, w)` activation.
@@ -39,19 +39,17 @@ impl MaxOp {
         let plane = self.out[0] * self.out[1];
         let (ch, q) = (o / plane, o % plane);
         let (oh, ow) = (q / self.out[1], q % self.out[1]);
-        let mut win = Vec::with_capacity(self.kernel[0] * self.kernel[1]);
-        for i in 0..self.kernel[0] {
-            for j in 0..self.kernel[1] {
-                let ih =
-                    (oh * self.stride[0] + i * self.dilation[0]) as isize - self.pad[0] as isize;
-                let iw =
-                    (ow * self.stride[1] + j * self.dilation[1]) as isize - self.pad[1] as isize;
-                if ih >= 0 && iw >= 0 && (ih as usize) < h && (iw as usize) < w {
-                    win.push((ch * h * w + ih as usize * w + iw as usize) as u32);
-                }
-            }
-        }
-        win
+        let win = Window2d {
+            hw: [h, w],
+            kernel: self.kernel,
+            stride: self.stride,
+            pad: self.pad,
+            dilation: self.dilation,
+        };
+        win.taps(oh, ow)
+            .flatten()
+            .map(|i| (ch * h * w + i) as u32)
+            .collect()
     }
 
     pub(crate) fn validate(&self, g: &QuantizedGraph) -> Result<(), String> {

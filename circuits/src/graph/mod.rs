@@ -279,6 +279,33 @@ impl QuantizedGraph {
     }
 }
 
+/// A 2-D kernel window placed at output position `(oh, ow)` of an `h × w` plane.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Window2d {
+    pub hw: [usize; 2],
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub pad: [usize; 2],
+    pub dilation: [usize; 2],
+}
+
+impl Window2d {
+    /// For each kernel tap (row-major), its index within the plane, or `None` in the padding.
+    pub fn taps(&self, oh: usize, ow: usize) -> impl Iterator<Item = Option<usize>> + '_ {
+        let [h, w] = self.hw;
+        (0..self.kernel[0]).flat_map(move |i| {
+            (0..self.kernel[1]).map(move |j| {
+                let ih =
+                    (oh * self.stride[0] + i * self.dilation[0]) as isize - self.pad[0] as isize;
+                let iw =
+                    (ow * self.stride[1] + j * self.dilation[1]) as isize - self.pad[1] as isize;
+                (ih >= 0 && iw >= 0 && (ih as usize) < h && (iw as usize) < w)
+                    .then(|| ih as usize * w + iw as usize)
+            })
+        })
+    }
+}
+
 /// Checks that `idx` addresses an element of tensor `t`.
 pub(crate) fn check_index(
     g: &QuantizedGraph,

@@ -8,7 +8,7 @@ use crate::frontend::proto::Attrs;
 use crate::frontend::quantize::QuantCtx;
 use crate::frontend::tensor::Tensor;
 use crate::frontend::FrontendError;
-use crate::graph::{Geometry, LinearOp, QOp, TensorKind, WeightSet};
+use crate::graph::Geometry;
 use std::any::Any;
 
 /// 2-D convolution.
@@ -117,17 +117,6 @@ impl OnnxOp for Conv {
                 }
             }
         }
-        let s_out = q.scale_for(out);
-        let s_w = q.weight_scale(x.scale, s_out);
-        let s_acc = x.scale + s_w;
-        let wq = wr
-            .iter()
-            .map(|&v| q.fixed(node, v, s_w))
-            .collect::<Result<Vec<_>, _>>()?;
-        let bq = br
-            .iter()
-            .map(|&v| q.fixed(node, v, s_acc))
-            .collect::<Result<Vec<_>, _>>()?;
         let geometry = Geometry::Conv2d {
             c: xs[1],
             h: xs[2],
@@ -138,16 +127,7 @@ impl OnnxOp for Conv {
             dilation: self.window.dilations,
             out: outdims,
         };
-        let name = format!("{} (accumulator)", q.model.tensors[out].name);
-        let acc = q.new_tensor(&name, q.shape(out).to_vec(), s_acc, TensorKind::Accumulator);
-        q.push(QOp::Linear(LinearOp {
-            name: q.node(node).name.clone(),
-            input: x.id,
-            output: acc,
-            sets: vec![WeightSet { m, k, w: wq, b: bq }],
-            geometry,
-        }));
-        q.finish_accumulator(node, acc, s_acc, out)
+        q.linear(node, x, out, &[(wr, br)], m, geometry)
     }
 
     fn as_any(&self) -> &dyn Any {

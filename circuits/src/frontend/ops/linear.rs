@@ -7,7 +7,7 @@ use crate::frontend::proto::Attrs;
 use crate::frontend::quantize::QuantCtx;
 use crate::frontend::tensor::{broadcast_index, broadcast_shape, strides, Tensor};
 use crate::frontend::FrontendError;
-use crate::graph::{Geometry, LinearOp, MatMulOp, QOp, TensorKind, WeightSet};
+use crate::graph::{Geometry, MatMulOp, QOp, TensorKind};
 use std::any::Any;
 
 /// Batched matrix-product geometry (numpy `matmul` rules).
@@ -100,46 +100,6 @@ fn maybe_t(t: &Tensor, trans: bool) -> (usize, usize, Vec<f64>) {
         }
     }
     (c, r, d)
-}
-
-/// Pushes a linear op and rescales it.
-#[allow(clippy::too_many_arguments)]
-fn lower_linear(
-    q: &mut QuantCtx<'_>,
-    node: usize,
-    x: crate::frontend::quantize::QRef,
-    sets_real: Vec<(Vec<f64>, Vec<f64>)>,
-    m: usize,
-    k: usize,
-    geometry_of: impl FnOnce(Option<Vec<u32>>) -> Geometry,
-    set_of_group: Option<Vec<u32>>,
-) -> Result<(), FrontendError> {
-    let out = q.node(node).outputs[0];
-    let s_out = q.scale_for(out);
-    let s_w = q.weight_scale(x.scale, s_out);
-    let s_acc = x.scale + s_w;
-    let mut sets = Vec::with_capacity(sets_real.len());
-    for (w, b) in &sets_real {
-        let w = w
-            .iter()
-            .map(|&v| q.fixed(node, v, s_w))
-            .collect::<Result<Vec<_>, _>>()?;
-        let b = b
-            .iter()
-            .map(|&v| q.fixed(node, v, s_acc))
-            .collect::<Result<Vec<_>, _>>()?;
-        sets.push(WeightSet { m, k, w, b });
-    }
-    let name = format!("{} (accumulator)", q.model.tensors[out].name);
-    let acc = q.new_tensor(&name, q.shape(out).to_vec(), s_acc, TensorKind::Accumulator);
-    q.push(QOp::Linear(LinearOp {
-        name: q.node(node).name.clone(),
-        input: x.id,
-        output: acc,
-        sets,
-        geometry: geometry_of(set_of_group),
-    }));
-    q.finish_accumulator(node, acc, s_acc, out)
 }
 
 /// Groups rows of biases: identical rows share one weight set.
@@ -242,22 +202,23 @@ impl OnnxOp for Gemm {
                 let rows: Vec<Vec<f64>> = (0..m).map(|r| c[r * n..(r + 1) * n].to_vec()).collect();
                 let (sets, map) = bias_sets(w, rows);
                 let xs = if self.trans_a { [0, 1, m] } else { [0, k, 1] };
-                lower_linear(
-                    q,
-                    node,
-                    x,
-                    sets,
-                    n,
-                    k,
-                    |sets| Geometry::Dense {
-                        outer: 1,
-                        inner: m,
-                        xs,
-                        ys: [0, n, 1],
-                        sets,
-                    },
-                    map,
-                )
+                {
+                    let out = q.node(node).outputs[0];
+                    q.linear(
+                        node,
+                        x,
+                        out,
+                        &sets,
+                        n,
+                        Geometry::Dense {
+                            outer: 1,
+                            inner: m,
+                            xs,
+                            ys: [0, n, 1],
+                            sets: map,
+                        },
+                    )
+                }
             }
             (Some(a), None) => {
                 let x = q.act_input(node, 1)?;
@@ -269,22 +230,23 @@ impl OnnxOp for Gemm {
                     .collect();
                 let (sets, map) = bias_sets(w, cols);
                 let xs = if self.trans_b { [0, k, 1] } else { [0, 1, n] };
-                lower_linear(
-                    q,
-                    node,
-                    x,
-                    sets,
-                    m,
-                    k,
-                    |sets| Geometry::Dense {
-                        outer: 1,
-                        inner: n,
-                        xs,
-                        ys: [0, 1, n],
-                        sets,
-                    },
-                    map,
-                )
+                {
+                    let out = q.node(node).outputs[0];
+                    q.linear(
+                        node,
+                        x,
+                        out,
+                        &sets,
+                        m,
+                        Geometry::Dense {
+                            outer: 1,
+                            inner: n,
+                            xs,
+                            ys: [0, 1, n],
+                            sets: map,
+                        },
+                    )
+                }
             }
             (None, None) => {
                 if self.trans_a
@@ -363,22 +325,23 @@ impl OnnxOp for MatMul {
                     .collect();
                 let rows = g.batches.len() * g.i;
                 let (j, k) = (g.j, g.k);
-                lower_linear(
-                    q,
-                    node,
-                    x,
-                    vec![(w, vec![0.0; j])],
-                    j,
-                    k,
-                    |_| Geometry::Dense {
-                        outer: 1,
-                        inner: rows,
-                        xs: [0, k, 1],
-                        ys: [0, j, 1],
-                        sets: None,
-                    },
-                    None,
-                )
+                {
+                    let out = q.node(node).outputs[0];
+                    q.linear(
+                        node,
+                        x,
+                        out,
+                        &vec![(w, vec![0.0; j])],
+                        j,
+                        Geometry::Dense {
+                            outer: 1,
+                            inner: rows,
+                            xs: [0, k, 1],
+                            ys: [0, j, 1],
+                            sets: None,
+                        },
+                    )
+                }
             }
             (Some(a), None) => {
                 if g.a_batched {
@@ -388,22 +351,23 @@ impl OnnxOp for MatMul {
                 let (i, k, j) = (g.i, g.k, g.j);
                 let nb = g.batches.len();
                 let st = strides(&[nb, k, j]);
-                lower_linear(
-                    q,
-                    node,
-                    x,
-                    vec![(a.data.clone(), vec![0.0; i])],
-                    i,
-                    k,
-                    |_| Geometry::Dense {
-                        outer: nb,
-                        inner: j,
-                        xs: [st[0], 1, j],
-                        ys: [i * j, 1, j],
-                        sets: None,
-                    },
-                    None,
-                )
+                {
+                    let out = q.node(node).outputs[0];
+                    q.linear(
+                        node,
+                        x,
+                        out,
+                        &vec![(a.data.clone(), vec![0.0; i])],
+                        i,
+                        Geometry::Dense {
+                            outer: nb,
+                            inner: j,
+                            xs: [st[0], 1, j],
+                            ys: [i * j, 1, j],
+                            sets: None,
+                        },
+                    )
+                }
             }
             (None, None) => lower_product(q, node, &ashape, &bshape),
             (Some(_), Some(_)) => {

@@ -5,7 +5,7 @@ use crate::frontend::proto::Attrs;
 use crate::frontend::quantize::QuantCtx;
 use crate::frontend::tensor::Tensor;
 use crate::frontend::FrontendError;
-use crate::graph::{Geometry, LinearOp, MaxOp, QOp, TensorKind, WeightSet};
+use crate::graph::{Geometry, MaxOp, QOp, TensorKind};
 use std::any::Any;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -304,8 +304,6 @@ impl OnnxOp for AvgPool {
         let (out, pads, k, s) = self.geometry(&q.node(node).name, &shape)?;
         let kk = k[0] * k[1];
         let o = q.node(node).outputs[0];
-        let s_out = q.scale_for(o);
-        let s_w = q.weight_scale(x.scale, s_out);
         let mut geometry = Geometry::AvgPool2d {
             c: shape[1],
             h: shape[2],
@@ -324,16 +322,10 @@ impl OnnxOp for AvgPool {
             .collect();
         counts.sort_unstable();
         counts.dedup();
-        let mut sets = Vec::with_capacity(counts.len());
-        for &c in &counts {
-            let wq = q.fixed(node, 1.0 / c.max(1) as f64, s_w)?;
-            sets.push(WeightSet {
-                m: 1,
-                k: kk,
-                w: vec![wq; kk],
-                b: vec![0],
-            });
-        }
+        let sets: Vec<(Vec<f64>, Vec<f64>)> = counts
+            .iter()
+            .map(|&c| (vec![1.0 / c.max(1) as f64; kk], vec![0.0]))
+            .collect();
         if let Geometry::AvgPool2d { set_for_count, .. } = &mut geometry {
             *set_for_count = counts
                 .iter()
@@ -341,17 +333,7 @@ impl OnnxOp for AvgPool {
                 .map(|(i, &c)| (c, i as u32))
                 .collect();
         }
-        let s_acc = x.scale + s_w;
-        let name = format!("{} (accumulator)", q.model.tensors[o].name);
-        let acc = q.new_tensor(&name, q.shape(o).to_vec(), s_acc, TensorKind::Accumulator);
-        q.push(QOp::Linear(LinearOp {
-            name: q.node(node).name.clone(),
-            input: x.id,
-            output: acc,
-            sets,
-            geometry,
-        }));
-        q.finish_accumulator(node, acc, s_acc, o)
+        q.linear(node, x, o, &sets, 1, geometry)
     }
 
     fn as_any(&self) -> &dyn Any {
