@@ -75,6 +75,11 @@ impl VerifierKey {
         &self.vk
     }
 
+    /// Verifier-side KZG parameters (`g`, `g2`, `s·g2`, size `2^k`).
+    pub fn kzg_params(&self) -> &ParamsKZG<Bn256> {
+        &self.params
+    }
+
     /// Serializes to the sealed file form.
     pub fn to_bytes(&self) -> Vec<u8> {
         let header = serde_json::to_vec(&Header {

@@ -1,6 +1,7 @@
 //! The proof file (`PROOF.json`) written by `zkinfer prove`.
 
 use crate::error::VerifyError;
+use halo2_proofs::halo2curves::ff::PrimeField;
 use serde::{Deserialize, Serialize};
 
 /// Current proof file version.
@@ -54,6 +55,20 @@ impl ProofFile {
     pub fn proof_bytes(&self) -> Result<Vec<u8>, VerifyError> {
         let h = self.proof.strip_prefix("0x").unwrap_or(&self.proof);
         hex::decode(h).map_err(|e| VerifyError::Format(format!("'proof' is not hex: {e}")))
+    }
+
+    /// EVM calldata for a generated verifier: every public value as a 32-byte big-endian word,
+    /// then the proof bytes.
+    pub fn calldata(&self) -> Result<Vec<u8>, VerifyError> {
+        let mut out = Vec::new();
+        for (i, h) in self.instances.iter().flatten().enumerate() {
+            let x = zkinfer_circuits::field::from_hex(h).ok_or_else(|| VerifyError::Format(format!("instance #{i} is not a canonical field element")))?;
+            let mut be = x.to_repr();
+            be.as_mut().reverse();
+            out.extend_from_slice(be.as_ref());
+        }
+        out.extend(self.proof_bytes()?);
+        Ok(out)
     }
 
     /// Reads a proof file.

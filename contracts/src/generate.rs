@@ -1,0 +1,36 @@
+//! Solidity verifier generation with snark-verifier's EVM loader: the verifier reads
+//! `instances ‖ proof` from calldata, replays the Keccak transcript, checks the PLONK
+//! identities and the SHPLONK pairing, and reverts unless the proof is valid.
+
+use crate::error::ContractError;
+use halo2_proofs::halo2curves::bn256::{Bn256, Fq, Fr};
+use halo2_proofs::poly::commitment::ParamsProver;
+use snark_verifier::loader::evm::EvmLoader;
+use snark_verifier::pcs::kzg::{Bdfg21, KzgAs, KzgDecidingKey, LimbsEncoding};
+use snark_verifier::system::halo2::{compile, transcript::evm::EvmTranscript, Config};
+use snark_verifier::verifier::{plonk::PlonkVerifier, SnarkVerifier};
+use std::rc::Rc;
+use zkinfer_verifier::VerifierKey;
+
+type Plonk = PlonkVerifier<KzgAs<Bn256, Bdfg21>, LimbsEncoding<3, 88>>;
+
+/// Solidity source of a verifier contract for `key` (contract name `Halo2Verifier`).
+pub fn verifier_solidity(key: &VerifierKey) -> Result<String, ContractError> {
+    let run = || -> Result<String, String> {
+        let params = key.kzg_params();
+        let num_instance = vec![key.io.instance_count()];
+        let protocol = compile(params, key.halo2(), Config::kzg().with_num_instance(num_instance.clone()));
+        let dk: KzgDecidingKey<Bn256> = (params.get_g()[0], params.g2(), params.s_g2()).into();
+        let loader = EvmLoader::new::<Fq, Fr>();
+        let protocol = protocol.loaded(&loader);
+        let mut transcript = EvmTranscript::<_, Rc<EvmLoader>, _, _>::new(&loader);
+        let instances = transcript.load_instances(num_instance);
+        let proof = Plonk::read_proof(&dk, &protocol, &instances, &mut transcript).map_err(|e| format!("{e:?}"))?;
+        Plonk::verify(&dk, &protocol, &instances, &proof).map_err(|e| format!("{e:?}"))?;
+        Ok(loader.solidity_code())
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        Ok(r) => r.map_err(ContractError::Generate),
+        Err(_) => Err(ContractError::Generate("snark-verifier failed on this verifying key".into())),
+    }
+}

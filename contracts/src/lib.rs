@@ -1,0 +1,16 @@
+//! On-chain verification: a Solidity verifier per compiled model ([`generate`]), compiled with
+//! the pinned solcjs ([`solc`]), deployed and called in an in-process EVM ([`evm`]), and the
+//! consumer contract [`REGISTRY_SOURCE`] (`InferenceRegistry`).
+
+pub mod error;
+pub mod evm;
+pub mod generate;
+pub mod solc;
+
+pub use error::ContractError;
+pub use evm::{CallOutcome, Deployed, Evm, MAX_INITCODE_BYTES, MAX_RUNTIME_BYTES};
+pub use generate::verifier_solidity;
+pub use solc::{Bytecode, Solc};
+
+/// Solidity source of `InferenceRegistry`, the consumer contract.
+pub const REGISTRY_SOURCE: &str = include_str!("../sol/InferenceRegistry.sol");
