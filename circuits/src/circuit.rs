@@ -1,9 +1,10 @@
 //! The model circuit: a quantized graph laid out by a [`CircuitPlan`], synthesized by the chips.
 
 use crate::chips::{AdvCol, Assigner, ModelConfig, Tamper, Wit};
-use crate::field::{fe, F};
+use crate::field::F;
 use crate::graph::{QOp, QuantizedGraph};
 use crate::plan::{CircuitPlan, CircuitShape, Col, Pos};
+use crate::public_io::instances;
 use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner, Value};
 use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
 use std::sync::Arc;
@@ -46,17 +47,19 @@ impl ModelCircuit {
         }
     }
 
-    /// Public instances: quantized inputs, then quantized outputs.
+    /// Quantized inputs then outputs, flattened (the values the pack chip holds).
+    fn public_values(&self) -> Option<(Vec<i128>, Vec<i128>)> {
+        let vals = self.witness.as_ref()?;
+        let flat = |ts: &[usize]| ts.iter().flat_map(|&t| vals[t].iter().copied()).collect();
+        Some((flat(&self.graph.inputs), flat(&self.graph.outputs)))
+    }
+
+    /// Public instances of this witness (see [`crate::public_io`]).
     pub fn instances(&self) -> Vec<F> {
-        let Some(vals) = &self.witness else {
-            return Vec::new();
-        };
-        self.graph
-            .inputs
-            .iter()
-            .chain(&self.graph.outputs)
-            .flat_map(|&t| vals[t].iter().map(|&v| fe(v)))
-            .collect()
+        match self.public_values() {
+            Some((i, o)) => instances(self.plan.shape.public_io, self.graph.bits, &i, &o),
+            None => Vec::new(),
+        }
     }
 
     /// Returns a copy with one advice cell overridden (negative tests).
@@ -120,7 +123,7 @@ impl Circuit<F> for ModelCircuit {
                     cfg: &cfg,
                     tamper: &self.tamper,
                 };
-                cfg.table.assign(&mut a, g);
+                cfg.table.assign(&mut a, g, cfg.shape.identity_table);
                 for reg in &layout.mv {
                     let QOp::Linear(op) = &g.ops[reg.op as usize] else {
                         return Err(Error::Synthesis);
@@ -145,18 +148,32 @@ impl Circuit<F> for ModelCircuit {
                     };
                     cfg.dot[reg.lane as usize].assign(&mut a, reg, op, wit, homes)?;
                 }
-                // Public outputs follow the inputs in the instance column.
-                let mut row = layout.n_inputs as u32;
-                for &t in &g.outputs {
-                    for home in &homes[t] {
-                        a.copy(
-                            *home,
-                            Pos {
-                                col: Col::Inst,
-                                row,
-                            },
-                        )?;
-                        row += 1;
+                if let Some(pack) = &cfg.pack {
+                    let values = self.public_values().map(|(mut i, o)| {
+                        i.extend(o);
+                        i
+                    });
+                    pack.assign(
+                        &mut a,
+                        g.bits,
+                        values.as_deref(),
+                        &layout.words,
+                        &layout.pack_sources,
+                    )?;
+                } else {
+                    // Plain: public outputs follow the inputs in the instance column.
+                    let mut row = layout.n_inputs as u32;
+                    for &t in &g.outputs {
+                        for home in &homes[t] {
+                            a.copy(
+                                *home,
+                                Pos {
+                                    col: Col::Inst,
+                                    row,
+                                },
+                            )?;
+                            row += 1;
+                        }
                     }
                 }
                 // Second phase: the matvec checks need the challenge.

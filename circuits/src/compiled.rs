@@ -3,6 +3,7 @@
 
 use crate::graph::{QOp, QuantizedGraph};
 use crate::plan::{CircuitPlan, CircuitShape, LayoutError};
+use crate::public_io::PublicIo;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -180,11 +181,15 @@ pub struct IoTensor {
     pub scale: i32,
 }
 
-/// How public values map to tensors: the instance column holds the inputs, then the outputs.
+/// How public values map to tensors: the instance column holds the inputs, then the outputs,
+/// encoded as `public_io` says.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IoSpec {
     /// Activation bit width: every public value lies in `[-2^(bits-1), 2^(bits-1))`.
     pub bits: u32,
+    /// Instance encoding.
+    #[serde(default)]
+    pub public_io: PublicIo,
     /// Graph inputs.
     pub inputs: Vec<IoTensor>,
     /// Graph outputs.
@@ -193,7 +198,7 @@ pub struct IoSpec {
 
 impl IoSpec {
     /// Reads the public tensors off a graph.
-    pub fn of(g: &QuantizedGraph) -> Self {
+    pub fn of(g: &QuantizedGraph, public_io: PublicIo) -> Self {
         let t = |&id: &usize| IoTensor {
             name: g.tensors[id].name.clone(),
             shape: g.tensors[id].shape.clone(),
@@ -201,18 +206,41 @@ impl IoSpec {
         };
         IoSpec {
             bits: g.bits,
+            public_io,
             inputs: g.inputs.iter().map(t).collect(),
             outputs: g.outputs.iter().map(t).collect(),
         }
     }
 
-    /// Total number of public values.
-    pub fn instance_count(&self) -> usize {
+    /// Number of input values.
+    pub fn input_values(&self) -> usize {
         self.inputs
             .iter()
-            .chain(&self.outputs)
             .map(|t| t.shape.iter().product::<usize>())
             .sum()
+    }
+
+    /// Number of output values.
+    pub fn output_values(&self) -> usize {
+        self.outputs
+            .iter()
+            .map(|t| t.shape.iter().product::<usize>())
+            .sum()
+    }
+
+    /// Instances holding the inputs (they come first).
+    pub fn input_instances(&self) -> usize {
+        self.public_io.words(self.bits, self.input_values())
+    }
+
+    /// Instances holding the outputs (after the inputs').
+    pub fn output_instances(&self) -> usize {
+        self.public_io.words(self.bits, self.output_values())
+    }
+
+    /// Total number of instances.
+    pub fn instance_count(&self) -> usize {
+        self.input_instances() + self.output_instances()
     }
 }
 
@@ -271,7 +299,7 @@ impl CompiledModel {
 
     /// Public tensor layout.
     pub fn io(&self) -> IoSpec {
-        IoSpec::of(&self.graph)
+        IoSpec::of(&self.graph, self.shape.public_io)
     }
 
     /// Rebuilds the layout.
@@ -355,7 +383,7 @@ impl CompiledModel {
                 "lookups": self.shape.lookups(),
                 "equality": self.shape.equality_columns(),
             },
-            "table_rows": g.table_rows(),
+            "table_rows": g.table_rows(self.shape.identity_table),
             "estimated_prove_seconds": self.estimate_s,
             "io": self.io(),
             "op_counts": counts,

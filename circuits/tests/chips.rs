@@ -6,7 +6,8 @@ use std::sync::Arc;
 use zkinfer_circuits::chips::AdvCol;
 use zkinfer_circuits::field::{fe, F};
 use zkinfer_circuits::graph::*;
-use zkinfer_circuits::plan::{choose_shape, CircuitPlan, SearchOptions};
+use zkinfer_circuits::plan::{choose_shape, CircuitPlan, CircuitShape, SearchOptions};
+use zkinfer_circuits::public_io::{instances, PublicIo};
 use zkinfer_circuits::ModelCircuit;
 
 const BITS: u32 = 8;
@@ -98,13 +99,24 @@ impl Builder {
     }
 }
 
-/// Lays out, evaluates and returns the circuit and its public values.
+/// Lays out, evaluates and returns the circuit and its public values (plain public I/O, so
+/// tests can address single values in the instance column).
 fn build(g: QuantizedGraph, inputs: Vec<Vec<i128>>) -> (ModelCircuit, Vec<F>, u32) {
+    build_shaped(g, inputs, |s| s.public_io = PublicIo::Plain)
+}
+
+/// Like [`build`], with the chosen shape adjusted by `adjust` first.
+fn build_shaped(
+    g: QuantizedGraph,
+    inputs: Vec<Vec<i128>>,
+    adjust: impl FnOnce(&mut CircuitShape),
+) -> (ModelCircuit, Vec<F>, u32) {
     g.validate().unwrap();
     let vals = g.eval(&inputs).unwrap();
-    let choice = choose_shape(&g, &SearchOptions::default()).unwrap();
-    let k = choice.shape.k;
-    let plan = CircuitPlan::new(&g, choice.shape).unwrap();
+    let mut shape = choose_shape(&g, &SearchOptions::default()).unwrap().shape;
+    adjust(&mut shape);
+    let k = shape.k;
+    let plan = CircuitPlan::new(&g, shape).unwrap();
     let c = ModelCircuit::with_witness(Arc::new(g), Arc::new(plan), vals);
     let inst = c.instances();
     (c, inst, k)
@@ -128,6 +140,11 @@ fn assert_rejects(c: &ModelCircuit, inst: &[F], k: u32, cells: &[(AdvCol, u32, F
 
 /// Dense layer + ReLU rescale: input [4] → W (3×4) → relu(round(acc / 2^4)).
 fn dense() -> (ModelCircuit, Vec<F>, u32) {
+    let (g, x) = dense_graph();
+    build(g, x)
+}
+
+fn dense_graph() -> (QuantizedGraph, Vec<Vec<i128>>) {
     let mut b = Builder::new();
     let x = b.input("x", &[4]);
     let acc = b.tensor("acc", &[3], 8, TensorKind::Accumulator);
@@ -152,7 +169,136 @@ fn dense() -> (ModelCircuit, Vec<F>, u32) {
     let relu = b.func(FnKind::Relu);
     let out = b.elem("relu", Some(acc), None, 1, 0, 0, 4, relu, 4);
     b.g.outputs.push(out);
-    build(b.g, vec![vec![7, -3, 12, 5]])
+    (b.g, vec![vec![7, -3, 12, 5]])
+}
+
+#[test]
+fn pack_rejects_wrong_words_and_unpacked_values() {
+    let (g, x) = dense_graph();
+    let (c, inst, k) = build_shaped(g, x, |s| s.public_io = PublicIo::Packed);
+    assert_eq!(inst.len(), 2, "one input word, one output word");
+    assert!(satisfied(&c, &inst, k));
+    let words = c.plan.layout.words.clone();
+    let out_word = words[1];
+    let last_row = out_word.start + out_word.len - 1;
+    // A wrong running word breaks the pack gate.
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::PackAcc, out_word.start, fe(3))],
+        "a packed word",
+    );
+    // A packed output that is not the computed output breaks its copy constraint.
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::PackV, last_row, fe(2))],
+        "a packed output",
+    );
+    // A public word that is not the packing of the values is rejected.
+    let mut bad = inst.clone();
+    bad[1] += fe(1);
+    assert!(!satisfied(&c, &bad, k));
+}
+
+/// `y = x` through the input's range check only, so one input value can be changed
+/// consistently everywhere without touching anything downstream.
+fn echo_graph() -> (QuantizedGraph, Vec<Vec<i128>>) {
+    let mut b = Builder::new();
+    let x = b.input("x", &[3]);
+    b.g.outputs.push(x);
+    (b.g, vec![vec![5, -7, 100]])
+}
+
+/// Replaces input 0 by `v` in every cell and word that holds it.
+fn with_input0(c: &ModelCircuit, v: i128) -> (ModelCircuit, Vec<F>) {
+    let mode = c.plan.shape.public_io;
+    let mut xs = c.witness.as_ref().unwrap()[c.graph.inputs[0]].clone();
+    xs[0] = v;
+    let seg = c.plan.layout.el[0].clone();
+    let mut t = c.clone();
+    for col in [
+        AdvCol::ElA(seg.lane),
+        AdvCol::ElQ(seg.lane),
+        AdvCol::ElOut(seg.lane),
+    ] {
+        t = t.tampered(col, seg.start, fe(v));
+    }
+    if mode == PublicIo::Packed {
+        let n = xs.len() as u32;
+        let half = 1i128 << (BITS - 1);
+        // Input values at pack rows 0..n, the same values as outputs at rows n..2n.
+        for (base, _) in [(0u32, 0), (n, 1)] {
+            t = t.tampered(AdvCol::PackV, base, fe(v));
+            let mut acc = F::zero();
+            for (i, &x) in xs.iter().enumerate() {
+                acc = acc * fe(1 << BITS) + fe(x + half);
+                t = t.tampered(AdvCol::PackAcc, base + i as u32, acc);
+            }
+        }
+    }
+    (t, instances(mode, BITS, &xs, &xs))
+}
+
+#[test]
+fn public_inputs_are_range_checked_in_every_encoding() {
+    let big = 1i128 << (BITS - 1);
+    for (mode, identity) in [
+        (PublicIo::Plain, false),
+        (PublicIo::Packed, false),
+        (PublicIo::Packed, true),
+    ] {
+        let (g, x) = echo_graph();
+        let rows = g.table_rows(identity);
+        let (c, inst, k) = build_shaped(g, x, |s| {
+            s.public_io = mode;
+            s.identity_table = identity;
+            while s.usable_rows() < rows + 16 {
+                s.k += 1;
+            }
+        });
+        assert!(satisfied(&c, &inst, k), "{mode:?}");
+        // The consistent rewrite itself is sound: an in-range value is accepted ...
+        let (t, i2) = with_input0(&c, big - 1);
+        assert!(satisfied(&t, &i2, k), "{mode:?}: in-range rewrite rejected");
+        // ... and an out-of-range one is not, though every cell and word agrees with it.
+        for v in [big, -big - 1] {
+            let (t, i2) = with_input0(&c, v);
+            assert!(
+                !satisfied(&t, &i2, k),
+                "{mode:?} identity={identity}: input {v} accepted"
+            );
+        }
+    }
+}
+
+#[test]
+fn identity_table_checks_range_and_identity_by_lookup() {
+    let (g, x) = dense_graph();
+    let rows = g.table_rows(true);
+    let (c, inst, k) = build_shaped(g, x, |s| {
+        s.public_io = PublicIo::Plain;
+        s.identity_table = true;
+        while s.usable_rows() < rows + 16 {
+            s.k += 1;
+        }
+    });
+    assert!(satisfied(&c, &inst, k));
+    assert_eq!(c.plan.shape.lookups(), 2);
+    // The input's range-check op is an identity: out must equal q.
+    let in_seg = c.plan.layout.el.iter().find(|s| s.op == 0).unwrap().clone();
+    let vals = c.witness.as_ref().unwrap();
+    let x0 = vals[c.graph.inputs[0]][0];
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::ElOut(in_seg.lane), in_seg.start, fe(x0 + 1))],
+        "an identity output",
+    );
+    // Out-of-range inputs: see public_inputs_are_range_checked_in_every_encoding.
 }
 
 #[test]
@@ -233,24 +379,7 @@ fn elementwise_rejects_wrong_function_rounding_and_range() {
         ],
         "rounding",
     );
-    // The input range check: a public input beyond the activation range is rejected even when
-    // every cell agrees with it.
-    let big = 1i128 << (BITS - 1);
-    let in_seg = c.plan.layout.el.iter().find(|s| s.op == 0).unwrap().clone();
-    let mut inst2 = inst.clone();
-    inst2[0] = fe(big);
-    let mut t = c.clone();
-    for (col, v) in [
-        (AdvCol::ElA(in_seg.lane), big),
-        (AdvCol::ElQ(in_seg.lane), big),
-        (AdvCol::ElOut(in_seg.lane), big),
-    ] {
-        t = t.tampered(col, in_seg.start, fe(v));
-    }
-    assert!(
-        !satisfied(&t, &inst2, k),
-        "an out-of-range input was accepted"
-    );
+    // Out-of-range inputs: see public_inputs_are_range_checked_in_every_encoding.
     // A wrong public output is rejected.
     let mut inst3 = inst.clone();
     let last = inst3.len() - 1;

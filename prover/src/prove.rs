@@ -88,12 +88,6 @@ impl<M: G1Msm> Prover<M> {
             Ok(r) => r.map_err(ProverError::Prove)?,
             Err(_) => return Err(ProverError::Prove("internal error while proving".into())),
         };
-        let ints: Vec<i128> = input_ints
-            .iter()
-            .chain(&output_ints)
-            .flatten()
-            .copied()
-            .collect();
         Ok(ProofFile {
             version: PROOF_VERSION,
             protocol: PROTOCOL.into(),
@@ -104,7 +98,7 @@ impl<M: G1Msm> Prover<M> {
             input_shapes: io.inputs.iter().map(|t| t.shape.clone()).collect(),
             outputs: dequantize(&output_ints, io.outputs.iter().map(|t| t.scale)),
             output_shapes: io.outputs.iter().map(|t| t.shape.clone()).collect(),
-            instances: vec![instances::encode(&ints)],
+            instances: vec![instances::encode(&public)],
             proof: format!("0x{}", hex::encode(proof)),
         })
     }

@@ -21,9 +21,15 @@ pub enum VerifyError {
     /// Wrong number of public values.
     #[error("the proof has {got} public values, the model has {expected}")]
     InstanceCount { expected: usize, got: usize },
-    /// A public value that is not a valid activation.
-    #[error("public value #{index} is not an integer in the model's range [{lo}, {hi}]")]
-    InstanceRange { index: usize, lo: i128, hi: i128 },
+    /// A listed input or output that the model cannot produce (not on its fixed-point grid, or
+    /// out of range).
+    #[error("{field} tensor #{tensor} value #{index} ({value}) is not a value of this model (wrong scale or out of range)")]
+    NotAValue {
+        field: &'static str,
+        tensor: usize,
+        index: usize,
+        value: f64,
+    },
     /// The listed outputs or inputs disagree with the proven public values.
     #[error("'{field}' does not match the proven public values ({detail})")]
     ValuesMismatch { field: &'static str, detail: String },

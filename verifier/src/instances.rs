@@ -1,13 +1,16 @@
-//! Public-input encoding: one instance column holding the quantized inputs, then the quantized
-//! outputs, as field elements (negative values as `p - |v|`), written as 32-byte big-endian hex.
+//! Public-input encoding: one instance column holding the inputs, then the outputs, encoded as
+//! the model's [`PublicIo`](zkinfer_circuits::public_io::PublicIo) says (one value per
+//! instance, or packed), written as 32-byte big-endian hex. A verifier never trusts the listed
+//! instances: it recomputes them from the listed values.
 
 use crate::error::VerifyError;
-use zkinfer_circuits::compiled::IoSpec;
-use zkinfer_circuits::field::{fe, from_hex, to_hex, to_signed, F};
+use zkinfer_circuits::compiled::{IoSpec, IoTensor};
+use zkinfer_circuits::field::{from_hex, to_hex, F};
+use zkinfer_circuits::public_io::instances;
 
-/// Hex encoding of quantized values.
-pub fn encode(values: &[i128]) -> Vec<String> {
-    values.iter().map(|&v| to_hex(&fe(v))).collect()
+/// Hex encoding of instances.
+pub fn encode(instances: &[F]) -> Vec<String> {
+    instances.iter().map(to_hex).collect()
 }
 
 /// Decoded public values.
@@ -41,55 +44,69 @@ pub fn dequantize(vals: &[Vec<i128>], scales: impl Iterator<Item = i32>) -> Vec<
         .collect()
 }
 
-/// Decodes and range-checks the instance column of a proof file.
-pub fn decode(io: &IoSpec, columns: &[Vec<String>]) -> Result<PublicValues, VerifyError> {
-    let [col] = columns else {
-        return Err(VerifyError::Format(format!(
-            "'instances' must hold exactly one column, got {}",
-            columns.len()
-        )));
-    };
-    let expected = io.instance_count();
-    if col.len() != expected {
-        return Err(VerifyError::InstanceCount {
-            expected,
-            got: col.len(),
+/// Recovers the quantized values behind listed real values: each must be `v · 2^-scale` for
+/// an integer `v` in the model's range (exactly what `prove` writes).
+fn requantize(
+    field: &'static str,
+    listed: &[Vec<f64>],
+    tensors: &[IoTensor],
+    bits: u32,
+) -> Result<Vec<Vec<i128>>, VerifyError> {
+    if listed.len() != tensors.len() {
+        return Err(VerifyError::ValuesMismatch {
+            field,
+            detail: format!(
+                "{} tensors listed, the model has {}",
+                listed.len(),
+                tensors.len()
+            ),
         });
     }
-    let half = 1i128 << (io.bits - 1);
-    let mut field = Vec::with_capacity(col.len());
-    let mut ints = Vec::with_capacity(col.len());
-    for (i, h) in col.iter().enumerate() {
-        let x = from_hex(h).ok_or_else(|| {
-            VerifyError::Format(format!(
-                "instance #{i} is not a canonical 32-byte hex field element"
-            ))
-        })?;
-        let v = to_signed(&x, half as u128).filter(|v| *v < half).ok_or(
-            VerifyError::InstanceRange {
-                index: i,
-                lo: -half,
-                hi: half - 1,
-            },
-        )?;
-        field.push(x);
-        ints.push(v);
-    }
-    let split =
-        |tensors: &[zkinfer_circuits::compiled::IoTensor], at: &mut usize| -> Vec<Vec<i128>> {
-            tensors
-                .iter()
-                .map(|t| {
-                    let n: usize = t.shape.iter().product();
-                    let v = ints[*at..*at + n].to_vec();
-                    *at += n;
-                    v
+    let half = 1i128 << (bits - 1);
+    listed
+        .iter()
+        .zip(tensors)
+        .enumerate()
+        .map(|(t, (vals, spec))| {
+            let n: usize = spec.shape.iter().product();
+            if vals.len() != n {
+                return Err(VerifyError::ValuesMismatch {
+                    field,
+                    detail: format!("tensor #{t} has {} values, the model has {n}", vals.len()),
+                });
+            }
+            vals.iter()
+                .enumerate()
+                .map(|(i, &x)| {
+                    let v = x * (spec.scale as f64).exp2();
+                    let ok =
+                        v.is_finite() && v.fract() == 0.0 && v >= -(half as f64) && v < half as f64;
+                    if ok {
+                        Ok(v as i128)
+                    } else {
+                        Err(VerifyError::NotAValue {
+                            field,
+                            tensor: t,
+                            index: i,
+                            value: x,
+                        })
+                    }
                 })
                 .collect()
-        };
-    let mut at = 0;
-    let inputs = split(&io.inputs, &mut at);
-    let outputs = split(&io.outputs, &mut at);
+        })
+        .collect()
+}
+
+/// The public values a proof file lists, and the instances they must have been proven with.
+pub fn from_listed(
+    io: &IoSpec,
+    inputs: &[Vec<f64>],
+    outputs: &[Vec<f64>],
+) -> Result<PublicValues, VerifyError> {
+    let inputs = requantize("inputs", inputs, &io.inputs, io.bits)?;
+    let outputs = requantize("outputs", outputs, &io.outputs, io.bits)?;
+    let flat = |v: &[Vec<i128>]| v.iter().flatten().copied().collect::<Vec<_>>();
+    let field = instances(io.public_io, io.bits, &flat(&inputs), &flat(&outputs));
     Ok(PublicValues {
         field,
         inputs,
@@ -97,12 +114,45 @@ pub fn decode(io: &IoSpec, columns: &[Vec<String>]) -> Result<PublicValues, Veri
     })
 }
 
+/// Checks that a proof file's `instances` are exactly `expected`.
+pub fn check(expected: &[F], columns: &[Vec<String>]) -> Result<(), VerifyError> {
+    let [col] = columns else {
+        return Err(VerifyError::Format(format!(
+            "'instances' must hold exactly one column, got {}",
+            columns.len()
+        )));
+    };
+    if col.len() != expected.len() {
+        return Err(VerifyError::InstanceCount {
+            expected: expected.len(),
+            got: col.len(),
+        });
+    }
+    for (i, (h, want)) in col.iter().zip(expected).enumerate() {
+        let x = from_hex(h).ok_or_else(|| {
+            VerifyError::Format(format!(
+                "instance #{i} is not a canonical 32-byte hex field element"
+            ))
+        })?;
+        if x != *want {
+            return Err(VerifyError::ValuesMismatch {
+                field: "instances",
+                detail: format!(
+                    "instance #{i} is not the encoding of the listed inputs and outputs"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zkinfer_circuits::compiled::IoTensor;
+    use zkinfer_circuits::field::fe;
+    use zkinfer_circuits::public_io::PublicIo;
 
-    fn io() -> IoSpec {
+    fn io(public_io: PublicIo) -> IoSpec {
         let t = |n: &str, len| IoTensor {
             name: n.into(),
             shape: vec![1, len],
@@ -110,36 +160,77 @@ mod tests {
         };
         IoSpec {
             bits: 8,
+            public_io,
             inputs: vec![t("x", 2)],
             outputs: vec![t("y", 1)],
         }
     }
 
     #[test]
-    fn decodes_and_checks_public_values() {
-        let col = encode(&[3, -128, 127]);
-        let v = decode(&io(), &[col.clone()]).unwrap();
+    fn recomputes_instances_from_listed_values() {
+        let plain = io(PublicIo::Plain);
+        let v = from_listed(&plain, &[vec![0.75, -32.0]], &[vec![31.75]]).unwrap();
         assert_eq!(v.inputs, vec![vec![3, -128]]);
         assert_eq!(v.outputs, vec![vec![127]]);
-        assert_eq!(v.real_outputs(&io()), vec![vec![31.75]]);
+        assert_eq!(v.field, vec![fe(3), fe(-128), fe(127)]);
+        assert_eq!(v.real_outputs(&plain), vec![vec![31.75]]);
+        check(&v.field, &[encode(&v.field)]).unwrap();
+        let packed =
+            from_listed(&io(PublicIo::Packed), &[vec![0.75, -32.0]], &[vec![31.75]]).unwrap();
+        assert_eq!(packed.field.len(), 2);
+        assert_eq!(packed.field[0], fe(131) * fe(256) + fe(0));
+    }
+
+    #[test]
+    fn rejects_values_that_are_not_model_values() {
+        let io = io(PublicIo::Packed);
+        for bad in [32.0, -32.25, 0.1, f64::NAN, f64::INFINITY] {
+            assert!(matches!(
+                from_listed(&io, &[vec![0.0, 0.0]], &[vec![bad]]),
+                Err(VerifyError::NotAValue {
+                    field: "outputs",
+                    ..
+                })
+            ));
+        }
         assert!(matches!(
-            decode(&io(), &[encode(&[3, 128, 0])]),
-            Err(VerifyError::InstanceRange { index: 1, .. })
+            from_listed(&io, &[vec![0.0]], &[vec![0.0]]),
+            Err(VerifyError::ValuesMismatch {
+                field: "inputs",
+                ..
+            })
         ));
         assert!(matches!(
-            decode(&io(), &[encode(&[3, -129, 0])]),
-            Err(VerifyError::InstanceRange { .. })
+            from_listed(&io, &[vec![0.0, 0.0]], &[]),
+            Err(VerifyError::ValuesMismatch {
+                field: "outputs",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn checks_listed_instances() {
+        let want = vec![fe(1), fe(-2)];
+        let col = encode(&want);
+        check(&want, &[col.clone()]).unwrap();
+        assert!(matches!(
+            check(&want, &[encode(&[fe(1), fe(2)])]),
+            Err(VerifyError::ValuesMismatch {
+                field: "instances",
+                ..
+            })
         ));
         assert!(matches!(
-            decode(&io(), &[encode(&[3, 4])]),
+            check(&want, &[encode(&[fe(1)])]),
             Err(VerifyError::InstanceCount { .. })
         ));
         assert!(matches!(
-            decode(&io(), &[col.clone(), col.clone()]),
+            check(&want, &[col.clone(), col.clone()]),
             Err(VerifyError::Format(_))
         ));
         let mut bad = col;
         bad[0] = "0x12".into();
-        assert!(matches!(decode(&io(), &[bad]), Err(VerifyError::Format(_))));
+        assert!(matches!(check(&want, &[bad]), Err(VerifyError::Format(_))));
     }
 }

@@ -62,7 +62,9 @@ impl ProofFile {
     pub fn calldata(&self) -> Result<Vec<u8>, VerifyError> {
         let mut out = Vec::new();
         for (i, h) in self.instances.iter().flatten().enumerate() {
-            let x = zkinfer_circuits::field::from_hex(h).ok_or_else(|| VerifyError::Format(format!("instance #{i} is not a canonical field element")))?;
+            let x = zkinfer_circuits::field::from_hex(h).ok_or_else(|| {
+                VerifyError::Format(format!("instance #{i} is not a canonical field element"))
+            })?;
             let mut be = x.to_repr();
             be.as_mut().reverse();
             out.extend_from_slice(be.as_ref());

@@ -100,7 +100,8 @@ pub fn verify(key: &VerifierKey, proof: &ProofFile) -> Result<Verified, VerifyEr
             key: vk_hash,
         });
     }
-    let public = instances::decode(&key.io, &proof.instances)?;
+    let public = instances::from_listed(&key.io, &proof.inputs, &proof.outputs)?;
+    instances::check(&public.field, &proof.instances)?;
     let (inputs, outputs) = (public.real_inputs(&key.io), public.real_outputs(&key.io));
     same("outputs", &proof.outputs, &outputs)?;
     same("inputs", &proof.inputs, &inputs)?;

@@ -8,6 +8,9 @@
 //! (1 - fn)·(out - q) = 0                          // out = q for the identity
 //! ```
 //!
+//! With the identity in the function table (`identity_table`), the last three become one
+//! lookup, `(ftag, q, out) ∈ function table`, which also range-checks `q`.
+//!
 //! The coefficients are fixed columns, already multiplied by `2^(B-d)` for a rescale by `2^d`,
 //! so one remainder range serves every shift (`rs = 1`); without a rescale (`rs = 0`) `q` is the
 //! linear part exactly. Gates are enabled by a selector (halo2 checks gates on blinding rows
@@ -17,7 +20,7 @@ use super::table::TableConfig;
 use super::{AdvCol, Assigner, Wit};
 use crate::field::{fe, pow2, F};
 use crate::graph::{ElemOp, QuantizedGraph};
-use crate::plan::{Col, ElSeg, Pos};
+use crate::plan::{CircuitShape, Col, ElSeg, Pos};
 use halo2_proofs::halo2curves::ff::Field;
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector};
 use halo2_proofs::poly::Rotation;
@@ -41,7 +44,8 @@ pub struct ElemLane {
     qc: Column<Fixed>,
     rs: Column<Fixed>,
     ftag: Column<Fixed>,
-    is_fn: Column<Fixed>,
+    /// 1 on rows with a non-identity function (absent with the identity in the table).
+    is_fn: Option<Column<Fixed>>,
     enable: Selector,
 }
 
@@ -50,9 +54,9 @@ impl ElemLane {
     pub fn configure(
         meta: &mut ConstraintSystem<F>,
         table: &TableConfig,
-        binary: bool,
-        bits: u32,
+        shape: &CircuitShape,
     ) -> Self {
+        let (binary, bits) = (shape.elem_binary, shape.bits);
         let a = meta.advice_column();
         let b = binary.then(|| meta.advice_column());
         let (q, r, out) = (
@@ -68,12 +72,12 @@ impl ElemLane {
         let qa = meta.fixed_column();
         let qb = binary.then(|| meta.fixed_column());
         let qm = binary.then(|| meta.fixed_column());
-        let (qc, rs, ftag, is_fn) = (
-            meta.fixed_column(),
+        let (qc, rs, ftag) = (
             meta.fixed_column(),
             meta.fixed_column(),
             meta.fixed_column(),
         );
+        let is_fn = (!shape.identity_table).then(|| meta.fixed_column());
         let enable = meta.selector();
         let half = Expression::Constant(pow2(bits - 1));
         let full_minus_one = Expression::Constant(pow2(bits) - F::ONE);
@@ -90,32 +94,46 @@ impl ElemLane {
             let qv = vc.query_advice(q, cur);
             let rv = vc.query_advice(r, cur);
             let outv = vc.query_advice(out, cur);
-            let fnv = vc.query_fixed(is_fn, cur);
             let en = vc.query_selector(enable);
-            vec![
+            let mut gates = vec![
                 en.clone()
                     * (lin + rsv.clone() * half.clone()
                         - qv.clone()
                         - rsv.clone() * full_minus_one.clone() * qv.clone()
                         - rsv * rv),
-                en * (Expression::Constant(F::ONE) - fnv) * (outv - qv),
-            ]
+            ];
+            if let Some(is_fn) = is_fn {
+                let fnv = vc.query_fixed(is_fn, cur);
+                gates.push(en * (Expression::Constant(F::ONE) - fnv) * (outv - qv));
+            }
+            gates
         });
         table.range_lookup(meta, "elementwise remainder", |vc| {
             vc.query_advice(r, Rotation::cur())
         });
-        let half2 = Expression::Constant(pow2(bits - 1));
-        table.range_lookup(meta, "elementwise range", |vc| {
-            vc.query_advice(q, Rotation::cur()) + half2
-        });
-        table.function_lookup(meta, "elementwise function", |vc| {
-            let f = vc.query_fixed(is_fn, Rotation::cur());
-            [
-                vc.query_fixed(ftag, Rotation::cur()),
-                f.clone() * vc.query_advice(q, Rotation::cur()),
-                f * vc.query_advice(out, Rotation::cur()),
-            ]
-        });
+        match is_fn {
+            Some(is_fn) => {
+                let half2 = Expression::Constant(pow2(bits - 1));
+                table.range_lookup(meta, "elementwise range", |vc| {
+                    vc.query_advice(q, Rotation::cur()) + half2
+                });
+                table.function_lookup(meta, "elementwise function", |vc| {
+                    let f = vc.query_fixed(is_fn, Rotation::cur());
+                    [
+                        vc.query_fixed(ftag, Rotation::cur()),
+                        f.clone() * vc.query_advice(q, Rotation::cur()),
+                        f * vc.query_advice(out, Rotation::cur()),
+                    ]
+                });
+            }
+            None => table.function_lookup(meta, "elementwise function and range", |vc| {
+                [
+                    vc.query_fixed(ftag, Rotation::cur()),
+                    vc.query_advice(q, Rotation::cur()),
+                    vc.query_advice(out, Rotation::cur()),
+                ]
+            }),
+        }
         ElemLane {
             a,
             b,
@@ -201,7 +219,9 @@ impl ElemLane {
             a.fixed(self.qc, row, fe(op.qc.at(e) as i128 * pre));
             a.fixed(self.rs, row, if op.shift > 0 { F::ONE } else { F::ZERO });
             a.fixed(self.ftag, row, F::from(op.func as u64));
-            a.fixed(self.is_fn, row, if op.func > 0 { F::ONE } else { F::ZERO });
+            if let Some(is_fn) = self.is_fn {
+                a.fixed(is_fn, row, if op.func > 0 { F::ONE } else { F::ZERO });
+            }
             a.enable(&self.enable, row)?;
         }
         Ok(())

@@ -6,6 +6,7 @@
 //! | elementwise | `elementwise.rs` | `out = f(q)`, `premul·lin + 2^(B-1) = 2^B·q + r`, `r ∈ [0, 2^B)`, `q` in range |
 //! | maxpool | `maxpool.rs` | running maximum with range-checked differences |
 //! | dot | `dot.rs` | running sums of products of two computed values |
+//! | pack | `pack.rs` | public values packed into instance words, `acc = acc_prev·2^B + v + 2^(B-1)` |
 //! | table | `table.rs` | the range table `[0, 2^B)` and the tagged `(tag, x, f(x))` function table |
 //!
 //! Chips never depend on the ONNX front end: they read the quantized graph and the layout.
@@ -14,10 +15,12 @@ pub mod dot;
 pub mod elementwise;
 pub mod matvec;
 pub mod maxpool;
+pub mod pack;
 pub mod table;
 
 use crate::field::F;
 use crate::plan::{CircuitShape, Col, Pos};
+use crate::public_io::PublicIo;
 use halo2_proofs::circuit::{Cell, Region, Value};
 use halo2_proofs::plonk::{
     Advice, Any, Challenge, Column, ConstraintSystem, FirstPhase, Fixed, Instance, Selector,
@@ -55,6 +58,10 @@ pub enum AdvCol {
     DotW(u16),
     /// Dot-product running sums.
     DotAcc(u16),
+    /// Packed public values.
+    PackV,
+    /// Running packed words.
+    PackAcc,
 }
 
 /// All columns, gates and lookups of a model circuit.
@@ -76,6 +83,8 @@ pub struct ModelConfig {
     pub mx: Vec<maxpool::MaxLane>,
     /// Dot-product lanes.
     pub dot: Vec<dot::DotLane>,
+    /// The pack chip (packed public I/O).
+    pub pack: Option<pack::PackConfig>,
 }
 
 impl ModelConfig {
@@ -100,7 +109,7 @@ impl ModelConfig {
             }
         }
         let el = (0..shape.elem_lanes)
-            .map(|_| elementwise::ElemLane::configure(meta, &table, shape.elem_binary, shape.bits))
+            .map(|_| elementwise::ElemLane::configure(meta, &table, shape))
             .collect();
         let mx = (0..shape.max_lanes)
             .map(|_| maxpool::MaxLane::configure(meta, &table))
@@ -108,7 +117,12 @@ impl ModelConfig {
         let dot = (0..shape.dot_lanes)
             .map(|_| dot::DotLane::configure(meta))
             .collect();
+        let pack = match shape.public_io {
+            PublicIo::Plain => None,
+            PublicIo::Packed => Some(pack::PackConfig::configure(meta, shape.bits)),
+        };
         ModelConfig {
+            pack,
             shape: shape.clone(),
             instance,
             table,
@@ -138,6 +152,8 @@ impl ModelConfig {
             AdvCol::DotX(i) => self.dot.get(l(i))?.x,
             AdvCol::DotW(i) => self.dot.get(l(i))?.w,
             AdvCol::DotAcc(i) => self.dot.get(l(i))?.acc,
+            AdvCol::PackV => self.pack.as_ref()?.v,
+            AdvCol::PackAcc => self.pack.as_ref()?.acc,
         })
     }
 
@@ -154,6 +170,8 @@ impl ModelConfig {
             Col::DotX(i) => AdvCol::DotX(i),
             Col::DotW(i) => AdvCol::DotW(i),
             Col::DotAcc(i) => AdvCol::DotAcc(i),
+            Col::PackV => AdvCol::PackV,
+            Col::PackAcc => AdvCol::PackAcc,
         };
         self.advice(adv).map(Into::into)
     }

@@ -5,7 +5,9 @@
 //! - The *function table* holds `(tag, x, f_tag(x))` for every non-identity function of the
 //!   graph over the activation domain `[-2^(B-1), 2^(B-1))`, plus the all-zero row that rows
 //!   without a function land on. Tag `t` is function `t` of the graph (function 0, the
-//!   identity, needs no table).
+//!   identity, needs no table). With `identity_table` (a shape option) the identity is in the
+//!   table too (tag 0, whose `(0, 0, 0)` entry serves unused rows), so the function lookup
+//!   alone range-checks its input.
 //!
 //! Two tables instead of one keep each within `2^(B+1)` rows, so a model with one activation
 //! function fits at `k = B + 1`.
@@ -71,14 +73,16 @@ impl TableConfig {
         });
     }
 
-    /// Writes both tables (the function table's row 0 stays zero).
-    pub(crate) fn assign(&self, a: &mut Assigner<'_, '_>, g: &QuantizedGraph) {
+    /// Writes both tables. Without `identity` the function table starts with the zero row that
+    /// rows without a function look up; with it, tag 0 (the identity) is a full domain.
+    pub(crate) fn assign(&self, a: &mut Assigner<'_, '_>, g: &QuantizedGraph, identity: bool) {
         let half = 1i64 << (g.bits - 1);
         for v in 0..(1u32 << g.bits) {
             a.fixed(self.range, v, F::from(v as u64));
         }
-        let mut row = 1u32;
-        for (i, f) in g.functions.iter().enumerate().skip(1) {
+        let first = usize::from(!identity);
+        let mut row = first as u32;
+        for (i, f) in g.functions.iter().enumerate().skip(first) {
             let tag = F::from(i as u64);
             for x in -half..half {
                 a.fixed(self.tag, row, tag);

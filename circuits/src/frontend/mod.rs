@@ -18,7 +18,8 @@ pub use tensor::{DType, Tensor};
 use crate::compiled::{CompiledModel, Provenance};
 use crate::graph::EvalError;
 use crate::input::{InputData, InputError};
-use crate::plan::{choose_shape, LayoutError, SearchOptions};
+use crate::plan::{choose_shape, LayoutError, Objective, SearchOptions};
+use crate::public_io::PublicIo;
 use std::path::Path;
 use thiserror::Error;
 
@@ -99,6 +100,10 @@ pub struct CompileOptions {
     pub range_margin: f64,
     /// Force the circuit size.
     pub k: Option<u32>,
+    /// Public input/output encoding.
+    pub public_io: PublicIo,
+    /// What the circuit shape minimises.
+    pub objective: Objective,
 }
 
 impl Default for CompileOptions {
@@ -108,6 +113,8 @@ impl Default for CompileOptions {
             tolerance: 0.005,
             range_margin: 2.0,
             k: None,
+            public_io: PublicIo::default(),
+            objective: Objective::default(),
         }
     }
 }
@@ -150,6 +157,8 @@ pub fn compile(
         &SearchOptions {
             k: opts.k,
             model: None,
+            public_io: opts.public_io,
+            objective: opts.objective,
         },
     )?;
     let provenance = Provenance {

@@ -524,7 +524,7 @@ pub fn run_quantized(
     g: &QuantizedGraph,
     inputs: &[Tensor],
 ) -> Result<Vec<Vec<f64>>, FrontendError> {
-    let io = IoSpec::of(g);
+    let io = IoSpec::of(g, Default::default());
     let data = InputData {
         source: "calibration input".into(),
         values: inputs.iter().map(|t| t.data.clone()).collect(),

@@ -271,11 +271,17 @@ impl QuantizedGraph {
         Ok(())
     }
 
-    /// Rows of the taller lookup table: the range table (`2^bits`) or the function table (the
-    /// zero row plus one full domain per non-identity function).
-    pub fn table_rows(&self) -> usize {
+    /// Rows of the taller lookup table: the range table (`2^bits`) or the function table (one
+    /// full domain per function, the identity included when `identity` is set, otherwise the
+    /// zero row plus one domain per non-identity function).
+    pub fn table_rows(&self, identity: bool) -> usize {
         let domain = 1usize << self.bits;
-        domain.max(1 + (self.functions.len() - 1) * domain)
+        let n = self.functions.len();
+        domain.max(if identity {
+            n * domain
+        } else {
+            1 + (n - 1) * domain
+        })
     }
 }
 

@@ -6,6 +6,7 @@
 use super::layout::{chunk_width, Layout, LayoutError};
 use super::shape::{CircuitShape, MAX_K, RESERVED_ROWS};
 use crate::graph::{QOp, QuantizedGraph, PAD};
+use crate::public_io::PublicIo;
 
 /// Per-row costs (seconds per row of `2^k`) of the proving steps that scale with columns.
 #[derive(Clone, Copy, Debug)]
@@ -77,7 +78,7 @@ impl Workload {
     /// Measures a graph.
     pub fn of(g: &QuantizedGraph) -> Workload {
         let mut w = Workload {
-            table_rows: g.table_rows(),
+            table_rows: g.table_rows(false),
             ..Default::default()
         };
         w.instances = g
@@ -155,13 +156,31 @@ impl Workload {
     }
 }
 
+/// What the shape search minimises.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Objective {
+    /// Estimated proving time.
+    #[default]
+    ProveTime,
+    /// Verifier work (commitments, hence on-chain gas and contract size), then proving time:
+    /// among shapes within [`GAS_SLACK`] commitments of the fewest, the fastest.
+    VerifyGas,
+}
+
+/// Commitments a verify-gas search may trade for proving time.
+pub const GAS_SLACK: usize = 2;
+
 /// Options for the shape search.
 #[derive(Clone, Debug, Default)]
 pub struct SearchOptions {
+    /// What to minimise.
+    pub objective: Objective,
     /// Force this `k`.
     pub k: Option<u32>,
     /// Cost model (defaults to the fitted one).
     pub model: Option<CostModel>,
+    /// Public input/output encoding.
+    pub public_io: PublicIo,
 }
 
 /// Chosen shape, its layout and the estimated proving time.
@@ -208,8 +227,12 @@ pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, 
     }
     let floor = (w.table_rows.max(w.instances) + RESERVED_ROWS).max(32);
     let k_lo = opts.k.unwrap_or_else(|| ceil_log2(floor).max(5));
-    let k_hi = opts.k.unwrap_or((k_lo + 4).min(MAX_K));
-    let mut best: Option<Choice> = None;
+    let span = match opts.objective {
+        Objective::ProveTime => 4,
+        Objective::VerifyGas => 7,
+    };
+    let k_hi = opts.k.unwrap_or((k_lo + span).min(MAX_K));
+    let mut all: Vec<Choice> = Vec::new();
     let mut last_err = LayoutError::NoRoom {
         chip: "any",
         needed: floor,
@@ -219,6 +242,7 @@ pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, 
         let mut base = CircuitShape {
             k,
             bits: g.bits,
+            public_io: opts.public_io,
             ..Default::default()
         };
         let usable = base.usable_rows();
@@ -249,9 +273,13 @@ pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, 
                 })
                 .collect()
         };
-        for mv in candidates {
+        for (mv, identity_table) in candidates
+            .into_iter()
+            .flat_map(|mv| [(mv.clone(), false), (mv, true)])
+        {
             let mut shape = base.clone();
             shape.matvec = mv;
+            shape.identity_table = identity_table;
             if w.tallest(&shape.matvec) > usable {
                 continue;
             }
@@ -262,14 +290,11 @@ pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, 
                 }
                 match Layout::new(g, &shape) {
                     Ok(layout) => {
-                        let est = model.estimate(&shape);
-                        if best.as_ref().is_none_or(|b| est < b.estimate_s) {
-                            best = Some(Choice {
-                                shape: shape.clone(),
-                                layout,
-                                estimate_s: est,
-                            });
-                        }
+                        all.push(Choice {
+                            estimate_s: model.estimate(&shape),
+                            shape: shape.clone(),
+                            layout,
+                        });
                         break;
                     }
                     Err(e) => {
@@ -300,5 +325,16 @@ pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, 
             }
         }
     }
-    best.ok_or(last_err)
+    let fewest = all
+        .iter()
+        .map(|c| c.shape.verifier_commitments())
+        .min()
+        .unwrap_or(0);
+    all.into_iter()
+        .filter(|c| {
+            opts.objective == Objective::ProveTime
+                || c.shape.verifier_commitments() <= fewest + GAS_SLACK
+        })
+        .min_by(|a, b| a.estimate_s.total_cmp(&b.estimate_s))
+        .ok_or(last_err)
 }

@@ -6,6 +6,7 @@
 
 use super::shape::CircuitShape;
 use crate::graph::{QOp, QuantizedGraph, PAD};
+use crate::public_io::{values_per_word, PublicIo};
 use thiserror::Error;
 
 /// An equality-enabled column.
@@ -29,8 +30,21 @@ pub enum Col {
     DotW(u16),
     /// Dot-product running sum.
     DotAcc(u16),
+    /// Pack chip values.
+    PackV,
+    /// Pack chip running words.
+    PackAcc,
     /// The public instance column.
     Inst,
+}
+
+/// One packed instance word: pack-chip rows `start .. start + len`, instance row = its index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PackWord {
+    /// First row.
+    pub start: u32,
+    /// Values in the word.
+    pub len: u32,
 }
 
 /// A cell of an equality-enabled column.
@@ -118,6 +132,11 @@ pub struct Layout {
     pub n_inputs: usize,
     /// Public output values (instance rows `n_inputs..n_inputs + n_outputs`).
     pub n_outputs: usize,
+    /// Packed public I/O: the words (inputs' words first) over pack rows holding the input
+    /// values, then the output values.
+    pub words: Vec<PackWord>,
+    /// Packed public I/O: pack row of each output value and the cell it is copied from.
+    pub pack_sources: Vec<(u32, Pos)>,
     /// Rows used in each lane, per chip.
     pub lane_rows: LaneRows,
 }
@@ -229,19 +248,24 @@ impl Layout {
     /// Lays out `graph` in `shape`.
     pub fn new(graph: &QuantizedGraph, shape: &CircuitShape) -> Result<Layout, LayoutError> {
         let usable = shape.usable_rows();
-        if graph.table_rows() > usable {
+        let table_rows = graph.table_rows(shape.identity_table);
+        if table_rows > usable {
             return Err(LayoutError::TableTooLarge {
-                needed: graph.table_rows(),
+                needed: table_rows,
                 usable,
                 k: shape.k,
             });
         }
         let mut homes: Vec<Vec<Pos>> = vec![Vec::new(); graph.tensors.len()];
+        let input_col = match shape.public_io {
+            PublicIo::Plain => Col::Inst,
+            PublicIo::Packed => Col::PackV,
+        };
         let mut row = 0u32;
         for &t in &graph.inputs {
             homes[t] = (0..graph.tensors[t].len())
                 .map(|e| Pos {
-                    col: Col::Inst,
+                    col: input_col,
                     row: row + e as u32,
                 })
                 .collect();
@@ -415,9 +439,37 @@ impl Layout {
                 }
             }
         }
+        let (words, pack_sources) = match shape.public_io {
+            PublicIo::Plain => (Vec::new(), Vec::new()),
+            PublicIo::Packed => {
+                let per = values_per_word(graph.bits) as u32;
+                let mut words = Vec::new();
+                for (start, n) in [(0, n_inputs as u32), (n_inputs as u32, n_outputs as u32)] {
+                    let mut i = 0;
+                    while i < n {
+                        let len = per.min(n - i);
+                        words.push(PackWord {
+                            start: start + i,
+                            len,
+                        });
+                        i += len;
+                    }
+                }
+                let sources = graph
+                    .outputs
+                    .iter()
+                    .flat_map(|&t| homes[t].iter().copied())
+                    .enumerate()
+                    .map(|(j, home)| (n_inputs as u32 + j as u32, home))
+                    .collect();
+                (words, sources)
+            }
+        };
         Ok(Layout {
             usable,
             homes,
+            words,
+            pack_sources,
             mv: chunks,
             el,
             mx,

@@ -5,9 +5,9 @@ mod cost;
 mod layout;
 mod shape;
 
-pub use cost::{choose_shape, Choice, CostModel, SearchOptions, Workload};
+pub use cost::{choose_shape, Choice, CostModel, Objective, SearchOptions, Workload, GAS_SLACK};
 pub use layout::{
-    chunk_width, Col, ElSeg, LaneRows, Layout, LayoutError, MvRegion, Pos, RunRegion,
+    chunk_width, Col, ElSeg, LaneRows, Layout, LayoutError, MvRegion, PackWord, Pos, RunRegion,
 };
 pub use shape::{CircuitShape, MAX_K, RESERVED_ROWS};
 

@@ -1,6 +1,7 @@
 //! The circuit's shape: everything `configure` needs (the halo2 `Circuit::Params`). The verifier
 //! rebuilds the constraint system from this alone, so it lives beside the verifying key.
 
+use crate::public_io::PublicIo;
 use serde::{Deserialize, Serialize};
 
 /// Rows halo2 reserves at the end of every column (blinding factors plus the last-row check):
@@ -27,6 +28,14 @@ pub struct CircuitShape {
     pub max_lanes: u32,
     /// Dot-product lanes (products of computed tensors).
     pub dot_lanes: u32,
+    /// How inputs and outputs become public instances (packed adds the pack chip).
+    #[serde(default)]
+    pub public_io: PublicIo,
+    /// The function table also holds the identity, so one lookup range-checks `q` and applies
+    /// the function: one lookup and one fixed column fewer per elementwise lane, a table
+    /// `2^bits` rows taller.
+    #[serde(default)]
+    pub identity_table: bool,
 }
 
 impl CircuitShape {
@@ -62,12 +71,22 @@ impl CircuitShape {
             + self.elem_lanes as usize * if self.elem_binary { 5 } else { 4 }
             + 4 * self.max_lanes as usize
             + 3 * self.dot_lanes as usize
+            + self.pack_columns()
+    }
+
+    /// Advice columns of the pack chip (also its equality-enabled columns).
+    fn pack_columns(&self) -> usize {
+        match self.public_io {
+            PublicIo::Plain => 0,
+            PublicIo::Packed => 2,
+        }
     }
 
     /// Number of fixed columns before selector compression (weights, coefficients, tables).
     pub fn fixed_columns(&self) -> usize {
         self.matvec.iter().map(|&w| w as usize + 4).sum::<usize>()
-            + self.elem_lanes as usize * if self.elem_binary { 7 } else { 5 }
+            + self.elem_lanes as usize
+                * (if self.elem_binary { 7 } else { 5 } - usize::from(self.identity_table))
             + 2 * self.max_lanes as usize
             + 2 * self.dot_lanes as usize
             + 4
@@ -75,7 +94,8 @@ impl CircuitShape {
 
     /// Number of lookup arguments.
     pub fn lookups(&self) -> usize {
-        3 * self.elem_lanes as usize + 2 * self.max_lanes as usize
+        (3 - usize::from(self.identity_table)) * self.elem_lanes as usize
+            + 2 * self.max_lanes as usize
     }
 
     /// Number of equality-enabled columns (including the instance column).
@@ -84,20 +104,31 @@ impl CircuitShape {
             + self.elem_lanes as usize * if self.elem_binary { 3 } else { 2 }
             + 2 * self.max_lanes as usize
             + 3 * self.dot_lanes as usize
+            + self.pack_columns()
             + 1
+    }
+
+    /// Estimated commitments a verifier combines (fixed and permutation columns of the key,
+    /// advice, lookup and permutation-product columns and quotient pieces of the proof): each
+    /// is one elliptic-curve multiplication, which dominates on-chain verification gas.
+    pub fn verifier_commitments(&self) -> usize {
+        let eq = self.equality_columns();
+        self.fixed_columns() + eq + self.advice_columns() + 3 * self.lookups() + eq.div_ceil(3) + 4
     }
 
     /// One-line summary.
     pub fn summary(&self) -> String {
         format!(
-            "k={} bits={} matvec lanes {:?}, {} elementwise lane(s){}, {} max lane(s), {} dot lane(s)",
+            "k={} bits={} matvec lanes {:?}, {} elementwise lane(s){}, {} max lane(s), {} dot lane(s), {} public I/O{}",
             self.k,
             self.bits,
             self.matvec,
             self.elem_lanes,
             if self.elem_binary { " (binary)" } else { "" },
             self.max_lanes,
-            self.dot_lanes
+            self.dot_lanes,
+            self.public_io.name(),
+            if self.identity_table { ", identity in table" } else { "" }
         )
     }
 }
