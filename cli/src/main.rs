@@ -26,6 +26,12 @@ enum Command {
     Verify(commands::verify::Verify),
     /// Compile, set up, prove and verify the bundled demo model.
     Demo(commands::demo::Demo),
+    /// Generate a deployable Solidity verifier for a model's verifying key.
+    ExportVerifier(commands::export_verifier::ExportVerifier),
+    /// Print a proof's EVM calldata (hex): public instances, then the proof.
+    Calldata(commands::calldata::Calldata),
+    /// Verify a proof with the model's Solidity verifier in an in-process EVM.
+    VerifyEvm(commands::verify_evm::VerifyEvm),
     /// Show a stage of the compiler: the ONNX graph, the quantized graph or the circuit plan.
     Inspect(commands::inspect::Inspect),
 }
@@ -39,6 +45,9 @@ fn main() -> ExitCode {
         Command::Verify(c) => c.run(),
         Command::Demo(c) => c.run(),
         Command::Inspect(c) => c.run(),
+        Command::ExportVerifier(c) => c.run(),
+        Command::Calldata(c) => c.run(),
+        Command::VerifyEvm(c) => c.run(),
     };
     match result {
         Ok(code) => code,

@@ -163,10 +163,20 @@ fn mlp_and_tampering() {
         "rejected",
     );
     // Listed outputs that differ from the proven ones are rejected.
-    edit_proof(&proof, &bad, |p| p["outputs"][0][0] = 123.0.into());
+    edit_proof(&proof, &bad, |p| {
+        let (a, b) = (p["outputs"][0][0].clone(), p["outputs"][0][1].clone());
+        assert_ne!(a, b);
+        p["outputs"][0][0] = b;
+        p["outputs"][0][1] = a;
+    });
     fails(
         &zkinfer(&["verify", &s(&dir), "--proof", &s(&bad)]),
         "does not match the proven public values",
+    );
+    edit_proof(&proof, &bad, |p| p["outputs"][0][0] = 123.0.into());
+    fails(
+        &zkinfer(&["verify", &s(&dir), "--proof", &s(&bad)]),
+        "is not a value of this model",
     );
     // Malformed proof files.
     std::fs::write(&bad, "{\"version\": 1").unwrap();

@@ -50,13 +50,24 @@ impl Default for Evm {
 impl Evm {
     /// A fresh chain.
     pub fn new() -> Self {
-        let evm = Context::mainnet().with_db(CacheDB::<EmptyDB>::default()).build_mainnet();
+        let evm = Context::mainnet()
+            .with_db(CacheDB::<EmptyDB>::default())
+            .build_mainnet();
         Evm { evm, nonce: 0 }
     }
 
     fn send(&mut self, kind: TxKind, data: Vec<u8>) -> Result<ExecutionResult, ContractError> {
-        let tx = TxEnv::builder().caller(CALLER).kind(kind).data(Bytes::from(data)).gas_limit(GAS_LIMIT).nonce(self.nonce).build_fill();
-        let r = self.evm.transact_commit(tx).map_err(|e| ContractError::Evm(format!("{e:?}")))?;
+        let tx = TxEnv::builder()
+            .caller(CALLER)
+            .kind(kind)
+            .data(Bytes::from(data))
+            .gas_limit(GAS_LIMIT)
+            .nonce(self.nonce)
+            .build_fill();
+        let r = self
+            .evm
+            .transact_commit(tx)
+            .map_err(|e| ContractError::Evm(format!("{e:?}")))?;
         self.nonce += 1;
         Ok(r)
     }
@@ -64,12 +75,21 @@ impl Evm {
     /// Deploys creation code (with constructor arguments appended, if any).
     pub fn deploy(&mut self, creation: Vec<u8>) -> Result<Deployed, ContractError> {
         if creation.len() > MAX_INITCODE_BYTES {
-            return Err(ContractError::TooLarge { contract: "contract".into(), detail: format!("creation code is {} bytes, the limit is {MAX_INITCODE_BYTES}", creation.len()) });
+            return Err(ContractError::TooLarge {
+                contract: "contract".into(),
+                detail: format!(
+                    "creation code is {} bytes, the limit is {MAX_INITCODE_BYTES}",
+                    creation.len()
+                ),
+            });
         }
         let r = self.send(TxKind::Create, creation)?;
         let gas_used = r.tx_gas_used();
         match r {
-            ExecutionResult::Success { output: Output::Create(_, Some(address)), .. } => Ok(Deployed { address, gas_used }),
+            ExecutionResult::Success {
+                output: Output::Create(_, Some(address)),
+                ..
+            } => Ok(Deployed { address, gas_used }),
             other => Err(ContractError::Evm(format!("deployment failed: {other:?}"))),
         }
     }
@@ -77,6 +97,10 @@ impl Evm {
     /// Calls a contract.
     pub fn call(&mut self, to: Address, data: Vec<u8>) -> Result<CallOutcome, ContractError> {
         let r = self.send(TxKind::Call(to), data)?;
-        Ok(CallOutcome { success: r.is_success(), gas_used: r.tx_gas_used(), output: r.output().map(|b| b.to_vec()).unwrap_or_default() })
+        Ok(CallOutcome {
+            success: r.is_success(),
+            gas_used: r.tx_gas_used(),
+            output: r.output().map(|b| b.to_vec()).unwrap_or_default(),
+        })
     }
 }

@@ -14,23 +14,36 @@ use zkinfer_verifier::VerifierKey;
 
 type Plonk = PlonkVerifier<KzgAs<Bn256, Bdfg21>, LimbsEncoding<3, 88>>;
 
-/// Solidity source of a verifier contract for `key` (contract name `Halo2Verifier`).
+/// Name of the generated verifier contract.
+pub const VERIFIER_CONTRACT: &str = "Halo2Verifier";
+
+/// Solidity source of a verifier contract for `key` (contract [`VERIFIER_CONTRACT`]). Its
+/// fallback function takes calldata `instances ‖ proof` (see
+/// [`ProofFile::calldata`](zkinfer_verifier::ProofFile::calldata)) and reverts unless the
+/// proof is valid.
 pub fn verifier_solidity(key: &VerifierKey) -> Result<String, ContractError> {
     let run = || -> Result<String, String> {
         let params = key.kzg_params();
         let num_instance = vec![key.io.instance_count()];
-        let protocol = compile(params, key.halo2(), Config::kzg().with_num_instance(num_instance.clone()));
+        let protocol = compile(
+            params,
+            key.halo2(),
+            Config::kzg().with_num_instance(num_instance.clone()),
+        );
         let dk: KzgDecidingKey<Bn256> = (params.get_g()[0], params.g2(), params.s_g2()).into();
         let loader = EvmLoader::new::<Fq, Fr>();
         let protocol = protocol.loaded(&loader);
         let mut transcript = EvmTranscript::<_, Rc<EvmLoader>, _, _>::new(&loader);
         let instances = transcript.load_instances(num_instance);
-        let proof = Plonk::read_proof(&dk, &protocol, &instances, &mut transcript).map_err(|e| format!("{e:?}"))?;
+        let proof = Plonk::read_proof(&dk, &protocol, &instances, &mut transcript)
+            .map_err(|e| format!("{e:?}"))?;
         Plonk::verify(&dk, &protocol, &instances, &proof).map_err(|e| format!("{e:?}"))?;
         Ok(loader.solidity_code())
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
         Ok(r) => r.map_err(ContractError::Generate),
-        Err(_) => Err(ContractError::Generate("snark-verifier failed on this verifying key".into())),
+        Err(_) => Err(ContractError::Generate(
+            "snark-verifier failed on this verifying key".into(),
+        )),
     }
 }

@@ -2,14 +2,16 @@
 //! the pinned solcjs ([`solc`]), deployed and called in an in-process EVM ([`evm`]), and the
 //! consumer contract [`REGISTRY_SOURCE`] (`InferenceRegistry`).
 
+pub mod build;
 pub mod error;
 pub mod evm;
 pub mod generate;
 pub mod solc;
 
+pub use build::{build_verifier, check_size, VerifierContract};
 pub use error::ContractError;
 pub use evm::{CallOutcome, Deployed, Evm, MAX_INITCODE_BYTES, MAX_RUNTIME_BYTES};
-pub use generate::verifier_solidity;
+pub use generate::{verifier_solidity, VERIFIER_CONTRACT};
 pub use solc::{Bytecode, Solc};
 
 /// Solidity source of `InferenceRegistry`, the consumer contract.

@@ -36,7 +36,10 @@ impl Solc {
     pub fn locate(explicit: Option<&Path>) -> Result<Self, ContractError> {
         let candidates: Vec<PathBuf> = match explicit {
             Some(p) => vec![p.join("node_modules/solc"), p.to_path_buf()],
-            None => vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node_modules/solc"), PathBuf::from("contracts/node_modules/solc")],
+            None => vec![
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node_modules/solc"),
+                PathBuf::from("contracts/node_modules/solc"),
+            ],
         };
         candidates
             .into_iter()
@@ -63,23 +66,43 @@ impl Solc {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| ContractError::Solc(format!("cannot run node ({e}); Node.js is needed for solcjs")))?;
+            .map_err(|e| {
+                ContractError::Solc(format!(
+                    "cannot run node ({e}); Node.js is needed for solcjs"
+                ))
+            })?;
         if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(input.to_string().as_bytes()).map_err(|e| ContractError::Solc(e.to_string()))?;
+            stdin
+                .write_all(input.to_string().as_bytes())
+                .map_err(|e| ContractError::Solc(e.to_string()))?;
         }
-        let out = child.wait_with_output().map_err(|e| ContractError::Solc(e.to_string()))?;
+        let out = child
+            .wait_with_output()
+            .map_err(|e| ContractError::Solc(e.to_string()))?;
         if !out.status.success() {
-            return Err(ContractError::Solc(format!("solcjs failed: {}", String::from_utf8_lossy(&out.stderr).trim())));
+            return Err(ContractError::Solc(format!(
+                "solcjs failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
         }
         // solcjs may print warnings before the JSON.
         let text = String::from_utf8_lossy(&out.stdout);
-        let json = text.find('{').map(|i| &text[i..]).ok_or_else(|| ContractError::Solc("no JSON output".into()))?;
-        let v: serde_json::Value = serde_json::from_str(json).map_err(|e| ContractError::Solc(format!("bad JSON output: {e}")))?;
+        let json = text
+            .find('{')
+            .map(|i| &text[i..])
+            .ok_or_else(|| ContractError::Solc("no JSON output".into()))?;
+        let v: serde_json::Value = serde_json::from_str(json)
+            .map_err(|e| ContractError::Solc(format!("bad JSON output: {e}")))?;
         if let Some(errors) = v["errors"].as_array() {
             let fatal: Vec<String> = errors
                 .iter()
                 .filter(|e| e["severity"] == "error")
-                .map(|e| e["formattedMessage"].as_str().unwrap_or("error").to_string())
+                .map(|e| {
+                    e["formattedMessage"]
+                        .as_str()
+                        .unwrap_or("error")
+                        .to_string()
+                })
                 .collect();
             if !fatal.is_empty() {
                 return Err(ContractError::Solc(fatal.join("\n")));
@@ -87,9 +110,14 @@ impl Solc {
         }
         let c = &v["contracts"]["Contract.sol"][name];
         let get = |k: &str| -> Result<Vec<u8>, ContractError> {
-            let h = c["evm"][k]["object"].as_str().ok_or_else(|| ContractError::Solc(format!("no {k} for contract {name}")))?;
+            let h = c["evm"][k]["object"]
+                .as_str()
+                .ok_or_else(|| ContractError::Solc(format!("no {k} for contract {name}")))?;
             hex::decode(h).map_err(|e| ContractError::Solc(e.to_string()))
         };
-        Ok(Bytecode { creation: get("bytecode")?, runtime: get("deployedBytecode")? })
+        Ok(Bytecode {
+            creation: get("bytecode")?,
+            runtime: get("deployedBytecode")?,
+        })
     }
 }

@@ -1,10 +1,12 @@
 //! `zkinfer compile MODEL.onnx --calibration INPUT.json --out DIR`
 
 use anyhow::{bail, Context, Result};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use zkinfer_circuits::frontend::{self, CompileOptions, Compiled};
+use zkinfer_circuits::plan::Objective;
+use zkinfer_circuits::public_io::PublicIo;
 
 /// Compile an ONNX model.
 #[derive(Args)]
@@ -29,6 +31,41 @@ pub struct Compile {
     /// Force the circuit size 2^k (default: chosen to minimise proving time).
     #[arg(long, value_parser = clap::value_parser!(u32).range(4..=26))]
     pub k: Option<u32>,
+    /// How inputs and outputs become public instances: `packed` puts many values in one field
+    /// element (cheap to verify on-chain), `plain` one value per instance.
+    #[arg(long, value_enum, default_value_t = PublicIoArg::Packed)]
+    pub public_io: PublicIoArg,
+    /// What the circuit layout minimises: proving time, or verifier work (fewer columns:
+    /// smaller, cheaper on-chain verifiers, at some proving time).
+    #[arg(long, value_enum, default_value_t = OptimizeArg::ProveTime)]
+    pub optimize: OptimizeArg,
+}
+
+/// `--optimize` values.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum OptimizeArg {
+    /// Fastest proving.
+    ProveTime,
+    /// Fewest verifier commitments (on-chain gas and contract size).
+    VerifyGas,
+}
+
+/// `--public-io` values.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum PublicIoArg {
+    /// One public instance per value.
+    Plain,
+    /// Values packed into as few field elements as fit.
+    Packed,
+}
+
+impl From<PublicIoArg> for PublicIo {
+    fn from(a: PublicIoArg) -> Self {
+        match a {
+            PublicIoArg::Plain => PublicIo::Plain,
+            PublicIoArg::Packed => PublicIo::Packed,
+        }
+    }
 }
 
 /// Prints the compile summary.
@@ -92,6 +129,14 @@ pub fn summary(c: &Compiled, dir: &std::path::Path) {
         "  estimate: ~{:.2} s to prove on a 2-core machine",
         m.estimate_s
     );
+    let io = m.io();
+    println!(
+        "  public:   {} instance(s) for {} input and {} output value(s) ({})",
+        io.instance_count(),
+        io.input_values(),
+        io.output_values(),
+        io.public_io.name()
+    );
     println!("  digest:   {}", m.digest);
 }
 
@@ -112,6 +157,11 @@ impl Compile {
             tolerance: self.tolerance,
             range_margin: self.range_margin,
             k: self.k,
+            public_io: self.public_io.into(),
+            objective: match self.optimize {
+                OptimizeArg::ProveTime => Objective::ProveTime,
+                OptimizeArg::VerifyGas => Objective::VerifyGas,
+            },
         };
         let c = frontend::compile(&self.model, &self.calibration, &opts)?;
         if !c.accuracy.met_tolerance {

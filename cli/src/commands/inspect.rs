@@ -67,7 +67,7 @@ fn plan(m: &CompiledModel) -> Result<String> {
         p.shape.fixed_columns(),
         p.shape.lookups(),
         p.shape.equality_columns(),
-        m.graph.table_rows()
+        m.graph.table_rows(p.shape.identity_table)
     );
     s += &format!(
         "  rows used {} of {} usable; public values {} inputs + {} outputs\n",

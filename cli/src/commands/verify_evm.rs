@@ -1,0 +1,46 @@
+//! `zkinfer verify-evm DIR --proof PROOF.json`
+
+use super::evm_common::{load_key, SolcArg};
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use zkinfer_contracts::{build_verifier, Evm};
+use zkinfer_verifier::ProofFile;
+
+/// Deploy the model's Solidity verifier in an in-process EVM and call it with a proof.
+#[derive(Args)]
+pub struct VerifyEvm {
+    /// Model folder holding vk.bin (from `zkinfer setup`).
+    pub dir: PathBuf,
+    /// Proof file written by `zkinfer prove`.
+    #[arg(long)]
+    pub proof: PathBuf,
+    #[command(flatten)]
+    pub solc: SolcArg,
+}
+
+impl VerifyEvm {
+    /// Runs the command: exit 0 when the contract accepts, 1 when it rejects.
+    pub fn run(self) -> Result<ExitCode> {
+        let key = load_key(&self.dir)?;
+        let calldata = ProofFile::load(&self.proof)?.calldata()?;
+        let c = build_verifier(&key, &self.solc.locate()?)?;
+        let mut evm = Evm::new();
+        let deployed = evm.deploy(c.bytecode.creation.clone())?;
+        let call = evm.call(deployed.address, calldata)?;
+        println!(
+            "{}: {} gas to verify (whole transaction), contract {} bytes runtime / {} bytes creation, {} gas to deploy",
+            if call.success { "accepted" } else { "rejected" },
+            call.gas_used,
+            c.bytecode.runtime.len(),
+            c.bytecode.creation.len(),
+            deployed.gas_used
+        );
+        Ok(if call.success {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
+    }
+}
