@@ -31,12 +31,21 @@ pub fn prepare(
     name: &str,
     dir: &Path,
 ) -> Result<(f64, f64, zkinfer_circuits::frontend::Compiled), String> {
+    prepare_with(name, dir, &Default::default())
+}
+
+/// [`prepare`] with explicit compile options.
+pub fn prepare_with(
+    name: &str,
+    dir: &Path,
+    opts: &zkinfer_circuits::frontend::CompileOptions,
+) -> Result<(f64, f64, zkinfer_circuits::frontend::Compiled), String> {
     let src = shared_model(name);
     let t = std::time::Instant::now();
     let c = zkinfer_circuits::frontend::compile(
         &src.join("network.onnx"),
         &src.join("input.json"),
-        &Default::default(),
+        opts,
     )
     .map_err(|e| e.to_string())?;
     let compile_s = t.elapsed().as_secs_f64();

@@ -426,3 +426,103 @@ fn inspect_shows_each_stage() {
         "--calibration",
     );
 }
+
+#[test]
+fn evm_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = shared("1l_mlp");
+    let (onnx, input) = (src.join("network.onnx"), src.join("input.json"));
+    let dir = tmp.path().join("mlp");
+    let out = ok(&zkinfer(&[
+        "compile",
+        &s(&onnx),
+        "--calibration",
+        &s(&input),
+        "--out",
+        &s(&dir),
+        "--optimize",
+        "verify-gas",
+        "--public-io",
+        "packed",
+    ]));
+    assert!(out.contains("packed"), "{out}");
+    ok(&zkinfer(&["setup", &s(&dir)]));
+    let proof = tmp.path().join("proof.json");
+    ok(&zkinfer(&[
+        "prove",
+        &s(&dir),
+        "--input",
+        &s(&input),
+        "--out",
+        &s(&proof),
+    ]));
+
+    // calldata: instances (32 bytes each) then the proof.
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    let n_inst = p["instances"][0].as_array().unwrap().len();
+    let proof_hex = p["proof"].as_str().unwrap().trim_start_matches("0x");
+    let cd = ok(&zkinfer(&["calldata", &s(&proof)]));
+    let cd = cd.trim().trim_start_matches("0x");
+    assert_eq!(cd.len(), 64 * n_inst + proof_hex.len());
+    assert!(cd.ends_with(proof_hex));
+
+    // export-verifier writes a Solidity contract that fits the EVM limits.
+    let sol = tmp.path().join("Verifier.sol");
+    let out = ok(&zkinfer(&["export-verifier", &s(&dir), "--out", &s(&sol)]));
+    assert!(out.contains("runtime"), "{out}");
+    assert!(std::fs::read_to_string(&sol)
+        .unwrap()
+        .contains("contract Halo2Verifier"));
+
+    // verify-evm: accepted; a flipped proof byte is rejected with exit 1.
+    let out = ok(&zkinfer(&["verify-evm", &s(&dir), "--proof", &s(&proof)]));
+    assert!(out.starts_with("accepted") && out.contains("gas"), "{out}");
+    let bad = tmp.path().join("bad.json");
+    let mut b = hex::decode(proof_hex).unwrap();
+    let last = b.len() - 1;
+    b[last] ^= 1;
+    edit_proof(&proof, &bad, |p| {
+        p["proof"] = format!("0x{}", hex::encode(&b)).into()
+    });
+    fails(
+        &zkinfer(&["verify-evm", &s(&dir), "--proof", &s(&bad)]),
+        "rejected",
+    );
+    // No solcjs where pointed: a clear error.
+    fails(
+        &zkinfer(&[
+            "export-verifier",
+            &s(&dir),
+            "--out",
+            &s(&tmp.path().join("x.sol")),
+            "--solcjs",
+            "/nonexistent",
+        ]),
+        "solcjs 0.8.19 not found",
+    );
+}
+
+#[test]
+fn undeployable_verifiers_are_refused() {
+    // A circuit laid out for proving speed (many weight columns) gives a verifier above the
+    // EVM's code-size limit: export-verifier refuses it, says what to do, and writes nothing.
+    let tmp = tempfile::tempdir().unwrap();
+    let src = shared("4l_relu_conv_fc");
+    let dir = tmp.path().join("wide");
+    ok(&zkinfer(&[
+        "compile",
+        &s(&src.join("network.onnx")),
+        "--calibration",
+        &s(&src.join("input.json")),
+        "--out",
+        &s(&dir),
+    ]));
+    ok(&zkinfer(&["setup", &s(&dir)]));
+    let sol = tmp.path().join("Verifier.sol");
+    fails(
+        &zkinfer(&["export-verifier", &s(&dir), "--out", &s(&sol)]),
+        "--optimize verify-gas",
+    );
+    assert!(!sol.exists());
+}

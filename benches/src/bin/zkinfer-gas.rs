@@ -1,0 +1,94 @@
+//! On-chain verification cost per shared model: each model is compiled for on-chain use
+//! (`--optimize verify-gas`) with every public I/O encoding, set up, proven; its Solidity
+//! verifier is generated, compiled with the pinned solcjs (optimizer off), deployed in revm
+//! and called with the proof. Prints a markdown table (see `benches/RESULTS.md`).
+//!
+//! `cargo run --release -p zkinfer-benches --bin zkinfer-gas [MODEL ...]` (after
+//! `npm ci --prefix contracts`).
+
+use std::time::Instant;
+use zkinfer_benches::{prepare_with, shared_model, MODELS};
+use zkinfer_circuits::frontend::CompileOptions;
+use zkinfer_circuits::input::InputData;
+use zkinfer_circuits::plan::Objective;
+use zkinfer_circuits::public_io::PublicIo;
+use zkinfer_contracts::{build_verifier, Evm, Solc};
+use zkinfer_gpu::CpuMsm;
+use zkinfer_prover::{load_prover, prove_input, Silent};
+use zkinfer_verifier::{VerifierKey, VK_FILE};
+
+/// One row of the table.
+fn measure(name: &str, public_io: PublicIo, solc: &Solc) -> Result<String, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let opts = CompileOptions {
+        objective: Objective::VerifyGas,
+        public_io,
+        ..Default::default()
+    };
+    let (_, _, c) = prepare_with(name, dir.path(), &opts)?;
+    let prover = load_prover(dir.path(), CpuMsm, &Silent).map_err(|e| e.to_string())?;
+    let input =
+        InputData::from_path(&shared_model(name).join("input.json")).map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    let proof = prove_input(&prover, &input, &Silent).map_err(|e| e.to_string())?;
+    let prove_s = t.elapsed().as_secs_f64();
+    let key = VerifierKey::load(&dir.path().join(VK_FILE)).map_err(|e| e.to_string())?;
+    let s = &c.model.shape;
+    let head = format!(
+        "| {name} | {} | {} | {} | {} adv / {} fix / {} lookups | {prove_s:.2} |",
+        public_io.name(),
+        key.io.instance_count(),
+        s.k,
+        s.advice_columns(),
+        s.fixed_columns(),
+        s.lookups()
+    );
+    let contract = match build_verifier(&key, solc) {
+        Ok(c) => c,
+        Err(e) => return Ok(format!("{head} does not deploy: {e} | | | |")),
+    };
+    let mut evm = Evm::new();
+    let d = evm
+        .deploy(contract.bytecode.creation.clone())
+        .map_err(|e| e.to_string())?;
+    let call = evm
+        .call(d.address, proof.calldata().map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    if !call.success {
+        return Err(format!("{name}: the verifier rejected a valid proof"));
+    }
+    Ok(format!(
+        "{head} {} | {} | {} | {} |",
+        contract.bytecode.runtime.len(),
+        contract.bytecode.creation.len(),
+        d.gas_used,
+        call.gas_used
+    ))
+}
+
+fn main() {
+    let mut models: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    if models.is_empty() {
+        models = MODELS.iter().map(|s| s.to_string()).collect();
+    }
+    let solc = match Solc::locate(None) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    };
+    println!("| model | public I/O | instances | k | columns | prove s | runtime bytes | creation bytes | deploy gas | verify gas (tx) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for name in &models {
+        for io in [PublicIo::Packed, PublicIo::Plain] {
+            match measure(name, io, &solc) {
+                Ok(row) => println!("{row}"),
+                Err(e) => println!("| {name} | {} | error: {e} | | | | | | | |", io.name()),
+            }
+        }
+    }
+}
