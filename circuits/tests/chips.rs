@@ -230,7 +230,7 @@ fn with_input0(c: &ModelCircuit, v: i128) -> (ModelCircuit, Vec<F>) {
         let n = xs.len() as u32;
         let half = 1i128 << (BITS - 1);
         // Input values at pack rows 0..n, the same values as outputs at rows n..2n.
-        for (base, _) in [(0u32, 0), (n, 1)] {
+        for base in [0, n] {
             t = t.tampered(AdvCol::PackV, base, fe(v));
             let mut acc = F::zero();
             for (i, &x) in xs.iter().enumerate() {

@@ -52,19 +52,27 @@ fn fails(o: &Output, needle: &str) {
     assert!(all.contains(needle), "expected '{needle}' in: {all}");
 }
 
+/// `zkinfer compile ONNX --calibration INPUT --out DIR EXTRA...`; returns stdout.
+fn compile(onnx: &Path, input: &Path, dir: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "compile".to_string(),
+        s(onnx),
+        "--calibration".into(),
+        s(input),
+        "--out".into(),
+        s(dir),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(&zkinfer(&args))
+}
+
 /// compile → setup → prove → verify one shared model; returns (model dir, proof path).
 fn full_run(name: &str, tmp: &Path) -> (PathBuf, PathBuf) {
     let src = shared(name);
     let (onnx, input) = (src.join("network.onnx"), src.join("input.json"));
     let dir = tmp.join(name);
-    let out = ok(&zkinfer(&[
-        "compile",
-        &s(&onnx),
-        "--calibration",
-        &s(&input),
-        "--out",
-        &s(&dir),
-    ]));
+    let out = compile(&onnx, &input, &dir, &[]);
     assert!(
         out.contains("digest:") && out.contains("rows:") && out.contains("k = "),
         "{out}"
@@ -433,18 +441,12 @@ fn evm_commands() {
     let src = shared("1l_mlp");
     let (onnx, input) = (src.join("network.onnx"), src.join("input.json"));
     let dir = tmp.path().join("mlp");
-    let out = ok(&zkinfer(&[
-        "compile",
-        &s(&onnx),
-        "--calibration",
-        &s(&input),
-        "--out",
-        &s(&dir),
-        "--optimize",
-        "verify-gas",
-        "--public-io",
-        "packed",
-    ]));
+    let out = compile(
+        &onnx,
+        &input,
+        &dir,
+        &["--optimize", "verify-gas", "--public-io", "packed"],
+    );
     assert!(out.contains("packed"), "{out}");
     ok(&zkinfer(&["setup", &s(&dir)]));
     let proof = tmp.path().join("proof.json");
@@ -510,14 +512,12 @@ fn undeployable_verifiers_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let src = shared("4l_relu_conv_fc");
     let dir = tmp.path().join("wide");
-    ok(&zkinfer(&[
-        "compile",
-        &s(&src.join("network.onnx")),
-        "--calibration",
-        &s(&src.join("input.json")),
-        "--out",
-        &s(&dir),
-    ]));
+    compile(
+        &src.join("network.onnx"),
+        &src.join("input.json"),
+        &dir,
+        &[],
+    );
     ok(&zkinfer(&["setup", &s(&dir)]));
     let sol = tmp.path().join("Verifier.sol");
     fails(
