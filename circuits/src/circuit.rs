@@ -4,7 +4,7 @@ use crate::chips::{AdvCol, Assigner, ModelConfig, Tamper, Wit};
 use crate::field::F;
 use crate::graph::{QOp, QuantizedGraph};
 use crate::plan::{CircuitPlan, CircuitShape, Col, Pos};
-use crate::public_io::instances;
+use crate::public_io::{instances, pack as pack_words};
 use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner, Value};
 use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
 use std::sync::Arc;
@@ -159,7 +159,14 @@ impl Circuit<F> for ModelCircuit {
                         values.as_deref(),
                         &layout.words,
                         &layout.pack_sources,
+                        cfg.poseidon.is_none(),
                     )?;
+                    if let Some(hash) = &cfg.poseidon {
+                        let words = self
+                            .public_values()
+                            .map(|(i, o)| vec![pack_words(&i, g.bits), pack_words(&o, g.bits)]);
+                        hash.assign(&mut a, &layout.sponges, words.as_deref())?;
+                    }
                 } else {
                     // Plain: public outputs follow the inputs in the instance column.
                     let mut row = layout.n_inputs as u32;

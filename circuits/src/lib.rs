@@ -20,6 +20,7 @@ pub mod frontend;
 pub mod graph;
 pub mod input;
 pub mod plan;
+pub mod poseidon;
 pub mod public_io;
 
 pub use circuit::ModelCircuit;

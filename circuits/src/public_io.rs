@@ -6,11 +6,16 @@
 //!   holding `v + 2^(B-1)`; a word is `Σ slot_k · 2^(B·(m-1-k))` over its `m` values (first value
 //!   most significant). Every packed value is range-checked in the circuit, so a word has
 //!   exactly one preimage. Fewer instances make on-chain verification far cheaper.
+//! - [`PublicIo::Hashed`]: the packed input words and the packed output words are each hashed
+//!   with Poseidon ([`crate::poseidon::hash_words`], domain tag = number of values) in the
+//!   circuit: two instances, whatever the model's size, and the values themselves are not in
+//!   the calldata (they travel in the proof file, so a verifier can recompute both hashes).
 //!
 //! The proof file always lists the values themselves; a verifier recomputes the instances from
 //! them with [`instances`].
 
 use crate::field::{fe, pow2, F};
+use crate::poseidon::hash_words;
 use serde::{Deserialize, Serialize};
 
 /// Bits of a field element used by packing: every word is below `2^253`, which is below the
@@ -26,6 +31,8 @@ pub enum PublicIo {
     /// Values packed into as few field elements as fit.
     #[default]
     Packed,
+    /// One Poseidon hash of the packed inputs and one of the packed outputs.
+    Hashed,
 }
 
 impl PublicIo {
@@ -34,6 +41,7 @@ impl PublicIo {
         match self {
             PublicIo::Plain => "plain",
             PublicIo::Packed => "packed",
+            PublicIo::Hashed => "hashed",
         }
     }
 
@@ -42,6 +50,25 @@ impl PublicIo {
         match self {
             PublicIo::Plain => n,
             PublicIo::Packed => n.div_ceil(values_per_word(bits)),
+            PublicIo::Hashed => 1,
+        }
+    }
+
+    /// Whether the pack chip is in the circuit.
+    pub fn packs(self) -> bool {
+        self != PublicIo::Plain
+    }
+
+    /// Rows of the public-I/O columns (pack chip, then Poseidon) for `n_in` input and `n_out`
+    /// output values.
+    pub fn rows(self, bits: u32, n_in: usize, n_out: usize) -> usize {
+        let hash = |n: usize| {
+            let words = n.div_ceil(values_per_word(bits));
+            crate::chips::poseidon::sponge_rows(crate::poseidon::permutations(words))
+        };
+        match self {
+            PublicIo::Plain | PublicIo::Packed => n_in + n_out,
+            PublicIo::Hashed => n_in + n_out + hash(n_in) + hash(n_out),
         }
     }
 }
@@ -74,6 +101,10 @@ pub fn instances(mode: PublicIo, bits: u32, inputs: &[i128], outputs: &[i128]) -
             words.extend(pack(outputs, bits));
             words
         }
+        PublicIo::Hashed => vec![
+            hash_words(inputs.len() as u64, &pack(inputs, bits)),
+            hash_words(outputs.len() as u64, &pack(outputs, bits)),
+        ],
     }
 }
 
@@ -109,5 +140,18 @@ mod tests {
         let i = instances(PublicIo::Plain, 8, &[1, -2], &[3]);
         assert_eq!(i, vec![fe(1), fe(-2), fe(3)]);
         assert_eq!(instances(PublicIo::Packed, 8, &[1, -2], &[3]).len(), 2);
+    }
+
+    #[test]
+    fn hashed_is_two_hashes_of_the_packed_words() {
+        let (i, o) = ([1, -2], [3]);
+        let h = instances(PublicIo::Hashed, 8, &i, &o);
+        assert_eq!(
+            h,
+            vec![hash_words(2, &pack(&i, 8)), hash_words(1, &pack(&o, 8))]
+        );
+        assert_ne!(instances(PublicIo::Hashed, 8, &[1, -1], &o)[0], h[0]);
+        assert_ne!(instances(PublicIo::Hashed, 8, &i, &[4])[1], h[1]);
+        assert_eq!(PublicIo::Hashed.words(8, 1000), 1);
     }
 }

@@ -203,6 +203,142 @@ fn pack_rejects_wrong_words_and_unpacked_values() {
     assert!(!satisfied(&c, &bad, k));
 }
 
+/// Grows `k` until the hashed-I/O rows fit.
+fn fit_hashed(g: &QuantizedGraph) -> impl FnOnce(&mut CircuitShape) + '_ {
+    move |s: &mut CircuitShape| {
+        s.public_io = PublicIo::Hashed;
+        let n = |ts: &[usize]| ts.iter().map(|&t| g.tensors[t].len()).sum::<usize>();
+        let rows = PublicIo::Hashed.rows(g.bits, n(&g.inputs), n(&g.outputs));
+        while s.usable_rows() < rows.max(g.table_rows(s.identity_table)) {
+            s.k += 1;
+        }
+    }
+}
+
+#[test]
+fn hashed_io_proves_the_poseidon_sponge_and_rejects_broken_rounds() {
+    let (g, x) = dense_graph();
+    let g2 = g.clone();
+    let (c, inst, k) = build_shaped(g, x, fit_hashed(&g2));
+    assert_eq!(inst.len(), 2, "one input hash, one output hash");
+    let vals = c.witness.as_ref().unwrap();
+    let flat = |ts: &[usize]| ts.iter().flat_map(|&t| vals[t].clone()).collect::<Vec<_>>();
+    assert_eq!(
+        inst,
+        instances(
+            PublicIo::Hashed,
+            BITS,
+            &flat(&c.graph.inputs),
+            &flat(&c.graph.outputs)
+        )
+    );
+    assert!(satisfied(&c, &inst, k));
+    let sp = c.plan.layout.sponges.clone();
+    assert_eq!(sp.len(), 2);
+    let s0 = sp[0].start;
+    // The initial capacity must be the domain tag.
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::HashCap, s0, fe(99))],
+        "the domain tag",
+    );
+    // The absorbed word must be the packed word (copy constraint into the word row).
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::PackAcc, s0 + 1, fe(1))],
+        "an absorbed word",
+    );
+    // A state element after a full round (round 0), its S-box square, and one after a
+    // partial round (round 10).
+    let full = s0 + 2;
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::PackV, full + 2, fe(5))],
+        "a full-round output",
+    );
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::PackAcc, full + 1, fe(5))],
+        "an S-box square",
+    );
+    let part = s0 + 2 + 2 * 10;
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::HashCap, part + 2, fe(5))],
+        "a partial-round output",
+    );
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::HashCap, part + 1, fe(5))],
+        "a partial S-box square",
+    );
+    // The final state element holding the hash.
+    let end = sp[1].start - 1;
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::PackAcc, end, fe(5))],
+        "the input hash",
+    );
+    // Public hashes that are not the hashes of the values are rejected.
+    for i in 0..2 {
+        let mut bad = inst.clone();
+        bad[i] += fe(1);
+        assert!(!satisfied(&c, &bad, k), "a wrong hash #{i} was accepted");
+    }
+    // Hashes of other values (consistent everywhere else) are rejected too.
+    let other = instances(
+        PublicIo::Hashed,
+        BITS,
+        &[7, -3, 12, 6],
+        &flat(&c.graph.outputs),
+    );
+    assert!(!satisfied(&c, &other, k));
+}
+
+#[test]
+fn hashed_io_absorbs_an_odd_last_word() {
+    // 60 input values of 8 bits: 31 per word, so two input words; 60 outputs likewise; and a
+    // 3-word input needs a lone final word.
+    for n in [60usize, 70] {
+        let mut b = Builder::new();
+        let x = b.input("x", &[n]);
+        b.g.outputs.push(x);
+        let g = b.g;
+        let xs: Vec<i128> = (0..n as i128).map(|i| i * 5 % 256 - 128).collect();
+        let g2 = g.clone();
+        let (c, inst, k) = build_shaped(g, vec![xs.clone()], fit_hashed(&g2));
+        assert_eq!(inst, instances(PublicIo::Hashed, BITS, &xs, &xs));
+        assert!(satisfied(&c, &inst, k), "{n} values");
+        let words = c.plan.layout.sponges[0].words.len();
+        assert_eq!(words, n.div_ceil(31));
+        if words % 2 == 1 {
+            // The lone word's partner slot must be zero.
+            let row = c.plan.layout.sponges[0].start + 132 * (words as u32 / 2) + 1;
+            assert_rejects(
+                &c,
+                &inst,
+                k,
+                &[(AdvCol::PackV, row, fe(123))],
+                "a padding word",
+            );
+        }
+    }
+}
+
 /// `y = x` through the input's range check only, so one input value can be changed
 /// consistently everywhere without touching anything downstream.
 fn echo_graph() -> (QuantizedGraph, Vec<Vec<i128>>) {
@@ -271,6 +407,34 @@ fn public_inputs_are_range_checked_in_every_encoding() {
                 "{mode:?} identity={identity}: input {v} accepted"
             );
         }
+    }
+}
+
+#[test]
+fn hashed_public_inputs_are_range_checked() {
+    let big = 1i128 << (BITS - 1);
+    let (g, x) = echo_graph();
+    let g2 = g.clone();
+    let (c, inst, k) = build_shaped(g, x, fit_hashed(&g2));
+    assert!(satisfied(&c, &inst, k));
+    // Rewrite input 0 in the witness itself: every chip, the packing and the sponge then
+    // agree with it, and the hashes are recomputed; only the range check can object.
+    let rewrite = |v: i128| {
+        let mut vals = (**c.witness.as_ref().unwrap()).clone();
+        for t in 0..vals.len() {
+            if vals[t].len() == 3 {
+                vals[t][0] = v;
+            }
+        }
+        let t = ModelCircuit::with_witness(c.graph.clone(), c.plan.clone(), vals);
+        let i = t.instances();
+        (t, i)
+    };
+    let (t, i2) = rewrite(big - 1);
+    assert!(satisfied(&t, &i2, k), "in-range rewrite rejected");
+    for v in [big, -big - 1] {
+        let (t, i2) = rewrite(v);
+        assert!(!satisfied(&t, &i2, k), "input {v} accepted");
     }
 }
 

@@ -17,6 +17,43 @@ type Plonk = PlonkVerifier<KzgAs<Bn256, Bdfg21>, LimbsEncoding<3, 88>>;
 /// Name of the generated verifier contract.
 pub const VERIFIER_CONTRACT: &str = "Halo2Verifier";
 
+/// What a verifier for a key has to combine: the numbers that set its gas and code size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerifierStats {
+    /// Commitments in the verifying key (fixed and permutation columns).
+    pub key_commitments: usize,
+    /// Commitments read from the proof (advice, lookup, permutation-product, vanishing and
+    /// quotient polynomials).
+    pub proof_commitments: usize,
+    /// Polynomial evaluations read from the proof.
+    pub evaluations: usize,
+    /// Distinct rotations the polynomials are opened at.
+    pub rotations: usize,
+}
+
+/// [`VerifierStats`] of the verifier snark-verifier builds for `key`.
+pub fn verifier_stats(key: &VerifierKey) -> Result<VerifierStats, ContractError> {
+    let run = || {
+        let protocol = compile(
+            key.kzg_params(),
+            key.halo2(),
+            Config::kzg().with_num_instance(vec![key.io.instance_count()]),
+        );
+        let mut rotations: Vec<i32> = protocol.queries.iter().map(|q| q.rotation.0).collect();
+        rotations.sort_unstable();
+        rotations.dedup();
+        VerifierStats {
+            key_commitments: protocol.preprocessed.len(),
+            proof_commitments: protocol.num_witness.iter().sum::<usize>()
+                + protocol.quotient.num_chunk(),
+            evaluations: protocol.evaluations.len(),
+            rotations: rotations.len(),
+        }
+    };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+        .map_err(|_| ContractError::Generate("snark-verifier failed on this verifying key".into()))
+}
+
 /// Solidity source of a verifier contract for `key` (contract [`VERIFIER_CONTRACT`]). Its
 /// fallback function takes calldata `instances ‖ proof` (see
 /// [`ProofFile::calldata`](zkinfer_verifier::ProofFile::calldata)) and reverts unless the

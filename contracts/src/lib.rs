@@ -11,7 +11,7 @@ pub mod solc;
 pub use build::{build_verifier, check_size, VerifierContract};
 pub use error::ContractError;
 pub use evm::{CallOutcome, Deployed, Evm, MAX_INITCODE_BYTES, MAX_RUNTIME_BYTES};
-pub use generate::{verifier_solidity, VERIFIER_CONTRACT};
+pub use generate::{verifier_solidity, verifier_stats, VerifierStats, VERIFIER_CONTRACT};
 pub use solc::{Bytecode, Solc};
 
 /// Solidity source of `InferenceRegistry`, the consumer contract.

@@ -10,13 +10,19 @@ use std::sync::OnceLock;
 use zkinfer_circuits::frontend::{self, CompileOptions};
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::plan::Objective;
+use zkinfer_circuits::public_io::PublicIo;
 use zkinfer_contracts::{build_verifier, check_size, ContractError, Evm, Solc, REGISTRY_SOURCE};
 use zkinfer_gpu::CpuMsm;
 use zkinfer_prover::{load_prover, prove_input, setup, Silent};
 use zkinfer_verifier::{ProofFile, VerifierKey, VK_FILE};
 
-/// Models tested on the EVM: small enough to set up and prove quickly in a debug test build.
-const MODELS: [&str; 2] = ["1l_mlp", "2l_relu_sigmoid_conv"];
+/// Models tested on the EVM, with their public I/O encoding: small enough to set up and prove
+/// quickly in a debug test build.
+const MODELS: [(&str, PublicIo); 3] = [
+    ("1l_mlp", PublicIo::Packed),
+    ("2l_relu_sigmoid_conv", PublicIo::Packed),
+    ("2l_relu_sigmoid_conv", PublicIo::Hashed),
+];
 
 fn shared(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -31,10 +37,11 @@ struct Prepared {
     creation: Vec<u8>,
 }
 
-fn prepare(name: &str, dir: tempfile::TempDir) -> Prepared {
+fn prepare((name, public_io): (&str, PublicIo), dir: tempfile::TempDir) -> Prepared {
     let src = shared(name);
     let opts = CompileOptions {
         objective: Objective::VerifyGas,
+        public_io,
         ..Default::default()
     };
     let c = frontend::compile(&src.join("network.onnx"), &src.join("input.json"), &opts).unwrap();
@@ -46,9 +53,11 @@ fn prepare(name: &str, dir: tempfile::TempDir) -> Prepared {
     let key = VerifierKey::load(&dir.path().join(VK_FILE)).unwrap();
     let contract = build_verifier(&key, &solc()).unwrap();
     eprintln!(
-        "{name}: k={} runtime {} bytes",
+        "{name} ({}): k={} runtime {} bytes, {:?}",
+        public_io.name(),
         c.model.shape.k,
-        contract.bytecode.runtime.len()
+        contract.bytecode.runtime.len(),
+        zkinfer_contracts::verifier_stats(&key).unwrap()
     );
     Prepared {
         _dir: dir,
@@ -62,15 +71,19 @@ fn solc() -> Solc {
     Solc::locate(None).expect("run `npm ci --prefix contracts` first")
 }
 
-/// Both models, prepared once for all tests of this file.
+/// Every model, prepared once for all tests of this file.
 fn models() -> &'static [Prepared] {
     static CELL: OnceLock<Vec<Prepared>> = OnceLock::new();
     CELL.get_or_init(|| {
         MODELS
             .iter()
-            .map(|m| prepare(m, tempfile::tempdir().unwrap()))
+            .map(|&m| prepare(m, tempfile::tempdir().unwrap()))
             .collect()
     })
+}
+
+fn name(i: usize) -> String {
+    format!("{} ({})", MODELS[i].0, MODELS[i].1.name())
 }
 
 fn deploy(evm: &mut Evm, p: &Prepared) -> Address {
@@ -85,8 +98,8 @@ fn valid_proofs_are_accepted_and_tampered_ones_rejected() {
     for (i, (p, &addr)) in all.iter().zip(&addrs).enumerate() {
         let calldata = p.proof.calldata().unwrap();
         let ok = evm.call(addr, calldata.clone()).unwrap();
-        assert!(ok.success, "{}: valid proof rejected", MODELS[i]);
-        eprintln!("{}: verify gas {}", MODELS[i], ok.gas_used);
+        assert!(ok.success, "{}: valid proof rejected", name(i));
+        eprintln!("{}: verify gas {}", name(i), ok.gas_used);
 
         let n_inst = 32 * p.key.io.instance_count();
         let proof_len = calldata.len() - n_inst;
@@ -97,7 +110,7 @@ fn valid_proofs_are_accepted_and_tampered_ones_rejected() {
             assert!(
                 !evm.call(addr, bad).unwrap().success,
                 "{}: flipped byte {at} accepted",
-                MODELS[i]
+                name(i)
             );
         }
         // A changed instance (first input word, last output word).
@@ -107,7 +120,7 @@ fn valid_proofs_are_accepted_and_tampered_ones_rejected() {
             assert!(
                 !evm.call(addr, bad).unwrap().success,
                 "{}: changed instance {word} accepted",
-                MODELS[i]
+                name(i)
             );
         }
         // Truncated calldata.
@@ -123,7 +136,7 @@ fn valid_proofs_are_accepted_and_tampered_ones_rejected() {
                 .unwrap()
                 .success,
             "{}: another model's proof accepted",
-            MODELS[i]
+            name(i)
         );
     }
 }

@@ -3,7 +3,7 @@
 use crate::error::ProverError;
 use crate::srs::Srs;
 use halo2_proofs::halo2curves::bn256::G1Affine;
-use halo2_proofs::plonk::{keygen_pk, keygen_vk, ProvingKey};
+use halo2_proofs::plonk::{keygen_pk, keygen_vk_custom, ProvingKey};
 use halo2_proofs::poly::commitment::ParamsProver;
 use halo2_proofs::SerdeFormat;
 use serde::{Deserialize, Serialize};
@@ -48,7 +48,9 @@ pub fn keygen(model: &CompiledModel, srs: &Srs) -> Result<Keys, ProverError> {
     let circuit = ModelCircuit::for_keygen(Arc::new(model.graph.clone()), Arc::new(plan));
     let params = &srs.params;
     let run = || -> Result<Keys, String> {
-        let vk = keygen_vk(params, &circuit).map_err(|e| format!("{e:?}"))?;
+        // Selector compression: selectors of gates on disjoint rows share one fixed column, so
+        // the key (and every verifier) has fewer commitments.
+        let vk = keygen_vk_custom(params, &circuit, true).map_err(|e| format!("{e:?}"))?;
         let pk = keygen_pk(params, vk.clone(), &circuit).map_err(|e| format!("{e:?}"))?;
         let g = params.get_g()[0];
         let vk = VerifierKey::new(

@@ -12,7 +12,7 @@ use zkinfer_circuits::frontend::CompileOptions;
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::plan::Objective;
 use zkinfer_circuits::public_io::PublicIo;
-use zkinfer_contracts::{build_verifier, Evm, Solc};
+use zkinfer_contracts::{build_verifier, verifier_stats, Evm, Solc};
 use zkinfer_gpu::CpuMsm;
 use zkinfer_prover::{load_prover, prove_input, Silent};
 use zkinfer_verifier::{VerifierKey, VK_FILE};
@@ -34,14 +34,18 @@ fn measure(name: &str, public_io: PublicIo, solc: &Solc) -> Result<String, Strin
     let prove_s = t.elapsed().as_secs_f64();
     let key = VerifierKey::load(&dir.path().join(VK_FILE)).map_err(|e| e.to_string())?;
     let s = &c.model.shape;
+    let st = verifier_stats(&key).map_err(|e| e.to_string())?;
     let head = format!(
-        "| {name} | {} | {} | {} | {} adv / {} fix / {} lookups | {prove_s:.2} |",
+        "| {name} | {} | {} | {} | {} adv / {} fix / {} lookups | {} + {} | {} | {prove_s:.2} |",
         public_io.name(),
         key.io.instance_count(),
         s.k,
         s.advice_columns(),
         s.fixed_columns(),
-        s.lookups()
+        s.lookups(),
+        st.key_commitments,
+        st.proof_commitments,
+        st.evaluations,
     );
     let contract = match build_verifier(&key, solc) {
         Ok(c) => c,
@@ -81,13 +85,13 @@ fn main() {
             std::process::exit(1);
         }
     };
-    println!("| model | public I/O | instances | k | columns | prove s | runtime bytes | creation bytes | deploy gas | verify gas (tx) |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| model | public I/O | instances | k | columns | commitments (key + proof) | evaluations | prove s | runtime bytes | creation bytes | deploy gas | verify gas (tx) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for name in &models {
-        for io in [PublicIo::Packed, PublicIo::Plain] {
+        for io in [PublicIo::Packed, PublicIo::Plain, PublicIo::Hashed] {
             match measure(name, io, &solc) {
                 Ok(row) => println!("{row}"),
-                Err(e) => println!("| {name} | {} | error: {e} | | | | | | | |", io.name()),
+                Err(e) => println!("| {name} | {} | error: {e} | | | | | | | | | |", io.name()),
             }
         }
     }

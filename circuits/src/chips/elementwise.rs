@@ -151,6 +151,13 @@ impl ElemLane {
         }
     }
 
+    /// Three fixed columns that only this lane's gate reads, and only on rows where its
+    /// selector is on: free for another chip on rows the lane does not use (the Poseidon chip
+    /// keeps its round constants there).
+    pub fn free_fixed(&self) -> [Column<Fixed>; 3] {
+        [self.qa, self.qc, self.rs]
+    }
+
     /// Assigns one segment of an elementwise op.
     pub(crate) fn assign(
         &self,

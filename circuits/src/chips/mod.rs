@@ -7,6 +7,7 @@
 //! | maxpool | `maxpool.rs` | running maximum with range-checked differences |
 //! | dot | `dot.rs` | running sums of products of two computed values |
 //! | pack | `pack.rs` | public values packed into instance words, `acc = acc_prev·2^B + v + 2^(B-1)` |
+//! | poseidon | `poseidon.rs` | the Poseidon sponge over packed words (hashed public I/O) |
 //! | table | `table.rs` | the range table `[0, 2^B)` and the tagged `(tag, x, f(x))` function table |
 //!
 //! Chips never depend on the ONNX front end: they read the quantized graph and the layout.
@@ -16,6 +17,7 @@ pub mod elementwise;
 pub mod matvec;
 pub mod maxpool;
 pub mod pack;
+pub mod poseidon;
 pub mod table;
 
 use crate::field::F;
@@ -26,6 +28,12 @@ use halo2_proofs::plonk::{
     Advice, Any, Challenge, Column, ConstraintSystem, FirstPhase, Fixed, Instance, Selector,
 };
 use std::collections::HashMap;
+
+/// The constraint degree every model circuit is given (gates and lookups need at most 4).
+/// Degree 5 keeps the same extended domain (`4n`) as 4, while halo2's selector compression can
+/// then merge more selectors into one fixed column and each permutation product covers three
+/// columns instead of two: fewer commitments for a verifier, for one more quotient piece.
+pub const CONSTRAINT_DEGREE: usize = 5;
 
 /// Every advice column of the circuit, by role (used to address cells in tests).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -60,8 +68,10 @@ pub enum AdvCol {
     DotAcc(u16),
     /// Packed public values.
     PackV,
-    /// Running packed words.
+    /// Running packed words (and Poseidon state element 1).
     PackAcc,
+    /// Poseidon state element 0 (element 2 is `PackV`).
+    HashCap,
 }
 
 /// All columns, gates and lookups of a model circuit.
@@ -83,14 +93,17 @@ pub struct ModelConfig {
     pub mx: Vec<maxpool::MaxLane>,
     /// Dot-product lanes.
     pub dot: Vec<dot::DotLane>,
-    /// The pack chip (packed public I/O).
+    /// The pack chip (packed and hashed public I/O).
     pub pack: Option<pack::PackConfig>,
+    /// The Poseidon chip (hashed public I/O).
+    pub poseidon: Option<poseidon::PoseidonConfig>,
 }
 
 impl ModelConfig {
     /// Allocates columns and declares constraints. `shape` must have passed
     /// [`CircuitShape::validate`].
     pub fn configure(meta: &mut ConstraintSystem<F>, shape: &CircuitShape) -> ModelConfig {
+        meta.set_minimum_degree(CONSTRAINT_DEGREE);
         let instance = meta.instance_column();
         meta.enable_equality(instance);
         let table = table::TableConfig::configure(meta);
@@ -108,7 +121,7 @@ impl ModelConfig {
                 mv.push(matvec::MatvecLane::configure(meta, x, w as usize, r));
             }
         }
-        let el = (0..shape.elem_lanes)
+        let el: Vec<elementwise::ElemLane> = (0..shape.elem_lanes)
             .map(|_| elementwise::ElemLane::configure(meta, &table, shape))
             .collect();
         let mx = (0..shape.max_lanes)
@@ -117,12 +130,21 @@ impl ModelConfig {
         let dot = (0..shape.dot_lanes)
             .map(|_| dot::DotLane::configure(meta))
             .collect();
-        let pack = match shape.public_io {
-            PublicIo::Plain => None,
-            PublicIo::Packed => Some(pack::PackConfig::configure(meta, shape.bits)),
-        };
+        let pack = shape
+            .public_io
+            .packs()
+            .then(|| pack::PackConfig::configure(meta, shape.bits));
+        // Shapes always have an elementwise lane (`CircuitShape::validate`).
+        let poseidon =
+            match (&pack, el.first(), shape.public_io) {
+                (Some(p), Some(lane0), PublicIo::Hashed) => Some(
+                    poseidon::PoseidonConfig::configure(meta, p, lane0.free_fixed()),
+                ),
+                _ => None,
+            };
         ModelConfig {
             pack,
+            poseidon,
             shape: shape.clone(),
             instance,
             table,
@@ -154,6 +176,7 @@ impl ModelConfig {
             AdvCol::DotAcc(i) => self.dot.get(l(i))?.acc,
             AdvCol::PackV => self.pack.as_ref()?.v,
             AdvCol::PackAcc => self.pack.as_ref()?.acc,
+            AdvCol::HashCap => self.poseidon.as_ref()?.cap,
         })
     }
 
@@ -229,6 +252,11 @@ impl Assigner<'_, '_> {
         self.region.constrain_equal(a, b);
         Ok(())
     }
+}
+
+/// A witness value that may be unknown (key generation).
+pub(crate) fn known(v: Option<F>) -> Value<F> {
+    v.map(Value::known).unwrap_or_else(Value::unknown)
 }
 
 /// Witness access: tensor values as field elements, unknown during key generation.

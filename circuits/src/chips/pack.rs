@@ -11,10 +11,9 @@
 //! their range-check op, outputs are activations), so each slot is below `2^B` and a word has
 //! one preimage.
 
-use super::{AdvCol, Assigner};
+use super::{known, AdvCol, Assigner};
 use crate::field::{fe, pow2, F};
 use crate::plan::{Col, PackWord, Pos};
-use halo2_proofs::circuit::Value;
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, Selector};
 use halo2_proofs::poly::Rotation;
 
@@ -57,7 +56,8 @@ impl PackConfig {
     }
 
     /// Assigns the packed values (`values[row]`, unknown at key generation), copies output
-    /// values in from `sources` (row, home) and each word to its instance row.
+    /// values in from `sources` (row, home) and, when `to_instance`, each word to its instance
+    /// row (hashed I/O hashes the words instead).
     pub(crate) fn assign(
         &self,
         a: &mut Assigner<'_, '_>,
@@ -65,6 +65,7 @@ impl PackConfig {
         values: Option<&[i128]>,
         words: &[PackWord],
         sources: &[(u32, Pos)],
+        to_instance: bool,
     ) -> Result<(), Error> {
         let half = 1i128 << (bits - 1);
         let shift = pow2(bits);
@@ -77,6 +78,9 @@ impl PackConfig {
                 a.advice(AdvCol::PackV, self.v, row, known(v.map(fe)));
                 a.advice(AdvCol::PackAcc, self.acc, row, known(acc));
                 a.enable(if i == 0 { &self.first } else { &self.next }, row)?;
+            }
+            if !to_instance {
+                continue;
             }
             a.copy(
                 Pos {
@@ -100,8 +104,4 @@ impl PackConfig {
         }
         Ok(())
     }
-}
-
-fn known(v: Option<F>) -> Value<F> {
-    v.map(Value::known).unwrap_or_else(Value::unknown)
 }

@@ -42,8 +42,8 @@ impl CostModel {
     /// Estimated proving seconds for a shape.
     pub fn estimate(&self, s: &CircuitShape) -> f64 {
         let n = (1u64 << s.k) as f64;
-        // Lookups make the constraint degree 4: two columns per permutation product.
-        let perm_products = s.equality_columns().div_ceil(2) as f64;
+        // At constraint degree 5 a permutation product covers three columns.
+        let perm_products = s.equality_columns().div_ceil(3) as f64;
         n * (self.advice * s.advice_columns() as f64
             + self.fixed * s.fixed_columns() as f64
             + self.lookup * s.lookups() as f64
@@ -70,6 +70,8 @@ pub struct Workload {
     dot_len: usize,
     /// Public values.
     pub instances: usize,
+    /// Public input values (the rest of `instances` are outputs).
+    pub input_values: usize,
     /// Lookup table rows.
     pub table_rows: usize,
 }
@@ -81,12 +83,9 @@ impl Workload {
             table_rows: g.table_rows(false),
             ..Default::default()
         };
-        w.instances = g
-            .inputs
-            .iter()
-            .chain(&g.outputs)
-            .map(|&t| g.tensors[t].len())
-            .sum();
+        let count = |ts: &[usize]| ts.iter().map(|&t| g.tensors[t].len()).sum::<usize>();
+        w.input_values = count(&g.inputs);
+        w.instances = w.input_values + count(&g.outputs);
         for op in &g.ops {
             match op {
                 QOp::Linear(l) => {
@@ -225,7 +224,10 @@ pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, 
             }
         }
     }
-    let floor = (w.table_rows.max(w.instances) + RESERVED_ROWS).max(32);
+    let io_rows = opts
+        .public_io
+        .rows(g.bits, w.input_values, w.instances - w.input_values);
+    let floor = (w.table_rows.max(io_rows) + RESERVED_ROWS).max(32);
     let k_lo = opts.k.unwrap_or_else(|| ceil_log2(floor).max(5));
     let span = match opts.objective {
         Objective::ProveTime => 4,

@@ -5,7 +5,9 @@
 //! groups); each lane fills rows from the top. Regions never span lanes.
 
 use super::shape::CircuitShape;
+use crate::chips::poseidon::sponge_rows;
 use crate::graph::{QOp, QuantizedGraph, PAD};
+use crate::poseidon::permutations;
 use crate::public_io::{values_per_word, PublicIo};
 use thiserror::Error;
 
@@ -45,6 +47,18 @@ pub struct PackWord {
     pub start: u32,
     /// Values in the word.
     pub len: u32,
+}
+
+/// One Poseidon sponge of hashed public I/O (see [`crate::chips::poseidon`]): rows
+/// `start .. start + sponge_rows(..)` of the pack columns, its hash on instance row = its index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sponge {
+    /// First row.
+    pub start: u32,
+    /// Domain tag (the number of values hashed).
+    pub domain: u64,
+    /// The cells holding the words absorbed, in order.
+    pub words: Vec<Pos>,
 }
 
 /// A cell of an equality-enabled column.
@@ -137,6 +151,11 @@ pub struct Layout {
     pub words: Vec<PackWord>,
     /// Packed public I/O: pack row of each output value and the cell it is copied from.
     pub pack_sources: Vec<(u32, Pos)>,
+    /// Hashed public I/O: the input sponge, then the output sponge.
+    pub sponges: Vec<Sponge>,
+    /// Rows used by public I/O: the public values (instance or pack rows), or every usable row
+    /// when the Poseidon sponges sit at the bottom (hashed I/O).
+    pub io_rows: u32,
     /// Rows used in each lane, per chip.
     pub lane_rows: LaneRows,
 }
@@ -196,17 +215,17 @@ pub enum LayoutError {
     Graph(String),
 }
 
-/// Lane filler: each lane fills from row 0.
+/// Lane filler: each lane fills from row 0 up to its limit.
 struct Lanes {
     next: Vec<u32>,
-    usable: u32,
+    limit: Vec<u32>,
 }
 
 impl Lanes {
     fn new(n: usize, usable: usize) -> Self {
         Lanes {
             next: vec![0; n],
-            usable: usable as u32,
+            limit: vec![usable as u32; n],
         }
     }
 
@@ -221,7 +240,7 @@ impl Lanes {
             return Err(LayoutError::MissingChip { chip });
         }
         let best = (0..self.next.len())
-            .filter(|&l| eligible(l) && self.next[l] + rows <= self.usable)
+            .filter(|&l| eligible(l) && self.next[l] + rows <= self.limit[l])
             .min_by_key(|&l| (self.next[l], l));
         match best {
             Some(l) => {
@@ -232,7 +251,7 @@ impl Lanes {
             None => Err(LayoutError::NoRoom {
                 chip,
                 needed: rows as usize,
-                usable: self.usable as usize,
+                usable: self.limit.iter().copied().max().unwrap_or(0) as usize,
             }),
         }
     }
@@ -259,7 +278,7 @@ impl Layout {
         let mut homes: Vec<Vec<Pos>> = vec![Vec::new(); graph.tensors.len()];
         let input_col = match shape.public_io {
             PublicIo::Plain => Col::Inst,
-            PublicIo::Packed => Col::PackV,
+            PublicIo::Packed | PublicIo::Hashed => Col::PackV,
         };
         let mut row = 0u32;
         for &t in &graph.inputs {
@@ -273,9 +292,10 @@ impl Layout {
         }
         let n_inputs = row as usize;
         let n_outputs: usize = graph.outputs.iter().map(|&t| graph.tensors[t].len()).sum();
-        if n_inputs + n_outputs > usable {
+        let io_rows = shape.public_io.rows(graph.bits, n_inputs, n_outputs);
+        if io_rows > usable {
             return Err(LayoutError::TooManyInstances {
-                needed: n_inputs + n_outputs,
+                needed: io_rows,
                 usable,
             });
         }
@@ -341,6 +361,12 @@ impl Layout {
         chunks.sort_by_key(|r| (r.lane, r.start));
 
         let mut el_lanes = Lanes::new(shape.elem_lanes as usize, usable);
+        // Hashed I/O: the sponges take the last rows, where they borrow elementwise lane 0's
+        // coefficient columns for their round constants (see `chips::poseidon`).
+        let hash_rows = io_rows - (n_inputs + n_outputs);
+        if let Some(l0) = el_lanes.limit.first_mut() {
+            *l0 -= hash_rows as u32;
+        }
         let mut mx_lanes = Lanes::new(shape.max_lanes as usize, usable);
         let mut dot_lanes = Lanes::new(shape.dot_lanes as usize, usable);
         let (mut el, mut mx, mut dot) = (Vec::new(), Vec::new(), Vec::new());
@@ -367,7 +393,7 @@ impl Layout {
                     let mut e0 = 0u32;
                     while e0 < n {
                         let (lane, start) = el_lanes.place(1, |_| true, "elementwise")?;
-                        let room = el_lanes.usable - start;
+                        let room = el_lanes.limit[lane as usize] - start;
                         let len = room.min(n - e0);
                         el_lanes.next[lane as usize] = start + len;
                         el.push(ElSeg {
@@ -441,7 +467,7 @@ impl Layout {
         }
         let (words, pack_sources) = match shape.public_io {
             PublicIo::Plain => (Vec::new(), Vec::new()),
-            PublicIo::Packed => {
+            PublicIo::Packed | PublicIo::Hashed => {
                 let per = values_per_word(graph.bits) as u32;
                 let mut words = Vec::new();
                 for (start, n) in [(0, n_inputs as u32), (n_inputs as u32, n_outputs as u32)] {
@@ -465,11 +491,22 @@ impl Layout {
                 (words, sources)
             }
         };
+        let sponges = match shape.public_io {
+            PublicIo::Hashed => hash_sponges(
+                &words,
+                (n_inputs, n_outputs),
+                (usable - hash_rows) as u32,
+                values_per_word(graph.bits),
+            ),
+            PublicIo::Plain | PublicIo::Packed => Vec::new(),
+        };
         Ok(Layout {
             usable,
             homes,
             words,
             pack_sources,
+            sponges,
+            io_rows: if hash_rows > 0 { usable } else { io_rows } as u32,
             mv: chunks,
             el,
             mx,
@@ -485,8 +522,33 @@ impl Layout {
         })
     }
 
-    /// Rows used by the tallest lane.
+    /// Rows used by the tallest lane or the public-I/O columns.
     pub fn rows_used(&self) -> usize {
-        self.lane_rows.max() as usize
+        self.lane_rows.max().max(self.io_rows) as usize
     }
+}
+
+/// The two sponges of hashed public I/O from row `start` on (the last rows of the usable
+/// area): one over the input words, one over the output words.
+fn hash_sponges(
+    words: &[PackWord],
+    (n_in, n_out): (usize, usize),
+    mut start: u32,
+    per_word: usize,
+) -> Vec<Sponge> {
+    let end = |w: &PackWord| Pos {
+        col: Col::PackAcc,
+        row: w.start + w.len - 1,
+    };
+    let in_words = n_in.div_ceil(per_word);
+    let mut out = Vec::with_capacity(2);
+    for (domain, ws) in [(n_in, &words[..in_words]), (n_out, &words[in_words..])] {
+        out.push(Sponge {
+            start,
+            domain: domain as u64,
+            words: ws.iter().map(end).collect(),
+        });
+        start += sponge_rows(permutations(ws.len())) as u32;
+    }
+    out
 }

@@ -8,6 +8,7 @@ mod shape;
 pub use cost::{choose_shape, Choice, CostModel, Objective, SearchOptions, Workload, GAS_SLACK};
 pub use layout::{
     chunk_width, Col, ElSeg, LaneRows, Layout, LayoutError, MvRegion, PackWord, Pos, RunRegion,
+    Sponge,
 };
 pub use shape::{CircuitShape, MAX_K, RESERVED_ROWS};
 

@@ -74,11 +74,31 @@ impl CircuitShape {
             + self.pack_columns()
     }
 
-    /// Advice columns of the pack chip (also its equality-enabled columns).
+    /// Advice columns of the pack and Poseidon chips.
     fn pack_columns(&self) -> usize {
         match self.public_io {
             PublicIo::Plain => 0,
             PublicIo::Packed => 2,
+            PublicIo::Hashed => 3,
+        }
+    }
+
+    /// Equality-enabled columns of the pack chip.
+    fn pack_equality(&self) -> usize {
+        if self.public_io.packs() {
+            2
+        } else {
+            0
+        }
+    }
+
+    /// Fixed columns of the Poseidon chip: its two round selectors (which halo2 cannot merge
+    /// with others: their gates already have the circuit's full degree). Its round constants
+    /// borrow elementwise lane 0's columns.
+    fn hash_fixed(&self) -> usize {
+        match self.public_io {
+            PublicIo::Hashed => 2,
+            PublicIo::Plain | PublicIo::Packed => 0,
         }
     }
 
@@ -90,6 +110,7 @@ impl CircuitShape {
             + 2 * self.max_lanes as usize
             + 2 * self.dot_lanes as usize
             + 4
+            + self.hash_fixed()
     }
 
     /// Number of lookup arguments.
@@ -104,16 +125,18 @@ impl CircuitShape {
             + self.elem_lanes as usize * if self.elem_binary { 3 } else { 2 }
             + 2 * self.max_lanes as usize
             + 3 * self.dot_lanes as usize
-            + self.pack_columns()
+            + self.pack_equality()
             + 1
     }
 
     /// Estimated commitments a verifier combines (fixed and permutation columns of the key,
-    /// advice, lookup and permutation-product columns and quotient pieces of the proof): each
-    /// is one elliptic-curve multiplication, which dominates on-chain verification gas.
+    /// advice, lookup and permutation-product columns, the vanishing argument's random
+    /// polynomial and the four quotient pieces of a degree-5 circuit): each is one
+    /// elliptic-curve multiplication, which dominates on-chain verification gas. Selectors are
+    /// not counted (compression merges most of them).
     pub fn verifier_commitments(&self) -> usize {
         let eq = self.equality_columns();
-        self.fixed_columns() + eq + self.advice_columns() + 3 * self.lookups() + eq.div_ceil(3) + 4
+        self.fixed_columns() + eq + self.advice_columns() + 3 * self.lookups() + eq.div_ceil(3) + 5
     }
 
     /// One-line summary.

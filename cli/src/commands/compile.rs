@@ -32,7 +32,9 @@ pub struct Compile {
     #[arg(long, value_parser = clap::value_parser!(u32).range(4..=26))]
     pub k: Option<u32>,
     /// How inputs and outputs become public instances: `packed` puts many values in one field
-    /// element (cheap to verify on-chain), `plain` one value per instance.
+    /// element (cheap to verify on-chain), `plain` one value per instance, `hashed` one
+    /// Poseidon hash of the inputs and one of the outputs (two instances; the values stay off
+    /// the calldata).
     #[arg(long, value_enum, default_value_t = PublicIoArg::Packed)]
     pub public_io: PublicIoArg,
     /// What the circuit layout minimises: proving time, or verifier work (fewer columns:
@@ -57,6 +59,8 @@ pub enum PublicIoArg {
     Plain,
     /// Values packed into as few field elements as fit.
     Packed,
+    /// A Poseidon hash of the inputs and one of the outputs, computed in the circuit.
+    Hashed,
 }
 
 impl From<PublicIoArg> for PublicIo {
@@ -64,6 +68,7 @@ impl From<PublicIoArg> for PublicIo {
         match a {
             PublicIoArg::Plain => PublicIo::Plain,
             PublicIoArg::Packed => PublicIo::Packed,
+            PublicIoArg::Hashed => PublicIo::Hashed,
         }
     }
 }
