@@ -506,6 +506,70 @@ fn evm_commands() {
 }
 
 #[test]
+fn hashed_public_io_end_to_end() {
+    // Two public instances (input hash, output hash); the proof file still lists the values,
+    // verify recomputes the hashes from them, and the contract accepts the same proof.
+    let tmp = tempfile::tempdir().unwrap();
+    let src = shared("1l_mlp");
+    let (onnx, input) = (src.join("network.onnx"), src.join("input.json"));
+    let dir = tmp.path().join("hashed");
+    let out = compile(
+        &onnx,
+        &input,
+        &dir,
+        &["--optimize", "verify-gas", "--public-io", "hashed"],
+    );
+    assert!(out.contains("2 instance(s)") && out.contains("hashed"), "{out}");
+    ok(&zkinfer(&["setup", &s(&dir)]));
+    let proof = tmp.path().join("proof.json");
+    ok(&zkinfer(&[
+        "prove",
+        &s(&dir),
+        "--input",
+        &s(&input),
+        "--out",
+        &s(&proof),
+    ]));
+    let v = ok(&zkinfer(&["verify", &s(&dir), "--proof", &s(&proof)]));
+    assert!(v.starts_with("verified"), "{v}");
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    assert_eq!(p["instances"][0].as_array().unwrap().len(), 2);
+    assert!(!p["outputs"][0].as_array().unwrap().is_empty());
+
+    // Other listed outputs (valid model values) no longer match the proven hash.
+    let bad = tmp.path().join("bad.json");
+    edit_proof(&proof, &bad, |p| {
+        let (a, b) = (p["outputs"][0][0].clone(), p["outputs"][0][1].clone());
+        assert_ne!(a, b);
+        p["outputs"][0][0] = b;
+        p["outputs"][0][1] = a;
+    });
+    fails(
+        &zkinfer(&["verify", &s(&dir), "--proof", &s(&bad)]),
+        "does not match the proven public values",
+    );
+    // So do other listed inputs.
+    edit_proof(&proof, &bad, |p| {
+        let (a, b) = (p["inputs"][0][0].clone(), p["inputs"][0][1].clone());
+        assert_ne!(a, b);
+        p["inputs"][0][0] = b;
+        p["inputs"][0][1] = a;
+    });
+    fails(
+        &zkinfer(&["verify", &s(&dir), "--proof", &s(&bad)]),
+        "rejected",
+    );
+
+    // On-chain: accepted, and the calldata is just the two hashes and the proof.
+    let out = ok(&zkinfer(&["verify-evm", &s(&dir), "--proof", &s(&proof)]));
+    assert!(out.starts_with("accepted"), "{out}");
+    let cd = ok(&zkinfer(&["calldata", &s(&proof)]));
+    let proof_hex = p["proof"].as_str().unwrap().trim_start_matches("0x");
+    assert_eq!(cd.trim().trim_start_matches("0x").len(), 64 * 2 + proof_hex.len());
+}
+
+#[test]
 fn undeployable_verifiers_are_refused() {
     // A circuit laid out for proving speed (many weight columns) gives a verifier above the
     // EVM's code-size limit: export-verifier refuses it, says what to do, and writes nothing.
