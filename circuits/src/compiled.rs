@@ -277,7 +277,8 @@ pub const MODEL_FILE: &str = "model.zkm";
 /// File name of the human-readable settings inside a model folder.
 pub const SETTINGS_FILE: &str = "settings.json";
 const MODEL_KIND: [u8; 4] = *b"MODL";
-const MODEL_VERSION: u32 = 1;
+/// 2: shapes gained `remainder_rows`; circuits have degree 5.
+const MODEL_VERSION: u32 = 2;
 
 impl CompiledModel {
     /// Assembles a compiled model, computing its digest.

@@ -114,6 +114,8 @@ fn build_shaped(
     g.validate().unwrap();
     let vals = g.eval(&inputs).unwrap();
     let mut shape = choose_shape(&g, &SearchOptions::default()).unwrap().shape;
+    // Tests pick the table layout they exercise; remainder rows only when they ask.
+    shape.remainder_rows = false;
     adjust(&mut shape);
     let k = shape.k;
     let plan = CircuitPlan::new(&g, shape).unwrap();
@@ -549,6 +551,75 @@ fn elementwise_rejects_wrong_function_rounding_and_range() {
     let last = inst3.len() - 1;
     inst3[last] += fe(1);
     assert!(!satisfied(&c, &inst3, k));
+}
+
+#[test]
+fn remainder_rows_range_check_the_remainder_through_the_identity() {
+    let (g, x) = dense_graph();
+    let rows = 2 * g.table_rows(true);
+    let (c, inst, k) = build_shaped(g, x, |s| {
+        s.public_io = PublicIo::Plain;
+        s.identity_table = true;
+        s.remainder_rows = true;
+        while s.usable_rows() < rows + 16 {
+            s.k += 1;
+        }
+    });
+    assert!(satisfied(&c, &inst, k));
+    assert_eq!(
+        c.plan.shape.lookups(),
+        1,
+        "one lookup per lane, no range table"
+    );
+    assert!(!c.plan.shape.needs_range_table());
+    let g = &c.graph;
+    let relu_op = (g.ops.len() - 1) as u32;
+    let seg = c
+        .plan
+        .layout
+        .el
+        .iter()
+        .find(|s| s.op == relu_op)
+        .unwrap()
+        .clone();
+    let (lane, row) = (seg.lane, seg.start);
+    // The second element sits two rows down.
+    assert_eq!(c.plan.layout.homes[g.outputs[0]][1].row, row + 2);
+    let QOp::Elementwise(op) = &g.ops[relu_op as usize] else {
+        panic!()
+    };
+    let vals = c.witness.as_ref().unwrap();
+    let rq = op.round(op.lin(0, vals), g.bits);
+    let half = 1i128 << (BITS - 1);
+    // A wrong remainder breaks the gate.
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::ElQ(lane), row + 1, fe(rq.r - half + 1))],
+        "a remainder",
+    );
+    // q one lower with the remainder 2^B higher satisfies the gate, and the function output
+    // is kept consistent: only the lookup of the remainder row can object.
+    let relu = |q: i128| FnKind::Relu.eval(q as i64) as i128;
+    let r2 = rq.r + (1 << BITS) - half;
+    let t = c
+        .tampered(AdvCol::ElQ(lane), row, fe(rq.q - 1))
+        .tampered(AdvCol::ElOut(lane), row, fe(relu(rq.q - 1)))
+        .tampered(AdvCol::ElQ(lane), row + 1, fe(r2))
+        .tampered(AdvCol::ElOut(lane), row + 1, fe(r2));
+    let mut inst2 = inst.clone();
+    let out_row = inst.len() - 3;
+    inst2[out_row] = fe(relu(rq.q - 1));
+    let errs = MockProver::run(k, &t, vec![inst2])
+        .unwrap()
+        .verify()
+        .unwrap_err();
+    assert!(
+        errs.iter()
+            .all(|e| matches!(e, halo2_proofs::dev::VerifyFailure::Lookup { .. })),
+        "{errs:?}"
+    );
 }
 
 /// Conv 2×2 on a 4×4 image, ReLU, then 2×2 max pool with stride 1.

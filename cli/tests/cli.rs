@@ -519,7 +519,10 @@ fn hashed_public_io_end_to_end() {
         &dir,
         &["--optimize", "verify-gas", "--public-io", "hashed"],
     );
-    assert!(out.contains("2 instance(s)") && out.contains("hashed"), "{out}");
+    assert!(
+        out.contains("2 instance(s)") && out.contains("hashed"),
+        "{out}"
+    );
     ok(&zkinfer(&["setup", &s(&dir)]));
     let proof = tmp.path().join("proof.json");
     ok(&zkinfer(&[
@@ -566,7 +569,10 @@ fn hashed_public_io_end_to_end() {
     assert!(out.starts_with("accepted"), "{out}");
     let cd = ok(&zkinfer(&["calldata", &s(&proof)]));
     let proof_hex = p["proof"].as_str().unwrap().trim_start_matches("0x");
-    assert_eq!(cd.trim().trim_start_matches("0x").len(), 64 * 2 + proof_hex.len());
+    assert_eq!(
+        cd.trim().trim_start_matches("0x").len(),
+        64 * 2 + proof_hex.len()
+    );
 }
 
 #[test]

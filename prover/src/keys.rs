@@ -16,7 +16,8 @@ use zkinfer_circuits::{CircuitShape, ModelCircuit};
 use zkinfer_verifier::VerifierKey;
 
 const KIND: [u8; 4] = *b"PKEY";
-const VERSION: u32 = 1;
+/// 2: selector compression, degree-5 circuits (keys of version 1 do not match them).
+const VERSION: u32 = 2;
 /// File name of the proving key inside a model folder.
 pub const PK_FILE: &str = "pk.bin";
 

@@ -13,7 +13,8 @@ use zkinfer_circuits::compiled::{seal, unseal, ArtifactError, IoSpec, ModelDiges
 use zkinfer_circuits::{CircuitShape, ModelCircuit};
 
 const KIND: [u8; 4] = *b"VKEY";
-const VERSION: u32 = 1;
+/// 2: selector compression, degree-5 circuits (keys of version 1 do not match them).
+const VERSION: u32 = 2;
 /// File name of the verifier key inside a model folder.
 pub const VK_FILE: &str = "vk.bin";
 

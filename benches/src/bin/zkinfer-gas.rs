@@ -49,7 +49,7 @@ fn measure(name: &str, public_io: PublicIo, solc: &Solc) -> Result<String, Strin
     );
     let contract = match build_verifier(&key, solc) {
         Ok(c) => c,
-        Err(e) => return Ok(format!("{head} does not deploy: {e} | | | |")),
+        Err(e) => return Ok(format!("{head} {e} | | | |")),
     };
     let mut evm = Evm::new();
     let d = evm

@@ -11,6 +11,11 @@
 //! With the identity in the function table (`identity_table`), the last three become one
 //! lookup, `(ftag, q, out) ∈ function table`, which also range-checks `q`.
 //!
+//! With `remainder_rows` as well, each element takes two rows and the `r` column is gone: the
+//! row below holds `q' = out' = r - 2^(B-1)` under tag 0, so the same function lookup (the
+//! identity over `[-2^(B-1), 2^(B-1))`) range-checks the remainder, and the gate reads
+//! `r = q[next] + 2^(B-1)`. One advice column and one lookup fewer per lane.
+//!
 //! The coefficients are fixed columns, already multiplied by `2^(B-d)` for a rescale by `2^d`,
 //! so one remainder range serves every shift (`rs = 1`); without a rescale (`rs = 0`) `q` is the
 //! linear part exactly. Gates are enabled by a selector (halo2 checks gates on blinding rows
@@ -34,8 +39,8 @@ pub struct ElemLane {
     pub b: Option<Column<Advice>>,
     /// Quotient.
     pub q: Column<Advice>,
-    /// Remainder.
-    pub r: Column<Advice>,
+    /// Remainder (absent with `remainder_rows`: it sits in `q` one row down).
+    pub r: Option<Column<Advice>>,
     /// Output (equality-enabled).
     pub out: Column<Advice>,
     qa: Column<Fixed>,
@@ -47,23 +52,24 @@ pub struct ElemLane {
     /// 1 on rows with a non-identity function (absent with the identity in the table).
     is_fn: Option<Column<Fixed>>,
     enable: Selector,
+    /// Rows per element (2 with `remainder_rows`).
+    stride: u32,
 }
 
 impl ElemLane {
     /// Declares the lane's gate and lookups.
     pub fn configure(
         meta: &mut ConstraintSystem<F>,
-        table: &TableConfig,
+        table: &mut TableConfig,
         shape: &CircuitShape,
     ) -> Self {
         let (binary, bits) = (shape.elem_binary, shape.bits);
+        let split = shape.remainder_rows && shape.identity_table;
         let a = meta.advice_column();
         let b = binary.then(|| meta.advice_column());
-        let (q, r, out) = (
-            meta.advice_column(),
-            meta.advice_column(),
-            meta.advice_column(),
-        );
+        let q = meta.advice_column();
+        let r = (!split).then(|| meta.advice_column());
+        let out = meta.advice_column();
         meta.enable_equality(a);
         if let Some(b) = b {
             meta.enable_equality(b);
@@ -92,7 +98,10 @@ impl ElemLane {
             }
             let rsv = vc.query_fixed(rs, cur);
             let qv = vc.query_advice(q, cur);
-            let rv = vc.query_advice(r, cur);
+            let rv = match r {
+                Some(r) => vc.query_advice(r, cur),
+                None => vc.query_advice(q, Rotation::next()) + half.clone(),
+            };
             let outv = vc.query_advice(out, cur);
             let en = vc.query_selector(enable);
             let mut gates = vec![
@@ -108,9 +117,11 @@ impl ElemLane {
             }
             gates
         });
-        table.range_lookup(meta, "elementwise remainder", |vc| {
-            vc.query_advice(r, Rotation::cur())
-        });
+        if let Some(r) = r {
+            table.range_lookup(meta, "elementwise remainder", |vc| {
+                vc.query_advice(r, Rotation::cur())
+            });
+        }
         match is_fn {
             Some(is_fn) => {
                 let half2 = Expression::Constant(pow2(bits - 1));
@@ -148,6 +159,7 @@ impl ElemLane {
             ftag,
             is_fn,
             enable,
+            stride: if split { 2 } else { 1 },
         }
     }
 
@@ -172,9 +184,10 @@ impl ElemLane {
         let pre = op.premul(g.bits);
         let func = &g.functions[op.func as usize];
         let zero = wit.map(Some(0));
+        let half = 1i128 << (g.bits - 1);
         for i in 0..seg.len {
             let e = (seg.e0 + i) as usize;
-            let row = seg.start + i;
+            let row = seg.start + self.stride * i;
             match &op.a {
                 Some(o) => {
                     a.advice(AdvCol::ElA(lane), self.a, row, wit.get(o.tensor, o.at(e)));
@@ -210,12 +223,19 @@ impl ElemLane {
                 row,
                 wit.map(rounded.map(|x| x.q)),
             );
-            a.advice(
-                AdvCol::ElR(lane),
-                self.r,
-                row,
-                wit.map(rounded.map(|x| x.r)),
-            );
+            match self.r {
+                Some(rcol) => a.advice(AdvCol::ElR(lane), rcol, row, wit.map(rounded.map(|x| x.r))),
+                None => {
+                    // The remainder row: (tag 0, r - 2^(B-1), r - 2^(B-1)) in the lookup.
+                    let shifted = wit.map(rounded.map(|x| x.r - half));
+                    a.advice(AdvCol::ElQ(lane), self.q, row + 1, shifted);
+                    a.advice(AdvCol::ElOut(lane), self.out, row + 1, shifted);
+                    a.advice(AdvCol::ElA(lane), self.a, row + 1, zero);
+                    if let Some(bcol) = self.b {
+                        a.advice(AdvCol::ElB(lane), bcol, row + 1, zero);
+                    }
+                }
+            }
             let out = rounded.map(|x| func.eval(x.q as i64) as i128);
             a.advice(AdvCol::ElOut(lane), self.out, row, wit.map(out));
             a.fixed(self.qa, row, fe(op.qa.at(e) as i128 * pre));

@@ -34,7 +34,7 @@ pub struct MaxLane {
 
 impl MaxLane {
     /// Declares the lane's gate and lookups.
-    pub fn configure(meta: &mut ConstraintSystem<F>, table: &TableConfig) -> Self {
+    pub fn configure(meta: &mut ConstraintSystem<F>, table: &mut TableConfig) -> Self {
         let (x, m, d1, d2) = (
             meta.advice_column(),
             meta.advice_column(),

@@ -106,7 +106,7 @@ impl ModelConfig {
         meta.set_minimum_degree(CONSTRAINT_DEGREE);
         let instance = meta.instance_column();
         meta.enable_equality(instance);
-        let table = table::TableConfig::configure(meta);
+        let mut table = table::TableConfig::configure(meta);
         let mut mv = Vec::new();
         let mut challenge = None;
         if !shape.matvec.is_empty() {
@@ -122,10 +122,10 @@ impl ModelConfig {
             }
         }
         let el: Vec<elementwise::ElemLane> = (0..shape.elem_lanes)
-            .map(|_| elementwise::ElemLane::configure(meta, &table, shape))
+            .map(|_| elementwise::ElemLane::configure(meta, &mut table, shape))
             .collect();
         let mx = (0..shape.max_lanes)
-            .map(|_| maxpool::MaxLane::configure(meta, &table))
+            .map(|_| maxpool::MaxLane::configure(meta, &mut table))
             .collect();
         let dot = (0..shape.dot_lanes)
             .map(|_| dot::DotLane::configure(meta))
@@ -165,7 +165,7 @@ impl ModelConfig {
             AdvCol::ElA(i) => self.el.get(l(i))?.a,
             AdvCol::ElB(i) => self.el.get(l(i))?.b?,
             AdvCol::ElQ(i) => self.el.get(l(i))?.q,
-            AdvCol::ElR(i) => self.el.get(l(i))?.r,
+            AdvCol::ElR(i) => self.el.get(l(i))?.r?,
             AdvCol::ElOut(i) => self.el.get(l(i))?.out,
             AdvCol::MxX(i) => self.mx.get(l(i))?.x,
             AdvCol::MxM(i) => self.mx.get(l(i))?.m,

@@ -10,7 +10,8 @@
 //!   alone range-checks its input.
 //!
 //! Two tables instead of one keep each within `2^(B+1)` rows, so a model with one activation
-//! function fits at `k = B + 1`.
+//! function fits at `k = B + 1`. The range column is only allocated when a chip looks values up
+//! in it (with `remainder_rows` the elementwise lanes need none).
 
 use super::Assigner;
 use crate::field::{fe, F};
@@ -21,8 +22,8 @@ use halo2_proofs::poly::Rotation;
 /// Table columns.
 #[derive(Clone, Debug)]
 pub struct TableConfig {
-    /// `0 .. 2^B`.
-    pub range: Column<Fixed>,
+    /// `0 .. 2^B`, allocated by the first range lookup.
+    pub range: Option<Column<Fixed>>,
     /// Function tag (0 only on the zero row).
     pub tag: Column<Fixed>,
     /// Function input.
@@ -32,10 +33,10 @@ pub struct TableConfig {
 }
 
 impl TableConfig {
-    /// Allocates the table columns.
+    /// Allocates the function table's columns.
     pub fn configure(meta: &mut ConstraintSystem<F>) -> Self {
         TableConfig {
-            range: meta.fixed_column(),
+            range: None,
             tag: meta.fixed_column(),
             x: meta.fixed_column(),
             y: meta.fixed_column(),
@@ -44,12 +45,12 @@ impl TableConfig {
 
     /// Declares a lookup of one expression into the range table.
     pub fn range_lookup(
-        &self,
+        &mut self,
         meta: &mut ConstraintSystem<F>,
         name: &'static str,
         input: impl FnOnce(&mut VirtualCells<'_, F>) -> Expression<F>,
     ) {
-        let col = self.range;
+        let col = *self.range.get_or_insert_with(|| meta.fixed_column());
         meta.lookup_any(name, |vc| {
             vec![(input(vc), vc.query_fixed(col, Rotation::cur()))]
         });
@@ -77,8 +78,10 @@ impl TableConfig {
     /// rows without a function look up; with it, tag 0 (the identity) is a full domain.
     pub(crate) fn assign(&self, a: &mut Assigner<'_, '_>, g: &QuantizedGraph, identity: bool) {
         let half = 1i64 << (g.bits - 1);
-        for v in 0..(1u32 << g.bits) {
-            a.fixed(self.range, v, F::from(v as u64));
+        if let Some(range) = self.range {
+            for v in 0..(1u32 << g.bits) {
+                a.fixed(range, v, F::from(v as u64));
+            }
         }
         let first = usize::from(!identity);
         let mut row = first as u32;

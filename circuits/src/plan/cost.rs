@@ -275,13 +275,19 @@ pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, 
                 })
                 .collect()
         };
-        for (mv, identity_table) in candidates
+        // Function table without / with the identity, and with the remainders in rows.
+        let tables = [(false, false), (true, false), (true, true)];
+        for (mv, (identity_table, remainder_rows)) in candidates
             .into_iter()
-            .flat_map(|mv| [(mv.clone(), false), (mv, true)])
+            .flat_map(|mv| tables.map(|t| (mv.clone(), t)))
         {
             let mut shape = base.clone();
             shape.matvec = mv;
             shape.identity_table = identity_table;
+            shape.remainder_rows = remainder_rows;
+            shape.elem_lanes = (w.elem_rows * shape.elem_stride() as usize)
+                .div_ceil(usable)
+                .max(1) as u32;
             if w.tallest(&shape.matvec) > usable {
                 continue;
             }

@@ -97,7 +97,8 @@ impl MvRegion {
     }
 }
 
-/// Consecutive elements of one elementwise op in one lane, one per row.
+/// Consecutive elements of one elementwise op in one lane, one per row (every other row with
+/// `remainder_rows`: the remainder takes the row below).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ElSeg {
     /// Lane.
@@ -389,13 +390,14 @@ impl Layout {
                         });
                     }
                     let n = graph.tensors[e.output].len() as u32;
+                    let stride = shape.elem_stride();
                     let mut out = Vec::with_capacity(n as usize);
                     let mut e0 = 0u32;
                     while e0 < n {
-                        let (lane, start) = el_lanes.place(1, |_| true, "elementwise")?;
-                        let room = el_lanes.limit[lane as usize] - start;
+                        let (lane, start) = el_lanes.place(stride, |_| true, "elementwise")?;
+                        let room = (el_lanes.limit[lane as usize] - start) / stride;
                         let len = room.min(n - e0);
-                        el_lanes.next[lane as usize] = start + len;
+                        el_lanes.next[lane as usize] = start + stride * len;
                         el.push(ElSeg {
                             lane,
                             start,
@@ -405,7 +407,7 @@ impl Layout {
                         });
                         out.extend((0..len).map(|i| Pos {
                             col: Col::ElOut(lane),
-                            row: start + i,
+                            row: start + stride * i,
                         }));
                         e0 += len;
                     }

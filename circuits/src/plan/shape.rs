@@ -36,6 +36,12 @@ pub struct CircuitShape {
     /// `2^bits` rows taller.
     #[serde(default)]
     pub identity_table: bool,
+    /// Each elementwise element takes two rows: its rounding remainder sits in the `q` column
+    /// of the row below, shifted into the activation domain, so the function lookup (through
+    /// the identity) range-checks it. One advice column and one lookup fewer per elementwise
+    /// lane, twice the rows. Needs `identity_table`.
+    #[serde(default)]
+    pub remainder_rows: bool,
 }
 
 impl CircuitShape {
@@ -62,13 +68,31 @@ impl CircuitShape {
         if self.elem_lanes > 64 || self.max_lanes > 64 || self.dot_lanes > 64 {
             return Err("at most 64 lanes per chip".into());
         }
+        if self.remainder_rows && !self.identity_table {
+            return Err("remainder rows need the identity in the function table".into());
+        }
         Ok(())
+    }
+
+    /// Rows per elementwise element.
+    pub fn elem_stride(&self) -> u32 {
+        if self.remainder_rows {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Whether any chip looks values up in the range table (otherwise it is left out).
+    pub fn needs_range_table(&self) -> bool {
+        !self.remainder_rows || self.max_lanes > 0
     }
 
     /// Number of advice columns.
     pub fn advice_columns(&self) -> usize {
         2 * self.matvec.len()
-            + self.elem_lanes as usize * if self.elem_binary { 5 } else { 4 }
+            + self.elem_lanes as usize
+                * (if self.elem_binary { 5 } else { 4 } - usize::from(self.remainder_rows))
             + 4 * self.max_lanes as usize
             + 3 * self.dot_lanes as usize
             + self.pack_columns()
@@ -109,13 +133,15 @@ impl CircuitShape {
                 * (if self.elem_binary { 7 } else { 5 } - usize::from(self.identity_table))
             + 2 * self.max_lanes as usize
             + 2 * self.dot_lanes as usize
-            + 4
+            + 3
+            + usize::from(self.needs_range_table())
             + self.hash_fixed()
     }
 
     /// Number of lookup arguments.
     pub fn lookups(&self) -> usize {
-        (3 - usize::from(self.identity_table)) * self.elem_lanes as usize
+        (3 - usize::from(self.identity_table) - usize::from(self.remainder_rows))
+            * self.elem_lanes as usize
             + 2 * self.max_lanes as usize
     }
 
@@ -151,7 +177,11 @@ impl CircuitShape {
             self.max_lanes,
             self.dot_lanes,
             self.public_io.name(),
-            if self.identity_table { ", identity in table" } else { "" }
+            match (self.identity_table, self.remainder_rows) {
+                (true, true) => ", identity in table, remainders in rows",
+                (true, false) => ", identity in table",
+                _ => "",
+            }
         )
     }
 }
