@@ -499,21 +499,19 @@ fn matvec_accepts_honest_and_rejects_broken_witnesses() {
     );
 }
 
+/// The last op of `c`'s graph, and the lane and first row of its first elementwise segment.
+fn last_op_segment(c: &ModelCircuit) -> (u32, u16, u32) {
+    let op = (c.graph.ops.len() - 1) as u32;
+    let seg = c.plan.layout.el.iter().find(|s| s.op == op).unwrap();
+    (op, seg.lane, seg.start)
+}
+
 #[test]
 fn elementwise_rejects_wrong_function_rounding_and_range() {
     let (c, inst, k) = dense();
     let g = &c.graph;
     // The relu op is the last op; find its segment.
-    let relu_op = (g.ops.len() - 1) as u32;
-    let seg = c
-        .plan
-        .layout
-        .el
-        .iter()
-        .find(|s| s.op == relu_op)
-        .unwrap()
-        .clone();
-    let (lane, row) = (seg.lane, seg.start);
+    let (relu_op, lane, row) = last_op_segment(&c);
     let vals = c.witness.as_ref().unwrap();
     let QOp::Elementwise(op) = &g.ops[relu_op as usize] else {
         panic!()
@@ -573,16 +571,7 @@ fn remainder_rows_range_check_the_remainder_through_the_identity() {
     );
     assert!(!c.plan.shape.needs_range_table());
     let g = &c.graph;
-    let relu_op = (g.ops.len() - 1) as u32;
-    let seg = c
-        .plan
-        .layout
-        .el
-        .iter()
-        .find(|s| s.op == relu_op)
-        .unwrap()
-        .clone();
-    let (lane, row) = (seg.lane, seg.start);
+    let (relu_op, lane, row) = last_op_segment(&c);
     // The second element sits two rows down.
     assert_eq!(c.plan.layout.homes[g.outputs[0]][1].row, row + 2);
     let QOp::Elementwise(op) = &g.ops[relu_op as usize] else {

@@ -138,6 +138,17 @@ fn edit_proof(proof: &Path, out: &Path, f: impl FnOnce(&mut serde_json::Value)) 
     std::fs::write(out, serde_json::to_string(&p).unwrap()).unwrap();
 }
 
+/// Writes `proof` to `out` with the first two values of the first tensor of `field` (which
+/// must differ) swapped: still values of the model, but not the proven ones.
+fn swap_first_values(proof: &Path, out: &Path, field: &str) {
+    edit_proof(proof, out, |p| {
+        let (a, b) = (p[field][0][0].clone(), p[field][0][1].clone());
+        assert_ne!(a, b);
+        p[field][0][0] = b;
+        p[field][0][1] = a;
+    });
+}
+
 #[test]
 fn mlp_and_tampering() {
     let tmp = tempfile::tempdir().unwrap();
@@ -171,12 +182,7 @@ fn mlp_and_tampering() {
         "rejected",
     );
     // Listed outputs that differ from the proven ones are rejected.
-    edit_proof(&proof, &bad, |p| {
-        let (a, b) = (p["outputs"][0][0].clone(), p["outputs"][0][1].clone());
-        assert_ne!(a, b);
-        p["outputs"][0][0] = b;
-        p["outputs"][0][1] = a;
-    });
+    swap_first_values(&proof, &bad, "outputs");
     fails(
         &zkinfer(&["verify", &s(&dir), "--proof", &s(&bad)]),
         "does not match the proven public values",
@@ -435,21 +441,20 @@ fn inspect_shows_each_stage() {
     );
 }
 
-#[test]
-fn evm_commands() {
-    let tmp = tempfile::tempdir().unwrap();
+/// 1l_mlp compiled for on-chain use with `--public-io io`, set up and proven: (model dir,
+/// proof path, compile output).
+fn on_chain_mlp(tmp: &Path, io: &str) -> (PathBuf, PathBuf, String) {
     let src = shared("1l_mlp");
     let (onnx, input) = (src.join("network.onnx"), src.join("input.json"));
-    let dir = tmp.path().join("mlp");
+    let dir = tmp.join(io);
     let out = compile(
         &onnx,
         &input,
         &dir,
-        &["--optimize", "verify-gas", "--public-io", "packed"],
+        &["--optimize", "verify-gas", "--public-io", io],
     );
-    assert!(out.contains("packed"), "{out}");
     ok(&zkinfer(&["setup", &s(&dir)]));
-    let proof = tmp.path().join("proof.json");
+    let proof = tmp.join("proof.json");
     ok(&zkinfer(&[
         "prove",
         &s(&dir),
@@ -458,6 +463,14 @@ fn evm_commands() {
         "--out",
         &s(&proof),
     ]));
+    (dir, proof, out)
+}
+
+#[test]
+fn evm_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, proof, out) = on_chain_mlp(tmp.path(), "packed");
+    assert!(out.contains("packed"), "{out}");
 
     // calldata: instances (32 bytes each) then the proof.
     let p: serde_json::Value =
@@ -510,29 +523,11 @@ fn hashed_public_io_end_to_end() {
     // Two public instances (input hash, output hash); the proof file still lists the values,
     // verify recomputes the hashes from them, and the contract accepts the same proof.
     let tmp = tempfile::tempdir().unwrap();
-    let src = shared("1l_mlp");
-    let (onnx, input) = (src.join("network.onnx"), src.join("input.json"));
-    let dir = tmp.path().join("hashed");
-    let out = compile(
-        &onnx,
-        &input,
-        &dir,
-        &["--optimize", "verify-gas", "--public-io", "hashed"],
-    );
+    let (dir, proof, out) = on_chain_mlp(tmp.path(), "hashed");
     assert!(
         out.contains("2 instance(s)") && out.contains("hashed"),
         "{out}"
     );
-    ok(&zkinfer(&["setup", &s(&dir)]));
-    let proof = tmp.path().join("proof.json");
-    ok(&zkinfer(&[
-        "prove",
-        &s(&dir),
-        "--input",
-        &s(&input),
-        "--out",
-        &s(&proof),
-    ]));
     let v = ok(&zkinfer(&["verify", &s(&dir), "--proof", &s(&proof)]));
     assert!(v.starts_with("verified"), "{v}");
     let p: serde_json::Value =
@@ -542,23 +537,13 @@ fn hashed_public_io_end_to_end() {
 
     // Other listed outputs (valid model values) no longer match the proven hash.
     let bad = tmp.path().join("bad.json");
-    edit_proof(&proof, &bad, |p| {
-        let (a, b) = (p["outputs"][0][0].clone(), p["outputs"][0][1].clone());
-        assert_ne!(a, b);
-        p["outputs"][0][0] = b;
-        p["outputs"][0][1] = a;
-    });
+    swap_first_values(&proof, &bad, "outputs");
     fails(
         &zkinfer(&["verify", &s(&dir), "--proof", &s(&bad)]),
         "does not match the proven public values",
     );
     // So do other listed inputs.
-    edit_proof(&proof, &bad, |p| {
-        let (a, b) = (p["inputs"][0][0].clone(), p["inputs"][0][1].clone());
-        assert_ne!(a, b);
-        p["inputs"][0][0] = b;
-        p["inputs"][0][1] = a;
-    });
+    swap_first_values(&proof, &bad, "inputs");
     fails(
         &zkinfer(&["verify", &s(&dir), "--proof", &s(&bad)]),
         "rejected",

@@ -187,8 +187,16 @@ fn read(evm: &mut Evm, registry: Address, sig: &str, d: [u8; 32]) -> Vec<u8> {
 
 #[test]
 fn registry_records_only_accepted_results() {
+    // Packed outputs (the registry keeps the hash of the output words) and hashed outputs
+    // (it keeps the hash of the Poseidon hash).
+    for i in [0, 2] {
+        registry_case(i);
+    }
+}
+
+fn registry_case(i: usize) {
     let all = models();
-    let p = &all[0];
+    let p = &all[i];
     let mut evm = Evm::new();
     let verifier = deploy(&mut evm, p);
     let code = solc()

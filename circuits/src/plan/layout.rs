@@ -154,9 +154,10 @@ pub struct Layout {
     pub pack_sources: Vec<(u32, Pos)>,
     /// Hashed public I/O: the input sponge, then the output sponge.
     pub sponges: Vec<Sponge>,
-    /// Rows used by public I/O: the public values (instance or pack rows), or every usable row
-    /// when the Poseidon sponges sit at the bottom (hashed I/O).
+    /// Rows of the public values (instance or pack rows).
     pub io_rows: u32,
+    /// Rows of the Poseidon sponges (hashed I/O), at the bottom of the usable rows.
+    pub hash_rows: u32,
     /// Rows used in each lane, per chip.
     pub lane_rows: LaneRows,
 }
@@ -209,7 +210,7 @@ pub enum LayoutError {
         k: u32,
     },
     /// Too many public values.
-    #[error("{needed} public values do not fit in {usable} rows")]
+    #[error("the public inputs and outputs need {needed} rows (values, packing and hashing), only {usable} are usable")]
     TooManyInstances { needed: usize, usable: usize },
     /// The graph itself is malformed.
     #[error("invalid quantized graph: {0}")]
@@ -508,7 +509,8 @@ impl Layout {
             words,
             pack_sources,
             sponges,
-            io_rows: if hash_rows > 0 { usable } else { io_rows } as u32,
+            io_rows: (n_inputs + n_outputs) as u32,
+            hash_rows: hash_rows as u32,
             mv: chunks,
             el,
             mx,
@@ -524,9 +526,12 @@ impl Layout {
         })
     }
 
-    /// Rows used by the tallest lane or the public-I/O columns.
+    /// Rows occupied in the fullest column: the tallest lane, or the public values and
+    /// elementwise lane 0 with the sponges below them (hashed I/O).
     pub fn rows_used(&self) -> usize {
-        self.lane_rows.max().max(self.io_rows) as usize
+        let el0 = self.lane_rows.el.first().copied().unwrap_or(0);
+        let shared = self.io_rows.max(el0) + self.hash_rows;
+        self.lane_rows.max().max(shared) as usize
     }
 }
 
