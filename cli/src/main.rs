@@ -1,6 +1,7 @@
 //! `zkinfer`: compile ONNX models into halo2 circuits, prove inference, verify proofs.
 
 mod commands;
+mod device;
 mod progress;
 
 use clap::{Parser, Subcommand};

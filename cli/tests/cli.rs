@@ -485,7 +485,10 @@ fn evm_commands() {
     // export-verifier writes a Solidity contract that fits the EVM limits.
     let sol = tmp.path().join("Verifier.sol");
     let out = ok(&zkinfer(&["export-verifier", &s(&dir), "--out", &s(&sol)]));
-    assert!(out.contains("runtime"), "{out}");
+    assert!(
+        out.contains("runtime") && out.contains("commitments"),
+        "{out}"
+    );
     assert!(std::fs::read_to_string(&sol)
         .unwrap()
         .contains("contract Halo2Verifier"));
@@ -558,6 +561,41 @@ fn hashed_public_io_end_to_end() {
         cd.trim().trim_start_matches("0x").len(),
         64 * 2 + proof_hex.len()
     );
+}
+
+#[test]
+fn device_choice() {
+    // No CUDA proving backend in this build: `auto` proves on the CPU and says why on stderr,
+    // `cpu` is silent, `cuda` is refused with the reason (no GPU, or no backend for it) before
+    // any work and without writing a proof.
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, proof, _) = on_chain_mlp(tmp.path(), "packed");
+    let input = s(&shared("1l_mlp").join("input.json"));
+    let out = tmp.path().join("p.json");
+    let run = |device: &str| {
+        zkinfer(&[
+            "prove",
+            &s(&dir),
+            "--input",
+            &input,
+            "--out",
+            &s(&out),
+            "--quiet",
+            "--device",
+            device,
+        ])
+    };
+    let o = run("auto");
+    ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("proving on the CPU").count(), 1, "{err}");
+    let o = run("cpu");
+    ok(&o);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("proving on the CPU"));
+    std::fs::remove_file(&out).unwrap();
+    fails(&run("cuda"), "--device cuda");
+    assert!(!out.exists());
+    assert!(proof.exists());
 }
 
 #[test]

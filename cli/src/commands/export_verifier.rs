@@ -6,7 +6,7 @@ use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use zkinfer_circuits::compiled::write_atomic;
-use zkinfer_contracts::{build_verifier, VERIFIER_CONTRACT};
+use zkinfer_contracts::{build_verifier, verifier_stats, VERIFIER_CONTRACT};
 
 /// Generate a Solidity verifier for a model's verifying key.
 #[derive(Args)]
@@ -41,6 +41,14 @@ impl ExportVerifier {
         println!(
             "  calldata: {} public instance(s) of 32 bytes, then the proof (`zkinfer calldata PROOF.json`)",
             key.io.instance_count()
+        );
+        let st = verifier_stats(&key)?;
+        println!(
+            "  work:     {} commitments ({} in the key, {} in the proof; one ecMul each), {} evaluations",
+            st.key_commitments + st.proof_commitments,
+            st.key_commitments,
+            st.proof_commitments,
+            st.evaluations
         );
         Ok(ExitCode::SUCCESS)
     }

@@ -1,5 +1,6 @@
 //! `zkinfer prove DIR --input INPUT.json --out PROOF.json`
 
+use crate::device::DeviceArg;
 use crate::progress::Stderr;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -7,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use zkinfer_circuits::compiled::write_atomic;
 use zkinfer_circuits::input::InputData;
-use zkinfer_gpu::CpuMsm;
+use zkinfer_gpu::{Backend, CpuMsm};
 
 /// Prove one inference.
 #[derive(Args)]
@@ -23,6 +24,8 @@ pub struct Prove {
     /// Print only warnings and the result.
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub device: DeviceArg,
 }
 
 impl Prove {
@@ -30,7 +33,10 @@ impl Prove {
     pub fn run(self) -> Result<ExitCode> {
         let progress = Stderr::new(self.quiet);
         let input = InputData::from_path(&self.input)?;
-        let prover = zkinfer_prover::load_prover(&self.dir, CpuMsm, &progress)?;
+        let msm = match self.device.backend()? {
+            Backend::Cpu => CpuMsm,
+        };
+        let prover = zkinfer_prover::load_prover(&self.dir, msm, &progress)?;
         let proof = zkinfer_prover::prove_input(&prover, &input, &progress)?;
         write_atomic(&self.out, proof.to_json().as_bytes())
             .with_context(|| format!("writing {}", self.out.display()))?;

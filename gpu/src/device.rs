@@ -1,0 +1,295 @@
+//! Device detection and backend choice (`zkinfer prove --device auto|cpu|cuda`).
+//!
+//! GPUs are found through the CUDA *driver* library (`libcuda.so.1`), loaded at run time, so
+//! detection needs no CUDA toolkit at build time and no GPU at run time: a machine without the
+//! driver simply reports why none was found. Loading it dynamically also keeps CUDA code out of
+//! the binary's start-up: CUDA proving libraries that initialise a device before `main` abort
+//! the process where no GPU is usable, which would make a CPU fall-back impossible.
+//!
+//! This build has no CUDA proving backend yet: [`select`] picks the CPU for `auto` (saying why,
+//! once) and refuses `cuda` with the reason.
+
+use libloading::Library;
+use std::ffi::{c_char, c_int, CStr};
+use std::fmt;
+use thiserror::Error;
+
+/// The device a user asks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeviceChoice {
+    /// A usable GPU if there is one and this build can use it, else the CPU.
+    #[default]
+    Auto,
+    /// The CPU (all cores).
+    Cpu,
+    /// A CUDA GPU, or an error.
+    Cuda,
+}
+
+/// A CUDA device as the driver reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GpuInfo {
+    /// Device ordinal.
+    pub index: u32,
+    /// Marketing name, e.g. `NVIDIA H200`.
+    pub name: String,
+    /// Global memory in bytes.
+    pub memory_bytes: u64,
+    /// Compute capability (major, minor).
+    pub compute: (i32, i32),
+}
+
+impl fmt::Display for GpuInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "GPU {} {} ({} MiB, compute {}.{})",
+            self.index,
+            self.name,
+            self.memory_bytes >> 20,
+            self.compute.0,
+            self.compute.1
+        )
+    }
+}
+
+/// What the CUDA driver says about this machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// These GPUs are usable.
+    Found(Vec<GpuInfo>),
+    /// No GPU can be used, and why (no driver library, a driver error, no device).
+    Unavailable(String),
+}
+
+/// The backends this build can prove with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// halo2's CPU prover, MSMs through [`crate::CpuMsm`].
+    Cpu,
+}
+
+impl Backend {
+    /// Name for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Cpu => "cpu",
+        }
+    }
+}
+
+/// The backend chosen, and a note for the user (printed once) when `auto` fell back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selection {
+    /// Backend to prove with.
+    pub backend: Backend,
+    /// Why the CPU was used although a GPU was allowed.
+    pub note: Option<String>,
+}
+
+/// `--device cuda` cannot be honoured.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum DeviceError {
+    /// No usable GPU.
+    #[error("--device cuda: no usable GPU ({0})")]
+    NoGpu(String),
+    /// A GPU is there, but this build cannot prove on it.
+    #[error("--device cuda: found {0}, but this build of zkinfer has no CUDA proving backend; use --device cpu or auto")]
+    NoCudaBackend(String),
+}
+
+/// Chooses the backend for `choice` given what the driver reported.
+pub fn select(choice: DeviceChoice, probe: &Probe) -> Result<Selection, DeviceError> {
+    let gpus = match probe {
+        Probe::Found(g) if !g.is_empty() => Some(g),
+        _ => None,
+    };
+    let why_not = || match (probe, gpus) {
+        (_, Some(g)) => format!(
+            "found {}, but this build has no CUDA proving backend",
+            describe(g)
+        ),
+        (Probe::Unavailable(why), None) => why.clone(),
+        (Probe::Found(_), None) => "the driver reports no CUDA device".into(),
+    };
+    match choice {
+        DeviceChoice::Cpu => Ok(Selection {
+            backend: Backend::Cpu,
+            note: None,
+        }),
+        DeviceChoice::Auto => Ok(Selection {
+            backend: Backend::Cpu,
+            note: Some(format!("proving on the CPU: {}", why_not())),
+        }),
+        DeviceChoice::Cuda => Err(match gpus {
+            Some(g) => DeviceError::NoCudaBackend(describe(g)),
+            None => DeviceError::NoGpu(why_not()),
+        }),
+    }
+}
+
+fn describe(gpus: &[GpuInfo]) -> String {
+    gpus.iter()
+        .map(GpuInfo::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Names the driver library may have.
+const DRIVER_NAMES: [&str; 2] = ["libcuda.so.1", "libcuda.so"];
+
+type CuInit = unsafe extern "C" fn(u32) -> c_int;
+type CuCount = unsafe extern "C" fn(*mut c_int) -> c_int;
+type CuGet = unsafe extern "C" fn(*mut c_int, c_int) -> c_int;
+type CuName = unsafe extern "C" fn(*mut c_char, c_int, c_int) -> c_int;
+type CuMem = unsafe extern "C" fn(*mut usize, c_int) -> c_int;
+type CuAttr = unsafe extern "C" fn(*mut c_int, c_int, c_int) -> c_int;
+
+/// `CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR` / `_MINOR`.
+const ATTR_MAJOR: c_int = 75;
+const ATTR_MINOR: c_int = 76;
+
+/// Asks the CUDA driver, if one is installed, which GPUs are usable.
+pub fn probe_cuda() -> Probe {
+    let mut errors = Vec::new();
+    for name in DRIVER_NAMES {
+        // SAFETY: loading the CUDA driver runs its initialisers, which only register the
+        // library; nothing else of this process is touched.
+        match unsafe { Library::new(name) } {
+            Ok(lib) => return probe_with(&lib),
+            Err(e) => errors.push(format!("{name}: {e}")),
+        }
+    }
+    Probe::Unavailable(format!(
+        "no CUDA driver library ({})",
+        errors.first().map(String::as_str).unwrap_or("not found")
+    ))
+}
+
+fn probe_with(lib: &Library) -> Probe {
+    match query(lib) {
+        Ok(g) if g.is_empty() => Probe::Unavailable("the CUDA driver reports no device".into()),
+        Ok(g) => Probe::Found(g),
+        Err(e) => Probe::Unavailable(e),
+    }
+}
+
+fn check(what: &str, code: c_int) -> Result<(), String> {
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(format!("CUDA driver: {what} failed with error {code}"))
+    }
+}
+
+/// A driver entry point, copied out of the library (valid while `lib` is loaded).
+fn sym<T: Copy>(lib: &Library, name: &[u8]) -> Result<T, String> {
+    // SAFETY: `T` is the C signature `cuda.h` declares for `name`.
+    unsafe { lib.get::<T>(name) }.map(|s| *s).map_err(|e| {
+        let n = String::from_utf8_lossy(name.strip_suffix(b"\0").unwrap_or(name));
+        format!("the CUDA driver lacks {n}: {e}")
+    })
+}
+
+fn query(lib: &Library) -> Result<Vec<GpuInfo>, String> {
+    let init: CuInit = sym(lib, b"cuInit\0")?;
+    let count: CuCount = sym(lib, b"cuDeviceGetCount\0")?;
+    let get: CuGet = sym(lib, b"cuDeviceGet\0")?;
+    let name: CuName = sym(lib, b"cuDeviceGetName\0")?;
+    let mem: CuMem = sym(lib, b"cuDeviceTotalMem_v2\0")?;
+    let attr: CuAttr = sym(lib, b"cuDeviceGetAttribute\0")?;
+    // SAFETY: every pointer passed is to a live local of the type and size the driver API
+    // declares; `lib` stays loaded for the whole block.
+    unsafe {
+        check("cuInit", init(0))?;
+        let mut n: c_int = 0;
+        check("cuDeviceGetCount", count(&mut n))?;
+        let mut out = Vec::new();
+        for i in 0..n.max(0) {
+            let mut dev: c_int = 0;
+            check("cuDeviceGet", get(&mut dev, i))?;
+            let mut buf = [0 as c_char; 256];
+            check(
+                "cuDeviceGetName",
+                name(buf.as_mut_ptr(), buf.len() as c_int - 1, dev),
+            )?;
+            let name = CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned();
+            let mut bytes: usize = 0;
+            check("cuDeviceTotalMem", mem(&mut bytes, dev))?;
+            let (mut major, mut minor) = (0, 0);
+            check("cuDeviceGetAttribute", attr(&mut major, ATTR_MAJOR, dev))?;
+            check("cuDeviceGetAttribute", attr(&mut minor, ATTR_MINOR, dev))?;
+            out.push(GpuInfo {
+                index: i as u32,
+                name,
+                memory_bytes: bytes as u64,
+                compute: (major, minor),
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h200() -> Probe {
+        Probe::Found(vec![GpuInfo {
+            index: 0,
+            name: "NVIDIA H200".into(),
+            memory_bytes: 143_771 << 20,
+            compute: (9, 0),
+        }])
+    }
+
+    #[test]
+    fn cpu_is_always_the_cpu_and_silent() {
+        for p in [h200(), Probe::Unavailable("no driver".into())] {
+            let s = select(DeviceChoice::Cpu, &p).unwrap();
+            assert_eq!(s.backend, Backend::Cpu);
+            assert_eq!(s.note, None);
+        }
+    }
+
+    #[test]
+    fn auto_falls_back_to_the_cpu_and_says_why() {
+        let s = select(
+            DeviceChoice::Auto,
+            &Probe::Unavailable("no CUDA driver library".into()),
+        )
+        .unwrap();
+        assert_eq!(s.backend, Backend::Cpu);
+        assert!(s.note.unwrap().contains("no CUDA driver library"));
+        let s = select(DeviceChoice::Auto, &h200()).unwrap();
+        let note = s.note.unwrap();
+        assert!(
+            note.contains("NVIDIA H200") && note.contains("no CUDA proving backend"),
+            "{note}"
+        );
+        let s = select(DeviceChoice::Auto, &Probe::Found(vec![])).unwrap();
+        assert!(s.note.unwrap().contains("no CUDA device"));
+    }
+
+    #[test]
+    fn cuda_is_refused_with_the_reason() {
+        let e = select(
+            DeviceChoice::Cuda,
+            &Probe::Unavailable("driver error 100".into()),
+        )
+        .unwrap_err();
+        assert_eq!(e, DeviceError::NoGpu("driver error 100".into()));
+        let e = select(DeviceChoice::Cuda, &h200()).unwrap_err();
+        assert!(matches!(e, DeviceError::NoCudaBackend(ref g) if g.contains("H200")));
+        assert!(e.to_string().contains("--device cpu"));
+    }
+
+    #[test]
+    fn probing_never_panics_and_is_consistent() {
+        // Whatever this machine has: a list of devices or a reason.
+        match probe_cuda() {
+            Probe::Found(g) => assert!(g.iter().all(|d| !d.name.is_empty())),
+            Probe::Unavailable(why) => assert!(!why.is_empty()),
+        }
+    }
+}
