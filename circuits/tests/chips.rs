@@ -797,6 +797,35 @@ fn dot_and_binary_ops_reject_broken_witnesses() {
 }
 
 #[test]
+fn public_inputs_must_be_copied_by_a_range_check_first() {
+    let shape = |g: &QuantizedGraph| {
+        let mut s = choose_shape(g, &SearchOptions::default()).map(|c| c.shape);
+        if let Ok(s) = &mut s {
+            s.remainder_rows = false;
+        }
+        s
+    };
+    // An op that scales a raw input (2·x is in range for x = (p + 1) / 2) is no range check.
+    let mut b = Builder::new();
+    let raw = b.tensor("x", &[3], 4, TensorKind::Activation);
+    b.g.inputs.push(raw);
+    let y = b.elem("double", Some(raw), None, 2, 0, 0, 0, 0, 4);
+    b.g.outputs.push(y);
+    let err = format!("{:?}", shape(&b.g).err());
+    assert!(err.contains("before it is range-checked"), "{err}");
+    // A raw input published as an output is never checked either.
+    let mut b = Builder::new();
+    let raw = b.tensor("x", &[3], 4, TensorKind::Activation);
+    b.g.inputs.push(raw);
+    b.g.outputs.push(raw);
+    let err = format!("{:?}", shape(&b.g).err());
+    assert!(err.contains("never range-checked"), "{err}");
+    // The builder's inputs (an identity copy first) are fine.
+    let (g, _) = echo_graph();
+    assert!(shape(&g).is_ok());
+}
+
+#[test]
 fn graphs_out_of_range_fail_to_evaluate() {
     let mut b = Builder::new();
     let x = b.input("x", &[2]);

@@ -6,7 +6,7 @@
 
 use super::shape::CircuitShape;
 use crate::chips::poseidon::sponge_rows;
-use crate::graph::{QOp, QuantizedGraph, PAD};
+use crate::graph::{Coef, FnKind, QOp, QuantizedGraph, PAD};
 use crate::poseidon::permutations;
 use crate::public_io::{values_per_word, PublicIo};
 use thiserror::Error;
@@ -372,16 +372,8 @@ impl Layout {
         let mut mx_lanes = Lanes::new(shape.max_lanes as usize, usable);
         let mut dot_lanes = Lanes::new(shape.dot_lanes as usize, usable);
         let (mut el, mut mx, mut dot) = (Vec::new(), Vec::new(), Vec::new());
+        check_inputs_range_checked(graph)?;
         for (oi, op) in graph.ops.iter().enumerate() {
-            let f = op.family();
-            for t in f.inputs() {
-                if graph.inputs.contains(&t) && !matches!(op, QOp::Elementwise(_) | QOp::View(_)) {
-                    return Err(LayoutError::Graph(format!(
-                        "'{}' reads a public input that was not range-checked",
-                        f.name()
-                    )));
-                }
-            }
             match op {
                 QOp::Linear(_) => {}
                 QOp::Elementwise(e) => {
@@ -558,4 +550,41 @@ fn hash_sponges(
         start += sponge_rows(permutations(ws.len())) as u32;
     }
     out
+}
+
+/// Public inputs are unchecked field elements until an identity op copies them into the
+/// activation domain (its lookup bounds `q = a`). Packed words have one preimage only if every
+/// slot is bounded, so every reader of a public input must be such a copy, every input must
+/// have one, and no input may itself be an output.
+fn check_inputs_range_checked(graph: &QuantizedGraph) -> Result<(), LayoutError> {
+    let is_copy = |op: &QOp| match op {
+        QOp::Elementwise(e) => {
+            e.b.is_none()
+                && e.qa == Coef::Const(1)
+                && e.qc == Coef::Const(0)
+                && e.shift == 0
+                && graph.functions.get(e.func as usize) == Some(&FnKind::Identity)
+        }
+        _ => false,
+    };
+    for &t in &graph.inputs {
+        let name = &graph.tensors[t].name;
+        let readers: Vec<&QOp> = graph
+            .ops
+            .iter()
+            .filter(|op| op.family().inputs().contains(&t))
+            .collect();
+        if let Some(op) = readers.iter().find(|op| !is_copy(op)) {
+            return Err(LayoutError::Graph(format!(
+                "'{}' reads public input '{name}' before it is range-checked",
+                op.family().name()
+            )));
+        }
+        if readers.is_empty() || graph.outputs.contains(&t) {
+            return Err(LayoutError::Graph(format!(
+                "public input '{name}' is never range-checked"
+            )));
+        }
+    }
+    Ok(())
 }
