@@ -90,6 +90,17 @@ fn plan(m: &CompiledModel) -> Result<String> {
         "  max-pool lanes rows {:?}; dot lanes rows {:?}\n",
         l.lane_rows.mx, l.lane_rows.dot
     );
+    if !l.words.is_empty() {
+        s += &format!("  packed words: {}\n", l.words.len());
+    }
+    for (name, sp) in ["input", "output"].iter().zip(&l.sponges) {
+        s += &format!(
+            "  Poseidon sponge over the {name} words: {} words, rows {}.. (domain tag {})\n",
+            sp.words.len(),
+            sp.start,
+            sp.domain
+        );
+    }
     s += &format!(
         "  estimated proving time on 2 cores: {:.2} s\n  digest {}\n",
         m.estimate_s, m.digest
