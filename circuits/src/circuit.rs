@@ -149,10 +149,8 @@ impl Circuit<F> for ModelCircuit {
                     cfg.dot[reg.lane as usize].assign(&mut a, reg, op, wit, homes)?;
                 }
                 if let Some(pack) = &cfg.pack {
-                    let values = self.public_values().map(|(mut i, o)| {
-                        i.extend(o);
-                        i
-                    });
+                    let public = self.public_values();
+                    let values = public.as_ref().map(|(i, o)| [i.as_slice(), o].concat());
                     pack.assign(
                         &mut a,
                         g.bits,
@@ -162,8 +160,7 @@ impl Circuit<F> for ModelCircuit {
                         cfg.poseidon.is_none(),
                     )?;
                     if let Some(hash) = &cfg.poseidon {
-                        let words = self
-                            .public_values()
+                        let words = public
                             .map(|(i, o)| vec![pack_words(&i, g.bits), pack_words(&o, g.bits)]);
                         hash.assign(&mut a, &layout.sponges, words.as_deref())?;
                     }

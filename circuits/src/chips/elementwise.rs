@@ -64,7 +64,9 @@ impl ElemLane {
         shape: &CircuitShape,
     ) -> Self {
         let (binary, bits) = (shape.elem_binary, shape.bits);
-        let split = shape.remainder_rows && shape.identity_table;
+        // Validated shapes have remainder rows only with the identity in the table.
+        let stride = shape.elem_stride();
+        let split = stride == 2;
         let a = meta.advice_column();
         let b = binary.then(|| meta.advice_column());
         let q = meta.advice_column();
@@ -159,7 +161,7 @@ impl ElemLane {
             ftag,
             is_fn,
             enable,
-            stride: if split { 2 } else { 1 },
+            stride,
         }
     }
 

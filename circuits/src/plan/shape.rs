@@ -116,9 +116,10 @@ impl CircuitShape {
         }
     }
 
-    /// Fixed columns of the Poseidon chip: its two round selectors (which halo2 cannot merge
-    /// with others: their gates already have the circuit's full degree). Its round constants
-    /// borrow elementwise lane 0's columns.
+    /// Fixed columns of the Poseidon chip: its two round selectors, counted because their
+    /// degree-4 gates leave selector compression little room to merge them with others (the
+    /// other chips' selectors are not counted). Its round constants borrow elementwise lane
+    /// 0's columns.
     fn hash_fixed(&self) -> usize {
         match self.public_io {
             PublicIo::Hashed => 2,

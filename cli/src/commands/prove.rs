@@ -31,11 +31,11 @@ pub struct Prove {
 impl Prove {
     /// Runs the command.
     pub fn run(self) -> Result<ExitCode> {
-        let progress = Stderr::new(self.quiet);
-        let input = InputData::from_path(&self.input)?;
         let msm = match self.device.backend()? {
             Backend::Cpu => CpuMsm,
         };
+        let progress = Stderr::new(self.quiet);
+        let input = InputData::from_path(&self.input)?;
         let prover = zkinfer_prover::load_prover(&self.dir, msm, &progress)?;
         let proof = zkinfer_prover::prove_input(&prover, &input, &progress)?;
         write_atomic(&self.out, proof.to_json().as_bytes())
