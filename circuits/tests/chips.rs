@@ -6,7 +6,7 @@ use std::sync::Arc;
 use zkinfer_circuits::chips::AdvCol;
 use zkinfer_circuits::field::{fe, F};
 use zkinfer_circuits::graph::*;
-use zkinfer_circuits::plan::{choose_shape, CircuitPlan, CircuitShape, SearchOptions};
+use zkinfer_circuits::plan::{choose_shape, CircuitPlan, CircuitShape, MatvecCheck, SearchOptions};
 use zkinfer_circuits::public_io::{instances, PublicIo};
 use zkinfer_circuits::ModelCircuit;
 
@@ -496,6 +496,88 @@ fn matvec_accepts_honest_and_rejects_broken_witnesses() {
         k,
         &[(AdvCol::MvAcc(lane), start + 1, fe(5))],
         "the matvec accumulator",
+    );
+}
+
+/// Dense graph laid out with the direct (single-phase) matvec check, optionally in lanes wider
+/// than the op (so a region covers fewer outputs than the lane has registers).
+fn dense_direct(width: Option<u32>) -> (ModelCircuit, Vec<F>, u32) {
+    let (g, x) = dense_graph();
+    build_shaped(g, x, |s| {
+        s.public_io = PublicIo::Plain;
+        s.matvec_check = MatvecCheck::Direct;
+        if let Some(w) = width {
+            s.matvec = vec![w];
+        }
+    })
+}
+
+/// Phases (challenges, second-phase columns) of a circuit's constraint system.
+fn has_second_phase(c: &ModelCircuit) -> bool {
+    use halo2_proofs::plonk::{Circuit, ConstraintSystem};
+    let mut cs = ConstraintSystem::default();
+    let _ = ModelCircuit::configure_with_params(&mut cs, c.plan.shape.clone());
+    cs.num_challenges() > 0 || cs.advice_column_phase().iter().any(|&p| p > 0)
+}
+
+#[test]
+fn direct_matvec_is_single_phase_and_rejects_broken_witnesses() {
+    let (freivalds, _, _) = dense();
+    assert!(has_second_phase(&freivalds));
+    for width in [None, Some(2), Some(3), Some(4), Some(5)] {
+        let (c, inst, k) = dense_direct(width);
+        assert!(!has_second_phase(&c), "direct check must be single-phase");
+        assert!(satisfied(&c, &inst, k), "honest witness, lane width {width:?}");
+        eprintln!("direct check, lanes {:?}", c.plan.shape.matvec);
+        let reg = c.plan.layout.mv[0].clone();
+        let (lane, start) = (reg.lane, reg.start);
+        let top = c.plan.shape.matvec[lane as usize] as u16 - 1;
+        let last = start + reg.rows() - 1;
+        let mut cases: Vec<(AdvCol, u32, &str)> = vec![
+            (AdvCol::MvX(lane), start, "a matvec output"),
+            (AdvCol::MvX(lane), start + reg.c - 1, "the last matvec output"),
+            (AdvCol::MvX(lane), start + reg.c, "a matvec input copy"),
+            (AdvCol::MvReg(lane, top), start, "the register entry"),
+            (AdvCol::MvReg(lane, top), start + reg.c, "an accumulator on a dot row"),
+            (AdvCol::MvReg(lane, 0), last, "the final accumulator"),
+        ];
+        if top > 0 && reg.c > 1 {
+            cases.push((AdvCol::MvReg(lane, top - 1), start + 1, "a shifted register value"));
+        }
+        for (col, row, what) in cases {
+            assert_rejects(&c, &inst, k, &[(col, row, fe(77))], what);
+        }
+        // A register column that holds no output of this region must stay zero.
+        if reg.c < top as u32 + 1 {
+            assert_rejects(
+                &c,
+                &inst,
+                k,
+                &[(AdvCol::MvReg(lane, 0), start + reg.c, fe(1))],
+                "an unused register",
+            );
+        }
+    }
+}
+
+#[test]
+fn direct_matvec_proves_convolutions_with_the_same_outputs() {
+    let (c, inst, k) = conv_pool();
+    let g = (*c.graph).clone();
+    let x = vec![(0..16).map(|i| (i * 7 % 23) - 11).collect()];
+    let (d, dinst, dk) = build_shaped(g, x, |s| {
+        s.public_io = PublicIo::Plain;
+        s.matvec_check = MatvecCheck::Direct;
+    });
+    assert_eq!((inst, k), (dinst.clone(), dk));
+    assert!(satisfied(&d, &dinst, dk));
+    let reg = d.plan.layout.mv[3].clone();
+    assert_rejects(
+        &d,
+        &dinst,
+        dk,
+        &[(AdvCol::MvX(reg.lane), reg.start, fe(-7))],
+        "a conv output (direct check)",
     );
 }
 

@@ -69,10 +69,15 @@ fn compile(onnx: &Path, input: &Path, dir: &Path, extra: &[&str]) -> String {
 
 /// compile → setup → prove → verify one shared model; returns (model dir, proof path).
 fn full_run(name: &str, tmp: &Path) -> (PathBuf, PathBuf) {
+    full_run_with(name, tmp, &[])
+}
+
+/// [`full_run`] with extra `compile` options.
+fn full_run_with(name: &str, tmp: &Path, compile_args: &[&str]) -> (PathBuf, PathBuf) {
     let src = shared(name);
     let (onnx, input) = (src.join("network.onnx"), src.join("input.json"));
     let dir = tmp.join(name);
-    let out = compile(&onnx, &input, &dir, &[]);
+    let out = compile(&onnx, &input, &dir, compile_args);
     assert!(
         out.contains("digest:") && out.contains("rows:") && out.contains("k = "),
         "{out}"
@@ -560,6 +565,37 @@ fn hashed_public_io_end_to_end() {
     assert_eq!(
         cd.trim().trim_start_matches("0x").len(),
         64 * 2 + proof_hex.len()
+    );
+}
+
+#[test]
+fn direct_matvec_check_proves_single_phase_circuits() {
+    // `--matvec-check direct` (the single-phase circuits the CUDA prover needs) proves and
+    // verifies with the unchanged verifier, and a changed output is still rejected.
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, proof) = full_run_with("1l_conv", tmp.path(), &["--matvec-check", "direct"]);
+    let plan = ok(&zkinfer(&["inspect", &s(&dir), "--stage", "plan"]));
+    assert!(plan.contains("direct check"), "{plan}");
+    let bad = tmp.path().join("bad.json");
+    edit_proof(&proof, &bad, |p| {
+        let out = p["outputs"][0].as_array().unwrap().clone();
+        let other = out.iter().find(|v| **v != out[0]).unwrap().clone();
+        p["outputs"][0][0] = other;
+    });
+    fails(
+        &zkinfer(&["verify", &s(&dir), "--proof", &s(&bad)]),
+        "does not match the proven public values",
+    );
+    edit_proof(&proof, &bad, |p| {
+        let mut hex = p["proof"].as_str().unwrap().to_string();
+        let mid = hex.len() / 2;
+        let flipped = if &hex[mid..mid + 1] == "0" { "1" } else { "0" };
+        hex.replace_range(mid..mid + 1, flipped);
+        p["proof"] = hex.into();
+    });
+    fails(
+        &zkinfer(&["verify", &s(&dir), "--proof", &s(&bad)]),
+        "rejected",
     );
 }
 

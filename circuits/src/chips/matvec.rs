@@ -21,11 +21,25 @@
 //!
 //! If any `y_i` is wrong, both sides are polynomials in `r` of degree `< c` that differ, so
 //! they agree with probability at most `c / |F|`.
+//!
+//! With [`MatvecCheck::Direct`] (single phase, no challenge) the same rows are checked by `c`
+//! first-phase columns `s_0 … s_{c-1}` that form a shift register down the Horner rows, then
+//! accumulate one output each over the dot rows:
+//!
+//! ```text
+//! first Horner row:  s_{c-1} = x - w0
+//! other Horner rows: s_{c-1} = x - w0,  s_j = s_{j+1, prev}  (j < c-1)
+//! dot rows:          s_j = s_{j, prev} - x · w_{c-1-j}
+//! last row:          s_j = 0  for every j
+//! ```
+//!
+//! After the Horner rows `s_j` holds `y_{c-1-j} - b_{c-1-j}`; the values the first row leaves
+//! in `s_0 … s_{c-2}` are shifted out before then.
 
 use super::{AdvCol, Assigner, Wit};
 use crate::field::{fe, F};
 use crate::graph::{LinearOp, PAD};
-use crate::plan::{Col, MvRegion, Pos};
+use crate::plan::{Col, MatvecCheck, MvRegion, Pos};
 use halo2_proofs::circuit::Value;
 use halo2_proofs::halo2curves::ff::Field;
 use halo2_proofs::plonk::{
@@ -33,13 +47,28 @@ use halo2_proofs::plonk::{
 };
 use halo2_proofs::poly::Rotation;
 
+/// The columns that run a lane's check.
+#[derive(Clone, Debug)]
+pub enum CheckColumns {
+    /// One second-phase column and the challenge.
+    Freivalds {
+        /// Running check.
+        acc: Column<Advice>,
+    },
+    /// One first-phase column per output of a region (`s_j`).
+    Direct {
+        /// The shift register / accumulators.
+        s: Vec<Column<Advice>>,
+    },
+}
+
 /// Columns of one matvec lane.
 #[derive(Clone, Debug)]
 pub struct MatvecLane {
     /// Inputs (dot rows) and outputs (Horner rows), first phase, equality-enabled.
     pub x: Column<Advice>,
-    /// Running check, second phase.
-    pub acc: Column<Advice>,
+    /// The check's columns.
+    pub check: CheckColumns,
     /// Weight (and bias) columns.
     pub w: Vec<Column<Fixed>>,
     q_h0: Selector,
@@ -49,15 +78,15 @@ pub struct MatvecLane {
 }
 
 impl MatvecLane {
-    /// Declares the lane's gate.
+    /// Declares the lane's gate: the Freivalds check when `r` is given, the direct check
+    /// otherwise.
     pub fn configure(
         meta: &mut ConstraintSystem<F>,
         x: Column<Advice>,
         width: usize,
-        r: Challenge,
+        r: Option<Challenge>,
     ) -> Self {
         meta.enable_equality(x);
-        let acc = meta.advice_column_in(SecondPhase);
         let w: Vec<Column<Fixed>> = (0..width).map(|_| meta.fixed_column()).collect();
         let (q_h0, q_h, q_d, q_z) = (
             meta.selector(),
@@ -65,35 +94,83 @@ impl MatvecLane {
             meta.selector(),
             meta.selector(),
         );
-        meta.create_gate("matvec", |vc| {
-            let xv = vc.query_advice(x, Rotation::cur());
-            let cur = vc.query_advice(acc, Rotation::cur());
-            let prev = vc.query_advice(acc, Rotation::prev());
-            let r = vc.query_challenge(r);
-            let ws: Vec<Expression<F>> = w
-                .iter()
-                .map(|c| vc.query_fixed(*c, Rotation::cur()))
-                .collect();
-            let mut horner = ws[width - 1].clone();
-            for wi in ws[..width - 1].iter().rev() {
-                horner = wi.clone() + r.clone() * horner;
+        let check = match r {
+            Some(r) => {
+                let acc = meta.advice_column_in(SecondPhase);
+                meta.create_gate("matvec", |vc| {
+                    let xv = vc.query_advice(x, Rotation::cur());
+                    let cur = vc.query_advice(acc, Rotation::cur());
+                    let prev = vc.query_advice(acc, Rotation::prev());
+                    let r = vc.query_challenge(r);
+                    let ws: Vec<Expression<F>> = w
+                        .iter()
+                        .map(|c| vc.query_fixed(*c, Rotation::cur()))
+                        .collect();
+                    let mut horner = ws[width - 1].clone();
+                    for wi in ws[..width - 1].iter().rev() {
+                        horner = wi.clone() + r.clone() * horner;
+                    }
+                    let w0 = ws[0].clone();
+                    vec![
+                        vc.query_selector(q_h0) * (cur.clone() - xv.clone() + w0.clone()),
+                        vc.query_selector(q_h) * (cur.clone() - prev.clone() * r - xv.clone() + w0),
+                        vc.query_selector(q_d) * (cur.clone() - prev + xv * horner),
+                        vc.query_selector(q_z) * cur,
+                    ]
+                });
+                CheckColumns::Freivalds { acc }
             }
-            let w0 = ws[0].clone();
-            vec![
-                vc.query_selector(q_h0) * (cur.clone() - xv.clone() + w0.clone()),
-                vc.query_selector(q_h) * (cur.clone() - prev.clone() * r - xv.clone() + w0),
-                vc.query_selector(q_d) * (cur.clone() - prev + xv * horner),
-                vc.query_selector(q_z) * cur,
-            ]
-        });
+            None => {
+                let s: Vec<Column<Advice>> = (0..width).map(|_| meta.advice_column()).collect();
+                meta.create_gate("matvec (direct)", |vc| {
+                    let xv = vc.query_advice(x, Rotation::cur());
+                    let w0 = vc.query_fixed(w[0], Rotation::cur());
+                    let (h0, h, d, z) = (
+                        vc.query_selector(q_h0),
+                        vc.query_selector(q_h),
+                        vc.query_selector(q_d),
+                        vc.query_selector(q_z),
+                    );
+                    let cur: Vec<Expression<F>> = s
+                        .iter()
+                        .map(|c| vc.query_advice(*c, Rotation::cur()))
+                        .collect();
+                    let prev: Vec<Expression<F>> = s
+                        .iter()
+                        .map(|c| vc.query_advice(*c, Rotation::prev()))
+                        .collect();
+                    let top = width - 1;
+                    let entry = cur[top].clone() - xv.clone() + w0;
+                    let mut out = vec![h0 * entry.clone(), h.clone() * entry];
+                    for j in 0..top {
+                        out.push(h.clone() * (cur[j].clone() - prev[j + 1].clone()));
+                    }
+                    for j in 0..width {
+                        let wj = vc.query_fixed(w[top - j], Rotation::cur());
+                        out.push(d.clone() * (cur[j].clone() - prev[j].clone() + xv.clone() * wj));
+                        out.push(z.clone() * cur[j].clone());
+                    }
+                    out
+                });
+                CheckColumns::Direct { s }
+            }
+        };
         MatvecLane {
             x,
-            acc,
+            check,
             w,
             q_h0,
             q_h,
             q_d,
             q_z,
+        }
+    }
+
+    /// How this lane checks its outputs.
+    pub fn kind(&self) -> MatvecCheck {
+        match self.check {
+            CheckColumns::Freivalds { .. } => MatvecCheck::Freivalds,
+            CheckColumns::Direct { .. } => MatvecCheck::Direct,
         }
     }
 
@@ -142,7 +219,67 @@ impl MatvecLane {
             }
             a.enable(&self.q_d, row)?;
         }
-        a.enable(&self.q_z, reg.start + reg.rows() - 1)
+        a.enable(&self.q_z, reg.start + reg.rows() - 1)?;
+        if let CheckColumns::Direct { s } = &self.check {
+            Self::assign_register(a, s, reg, op, wit);
+        }
+        Ok(())
+    }
+
+    /// Direct check: the shift register, then one accumulator per output.
+    fn assign_register(
+        a: &mut Assigner<'_, '_>,
+        s: &[Column<Advice>],
+        reg: &MvRegion,
+        op: &LinearOp,
+        wit: Wit<'_>,
+    ) {
+        let grp = op.group(reg.group as usize);
+        let ws = &op.sets[grp.set];
+        let (lane, c, m0) = (reg.lane, reg.c as usize, reg.m0 as usize);
+        let top = s.len() - 1;
+        let set = |a: &mut Assigner<'_, '_>, row: u32, vals: Option<&[i128]>| {
+            for (j, col) in s.iter().enumerate() {
+                let v = vals.map(|v| v[j]);
+                a.advice(AdvCol::MvReg(lane, j as u16), *col, row, super::known(v.map(fe)));
+            }
+        };
+        // Entries y_i - b_i in Horner order (output c-1 first).
+        let entries: Option<Vec<i128>> = (0..c)
+            .map(|t| {
+                let i = c - 1 - t;
+                wit.int(op.output, grp.out[m0 + i] as usize)
+                    .map(|y| y - ws.b[m0 + i] as i128)
+            })
+            .collect();
+        let mut reg_vals = vec![0i128; s.len()];
+        for t in 0..c {
+            let vals = entries.as_ref().map(|e| {
+                for j in 0..s.len() {
+                    reg_vals[j] = (t + j).checked_sub(top).map_or(0, |src| e[src]);
+                }
+                reg_vals.as_slice()
+            });
+            set(a, reg.start + t as u32, vals);
+        }
+        let mut row = reg.start + c as u32;
+        for (j, &src) in grp.gather.iter().enumerate() {
+            if src == PAD {
+                continue;
+            }
+            let x = wit.int(op.input, src as usize);
+            let vals = match (entries.is_some(), x) {
+                (true, Some(x)) => {
+                    for (m, v) in reg_vals.iter_mut().rev().take(c).enumerate() {
+                        *v -= x * ws.w[(m0 + m) * ws.k + j] as i128;
+                    }
+                    Some(reg_vals.as_slice())
+                }
+                _ => None,
+            };
+            set(a, row, vals);
+            row += 1;
+        }
     }
 
     /// Second phase: the running check, which needs the challenge.
@@ -154,6 +291,10 @@ impl MatvecLane {
         wit: Wit<'_>,
         r: Value<F>,
     ) {
+        let CheckColumns::Freivalds { acc } = &self.check else {
+            return;
+        };
+        let col = *acc;
         let grp = op.group(reg.group as usize);
         let ws = &op.sets[grp.set];
         let (lane, c, m0) = (reg.lane, reg.c as usize, reg.m0 as usize);
@@ -161,7 +302,7 @@ impl MatvecLane {
         r.map(|r| known = Some(r));
         let (Some(r), Some(_)) = (known, wit.vals) else {
             for row in reg.start..reg.start + reg.rows() {
-                a.advice(AdvCol::MvAcc(lane), self.acc, row, Value::unknown());
+                a.advice(AdvCol::MvAcc(lane), col, row, Value::unknown());
             }
             return;
         };
@@ -176,7 +317,7 @@ impl MatvecLane {
             let y = fe(wit.int(op.output, grp.out[m0 + i] as usize).unwrap_or(0));
             let b = fe(ws.b[m0 + i] as i128);
             acc = if t == 0 { y - b } else { acc * r + y - b };
-            a.advice(AdvCol::MvAcc(lane), self.acc, row, Value::known(acc));
+            a.advice(AdvCol::MvAcc(lane), col, row, Value::known(acc));
             row += 1;
         }
         for (j, &src) in grp.gather.iter().enumerate() {
@@ -188,7 +329,7 @@ impl MatvecLane {
                 .map(|i| powers[i] * fe(ws.w[(m0 + i) * ws.k + j] as i128))
                 .sum();
             acc -= x * h;
-            a.advice(AdvCol::MvAcc(lane), self.acc, row, Value::known(acc));
+            a.advice(AdvCol::MvAcc(lane), col, row, Value::known(acc));
             row += 1;
         }
     }

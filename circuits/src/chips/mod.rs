@@ -2,7 +2,7 @@
 //!
 //! | chip | file | relation |
 //! | --- | --- | --- |
-//! | matvec | `matvec.rs` | `y = W·x + b` for constant `W`, by a random-linear-combination (Freivalds) check |
+//! | matvec | `matvec.rs` | `y = W·x + b` for constant `W`, by a random-linear-combination (Freivalds) check, or directly (single phase) |
 //! | elementwise | `elementwise.rs` | `out = f(q)`, `premul·lin + 2^(B-1) = 2^B·q + r`, `r ∈ [0, 2^B)`, `q` in range |
 //! | maxpool | `maxpool.rs` | running maximum with range-checked differences |
 //! | dot | `dot.rs` | running sums of products of two computed values |
@@ -21,7 +21,7 @@ pub mod poseidon;
 pub mod table;
 
 use crate::field::F;
-use crate::plan::{CircuitShape, Col, Pos};
+use crate::plan::{CircuitShape, Col, MatvecCheck, Pos};
 use crate::public_io::PublicIo;
 use halo2_proofs::circuit::{Cell, Region, Value};
 use halo2_proofs::plonk::{
@@ -40,8 +40,10 @@ pub const CONSTRAINT_DEGREE: usize = 5;
 pub enum AdvCol {
     /// Matvec inputs/outputs.
     MvX(u16),
-    /// Matvec running check (second phase).
+    /// Matvec running check (second phase, Freivalds check).
     MvAcc(u16),
+    /// Matvec shift register / accumulator `s_j` (direct check): lane, `j`.
+    MvReg(u16, u16),
     /// Elementwise operand a.
     ElA(u16),
     /// Elementwise operand b.
@@ -83,7 +85,7 @@ pub struct ModelConfig {
     pub instance: Column<Instance>,
     /// The lookup table.
     pub table: table::TableConfig,
-    /// The matvec challenge (present when there are matvec lanes).
+    /// The matvec challenge (present when there are matvec lanes with the Freivalds check).
     pub challenge: Option<Challenge>,
     /// Matvec lanes.
     pub mv: Vec<matvec::MatvecLane>,
@@ -115,8 +117,11 @@ impl ModelConfig {
                 .iter()
                 .map(|_| meta.advice_column_in(FirstPhase))
                 .collect();
-            let r = meta.challenge_usable_after(FirstPhase);
-            challenge = Some(r);
+            let r = match shape.matvec_check {
+                MatvecCheck::Freivalds => Some(meta.challenge_usable_after(FirstPhase)),
+                MatvecCheck::Direct => None,
+            };
+            challenge = r;
             for (x, &w) in xs.into_iter().zip(&shape.matvec) {
                 mv.push(matvec::MatvecLane::configure(meta, x, w as usize, r));
             }
@@ -161,7 +166,14 @@ impl ModelConfig {
         let l = |i: u16| i as usize;
         Some(match c {
             AdvCol::MvX(i) => self.mv.get(l(i))?.x,
-            AdvCol::MvAcc(i) => self.mv.get(l(i))?.acc,
+            AdvCol::MvAcc(i) => match &self.mv.get(l(i))?.check {
+                matvec::CheckColumns::Freivalds { acc } => *acc,
+                matvec::CheckColumns::Direct { .. } => return None,
+            },
+            AdvCol::MvReg(i, j) => match &self.mv.get(l(i))?.check {
+                matvec::CheckColumns::Direct { s } => *s.get(l(j))?,
+                matvec::CheckColumns::Freivalds { .. } => return None,
+            },
             AdvCol::ElA(i) => self.el.get(l(i))?.a,
             AdvCol::ElB(i) => self.el.get(l(i))?.b?,
             AdvCol::ElQ(i) => self.el.get(l(i))?.q,

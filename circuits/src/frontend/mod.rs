@@ -18,7 +18,7 @@ pub use tensor::{DType, Tensor};
 use crate::compiled::{CompiledModel, Provenance};
 use crate::graph::EvalError;
 use crate::input::{InputData, InputError};
-use crate::plan::{choose_shape, LayoutError, Objective, SearchOptions};
+use crate::plan::{choose_shape, LayoutError, MatvecCheck, Objective, SearchOptions};
 use crate::public_io::PublicIo;
 use std::path::Path;
 use thiserror::Error;
@@ -104,6 +104,9 @@ pub struct CompileOptions {
     pub public_io: PublicIo,
     /// What the circuit shape minimises.
     pub objective: Objective,
+    /// How matvec lanes check their outputs (`Direct` gives a single-phase circuit, which the
+    /// CUDA prover needs).
+    pub matvec_check: MatvecCheck,
 }
 
 impl Default for CompileOptions {
@@ -115,6 +118,7 @@ impl Default for CompileOptions {
             k: None,
             public_io: PublicIo::default(),
             objective: Objective::default(),
+            matvec_check: MatvecCheck::default(),
         }
     }
 }
@@ -159,6 +163,7 @@ pub fn compile(
             model: None,
             public_io: opts.public_io,
             objective: opts.objective,
+            matvec_check: opts.matvec_check,
         },
     )?;
     let provenance = Provenance {

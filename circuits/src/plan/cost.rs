@@ -4,7 +4,7 @@
 //! about 15% of measured times). Every candidate is checked by running the real layout.
 
 use super::layout::{chunk_width, Layout, LayoutError};
-use super::shape::{CircuitShape, MAX_K, RESERVED_ROWS};
+use super::shape::{CircuitShape, MatvecCheck, MAX_K, RESERVED_ROWS};
 use crate::graph::{QOp, QuantizedGraph, PAD};
 use crate::public_io::PublicIo;
 
@@ -180,6 +180,8 @@ pub struct SearchOptions {
     pub model: Option<CostModel>,
     /// Public input/output encoding.
     pub public_io: PublicIo,
+    /// How matvec lanes check their outputs.
+    pub matvec_check: MatvecCheck,
 }
 
 /// Chosen shape, its layout and the estimated proving time.
@@ -245,6 +247,7 @@ pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, 
             k,
             bits: g.bits,
             public_io: opts.public_io,
+            matvec_check: opts.matvec_check,
             ..Default::default()
         };
         let usable = base.usable_rows();

@@ -10,7 +10,7 @@ pub use layout::{
     chunk_width, Col, ElSeg, LaneRows, Layout, LayoutError, MvRegion, PackWord, Pos, RunRegion,
     Sponge,
 };
-pub use shape::{CircuitShape, MAX_K, RESERVED_ROWS};
+pub use shape::{CircuitShape, MatvecCheck, MAX_K, RESERVED_ROWS};
 
 use crate::graph::QuantizedGraph;
 

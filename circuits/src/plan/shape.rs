@@ -42,6 +42,41 @@ pub struct CircuitShape {
     /// lane, twice the rows. Needs `identity_table`.
     #[serde(default)]
     pub remainder_rows: bool,
+    /// How matvec lanes check `y = W·x + b`.
+    #[serde(default)]
+    pub matvec_check: MatvecCheck,
+}
+
+/// How the matvec chip checks its outputs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatvecCheck {
+    /// One random linear combination of each region's outputs, with a challenge drawn after
+    /// the first phase: one second-phase column per lane.
+    #[default]
+    Freivalds,
+    /// Every output is accumulated in its own first-phase column (a shift register down the
+    /// region): `width` columns per lane, no challenge, so the circuit has a single phase
+    /// (what halo2-axiom-gpu's prover requires).
+    Direct,
+}
+
+impl MatvecCheck {
+    /// Name as written in settings and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            MatvecCheck::Freivalds => "freivalds",
+            MatvecCheck::Direct => "direct",
+        }
+    }
+
+    /// Advice columns of a lane of `width` weight columns (besides its `x` column).
+    pub fn check_columns(self, width: u32) -> usize {
+        match self {
+            MatvecCheck::Freivalds => 1,
+            MatvecCheck::Direct => width as usize,
+        }
+    }
 }
 
 impl CircuitShape {
@@ -90,7 +125,10 @@ impl CircuitShape {
 
     /// Number of advice columns.
     pub fn advice_columns(&self) -> usize {
-        2 * self.matvec.len()
+        self.matvec
+            .iter()
+            .map(|&w| 1 + self.matvec_check.check_columns(w))
+            .sum::<usize>()
             + self.elem_lanes as usize
                 * (if self.elem_binary { 5 } else { 4 } - usize::from(self.remainder_rows))
             + 4 * self.max_lanes as usize
@@ -166,13 +204,23 @@ impl CircuitShape {
         self.fixed_columns() + eq + self.advice_columns() + 3 * self.lookups() + eq.div_ceil(3) + 5
     }
 
+    /// Whether the circuit has a second phase (a challenge): only the Freivalds matvec check
+    /// needs one.
+    pub fn multi_phase(&self) -> bool {
+        !self.matvec.is_empty() && self.matvec_check == MatvecCheck::Freivalds
+    }
+
     /// One-line summary.
     pub fn summary(&self) -> String {
         format!(
-            "k={} bits={} matvec lanes {:?}, {} elementwise lane(s){}, {} max lane(s), {} dot lane(s), {} public I/O{}",
+            "k={} bits={} matvec lanes {:?}{}, {} elementwise lane(s){}, {} max lane(s), {} dot lane(s), {} public I/O{}",
             self.k,
             self.bits,
             self.matvec,
+            match self.matvec_check {
+                MatvecCheck::Freivalds => "",
+                MatvecCheck::Direct => " (direct check)",
+            },
             self.elem_lanes,
             if self.elem_binary { " (binary)" } else { "" },
             self.max_lanes,

@@ -5,7 +5,7 @@ use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use zkinfer_circuits::frontend::{self, CompileOptions, Compiled};
-use zkinfer_circuits::plan::Objective;
+use zkinfer_circuits::plan::{MatvecCheck, Objective};
 use zkinfer_circuits::public_io::PublicIo;
 
 /// Compile an ONNX model.
@@ -41,6 +41,30 @@ pub struct Compile {
     /// smaller, cheaper on-chain verifiers, at some proving time).
     #[arg(long, value_enum, default_value_t = OptimizeArg::ProveTime)]
     pub optimize: OptimizeArg,
+    /// How matrix-vector products (Gemm, MatMul with constants, Conv) are checked: `freivalds`
+    /// checks a random combination of each block's outputs (fewest columns; the circuit has
+    /// two phases), `direct` accumulates every output in its own column (one phase: what the
+    /// CUDA prover, `prove --device cuda`, needs).
+    #[arg(long, value_enum, default_value_t = MatvecCheckArg::Freivalds)]
+    pub matvec_check: MatvecCheckArg,
+}
+
+/// `--matvec-check` values.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum MatvecCheckArg {
+    /// Random linear combination (two-phase circuit).
+    Freivalds,
+    /// One accumulator per output (single-phase circuit).
+    Direct,
+}
+
+impl From<MatvecCheckArg> for MatvecCheck {
+    fn from(a: MatvecCheckArg) -> Self {
+        match a {
+            MatvecCheckArg::Freivalds => MatvecCheck::Freivalds,
+            MatvecCheckArg::Direct => MatvecCheck::Direct,
+        }
+    }
 }
 
 /// `--optimize` values.
@@ -167,6 +191,7 @@ impl Compile {
                 OptimizeArg::ProveTime => Objective::ProveTime,
                 OptimizeArg::VerifyGas => Objective::VerifyGas,
             },
+            matvec_check: self.matvec_check.into(),
         };
         let c = frontend::compile(&self.model, &self.calibration, &opts)?;
         if !c.accuracy.met_tolerance {
