@@ -527,7 +527,10 @@ fn direct_matvec_is_single_phase_and_rejects_broken_witnesses() {
     for width in [None, Some(2), Some(3), Some(4), Some(5)] {
         let (c, inst, k) = dense_direct(width);
         assert!(!has_second_phase(&c), "direct check must be single-phase");
-        assert!(satisfied(&c, &inst, k), "honest witness, lane width {width:?}");
+        assert!(
+            satisfied(&c, &inst, k),
+            "honest witness, lane width {width:?}"
+        );
         eprintln!("direct check, lanes {:?}", c.plan.shape.matvec);
         let reg = c.plan.layout.mv[0].clone();
         let (lane, start) = (reg.lane, reg.start);
@@ -535,14 +538,26 @@ fn direct_matvec_is_single_phase_and_rejects_broken_witnesses() {
         let last = start + reg.rows() - 1;
         let mut cases: Vec<(AdvCol, u32, &str)> = vec![
             (AdvCol::MvX(lane), start, "a matvec output"),
-            (AdvCol::MvX(lane), start + reg.c - 1, "the last matvec output"),
+            (
+                AdvCol::MvX(lane),
+                start + reg.c - 1,
+                "the last matvec output",
+            ),
             (AdvCol::MvX(lane), start + reg.c, "a matvec input copy"),
             (AdvCol::MvReg(lane, top), start, "the register entry"),
-            (AdvCol::MvReg(lane, top), start + reg.c, "an accumulator on a dot row"),
+            (
+                AdvCol::MvReg(lane, top),
+                start + reg.c,
+                "an accumulator on a dot row",
+            ),
             (AdvCol::MvReg(lane, 0), last, "the final accumulator"),
         ];
         if top > 0 && reg.c > 1 {
-            cases.push((AdvCol::MvReg(lane, top - 1), start + 1, "a shifted register value"));
+            cases.push((
+                AdvCol::MvReg(lane, top - 1),
+                start + 1,
+                "a shifted register value",
+            ));
         }
         for (col, row, what) in cases {
             assert_rejects(&c, &inst, k, &[(col, row, fe(77))], what);

@@ -1,13 +1,19 @@
 //! `--device`, shared by the commands that prove.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use zkinfer_gpu::{probe_cuda, select, Backend, DeviceChoice};
+use std::path::Path;
+use zkinfer_circuits::CircuitShape;
+use zkinfer_gpu::{
+    find_helper, probe_cuda, prove_with_helper, select, Backend, CudaReadiness, DeviceChoice, Probe,
+};
+use zkinfer_verifier::ProofFile;
 
 /// `--device` values.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum DeviceValue {
-    /// A usable GPU when this build can prove on it, otherwise the CPU (saying why on stderr).
+    /// A usable GPU when the CUDA prover can prove the model, otherwise the CPU (saying why
+    /// on stderr).
     Auto,
     /// The CPU, all cores.
     Cpu,
@@ -18,29 +24,86 @@ pub enum DeviceValue {
 /// Which device proves.
 #[derive(Args)]
 pub struct DeviceArg {
-    /// Device to prove on. GPUs are found through the CUDA driver (`libcuda.so.1`); this build
-    /// has no CUDA proving backend yet, so `auto` proves on the CPU and `cuda` is refused.
+    /// Device to prove on. GPUs are found through the CUDA driver (`libcuda.so.1`) and prove
+    /// with the CUDA prover `zkinfer-cuda` installed next to `zkinfer` (built by
+    /// scripts/build-cuda), for models compiled with `--matvec-check direct`.
     #[arg(long, value_enum, default_value_t = DeviceValue::Auto)]
     pub device: DeviceValue,
 }
 
+/// Why the CUDA prover cannot prove a circuit of this shape, if it cannot.
+pub fn cuda_blocker(shape: &CircuitShape) -> Option<String> {
+    shape.multi_phase().then(|| {
+        "the model was compiled with --matvec-check freivalds (a two-phase circuit) and the CUDA prover proves single-phase circuits only; compile with --matvec-check direct".to_string()
+    })
+}
+
 impl DeviceArg {
-    /// Chooses the backend; prints the fall-back note once on stderr.
-    pub fn backend(&self) -> Result<Backend> {
-        let choice = match self.device {
+    fn choice(&self) -> DeviceChoice {
+        match self.device {
             DeviceValue::Auto => DeviceChoice::Auto,
             DeviceValue::Cpu => DeviceChoice::Cpu,
             DeviceValue::Cuda => DeviceChoice::Cuda,
-        };
+        }
+    }
+
+    fn probe(&self) -> Probe {
         // `cpu` needs no look at the driver.
-        let probe = match choice {
-            DeviceChoice::Cpu => zkinfer_gpu::Probe::Unavailable("not asked".into()),
+        match self.choice() {
+            DeviceChoice::Cpu => Probe::Unavailable("not asked".into()),
             _ => probe_cuda(),
+        }
+    }
+
+    /// Whether a GPU and the CUDA prover are there (so a model should be compiled for it).
+    pub fn gpu_ready(&self) -> bool {
+        let ready = CudaReadiness {
+            helper: find_helper(),
+            circuit: None,
         };
-        let s = select(choice, &probe)?;
+        matches!(
+            select(self.choice(), &self.probe(), &ready),
+            Ok(s) if matches!(s.backend, Backend::Cuda { .. })
+        )
+    }
+
+    /// Chooses the backend for a circuit of `shape`; prints the fall-back note once on
+    /// stderr.
+    pub fn backend(&self, shape: &CircuitShape) -> Result<Backend> {
+        let probe = self.probe();
+        let ready = CudaReadiness {
+            helper: match &probe {
+                Probe::Found(_) => find_helper(),
+                Probe::Unavailable(_) => Err("no GPU".into()),
+            },
+            circuit: cuda_blocker(shape),
+        };
+        let s = select(self.choice(), &probe, &ready)?;
         if let Some(note) = s.note {
             eprintln!("note: {note}");
         }
         Ok(s.backend)
     }
+}
+
+/// Proves with the CUDA prover and reads back the proof it wrote to `out`.
+pub fn prove_on_gpu(
+    helper: &Path,
+    gpus: &str,
+    dir: &Path,
+    input: &Path,
+    out: &Path,
+    quiet: bool,
+) -> Result<ProofFile> {
+    if !quiet {
+        eprintln!("proving on {gpus} with {}", helper.display());
+    }
+    prove_with_helper(helper, dir, input, out, quiet)?;
+    let text = std::fs::read_to_string(out).with_context(|| {
+        format!(
+            "reading the proof the CUDA prover wrote to {}",
+            out.display()
+        )
+    })?;
+    Ok(ProofFile::from_json(&text)?)
 }

@@ -634,6 +634,123 @@ fn device_choice() {
     assert!(proof.exists());
 }
 
+/// A CUDA driver stand-in that reports one GPU ("Simulated GPU"), compiled with `cc`.
+fn simulated_driver(dir: &Path) {
+    let c = dir.join("fake_cuda.c");
+    std::fs::write(
+        &c,
+        r#"#include <string.h>
+#include <stddef.h>
+int cuInit(unsigned f) { return 0; }
+int cuDeviceGetCount(int *n) { *n = 1; return 0; }
+int cuDeviceGet(int *d, int i) { *d = i; return 0; }
+int cuDeviceGetName(char *b, int len, int d) { strncpy(b, "Simulated GPU", len); return 0; }
+int cuDeviceTotalMem_v2(size_t *b, int d) { *b = (size_t)1 << 30; return 0; }
+int cuDeviceGetAttribute(int *v, int a, int d) { *v = a == 75 ? 9 : 0; return 0; }
+"#,
+    )
+    .unwrap();
+    let st = Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(dir.join("libcuda.so.1"))
+        .arg(&c)
+        .status()
+        .expect("a C compiler (cc) to build the simulated CUDA driver");
+    assert!(st.success());
+}
+
+#[test]
+fn gpu_dispatch_with_a_simulated_driver() {
+    // The path `--device auto|cuda` takes once the driver reports a GPU, with a stand-in for
+    // `zkinfer-cuda` (a script that proves with `zkinfer --device cpu` and leaves a mark):
+    // the helper beside the executable is used for single-phase models, refused with the
+    // reason for two-phase ones or when it is missing, and its failure is a clean error.
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let tmp = tempfile::tempdir_in(&base).unwrap();
+    let t = tmp.path();
+    simulated_driver(t);
+    let bin = t.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let exe = bin.join("zkinfer");
+    std::fs::hard_link(env!("CARGO_BIN_EXE_zkinfer"), &exe)
+        .or_else(|_| std::fs::copy(env!("CARGO_BIN_EXE_zkinfer"), &exe).map(|_| ()))
+        .unwrap();
+    let mark = t.join("helper-ran");
+    let helper = bin.join("zkinfer-cuda");
+    let write_helper = |body: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(&helper, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    write_helper(&format!(
+        "[ \"$1\" = prove ] || exit 2\nshift\ntouch '{}'\nexec '{}' prove \"$@\" --device cpu",
+        mark.display(),
+        env!("CARGO_BIN_EXE_zkinfer")
+    ));
+    let run = |args: &[&str]| {
+        Command::new(&exe)
+            .args(args)
+            .env("LD_LIBRARY_PATH", t)
+            .output()
+            .unwrap()
+    };
+    let src = shared("1l_conv");
+    let (onnx, input) = (src.join("network.onnx"), src.join("input.json"));
+    let (direct, freivalds) = (t.join("direct"), t.join("freivalds"));
+    compile(&onnx, &input, &direct, &["--matvec-check", "direct"]);
+    compile(&onnx, &input, &freivalds, &[]);
+    for d in [&direct, &freivalds] {
+        ok(&zkinfer(&["setup", &s(d)]));
+    }
+    let proof = t.join("p.json");
+    let prove = |dir: &Path, device: &str| {
+        run(&[
+            "prove",
+            &s(dir),
+            "--input",
+            &s(&input),
+            "--out",
+            &s(&proof),
+            "--device",
+            device,
+        ])
+    };
+    // Single-phase model: both `auto` and `cuda` go through the helper.
+    for device in ["auto", "cuda"] {
+        let _ = std::fs::remove_file(&mark);
+        let o = prove(&direct, device);
+        let out = ok(&o);
+        assert!(mark.exists(), "{device}: the helper was not started");
+        assert!(out.contains("proved 1 output tensor"), "{out}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("Simulated GPU"), "{err}");
+        let v = ok(&zkinfer(&["verify", &s(&direct), "--proof", &s(&proof)]));
+        assert!(v.starts_with("verified"), "{v}");
+    }
+    // Two-phase model: `auto` falls back to the CPU and says why; `cuda` is refused.
+    let _ = std::fs::remove_file(&mark);
+    let o = prove(&freivalds, "auto");
+    ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("proving on the CPU") && err.contains("--matvec-check direct"),
+        "{err}"
+    );
+    fails(&prove(&freivalds, "cuda"), "--matvec-check direct");
+    assert!(!mark.exists());
+    // A failing helper is an error, not a panic, and leaves no proof.
+    std::fs::remove_file(&proof).unwrap();
+    write_helper("echo 'error: out of GPU memory' >&2\nexit 1");
+    fails(&prove(&direct, "cuda"), "CUDA prover");
+    assert!(!proof.exists());
+    // No helper beside the executable: the reason names it.
+    std::fs::remove_file(&helper).unwrap();
+    fails(&prove(&direct, "cuda"), "zkinfer-cuda");
+    let o = prove(&direct, "auto");
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not installed"));
+}
+
 #[test]
 fn undeployable_verifiers_are_refused() {
     // A circuit laid out for proving speed (many weight columns) gives a verifier above the

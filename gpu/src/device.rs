@@ -6,12 +6,15 @@
 //! the binary's start-up: CUDA proving libraries that initialise a device before `main` abort
 //! the process where no GPU is usable, which would make a CPU fall-back impossible.
 //!
-//! This build has no CUDA proving backend yet: [`select`] picks the CPU for `auto` (saying why,
-//! once) and refuses `cuda` with the reason.
+//! The CUDA prover runs in a separate executable, `zkinfer-cuda` ([`crate::helper`]), built
+//! only where CUDA is wanted. [`select`] picks it when a GPU is found, the executable is
+//! installed and the circuit is one it can prove; otherwise `auto` picks the CPU (saying why,
+//! once) and `cuda` is refused with the reason.
 
 use libloading::Library;
 use std::ffi::{c_char, c_int, CStr};
 use std::fmt;
+use std::path::PathBuf;
 use thiserror::Error;
 
 /// The device a user asks for.
@@ -62,20 +65,38 @@ pub enum Probe {
     Unavailable(String),
 }
 
-/// The backends this build can prove with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The backends zkinfer can prove with.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Backend {
     /// halo2's CPU prover, MSMs through [`crate::CpuMsm`].
     Cpu,
+    /// halo2-axiom-gpu's CUDA prover, run in the `zkinfer-cuda` executable (see
+    /// [`crate::helper`]).
+    Cuda {
+        /// The `zkinfer-cuda` executable.
+        helper: PathBuf,
+        /// The GPUs found, for messages.
+        gpus: String,
+    },
 }
 
 impl Backend {
     /// Name for logs.
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             Backend::Cpu => "cpu",
+            Backend::Cuda { .. } => "cuda",
         }
     }
+}
+
+/// What the CUDA prover needs besides a GPU.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CudaReadiness {
+    /// The `zkinfer-cuda` executable, or why there is none ([`crate::helper::find_helper`]).
+    pub helper: Result<PathBuf, String>,
+    /// Why the CUDA prover cannot prove this circuit, if it cannot.
+    pub circuit: Option<String>,
 }
 
 /// The backend chosen, and a note for the user (printed once) when `auto` fell back.
@@ -93,37 +114,67 @@ pub enum DeviceError {
     /// No usable GPU.
     #[error("--device cuda: no usable GPU ({0})")]
     NoGpu(String),
-    /// A GPU is there, but this build cannot prove on it.
-    #[error("--device cuda: found {0}, but this build of zkinfer has no CUDA proving backend; use --device cpu or auto")]
-    NoCudaBackend(String),
+    /// A GPU is there, but it cannot prove this (no CUDA prover installed, or a circuit it
+    /// does not support).
+    #[error("--device cuda: found {gpus}, but {why}; use --device cpu or auto")]
+    Unusable {
+        /// The GPUs found.
+        gpus: String,
+        /// What is missing.
+        why: String,
+    },
 }
 
-/// Chooses the backend for `choice` given what the driver reported.
-pub fn select(choice: DeviceChoice, probe: &Probe) -> Result<Selection, DeviceError> {
-    let gpus = match probe {
-        Probe::Found(g) if !g.is_empty() => Some(g),
-        _ => None,
-    };
-    let why_not = || match (probe, gpus) {
-        (_, Some(g)) => format!(
-            "found {}, but this build has no CUDA proving backend",
-            describe(g)
-        ),
-        (Probe::Unavailable(why), None) => why.clone(),
-        (Probe::Found(_), None) => "the driver reports no CUDA device".into(),
-    };
-    match choice {
-        DeviceChoice::Cpu => Ok(Selection {
+/// Chooses the backend for `choice` given what the driver reported and what the CUDA prover
+/// needs.
+pub fn select(
+    choice: DeviceChoice,
+    probe: &Probe,
+    cuda: &CudaReadiness,
+) -> Result<Selection, DeviceError> {
+    if choice == DeviceChoice::Cpu {
+        return Ok(Selection {
             backend: Backend::Cpu,
             note: None,
+        });
+    }
+    let gpus = match probe {
+        Probe::Found(g) if !g.is_empty() => describe(g),
+        Probe::Found(_) => return no_gpu(choice, "the driver reports no CUDA device".into()),
+        Probe::Unavailable(why) => return no_gpu(choice, why.clone()),
+    };
+    let blocker = match (&cuda.helper, &cuda.circuit) {
+        (Err(why), _) => Some(why.clone()),
+        (Ok(_), Some(why)) => Some(why.clone()),
+        (Ok(_), None) => None,
+    };
+    match (blocker, &cuda.helper) {
+        (None, Ok(helper)) => Ok(Selection {
+            backend: Backend::Cuda {
+                helper: helper.clone(),
+                gpus,
+            },
+            note: None,
         }),
-        DeviceChoice::Auto => Ok(Selection {
+        (why, _) => {
+            let why = why.unwrap_or_default();
+            match choice {
+                DeviceChoice::Cuda => Err(DeviceError::Unusable { gpus, why }),
+                _ => Ok(Selection {
+                    backend: Backend::Cpu,
+                    note: Some(format!("proving on the CPU: found {gpus}, but {why}")),
+                }),
+            }
+        }
+    }
+}
+
+fn no_gpu(choice: DeviceChoice, why: String) -> Result<Selection, DeviceError> {
+    match choice {
+        DeviceChoice::Cuda => Err(DeviceError::NoGpu(why)),
+        _ => Ok(Selection {
             backend: Backend::Cpu,
-            note: Some(format!("proving on the CPU: {}", why_not())),
-        }),
-        DeviceChoice::Cuda => Err(match gpus {
-            Some(g) => DeviceError::NoCudaBackend(describe(g)),
-            None => DeviceError::NoGpu(why_not()),
+            note: Some(format!("proving on the CPU: {why}")),
         }),
     }
 }
@@ -243,12 +294,50 @@ mod tests {
         }])
     }
 
+    fn ready() -> CudaReadiness {
+        CudaReadiness {
+            helper: Ok(PathBuf::from("/opt/zkinfer/zkinfer-cuda")),
+            circuit: None,
+        }
+    }
+
+    fn no_helper() -> CudaReadiness {
+        CudaReadiness {
+            helper: Err("the CUDA prover is not installed".into()),
+            circuit: None,
+        }
+    }
+
+    fn two_phase() -> CudaReadiness {
+        CudaReadiness {
+            circuit: Some("the circuit has two phases".into()),
+            ..ready()
+        }
+    }
+
     #[test]
     fn cpu_is_always_the_cpu_and_silent() {
         for p in [h200(), Probe::Unavailable("no driver".into())] {
-            let s = select(DeviceChoice::Cpu, &p).unwrap();
-            assert_eq!(s.backend, Backend::Cpu);
+            for r in [ready(), no_helper(), two_phase()] {
+                let s = select(DeviceChoice::Cpu, &p, &r).unwrap();
+                assert_eq!(s.backend, Backend::Cpu);
+                assert_eq!(s.note, None);
+            }
+        }
+    }
+
+    #[test]
+    fn a_ready_gpu_is_used_by_auto_and_cuda() {
+        for choice in [DeviceChoice::Auto, DeviceChoice::Cuda] {
+            let s = select(choice, &h200(), &ready()).unwrap();
             assert_eq!(s.note, None);
+            match s.backend {
+                Backend::Cuda { helper, gpus } => {
+                    assert!(helper.ends_with("zkinfer-cuda"));
+                    assert!(gpus.contains("NVIDIA H200"), "{gpus}");
+                }
+                other => panic!("expected the CUDA backend, got {other:?}"),
+            }
         }
     }
 
@@ -257,17 +346,18 @@ mod tests {
         let s = select(
             DeviceChoice::Auto,
             &Probe::Unavailable("no CUDA driver library".into()),
+            &ready(),
         )
         .unwrap();
         assert_eq!(s.backend, Backend::Cpu);
         assert!(s.note.unwrap().contains("no CUDA driver library"));
-        let s = select(DeviceChoice::Auto, &h200()).unwrap();
-        let note = s.note.unwrap();
-        assert!(
-            note.contains("NVIDIA H200") && note.contains("no CUDA proving backend"),
-            "{note}"
-        );
-        let s = select(DeviceChoice::Auto, &Probe::Found(vec![])).unwrap();
+        for (r, why) in [(no_helper(), "not installed"), (two_phase(), "two phases")] {
+            let s = select(DeviceChoice::Auto, &h200(), &r).unwrap();
+            assert_eq!(s.backend, Backend::Cpu);
+            let note = s.note.unwrap();
+            assert!(note.contains("NVIDIA H200") && note.contains(why), "{note}");
+        }
+        let s = select(DeviceChoice::Auto, &Probe::Found(vec![]), &ready()).unwrap();
         assert!(s.note.unwrap().contains("no CUDA device"));
     }
 
@@ -276,12 +366,16 @@ mod tests {
         let e = select(
             DeviceChoice::Cuda,
             &Probe::Unavailable("driver error 100".into()),
+            &ready(),
         )
         .unwrap_err();
         assert_eq!(e, DeviceError::NoGpu("driver error 100".into()));
-        let e = select(DeviceChoice::Cuda, &h200()).unwrap_err();
-        assert!(matches!(e, DeviceError::NoCudaBackend(ref g) if g.contains("H200")));
-        assert!(e.to_string().contains("--device cpu"));
+        for (r, why) in [(no_helper(), "not installed"), (two_phase(), "two phases")] {
+            let e = select(DeviceChoice::Cuda, &h200(), &r).unwrap_err();
+            assert!(matches!(e, DeviceError::Unusable { ref gpus, .. } if gpus.contains("H200")));
+            let msg = e.to_string();
+            assert!(msg.contains(why) && msg.contains("--device cpu"), "{msg}");
+        }
     }
 
     #[test]

@@ -8,6 +8,8 @@ pub mod srs;
 pub mod workflow;
 
 pub use error::ProverError;
-pub use prove::{Prover, Witness};
+pub use prove::{CpuPlonk, PlonkBackend, Prover, Witness};
 pub use srs::Srs;
-pub use workflow::{load_prover, prove_input, setup, Progress, SetupReport, Silent};
+pub use workflow::{
+    load_prover, prove_input, prove_input_with, setup, Progress, SetupReport, Silent,
+};

@@ -1,7 +1,7 @@
 //! Witness generation and proving.
 
 use crate::error::ProverError;
-use halo2_proofs::halo2curves::bn256::G1Affine;
+use halo2_proofs::halo2curves::bn256::{Fr, G1Affine};
 use halo2_proofs::plonk::{create_proof, ProvingKey};
 use std::sync::Arc;
 use zkinfer_circuits::compiled::CompiledModel;
@@ -20,6 +20,50 @@ pub struct Prover<M: G1Msm> {
     pk: ProvingKey<G1Affine>,
     vk_sha256: String,
     params: RoutedParams<M>,
+}
+
+/// A PLONK prover: KZG (BN254) with SHPLONK openings and the Keccak transcript, the proof
+/// format [`zkinfer_verifier`] checks. Implemented by the CPU prover here and by the CUDA
+/// prover (`zkinfer-cuda`).
+pub trait PlonkBackend {
+    /// Name for messages.
+    fn name(&self) -> &'static str;
+
+    /// Proves `circuit` with public `instances` (one instance column); returns the proof bytes.
+    fn create_proof(
+        &self,
+        pk: &ProvingKey<G1Affine>,
+        circuit: ModelCircuit,
+        instances: &[Fr],
+    ) -> Result<Vec<u8>, String>;
+}
+
+/// halo2-axiom's prover, with its MSMs routed through `M`.
+pub struct CpuPlonk<'a, M: G1Msm>(pub &'a RoutedParams<M>);
+
+impl<M: G1Msm> PlonkBackend for CpuPlonk<'_, M> {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn create_proof(
+        &self,
+        pk: &ProvingKey<G1Affine>,
+        circuit: ModelCircuit,
+        instances: &[Fr],
+    ) -> Result<Vec<u8>, String> {
+        let mut transcript = KeccakTranscript::new(Vec::new());
+        create_proof::<RoutedKzg<M>, RoutedShplonk<'_, M>, KeccakChallenge, _, _, ModelCircuit>(
+            self.0,
+            pk,
+            &[circuit],
+            &[&[instances]],
+            rand::rngs::OsRng,
+            &mut transcript,
+        )
+        .map_err(|e| format!("{e:?}"))?;
+        Ok(transcript.into_inner())
+    }
 }
 
 /// The witness of one input: quantized values of every tensor.
@@ -63,30 +107,34 @@ impl<M: G1Msm> Prover<M> {
         })
     }
 
-    /// Proves one witness.
+    /// Proves one witness on the CPU (MSMs through `M`).
     pub fn prove(&self, w: Witness) -> Result<ProofFile, ProverError> {
+        self.prove_with(w, &CpuPlonk(&self.params))
+    }
+
+    /// Proves one witness with another PLONK backend (e.g. a GPU prover). The proof bytes go
+    /// into the same proof file and verify with the same key.
+    pub fn prove_with(
+        &self,
+        w: Witness,
+        backend: &dyn PlonkBackend,
+    ) -> Result<ProofFile, ProverError> {
         let g = &self.model.graph;
         let io = self.model.io();
         let input_ints: Vec<Vec<i128>> = g.inputs.iter().map(|&t| w.values[t].clone()).collect();
         let output_ints: Vec<Vec<i128>> = g.outputs.iter().map(|&t| w.values[t].clone()).collect();
         let circuit = ModelCircuit::with_witness(self.graph.clone(), self.plan.clone(), w.values);
         let public = circuit.instances();
-        let run = || -> Result<Vec<u8>, String> {
-            let mut transcript = KeccakTranscript::new(Vec::new());
-            create_proof::<RoutedKzg<M>, RoutedShplonk<'_, M>, KeccakChallenge, _, _, ModelCircuit>(
-                &self.params,
-                &self.pk,
-                &[circuit],
-                &[&[&public]],
-                rand::rngs::OsRng,
-                &mut transcript,
-            )
-            .map_err(|e| format!("{e:?}"))?;
-            Ok(transcript.into_inner())
-        };
+        // Backends may panic on internal errors; a user gets an error, never a panic.
+        let run = || backend.create_proof(&self.pk, circuit, &public);
         let proof = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
             Ok(r) => r.map_err(ProverError::Prove)?,
-            Err(_) => return Err(ProverError::Prove("internal error while proving".into())),
+            Err(_) => {
+                return Err(ProverError::Prove(format!(
+                    "internal error while proving ({} backend)",
+                    backend.name()
+                )))
+            }
         };
         Ok(ProofFile {
             version: PROOF_VERSION,
@@ -101,6 +149,16 @@ impl<M: G1Msm> Prover<M> {
             instances: vec![instances::encode(&public)],
             proof: format!("0x{}", hex::encode(proof)),
         })
+    }
+
+    /// The CPU prover's KZG parameters (halo2's type inside).
+    pub fn params(&self) -> &RoutedParams<M> {
+        &self.params
+    }
+
+    /// The proving key.
+    pub fn pk(&self) -> &ProvingKey<G1Affine> {
+        &self.pk
     }
 
     /// The compiled model.

@@ -5,7 +5,7 @@
 
 use crate::error::ProverError;
 use crate::keys::{keygen, load_pk, save_pk, PK_FILE};
-use crate::prove::Prover;
+use crate::prove::{CpuPlonk, PlonkBackend, Prover};
 use crate::srs::{Srs, SRS_FILE};
 use std::path::Path;
 use std::sync::Arc;
@@ -144,11 +144,25 @@ pub fn prove_input<M: G1Msm>(
     input: &InputData,
     progress: &dyn Progress,
 ) -> Result<ProofFile, ProverError> {
+    prove_input_with(prover, input, &CpuPlonk(prover.params()), progress)
+}
+
+/// Proves `input` with another PLONK backend (the CUDA prover uses this).
+pub fn prove_input_with<M: G1Msm>(
+    prover: &Prover<M>,
+    input: &InputData,
+    backend: &dyn PlonkBackend,
+    progress: &dyn Progress,
+) -> Result<ProofFile, ProverError> {
     let (w, _) = step(progress, "computing the witness", || prover.witness(input));
     let (proof, _) = step(
         progress,
-        &format!("proving (k = {})", prover.model().shape.k),
-        || prover.prove(w?),
+        &format!(
+            "proving (k = {}, {})",
+            prover.model().shape.k,
+            backend.name()
+        ),
+        || prover.prove_with(w?, backend),
     );
     proof
 }

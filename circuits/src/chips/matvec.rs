@@ -241,7 +241,12 @@ impl MatvecLane {
         let set = |a: &mut Assigner<'_, '_>, row: u32, vals: Option<&[i128]>| {
             for (j, col) in s.iter().enumerate() {
                 let v = vals.map(|v| v[j]);
-                a.advice(AdvCol::MvReg(lane, j as u16), *col, row, super::known(v.map(fe)));
+                a.advice(
+                    AdvCol::MvReg(lane, j as u16),
+                    *col,
+                    row,
+                    super::known(v.map(fe)),
+                );
             }
         };
         // Entries y_i - b_i in Horner order (output c-1 first).
@@ -255,8 +260,8 @@ impl MatvecLane {
         let mut reg_vals = vec![0i128; s.len()];
         for t in 0..c {
             let vals = entries.as_ref().map(|e| {
-                for j in 0..s.len() {
-                    reg_vals[j] = (t + j).checked_sub(top).map_or(0, |src| e[src]);
+                for (j, v) in reg_vals.iter_mut().enumerate() {
+                    *v = (t + j).checked_sub(top).map_or(0, |src| e[src]);
                 }
                 reg_vals.as_slice()
             });

@@ -1,7 +1,7 @@
 //! `zkinfer demo`: the whole job on the bundled model, with each step timed.
 
 use crate::commands::verify::preview;
-use crate::device::DeviceArg;
+use crate::device::{prove_on_gpu, DeviceArg};
 use crate::progress::Stderr;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -11,6 +11,7 @@ use std::time::Instant;
 use zkinfer_circuits::compiled::write_atomic;
 use zkinfer_circuits::frontend::{self, CompileOptions};
 use zkinfer_circuits::input::InputData;
+use zkinfer_circuits::plan::MatvecCheck;
 use zkinfer_gpu::{Backend, CpuMsm};
 use zkinfer_verifier::{verify, VerifierKey, VK_FILE};
 
@@ -31,8 +32,14 @@ pub struct Demo {
 impl Demo {
     /// Runs the command.
     pub fn run(self) -> Result<ExitCode> {
-        let msm = match self.device.backend()? {
-            Backend::Cpu => CpuMsm,
+        // With a GPU and the CUDA prover, compile the single-phase circuit it can prove.
+        let opts = CompileOptions {
+            matvec_check: if self.device.gpu_ready() {
+                MatvecCheck::Direct
+            } else {
+                MatvecCheck::Freivalds
+            },
+            ..CompileOptions::default()
         };
         let tmp = tempfile::tempdir().context("creating a temporary folder")?;
         let dir = self
@@ -50,7 +57,8 @@ impl Demo {
         println!("zkinfer demo: tiny CNN (Conv+BatchNorm+ReLU+MaxPool, two dense layers), input [1, 1, 8, 8]");
 
         let t = Instant::now();
-        let c = frontend::compile(&onnx, &input, &CompileOptions::default())?;
+        let c = frontend::compile(&onnx, &input, &opts)?;
+        let backend = self.device.backend(&c.model.shape)?;
         c.model.save(&dir)?;
         println!(
             "1. compile  {:>7.2} s   k = {}, {} bits, digest {}",
@@ -69,15 +77,27 @@ impl Demo {
         );
 
         let t = Instant::now();
-        let data = InputData::from_path(&input)?;
-        let prover = zkinfer_prover::load_prover(&dir, msm, &progress)?;
-        let proof = zkinfer_prover::prove_input(&prover, &data, &progress)?;
         let proof_path = dir.join("proof.json");
-        write_atomic(&proof_path, proof.to_json().as_bytes())?;
+        let proof = match &backend {
+            Backend::Cpu => {
+                let data = InputData::from_path(&input)?;
+                let prover = zkinfer_prover::load_prover(&dir, CpuMsm, &progress)?;
+                let proof = zkinfer_prover::prove_input(&prover, &data, &progress)?;
+                write_atomic(&proof_path, proof.to_json().as_bytes())?;
+                proof
+            }
+            Backend::Cuda { helper, gpus } => {
+                prove_on_gpu(helper, gpus, &dir, &input, &proof_path, true)?
+            }
+        };
         println!(
-            "3. prove    {:>7.2} s   proof {} bytes",
+            "3. prove    {:>7.2} s   proof {} bytes ({})",
             t.elapsed().as_secs_f64(),
-            proof.proof_bytes()?.len()
+            proof.proof_bytes()?.len(),
+            match &backend {
+                Backend::Cpu => "CPU".to_string(),
+                Backend::Cuda { gpus, .. } => gpus.clone(),
+            }
         );
 
         let t = Instant::now();

@@ -1,12 +1,12 @@
 //! `zkinfer prove DIR --input INPUT.json --out PROOF.json`
 
-use crate::device::DeviceArg;
+use crate::device::{prove_on_gpu, DeviceArg};
 use crate::progress::Stderr;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use zkinfer_circuits::compiled::write_atomic;
+use zkinfer_circuits::compiled::{write_atomic, CompiledModel};
 use zkinfer_circuits::input::InputData;
 use zkinfer_gpu::{Backend, CpuMsm};
 
@@ -31,15 +31,27 @@ pub struct Prove {
 impl Prove {
     /// Runs the command.
     pub fn run(self) -> Result<ExitCode> {
-        let msm = match self.device.backend()? {
-            Backend::Cpu => CpuMsm,
+        // The device is chosen from the compiled shape alone, before any heavy loading.
+        let shape = CompiledModel::load(&self.dir)?.shape;
+        let proof = match self.device.backend(&shape)? {
+            Backend::Cpu => {
+                let progress = Stderr::new(self.quiet);
+                let input = InputData::from_path(&self.input)?;
+                let prover = zkinfer_prover::load_prover(&self.dir, CpuMsm, &progress)?;
+                let proof = zkinfer_prover::prove_input(&prover, &input, &progress)?;
+                write_atomic(&self.out, proof.to_json().as_bytes())
+                    .with_context(|| format!("writing {}", self.out.display()))?;
+                proof
+            }
+            Backend::Cuda { helper, gpus } => prove_on_gpu(
+                &helper,
+                &gpus,
+                &self.dir,
+                &self.input,
+                &self.out,
+                self.quiet,
+            )?,
         };
-        let progress = Stderr::new(self.quiet);
-        let input = InputData::from_path(&self.input)?;
-        let prover = zkinfer_prover::load_prover(&self.dir, msm, &progress)?;
-        let proof = zkinfer_prover::prove_input(&prover, &input, &progress)?;
-        write_atomic(&self.out, proof.to_json().as_bytes())
-            .with_context(|| format!("writing {}", self.out.display()))?;
         println!(
             "proved {} output tensor(s) of model {} -> {}",
             proof.outputs.len(),

@@ -1,0 +1,479 @@
+//! `zkinfer-cuda`: proves zkinfer model folders on an NVIDIA GPU with halo2-axiom-gpu, and
+//! checks and benchmarks that prover against the CPU one.
+//!
+//! `zkinfer prove --device auto|cuda` starts `zkinfer-cuda prove` after it has found a GPU;
+//! run by hand, `selftest` and `bench` are the differential checks and benchmarks
+//! (`scripts/gpu-check` runs both).
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Parser, Subcommand};
+use halo2_axiom_gpu::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG as GpuParamsKZG};
+use halo2_axiom_gpu::poly::kzg::multiopen::ProverSHPLONK;
+use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
+use halo2_proofs::halo2curves::group::Curve;
+use halo2_proofs::plonk::ProvingKey;
+use halo2_proofs::poly::kzg::commitment::ParamsKZG;
+use halo2_proofs::SerdeFormat;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+use zkinfer_circuits::compiled::write_atomic;
+use zkinfer_circuits::frontend::{self, CompileOptions};
+use zkinfer_circuits::input::InputData;
+use zkinfer_circuits::plan::MatvecCheck;
+use zkinfer_circuits::ModelCircuit;
+use zkinfer_cuda::cases::{self, ScalarKind};
+use zkinfer_cuda::Checks;
+use zkinfer_gpu::{CpuMsm, Msm};
+use zkinfer_prover::{
+    load_prover, prove_input, prove_input_with, setup, PlonkBackend, Progress, Prover, Silent,
+};
+use zkinfer_verifier::transcript::{KeccakChallenge, KeccakTranscript};
+use zkinfer_verifier::{verify, ProofFile, VerifierKey, VK_FILE};
+
+/// zkinfer's CUDA prover.
+#[derive(Parser)]
+#[command(name = "zkinfer-cuda", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Prove one inference on the GPU (what `zkinfer prove --device cuda` runs).
+    Prove {
+        /// Folder prepared by `zkinfer compile --matvec-check direct` and `zkinfer setup`.
+        dir: PathBuf,
+        /// Input in INPUT.json layout.
+        #[arg(long)]
+        input: PathBuf,
+        /// Where to write the proof (JSON).
+        #[arg(long)]
+        out: PathBuf,
+        /// Print only warnings.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// CPU-vs-GPU differential checks: MSM and NTT on random and edge inputs, and proofs of
+    /// every model under `--models` (each must verify, with the CPU proof's public values).
+    Selftest {
+        /// Folder of model folders, each with `network.onnx` and `input.json`.
+        #[arg(long)]
+        models: PathBuf,
+        /// Models (folder names under --models) to prove.
+        #[arg(long = "model", default_values = MODELS)]
+        names: Vec<String>,
+        /// Largest MSM / NTT size, as a power of two.
+        #[arg(long, default_value_t = 22, value_parser = clap::value_parser!(u32).range(1..=24))]
+        max_log: u32,
+    },
+    /// Benchmarks: MSM and NTT 2^16..2^max-log, CPU vs GPU, and `prove` of every model under
+    /// `--models` on the CPU (all cores) and the GPU. Prints a markdown table.
+    Bench {
+        /// Folder of model folders, each with `network.onnx` and `input.json`.
+        #[arg(long)]
+        models: PathBuf,
+        /// Models (folder names under --models) to prove.
+        #[arg(long = "model", default_values = MODELS)]
+        names: Vec<String>,
+        /// Largest MSM / NTT size, as a power of two.
+        #[arg(long, default_value_t = 22, value_parser = clap::value_parser!(u32).range(16..=24))]
+        max_log: u32,
+        /// Proofs per model and device (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.command {
+        Command::Prove {
+            dir,
+            input,
+            out,
+            quiet,
+        } => prove_cmd(&dir, &input, &out, quiet),
+        Command::Selftest {
+            models,
+            names,
+            max_log,
+        } => selftest(&model_dirs(&models, &names), max_log),
+        Command::Bench {
+            models,
+            names,
+            max_log,
+            runs,
+        } => bench(&model_dirs(&models, &names), max_log, runs.max(1)),
+    };
+    match r {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// halo2-axiom-gpu's prover: same KZG/SHPLONK/Keccak proof format, keys from halo2-axiom.
+struct CudaPlonk {
+    params: GpuParamsKZG<Bn256>,
+}
+
+impl CudaPlonk {
+    /// Takes the CPU prover's parameters over (same serialization in both crates).
+    fn new(params: &ParamsKZG<Bn256>) -> Result<Self> {
+        let mut bytes = Vec::new();
+        params
+            .write_custom(&mut bytes, SerdeFormat::RawBytesUnchecked)
+            .context("serializing the KZG parameters")?;
+        let params =
+            GpuParamsKZG::<Bn256>::read_custom(&mut &bytes[..], SerdeFormat::RawBytesUnchecked)
+                .context("loading the KZG parameters into the GPU prover")?;
+        Ok(CudaPlonk { params })
+    }
+}
+
+impl PlonkBackend for CudaPlonk {
+    fn name(&self) -> &'static str {
+        "cuda"
+    }
+
+    fn create_proof(
+        &self,
+        pk: &ProvingKey<G1Affine>,
+        circuit: ModelCircuit,
+        instances: &[Fr],
+    ) -> Result<Vec<u8>, String> {
+        let mut transcript = KeccakTranscript::new(Vec::new());
+        halo2_axiom_gpu::plonk::create_proof::<
+            KZGCommitmentScheme<Bn256>,
+            ProverSHPLONK<'_, Bn256>,
+            KeccakChallenge,
+            _,
+            _,
+            ModelCircuit,
+        >(
+            &self.params,
+            pk,
+            &[circuit],
+            &[&[instances]],
+            rand::rngs::OsRng,
+            &mut transcript,
+        )
+        .map_err(|e| format!("{e:?}"))?;
+        Ok(transcript.into_inner())
+    }
+}
+
+/// halo2-axiom-gpu proves single-phase circuits only (it panics otherwise).
+fn check_single_phase(pk: &ProvingKey<G1Affine>) -> Result<()> {
+    let cs = pk.get_vk().cs();
+    if cs.num_challenges() > 0 || cs.advice_column_phase().iter().any(|&p| p > 0) {
+        bail!(
+            "this model's circuit has two phases (compiled with --matvec-check freivalds); the CUDA prover proves single-phase circuits only: compile it with --matvec-check direct, or prove with --device cpu"
+        );
+    }
+    Ok(())
+}
+
+/// Progress on stderr.
+struct Stderr {
+    quiet: bool,
+}
+
+impl Progress for Stderr {
+    fn begin(&self, step: &str) {
+        if !self.quiet {
+            eprintln!("{step} ...");
+        }
+    }
+    fn end(&self, step: &str, secs: f64) {
+        if !self.quiet {
+            eprintln!("{step}: {secs:.2} s");
+        }
+    }
+    fn warn(&self, msg: &str) {
+        eprintln!("warning: {msg}");
+    }
+}
+
+/// Proves on the GPU, checks the proof with the verifier crate, returns it.
+fn gpu_proof(
+    prover: &Prover<CpuMsm>,
+    dir: &Path,
+    input: &InputData,
+    progress: &dyn Progress,
+) -> Result<ProofFile> {
+    check_single_phase(prover.pk())?;
+    let backend = CudaPlonk::new(prover.params().kzg())?;
+    let proof = prove_input_with(prover, input, &backend, progress)?;
+    // Never hand out a proof the verifier rejects.
+    let key = VerifierKey::load(&dir.join(VK_FILE))?;
+    verify(&key, &proof).map_err(|e| anyhow!("the GPU proof does not verify: {e}"))?;
+    Ok(proof)
+}
+
+fn prove_cmd(dir: &Path, input: &Path, out: &Path, quiet: bool) -> Result<ExitCode> {
+    let progress = Stderr { quiet };
+    let input = InputData::from_path(input)?;
+    let prover = load_prover(dir, CpuMsm, &progress)?;
+    let proof = gpu_proof(&prover, dir, &input, &progress)?;
+    write_atomic(out, proof.to_json().as_bytes())
+        .with_context(|| format!("writing {}", out.display()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `f`, turning a panic into an error (halo2-axiom-gpu asserts on bad input).
+fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => Err(anyhow!(
+            "panicked: {}",
+            p.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default()
+        )),
+    }
+}
+
+fn gpu_msm(scalars: &[Fr], bases: &[G1Affine]) -> Result<G1Affine> {
+    let p = halo2_axiom_gpu::cuda::funcs::multiexp::multiexp_gpu::<G1Affine>(scalars, bases)
+        .map_err(|e| anyhow!("{e:?}"))?;
+    Ok(p.to_affine())
+}
+
+fn gpu_ifft(log_n: u32, values: &[Fr]) -> Result<Vec<Fr>> {
+    use halo2_axiom_gpu::poly::{DevicePolyExt, EvaluationDomain, LagrangeCoeff, Polynomial};
+    let cpu_domain = halo2_proofs::poly::EvaluationDomain::<Fr>::new(5, log_n);
+    let domain = EvaluationDomain::from_host_domain(&cpu_domain);
+    let out = domain
+        .lagrange_to_coeff_device(Polynomial::<Fr, LagrangeCoeff>::new(values.to_vec()))
+        .map_err(|e| anyhow!("{e:?}"))?;
+    Ok(out.to_host().values().to_vec())
+}
+
+fn cpu_ifft(log_n: u32, values: &[Fr]) -> Vec<Fr> {
+    let d = halo2_proofs::poly::EvaluationDomain::<Fr>::new(5, log_n);
+    d.lagrange_to_coeff(d.lagrange_from_vec(values.to_vec()))
+        .to_vec()
+}
+
+/// The shared models zkinfer supports (those of the benchmarks), smallest first.
+const MODELS: [&str; 5] = [
+    "1l_mlp",
+    "1l_conv",
+    "2l_relu_sigmoid_conv",
+    "4l_relu_conv_fc",
+    "variable_cnn",
+];
+
+/// The named model folders under `models` (checked when used).
+fn model_dirs(models: &Path, names: &[String]) -> Vec<(String, PathBuf)> {
+    names.iter().map(|n| (n.clone(), models.join(n))).collect()
+}
+
+/// Compiles (single-phase), sets up and loads one model; returns its folder and input.
+fn prepare(src: &Path, work: &Path) -> Result<(Prover<CpuMsm>, InputData)> {
+    let opts = CompileOptions {
+        matvec_check: MatvecCheck::Direct,
+        ..CompileOptions::default()
+    };
+    let c = frontend::compile(&src.join("network.onnx"), &src.join("input.json"), &opts)?;
+    c.model.save(work)?;
+    setup(work, None, &Silent)?;
+    let prover = load_prover(work, CpuMsm, &Silent)?;
+    Ok((prover, InputData::from_path(&src.join("input.json"))?))
+}
+
+fn selftest(models: &[(String, PathBuf)], max_log: u32) -> Result<ExitCode> {
+    let mut checks = Checks::default();
+    eprintln!("{}", describe_gpu());
+    // MSM: every size up to 2^max_log (powers of two and neighbours); all scalar kinds up to
+    // 2^12, then random, edges and a repeated base. halo2-axiom-gpu computes MSMs below 2^14
+    // points on the CPU by design; those sizes check that routing.
+    let bases = cases::bases(1 << max_log, 7);
+    for n in cases::msm_sizes(max_log) {
+        let kinds: &[ScalarKind] = if n <= 1 << 12 {
+            &ScalarKind::ALL
+        } else {
+            &[
+                ScalarKind::Random,
+                ScalarKind::Edges,
+                ScalarKind::RepeatedBase,
+            ]
+        };
+        for &kind in kinds {
+            let (s, b) = cases::msm_case(kind, n, &bases, n as u64);
+            let name = format!("msm n={n} {}", kind.name());
+            let want = CpuMsm.msm(&s, &b).to_affine();
+            match guarded(|| gpu_msm(&s, &b)) {
+                Ok(got) => checks.record(
+                    name,
+                    got == want,
+                    if got == want { "equal" } else { "DIFFERS" },
+                ),
+                Err(e) => checks.record(name, false, format!("error: {e}")),
+            }
+        }
+    }
+    // NTT (inverse, Lagrange -> coefficients) on the GPU vs halo2's CPU FFT.
+    for log_n in 1..=max_log {
+        for (kind, v) in cases::ntt_vectors(log_n, log_n as u64) {
+            let name = format!("intt 2^{log_n} {kind}");
+            let want = cpu_ifft(log_n, &v);
+            match guarded(|| gpu_ifft(log_n, &v)) {
+                Ok(got) => checks.record(
+                    name,
+                    got == want,
+                    if got == want { "equal" } else { "DIFFERS" },
+                ),
+                Err(e) => checks.record(name, false, format!("error: {e}")),
+            }
+        }
+    }
+    // Whole proofs of every model: GPU proof verifies, equals the CPU proof's public values,
+    // and a flipped byte is rejected.
+    for (name, src) in models {
+        let work = tempfile::tempdir()?;
+        let r = guarded(|| {
+            let (prover, input) = prepare(&src, work.path())?;
+            let cpu = prove_input(&prover, &input, &Silent)?;
+            let gpu = gpu_proof(&prover, work.path(), &input, &Silent)?;
+            let key = VerifierKey::load(&work.path().join(VK_FILE))?;
+            verify(&key, &cpu).map_err(|e| anyhow!("CPU proof: {e}"))?;
+            if gpu.instances != cpu.instances || gpu.outputs != cpu.outputs {
+                bail!("GPU and CPU proofs have different public values");
+            }
+            let mut bytes = gpu.proof_bytes()?;
+            let mid = bytes.len() / 2;
+            bytes[mid] ^= 1;
+            let mut bad = gpu.clone();
+            bad.proof = format!("0x{}", hex_encode(&bytes));
+            if verify(&key, &bad).is_ok() {
+                bail!("a GPU proof with a flipped byte verified");
+            }
+            Ok(format!(
+                "k = {}, verified, same public values as the CPU proof, tamper rejected",
+                prover.model().shape.k
+            ))
+        });
+        match r {
+            Ok(d) => checks.record(format!("prove {name}"), true, d),
+            Err(e) => checks.record(format!("prove {name}"), false, format!("{e:#}")),
+        }
+    }
+    println!("{}", checks.table());
+    println!("{} checks, {} failed", checks.len(), checks.failures());
+    Ok(if checks.failures() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn hex_encode(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn describe_gpu() -> String {
+    match zkinfer_gpu::probe_cuda() {
+        zkinfer_gpu::Probe::Found(g) => g
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        zkinfer_gpu::Probe::Unavailable(why) => format!("no GPU: {why}"),
+    }
+}
+
+/// Median seconds of `runs` calls of `f` after one warm-up call.
+fn time<T>(runs: usize, mut f: impl FnMut() -> Result<T>) -> Result<f64> {
+    f()?;
+    let mut t: Vec<f64> = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let s = Instant::now();
+        f()?;
+        t.push(s.elapsed().as_secs_f64());
+    }
+    t.sort_by(|a, b| a.total_cmp(b));
+    Ok(t[t.len() / 2])
+}
+
+fn bench(models: &[(String, PathBuf)], max_log: u32, runs: usize) -> Result<ExitCode> {
+    use halo2_axiom_gpu::cuda::utils::HALO2_GPU_CTX;
+    use openvm_cuda_common::copy::MemCopyH2D;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    println!("device: {}; CPU: {cores} threads\n", describe_gpu());
+    println!("| MSM size | CPU ms | GPU ms (host data) | GPU ms (scalars and bases resident) |");
+    println!("|---|---|---|---|");
+    let bases = cases::bases(1 << max_log, 11);
+    let d_bases = bases
+        .to_device_on(&HALO2_GPU_CTX)
+        .map_err(|e| anyhow!("{e:?}"))?;
+    for log in 16..=max_log {
+        let n = 1usize << log;
+        let s = cases::scalars(ScalarKind::Random, n, log as u64);
+        let cpu = time(runs, || Ok(CpuMsm.msm(&s, &bases[..n])))?;
+        let gpu = time(runs, || gpu_msm(&s, &bases[..n]))?;
+        let d_s = s
+            .to_device_on(&HALO2_GPU_CTX)
+            .map_err(|e| anyhow!("{e:?}"))?;
+        let resident = time(runs, || {
+            halo2_axiom_gpu::cuda::funcs::multiexp::multiexp_gpu_device_scalars_device_bases_chunked::<G1Affine>(
+                &d_s, &d_bases, n,
+            )
+            .map_err(|e| anyhow!("{e:?}"))
+        })?;
+        println!(
+            "| 2^{log} | {:.1} | {:.2} | {:.2} |",
+            cpu * 1e3,
+            gpu * 1e3,
+            resident * 1e3
+        );
+    }
+    println!("\n| iNTT size | CPU ms | GPU ms (incl. transfers) |\n|---|---|---|");
+    for log in 16..=max_log {
+        let v = cases::scalars(ScalarKind::Random, 1 << log, log as u64);
+        let cpu = time(runs, || Ok(cpu_ifft(log, &v)))?;
+        let gpu = time(runs, || gpu_ifft(log, &v))?;
+        println!("| 2^{log} | {:.1} | {:.2} |", cpu * 1e3, gpu * 1e3);
+    }
+    println!("\n| model | k | CPU s (Freivalds, default) | CPU s (direct) | GPU s (direct) | speed-up vs default CPU |\n|---|---|---|---|---|---|");
+    for (name, src) in models {
+        let r = guarded(|| {
+            let input = InputData::from_path(&src.join("input.json"))?;
+            let fre = tempfile::tempdir()?;
+            let c = frontend::compile(
+                &src.join("network.onnx"),
+                &src.join("input.json"),
+                &CompileOptions::default(),
+            )?;
+            c.model.save(fre.path())?;
+            setup(fre.path(), None, &Silent)?;
+            let p_fre = load_prover(fre.path(), CpuMsm, &Silent)?;
+            let cpu_fre = time(runs, || Ok(prove_input(&p_fre, &input, &Silent)?))?;
+            let work = tempfile::tempdir()?;
+            let (p, _) = prepare(&src, work.path())?;
+            let cpu = time(runs, || Ok(prove_input(&p, &input, &Silent)?))?;
+            let backend = CudaPlonk::new(p.params().kzg())?;
+            let gpu = time(runs, || {
+                Ok(prove_input_with(&p, &input, &backend, &Silent)?)
+            })?;
+            Ok(format!(
+                "| {name} | {} | {cpu_fre:.3} | {cpu:.3} | {gpu:.3} | {:.1}x |",
+                p.model().shape.k,
+                cpu_fre / gpu
+            ))
+        });
+        match r {
+            Ok(row) => println!("{row}"),
+            Err(e) => println!("| {name} | error: {e:#} | | | | |"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

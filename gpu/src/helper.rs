@@ -1,0 +1,134 @@
+//! The CUDA prover runs in its own executable, `zkinfer-cuda` (crate `gpu/cuda`, built with
+//! `scripts/build-cuda`), installed next to `zkinfer`.
+//!
+//! Why a separate process: halo2-axiom-gpu's CUDA runtime initialises a device while the
+//! program starts, before `main`, and aborts the process where no GPU is usable. Linked into
+//! `zkinfer` it would make `--device auto` (fall back to the CPU) impossible, so `zkinfer`
+//! links no CUDA code, finds a GPU through the driver first ([`crate::probe_cuda`]) and only
+//! then starts `zkinfer-cuda`. A crash of the GPU prover is reported as an error of this
+//! process, never a panic of `zkinfer`.
+//!
+//! The interface is the `prove` subcommand of `zkinfer-cuda`, which takes the same model
+//! folder, input and output file as `zkinfer prove` and writes the same proof file.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use thiserror::Error;
+
+/// File name of the CUDA prover executable.
+pub const HELPER_NAME: &str = "zkinfer-cuda";
+
+/// The CUDA prover failed or could not be started.
+#[derive(Debug, Error)]
+pub enum HelperError {
+    /// The executable could not be started.
+    #[error("could not start the CUDA prover {path}: {source}")]
+    Start {
+        /// The executable.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It ran and failed (its own message is on stderr).
+    #[error("the CUDA prover {path} failed ({status}); its message is above")]
+    Failed {
+        /// The executable.
+        path: String,
+        /// Exit status.
+        status: String,
+    },
+}
+
+/// Finds `zkinfer-cuda` next to the running executable, or says why there is none.
+pub fn find_helper() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe()
+        .map_err(|e| format!("cannot locate this executable to find {HELPER_NAME}: {e}"))?;
+    helper_beside(&exe)
+}
+
+/// `zkinfer-cuda` in the folder of `exe`, if it is a file there.
+pub fn helper_beside(exe: &Path) -> Result<PathBuf, String> {
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    let path = dir.join(HELPER_NAME);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "the CUDA prover `{HELPER_NAME}` is not installed in {} (build it with scripts/build-cuda; see docs/gpu.md)",
+            dir.display()
+        ))
+    }
+}
+
+/// Runs `helper prove DIR --input INPUT --out OUT [--quiet]`, its output shown to the user.
+pub fn prove_with_helper(
+    helper: &Path,
+    dir: &Path,
+    input: &Path,
+    out: &Path,
+    quiet: bool,
+) -> Result<(), HelperError> {
+    let mut cmd = Command::new(helper);
+    cmd.arg("prove")
+        .arg(dir)
+        .arg("--input")
+        .arg(input)
+        .arg("--out")
+        .arg(out);
+    if quiet {
+        cmd.arg("--quiet");
+    }
+    let status = cmd.status().map_err(|source| HelperError::Start {
+        path: helper.display().to_string(),
+        source,
+    })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(HelperError::Failed {
+            path: helper.display().to_string(),
+            status: status.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_helper_is_looked_for_beside_the_executable() {
+        let tmp = std::env::temp_dir().join(format!("zkinfer-helper-test-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        let exe = tmp.join("zkinfer");
+        let why = helper_beside(&exe).unwrap_err();
+        assert!(
+            why.contains("not installed") && why.contains("scripts/build-cuda"),
+            "{why}"
+        );
+        std::fs::write(tmp.join(HELPER_NAME), b"").unwrap();
+        assert_eq!(helper_beside(&exe).unwrap(), tmp.join(HELPER_NAME));
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn a_failing_or_missing_helper_is_an_error() {
+        let missing = Path::new("/nonexistent/zkinfer-cuda");
+        let p = Path::new(".");
+        let e = prove_with_helper(missing, p, p, p, true).unwrap_err();
+        assert!(matches!(e, HelperError::Start { .. }), "{e}");
+        // `false` exits with 1 whatever its arguments.
+        if let Ok(f) = which_false() {
+            let e = prove_with_helper(&f, p, p, p, true).unwrap_err();
+            assert!(matches!(e, HelperError::Failed { .. }), "{e}");
+        }
+    }
+
+    fn which_false() -> Result<PathBuf, ()> {
+        ["/bin/false", "/usr/bin/false"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+            .ok_or(())
+    }
+}
