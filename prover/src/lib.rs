@@ -1,6 +1,9 @@
 //! zkinfer's prover: SRS handling ([`srs`]), key generation ([`keys`]), witness and proving
-//! ([`prove`]), and the model-folder workflow ([`workflow`]).
+//! ([`prove`]), and the model-folder workflow ([`workflow`]). With the `cuda` feature, the
+//! CUDA prover `cuda::CudaPlonk` (halo2-axiom-gpu), used by the `zkinfer-cuda` executable.
 
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod error;
 pub mod keys;
 pub mod prove;

@@ -7,13 +7,8 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
-use halo2_axiom_gpu::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG as GpuParamsKZG};
-use halo2_axiom_gpu::poly::kzg::multiopen::ProverSHPLONK;
-use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
+use halo2_proofs::halo2curves::bn256::{Fr, G1Affine};
 use halo2_proofs::halo2curves::group::Curve;
-use halo2_proofs::plonk::ProvingKey;
-use halo2_proofs::poly::kzg::commitment::ParamsKZG;
-use halo2_proofs::SerdeFormat;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -21,14 +16,11 @@ use zkinfer_circuits::compiled::write_atomic;
 use zkinfer_circuits::frontend::{self, CompileOptions};
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::plan::MatvecCheck;
-use zkinfer_circuits::ModelCircuit;
 use zkinfer_cuda::cases::{self, ScalarKind};
 use zkinfer_cuda::Checks;
 use zkinfer_gpu::{CpuMsm, Msm};
-use zkinfer_prover::{
-    load_prover, prove_input, prove_input_with, setup, PlonkBackend, Progress, Prover, Silent,
-};
-use zkinfer_verifier::transcript::{KeccakChallenge, KeccakTranscript};
+use zkinfer_prover::cuda::CudaPlonk;
+use zkinfer_prover::{load_prover, prove_input, prove_input_with, setup, Progress, Prover, Silent};
 use zkinfer_verifier::{verify, ProofFile, VerifierKey, VK_FILE};
 
 /// zkinfer's CUDA prover.
@@ -116,68 +108,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// halo2-axiom-gpu's prover: same KZG/SHPLONK/Keccak proof format, keys from halo2-axiom.
-struct CudaPlonk {
-    params: GpuParamsKZG<Bn256>,
-}
-
-impl CudaPlonk {
-    /// Takes the CPU prover's parameters over (same serialization in both crates).
-    fn new(params: &ParamsKZG<Bn256>) -> Result<Self> {
-        let mut bytes = Vec::new();
-        params
-            .write_custom(&mut bytes, SerdeFormat::RawBytesUnchecked)
-            .context("serializing the KZG parameters")?;
-        let params =
-            GpuParamsKZG::<Bn256>::read_custom(&mut &bytes[..], SerdeFormat::RawBytesUnchecked)
-                .context("loading the KZG parameters into the GPU prover")?;
-        Ok(CudaPlonk { params })
-    }
-}
-
-impl PlonkBackend for CudaPlonk {
-    fn name(&self) -> &'static str {
-        "cuda"
-    }
-
-    fn create_proof(
-        &self,
-        pk: &ProvingKey<G1Affine>,
-        circuit: ModelCircuit,
-        instances: &[Fr],
-    ) -> Result<Vec<u8>, String> {
-        let mut transcript = KeccakTranscript::new(Vec::new());
-        halo2_axiom_gpu::plonk::create_proof::<
-            KZGCommitmentScheme<Bn256>,
-            ProverSHPLONK<'_, Bn256>,
-            KeccakChallenge,
-            _,
-            _,
-            ModelCircuit,
-        >(
-            &self.params,
-            pk,
-            &[circuit],
-            &[&[instances]],
-            rand::rngs::OsRng,
-            &mut transcript,
-        )
-        .map_err(|e| format!("{e:?}"))?;
-        Ok(transcript.into_inner())
-    }
-}
-
-/// halo2-axiom-gpu proves single-phase circuits only (it panics otherwise).
-fn check_single_phase(pk: &ProvingKey<G1Affine>) -> Result<()> {
-    let cs = pk.get_vk().cs();
-    if cs.num_challenges() > 0 || cs.advice_column_phase().iter().any(|&p| p > 0) {
-        bail!(
-            "this model's circuit has two phases (compiled with --matvec-check freivalds); the CUDA prover proves single-phase circuits only: compile it with --matvec-check direct, or prove with --device cpu"
-        );
-    }
-    Ok(())
-}
-
 /// Progress on stderr.
 struct Stderr {
     quiet: bool,
@@ -206,7 +136,7 @@ fn gpu_proof(
     input: &InputData,
     progress: &dyn Progress,
 ) -> Result<ProofFile> {
-    check_single_phase(prover.pk())?;
+    CudaPlonk::check_circuit(prover.pk())?;
     let backend = CudaPlonk::new(prover.params().kzg())?;
     let proof = prove_input_with(prover, input, &backend, progress)?;
     // Never hand out a proof the verifier rejects.
@@ -339,7 +269,7 @@ fn selftest(models: &[(String, PathBuf)], max_log: u32) -> Result<ExitCode> {
     for (name, src) in models {
         let work = tempfile::tempdir()?;
         let r = guarded(|| {
-            let (prover, input) = prepare(&src, work.path())?;
+            let (prover, input) = prepare(src, work.path())?;
             let cpu = prove_input(&prover, &input, &Silent)?;
             let gpu = gpu_proof(&prover, work.path(), &input, &Silent)?;
             let key = VerifierKey::load(&work.path().join(VK_FILE))?;
@@ -458,7 +388,7 @@ fn bench(models: &[(String, PathBuf)], max_log: u32, runs: usize) -> Result<Exit
             let p_fre = load_prover(fre.path(), CpuMsm, &Silent)?;
             let cpu_fre = time(runs, || Ok(prove_input(&p_fre, &input, &Silent)?))?;
             let work = tempfile::tempdir()?;
-            let (p, _) = prepare(&src, work.path())?;
+            let (p, _) = prepare(src, work.path())?;
             let cpu = time(runs, || Ok(prove_input(&p, &input, &Silent)?))?;
             let backend = CudaPlonk::new(p.params().kzg())?;
             let gpu = time(runs, || {
