@@ -13,7 +13,7 @@ use zkinfer_verifier::ProofFile;
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum DeviceValue {
     /// A usable GPU when the CUDA prover can prove the model, otherwise the CPU (saying why
-    /// on stderr).
+    /// on stderr); also the CPU when the CUDA prover fails.
     Auto,
     /// The CPU, all cores.
     Cpu,
@@ -53,6 +53,11 @@ impl DeviceArg {
             DeviceChoice::Cpu => Probe::Unavailable("not asked".into()),
             _ => probe_cuda(),
         }
+    }
+
+    /// Whether the user left the choice to zkinfer (`auto`).
+    pub fn is_auto(&self) -> bool {
+        matches!(self.device, DeviceValue::Auto)
     }
 
     /// Whether a GPU and the CUDA prover are there (so a model should be compiled for it).

@@ -738,11 +738,21 @@ fn gpu_dispatch_with_a_simulated_driver() {
     );
     fails(&prove(&freivalds, "cuda"), "--matvec-check direct");
     assert!(!mark.exists());
-    // A failing helper is an error, not a panic, and leaves no proof.
+    // A failing helper is an error with `cuda`, not a panic, and leaves no proof; `auto`
+    // then proves on the CPU and says why.
     std::fs::remove_file(&proof).unwrap();
     write_helper("echo 'error: out of GPU memory' >&2\nexit 1");
     fails(&prove(&direct, "cuda"), "CUDA prover");
     assert!(!proof.exists());
+    let o = prove(&direct, "auto");
+    ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("out of GPU memory") && err.contains("the CUDA prover failed"),
+        "{err}"
+    );
+    let v = ok(&zkinfer(&["verify", &s(&direct), "--proof", &s(&proof)]));
+    assert!(v.starts_with("verified"), "{v}");
     // No helper beside the executable: the reason names it.
     std::fs::remove_file(&helper).unwrap();
     fails(&prove(&direct, "cuda"), "zkinfer-cuda");
