@@ -35,6 +35,8 @@ enum Command {
     VerifyEvm(commands::verify_evm::VerifyEvm),
     /// Show a stage of the compiler: the ONNX graph, the quantized graph or the circuit plan.
     Inspect(commands::inspect::Inspect),
+    /// List the devices `prove --device` can use (CPU threads, CUDA GPUs, the CUDA prover).
+    Devices(commands::devices::Devices),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::ExportVerifier(c) => c.run(),
         Command::Calldata(c) => c.run(),
         Command::VerifyEvm(c) => c.run(),
+        Command::Devices(c) => c.run(),
     };
     match result {
         Ok(code) => code,

@@ -632,6 +632,8 @@ fn device_choice() {
     fails(&run("cuda"), "--device cuda");
     assert!(!out.exists());
     assert!(proof.exists());
+    let d = ok(&zkinfer(&["devices"]));
+    assert!(d.starts_with("cpu: ") && d.contains("cuda: "), "{d}");
 }
 
 /// A CUDA driver stand-in that reports one GPU ("Simulated GPU"), compiled with `cc`.
@@ -715,6 +717,12 @@ fn gpu_dispatch_with_a_simulated_driver() {
             device,
         ])
     };
+    let d = ok(&run(&["devices"]));
+    assert!(
+        d.contains("cuda: GPU 0 Simulated GPU") && d.contains("cuda prover: "),
+        "{d}"
+    );
+    assert!(d.contains(&helper.display().to_string()), "{d}");
     // Single-phase model: both `auto` and `cuda` go through the helper.
     for device in ["auto", "cuda"] {
         let _ = std::fs::remove_file(&mark);
@@ -755,6 +763,7 @@ fn gpu_dispatch_with_a_simulated_driver() {
     assert!(v.starts_with("verified"), "{v}");
     // No helper beside the executable: the reason names it.
     std::fs::remove_file(&helper).unwrap();
+    assert!(ok(&run(&["devices"])).contains("cuda prover: none"));
     fails(&prove(&direct, "cuda"), "zkinfer-cuda");
     let o = prove(&direct, "auto");
     ok(&o);

@@ -3,6 +3,7 @@
 pub mod calldata;
 pub mod compile;
 pub mod demo;
+pub mod devices;
 mod evm_common;
 pub mod export_verifier;
 pub mod inspect;
