@@ -1,9 +1,9 @@
 //! `--device`, shared by the commands that prove.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use std::path::Path;
-use zkinfer_circuits::CircuitShape;
+use zkinfer_circuits::{CircuitShape, CompiledModel};
 use zkinfer_gpu::{
     find_helper, probe_cuda, prove_with_helper, select, Backend, CudaReadiness, DeviceChoice, Probe,
 };
@@ -55,6 +55,11 @@ impl DeviceArg {
         }
     }
 
+    /// Whether the user asked for the GPU (`cuda`).
+    pub fn is_cuda(&self) -> bool {
+        matches!(self.device, DeviceValue::Cuda)
+    }
+
     /// Whether the user left the choice to zkinfer (`auto`).
     pub fn is_auto(&self) -> bool {
         matches!(self.device, DeviceValue::Auto)
@@ -91,7 +96,9 @@ impl DeviceArg {
     }
 }
 
-/// Proves with the CUDA prover and reads back the proof it wrote to `out`.
+/// Proves with the CUDA prover: it writes to a fresh file beside `out`, which is checked to
+/// be a proof of the model in `dir` and only then moved to `out` (a failure leaves `out` as
+/// it was).
 pub fn prove_on_gpu(
     helper: &Path,
     gpus: &str,
@@ -103,12 +110,29 @@ pub fn prove_on_gpu(
     if !quiet {
         eprintln!("proving on {gpus} with {}", helper.display());
     }
-    prove_with_helper(helper, dir, input, out, quiet)?;
-    let text = std::fs::read_to_string(out).with_context(|| {
-        format!(
-            "reading the proof the CUDA prover wrote to {}",
-            out.display()
-        )
-    })?;
-    Ok(ProofFile::from_json(&text)?)
+    let mut name = out.file_name().unwrap_or_default().to_os_string();
+    name.push(".zkinfer-cuda.partial");
+    let partial = out.with_file_name(name);
+    let _ = std::fs::remove_file(&partial);
+    let result = (|| -> Result<ProofFile> {
+        prove_with_helper(helper, dir, input, &partial, quiet)?;
+        let text = std::fs::read_to_string(&partial).with_context(|| {
+            format!(
+                "reading the proof the CUDA prover wrote to {}",
+                partial.display()
+            )
+        })?;
+        let proof = ProofFile::from_json(&text)?;
+        let digest = CompiledModel::load(dir)?.digest.to_string();
+        if proof.model_digest != digest {
+            bail!(
+                "the CUDA prover wrote a proof for model {}, not {digest}",
+                proof.model_digest
+            );
+        }
+        std::fs::rename(&partial, out).with_context(|| format!("writing {}", out.display()))?;
+        Ok(proof)
+    })();
+    let _ = std::fs::remove_file(&partial);
+    result
 }

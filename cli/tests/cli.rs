@@ -632,6 +632,13 @@ fn device_choice() {
     fails(&run("cuda"), "--device cuda");
     assert!(!out.exists());
     assert!(proof.exists());
+    // `demo --device cuda` is refused before it compiles anything (no model folder made).
+    let demo_dir = tmp.path().join("demo");
+    fails(
+        &zkinfer(&["demo", "--device", "cuda", "--out", &s(&demo_dir)]),
+        "--device cuda",
+    );
+    assert!(!demo_dir.exists());
     let d = ok(&zkinfer(&["devices"]));
     assert!(d.starts_with("cpu: ") && d.contains("cuda: "), "{d}");
 }
@@ -746,6 +753,18 @@ fn gpu_dispatch_with_a_simulated_driver() {
     );
     fails(&prove(&freivalds, "cuda"), "--matvec-check direct");
     assert!(!mark.exists());
+    // A helper that hands back a proof of another model is refused; the old proof stays.
+    let before = std::fs::read(&proof).unwrap();
+    write_helper(&format!(
+        "shift; shift\nexec '{}' prove '{}' \"$@\" --device cpu",
+        env!("CARGO_BIN_EXE_zkinfer"),
+        freivalds.display()
+    ));
+    fails(
+        &prove(&direct, "cuda"),
+        "the CUDA prover wrote a proof for model",
+    );
+    assert_eq!(std::fs::read(&proof).unwrap(), before);
     // A failing helper is an error with `cuda`, not a panic, and leaves no proof; `auto`
     // then proves on the CPU and says why.
     std::fs::remove_file(&proof).unwrap();

@@ -30,7 +30,7 @@ pub enum HelperError {
         source: std::io::Error,
     },
     /// It ran and failed (its own message is on stderr).
-    #[error("the CUDA prover {path} failed ({status}); its message is above")]
+    #[error("the CUDA prover {path} failed ({status}; its own message, if any, is above)")]
     Failed {
         /// The executable.
         path: String,

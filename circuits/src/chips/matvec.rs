@@ -22,19 +22,21 @@
 //! If any `y_i` is wrong, both sides are polynomials in `r` of degree `< c` that differ, so
 //! they agree with probability at most `c / |F|`.
 //!
-//! With [`MatvecCheck::Direct`] (single phase, no challenge) the same rows are checked by `c`
-//! first-phase columns `s_0 … s_{c-1}` that form a shift register down the Horner rows, then
-//! accumulate one output each over the dot rows:
+//! With [`MatvecCheck::Direct`] (single phase, no challenge) the same rows are checked by one
+//! first-phase column per weight column of the lane, `s_0 … s_top` (`top = width - 1`), that
+//! form a shift register down the Horner rows, then accumulate one output each over the dot
+//! rows:
 //!
 //! ```text
-//! first Horner row:  s_{c-1} = x - w0
-//! other Horner rows: s_{c-1} = x - w0,  s_j = s_{j+1, prev}  (j < c-1)
-//! dot rows:          s_j = s_{j, prev} - x · w_{c-1-j}
+//! first Horner row:  s_top = x - w0
+//! other Horner rows: s_top = x - w0,  s_j = s_{j+1, prev}  (j < top)
+//! dot rows:          s_j = s_{j, prev} - x · w_{top-j}
 //! last row:          s_j = 0  for every j
 //! ```
 //!
-//! After the Horner rows `s_j` holds `y_{c-1-j} - b_{c-1-j}`; the values the first row leaves
-//! in `s_0 … s_{c-2}` are shifted out before then.
+//! After the Horner rows `s_{top-m}` holds `y_m - b_m` for each of the region's `c` outputs.
+//! The values the first row leaves in `s_0 … s_{top-1}` are shifted out, or (when `c < width`)
+//! land in registers whose weight columns are zero in this region, so `q_z` forces them to 0.
 
 use super::{AdvCol, Assigner, Wit};
 use crate::field::{fe, F};

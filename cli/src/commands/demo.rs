@@ -12,6 +12,7 @@ use zkinfer_circuits::compiled::write_atomic;
 use zkinfer_circuits::frontend::{self, CompileOptions};
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::plan::MatvecCheck;
+use zkinfer_circuits::CircuitShape;
 use zkinfer_gpu::{Backend, CpuMsm};
 use zkinfer_verifier::{verify, ProofFile, VerifierKey, VK_FILE};
 
@@ -33,8 +34,13 @@ impl Demo {
     /// Runs the command.
     pub fn run(self) -> Result<ExitCode> {
         // With a GPU and the CUDA prover, compile the single-phase circuit it can prove.
+        let gpu_ready = self.device.gpu_ready();
+        if self.device.is_cuda() && !gpu_ready {
+            // Refuse before any work, with the reason (a single-phase circuit asks nothing).
+            self.device.backend(&CircuitShape::default())?;
+        }
         let opts = CompileOptions {
-            matvec_check: if self.device.gpu_ready() {
+            matvec_check: if gpu_ready {
                 MatvecCheck::Direct
             } else {
                 MatvecCheck::Freivalds

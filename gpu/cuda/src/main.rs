@@ -222,11 +222,13 @@ fn selftest(models: &[(String, PathBuf)], max_log: u32) -> Result<ExitCode> {
     let mut checks = Checks::default();
     eprintln!("{}", describe_gpu());
     // MSM: every size up to 2^max_log (powers of two and neighbours); all scalar kinds up to
-    // 2^12, then random, edges and a repeated base. halo2-axiom-gpu computes MSMs below 2^14
+    // 2^12 and at 2^14, 2^14+1, 2^16, otherwise random, edges and a repeated base. halo2-axiom-gpu computes MSMs below 2^14
     // points on the CPU by design; those sizes check that routing.
     let bases = cases::bases(1 << max_log, 7);
     for n in cases::msm_sizes(max_log) {
-        let kinds: &[ScalarKind] = if n <= 1 << 12 {
+        // All kinds also just above the CPU-routing threshold, where the GPU kernel runs.
+        let all_kinds = n <= 1 << 12 || [1 << 14, (1 << 14) + 1, 1 << 16].contains(&n);
+        let kinds: &[ScalarKind] = if all_kinds {
             &ScalarKind::ALL
         } else {
             &[
