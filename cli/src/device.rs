@@ -1,11 +1,15 @@
 //! `--device`, shared by the commands that prove.
 
+use crate::progress::Stderr;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use std::path::Path;
-use zkinfer_circuits::{CircuitShape, CompiledModel};
+use zkinfer_circuits::compiled::write_atomic;
+use zkinfer_circuits::input::InputData;
+use zkinfer_circuits::CircuitShape;
 use zkinfer_gpu::{
-    find_helper, probe_cuda, prove_with_helper, select, Backend, CudaReadiness, DeviceChoice, Probe,
+    find_helper, probe_cuda, prove_with_helper, select, Backend, CpuMsm, CudaReadiness,
+    DeviceChoice, Probe,
 };
 use zkinfer_verifier::ProofFile;
 
@@ -47,46 +51,20 @@ impl DeviceArg {
         }
     }
 
-    fn probe(&self) -> Probe {
+    /// Chooses the backend (`circuit`: why the CUDA prover cannot prove the circuit, if it
+    /// cannot, see [`cuda_blocker`]); prints the fall-back note once on stderr.
+    pub fn choose(&self, circuit: Option<String>) -> Result<Backend> {
         // `cpu` needs no look at the driver.
-        match self.choice() {
+        let probe = match self.choice() {
             DeviceChoice::Cpu => Probe::Unavailable("not asked".into()),
             _ => probe_cuda(),
-        }
-    }
-
-    /// Whether the user asked for the GPU (`cuda`).
-    pub fn is_cuda(&self) -> bool {
-        matches!(self.device, DeviceValue::Cuda)
-    }
-
-    /// Whether the user left the choice to zkinfer (`auto`).
-    pub fn is_auto(&self) -> bool {
-        matches!(self.device, DeviceValue::Auto)
-    }
-
-    /// Whether a GPU and the CUDA prover are there (so a model should be compiled for it).
-    pub fn gpu_ready(&self) -> bool {
-        let ready = CudaReadiness {
-            helper: find_helper(),
-            circuit: None,
         };
-        matches!(
-            select(self.choice(), &self.probe(), &ready),
-            Ok(s) if matches!(s.backend, Backend::Cuda { .. })
-        )
-    }
-
-    /// Chooses the backend for a circuit of `shape`; prints the fall-back note once on
-    /// stderr.
-    pub fn backend(&self, shape: &CircuitShape) -> Result<Backend> {
-        let probe = self.probe();
         let ready = CudaReadiness {
             helper: match &probe {
                 Probe::Found(_) => find_helper(),
                 Probe::Unavailable(_) => Err("no GPU".into()),
             },
-            circuit: cuda_blocker(shape),
+            circuit,
         };
         let s = select(self.choice(), &probe, &ready)?;
         if let Some(note) = s.note {
@@ -94,18 +72,56 @@ impl DeviceArg {
         }
         Ok(s.backend)
     }
+
+    /// Proves `input` with the model folder `dir` on `backend` and writes the proof to `out`;
+    /// with `auto`, a failing CUDA prover is followed by the CPU (saying why). Returns the
+    /// proof and the device that made it.
+    pub fn prove(
+        &self,
+        backend: &Backend,
+        dir: &Path,
+        input: &Path,
+        out: &Path,
+        quiet: bool,
+        digest: &str,
+    ) -> Result<(ProofFile, String)> {
+        let on_cpu = || -> Result<(ProofFile, String)> {
+            let progress = Stderr::new(quiet);
+            let data = InputData::from_path(input)?;
+            let prover = zkinfer_prover::load_prover(dir, CpuMsm, &progress)?;
+            let proof = zkinfer_prover::prove_input(&prover, &data, &progress)?;
+            write_atomic(out, proof.to_json().as_bytes())
+                .with_context(|| format!("writing {}", out.display()))?;
+            Ok((proof, "CPU".into()))
+        };
+        match backend {
+            Backend::Cpu => on_cpu(),
+            Backend::Cuda { helper, gpus } => {
+                match prove_on_gpu(helper, gpus, dir, input, out, quiet, digest) {
+                    Ok(p) => Ok((p, gpus.clone())),
+                    // `auto` still owes the user a proof.
+                    Err(e) if self.choice() == DeviceChoice::Auto => {
+                        eprintln!("note: proving on the CPU: the CUDA prover failed ({e:#})");
+                        on_cpu()
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
 }
 
 /// Proves with the CUDA prover: it writes to a fresh file beside `out`, which is checked to
-/// be a proof of the model in `dir` and only then moved to `out` (a failure leaves `out` as
+/// be a proof of the model (`digest`) and only then moved to `out` (a failure leaves `out` as
 /// it was).
-pub fn prove_on_gpu(
+fn prove_on_gpu(
     helper: &Path,
     gpus: &str,
     dir: &Path,
     input: &Path,
     out: &Path,
     quiet: bool,
+    digest: &str,
 ) -> Result<ProofFile> {
     if !quiet {
         eprintln!("proving on {gpus} with {}", helper.display());
@@ -123,7 +139,6 @@ pub fn prove_on_gpu(
             )
         })?;
         let proof = ProofFile::from_json(&text)?;
-        let digest = CompiledModel::load(dir)?.digest.to_string();
         if proof.model_digest != digest {
             bail!(
                 "the CUDA prover wrote a proof for model {}, not {digest}",

@@ -143,30 +143,25 @@ pub fn select(
         Probe::Found(_) => return no_gpu(choice, "the driver reports no CUDA device".into()),
         Probe::Unavailable(why) => return no_gpu(choice, why.clone()),
     };
-    let blocker = match (&cuda.helper, &cuda.circuit) {
-        (Err(why), _) => Some(why.clone()),
-        (Ok(_), Some(why)) => Some(why.clone()),
-        (Ok(_), None) => None,
-    };
-    match (blocker, &cuda.helper) {
-        (None, Ok(helper)) => Ok(Selection {
-            backend: Backend::Cuda {
-                helper: helper.clone(),
-                gpus,
-            },
-            note: None,
-        }),
-        (why, _) => {
-            let why = why.unwrap_or_default();
-            match choice {
-                DeviceChoice::Cuda => Err(DeviceError::Unusable { gpus, why }),
+    let helper = match (&cuda.helper, &cuda.circuit) {
+        (Ok(helper), None) => helper.clone(),
+        (Err(why), _) | (Ok(_), Some(why)) => {
+            return match choice {
+                DeviceChoice::Cuda => Err(DeviceError::Unusable {
+                    gpus,
+                    why: why.clone(),
+                }),
                 _ => Ok(Selection {
                     backend: Backend::Cpu,
                     note: Some(format!("proving on the CPU: found {gpus}, but {why}")),
                 }),
             }
         }
-    }
+    };
+    Ok(Selection {
+        backend: Backend::Cuda { helper, gpus },
+        note: None,
+    })
 }
 
 fn no_gpu(choice: DeviceChoice, why: String) -> Result<Selection, DeviceError> {
