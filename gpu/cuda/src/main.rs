@@ -205,10 +205,11 @@ fn model_dirs(models: &Path, names: &[String]) -> Vec<(String, PathBuf)> {
     names.iter().map(|n| (n.clone(), models.join(n))).collect()
 }
 
-/// Compiles (single-phase), sets up and loads one model; returns its folder and input.
-fn prepare(src: &Path, work: &Path) -> Result<(Prover<CpuMsm>, InputData)> {
+/// Compiles one model with `check` into `work`, sets it up and loads it; returns the prover
+/// and the model's sample input.
+fn prepare(src: &Path, work: &Path, check: MatvecCheck) -> Result<(Prover<CpuMsm>, InputData)> {
     let opts = CompileOptions {
-        matvec_check: MatvecCheck::Direct,
+        matvec_check: check,
         ..CompileOptions::default()
     };
     let c = frontend::compile(&src.join("network.onnx"), &src.join("input.json"), &opts)?;
@@ -271,7 +272,7 @@ fn selftest(models: &[(String, PathBuf)], max_log: u32) -> Result<ExitCode> {
     for (name, src) in models {
         let work = tempfile::tempdir()?;
         let r = guarded(|| {
-            let (prover, input) = prepare(src, work.path())?;
+            let (prover, input) = prepare(src, work.path(), MatvecCheck::Direct)?;
             let cpu = prove_input(&prover, &input, &Silent)?;
             let gpu = gpu_proof(&prover, work.path(), &input, &Silent)?;
             let key = VerifierKey::load(&work.path().join(VK_FILE))?;
@@ -378,19 +379,11 @@ fn bench(models: &[(String, PathBuf)], max_log: u32, runs: usize) -> Result<Exit
     println!("\n| model | k | CPU s (Freivalds, default) | CPU s (direct) | GPU s (direct) | speed-up vs default CPU |\n|---|---|---|---|---|---|");
     for (name, src) in models {
         let r = guarded(|| {
-            let input = InputData::from_path(&src.join("input.json"))?;
             let fre = tempfile::tempdir()?;
-            let c = frontend::compile(
-                &src.join("network.onnx"),
-                &src.join("input.json"),
-                &CompileOptions::default(),
-            )?;
-            c.model.save(fre.path())?;
-            setup(fre.path(), None, &Silent)?;
-            let p_fre = load_prover(fre.path(), CpuMsm, &Silent)?;
+            let (p_fre, input) = prepare(src, fre.path(), MatvecCheck::Freivalds)?;
             let cpu_fre = time(runs, || Ok(prove_input(&p_fre, &input, &Silent)?))?;
             let work = tempfile::tempdir()?;
-            let (p, _) = prepare(src, work.path())?;
+            let (p, _) = prepare(src, work.path(), MatvecCheck::Direct)?;
             let cpu = time(runs, || Ok(prove_input(&p, &input, &Silent)?))?;
             let backend = CudaPlonk::new(p.params().kzg())?;
             let gpu = time(runs, || {
