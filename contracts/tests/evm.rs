@@ -1,6 +1,7 @@
 //! Generated verifiers on a real in-process EVM (revm), compiled with the pinned solcjs:
 //! valid proofs are accepted; flipped proof bytes, changed instances and other models' proofs
-//! are rejected; the consumer contract records only accepted results.
+//! are rejected; the consumer contract records only accepted results. Single-phase (`direct`
+//! matvec check, what the CUDA prover proves) circuits are among them.
 //!
 //! Needs `npm ci --prefix contracts` (the README test command runs it).
 
@@ -9,19 +10,20 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use zkinfer_circuits::frontend::{self, CompileOptions};
 use zkinfer_circuits::input::InputData;
-use zkinfer_circuits::plan::Objective;
+use zkinfer_circuits::plan::{MatvecCheck, Objective};
 use zkinfer_circuits::public_io::PublicIo;
 use zkinfer_contracts::{build_verifier, check_size, ContractError, Evm, Solc, REGISTRY_SOURCE};
 use zkinfer_gpu::CpuMsm;
 use zkinfer_prover::{load_prover, prove_input, setup, Silent};
 use zkinfer_verifier::{ProofFile, VerifierKey, VK_FILE};
 
-/// Models tested on the EVM, with their public I/O encoding: small enough to set up and prove
-/// quickly in a debug test build.
-const MODELS: [(&str, PublicIo); 3] = [
-    ("1l_mlp", PublicIo::Packed),
-    ("2l_relu_sigmoid_conv", PublicIo::Packed),
-    ("2l_relu_sigmoid_conv", PublicIo::Hashed),
+/// Models tested on the EVM, with their public I/O encoding and matvec check: small enough to
+/// set up and prove quickly in a debug test build.
+const MODELS: [(&str, PublicIo, MatvecCheck); 4] = [
+    ("1l_mlp", PublicIo::Packed, MatvecCheck::Freivalds),
+    ("2l_relu_sigmoid_conv", PublicIo::Packed, MatvecCheck::Freivalds),
+    ("2l_relu_sigmoid_conv", PublicIo::Hashed, MatvecCheck::Freivalds),
+    ("2l_relu_sigmoid_conv", PublicIo::Packed, MatvecCheck::Direct),
 ];
 
 fn shared(name: &str) -> PathBuf {
@@ -37,11 +39,15 @@ struct Prepared {
     creation: Vec<u8>,
 }
 
-fn prepare((name, public_io): (&str, PublicIo), dir: tempfile::TempDir) -> Prepared {
+fn prepare(
+    (name, public_io, matvec_check): (&str, PublicIo, MatvecCheck),
+    dir: tempfile::TempDir,
+) -> Prepared {
     let src = shared(name);
     let opts = CompileOptions {
         objective: Objective::VerifyGas,
         public_io,
+        matvec_check,
         ..Default::default()
     };
     let c = frontend::compile(&src.join("network.onnx"), &src.join("input.json"), &opts).unwrap();
@@ -52,8 +58,13 @@ fn prepare((name, public_io): (&str, PublicIo), dir: tempfile::TempDir) -> Prepa
     let proof = prove_input(&prover, &input, &Silent).unwrap();
     let key = VerifierKey::load(&dir.path().join(VK_FILE)).unwrap();
     let contract = build_verifier(&key, &solc()).unwrap();
+    assert_eq!(
+        c.model.shape.multi_phase(),
+        matvec_check == MatvecCheck::Freivalds,
+        "{name}: phases"
+    );
     eprintln!(
-        "{name} ({}): k={} runtime {} bytes, {:?}",
+        "{name} ({}, {matvec_check:?}): k={} runtime {} bytes, {:?}",
         public_io.name(),
         c.model.shape.k,
         contract.bytecode.runtime.len(),
@@ -83,7 +94,7 @@ fn models() -> &'static [Prepared] {
 }
 
 fn name(i: usize) -> String {
-    format!("{} ({})", MODELS[i].0, MODELS[i].1.name())
+    format!("{} ({}, {:?})", MODELS[i].0, MODELS[i].1.name(), MODELS[i].2)
 }
 
 fn deploy(evm: &mut Evm, p: &Prepared) -> Address {
