@@ -21,9 +21,21 @@ use zkinfer_verifier::{ProofFile, VerifierKey, VK_FILE};
 /// set up and prove quickly in a debug test build.
 const MODELS: [(&str, PublicIo, MatvecCheck); 4] = [
     ("1l_mlp", PublicIo::Packed, MatvecCheck::Freivalds),
-    ("2l_relu_sigmoid_conv", PublicIo::Packed, MatvecCheck::Freivalds),
-    ("2l_relu_sigmoid_conv", PublicIo::Hashed, MatvecCheck::Freivalds),
-    ("2l_relu_sigmoid_conv", PublicIo::Packed, MatvecCheck::Direct),
+    (
+        "2l_relu_sigmoid_conv",
+        PublicIo::Packed,
+        MatvecCheck::Freivalds,
+    ),
+    (
+        "2l_relu_sigmoid_conv",
+        PublicIo::Hashed,
+        MatvecCheck::Freivalds,
+    ),
+    (
+        "2l_relu_sigmoid_conv",
+        PublicIo::Packed,
+        MatvecCheck::Direct,
+    ),
 ];
 
 fn shared(name: &str) -> PathBuf {
@@ -94,7 +106,12 @@ fn models() -> &'static [Prepared] {
 }
 
 fn name(i: usize) -> String {
-    format!("{} ({}, {:?})", MODELS[i].0, MODELS[i].1.name(), MODELS[i].2)
+    format!(
+        "{} ({}, {:?})",
+        MODELS[i].0,
+        MODELS[i].1.name(),
+        MODELS[i].2
+    )
 }
 
 fn deploy(evm: &mut Evm, p: &Prepared) -> Address {

@@ -1,7 +1,9 @@
 //! zkinfer's prover: SRS handling ([`srs`]), key generation ([`keys`]), witness and proving
-//! ([`prove`]), and the model-folder workflow ([`workflow`]). With the `cuda` feature, the
+//! ([`prove`]), the model-folder workflow ([`workflow`]) and the checks every proving backend
+//! must pass ([`conformance`]). With the `cuda` feature, the
 //! CUDA prover `cuda::CudaPlonk` (halo2-axiom-gpu), used by the `zkinfer-cuda` executable.
 
+pub mod conformance;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 pub mod error;

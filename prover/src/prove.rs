@@ -71,6 +71,20 @@ pub struct Witness {
     values: Vec<Vec<i128>>,
 }
 
+impl Witness {
+    /// Flips the lowest bit of tensor `t`'s first value, breaking the relation of the op that
+    /// produced it (for negative tests of provers). False when `t` has no values.
+    pub(crate) fn perturb(&mut self, t: usize) -> bool {
+        match self.values.get_mut(t).and_then(|v| v.first_mut()) {
+            Some(x) => {
+                *x ^= 1;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 impl<M: G1Msm> Prover<M> {
     /// Assembles a prover.
     pub fn new(
