@@ -4,6 +4,7 @@ use crate::progress::Stderr;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use std::path::Path;
+use std::time::Duration;
 use zkinfer_circuits::compiled::write_atomic;
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::CircuitShape;
@@ -33,6 +34,10 @@ pub struct DeviceArg {
     /// scripts/build-cuda), for models compiled with `--matvec-check direct`.
     #[arg(long, value_enum, default_value_t = DeviceValue::Auto)]
     pub device: DeviceValue,
+    /// Stop the CUDA prover after this many seconds (then `--device auto` proves on the CPU,
+    /// `cuda` fails). Default: no limit.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub gpu_timeout: Option<u64>,
 }
 
 /// Why the CUDA prover cannot prove a circuit of this shape, if it cannot.
@@ -97,7 +102,12 @@ impl DeviceArg {
         match backend {
             Backend::Cpu => on_cpu(),
             Backend::Cuda { helper, gpus } => {
-                match prove_on_gpu(helper, gpus, dir, input, out, quiet, digest) {
+                let gpu = Gpu {
+                    helper,
+                    gpus,
+                    limit: self.gpu_timeout.map(Duration::from_secs),
+                };
+                match gpu.prove(dir, input, out, quiet, digest) {
                     Ok(p) => Ok((p, gpus.clone())),
                     // `auto` still owes the user a proof.
                     Err(e) if self.choice() == DeviceChoice::Auto => {
@@ -111,43 +121,56 @@ impl DeviceArg {
     }
 }
 
-/// Proves with the CUDA prover: it writes to a fresh file beside `out`, which is checked to
-/// be a proof of the model (`digest`) and only then moved to `out` (a failure leaves `out` as
-/// it was).
-fn prove_on_gpu(
-    helper: &Path,
-    gpus: &str,
-    dir: &Path,
-    input: &Path,
-    out: &Path,
-    quiet: bool,
-    digest: &str,
-) -> Result<ProofFile> {
-    if !quiet {
-        eprintln!("proving on {gpus} with {}", helper.display());
-    }
-    let mut name = out.file_name().unwrap_or_default().to_os_string();
-    name.push(".zkinfer-cuda.partial");
-    let partial = out.with_file_name(name);
-    let _ = std::fs::remove_file(&partial);
-    let result = (|| -> Result<ProofFile> {
-        prove_with_helper(helper, dir, input, &partial, quiet)?;
-        let text = std::fs::read_to_string(&partial).with_context(|| {
-            format!(
-                "reading the proof the CUDA prover wrote to {}",
-                partial.display()
-            )
-        })?;
-        let proof = ProofFile::from_json(&text)?;
-        if proof.model_digest != digest {
-            bail!(
-                "the CUDA prover wrote a proof for model {}, not {digest}",
-                proof.model_digest
-            );
+/// The CUDA prover, the GPUs it will use and its time limit.
+struct Gpu<'a> {
+    helper: &'a Path,
+    gpus: &'a str,
+    limit: Option<Duration>,
+}
+
+impl Gpu<'_> {
+    /// Proves with the CUDA prover: it writes to a fresh file beside `out`, which is checked
+    /// to be a proof of the model (`digest`) and only then moved to `out` (a failure leaves
+    /// `out` as it was).
+    fn prove(
+        &self,
+        dir: &Path,
+        input: &Path,
+        out: &Path,
+        quiet: bool,
+        digest: &str,
+    ) -> Result<ProofFile> {
+        let Gpu {
+            helper,
+            gpus,
+            limit,
+        } = *self;
+        if !quiet {
+            eprintln!("proving on {gpus} with {}", helper.display());
         }
-        std::fs::rename(&partial, out).with_context(|| format!("writing {}", out.display()))?;
-        Ok(proof)
-    })();
-    let _ = std::fs::remove_file(&partial);
-    result
+        let mut name = out.file_name().unwrap_or_default().to_os_string();
+        name.push(".zkinfer-cuda.partial");
+        let partial = out.with_file_name(name);
+        let _ = std::fs::remove_file(&partial);
+        let result = (|| -> Result<ProofFile> {
+            prove_with_helper(helper, dir, input, &partial, quiet, limit)?;
+            let text = std::fs::read_to_string(&partial).with_context(|| {
+                format!(
+                    "reading the proof the CUDA prover wrote to {}",
+                    partial.display()
+                )
+            })?;
+            let proof = ProofFile::from_json(&text)?;
+            if proof.model_digest != digest {
+                bail!(
+                    "the CUDA prover wrote a proof for model {}, not {digest}",
+                    proof.model_digest
+                );
+            }
+            std::fs::rename(&partial, out).with_context(|| format!("writing {}", out.display()))?;
+            Ok(proof)
+        })();
+        let _ = std::fs::remove_file(&partial);
+        result
+    }
 }

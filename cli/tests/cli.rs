@@ -686,10 +686,23 @@ fn gpu_dispatch_with_a_simulated_driver() {
         .unwrap();
     let mark = t.join("helper-ran");
     let helper = bin.join("zkinfer-cuda");
+    // Written through `sh`, so this process never holds the file open for writing (a process
+    // forked meanwhile by a parallel test would inherit the handle: "text file busy").
     let write_helper = |body: &str| {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::write(&helper, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        use std::io::Write;
+        let mut sh = Command::new("sh")
+            .arg("-c")
+            .arg("cat > \"$0\" && chmod 755 \"$0\"")
+            .arg(&helper)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = sh.stdin.take().unwrap();
+        stdin
+            .write_all(format!("#!/bin/sh\n{body}\n").as_bytes())
+            .unwrap();
+        drop(stdin);
+        assert!(sh.wait().unwrap().success());
     };
     write_helper(&format!(
         "[ \"$1\" = prove ] || exit 2\nshift\ntouch '{}'\nexec '{}' prove \"$@\" --device cpu",
@@ -780,6 +793,41 @@ fn gpu_dispatch_with_a_simulated_driver() {
     );
     let v = ok(&zkinfer(&["verify", &s(&direct), "--proof", &s(&proof)]));
     assert!(v.starts_with("verified"), "{v}");
+    // A hung helper is stopped at --gpu-timeout: an error with `cuda` (no proof), the CPU
+    // with `auto`.
+    std::fs::remove_file(&proof).unwrap();
+    write_helper("sleep 60");
+    let hung = |device: &str| {
+        run(&[
+            "prove",
+            &s(&direct),
+            "--input",
+            &s(&input),
+            "--out",
+            &s(&proof),
+            "--gpu-timeout",
+            "1",
+            "--device",
+            device,
+        ])
+    };
+    fails(&hung("cuda"), "stopped after 1 s");
+    assert!(!proof.exists());
+    let o = hung("auto");
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("stopped after 1 s"));
+    let v = ok(&zkinfer(&["verify", &s(&direct), "--proof", &s(&proof)]));
+    assert!(v.starts_with("verified"), "{v}");
+    let o = run(&[
+        "prove",
+        &s(&direct),
+        "--input",
+        &s(&input),
+        "--gpu-timeout",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--gpu-timeout"));
     // No helper beside the executable: the reason names it.
     std::fs::remove_file(&helper).unwrap();
     assert!(ok(&run(&["devices"])).contains("cuda prover: none"));

@@ -12,7 +12,8 @@
 //! folder, input and output file as `zkinfer prove` and writes the same proof file.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
 use thiserror::Error;
 
 /// File name of the CUDA prover executable.
@@ -24,6 +25,22 @@ pub enum HelperError {
     /// The executable could not be started.
     #[error("could not start the CUDA prover {path}: {source}")]
     Start {
+        /// The executable.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It ran past the time limit and was stopped.
+    #[error("the CUDA prover {path} was stopped after {seconds} s (the time limit)")]
+    TimedOut {
+        /// The executable.
+        path: String,
+        /// The limit.
+        seconds: u64,
+    },
+    /// Waiting for it failed.
+    #[error("waiting for the CUDA prover {path}: {source}")]
+    Wait {
         /// The executable.
         path: String,
         /// Why.
@@ -60,14 +77,17 @@ pub fn helper_beside(exe: &Path) -> Result<PathBuf, String> {
     }
 }
 
-/// Runs `helper prove DIR --input INPUT --out OUT [--quiet]`, its output shown to the user.
+/// Runs `helper prove DIR --input INPUT --out OUT [--quiet]`, its output shown to the user;
+/// with a `limit`, stops it (and fails) when it runs longer.
 pub fn prove_with_helper(
     helper: &Path,
     dir: &Path,
     input: &Path,
     out: &Path,
     quiet: bool,
+    limit: Option<Duration>,
 ) -> Result<(), HelperError> {
+    let path = || helper.display().to_string();
     let mut cmd = Command::new(helper);
     cmd.arg("prove")
         .arg(dir)
@@ -78,17 +98,45 @@ pub fn prove_with_helper(
     if quiet {
         cmd.arg("--quiet");
     }
-    let status = cmd.status().map_err(|source| HelperError::Start {
-        path: helper.display().to_string(),
+    let mut child = cmd.spawn().map_err(|source| HelperError::Start {
+        path: path(),
         source,
     })?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(HelperError::Failed {
-            path: helper.display().to_string(),
-            status: status.to_string(),
-        })
+    let status = match limit {
+        None => child.wait().map(Some),
+        Some(limit) => wait_at_most(&mut child, limit),
+    }
+    .map_err(|source| HelperError::Wait {
+        path: path(),
+        source,
+    })?;
+    match status {
+        Some(s) if s.success() => Ok(()),
+        Some(s) => Err(HelperError::Failed {
+            path: path(),
+            status: s.to_string(),
+        }),
+        None => Err(HelperError::TimedOut {
+            path: path(),
+            seconds: limit.map_or(0, |l| l.as_secs()),
+        }),
+    }
+}
+
+/// Waits for `child` up to `limit`; past it, kills it and returns `None`.
+fn wait_at_most(child: &mut Child, limit: Duration) -> std::io::Result<Option<ExitStatus>> {
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait()? {
+            return Ok(Some(s));
+        }
+        if start.elapsed() >= limit {
+            // It may have exited in between; either way it is reaped.
+            let _ = child.kill();
+            child.wait()?;
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -115,13 +163,56 @@ mod tests {
     fn a_failing_or_missing_helper_is_an_error() {
         let missing = Path::new("/nonexistent/zkinfer-cuda");
         let p = Path::new(".");
-        let e = prove_with_helper(missing, p, p, p, true).unwrap_err();
+        let e = prove_with_helper(missing, p, p, p, true, None).unwrap_err();
         assert!(matches!(e, HelperError::Start { .. }), "{e}");
         // `false` exits with 1 whatever its arguments.
         if let Ok(f) = which_false() {
-            let e = prove_with_helper(&f, p, p, p, true).unwrap_err();
-            assert!(matches!(e, HelperError::Failed { .. }), "{e}");
+            for limit in [None, Some(Duration::from_secs(60))] {
+                let e = prove_with_helper(&f, p, p, p, true, limit).unwrap_err();
+                assert!(matches!(e, HelperError::Failed { .. }), "{e}");
+            }
         }
+    }
+
+    /// Writes an executable script through `sh`, so this process never holds the file open
+    /// for writing (a process forked meanwhile by a parallel test would inherit that handle
+    /// and make starting the script fail with "text file busy").
+    #[cfg(unix)]
+    fn write_script(path: &Path, body: &str) {
+        use std::io::Write;
+        let mut sh = Command::new("sh")
+            .arg("-c")
+            .arg("cat > \"$0\" && chmod 755 \"$0\"")
+            .arg(path)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = sh.stdin.take().unwrap();
+        stdin
+            .write_all(format!("#!/bin/sh\n{body}\n").as_bytes())
+            .unwrap();
+        drop(stdin);
+        assert!(sh.wait().unwrap().success());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_helper_past_the_time_limit_is_stopped() {
+        let tmp = std::env::temp_dir().join(format!("zkinfer-helper-hang-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        let hang = tmp.join(HELPER_NAME);
+        let done = tmp.join("finished");
+        write_script(&hang, &format!("sleep 30\ntouch '{}'", done.display()));
+        let p = Path::new(".");
+        let e = prove_with_helper(&hang, p, p, p, true, Some(Duration::from_secs(1))).unwrap_err();
+        assert!(matches!(e, HelperError::TimedOut { seconds: 1, .. }), "{e}");
+        assert!(e.to_string().contains("stopped after 1 s"), "{e}");
+        // A quick helper within the limit succeeds.
+        let quick = tmp.join("quick");
+        write_script(&quick, "exit 0");
+        prove_with_helper(&quick, p, p, p, true, Some(Duration::from_secs(60))).unwrap();
+        assert!(!done.exists(), "the stopped helper ran on");
+        std::fs::remove_dir_all(&tmp).unwrap();
     }
 
     fn which_false() -> Result<PathBuf, ()> {
