@@ -1,6 +1,6 @@
 //! The model circuit: a quantized graph laid out by a [`CircuitPlan`], synthesized by the chips.
 
-use crate::chips::{AdvCol, Assigner, ModelConfig, Tamper, Wit};
+use crate::chips::{self, AdvCol, Assigner, ModelConfig, Tamper, Wit};
 use crate::field::F;
 use crate::graph::{QOp, QuantizedGraph};
 use crate::plan::{CircuitPlan, CircuitShape, Col, Pos};
@@ -124,6 +124,7 @@ impl Circuit<F> for ModelCircuit {
                     tamper: &self.tamper,
                 };
                 cfg.table.assign(&mut a, g, cfg.shape.identity_table);
+                chips::sentinel::assign(&mut a, &cfg, wit);
                 for reg in &layout.mv {
                     let QOp::Linear(op) = &g.ops[reg.op as usize] else {
                         return Err(Error::Synthesis);

@@ -1,6 +1,9 @@
 //! Every chip on hand-built quantized graphs: the honest witness satisfies the circuit, and a
 //! witness that breaks the chip's relation does not (MockProver).
 
+mod common;
+
+use common::all_zero_lookups;
 use halo2_proofs::dev::MockProver;
 use std::sync::Arc;
 use zkinfer_circuits::chips::AdvCol;
@@ -710,6 +713,10 @@ fn remainder_rows_range_check_the_remainder_through_the_identity() {
 
 /// Conv 2×2 on a 4×4 image, ReLU, then 2×2 max pool with stride 1.
 fn conv_pool() -> (ModelCircuit, Vec<F>, u32) {
+    conv_pool_on((0..16).map(|i| (i * 7 % 23) - 11).collect())
+}
+
+fn conv_pool_on(img: Vec<i128>) -> (ModelCircuit, Vec<F>, u32) {
     let mut b = Builder::new();
     let x = b.input("img", &[1, 1, 4, 4]);
     let acc = b.tensor("conv acc", &[1, 2, 3, 3], 8, TensorKind::Accumulator);
@@ -749,7 +756,43 @@ fn conv_pool() -> (ModelCircuit, Vec<F>, u32) {
         out: [2, 2],
     }));
     b.g.outputs.push(pooled);
-    build(b.g, vec![(0..16).map(|i| (i * 7 % 23) - 11).collect()])
+    build(b.g, vec![img])
+}
+
+#[test]
+fn every_lookup_has_a_non_zero_input_row_whatever_the_input() {
+    // Identity-only graph on zeros: no function rows, zero remainders, and a function table of
+    // just (0, 0, 0) and (0, 1, 1); in every table layout.
+    let (g, _) = echo_graph();
+    for (identity_table, remainder_rows) in [(false, false), (true, false), (true, true)] {
+        let (c, inst, k) = build_shaped(g.clone(), vec![vec![0, 0, 0]], |s| {
+            s.public_io = PublicIo::Plain;
+            s.identity_table = identity_table;
+            s.remainder_rows = remainder_rows;
+        });
+        let p = MockProver::run(k, &c, vec![inst]).unwrap();
+        p.assert_satisfied();
+        let bad = all_zero_lookups(&p, &c.plan.shape);
+        assert!(bad.is_empty(), "identity table {identity_table}: {bad:?}");
+    }
+    // Max pool over an all-zero image: every window's values are equal, d1 = d2 = 0.
+    let (c, inst, k) = conv_pool_on(vec![0; 16]);
+    let p = MockProver::run(k, &c, vec![inst.clone()]).unwrap();
+    p.assert_satisfied();
+    assert_eq!(all_zero_lookups(&p, &c.plan.shape), Vec::<String>::new());
+    // The sentinel row constrains nothing (zeroing its cells keeps the circuit satisfied),
+    // and it is what keeps the differences' lookups from being all zero.
+    let row = c.plan.shape.sentinel_row();
+    let t = c
+        .tampered(AdvCol::MxD1(0), row, F::zero())
+        .tampered(AdvCol::MxD2(0), row, F::zero());
+    let p = MockProver::run(k, &t, vec![inst]).unwrap();
+    p.assert_satisfied();
+    let bad = all_zero_lookups(&p, &t.plan.shape);
+    assert!(
+        bad.iter().filter(|l| l.contains("max step")).count() == 2,
+        "{bad:?}"
+    );
 }
 
 #[test]

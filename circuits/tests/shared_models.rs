@@ -1,11 +1,15 @@
 //! Front end + circuit on the shared third-party models: quantized outputs match tract's float
 //! run, and the circuit is satisfied (MockProver).
 
+mod common;
+
+use common::all_zero_lookups;
 use halo2_proofs::dev::MockProver;
 use std::path::PathBuf;
 use std::sync::Arc;
 use zkinfer_circuits::frontend::{self, reference, CompileOptions, OnnxModel};
 use zkinfer_circuits::input::InputData;
+use zkinfer_circuits::plan::MatvecCheck;
 use zkinfer_circuits::ModelCircuit;
 
 fn shared(name: &str) -> PathBuf {
@@ -79,4 +83,44 @@ fn relu_conv_fc() {
 #[test]
 fn variable_cnn() {
     check("variable_cnn");
+}
+
+#[test]
+fn no_lookup_is_all_zero_for_sample_or_zero_inputs() {
+    let mut bad = Vec::new();
+    for name in [
+        "1l_mlp",
+        "1l_conv",
+        "2l_relu_sigmoid_conv",
+        "4l_relu_conv_fc",
+        "variable_cnn",
+    ] {
+        let dir = shared(name);
+        let (onnx, input) = (dir.join("network.onnx"), dir.join("input.json"));
+        for matvec_check in [MatvecCheck::Freivalds, MatvecCheck::Direct] {
+            let opts = CompileOptions {
+                matvec_check,
+                ..CompileOptions::default()
+            };
+            let m = frontend::compile(&onnx, &input, &opts).unwrap().model;
+            let sample = InputData::from_path(&input).unwrap();
+            let zero = InputData {
+                source: "zeros".into(),
+                values: sample.values.iter().map(|v| vec![0.0; v.len()]).collect(),
+            };
+            let plan = Arc::new(m.plan().unwrap());
+            for (what, data) in [("sample", sample), ("zero", zero)] {
+                let vals = m.graph.eval(&data.quantize(&m.io()).unwrap()).unwrap();
+                let circuit =
+                    ModelCircuit::with_witness(Arc::new(m.graph.clone()), plan.clone(), vals);
+                let prover =
+                    MockProver::run(m.shape.k, &circuit, vec![circuit.instances()]).unwrap();
+                prover.assert_satisfied();
+                for l in all_zero_lookups(&prover, &m.shape) {
+                    bad.push(format!("{name} {matvec_check:?} {what} input: {l}"));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "all-zero lookups:\n{}", bad.join("\n"));
 }

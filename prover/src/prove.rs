@@ -143,11 +143,16 @@ impl<M: G1Msm> Prover<M> {
         let run = || backend.create_proof(&self.pk, circuit, &public);
         let proof = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
             Ok(r) => r.map_err(ProverError::Prove)?,
-            Err(_) => {
+            Err(p) => {
+                let why = p
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| p.downcast_ref::<&str>().copied())
+                    .unwrap_or("no message");
                 return Err(ProverError::Prove(format!(
-                    "internal error while proving ({} backend)",
+                    "internal error while proving ({} backend): {why}",
                     backend.name()
-                )))
+                )));
             }
         };
         Ok(ProofFile {

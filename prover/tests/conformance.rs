@@ -135,7 +135,7 @@ fn misbehaving_backends_fail_the_checks() {
         assert_eq!(failed(&r), ["proves"], "{:?}", r.checks);
         let why = &r.checks[0].detail;
         let want = if panics {
-            "internal error while proving (broken backend)"
+            "internal error while proving (broken backend): kernel launch failed"
         } else {
             "out of device memory"
         };

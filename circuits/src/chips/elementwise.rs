@@ -172,6 +172,29 @@ impl ElemLane {
         [self.qa, self.qc, self.rs]
     }
 
+    /// The sentinel row (see [`super::sentinel`]): `q = out = 1` (and `r = 1`), with `fn = 1`
+    /// under tag 0, so each of the lane's lookups has a non-zero input there: `(0, 1, 1)` is in
+    /// the function table (the identity part of it with `identity_table`), `1` and
+    /// `1 + 2^(B-1)` in the range table. The selector is off and no cell of the row is copied:
+    /// nothing of the statement depends on it.
+    pub(crate) fn assign_sentinel(
+        &self,
+        a: &mut Assigner<'_, '_>,
+        lane: u16,
+        row: u32,
+        wit: Wit<'_>,
+    ) {
+        let one = wit.map(Some(1));
+        a.advice(AdvCol::ElQ(lane), self.q, row, one);
+        a.advice(AdvCol::ElOut(lane), self.out, row, one);
+        if let Some(r) = self.r {
+            a.advice(AdvCol::ElR(lane), r, row, one);
+        }
+        if let Some(is_fn) = self.is_fn {
+            a.fixed(is_fn, row, F::ONE);
+        }
+    }
+
     /// Assigns one segment of an elementwise op.
     pub(crate) fn assign(
         &self,

@@ -76,6 +76,20 @@ impl MaxLane {
         }
     }
 
+    /// The sentinel row (see [`super::sentinel`]): `d1 = d2 = 1`, in the range table, with
+    /// `start` and `step` off (no gate reads the row).
+    pub(crate) fn assign_sentinel(
+        &self,
+        a: &mut Assigner<'_, '_>,
+        lane: u16,
+        row: u32,
+        wit: Wit<'_>,
+    ) {
+        let one = wit.map(Some(1));
+        a.advice(AdvCol::MxD1(lane), self.d1, row, one);
+        a.advice(AdvCol::MxD2(lane), self.d2, row, one);
+    }
+
     /// Assigns one window.
     pub(crate) fn assign(
         &self,

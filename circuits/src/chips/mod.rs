@@ -9,6 +9,7 @@
 //! | pack | `pack.rs` | public values packed into instance words, `acc = acc_prev·2^B + v + 2^(B-1)` |
 //! | poseidon | `poseidon.rs` | the Poseidon sponge over packed words (hashed public I/O) |
 //! | table | `table.rs` | the range table `[0, 2^B)` and the tagged `(tag, x, f(x))` function table |
+//! | sentinel | `sentinel.rs` | nothing: one reserved row where every lookup input is non-zero |
 //!
 //! Chips never depend on the ONNX front end: they read the quantized graph and the layout.
 
@@ -18,6 +19,7 @@ pub mod matvec;
 pub mod maxpool;
 pub mod pack;
 pub mod poseidon;
+pub mod sentinel;
 pub mod table;
 
 use crate::field::F;

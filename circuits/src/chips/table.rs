@@ -4,10 +4,11 @@
 //!   (`v + 2^(B-1)`) and max-pool differences are looked up in it.
 //! - The *function table* holds `(tag, x, f_tag(x))` for every non-identity function of the
 //!   graph over the activation domain `[-2^(B-1), 2^(B-1))`, plus the all-zero row that rows
-//!   without a function land on. Tag `t` is function `t` of the graph (function 0, the
-//!   identity, needs no table). With `identity_table` (a shape option) the identity is in the
-//!   table too (tag 0, whose `(0, 0, 0)` entry serves unused rows), so the function lookup
-//!   alone range-checks its input.
+//!   without a function land on and `(0, 1, 1)`, which only the sentinel row looks up (the one
+//!   row with `fn = 1` under tag 0; see `chips::sentinel`). Tag `t` is function `t` of the
+//!   graph (function 0, the identity, needs no table). With `identity_table` (a shape option)
+//!   the identity is in the table too (tag 0, whose `(0, 0, 0)` entry serves unused rows), so
+//!   the function lookup alone range-checks its input.
 //!
 //! Two tables instead of one keep each within `2^(B+1)` rows, so a model with one activation
 //! function fits at `k = B + 1`. The range column is only allocated when a chip looks values up
@@ -16,6 +17,7 @@
 use super::Assigner;
 use crate::field::{fe, F};
 use crate::graph::QuantizedGraph;
+use halo2_proofs::halo2curves::ff::Field;
 use halo2_proofs::plonk::{Column, ConstraintSystem, Expression, Fixed, VirtualCells};
 use halo2_proofs::poly::Rotation;
 
@@ -75,7 +77,8 @@ impl TableConfig {
     }
 
     /// Writes both tables. Without `identity` the function table starts with the zero row that
-    /// rows without a function look up; with it, tag 0 (the identity) is a full domain.
+    /// rows without a function look up and the sentinel's `(0, 1, 1)`; with it, tag 0 (the
+    /// identity) is a full domain.
     pub(crate) fn assign(&self, a: &mut Assigner<'_, '_>, g: &QuantizedGraph, identity: bool) {
         let half = 1i64 << (g.bits - 1);
         if let Some(range) = self.range {
@@ -84,7 +87,13 @@ impl TableConfig {
             }
         }
         let first = usize::from(!identity);
-        let mut row = first as u32;
+        let mut row = 0;
+        if !identity {
+            // Row 0 stays all zero.
+            a.fixed(self.x, 1, F::ONE);
+            a.fixed(self.y, 1, F::ONE);
+            row = 2;
+        }
         for (i, f) in g.functions.iter().enumerate().skip(first) {
             let tag = F::from(i as u64);
             for x in -half..half {

@@ -280,7 +280,8 @@ impl QuantizedGraph {
         domain.max(if identity {
             n * domain
         } else {
-            1 + (n - 1) * domain
+            // The zero row, the sentinel's `(0, 1, 1)`, then the functions.
+            2 + (n - 1) * domain
         })
     }
 }

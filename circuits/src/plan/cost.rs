@@ -229,7 +229,8 @@ pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, 
     let io_rows = opts
         .public_io
         .rows(g.bits, w.input_values, w.instances - w.input_values);
-    let floor = (w.table_rows.max(io_rows) + RESERVED_ROWS).max(32);
+    // Plus the sentinel row.
+    let floor = (w.table_rows.max(io_rows) + RESERVED_ROWS + 1).max(32);
     let k_lo = opts.k.unwrap_or_else(|| ceil_log2(floor).max(5));
     let span = match opts.objective {
         Objective::ProveTime => 4,

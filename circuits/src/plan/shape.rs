@@ -80,9 +80,19 @@ impl MatvecCheck {
 }
 
 impl CircuitShape {
-    /// Rows usable for assignments.
+    /// Rows chips lay values out in: all rows halo2 leaves usable but the last one, the
+    /// [sentinel row](Self::sentinel_row).
     pub fn usable_rows(&self) -> usize {
-        (1usize << self.k).saturating_sub(RESERVED_ROWS)
+        (1usize << self.k).saturating_sub(RESERVED_ROWS + 1)
+    }
+
+    /// The last row halo2 leaves usable, kept out of every chip's layout: there every lookup
+    /// gets a non-zero input (see `chips::sentinel`), so no permuted lookup column is zero on
+    /// all usable rows whatever the model and input (halo2-axiom-gpu pads those columns with
+    /// zeros, and an all-zero column would commit to the point at infinity, which the
+    /// transcript and the EVM verifier refuse).
+    pub fn sentinel_row(&self) -> u32 {
+        self.usable_rows() as u32
     }
 
     /// Checks bounds before the shape is handed to `configure`, so malformed or hostile

@@ -278,13 +278,28 @@ fn selftest(models: &[(String, PathBuf)], max_log: u32) -> Result<ExitCode> {
             CudaPlonk::check_circuit(prover.pk())?;
             let backend = CudaPlonk::new(prover.params().kzg())?;
             let key = VerifierKey::load(&work.path().join(VK_FILE))?;
-            let report = check_backend(&prover, &key, &input, &backend)?;
-            Ok((prover.model().shape.k, report))
+            // The sample input, and all zeros (zero remainders, equal max-pool values: the
+            // lookups the sentinel row keeps from being all zero).
+            let zeros = InputData {
+                source: "zeros".into(),
+                values: input.values.iter().map(|v| vec![0.0; v.len()]).collect(),
+            };
+            let mut reports = Vec::new();
+            for (what, data) in [("sample", &input), ("zero", &zeros)] {
+                reports.push((what, check_backend(&prover, &key, data, &backend)?));
+            }
+            Ok((prover.model().shape.k, reports))
         });
         match r {
-            Ok((k, report)) => {
-                for c in report.checks {
-                    checks.record(format!("{name} (k = {k}): {}", c.name), c.passed, c.detail);
+            Ok((k, reports)) => {
+                for (what, report) in reports {
+                    for c in report.checks {
+                        checks.record(
+                            format!("{name} (k = {k}, {what} input): {}", c.name),
+                            c.passed,
+                            c.detail,
+                        );
+                    }
                 }
             }
             Err(e) => checks.record(format!("prove {name}"), false, format!("{e:#}")),
@@ -336,33 +351,46 @@ fn bench(models: &[(String, PathBuf)], max_log: u32, runs: usize) -> Result<Exit
     let d_bases = bases
         .to_device_on(&HALO2_GPU_CTX)
         .map_err(|e| anyhow!("{e:?}"))?;
+    // A failing size (e.g. out of device memory) is reported in its row; the others still run.
     for log in 16..=max_log {
-        let n = 1usize << log;
-        let s = cases::scalars(ScalarKind::Random, n, log as u64);
-        let cpu = time(runs, || Ok(CpuMsm.msm(&s, &bases[..n])))?;
-        let gpu = time(runs, || gpu_msm(&s, &bases[..n]))?;
-        let d_s = s
-            .to_device_on(&HALO2_GPU_CTX)
-            .map_err(|e| anyhow!("{e:?}"))?;
-        let resident = time(runs, || {
-            halo2_axiom_gpu::cuda::funcs::multiexp::multiexp_gpu_device_scalars_device_bases_chunked::<G1Affine>(
-                &d_s, &d_bases, n,
-            )
-            .map_err(|e| anyhow!("{e:?}"))
-        })?;
+        let row = guarded(|| {
+            let n = 1usize << log;
+            let s = cases::scalars(ScalarKind::Random, n, log as u64);
+            let cpu = time(runs, || Ok(CpuMsm.msm(&s, &bases[..n])))?;
+            let gpu = time(runs, || gpu_msm(&s, &bases[..n]))?;
+            let d_s = s
+                .to_device_on(&HALO2_GPU_CTX)
+                .map_err(|e| anyhow!("{e:?}"))?;
+            let resident = time(runs, || {
+                halo2_axiom_gpu::cuda::funcs::multiexp::multiexp_gpu_device_scalars_device_bases_chunked::<G1Affine>(
+                    &d_s, &d_bases, n,
+                )
+                .map_err(|e| anyhow!("{e:?}"))
+            })?;
+            Ok(format!(
+                "| 2^{log} | {:.1} | {:.2} | {:.2} |",
+                cpu * 1e3,
+                gpu * 1e3,
+                resident * 1e3
+            ))
+        });
         println!(
-            "| 2^{log} | {:.1} | {:.2} | {:.2} |",
-            cpu * 1e3,
-            gpu * 1e3,
-            resident * 1e3
+            "{}",
+            row.unwrap_or_else(|e| format!("| 2^{log} | error: {e:#} | | |"))
         );
     }
     println!("\n| iNTT size | CPU ms | GPU ms (incl. transfers) |\n|---|---|---|");
     for log in 16..=max_log {
-        let v = cases::scalars(ScalarKind::Random, 1 << log, log as u64);
-        let cpu = time(runs, || Ok(cpu_ifft(log, &v)))?;
-        let gpu = time(runs, || gpu_ifft(log, &v))?;
-        println!("| 2^{log} | {:.1} | {:.2} |", cpu * 1e3, gpu * 1e3);
+        let row = guarded(|| {
+            let v = cases::scalars(ScalarKind::Random, 1 << log, log as u64);
+            let cpu = time(runs, || Ok(cpu_ifft(log, &v)))?;
+            let gpu = time(runs, || gpu_ifft(log, &v))?;
+            Ok(format!("| 2^{log} | {:.1} | {:.2} |", cpu * 1e3, gpu * 1e3))
+        });
+        println!(
+            "{}",
+            row.unwrap_or_else(|e| format!("| 2^{log} | error: {e:#} | |"))
+        );
     }
     println!("\n| model | k | CPU s (Freivalds, default) | CPU s (direct) | GPU s (direct) | speed-up vs default CPU |\n|---|---|---|---|---|---|");
     for (name, src) in models {
