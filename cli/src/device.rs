@@ -35,7 +35,7 @@ pub struct DeviceArg {
     #[arg(long, value_enum, default_value_t = DeviceValue::Auto)]
     pub device: DeviceValue,
     /// Stop the CUDA prover after this many seconds (then `--device auto` proves on the CPU,
-    /// `cuda` fails). Default: no limit.
+    /// `cuda` fails). Default: no limit. Proving on the CPU has no limit.
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     pub gpu_timeout: Option<u64>,
 }
@@ -171,6 +171,31 @@ impl Gpu<'_> {
             Ok(proof)
         })();
         let _ = std::fs::remove_file(&partial);
+        if result.is_err() {
+            remove_temporaries(&partial);
+        }
         result
+    }
+}
+
+/// Removes what a stopped CUDA prover may have left of its atomic write of `path`
+/// (`.NAME.tmp-PID` beside it).
+fn remove_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!(".{}.tmp-", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }

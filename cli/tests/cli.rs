@@ -796,7 +796,8 @@ fn gpu_dispatch_with_a_simulated_driver() {
     // A hung helper is stopped at --gpu-timeout: an error with `cuda` (no proof), the CPU
     // with `auto`.
     std::fs::remove_file(&proof).unwrap();
-    write_helper("sleep 60");
+    // It starts an atomic write of its --out (the sixth argument), then hangs.
+    write_helper("touch \"$(dirname \"$6\")/.$(basename \"$6\").tmp-1\"\nexec sleep 60");
     let hung = |device: &str| {
         run(&[
             "prove",
@@ -813,6 +814,13 @@ fn gpu_dispatch_with_a_simulated_driver() {
     };
     fails(&hung("cuda"), "stopped after 1 s");
     assert!(!proof.exists());
+    let left: Vec<_> = std::fs::read_dir(t)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains("partial"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
     let o = hung("auto");
     ok(&o);
     assert!(String::from_utf8_lossy(&o.stderr).contains("stopped after 1 s"));

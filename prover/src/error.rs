@@ -35,6 +35,13 @@ pub enum ProverError {
         found: String,
         expected: String,
     },
+    /// A proving key written for an older circuit layout of the same model.
+    #[error("{what}: made by an older zkinfer for a different circuit layout (key format {found}, this version uses {expected}); run `zkinfer setup` again")]
+    StaleKey {
+        what: String,
+        found: u32,
+        expected: u32,
+    },
     /// Proof generation failed.
     #[error("proving failed: {0}")]
     Prove(String),

@@ -17,7 +17,9 @@ use zkinfer_verifier::VerifierKey;
 
 const KIND: [u8; 4] = *b"PKEY";
 /// 2: selector compression, degree-5 circuits (keys of version 1 do not match them).
-const VERSION: u32 = 2;
+/// 3: the sentinel row (chips lay out one row fewer; the function table gained `(0, 1, 1)`):
+/// a version-2 key of the same model would prove against the old fixed columns.
+const VERSION: u32 = 3;
 /// File name of the proving key inside a model folder.
 pub const PK_FILE: &str = "pk.bin";
 
@@ -102,7 +104,18 @@ pub fn pk_from_bytes(
     what: &str,
     model: &CompiledModel,
 ) -> Result<LoadedPk, ProverError> {
-    let payload = unseal(bytes, KIND, VERSION, what, "proving key")?;
+    let payload = unseal(bytes, KIND, VERSION, what, "proving key").map_err(|e| match e {
+        ArtifactError::Version {
+            what,
+            found,
+            expected,
+        } if found < expected => ProverError::StaleKey {
+            what,
+            found,
+            expected,
+        },
+        e => e.into(),
+    })?;
     let bad = |d: &str| {
         ProverError::Artifact(ArtifactError::Invalid {
             what: what.into(),

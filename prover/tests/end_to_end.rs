@@ -206,3 +206,25 @@ fn verifying_key_binds_every_weight() {
         );
     }
 }
+
+#[test]
+fn proving_keys_of_an_older_circuit_layout_are_refused() {
+    // A key written before the sentinel row (format 2) would prove against stale fixed
+    // columns: loading it says to run setup again; setup again makes it usable.
+    let dir = tempfile::tempdir().unwrap();
+    build("1l_mlp", dir.path());
+    let pk = dir.path().join("pk.bin");
+    let mut bytes = std::fs::read(&pk).unwrap();
+    bytes[12..16].copy_from_slice(&2u32.to_le_bytes());
+    std::fs::write(&pk, bytes).unwrap();
+    let err = load_prover(dir.path(), CpuMsm, &Silent)
+        .err()
+        .expect("an old key loaded")
+        .to_string();
+    assert!(
+        err.contains("older zkinfer") && err.contains("run `zkinfer setup` again"),
+        "{err}"
+    );
+    setup(dir.path(), None, &Silent).unwrap();
+    assert!(load_prover(dir.path(), CpuMsm, &Silent).is_ok());
+}

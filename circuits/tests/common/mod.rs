@@ -16,6 +16,11 @@ pub fn all_zero_lookups(prover: &MockProver<F>, shape: &CircuitShape) -> Vec<Str
     ModelCircuit::configure_with_params(&mut cs, shape.clone());
     // Every row halo2 permutes: the chips' rows and the sentinel row.
     let usable = shape.sentinel_row() as usize + 1;
+    assert_eq!(
+        usable,
+        (1usize << shape.k) - (cs.blinding_factors() + 1),
+        "the sentinel row is not halo2's last usable row"
+    );
     // Column handles by index (halo2 hands them out only through a constraint system).
     let mut handles = ConstraintSystem::<F>::default();
     let advice: Vec<Column<Advice>> = (0..cs.num_advice_columns())
