@@ -199,7 +199,7 @@ fn submit_call(d: [u8; 32], calldata: &[u8]) -> Vec<u8> {
     data.extend(word(&[0x40]));
     data.extend(word(&(calldata.len() as u64).to_be_bytes()));
     data.extend(calldata);
-    while (data.len() - 4) % 32 != 0 {
+    while !(data.len() - 4).is_multiple_of(32) {
         data.push(0);
     }
     data

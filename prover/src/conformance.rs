@@ -146,7 +146,7 @@ pub fn check_backend<M: G1Msm>(
     // backend must not produce a proof that verifies; an error is fine.
     let g = &prover.model().graph;
     let intermediate = (0..g.tensors.len())
-        .find(|t| !g.inputs.contains(t) && !g.outputs.contains(t) && g.tensors[*t].len() > 0);
+        .find(|t| !g.inputs.contains(t) && !g.outputs.contains(t) && !g.tensors[*t].is_empty());
     for (check, tensor) in [
         ("changed intermediate value not accepted", intermediate),
         ("changed output not accepted", g.outputs.first().copied()),

@@ -213,7 +213,7 @@ mod tests {
     fn checks_listed_instances() {
         let want = vec![fe(1), fe(-2)];
         let col = encode(&want);
-        check(&want, &[col.clone()]).unwrap();
+        check(&want, std::slice::from_ref(&col)).unwrap();
         assert!(matches!(
             check(&want, &[encode(&[fe(1), fe(2)])]),
             Err(VerifyError::ValuesMismatch {

@@ -74,8 +74,8 @@ fn det_exp(x: f64) -> f64 {
     let x = x.clamp(-700.0, 700.0);
     const LN2_HI: f64 = 6.931_471_803_691_238_2e-1;
     const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
-    const INV_LN2: f64 = 1.442_695_040_888_963_4;
-    let n = (x * INV_LN2).round();
+    // 1 / ln 2 (the same double as 1.442_695_040_888_963_4).
+    let n = (x * std::f64::consts::LOG2_E).round();
     let r = (x - n * LN2_HI) - n * LN2_LO;
     // |r| <= ln2/2: 20 terms are far below one ulp.
     let mut term = 1.0f64;

@@ -15,7 +15,7 @@ use std::time::Instant;
 use zkinfer_circuits::compiled::write_atomic;
 use zkinfer_circuits::frontend::{self, CompileOptions};
 use zkinfer_circuits::input::InputData;
-use zkinfer_circuits::plan::MatvecCheck;
+use zkinfer_circuits::plan::{MatvecCheck, MAX_K};
 use zkinfer_cuda::cases::{self, ScalarKind};
 use zkinfer_cuda::Checks;
 use zkinfer_gpu::{CpuMsm, Msm};
@@ -209,8 +209,19 @@ fn model_dirs(models: &Path, names: &[String]) -> Vec<(String, PathBuf)> {
 /// Compiles one model with `check` into `work`, sets it up and loads it; returns the prover
 /// and the model's sample input.
 fn prepare(src: &Path, work: &Path, check: MatvecCheck) -> Result<(Prover<CpuMsm>, InputData)> {
+    prepare_at(src, work, check, None)
+}
+
+/// [`prepare`] with the circuit size forced to `2^k` (`None`: the shape search's choice).
+fn prepare_at(
+    src: &Path,
+    work: &Path,
+    check: MatvecCheck,
+    k: Option<u32>,
+) -> Result<(Prover<CpuMsm>, InputData)> {
     let opts = CompileOptions {
         matvec_check: check,
+        k,
         ..CompileOptions::default()
     };
     let c = frontend::compile(&src.join("network.onnx"), &src.join("input.json"), &opts)?;
@@ -218,6 +229,16 @@ fn prepare(src: &Path, work: &Path, check: MatvecCheck) -> Result<(Prover<CpuMsm
     setup(work, None, &Silent)?;
     let prover = load_prover(work, CpuMsm, &Silent)?;
     Ok((prover, InputData::from_path(&src.join("input.json"))?))
+}
+
+/// The `k` the shape search picks for a model's direct circuit.
+fn models_k(src: &Path) -> Result<u32> {
+    let opts = CompileOptions {
+        matvec_check: MatvecCheck::Direct,
+        ..CompileOptions::default()
+    };
+    let c = frontend::compile(&src.join("network.onnx"), &src.join("input.json"), &opts)?;
+    Ok(c.model.shape.k)
 }
 
 fn selftest(models: &[(String, PathBuf)], max_log: u32) -> Result<ExitCode> {
@@ -414,6 +435,32 @@ fn bench(models: &[(String, PathBuf)], max_log: u32, runs: usize) -> Result<Exit
         match r {
             Ok(row) => println!("{row}"),
             Err(e) => println!("| {name} | error: {e:#} | | | | |"),
+        }
+    }
+    // Larger circuits for the model with the most direct-check columns: fewer, taller lanes,
+    // and at 2^14 rows and more halo2-axiom-gpu moves the MSMs to the GPU too.
+    if let Some((name, src)) = models.iter().find(|(n, _)| n == "variable_cnn") {
+        println!("\n| {name} direct, forced k | advice columns | CPU s | GPU s | CPU/GPU |\n|---|---|---|---|---|");
+        let base = models_k(src)?;
+        for k in base..=(base + 3).min(MAX_K) {
+            let r = guarded(|| {
+                let work = tempfile::tempdir()?;
+                let (p, input) = prepare_at(src, work.path(), MatvecCheck::Direct, Some(k))?;
+                let cpu = time(runs, || Ok(prove_input(&p, &input, &Silent)?))?;
+                let backend = CudaPlonk::new(p.params().kzg())?;
+                let gpu = time(runs, || {
+                    Ok(prove_input_with(&p, &input, &backend, &Silent)?)
+                })?;
+                Ok(format!(
+                    "| {k} | {} | {cpu:.3} | {gpu:.3} | {:.1}x |",
+                    p.model().shape.advice_columns(),
+                    cpu / gpu
+                ))
+            });
+            println!(
+                "{}",
+                r.unwrap_or_else(|e| format!("| {k} | error: {e:#} | | | |"))
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
