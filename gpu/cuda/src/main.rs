@@ -359,6 +359,14 @@ fn time<T>(runs: usize, mut f: impl FnMut() -> Result<T>) -> Result<f64> {
     Ok(t[t.len() / 2])
 }
 
+/// Median seconds to prove `input` on the CPU and on the GPU.
+fn time_both(p: &Prover<CpuMsm>, input: &InputData, runs: usize) -> Result<(f64, f64)> {
+    let cpu = time(runs, || Ok(prove_input(p, input, &Silent)?))?;
+    let backend = CudaPlonk::new(p.params().kzg())?;
+    let gpu = time(runs, || Ok(prove_input_with(p, input, &backend, &Silent)?))?;
+    Ok((cpu, gpu))
+}
+
 fn bench(models: &[(String, PathBuf)], max_log: u32, runs: usize) -> Result<ExitCode> {
     use halo2_axiom_gpu::cuda::utils::HALO2_GPU_CTX;
     use openvm_cuda_common::copy::MemCopyH2D;
@@ -421,11 +429,7 @@ fn bench(models: &[(String, PathBuf)], max_log: u32, runs: usize) -> Result<Exit
             let cpu_fre = time(runs, || Ok(prove_input(&p_fre, &input, &Silent)?))?;
             let work = tempfile::tempdir()?;
             let (p, _) = prepare(src, work.path(), MatvecCheck::Direct)?;
-            let cpu = time(runs, || Ok(prove_input(&p, &input, &Silent)?))?;
-            let backend = CudaPlonk::new(p.params().kzg())?;
-            let gpu = time(runs, || {
-                Ok(prove_input_with(&p, &input, &backend, &Silent)?)
-            })?;
+            let (cpu, gpu) = time_both(&p, &input, runs)?;
             Ok(format!(
                 "| {name} | {} | {cpu_fre:.3} | {cpu:.3} | {gpu:.3} | {:.1}x |",
                 p.model().shape.k,
@@ -446,11 +450,7 @@ fn bench(models: &[(String, PathBuf)], max_log: u32, runs: usize) -> Result<Exit
             let r = guarded(|| {
                 let work = tempfile::tempdir()?;
                 let (p, input) = prepare_at(src, work.path(), MatvecCheck::Direct, Some(k))?;
-                let cpu = time(runs, || Ok(prove_input(&p, &input, &Silent)?))?;
-                let backend = CudaPlonk::new(p.params().kzg())?;
-                let gpu = time(runs, || {
-                    Ok(prove_input_with(&p, &input, &backend, &Silent)?)
-                })?;
+                let (cpu, gpu) = time_both(&p, &input, runs)?;
                 Ok(format!(
                     "| {k} | {} | {cpu:.3} | {gpu:.3} | {:.1}x |",
                     p.model().shape.advice_columns(),
