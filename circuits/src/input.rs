@@ -113,6 +113,14 @@ fn find_non_finite(text: &str) -> Option<(String, usize, usize)> {
 }
 
 impl InputData {
+    /// The same tensors, every value zero (a test input: zero remainders, equal maxima).
+    pub fn zeros_like(&self) -> InputData {
+        InputData {
+            source: format!("zeros shaped like {}", self.source),
+            values: self.values.iter().map(|v| vec![0.0; v.len()]).collect(),
+        }
+    }
+
     /// Reads and parses a file.
     pub fn from_path(path: &Path) -> Result<Self, InputError> {
         let p = path.display().to_string();

@@ -104,10 +104,7 @@ fn no_lookup_is_all_zero_for_sample_or_zero_inputs() {
             };
             let m = frontend::compile(&onnx, &input, &opts).unwrap().model;
             let sample = InputData::from_path(&input).unwrap();
-            let zero = InputData {
-                source: "zeros".into(),
-                values: sample.values.iter().map(|v| vec![0.0; v.len()]).collect(),
-            };
+            let zero = sample.zeros_like();
             let plan = Arc::new(m.plan().unwrap());
             for (what, data) in [("sample", sample), ("zero", zero)] {
                 let vals = m.graph.eval(&data.quantize(&m.io()).unwrap()).unwrap();
