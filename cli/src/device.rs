@@ -9,8 +9,8 @@ use zkinfer_circuits::compiled::write_atomic;
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::CircuitShape;
 use zkinfer_gpu::{
-    find_helper, probe_cuda, prove_with_helper, select, Backend, CpuMsm, CudaReadiness,
-    DeviceChoice, Probe,
+    check_driver, find_helper, probe_cuda, prove_with_helper, select, Backend, CpuMsm,
+    CudaReadiness, DeviceChoice, Probe,
 };
 use zkinfer_verifier::ProofFile;
 
@@ -66,7 +66,7 @@ impl DeviceArg {
         };
         let ready = CudaReadiness {
             helper: match &probe {
-                Probe::Found(_) => find_helper(),
+                Probe::Found(gpus) => check_driver(gpus).and_then(|()| find_helper()),
                 Probe::Unavailable(_) => Err("no GPU".into()),
             },
             circuit,

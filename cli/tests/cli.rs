@@ -643,14 +643,16 @@ fn device_choice() {
     assert!(d.starts_with("cpu: ") && d.contains("cuda: "), "{d}");
 }
 
-/// A CUDA driver stand-in that reports one GPU ("Simulated GPU"), compiled with `cc`.
-fn simulated_driver(dir: &Path) {
+/// A CUDA driver stand-in that reports one GPU ("Simulated GPU", compute 9.0) and supports
+/// CUDA `cuda` (as cuDriverGetVersion encodes it, e.g. 13000), compiled with `cc`.
+fn simulated_driver(dir: &Path, cuda: u32) {
     let c = dir.join("fake_cuda.c");
     std::fs::write(
         &c,
         r#"#include <string.h>
 #include <stddef.h>
 int cuInit(unsigned f) { return 0; }
+int cuDriverGetVersion(int *v) { *v = CUDA_VERSION; return 0; }
 int cuDeviceGetCount(int *n) { *n = 1; return 0; }
 int cuDeviceGet(int *d, int i) { *d = i; return 0; }
 int cuDeviceGetName(char *b, int len, int d) { strncpy(b, "Simulated GPU", len); return 0; }
@@ -660,6 +662,7 @@ int cuDeviceGetAttribute(int *v, int a, int d) { *v = a == 75 ? 9 : 0; return 0;
     )
     .unwrap();
     let st = Command::new("cc")
+        .arg(format!("-DCUDA_VERSION={cuda}"))
         .args(["-shared", "-fPIC", "-o"])
         .arg(dir.join("libcuda.so.1"))
         .arg(&c)
@@ -677,7 +680,7 @@ fn gpu_dispatch_with_a_simulated_driver() {
     let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let tmp = tempfile::tempdir_in(&base).unwrap();
     let t = tmp.path();
-    simulated_driver(t);
+    simulated_driver(t, 13000);
     let bin = t.join("bin");
     std::fs::create_dir(&bin).unwrap();
     let exe = bin.join("zkinfer");
@@ -704,11 +707,20 @@ fn gpu_dispatch_with_a_simulated_driver() {
         drop(stdin);
         assert!(sh.wait().unwrap().success());
     };
-    write_helper(&format!(
-        "[ \"$1\" = prove ] || exit 2\nshift\ntouch '{}'\nexec '{}' prove \"$@\" --device cpu",
+    // `info` as scripts/build-cuda's default build answers it (kernels for compute 9.0).
+    let info = |arch: &str| {
+        format!(
+            "if [ \"$1\" = info ]; then echo '{{\"version\":\"{}\",\"cuda_arch\":\"{arch}\"}}'; exit 0; fi",
+            env!("CARGO_PKG_VERSION")
+        )
+    };
+    let proving_helper = format!(
+        "{}\n[ \"$1\" = prove ] || exit 2\nshift\ntouch '{}'\nexec '{}' prove \"$@\" --device cpu",
+        info("90"),
         mark.display(),
         env!("CARGO_BIN_EXE_zkinfer")
-    ));
+    );
+    write_helper(&proving_helper);
     let run = |args: &[&str]| {
         Command::new(&exe)
             .args(args)
@@ -743,6 +755,41 @@ fn gpu_dispatch_with_a_simulated_driver() {
         "{d}"
     );
     assert!(d.contains(&helper.display().to_string()), "{d}");
+    assert!(
+        d.contains("kernels sm_90 + PTX compute_90")
+            && d.contains("runs on GPU 0 (sm_90 machine code)"),
+        "{d}"
+    );
+    assert!(!d.contains("warning"), "{d}");
+    // A build for compute 10.0 cannot run on the simulated 9.0 GPU: said, with the fix.
+    write_helper(&format!("{}\nexit 2", info("100")));
+    let d = ok(&run(&["devices"]));
+    assert!(
+        d.contains("cannot prove here") && d.contains("CUDA_ARCH=90 scripts/build-cuda"),
+        "{d}"
+    );
+    // One from another zkinfer version is named as such.
+    write_helper("echo '{\"version\":\"0.0.1\",\"cuda_arch\":\"90\"}'");
+    let d = ok(&run(&["devices"]));
+    assert!(
+        d.contains("warning: version 0.0.1 is not this zkinfer's"),
+        "{d}"
+    );
+    // One for 8.0 runs through its PTX, compiled by the driver.
+    write_helper(&format!("{}\nexit 2", info("80")));
+    let d = ok(&run(&["devices"]));
+    assert!(
+        d.contains("runs on GPU 0 (PTX compute_80") && d.contains("CUDA_ARCH=90 starts faster"),
+        "{d}"
+    );
+    // A helper that does not answer `info` (another program, or one that fails to start).
+    write_helper("echo 'CUDA driver version is insufficient' >&2\nexit 1");
+    let d = ok(&run(&["devices"]));
+    assert!(
+        d.contains("does not start") && d.contains("insufficient"),
+        "{d}"
+    );
+    write_helper(&proving_helper);
     // Single-phase model: both `auto` and `cuda` go through the helper.
     for device in ["auto", "cuda"] {
         let _ = std::fs::remove_file(&mark);
@@ -836,6 +883,24 @@ fn gpu_dispatch_with_a_simulated_driver() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--gpu-timeout"));
+    // A driver older than the CUDA runtime the helper ships: the helper is not started
+    // (it would abort while starting), `cuda` is refused with the reason, `auto` uses the CPU.
+    write_helper(&proving_helper);
+    simulated_driver(t, 12040);
+    let d = ok(&run(&["devices"]));
+    assert!(
+        d.contains("cuda driver: supports CUDA 12.4")
+            && d.contains("cannot start here")
+            && d.contains("needs CUDA 13.0"),
+        "{d}"
+    );
+    let _ = std::fs::remove_file(&mark);
+    fails(&prove(&direct, "cuda"), "supports CUDA 12.4");
+    let o = prove(&direct, "auto");
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("needs CUDA 13.0"));
+    assert!(!mark.exists(), "the helper was started");
+    simulated_driver(t, 13000);
     // No helper beside the executable: the reason names it.
     std::fs::remove_file(&helper).unwrap();
     assert!(ok(&run(&["devices"])).contains("cuda prover: none"));

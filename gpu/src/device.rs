@@ -40,6 +40,26 @@ pub struct GpuInfo {
     pub memory_bytes: u64,
     /// Compute capability (major, minor).
     pub compute: (i32, i32),
+    /// The newest CUDA version the installed driver supports (major, minor); the same for
+    /// every GPU of the machine.
+    pub driver_cuda: (i32, i32),
+}
+
+/// The CUDA runtime `zkinfer-cuda` is built with and ships (scripts/build-cuda installs
+/// 13.0); it runs only where the driver supports this CUDA version or a newer one.
+pub const HELPER_CUDA: (i32, i32) = (13, 0);
+
+/// Whether the driver that reported `gpus` can run the CUDA prover's runtime
+/// ([`HELPER_CUDA`]); `Err` says why not. Checked before starting it: with an older driver it
+/// aborts while starting.
+pub fn check_driver(gpus: &[GpuInfo]) -> Result<(), String> {
+    match gpus.first() {
+        Some(g) if g.driver_cuda < HELPER_CUDA => Err(format!(
+            "the NVIDIA driver supports CUDA {}.{} and the CUDA prover needs CUDA {}.{} (driver R580 or newer)",
+            g.driver_cuda.0, g.driver_cuda.1, HELPER_CUDA.0, HELPER_CUDA.1
+        )),
+        _ => Ok(()),
+    }
 }
 
 impl fmt::Display for GpuInfo {
@@ -185,6 +205,7 @@ fn describe(gpus: &[GpuInfo]) -> String {
 const DRIVER_NAMES: [&str; 2] = ["libcuda.so.1", "libcuda.so"];
 
 type CuInit = unsafe extern "C" fn(u32) -> c_int;
+type CuVersion = unsafe extern "C" fn(*mut c_int) -> c_int;
 type CuCount = unsafe extern "C" fn(*mut c_int) -> c_int;
 type CuGet = unsafe extern "C" fn(*mut c_int, c_int) -> c_int;
 type CuName = unsafe extern "C" fn(*mut c_char, c_int, c_int) -> c_int;
@@ -239,6 +260,7 @@ fn sym<T: Copy>(lib: &Library, name: &[u8]) -> Result<T, String> {
 
 fn query(lib: &Library) -> Result<Vec<GpuInfo>, String> {
     let init: CuInit = sym(lib, b"cuInit\0")?;
+    let version: CuVersion = sym(lib, b"cuDriverGetVersion\0")?;
     let count: CuCount = sym(lib, b"cuDeviceGetCount\0")?;
     let get: CuGet = sym(lib, b"cuDeviceGet\0")?;
     let name: CuName = sym(lib, b"cuDeviceGetName\0")?;
@@ -248,6 +270,10 @@ fn query(lib: &Library) -> Result<Vec<GpuInfo>, String> {
     // declares; `lib` stays loaded for the whole block.
     unsafe {
         check("cuInit", init(0))?;
+        // 1000 * major + 10 * minor, e.g. 13000 for CUDA 13.0.
+        let mut v: c_int = 0;
+        check("cuDriverGetVersion", version(&mut v))?;
+        let driver_cuda = (v / 1000, (v % 1000) / 10);
         let mut n: c_int = 0;
         check("cuDeviceGetCount", count(&mut n))?;
         let mut out = Vec::new();
@@ -270,6 +296,7 @@ fn query(lib: &Library) -> Result<Vec<GpuInfo>, String> {
                 name,
                 memory_bytes: bytes as u64,
                 compute: (major, minor),
+                driver_cuda,
             });
         }
         Ok(out)
@@ -286,7 +313,25 @@ mod tests {
             name: "NVIDIA H200".into(),
             memory_bytes: 143_771 << 20,
             compute: (9, 0),
+            driver_cuda: (13, 0),
         }])
+    }
+
+    #[test]
+    fn the_driver_must_support_the_runtime_shipped() {
+        let Probe::Found(mut g) = h200() else {
+            unreachable!()
+        };
+        assert_eq!(check_driver(&g), Ok(()));
+        g[0].driver_cuda = (13, 1);
+        assert_eq!(check_driver(&g), Ok(()));
+        g[0].driver_cuda = (12, 4);
+        let why = check_driver(&g).unwrap_err();
+        assert!(
+            why.contains("supports CUDA 12.4") && why.contains("needs CUDA 13.0"),
+            "{why}"
+        );
+        assert_eq!(check_driver(&[]), Ok(()));
     }
 
     fn ready() -> CudaReadiness {

@@ -11,8 +11,10 @@
 //! The interface is the `prove` subcommand of `zkinfer-cuda`, which takes the same model
 //! folder, input and output file as `zkinfer prove` and writes the same proof file.
 
+use serde::{Deserialize, Serialize};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
@@ -46,6 +48,14 @@ pub enum HelperError {
         /// Why.
         source: std::io::Error,
     },
+    /// `info` printed something else than [`HelperInfo`].
+    #[error("the CUDA prover {path} is not this zkinfer's (`info`: {why})")]
+    BadInfo {
+        /// The executable.
+        path: String,
+        /// What was wrong.
+        why: String,
+    },
     /// It ran and failed (its own message is on stderr).
     #[error("the CUDA prover {path} failed ({status}; its own message, if any, is above)")]
     Failed {
@@ -54,6 +64,85 @@ pub enum HelperError {
         /// Exit status.
         status: String,
     },
+}
+
+/// What `zkinfer-cuda info` prints (one JSON line): how that build was made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelperInfo {
+    /// Its package version (`zkinfer --version` of the same build).
+    pub version: String,
+    /// The `CUDA_ARCH` it was built with (empty: the build machine's own GPU), see
+    /// [`crate::KernelTargets::parse`].
+    pub cuda_arch: String,
+}
+
+/// Runs `helper info` (stopped after `limit`) and reads what it prints.
+pub fn helper_info(helper: &Path, limit: Duration) -> Result<HelperInfo, HelperError> {
+    let path = || helper.display().to_string();
+    let mut child = Command::new(helper)
+        .arg("info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| HelperError::Start {
+            path: path(),
+            source,
+        })?;
+    // Read on threads, so a chatty helper cannot block on a full pipe while we wait; a
+    // process it left behind holding a pipe open delays us at most a few seconds.
+    let drain = |r: Option<Box<dyn Read + Send>>| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(r) = r {
+                let _ = r.take(1 << 20).read_to_end(&mut buf);
+            }
+            let _ = tx.send(String::from_utf8_lossy(&buf).into_owned());
+        });
+        move || rx.recv_timeout(Duration::from_secs(5)).unwrap_or_default()
+    };
+    let out = drain(child.stdout.take().map(|o| Box::new(o) as _));
+    let err = drain(child.stderr.take().map(|e| Box::new(e) as _));
+    let status = wait_at_most(&mut child, limit).map_err(|source| HelperError::Wait {
+        path: path(),
+        source,
+    })?;
+    let Some(status) = status else {
+        return Err(HelperError::TimedOut {
+            path: path(),
+            seconds: limit.as_secs(),
+        });
+    };
+    let (out, err) = (out(), err());
+    if !status.success() {
+        return Err(HelperError::Failed {
+            path: path(),
+            status: format!("{status}: {}", failure_line(&err)),
+        });
+    }
+    serde_json::from_str(out.trim()).map_err(|e| HelperError::BadInfo {
+        path: path(),
+        why: format!("{e} in {:?}", last_line(&out)),
+    })
+}
+
+/// The line of a failed program's stderr that says most: the first naming an error (a CUDA
+/// runtime panic is followed by "aborting" lines and a backtrace), else the last one.
+fn failure_line(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find(|l| l.to_ascii_lowercase().contains("error"))
+        .map(str::trim)
+        .unwrap_or_else(|| last_line(stderr))
+}
+
+/// The last non-empty line of a program's output, for messages.
+fn last_line(s: &str) -> &str {
+    s.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("no output")
 }
 
 /// Finds `zkinfer-cuda` next to the running executable, or says why there is none.
@@ -212,6 +301,49 @@ mod tests {
         let quick = tmp.join("quick");
         write_script(&quick, "exit 0");
         prove_with_helper(&quick, p, p, p, true, Some(Duration::from_secs(60))).unwrap();
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn info_is_read_or_its_failure_explained() {
+        let tmp = std::env::temp_dir().join(format!("zkinfer-helper-info-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        let h = tmp.join(HELPER_NAME);
+        let minute = Duration::from_secs(60);
+        write_script(
+            &h,
+            "[ \"$1\" = info ] || exit 2\necho 'CUDA init' >&2\necho '{\"version\":\"9.9.9\",\"cuda_arch\":\"80,90\"}'",
+        );
+        let info = helper_info(&h, minute).unwrap();
+        assert_eq!(
+            info,
+            HelperInfo {
+                version: "9.9.9".into(),
+                cuda_arch: "80,90".into()
+            }
+        );
+        write_script(&h, "echo 'usage: zkinfer-cuda prove ...'");
+        let e = helper_info(&h, minute).unwrap_err();
+        assert!(matches!(e, HelperError::BadInfo { .. }), "{e}");
+        assert!(e.to_string().contains("usage: zkinfer-cuda"), "{e}");
+        write_script(
+            &h,
+            "echo 'error: no CUDA-capable device is detected' >&2\nexit 1",
+        );
+        let e = helper_info(&h, minute).unwrap_err();
+        assert!(matches!(e, HelperError::Failed { .. }), "{e}");
+        assert!(e.to_string().contains("no CUDA-capable device"), "{e}");
+        // An abort while the CUDA runtime starts: the error line, not the last one.
+        write_script(
+            &h,
+            "echo 'thread panicked at vm_pool.rs:165:38:' >&2\necho 'called unwrap() on an Err value: CudaError { name: \"cudaErrorInsufficientDriver\" }' >&2\necho 'aborting.' >&2\nkill -ABRT $$",
+        );
+        let e = helper_info(&h, minute).unwrap_err();
+        assert!(e.to_string().contains("cudaErrorInsufficientDriver"), "{e}");
+        write_script(&h, "exec sleep 30");
+        let e = helper_info(&h, Duration::from_secs(1)).unwrap_err();
+        assert!(matches!(e, HelperError::TimedOut { .. }), "{e}");
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 

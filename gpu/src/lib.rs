@@ -5,15 +5,19 @@
 //! and chooses the backend for `--device`; the CUDA prover itself (halo2-axiom-gpu) runs in the
 //! separate `zkinfer-cuda` executable ([`helper`], crate `gpu/cuda`).
 
+pub mod arch;
 pub mod device;
 pub mod helper;
 pub mod kzg;
 pub mod msm;
 
+pub use arch::{cuda_arch_of, ArchMismatch, ArchParseError, KernelTargets, Runs};
 pub use device::{
-    probe_cuda, select, Backend, CudaReadiness, DeviceChoice, DeviceError, GpuInfo, Probe,
-    Selection,
+    check_driver, probe_cuda, select, Backend, CudaReadiness, DeviceChoice, DeviceError, GpuInfo,
+    Probe, Selection, HELPER_CUDA,
 };
-pub use helper::{find_helper, prove_with_helper, HelperError, HELPER_NAME};
+pub use helper::{
+    find_helper, helper_info, prove_with_helper, HelperError, HelperInfo, HELPER_NAME,
+};
 pub use kzg::{RoutedKzg, RoutedParams, RoutedShplonk};
 pub use msm::{CpuMsm, G1Msm, Msm};

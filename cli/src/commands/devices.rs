@@ -3,9 +3,14 @@
 use anyhow::Result;
 use clap::Args;
 use std::process::ExitCode;
-use zkinfer_gpu::{find_helper, probe_cuda, Probe};
+use std::time::Duration;
+use zkinfer_gpu::{
+    check_driver, cuda_arch_of, find_helper, helper_info, probe_cuda, GpuInfo, HelperInfo,
+    KernelTargets, Probe, Runs,
+};
 
-/// List the GPUs the CUDA driver reports and whether the CUDA prover is installed.
+/// List the GPUs the CUDA driver reports, whether the CUDA prover is installed and whether
+/// its kernels run on the first GPU.
 #[derive(Args)]
 pub struct Devices {}
 
@@ -27,15 +32,78 @@ impl Devices {
         for g in &gpus {
             println!("cuda: {g}");
         }
-        match find_helper() {
-            Ok(p) => println!(
-                "cuda prover: {} (proves models compiled with --matvec-check direct)",
-                p.display()
-            ),
-            Err(why) => println!("cuda prover: none: {why}"),
+        if let Some(g) = gpus.first() {
+            println!(
+                "cuda driver: supports CUDA {}.{}",
+                g.driver_cuda.0, g.driver_cuda.1
+            );
+        }
+        let helper = match find_helper() {
+            Ok(p) => p,
+            Err(why) => {
+                println!("cuda prover: none: {why}");
+                return Ok(ExitCode::SUCCESS);
+            }
+        };
+        println!(
+            "cuda prover: {} (proves models compiled with --matvec-check direct)",
+            helper.display()
+        );
+        // With an older driver it aborts while starting: not started.
+        if let Err(why) = check_driver(&gpus) {
+            println!("cuda prover: cannot start here: {why}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        // It starts the CUDA runtime: seconds at most, unless the driver hangs.
+        match helper_info(&helper, Duration::from_secs(120)) {
+            Ok(info) => {
+                for line in describe_build(&info, &gpus) {
+                    println!("{line}");
+                }
+            }
+            Err(e) => println!("cuda prover: does not start: {e}"),
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// What `zkinfer-cuda info` says about the build, and whether its kernels run on GPU 0.
+fn describe_build(info: &HelperInfo, gpus: &[GpuInfo]) -> Vec<String> {
+    let mine = env!("CARGO_PKG_VERSION");
+    let mut lines = Vec::new();
+    if info.version != mine {
+        lines.push(format!(
+            "cuda prover: warning: version {} is not this zkinfer's ({mine}); install the pair scripts/build-cuda makes",
+            info.version
+        ));
+    }
+    let targets = match KernelTargets::parse(&info.cuda_arch) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            lines.push(
+                "cuda prover: kernels for the build machine's own GPU (built without CUDA_ARCH); not checked here".into(),
+            );
+            return lines;
+        }
+        Err(e) => {
+            lines.push(format!("cuda prover: unknown kernels: {e}"));
+            return lines;
+        }
+    };
+    lines.push(format!("cuda prover: kernels {targets}"));
+    // halo2-axiom-gpu proves on device 0.
+    if let Some(gpu) = gpus.first() {
+        lines.push(match targets.check(gpu) {
+            Ok(runs @ Runs::Sass(_)) => format!("cuda prover: runs on GPU {} ({runs})", gpu.index),
+            Ok(runs @ Runs::Ptx(_)) => format!(
+                "cuda prover: runs on GPU {} ({runs}; a build with CUDA_ARCH={} starts faster)",
+                gpu.index,
+                cuda_arch_of(gpu.compute)
+            ),
+            Err(e) => format!("cuda prover: cannot prove here: {e}"),
+        });
+    }
+    lines
 }
 
 fn cpu_threads() -> usize {

@@ -18,7 +18,7 @@ use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::plan::{MatvecCheck, MAX_K};
 use zkinfer_cuda::cases::{self, ScalarKind};
 use zkinfer_cuda::Checks;
-use zkinfer_gpu::{CpuMsm, Msm};
+use zkinfer_gpu::{probe_cuda, CpuMsm, HelperInfo, KernelTargets, Msm, Probe};
 use zkinfer_prover::conformance::check_backend;
 use zkinfer_prover::cuda::CudaPlonk;
 use zkinfer_prover::{load_prover, prove_input, prove_input_with, setup, Progress, Prover, Silent};
@@ -48,6 +48,9 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// How this build was made, as one JSON line (what `zkinfer devices` shows): version and
+    /// the CUDA_ARCH its kernels were compiled for.
+    Info,
     /// CPU-vs-GPU differential checks: MSM and NTT on random and edge inputs, and proofs of
     /// every model under `--models` (each must verify, with the CPU proof's public values).
     Selftest {
@@ -81,7 +84,13 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let r = match cli.command {
+    // Before any work: on a GPU these kernels cannot run on, every kernel launch fails.
+    let checked = match cli.command {
+        Command::Info => Ok(()),
+        _ => check_kernels(),
+    };
+    let r = checked.and_then(|()| match cli.command {
+        Command::Info => info(),
         Command::Prove {
             dir,
             input,
@@ -99,7 +108,7 @@ fn main() -> ExitCode {
             max_log,
             runs,
         } => bench(&model_dirs(&models, &names), max_log, runs.max(1)),
-    };
+    });
     match r {
         Ok(code) => code,
         Err(e) => {
@@ -107,6 +116,33 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The CUDA_ARCH this build's kernels were compiled for (build.rs).
+const CUDA_ARCH: &str = env!("ZKINFER_CUDA_ARCH");
+
+fn info() -> Result<ExitCode> {
+    let info = HelperInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        cuda_arch: CUDA_ARCH.to_string(),
+    };
+    println!("{}", serde_json::to_string(&info)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Fails when the kernels of this build cannot run on GPU 0 (the one halo2-axiom-gpu uses).
+fn check_kernels() -> Result<()> {
+    let Some(targets) = KernelTargets::parse(CUDA_ARCH)? else {
+        // Built for the build machine's own GPU: nothing recorded to check.
+        return Ok(());
+    };
+    if let Probe::Found(gpus) = probe_cuda() {
+        if let Some(gpu) = gpus.first() {
+            targets.check(gpu)?;
+        }
+    }
+    // Without a GPU the CUDA runtime reports its own error.
+    Ok(())
 }
 
 /// Progress on stderr.
@@ -323,13 +359,13 @@ fn selftest(models: &[(String, PathBuf)], max_log: u32) -> Result<ExitCode> {
 }
 
 fn describe_gpu() -> String {
-    match zkinfer_gpu::probe_cuda() {
-        zkinfer_gpu::Probe::Found(g) => g
+    match probe_cuda() {
+        Probe::Found(g) => g
             .iter()
             .map(|d| d.to_string())
             .collect::<Vec<_>>()
             .join(", "),
-        zkinfer_gpu::Probe::Unavailable(why) => format!("no GPU: {why}"),
+        Probe::Unavailable(why) => format!("no GPU: {why}"),
     }
 }
 
