@@ -671,6 +671,142 @@ int cuDeviceGetAttribute(int *v, int a, int d) { *v = a == 75 ? 9 : 0; return 0;
     assert!(st.success());
 }
 
+/// Writes an executable `#!/bin/sh` script, through `sh`, so this process never holds the
+/// file open for writing (a process forked meanwhile by a parallel test would inherit the
+/// handle: "text file busy").
+fn write_script(path: &Path, body: &str) {
+    use std::io::Write;
+    let mut sh = Command::new("sh")
+        .arg("-c")
+        .arg("cat > \"$0\" && chmod 755 \"$0\"")
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = sh.stdin.take().unwrap();
+    stdin
+        .write_all(format!("#!/bin/sh\n{body}\n").as_bytes())
+        .unwrap();
+    drop(stdin);
+    assert!(sh.wait().unwrap().success());
+}
+
+/// A folder like scripts/build-cuda's output: `zkinfer` (this build) and a stand-in
+/// `zkinfer-cuda` running `body`.
+fn bin_with_helper(t: &Path, body: &str) -> PathBuf {
+    let bin = t.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let exe = bin.join("zkinfer");
+    std::fs::hard_link(env!("CARGO_BIN_EXE_zkinfer"), &exe)
+        .or_else(|_| std::fs::copy(env!("CARGO_BIN_EXE_zkinfer"), &exe).map(|_| ()))
+        .unwrap();
+    write_script(&bin.join("zkinfer-cuda"), body);
+    bin
+}
+
+#[test]
+fn gpu_check_script_with_a_simulated_gpu() {
+    // scripts/gpu-check is what a GPU session runs, with little device time: rehearse it here
+    // with the simulated driver and a stand-in CUDA prover (proves on the CPU; selftest and
+    // bench print a line). Its output must be the seven flat files the remote runner returns,
+    // and the kept on-chain key and proof must pass `verify-evm` on this machine.
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let tmp = tempfile::tempdir_in(&base).unwrap();
+    let t = tmp.path();
+    simulated_driver(t, 13000);
+    let bin = bin_with_helper(
+        t,
+        &format!(
+            "case \"$1\" in\n\
+             info) echo '{{\"version\":\"{}\",\"cuda_arch\":\"90\"}}' ;;\n\
+             prove) shift; exec '{}' prove \"$@\" --device cpu ;;\n\
+             selftest) echo '| check | result | detail |'; echo 'simulated: 0 of 1 checks failed' ;;\n\
+             bench) echo '| MSM size | CPU ms |'; echo 'simulated bench' ;;\n\
+             *) exit 2 ;;\n\
+             esac",
+            env!("CARGO_PKG_VERSION"),
+            env!("CARGO_BIN_EXE_zkinfer")
+        ),
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let models = shared("1l_conv").parent().unwrap().to_path_buf();
+    let out = t.join("out");
+    let o = Command::new("bash")
+        .arg(root.join("scripts/gpu-check"))
+        .args([&bin, &models, &out])
+        .env("LD_LIBRARY_PATH", t)
+        .output()
+        .unwrap();
+    let log = ok(&o);
+    assert!(log.contains("simulated bench"), "{log}");
+    let mut files: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            assert!(
+                e.file_type().unwrap().is_file(),
+                "{:?} is not a file",
+                e.path()
+            );
+            e.file_name().to_string_lossy().to_string()
+        })
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "bench.log",
+            "bench.md",
+            "cli.log",
+            "devices.txt",
+            "onchain.tar",
+            "selftest.log",
+            "selftest.md"
+        ]
+    );
+    let devices = std::fs::read_to_string(out.join("devices.txt")).unwrap();
+    for want in [
+        "cuda: GPU 0 Simulated GPU",
+        "runs on GPU 0",
+        "step selftest:",
+        "step cli:",
+        "step onchain:",
+        "step bench: ",
+        "(status so far 0)",
+    ] {
+        assert!(devices.contains(want), "{want}: {devices}");
+    }
+    let cli_log = std::fs::read_to_string(out.join("cli.log")).unwrap();
+    assert_eq!(cli_log.matches("verified").count(), 2, "{cli_log}");
+    // Afterwards, here: the GPU proof on the EVM.
+    let kept = t.join("kept");
+    std::fs::create_dir(&kept).unwrap();
+    let st = Command::new("tar")
+        .arg("xf")
+        .arg(out.join("onchain.tar"))
+        .arg("-C")
+        .arg(&kept)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let v = ok(&zkinfer(&[
+        "verify-evm",
+        &s(&kept.join("model")),
+        "--proof",
+        &s(&kept.join("proof.json")),
+    ]));
+    assert!(v.starts_with("accepted"), "{v}");
+    // A GPU the prover cannot use stops the script at once, before any work.
+    let o = Command::new("bash")
+        .arg(root.join("scripts/gpu-check"))
+        .args([&bin, &models, &t.join("out2")])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no usable GPU"));
+    assert!(!t.join("out2/selftest.md").exists());
+}
+
 #[test]
 fn gpu_dispatch_with_a_simulated_driver() {
     // The path `--device auto|cuda` takes once the driver reports a GPU, with a stand-in for
@@ -681,32 +817,11 @@ fn gpu_dispatch_with_a_simulated_driver() {
     let tmp = tempfile::tempdir_in(&base).unwrap();
     let t = tmp.path();
     simulated_driver(t, 13000);
-    let bin = t.join("bin");
-    std::fs::create_dir(&bin).unwrap();
+    let bin = bin_with_helper(t, "exit 2");
     let exe = bin.join("zkinfer");
-    std::fs::hard_link(env!("CARGO_BIN_EXE_zkinfer"), &exe)
-        .or_else(|_| std::fs::copy(env!("CARGO_BIN_EXE_zkinfer"), &exe).map(|_| ()))
-        .unwrap();
     let mark = t.join("helper-ran");
     let helper = bin.join("zkinfer-cuda");
-    // Written through `sh`, so this process never holds the file open for writing (a process
-    // forked meanwhile by a parallel test would inherit the handle: "text file busy").
-    let write_helper = |body: &str| {
-        use std::io::Write;
-        let mut sh = Command::new("sh")
-            .arg("-c")
-            .arg("cat > \"$0\" && chmod 755 \"$0\"")
-            .arg(&helper)
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = sh.stdin.take().unwrap();
-        stdin
-            .write_all(format!("#!/bin/sh\n{body}\n").as_bytes())
-            .unwrap();
-        drop(stdin);
-        assert!(sh.wait().unwrap().success());
-    };
+    let write_helper = |body: &str| write_script(&helper, body);
     // `info` as scripts/build-cuda's default build answers it (kernels for compute 9.0).
     let info = |arch: &str| {
         format!(
