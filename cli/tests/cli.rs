@@ -805,6 +805,37 @@ fn gpu_check_script_with_a_simulated_gpu() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("no usable GPU"));
     assert!(!t.join("out2/selftest.md").exists());
+    // A CUDA prover that aborts at start unless its address-space reservation is smaller: the
+    // script tries once with VPMM_VA_SIZE and goes on (here into models that do not exist).
+    write_script(
+        &bin.join("zkinfer-cuda"),
+        &format!(
+            "[ -n \"$VPMM_VA_SIZE\" ] || {{ echo 'CudaError {{ name: \"cudaErrorMemoryAllocation\" }}' >&2; exit 134; }}\n\
+             [ \"$1\" = info ] && echo '{{\"version\":\"{}\",\"cuda_arch\":\"90\"}}'\n\
+             exit 0",
+            env!("CARGO_PKG_VERSION")
+        ),
+    );
+    let out3 = t.join("out3");
+    let o = Command::new("bash")
+        .arg(root.join("scripts/gpu-check"))
+        .args([&bin, &t.join("no-models"), &out3])
+        .env("LD_LIBRARY_PATH", t)
+        .env_remove("VPMM_VA_SIZE")
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "the CLI steps had no models");
+    let devices = std::fs::read_to_string(out3.join("devices.txt")).unwrap();
+    for want in [
+        "does not start",
+        "cudaErrorMemoryAllocation",
+        "again with VPMM_VA_SIZE=274877906944",
+        "runs on GPU 0",
+        "step selftest: ",
+        "step bench: ",
+    ] {
+        assert!(devices.contains(want), "{want}: {devices}");
+    }
 }
 
 #[test]
