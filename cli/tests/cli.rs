@@ -796,14 +796,23 @@ fn gpu_check_script_with_a_simulated_gpu() {
         &s(&kept.join("proof.json")),
     ]));
     assert!(v.starts_with("accepted"), "{v}");
-    // A GPU the prover cannot use stops the script at once, before any work.
+    // A GPU the prover's kernels cannot run on stops the script at once, before any work.
+    write_script(
+        &bin.join("zkinfer-cuda"),
+        &format!(
+            "[ \"$1\" = info ] && echo '{{\"version\":\"{}\",\"cuda_arch\":\"100\"}}'\nexit 0",
+            env!("CARGO_PKG_VERSION")
+        ),
+    );
     let o = Command::new("bash")
         .arg(root.join("scripts/gpu-check"))
         .args([&bin, &models, &t.join("out2")])
+        .env("LD_LIBRARY_PATH", t)
         .output()
         .unwrap();
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("no usable GPU"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("the CUDA prover cannot run here"), "{err}");
     assert!(!t.join("out2/selftest.md").exists());
     // A CUDA prover that aborts at start unless its address-space reservation is smaller: the
     // script tries once with VPMM_VA_SIZE and goes on (here into models that do not exist).
@@ -831,11 +840,16 @@ fn gpu_check_script_with_a_simulated_gpu() {
         "cudaErrorMemoryAllocation",
         "again with VPMM_VA_SIZE=274877906944",
         "runs on GPU 0",
-        "step selftest: ",
         "step bench: ",
     ] {
         assert!(devices.contains(want), "{want}: {devices}");
     }
+    // The selftest (first step) ran with the smaller reservation too.
+    let selftest = devices.lines().find(|l| l.starts_with("step selftest:"));
+    assert!(
+        selftest.is_some_and(|l| l.ends_with("(status so far 0)")),
+        "{devices}"
+    );
 }
 
 #[test]
@@ -932,7 +946,9 @@ fn gpu_dispatch_with_a_simulated_driver() {
     write_helper("echo 'CUDA driver version is insufficient' >&2\nexit 1");
     let d = ok(&run(&["devices"]));
     assert!(
-        d.contains("does not start") && d.contains("insufficient"),
+        d.contains("cuda prover: unusable: ")
+            && d.contains("does not start")
+            && d.contains("insufficient"),
         "{d}"
     );
     write_helper(&proving_helper);

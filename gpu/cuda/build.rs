@@ -2,7 +2,7 @@
 //! (`libcudart.so.13`, shipped beside it by scripts/build-cuda) in its own folder first.
 //!
 //! It also records the `CUDA_ARCH` halo2-axiom-gpu's kernels are compiled for (the same
-//! variable its build reads; empty: the build machine's own GPU), so that `zkinfer-cuda` can
+//! variable its build reads; unset or empty: not recorded), so that `zkinfer-cuda` can
 //! tell before proving whether they run on the GPU it finds.
 fn main() {
     println!("cargo:rerun-if-env-changed=CARGO_FEATURE_CUDA");

@@ -109,8 +109,8 @@ pub struct ArchMismatch {
 
 impl KernelTargets {
     /// Parses a `CUDA_ARCH` value (comma-separated entries, as the build reads it). `None`
-    /// for an empty value: the build then targeted the build machine's own GPU, which is not
-    /// recorded.
+    /// for an empty value (unset or empty at build time: the build then auto-detected its
+    /// machine's GPU or left the target to nvcc, and nothing was recorded).
     pub fn parse(cuda_arch: &str) -> Result<Option<Self>, ArchParseError> {
         let entries: Vec<&str> = cuda_arch
             .split(',')

@@ -56,6 +56,17 @@ pub enum HelperError {
         /// What was wrong.
         why: String,
     },
+    /// `info` failed: it could not start (a CUDA runtime abort, typically) or exited with an
+    /// error; `why` is the telling line of its stderr.
+    #[error("the CUDA prover {path} does not start ({status}: {why})")]
+    NoStart {
+        /// The executable.
+        path: String,
+        /// Exit status.
+        status: String,
+        /// From its stderr.
+        why: String,
+    },
     /// It ran and failed (its own message is on stderr).
     #[error("the CUDA prover {path} failed ({status}; its own message, if any, is above)")]
     Failed {
@@ -71,7 +82,8 @@ pub enum HelperError {
 pub struct HelperInfo {
     /// Its package version (`zkinfer --version` of the same build).
     pub version: String,
-    /// The `CUDA_ARCH` it was built with (empty: the build machine's own GPU), see
+    /// The `CUDA_ARCH` it was built with (empty when unset or empty: not recorded, the
+    /// build then auto-detected its machine's GPU or used nvcc's default), see
     /// [`crate::KernelTargets::parse`].
     pub cuda_arch: String,
 }
@@ -116,14 +128,22 @@ pub fn helper_info(helper: &Path, limit: Duration) -> Result<HelperInfo, HelperE
     };
     let (out, err) = (out(), err());
     if !status.success() {
-        return Err(HelperError::Failed {
+        // A zkinfer-cuda from before `info` existed: clap's usage error.
+        if status.code() == Some(2) && err.contains("unrecognized subcommand") {
+            return Err(HelperError::BadInfo {
+                path: path(),
+                why: "it has no `info` subcommand (an older build?)".into(),
+            });
+        }
+        return Err(HelperError::NoStart {
             path: path(),
-            status: format!("{status}: {}", failure_line(&err)),
+            status: status.to_string(),
+            why: clip(failure_line(&err)),
         });
     }
     serde_json::from_str(out.trim()).map_err(|e| HelperError::BadInfo {
         path: path(),
-        why: format!("{e} in {:?}", last_line(&out)),
+        why: format!("{e} in {:?}", clip(last_line(&out))),
     })
 }
 
@@ -135,6 +155,14 @@ fn failure_line(stderr: &str) -> &str {
         .find(|l| l.to_ascii_lowercase().contains("error"))
         .map(str::trim)
         .unwrap_or_else(|| last_line(stderr))
+}
+
+/// At most 200 characters of `s`, for messages.
+fn clip(s: &str) -> String {
+    match s.char_indices().nth(200) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
 }
 
 /// The last non-empty line of a program's output, for messages.
@@ -332,8 +360,21 @@ mod tests {
             "echo 'error: no CUDA-capable device is detected' >&2\nexit 1",
         );
         let e = helper_info(&h, minute).unwrap_err();
-        assert!(matches!(e, HelperError::Failed { .. }), "{e}");
+        assert!(matches!(e, HelperError::NoStart { .. }), "{e}");
         assert!(e.to_string().contains("no CUDA-capable device"), "{e}");
+        // An older zkinfer-cuda without `info`: not "does not start".
+        write_script(
+            &h,
+            "echo \"error: unrecognized subcommand 'info'\" >&2\nexit 2",
+        );
+        let e = helper_info(&h, minute).unwrap_err();
+        assert!(matches!(e, HelperError::BadInfo { .. }), "{e}");
+        assert!(e.to_string().contains("no `info` subcommand"), "{e}");
+        // A flood on stdout is quoted in part.
+        write_script(&h, "head -c 100000 /dev/zero | tr '\\0' x; echo");
+        let e = helper_info(&h, minute).unwrap_err();
+        assert!(matches!(e, HelperError::BadInfo { .. }), "{e}");
+        assert!(e.to_string().len() < 400, "{}", e.to_string().len());
         // An abort while the CUDA runtime starts: the error line, not the last one.
         write_script(
             &h,

@@ -55,13 +55,13 @@ impl Devices {
             return Ok(ExitCode::SUCCESS);
         }
         // It starts the CUDA runtime: seconds at most, unless the driver hangs.
-        match helper_info(&helper, Duration::from_secs(120)) {
+        match helper_info(&helper, Duration::from_secs(60)) {
             Ok(info) => {
                 for line in describe_build(&info, &gpus) {
                     println!("{line}");
                 }
             }
-            Err(e) => println!("cuda prover: does not start: {e}"),
+            Err(e) => println!("cuda prover: unusable: {e}"),
         }
         Ok(ExitCode::SUCCESS)
     }
@@ -81,7 +81,8 @@ fn describe_build(info: &HelperInfo, gpus: &[GpuInfo]) -> Vec<String> {
         Ok(Some(t)) => t,
         Ok(None) => {
             lines.push(
-                "cuda prover: kernels for the build machine's own GPU (built without CUDA_ARCH); not checked here".into(),
+                "cuda prover: kernels not recorded (built without CUDA_ARCH); not checked here"
+                    .into(),
             );
             return lines;
         }
