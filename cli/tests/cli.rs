@@ -730,13 +730,18 @@ fn gpu_check_script_with_a_simulated_gpu() {
     );
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let models = shared("1l_conv").parent().unwrap().to_path_buf();
+    // The script on `models` into `out`, with the simulated driver.
+    let gpu_check = |models: &Path, out: &Path| {
+        Command::new("bash")
+            .arg(root.join("scripts/gpu-check"))
+            .args([&bin, models, out])
+            .env("LD_LIBRARY_PATH", t)
+            .env_remove("VPMM_VA_SIZE")
+            .output()
+            .unwrap()
+    };
     let out = t.join("out");
-    let o = Command::new("bash")
-        .arg(root.join("scripts/gpu-check"))
-        .args([&bin, &models, &out])
-        .env("LD_LIBRARY_PATH", t)
-        .output()
-        .unwrap();
+    let o = gpu_check(&models, &out);
     let log = ok(&o);
     assert!(log.contains("simulated bench"), "{log}");
     let mut files: Vec<String> = std::fs::read_dir(&out)
@@ -804,12 +809,7 @@ fn gpu_check_script_with_a_simulated_gpu() {
             env!("CARGO_PKG_VERSION")
         ),
     );
-    let o = Command::new("bash")
-        .arg(root.join("scripts/gpu-check"))
-        .args([&bin, &models, &t.join("out2")])
-        .env("LD_LIBRARY_PATH", t)
-        .output()
-        .unwrap();
+    let o = gpu_check(&models, &t.join("out2"));
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("the CUDA prover cannot run here"), "{err}");
@@ -826,13 +826,7 @@ fn gpu_check_script_with_a_simulated_gpu() {
         ),
     );
     let out3 = t.join("out3");
-    let o = Command::new("bash")
-        .arg(root.join("scripts/gpu-check"))
-        .args([&bin, &t.join("no-models"), &out3])
-        .env("LD_LIBRARY_PATH", t)
-        .env_remove("VPMM_VA_SIZE")
-        .output()
-        .unwrap();
+    let o = gpu_check(&t.join("no-models"), &out3);
     assert!(!o.status.success(), "the CLI steps had no models");
     let devices = std::fs::read_to_string(out3.join("devices.txt")).unwrap();
     for want in [
