@@ -38,6 +38,11 @@ pub struct DeviceArg {
     /// `cuda` fails). Default: no limit. Proving on the CPU has no limit.
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     pub gpu_timeout: Option<u64>,
+    /// The GPU to prove on, as `zkinfer devices` numbers them (the CUDA prover sees it as its
+    /// only device). A GPU that is not there is an error with `--device cuda`, the CPU with
+    /// `auto`.
+    #[arg(long, value_name = "INDEX", default_value_t = 0)]
+    pub gpu: u32,
 }
 
 /// Why the CUDA prover cannot prove a circuit of this shape, if it cannot.
@@ -71,7 +76,7 @@ impl DeviceArg {
             },
             circuit,
         };
-        let s = select(self.choice(), &probe, &ready)?;
+        let s = select(self.choice(), self.gpu, &probe, &ready)?;
         if let Some(note) = s.note {
             eprintln!("note: {note}");
         }
@@ -101,9 +106,14 @@ impl DeviceArg {
         };
         match backend {
             Backend::Cpu => on_cpu(),
-            Backend::Cuda { helper, gpus } => {
+            Backend::Cuda {
+                helper,
+                index,
+                gpus,
+            } => {
                 let gpu = Gpu {
                     helper,
+                    index: *index,
                     gpus,
                     limit: self.gpu_timeout.map(Duration::from_secs),
                 };
@@ -121,9 +131,10 @@ impl DeviceArg {
     }
 }
 
-/// The CUDA prover, the GPUs it will use and its time limit.
+/// The CUDA prover, the GPU it will use and its time limit.
 struct Gpu<'a> {
     helper: &'a Path,
+    index: u32,
     gpus: &'a str,
     limit: Option<Duration>,
 }
@@ -142,6 +153,7 @@ impl Gpu<'_> {
     ) -> Result<ProofFile> {
         let Gpu {
             helper,
+            index,
             gpus,
             limit,
         } = *self;
@@ -153,7 +165,7 @@ impl Gpu<'_> {
         let partial = out.with_file_name(name);
         let _ = std::fs::remove_file(&partial);
         let result = (|| -> Result<ProofFile> {
-            prove_with_helper(helper, dir, input, &partial, quiet, limit)?;
+            prove_with_helper(helper, index, dir, input, &partial, quiet, limit)?;
             let text = std::fs::read_to_string(&partial).with_context(|| {
                 format!(
                     "reading the proof the CUDA prover wrote to {}",

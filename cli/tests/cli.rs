@@ -643,7 +643,8 @@ fn device_choice() {
     assert!(d.starts_with("cpu: ") && d.contains("cuda: "), "{d}");
 }
 
-/// A CUDA driver stand-in that reports one GPU ("Simulated GPU", compute 9.0) and supports
+/// A CUDA driver stand-in that reports two GPUs ("Simulated GPU" and "Simulated GPU B",
+/// compute 9.0; it ignores CUDA_VISIBLE_DEVICES) and supports
 /// CUDA `cuda` (as cuDriverGetVersion encodes it, e.g. 13000), compiled with `cc`.
 fn simulated_driver(dir: &Path, cuda: u32) {
     let c = dir.join("fake_cuda.c");
@@ -653,9 +654,9 @@ fn simulated_driver(dir: &Path, cuda: u32) {
 #include <stddef.h>
 int cuInit(unsigned f) { return 0; }
 int cuDriverGetVersion(int *v) { *v = CUDA_VERSION; return 0; }
-int cuDeviceGetCount(int *n) { *n = 1; return 0; }
+int cuDeviceGetCount(int *n) { *n = 2; return 0; }
 int cuDeviceGet(int *d, int i) { *d = i; return 0; }
-int cuDeviceGetName(char *b, int len, int d) { strncpy(b, "Simulated GPU", len); return 0; }
+int cuDeviceGetName(char *b, int len, int d) { strncpy(b, d ? "Simulated GPU B" : "Simulated GPU", len); return 0; }
 int cuDeviceTotalMem_v2(size_t *b, int d) { *b = (size_t)1 << 30; return 0; }
 int cuDeviceGetAttribute(int *v, int a, int d) { *v = a == 75 ? 9 : 0; return 0; }
 "#,
@@ -869,19 +870,23 @@ fn gpu_dispatch_with_a_simulated_driver() {
         )
     };
     let proving_helper = format!(
-        "{}\n[ \"$1\" = prove ] || exit 2\nshift\ntouch '{}'\nexec '{}' prove \"$@\" --device cpu",
+        "{}\n[ \"$1\" = prove ] || exit 2\nshift\necho \"$CUDA_VISIBLE_DEVICES\" > '{}'\nexec '{}' prove \"$@\" --device cpu",
         info("90"),
         mark.display(),
         env!("CARGO_BIN_EXE_zkinfer")
     );
     write_helper(&proving_helper);
-    let run = |args: &[&str]| {
-        Command::new(&exe)
-            .args(args)
-            .env("LD_LIBRARY_PATH", t)
-            .output()
-            .unwrap()
+    // `visible`: zkinfer's own CUDA_VISIBLE_DEVICES.
+    let run_with = |args: &[&str], visible: Option<&str>| {
+        let mut c = Command::new(&exe);
+        c.args(args).env("LD_LIBRARY_PATH", t);
+        match visible {
+            Some(v) => c.env("CUDA_VISIBLE_DEVICES", v),
+            None => c.env_remove("CUDA_VISIBLE_DEVICES"),
+        };
+        c.output().unwrap()
     };
+    let run = |args: &[&str]| run_with(args, None);
     let src = shared("1l_conv");
     let (onnx, input) = (src.join("network.onnx"), src.join("input.json"));
     let (direct, freivalds) = (t.join("direct"), t.join("freivalds"));
@@ -919,7 +924,9 @@ fn gpu_dispatch_with_a_simulated_driver() {
     write_helper(&format!("{}\nexit 2", info("100")));
     let d = ok(&run(&["devices"]));
     assert!(
-        d.contains("cannot prove here") && d.contains("CUDA_ARCH=90 scripts/build-cuda"),
+        d.contains("cannot prove on GPU 0")
+            && d.contains("cannot prove on GPU 1")
+            && d.contains("CUDA_ARCH=90 scripts/build-cuda"),
         "{d}"
     );
     // One from another zkinfer version is named as such.
@@ -952,12 +959,45 @@ fn gpu_dispatch_with_a_simulated_driver() {
         let o = prove(&direct, device);
         let out = ok(&o);
         assert!(mark.exists(), "{device}: the helper was not started");
+        // GPU 0 is the helper's only device.
+        assert_eq!(std::fs::read_to_string(&mark).unwrap().trim(), "0");
         assert!(out.contains("proved 1 output tensor"), "{out}");
         let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains("Simulated GPU"), "{err}");
+        assert!(err.contains("proving on GPU 0 Simulated GPU ("), "{err}");
         let v = ok(&zkinfer(&["verify", &s(&direct), "--proof", &s(&proof)]));
         assert!(v.starts_with("verified"), "{v}");
     }
+    // `--gpu 1`: that GPU becomes the helper's device 0, also through an existing
+    // CUDA_VISIBLE_DEVICES; a GPU that is not there is refused by `cuda`, the CPU for `auto`.
+    let on_gpu = |gpu: &str, device: &str, visible: Option<&str>| {
+        let _ = std::fs::remove_file(&mark);
+        let args = [
+            "prove",
+            &s(&direct),
+            "--input",
+            &s(&input),
+            "--out",
+            &s(&proof),
+            "--device",
+            device,
+            "--gpu",
+            gpu,
+        ];
+        run_with(&args, visible)
+    };
+    let o = on_gpu("1", "cuda", None);
+    ok(&o);
+    assert_eq!(std::fs::read_to_string(&mark).unwrap().trim(), "1");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("proving on GPU 1 Simulated GPU B"), "{err}");
+    ok(&on_gpu("1", "cuda", Some("4,6")));
+    assert_eq!(std::fs::read_to_string(&mark).unwrap().trim(), "6");
+    fails(&on_gpu("2", "cuda", None), "there is no GPU 2");
+    assert!(!mark.exists());
+    let o = on_gpu("2", "auto", None);
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("there is no GPU 2"));
+    assert!(!mark.exists());
     // Two-phase model: `auto` falls back to the CPU and says why; `cuda` is refused.
     let _ = std::fs::remove_file(&mark);
     let o = prove(&freivalds, "auto");

@@ -95,7 +95,9 @@ pub enum Backend {
     Cuda {
         /// The `zkinfer-cuda` executable.
         helper: PathBuf,
-        /// The GPUs found, for messages.
+        /// The GPU to prove on, as the driver numbers them ([`GpuInfo::index`]).
+        index: u32,
+        /// That GPU, for messages.
         gpus: String,
     },
 }
@@ -145,10 +147,11 @@ pub enum DeviceError {
     },
 }
 
-/// Chooses the backend for `choice` given what the driver reported and what the CUDA prover
-/// needs.
+/// Chooses the backend for `choice`, proving on GPU `index` (as the driver numbers them),
+/// given what the driver reported and what the CUDA prover needs.
 pub fn select(
     choice: DeviceChoice,
+    index: u32,
     probe: &Probe,
     cuda: &CudaReadiness,
 ) -> Result<Selection, DeviceError> {
@@ -158,30 +161,42 @@ pub fn select(
             note: None,
         });
     }
-    let gpus = match probe {
-        Probe::Found(g) if !g.is_empty() => describe(g),
+    let (gpus, chosen) = match probe {
+        Probe::Found(g) if !g.is_empty() => (
+            describe(g),
+            g.iter().find(|d| d.index == index).map(GpuInfo::to_string),
+        ),
         Probe::Found(_) => return no_gpu(choice, "the driver reports no CUDA device".into()),
         Probe::Unavailable(why) => return no_gpu(choice, why.clone()),
     };
-    let helper = match (&cuda.helper, &cuda.circuit) {
-        (Ok(helper), None) => helper.clone(),
-        (Err(why), _) | (Ok(_), Some(why)) => {
-            return match choice {
-                DeviceChoice::Cuda => Err(DeviceError::Unusable {
-                    gpus,
-                    why: why.clone(),
-                }),
-                _ => Ok(Selection {
-                    backend: Backend::Cpu,
-                    note: Some(format!("proving on the CPU: found {gpus}, but {why}")),
-                }),
-            }
-        }
+    let no_such_gpu = format!("there is no GPU {index}");
+    let (helper, chosen) = match (&cuda.helper, &cuda.circuit, chosen) {
+        (Ok(helper), None, Some(chosen)) => (helper.clone(), chosen),
+        (_, _, None) => return unusable(choice, gpus, &no_such_gpu),
+        (Err(why), _, _) | (Ok(_), Some(why), _) => return unusable(choice, gpus, why),
     };
     Ok(Selection {
-        backend: Backend::Cuda { helper, gpus },
+        backend: Backend::Cuda {
+            helper,
+            index,
+            gpus: chosen,
+        },
         note: None,
     })
+}
+
+/// GPUs are there but cannot be used, because of `why`.
+fn unusable(choice: DeviceChoice, gpus: String, why: &str) -> Result<Selection, DeviceError> {
+    match choice {
+        DeviceChoice::Cuda => Err(DeviceError::Unusable {
+            gpus,
+            why: why.to_string(),
+        }),
+        _ => Ok(Selection {
+            backend: Backend::Cpu,
+            note: Some(format!("proving on the CPU: found {gpus}, but {why}")),
+        }),
+    }
 }
 
 fn no_gpu(choice: DeviceChoice, why: String) -> Result<Selection, DeviceError> {
@@ -359,7 +374,7 @@ mod tests {
     fn cpu_is_always_the_cpu_and_silent() {
         for p in [h200(), Probe::Unavailable("no driver".into())] {
             for r in [ready(), no_helper(), two_phase()] {
-                let s = select(DeviceChoice::Cpu, &p, &r).unwrap();
+                let s = select(DeviceChoice::Cpu, 0, &p, &r).unwrap();
                 assert_eq!(s.backend, Backend::Cpu);
                 assert_eq!(s.note, None);
             }
@@ -369,11 +384,16 @@ mod tests {
     #[test]
     fn a_ready_gpu_is_used_by_auto_and_cuda() {
         for choice in [DeviceChoice::Auto, DeviceChoice::Cuda] {
-            let s = select(choice, &h200(), &ready()).unwrap();
+            let s = select(choice, 0, &h200(), &ready()).unwrap();
             assert_eq!(s.note, None);
             match s.backend {
-                Backend::Cuda { helper, gpus } => {
+                Backend::Cuda {
+                    helper,
+                    index,
+                    gpus,
+                } => {
                     assert!(helper.ends_with("zkinfer-cuda"));
+                    assert_eq!(index, 0);
                     assert!(gpus.contains("NVIDIA H200"), "{gpus}");
                 }
                 other => panic!("expected the CUDA backend, got {other:?}"),
@@ -382,9 +402,45 @@ mod tests {
     }
 
     #[test]
+    fn the_gpu_asked_for_is_chosen_or_its_absence_said() {
+        let Probe::Found(mut g) = h200() else {
+            unreachable!()
+        };
+        let mut l40 = g[0].clone();
+        l40.index = 1;
+        l40.name = "NVIDIA L40S".into();
+        l40.compute = (8, 9);
+        g.push(l40);
+        let two = Probe::Found(g);
+        let s = select(DeviceChoice::Cuda, 1, &two, &ready()).unwrap();
+        match s.backend {
+            Backend::Cuda { index, gpus, .. } => {
+                assert_eq!(index, 1);
+                // Only the chosen one is named as the one proving.
+                assert!(gpus.contains("L40S") && !gpus.contains("H200"), "{gpus}");
+            }
+            other => panic!("expected the CUDA backend, got {other:?}"),
+        }
+        let e = select(DeviceChoice::Cuda, 2, &two, &ready()).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("there is no GPU 2") && msg.contains("H200") && msg.contains("L40S"),
+            "{msg}"
+        );
+        let s = select(DeviceChoice::Auto, 2, &two, &ready()).unwrap();
+        assert_eq!(s.backend, Backend::Cpu);
+        assert!(s.note.unwrap().contains("there is no GPU 2"));
+        // Without any GPU the index does not matter: the usual reasons.
+        let none = Probe::Unavailable("no CUDA driver library".into());
+        let s = select(DeviceChoice::Auto, 5, &none, &ready()).unwrap();
+        assert!(s.note.unwrap().contains("no CUDA driver library"));
+    }
+
+    #[test]
     fn auto_falls_back_to_the_cpu_and_says_why() {
         let s = select(
             DeviceChoice::Auto,
+            0,
             &Probe::Unavailable("no CUDA driver library".into()),
             &ready(),
         )
@@ -392,12 +448,12 @@ mod tests {
         assert_eq!(s.backend, Backend::Cpu);
         assert!(s.note.unwrap().contains("no CUDA driver library"));
         for (r, why) in [(no_helper(), "not installed"), (two_phase(), "two phases")] {
-            let s = select(DeviceChoice::Auto, &h200(), &r).unwrap();
+            let s = select(DeviceChoice::Auto, 0, &h200(), &r).unwrap();
             assert_eq!(s.backend, Backend::Cpu);
             let note = s.note.unwrap();
             assert!(note.contains("NVIDIA H200") && note.contains(why), "{note}");
         }
-        let s = select(DeviceChoice::Auto, &Probe::Found(vec![]), &ready()).unwrap();
+        let s = select(DeviceChoice::Auto, 0, &Probe::Found(vec![]), &ready()).unwrap();
         assert!(s.note.unwrap().contains("no CUDA device"));
     }
 
@@ -405,13 +461,14 @@ mod tests {
     fn cuda_is_refused_with_the_reason() {
         let e = select(
             DeviceChoice::Cuda,
+            0,
             &Probe::Unavailable("driver error 100".into()),
             &ready(),
         )
         .unwrap_err();
         assert_eq!(e, DeviceError::NoGpu("driver error 100".into()));
         for (r, why) in [(no_helper(), "not installed"), (two_phase(), "two phases")] {
-            let e = select(DeviceChoice::Cuda, &h200(), &r).unwrap_err();
+            let e = select(DeviceChoice::Cuda, 0, &h200(), &r).unwrap_err();
             assert!(matches!(e, DeviceError::Unusable { ref gpus, .. } if gpus.contains("H200")));
             let msg = e.to_string();
             assert!(msg.contains(why) && msg.contains("--device cpu"), "{msg}");

@@ -194,10 +194,28 @@ pub fn helper_beside(exe: &Path) -> Result<PathBuf, String> {
     }
 }
 
-/// Runs `helper prove DIR --input INPUT --out OUT [--quiet]`, its output shown to the user;
-/// with a `limit`, stops it (and fails) when it runs longer.
+/// The `CUDA_VISIBLE_DEVICES` under which GPU `index` (as the driver numbers them here) is
+/// the CUDA prover's device 0 (halo2-axiom-gpu proves on device 0). `visible` is this
+/// process's own `CUDA_VISIBLE_DEVICES`: where it is set, the driver numbers only the GPUs it
+/// lists, in its order, so GPU `index` is its `index`-th entry (an index or a `GPU-...` UUID).
+pub fn visible_devices_for(index: u32, visible: Option<&str>) -> String {
+    visible
+        .and_then(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .nth(index as usize)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| index.to_string())
+}
+
+/// Runs `helper prove DIR --input INPUT --out OUT [--quiet]` on GPU `gpu` (as the driver
+/// numbers them, see [`visible_devices_for`]), its output shown to the user; with a `limit`,
+/// stops it (and fails) when it runs longer.
 pub fn prove_with_helper(
     helper: &Path,
+    gpu: u32,
     dir: &Path,
     input: &Path,
     out: &Path,
@@ -206,12 +224,17 @@ pub fn prove_with_helper(
 ) -> Result<(), HelperError> {
     let path = || helper.display().to_string();
     let mut cmd = Command::new(helper);
-    cmd.arg("prove")
-        .arg(dir)
-        .arg("--input")
-        .arg(input)
-        .arg("--out")
-        .arg(out);
+    let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
+    cmd.env(
+        "CUDA_VISIBLE_DEVICES",
+        visible_devices_for(gpu, visible.as_deref()),
+    )
+    .arg("prove")
+    .arg(dir)
+    .arg("--input")
+    .arg(input)
+    .arg("--out")
+    .arg(out);
     if quiet {
         cmd.arg("--quiet");
     }
@@ -276,15 +299,32 @@ mod tests {
     }
 
     #[test]
+    fn the_chosen_gpu_becomes_the_helpers_device_0() {
+        assert_eq!(visible_devices_for(0, None), "0");
+        assert_eq!(visible_devices_for(3, None), "3");
+        // Already narrowed: the index-th entry of that list, whatever its form.
+        assert_eq!(visible_devices_for(0, Some("2,5")), "2");
+        assert_eq!(visible_devices_for(1, Some(" 2, 5 ")), "5");
+        assert_eq!(
+            visible_devices_for(1, Some("GPU-8a1b,GPU-77c0")),
+            "GPU-77c0"
+        );
+        // An entry the list does not have (the driver reported more GPUs than it lists):
+        // the index itself.
+        assert_eq!(visible_devices_for(4, Some("2,5")), "4");
+        assert_eq!(visible_devices_for(1, Some("")), "1");
+    }
+
+    #[test]
     fn a_failing_or_missing_helper_is_an_error() {
         let missing = Path::new("/nonexistent/zkinfer-cuda");
         let p = Path::new(".");
-        let e = prove_with_helper(missing, p, p, p, true, None).unwrap_err();
+        let e = prove_with_helper(missing, 0, p, p, p, true, None).unwrap_err();
         assert!(matches!(e, HelperError::Start { .. }), "{e}");
         // `false` exits with 1 whatever its arguments.
         if let Ok(f) = which_false() {
             for limit in [None, Some(Duration::from_secs(60))] {
-                let e = prove_with_helper(&f, p, p, p, true, limit).unwrap_err();
+                let e = prove_with_helper(&f, 0, p, p, p, true, limit).unwrap_err();
                 assert!(matches!(e, HelperError::Failed { .. }), "{e}");
             }
         }
@@ -320,7 +360,8 @@ mod tests {
         write_script(&hang, "exec sleep 30");
         let p = Path::new(".");
         let t = Instant::now();
-        let e = prove_with_helper(&hang, p, p, p, true, Some(Duration::from_secs(1))).unwrap_err();
+        let e =
+            prove_with_helper(&hang, 0, p, p, p, true, Some(Duration::from_secs(1))).unwrap_err();
         assert!(matches!(e, HelperError::TimedOut { seconds: 1, .. }), "{e}");
         // Stopped, not waited for.
         assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
@@ -328,7 +369,7 @@ mod tests {
         // A quick helper within the limit succeeds.
         let quick = tmp.join("quick");
         write_script(&quick, "exit 0");
-        prove_with_helper(&quick, p, p, p, true, Some(Duration::from_secs(60))).unwrap();
+        prove_with_helper(&quick, 0, p, p, p, true, Some(Duration::from_secs(60))).unwrap();
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 

@@ -17,7 +17,8 @@ pub use device::{
     Probe, Selection, HELPER_CUDA,
 };
 pub use helper::{
-    find_helper, helper_info, prove_with_helper, HelperError, HelperInfo, HELPER_NAME,
+    find_helper, helper_info, prove_with_helper, visible_devices_for, HelperError, HelperInfo,
+    HELPER_NAME,
 };
 pub use kzg::{RoutedKzg, RoutedParams, RoutedShplonk};
 pub use msm::{CpuMsm, G1Msm, Msm};

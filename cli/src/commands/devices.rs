@@ -9,8 +9,8 @@ use zkinfer_gpu::{
     KernelTargets, Probe, Runs,
 };
 
-/// List the GPUs the CUDA driver reports, whether the CUDA prover is installed and whether
-/// its kernels run on the first GPU.
+/// List the GPUs the CUDA driver reports (numbered as `prove --gpu` takes them), whether the
+/// CUDA prover is installed and whether its kernels run on each GPU.
 #[derive(Args)]
 pub struct Devices {}
 
@@ -67,7 +67,7 @@ impl Devices {
     }
 }
 
-/// What `zkinfer-cuda info` says about the build, and whether its kernels run on GPU 0.
+/// What `zkinfer-cuda info` says about the build, and whether its kernels run on each GPU.
 fn describe_build(info: &HelperInfo, gpus: &[GpuInfo]) -> Vec<String> {
     let mine = env!("CARGO_PKG_VERSION");
     let mut lines = Vec::new();
@@ -92,8 +92,8 @@ fn describe_build(info: &HelperInfo, gpus: &[GpuInfo]) -> Vec<String> {
         }
     };
     lines.push(format!("cuda prover: kernels {targets}"));
-    // halo2-axiom-gpu proves on device 0.
-    if let Some(gpu) = gpus.first() {
+    // `prove --gpu INDEX` picks one of them.
+    for gpu in gpus {
         lines.push(match targets.check(gpu) {
             Ok(runs @ Runs::Sass(_)) => format!("cuda prover: runs on GPU {} ({runs})", gpu.index),
             Ok(runs @ Runs::Ptx(_)) => format!(
@@ -101,7 +101,7 @@ fn describe_build(info: &HelperInfo, gpus: &[GpuInfo]) -> Vec<String> {
                 gpu.index,
                 cuda_arch_of(gpu.compute)
             ),
-            Err(e) => format!("cuda prover: cannot prove here: {e}"),
+            Err(e) => format!("cuda prover: cannot prove on GPU {}: {e}", gpu.index),
         });
     }
     lines
