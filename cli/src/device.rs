@@ -10,7 +10,7 @@ use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::CircuitShape;
 use zkinfer_gpu::{
     check_driver, find_helper, probe_cuda, prove_with_helper, select, Backend, CpuMsm,
-    CudaReadiness, DeviceChoice, Probe,
+    CudaReadiness, DeviceChoice, GpuInfo, Probe,
 };
 use zkinfer_verifier::ProofFile;
 
@@ -106,19 +106,14 @@ impl DeviceArg {
         };
         match backend {
             Backend::Cpu => on_cpu(),
-            Backend::Cuda {
-                helper,
-                index,
-                gpus,
-            } => {
+            Backend::Cuda { helper, gpu: info } => {
                 let gpu = Gpu {
                     helper,
-                    index: *index,
-                    gpus,
+                    gpu: info,
                     limit: self.gpu_timeout.map(Duration::from_secs),
                 };
                 match gpu.prove(dir, input, out, quiet, digest) {
-                    Ok(p) => Ok((p, gpus.clone())),
+                    Ok(p) => Ok((p, info.to_string())),
                     // `auto` still owes the user a proof.
                     Err(e) if self.choice() == DeviceChoice::Auto => {
                         eprintln!("note: proving on the CPU: the CUDA prover failed ({e:#})");
@@ -134,8 +129,7 @@ impl DeviceArg {
 /// The CUDA prover, the GPU it will use and its time limit.
 struct Gpu<'a> {
     helper: &'a Path,
-    index: u32,
-    gpus: &'a str,
+    gpu: &'a GpuInfo,
     limit: Option<Duration>,
 }
 
@@ -151,21 +145,16 @@ impl Gpu<'_> {
         quiet: bool,
         digest: &str,
     ) -> Result<ProofFile> {
-        let Gpu {
-            helper,
-            index,
-            gpus,
-            limit,
-        } = *self;
+        let Gpu { helper, gpu, limit } = *self;
         if !quiet {
-            eprintln!("proving on {gpus} with {}", helper.display());
+            eprintln!("proving on {gpu} with {}", helper.display());
         }
         let mut name = out.file_name().unwrap_or_default().to_os_string();
         name.push(".zkinfer-cuda.partial");
         let partial = out.with_file_name(name);
         let _ = std::fs::remove_file(&partial);
         let result = (|| -> Result<ProofFile> {
-            prove_with_helper(helper, index, dir, input, &partial, quiet, limit)?;
+            prove_with_helper(helper, gpu, dir, input, &partial, quiet, limit)?;
             let text = std::fs::read_to_string(&partial).with_context(|| {
                 format!(
                     "reading the proof the CUDA prover wrote to {}",

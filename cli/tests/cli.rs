@@ -672,6 +672,12 @@ int cuDeviceGetAttribute(int *v, int a, int d) { *v = a == 75 ? 9 : 0; return 0;
     assert!(st.success());
 }
 
+/// The first line of a file.
+fn first_line(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().next().unwrap_or_default().to_string()
+}
+
 /// Writes an executable `#!/bin/sh` script, through `sh`, so this process never holds the
 /// file open for writing (a process forked meanwhile by a parallel test would inherit the
 /// handle: "text file busy").
@@ -870,7 +876,7 @@ fn gpu_dispatch_with_a_simulated_driver() {
         )
     };
     let proving_helper = format!(
-        "{}\n[ \"$1\" = prove ] || exit 2\nshift\necho \"$CUDA_VISIBLE_DEVICES\" > '{}'\nexec '{}' prove \"$@\" --device cpu",
+        "{}\n[ \"$1\" = prove ] || exit 2\nshift\nprintf '%s\\n%s\\n' \"$CUDA_VISIBLE_DEVICES\" \"$ZKINFER_CUDA_GPU\" > '{}'\nexec '{}' prove \"$@\" --device cpu",
         info("90"),
         mark.display(),
         env!("CARGO_BIN_EXE_zkinfer")
@@ -916,7 +922,8 @@ fn gpu_dispatch_with_a_simulated_driver() {
     assert!(d.contains(&helper.display().to_string()), "{d}");
     assert!(
         d.contains("kernels sm_90 + PTX compute_90")
-            && d.contains("runs on GPU 0 (sm_90 machine code)"),
+            && d.contains("runs on GPU 0 (sm_90 machine code)")
+            && d.contains("runs on GPU 1 (sm_90 machine code)"),
         "{d}"
     );
     assert!(!d.contains("warning"), "{d}");
@@ -960,7 +967,7 @@ fn gpu_dispatch_with_a_simulated_driver() {
         let out = ok(&o);
         assert!(mark.exists(), "{device}: the helper was not started");
         // GPU 0 is the helper's only device.
-        assert_eq!(std::fs::read_to_string(&mark).unwrap().trim(), "0");
+        assert_eq!(first_line(&mark), "0");
         assert!(out.contains("proved 1 output tensor"), "{out}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains("proving on GPU 0 Simulated GPU ("), "{err}");
@@ -987,11 +994,27 @@ fn gpu_dispatch_with_a_simulated_driver() {
     };
     let o = on_gpu("1", "cuda", None);
     ok(&o);
-    assert_eq!(std::fs::read_to_string(&mark).unwrap().trim(), "1");
+    assert_eq!(first_line(&mark), "1");
+    // ... and is named to it, so it can check it sees that GPU as its device 0.
+    let told = std::fs::read_to_string(&mark).unwrap();
+    assert!(
+        told.contains("\"index\":1") && told.contains("Simulated GPU B"),
+        "{told}"
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("proving on GPU 1 Simulated GPU B"), "{err}");
-    ok(&on_gpu("1", "cuda", Some("4,6")));
-    assert_eq!(std::fs::read_to_string(&mark).unwrap().trim(), "6");
+    let o = on_gpu("1", "cuda", Some("4,6"));
+    ok(&o);
+    assert_eq!(first_line(&mark), "6");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("proving on GPU 1 Simulated GPU B"), "{err}");
+    // A list the driver's GPU 1 is not in (only possible with a driver that ignores it, as
+    // this stand-in does): refused, never some GPU outside the list.
+    fails(
+        &on_gpu("1", "cuda", Some("4")),
+        "GPU 1 has no entry in CUDA_VISIBLE_DEVICES=4",
+    );
+    assert!(!mark.exists());
     fails(&on_gpu("2", "cuda", None), "there is no GPU 2");
     assert!(!mark.exists());
     let o = on_gpu("2", "auto", None);

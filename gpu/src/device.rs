@@ -12,6 +12,7 @@
 //! once) and `cuda` is refused with the reason.
 
 use libloading::Library;
+use serde::{Deserialize, Serialize};
 use std::ffi::{c_char, c_int, CStr};
 use std::fmt;
 use std::path::PathBuf;
@@ -30,7 +31,7 @@ pub enum DeviceChoice {
 }
 
 /// A CUDA device as the driver reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GpuInfo {
     /// Device ordinal.
     pub index: u32,
@@ -95,10 +96,8 @@ pub enum Backend {
     Cuda {
         /// The `zkinfer-cuda` executable.
         helper: PathBuf,
-        /// The GPU to prove on, as the driver numbers them ([`GpuInfo::index`]).
-        index: u32,
-        /// That GPU, for messages.
-        gpus: String,
+        /// The GPU to prove on.
+        gpu: GpuInfo,
     },
 }
 
@@ -162,14 +161,13 @@ pub fn select(
         });
     }
     let (gpus, chosen) = match probe {
-        Probe::Found(g) if !g.is_empty() => (
-            describe(g),
-            g.iter().find(|d| d.index == index).map(GpuInfo::to_string),
-        ),
+        Probe::Found(g) if !g.is_empty() => {
+            (describe(g), g.iter().find(|d| d.index == index).cloned())
+        }
         Probe::Found(_) => return no_gpu(choice, "the driver reports no CUDA device".into()),
         Probe::Unavailable(why) => return no_gpu(choice, why.clone()),
     };
-    let no_such_gpu = format!("there is no GPU {index}");
+    let no_such_gpu = format!("there is no GPU {index} (see `zkinfer devices`)");
     let (helper, chosen) = match (&cuda.helper, &cuda.circuit, chosen) {
         (Ok(helper), None, Some(chosen)) => (helper.clone(), chosen),
         (_, _, None) => return unusable(choice, gpus, &no_such_gpu),
@@ -178,8 +176,7 @@ pub fn select(
     Ok(Selection {
         backend: Backend::Cuda {
             helper,
-            index,
-            gpus: chosen,
+            gpu: chosen,
         },
         note: None,
     })
@@ -387,14 +384,9 @@ mod tests {
             let s = select(choice, 0, &h200(), &ready()).unwrap();
             assert_eq!(s.note, None);
             match s.backend {
-                Backend::Cuda {
-                    helper,
-                    index,
-                    gpus,
-                } => {
+                Backend::Cuda { helper, gpu } => {
                     assert!(helper.ends_with("zkinfer-cuda"));
-                    assert_eq!(index, 0);
-                    assert!(gpus.contains("NVIDIA H200"), "{gpus}");
+                    assert_eq!((gpu.index, gpu.name.as_str()), (0, "NVIDIA H200"));
                 }
                 other => panic!("expected the CUDA backend, got {other:?}"),
             }
@@ -414,10 +406,8 @@ mod tests {
         let two = Probe::Found(g);
         let s = select(DeviceChoice::Cuda, 1, &two, &ready()).unwrap();
         match s.backend {
-            Backend::Cuda { index, gpus, .. } => {
-                assert_eq!(index, 1);
-                // Only the chosen one is named as the one proving.
-                assert!(gpus.contains("L40S") && !gpus.contains("H200"), "{gpus}");
+            Backend::Cuda { gpu, .. } => {
+                assert_eq!((gpu.index, gpu.name.as_str()), (1, "NVIDIA L40S"));
             }
             other => panic!("expected the CUDA backend, got {other:?}"),
         }

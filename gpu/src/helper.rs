@@ -11,7 +11,9 @@
 //! The interface is the `prove` subcommand of `zkinfer-cuda`, which takes the same model
 //! folder, input and output file as `zkinfer prove` and writes the same proof file.
 
+use crate::device::GpuInfo;
 use serde::{Deserialize, Serialize};
+use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -47,6 +49,14 @@ pub enum HelperError {
         path: String,
         /// Why.
         source: std::io::Error,
+    },
+    /// The chosen GPU has no entry in this process's `CUDA_VISIBLE_DEVICES`.
+    #[error("GPU {index} has no entry in CUDA_VISIBLE_DEVICES={visible}")]
+    NotVisible {
+        /// The GPU.
+        index: u32,
+        /// The variable's value.
+        visible: String,
     },
     /// `info` printed something else than [`HelperInfo`].
     #[error("the CUDA prover {path} is not this zkinfer's (`info`: {why})")]
@@ -197,25 +207,56 @@ pub fn helper_beside(exe: &Path) -> Result<PathBuf, String> {
 /// The `CUDA_VISIBLE_DEVICES` under which GPU `index` (as the driver numbers them here) is
 /// the CUDA prover's device 0 (halo2-axiom-gpu proves on device 0). `visible` is this
 /// process's own `CUDA_VISIBLE_DEVICES`: where it is set, the driver numbers only the GPUs it
-/// lists, in its order, so GPU `index` is its `index`-th entry (an index or a `GPU-...` UUID).
-pub fn visible_devices_for(index: u32, visible: Option<&str>) -> String {
-    visible
-        .and_then(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|e| !e.is_empty())
-                .nth(index as usize)
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| index.to_string())
+/// lists, in its order, so GPU `index` is its `index`-th entry (an index, a `GPU-...` UUID or
+/// a `MIG-...` one); `None` when the list has no such entry (never a GPU outside the list).
+pub fn visible_devices_for(index: u32, visible: Option<&str>) -> Option<String> {
+    match visible {
+        None => Some(index.to_string()),
+        Some(v) => v
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .nth(index as usize)
+            .map(str::to_string),
+    }
 }
 
-/// Runs `helper prove DIR --input INPUT --out OUT [--quiet]` on GPU `gpu` (as the driver
-/// numbers them, see [`visible_devices_for`]), its output shown to the user; with a `limit`,
-/// stops it (and fails) when it runs longer.
+/// Environment variable through which `zkinfer` tells `zkinfer-cuda` which GPU it chose
+/// ([`GpuInfo`] as JSON), so that the CUDA prover can check it sees that GPU as its device 0.
+pub const CHOSEN_GPU_ENV: &str = "ZKINFER_CUDA_GPU";
+
+/// In `zkinfer-cuda`: the GPU to prove on, given the GPUs its own probe `seen` and the
+/// value of [`CHOSEN_GPU_ENV`]. Without that variable (started by hand) it is the first GPU
+/// seen; with it, the first GPU seen must be the one chosen (name, memory and compute
+/// capability), and it is returned under the index `zkinfer` knows it by, for messages.
+pub fn chosen_gpu(seen: &[GpuInfo], chosen: Option<&str>) -> Result<Option<GpuInfo>, String> {
+    let Some(first) = seen.first() else {
+        return Ok(None);
+    };
+    let Some(chosen) = chosen else {
+        return Ok(Some(first.clone()));
+    };
+    let want: GpuInfo = serde_json::from_str(chosen)
+        .map_err(|e| format!("{CHOSEN_GPU_ENV} is not a GPU description: {e}"))?;
+    let same = (first.name.as_str(), first.memory_bytes, first.compute)
+        == (want.name.as_str(), want.memory_bytes, want.compute);
+    if !same {
+        return Err(format!(
+            "zkinfer chose {want} but the CUDA prover's device 0 is {first}; check CUDA_VISIBLE_DEVICES"
+        ));
+    }
+    Ok(Some(GpuInfo {
+        index: want.index,
+        ..first.clone()
+    }))
+}
+
+/// Runs `helper prove DIR --input INPUT --out OUT [--quiet]` on `gpu` (made its device 0, see
+/// [`visible_devices_for`], and named to it through [`CHOSEN_GPU_ENV`]), its output shown to
+/// the user; with a `limit`, stops it (and fails) when it runs longer.
 pub fn prove_with_helper(
     helper: &Path,
-    gpu: u32,
+    gpu: &GpuInfo,
     dir: &Path,
     input: &Path,
     out: &Path,
@@ -224,17 +265,35 @@ pub fn prove_with_helper(
 ) -> Result<(), HelperError> {
     let path = || helper.display().to_string();
     let mut cmd = Command::new(helper);
-    let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
-    cmd.env(
-        "CUDA_VISIBLE_DEVICES",
-        visible_devices_for(gpu, visible.as_deref()),
-    )
-    .arg("prove")
-    .arg(dir)
-    .arg("--input")
-    .arg(input)
-    .arg("--out")
-    .arg(out);
+    let visible = std::env::var_os("CUDA_VISIBLE_DEVICES");
+    let not_visible = || HelperError::NotVisible {
+        index: gpu.index,
+        visible: visible
+            .as_deref()
+            .map(|v| v.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    let device: OsString = match visible.as_deref().map(OsStr::to_str) {
+        None => gpu.index.to_string().into(),
+        Some(Some(list)) => visible_devices_for(gpu.index, Some(list))
+            .ok_or_else(not_visible)?
+            .into(),
+        // Not text: its first entry is GPU 0 whatever it says; other entries cannot be told.
+        Some(None) if gpu.index == 0 => visible.clone().unwrap_or_default(),
+        Some(None) => return Err(not_visible()),
+    };
+    let chosen = serde_json::to_string(gpu).map_err(|e| HelperError::BadInfo {
+        path: path(),
+        why: format!("describing {gpu}: {e}"),
+    })?;
+    cmd.env("CUDA_VISIBLE_DEVICES", device)
+        .env(CHOSEN_GPU_ENV, chosen)
+        .arg("prove")
+        .arg(dir)
+        .arg("--input")
+        .arg(input)
+        .arg("--out")
+        .arg(out);
     if quiet {
         cmd.arg("--quiet");
     }
@@ -300,31 +359,63 @@ mod tests {
 
     #[test]
     fn the_chosen_gpu_becomes_the_helpers_device_0() {
-        assert_eq!(visible_devices_for(0, None), "0");
-        assert_eq!(visible_devices_for(3, None), "3");
+        let v = |i, l| visible_devices_for(i, l);
+        assert_eq!(v(0, None).as_deref(), Some("0"));
+        assert_eq!(v(3, None).as_deref(), Some("3"));
         // Already narrowed: the index-th entry of that list, whatever its form.
-        assert_eq!(visible_devices_for(0, Some("2,5")), "2");
-        assert_eq!(visible_devices_for(1, Some(" 2, 5 ")), "5");
+        assert_eq!(v(0, Some("2,5")).as_deref(), Some("2"));
+        assert_eq!(v(1, Some(" 2, 5 ")).as_deref(), Some("5"));
+        assert_eq!(v(1, Some("GPU-8a1b,MIG-77c0")).as_deref(), Some("MIG-77c0"));
+        // An entry the list does not have: none, never a GPU outside the list.
+        assert_eq!(v(4, Some("2,5")), None);
+        assert_eq!(v(0, Some("")), None);
+    }
+
+    fn gpu(index: u32, name: &str) -> GpuInfo {
+        GpuInfo {
+            index,
+            name: name.into(),
+            memory_bytes: 80 << 30,
+            compute: (9, 0),
+            driver_cuda: (13, 0),
+        }
+    }
+
+    #[test]
+    fn the_helper_checks_it_sees_the_gpu_chosen_for_it() {
+        let seen = [gpu(0, "NVIDIA H100")];
+        // Started by hand: its own first GPU.
+        assert_eq!(chosen_gpu(&seen, None), Ok(Some(gpu(0, "NVIDIA H100"))));
+        assert_eq!(chosen_gpu(&[], None), Ok(None));
+        // Started by zkinfer for its GPU 3: the same device, named by zkinfer's index.
+        let want = serde_json::to_string(&gpu(3, "NVIDIA H100")).unwrap();
         assert_eq!(
-            visible_devices_for(1, Some("GPU-8a1b,GPU-77c0")),
-            "GPU-77c0"
+            chosen_gpu(&seen, Some(&want)),
+            Ok(Some(gpu(3, "NVIDIA H100")))
         );
-        // An entry the list does not have (the driver reported more GPUs than it lists):
-        // the index itself.
-        assert_eq!(visible_devices_for(4, Some("2,5")), "4");
-        assert_eq!(visible_devices_for(1, Some("")), "1");
+        // Another device as its device 0: refused.
+        let other = serde_json::to_string(&gpu(3, "NVIDIA A100")).unwrap();
+        let why = chosen_gpu(&seen, Some(&other)).unwrap_err();
+        assert!(
+            why.contains("chose GPU 3 NVIDIA A100")
+                && why.contains("device 0 is GPU 0 NVIDIA H100"),
+            "{why}"
+        );
+        assert!(chosen_gpu(&seen, Some("{"))
+            .unwrap_err()
+            .contains(CHOSEN_GPU_ENV));
     }
 
     #[test]
     fn a_failing_or_missing_helper_is_an_error() {
         let missing = Path::new("/nonexistent/zkinfer-cuda");
         let p = Path::new(".");
-        let e = prove_with_helper(missing, 0, p, p, p, true, None).unwrap_err();
+        let e = prove_with_helper(missing, &gpu(0, "G"), p, p, p, true, None).unwrap_err();
         assert!(matches!(e, HelperError::Start { .. }), "{e}");
         // `false` exits with 1 whatever its arguments.
         if let Ok(f) = which_false() {
             for limit in [None, Some(Duration::from_secs(60))] {
-                let e = prove_with_helper(&f, 0, p, p, p, true, limit).unwrap_err();
+                let e = prove_with_helper(&f, &gpu(0, "G"), p, p, p, true, limit).unwrap_err();
                 assert!(matches!(e, HelperError::Failed { .. }), "{e}");
             }
         }
@@ -360,8 +451,16 @@ mod tests {
         write_script(&hang, "exec sleep 30");
         let p = Path::new(".");
         let t = Instant::now();
-        let e =
-            prove_with_helper(&hang, 0, p, p, p, true, Some(Duration::from_secs(1))).unwrap_err();
+        let e = prove_with_helper(
+            &hang,
+            &gpu(0, "G"),
+            p,
+            p,
+            p,
+            true,
+            Some(Duration::from_secs(1)),
+        )
+        .unwrap_err();
         assert!(matches!(e, HelperError::TimedOut { seconds: 1, .. }), "{e}");
         // Stopped, not waited for.
         assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
@@ -369,7 +468,16 @@ mod tests {
         // A quick helper within the limit succeeds.
         let quick = tmp.join("quick");
         write_script(&quick, "exit 0");
-        prove_with_helper(&quick, 0, p, p, p, true, Some(Duration::from_secs(60))).unwrap();
+        prove_with_helper(
+            &quick,
+            &gpu(0, "G"),
+            p,
+            p,
+            p,
+            true,
+            Some(Duration::from_secs(60)),
+        )
+        .unwrap();
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 

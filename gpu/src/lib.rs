@@ -17,8 +17,8 @@ pub use device::{
     Probe, Selection, HELPER_CUDA,
 };
 pub use helper::{
-    find_helper, helper_info, prove_with_helper, visible_devices_for, HelperError, HelperInfo,
-    HELPER_NAME,
+    chosen_gpu, find_helper, helper_info, prove_with_helper, visible_devices_for, HelperError,
+    HelperInfo, CHOSEN_GPU_ENV, HELPER_NAME,
 };
 pub use kzg::{RoutedKzg, RoutedParams, RoutedShplonk};
 pub use msm::{CpuMsm, G1Msm, Msm};

@@ -18,7 +18,9 @@ use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::plan::{MatvecCheck, MAX_K};
 use zkinfer_cuda::cases::{self, ScalarKind};
 use zkinfer_cuda::Checks;
-use zkinfer_gpu::{probe_cuda, CpuMsm, HelperInfo, KernelTargets, Msm, Probe};
+use zkinfer_gpu::{
+    chosen_gpu, probe_cuda, CpuMsm, HelperInfo, KernelTargets, Msm, Probe, CHOSEN_GPU_ENV,
+};
 use zkinfer_prover::conformance::check_backend;
 use zkinfer_prover::cuda::CudaPlonk;
 use zkinfer_prover::{load_prover, prove_input, prove_input_with, setup, Progress, Prover, Silent};
@@ -130,8 +132,17 @@ fn info() -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Fails when the kernels of this build cannot run on GPU 0 (the one halo2-axiom-gpu uses).
+/// Fails when device 0 (the one halo2-axiom-gpu uses) is not the GPU `zkinfer` chose for
+/// this process, or the kernels of this build cannot run on it.
 fn check_kernels() -> Result<()> {
+    let Probe::Found(gpus) = probe_cuda() else {
+        // Without a GPU the CUDA runtime reports its own error.
+        return Ok(());
+    };
+    let chosen = std::env::var(CHOSEN_GPU_ENV).ok();
+    let Some(gpu) = chosen_gpu(&gpus, chosen.as_deref()).map_err(|e| anyhow!(e))? else {
+        return Ok(());
+    };
     let targets = match KernelTargets::parse(CUDA_ARCH) {
         Ok(Some(t)) => t,
         // CUDA_ARCH unset or empty at build time: nothing recorded to check.
@@ -142,12 +153,7 @@ fn check_kernels() -> Result<()> {
             return Ok(());
         }
     };
-    if let Probe::Found(gpus) = probe_cuda() {
-        if let Some(gpu) = gpus.first() {
-            targets.check(gpu)?;
-        }
-    }
-    // Without a GPU the CUDA runtime reports its own error.
+    targets.check(&gpu)?;
     Ok(())
 }
 
