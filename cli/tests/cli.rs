@@ -711,30 +711,40 @@ fn bin_with_helper(t: &Path, body: &str) -> PathBuf {
     bin
 }
 
+/// The shell command with which a stand-in `zkinfer-cuda info` answers (zkinfer `version`,
+/// kernels for `arch`).
+fn info_echo(version: &str, arch: &str) -> String {
+    format!("echo '{{\"version\":\"{version}\",\"cuda_arch\":\"{arch}\"}}'")
+}
+
+/// A fresh folder (beside the test binaries) with the simulated driver (CUDA 13.0) and
+/// [`bin_with_helper`]`(body)`: the folder and its `bin`.
+fn simulated_gpu_machine(body: &str) -> (tempfile::TempDir, PathBuf) {
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let tmp = tempfile::tempdir_in(&base).unwrap();
+    simulated_driver(tmp.path(), 13000);
+    let bin = bin_with_helper(tmp.path(), body);
+    (tmp, bin)
+}
+
 #[test]
 fn gpu_check_script_with_a_simulated_gpu() {
     // scripts/gpu-check is what a GPU session runs, with little device time: rehearse it here
     // with the simulated driver and a stand-in CUDA prover (proves on the CPU; selftest and
     // bench print a line). Its output must be the seven flat files the remote runner returns,
     // and the kept on-chain key and proof must pass `verify-evm` on this machine.
-    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let tmp = tempfile::tempdir_in(&base).unwrap();
-    let t = tmp.path();
-    simulated_driver(t, 13000);
-    let bin = bin_with_helper(
-        t,
-        &format!(
-            "case \"$1\" in\n\
-             info) echo '{{\"version\":\"{}\",\"cuda_arch\":\"90\"}}' ;;\n\
+    let (tmp, bin) = simulated_gpu_machine(&format!(
+        "case \"$1\" in\n\
+             info) {} ;;\n\
              prove) shift; exec '{}' prove \"$@\" --device cpu ;;\n\
              selftest) echo '| check | result | detail |'; echo 'simulated: 0 of 1 checks failed' ;;\n\
              bench) echo '| MSM size | CPU ms |'; echo 'simulated bench' ;;\n\
              *) exit 2 ;;\n\
              esac",
-            env!("CARGO_PKG_VERSION"),
-            env!("CARGO_BIN_EXE_zkinfer")
-        ),
-    );
+        info_echo(env!("CARGO_PKG_VERSION"), "90"),
+        env!("CARGO_BIN_EXE_zkinfer")
+    ));
+    let t = tmp.path();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let models = shared("1l_conv").parent().unwrap().to_path_buf();
     // The script on `models` into `out`, with the simulated driver.
@@ -812,8 +822,8 @@ fn gpu_check_script_with_a_simulated_gpu() {
     write_script(
         &bin.join("zkinfer-cuda"),
         &format!(
-            "[ \"$1\" = info ] && echo '{{\"version\":\"{}\",\"cuda_arch\":\"100\"}}'\nexit 0",
-            env!("CARGO_PKG_VERSION")
+            "[ \"$1\" = info ] && {}\nexit 0",
+            info_echo(env!("CARGO_PKG_VERSION"), "100")
         ),
     );
     let o = gpu_check(&models, &t.join("out2"));
@@ -827,9 +837,9 @@ fn gpu_check_script_with_a_simulated_gpu() {
         &bin.join("zkinfer-cuda"),
         &format!(
             "[ -n \"$VPMM_VA_SIZE\" ] || {{ echo 'CudaError {{ name: \"cudaErrorMemoryAllocation\" }}' >&2; exit 134; }}\n\
-             [ \"$1\" = info ] && echo '{{\"version\":\"{}\",\"cuda_arch\":\"90\"}}'\n\
+             [ \"$1\" = info ] && {}\n\
              exit 0",
-            env!("CARGO_PKG_VERSION")
+            info_echo(env!("CARGO_PKG_VERSION"), "90")
         ),
     );
     let out3 = t.join("out3");
@@ -859,11 +869,8 @@ fn gpu_dispatch_with_a_simulated_driver() {
     // `zkinfer-cuda` (a script that proves with `zkinfer --device cpu` and leaves a mark):
     // the helper beside the executable is used for single-phase models, refused with the
     // reason for two-phase ones or when it is missing, and its failure is a clean error.
-    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let tmp = tempfile::tempdir_in(&base).unwrap();
+    let (tmp, bin) = simulated_gpu_machine("exit 2");
     let t = tmp.path();
-    simulated_driver(t, 13000);
-    let bin = bin_with_helper(t, "exit 2");
     let exe = bin.join("zkinfer");
     let mark = t.join("helper-ran");
     let helper = bin.join("zkinfer-cuda");
@@ -871,8 +878,8 @@ fn gpu_dispatch_with_a_simulated_driver() {
     // `info` as scripts/build-cuda's default build answers it (kernels for compute 9.0).
     let info = |arch: &str| {
         format!(
-            "if [ \"$1\" = info ]; then echo '{{\"version\":\"{}\",\"cuda_arch\":\"{arch}\"}}'; exit 0; fi",
-            env!("CARGO_PKG_VERSION")
+            "if [ \"$1\" = info ]; then {}; exit 0; fi",
+            info_echo(env!("CARGO_PKG_VERSION"), arch)
         )
     };
     let proving_helper = format!(
@@ -937,7 +944,7 @@ fn gpu_dispatch_with_a_simulated_driver() {
         "{d}"
     );
     // One from another zkinfer version is named as such.
-    write_helper("echo '{\"version\":\"0.0.1\",\"cuda_arch\":\"90\"}'");
+    write_helper(&info_echo("0.0.1", "90"));
     let d = ok(&run(&["devices"]));
     assert!(
         d.contains("warning: version 0.0.1 is not this zkinfer's"),

@@ -114,7 +114,8 @@ impl Backend {
 /// What the CUDA prover needs besides a GPU.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CudaReadiness {
-    /// The `zkinfer-cuda` executable, or why there is none ([`crate::helper::find_helper`]).
+    /// The `zkinfer-cuda` executable, or why it cannot be started: not installed
+    /// ([`crate::helper::find_helper`]), or a driver too old for it ([`check_driver`]).
     pub helper: Result<PathBuf, String>,
     /// Why the CUDA prover cannot prove this circuit, if it cannot.
     pub circuit: Option<String>,
@@ -167,10 +168,12 @@ pub fn select(
         Probe::Found(_) => return no_gpu(choice, "the driver reports no CUDA device".into()),
         Probe::Unavailable(why) => return no_gpu(choice, why.clone()),
     };
-    let no_such_gpu = format!("there is no GPU {index} (see `zkinfer devices`)");
     let (helper, chosen) = match (&cuda.helper, &cuda.circuit, chosen) {
         (Ok(helper), None, Some(chosen)) => (helper.clone(), chosen),
-        (_, _, None) => return unusable(choice, gpus, &no_such_gpu),
+        (_, _, None) => {
+            let why = format!("there is no GPU {index} (see `zkinfer devices`)");
+            return unusable(choice, gpus, &why);
+        }
         (Err(why), _, _) | (Ok(_), Some(why), _) => return unusable(choice, gpus, why),
     };
     Ok(Selection {

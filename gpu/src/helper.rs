@@ -500,37 +500,39 @@ mod tests {
                 cuda_arch: "80,90".into()
             }
         );
-        write_script(&h, "echo 'usage: zkinfer-cuda prove ...'");
-        let e = helper_info(&h, minute).unwrap_err();
+        // `info` fails with an error whose message names `needle`.
+        let info_fails = |script: &str, needle: &str| {
+            write_script(&h, script);
+            let e = helper_info(&h, minute).unwrap_err();
+            assert!(e.to_string().contains(needle), "{e}");
+            e
+        };
+        let e = info_fails(
+            "echo 'usage: zkinfer-cuda prove ...'",
+            "usage: zkinfer-cuda",
+        );
         assert!(matches!(e, HelperError::BadInfo { .. }), "{e}");
-        assert!(e.to_string().contains("usage: zkinfer-cuda"), "{e}");
-        write_script(
-            &h,
+        let e = info_fails(
             "echo 'error: no CUDA-capable device is detected' >&2\nexit 1",
+            "no CUDA-capable device",
         );
-        let e = helper_info(&h, minute).unwrap_err();
         assert!(matches!(e, HelperError::NoStart { .. }), "{e}");
-        assert!(e.to_string().contains("no CUDA-capable device"), "{e}");
         // An older zkinfer-cuda without `info`: not "does not start".
-        write_script(
-            &h,
+        let e = info_fails(
             "echo \"error: unrecognized subcommand 'info'\" >&2\nexit 2",
+            "no `info` subcommand",
         );
-        let e = helper_info(&h, minute).unwrap_err();
         assert!(matches!(e, HelperError::BadInfo { .. }), "{e}");
-        assert!(e.to_string().contains("no `info` subcommand"), "{e}");
         // A flood on stdout is quoted in part.
         write_script(&h, "head -c 100000 /dev/zero | tr '\\0' x; echo");
         let e = helper_info(&h, minute).unwrap_err();
         assert!(matches!(e, HelperError::BadInfo { .. }), "{e}");
         assert!(e.to_string().len() < 400, "{}", e.to_string().len());
         // An abort while the CUDA runtime starts: the error line, not the last one.
-        write_script(
-            &h,
+        info_fails(
             "echo 'thread panicked at vm_pool.rs:165:38:' >&2\necho 'called unwrap() on an Err value: CudaError { name: \"cudaErrorInsufficientDriver\" }' >&2\necho 'aborting.' >&2\nkill -ABRT $$",
+            "cudaErrorInsufficientDriver",
         );
-        let e = helper_info(&h, minute).unwrap_err();
-        assert!(e.to_string().contains("cudaErrorInsufficientDriver"), "{e}");
         write_script(&h, "exec sleep 30");
         let e = helper_info(&h, Duration::from_secs(1)).unwrap_err();
         assert!(matches!(e, HelperError::TimedOut { .. }), "{e}");
