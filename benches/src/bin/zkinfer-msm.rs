@@ -1,0 +1,146 @@
+//! Where CPU proving time goes: the share spent in multi-scalar multiplications (the
+//! commitments) per shared model and layout, and how many of the MSMs reach `2^GPU_MIN_K`
+//! points, the size from which the CUDA prover computes them on the GPU.
+//!
+//! `cargo run --release -p zkinfer-benches --bin zkinfer-msm [MODEL...] [--repeat N]`
+//!
+//! Layouts: the default compile (Freivalds, `--optimize prove-time`), `--matvec-check direct`
+//! (what the CUDA prover needs) at the CPU's shape, and `--optimize gpu-prove-time`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+use zkinfer_benches::{prepare_with, shared_model, MODELS};
+use zkinfer_circuits::frontend::CompileOptions;
+use zkinfer_circuits::input::InputData;
+use zkinfer_circuits::plan::{MatvecCheck, Objective, GPU_MIN_K};
+use zkinfer_gpu::{CpuMsm, Msm};
+use zkinfer_prover::{load_prover, Silent};
+
+/// Nanoseconds in MSMs, MSM count and count of MSMs of at least `2^GPU_MIN_K` points since
+/// the last [`take`].
+static MSM_NS: AtomicU64 = AtomicU64::new(0);
+static MSMS: AtomicU64 = AtomicU64::new(0);
+static LARGE: AtomicU64 = AtomicU64::new(0);
+
+/// The CPU MSM, timed.
+#[derive(Clone, Copy, Debug, Default)]
+struct TimedMsm;
+
+impl Msm for TimedMsm {
+    type Scalar = <CpuMsm as Msm>::Scalar;
+    type Base = <CpuMsm as Msm>::Base;
+    type Output = <CpuMsm as Msm>::Output;
+
+    fn name(&self) -> &'static str {
+        "cpu (timed)"
+    }
+
+    fn msm(&self, scalars: &[Self::Scalar], bases: &[Self::Base]) -> Self::Output {
+        let t = Instant::now();
+        let r = CpuMsm.msm(scalars, bases);
+        MSM_NS.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        MSMS.fetch_add(1, Ordering::Relaxed);
+        if scalars.len() >= 1 << GPU_MIN_K {
+            LARGE.fetch_add(1, Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+/// (MSM seconds, MSMs, large MSMs) since the last call.
+fn take() -> (f64, u64, u64) {
+    (
+        MSM_NS.swap(0, Ordering::Relaxed) as f64 * 1e-9,
+        MSMS.swap(0, Ordering::Relaxed),
+        LARGE.swap(0, Ordering::Relaxed),
+    )
+}
+
+/// One table row: compile with `opts`, set up, prove `repeat` times (the median run).
+fn row(name: &str, layout: &str, opts: &CompileOptions, repeat: usize) -> Result<String, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    prepare_with(name, dir.path(), opts)?;
+    let input =
+        InputData::from_path(&shared_model(name).join("input.json")).map_err(|e| e.to_string())?;
+    let prover = load_prover(dir.path(), TimedMsm, &Silent).map_err(|e| e.to_string())?;
+    let mut runs = Vec::new();
+    for _ in 0..repeat {
+        take();
+        let t = Instant::now();
+        let w = prover.witness(&input).map_err(|e| e.to_string())?;
+        prover.prove(w).map_err(|e| e.to_string())?;
+        let total = t.elapsed().as_secs_f64();
+        runs.push((total, take()));
+    }
+    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (total, (msm_s, msms, large)) = runs[runs.len() / 2];
+    let shape = &prover.model().shape;
+    Ok(format!(
+        "| {name} | {layout} | {} | {} | {total:.3} | {msm_s:.3} | {:.0}% | {msms} | {large} |",
+        shape.k,
+        shape.advice_columns(),
+        100.0 * msm_s / total
+    ))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut repeat = 3usize;
+    let mut names = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--repeat" {
+            match it.next().and_then(|n| n.parse().ok()) {
+                Some(n) if n > 0 => repeat = n,
+                _ => {
+                    eprintln!("error: --repeat needs a positive number");
+                    std::process::exit(2);
+                }
+            }
+        } else {
+            names.push(a.clone());
+        }
+    }
+    if names.is_empty() {
+        names = MODELS.iter().map(|s| s.to_string()).collect();
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "CPU: {threads} threads; median of {repeat} proofs; MSMs of at least 2^{GPU_MIN_K} points run on the GPU in the CUDA prover\n"
+    );
+    println!("| model | layout | k | advice columns | prove s | MSM s | MSM share | MSMs | MSMs >= 2^{GPU_MIN_K} |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let layouts = [
+        ("default (Freivalds)", CompileOptions::default()),
+        (
+            "direct",
+            CompileOptions {
+                matvec_check: MatvecCheck::Direct,
+                ..CompileOptions::default()
+            },
+        ),
+        (
+            "gpu-prove-time",
+            CompileOptions {
+                matvec_check: MatvecCheck::Direct,
+                objective: Objective::GpuProveTime,
+                ..CompileOptions::default()
+            },
+        ),
+    ];
+    let mut failed = false;
+    for name in &names {
+        for (layout, opts) in &layouts {
+            match row(name, layout, opts, repeat) {
+                Ok(r) => println!("{r}"),
+                Err(e) => {
+                    failed = true;
+                    println!("| {name} | {layout} | error: {e} | | | | | | |");
+                }
+            }
+        }
+    }
+    if failed {
+        std::process::exit(1);
+    }
+}
