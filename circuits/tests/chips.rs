@@ -9,7 +9,10 @@ use std::sync::Arc;
 use zkinfer_circuits::chips::AdvCol;
 use zkinfer_circuits::field::{fe, F};
 use zkinfer_circuits::graph::*;
-use zkinfer_circuits::plan::{choose_shape, CircuitPlan, CircuitShape, MatvecCheck, SearchOptions};
+use zkinfer_circuits::plan::{
+    choose_shape, CircuitPlan, CircuitShape, LayoutError, MatvecCheck, Objective, SearchOptions,
+    GPU_MIN_K,
+};
 use zkinfer_circuits::public_io::{instances, PublicIo};
 use zkinfer_circuits::ModelCircuit;
 
@@ -597,6 +600,53 @@ fn direct_matvec_proves_convolutions_with_the_same_outputs() {
         &[(AdvCol::MvX(reg.lane), reg.start, fe(-7))],
         "a conv output (direct check)",
     );
+}
+
+#[test]
+fn gpu_layout_is_single_phase_with_at_least_2_pow_14_rows_and_rejects_broken_witnesses() {
+    let (c, _, _) = conv_pool();
+    let g = (*c.graph).clone();
+    let x = vec![(0..16).map(|i| (i * 7 % 23) - 11).collect()];
+    let cpu = choose_shape(&g, &SearchOptions::default()).unwrap().shape;
+    assert!(cpu.k < GPU_MIN_K, "the CPU shape is small (k = {})", cpu.k);
+    let gpu_opts = SearchOptions {
+        objective: Objective::GpuProveTime,
+        matvec_check: MatvecCheck::Direct,
+        ..SearchOptions::default()
+    };
+    let gpu = choose_shape(&g, &gpu_opts).unwrap().shape;
+    assert!(
+        (GPU_MIN_K..=GPU_MIN_K + 2).contains(&gpu.k),
+        "k = {}",
+        gpu.k
+    );
+    assert!(!gpu.multi_phase());
+    let (d, inst, k) = build_shaped(g.clone(), x, |s| *s = gpu.clone());
+    assert_eq!(k, gpu.k);
+    assert!(!has_second_phase(&d));
+    assert!(satisfied(&d, &inst, k));
+    let reg = d.plan.layout.mv[3].clone();
+    assert_rejects(
+        &d,
+        &inst,
+        k,
+        &[(AdvCol::MvX(reg.lane), reg.start, fe(-7))],
+        "a conv output (GPU layout)",
+    );
+    // A forced k is kept (the CLI warns below GPU_MIN_K).
+    let forced = SearchOptions {
+        k: Some(cpu.k),
+        ..gpu_opts.clone()
+    };
+    assert_eq!(choose_shape(&g, &forced).unwrap().shape.k, cpu.k);
+    // The CUDA prover cannot prove two-phase circuits: no GPU layout for Freivalds.
+    let two_phase = SearchOptions {
+        matvec_check: MatvecCheck::Freivalds,
+        ..gpu_opts
+    };
+    let err = choose_shape(&g, &two_phase).unwrap_err();
+    assert!(matches!(err, LayoutError::GpuNeedsSinglePhase), "{err}");
+    assert!(err.to_string().contains("--matvec-check direct"), "{err}");
 }
 
 /// The last op of `c`'s graph, and the lane and first row of its first elementwise segment.

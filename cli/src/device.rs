@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 use zkinfer_circuits::compiled::write_atomic;
 use zkinfer_circuits::input::InputData;
+use zkinfer_circuits::plan::GPU_MIN_K;
 use zkinfer_circuits::CircuitShape;
 use zkinfer_gpu::{
     check_driver, find_helper, probe_cuda, prove_with_helper, select, Backend, CpuMsm,
@@ -31,7 +32,8 @@ pub enum DeviceValue {
 pub struct DeviceArg {
     /// Device to prove on. GPUs are found through the CUDA driver (`libcuda.so.1`) and prove
     /// with the CUDA prover `zkinfer-cuda` installed next to `zkinfer` (built by
-    /// scripts/build-cuda), for models compiled with `--matvec-check direct`.
+    /// scripts/build-cuda), for single-phase models (`compile --optimize gpu-prove-time`, or
+    /// `--matvec-check direct`).
     #[arg(long, value_enum, default_value_t = DeviceValue::Auto)]
     pub device: DeviceValue,
     /// Stop the CUDA prover after this many seconds (then `--device auto` proves on the CPU,
@@ -48,7 +50,18 @@ pub struct DeviceArg {
 /// Why the CUDA prover cannot prove a circuit of this shape, if it cannot.
 pub fn cuda_blocker(shape: &CircuitShape) -> Option<String> {
     shape.multi_phase().then(|| {
-        "the model was compiled with --matvec-check freivalds (a two-phase circuit) and the CUDA prover proves single-phase circuits only; compile with --matvec-check direct".to_string()
+        "the model was compiled with --matvec-check freivalds (a two-phase circuit) and the CUDA prover proves single-phase circuits only; compile with --optimize gpu-prove-time (or --matvec-check direct)".to_string()
+    })
+}
+
+/// What the user should know before the CUDA prover proves a circuit of this shape, if
+/// anything: below `2^GPU_MIN_K` rows it computes the commitments on the CPU.
+pub fn cuda_hint(shape: &CircuitShape) -> Option<String> {
+    (shape.k < GPU_MIN_K).then(|| {
+        format!(
+            "this circuit has 2^{} rows; below 2^{GPU_MIN_K} the CUDA prover computes the commitments on the CPU, which leaves the GPU little to do: `zkinfer compile --optimize gpu-prove-time` lays a model out for the GPU",
+            shape.k
+        )
     })
 }
 

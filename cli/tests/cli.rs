@@ -600,6 +600,57 @@ fn direct_matvec_check_proves_single_phase_circuits() {
 }
 
 #[test]
+fn gpu_layout_is_single_phase_of_at_least_2_pow_14_rows_and_proves_on_the_cpu_too() {
+    // 1l_mlp's CPU layout has k = 11; `--optimize gpu-prove-time` gives the direct check and
+    // 2^14 rows or more (where the CUDA prover computes the commitments on the GPU).
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, proof) = full_run_with("1l_mlp", tmp.path(), &["--optimize", "gpu-prove-time"]);
+    let plan = ok(&zkinfer(&["inspect", &s(&dir), "--stage", "plan"]));
+    assert!(plan.contains("direct check"), "{plan}");
+    let settings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("settings.json")).unwrap()).unwrap();
+    let k = settings["shape"]["k"].as_u64().unwrap();
+    assert!((14..=16).contains(&k), "k = {k}");
+    let v = ok(&zkinfer(&["verify", &s(&dir), "--proof", &s(&proof)]));
+    assert!(v.starts_with("verified"), "{v}");
+    let src = shared("1l_mlp");
+    let (onnx, input) = (s(&src.join("network.onnx")), s(&src.join("input.json")));
+    let compile_args = |out: &Path, extra: &[&str]| {
+        let mut a = vec![
+            "compile".to_string(),
+            onnx.clone(),
+            "--calibration".into(),
+            input.clone(),
+            "--out".into(),
+            s(out),
+            "--optimize".into(),
+            "gpu-prove-time".into(),
+        ];
+        a.extend(extra.iter().map(|x| x.to_string()));
+        a
+    };
+    let run = |a: Vec<String>| zkinfer(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    // The CUDA prover proves single-phase circuits only: an explicit Freivalds check is
+    // refused, and nothing is written.
+    let refused = tmp.path().join("refused");
+    fails(
+        &run(compile_args(&refused, &["--matvec-check", "freivalds"])),
+        "--matvec-check direct",
+    );
+    assert!(!refused.join("settings.json").exists());
+    // A forced k below 14 is kept, with a warning.
+    let small = tmp.path().join("small");
+    let o = run(compile_args(&small, &["--k", "12"]));
+    let out = ok(&o);
+    assert!(out.contains("(k = 12)"), "{out}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning: --k 12 is below 14") && err.contains("on the CPU"),
+        "{err}"
+    );
+}
+
+#[test]
 fn device_choice() {
     // No CUDA proving backend in this build: `auto` proves on the CPU and says why on stderr,
     // `cpu` is silent, `cuda` is refused with the reason (no GPU, or no backend for it) before
@@ -978,9 +1029,47 @@ fn gpu_dispatch_with_a_simulated_driver() {
         assert!(out.contains("proved 1 output tensor"), "{out}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains("proving on GPU 0 Simulated GPU ("), "{err}");
+        // 1l_conv has 2^14 rows: the GPU computes its commitments, no hint.
+        assert!(!err.contains("gpu-prove-time"), "{err}");
         let v = ok(&zkinfer(&["verify", &s(&direct), "--proof", &s(&proof)]));
         assert!(v.starts_with("verified"), "{v}");
     }
+    // A direct circuit of fewer than 2^14 rows proves on the GPU with a hint at the layout
+    // for it (not with --quiet).
+    let mlp = shared("1l_mlp");
+    let small = t.join("small");
+    compile(
+        &mlp.join("network.onnx"),
+        &mlp.join("input.json"),
+        &small,
+        &["--matvec-check", "direct"],
+    );
+    ok(&zkinfer(&["setup", &s(&small)]));
+    let prove_small = |extra: &[&str]| {
+        let mut a = vec![
+            "prove".to_string(),
+            s(&small),
+            "--input".into(),
+            s(&mlp.join("input.json")),
+            "--out".into(),
+            s(&proof),
+            "--device".into(),
+            "cuda".into(),
+        ];
+        a.extend(extra.iter().map(|x| x.to_string()));
+        run(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let o = prove_small(&[]);
+    ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("note: this circuit has 2^11 rows; below 2^14 the CUDA prover")
+            && err.contains("--optimize gpu-prove-time"),
+        "{err}"
+    );
+    let o = prove_small(&["--quiet"]);
+    ok(&o);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("note:"));
     // `--gpu 1`: that GPU becomes the helper's device 0, also through an existing
     // CUDA_VISIBLE_DEVICES; a GPU that is not there is refused by `cuda`, the CPU for `auto`.
     let on_gpu = |gpu: &str, device: &str, visible: Option<&str>| {
@@ -1034,10 +1123,10 @@ fn gpu_dispatch_with_a_simulated_driver() {
     ok(&o);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("proving on the CPU") && err.contains("--matvec-check direct"),
+        err.contains("proving on the CPU") && err.contains("--optimize gpu-prove-time"),
         "{err}"
     );
-    fails(&prove(&freivalds, "cuda"), "--matvec-check direct");
+    fails(&prove(&freivalds, "cuda"), "--optimize gpu-prove-time");
     assert!(!mark.exists());
     // A helper that hands back a proof of another model is refused; the old proof stays.
     let before = std::fs::read(&proof).unwrap();

@@ -20,6 +20,13 @@ use halo2_proofs::SerdeFormat;
 use zkinfer_circuits::ModelCircuit;
 use zkinfer_verifier::transcript::{KeccakChallenge, KeccakTranscript};
 
+// `--optimize gpu-prove-time` sizes circuits by halo2-axiom-gpu's MSM dispatch rule: a
+// dependency update that moves it fails here.
+const _: () = assert!(
+    1usize << zkinfer_circuits::plan::GPU_MIN_K
+        == halo2_axiom_gpu::cuda::funcs::multiexp::GPU_MSM_THRESHOLD
+);
+
 /// halo2-axiom-gpu's prover with its copy of the KZG parameters.
 pub struct CudaPlonk {
     params: GpuParamsKZG<Bn256>,
@@ -45,7 +52,7 @@ impl CudaPlonk {
         let cs = pk.get_vk().cs();
         if cs.num_challenges() > 0 || cs.advice_column_phase().iter().any(|&p| p > 0) {
             return Err(ProverError::Prove(
-                "this model's circuit has two phases (compiled with --matvec-check freivalds); the CUDA prover proves single-phase circuits only: compile it with --matvec-check direct, or prove with --device cpu".into(),
+                "this model's circuit has two phases (compiled with --matvec-check freivalds); the CUDA prover proves single-phase circuits only: compile it with --optimize gpu-prove-time (or --matvec-check direct), or prove with --device cpu".into(),
             ));
         }
         Ok(())

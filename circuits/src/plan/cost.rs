@@ -164,7 +164,17 @@ pub enum Objective {
     /// Verifier work (commitments, hence on-chain gas and contract size), then proving time:
     /// among shapes within [`GAS_SLACK`] commitments of the fewest, the fastest.
     VerifyGas,
+    /// Proving on the CUDA prover: single-phase circuits ([`MatvecCheck::Direct`]) of at
+    /// least `2^`[`GPU_MIN_K`] rows, the fastest of them by the (CPU-fitted) cost model.
+    GpuProveTime,
 }
+
+/// Smallest `k` at which the CUDA prover (halo2-axiom-gpu 1.0.1) computes the commitments
+/// on the GPU: it computes MSMs of fewer than `2^14` points on the CPU, and a circuit of
+/// `2^k` rows commits to polynomials of `2^k` points. On the shared models at their CPU
+/// shapes (k = 10..12) the MSMs are half to 70% of the CPU proving time (see
+/// `benches/RESULTS.md`), so below this size the GPU cannot take most of the work.
+pub const GPU_MIN_K: u32 = 14;
 
 /// Commitments a verify-gas search may trade for proving time.
 pub const GAS_SLACK: usize = 2;
@@ -231,10 +241,18 @@ pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, 
         .rows(g.bits, w.input_values, w.instances - w.input_values);
     // Plus the sentinel row.
     let floor = (w.table_rows.max(io_rows) + RESERVED_ROWS + 1).max(32);
-    let k_lo = opts.k.unwrap_or_else(|| ceil_log2(floor).max(5));
+    if opts.objective == Objective::GpuProveTime && opts.matvec_check != MatvecCheck::Direct {
+        return Err(LayoutError::GpuNeedsSinglePhase);
+    }
+    let natural = ceil_log2(floor).max(5);
+    let k_lo = opts.k.unwrap_or(match opts.objective {
+        Objective::GpuProveTime => natural.max(GPU_MIN_K),
+        _ => natural,
+    });
     let span = match opts.objective {
         Objective::ProveTime => 4,
         Objective::VerifyGas => 7,
+        Objective::GpuProveTime => 2,
     };
     let k_hi = opts.k.unwrap_or((k_lo + span).min(MAX_K));
     let mut all: Vec<Choice> = Vec::new();
@@ -344,7 +362,7 @@ pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, 
         .unwrap_or(0);
     all.into_iter()
         .filter(|c| {
-            opts.objective == Objective::ProveTime
+            opts.objective != Objective::VerifyGas
                 || c.shape.verifier_commitments() <= fewest + GAS_SLACK
         })
         .min_by(|a, b| a.estimate_s.total_cmp(&b.estimate_s))

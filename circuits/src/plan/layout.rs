@@ -215,6 +215,9 @@ pub enum LayoutError {
     /// The graph itself is malformed.
     #[error("invalid quantized graph: {0}")]
     Graph(String),
+    /// A GPU layout was asked for a two-phase circuit.
+    #[error("a layout for the CUDA prover (--optimize gpu-prove-time) needs a single-phase circuit: check matrix-vector products with --matvec-check direct, not freivalds")]
+    GpuNeedsSinglePhase,
 }
 
 /// Lane filler: each lane fills from row 0 up to its limit.

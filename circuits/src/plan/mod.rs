@@ -5,7 +5,9 @@ mod cost;
 mod layout;
 mod shape;
 
-pub use cost::{choose_shape, Choice, CostModel, Objective, SearchOptions, Workload, GAS_SLACK};
+pub use cost::{
+    choose_shape, Choice, CostModel, Objective, SearchOptions, Workload, GAS_SLACK, GPU_MIN_K,
+};
 pub use layout::{
     chunk_width, Col, ElSeg, LaneRows, Layout, LayoutError, MvRegion, PackWord, Pos, RunRegion,
     Sponge,

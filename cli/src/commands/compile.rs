@@ -5,7 +5,7 @@ use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use zkinfer_circuits::frontend::{self, CompileOptions, Compiled};
-use zkinfer_circuits::plan::{MatvecCheck, Objective};
+use zkinfer_circuits::plan::{MatvecCheck, Objective, GPU_MIN_K};
 use zkinfer_circuits::public_io::PublicIo;
 
 /// Compile an ONNX model.
@@ -37,16 +37,18 @@ pub struct Compile {
     /// the calldata).
     #[arg(long, value_enum, default_value_t = PublicIoArg::Packed)]
     pub public_io: PublicIoArg,
-    /// What the circuit layout minimises: proving time, or verifier work (fewer columns:
-    /// smaller, cheaper on-chain verifiers, at some proving time).
+    /// What the circuit layout minimises: proving time on the CPU, verifier work (fewer
+    /// columns: smaller, cheaper on-chain verifiers, at some proving time), or proving time on
+    /// the CUDA prover (`gpu-prove-time`: a single-phase circuit of at least 2^14 rows).
     #[arg(long, value_enum, default_value_t = OptimizeArg::ProveTime)]
     pub optimize: OptimizeArg,
     /// How matrix-vector products (Gemm, MatMul with constants, Conv) are checked: `freivalds`
     /// checks a random combination of each block's outputs (fewest columns; the circuit has
     /// two phases), `direct` accumulates every output in its own column (one phase: what the
-    /// CUDA prover, `prove --device cuda`, needs).
-    #[arg(long, value_enum, default_value_t = MatvecCheckArg::Freivalds)]
-    pub matvec_check: MatvecCheckArg,
+    /// CUDA prover, `prove --device cuda`, needs). Default: `direct` with `--optimize
+    /// gpu-prove-time`, else `freivalds`.
+    #[arg(long, value_enum)]
+    pub matvec_check: Option<MatvecCheckArg>,
 }
 
 /// `--matvec-check` values.
@@ -70,10 +72,13 @@ impl From<MatvecCheckArg> for MatvecCheck {
 /// `--optimize` values.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum OptimizeArg {
-    /// Fastest proving.
+    /// Fastest proving on the CPU.
     ProveTime,
     /// Fewest verifier commitments (on-chain gas and contract size).
     VerifyGas,
+    /// Fastest proving on the CUDA prover (`prove --device cuda`): single phase, at least
+    /// 2^14 rows, where it computes the commitments on the GPU.
+    GpuProveTime,
 }
 
 /// `--public-io` values.
@@ -190,9 +195,21 @@ impl Compile {
             objective: match self.optimize {
                 OptimizeArg::ProveTime => Objective::ProveTime,
                 OptimizeArg::VerifyGas => Objective::VerifyGas,
+                OptimizeArg::GpuProveTime => Objective::GpuProveTime,
             },
-            matvec_check: self.matvec_check.into(),
+            matvec_check: match (self.matvec_check, self.optimize) {
+                (Some(m), _) => m.into(),
+                (None, OptimizeArg::GpuProveTime) => MatvecCheck::Direct,
+                (None, _) => MatvecCheck::Freivalds,
+            },
         };
+        if let (OptimizeArg::GpuProveTime, Some(k)) = (self.optimize, self.k) {
+            if k < GPU_MIN_K {
+                eprintln!(
+                    "warning: --k {k} is below {GPU_MIN_K}: on circuits of fewer than 2^{GPU_MIN_K} rows the CUDA prover computes the commitments on the CPU"
+                );
+            }
+        }
         let c = frontend::compile(&self.model, &self.calibration, &opts)?;
         if !c.accuracy.met_tolerance {
             eprintln!(

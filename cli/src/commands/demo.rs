@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 use zkinfer_circuits::frontend::{self, CompileOptions};
-use zkinfer_circuits::plan::MatvecCheck;
+use zkinfer_circuits::plan::{MatvecCheck, Objective};
 use zkinfer_gpu::Backend;
 use zkinfer_verifier::{verify, VerifierKey, VK_FILE};
 
@@ -31,13 +31,16 @@ impl Demo {
     /// Runs the command.
     pub fn run(self) -> Result<ExitCode> {
         // The device is chosen first (so `cuda` is refused before any work); the demo then
-        // compiles the circuit it can prove: single-phase for the CUDA prover.
+        // compiles the circuit for that device: for the CUDA prover, single-phase and laid
+        // out for the GPU.
         let backend = self.device.choose(None)?;
+        let (objective, matvec_check) = match backend {
+            Backend::Cuda { .. } => (Objective::GpuProveTime, MatvecCheck::Direct),
+            Backend::Cpu => (Objective::ProveTime, MatvecCheck::Freivalds),
+        };
         let opts = CompileOptions {
-            matvec_check: match backend {
-                Backend::Cuda { .. } => MatvecCheck::Direct,
-                Backend::Cpu => MatvecCheck::Freivalds,
-            },
+            objective,
+            matvec_check,
             ..CompileOptions::default()
         };
         let tmp = tempfile::tempdir().context("creating a temporary folder")?;

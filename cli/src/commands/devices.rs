@@ -46,7 +46,7 @@ impl Devices {
             }
         };
         println!(
-            "cuda prover: {} (proves models compiled with --matvec-check direct)",
+            "cuda prover: {} (proves single-phase models: compile with --optimize gpu-prove-time)",
             helper.display()
         );
         // With an older driver it aborts while starting: not started.

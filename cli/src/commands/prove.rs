@@ -1,11 +1,12 @@
 //! `zkinfer prove DIR --input INPUT.json --out PROOF.json`
 
-use crate::device::{cuda_blocker, DeviceArg};
+use crate::device::{cuda_blocker, cuda_hint, DeviceArg};
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use zkinfer_circuits::compiled::CompiledModel;
+use zkinfer_gpu::Backend;
 
 /// Prove one inference.
 #[derive(Args)]
@@ -31,6 +32,11 @@ impl Prove {
         // The device is chosen from the compiled model alone, before any heavy loading.
         let model = CompiledModel::load(&self.dir)?;
         let backend = self.device.choose(cuda_blocker(&model.shape))?;
+        if let (Backend::Cuda { .. }, false, Some(hint)) =
+            (&backend, self.quiet, cuda_hint(&model.shape))
+        {
+            eprintln!("note: {hint}");
+        }
         let (proof, _) = self.device.prove(
             &backend,
             &self.dir,
