@@ -633,6 +633,21 @@ fn gpu_layout_is_single_phase_with_at_least_2_pow_14_rows_and_rejects_broken_wit
         &[(AdvCol::MvX(reg.lane), reg.start, fe(-7))],
         "a conv output (GPU layout)",
     );
+    // A model that needs more than 2^14 rows by itself (a 2^14-value lookup table) gets at
+    // least its own size, as on the CPU.
+    let mut big = g.clone();
+    big.bits = 14;
+    let cpu_k = choose_shape(&big, &SearchOptions::default())
+        .unwrap()
+        .shape
+        .k;
+    let gpu_big = choose_shape(&big, &gpu_opts).unwrap().shape;
+    assert!(
+        cpu_k > GPU_MIN_K && gpu_big.k >= cpu_k,
+        "{cpu_k} / {}",
+        gpu_big.k
+    );
+    assert!(!gpu_big.multi_phase());
     // A forced k is kept (the CLI warns below GPU_MIN_K).
     let forced = SearchOptions {
         k: Some(cpu.k),

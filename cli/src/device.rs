@@ -59,7 +59,7 @@ pub fn cuda_blocker(shape: &CircuitShape) -> Option<String> {
 pub fn cuda_hint(shape: &CircuitShape) -> Option<String> {
     (shape.k < GPU_MIN_K).then(|| {
         format!(
-            "this circuit has 2^{} rows; below 2^{GPU_MIN_K} the CUDA prover computes the commitments on the CPU, which leaves the GPU little to do: `zkinfer compile --optimize gpu-prove-time` lays a model out for the GPU",
+            "this circuit has 2^{} rows; below 2^{GPU_MIN_K} the CUDA prover computes the commitments on the CPU, which leaves the GPU less to do: `zkinfer compile --optimize gpu-prove-time` lays a model out for the GPU (or add `--k {GPU_MIN_K}` to the options it was compiled with)",
             shape.k
         )
     })

@@ -1,5 +1,5 @@
-//! Where CPU proving time goes: the share spent in multi-scalar multiplications (the
-//! commitments) per shared model and layout, and how many of the MSMs reach `2^GPU_MIN_K`
+//! Where CPU proving time goes: the share of wall time during which a multi-scalar
+//! multiplication (a commitment) runs, per shared model and layout, and how many of the MSMs reach `2^GPU_MIN_K`
 //! points, the size from which the CUDA prover computes them on the GPU.
 //!
 //! `cargo run --release -p zkinfer-benches --bin zkinfer-msm [MODEL...] [--repeat N]`
@@ -8,7 +8,8 @@
 //! (what the CUDA prover needs) at the CPU's shape, and `--optimize gpu-prove-time`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 use zkinfer_benches::{prepare_with, shared_model, MODELS};
 use zkinfer_circuits::frontend::CompileOptions;
 use zkinfer_circuits::input::InputData;
@@ -16,11 +17,41 @@ use zkinfer_circuits::plan::{MatvecCheck, Objective, GPU_MIN_K};
 use zkinfer_gpu::{CpuMsm, Msm};
 use zkinfer_prover::{load_prover, Silent};
 
-/// Nanoseconds in MSMs, MSM count and count of MSMs of at least `2^GPU_MIN_K` points since
-/// the last [`take`].
-static MSM_NS: AtomicU64 = AtomicU64::new(0);
+/// Wall time during which at least one MSM runs (halo2-axiom commits columns in parallel,
+/// so summing each call's time would count overlaps twice): MSMs running now, since when,
+/// and the time accumulated since the last [`take`].
+struct InMsm {
+    running: usize,
+    since: Option<Instant>,
+    total: Duration,
+}
+
+static IN_MSM: Mutex<InMsm> = Mutex::new(InMsm {
+    running: 0,
+    since: None,
+    total: Duration::ZERO,
+});
+/// MSM count and count of MSMs of at least `2^GPU_MIN_K` points since the last [`take`].
 static MSMS: AtomicU64 = AtomicU64::new(0);
 static LARGE: AtomicU64 = AtomicU64::new(0);
+
+fn msm_begins() {
+    let mut m = IN_MSM.lock().unwrap_or_else(|e| e.into_inner());
+    if m.running == 0 {
+        m.since = Some(Instant::now());
+    }
+    m.running += 1;
+}
+
+fn msm_ends() {
+    let mut m = IN_MSM.lock().unwrap_or_else(|e| e.into_inner());
+    m.running = m.running.saturating_sub(1);
+    if m.running == 0 {
+        if let Some(t) = m.since.take() {
+            m.total += t.elapsed();
+        }
+    }
+}
 
 /// The CPU MSM, timed.
 #[derive(Clone, Copy, Debug, Default)]
@@ -36,9 +67,9 @@ impl Msm for TimedMsm {
     }
 
     fn msm(&self, scalars: &[Self::Scalar], bases: &[Self::Base]) -> Self::Output {
-        let t = Instant::now();
+        msm_begins();
         let r = CpuMsm.msm(scalars, bases);
-        MSM_NS.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        msm_ends();
         MSMS.fetch_add(1, Ordering::Relaxed);
         if scalars.len() >= 1 << GPU_MIN_K {
             LARGE.fetch_add(1, Ordering::Relaxed);
@@ -47,10 +78,14 @@ impl Msm for TimedMsm {
     }
 }
 
-/// (MSM seconds, MSMs, large MSMs) since the last call.
+/// (seconds with an MSM running, MSMs, large MSMs) since the last call.
 fn take() -> (f64, u64, u64) {
+    let secs = {
+        let mut m = IN_MSM.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut m.total).as_secs_f64()
+    };
     (
-        MSM_NS.swap(0, Ordering::Relaxed) as f64 * 1e-9,
+        secs,
         MSMS.swap(0, Ordering::Relaxed),
         LARGE.swap(0, Ordering::Relaxed),
     )

@@ -171,9 +171,9 @@ pub enum Objective {
 
 /// Smallest `k` at which the CUDA prover (halo2-axiom-gpu 1.0.1) computes the commitments
 /// on the GPU: it computes MSMs of fewer than `2^14` points on the CPU, and a circuit of
-/// `2^k` rows commits to polynomials of `2^k` points. On the shared models at their CPU
-/// shapes (k = 10..12) the MSMs are half to 70% of the CPU proving time (see
-/// `benches/RESULTS.md`), so below this size the GPU cannot take most of the work.
+/// `2^k` rows commits to polynomials of `2^k` points. Four of the five shared models have
+/// CPU shapes of k = 10..11, where the MSMs are a large part of the CPU proving time
+/// (`zkinfer-msm`, `benches/RESULTS.md`) that the GPU would not take.
 pub const GPU_MIN_K: u32 = 14;
 
 /// Commitments a verify-gas search may trade for proving time.
@@ -254,7 +254,8 @@ pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, 
         Objective::VerifyGas => 7,
         Objective::GpuProveTime => 2,
     };
-    let k_hi = opts.k.unwrap_or((k_lo + span).min(MAX_K));
+    // At least as far as the CPU search would go, so every model that fits there fits here.
+    let k_hi = opts.k.unwrap_or((k_lo + span).max(natural + 4).min(MAX_K));
     let mut all: Vec<Choice> = Vec::new();
     let mut last_err = LayoutError::NoRoom {
         chip: "any",

@@ -160,7 +160,7 @@ pub fn summary(c: &Compiled, dir: &std::path::Path) {
         }
     );
     println!(
-        "  estimate: ~{:.2} s to prove on a 2-core machine",
+        "  estimate: ~{:.2} s to prove on a 2-core CPU",
         m.estimate_s
     );
     let io = m.io();
@@ -185,6 +185,11 @@ impl Compile {
                 "--range-margin must be at least 1, got {}",
                 self.range_margin
             );
+        }
+        if let (OptimizeArg::GpuProveTime, Some(MatvecCheckArg::Freivalds)) =
+            (self.optimize, self.matvec_check)
+        {
+            bail!("--optimize gpu-prove-time lays the circuit out for the CUDA prover, which proves single-phase circuits only: use --matvec-check direct (the default with it), not freivalds");
         }
         let opts = CompileOptions {
             bits: self.bits,
