@@ -54,6 +54,11 @@ fn fails(o: &Output, needle: &str) {
 
 /// `zkinfer compile ONNX --calibration INPUT --out DIR EXTRA...`; returns stdout.
 fn compile(onnx: &Path, input: &Path, dir: &Path, extra: &[&str]) -> String {
+    ok(&compile_output(onnx, input, dir, extra))
+}
+
+/// [`compile`], whatever the outcome.
+fn compile_output(onnx: &Path, input: &Path, dir: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
         "compile".to_string(),
         s(onnx),
@@ -64,7 +69,7 @@ fn compile(onnx: &Path, input: &Path, dir: &Path, extra: &[&str]) -> String {
     ];
     args.extend(extra.iter().map(|a| a.to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    ok(&zkinfer(&args))
+    zkinfer(&args)
 }
 
 /// compile → setup → prove → verify one shared model; returns (model dir, proof path).
@@ -614,33 +619,26 @@ fn gpu_layout_is_single_phase_of_at_least_2_pow_14_rows_and_proves_on_the_cpu_to
     let v = ok(&zkinfer(&["verify", &s(&dir), "--proof", &s(&proof)]));
     assert!(v.starts_with("verified"), "{v}");
     let src = shared("1l_mlp");
-    let (onnx, input) = (s(&src.join("network.onnx")), s(&src.join("input.json")));
-    let compile_args = |out: &Path, extra: &[&str]| {
-        let mut a = vec![
-            "compile".to_string(),
-            onnx.clone(),
-            "--calibration".into(),
-            input.clone(),
-            "--out".into(),
-            s(out),
-            "--optimize".into(),
-            "gpu-prove-time".into(),
-        ];
-        a.extend(extra.iter().map(|x| x.to_string()));
-        a
+    let gpu_compile = |out: &Path, extra: &[&str]| {
+        let args = [&["--optimize", "gpu-prove-time"], extra].concat();
+        compile_output(
+            &src.join("network.onnx"),
+            &src.join("input.json"),
+            out,
+            &args,
+        )
     };
-    let run = |a: Vec<String>| zkinfer(&a.iter().map(String::as_str).collect::<Vec<_>>());
     // The CUDA prover proves single-phase circuits only: an explicit Freivalds check is
     // refused, and nothing is written.
     let refused = tmp.path().join("refused");
     fails(
-        &run(compile_args(&refused, &["--matvec-check", "freivalds"])),
+        &gpu_compile(&refused, &["--matvec-check", "freivalds"]),
         "--matvec-check direct",
     );
     assert!(!refused.join("settings.json").exists());
     // A forced k below 14 is kept, with a warning.
     let small = tmp.path().join("small");
-    let o = run(compile_args(&small, &["--k", "12"]));
+    let o = gpu_compile(&small, &["--k", "12"]);
     let out = ok(&o);
     assert!(out.contains("(k = 12)"), "{out}");
     let err = String::from_utf8_lossy(&o.stderr);
@@ -1045,19 +1043,12 @@ fn gpu_dispatch_with_a_simulated_driver() {
         &["--matvec-check", "direct"],
     );
     ok(&zkinfer(&["setup", &s(&small)]));
+    let (small_dir, mlp_input, proof_out) = (s(&small), s(&mlp.join("input.json")), s(&proof));
     let prove_small = |extra: &[&str]| {
-        let mut a = vec![
-            "prove".to_string(),
-            s(&small),
-            "--input".into(),
-            s(&mlp.join("input.json")),
-            "--out".into(),
-            s(&proof),
-            "--device".into(),
-            "cuda".into(),
+        let base = [
+            "prove", &small_dir, "--input", &mlp_input, "--out", &proof_out, "--device", "cuda",
         ];
-        a.extend(extra.iter().map(|x| x.to_string()));
-        run(&a.iter().map(String::as_str).collect::<Vec<_>>())
+        run(&[&base[..], extra].concat())
     };
     let o = prove_small(&[]);
     ok(&o);

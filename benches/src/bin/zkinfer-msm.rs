@@ -1,13 +1,12 @@
 //! Where CPU proving time goes: the share of wall time during which a multi-scalar
-//! multiplication (a commitment) runs, per shared model and layout, and how many of the MSMs reach `2^GPU_MIN_K`
-//! points, the size from which the CUDA prover computes them on the GPU.
+//! multiplication (a commitment) runs, per shared model and layout, and how many of the MSMs
+//! reach `2^GPU_MIN_K` points, the size from which the CUDA prover computes them on the GPU.
 //!
 //! `cargo run --release -p zkinfer-benches --bin zkinfer-msm [MODEL...] [--repeat N]`
 //!
 //! Layouts: the default compile (Freivalds, `--optimize prove-time`), `--matvec-check direct`
 //! (what the CUDA prover needs) at the CPU's shape, and `--optimize gpu-prove-time`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use zkinfer_benches::{prepare_with, shared_model, MODELS};
@@ -17,40 +16,35 @@ use zkinfer_circuits::plan::{MatvecCheck, Objective, GPU_MIN_K};
 use zkinfer_gpu::{CpuMsm, Msm};
 use zkinfer_prover::{load_prover, Silent};
 
-/// Wall time during which at least one MSM runs (halo2-axiom commits columns in parallel,
-/// so summing each call's time would count overlaps twice): MSMs running now, since when,
-/// and the time accumulated since the last [`take`].
+/// What the timed MSMs did since the last [`take`]: wall time during which at least one
+/// ran (halo2-axiom commits columns in parallel, so summing each call's time would count
+/// overlaps twice), how many ran, and how many had at least `2^GPU_MIN_K` points.
+#[derive(Clone, Copy, Default)]
+struct Tally {
+    busy: Duration,
+    msms: u64,
+    large: u64,
+}
+
+/// MSMs running now, since when, and the tally.
 struct InMsm {
     running: usize,
     since: Option<Instant>,
-    total: Duration,
+    tally: Tally,
 }
 
 static IN_MSM: Mutex<InMsm> = Mutex::new(InMsm {
     running: 0,
     since: None,
-    total: Duration::ZERO,
+    tally: Tally {
+        busy: Duration::ZERO,
+        msms: 0,
+        large: 0,
+    },
 });
-/// MSM count and count of MSMs of at least `2^GPU_MIN_K` points since the last [`take`].
-static MSMS: AtomicU64 = AtomicU64::new(0);
-static LARGE: AtomicU64 = AtomicU64::new(0);
 
-fn msm_begins() {
-    let mut m = IN_MSM.lock().unwrap_or_else(|e| e.into_inner());
-    if m.running == 0 {
-        m.since = Some(Instant::now());
-    }
-    m.running += 1;
-}
-
-fn msm_ends() {
-    let mut m = IN_MSM.lock().unwrap_or_else(|e| e.into_inner());
-    m.running = m.running.saturating_sub(1);
-    if m.running == 0 {
-        if let Some(t) = m.since.take() {
-            m.total += t.elapsed();
-        }
-    }
+fn in_msm() -> std::sync::MutexGuard<'static, InMsm> {
+    IN_MSM.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The CPU MSM, timed.
@@ -67,28 +61,30 @@ impl Msm for TimedMsm {
     }
 
     fn msm(&self, scalars: &[Self::Scalar], bases: &[Self::Base]) -> Self::Output {
-        msm_begins();
+        {
+            let mut m = in_msm();
+            if m.running == 0 {
+                m.since = Some(Instant::now());
+            }
+            m.running += 1;
+            m.tally.msms += 1;
+            m.tally.large += u64::from(scalars.len() >= 1 << GPU_MIN_K);
+        }
         let r = CpuMsm.msm(scalars, bases);
-        msm_ends();
-        MSMS.fetch_add(1, Ordering::Relaxed);
-        if scalars.len() >= 1 << GPU_MIN_K {
-            LARGE.fetch_add(1, Ordering::Relaxed);
+        let mut m = in_msm();
+        m.running = m.running.saturating_sub(1);
+        if m.running == 0 {
+            if let Some(t) = m.since.take() {
+                m.tally.busy += t.elapsed();
+            }
         }
         r
     }
 }
 
-/// (seconds with an MSM running, MSMs, large MSMs) since the last call.
-fn take() -> (f64, u64, u64) {
-    let secs = {
-        let mut m = IN_MSM.lock().unwrap_or_else(|e| e.into_inner());
-        std::mem::take(&mut m.total).as_secs_f64()
-    };
-    (
-        secs,
-        MSMS.swap(0, Ordering::Relaxed),
-        LARGE.swap(0, Ordering::Relaxed),
-    )
+/// The tally since the last call.
+fn take() -> Tally {
+    std::mem::take(&mut in_msm().tally)
 }
 
 /// One table row: compile with `opts`, set up, prove `repeat` times (the median run).
@@ -108,13 +104,16 @@ fn row(name: &str, layout: &str, opts: &CompileOptions, repeat: usize) -> Result
         runs.push((total, take()));
     }
     runs.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let (total, (msm_s, msms, large)) = runs[runs.len() / 2];
+    let (total, tally) = runs[runs.len() / 2];
+    let msm_s = tally.busy.as_secs_f64();
     let shape = &prover.model().shape;
     Ok(format!(
-        "| {name} | {layout} | {} | {} | {total:.3} | {msm_s:.3} | {:.0}% | {msms} | {large} |",
+        "| {name} | {layout} | {} | {} | {total:.3} | {msm_s:.3} | {:.0}% | {} | {} |",
         shape.k,
         shape.advice_columns(),
-        100.0 * msm_s / total
+        100.0 * msm_s / total,
+        tally.msms,
+        tally.large
     ))
 }
 

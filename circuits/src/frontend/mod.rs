@@ -142,6 +142,8 @@ pub fn compile(
     calibration: &Path,
     opts: &CompileOptions,
 ) -> Result<Compiled, FrontendError> {
+    // Conflicting options are refused before the model is read.
+    opts.objective.check(opts.matvec_check)?;
     let bytes = std::fs::read(onnx_path).map_err(|source| FrontendError::Io {
         path: onnx_path.display().to_string(),
         source,

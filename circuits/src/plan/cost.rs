@@ -176,6 +176,17 @@ pub enum Objective {
 /// (`zkinfer-msm`, `benches/RESULTS.md`) that the GPU would not take.
 pub const GPU_MIN_K: u32 = 14;
 
+impl Objective {
+    /// Refuses a matvec check this objective cannot lay out (the CUDA prover's circuits are
+    /// single-phase); checked by [`choose_shape`], and by the front end before any work.
+    pub fn check(self, matvec_check: MatvecCheck) -> Result<(), LayoutError> {
+        if self == Objective::GpuProveTime && matvec_check != MatvecCheck::Direct {
+            return Err(LayoutError::GpuNeedsSinglePhase);
+        }
+        Ok(())
+    }
+}
+
 /// Commitments a verify-gas search may trade for proving time.
 pub const GAS_SLACK: usize = 2;
 
@@ -241,9 +252,7 @@ pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, 
         .rows(g.bits, w.input_values, w.instances - w.input_values);
     // Plus the sentinel row.
     let floor = (w.table_rows.max(io_rows) + RESERVED_ROWS + 1).max(32);
-    if opts.objective == Objective::GpuProveTime && opts.matvec_check != MatvecCheck::Direct {
-        return Err(LayoutError::GpuNeedsSinglePhase);
-    }
+    opts.objective.check(opts.matvec_check)?;
     let natural = ceil_log2(floor).max(5);
     let k_lo = opts.k.unwrap_or(match opts.objective {
         Objective::GpuProveTime => natural.max(GPU_MIN_K),

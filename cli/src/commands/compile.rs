@@ -186,11 +186,6 @@ impl Compile {
                 self.range_margin
             );
         }
-        if let (OptimizeArg::GpuProveTime, Some(MatvecCheckArg::Freivalds)) =
-            (self.optimize, self.matvec_check)
-        {
-            bail!("--optimize gpu-prove-time lays the circuit out for the CUDA prover, which proves single-phase circuits only: use --matvec-check direct (the default with it), not freivalds");
-        }
         let opts = CompileOptions {
             bits: self.bits,
             tolerance: self.tolerance,

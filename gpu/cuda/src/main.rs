@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 use zkinfer_circuits::compiled::write_atomic;
-use zkinfer_circuits::frontend::{self, CompileOptions};
+use zkinfer_circuits::frontend::{self, CompileOptions, Compiled};
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::plan::{MatvecCheck, Objective, MAX_K};
 use zkinfer_cuda::cases::{self, ScalarKind};
@@ -272,6 +272,11 @@ fn prepare_with(
     opts: &CompileOptions,
 ) -> Result<(Prover<CpuMsm>, InputData)> {
     let c = frontend::compile(&src.join("network.onnx"), &src.join("input.json"), opts)?;
+    set_up(src, work, c)
+}
+
+/// Saves a compiled model into `work`, sets it up and loads it.
+fn set_up(src: &Path, work: &Path, c: Compiled) -> Result<(Prover<CpuMsm>, InputData)> {
     c.model.save(work)?;
     setup(work, None, &Silent)?;
     let prover = load_prover(work, CpuMsm, &Silent)?;
@@ -344,12 +349,14 @@ fn selftest(models: &[(String, PathBuf)], max_log: u32) -> Result<ExitCode> {
                 ..CompileOptions::default()
             };
             let r = guarded(|| {
-                let (prover, input) = prepare_with(src, work.path(), &opts)?;
-                let shape = prover.model().shape.clone();
+                let c =
+                    frontend::compile(&src.join("network.onnx"), &src.join("input.json"), &opts)?;
+                let shape = c.model.shape.clone();
                 if seen.contains(&shape) {
                     return Ok(None);
                 }
                 seen.push(shape.clone());
+                let (prover, input) = set_up(src, work.path(), c)?;
                 CudaPlonk::check_circuit(prover.pk())?;
                 let backend = CudaPlonk::new(prover.params().kzg())?;
                 let key = VerifierKey::load(&work.path().join(VK_FILE))?;
