@@ -146,4 +146,19 @@ save(
     [w("W", (3, 6)), w("B", (3,), 0.2)],
     opset=10,
 )
+# LeakyRelu slopes that leave the input's range: alpha = 4 standalone on a public input (the
+# forged-output reproduction of issue 13) and alpha = -1.5 fused after a Gemm. Each gets a
+# coarser output scale so its values stay in the activation range.
+save(
+    "leaky_steep",
+    [
+        helper.make_node("LeakyRelu", ["x"], ["y"], alpha=4.0),
+        helper.make_node("Gemm", ["x", "W"], ["g"], transB=1),
+        helper.make_node("LeakyRelu", ["g"], ["z"], alpha=-1.5),
+    ],
+    [vi("x", [1, 4])],
+    [vi("y", [1, 4]), vi("z", [1, 3])],
+    [w("W", (3, 4))],
+    values=[[1.0, -3.0, 2.0, 0.5]],
+)
 print("wrote", sorted(os.listdir(HERE)))

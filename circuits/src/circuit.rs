@@ -123,7 +123,7 @@ impl Circuit<F> for ModelCircuit {
                     cfg: &cfg,
                     tamper: &self.tamper,
                 };
-                cfg.table.assign(&mut a, g, cfg.shape.identity_table);
+                cfg.table.assign(&mut a, g, cfg.shape.identity_table)?;
                 chips::sentinel::assign(&mut a, &cfg, wit);
                 for reg in &layout.mv {
                     let QOp::Linear(op) = &g.ops[reg.op as usize] else {

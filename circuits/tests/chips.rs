@@ -1041,3 +1041,96 @@ fn graphs_out_of_range_fail_to_evaluate() {
     let err = b.g.eval(&[vec![1]]).unwrap_err();
     assert!(matches!(err, EvalError::InputLength { .. }));
 }
+
+/// `x [4]` (scale 4) → a standalone function `f` (no rescale) → output.
+fn function_graph(f: FnKind) -> (QuantizedGraph, Vec<Vec<i128>>) {
+    let mut b = Builder::new();
+    let x = b.input("x", &[4]);
+    let func = b.func(f);
+    let y = b.elem("leaky", Some(x), None, 1, 0, 0, 0, func, 4);
+    b.g.outputs.push(y);
+    (b.g, vec![vec![16, -48, 32, 8]])
+}
+
+#[test]
+fn out_of_range_function_refused() {
+    let steep = FnKind::LeakyRelu {
+        alpha: 4.0,
+        out_shift: 0,
+    };
+    // The graph, its evaluation and the circuit's table all refuse a function leaving the
+    // activation range (-48 · 4 = -192 < -128).
+    let (g, x) = function_graph(steep.clone());
+    let err = g.validate().unwrap_err();
+    assert!(
+        err.contains("'leaky'") && err.contains("outside its codomain"),
+        "{err}"
+    );
+    let err = g.eval(&x).unwrap_err();
+    assert!(
+        matches!(err, EvalError::OutOfCodomain { y: -192, .. }),
+        "{err}"
+    );
+    let (fit, x) = function_graph(FnKind::leaky_relu(4.0, BITS).unwrap());
+    let (c, inst, k) = build(fit, x);
+    assert!(satisfied(&c, &inst, k));
+    let mut swapped = (*c.graph).clone();
+    let tag = swapped.functions.len() - 1;
+    swapped.functions[tag] = steep;
+    let witness = (**c.witness.as_ref().unwrap()).clone();
+    let t = ModelCircuit::with_witness(Arc::new(swapped), c.plan.clone(), witness);
+    assert!(MockProver::run(k, &t, vec![inst.clone()]).is_err());
+    // A prover claiming the unshifted output (-192 for -48) fails the function lookup, with
+    // the public output changed to match (plain I/O: outputs follow the 4 inputs).
+    let (_, lane, row) = last_op_segment(&c);
+    let mut forged = inst.clone();
+    forged[4 + 1] = fe(-192);
+    let stride = c.plan.shape.elem_stride();
+    assert_rejects(
+        &c,
+        &forged,
+        k,
+        &[(AdvCol::ElOut(lane), row + stride, fe(-192))],
+        "an output outside the activation range",
+    );
+}
+
+#[test]
+fn input_copy_skipping_an_element_refused() {
+    let mut b = Builder::new();
+    let raw = b.tensor("x", &[3], 4, TensorKind::Activation);
+    b.g.inputs.push(raw);
+    let y = b.elem("copy", Some(raw), None, 1, 0, 0, 0, 0, 4);
+    // The copy reads element 0 twice and element 1 never: element 1 is packed unbounded.
+    if let Some(QOp::Elementwise(e)) = b.g.ops.last_mut() {
+        e.a.as_mut().unwrap().index = Some(vec![0, 0, 2]);
+    }
+    b.g.outputs.push(y);
+    b.g.validate().unwrap();
+    let err = choose_shape(&b.g, &SearchOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("element #1 of public input 'x' is never range-checked"),
+        "{err}"
+    );
+    // Two copies that together read every element are enough.
+    let extra = b.elem("copy 2", Some(raw), None, 1, 0, 0, 0, 0, 4);
+    if let Some(QOp::Elementwise(e)) = b.g.ops.last_mut() {
+        e.a.as_mut().unwrap().index = Some(vec![1, 1, 1]);
+    }
+    b.g.outputs.push(extra);
+    assert!(choose_shape(&b.g, &SearchOptions::default()).is_ok());
+}
+
+#[test]
+fn duplicate_graph_input_refused() {
+    let (mut g, _) = echo_graph();
+    let shape = choose_shape(&g, &SearchOptions::default()).unwrap().shape;
+    g.inputs.push(g.inputs[0]);
+    let err = g.validate().unwrap_err();
+    assert!(err.contains("input 'x' is listed twice"), "{err}");
+    // The layout refuses it on its own, whatever the caller validated.
+    let err = CircuitPlan::new(&g, shape).err().unwrap().to_string();
+    assert!(err.contains("public input 'x' is listed twice"), "{err}");
+}

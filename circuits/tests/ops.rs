@@ -110,3 +110,28 @@ fn bundled_tiny_cnn() {
         &models().join("tiny_cnn/input.json"),
     );
 }
+
+#[test]
+fn leaky_relu_steeper_than_one_gets_a_coarser_output_scale() {
+    check(
+        &models().join("ops/leaky_steep.onnx"),
+        &models().join("ops/leaky_steep.json"),
+    );
+    // Each output's scale is coarser than the input's by the bits its slope adds.
+    let c = frontend::compile(
+        &models().join("ops/leaky_steep.onnx"),
+        &models().join("ops/leaky_steep.json"),
+        &CompileOptions::default(),
+    )
+    .unwrap();
+    let g = &c.model.graph;
+    let shifts: Vec<u32> = g
+        .functions
+        .iter()
+        .filter_map(|f| match f {
+            zkinfer_circuits::graph::FnKind::LeakyRelu { out_shift, .. } => Some(*out_shift),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(shifts, vec![2, 1], "{:?}", g.functions);
+}

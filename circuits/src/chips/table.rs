@@ -18,7 +18,7 @@ use super::Assigner;
 use crate::field::{fe, F};
 use crate::graph::QuantizedGraph;
 use halo2_proofs::halo2curves::ff::Field;
-use halo2_proofs::plonk::{Column, ConstraintSystem, Expression, Fixed, VirtualCells};
+use halo2_proofs::plonk::{Column, ConstraintSystem, Error, Expression, Fixed, VirtualCells};
 use halo2_proofs::poly::Rotation;
 
 /// Table columns.
@@ -78,8 +78,14 @@ impl TableConfig {
 
     /// Writes both tables. Without `identity` the function table starts with the zero row that
     /// rows without a function look up and the sentinel's `(0, 1, 1)`; with it, tag 0 (the
-    /// identity) is a full domain.
-    pub(crate) fn assign(&self, a: &mut Assigner<'_, '_>, g: &QuantizedGraph, identity: bool) {
+    /// identity) is a full domain. Refuses a function whose image leaves its codomain: its
+    /// lookup is all that bounds the outputs (validated graphs never have one).
+    pub(crate) fn assign(
+        &self,
+        a: &mut Assigner<'_, '_>,
+        g: &QuantizedGraph,
+        identity: bool,
+    ) -> Result<(), Error> {
         let half = 1i64 << (g.bits - 1);
         if let Some(range) = self.range {
             for v in 0..(1u32 << g.bits) {
@@ -97,11 +103,16 @@ impl TableConfig {
         for (i, f) in g.functions.iter().enumerate().skip(first) {
             let tag = F::from(i as u64);
             for x in -half..half {
+                let y = f.eval(x);
+                if !f.in_codomain(y, g.bits) {
+                    return Err(Error::Synthesis);
+                }
                 a.fixed(self.tag, row, tag);
                 a.fixed(self.x, row, fe(x as i128));
-                a.fixed(self.y, row, fe(f.eval(x) as i128));
+                a.fixed(self.y, row, fe(y as i128));
                 row += 1;
             }
         }
+        Ok(())
     }
 }

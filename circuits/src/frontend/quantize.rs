@@ -11,6 +11,7 @@
 
 use super::calibrate::Ranges;
 use super::onnx::{Node, OnnxModel};
+use super::ops::Activation;
 use super::tensor::Tensor;
 use super::FrontendError;
 use crate::compiled::IoSpec;
@@ -198,6 +199,21 @@ impl<'a> QuantCtx<'a> {
         (self.graph.functions.len() - 1) as u32
     }
 
+    /// The table function of activation node `node` at input scale `in_scale`, and its output
+    /// scale, refused when its image over the whole domain leaves its codomain (the lookup is
+    /// all that bounds the output in the circuit).
+    pub fn activation_fn(
+        &self,
+        act: &dyn Activation,
+        node: usize,
+        in_scale: i32,
+    ) -> Result<(FnKind, i32), FrontendError> {
+        let (f, out_scale) = act.function(self, node, in_scale)?;
+        f.check_image(self.bits)
+            .map_err(|e| self.err(node, e.to_string()))?;
+        Ok((f, out_scale))
+    }
+
     /// The only compute node reading `t`, if `t` is not a graph output.
     pub fn sole_consumer(&self, t: usize) -> Option<usize> {
         if self.model.outputs.contains(&t) {
@@ -345,7 +361,7 @@ impl<'a> QuantCtx<'a> {
                     .op
                     .activation()
                     .ok_or_else(|| self.err(c, "not an activation"))?;
-                let (f, os) = act.function(self, c, s_pre)?;
+                let (f, os) = self.activation_fn(act, c, s_pre)?;
                 self.mark_done(c);
                 (self.node(c).outputs[0], f, os)
             }

@@ -278,7 +278,19 @@ impl IntOp for ElemOp {
                     hi: (half - 1) as f64 * s,
                 });
             }
-            out.push(func.eval(q as i64) as i128);
+            let y = func.eval(q as i64);
+            if !func.in_codomain(y, g.bits) {
+                let (lo, hi) = func.codomain(g.bits);
+                return Err(EvalError::OutOfCodomain {
+                    op: self.name.clone(),
+                    function: func.key(),
+                    x: q as i64,
+                    y,
+                    lo,
+                    hi,
+                });
+            }
+            out.push(y as i128);
         }
         vals[self.output] = out;
         Ok(())

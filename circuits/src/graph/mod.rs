@@ -26,7 +26,7 @@ pub use elementwise::{Coef, ElemOp, Operand};
 pub use linear::{Geometry, LinearGroup, LinearOp, WeightSet, PAD};
 pub use matmul::MatMulOp;
 pub use maxpool::MaxOp;
-pub use tables::{det_sigmoid, FnKind};
+pub use tables::{det_sigmoid, FnKind, ImageError};
 pub use view::ViewOp;
 
 use serde::{Deserialize, Serialize};
@@ -164,6 +164,16 @@ pub enum EvalError {
         lo: f64,
         hi: f64,
     },
+    /// A function's value left its codomain (a compiled model that `validate` would refuse).
+    #[error("'{op}': function {function} maps {x} to {y}, outside its codomain [{lo}, {hi}]")]
+    OutOfCodomain {
+        op: String,
+        function: String,
+        x: i64,
+        y: i64,
+        lo: i64,
+        hi: i64,
+    },
     /// An accumulator grew beyond what the field arithmetic keeps exact.
     #[error("accumulator overflow in '{op}'")]
     Overflow { op: String },
@@ -223,11 +233,15 @@ impl QuantizedGraph {
         if self.functions.first() != Some(&FnKind::Identity) {
             return Err("function 0 must be the identity".into());
         }
+        self.check_function_images()?;
         let n = self.tensors.len();
         let mut produced = vec![false; n];
         for &t in &self.inputs {
             if t >= n {
                 return Err(format!("input tensor {t} does not exist"));
+            }
+            if produced[t] {
+                return Err(format!("input '{}' is listed twice", self.tensors[t].name));
             }
             produced[t] = true;
         }
@@ -266,6 +280,24 @@ impl QuantizedGraph {
                     "output '{}' is not range-checked",
                     self.tensors[t].name
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every function's image over the whole domain lies in its codomain; the error names the
+    /// first op that applies a function that leaves it.
+    fn check_function_images(&self) -> Result<(), String> {
+        for (i, f) in self.functions.iter().enumerate() {
+            if let Err(e) = f.check_image(self.bits) {
+                let user = self.ops.iter().find_map(|op| match op {
+                    QOp::Elementwise(el) if el.func as usize == i => Some(el.name.as_str()),
+                    _ => None,
+                });
+                return Err(match user {
+                    Some(name) => format!("'{name}': {e}"),
+                    None => e.to_string(),
+                });
             }
         }
         Ok(())

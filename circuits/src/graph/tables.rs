@@ -1,8 +1,14 @@
 //! Functions applied by lookup. Each function is tabulated over the whole activation domain
 //! `[-2^(bits-1), 2^(bits-1))`; table contents must be bit-identical on every machine, so the
 //! transcendental ones use only IEEE-754 basic operations (no libm).
+//!
+//! Every function declares its codomain ([`FnKind::codomain`]) and its image over the whole
+//! domain must lie in it ([`FnKind::check_image`]): the lookup is the only thing that bounds a
+//! function's output in the circuit, and everything downstream (rescales, max pools, packing
+//! of public values) relies on that bound.
 
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 
 /// A function of one quantized activation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -11,12 +17,35 @@ pub enum FnKind {
     Identity,
     /// `y = max(x, 0)`.
     Relu,
-    /// `y = x` for `x >= 0`, else `round(alpha * x)`.
-    LeakyRelu { alpha: f64 },
+    /// `y = round(x / 2^out_shift)` for `x >= 0`, else `round(alpha * x / 2^out_shift)`. The
+    /// shift (0 for `|alpha| < 1`) makes the output's scale coarser so the image fits.
+    LeakyRelu {
+        alpha: f64,
+        #[serde(default)]
+        out_shift: u32,
+    },
     /// `y = min(max(x, lo), hi)` on integers.
     Clip { lo: i64, hi: i64 },
     /// `y = round(sigmoid(x * 2^-in_scale) * 2^out_scale)`.
     Sigmoid { in_scale: i32, out_scale: i32 },
+}
+
+/// A function whose image leaves its codomain.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[error("function {function} maps {x} to {y}, outside its codomain [{lo}, {hi}] at {bits} bits")]
+pub struct ImageError {
+    /// The function's key.
+    pub function: String,
+    /// First domain value whose image is outside.
+    pub x: i64,
+    /// Its image.
+    pub y: i64,
+    /// Codomain, inclusive.
+    pub lo: i64,
+    /// Codomain, inclusive.
+    pub hi: i64,
+    /// Activation bit width.
+    pub bits: u32,
 }
 
 impl FnKind {
@@ -25,12 +54,10 @@ impl FnKind {
         match self {
             FnKind::Identity => x,
             FnKind::Relu => x.max(0),
-            FnKind::LeakyRelu { alpha } => {
-                if x >= 0 {
-                    x
-                } else {
-                    (alpha * x as f64).round() as i64
-                }
+            FnKind::LeakyRelu { alpha, out_shift } => {
+                let slope = if x >= 0 { 1.0 } else { *alpha };
+                // Exact: `slope · x` is one rounding of a product, `2^-s` is a power of two.
+                (slope * x as f64 * exp2i(-(*out_shift as i32))).round() as i64
             }
             FnKind::Clip { lo, hi } => x.clamp(*lo, *hi),
             FnKind::Sigmoid {
@@ -43,12 +70,59 @@ impl FnKind {
         }
     }
 
+    /// `LeakyRelu` with the smallest output shift whose image fits the codomain at `bits`, or
+    /// `None` when no shift up to `bits` does (a slope too steep for the bit width).
+    pub fn leaky_relu(alpha: f64, bits: u32) -> Option<FnKind> {
+        (0..=bits)
+            .map(|out_shift| FnKind::LeakyRelu { alpha, out_shift })
+            .find(|f| f.check_image(bits).is_ok())
+    }
+
+    /// The declared codomain `[lo, hi]` at `bits`: where the circuit takes the function's outputs
+    /// to lie. Every function here produces an activation, so it is the activation range.
+    pub fn codomain(&self, bits: u32) -> (i64, i64) {
+        let half = 1i64 << (bits - 1);
+        (-half, half - 1)
+    }
+
+    /// Whether `y` lies in the codomain at `bits`.
+    pub fn in_codomain(&self, y: i64, bits: u32) -> bool {
+        let (lo, hi) = self.codomain(bits);
+        (lo..=hi).contains(&y)
+    }
+
+    /// Evaluates the function over its whole domain `[-2^(bits-1), 2^(bits-1))` and checks
+    /// that every image lies in the codomain.
+    pub fn check_image(&self, bits: u32) -> Result<(), ImageError> {
+        let half = 1i64 << (bits - 1);
+        match (-half..half).find(|&x| !self.in_codomain(self.eval(x), bits)) {
+            None => Ok(()),
+            Some(x) => {
+                let (lo, hi) = self.codomain(bits);
+                Err(ImageError {
+                    function: self.key(),
+                    x,
+                    y: self.eval(x),
+                    lo,
+                    hi,
+                    bits,
+                })
+            }
+        }
+    }
+
     /// A stable text key used in digests and descriptions.
     pub fn key(&self) -> String {
         match self {
             FnKind::Identity => "identity".into(),
             FnKind::Relu => "relu".into(),
-            FnKind::LeakyRelu { alpha } => format!("leaky_relu(alpha_bits={:#x})", alpha.to_bits()),
+            FnKind::LeakyRelu { alpha, out_shift } => {
+                let shift = match out_shift {
+                    0 => String::new(),
+                    s => format!(",out_shift={s}"),
+                };
+                format!("leaky_relu(alpha_bits={:#x}{shift})", alpha.to_bits())
+            }
             FnKind::Clip { lo, hi } => format!("clip({lo},{hi})"),
             FnKind::Sigmoid {
                 in_scale,
@@ -109,7 +183,10 @@ mod tests {
     fn functions() {
         assert_eq!(FnKind::Relu.eval(-5), 0);
         assert_eq!(FnKind::Relu.eval(5), 5);
-        assert_eq!(FnKind::LeakyRelu { alpha: 0.1 }.eval(-25), -3);
+        let leaky = |alpha, out_shift| FnKind::LeakyRelu { alpha, out_shift };
+        assert_eq!(leaky(0.1, 0).eval(-25), -3);
+        assert_eq!(leaky(4.0, 2).eval(-3), -3);
+        assert_eq!(leaky(4.0, 2).eval(6), 2);
         assert_eq!(FnKind::Clip { lo: -2, hi: 3 }.eval(9), 3);
         let s = FnKind::Sigmoid {
             in_scale: 4,
@@ -118,5 +195,99 @@ mod tests {
         assert_eq!(s.eval(0), 128);
         assert_eq!(s.eval(1 << 10), 256);
         assert_eq!(s.eval(-(1 << 10)), 0);
+    }
+
+    /// The functions the front end makes, over a range of parameters and bit widths: each
+    /// image lies in the declared codomain, and the ones that would not fit are refused.
+    #[test]
+    fn function_images_lie_in_codomain() {
+        for bits in 4..=12u32 {
+            let half = 1i64 << (bits - 1);
+            let mut made = vec![FnKind::Identity, FnKind::Relu];
+            for alpha in [
+                -8.0, -1.5, -1.0, -0.999, -0.3, 0.0, 0.01, 0.5, 0.999, 1.0, 1.001,
+            ] {
+                made.push(FnKind::leaky_relu(alpha, bits).expect("a shift fits"));
+            }
+            for alpha in [1.0 + 1.0 / half as f64, 2.0, 4.0, 100.0, 1000.0] {
+                match FnKind::leaky_relu(alpha, bits) {
+                    Some(f) => made.push(f),
+                    None => assert!(alpha * half as f64 > (half << bits) as f64, "{alpha}"),
+                }
+                let unshifted = FnKind::LeakyRelu {
+                    alpha,
+                    out_shift: 0,
+                };
+                assert!(
+                    unshifted.check_image(bits).is_err(),
+                    "alpha {alpha} bits {bits}"
+                );
+            }
+            for (lo, hi) in [(-half, half - 1), (0, 6), (-1, 1), (3, 3)] {
+                made.push(FnKind::Clip { lo, hi });
+            }
+            for in_scale in [-3, 0, 2, bits as i32, 2 * bits as i32] {
+                made.push(FnKind::Sigmoid {
+                    in_scale,
+                    out_scale: bits as i32 - 2,
+                });
+            }
+            for f in &made {
+                f.check_image(bits)
+                    .unwrap_or_else(|e| panic!("{e} (bits {bits})"));
+                let (lo, hi) = f.codomain(bits);
+                assert!((-half..half).all(|x| (lo..=hi).contains(&f.eval(x))));
+            }
+            // Out of range: a clip beyond the domain, a sigmoid reaching 2^(bits-1).
+            let wide_clip = FnKind::Clip {
+                lo: -half - 1,
+                hi: half,
+            };
+            assert!(
+                wide_clip.check_image(bits).is_ok(),
+                "clip stays within its input"
+            );
+            let sig = FnKind::Sigmoid {
+                in_scale: 0,
+                out_scale: bits as i32 - 1,
+            };
+            let err = sig.check_image(bits).unwrap_err();
+            assert_eq!(err.y, half);
+        }
+    }
+
+    #[test]
+    fn leaky_relu_shift_is_the_smallest_that_fits() {
+        let f = FnKind::leaky_relu(4.0, 8).unwrap();
+        assert_eq!(
+            f,
+            FnKind::LeakyRelu {
+                alpha: 4.0,
+                out_shift: 2
+            }
+        );
+        assert_eq!(f.eval(-128), -128);
+        assert_eq!(
+            FnKind::leaky_relu(0.01, 8).unwrap(),
+            FnKind::LeakyRelu {
+                alpha: 0.01,
+                out_shift: 0
+            }
+        );
+        // -1 maps -128 to 128: one bit coarser.
+        assert_eq!(
+            FnKind::leaky_relu(-1.0, 8).unwrap(),
+            FnKind::LeakyRelu {
+                alpha: -1.0,
+                out_shift: 1
+            }
+        );
+        assert_eq!(FnKind::leaky_relu(1e6, 8), None);
+        assert!(FnKind::LeakyRelu {
+            alpha: 4.0,
+            out_shift: 0
+        }
+        .check_image(8)
+        .is_err());
     }
 }

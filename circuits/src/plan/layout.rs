@@ -6,7 +6,7 @@
 
 use super::shape::CircuitShape;
 use crate::chips::poseidon::sponge_rows;
-use crate::graph::{Coef, FnKind, QOp, QuantizedGraph, PAD};
+use crate::graph::{Coef, FnKind, Operand, QOp, QuantizedGraph, PAD};
 use crate::poseidon::permutations;
 use crate::public_io::{values_per_word, PublicIo};
 use thiserror::Error;
@@ -557,37 +557,57 @@ fn hash_sponges(
 
 /// Public inputs are unchecked field elements until an identity op copies them into the
 /// activation domain (its lookup bounds `q = a`). Packed words have one preimage only if every
-/// slot is bounded, so every reader of a public input must be such a copy, every input must
-/// have one, and no input may itself be an output.
+/// slot is bounded, so every reader of a public input must be such a copy, the copies together
+/// must read every element, no input may be listed twice, and no input may itself be an output.
 fn check_inputs_range_checked(graph: &QuantizedGraph) -> Result<(), LayoutError> {
-    let is_copy = |op: &QOp| match op {
-        QOp::Elementwise(e) => {
-            e.b.is_none()
-                && e.qa == Coef::Const(1)
-                && e.qc == Coef::Const(0)
-                && e.shift == 0
-                && graph.functions.get(e.func as usize) == Some(&FnKind::Identity)
-        }
-        _ => false,
-    };
-    for &t in &graph.inputs {
+    for (i, &t) in graph.inputs.iter().enumerate() {
         let name = &graph.tensors[t].name;
-        let readers: Vec<&QOp> = graph
+        let unchecked = |what: String| Err(LayoutError::Graph(what));
+        if graph.inputs[..i].contains(&t) {
+            return unchecked(format!("public input '{name}' is listed twice"));
+        }
+        let mut covered = vec![false; graph.tensors[t].len()];
+        for op in graph
             .ops
             .iter()
             .filter(|op| op.family().inputs().contains(&t))
-            .collect();
-        if let Some(op) = readers.iter().find(|op| !is_copy(op)) {
-            return Err(LayoutError::Graph(format!(
-                "'{}' reads public input '{name}' before it is range-checked",
-                op.family().name()
-            )));
+        {
+            let Some((operand, n)) = identity_copy(graph, op) else {
+                return unchecked(format!(
+                    "'{}' reads public input '{name}' before it is range-checked",
+                    op.family().name()
+                ));
+            };
+            for e in 0..n {
+                if let Some(c) = covered.get_mut(operand.at(e)) {
+                    *c = true;
+                }
+            }
         }
-        if readers.is_empty() || graph.outputs.contains(&t) {
-            return Err(LayoutError::Graph(format!(
-                "public input '{name}' is never range-checked"
-            )));
+        if let Some(e) = covered.iter().position(|&c| !c) {
+            return unchecked(format!(
+                "element #{e} of public input '{name}' is never range-checked"
+            ));
+        }
+        if graph.outputs.contains(&t) {
+            return unchecked(format!("public input '{name}' is also an output"));
         }
     }
     Ok(())
+}
+
+/// The operand and element count of `op` when it is an identity copy (`out = a`, range-checked).
+fn identity_copy<'g>(graph: &QuantizedGraph, op: &'g QOp) -> Option<(&'g Operand, usize)> {
+    match op {
+        QOp::Elementwise(e)
+            if e.b.is_none()
+                && e.qa == Coef::Const(1)
+                && e.qc == Coef::Const(0)
+                && e.shift == 0
+                && graph.functions.get(e.func as usize) == Some(&FnKind::Identity) =>
+        {
+            e.a.as_ref().map(|a| (a, graph.tensors[e.output].len()))
+        }
+        _ => None,
+    }
 }

@@ -28,7 +28,7 @@ fn quantize_standalone(
 ) -> Result<(), FrontendError> {
     let x = q.act_input(node, 0)?;
     let out = q.node(node).outputs[0];
-    let (f, os) = act.function(q, node, x.scale)?;
+    let (f, os) = q.activation_fn(act, node, x.scale)?;
     let name = q.model.tensors[out].name.clone();
     let r = q.emit(
         q.node(node).name.clone(),
@@ -119,8 +119,24 @@ impl LeakyRelu {
 }
 
 impl Activation for LeakyRelu {
-    fn function(&self, _: &QuantCtx<'_>, _: usize, s: i32) -> Result<(FnKind, i32), FrontendError> {
-        Ok((FnKind::LeakyRelu { alpha: self.alpha }, s))
+    /// A slope steeper than 1 (or `alpha <= -1`) would leave the activation range at the input's
+    /// scale: the output then gets a coarser scale, `out_shift` bits.
+    fn function(
+        &self,
+        q: &QuantCtx<'_>,
+        node: usize,
+        s: i32,
+    ) -> Result<(FnKind, i32), FrontendError> {
+        match FnKind::leaky_relu(self.alpha, q.bits) {
+            Some(f @ FnKind::LeakyRelu { out_shift, .. }) => Ok((f, s - out_shift as i32)),
+            _ => Err(q.err(
+                node,
+                format!(
+                    "LeakyRelu alpha = {} is too steep for {} activation bits",
+                    self.alpha, q.bits
+                ),
+            )),
+        }
     }
 }
 activation_op!(LeakyRelu);
