@@ -1237,3 +1237,120 @@ fn undeployable_verifiers_are_refused() {
     );
     assert!(!sol.exists());
 }
+
+/// compile → setup → prove `models/ops/leaky_steep` (LeakyRelu alpha = 4 on the input, whose
+/// true output `[1, -12, 2, 0.5]` leaves the input's range); returns (model dir, proof path).
+fn steep_run(tmp: &Path, io: &str) -> (PathBuf, PathBuf) {
+    let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/ops");
+    let (onnx, input) = (
+        models.join("leaky_steep.onnx"),
+        models.join("leaky_steep.json"),
+    );
+    let dir = tmp.join(io);
+    compile(&onnx, &input, &dir, &["--public-io", io]);
+    ok(&zkinfer(&["setup", &s(&dir)]));
+    let proof = dir.join("proof.json");
+    ok(&zkinfer(&[
+        "prove",
+        &s(&dir),
+        "--input",
+        &s(&input),
+        "--out",
+        &s(&proof),
+    ]));
+    (dir, proof)
+}
+
+/// Issue 13's reproduction: the honest proof verifies with the true outputs; a proof file whose
+/// listed outputs borrow a unit between neighbouring packed slots (proof bytes and instances
+/// kept) is refused, in both packed encodings.
+#[test]
+fn forged_output_borrowing_a_unit_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    for io in ["packed", "hashed"] {
+        let (dir, proof) = steep_run(tmp.path(), io);
+        let v = ok(&zkinfer(&["verify", &s(&dir), "--proof", &s(&proof)]));
+        assert!(v.starts_with("verified"), "{v}");
+        let p: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+        let y: Vec<f64> = serde_json::from_value(p["outputs"][0].clone()).unwrap();
+        assert_eq!(y, vec![1.0, -12.0, 2.0, 0.5], "{io}");
+        // One unit of output 0 (its scale) borrowed by a neighbouring slot (2^bits units).
+        let settings: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("settings.json")).unwrap())
+                .unwrap();
+        let unit = (-settings["io"]["outputs"][0]["scale"].as_f64().unwrap()).exp2();
+        let slot = unit * settings["io"]["bits"].as_f64().unwrap().exp2();
+        let forged = dir.join("forged.json");
+        for edit in [
+            vec![0.9375, 4.0, 2.0, 0.5],
+            vec![1.0 - unit, -12.0 + slot, 2.0, 0.5],
+            vec![1.0, -12.0, 2.0 - unit, 0.5 + slot],
+        ] {
+            edit_proof(&proof, &forged, |p| p["outputs"][0] = edit.clone().into());
+            fails(
+                &zkinfer(&["verify", &s(&dir), "--proof", &s(&forged)]),
+                "rejected",
+            );
+        }
+    }
+}
+
+#[test]
+fn development_srs_flagged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, proof) = steep_run(tmp.path(), "plain");
+    let o = zkinfer(&["verify", &s(&dir), "--proof", &s(&proof)]);
+    assert!(ok(&o).starts_with("verified"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning: this verifying key was made with the insecure development SRS"),
+        "{err}"
+    );
+    fails(
+        &zkinfer(&[
+            "verify",
+            &s(&dir),
+            "--proof",
+            &s(&proof),
+            "--require-trusted-srs",
+        ]),
+        "rejected: the verifying key was made with the insecure development SRS",
+    );
+}
+
+#[test]
+fn verify_evm_refuses_edited_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, proof) = steep_run(tmp.path(), "packed");
+    let o = zkinfer(&["verify-evm", &s(&dir), "--proof", &s(&proof)]);
+    assert!(ok(&o).starts_with("accepted"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("development SRS"));
+    // The contract sees only the instances; the listed values must agree with them too.
+    let edited = tmp.path().join("edited.json");
+    swap_first_values(&proof, &edited, "outputs");
+    fails(
+        &zkinfer(&["verify-evm", &s(&dir), "--proof", &s(&edited)]),
+        "rejected: 'instances' does not match the proven public values",
+    );
+    edit_proof(&proof, &edited, |p| {
+        p["model_digest"] = "00".repeat(32).into()
+    });
+    fails(
+        &zkinfer(&["verify-evm", &s(&dir), "--proof", &s(&edited)]),
+        "rejected: the proof is for model",
+    );
+    edit_proof(&proof, &edited, |p| p["vk_sha256"] = "11".repeat(32).into());
+    fails(
+        &zkinfer(&["verify-evm", &s(&dir), "--proof", &s(&edited)]),
+        "rejected: the proof was made with a different verifying key",
+    );
+    // export-verifier marks a development-SRS contract in its source.
+    let sol = tmp.path().join("Verifier.sol");
+    let o = zkinfer(&["export-verifier", &s(&dir), "--out", &s(&sol)]);
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("development SRS"));
+    assert!(std::fs::read_to_string(&sol)
+        .unwrap()
+        .starts_with("// WARNING: made with zkinfer's insecure development SRS"));
+}

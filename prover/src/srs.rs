@@ -14,9 +14,8 @@ use rand_core::SeedableRng;
 use std::path::Path;
 use zkinfer_circuits::compiled::{read_file, seal, unseal, write_atomic};
 use zkinfer_circuits::plan::MAX_K;
+use zkinfer_verifier::srs::DEVELOPMENT_SEED;
 
-/// Seed of the development SRS. Public on purpose: this SRS is insecure.
-const DEV_SEED: [u8; 32] = *b"zkinfer insecure development SRS";
 const KIND: [u8; 4] = *b"SRS\0";
 const VERSION: u32 = 1;
 /// File name of the SRS inside a model folder.
@@ -34,7 +33,7 @@ pub struct Srs {
 impl Srs {
     /// The deterministic development SRS of size `2^k`.
     pub fn development(k: u32) -> Self {
-        let rng = rand_chacha::ChaCha20Rng::from_seed(DEV_SEED);
+        let rng = rand_chacha::ChaCha20Rng::from_seed(DEVELOPMENT_SEED);
         Srs {
             params: ParamsKZG::<Bn256>::setup(k, rng),
             insecure: true,

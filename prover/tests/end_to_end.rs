@@ -130,7 +130,27 @@ fn setup_accepts_halo2_srs_files_and_downsizes() {
         .unwrap();
         let key = VerifierKey::load(&dir.path().join(VK_FILE)).unwrap();
         verify(&key, &proof).unwrap();
+        assert!(
+            !key.development_srs(),
+            "a ceremony's key flagged as development"
+        );
     }
+    // The development SRS is recognised from the key alone, also when passed as a file.
+    let dev_key = |srs: Option<&Path>| {
+        setup(dir.path(), srs, &Silent).unwrap();
+        VerifierKey::load(&dir.path().join(VK_FILE))
+            .unwrap()
+            .development_srs()
+    };
+    assert!(dev_key(None));
+    let file = dir.path().join("dev.srs");
+    let mut bytes = Vec::new();
+    zkinfer_prover::srs::Srs::development(k + 1)
+        .params
+        .write_custom(&mut bytes, SerdeFormat::RawBytes)
+        .unwrap();
+    std::fs::write(&file, bytes).unwrap();
+    assert!(dev_key(Some(&file)));
     // Too small, garbage, missing.
     let small = ParamsKZG::<Bn256>::setup(k - 1, rand_chacha::ChaCha20Rng::seed_from_u64(1));
     let file = dir.path().join("small.srs");

@@ -33,6 +33,9 @@ pub enum VerifyError {
     /// The listed outputs or inputs disagree with the proven public values.
     #[error("'{field}' does not match the proven public values ({detail})")]
     ValuesMismatch { field: &'static str, detail: String },
+    /// The key was made with the development SRS and a trusted one was required.
+    #[error("the verifying key was made with the insecure development SRS (its secret is public: anyone can forge proofs for it); run `zkinfer setup` with --srs FILE from a trusted ceremony")]
+    UntrustedSrs,
     /// The cryptographic check failed.
     #[error("the proof is invalid: {0}")]
     Invalid(String),

@@ -71,6 +71,11 @@ impl VerifierKey {
         })
     }
 
+    /// Whether the key was made with the insecure development SRS (see [`crate::srs`]).
+    pub fn development_srs(&self) -> bool {
+        crate::srs::is_development_s_g2(&self.params.s_g2())
+    }
+
     /// The halo2 verifying key.
     pub fn halo2(&self) -> &VerifyingKey<G1Affine> {
         &self.vk

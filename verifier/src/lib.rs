@@ -7,10 +7,11 @@ pub mod error;
 pub mod instances;
 pub mod key;
 pub mod proof;
+pub mod srs;
 pub mod transcript;
 mod verify;
 
 pub use error::VerifyError;
 pub use key::{VerifierKey, VK_FILE};
 pub use proof::{ProofFile, PROOF_VERSION, PROTOCOL, TRANSCRIPT};
-pub use verify::{verify, verify_raw, Verified};
+pub use verify::{check_statement, verify, verify_raw, Verified};

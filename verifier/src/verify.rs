@@ -56,6 +56,15 @@ pub fn verify_raw(
 /// Verifies a proof file: model and key identity, public values, listed inputs/outputs, and the
 /// proof itself.
 pub fn verify(key: &VerifierKey, proof: &ProofFile) -> Result<Verified, VerifyError> {
+    let verified = check_statement(key, proof)?;
+    verify_raw(key, &verified.public.field, &proof.proof_bytes()?)?;
+    Ok(verified)
+}
+
+/// Everything [`verify`] checks but the cryptographic proof: the format version, model digest
+/// and key hash, that the listed inputs and outputs are values of the model, and that they
+/// encode to the listed instances (what an on-chain verifier is called with).
+pub fn check_statement(key: &VerifierKey, proof: &ProofFile) -> Result<Verified, VerifyError> {
     if proof.version != PROOF_VERSION {
         return Err(VerifyError::Format(format!(
             "version {} is not supported (expected {PROOF_VERSION})",
@@ -90,7 +99,6 @@ pub fn verify(key: &VerifierKey, proof: &ProofFile) -> Result<Verified, VerifyEr
             detail: "shapes differ from the model".into(),
         });
     }
-    verify_raw(key, &public.field, &proof.proof_bytes()?)?;
     Ok(Verified {
         public,
         inputs,

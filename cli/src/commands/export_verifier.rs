@@ -1,6 +1,7 @@
 //! `zkinfer export-verifier DIR --out Verifier.sol`
 
 use super::evm_common::{load_key, SolcArg};
+use super::verify::DEVELOPMENT_SRS_WARNING;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -26,7 +27,13 @@ impl ExportVerifier {
         let key = load_key(&self.dir)?;
         let solc = self.solc.locate()?;
         let c = build_verifier(&key, &solc)?;
-        write_atomic(&self.out, c.source.as_bytes())
+        let source = if key.development_srs() {
+            eprintln!("{DEVELOPMENT_SRS_WARNING}");
+            format!("// WARNING: made with zkinfer's insecure development SRS: anyone can forge proofs\n// that this contract accepts. Regenerate after `zkinfer setup --srs FILE`.\n{}", c.source)
+        } else {
+            c.source.clone()
+        };
+        write_atomic(&self.out, source.as_bytes())
             .with_context(|| format!("writing {}", self.out.display()))?;
         println!(
             "wrote {} (contract {VERIFIER_CONTRACT}, model {})",

@@ -14,7 +14,14 @@ pub struct Verify {
     /// Proof file written by `zkinfer prove`.
     #[arg(long)]
     pub proof: PathBuf,
+    /// Refuse a key made with the insecure development SRS (`zkinfer setup` without --srs),
+    /// under which anyone can forge proofs; without this flag such a key only gets a warning.
+    #[arg(long)]
+    pub require_trusted_srs: bool,
 }
+
+/// The warning for a key made with the development SRS (printed on stderr).
+pub const DEVELOPMENT_SRS_WARNING: &str = "warning: this verifying key was made with the insecure development SRS: its secret is public, so anyone can forge a proof that verifies under it (use --require-trusted-srs to refuse such keys; `zkinfer setup DIR --srs FILE` with a trusted ceremony's parameters)";
 
 /// Up to eight values of a tensor.
 pub fn preview(v: &[f64]) -> String {
@@ -36,8 +43,15 @@ fn settings_digest(dir: &std::path::Path) -> Option<String> {
 fn check(
     dir: &std::path::Path,
     proof: &std::path::Path,
+    require_trusted_srs: bool,
 ) -> Result<zkinfer_verifier::Verified, VerifyError> {
     let key = VerifierKey::load(&dir.join(VK_FILE))?;
+    if key.development_srs() {
+        if require_trusted_srs {
+            return Err(VerifyError::UntrustedSrs);
+        }
+        eprintln!("{DEVELOPMENT_SRS_WARNING}");
+    }
     if let Some(d) = settings_digest(dir) {
         if d != key.digest.to_string() {
             return Err(VerifyError::Key(zkinfer_circuits::compiled::ArtifactError::Invalid {
@@ -53,7 +67,7 @@ fn check(
 impl Verify {
     /// Runs the command: exit 0 when verified, 1 with the reason otherwise.
     pub fn run(self) -> Result<ExitCode> {
-        match check(&self.dir, &self.proof) {
+        match check(&self.dir, &self.proof, self.require_trusted_srs) {
             Ok(v) => {
                 println!("verified: the outputs come from the committed model applied to the proven input");
                 for (i, o) in v.outputs.iter().enumerate() {

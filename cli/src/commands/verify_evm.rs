@@ -1,12 +1,13 @@
 //! `zkinfer verify-evm DIR --proof PROOF.json`
 
 use super::evm_common::{load_key, SolcArg};
+use super::verify::DEVELOPMENT_SRS_WARNING;
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use zkinfer_contracts::{build_verifier, Evm};
-use zkinfer_verifier::ProofFile;
+use zkinfer_verifier::{check_statement, ProofFile};
 
 /// Deploy the model's Solidity verifier in an in-process EVM and call it with a proof.
 #[derive(Args)]
@@ -24,7 +25,17 @@ impl VerifyEvm {
     /// Runs the command: exit 0 when the contract accepts, 1 when it rejects.
     pub fn run(self) -> Result<ExitCode> {
         let key = load_key(&self.dir)?;
-        let calldata = ProofFile::load(&self.proof)?.calldata()?;
+        if key.development_srs() {
+            eprintln!("{DEVELOPMENT_SRS_WARNING}");
+        }
+        let proof = ProofFile::load(&self.proof)?;
+        // The contract sees only the instances: first check that they are what the proof file
+        // lists (values of this model, its digest and key), as `zkinfer verify` does.
+        if let Err(e) = check_statement(&key, &proof) {
+            println!("rejected: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+        let calldata = proof.calldata()?;
         let c = build_verifier(&key, &self.solc.locate()?)?;
         let mut evm = Evm::new();
         let deployed = evm.deploy(c.bytecode.creation.clone())?;
