@@ -6,13 +6,16 @@ use revm::context::TxEnv;
 use revm::database::{CacheDB, EmptyDB};
 use revm::primitives::{Address, Bytes, TxKind};
 use revm::{Context, ExecuteCommitEvm, MainBuilder, MainContext};
+use std::collections::HashMap;
 
 /// EIP-170 limit on deployed code.
 pub const MAX_RUNTIME_BYTES: usize = 24_576;
 /// EIP-3860 limit on creation code.
 pub const MAX_INITCODE_BYTES: usize = 49_152;
 
-const CALLER: Address = Address::new([0x11; 20]);
+/// The account that sends [`Evm::deploy`] and [`Evm::call`] transactions (so a contract's
+/// deployer is this address).
+pub const CALLER: Address = Address::new([0x11; 20]);
 const GAS_LIMIT: u64 = 16_000_000;
 
 /// Result of a call.
@@ -35,10 +38,11 @@ pub struct Deployed {
     pub gas_used: u64,
 }
 
-/// An empty chain with one funded account.
+/// An empty chain (gas is free, so any account can send transactions).
 pub struct Evm {
     evm: revm::handler::MainnetEvm<revm::handler::MainnetContext<CacheDB<EmptyDB>>>,
-    nonce: u64,
+    /// Next nonce of each account that has sent a transaction.
+    nonces: HashMap<Address, u64>,
 }
 
 impl Default for Evm {
@@ -53,22 +57,31 @@ impl Evm {
         let evm = Context::mainnet()
             .with_db(CacheDB::<EmptyDB>::default())
             .build_mainnet();
-        Evm { evm, nonce: 0 }
+        Evm {
+            evm,
+            nonces: HashMap::new(),
+        }
     }
 
-    fn send(&mut self, kind: TxKind, data: Vec<u8>) -> Result<ExecutionResult, ContractError> {
+    fn send(
+        &mut self,
+        from: Address,
+        kind: TxKind,
+        data: Vec<u8>,
+    ) -> Result<ExecutionResult, ContractError> {
+        let nonce = self.nonces.entry(from).or_default();
         let tx = TxEnv::builder()
-            .caller(CALLER)
+            .caller(from)
             .kind(kind)
             .data(Bytes::from(data))
             .gas_limit(GAS_LIMIT)
-            .nonce(self.nonce)
+            .nonce(*nonce)
             .build_fill();
         let r = self
             .evm
             .transact_commit(tx)
             .map_err(|e| ContractError::Evm(format!("{e:?}")))?;
-        self.nonce += 1;
+        *nonce += 1;
         Ok(r)
     }
 
@@ -83,7 +96,7 @@ impl Evm {
                 ),
             });
         }
-        let r = self.send(TxKind::Create, creation)?;
+        let r = self.send(CALLER, TxKind::Create, creation)?;
         let gas_used = r.tx_gas_used();
         match r {
             ExecutionResult::Success {
@@ -94,9 +107,19 @@ impl Evm {
         }
     }
 
-    /// Calls a contract.
+    /// Calls a contract from [`CALLER`].
     pub fn call(&mut self, to: Address, data: Vec<u8>) -> Result<CallOutcome, ContractError> {
-        let r = self.send(TxKind::Call(to), data)?;
+        self.call_from(CALLER, to, data)
+    }
+
+    /// Calls a contract from the account `from` (for access-control tests).
+    pub fn call_from(
+        &mut self,
+        from: Address,
+        to: Address,
+        data: Vec<u8>,
+    ) -> Result<CallOutcome, ContractError> {
+        let r = self.send(from, TxKind::Call(to), data)?;
         Ok(CallOutcome {
             success: r.is_success(),
             gas_used: r.tx_gas_used(),

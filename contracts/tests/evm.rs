@@ -1,6 +1,7 @@
 //! Generated verifiers on a real in-process EVM (revm), compiled with the pinned solcjs:
 //! valid proofs are accepted; flipped proof bytes, changed instances and other models' proofs
-//! are rejected; the consumer contract records only accepted results. Single-phase (`direct`
+//! are rejected; the consumer contract records only accepted results (with the hashes of their
+//! inputs and outputs) and registers models only for its owner. Single-phase (`direct`
 //! matvec check, what the CUDA prover proves) circuits are among them.
 //!
 //! Needs `npm ci --prefix contracts` (the README test command runs it).
@@ -12,7 +13,10 @@ use zkinfer_circuits::frontend::{self, CompileOptions};
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::plan::{MatvecCheck, Objective};
 use zkinfer_circuits::public_io::PublicIo;
-use zkinfer_contracts::{build_verifier, check_size, ContractError, Evm, Solc, REGISTRY_SOURCE};
+use zkinfer_contracts::evm::CALLER;
+use zkinfer_contracts::{
+    build_verifier, check_size, CallOutcome, ContractError, Evm, Solc, REGISTRY_SOURCE,
+};
 use zkinfer_gpu::CpuMsm;
 use zkinfer_prover::{load_prover, prove_input, setup, Silent};
 use zkinfer_verifier::{ProofFile, VerifierKey, VK_FILE};
@@ -185,11 +189,26 @@ fn digest(p: &Prepared) -> [u8; 32] {
 }
 
 fn register_call(p: &Prepared, verifier: Address) -> Vec<u8> {
+    register_raw(
+        digest(p),
+        verifier,
+        p.key.io.input_instances() as u32,
+        p.key.io.output_instances() as u32,
+    )
+}
+
+fn register_raw(d: [u8; 32], verifier: Address, input_words: u32, output_words: u32) -> Vec<u8> {
     let mut data = selector("register(bytes32,address,uint32,uint32)");
-    data.extend(digest(p));
+    data.extend(d);
     data.extend(word(verifier.as_slice()));
-    data.extend(word(&(p.key.io.input_instances() as u32).to_be_bytes()));
-    data.extend(word(&(p.key.io.output_instances() as u32).to_be_bytes()));
+    data.extend(word(&input_words.to_be_bytes()));
+    data.extend(word(&output_words.to_be_bytes()));
+    data
+}
+
+fn transfer_ownership_call(new_owner: Address) -> Vec<u8> {
+    let mut data = selector("transferOwnership(address)");
+    data.extend(word(new_owner.as_slice()));
     data
 }
 
@@ -205,12 +224,28 @@ fn submit_call(d: [u8; 32], calldata: &[u8]) -> Vec<u8> {
     data
 }
 
-fn read(evm: &mut Evm, registry: Address, sig: &str, d: [u8; 32]) -> Vec<u8> {
+/// Calls the view function `sig` with the 32-byte arguments `args`.
+fn read(evm: &mut Evm, registry: Address, sig: &str, args: &[[u8; 32]]) -> Vec<u8> {
     let mut data = selector(sig);
-    data.extend(d);
+    for a in args {
+        data.extend(a);
+    }
     let r = evm.call(registry, data).unwrap();
-    assert!(r.success);
+    assert!(r.success, "{sig} reverted");
     r.output
+}
+
+/// The address a model is registered with (zero if none): the first word `models(digest)`
+/// returns.
+fn registered_verifier(evm: &mut Evm, registry: Address, d: [u8; 32]) -> [u8; 32] {
+    read(evm, registry, "models(bytes32)", &[d])[..32]
+        .try_into()
+        .unwrap()
+}
+
+/// Whether the call reverted with the custom error `sig` (no arguments).
+fn reverted_with(r: &CallOutcome, sig: &str) -> bool {
+    !r.success && r.output == selector(sig)
 }
 
 #[test]
@@ -231,9 +266,15 @@ fn registry_case(i: usize) {
         .compile(REGISTRY_SOURCE, "InferenceRegistry")
         .unwrap();
     check_size("InferenceRegistry", &code).unwrap();
+    // Deployed from `CALLER`, its owner.
     let registry = evm.deploy(code.creation).unwrap().address;
+    assert_eq!(
+        read(&mut evm, registry, "owner()", &[]),
+        word(CALLER.as_slice())
+    );
     let d = digest(p);
     let calldata = p.proof.calldata().unwrap();
+    let stranger = Address::new([0x22; 20]);
 
     // Unknown model: rejected.
     assert!(
@@ -241,10 +282,27 @@ fn registry_case(i: usize) {
             .unwrap()
             .success
     );
+    // Nobody but the owner registers: a stranger cannot bind the digest to any verifier.
+    let r = evm
+        .call_from(stranger, registry, register_call(p, verifier))
+        .unwrap();
+    assert!(reverted_with(&r, "NotOwner()"), "{}: {r:?}", name(i));
+    assert_eq!(registered_verifier(&mut evm, registry, d), [0u8; 32]);
+    // Nor the owner to an address without code (a call to it would accept every proof).
+    assert!(
+        !evm.call(registry, register_call(p, stranger))
+            .unwrap()
+            .success
+    );
+    assert_eq!(registered_verifier(&mut evm, registry, d), [0u8; 32]);
     assert!(
         evm.call(registry, register_call(p, verifier))
             .unwrap()
             .success
+    );
+    assert_eq!(
+        registered_verifier(&mut evm, registry, d),
+        word(verifier.as_slice())
     );
     // Registering twice: rejected.
     assert!(
@@ -257,34 +315,129 @@ fn registry_case(i: usize) {
     let mut bad = calldata.clone();
     let n = bad.len();
     bad[n - 7] ^= 1;
-    assert!(!evm.call(registry, submit_call(d, &bad)).unwrap().success);
-    assert_eq!(
-        read(&mut evm, registry, "acceptedCount(bytes32)", d),
-        word(&[0])
-    );
-    assert_eq!(
-        read(&mut evm, registry, "acceptedOutput(bytes32)", d),
-        [0u8; 32]
-    );
+    let r = evm.call(registry, submit_call(d, &bad)).unwrap();
+    assert!(reverted_with(&r, "ProofRejected()"), "{}: {r:?}", name(i));
+    let start = 32 * p.key.io.input_instances();
+    let end = start + 32 * p.key.io.output_instances();
+    let input_hash = keccak256(&calldata[..start]);
+    let output_hash = keccak256(&calldata[start..end]);
+    let nothing = |evm: &mut Evm| {
+        assert_eq!(
+            read(evm, registry, "acceptedCount(bytes32)", &[d]),
+            word(&[0])
+        );
+        assert_eq!(
+            read(evm, registry, "acceptedInput(bytes32)", &[d]),
+            [0u8; 32]
+        );
+        assert_eq!(
+            read(evm, registry, "acceptedOutput(bytes32)", &[d]),
+            [0u8; 32]
+        );
+        assert_eq!(
+            read(evm, registry, "proven(bytes32,bytes32)", &[d, input_hash.0]),
+            [0u8; 32]
+        );
+    };
+    nothing(&mut evm);
     // Another model's proof under this digest: rejected.
     let other = all[1].proof.calldata().unwrap();
     assert!(!evm.call(registry, submit_call(d, &other)).unwrap().success);
+    nothing(&mut evm);
 
-    // The valid proof is recorded with the hash of its output words.
-    let ok = evm.call(registry, submit_call(d, &calldata)).unwrap();
+    // The valid proof (from anyone) is recorded with the hashes of its input and output words.
+    let ok = evm
+        .call_from(stranger, registry, submit_call(d, &calldata))
+        .unwrap();
     assert!(ok.success);
-    let start = 32 * p.key.io.input_instances();
-    let end = start + 32 * p.key.io.output_instances();
-    let expect = keccak256(&calldata[start..end]);
-    assert_eq!(ok.output, expect.as_slice());
+    assert_eq!(ok.output, output_hash.as_slice());
     assert_eq!(
-        read(&mut evm, registry, "acceptedCount(bytes32)", d),
+        read(&mut evm, registry, "acceptedCount(bytes32)", &[d]),
         word(&[1])
     );
     assert_eq!(
-        read(&mut evm, registry, "acceptedOutput(bytes32)", d),
-        expect.0
+        read(&mut evm, registry, "acceptedInput(bytes32)", &[d]),
+        input_hash.0
     );
+    assert_eq!(
+        read(&mut evm, registry, "acceptedOutput(bytes32)", &[d]),
+        output_hash.0
+    );
+    assert_eq!(
+        read(
+            &mut evm,
+            registry,
+            "proven(bytes32,bytes32)",
+            &[d, input_hash.0]
+        ),
+        output_hash.0
+    );
+    // Another input of this model: nothing proven.
+    assert_eq!(
+        read(
+            &mut evm,
+            registry,
+            "proven(bytes32,bytes32)",
+            &[d, output_hash.0]
+        ),
+        [0u8; 32]
+    );
+}
+
+#[test]
+fn registry_ownership_is_transferred_only_by_the_owner() {
+    let mut evm = Evm::new();
+    let code = solc()
+        .compile(REGISTRY_SOURCE, "InferenceRegistry")
+        .unwrap();
+    let registry = evm.deploy(code.creation.clone()).unwrap().address;
+    // Registration does not call the verifier: any contract stands in for one (no proving).
+    let verifier = evm.deploy(code.creation).unwrap().address;
+    let d = keccak256(b"some model").0;
+    let register = || register_raw(d, verifier, 1, 1);
+    let stranger = Address::new([0x22; 20]);
+    let heir = Address::new([0x33; 20]);
+
+    // A stranger cannot take ownership, nor hand it to someone else.
+    for to in [stranger, heir] {
+        let r = evm
+            .call_from(stranger, registry, transfer_ownership_call(to))
+            .unwrap();
+        assert!(reverted_with(&r, "NotOwner()"), "{r:?}");
+    }
+    assert_eq!(
+        read(&mut evm, registry, "owner()", &[]),
+        word(CALLER.as_slice())
+    );
+    // Nor can the owner give it to the zero address.
+    let r = evm
+        .call(registry, transfer_ownership_call(Address::ZERO))
+        .unwrap();
+    assert!(reverted_with(&r, "ZeroAddress()"), "{r:?}");
+
+    // The owner hands it over; then only the new owner registers.
+    assert!(
+        evm.call(registry, transfer_ownership_call(heir))
+            .unwrap()
+            .success
+    );
+    assert_eq!(
+        read(&mut evm, registry, "owner()", &[]),
+        word(heir.as_slice())
+    );
+    for from in [CALLER, stranger] {
+        let r = evm.call_from(from, registry, register()).unwrap();
+        assert!(reverted_with(&r, "NotOwner()"), "{r:?}");
+    }
+    assert_eq!(registered_verifier(&mut evm, registry, d), [0u8; 32]);
+    assert!(evm.call_from(heir, registry, register()).unwrap().success);
+    assert_eq!(
+        registered_verifier(&mut evm, registry, d),
+        word(verifier.as_slice())
+    );
+    // The former owner can no longer transfer ownership.
+    let r = evm.call(registry, transfer_ownership_call(CALLER)).unwrap();
+    assert!(reverted_with(&r, "NotOwner()"), "{r:?}");
 }
 
 #[test]
