@@ -212,6 +212,39 @@ impl IoSpec {
         }
     }
 
+    /// Checks a loaded spec against the circuit it describes, before anything is sized from
+    /// it: the same bit width and encoding, scales a compiler can produce, and at most `2^k`
+    /// public values in all (each one needs a row).
+    pub fn validate(&self, shape: &CircuitShape) -> Result<(), String> {
+        if self.bits != shape.bits || self.public_io != shape.public_io {
+            return Err(format!(
+                "public values of {} bits ({:?}) for a circuit of {} bits ({:?})",
+                self.bits, self.public_io, shape.bits, shape.public_io
+            ));
+        }
+        let rows = 1usize << shape.k;
+        let mut total = 0usize;
+        for t in self.inputs.iter().chain(&self.outputs) {
+            if t.scale.unsigned_abs() > MAX_SCALE {
+                return Err(format!(
+                    "tensor '{}': scale {} out of range",
+                    t.name, t.scale
+                ));
+            }
+            let n = t.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+            total = n
+                .and_then(|n| total.checked_add(n))
+                .filter(|&t| t <= rows)
+                .ok_or_else(|| {
+                    format!(
+                        "tensor '{}': more public values than the circuit's {rows} rows",
+                        t.name
+                    )
+                })?;
+        }
+        Ok(())
+    }
+
     /// Number of input values.
     pub fn input_values(&self) -> usize {
         self.inputs
@@ -243,6 +276,10 @@ impl IoSpec {
         self.input_instances() + self.output_instances()
     }
 }
+
+/// The largest `|scale|` of a public tensor a loaded key or model may declare (the compiler's
+/// are within `3 · 24`).
+pub const MAX_SCALE: u32 = 256;
 
 /// Where a compiled model came from (informational; not part of the digest).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -1317,6 +1317,39 @@ fn development_srs_flagged() {
         ]),
         "rejected: the verifying key was made with the insecure development SRS",
     );
+    // Keys from another parameter file pass, with no warning.
+    use halo2_proofs::halo2curves::bn256::Bn256;
+    use halo2_proofs::poly::kzg::commitment::ParamsKZG;
+    use rand_core::SeedableRng;
+    let settings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("settings.json")).unwrap()).unwrap();
+    let k = settings["shape"]["k"].as_u64().unwrap() as u32;
+    let params = ParamsKZG::<Bn256>::setup(k, rand_chacha::ChaCha20Rng::seed_from_u64(5));
+    let file = tmp.path().join("ceremony.srs");
+    let mut bytes = Vec::new();
+    params
+        .write_custom(&mut bytes, halo2_proofs::SerdeFormat::RawBytes)
+        .unwrap();
+    std::fs::write(&file, bytes).unwrap();
+    ok(&zkinfer(&["setup", &s(&dir), "--srs", &s(&file)]));
+    let input = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/ops/leaky_steep.json");
+    ok(&zkinfer(&[
+        "prove",
+        &s(&dir),
+        "--input",
+        &s(&input),
+        "--out",
+        &s(&proof),
+    ]));
+    let o = zkinfer(&[
+        "verify",
+        &s(&dir),
+        "--proof",
+        &s(&proof),
+        "--require-trusted-srs",
+    ]);
+    assert!(ok(&o).starts_with("verified"));
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("development SRS"));
 }
 
 #[test]

@@ -248,3 +248,93 @@ fn proving_keys_of_an_older_circuit_layout_are_refused() {
     setup(dir.path(), None, &Silent).unwrap();
     assert!(load_prover(dir.path(), CpuMsm, &Silent).is_ok());
 }
+
+/// The three length-prefixed parts of a verifying key's sealed payload.
+fn key_parts(payload: &[u8]) -> Vec<Vec<u8>> {
+    let mut parts = Vec::new();
+    let mut rest = payload;
+    for _ in 0..3 {
+        let len = u64::from_le_bytes(rest[..8].try_into().unwrap()) as usize;
+        parts.push(rest[8..8 + len].to_vec());
+        rest = &rest[8 + len..];
+    }
+    parts
+}
+
+fn seal_key(parts: &[Vec<u8>]) -> Vec<u8> {
+    let mut payload = Vec::new();
+    for p in parts {
+        payload.extend_from_slice(&(p.len() as u64).to_le_bytes());
+        payload.extend_from_slice(p);
+    }
+    zkinfer_circuits::compiled::seal(*b"VKEY", 2, &payload)
+}
+
+/// `VerifierKey::from_bytes` on crafted keys (correctly sealed, so the checksum does not stop
+/// them): a clean error, never a panic, for bad public-value headers and for random edits.
+#[test]
+fn crafted_key_headers_are_clean_errors() {
+    use rand::{Rng, SeedableRng};
+    let dir = tempfile::tempdir().unwrap();
+    build("1l_mlp", dir.path());
+    let bytes = std::fs::read(dir.path().join(VK_FILE)).unwrap();
+    let payload =
+        zkinfer_circuits::compiled::unseal(&bytes, *b"VKEY", 2, "vk", "verifying key").unwrap();
+    let parts = key_parts(payload);
+    assert!(VerifierKey::from_bytes(&seal_key(&parts), "vk").is_ok());
+    let header: serde_json::Value = serde_json::from_slice(&parts[0]).unwrap();
+    let load = |bytes: &[u8]| {
+        std::panic::catch_unwind(|| VerifierKey::from_bytes(bytes, "vk").map(|_| ()))
+            .expect("loading a crafted key panicked")
+    };
+    let edits: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+        ("bits 0", Box::new(|h| h["io"]["bits"] = 0.into())),
+        ("bits 200", Box::new(|h| h["io"]["bits"] = 200.into())),
+        (
+            "other encoding",
+            Box::new(|h| h["io"]["public_io"] = "hashed".into()),
+        ),
+        (
+            "huge shape",
+            Box::new(|h| {
+                h["io"]["inputs"][0]["shape"] = serde_json::json!([1u64 << 40, 1u64 << 40])
+            }),
+        ),
+        (
+            "more values than rows",
+            Box::new(|h| h["io"]["outputs"][0]["shape"] = serde_json::json!([1u64 << 30])),
+        ),
+        (
+            "scale",
+            Box::new(|h| h["io"]["inputs"][0]["scale"] = i32::MIN.into()),
+        ),
+    ];
+    for (what, edit) in &edits {
+        let mut h = header.clone();
+        edit(&mut h);
+        let mut crafted = parts.clone();
+        crafted[0] = serde_json::to_vec(&h).unwrap();
+        let err = load(&seal_key(&crafted)).expect_err(what).to_string();
+        assert!(
+            err.starts_with("vk: ") && !err.contains("bad header"),
+            "{what}: {err}"
+        );
+    }
+    // Random byte edits, truncations and extensions of each part, resealed.
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(13);
+    for case in 0..300 {
+        let mut crafted = parts.clone();
+        let p = &mut crafted[case % 3];
+        match rng.gen_range(0..3) {
+            0 => {
+                for _ in 0..rng.gen_range(1..4) {
+                    let i = rng.gen_range(0..p.len());
+                    p[i] ^= 1 << rng.gen_range(0..8);
+                }
+            }
+            1 => p.truncate(rng.gen_range(0..p.len())),
+            _ => p.extend((0..rng.gen_range(1..64)).map(|_| rng.gen::<u8>())),
+        }
+        let _ = load(&seal_key(&crafted));
+    }
+}

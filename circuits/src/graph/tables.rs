@@ -57,14 +57,15 @@ impl FnKind {
             FnKind::LeakyRelu { alpha, out_shift } => {
                 let slope = if x >= 0 { 1.0 } else { *alpha };
                 // Exact: `slope · x` is one rounding of a product, `2^-s` is a power of two.
-                (slope * x as f64 * exp2i(-(*out_shift as i32))).round() as i64
+                let shift = (*out_shift).min(1000) as i32;
+                (slope * x as f64 * exp2i(-shift)).round() as i64
             }
             FnKind::Clip { lo, hi } => x.clamp(*lo, *hi),
             FnKind::Sigmoid {
                 in_scale,
                 out_scale,
             } => {
-                let real = x as f64 * exp2i(-*in_scale);
+                let real = x as f64 * exp2i(in_scale.saturating_neg());
                 (det_sigmoid(real) * exp2i(*out_scale)).round() as i64
             }
         }
