@@ -1267,6 +1267,27 @@ fn steep_run(tmp: &Path, io: &str) -> (PathBuf, PathBuf) {
 #[test]
 fn forged_output_borrowing_a_unit_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
+    // A slope no output scale can hold at the bit width is a compile error naming the node.
+    let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/ops");
+    let steeper = tmp.path().join("steeper.onnx");
+    {
+        use prost::Message;
+        let bytes = std::fs::read(models.join("leaky_steep.onnx")).unwrap();
+        let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+        let node = &mut m.graph.as_mut().unwrap().node[0];
+        node.name = "steep".into();
+        node.attribute[0].f = 1e6;
+        std::fs::write(&steeper, m.encode_to_vec()).unwrap();
+    }
+    fails(
+        &compile_output(
+            &steeper,
+            &models.join("leaky_steep.json"),
+            &tmp.path().join("steeper"),
+            &[],
+        ),
+        "node 'steep': cannot quantize: LeakyRelu alpha = 1000000 is too steep",
+    );
     for io in ["packed", "hashed"] {
         let (dir, proof) = steep_run(tmp.path(), io);
         let v = ok(&zkinfer(&["verify", &s(&dir), "--proof", &s(&proof)]));
