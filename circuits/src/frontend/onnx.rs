@@ -135,247 +135,42 @@ fn input_shape(vi: &pb::ValueInfoProto) -> Result<Vec<usize>, FrontendError> {
     Ok(out)
 }
 
+/// The tensors read so far, with their index by name (each name may be defined once).
+#[derive(Default)]
+struct TensorTable {
+    list: Vec<TensorInfo>,
+    by_name: HashMap<String, usize>,
+}
+
+impl TensorTable {
+    /// Registers a tensor; returns its index.
+    fn add(&mut self, info: TensorInfo) -> Result<usize, FrontendError> {
+        if self.by_name.contains_key(&info.name) {
+            return Err(graph_err(format!(
+                "tensor '{}' is defined twice",
+                info.name
+            )));
+        }
+        self.by_name.insert(info.name.clone(), self.list.len());
+        self.list.push(info);
+        Ok(self.list.len() - 1)
+    }
+}
+
 impl OnnxModel {
     /// Parses and checks an ONNX file's bytes (`path` names it in messages).
     pub fn from_bytes(bytes: &[u8], path: &str) -> Result<Self, FrontendError> {
-        if bytes.is_empty() {
-            return Err(FrontendError::EmptyFile {
-                path: path.to_string(),
-            });
-        }
-        let proto = ModelProto::decode(bytes)
-            .map_err(|e| not_onnx(path, format!("protobuf decoding failed ({e})")))?;
-        let graph = proto
-            .graph
-            .as_ref()
-            .ok_or_else(|| not_onnx(path, "it contains no graph"))?;
-        if proto.ir_version <= 0 {
-            return Err(not_onnx(path, "missing IR version"));
-        }
-        let opset = proto
-            .opset_import
-            .iter()
-            .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
-            .map(|o| o.version)
-            .ok_or_else(|| not_onnx(path, "no default-domain opset import"))?;
-        if graph.node.is_empty() {
-            return Err(not_onnx(path, "the graph has no nodes"));
-        }
-
-        let mut tensors: Vec<TensorInfo> = Vec::new();
-        let mut by_name: HashMap<String, usize> = HashMap::new();
-        let mut add =
-            |tensors: &mut Vec<TensorInfo>, info: TensorInfo| -> Result<usize, FrontendError> {
-                if by_name.contains_key(&info.name) {
-                    return Err(graph_err(format!(
-                        "tensor '{}' is defined twice",
-                        info.name
-                    )));
-                }
-                by_name.insert(info.name.clone(), tensors.len());
-                tensors.push(info);
-                Ok(tensors.len() - 1)
-            };
-        for init in &graph.initializer {
-            let t = decode_tensor(init)?;
-            add(
-                &mut tensors,
-                TensorInfo {
-                    name: init.name.clone(),
-                    shape: t.shape.clone(),
-                    dtype: t.dtype,
-                    value: Some(t),
-                    producer: None,
-                },
-            )?;
-        }
-        let init_names: std::collections::HashSet<&str> =
-            graph.initializer.iter().map(|i| i.name.as_str()).collect();
-        let mut inputs = Vec::new();
-        for vi in &graph.input {
-            if init_names.contains(vi.name.as_str()) {
-                continue;
-            }
-            let shape = input_shape(vi)?;
-            inputs.push(add(
-                &mut tensors,
-                TensorInfo {
-                    name: vi.name.clone(),
-                    shape,
-                    dtype: DType::Float,
-                    value: None,
-                    producer: None,
-                },
-            )?);
-        }
-        if inputs.is_empty() {
-            return Err(graph_err("the graph has no (non-constant) inputs"));
-        }
-
-        // Nodes: resolve ops, register outputs.
-        let mut nodes: Vec<Node> = Vec::with_capacity(graph.node.len());
-        for (i, np) in graph.node.iter().enumerate() {
-            let name = if np.name.is_empty() {
-                format!("{}#{i}", np.op_type)
-            } else {
-                np.name.clone()
-            };
-            let spec = if np.domain.is_empty() || np.domain == "ai.onnx" {
-                ops::lookup(&np.op_type)
-            } else {
-                None
-            };
-            let Some(spec) = spec else {
-                return Err(FrontendError::UnsupportedOp {
-                    op: np.op_type.clone(),
-                    domain: if np.domain.is_empty() {
-                        "ai.onnx".into()
-                    } else {
-                        np.domain.clone()
-                    },
-                    node: name,
-                    supported: ops::supported_list(),
-                });
-            };
-            let op = (spec.build)(&Attrs::new(np, &name), opset)?;
-            let mut outputs = Vec::new();
-            for o in &np.output {
-                if o.is_empty() {
-                    continue;
-                }
-                let id = add(
-                    &mut tensors,
-                    TensorInfo {
-                        name: o.clone(),
-                        shape: vec![],
-                        dtype: DType::Float,
-                        value: None,
-                        producer: Some(nodes.len()),
-                    },
-                )?;
-                outputs.push(id);
-            }
-            nodes.push(Node {
-                name,
-                op_type: np.op_type.clone(),
-                op,
-                inputs: vec![],
-                outputs,
-                constant: false,
-            });
-        }
-        for (node, np) in nodes.iter_mut().zip(&graph.node) {
-            for (idx, inp) in np.input.iter().enumerate() {
-                if inp.is_empty() {
-                    node.inputs.push(None);
-                    continue;
-                }
-                let id =
-                    by_name
-                        .get(inp)
-                        .copied()
-                        .ok_or_else(|| FrontendError::DanglingTensor {
-                            node: node.name.clone(),
-                            op: node.op_type.clone(),
-                            index: idx,
-                            tensor: inp.clone(),
-                        })?;
-                node.inputs.push(Some(id));
-            }
-        }
-        let mut outputs = Vec::new();
-        for o in &graph.output {
-            let id = by_name.get(&o.name).copied().ok_or_else(|| {
-                graph_err(format!(
-                    "graph output '{}' is not produced by any node",
-                    o.name
-                ))
-            })?;
-            outputs.push(id);
-        }
-        if outputs.is_empty() {
-            return Err(graph_err("the graph has no outputs"));
-        }
-
-        // Topological order (Kahn).
-        let n = nodes.len();
-        let mut indeg = vec![0usize; n];
-        let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
-        for (i, node) in nodes.iter().enumerate() {
-            for p in node
-                .inputs
-                .iter()
-                .flatten()
-                .filter_map(|&t| tensors[t].producer)
-            {
-                indeg[i] += 1;
-                users[p].push(i);
-            }
-        }
-        let mut ready: std::collections::VecDeque<usize> =
-            (0..n).filter(|&i| indeg[i] == 0).collect();
-        let mut order = Vec::with_capacity(n);
-        while let Some(i) = ready.pop_front() {
-            order.push(i);
-            for &u in &users[i] {
-                indeg[u] -= 1;
-                if indeg[u] == 0 {
-                    ready.push_back(u);
-                }
-            }
-        }
-        if order.len() != n {
-            let stuck = (0..n)
-                .find(|&i| indeg[i] > 0)
-                .map(|i| nodes[i].name.clone())
-                .unwrap_or_default();
-            return Err(graph_err(format!(
-                "the graph has a cycle (through node '{stuck}')"
-            )));
-        }
-        let mut slots: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
-        let mut nodes: Vec<Node> = order.iter().filter_map(|&i| slots[i].take()).collect();
-        for (new, node) in nodes.iter().enumerate() {
-            for &o in &node.outputs {
-                tensors[o].producer = Some(new);
-            }
-        }
-
-        // Shape inference and folding: evaluate on zero inputs.
-        let mut vals: Vec<Option<Tensor>> = tensors.iter().map(|t| t.value.clone()).collect();
-        for &i in &inputs {
-            vals[i] = Some(Tensor::zeros(tensors[i].shape.clone(), DType::Float));
-        }
-        let mut constant: Vec<bool> = tensors.iter().map(|t| t.value.is_some()).collect();
-        for node in nodes.iter_mut() {
-            let outs = node.eval(&vals)?;
-            let is_const =
-                node.op_type == "Shape" || node.inputs.iter().flatten().all(|&t| constant[t]);
-            let spec_compute = ops::lookup(&node.op_type)
-                .map(|s| s.compute)
-                .unwrap_or(false);
-            if !is_const && !spec_compute {
-                return Err(FrontendError::UnsupportedOp {
-                    op: format!(
-                        "{} (on a computed tensor; only supported in constant subgraphs)",
-                        node.op_type
-                    ),
-                    domain: "ai.onnx".into(),
-                    node: node.name.clone(),
-                    supported: ops::supported_list(),
-                });
-            }
-            node.constant = is_const;
-            for (&o, v) in node.outputs.iter().zip(outs) {
-                tensors[o].shape = v.shape.clone();
-                tensors[o].dtype = v.dtype;
-                constant[o] = is_const;
-                if is_const {
-                    tensors[o].value = Some(v.clone());
-                }
-                vals[o] = Some(v);
-            }
-        }
+        let proto = decode_model(bytes, path)?;
+        let (graph, opset) = check_model(&proto, path)?;
+        let mut table = TensorTable::default();
+        add_initializers(graph, &mut table)?;
+        let inputs = add_inputs(graph, &mut table)?;
+        let mut nodes = resolve_nodes(graph, opset, &mut table)?;
+        connect_inputs(&mut nodes, graph, &table)?;
+        let outputs = graph_outputs(graph, &table)?;
+        let mut tensors = table.list;
+        let mut nodes = topological_order(nodes, &mut tensors)?;
+        let constant = fold_constants(&mut nodes, &mut tensors, &inputs)?;
         for &o in &outputs {
             if constant[o] {
                 return Err(graph_err(format!(
@@ -385,14 +180,7 @@ impl OnnxModel {
             }
         }
         let compute: Vec<usize> = (0..nodes.len()).filter(|&i| !nodes[i].constant).collect();
-        let mut consumers = vec![Vec::new(); tensors.len()];
-        for &i in &compute {
-            for &t in nodes[i].inputs.iter().flatten() {
-                if !consumers[t].contains(&i) {
-                    consumers[t].push(i);
-                }
-            }
-        }
+        let consumers = compute_consumers(&nodes, &compute, tensors.len());
         Ok(OnnxModel {
             opset,
             producer: proto.producer_name.clone(),
@@ -501,4 +289,313 @@ impl OnnxModel {
         }
         s
     }
+}
+
+/// Decodes the protobuf of a non-empty file.
+fn decode_model(bytes: &[u8], path: &str) -> Result<ModelProto, FrontendError> {
+    if bytes.is_empty() {
+        return Err(FrontendError::EmptyFile {
+            path: path.to_string(),
+        });
+    }
+    ModelProto::decode(bytes).map_err(|e| not_onnx(path, format!("protobuf decoding failed ({e})")))
+}
+
+/// The model's graph and default-domain opset, once the header says it is an ONNX model.
+fn check_model<'p>(
+    proto: &'p ModelProto,
+    path: &str,
+) -> Result<(&'p pb::GraphProto, i64), FrontendError> {
+    let graph = proto
+        .graph
+        .as_ref()
+        .ok_or_else(|| not_onnx(path, "it contains no graph"))?;
+    if proto.ir_version <= 0 {
+        return Err(not_onnx(path, "missing IR version"));
+    }
+    let opset = proto
+        .opset_import
+        .iter()
+        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map(|o| o.version)
+        .ok_or_else(|| not_onnx(path, "no default-domain opset import"))?;
+    if graph.node.is_empty() {
+        return Err(not_onnx(path, "the graph has no nodes"));
+    }
+    Ok((graph, opset))
+}
+
+/// Registers the initializers (constants, with their values).
+fn add_initializers(graph: &pb::GraphProto, table: &mut TensorTable) -> Result<(), FrontendError> {
+    for init in &graph.initializer {
+        let t = decode_tensor(init)?;
+        table.add(TensorInfo {
+            name: init.name.clone(),
+            shape: t.shape.clone(),
+            dtype: t.dtype,
+            value: Some(t),
+            producer: None,
+        })?;
+    }
+    Ok(())
+}
+
+/// Registers the graph inputs that are not initializers; there must be at least one.
+fn add_inputs(
+    graph: &pb::GraphProto,
+    table: &mut TensorTable,
+) -> Result<Vec<usize>, FrontendError> {
+    let init_names: std::collections::HashSet<&str> =
+        graph.initializer.iter().map(|i| i.name.as_str()).collect();
+    let mut inputs = Vec::new();
+    for vi in &graph.input {
+        if init_names.contains(vi.name.as_str()) {
+            continue;
+        }
+        let shape = input_shape(vi)?;
+        inputs.push(table.add(TensorInfo {
+            name: vi.name.clone(),
+            shape,
+            dtype: DType::Float,
+            value: None,
+            producer: None,
+        })?);
+    }
+    if inputs.is_empty() {
+        return Err(graph_err("the graph has no (non-constant) inputs"));
+    }
+    Ok(inputs)
+}
+
+/// Nodes: resolve ops, register outputs. The nodes' inputs are left empty.
+fn resolve_nodes(
+    graph: &pb::GraphProto,
+    opset: i64,
+    table: &mut TensorTable,
+) -> Result<Vec<Node>, FrontendError> {
+    let mut nodes: Vec<Node> = Vec::with_capacity(graph.node.len());
+    for (i, np) in graph.node.iter().enumerate() {
+        let (name, op) = resolve_op(np, i, opset)?;
+        let mut outputs = Vec::new();
+        for o in &np.output {
+            if o.is_empty() {
+                continue;
+            }
+            let id = table.add(TensorInfo {
+                name: o.clone(),
+                shape: vec![],
+                dtype: DType::Float,
+                value: None,
+                producer: Some(nodes.len()),
+            })?;
+            outputs.push(id);
+        }
+        nodes.push(Node {
+            name,
+            op_type: np.op_type.clone(),
+            op,
+            inputs: vec![],
+            outputs,
+            constant: false,
+        });
+    }
+    Ok(nodes)
+}
+
+/// The name of node #`i` (`<op>#<i>` when unnamed) and its parsed op.
+fn resolve_op(
+    np: &pb::NodeProto,
+    i: usize,
+    opset: i64,
+) -> Result<(String, Box<dyn OnnxOp>), FrontendError> {
+    let name = if np.name.is_empty() {
+        format!("{}#{i}", np.op_type)
+    } else {
+        np.name.clone()
+    };
+    let spec = if np.domain.is_empty() || np.domain == "ai.onnx" {
+        ops::lookup(&np.op_type)
+    } else {
+        None
+    };
+    let Some(spec) = spec else {
+        return Err(FrontendError::UnsupportedOp {
+            op: np.op_type.clone(),
+            domain: if np.domain.is_empty() {
+                "ai.onnx".into()
+            } else {
+                np.domain.clone()
+            },
+            node: name,
+            supported: ops::supported_list(),
+        });
+    };
+    let op = (spec.build)(&Attrs::new(np, &name), opset)?;
+    Ok((name, op))
+}
+
+/// Resolves every node's input names (`None` for omitted optional inputs).
+fn connect_inputs(
+    nodes: &mut [Node],
+    graph: &pb::GraphProto,
+    table: &TensorTable,
+) -> Result<(), FrontendError> {
+    for (node, np) in nodes.iter_mut().zip(&graph.node) {
+        for (idx, inp) in np.input.iter().enumerate() {
+            if inp.is_empty() {
+                node.inputs.push(None);
+                continue;
+            }
+            let id =
+                table
+                    .by_name
+                    .get(inp)
+                    .copied()
+                    .ok_or_else(|| FrontendError::DanglingTensor {
+                        node: node.name.clone(),
+                        op: node.op_type.clone(),
+                        index: idx,
+                        tensor: inp.clone(),
+                    })?;
+            node.inputs.push(Some(id));
+        }
+    }
+    Ok(())
+}
+
+/// Resolves the graph outputs; there must be at least one.
+fn graph_outputs(graph: &pb::GraphProto, table: &TensorTable) -> Result<Vec<usize>, FrontendError> {
+    let mut outputs = Vec::new();
+    for o in &graph.output {
+        let id = table.by_name.get(&o.name).copied().ok_or_else(|| {
+            graph_err(format!(
+                "graph output '{}' is not produced by any node",
+                o.name
+            ))
+        })?;
+        outputs.push(id);
+    }
+    if outputs.is_empty() {
+        return Err(graph_err("the graph has no outputs"));
+    }
+    Ok(outputs)
+}
+
+/// Topological order (Kahn): the nodes reordered, with the tensors' producers renumbered.
+fn topological_order(
+    nodes: Vec<Node>,
+    tensors: &mut [TensorInfo],
+) -> Result<Vec<Node>, FrontendError> {
+    let order = kahn_order(&nodes, tensors)?;
+    let mut slots: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
+    let nodes: Vec<Node> = order.iter().filter_map(|&i| slots[i].take()).collect();
+    for (new, node) in nodes.iter().enumerate() {
+        for &o in &node.outputs {
+            tensors[o].producer = Some(new);
+        }
+    }
+    Ok(nodes)
+}
+
+/// Node indices in an order where every node follows its inputs' producers; refuses a cycle.
+fn kahn_order(nodes: &[Node], tensors: &[TensorInfo]) -> Result<Vec<usize>, FrontendError> {
+    let n = nodes.len();
+    let mut indeg = vec![0usize; n];
+    let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, node) in nodes.iter().enumerate() {
+        for p in node
+            .inputs
+            .iter()
+            .flatten()
+            .filter_map(|&t| tensors[t].producer)
+        {
+            indeg[i] += 1;
+            users[p].push(i);
+        }
+    }
+    let mut ready: std::collections::VecDeque<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(i) = ready.pop_front() {
+        order.push(i);
+        for &u in &users[i] {
+            indeg[u] -= 1;
+            if indeg[u] == 0 {
+                ready.push_back(u);
+            }
+        }
+    }
+    if order.len() != n {
+        let stuck = (0..n)
+            .find(|&i| indeg[i] > 0)
+            .map(|i| nodes[i].name.clone())
+            .unwrap_or_default();
+        return Err(graph_err(format!(
+            "the graph has a cycle (through node '{stuck}')"
+        )));
+    }
+    Ok(order)
+}
+
+/// Shape inference and folding: evaluate on zero inputs. Sets every computed tensor's shape
+/// and type, the value of every constant one, and which nodes are constant; returns which
+/// tensors are constant.
+fn fold_constants(
+    nodes: &mut [Node],
+    tensors: &mut [TensorInfo],
+    inputs: &[usize],
+) -> Result<Vec<bool>, FrontendError> {
+    let mut vals: Vec<Option<Tensor>> = tensors.iter().map(|t| t.value.clone()).collect();
+    for &i in inputs {
+        vals[i] = Some(Tensor::zeros(tensors[i].shape.clone(), DType::Float));
+    }
+    let mut constant: Vec<bool> = tensors.iter().map(|t| t.value.is_some()).collect();
+    for node in nodes.iter_mut() {
+        let outs = node.eval(&vals)?;
+        let is_const =
+            node.op_type == "Shape" || node.inputs.iter().flatten().all(|&t| constant[t]);
+        check_computable(node, is_const)?;
+        node.constant = is_const;
+        for (&o, v) in node.outputs.iter().zip(outs) {
+            tensors[o].shape = v.shape.clone();
+            tensors[o].dtype = v.dtype;
+            constant[o] = is_const;
+            if is_const {
+                tensors[o].value = Some(v.clone());
+            }
+            vals[o] = Some(v);
+        }
+    }
+    Ok(constant)
+}
+
+/// Refuses a fold-only op on a computed tensor.
+fn check_computable(node: &Node, is_const: bool) -> Result<(), FrontendError> {
+    let spec_compute = ops::lookup(&node.op_type)
+        .map(|s| s.compute)
+        .unwrap_or(false);
+    if !is_const && !spec_compute {
+        return Err(FrontendError::UnsupportedOp {
+            op: format!(
+                "{} (on a computed tensor; only supported in constant subgraphs)",
+                node.op_type
+            ),
+            domain: "ai.onnx".into(),
+            node: node.name.clone(),
+            supported: ops::supported_list(),
+        });
+    }
+    Ok(())
+}
+
+/// The compute nodes reading each tensor, in order, each once.
+fn compute_consumers(nodes: &[Node], compute: &[usize], n_tensors: usize) -> Vec<Vec<usize>> {
+    let mut consumers = vec![Vec::new(); n_tensors];
+    for &i in compute {
+        for &t in nodes[i].inputs.iter().flatten() {
+            if !consumers[t].contains(&i) {
+                consumers[t].push(i);
+            }
+        }
+    }
+    consumers
 }

@@ -3,10 +3,11 @@
 //! (see `benches/RESULTS.md`; on the shared models at k = 11..13 the estimates are within
 //! about 15% of measured times). Every candidate is checked by running the real layout.
 
-use super::layout::{chunk_width, Layout, LayoutError};
+use super::layout::{chunk_width, Chip, Layout, LayoutError};
 use super::shape::{CircuitShape, MatvecCheck, MAX_K, RESERVED_ROWS};
 use crate::graph::{QOp, QuantizedGraph, PAD};
 use crate::public_io::PublicIo;
+use std::ops::RangeInclusive;
 
 /// Per-row costs (seconds per row of `2^k`) of the proving steps that scale with columns.
 #[derive(Clone, Copy, Debug)]
@@ -224,29 +225,68 @@ fn ceil_log2(x: usize) -> u32 {
 pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, LayoutError> {
     let w = Workload::of(g);
     let model = opts.model.unwrap_or_default();
-    let widths = w.distinct_widths();
-    let mut width_sets: Vec<Vec<u32>> = Vec::new();
-    if !widths.is_empty() {
-        // Uniform lanes of each natural width, and of powers of two below the widest.
-        let mut uniform: Vec<u32> = widths.clone();
-        let maxw = *widths.last().unwrap_or(&1);
-        let mut p = 1;
-        while p < maxw {
-            uniform.push(p);
-            p *= 2;
-        }
-        uniform.sort_unstable();
-        uniform.dedup();
-        for &u in &uniform {
-            width_sets.push(vec![u]);
-        }
-        // One wide class for the widest ops plus a narrow class for the rest.
-        for &small in &uniform {
-            if small < maxw {
-                width_sets.push(vec![maxw, small]);
+    let width_sets = width_sets(&w.distinct_widths());
+    let (ks, floor) = k_range(g, &w, opts)?;
+    let mut all: Vec<Choice> = Vec::new();
+    let mut last_err = LayoutError::NoRoom {
+        chip: Chip::Any,
+        needed: floor,
+        usable: 0,
+    };
+    for k in ks {
+        let base = base_shape(g, &w, opts, k);
+        let usable = base.usable_rows();
+        for shape in candidate_shapes(&w, &base, &width_sets) {
+            if w.tallest(&shape.matvec) > usable {
+                continue;
+            }
+            if let Some((shape, layout)) = lay_out_growing(g, shape, &mut last_err) {
+                all.push(Choice {
+                    estimate_s: model.estimate(&shape),
+                    shape,
+                    layout,
+                });
             }
         }
     }
+    best_choice(all, opts.objective).ok_or(last_err)
+}
+
+/// The matvec lane width classes to try, given the distinct natural widths (sorted).
+fn width_sets(widths: &[u32]) -> Vec<Vec<u32>> {
+    let mut width_sets: Vec<Vec<u32>> = Vec::new();
+    if widths.is_empty() {
+        return width_sets;
+    }
+    // Uniform lanes of each natural width, and of powers of two below the widest.
+    let mut uniform: Vec<u32> = widths.to_vec();
+    let maxw = *widths.last().unwrap_or(&1);
+    let mut p = 1;
+    while p < maxw {
+        uniform.push(p);
+        p *= 2;
+    }
+    uniform.sort_unstable();
+    uniform.dedup();
+    for &u in &uniform {
+        width_sets.push(vec![u]);
+    }
+    // One wide class for the widest ops plus a narrow class for the rest.
+    for &small in &uniform {
+        if small < maxw {
+            width_sets.push(vec![maxw, small]);
+        }
+    }
+    width_sets
+}
+
+/// The range of `k` to search, and the fewest rows any shape needs (the lookup table or the
+/// public values, plus the reserved rows).
+fn k_range(
+    g: &QuantizedGraph,
+    w: &Workload,
+    opts: &SearchOptions,
+) -> Result<(RangeInclusive<u32>, usize), LayoutError> {
     let io_rows = opts
         .public_io
         .rows(g.bits, w.input_values, w.instances - w.input_values);
@@ -265,54 +305,68 @@ pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, 
     };
     // At least as far as the CPU search would go, so every model that fits there fits here.
     let k_hi = opts.k.unwrap_or((k_lo + span).max(natural + 4).min(MAX_K));
-    let mut all: Vec<Choice> = Vec::new();
-    let mut last_err = LayoutError::NoRoom {
-        chip: "any",
-        needed: floor,
-        usable: 0,
+    Ok((k_lo..=k_hi, floor))
+}
+
+/// The shape at `k` before its matvec lanes are chosen: as many elementwise, max-pool and
+/// dot-product lanes as the workload fills.
+fn base_shape(g: &QuantizedGraph, w: &Workload, opts: &SearchOptions, k: u32) -> CircuitShape {
+    let mut base = CircuitShape {
+        k,
+        bits: g.bits,
+        public_io: opts.public_io,
+        matvec_check: opts.matvec_check,
+        ..Default::default()
     };
-    for k in k_lo..=k_hi {
-        let mut base = CircuitShape {
-            k,
-            bits: g.bits,
-            public_io: opts.public_io,
-            matvec_check: opts.matvec_check,
-            ..Default::default()
-        };
-        let usable = base.usable_rows();
-        base.elem_lanes = w.elem_rows.div_ceil(usable).max(1) as u32;
-        base.elem_binary = w.binary;
-        base.max_lanes = w.max_rows.div_ceil(usable) as u32;
-        base.dot_lanes = w.dot_rows.div_ceil(usable) as u32;
-        let candidates: Vec<Vec<u32>> = if width_sets.is_empty() {
-            vec![vec![]]
-        } else {
-            width_sets
-                .iter()
-                .map(|ws| {
-                    let maxw = ws[0].max(*ws.last().unwrap_or(&1));
-                    if ws.len() == 1 {
-                        let (total, _) = w.linear_rows(ws, usize::MAX);
-                        vec![ws[0]; total.div_ceil(usable).max(1)]
-                    } else {
-                        let (small, wide_w) = (ws[1], maxw);
-                        let widths_all = [wide_w, small];
-                        let (total, wide) = w.linear_rows(&widths_all, small as usize);
-                        let nw = wide.div_ceil(usable).max(1);
-                        let ns = total.div_ceil(usable).saturating_sub(nw);
-                        let mut v = vec![wide_w; nw];
-                        v.extend(std::iter::repeat_n(small, ns));
-                        v
-                    }
-                })
-                .collect()
-        };
-        // Function table without / with the identity, and with the remainders in rows.
-        let tables = [(false, false), (true, false), (true, true)];
-        for (mv, (identity_table, remainder_rows)) in candidates
-            .into_iter()
-            .flat_map(|mv| tables.map(|t| (mv.clone(), t)))
-        {
+    let usable = base.usable_rows();
+    base.elem_lanes = w.elem_rows.div_ceil(usable).max(1) as u32;
+    base.elem_binary = w.binary;
+    base.max_lanes = w.max_rows.div_ceil(usable) as u32;
+    base.dot_lanes = w.dot_rows.div_ceil(usable) as u32;
+    base
+}
+
+/// The matvec lanes of each width set: enough lanes of each class for its rows at `usable`
+/// rows per lane (one empty set when the graph has no linear ops).
+fn matvec_candidates(w: &Workload, width_sets: &[Vec<u32>], usable: usize) -> Vec<Vec<u32>> {
+    if width_sets.is_empty() {
+        return vec![vec![]];
+    }
+    width_sets
+        .iter()
+        .map(|ws| {
+            let maxw = ws[0].max(*ws.last().unwrap_or(&1));
+            if ws.len() == 1 {
+                let (total, _) = w.linear_rows(ws, usize::MAX);
+                vec![ws[0]; total.div_ceil(usable).max(1)]
+            } else {
+                let (small, wide_w) = (ws[1], maxw);
+                let widths_all = [wide_w, small];
+                let (total, wide) = w.linear_rows(&widths_all, small as usize);
+                let nw = wide.div_ceil(usable).max(1);
+                let ns = total.div_ceil(usable).saturating_sub(nw);
+                let mut v = vec![wide_w; nw];
+                v.extend(std::iter::repeat_n(small, ns));
+                v
+            }
+        })
+        .collect()
+}
+
+/// The shapes to try at `base`'s `k`: each matvec candidate with each table variant, with
+/// elementwise lanes for its row stride.
+fn candidate_shapes(
+    w: &Workload,
+    base: &CircuitShape,
+    width_sets: &[Vec<u32>],
+) -> Vec<CircuitShape> {
+    let usable = base.usable_rows();
+    // Function table without / with the identity, and with the remainders in rows.
+    let tables = [(false, false), (true, false), (true, true)];
+    matvec_candidates(w, width_sets, usable)
+        .into_iter()
+        .flat_map(|mv| tables.map(|t| (mv.clone(), t)))
+        .map(|(mv, (identity_table, remainder_rows))| {
             let mut shape = base.clone();
             shape.matvec = mv;
             shape.identity_table = identity_table;
@@ -320,51 +374,57 @@ pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, 
             shape.elem_lanes = (w.elem_rows * shape.elem_stride() as usize)
                 .div_ceil(usable)
                 .max(1) as u32;
-            if w.tallest(&shape.matvec) > usable {
-                continue;
-            }
-            // Grow lanes a little if the packing is not perfect.
-            for _ in 0..4 {
-                if shape.validate().is_err() {
-                    break;
-                }
-                match Layout::new(g, &shape) {
-                    Ok(layout) => {
-                        all.push(Choice {
-                            estimate_s: model.estimate(&shape),
-                            shape: shape.clone(),
-                            layout,
-                        });
-                        break;
-                    }
-                    Err(e) => {
-                        match &e {
-                            LayoutError::NoRoom { chip: "matvec", .. } => {
-                                let wmax = shape.matvec.iter().copied().max().unwrap_or(1);
-                                shape.matvec.push(*shape.matvec.last().unwrap_or(&wmax));
-                            }
-                            LayoutError::NoRoom {
-                                chip: "elementwise",
-                                ..
-                            } => shape.elem_lanes += 1,
-                            LayoutError::NoRoom {
-                                chip: "max-pool", ..
-                            } => shape.max_lanes += 1,
-                            LayoutError::NoRoom {
-                                chip: "dot-product",
-                                ..
-                            } => shape.dot_lanes += 1,
-                            _ => {
-                                last_err = e;
-                                break;
-                            }
-                        }
-                        last_err = e;
-                    }
+            shape
+        })
+        .collect()
+}
+
+/// Lays `g` out in `shape`, growing its lanes a little if the packing is not perfect. Keeps
+/// the last layout error in `last_err`.
+fn lay_out_growing(
+    g: &QuantizedGraph,
+    mut shape: CircuitShape,
+    last_err: &mut LayoutError,
+) -> Option<(CircuitShape, Layout)> {
+    for _ in 0..4 {
+        if shape.validate().is_err() {
+            return None;
+        }
+        match Layout::new(g, &shape) {
+            Ok(layout) => return Some((shape, layout)),
+            Err(e) => {
+                let grown = add_lane(&mut shape, &e);
+                *last_err = e;
+                if !grown {
+                    return None;
                 }
             }
         }
     }
+    None
+}
+
+/// Adds a lane to the chip `e` reports full; false (and no change) for any other error.
+fn add_lane(shape: &mut CircuitShape, e: &LayoutError) -> bool {
+    let LayoutError::NoRoom { chip, .. } = e else {
+        return false;
+    };
+    match chip {
+        Chip::Matvec => {
+            let wmax = shape.matvec.iter().copied().max().unwrap_or(1);
+            shape.matvec.push(*shape.matvec.last().unwrap_or(&wmax));
+        }
+        Chip::Elementwise => shape.elem_lanes += 1,
+        Chip::MaxPool => shape.max_lanes += 1,
+        Chip::DotProduct => shape.dot_lanes += 1,
+        Chip::BinaryElementwise | Chip::Any => return false,
+    }
+    true
+}
+
+/// The fastest choice; for [`Objective::VerifyGas`], among those within [`GAS_SLACK`]
+/// commitments of the fewest.
+fn best_choice(all: Vec<Choice>, objective: Objective) -> Option<Choice> {
     let fewest = all
         .iter()
         .map(|c| c.shape.verifier_commitments())
@@ -372,9 +432,8 @@ pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, 
         .unwrap_or(0);
     all.into_iter()
         .filter(|c| {
-            opts.objective != Objective::VerifyGas
+            objective != Objective::VerifyGas
                 || c.shape.verifier_commitments() <= fewest + GAS_SLACK
         })
         .min_by(|a, b| a.estimate_s.total_cmp(&b.estimate_s))
-        .ok_or(last_err)
 }

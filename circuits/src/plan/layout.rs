@@ -6,7 +6,7 @@
 
 use super::shape::CircuitShape;
 use crate::chips::poseidon::sponge_rows;
-use crate::graph::{Coef, FnKind, Operand, QOp, QuantizedGraph, PAD};
+use crate::graph::{Coef, ElemOp, FnKind, MatMulOp, MaxOp, Operand, QOp, QuantizedGraph, PAD};
 use crate::poseidon::permutations;
 use crate::public_io::{values_per_word, PublicIo};
 use thiserror::Error;
@@ -189,19 +189,56 @@ impl LaneRows {
     }
 }
 
+/// A chip family with lanes, as named in [`LayoutError`] messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Chip {
+    /// Matrix-vector lanes.
+    Matvec,
+    /// Elementwise lanes.
+    Elementwise,
+    /// Elementwise lanes with a second operand.
+    BinaryElementwise,
+    /// Max-pool lanes.
+    MaxPool,
+    /// Dot-product lanes.
+    DotProduct,
+    /// No chip in particular (the shape search found no shape at all).
+    Any,
+}
+
+impl Chip {
+    /// The name used in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Chip::Matvec => "matvec",
+            Chip::Elementwise => "elementwise",
+            Chip::BinaryElementwise => "binary elementwise",
+            Chip::MaxPool => "max-pool",
+            Chip::DotProduct => "dot-product",
+            Chip::Any => "any",
+        }
+    }
+}
+
+impl std::fmt::Display for Chip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The graph does not fit the shape.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum LayoutError {
     /// A chip needs more lanes (or taller ones).
     #[error("the {chip} lanes are full: {needed} rows needed in one lane with {usable} usable")]
     NoRoom {
-        chip: &'static str,
+        chip: Chip,
         needed: usize,
         usable: usize,
     },
     /// The model uses a chip the shape has no lanes for.
     #[error("the model needs {chip} lanes but the shape has none")]
-    MissingChip { chip: &'static str },
+    MissingChip { chip: Chip },
     /// The lookup table does not fit.
     #[error("the lookup table needs {needed} rows, only {usable} are usable at k={k}")]
     TableTooLarge {
@@ -239,7 +276,7 @@ impl Lanes {
         &mut self,
         rows: u32,
         eligible: impl Fn(usize) -> bool,
-        chip: &'static str,
+        chip: Chip,
     ) -> Result<(u16, u32), LayoutError> {
         if self.next.is_empty() {
             return Err(LayoutError::MissingChip { chip });
@@ -272,30 +309,9 @@ impl Layout {
     /// Lays out `graph` in `shape`.
     pub fn new(graph: &QuantizedGraph, shape: &CircuitShape) -> Result<Layout, LayoutError> {
         let usable = shape.usable_rows();
-        let table_rows = graph.table_rows(shape.identity_table);
-        if table_rows > usable {
-            return Err(LayoutError::TableTooLarge {
-                needed: table_rows,
-                usable,
-                k: shape.k,
-            });
-        }
+        check_table(graph, shape, usable)?;
         let mut homes: Vec<Vec<Pos>> = vec![Vec::new(); graph.tensors.len()];
-        let input_col = match shape.public_io {
-            PublicIo::Plain => Col::Inst,
-            PublicIo::Packed | PublicIo::Hashed => Col::PackV,
-        };
-        let mut row = 0u32;
-        for &t in &graph.inputs {
-            homes[t] = (0..graph.tensors[t].len())
-                .map(|e| Pos {
-                    col: input_col,
-                    row: row + e as u32,
-                })
-                .collect();
-            row += graph.tensors[t].len() as u32;
-        }
-        let n_inputs = row as usize;
+        let n_inputs = input_homes(graph, shape.public_io, &mut homes);
         let n_outputs: usize = graph.outputs.iter().map(|&t| graph.tensors[t].len()).sum();
         let io_rows = shape.public_io.rows(graph.bits, n_inputs, n_outputs);
         if io_rows > usable {
@@ -304,195 +320,17 @@ impl Layout {
                 usable,
             });
         }
-
-        // Matvec: collect all chunks, place widest first so wide lanes are kept for them.
-        let mut chunks = Vec::new();
-        for (oi, op) in graph.ops.iter().enumerate() {
-            if let QOp::Linear(lin) = op {
-                for p in 0..lin.group_count() {
-                    let grp = lin.group(p);
-                    let m = lin.sets[grp.set].m;
-                    let taps = grp.gather.iter().filter(|&&x| x != PAD).count() as u32;
-                    let cw = chunk_width(m, &shape.matvec);
-                    let mut m0 = 0;
-                    while m0 < m {
-                        let c = cw.min(m - m0);
-                        chunks.push(MvRegion {
-                            lane: 0,
-                            start: 0,
-                            op: oi as u32,
-                            group: p as u32,
-                            m0: m0 as u32,
-                            c: c as u32,
-                            taps,
-                        });
-                        m0 += c;
-                    }
-                }
-            }
-        }
-        chunks.sort_by_key(|r| std::cmp::Reverse(r.c));
-        let mut mv_lanes = Lanes::new(shape.matvec.len(), usable);
-        for r in &mut chunks {
-            let c = r.c;
-            let (lane, start) = mv_lanes.place(r.rows(), |l| shape.matvec[l] >= c, "matvec")?;
-            r.lane = lane;
-            r.start = start;
-        }
-        // Homes of linear outputs: Horner rows hold the chunk's outputs, last first.
-        for r in &chunks {
-            let QOp::Linear(lin) = &graph.ops[r.op as usize] else {
-                continue;
-            };
-            let grp = lin.group(r.group as usize);
-            let out = &mut homes[lin.output];
-            if out.is_empty() {
-                *out = vec![
-                    Pos {
-                        col: Col::Inst,
-                        row: u32::MAX
-                    };
-                    graph.tensors[lin.output].len()
-                ];
-            }
-            for i in 0..r.c {
-                let o = grp.out[(r.m0 + i) as usize] as usize;
-                out[o] = Pos {
-                    col: Col::MvX(r.lane),
-                    row: r.start + (r.c - 1 - i),
-                };
-            }
-        }
-        chunks.sort_by_key(|r| (r.lane, r.start));
-
-        let mut el_lanes = Lanes::new(shape.elem_lanes as usize, usable);
-        // Hashed I/O: the sponges take the last rows, where they borrow elementwise lane 0's
-        // coefficient columns for their round constants (see `chips::poseidon`).
+        let (mv, mv_rows) = place_matvec(graph, shape, usable, &mut homes)?;
         let hash_rows = io_rows - (n_inputs + n_outputs);
-        if let Some(l0) = el_lanes.limit.first_mut() {
-            *l0 -= hash_rows as u32;
-        }
-        let mut mx_lanes = Lanes::new(shape.max_lanes as usize, usable);
-        let mut dot_lanes = Lanes::new(shape.dot_lanes as usize, usable);
-        let (mut el, mut mx, mut dot) = (Vec::new(), Vec::new(), Vec::new());
+        let mut lanes = OpLanes::new(shape, usable, hash_rows);
         check_inputs_range_checked(graph)?;
-        for (oi, op) in graph.ops.iter().enumerate() {
-            match op {
-                QOp::Linear(_) => {}
-                QOp::Elementwise(e) => {
-                    if e.b.is_some() && !shape.elem_binary {
-                        return Err(LayoutError::MissingChip {
-                            chip: "binary elementwise",
-                        });
-                    }
-                    let n = graph.tensors[e.output].len() as u32;
-                    let stride = shape.elem_stride();
-                    let mut out = Vec::with_capacity(n as usize);
-                    let mut e0 = 0u32;
-                    while e0 < n {
-                        let (lane, start) = el_lanes.place(stride, |_| true, "elementwise")?;
-                        let room = (el_lanes.limit[lane as usize] - start) / stride;
-                        let len = room.min(n - e0);
-                        el_lanes.next[lane as usize] = start + stride * len;
-                        el.push(ElSeg {
-                            lane,
-                            start,
-                            op: oi as u32,
-                            e0,
-                            len,
-                        });
-                        out.extend((0..len).map(|i| Pos {
-                            col: Col::ElOut(lane),
-                            row: start + stride * i,
-                        }));
-                        e0 += len;
-                    }
-                    homes[e.output] = out;
-                }
-                QOp::MaxPool(m) => {
-                    let mut out = Vec::with_capacity(m.outputs());
-                    for o in 0..m.outputs() {
-                        let len = m.window(o).len() as u32;
-                        let (lane, start) = mx_lanes.place(len, |_| true, "max-pool")?;
-                        mx.push(RunRegion {
-                            lane,
-                            start,
-                            op: oi as u32,
-                            item: o as u32,
-                            len,
-                        });
-                        out.push(Pos {
-                            col: Col::MxM(lane),
-                            row: start + len - 1,
-                        });
-                    }
-                    homes[m.output] = out;
-                }
-                QOp::MatMul(m) => {
-                    let mut out = vec![
-                        Pos {
-                            col: Col::Inst,
-                            row: u32::MAX
-                        };
-                        graph.tensors[m.output].len()
-                    ];
-                    let len = m.ikj[1] as u32;
-                    for e in 0..m.outputs() {
-                        let (lane, start) = dot_lanes.place(len, |_| true, "dot-product")?;
-                        dot.push(RunRegion {
-                            lane,
-                            start,
-                            op: oi as u32,
-                            item: e as u32,
-                            len,
-                        });
-                        out[m.terms(e).0] = Pos {
-                            col: Col::DotAcc(lane),
-                            row: start + len - 1,
-                        };
-                    }
-                    homes[m.output] = out;
-                }
-                QOp::View(v) => {
-                    let out = v
-                        .map
-                        .iter()
-                        .map(|&(i, e)| homes[v.inputs[i as usize]][e as usize])
-                        .collect();
-                    homes[v.output] = out;
-                }
-            }
-        }
-        let (words, pack_sources) = match shape.public_io {
-            PublicIo::Plain => (Vec::new(), Vec::new()),
-            PublicIo::Packed | PublicIo::Hashed => {
-                let per = values_per_word(graph.bits) as u32;
-                let mut words = Vec::new();
-                for (start, n) in [(0, n_inputs as u32), (n_inputs as u32, n_outputs as u32)] {
-                    let mut i = 0;
-                    while i < n {
-                        let len = per.min(n - i);
-                        words.push(PackWord {
-                            start: start + i,
-                            len,
-                        });
-                        i += len;
-                    }
-                }
-                let sources = graph
-                    .outputs
-                    .iter()
-                    .flat_map(|&t| homes[t].iter().copied())
-                    .enumerate()
-                    .map(|(j, home)| (n_inputs as u32 + j as u32, home))
-                    .collect();
-                (words, sources)
-            }
-        };
+        lanes.place_ops(graph, shape, &mut homes)?;
+        let io = (n_inputs, n_outputs);
+        let (words, pack_sources) = pack_words(graph, shape.public_io, io, &homes);
         let sponges = match shape.public_io {
             PublicIo::Hashed => hash_sponges(
                 &words,
-                (n_inputs, n_outputs),
+                io,
                 (usable - hash_rows) as u32,
                 values_per_word(graph.bits),
             ),
@@ -506,17 +344,17 @@ impl Layout {
             sponges,
             io_rows: (n_inputs + n_outputs) as u32,
             hash_rows: hash_rows as u32,
-            mv: chunks,
-            el,
-            mx,
-            dot,
+            mv,
+            el: lanes.el,
+            mx: lanes.mx,
+            dot: lanes.dot,
             n_inputs,
             n_outputs,
             lane_rows: LaneRows {
-                mv: mv_lanes.next,
-                el: el_lanes.next,
-                mx: mx_lanes.next,
-                dot: dot_lanes.next,
+                mv: mv_rows,
+                el: lanes.el_lanes.next,
+                mx: lanes.mx_lanes.next,
+                dot: lanes.dot_lanes.next,
             },
         })
     }
@@ -528,6 +366,309 @@ impl Layout {
         let shared = self.io_rows.max(el0) + self.hash_rows;
         self.lane_rows.max().max(shared) as usize
     }
+}
+
+/// Refuses a lookup table taller than the usable rows.
+fn check_table(
+    graph: &QuantizedGraph,
+    shape: &CircuitShape,
+    usable: usize,
+) -> Result<(), LayoutError> {
+    let table_rows = graph.table_rows(shape.identity_table);
+    if table_rows > usable {
+        return Err(LayoutError::TableTooLarge {
+            needed: table_rows,
+            usable,
+            k: shape.k,
+        });
+    }
+    Ok(())
+}
+
+/// Homes of the public inputs: consecutive rows of the instance column (plain I/O) or of the
+/// pack chip's value column, from row 0. Returns the number of input values.
+fn input_homes(graph: &QuantizedGraph, public_io: PublicIo, homes: &mut [Vec<Pos>]) -> usize {
+    let input_col = match public_io {
+        PublicIo::Plain => Col::Inst,
+        PublicIo::Packed | PublicIo::Hashed => Col::PackV,
+    };
+    let mut row = 0u32;
+    for &t in &graph.inputs {
+        homes[t] = (0..graph.tensors[t].len())
+            .map(|e| Pos {
+                col: input_col,
+                row: row + e as u32,
+            })
+            .collect();
+        row += graph.tensors[t].len() as u32;
+    }
+    row as usize
+}
+
+/// Matvec: collect all chunks, place widest first so wide lanes are kept for them. Returns the
+/// regions in lane order and the rows used in each matvec lane.
+fn place_matvec(
+    graph: &QuantizedGraph,
+    shape: &CircuitShape,
+    usable: usize,
+    homes: &mut [Vec<Pos>],
+) -> Result<(Vec<MvRegion>, Vec<u32>), LayoutError> {
+    let mut chunks = matvec_chunks(graph, &shape.matvec);
+    chunks.sort_by_key(|r| std::cmp::Reverse(r.c));
+    let mut mv_lanes = Lanes::new(shape.matvec.len(), usable);
+    for r in &mut chunks {
+        let c = r.c;
+        let (lane, start) = mv_lanes.place(r.rows(), |l| shape.matvec[l] >= c, Chip::Matvec)?;
+        r.lane = lane;
+        r.start = start;
+    }
+    linear_output_homes(graph, &chunks, homes);
+    chunks.sort_by_key(|r| (r.lane, r.start));
+    Ok((chunks, mv_lanes.next))
+}
+
+/// Every output chunk of every linear group, in graph order and not yet placed (lane and start
+/// row 0).
+fn matvec_chunks(graph: &QuantizedGraph, widths: &[u32]) -> Vec<MvRegion> {
+    let mut chunks = Vec::new();
+    for (oi, op) in graph.ops.iter().enumerate() {
+        let QOp::Linear(lin) = op else {
+            continue;
+        };
+        for p in 0..lin.group_count() {
+            let grp = lin.group(p);
+            let m = lin.sets[grp.set].m;
+            let taps = grp.gather.iter().filter(|&&x| x != PAD).count() as u32;
+            let cw = chunk_width(m, widths);
+            let mut m0 = 0;
+            while m0 < m {
+                let c = cw.min(m - m0);
+                chunks.push(MvRegion {
+                    lane: 0,
+                    start: 0,
+                    op: oi as u32,
+                    group: p as u32,
+                    m0: m0 as u32,
+                    c: c as u32,
+                    taps,
+                });
+                m0 += c;
+            }
+        }
+    }
+    chunks
+}
+
+/// Homes of linear outputs: Horner rows hold the chunk's outputs, last first.
+fn linear_output_homes(graph: &QuantizedGraph, chunks: &[MvRegion], homes: &mut [Vec<Pos>]) {
+    for r in chunks {
+        let QOp::Linear(lin) = &graph.ops[r.op as usize] else {
+            continue;
+        };
+        let grp = lin.group(r.group as usize);
+        let out = &mut homes[lin.output];
+        if out.is_empty() {
+            *out = vec![
+                Pos {
+                    col: Col::Inst,
+                    row: u32::MAX
+                };
+                graph.tensors[lin.output].len()
+            ];
+        }
+        for i in 0..r.c {
+            let o = grp.out[(r.m0 + i) as usize] as usize;
+            out[o] = Pos {
+                col: Col::MvX(r.lane),
+                row: r.start + (r.c - 1 - i),
+            };
+        }
+    }
+}
+
+/// The elementwise, max-pool and dot-product lanes and the regions placed in them, filled op
+/// by op in graph order.
+struct OpLanes {
+    el_lanes: Lanes,
+    mx_lanes: Lanes,
+    dot_lanes: Lanes,
+    el: Vec<ElSeg>,
+    mx: Vec<RunRegion>,
+    dot: Vec<RunRegion>,
+}
+
+impl OpLanes {
+    fn new(shape: &CircuitShape, usable: usize, hash_rows: usize) -> Self {
+        let mut el_lanes = Lanes::new(shape.elem_lanes as usize, usable);
+        // Hashed I/O: the sponges take the last rows, where they borrow elementwise lane 0's
+        // coefficient columns for their round constants (see `chips::poseidon`).
+        if let Some(l0) = el_lanes.limit.first_mut() {
+            *l0 -= hash_rows as u32;
+        }
+        OpLanes {
+            el_lanes,
+            mx_lanes: Lanes::new(shape.max_lanes as usize, usable),
+            dot_lanes: Lanes::new(shape.dot_lanes as usize, usable),
+            el: Vec::new(),
+            mx: Vec::new(),
+            dot: Vec::new(),
+        }
+    }
+
+    /// Places every op but the linear ones (already placed) and sets its output's homes.
+    fn place_ops(
+        &mut self,
+        graph: &QuantizedGraph,
+        shape: &CircuitShape,
+        homes: &mut [Vec<Pos>],
+    ) -> Result<(), LayoutError> {
+        for (oi, op) in graph.ops.iter().enumerate() {
+            let oi = oi as u32;
+            match op {
+                QOp::Linear(_) => {}
+                QOp::Elementwise(e) => homes[e.output] = self.elementwise(graph, shape, oi, e)?,
+                QOp::MaxPool(m) => homes[m.output] = self.max_pool(oi, m)?,
+                QOp::MatMul(m) => homes[m.output] = self.dot_products(graph, oi, m)?,
+                QOp::View(v) => {
+                    let out = v
+                        .map
+                        .iter()
+                        .map(|&(i, e)| homes[v.inputs[i as usize]][e as usize])
+                        .collect();
+                    homes[v.output] = out;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Elementwise op: segments of consecutive elements, each as long as its lane has room
+    /// for. Returns the output's homes.
+    fn elementwise(
+        &mut self,
+        graph: &QuantizedGraph,
+        shape: &CircuitShape,
+        op: u32,
+        e: &ElemOp,
+    ) -> Result<Vec<Pos>, LayoutError> {
+        if e.b.is_some() && !shape.elem_binary {
+            return Err(LayoutError::MissingChip {
+                chip: Chip::BinaryElementwise,
+            });
+        }
+        let n = graph.tensors[e.output].len() as u32;
+        let stride = shape.elem_stride();
+        let lanes = &mut self.el_lanes;
+        let mut out = Vec::with_capacity(n as usize);
+        let mut e0 = 0u32;
+        while e0 < n {
+            let (lane, start) = lanes.place(stride, |_| true, Chip::Elementwise)?;
+            let room = (lanes.limit[lane as usize] - start) / stride;
+            let len = room.min(n - e0);
+            lanes.next[lane as usize] = start + stride * len;
+            self.el.push(ElSeg {
+                lane,
+                start,
+                op,
+                e0,
+                len,
+            });
+            out.extend((0..len).map(|i| Pos {
+                col: Col::ElOut(lane),
+                row: start + stride * i,
+            }));
+            e0 += len;
+        }
+        Ok(out)
+    }
+
+    /// Max pool: one region per window; each maximum's home is its window's last row.
+    fn max_pool(&mut self, op: u32, m: &MaxOp) -> Result<Vec<Pos>, LayoutError> {
+        let mut out = Vec::with_capacity(m.outputs());
+        for o in 0..m.outputs() {
+            let len = m.window(o).len() as u32;
+            let (lane, start) = self.mx_lanes.place(len, |_| true, Chip::MaxPool)?;
+            self.mx.push(RunRegion {
+                lane,
+                start,
+                op,
+                item: o as u32,
+                len,
+            });
+            out.push(Pos {
+                col: Col::MxM(lane),
+                row: start + len - 1,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Matrix product: one region per dot product; each sum's home is its region's last row.
+    fn dot_products(
+        &mut self,
+        graph: &QuantizedGraph,
+        op: u32,
+        m: &MatMulOp,
+    ) -> Result<Vec<Pos>, LayoutError> {
+        let mut out = vec![
+            Pos {
+                col: Col::Inst,
+                row: u32::MAX
+            };
+            graph.tensors[m.output].len()
+        ];
+        let len = m.ikj[1] as u32;
+        for e in 0..m.outputs() {
+            let (lane, start) = self.dot_lanes.place(len, |_| true, Chip::DotProduct)?;
+            self.dot.push(RunRegion {
+                lane,
+                start,
+                op,
+                item: e as u32,
+                len,
+            });
+            out[m.terms(e).0] = Pos {
+                col: Col::DotAcc(lane),
+                row: start + len - 1,
+            };
+        }
+        Ok(out)
+    }
+}
+
+/// Packed public I/O: the words over the input values' pack rows, then over the output values'
+/// (each as full as a word holds), and the pack row and home of each output value.
+fn pack_words(
+    graph: &QuantizedGraph,
+    public_io: PublicIo,
+    (n_inputs, n_outputs): (usize, usize),
+    homes: &[Vec<Pos>],
+) -> (Vec<PackWord>, Vec<(u32, Pos)>) {
+    match public_io {
+        PublicIo::Plain => return (Vec::new(), Vec::new()),
+        PublicIo::Packed | PublicIo::Hashed => {}
+    }
+    let per = values_per_word(graph.bits) as u32;
+    let mut words = Vec::new();
+    for (start, n) in [(0, n_inputs as u32), (n_inputs as u32, n_outputs as u32)] {
+        let mut i = 0;
+        while i < n {
+            let len = per.min(n - i);
+            words.push(PackWord {
+                start: start + i,
+                len,
+            });
+            i += len;
+        }
+    }
+    let sources = graph
+        .outputs
+        .iter()
+        .flat_map(|&t| homes[t].iter().copied())
+        .enumerate()
+        .map(|(j, home)| (n_inputs as u32 + j as u32, home))
+        .collect();
+    (words, sources)
 }
 
 /// The two sponges of hashed public I/O from row `start` on (the last rows of the usable

@@ -9,8 +9,8 @@ pub use cost::{
     choose_shape, Choice, CostModel, Objective, SearchOptions, Workload, GAS_SLACK, GPU_MIN_K,
 };
 pub use layout::{
-    chunk_width, Col, ElSeg, LaneRows, Layout, LayoutError, MvRegion, PackWord, Pos, RunRegion,
-    Sponge,
+    chunk_width, Chip, Col, ElSeg, LaneRows, Layout, LayoutError, MvRegion, PackWord, Pos,
+    RunRegion, Sponge,
 };
 pub use shape::{CircuitShape, MatvecCheck, MAX_K, RESERVED_ROWS};
 

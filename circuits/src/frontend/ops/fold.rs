@@ -11,6 +11,9 @@ use crate::frontend::FrontendError;
 use crate::graph::{QOp, TensorKind, ViewOp};
 use std::any::Any;
 
+/// Slice attributes before opset 10: starts, ends and axes.
+type SliceAttrs = (Vec<i64>, Vec<i64>, Option<Vec<i64>>);
+
 #[derive(Debug)]
 enum Kind {
     Constant(Tensor),
@@ -19,7 +22,7 @@ enum Kind {
     Unsqueeze(Option<Vec<i64>>),
     Squeeze(Option<Vec<i64>>),
     Cast(DType),
-    Slice(Option<(Vec<i64>, Vec<i64>, Option<Vec<i64>>)>),
+    Slice(Option<SliceAttrs>),
     ConstantOfShape(Tensor),
     Div,
 }
@@ -42,192 +45,14 @@ impl OnnxOp for Fold {
     fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
         let out = match &self.kind {
             Kind::Constant(t) => t.clone(),
-            Kind::Shape { start, end } => {
-                let x = input(node, inputs, 0)?;
-                let r = x.rank() as i64;
-                let clamp = |v: i64| if v < 0 { (v + r).max(0) } else { v.min(r) } as usize;
-                let (s, e) = (clamp(*start), clamp(end.unwrap_or(r)));
-                let dims: Vec<f64> = x.shape[s..e.max(s)].iter().map(|&d| d as f64).collect();
-                Tensor::int(vec![dims.len()], dims)
-            }
-            Kind::Gather(a) => {
-                let (x, idx) = (input(node, inputs, 0)?, input(node, inputs, 1)?);
-                let ax = axis(*a, x.rank(), node)?;
-                let dim = x.shape[ax] as i64;
-                let outer: usize = x.shape[..ax].iter().product();
-                let inner: usize = x.shape[ax + 1..].iter().product();
-                let mut data = Vec::with_capacity(outer * idx.len() * inner);
-                for o in 0..outer {
-                    for &i in &idx.ints() {
-                        let i = if i < 0 { i + dim } else { i };
-                        if i < 0 || i >= dim {
-                            return Err(shape_err(
-                                node,
-                                format!("index {i} out of range for axis of size {dim}"),
-                            ));
-                        }
-                        let base = (o * dim as usize + i as usize) * inner;
-                        data.extend_from_slice(&x.data[base..base + inner]);
-                    }
-                }
-                let mut shape = x.shape[..ax].to_vec();
-                shape.extend_from_slice(&idx.shape);
-                shape.extend_from_slice(&x.shape[ax + 1..]);
-                Tensor {
-                    shape,
-                    data,
-                    dtype: x.dtype,
-                }
-            }
-            Kind::Unsqueeze(attr) => {
-                let x = input(node, inputs, 0)?;
-                let axes = match attr {
-                    Some(a) => a.clone(),
-                    None => ints_input(node, inputs, 1)?
-                        .ok_or_else(|| shape_err(node, "Unsqueeze needs axes"))?,
-                };
-                let r = x.rank() + axes.len();
-                let mut ax: Vec<usize> = axes
-                    .iter()
-                    .map(|&a| axis(a, r, node))
-                    .collect::<Result<_, _>>()?;
-                ax.sort_unstable();
-                let mut shape = x.shape.clone();
-                for a in ax {
-                    shape.insert(a.min(shape.len()), 1);
-                }
-                Tensor {
-                    shape,
-                    data: x.data.clone(),
-                    dtype: x.dtype,
-                }
-            }
-            Kind::Squeeze(attr) => {
-                let x = input(node, inputs, 0)?;
-                let axes = match attr {
-                    Some(a) => Some(a.clone()),
-                    None => ints_input(node, inputs, 1)?,
-                };
-                let shape = match axes {
-                    Some(a) => {
-                        let ax: Vec<usize> = a
-                            .iter()
-                            .map(|&v| axis(v, x.rank(), node))
-                            .collect::<Result<_, _>>()?;
-                        if ax.iter().any(|&i| x.shape[i] != 1) {
-                            return Err(shape_err(
-                                node,
-                                "cannot squeeze a dimension that is not 1",
-                            ));
-                        }
-                        x.shape
-                            .iter()
-                            .enumerate()
-                            .filter(|(i, _)| !ax.contains(i))
-                            .map(|(_, &d)| d)
-                            .collect()
-                    }
-                    None => x.shape.iter().copied().filter(|&d| d != 1).collect(),
-                };
-                Tensor {
-                    shape,
-                    data: x.data.clone(),
-                    dtype: x.dtype,
-                }
-            }
-            Kind::Cast(to) => {
-                let x = input(node, inputs, 0)?;
-                let data = match to {
-                    DType::Float => x.data.clone(),
-                    DType::Int => x.data.iter().map(|v| v.trunc()).collect(),
-                    DType::Bool => x.data.iter().map(|&v| (v != 0.0) as u8 as f64).collect(),
-                };
-                Tensor {
-                    shape: x.shape.clone(),
-                    data,
-                    dtype: *to,
-                }
-            }
-            Kind::Slice(attr) => {
-                let x = input(node, inputs, 0)?;
-                let (starts, ends, axes, steps) = match attr {
-                    Some((s, e, a)) => (s.clone(), e.clone(), a.clone(), None),
-                    None => (
-                        ints_input(node, inputs, 1)?
-                            .ok_or_else(|| shape_err(node, "Slice needs starts"))?,
-                        ints_input(node, inputs, 2)?
-                            .ok_or_else(|| shape_err(node, "Slice needs ends"))?,
-                        ints_input(node, inputs, 3)?,
-                        ints_input(node, inputs, 4)?,
-                    ),
-                };
-                let r = x.rank();
-                let axes: Vec<usize> = match axes {
-                    Some(a) => a
-                        .iter()
-                        .map(|&v| axis(v, r, node))
-                        .collect::<Result<_, _>>()?,
-                    None => (0..starts.len()).collect(),
-                };
-                let mut ranges: Vec<(i64, i64, i64)> =
-                    x.shape.iter().map(|&d| (0, d as i64, 1)).collect();
-                for (n, &ax) in axes.iter().enumerate() {
-                    let dim = x.shape[ax] as i64;
-                    let step = steps.as_ref().and_then(|s| s.get(n).copied()).unwrap_or(1);
-                    if step != 1 {
-                        return Err(shape_err(
-                            node,
-                            "Slice steps other than 1 are not supported",
-                        ));
-                    }
-                    let fix = |v: i64| (if v < 0 { v + dim } else { v }).clamp(0, dim);
-                    let (s, e) = (
-                        fix(*starts.get(n).unwrap_or(&0)),
-                        fix(*ends.get(n).unwrap_or(&dim)),
-                    );
-                    ranges[ax] = (s, e.max(s), 1);
-                }
-                let shape: Vec<usize> = ranges.iter().map(|&(s, e, _)| (e - s) as usize).collect();
-                let (ist, ost) = (strides(&x.shape), strides(&shape));
-                let n: usize = shape.iter().product();
-                let data = (0..n)
-                    .map(|e| {
-                        let src: usize = (0..r)
-                            .map(|d| ((e / ost[d]) % shape[d] + ranges[d].0 as usize) * ist[d])
-                            .sum();
-                        x.data[src]
-                    })
-                    .collect();
-                Tensor {
-                    shape,
-                    data,
-                    dtype: x.dtype,
-                }
-            }
-            Kind::ConstantOfShape(v) => {
-                let shape: Vec<usize> = input(node, inputs, 0)?
-                    .ints()
-                    .iter()
-                    .map(|&d| d.max(0) as usize)
-                    .collect();
-                let n: usize = shape.iter().product();
-                Tensor {
-                    shape,
-                    data: vec![v.data.first().copied().unwrap_or(0.0); n],
-                    dtype: v.dtype,
-                }
-            }
-            Kind::Div => {
-                let (a, b) = (input(node, inputs, 0)?, input(node, inputs, 1)?);
-                let mut t = broadcast_binary(a, b, node, |x, y| x / y)?;
-                if t.dtype == DType::Int {
-                    t.data.iter_mut().for_each(|v| *v = v.trunc());
-                }
-                if t.data.iter().any(|v| !v.is_finite()) {
-                    return Err(shape_err(node, "division by zero"));
-                }
-                t
-            }
+            Kind::Shape { start, end } => eval_shape(node, inputs, *start, *end)?,
+            Kind::Gather(a) => eval_gather(node, inputs, *a)?,
+            Kind::Unsqueeze(attr) => eval_unsqueeze(node, inputs, attr.as_deref())?,
+            Kind::Squeeze(attr) => eval_squeeze(node, inputs, attr.as_deref())?,
+            Kind::Cast(to) => eval_cast(node, inputs, *to)?,
+            Kind::Slice(attr) => eval_slice(node, inputs, attr.as_ref())?,
+            Kind::ConstantOfShape(v) => eval_constant_of_shape(node, inputs, v)?,
+            Kind::Div => eval_div(node, inputs)?,
         };
         Ok(vec![out])
     }
@@ -267,6 +92,237 @@ impl OnnxOp for Fold {
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// Shape: the dimensions `start..end` of the input (negative bounds count from the end).
+fn eval_shape(
+    node: &str,
+    inputs: &[Option<&Tensor>],
+    start: i64,
+    end: Option<i64>,
+) -> Result<Tensor, FrontendError> {
+    let x = input(node, inputs, 0)?;
+    let r = x.rank() as i64;
+    let clamp = |v: i64| if v < 0 { (v + r).max(0) } else { v.min(r) } as usize;
+    let (s, e) = (clamp(start), clamp(end.unwrap_or(r)));
+    let dims: Vec<f64> = x.shape[s..e.max(s)].iter().map(|&d| d as f64).collect();
+    Ok(Tensor::int(vec![dims.len()], dims))
+}
+
+/// Gather: the slices of the input at the indices along axis `a`.
+fn eval_gather(node: &str, inputs: &[Option<&Tensor>], a: i64) -> Result<Tensor, FrontendError> {
+    let (x, idx) = (input(node, inputs, 0)?, input(node, inputs, 1)?);
+    let ax = axis(a, x.rank(), node)?;
+    let dim = x.shape[ax] as i64;
+    let outer: usize = x.shape[..ax].iter().product();
+    let inner: usize = x.shape[ax + 1..].iter().product();
+    let mut data = Vec::with_capacity(outer * idx.len() * inner);
+    for o in 0..outer {
+        for &i in &idx.ints() {
+            let i = if i < 0 { i + dim } else { i };
+            if i < 0 || i >= dim {
+                return Err(shape_err(
+                    node,
+                    format!("index {i} out of range for axis of size {dim}"),
+                ));
+            }
+            let base = (o * dim as usize + i as usize) * inner;
+            data.extend_from_slice(&x.data[base..base + inner]);
+        }
+    }
+    let mut shape = x.shape[..ax].to_vec();
+    shape.extend_from_slice(&idx.shape);
+    shape.extend_from_slice(&x.shape[ax + 1..]);
+    Ok(Tensor {
+        shape,
+        data,
+        dtype: x.dtype,
+    })
+}
+
+/// Unsqueeze: size-1 dimensions inserted at the axes (attribute, or input #1 from opset 13).
+fn eval_unsqueeze(
+    node: &str,
+    inputs: &[Option<&Tensor>],
+    attr: Option<&[i64]>,
+) -> Result<Tensor, FrontendError> {
+    let x = input(node, inputs, 0)?;
+    let axes = match attr {
+        Some(a) => a.to_vec(),
+        None => {
+            ints_input(node, inputs, 1)?.ok_or_else(|| shape_err(node, "Unsqueeze needs axes"))?
+        }
+    };
+    let r = x.rank() + axes.len();
+    let mut ax: Vec<usize> = axes
+        .iter()
+        .map(|&a| axis(a, r, node))
+        .collect::<Result<_, _>>()?;
+    ax.sort_unstable();
+    let mut shape = x.shape.clone();
+    for a in ax {
+        shape.insert(a.min(shape.len()), 1);
+    }
+    Ok(Tensor {
+        shape,
+        data: x.data.clone(),
+        dtype: x.dtype,
+    })
+}
+
+/// Squeeze: the size-1 dimensions at the axes (attribute, or input #1 from opset 13) removed,
+/// or all of them without axes.
+fn eval_squeeze(
+    node: &str,
+    inputs: &[Option<&Tensor>],
+    attr: Option<&[i64]>,
+) -> Result<Tensor, FrontendError> {
+    let x = input(node, inputs, 0)?;
+    let axes = match attr {
+        Some(a) => Some(a.to_vec()),
+        None => ints_input(node, inputs, 1)?,
+    };
+    let shape = match axes {
+        Some(a) => {
+            let ax: Vec<usize> = a
+                .iter()
+                .map(|&v| axis(v, x.rank(), node))
+                .collect::<Result<_, _>>()?;
+            if ax.iter().any(|&i| x.shape[i] != 1) {
+                return Err(shape_err(node, "cannot squeeze a dimension that is not 1"));
+            }
+            x.shape
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !ax.contains(i))
+                .map(|(_, &d)| d)
+                .collect()
+        }
+        None => x.shape.iter().copied().filter(|&d| d != 1).collect(),
+    };
+    Ok(Tensor {
+        shape,
+        data: x.data.clone(),
+        dtype: x.dtype,
+    })
+}
+
+/// Cast: the values converted to `to` (integers truncate, booleans are `v != 0`).
+fn eval_cast(node: &str, inputs: &[Option<&Tensor>], to: DType) -> Result<Tensor, FrontendError> {
+    let x = input(node, inputs, 0)?;
+    let data = match to {
+        DType::Float => x.data.clone(),
+        DType::Int => x.data.iter().map(|v| v.trunc()).collect(),
+        DType::Bool => x.data.iter().map(|&v| (v != 0.0) as u8 as f64).collect(),
+    };
+    Ok(Tensor {
+        shape: x.shape.clone(),
+        data,
+        dtype: to,
+    })
+}
+
+/// Slice: a contiguous box of the input (steps of 1 only).
+fn eval_slice(
+    node: &str,
+    inputs: &[Option<&Tensor>],
+    attr: Option<&SliceAttrs>,
+) -> Result<Tensor, FrontendError> {
+    let x = input(node, inputs, 0)?;
+    let ranges = slice_ranges(node, inputs, attr, &x.shape)?;
+    let r = x.rank();
+    let shape: Vec<usize> = ranges.iter().map(|&(s, e, _)| (e - s) as usize).collect();
+    let (ist, ost) = (strides(&x.shape), strides(&shape));
+    let n: usize = shape.iter().product();
+    let data = (0..n)
+        .map(|e| {
+            let src: usize = (0..r)
+                .map(|d| ((e / ost[d]) % shape[d] + ranges[d].0 as usize) * ist[d])
+                .sum();
+            x.data[src]
+        })
+        .collect();
+    Ok(Tensor {
+        shape,
+        data,
+        dtype: x.dtype,
+    })
+}
+
+/// The `(start, end, step)` range kept of each dimension of a slice of a tensor of shape
+/// `dims`, from the attributes (before opset 10) or the inputs #1..#4.
+fn slice_ranges(
+    node: &str,
+    inputs: &[Option<&Tensor>],
+    attr: Option<&SliceAttrs>,
+    dims: &[usize],
+) -> Result<Vec<(i64, i64, i64)>, FrontendError> {
+    let (starts, ends, axes, steps) = match attr {
+        Some((s, e, a)) => (s.clone(), e.clone(), a.clone(), None),
+        None => (
+            ints_input(node, inputs, 1)?.ok_or_else(|| shape_err(node, "Slice needs starts"))?,
+            ints_input(node, inputs, 2)?.ok_or_else(|| shape_err(node, "Slice needs ends"))?,
+            ints_input(node, inputs, 3)?,
+            ints_input(node, inputs, 4)?,
+        ),
+    };
+    let axes: Vec<usize> = match axes {
+        Some(a) => a
+            .iter()
+            .map(|&v| axis(v, dims.len(), node))
+            .collect::<Result<_, _>>()?,
+        None => (0..starts.len()).collect(),
+    };
+    let mut ranges: Vec<(i64, i64, i64)> = dims.iter().map(|&d| (0, d as i64, 1)).collect();
+    for (n, &ax) in axes.iter().enumerate() {
+        let dim = dims[ax] as i64;
+        let step = steps.as_ref().and_then(|s| s.get(n).copied()).unwrap_or(1);
+        if step != 1 {
+            return Err(shape_err(
+                node,
+                "Slice steps other than 1 are not supported",
+            ));
+        }
+        let fix = |v: i64| (if v < 0 { v + dim } else { v }).clamp(0, dim);
+        let (s, e) = (
+            fix(*starts.get(n).unwrap_or(&0)),
+            fix(*ends.get(n).unwrap_or(&dim)),
+        );
+        ranges[ax] = (s, e.max(s), 1);
+    }
+    Ok(ranges)
+}
+
+/// ConstantOfShape: a tensor of the shape given by input #0, filled with `v`'s first value.
+fn eval_constant_of_shape(
+    node: &str,
+    inputs: &[Option<&Tensor>],
+    v: &Tensor,
+) -> Result<Tensor, FrontendError> {
+    let shape: Vec<usize> = input(node, inputs, 0)?
+        .ints()
+        .iter()
+        .map(|&d| d.max(0) as usize)
+        .collect();
+    let n: usize = shape.iter().product();
+    Ok(Tensor {
+        shape,
+        data: vec![v.data.first().copied().unwrap_or(0.0); n],
+        dtype: v.dtype,
+    })
+}
+
+/// Div: broadcast quotient (truncated for integers); refuses a division by zero.
+fn eval_div(node: &str, inputs: &[Option<&Tensor>]) -> Result<Tensor, FrontendError> {
+    let (a, b) = (input(node, inputs, 0)?, input(node, inputs, 1)?);
+    let mut t = broadcast_binary(a, b, node, |x, y| x / y)?;
+    if t.dtype == DType::Int {
+        t.data.iter_mut().for_each(|v| *v = v.trunc());
+    }
+    if t.data.iter().any(|v| !v.is_finite()) {
+        return Err(shape_err(node, "division by zero"));
+    }
+    Ok(t)
 }
 
 fn boxed(kind: Kind) -> Result<Box<dyn OnnxOp>, FrontendError> {
