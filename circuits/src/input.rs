@@ -102,7 +102,7 @@ fn find_non_finite(text: &str) -> Option<(String, usize, usize)> {
             in_str = true;
         } else {
             for tok in ["NaN", "Infinity", "-Infinity", "-NaN"] {
-                if text[i..].starts_with(tok) {
+                if bytes[i..].starts_with(tok.as_bytes()) {
                     return Some((tok.to_string(), line, col));
                 }
             }

@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use std::path::Path;
 use std::time::Duration;
-use zkinfer_circuits::compiled::write_atomic;
+use zkinfer_circuits::compiled::{write_atomic, ModelDigest};
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::plan::GPU_MIN_K;
 use zkinfer_circuits::CircuitShape;
@@ -106,7 +106,7 @@ impl DeviceArg {
         input: &Path,
         out: &Path,
         quiet: bool,
-        digest: &str,
+        digest: ModelDigest,
     ) -> Result<(ProofFile, String)> {
         let on_cpu = || -> Result<(ProofFile, String)> {
             let progress = Stderr::new(quiet);
@@ -156,7 +156,7 @@ impl Gpu<'_> {
         input: &Path,
         out: &Path,
         quiet: bool,
-        digest: &str,
+        digest: ModelDigest,
     ) -> Result<ProofFile> {
         let Gpu { helper, gpu, limit } = *self;
         if !quiet {

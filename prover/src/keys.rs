@@ -13,7 +13,7 @@ use zkinfer_circuits::compiled::{
     read_file, seal, unseal, write_atomic, ArtifactError, CompiledModel, ModelDigest,
 };
 use zkinfer_circuits::{CircuitShape, ModelCircuit};
-use zkinfer_verifier::VerifierKey;
+use zkinfer_verifier::{VerifierKey, VkHash};
 
 const KIND: [u8; 4] = *b"PKEY";
 /// 2: selector compression, degree-5 circuits (keys of version 1 do not match them).
@@ -35,7 +35,7 @@ pub struct Keys {
 struct PkHeader {
     digest: ModelDigest,
     shape: CircuitShape,
-    vk_sha256: String,
+    vk_sha256: VkHash,
 }
 
 /// Generates keys for a compiled model.
@@ -81,7 +81,7 @@ pub fn pk_to_bytes(pk: &ProvingKey<G1Affine>, model: &CompiledModel, vk: &Verifi
     let header = serde_json::to_vec(&PkHeader {
         digest: model.digest,
         shape: model.shape.clone(),
-        vk_sha256: hex::encode(vk.vk_sha256),
+        vk_sha256: vk.vk_sha256,
     })
     .unwrap_or_default();
     let mut payload = (header.len() as u64).to_le_bytes().to_vec();
@@ -94,8 +94,8 @@ pub fn pk_to_bytes(pk: &ProvingKey<G1Affine>, model: &CompiledModel, vk: &Verifi
 pub struct LoadedPk {
     /// halo2 proving key.
     pub pk: ProvingKey<G1Affine>,
-    /// SHA-256 (hex) of the matching verifying key.
-    pub vk_sha256: String,
+    /// SHA-256 of the matching verifying key.
+    pub vk_sha256: VkHash,
 }
 
 /// Parses a proving key for `model`, refusing keys of another model.

@@ -8,9 +8,9 @@ use zkinfer_circuits::compiled::CompiledModel;
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::{CircuitPlan, ModelCircuit};
 use zkinfer_gpu::{G1Msm, RoutedKzg, RoutedParams, RoutedShplonk};
-use zkinfer_verifier::instances::{self, dequantize};
+use zkinfer_verifier::instances::PublicValues;
 use zkinfer_verifier::transcript::{KeccakChallenge, KeccakTranscript};
-use zkinfer_verifier::{ProofFile, PROOF_VERSION, PROTOCOL, TRANSCRIPT};
+use zkinfer_verifier::{ProofFile, VkHash};
 
 /// A model ready to prove: compiled graph, layout and proving key.
 pub struct Prover<M: G1Msm> {
@@ -18,7 +18,7 @@ pub struct Prover<M: G1Msm> {
     graph: Arc<zkinfer_circuits::QuantizedGraph>,
     plan: Arc<CircuitPlan>,
     pk: ProvingKey<G1Affine>,
-    vk_sha256: String,
+    vk_sha256: VkHash,
     params: RoutedParams<M>,
 }
 
@@ -90,7 +90,7 @@ impl<M: G1Msm> Prover<M> {
     pub fn new(
         model: Arc<CompiledModel>,
         pk: ProvingKey<G1Affine>,
-        vk_sha256: String,
+        vk_sha256: VkHash,
         params: RoutedParams<M>,
     ) -> Result<Self, ProverError> {
         use halo2_proofs::poly::commitment::Params;
@@ -155,19 +155,18 @@ impl<M: G1Msm> Prover<M> {
                 )));
             }
         };
-        Ok(ProofFile {
-            version: PROOF_VERSION,
-            protocol: PROTOCOL.into(),
-            transcript: TRANSCRIPT.into(),
-            model_digest: self.model.digest.to_string(),
-            vk_sha256: self.vk_sha256.clone(),
-            inputs: dequantize(&input_ints, io.inputs.iter().map(|t| t.scale)),
-            input_shapes: io.inputs.iter().map(|t| t.shape.clone()).collect(),
-            outputs: dequantize(&output_ints, io.outputs.iter().map(|t| t.scale)),
-            output_shapes: io.outputs.iter().map(|t| t.shape.clone()).collect(),
-            instances: vec![instances::encode(&public)],
-            proof: format!("0x{}", hex::encode(proof)),
-        })
+        let public = PublicValues {
+            field: public,
+            inputs: input_ints,
+            outputs: output_ints,
+        };
+        Ok(ProofFile::new(
+            self.model.digest,
+            self.vk_sha256,
+            &io,
+            &public,
+            &proof,
+        ))
     }
 
     /// The CPU prover's KZG parameters (halo2's type inside).

@@ -90,8 +90,8 @@ fn mlp_proves_verifies_and_rejects_tampering() {
         Err(VerifyError::DigestMismatch { .. })
     ));
     let mut forged = proof.clone();
-    forged.model_digest = other_key.digest.to_string();
-    forged.vk_sha256 = hex::encode(other_key.vk_sha256);
+    forged.model_digest = other_key.digest;
+    forged.vk_sha256 = other_key.vk_sha256;
     assert!(verify(&other_key, &forged).is_err());
     assert!(verify(&other_key, &other_proof).is_ok());
 }

@@ -25,6 +25,45 @@ struct Header {
     io: IoSpec,
 }
 
+/// SHA-256 of a halo2 verifying key's bytes: identifies one setup of one model. Written as 64
+/// hex digits (either case is read).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VkHash(pub [u8; 32]);
+
+impl VkHash {
+    /// Parses the hex form.
+    pub fn from_hex(s: &str) -> Option<Self> {
+        let v = hex::decode(s.trim()).ok()?;
+        Some(VkHash(v.try_into().ok()?))
+    }
+}
+
+impl std::fmt::Display for VkHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl std::fmt::Debug for VkHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "VkHash({self})")
+    }
+}
+
+impl Serialize for VkHash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for VkHash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        VkHash::from_hex(&s)
+            .ok_or_else(|| serde::de::Error::custom("verifying key hash must be 64 hex digits"))
+    }
+}
+
 /// A loaded verifier key.
 #[derive(Clone, Debug)]
 pub struct VerifierKey {
@@ -35,7 +74,7 @@ pub struct VerifierKey {
     /// Public values layout.
     pub io: IoSpec,
     /// SHA-256 of the halo2 verifying key bytes (identifies the setup).
-    pub vk_sha256: [u8; 32],
+    pub vk_sha256: VkHash,
     pub(crate) vk: VerifyingKey<G1Affine>,
     pub(crate) params: ParamsKZG<Bn256>,
 }
@@ -60,7 +99,7 @@ impl VerifierKey {
     ) -> std::io::Result<Self> {
         // SHPLONK verification uses only g, g2 and s·g2 (and n = 2^k).
         let params = sized(params_from_points(g, g2, s_g2)?, shape.k);
-        let vk_sha256 = Sha256::digest(vk.to_bytes(SerdeFormat::Processed)).into();
+        let vk_sha256 = VkHash(Sha256::digest(vk.to_bytes(SerdeFormat::Processed)).into());
         Ok(VerifierKey {
             digest,
             shape,
@@ -157,7 +196,7 @@ impl VerifierKey {
             digest: header.digest,
             shape: header.shape,
             io: header.io,
-            vk_sha256: Sha256::digest(parts[2]).into(),
+            vk_sha256: VkHash(Sha256::digest(parts[2]).into()),
             vk,
             params,
         })

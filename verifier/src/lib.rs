@@ -12,6 +12,6 @@ pub mod transcript;
 mod verify;
 
 pub use error::VerifyError;
-pub use key::{VerifierKey, VK_FILE};
+pub use key::{VerifierKey, VkHash, VK_FILE};
 pub use proof::{ProofFile, PROOF_VERSION, PROTOCOL, TRANSCRIPT};
 pub use verify::{check_statement, verify, verify_raw, Verified};

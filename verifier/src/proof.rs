@@ -1,8 +1,11 @@
 //! The proof file (`PROOF.json`) written by `zkinfer prove`.
 
 use crate::error::VerifyError;
+use crate::instances::{self, PublicValues};
+use crate::key::VkHash;
 use halo2_proofs::halo2curves::ff::PrimeField;
 use serde::{Deserialize, Serialize};
+use zkinfer_circuits::compiled::{IoSpec, IoTensor, ModelDigest};
 
 /// Current proof file version.
 pub const PROOF_VERSION: u32 = 1;
@@ -22,9 +25,9 @@ pub struct ProofFile {
     /// Fiat–Shamir transcript.
     pub transcript: String,
     /// Digest of the compiled model (hex).
-    pub model_digest: String,
+    pub model_digest: ModelDigest,
     /// SHA-256 of the verifying key used (hex).
-    pub vk_sha256: String,
+    pub vk_sha256: VkHash,
     /// Dequantized inputs, one flat list per graph input.
     pub inputs: Vec<Vec<f64>>,
     /// Input shapes.
@@ -41,6 +44,31 @@ pub struct ProofFile {
 }
 
 impl ProofFile {
+    /// The proof file of `proof` for the public values `public` of the model `digest` under the
+    /// verifying key `vk` (the values are listed dequantized, as `io` says).
+    pub fn new(
+        digest: ModelDigest,
+        vk: VkHash,
+        io: &IoSpec,
+        public: &PublicValues,
+        proof: &[u8],
+    ) -> Self {
+        let shapes = |t: &[IoTensor]| t.iter().map(|x| x.shape.clone()).collect();
+        ProofFile {
+            version: PROOF_VERSION,
+            protocol: PROTOCOL.into(),
+            transcript: TRANSCRIPT.into(),
+            model_digest: digest,
+            vk_sha256: vk,
+            inputs: public.real_inputs(io),
+            input_shapes: shapes(&io.inputs),
+            outputs: public.real_outputs(io),
+            output_shapes: shapes(&io.outputs),
+            instances: vec![instances::encode(&public.field)],
+            proof: format!("0x{}", hex::encode(proof)),
+        }
+    }
+
     /// Parses JSON.
     pub fn from_json(text: &str) -> Result<Self, VerifyError> {
         serde_json::from_str(text).map_err(|e| VerifyError::Format(format!("{e}")))

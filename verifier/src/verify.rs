@@ -71,18 +71,16 @@ pub fn check_statement(key: &VerifierKey, proof: &ProofFile) -> Result<Verified,
             proof.version
         )));
     }
-    let digest = key.digest.to_string();
-    if !proof.model_digest.eq_ignore_ascii_case(&digest) {
+    if proof.model_digest != key.digest {
         return Err(VerifyError::DigestMismatch {
-            proof: proof.model_digest.clone(),
-            key: digest,
+            proof: proof.model_digest.to_string(),
+            key: key.digest.to_string(),
         });
     }
-    let vk_hash = hex::encode(key.vk_sha256);
-    if !proof.vk_sha256.eq_ignore_ascii_case(&vk_hash) {
+    if proof.vk_sha256 != key.vk_sha256 {
         return Err(VerifyError::VkMismatch {
-            proof: proof.vk_sha256.clone(),
-            key: vk_hash,
+            proof: proof.vk_sha256.to_string(),
+            key: key.vk_sha256.to_string(),
         });
     }
     let public = instances::from_listed(&key.io, &proof.inputs, &proof.outputs)?;

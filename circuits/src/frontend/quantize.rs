@@ -17,7 +17,7 @@ use super::FrontendError;
 use crate::compiled::IoSpec;
 use crate::graph::{
     Coef, ElemOp, FnKind, Geometry, LinearOp, Operand, QOp, QTensor, QuantizedGraph, TensorId,
-    TensorKind, WeightSet,
+    TensorKind, WeightSet, MAX_BITS, MIN_BITS,
 };
 use crate::input::InputData;
 
@@ -573,9 +573,9 @@ pub fn quantize_search(
     let mut best: Option<(QuantizedGraph, Accuracy)> = None;
     let mut last_err = None;
     for bits in candidates {
-        if !(4..=24).contains(&bits) {
+        if !(MIN_BITS..=MAX_BITS).contains(&bits) {
             return Err(FrontendError::Calibration(format!(
-                "bits must be in 4..=24, got {bits}"
+                "bits must be in {MIN_BITS}..={MAX_BITS}, got {bits}"
             )));
         }
         let g = quantize(model, ranges, bits, opts.range_margin)?;

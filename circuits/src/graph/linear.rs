@@ -70,7 +70,70 @@ pub enum Geometry {
     },
 }
 
+/// The largest value of any size, stride, padding or dilation a geometry may hold, so that the
+/// index arithmetic of a loaded (possibly crafted) model cannot overflow.
+const MAX_GEOMETRY: usize = 1 << 20;
+
 impl Geometry {
+    /// Checks every parameter against [`MAX_GEOMETRY`].
+    fn check_bounds(&self) -> Result<(), String> {
+        let params: Vec<usize> = match self {
+            Geometry::Dense {
+                outer,
+                inner,
+                xs,
+                ys,
+                ..
+            } => [*outer, *inner]
+                .iter()
+                .chain(xs)
+                .chain(ys)
+                .copied()
+                .collect(),
+            Geometry::Conv2d {
+                c,
+                h,
+                w,
+                kernel,
+                stride,
+                pad,
+                dilation,
+                out,
+            } => [*c, *h, *w]
+                .iter()
+                .chain(kernel)
+                .chain(stride)
+                .chain(pad)
+                .chain(dilation)
+                .chain(out)
+                .copied()
+                .collect(),
+            Geometry::AvgPool2d {
+                c,
+                h,
+                w,
+                kernel,
+                stride,
+                pad,
+                pad_end,
+                out,
+                ..
+            } => [*c, *h, *w]
+                .iter()
+                .chain(kernel)
+                .chain(stride)
+                .chain(pad)
+                .chain(pad_end)
+                .chain(out)
+                .copied()
+                .collect(),
+        };
+        match params.iter().find(|&&v| v > MAX_GEOMETRY) {
+            Some(v) => Err(format!("geometry parameter {v} exceeds {MAX_GEOMETRY}")),
+            None => Ok(()),
+        }
+    }
+
     /// For an average pool: the gathered window of group `p` and how many of its positions
     /// count towards the divisor. Empty for other geometries.
     pub fn avg_window(&self, p: usize) -> (Vec<u32>, u32) {
@@ -231,8 +294,12 @@ impl LinearOp {
         if g.tensors[self.input].kind != TensorKind::Activation {
             return bad("input must be an activation".into());
         }
+        if let Err(e) = self.geometry.check_bounds() {
+            return bad(e);
+        }
         for s in &self.sets {
-            if s.w.len() != s.m * s.k || s.b.len() != s.m || s.m == 0 {
+            let sized = s.m <= MAX_GEOMETRY && s.k <= MAX_GEOMETRY;
+            if !sized || s.w.len() != s.m * s.k || s.b.len() != s.m || s.m == 0 {
                 return bad("malformed weight set".into());
             }
             if s.w.iter().chain(&s.b).any(|v| v.unsigned_abs() >= 1 << 62) {

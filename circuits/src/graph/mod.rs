@@ -32,6 +32,15 @@ pub use view::ViewOp;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+/// Activation bit widths a graph may use: `MIN_BITS..=MAX_BITS`.
+pub const MIN_BITS: u32 = 4;
+/// See [`MIN_BITS`]. Lookup tables have `2^bits` rows per function, and `bits` must leave room
+/// for the range checks of every rescale below the field's size.
+pub const MAX_BITS: u32 = 24;
+
+/// The most elements a tensor may have (a circuit has at most `2^MAX_K` rows).
+pub const MAX_TENSOR_LEN: usize = 1 << 28;
+
 /// Index of a tensor in [`QuantizedGraph::tensors`].
 pub type TensorId = usize;
 
@@ -227,13 +236,25 @@ impl QuantizedGraph {
     /// checked on load, so a hand-edited or corrupted file fails here with a message rather
     /// than in the middle of key generation.
     pub fn validate(&self) -> Result<(), String> {
-        if !(4..=24).contains(&self.bits) {
-            return Err(format!("bits must be in 4..=24, got {}", self.bits));
+        if !(MIN_BITS..=MAX_BITS).contains(&self.bits) {
+            return Err(format!(
+                "bits must be in {MIN_BITS}..={MAX_BITS}, got {}",
+                self.bits
+            ));
         }
         if self.functions.first() != Some(&FnKind::Identity) {
             return Err("function 0 must be the identity".into());
         }
         self.check_function_images()?;
+        for t in &self.tensors {
+            let len = t.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+            if len.is_none_or(|n| n > MAX_TENSOR_LEN) {
+                return Err(format!(
+                    "tensor '{}' has more than {MAX_TENSOR_LEN} elements",
+                    t.name
+                ));
+            }
+        }
         let n = self.tensors.len();
         let mut produced = vec![false; n];
         for &t in &self.inputs {

@@ -1,6 +1,7 @@
 //! The circuit's shape: everything `configure` needs (the halo2 `Circuit::Params`). The verifier
 //! rebuilds the constraint system from this alone, so it lives beside the verifying key.
 
+use crate::graph::{MAX_BITS, MIN_BITS};
 use crate::public_io::PublicIo;
 use serde::{Deserialize, Serialize};
 
@@ -101,8 +102,11 @@ impl CircuitShape {
         if !(4..=MAX_K).contains(&self.k) {
             return Err(format!("k = {} is outside 4..={MAX_K}", self.k));
         }
-        if !(4..=24).contains(&self.bits) {
-            return Err(format!("bits = {} is outside 4..=24", self.bits));
+        if !(MIN_BITS..=MAX_BITS).contains(&self.bits) {
+            return Err(format!(
+                "bits = {} is outside {MIN_BITS}..={MAX_BITS}",
+                self.bits
+            ));
         }
         if self.matvec.len() > 64 || self.matvec.iter().any(|&w| !(1..=256).contains(&w)) {
             return Err("matvec lanes: at most 64, widths 1..=256".into());

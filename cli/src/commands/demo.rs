@@ -79,14 +79,9 @@ impl Demo {
 
         let t = Instant::now();
         let proof_path = dir.join("proof.json");
-        let (proof, device) = self.device.prove(
-            &backend,
-            &dir,
-            &input,
-            &proof_path,
-            true,
-            &c.model.digest.to_string(),
-        )?;
+        let (proof, device) =
+            self.device
+                .prove(&backend, &dir, &input, &proof_path, true, c.model.digest)?;
         println!(
             "3. prove    {:>7.2} s   proof {} bytes ({device})",
             t.elapsed().as_secs_f64(),

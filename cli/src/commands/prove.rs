@@ -43,7 +43,7 @@ impl Prove {
             &self.input,
             &self.out,
             self.quiet,
-            &model.digest.to_string(),
+            model.digest,
         )?;
         println!(
             "proved {} output tensor(s) of model {} -> {}",

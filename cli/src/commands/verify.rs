@@ -4,6 +4,7 @@ use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use zkinfer_circuits::compiled::ModelDigest;
 use zkinfer_verifier::{verify, ProofFile, VerifierKey, VerifyError, VK_FILE};
 
 /// Verify a proof.
@@ -33,11 +34,12 @@ pub fn preview(v: &[f64]) -> String {
     }
 }
 
-/// The digest recorded in the folder's settings.json, if present.
-fn settings_digest(dir: &std::path::Path) -> Option<String> {
+/// The digest recorded in the folder's settings.json, if present (as written there, and parsed).
+fn settings_digest(dir: &std::path::Path) -> Option<(String, Option<ModelDigest>)> {
     let text = std::fs::read_to_string(dir.join("settings.json")).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    v.get("model_digest")?.as_str().map(str::to_string)
+    let d = v.get("model_digest")?.as_str()?;
+    Some((d.to_string(), ModelDigest::from_hex(d)))
 }
 
 fn check(
@@ -52,8 +54,8 @@ fn check(
         }
         eprintln!("{DEVELOPMENT_SRS_WARNING}");
     }
-    if let Some(d) = settings_digest(dir) {
-        if d != key.digest.to_string() {
+    if let Some((d, parsed)) = settings_digest(dir) {
+        if parsed != Some(key.digest) {
             return Err(VerifyError::Key(zkinfer_circuits::compiled::ArtifactError::Invalid {
                 what: dir.join(VK_FILE).display().to_string(),
                 detail: format!("is for model {}, but settings.json describes model {d}; run `zkinfer setup` again", key.digest),
