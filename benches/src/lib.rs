@@ -27,10 +27,7 @@ pub fn peak_rss() -> Option<u64> {
 }
 
 /// Compiles a shared model into `dir` and runs setup with the development SRS.
-pub fn prepare(
-    name: &str,
-    dir: &Path,
-) -> Result<(f64, f64, zkinfer_circuits::frontend::Compiled), String> {
+pub fn prepare(name: &str, dir: &Path) -> Result<(f64, f64, zkinfer_onnx::Compiled), String> {
     prepare_with(name, dir, &Default::default())
 }
 
@@ -38,16 +35,12 @@ pub fn prepare(
 pub fn prepare_with(
     name: &str,
     dir: &Path,
-    opts: &zkinfer_circuits::frontend::CompileOptions,
-) -> Result<(f64, f64, zkinfer_circuits::frontend::Compiled), String> {
+    opts: &zkinfer_onnx::CompileOptions,
+) -> Result<(f64, f64, zkinfer_onnx::Compiled), String> {
     let src = shared_model(name);
     let t = std::time::Instant::now();
-    let c = zkinfer_circuits::frontend::compile(
-        &src.join("network.onnx"),
-        &src.join("input.json"),
-        opts,
-    )
-    .map_err(|e| e.to_string())?;
+    let c = zkinfer_onnx::compile(&src.join("network.onnx"), &src.join("input.json"), opts)
+        .map_err(|e| e.to_string())?;
     let compile_s = t.elapsed().as_secs_f64();
     c.model.save(dir).map_err(|e| e.to_string())?;
     let t = std::time::Instant::now();

@@ -1,22 +1,19 @@
-//! zkinfer's compiler and circuit.
+//! zkinfer's quantized graph, circuit plan, chips and circuit.
 //!
-//! Three typed stages, each inspectable:
+//! Two typed stages, each inspectable, follow the ONNX front end (the `zkinfer-onnx` crate,
+//! whose `OnnxModel` is the first stage):
 //!
-//! 1. [`frontend::OnnxModel`] (feature `onnx`): the ONNX graph, validated, with shapes fixed
-//!    (batch 1) and constant/shape subgraphs folded.
-//! 2. [`graph::QuantizedGraph`]: fixed-point integer ops with calibrated scales.
-//! 3. [`plan::CircuitPlan`]: the circuit shape (k, lanes) and the row layout.
+//! 1. [`graph::QuantizedGraph`]: fixed-point integer ops with calibrated scales.
+//! 2. [`plan::CircuitPlan`]: the circuit shape (k, lanes) and the row layout.
 //!
 //! [`circuit::ModelCircuit`] turns a graph and a plan into a halo2 circuit using the chips in
-//! [`chips`]. Everything except [`frontend`] builds without the ONNX front end, so a verifier
-//! can rebuild the constraint system from a [`plan::CircuitShape`] alone.
+//! [`chips`]. Nothing here depends on ONNX, so a verifier can rebuild the constraint system
+//! from a [`plan::CircuitShape`] alone.
 
 pub mod chips;
 pub mod circuit;
 pub mod compiled;
 pub mod field;
-#[cfg(feature = "onnx")]
-pub mod frontend;
 pub mod graph;
 pub mod input;
 pub mod plan;

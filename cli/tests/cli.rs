@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use zkinfer_circuits::frontend::{output_range_of, reference, OnnxModel};
 use zkinfer_circuits::input::InputData;
+use zkinfer_onnx::{output_range_of, reference, OnnxModel};
 
 fn zkinfer(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_zkinfer"))

@@ -9,7 +9,6 @@
 use revm::primitives::{keccak256, Address};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use zkinfer_circuits::frontend::{self, CompileOptions};
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::plan::{MatvecCheck, Objective};
 use zkinfer_circuits::public_io::PublicIo;
@@ -18,6 +17,7 @@ use zkinfer_contracts::{
     build_verifier, check_size, CallOutcome, ContractError, Evm, Solc, REGISTRY_SOURCE,
 };
 use zkinfer_gpu::CpuMsm;
+use zkinfer_onnx::CompileOptions;
 use zkinfer_prover::{load_prover, prove_input, setup, Silent};
 use zkinfer_verifier::{ProofFile, VerifierKey, VK_FILE};
 
@@ -66,7 +66,8 @@ fn prepare(
         matvec_check,
         ..Default::default()
     };
-    let c = frontend::compile(&src.join("network.onnx"), &src.join("input.json"), &opts).unwrap();
+    let c =
+        zkinfer_onnx::compile(&src.join("network.onnx"), &src.join("input.json"), &opts).unwrap();
     c.model.save(dir.path()).unwrap();
     setup(dir.path(), None, &Silent).unwrap();
     let prover = load_prover(dir.path(), CpuMsm, &Silent).unwrap();

@@ -6,12 +6,12 @@
 use halo2_proofs::halo2curves::bn256::{Fr, G1Affine};
 use halo2_proofs::plonk::ProvingKey;
 use std::path::PathBuf;
-use zkinfer_circuits::frontend::{self, CompileOptions};
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::plan::MatvecCheck;
 use zkinfer_circuits::public_io::PublicIo;
 use zkinfer_circuits::ModelCircuit;
 use zkinfer_gpu::CpuMsm;
+use zkinfer_onnx::CompileOptions;
 use zkinfer_prover::conformance::{check_backend, Report};
 use zkinfer_prover::{load_prover, setup, CpuPlonk, PlonkBackend, Prover, Silent};
 use zkinfer_verifier::{VerifierKey, VK_FILE};
@@ -33,7 +33,8 @@ fn model(name: &str, matvec_check: MatvecCheck, public_io: PublicIo) -> Model {
         public_io,
         ..CompileOptions::default()
     };
-    let c = frontend::compile(&src.join("network.onnx"), &src.join("input.json"), &opts).unwrap();
+    let c =
+        zkinfer_onnx::compile(&src.join("network.onnx"), &src.join("input.json"), &opts).unwrap();
     c.model.save(dir.path()).unwrap();
     setup(dir.path(), None, &Silent).unwrap();
     Model {

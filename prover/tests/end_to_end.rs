@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use zkinfer_circuits::frontend::{self, CompileOptions};
 use zkinfer_circuits::input::InputData;
 use zkinfer_gpu::CpuMsm;
+use zkinfer_onnx::CompileOptions;
 use zkinfer_prover::{load_prover, prove_input, setup, Silent};
 use zkinfer_verifier::{verify, ProofFile, VerifierKey, VerifyError, VK_FILE};
 
@@ -17,7 +17,7 @@ fn shared(name: &str) -> PathBuf {
 /// Compiles and sets up a shared model into `dir`; returns the proof of its sample input.
 fn build(name: &str, dir: &Path) -> ProofFile {
     let src = shared(name);
-    let c = frontend::compile(
+    let c = zkinfer_onnx::compile(
         &src.join("network.onnx"),
         &src.join("input.json"),
         &CompileOptions::default(),
@@ -104,7 +104,7 @@ fn setup_accepts_halo2_srs_files_and_downsizes() {
     use rand_core::SeedableRng;
     let dir = tempfile::tempdir().unwrap();
     let src = shared("1l_mlp");
-    let c = frontend::compile(
+    let c = zkinfer_onnx::compile(
         &src.join("network.onnx"),
         &src.join("input.json"),
         &CompileOptions::default(),
@@ -182,7 +182,7 @@ fn verifying_key_binds_every_weight() {
     use zkinfer_circuits::graph::QOp;
     use zkinfer_prover::{keys::keygen, Srs};
     let src = shared("1l_mlp");
-    let c = frontend::compile(
+    let c = zkinfer_onnx::compile(
         &src.join("network.onnx"),
         &src.join("input.json"),
         &CompileOptions::default(),

@@ -8,9 +8,9 @@ use rand::{Rng, SeedableRng};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use zkinfer_circuits::compiled::{seal, unseal, CompiledModel, MODEL_FILE};
-use zkinfer_circuits::frontend::{self, CompileOptions, OnnxModel};
 use zkinfer_circuits::input::InputData;
 use zkinfer_gpu::CpuMsm;
+use zkinfer_onnx::{CompileOptions, OnnxModel};
 use zkinfer_prover::keys::pk_from_bytes;
 use zkinfer_prover::{load_prover, prove_input, setup, Silent, Srs};
 use zkinfer_verifier::{verify, ProofFile, VerifierKey, VK_FILE};
@@ -58,7 +58,7 @@ fn no_panic<T>(what: &str, case: usize, f: impl FnOnce() -> T) -> T {
 fn fixture() -> (tempfile::TempDir, ProofFile) {
     let dir = tempfile::tempdir().unwrap();
     let src = shared("1l_mlp");
-    let c = frontend::compile(
+    let c = zkinfer_onnx::compile(
         &src.join("network.onnx"),
         &src.join("input.json"),
         &CompileOptions::default(),
@@ -107,7 +107,7 @@ fn onnx_models_compile_or_fail_cleanly() {
         std::fs::write(&file, m).unwrap();
         let opts = CompileOptions::default();
         let _ = no_panic("compile", i, || {
-            frontend::compile(&file, &src.join("input.json"), &opts).map(|_| ())
+            zkinfer_onnx::compile(&file, &src.join("input.json"), &opts).map(|_| ())
         });
     }
 }
@@ -116,7 +116,7 @@ fn onnx_models_compile_or_fail_cleanly() {
 fn input_files_never_panic() {
     let dir = tempfile::tempdir().unwrap();
     let src = shared("1l_mlp");
-    let c = frontend::compile(
+    let c = zkinfer_onnx::compile(
         &src.join("network.onnx"),
         &src.join("input.json"),
         &CompileOptions::default(),

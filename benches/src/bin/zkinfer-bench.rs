@@ -10,9 +10,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 use zkinfer_benches::{peak_rss, prepare, shared_model, MODELS};
-use zkinfer_circuits::frontend::{reference, OnnxModel};
 use zkinfer_circuits::input::InputData;
 use zkinfer_gpu::CpuMsm;
+use zkinfer_onnx::{reference, OnnxModel};
 use zkinfer_prover::{load_prover, Silent};
 use zkinfer_verifier::{verify, VerifierKey, VK_FILE};
 
@@ -130,7 +130,7 @@ fn main() {
                 q.iter()
                     .zip(f)
                     .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()))
-                    / zkinfer_circuits::frontend::output_range_of(f)
+                    / zkinfer_onnx::output_range_of(f)
             })
             .fold(0.0f64, f64::max);
         let plan = c.model.plan().expect("plan");

@@ -8,12 +8,12 @@
 
 use std::time::Instant;
 use zkinfer_benches::{prepare_with, shared_model, MODELS};
-use zkinfer_circuits::frontend::CompileOptions;
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::plan::Objective;
 use zkinfer_circuits::public_io::PublicIo;
 use zkinfer_contracts::{build_verifier, verifier_stats, Evm, Solc};
 use zkinfer_gpu::CpuMsm;
+use zkinfer_onnx::CompileOptions;
 use zkinfer_prover::{load_prover, prove_input, Silent};
 use zkinfer_verifier::{VerifierKey, VK_FILE};
 

@@ -10,10 +10,10 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use zkinfer_benches::{prepare_with, shared_model, MODELS};
-use zkinfer_circuits::frontend::CompileOptions;
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::plan::{MatvecCheck, Objective, GPU_MIN_K};
 use zkinfer_gpu::{CpuMsm, Msm};
+use zkinfer_onnx::CompileOptions;
 use zkinfer_prover::{load_prover, Silent};
 
 /// What the timed MSMs did since the last [`take`]: wall time during which at least one

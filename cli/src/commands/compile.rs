@@ -4,9 +4,9 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use zkinfer_circuits::frontend::{self, CompileOptions, Compiled};
 use zkinfer_circuits::plan::{MatvecCheck, Objective, GPU_MIN_K};
 use zkinfer_circuits::public_io::PublicIo;
+use zkinfer_onnx::{CompileOptions, Compiled};
 
 /// Compile an ONNX model.
 #[derive(Args)]
@@ -210,7 +210,7 @@ impl Compile {
                 );
             }
         }
-        let c = frontend::compile(&self.model, &self.calibration, &opts)?;
+        let c = zkinfer_onnx::compile(&self.model, &self.calibration, &opts)?;
         if !c.accuracy.met_tolerance {
             eprintln!(
                 "warning: no bit width up to {} meets --tolerance {}; using the most accurate ({} bits)",

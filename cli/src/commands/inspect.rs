@@ -5,7 +5,7 @@ use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use zkinfer_circuits::compiled::CompiledModel;
-use zkinfer_circuits::frontend::{self, CompileOptions, OnnxModel};
+use zkinfer_onnx::{CompileOptions, OnnxModel};
 
 /// Compiler stage to show.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -120,7 +120,7 @@ impl Inspect {
             match (self.stage, &self.calibration) {
                 (Stage::Onnx, _) => None,
                 (_, Some(cal)) => {
-                    Some(frontend::compile(&self.path, cal, &CompileOptions::default())?.model)
+                    Some(zkinfer_onnx::compile(&self.path, cal, &CompileOptions::default())?.model)
                 }
                 (_, None) => {
                     bail!("--calibration INPUT.json is needed to show this stage of an ONNX file")

@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 use zkinfer_circuits::compiled::write_atomic;
-use zkinfer_circuits::frontend::{self, CompileOptions, Compiled};
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::plan::{MatvecCheck, Objective, MAX_K};
 use zkinfer_cuda::cases::{self, ScalarKind};
@@ -21,6 +20,7 @@ use zkinfer_cuda::Checks;
 use zkinfer_gpu::{
     chosen_gpu, probe_cuda, CpuMsm, HelperInfo, KernelTargets, Msm, Probe, CHOSEN_GPU_ENV,
 };
+use zkinfer_onnx::{CompileOptions, Compiled};
 use zkinfer_prover::conformance::check_backend;
 use zkinfer_prover::cuda::CudaPlonk;
 use zkinfer_prover::{load_prover, prove_input, prove_input_with, setup, Progress, Prover, Silent};
@@ -271,7 +271,7 @@ fn prepare_with(
     work: &Path,
     opts: &CompileOptions,
 ) -> Result<(Prover<CpuMsm>, InputData)> {
-    let c = frontend::compile(&src.join("network.onnx"), &src.join("input.json"), opts)?;
+    let c = zkinfer_onnx::compile(&src.join("network.onnx"), &src.join("input.json"), opts)?;
     set_up(src, work, c)
 }
 
@@ -349,8 +349,11 @@ fn selftest(models: &[(String, PathBuf)], max_log: u32) -> Result<ExitCode> {
                 ..CompileOptions::default()
             };
             let r = guarded(|| {
-                let c =
-                    frontend::compile(&src.join("network.onnx"), &src.join("input.json"), &opts)?;
+                let c = zkinfer_onnx::compile(
+                    &src.join("network.onnx"),
+                    &src.join("input.json"),
+                    &opts,
+                )?;
                 let shape = c.model.shape.clone();
                 if seen.contains(&shape) {
                     return Ok(None);

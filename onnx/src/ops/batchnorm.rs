@@ -3,12 +3,12 @@
 //! affine elementwise op.
 
 use super::{input, shape_err, OnnxOp};
-use crate::frontend::proto::Attrs;
-use crate::frontend::quantize::{Lin, QuantCtx};
-use crate::frontend::tensor::Tensor;
-use crate::frontend::FrontendError;
-use crate::graph::{Coef, Operand};
+use crate::proto::Attrs;
+use crate::quantize::{Lin, QuantCtx};
+use crate::tensor::Tensor;
+use crate::FrontendError;
 use std::any::Any;
+use zkinfer_circuits::graph::{Coef, Operand};
 
 /// Batch normalization with constant statistics.
 #[derive(Debug)]

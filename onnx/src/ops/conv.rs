@@ -4,12 +4,12 @@
 
 use super::pool::Window;
 use super::{input, shape_err, BatchNorm, OnnxOp};
-use crate::frontend::proto::Attrs;
-use crate::frontend::quantize::QuantCtx;
-use crate::frontend::tensor::Tensor;
-use crate::frontend::FrontendError;
-use crate::graph::Geometry;
+use crate::proto::Attrs;
+use crate::quantize::QuantCtx;
+use crate::tensor::Tensor;
+use crate::FrontendError;
 use std::any::Any;
+use zkinfer_circuits::graph::Geometry;
 
 /// 2-D convolution.
 #[derive(Debug)]

@@ -1,12 +1,12 @@
 //! MaxPool, AveragePool, GlobalAveragePool (2-D), and the window geometry they share with Conv.
 
 use super::{input, shape_err, OnnxOp};
-use crate::frontend::proto::Attrs;
-use crate::frontend::quantize::QuantCtx;
-use crate::frontend::tensor::Tensor;
-use crate::frontend::FrontendError;
-use crate::graph::{Geometry, MaxOp, QOp, TensorKind};
+use crate::proto::Attrs;
+use crate::quantize::QuantCtx;
+use crate::tensor::Tensor;
+use crate::FrontendError;
 use std::any::Any;
+use zkinfer_circuits::graph::{Geometry, MaxOp, QOp, TensorKind};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum AutoPad {
@@ -227,7 +227,7 @@ impl OnnxOp for MaxPool {
             dilation: self.window.dilations,
             out,
         }));
-        q.bind(o, crate::frontend::quantize::QRef { id, scale: x.scale });
+        q.bind(o, crate::quantize::QRef { id, scale: x.scale });
         Ok(())
     }
 

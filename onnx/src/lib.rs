@@ -1,4 +1,10 @@
-//! The ONNX front end (feature `onnx`): `OnnxModel` → `QuantizedGraph` → `CircuitPlan`.
+//! zkinfer's ONNX front end: `OnnxModel` → `QuantizedGraph` → `CircuitPlan`.
+//!
+//! [`OnnxModel`] is the ONNX graph, validated, with shapes fixed (batch 1) and constant/shape
+//! subgraphs folded; [`quantize()`] turns it into a [`zkinfer_circuits::QuantizedGraph`] and
+//! [`compile`] also picks the circuit shape. The quantized graph, the plan, the chips and the
+//! circuit live in `zkinfer-circuits`, which does not depend on this crate (nor on tract), so
+//! the verifier builds without it.
 
 mod calibrate;
 mod onnx;
@@ -15,13 +21,13 @@ pub use quantize::{
 };
 pub use tensor::{DType, Tensor};
 
-use crate::compiled::{CompiledModel, Provenance};
-use crate::graph::EvalError;
-use crate::input::{InputData, InputError};
-use crate::plan::{choose_shape, LayoutError, MatvecCheck, Objective, SearchOptions};
-use crate::public_io::PublicIo;
 use std::path::Path;
 use thiserror::Error;
+use zkinfer_circuits::compiled::{CompiledModel, Provenance};
+use zkinfer_circuits::graph::EvalError;
+use zkinfer_circuits::input::{InputData, InputError};
+use zkinfer_circuits::plan::{choose_shape, LayoutError, MatvecCheck, Objective, SearchOptions};
+use zkinfer_circuits::public_io::PublicIo;
 
 /// Errors of the front end, each naming what is wrong and where.
 #[derive(Debug, Error)]

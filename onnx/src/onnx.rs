@@ -5,10 +5,10 @@ use super::ops::{self, OnnxOp};
 use super::proto::{decode_tensor, Attrs};
 use super::tensor::{DType, Tensor};
 use super::FrontendError;
-use crate::input::{InputData, InputError};
 use prost::Message;
 use std::collections::HashMap;
 use tract_onnx::pb::{self, type_proto, ModelProto};
+use zkinfer_circuits::input::{InputData, InputError};
 
 /// A tensor of the ONNX graph.
 #[derive(Clone, Debug)]

@@ -14,12 +14,12 @@ use super::onnx::{Node, OnnxModel};
 use super::ops::Activation;
 use super::tensor::Tensor;
 use super::FrontendError;
-use crate::compiled::IoSpec;
-use crate::graph::{
+use zkinfer_circuits::compiled::IoSpec;
+use zkinfer_circuits::graph::{
     Coef, ElemOp, FnKind, Geometry, LinearOp, Operand, QOp, QTensor, QuantizedGraph, TensorId,
     TensorKind, WeightSet, MAX_BITS, MIN_BITS,
 };
-use crate::input::InputData;
+use zkinfer_circuits::input::InputData;
 
 /// The linear/product part of an elementwise op: `qa·a + qb·b + qm·a·b + qc`.
 #[derive(Clone, Debug)]

@@ -1,16 +1,17 @@
 //! Front end + circuit on the shared third-party models: quantized outputs match tract's float
 //! run, and the circuit is satisfied (MockProver).
 
+#[path = "../../circuits/tests/common/mod.rs"]
 mod common;
 
 use common::all_zero_lookups;
 use halo2_proofs::dev::MockProver;
 use std::path::PathBuf;
 use std::sync::Arc;
-use zkinfer_circuits::frontend::{self, reference, CompileOptions, OnnxModel};
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::plan::MatvecCheck;
 use zkinfer_circuits::ModelCircuit;
+use zkinfer_onnx::{reference, CompileOptions, OnnxModel};
 
 fn shared(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -21,7 +22,7 @@ fn shared(name: &str) -> PathBuf {
 fn check(name: &str) {
     let dir = shared(name);
     let (onnx, input) = (dir.join("network.onnx"), dir.join("input.json"));
-    let compiled = frontend::compile(&onnx, &input, &CompileOptions::default()).unwrap();
+    let compiled = zkinfer_onnx::compile(&onnx, &input, &CompileOptions::default()).unwrap();
     let m = &compiled.model;
     eprintln!(
         "{name}: bits={} {} acc={:?}",
@@ -42,7 +43,7 @@ fn check(name: &str) {
             .iter()
             .map(|&v| m.graph.dequantize(*o, v))
             .collect();
-        let range = frontend::output_range_of(f);
+        let range = zkinfer_onnx::output_range_of(f);
         let err = got
             .iter()
             .zip(f)
@@ -102,7 +103,7 @@ fn no_lookup_is_all_zero_for_sample_or_zero_inputs() {
                 matvec_check,
                 ..CompileOptions::default()
             };
-            let m = frontend::compile(&onnx, &input, &opts).unwrap().model;
+            let m = zkinfer_onnx::compile(&onnx, &input, &opts).unwrap().model;
             let sample = InputData::from_path(&input).unwrap();
             let zero = sample.zeros_like();
             let plan = Arc::new(m.plan().unwrap());

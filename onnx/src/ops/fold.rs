@@ -4,12 +4,12 @@
 //! the rest are rejected.
 
 use super::{input, shape_err, OnnxOp};
-use crate::frontend::proto::Attrs;
-use crate::frontend::quantize::{QRef, QuantCtx};
-use crate::frontend::tensor::{axis, broadcast_binary, strides, DType, Tensor};
-use crate::frontend::FrontendError;
-use crate::graph::{QOp, TensorKind, ViewOp};
+use crate::proto::Attrs;
+use crate::quantize::{QRef, QuantCtx};
+use crate::tensor::{axis, broadcast_binary, strides, DType, Tensor};
+use crate::FrontendError;
 use std::any::Any;
+use zkinfer_circuits::graph::{QOp, TensorKind, ViewOp};
 
 /// Slice attributes before opset 10: starts, ends and axes.
 type SliceAttrs = (Vec<i64>, Vec<i64>, Option<Vec<i64>>);

@@ -8,12 +8,12 @@
 //! - `a · c`: `round(c·2^sc)·a` with the weight rule of linear maps.
 
 use super::{input, OnnxOp};
-use crate::frontend::proto::Attrs;
-use crate::frontend::quantize::{Lin, QRef, QuantCtx};
-use crate::frontend::tensor::{broadcast_binary, broadcast_index, broadcast_shape, DType, Tensor};
-use crate::frontend::FrontendError;
-use crate::graph::{Coef, Operand};
+use crate::proto::Attrs;
+use crate::quantize::{Lin, QRef, QuantCtx};
+use crate::tensor::{broadcast_binary, broadcast_index, broadcast_shape, DType, Tensor};
+use crate::FrontendError;
 use std::any::Any;
+use zkinfer_circuits::graph::{Coef, Operand};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {

@@ -2,12 +2,12 @@
 //! so in the circuit their outputs are their inputs' cells.
 
 use super::{input, shape_err, OnnxOp};
-use crate::frontend::proto::Attrs;
-use crate::frontend::quantize::{Lin, QRef, QuantCtx};
-use crate::frontend::tensor::{axis, strides, transpose_index, Tensor};
-use crate::frontend::FrontendError;
-use crate::graph::{Coef, FnKind, QOp, TensorKind, ViewOp};
+use crate::proto::Attrs;
+use crate::quantize::{Lin, QRef, QuantCtx};
+use crate::tensor::{axis, strides, transpose_index, Tensor};
+use crate::FrontendError;
 use std::any::Any;
+use zkinfer_circuits::graph::{Coef, FnKind, QOp, TensorKind, ViewOp};
 
 #[derive(Debug)]
 enum Kind {
@@ -253,7 +253,7 @@ impl OnnxOp for View {
             .map(|&id| {
                 Tensor::zeros(
                     q.graph.tensors[id].shape.clone(),
-                    crate::frontend::tensor::DType::Float,
+                    crate::tensor::DType::Float,
                 )
             })
             .collect();

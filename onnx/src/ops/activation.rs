@@ -2,12 +2,12 @@
 //! it is fused into the rescale, otherwise it is its own elementwise op.
 
 use super::{input, OnnxOp};
-use crate::frontend::proto::Attrs;
-use crate::frontend::quantize::{Lin, QuantCtx};
-use crate::frontend::tensor::Tensor;
-use crate::frontend::FrontendError;
-use crate::graph::{det_sigmoid, FnKind};
+use crate::proto::Attrs;
+use crate::quantize::{Lin, QuantCtx};
+use crate::tensor::Tensor;
+use crate::FrontendError;
 use std::any::Any;
+use zkinfer_circuits::graph::{det_sigmoid, FnKind};
 
 /// An activation: its table function at a given input scale, and the output scale.
 pub trait Activation {

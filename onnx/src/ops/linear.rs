@@ -3,12 +3,12 @@
 //! a product of activations.
 
 use super::{input, shape_err, OnnxOp};
-use crate::frontend::proto::Attrs;
-use crate::frontend::quantize::QuantCtx;
-use crate::frontend::tensor::{broadcast_index, broadcast_shape, strides, Tensor};
-use crate::frontend::FrontendError;
-use crate::graph::{Geometry, MatMulOp, QOp, TensorKind};
+use crate::proto::Attrs;
+use crate::quantize::QuantCtx;
+use crate::tensor::{broadcast_index, broadcast_shape, strides, Tensor};
+use crate::FrontendError;
 use std::any::Any;
+use zkinfer_circuits::graph::{Geometry, MatMulOp, QOp, TensorKind};
 
 /// Batched matrix-product geometry (numpy `matmul` rules).
 pub(crate) struct Batched {

@@ -5,9 +5,9 @@
 use halo2_proofs::dev::MockProver;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use zkinfer_circuits::frontend::{self, output_range_of, reference, CompileOptions, OnnxModel};
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::ModelCircuit;
+use zkinfer_onnx::{output_range_of, reference, CompileOptions, OnnxModel};
 
 fn models() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models")
@@ -32,7 +32,7 @@ fn check(onnx: &Path, input: &Path) {
             );
         }
     }
-    let c = frontend::compile(onnx, input, &CompileOptions::default()).unwrap();
+    let c = zkinfer_onnx::compile(onnx, input, &CompileOptions::default()).unwrap();
     let m = &c.model;
     let vals = m.graph.eval(&data.quantize(&m.io()).unwrap()).unwrap();
     for (&o, f) in m.graph.outputs.iter().zip(&float) {
@@ -118,7 +118,7 @@ fn leaky_relu_steeper_than_one_gets_a_coarser_output_scale() {
         &models().join("ops/leaky_steep.json"),
     );
     // Each output's scale is coarser than the input's by the bits its slope adds.
-    let c = frontend::compile(
+    let c = zkinfer_onnx::compile(
         &models().join("ops/leaky_steep.onnx"),
         &models().join("ops/leaky_steep.json"),
         &CompileOptions::default(),
