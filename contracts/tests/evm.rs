@@ -6,6 +6,9 @@
 //!
 //! Needs `npm ci --prefix contracts` (the README test command runs it).
 
+// Test code: clippy.toml's allow-*-in-tests exempts only #[test] functions, not these helpers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use revm::primitives::{keccak256, Address};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -16,8 +19,8 @@ use zkinfer_contracts::evm::CALLER;
 use zkinfer_contracts::{
     build_verifier, check_size, CallOutcome, ContractError, Evm, Solc, REGISTRY_SOURCE,
 };
-use zkinfer_gpu::CpuMsm;
 use zkinfer_onnx::CompileOptions;
+use zkinfer_prover::CpuMsm;
 use zkinfer_prover::{load_prover, prove_input, setup, Silent};
 use zkinfer_verifier::{ProofFile, VerifierKey, VK_FILE};
 

@@ -65,6 +65,20 @@ impl Default for Lin {
     }
 }
 
+/// A real weight set of a constant-weight linear map before quantization: `(W (m × k), b (m))`.
+pub type RealWeightSet = (Vec<f64>, Vec<f64>);
+
+/// The activation tensor an elementwise op writes (see [`QuantCtx::emit`]).
+#[derive(Clone, Debug)]
+pub struct NewTensor<'n> {
+    /// Its name in the quantized graph.
+    pub name: &'n str,
+    /// Its shape.
+    pub shape: Vec<usize>,
+    /// Its scale.
+    pub scale: i32,
+}
+
 /// A quantized activation standing for an ONNX tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QRef {
@@ -239,18 +253,17 @@ impl<'a> QuantCtx<'a> {
         Ok(v as i64)
     }
 
-    /// Appends `func(round(lin / 2^shift))` as a new activation tensor named `name` with the
-    /// shape of `like` (a quantized tensor) or `shape`.
+    /// Appends the elementwise op `op_name`, `func(round(lin / 2^shift))`, writing the new
+    /// activation tensor `out`.
     pub fn emit(
         &mut self,
         op_name: String,
-        name: &str,
-        shape: Vec<usize>,
+        out: NewTensor<'_>,
         lin: Lin,
         shift: u32,
         func: FnKind,
-        scale: i32,
     ) -> QRef {
+        let NewTensor { name, shape, scale } = out;
         let id = self.new_tensor(name, shape, scale, TensorKind::Activation);
         let func = self.function(func);
         self.push(QOp::Elementwise(ElemOp {
@@ -276,7 +289,7 @@ impl<'a> QuantCtx<'a> {
         node: usize,
         x: QRef,
         out: usize,
-        sets: &[(Vec<f64>, Vec<f64>)],
+        sets: &[RealWeightSet],
         m: usize,
         geometry: Geometry,
     ) -> Result<(), FrontendError> {
@@ -371,12 +384,14 @@ impl<'a> QuantCtx<'a> {
         let shape = self.shape(target).to_vec();
         let r = self.emit(
             self.node(node).name.clone(),
-            &name,
-            shape,
+            NewTensor {
+                name: &name,
+                shape,
+                scale: out_scale,
+            },
             lin,
             shift,
             func,
-            out_scale,
         );
         self.bind(target, r);
         Ok(())
@@ -396,12 +411,14 @@ impl<'a> QuantCtx<'a> {
         let lin = Lin::of(x);
         Ok(self.emit(
             self.node(node).name.clone(),
-            &name,
-            shape,
+            NewTensor {
+                name: &name,
+                shape,
+                scale,
+            },
             lin,
             shift,
             FnKind::Identity,
-            scale,
         ))
     }
 }
@@ -438,12 +455,14 @@ pub fn quantize(
         let lin = Lin::of(QRef { id: raw, scale: s });
         let checked = q.emit(
             format!("input '{}'", info.name),
-            &format!("{} (range-checked)", info.name),
-            info.shape.clone(),
+            NewTensor {
+                name: &format!("{} (range-checked)", info.name),
+                shape: info.shape.clone(),
+                scale: s,
+            },
             lin,
             0,
             FnKind::Identity,
-            s,
         );
         q.bind(t, checked);
     }

@@ -2,6 +2,9 @@
 //! supported op family and attribute form. For each: our float interpreter agrees with tract,
 //! the quantized model is within 1% of the output range, and the circuit is satisfied.
 
+// Test code: clippy.toml's allow-*-in-tests exempts only #[test] functions, not these helpers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use halo2_proofs::dev::MockProver;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

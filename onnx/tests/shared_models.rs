@@ -1,6 +1,9 @@
 //! Front end + circuit on the shared third-party models: quantized outputs match tract's float
 //! run, and the circuit is satisfied (MockProver).
 
+// Test code: clippy.toml's allow-*-in-tests exempts only #[test] functions, not these helpers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[path = "../../circuits/tests/common/mod.rs"]
 mod common;
 

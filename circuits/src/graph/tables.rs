@@ -143,12 +143,15 @@ pub(crate) fn exp2i(e: i32) -> f64 {
     }
 }
 
+/// ln 2 split for Cody–Waite reduction: `LN2_HI` (the high bits, exact in `n·LN2_HI`) plus
+/// `LN2_LO`. Table constants: their bits are pinned by a test.
+const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+
 /// `exp(x)` using only basic IEEE operations: Cody–Waite range reduction and a Taylor series.
 /// Accurate to a few ulps, and identical on every conforming platform.
 fn det_exp(x: f64) -> f64 {
     let x = x.clamp(-700.0, 700.0);
-    const LN2_HI: f64 = 6.931_471_803_691_238_2e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     // 1 / ln 2 (the same double as 1.442_695_040_888_963_4).
     let n = (x * std::f64::consts::LOG2_E).round();
     let r = (x - n * LN2_HI) - n * LN2_LO;
@@ -170,6 +173,13 @@ pub fn det_sigmoid(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ln2_split_bits_are_pinned() {
+        // The sigmoid table (fixed columns: the verifying key) is computed with these.
+        assert_eq!(LN2_HI.to_bits(), 0x3FE6_2E42_FEE0_0000);
+        assert_eq!(LN2_LO.to_bits(), 0x3DEA_39EF_3579_3C76);
+    }
 
     #[test]
     fn det_exp_is_accurate() {

@@ -3,7 +3,7 @@
 
 use super::{input, OnnxOp};
 use crate::proto::Attrs;
-use crate::quantize::{Lin, QuantCtx};
+use crate::quantize::{Lin, NewTensor, QuantCtx};
 use crate::tensor::Tensor;
 use crate::FrontendError;
 use std::any::Any;
@@ -32,12 +32,14 @@ fn quantize_standalone(
     let name = q.model.tensors[out].name.clone();
     let r = q.emit(
         q.node(node).name.clone(),
-        &name,
-        q.shape(out).to_vec(),
+        NewTensor {
+            name: &name,
+            shape: q.shape(out).to_vec(),
+            scale: os,
+        },
         Lin::of(x),
         0,
         f,
-        os,
     );
     q.bind(out, r);
     Ok(())

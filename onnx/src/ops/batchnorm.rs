@@ -36,7 +36,8 @@ impl BatchNorm {
         let mut b = Vec::with_capacity(c);
         for i in 0..c {
             let denom = (var.data[i] + self.epsilon).sqrt();
-            if !(denom > 0.0) {
+            // NaN (a NaN parameter, or a negative variance) is refused too.
+            if denom.is_nan() || denom <= 0.0 {
                 return Err(shape_err(
                     node,
                     format!("channel {i}: variance + epsilon must be positive"),

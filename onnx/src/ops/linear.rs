@@ -4,7 +4,7 @@
 
 use super::{input, shape_err, OnnxOp};
 use crate::proto::Attrs;
-use crate::quantize::QuantCtx;
+use crate::quantize::{QuantCtx, RealWeightSet};
 use crate::tensor::{broadcast_index, broadcast_shape, strides, Tensor};
 use crate::FrontendError;
 use std::any::Any;
@@ -103,8 +103,8 @@ fn maybe_t(t: &Tensor, trans: bool) -> (usize, usize, Vec<f64>) {
 }
 
 /// Groups rows of biases: identical rows share one weight set.
-fn bias_sets(w: Vec<f64>, biases: Vec<Vec<f64>>) -> (Vec<(Vec<f64>, Vec<f64>)>, Option<Vec<u32>>) {
-    let mut sets: Vec<(Vec<f64>, Vec<f64>)> = Vec::new();
+fn bias_sets(w: Vec<f64>, biases: Vec<Vec<f64>>) -> (Vec<RealWeightSet>, Option<Vec<u32>>) {
+    let mut sets: Vec<RealWeightSet> = Vec::new();
     let mut of_group = Vec::with_capacity(biases.len());
     for b in biases {
         let idx = match sets.iter().position(|(_, sb)| *sb == b) {
@@ -331,7 +331,7 @@ impl OnnxOp for MatMul {
                         node,
                         x,
                         out,
-                        &vec![(w, vec![0.0; j])],
+                        &[(w, vec![0.0; j])],
                         j,
                         Geometry::Dense {
                             outer: 1,
@@ -357,7 +357,7 @@ impl OnnxOp for MatMul {
                         node,
                         x,
                         out,
-                        &vec![(a.data.clone(), vec![0.0; i])],
+                        &[(a.data.clone(), vec![0.0; i])],
                         i,
                         Geometry::Dense {
                             outer: nb,

@@ -2,7 +2,7 @@
 
 use super::{input, shape_err, OnnxOp};
 use crate::proto::Attrs;
-use crate::quantize::QuantCtx;
+use crate::quantize::{QuantCtx, RealWeightSet};
 use crate::tensor::Tensor;
 use crate::FrontendError;
 use std::any::Any;
@@ -152,6 +152,15 @@ fn check_4d(node: &str, x: &Tensor) -> Result<(), FrontendError> {
     Ok(())
 }
 
+/// A pool's window on one input: output size, pads `[top, left, bottom, right]`, kernel and
+/// strides (each `[h, w]`).
+struct PoolGeometry {
+    out: [usize; 2],
+    pads: [usize; 4],
+    kernel: [usize; 2],
+    strides: [usize; 2],
+}
+
 /// Max pool.
 #[derive(Debug)]
 pub struct MaxPool {
@@ -159,18 +168,19 @@ pub struct MaxPool {
 }
 
 impl MaxPool {
-    fn geometry(
-        &self,
-        node: &str,
-        shape: &[usize],
-    ) -> Result<([usize; 2], [usize; 4], [usize; 2]), FrontendError> {
+    fn geometry(&self, node: &str, shape: &[usize]) -> Result<PoolGeometry, FrontendError> {
         let k = self.window.kernel.unwrap_or([1, 1]);
         let (out, pads) = self.window.resolve(node, [shape[2], shape[3]], k)?;
         if pads[0] >= k[0] * self.window.dilations[0] || pads[1] >= k[1] * self.window.dilations[1]
         {
             return Err(shape_err(node, "padding must be smaller than the kernel"));
         }
-        Ok((out, pads, k))
+        Ok(PoolGeometry {
+            out,
+            pads,
+            kernel: k,
+            strides: self.window.strides,
+        })
     }
 }
 
@@ -178,7 +188,12 @@ impl OnnxOp for MaxPool {
     fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
         let x = input(node, inputs, 0)?;
         check_4d(node, x)?;
-        let (out, pads, k) = self.geometry(node, &x.shape)?;
+        let PoolGeometry {
+            out,
+            pads,
+            kernel: k,
+            ..
+        } = self.geometry(node, &x.shape)?;
         let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3]);
         let mut y = Vec::with_capacity(c * out[0] * out[1]);
         for ch in 0..c {
@@ -212,7 +227,12 @@ impl OnnxOp for MaxPool {
             return Err(q.err(node, "MaxPool's Indices output is not supported"));
         }
         let shape = q.graph.tensors[x.id].shape.clone();
-        let (out, pads, k) = self.geometry(&n.name, &shape)?;
+        let PoolGeometry {
+            out,
+            pads,
+            kernel: k,
+            ..
+        } = self.geometry(&n.name, &shape)?;
         let o = n.outputs[0];
         let name = q.model.tensors[o].name.clone();
         let id = q.new_tensor(&name, q.shape(o).to_vec(), x.scale, TensorKind::Activation);
@@ -244,20 +264,26 @@ pub struct AvgPool {
 }
 
 impl AvgPool {
-    fn geometry(
-        &self,
-        node: &str,
-        shape: &[usize],
-    ) -> Result<([usize; 2], [usize; 4], [usize; 2], [usize; 2]), FrontendError> {
+    fn geometry(&self, node: &str, shape: &[usize]) -> Result<PoolGeometry, FrontendError> {
         match &self.window {
-            None => Ok(([1, 1], [0; 4], [shape[2], shape[3]], [1, 1])),
+            None => Ok(PoolGeometry {
+                out: [1, 1],
+                pads: [0; 4],
+                kernel: [shape[2], shape[3]],
+                strides: [1, 1],
+            }),
             Some(w) => {
                 if w.dilations != [1, 1] {
                     return Err(shape_err(node, "AveragePool dilations are not supported"));
                 }
                 let k = w.kernel.unwrap_or([1, 1]);
                 let (out, pads) = w.resolve(node, [shape[2], shape[3]], k)?;
-                Ok((out, pads, k, w.strides))
+                Ok(PoolGeometry {
+                    out,
+                    pads,
+                    kernel: k,
+                    strides: w.strides,
+                })
             }
         }
     }
@@ -267,7 +293,12 @@ impl OnnxOp for AvgPool {
     fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
         let x = input(node, inputs, 0)?;
         check_4d(node, x)?;
-        let (out, pads, k, s) = self.geometry(node, &x.shape)?;
+        let PoolGeometry {
+            out,
+            pads,
+            kernel: k,
+            strides: s,
+        } = self.geometry(node, &x.shape)?;
         let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3]);
         let mut y = Vec::with_capacity(c * out[0] * out[1]);
         for ch in 0..c {
@@ -301,7 +332,12 @@ impl OnnxOp for AvgPool {
     fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
         let x = q.act_input(node, 0)?;
         let shape = q.graph.tensors[x.id].shape.clone();
-        let (out, pads, k, s) = self.geometry(&q.node(node).name, &shape)?;
+        let PoolGeometry {
+            out,
+            pads,
+            kernel: k,
+            strides: s,
+        } = self.geometry(&q.node(node).name, &shape)?;
         let kk = k[0] * k[1];
         let o = q.node(node).outputs[0];
         let mut geometry = Geometry::AvgPool2d {
@@ -322,7 +358,7 @@ impl OnnxOp for AvgPool {
             .collect();
         counts.sort_unstable();
         counts.dedup();
-        let sets: Vec<(Vec<f64>, Vec<f64>)> = counts
+        let sets: Vec<RealWeightSet> = counts
             .iter()
             .map(|&c| (vec![1.0 / c.max(1) as f64; kk], vec![0.0]))
             .collect();

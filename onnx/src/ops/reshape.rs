@@ -3,11 +3,14 @@
 
 use super::{input, shape_err, OnnxOp};
 use crate::proto::Attrs;
-use crate::quantize::{Lin, QRef, QuantCtx};
+use crate::quantize::{Lin, NewTensor, QRef, QuantCtx};
 use crate::tensor::{axis, strides, transpose_index, Tensor};
 use crate::FrontendError;
 use std::any::Any;
 use zkinfer_circuits::graph::{Coef, FnKind, QOp, TensorKind, ViewOp};
+
+/// A view's output shape and, per output element, `(input number, element)`.
+type ViewPlan = (Vec<usize>, Vec<(u16, u32)>);
 
 #[derive(Debug)]
 enum Kind {
@@ -54,7 +57,7 @@ fn reshape_target(
     }
     if let Some(i) = infer {
         let rest: usize = out.iter().product();
-        if rest == 0 || n % rest != 0 {
+        if rest == 0 || !n.is_multiple_of(rest) {
             return Err(shape_err(
                 node,
                 format!("cannot reshape {from:?} to {spec:?}"),
@@ -73,13 +76,9 @@ fn reshape_target(
 
 impl View {
     /// Output shape and, per output element, `(input number, element)`.
-    fn plan(
-        &self,
-        node: &str,
-        inputs: &[Option<&Tensor>],
-    ) -> Result<(Vec<usize>, Vec<(u16, u32)>), FrontendError> {
+    fn plan(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<ViewPlan, FrontendError> {
         let x = input(node, inputs, 0)?;
-        let identity = |shape: Vec<usize>| -> (Vec<usize>, Vec<(u16, u32)>) {
+        let identity = |shape: Vec<usize>| -> ViewPlan {
             let n = x.len() as u32;
             (shape, (0..n).map(|e| (0, e)).collect())
         };
@@ -237,12 +236,14 @@ impl OnnxOp for View {
                     let name = format!("{} (constant)", q.model.tensors[t].name);
                     let r = q.emit(
                         n.name.clone(),
-                        &name,
-                        c.shape.clone(),
+                        NewTensor {
+                            name: &name,
+                            shape: c.shape.clone(),
+                            scale,
+                        },
                         lin,
                         0,
                         FnKind::Identity,
-                        scale,
                     );
                     ids.push(r.id);
                 }
