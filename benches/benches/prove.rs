@@ -1,9 +1,12 @@
 //! Criterion: proving time per shared model (keys in memory, witness included).
 
+// A benchmark binary, not library code: it stops on the first failure, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use zkinfer_benches::{prepare, shared_model, MODELS};
 use zkinfer_circuits::input::InputData;
-use zkinfer_gpu::CpuMsm;
+use zkinfer_prover::CpuMsm;
 use zkinfer_prover::{load_prover, Silent};
 
 fn prove(c: &mut Criterion) {

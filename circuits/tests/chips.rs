@@ -1,6 +1,9 @@
 //! Every chip on hand-built quantized graphs: the honest witness satisfies the circuit, and a
 //! witness that breaks the chip's relation does not (MockProver).
 
+// Test code: clippy.toml's allow-*-in-tests exempts only #[test] functions, not these helpers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::all_zero_lookups;
@@ -11,12 +14,20 @@ use zkinfer_circuits::field::{fe, F};
 use zkinfer_circuits::graph::*;
 use zkinfer_circuits::plan::{
     choose_shape, CircuitPlan, CircuitShape, LayoutError, MatvecCheck, Objective, SearchOptions,
-    GPU_MIN_K,
+    Target, TargetError,
 };
 use zkinfer_circuits::public_io::{instances, PublicIo};
 use zkinfer_circuits::ModelCircuit;
 
 const BITS: u32 = 8;
+
+/// A target like the CUDA prover's (`zkinfer_gpu::CUDA_TARGET`): single phase, `2^14` rows.
+const GPU: Target = Target {
+    name: "the GPU prover",
+    min_k: 14,
+    single_phase: true,
+};
+const GPU_MIN_K: u32 = GPU.min_k;
 
 struct Builder {
     g: QuantizedGraph,
@@ -429,9 +440,9 @@ fn hashed_public_inputs_are_range_checked() {
     // agree with it, and the hashes are recomputed; only the range check can object.
     let rewrite = |v: i128| {
         let mut vals = (**c.witness.as_ref().unwrap()).clone();
-        for t in 0..vals.len() {
-            if vals[t].len() == 3 {
-                vals[t][0] = v;
+        for t in vals.iter_mut() {
+            if t.len() == 3 {
+                t[0] = v;
             }
         }
         let t = ModelCircuit::with_witness(c.graph.clone(), c.plan.clone(), vals);
@@ -610,7 +621,7 @@ fn gpu_layout_is_single_phase_with_at_least_2_pow_14_rows_and_rejects_broken_wit
     let cpu = choose_shape(&g, &SearchOptions::default()).unwrap().shape;
     assert!(cpu.k < GPU_MIN_K, "the CPU shape is small (k = {})", cpu.k);
     let gpu_opts = SearchOptions {
-        objective: Objective::GpuProveTime,
+        objective: Objective::ProveTimeOn(GPU),
         matvec_check: MatvecCheck::Direct,
         ..SearchOptions::default()
     };
@@ -660,7 +671,10 @@ fn gpu_layout_is_single_phase_with_at_least_2_pow_14_rows_and_rejects_broken_wit
         ..gpu_opts
     };
     let err = choose_shape(&g, &two_phase).unwrap_err();
-    assert!(matches!(err, LayoutError::GpuNeedsSinglePhase), "{err}");
+    assert!(
+        matches!(err, LayoutError::Target(TargetError::TwoPhases { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains("--matvec-check direct"), "{err}");
 }
 

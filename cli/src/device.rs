@@ -7,12 +7,12 @@ use std::path::Path;
 use std::time::Duration;
 use zkinfer_circuits::compiled::{write_atomic, ModelDigest};
 use zkinfer_circuits::input::InputData;
-use zkinfer_circuits::plan::GPU_MIN_K;
 use zkinfer_circuits::CircuitShape;
 use zkinfer_gpu::{
-    check_driver, find_helper, probe_cuda, prove_with_helper, select, Backend, CpuMsm,
-    CudaReadiness, DeviceChoice, GpuInfo, Probe,
+    check_driver, find_helper, probe_cuda, prove_with_helper, select, Backend, CudaReadiness,
+    DeviceChoice, GpuInfo, Probe, CUDA_TARGET,
 };
+use zkinfer_prover::CpuMsm;
 use zkinfer_verifier::ProofFile;
 
 /// `--device` values.
@@ -49,17 +49,16 @@ pub struct DeviceArg {
 
 /// Why the CUDA prover cannot prove a circuit of this shape, if it cannot.
 pub fn cuda_blocker(shape: &CircuitShape) -> Option<String> {
-    shape.multi_phase().then(|| {
-        "the model was compiled with --matvec-check freivalds (a two-phase circuit) and the CUDA prover proves single-phase circuits only; compile with --optimize gpu-prove-time (or --matvec-check direct)".to_string()
-    })
+    CUDA_TARGET.check_shape(shape).err().map(|e| e.to_string())
 }
 
 /// What the user should know before the CUDA prover proves a circuit of this shape, if
-/// anything: below `2^GPU_MIN_K` rows it computes the commitments on the CPU.
+/// anything: below `2^min_k` rows it computes the commitments on the CPU.
 pub fn cuda_hint(shape: &CircuitShape) -> Option<String> {
-    (shape.k < GPU_MIN_K).then(|| {
+    let min = CUDA_TARGET.min_k;
+    (!CUDA_TARGET.fills(shape.k)).then(|| {
         format!(
-            "this circuit has 2^{} rows; below 2^{GPU_MIN_K} the CUDA prover computes the commitments on the CPU, which leaves the GPU less to do: `zkinfer compile --optimize gpu-prove-time` lays a model out for the GPU (or add `--k {GPU_MIN_K}` to the options it was compiled with)",
+            "this circuit has 2^{} rows; below 2^{min} the CUDA prover computes the commitments on the CPU, which leaves the GPU less to do: `zkinfer compile --optimize gpu-prove-time` lays a model out for the GPU (or add `--k {min}` to the options it was compiled with)",
             shape.k
         )
     })

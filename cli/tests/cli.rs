@@ -1,6 +1,8 @@
 //! The `zkinfer` binary end to end: the shared models compile, prove and verify; tampered
 //! proofs are rejected; bad input gets a one-line error, a non-zero exit and no partial files.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use zkinfer_circuits::input::InputData;
@@ -747,8 +749,8 @@ fn write_script(path: &Path, body: &str) {
     assert!(sh.wait().unwrap().success());
 }
 
-/// A folder like scripts/build-cuda's output: `zkinfer` (this build) and a stand-in
-/// `zkinfer-cuda` running `body`.
+/// A folder like scripts/build-cuda's output: `zkinfer` (this build) and stand-ins for
+/// `zkinfer-cuda` and `zkinfer-cuda-check` running `body`.
 fn bin_with_helper(t: &Path, body: &str) -> PathBuf {
     let bin = t.join("bin");
     std::fs::create_dir(&bin).unwrap();
@@ -757,6 +759,7 @@ fn bin_with_helper(t: &Path, body: &str) -> PathBuf {
         .or_else(|_| std::fs::copy(env!("CARGO_BIN_EXE_zkinfer"), &exe).map(|_| ()))
         .unwrap();
     write_script(&bin.join("zkinfer-cuda"), body);
+    write_script(&bin.join("zkinfer-cuda-check"), body);
     bin
 }
 

@@ -89,7 +89,7 @@ pub enum Probe {
 /// The backends zkinfer can prove with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Backend {
-    /// halo2's CPU prover, MSMs through [`crate::CpuMsm`].
+    /// halo2's CPU prover (MSMs through the prover's `CpuMsm`).
     Cpu,
     /// halo2-axiom-gpu's CUDA prover, run in the `zkinfer-cuda` executable (see
     /// [`crate::helper`]).

@@ -1,6 +1,6 @@
 //! What every [`PlonkBackend`] must do, written once and run for each backend: the CPU backend
-//! in the test suite (`prover/tests/conformance.rs`), the CUDA backend in `zkinfer-cuda
-//! selftest` on a GPU machine.
+//! in the test suite (`prover/tests/conformance.rs`), the CUDA backend in
+//! `zkinfer-cuda-check selftest` on a GPU machine.
 //!
 //! A backend conforms on a model when its proof verifies with the unchanged verifier (for the
 //! public values the prover computed from the witness), is rejected once tampered with (proof
@@ -8,11 +8,11 @@
 //! intermediate value, an output) yield no accepted proof.
 
 use crate::error::ProverError;
+use crate::msm::G1Msm;
 use crate::prove::{CpuPlonk, PlonkBackend, Prover};
 use halo2_proofs::halo2curves::ff::Field;
 use zkinfer_circuits::field::F;
 use zkinfer_circuits::input::InputData;
-use zkinfer_gpu::G1Msm;
 use zkinfer_verifier::{instances, verify, verify_raw, VerifierKey};
 
 /// One named check and its outcome.

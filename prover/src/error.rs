@@ -7,6 +7,17 @@ use zkinfer_circuits::input::InputError;
 use zkinfer_circuits::plan::LayoutError;
 use zkinfer_verifier::VerifyError;
 
+/// Why a [`crate::PlonkBackend`] made no proof.
+#[derive(Debug, Error)]
+pub enum BackendError {
+    /// The backend cannot prove a circuit of this kind (e.g. two phases on the CUDA prover).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The proving system failed (its own message, e.g. an unsatisfied constraint).
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// Everything that can go wrong in setup and proving.
 #[derive(Debug, Error)]
 pub enum ProverError {
@@ -45,6 +56,9 @@ pub enum ProverError {
     /// Proof generation failed.
     #[error("proving failed: {0}")]
     Prove(String),
+    /// The proving backend failed.
+    #[error("proving failed: {0}")]
+    Backend(#[from] BackendError),
     /// Self-check of a fresh proof failed.
     #[error(transparent)]
     Verify(#[from] VerifyError),

@@ -1,4 +1,4 @@
-//! KZG with its commitments routed through an [`Msm`](crate::Msm) backend, without forking
+//! KZG with its commitments routed through an [`Msm`](crate::msm::Msm) backend, without forking
 //! halo2: a [`CommitmentScheme`] whose prover parameters compute `commit` and
 //! `commit_lagrange` with the backend, and a SHPLONK prover that delegates to halo2's.
 //!

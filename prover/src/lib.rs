@@ -1,18 +1,21 @@
 //! zkinfer's prover: SRS handling ([`srs`]), key generation ([`keys`]), witness and proving
 //! ([`prove`]), the model-folder workflow ([`workflow`]) and the checks every proving backend
-//! must pass ([`conformance`]). With the `cuda` feature, the
-//! CUDA prover `cuda::CudaPlonk` (halo2-axiom-gpu), used by the `zkinfer-cuda` executable.
+//! must pass ([`conformance`]). Proving goes through one seam, [`PlonkBackend`]: the CPU
+//! prover here ([`CpuPlonk`], its commitments routed through an [`Msm`] by [`kzg`]), the CUDA
+//! prover in `zkinfer-cuda` (crate `gpu/cuda`).
 
 pub mod conformance;
-#[cfg(feature = "cuda")]
-pub mod cuda;
 pub mod error;
 pub mod keys;
+pub mod kzg;
+pub mod msm;
 pub mod prove;
 pub mod srs;
 pub mod workflow;
 
-pub use error::ProverError;
+pub use error::{BackendError, ProverError};
+pub use kzg::{RoutedKzg, RoutedParams, RoutedShplonk};
+pub use msm::{CpuMsm, G1Msm, Msm};
 pub use prove::{CpuPlonk, PlonkBackend, Prover, Witness};
 pub use srs::Srs;
 pub use workflow::{

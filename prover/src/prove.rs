@@ -1,13 +1,14 @@
 //! Witness generation and proving.
 
-use crate::error::ProverError;
+use crate::error::{BackendError, ProverError};
+use crate::kzg::{RoutedKzg, RoutedParams, RoutedShplonk};
+use crate::msm::G1Msm;
 use halo2_proofs::halo2curves::bn256::{Fr, G1Affine};
 use halo2_proofs::plonk::{create_proof, ProvingKey};
 use std::sync::Arc;
 use zkinfer_circuits::compiled::CompiledModel;
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::{CircuitPlan, ModelCircuit};
-use zkinfer_gpu::{G1Msm, RoutedKzg, RoutedParams, RoutedShplonk};
 use zkinfer_verifier::instances::PublicValues;
 use zkinfer_verifier::transcript::{KeccakChallenge, KeccakTranscript};
 use zkinfer_verifier::{ProofFile, VkHash};
@@ -35,7 +36,7 @@ pub trait PlonkBackend {
         pk: &ProvingKey<G1Affine>,
         circuit: ModelCircuit,
         instances: &[Fr],
-    ) -> Result<Vec<u8>, String>;
+    ) -> Result<Vec<u8>, BackendError>;
 }
 
 /// halo2-axiom's prover, with its MSMs routed through `M`.
@@ -51,7 +52,7 @@ impl<M: G1Msm> PlonkBackend for CpuPlonk<'_, M> {
         pk: &ProvingKey<G1Affine>,
         circuit: ModelCircuit,
         instances: &[Fr],
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, BackendError> {
         let mut transcript = KeccakTranscript::new(Vec::new());
         create_proof::<RoutedKzg<M>, RoutedShplonk<'_, M>, KeccakChallenge, _, _, ModelCircuit>(
             self.0,
@@ -61,7 +62,7 @@ impl<M: G1Msm> PlonkBackend for CpuPlonk<'_, M> {
             rand::rngs::OsRng,
             &mut transcript,
         )
-        .map_err(|e| format!("{e:?}"))?;
+        .map_err(|e| BackendError::Failed(format!("{e:?}")))?;
         Ok(transcript.into_inner())
     }
 }
@@ -142,7 +143,7 @@ impl<M: G1Msm> Prover<M> {
         // Backends may panic on internal errors; a user gets an error, never a panic.
         let run = || backend.create_proof(&self.pk, circuit, &public);
         let proof = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
-            Ok(r) => r.map_err(ProverError::Prove)?,
+            Ok(r) => r?,
             Err(p) => {
                 let why = p
                     .downcast_ref::<String>()

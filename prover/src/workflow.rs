@@ -5,6 +5,8 @@
 
 use crate::error::ProverError;
 use crate::keys::{keygen, load_pk, save_pk, PK_FILE};
+use crate::kzg::RoutedParams;
+use crate::msm::G1Msm;
 use crate::prove::{CpuPlonk, PlonkBackend, Prover};
 use crate::srs::{Srs, SRS_FILE};
 use std::path::Path;
@@ -12,7 +14,6 @@ use std::sync::Arc;
 use std::time::Instant;
 use zkinfer_circuits::compiled::{write_atomic, CompiledModel};
 use zkinfer_circuits::input::InputData;
-use zkinfer_gpu::{G1Msm, RoutedParams};
 use zkinfer_verifier::{ProofFile, VK_FILE};
 
 /// Receives progress of long steps.

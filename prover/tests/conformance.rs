@@ -1,7 +1,9 @@
 //! The backend conformance checks (`zkinfer_prover::conformance`) for the CPU backend on shared
 //! models, in both matvec checks and every public I/O encoding; and backends that misbehave
-//! must fail them (so the checks can fail). `zkinfer-cuda selftest` runs the same checks for
+//! must fail them (so the checks can fail). `zkinfer-cuda-check selftest` runs the same checks for
 //! the CUDA backend on a GPU machine.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
 
 use halo2_proofs::halo2curves::bn256::{Fr, G1Affine};
 use halo2_proofs::plonk::ProvingKey;
@@ -10,10 +12,10 @@ use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::plan::MatvecCheck;
 use zkinfer_circuits::public_io::PublicIo;
 use zkinfer_circuits::ModelCircuit;
-use zkinfer_gpu::CpuMsm;
 use zkinfer_onnx::CompileOptions;
 use zkinfer_prover::conformance::{check_backend, Report};
-use zkinfer_prover::{load_prover, setup, CpuPlonk, PlonkBackend, Prover, Silent};
+use zkinfer_prover::CpuMsm;
+use zkinfer_prover::{load_prover, setup, BackendError, CpuPlonk, PlonkBackend, Prover, Silent};
 use zkinfer_verifier::{VerifierKey, VK_FILE};
 
 struct Model {
@@ -93,7 +95,7 @@ impl PlonkBackend for FlipsAByte<'_> {
         pk: &ProvingKey<G1Affine>,
         circuit: ModelCircuit,
         instances: &[Fr],
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, BackendError> {
         let mut p = self.0.create_proof(pk, circuit, instances)?;
         let mid = p.len() / 2;
         p[mid] ^= 0x80;
@@ -115,11 +117,11 @@ impl PlonkBackend for Broken {
         _: &ProvingKey<G1Affine>,
         _: ModelCircuit,
         _: &[Fr],
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, BackendError> {
         if self.panics {
             panic!("kernel launch failed");
         }
-        Err("out of device memory".into())
+        Err(BackendError::Failed("out of device memory".into()))
     }
 }
 

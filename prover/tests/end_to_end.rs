@@ -1,10 +1,12 @@
 //! Library end to end on the shared models: compile, setup, prove, verify; and tampering.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use zkinfer_circuits::input::InputData;
-use zkinfer_gpu::CpuMsm;
 use zkinfer_onnx::CompileOptions;
+use zkinfer_prover::CpuMsm;
 use zkinfer_prover::{load_prover, prove_input, setup, Silent};
 use zkinfer_verifier::{verify, ProofFile, VerifierKey, VerifyError, VK_FILE};
 
@@ -287,7 +289,8 @@ fn crafted_key_headers_are_clean_errors() {
         std::panic::catch_unwind(|| VerifierKey::from_bytes(bytes, "vk").map(|_| ()))
             .expect("loading a crafted key panicked")
     };
-    let edits: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let edits: Vec<(&str, Edit)> = vec![
         ("bits 0", Box::new(|h| h["io"]["bits"] = 0.into())),
         ("bits 200", Box::new(|h| h["io"]["bits"] = 200.into())),
         (

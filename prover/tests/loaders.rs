@@ -4,14 +4,16 @@
 //! result. Sealed artifacts are resealed after the mutation, so their checksum does not stop
 //! the case before the parser sees it. Cases are drawn from a fixed seed (bounded count).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
+
 use rand::{Rng, SeedableRng};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use zkinfer_circuits::compiled::{seal, unseal, CompiledModel, MODEL_FILE};
 use zkinfer_circuits::input::InputData;
-use zkinfer_gpu::CpuMsm;
 use zkinfer_onnx::{CompileOptions, OnnxModel};
 use zkinfer_prover::keys::pk_from_bytes;
+use zkinfer_prover::CpuMsm;
 use zkinfer_prover::{load_prover, prove_input, setup, Silent, Srs};
 use zkinfer_verifier::{verify, ProofFile, VerifierKey, VK_FILE};
 

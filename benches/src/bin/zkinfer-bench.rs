@@ -6,13 +6,16 @@
 //! Proving runs in a child process per model, so peak RSS is that of loading keys and proving
 //! one model (what a compute provider's prover process holds).
 
+// A benchmark binary, not library code: it stops on the first failure, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 use zkinfer_benches::{peak_rss, prepare, shared_model, MODELS};
 use zkinfer_circuits::input::InputData;
-use zkinfer_gpu::CpuMsm;
 use zkinfer_onnx::{reference, OnnxModel};
+use zkinfer_prover::CpuMsm;
 use zkinfer_prover::{load_prover, Silent};
 use zkinfer_verifier::{verify, VerifierKey, VK_FILE};
 

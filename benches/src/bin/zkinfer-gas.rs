@@ -6,14 +6,17 @@
 //! `cargo run --release -p zkinfer-benches --bin zkinfer-gas [MODEL ...]` (after
 //! `npm ci --prefix contracts`).
 
+// A benchmark binary, not library code: it stops on the first failure, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::time::Instant;
 use zkinfer_benches::{prepare_with, shared_model, MODELS};
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::plan::Objective;
 use zkinfer_circuits::public_io::PublicIo;
 use zkinfer_contracts::{build_verifier, verifier_stats, Evm, Solc};
-use zkinfer_gpu::CpuMsm;
 use zkinfer_onnx::CompileOptions;
+use zkinfer_prover::CpuMsm;
 use zkinfer_prover::{load_prover, prove_input, Silent};
 use zkinfer_verifier::{VerifierKey, VK_FILE};
 

@@ -1,24 +1,28 @@
 //! Where CPU proving time goes: the share of wall time during which a multi-scalar
 //! multiplication (a commitment) runs, per shared model and layout, and how many of the MSMs
-//! reach `2^GPU_MIN_K` points, the size from which the CUDA prover computes them on the GPU.
+//! reach `2^CUDA_TARGET.min_k` points, the size from which the CUDA prover computes them on the GPU.
 //!
 //! `cargo run --release -p zkinfer-benches --bin zkinfer-msm [MODEL...] [--repeat N]`
 //!
 //! Layouts: the default compile (Freivalds, `--optimize prove-time`), `--matvec-check direct`
 //! (what the CUDA prover needs) at the CPU's shape, and `--optimize gpu-prove-time`.
 
+// A benchmark binary, not library code: it stops on the first failure, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use zkinfer_benches::{prepare_with, shared_model, MODELS};
 use zkinfer_circuits::input::InputData;
-use zkinfer_circuits::plan::{MatvecCheck, Objective, GPU_MIN_K};
-use zkinfer_gpu::{CpuMsm, Msm};
+use zkinfer_circuits::plan::{MatvecCheck, Objective};
+use zkinfer_gpu::CUDA_TARGET;
 use zkinfer_onnx::CompileOptions;
 use zkinfer_prover::{load_prover, Silent};
+use zkinfer_prover::{CpuMsm, Msm};
 
 /// What the timed MSMs did since the last [`take`]: wall time during which at least one
 /// ran (halo2-axiom commits columns in parallel, so summing each call's time would count
-/// overlaps twice), how many ran, and how many had at least `2^GPU_MIN_K` points.
+/// overlaps twice), how many ran, and how many had at least `2^CUDA_TARGET.min_k` points.
 #[derive(Clone, Copy, Default)]
 struct Tally {
     busy: Duration,
@@ -68,7 +72,7 @@ impl Msm for TimedMsm {
             }
             m.running += 1;
             m.tally.msms += 1;
-            m.tally.large += u64::from(scalars.len() >= 1 << GPU_MIN_K);
+            m.tally.large += u64::from(scalars.len() >= 1 << CUDA_TARGET.min_k);
         }
         let r = CpuMsm.msm(scalars, bases);
         let mut m = in_msm();
@@ -139,10 +143,11 @@ fn main() {
         names = MODELS.iter().map(|s| s.to_string()).collect();
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let min_k = CUDA_TARGET.min_k;
     println!(
-        "CPU: {threads} threads; median of {repeat} proofs; MSMs of at least 2^{GPU_MIN_K} points run on the GPU in the CUDA prover\n"
+        "CPU: {threads} threads; median of {repeat} proofs; MSMs of at least 2^{min_k} points run on the GPU in the CUDA prover\n"
     );
-    println!("| model | layout | k | advice columns | prove s | MSM s | MSM share | MSMs | MSMs >= 2^{GPU_MIN_K} |");
+    println!("| model | layout | k | advice columns | prove s | MSM s | MSM share | MSMs | MSMs >= 2^{min_k} |");
     println!("|---|---|---|---|---|---|---|---|---|");
     let layouts = [
         ("default (Freivalds)", CompileOptions::default()),
@@ -157,7 +162,7 @@ fn main() {
             "gpu-prove-time",
             CompileOptions {
                 matvec_check: MatvecCheck::Direct,
-                objective: Objective::GpuProveTime,
+                objective: Objective::ProveTimeOn(CUDA_TARGET),
                 ..CompileOptions::default()
             },
         ),

@@ -5,6 +5,7 @@
 
 use super::layout::{chunk_width, Chip, Layout, LayoutError};
 use super::shape::{CircuitShape, MatvecCheck, MAX_K, RESERVED_ROWS};
+use super::target::Target;
 use crate::graph::{QOp, QuantizedGraph, PAD};
 use crate::public_io::PublicIo;
 use std::ops::RangeInclusive;
@@ -165,26 +166,21 @@ pub enum Objective {
     /// Verifier work (commitments, hence on-chain gas and contract size), then proving time:
     /// among shapes within [`GAS_SLACK`] commitments of the fewest, the fastest.
     VerifyGas,
-    /// Proving on the CUDA prover: single-phase circuits ([`MatvecCheck::Direct`]) of at
-    /// least `2^`[`GPU_MIN_K`] rows, the fastest of them by the (CPU-fitted) cost model.
-    GpuProveTime,
+    /// Proving on a backend with requirements (the CUDA prover: `zkinfer_gpu::CUDA_TARGET`):
+    /// circuits it can prove of at least `2^min_k` rows, the fastest of them by the
+    /// (CPU-fitted) cost model.
+    ProveTimeOn(Target),
 }
 
-/// Smallest `k` at which the CUDA prover (halo2-axiom-gpu 1.0.1) computes the commitments
-/// on the GPU: it computes MSMs of fewer than `2^14` points on the CPU, and a circuit of
-/// `2^k` rows commits to polynomials of `2^k` points. Four of the five shared models have
-/// CPU shapes of k = 10..11, where the MSMs are a large part of the CPU proving time
-/// (`zkinfer-msm`, `benches/RESULTS.md`) that the GPU would not take.
-pub const GPU_MIN_K: u32 = 14;
-
 impl Objective {
-    /// Refuses a matvec check this objective cannot lay out (the CUDA prover's circuits are
-    /// single-phase); checked by [`choose_shape`], and by the front end before any work.
+    /// Refuses a matvec check this objective cannot lay out (a single-phase target's circuits
+    /// have no Freivalds challenge); checked by [`choose_shape`], and by the front end before
+    /// any work.
     pub fn check(self, matvec_check: MatvecCheck) -> Result<(), LayoutError> {
-        if self == Objective::GpuProveTime && matvec_check != MatvecCheck::Direct {
-            return Err(LayoutError::GpuNeedsSinglePhase);
+        match self {
+            Objective::ProveTimeOn(t) => Ok(t.check_matvec(matvec_check)?),
+            Objective::ProveTime | Objective::VerifyGas => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -295,13 +291,13 @@ fn k_range(
     opts.objective.check(opts.matvec_check)?;
     let natural = ceil_log2(floor).max(5);
     let k_lo = opts.k.unwrap_or(match opts.objective {
-        Objective::GpuProveTime => natural.max(GPU_MIN_K),
+        Objective::ProveTimeOn(t) => natural.max(t.min_k),
         _ => natural,
     });
     let span = match opts.objective {
         Objective::ProveTime => 4,
         Objective::VerifyGas => 7,
-        Objective::GpuProveTime => 2,
+        Objective::ProveTimeOn(_) => 2,
     };
     // At least as far as the CPU search would go, so every model that fits there fits here.
     let k_hi = opts.k.unwrap_or((k_lo + span).max(natural + 4).min(MAX_K));

@@ -5,6 +5,7 @@
 //! groups); each lane fills rows from the top. Regions never span lanes.
 
 use super::shape::CircuitShape;
+use super::target::TargetError;
 use crate::chips::poseidon::sponge_rows;
 use crate::graph::{Coef, ElemOp, FnKind, MatMulOp, MaxOp, Operand, QOp, QuantizedGraph, PAD};
 use crate::poseidon::permutations;
@@ -252,9 +253,9 @@ pub enum LayoutError {
     /// The graph itself is malformed.
     #[error("invalid quantized graph: {0}")]
     Graph(String),
-    /// A GPU layout was asked for a two-phase circuit.
-    #[error("a layout for the CUDA prover (--optimize gpu-prove-time) needs a single-phase circuit: check matrix-vector products with --matvec-check direct, not freivalds")]
-    GpuNeedsSinglePhase,
+    /// A layout for a target that cannot prove it.
+    #[error(transparent)]
+    Target(#[from] TargetError),
 }
 
 /// Lane filler: each lane fills from row 0 up to its limit.

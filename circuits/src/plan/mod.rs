@@ -4,15 +4,15 @@
 mod cost;
 mod layout;
 mod shape;
+mod target;
 
-pub use cost::{
-    choose_shape, Choice, CostModel, Objective, SearchOptions, Workload, GAS_SLACK, GPU_MIN_K,
-};
+pub use cost::{choose_shape, Choice, CostModel, Objective, SearchOptions, Workload, GAS_SLACK};
 pub use layout::{
     chunk_width, Chip, Col, ElSeg, LaneRows, Layout, LayoutError, MvRegion, PackWord, Pos,
     RunRegion, Sponge,
 };
 pub use shape::{CircuitShape, MatvecCheck, MAX_K, RESERVED_ROWS};
+pub use target::{Target, TargetError};
 
 use crate::graph::QuantizedGraph;
 

@@ -4,8 +4,9 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use zkinfer_circuits::plan::{MatvecCheck, Objective, GPU_MIN_K};
+use zkinfer_circuits::plan::{MatvecCheck, Objective};
 use zkinfer_circuits::public_io::PublicIo;
+use zkinfer_gpu::CUDA_TARGET;
 use zkinfer_onnx::{CompileOptions, Compiled};
 
 /// Compile an ONNX model.
@@ -195,7 +196,7 @@ impl Compile {
             objective: match self.optimize {
                 OptimizeArg::ProveTime => Objective::ProveTime,
                 OptimizeArg::VerifyGas => Objective::VerifyGas,
-                OptimizeArg::GpuProveTime => Objective::GpuProveTime,
+                OptimizeArg::GpuProveTime => Objective::ProveTimeOn(CUDA_TARGET),
             },
             matvec_check: match (self.matvec_check, self.optimize) {
                 (Some(m), _) => m.into(),
@@ -204,9 +205,10 @@ impl Compile {
             },
         };
         if let (OptimizeArg::GpuProveTime, Some(k)) = (self.optimize, self.k) {
-            if k < GPU_MIN_K {
+            if !CUDA_TARGET.fills(k) {
+                let min = CUDA_TARGET.min_k;
                 eprintln!(
-                    "warning: --k {k} is below {GPU_MIN_K}: on circuits of fewer than 2^{GPU_MIN_K} rows the CUDA prover computes the commitments on the CPU"
+                    "warning: --k {k} is below {min}: on circuits of fewer than 2^{min} rows the CUDA prover computes the commitments on the CPU"
                 );
             }
         }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 use zkinfer_circuits::plan::{MatvecCheck, Objective};
-use zkinfer_gpu::Backend;
+use zkinfer_gpu::{Backend, CUDA_TARGET};
 use zkinfer_onnx::CompileOptions;
 use zkinfer_verifier::{verify, VerifierKey, VK_FILE};
 
@@ -35,7 +35,7 @@ impl Demo {
         // out for the GPU.
         let backend = self.device.choose(None)?;
         let (objective, matvec_check) = match backend {
-            Backend::Cuda { .. } => (Objective::GpuProveTime, MatvecCheck::Direct),
+            Backend::Cuda { .. } => (Objective::ProveTimeOn(CUDA_TARGET), MatvecCheck::Direct),
             Backend::Cpu => (Objective::ProveTime, MatvecCheck::Freivalds),
         };
         let opts = CompileOptions {

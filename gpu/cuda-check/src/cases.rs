@@ -135,7 +135,7 @@ pub fn ntt_vectors(log_n: u32, seed: u64) -> Vec<(&'static str, Vec<Fr>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zkinfer_gpu::{CpuMsm, Msm};
+    use zkinfer_prover::{CpuMsm, Msm};
 
     #[test]
     fn sizes_cover_powers_and_their_neighbours() {

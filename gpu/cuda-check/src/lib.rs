@@ -1,9 +1,6 @@
-//! zkinfer's CUDA prover.
-//!
-//! The executable `zkinfer-cuda` (feature `cuda`, see `src/main.rs`) proves model folders with
-//! halo2-axiom-gpu and runs the CPU-vs-GPU differential checks and benchmarks. It is separate
-//! from `zkinfer` because halo2-axiom-gpu's CUDA runtime aborts at start-up where no GPU is
-//! usable (see `zkinfer_gpu::helper`).
+//! `zkinfer-cuda-check`: the CPU-vs-GPU differential checks and benchmarks of the CUDA prover
+//! (`src/main.rs`, feature `cuda`), a separate executable so that the production prover
+//! `zkinfer-cuda` does not link the ONNX front end the checks need.
 //!
 //! This library part needs no CUDA: the inputs the differential checks use ([`cases`]) and
 //! their bookkeeping ([`Checks`]), tested on the CPU by the default test suite.

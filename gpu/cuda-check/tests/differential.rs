@@ -1,9 +1,11 @@
 //! CPU-vs-GPU differential checks (MSM, NTT, whole proofs of the shared models), run through
-//! the `zkinfer-cuda selftest` executable so that a machine without a GPU never loads CUDA.
+//! the `zkinfer-cuda-check selftest` executable so that a machine without a GPU never loads CUDA.
 //!
-//! Needs a GPU and the `cuda` feature (`cargo test -p zkinfer-cuda --features cuda --release`,
+//! Needs a GPU and the `cuda` feature (`cargo test -p zkinfer-cuda-check --features cuda --release`,
 //! with the environment scripts/build-cuda sets up). Otherwise the test says on stderr why it
 //! was skipped and passes: the default suite needs no GPU.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -19,11 +21,11 @@ fn shared_models() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/models")
 }
 
-/// The `zkinfer-cuda` executable, if this build has it.
+/// The `zkinfer-cuda-check` executable, if this build has it.
 fn helper() -> Result<PathBuf, &'static str> {
     #[cfg(feature = "cuda")]
     {
-        Ok(PathBuf::from(env!("CARGO_BIN_EXE_zkinfer-cuda")))
+        Ok(PathBuf::from(env!("CARGO_BIN_EXE_zkinfer-cuda-check")))
     }
     #[cfg(not(feature = "cuda"))]
     {
@@ -41,7 +43,10 @@ fn gpu_prover_matches_the_cpu_prover() {
     let exe = match helper() {
         Ok(p) => p,
         Err(why) => {
-            return skipped(&format!("found {}, but zkinfer-cuda was {why}", gpus[0]));
+            return skipped(&format!(
+                "found {}, but zkinfer-cuda-check was {why}",
+                gpus[0]
+            ));
         }
     };
     let out = std::process::Command::new(&exe)
@@ -49,7 +54,7 @@ fn gpu_prover_matches_the_cpu_prover() {
         .arg("--models")
         .arg(shared_models())
         .output()
-        .expect("start zkinfer-cuda");
+        .expect("start zkinfer-cuda-check");
     let stdout = String::from_utf8_lossy(&out.stdout);
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
     println!("{stdout}");

@@ -1,16 +1,15 @@
-//! The CUDA prover (feature `cuda`): halo2-axiom-gpu behind [`PlonkBackend`].
+//! The CUDA prover (feature `cuda`): halo2-axiom-gpu behind the prover's [`PlonkBackend`]
+//! seam.
 //!
 //! halo2-axiom-gpu reads halo2-axiom's proving keys and writes proofs in the same format (KZG,
 //! SHPLONK, our Keccak transcript), so setup is shared with the CPU prover and the verifier is
-//! unchanged. It proves single-phase circuits only (models compiled with `--matvec-check
-//! direct`); [`CudaPlonk::check_circuit`] says so instead of letting it panic.
+//! unchanged. It proves single-phase circuits only ([`CUDA_TARGET`]);
+//! [`CudaPlonk::check_circuit`] says so instead of letting it panic.
 //!
 //! Linking this (and calling it) starts halo2-axiom-gpu's CUDA runtime, which aborts the
-//! process where no GPU is usable: only the `zkinfer-cuda` executable enables this feature,
+//! process where no GPU is usable: only the `zkinfer-cuda` executables enable this feature,
 //! and `zkinfer` starts it after finding a GPU (`zkinfer_gpu::helper`).
 
-use crate::error::ProverError;
-use crate::prove::PlonkBackend;
 use halo2_axiom_gpu::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG as GpuParamsKZG};
 use halo2_axiom_gpu::poly::kzg::multiopen::ProverSHPLONK;
 use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
@@ -18,13 +17,14 @@ use halo2_proofs::plonk::ProvingKey;
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use halo2_proofs::SerdeFormat;
 use zkinfer_circuits::ModelCircuit;
+use zkinfer_gpu::CUDA_TARGET;
+use zkinfer_prover::{BackendError, PlonkBackend, ProverError};
 use zkinfer_verifier::transcript::{KeccakChallenge, KeccakTranscript};
 
 // `--optimize gpu-prove-time` sizes circuits by halo2-axiom-gpu's MSM dispatch rule: a
 // dependency update that moves it fails here.
 const _: () = assert!(
-    1usize << zkinfer_circuits::plan::GPU_MIN_K
-        == halo2_axiom_gpu::cuda::funcs::multiexp::GPU_MSM_THRESHOLD
+    1usize << CUDA_TARGET.min_k == halo2_axiom_gpu::cuda::funcs::multiexp::GPU_MSM_THRESHOLD
 );
 
 /// halo2-axiom-gpu's prover with its copy of the KZG parameters.
@@ -48,14 +48,13 @@ impl CudaPlonk {
     }
 
     /// Refuses circuits halo2-axiom-gpu cannot prove (it asserts on more than one phase).
-    pub fn check_circuit(pk: &ProvingKey<G1Affine>) -> Result<(), ProverError> {
+    pub fn check_circuit(pk: &ProvingKey<G1Affine>) -> Result<(), BackendError> {
         let cs = pk.get_vk().cs();
-        if cs.num_challenges() > 0 || cs.advice_column_phase().iter().any(|&p| p > 0) {
-            return Err(ProverError::Prove(
-                "this model's circuit has two phases (compiled with --matvec-check freivalds); the CUDA prover proves single-phase circuits only: compile it with --optimize gpu-prove-time (or --matvec-check direct), or prove with --device cpu".into(),
-            ));
-        }
-        Ok(())
+        let multi_phase =
+            cs.num_challenges() > 0 || cs.advice_column_phase().iter().any(|&p| p > 0);
+        CUDA_TARGET
+            .check(multi_phase)
+            .map_err(|e| BackendError::Unsupported(e.to_string()))
     }
 }
 
@@ -69,7 +68,7 @@ impl PlonkBackend for CudaPlonk {
         pk: &ProvingKey<G1Affine>,
         circuit: ModelCircuit,
         instances: &[Fr],
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, BackendError> {
         let mut transcript = KeccakTranscript::new(Vec::new());
         halo2_axiom_gpu::plonk::create_proof::<
             KZGCommitmentScheme<Bn256>,
@@ -86,7 +85,7 @@ impl PlonkBackend for CudaPlonk {
             rand::rngs::OsRng,
             &mut transcript,
         )
-        .map_err(|e| format!("{e:?}"))?;
+        .map_err(|e| BackendError::Failed(format!("{e:?}")))?;
         Ok(transcript.into_inner())
     }
 }
