@@ -18,10 +18,12 @@ use zkinfer_cuda::plonk::CudaPlonk;
 use zkinfer_cuda::run::check_kernels;
 use zkinfer_cuda_check::cases::{self, ScalarKind};
 use zkinfer_cuda_check::Checks;
-use zkinfer_gpu::CUDA_TARGET;
+use zkinfer_gpu::{probe_cuda, Probe, CUDA_TARGET};
 use zkinfer_onnx::{CompileOptions, Compiled};
 use zkinfer_prover::conformance::check_backend;
-use zkinfer_prover::{load_prover, prove_input, setup, CpuMsm, Msm, Prover, Silent};
+use zkinfer_prover::{
+    load_prover, prove_input, prove_input_with, setup, CpuMsm, Msm, Prover, Silent,
+};
 use zkinfer_verifier::{VerifierKey, VK_FILE};
 
 /// zkinfer's CUDA prover, checked against the CPU one.
