@@ -106,6 +106,16 @@ pub fn permute(state: &State) -> State {
 /// Words absorbed per permutation.
 pub const RATE: usize = 2;
 
+/// Rows per absorbed chunk of the Poseidon chip (one permutation): state row, word row, two
+/// rows per round.
+pub const CHUNK_ROWS: u32 = 2 + 2 * ROUNDS as u32;
+
+/// Rows of the chip's sponge with `perms` permutations (chunks, then the final state row): the
+/// layout sizes the sponges with it without depending on the chips.
+pub fn sponge_rows(perms: usize) -> usize {
+    perms * CHUNK_ROWS as usize + 1
+}
+
 /// Permutations needed to hash `n_words` words.
 pub fn permutations(n_words: usize) -> usize {
     n_words.div_ceil(RATE)

@@ -64,7 +64,7 @@ impl PublicIo {
     pub fn rows(self, bits: u32, n_in: usize, n_out: usize) -> usize {
         let hash = |n: usize| {
             let words = n.div_ceil(values_per_word(bits));
-            crate::chips::poseidon::sponge_rows(crate::poseidon::permutations(words))
+            crate::poseidon::sponge_rows(crate::poseidon::permutations(words))
         };
         match self {
             PublicIo::Plain | PublicIo::Packed => n_in + n_out,

@@ -19,7 +19,7 @@
 //!
 //! Splitting each S-box into a square and a product keeps every gate at degree 4, within the
 //! circuit's degree 5 (a whole `x^5` behind a selector would need 6 and double the extended
-//! domain). Each chunk takes [`CHUNK_ROWS`] rows; the final state row holds
+//! domain). Each chunk takes [`crate::poseidon::CHUNK_ROWS`] rows; the final state row holds
 //! the hash in `x1`, copied to the sponge's instance row.
 
 use super::pack::PackConfig;
@@ -33,14 +33,6 @@ use halo2_proofs::plonk::{
     Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector, VirtualCells,
 };
 use halo2_proofs::poly::Rotation;
-
-/// Rows per absorbed chunk (one permutation): state row, word row, two rows per round.
-pub const CHUNK_ROWS: u32 = 2 + 2 * ROUNDS as u32;
-
-/// Rows of a sponge with `perms` permutations (chunks, then the final state row).
-pub fn sponge_rows(perms: usize) -> usize {
-    perms * CHUNK_ROWS as usize + 1
-}
 
 /// Columns and selectors of the Poseidon chip.
 #[derive(Clone, Debug)]

@@ -6,9 +6,8 @@
 
 use super::shape::CircuitShape;
 use super::target::TargetError;
-use crate::chips::poseidon::sponge_rows;
 use crate::graph::{Coef, ElemOp, FnKind, MatMulOp, MaxOp, Operand, QOp, QuantizedGraph, PAD};
-use crate::poseidon::permutations;
+use crate::poseidon::{permutations, sponge_rows};
 use crate::public_io::{values_per_word, PublicIo};
 use thiserror::Error;
 
