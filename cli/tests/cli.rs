@@ -143,6 +143,11 @@ fn full_run_with(name: &str, tmp: &Path, compile_args: &[&str]) -> (PathBuf, Pat
     (dir, proof)
 }
 
+/// A model folder's `settings.json`.
+fn settings(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("settings.json")).unwrap()).unwrap()
+}
+
 fn edit_proof(proof: &Path, out: &Path, f: impl FnOnce(&mut serde_json::Value)) {
     let mut p: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(proof).unwrap()).unwrap();
@@ -614,8 +619,7 @@ fn gpu_layout_is_single_phase_of_at_least_2_pow_14_rows_and_proves_on_the_cpu_to
     let (dir, proof) = full_run_with("1l_mlp", tmp.path(), &["--optimize", "gpu-prove-time"]);
     let plan = ok(&zkinfer(&["inspect", &s(&dir), "--stage", "plan"]));
     assert!(plan.contains("direct check"), "{plan}");
-    let settings: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("settings.json")).unwrap()).unwrap();
+    let settings = settings(&dir);
     let k = settings["shape"]["k"].as_u64().unwrap();
     assert!((14..=16).contains(&k), "k = {k}");
     let v = ok(&zkinfer(&["verify", &s(&dir), "--proof", &s(&proof)]));
@@ -1300,9 +1304,7 @@ fn forged_output_borrowing_a_unit_is_refused() {
         let y: Vec<f64> = serde_json::from_value(p["outputs"][0].clone()).unwrap();
         assert_eq!(y, vec![1.0, -12.0, 2.0, 0.5], "{io}");
         // One unit of output 0 (its scale) borrowed by a neighbouring slot (2^bits units).
-        let settings: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("settings.json")).unwrap())
-                .unwrap();
+        let settings = settings(&dir);
         let unit = (-settings["io"]["outputs"][0]["scale"].as_f64().unwrap()).exp2();
         let slot = unit * settings["io"]["bits"].as_f64().unwrap().exp2();
         let forged = dir.join("forged.json");
@@ -1345,8 +1347,7 @@ fn development_srs_flagged() {
     use halo2_proofs::halo2curves::bn256::Bn256;
     use halo2_proofs::poly::kzg::commitment::ParamsKZG;
     use rand_core::SeedableRng;
-    let settings: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("settings.json")).unwrap()).unwrap();
+    let settings = settings(&dir);
     let k = settings["shape"]["k"].as_u64().unwrap() as u32;
     let params = ParamsKZG::<Bn256>::setup(k, rand_chacha::ChaCha20Rng::seed_from_u64(5));
     let file = tmp.path().join("ceremony.srs");
