@@ -1,6 +1,21 @@
 //! Shared pieces of the benchmarks.
 
 use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// A shared model could not be compiled or set up.
+#[derive(Debug, Error)]
+pub enum PrepareError {
+    /// Compiling failed.
+    #[error(transparent)]
+    Compile(#[from] zkinfer_onnx::FrontendError),
+    /// Saving the compiled model failed.
+    #[error(transparent)]
+    Save(#[from] zkinfer_circuits::compiled::ArtifactError),
+    /// Setup failed.
+    #[error(transparent)]
+    Setup(#[from] zkinfer_prover::ProverError),
+}
 
 /// The shared models the targets name, smallest first.
 pub const MODELS: &[&str] = &[
@@ -27,7 +42,10 @@ pub fn peak_rss() -> Option<u64> {
 }
 
 /// Compiles a shared model into `dir` and runs setup with the development SRS.
-pub fn prepare(name: &str, dir: &Path) -> Result<(f64, f64, zkinfer_onnx::Compiled), String> {
+pub fn prepare(
+    name: &str,
+    dir: &Path,
+) -> Result<(f64, f64, zkinfer_onnx::Compiled), PrepareError> {
     prepare_with(name, dir, &Default::default())
 }
 
@@ -36,14 +54,13 @@ pub fn prepare_with(
     name: &str,
     dir: &Path,
     opts: &zkinfer_onnx::CompileOptions,
-) -> Result<(f64, f64, zkinfer_onnx::Compiled), String> {
+) -> Result<(f64, f64, zkinfer_onnx::Compiled), PrepareError> {
     let src = shared_model(name);
     let t = std::time::Instant::now();
-    let c = zkinfer_onnx::compile(&src.join("network.onnx"), &src.join("input.json"), opts)
-        .map_err(|e| e.to_string())?;
+    let c = zkinfer_onnx::compile(&src.join("network.onnx"), &src.join("input.json"), opts)?;
     let compile_s = t.elapsed().as_secs_f64();
-    c.model.save(dir).map_err(|e| e.to_string())?;
+    c.model.save(dir)?;
     let t = std::time::Instant::now();
-    zkinfer_prover::setup(dir, None, &zkinfer_prover::Silent).map_err(|e| e.to_string())?;
+    zkinfer_prover::setup(dir, None, &zkinfer_prover::Silent)?;
     Ok((compile_s, t.elapsed().as_secs_f64(), c))
 }

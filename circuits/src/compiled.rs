@@ -196,6 +196,39 @@ pub struct IoSpec {
     pub outputs: Vec<IoTensor>,
 }
 
+/// A public-I/O description that does not fit the circuit it claims to describe.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum IoSpecError {
+    /// Another bit width or encoding than the circuit's.
+    #[error("public values of {bits} bits ({public_io:?}) for a circuit of {circuit_bits} bits ({circuit_public_io:?})")]
+    Circuit {
+        /// The spec's bit width.
+        bits: u32,
+        /// The spec's encoding.
+        public_io: PublicIo,
+        /// The circuit's bit width.
+        circuit_bits: u32,
+        /// The circuit's encoding.
+        circuit_public_io: PublicIo,
+    },
+    /// A scale no compiler produces.
+    #[error("tensor '{tensor}': scale {scale} out of range")]
+    Scale {
+        /// The tensor.
+        tensor: String,
+        /// Its scale.
+        scale: i32,
+    },
+    /// More public values than the circuit has rows.
+    #[error("tensor '{tensor}': more public values than the circuit's {rows} rows")]
+    TooManyValues {
+        /// The tensor that goes past.
+        tensor: String,
+        /// The circuit's rows.
+        rows: usize,
+    },
+}
+
 impl IoSpec {
     /// Reads the public tensors off a graph.
     pub fn of(g: &QuantizedGraph, public_io: PublicIo) -> Self {
@@ -215,31 +248,31 @@ impl IoSpec {
     /// Checks a loaded spec against the circuit it describes, before anything is sized from
     /// it: the same bit width and encoding, scales a compiler can produce, and at most `2^k`
     /// public values in all (each one needs a row).
-    pub fn validate(&self, shape: &CircuitShape) -> Result<(), String> {
+    pub fn validate(&self, shape: &CircuitShape) -> Result<(), IoSpecError> {
         if self.bits != shape.bits || self.public_io != shape.public_io {
-            return Err(format!(
-                "public values of {} bits ({:?}) for a circuit of {} bits ({:?})",
-                self.bits, self.public_io, shape.bits, shape.public_io
-            ));
+            return Err(IoSpecError::Circuit {
+                bits: self.bits,
+                public_io: self.public_io,
+                circuit_bits: shape.bits,
+                circuit_public_io: shape.public_io,
+            });
         }
         let rows = 1usize << shape.k;
         let mut total = 0usize;
         for t in self.inputs.iter().chain(&self.outputs) {
             if t.scale.unsigned_abs() > MAX_SCALE {
-                return Err(format!(
-                    "tensor '{}': scale {} out of range",
-                    t.name, t.scale
-                ));
+                return Err(IoSpecError::Scale {
+                    tensor: t.name.clone(),
+                    scale: t.scale,
+                });
             }
             let n = t.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
             total = n
                 .and_then(|n| total.checked_add(n))
                 .filter(|&t| t <= rows)
-                .ok_or_else(|| {
-                    format!(
-                        "tensor '{}': more public values than the circuit's {rows} rows",
-                        t.name
-                    )
+                .ok_or_else(|| IoSpecError::TooManyValues {
+                    tensor: t.name.clone(),
+                    rows,
                 })?;
         }
         Ok(())
@@ -370,8 +403,8 @@ impl CompiledModel {
             what: what.to_string(),
             detail,
         };
-        m.graph.validate().map_err(invalid)?;
-        m.shape.validate().map_err(invalid)?;
+        m.graph.validate().map_err(|e| invalid(e.to_string()))?;
+        m.shape.validate().map_err(|e| invalid(e.to_string()))?;
         if ModelDigest::of(&m.graph, &m.shape) != m.digest {
             return Err(invalid("stored digest does not match the model".into()));
         }

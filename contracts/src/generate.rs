@@ -59,7 +59,8 @@ pub fn verifier_stats(key: &VerifierKey) -> Result<VerifierStats, ContractError>
 /// [`ProofFile::calldata`](zkinfer_verifier::ProofFile::calldata)) and reverts unless the
 /// proof is valid.
 pub fn verifier_solidity(key: &VerifierKey) -> Result<String, ContractError> {
-    let run = || -> Result<String, String> {
+    let failed = |e: snark_verifier::Error| ContractError::Generate(format!("{e:?}"));
+    let run = || -> Result<String, ContractError> {
         let params = key.kzg_params();
         let num_instance = vec![key.io.instance_count()];
         let protocol = compile(
@@ -73,12 +74,12 @@ pub fn verifier_solidity(key: &VerifierKey) -> Result<String, ContractError> {
         let mut transcript = EvmTranscript::<_, Rc<EvmLoader>, _, _>::new(&loader);
         let instances = transcript.load_instances(num_instance);
         let proof = Plonk::read_proof(&dk, &protocol, &instances, &mut transcript)
-            .map_err(|e| format!("{e:?}"))?;
-        Plonk::verify(&dk, &protocol, &instances, &proof).map_err(|e| format!("{e:?}"))?;
+            .map_err(failed)?;
+        Plonk::verify(&dk, &protocol, &instances, &proof).map_err(failed)?;
         Ok(loader.solidity_code())
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
-        Ok(r) => r.map_err(ContractError::Generate),
+        Ok(r) => r,
         Err(_) => Err(ContractError::Generate(
             "snark-verifier failed on this verifying key".into(),
         )),

@@ -11,6 +11,7 @@
 //! installed and the circuit is one it can prove; otherwise `auto` picks the CPU (saying why,
 //! once) and `cuda` is refused with the reason.
 
+use crate::helper::{find_helper, HelperMissing};
 use libloading::Library;
 use serde::{Deserialize, Serialize};
 use std::ffi::{c_char, c_int, CStr};
@@ -50,15 +51,25 @@ pub struct GpuInfo {
 /// 13.0); it runs only where the driver supports this CUDA version or a newer one.
 pub const HELPER_CUDA: (i32, i32) = (13, 0);
 
+/// The NVIDIA driver is too old for the CUDA prover's runtime.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[error("the NVIDIA driver supports CUDA {}.{} and the CUDA prover needs CUDA {}.{} (driver R580 or newer)", .has.0, .has.1, .needs.0, .needs.1)]
+pub struct OldDriver {
+    /// The CUDA version the driver supports.
+    pub has: (i32, i32),
+    /// The one the CUDA prover needs ([`HELPER_CUDA`]).
+    pub needs: (i32, i32),
+}
+
 /// Whether the driver that reported `gpus` can run the CUDA prover's runtime
-/// ([`HELPER_CUDA`]); `Err` says why not. Checked before starting it: with an older driver it
-/// aborts while starting.
-pub fn check_driver(gpus: &[GpuInfo]) -> Result<(), String> {
+/// ([`HELPER_CUDA`]). Checked before starting it: with an older driver it aborts while
+/// starting.
+pub fn check_driver(gpus: &[GpuInfo]) -> Result<(), OldDriver> {
     match gpus.first() {
-        Some(g) if g.driver_cuda < HELPER_CUDA => Err(format!(
-            "the NVIDIA driver supports CUDA {}.{} and the CUDA prover needs CUDA {}.{} (driver R580 or newer)",
-            g.driver_cuda.0, g.driver_cuda.1, HELPER_CUDA.0, HELPER_CUDA.1
-        )),
+        Some(g) if g.driver_cuda < HELPER_CUDA => Err(OldDriver {
+            has: g.driver_cuda,
+            needs: HELPER_CUDA,
+        }),
         _ => Ok(()),
     }
 }
@@ -111,12 +122,25 @@ impl Backend {
     }
 }
 
+/// Why the CUDA prover cannot be started, GPUs aside.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum Unready {
+    /// No GPU to start it on.
+    #[error("no GPU")]
+    NoGpu,
+    /// It is not installed ([`crate::helper::find_helper`]).
+    #[error(transparent)]
+    Missing(#[from] HelperMissing),
+    /// The driver is too old for it ([`check_driver`]).
+    #[error(transparent)]
+    OldDriver(#[from] OldDriver),
+}
+
 /// What the CUDA prover needs besides a GPU.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CudaReadiness {
-    /// The `zkinfer-cuda` executable, or why it cannot be started: not installed
-    /// ([`crate::helper::find_helper`]), or a driver too old for it ([`check_driver`]).
-    pub helper: Result<PathBuf, String>,
+    /// The `zkinfer-cuda` executable, or why it cannot be started.
+    pub helper: Result<PathBuf, Unready>,
     /// Why the CUDA prover cannot prove this circuit, if it cannot.
     pub circuit: Option<String>,
 }
@@ -174,7 +198,8 @@ pub fn select(
             let why = format!("there is no GPU {index} (see `zkinfer devices`)");
             return unusable(choice, gpus, &why);
         }
-        (Err(why), _, _) | (Ok(_), Some(why), _) => return unusable(choice, gpus, why),
+        (Err(why), _, _) => return unusable(choice, gpus, &why.to_string()),
+        (Ok(_), Some(why), _) => return unusable(choice, gpus, why),
     };
     Ok(Selection {
         backend: Backend::Cuda {
@@ -183,6 +208,28 @@ pub fn select(
         },
         note: None,
     })
+}
+
+/// Chooses the backend for `choice` and GPU `index` on this machine: asks the driver (unless
+/// `choice` is the CPU) and looks for the CUDA prover. `circuit` says why the CUDA prover
+/// cannot prove the circuit, if it cannot ([`crate::cuda_blocker`]).
+pub fn choose(
+    choice: DeviceChoice,
+    index: u32,
+    circuit: Option<String>,
+) -> Result<Selection, DeviceError> {
+    // `cpu` needs no look at the driver.
+    let probe = match choice {
+        DeviceChoice::Cpu => Probe::Unavailable("not asked".into()),
+        _ => probe_cuda(),
+    };
+    let helper = match &probe {
+        Probe::Found(gpus) => check_driver(gpus)
+            .map_err(Unready::from)
+            .and_then(|()| find_helper().map_err(Unready::from)),
+        Probe::Unavailable(_) => Err(Unready::NoGpu),
+    };
+    select(choice, index, &probe, &CudaReadiness { helper, circuit })
 }
 
 /// GPUs are there but cannot be used, because of `why`.
@@ -252,28 +299,41 @@ fn probe_with(lib: &Library) -> Probe {
     match query(lib) {
         Ok(g) if g.is_empty() => Probe::Unavailable("the CUDA driver reports no device".into()),
         Ok(g) => Probe::Found(g),
-        Err(e) => Probe::Unavailable(e),
+        Err(e) => Probe::Unavailable(e.to_string()),
     }
 }
 
-fn check(what: &str, code: c_int) -> Result<(), String> {
+/// A call into the CUDA driver failed.
+#[derive(Debug, Error)]
+enum DriverError {
+    /// An entry point returned an error code.
+    #[error("CUDA driver: {what} failed with error {code}")]
+    Call { what: &'static str, code: c_int },
+    /// An entry point is missing.
+    #[error("the CUDA driver lacks {name}: {why}")]
+    Symbol { name: String, why: String },
+}
+
+fn check(what: &'static str, code: c_int) -> Result<(), DriverError> {
     if code == 0 {
         Ok(())
     } else {
-        Err(format!("CUDA driver: {what} failed with error {code}"))
+        Err(DriverError::Call { what, code })
     }
 }
 
 /// A driver entry point, copied out of the library (valid while `lib` is loaded).
-fn sym<T: Copy>(lib: &Library, name: &[u8]) -> Result<T, String> {
+fn sym<T: Copy>(lib: &Library, name: &[u8]) -> Result<T, DriverError> {
     // SAFETY: `T` is the C signature `cuda.h` declares for `name`.
-    unsafe { lib.get::<T>(name) }.map(|s| *s).map_err(|e| {
-        let n = String::from_utf8_lossy(name.strip_suffix(b"\0").unwrap_or(name));
-        format!("the CUDA driver lacks {n}: {e}")
-    })
+    unsafe { lib.get::<T>(name) }
+        .map(|s| *s)
+        .map_err(|e| DriverError::Symbol {
+            name: String::from_utf8_lossy(name.strip_suffix(b"\0").unwrap_or(name)).into_owned(),
+            why: e.to_string(),
+        })
 }
 
-fn query(lib: &Library) -> Result<Vec<GpuInfo>, String> {
+fn query(lib: &Library) -> Result<Vec<GpuInfo>, DriverError> {
     let init: CuInit = sym(lib, b"cuInit\0")?;
     let version: CuVersion = sym(lib, b"cuDriverGetVersion\0")?;
     let count: CuCount = sym(lib, b"cuDeviceGetCount\0")?;
@@ -341,7 +401,7 @@ mod tests {
         g[0].driver_cuda = (13, 1);
         assert_eq!(check_driver(&g), Ok(()));
         g[0].driver_cuda = (12, 4);
-        let why = check_driver(&g).unwrap_err();
+        let why = check_driver(&g).unwrap_err().to_string();
         assert!(
             why.contains("supports CUDA 12.4") && why.contains("needs CUDA 13.0"),
             "{why}"
@@ -358,7 +418,9 @@ mod tests {
 
     fn no_helper() -> CudaReadiness {
         CudaReadiness {
-            helper: Err("the CUDA prover is not installed".into()),
+            helper: Err(Unready::Missing(HelperMissing::NotInstalled {
+                dir: "/opt/zkinfer".into(),
+            })),
             circuit: None,
         }
     }

@@ -8,20 +8,15 @@
 //! then starts `zkinfer-cuda`. A crash of the GPU prover is reported as an error of this
 //! process, never a panic of `zkinfer`.
 //!
-//! The interface is the `prove` subcommand of `zkinfer-cuda`, which takes the same model
-//! folder, input and output file as `zkinfer prove` and writes the same proof file.
+//! The interface is [`crate::contract`]: `zkinfer-cuda prove` takes the same model folder,
+//! input and output file as `zkinfer prove` and writes the same proof file.
 
-use crate::device::GpuInfo;
-use serde::{Deserialize, Serialize};
-use std::ffi::{OsStr, OsString};
+use crate::contract::{ContractError, HelperCommand, HelperEnv, HelperInfo, ProveRequest, HELPER_NAME};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use thiserror::Error;
-
-/// File name of the CUDA prover executable.
-pub const HELPER_NAME: &str = "zkinfer-cuda";
 
 /// The CUDA prover failed or could not be started.
 #[derive(Debug, Error)]
@@ -50,14 +45,9 @@ pub enum HelperError {
         /// Why.
         source: std::io::Error,
     },
-    /// The chosen GPU has no entry in this process's `CUDA_VISIBLE_DEVICES`.
-    #[error("GPU {index} has no entry in CUDA_VISIBLE_DEVICES={visible}")]
-    NotVisible {
-        /// The GPU.
-        index: u32,
-        /// The variable's value.
-        visible: String,
-    },
+    /// The chosen GPU cannot be handed to it.
+    #[error(transparent)]
+    Contract(#[from] ContractError),
     /// `info` printed something else than [`HelperInfo`].
     #[error("the CUDA prover {path} is not this zkinfer's (`info`: {why})")]
     BadInfo {
@@ -87,22 +77,11 @@ pub enum HelperError {
     },
 }
 
-/// What `zkinfer-cuda info` prints (one JSON line): how that build was made.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HelperInfo {
-    /// Its package version (`zkinfer --version` of the same build).
-    pub version: String,
-    /// The `CUDA_ARCH` it was built with (empty when unset or empty: not recorded, the
-    /// build then auto-detected its machine's GPU or used nvcc's default), see
-    /// [`crate::KernelTargets::parse`].
-    pub cuda_arch: String,
-}
-
 /// Runs `helper info` (stopped after `limit`) and reads what it prints.
 pub fn helper_info(helper: &Path, limit: Duration) -> Result<HelperInfo, HelperError> {
     let path = || helper.display().to_string();
     let mut child = Command::new(helper)
-        .arg("info")
+        .args(HelperCommand::Info.to_args())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -183,120 +162,51 @@ fn last_line(s: &str) -> &str {
         .unwrap_or("no output")
 }
 
+/// Why the CUDA prover cannot be started here.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum HelperMissing {
+    /// The running executable cannot be located.
+    #[error("cannot locate this executable to find {HELPER_NAME}: {0}")]
+    NoExe(String),
+    /// No `zkinfer-cuda` beside it.
+    #[error("the CUDA prover `{HELPER_NAME}` is not installed in {dir} (build it with scripts/build-cuda; see docs/gpu.md)")]
+    NotInstalled {
+        /// Where it was looked for.
+        dir: String,
+    },
+}
+
 /// Finds `zkinfer-cuda` next to the running executable, or says why there is none.
-pub fn find_helper() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe()
-        .map_err(|e| format!("cannot locate this executable to find {HELPER_NAME}: {e}"))?;
+pub fn find_helper() -> Result<PathBuf, HelperMissing> {
+    let exe = std::env::current_exe().map_err(|e| HelperMissing::NoExe(e.to_string()))?;
     helper_beside(&exe)
 }
 
 /// `zkinfer-cuda` in the folder of `exe`, if it is a file there.
-pub fn helper_beside(exe: &Path) -> Result<PathBuf, String> {
+pub fn helper_beside(exe: &Path) -> Result<PathBuf, HelperMissing> {
     let dir = exe.parent().unwrap_or(Path::new("."));
     let path = dir.join(HELPER_NAME);
     if path.is_file() {
         Ok(path)
     } else {
-        Err(format!(
-            "the CUDA prover `{HELPER_NAME}` is not installed in {} (build it with scripts/build-cuda; see docs/gpu.md)",
-            dir.display()
-        ))
+        Err(HelperMissing::NotInstalled {
+            dir: dir.display().to_string(),
+        })
     }
 }
 
-/// The `CUDA_VISIBLE_DEVICES` under which GPU `index` (as the driver numbers them here) is
-/// the CUDA prover's device 0 (halo2-axiom-gpu proves on device 0). `visible` is this
-/// process's own `CUDA_VISIBLE_DEVICES`: where it is set, the driver numbers only the GPUs it
-/// lists, in its order, so GPU `index` is its `index`-th entry (an index, a `GPU-...` UUID or
-/// a `MIG-...` one); `None` when the list has no such entry (never a GPU outside the list).
-pub fn visible_devices_for(index: u32, visible: Option<&str>) -> Option<String> {
-    match visible {
-        None => Some(index.to_string()),
-        Some(v) => v
-            .split(',')
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-            .nth(index as usize)
-            .map(str::to_string),
-    }
-}
-
-/// Environment variable through which `zkinfer` tells `zkinfer-cuda` which GPU it chose
-/// ([`GpuInfo`] as JSON), so that the CUDA prover can check it sees that GPU as its device 0.
-pub const CHOSEN_GPU_ENV: &str = "ZKINFER_CUDA_GPU";
-
-/// In `zkinfer-cuda`: the GPU to prove on, given the GPUs its own probe `seen` and the
-/// value of [`CHOSEN_GPU_ENV`]. Without that variable (started by hand) it is the first GPU
-/// seen; with it, the first GPU seen must be the one chosen (name, memory and compute
-/// capability), and it is returned under the index `zkinfer` knows it by, for messages.
-pub fn chosen_gpu(seen: &[GpuInfo], chosen: Option<&str>) -> Result<Option<GpuInfo>, String> {
-    let Some(first) = seen.first() else {
-        return Ok(None);
-    };
-    let Some(chosen) = chosen else {
-        return Ok(Some(first.clone()));
-    };
-    let want: GpuInfo = serde_json::from_str(chosen)
-        .map_err(|e| format!("{CHOSEN_GPU_ENV} is not a GPU description: {e}"))?;
-    let same = (first.name.as_str(), first.memory_bytes, first.compute)
-        == (want.name.as_str(), want.memory_bytes, want.compute);
-    if !same {
-        return Err(format!(
-            "zkinfer chose {want} but the CUDA prover's device 0 is {first}; check CUDA_VISIBLE_DEVICES"
-        ));
-    }
-    Ok(Some(GpuInfo {
-        index: want.index,
-        ..first.clone()
-    }))
-}
-
-/// Runs `helper prove DIR --input INPUT --out OUT [--quiet]` on `gpu` (made its device 0, see
-/// [`visible_devices_for`], and named to it through [`CHOSEN_GPU_ENV`]), its output shown to
-/// the user; with a `limit`, stops it (and fails) when it runs longer.
+/// Runs `helper prove` with `request` in the environment `env` (the chosen GPU as its device
+/// 0), its output shown to the user; with a `limit`, stops it (and fails) when it runs longer.
 pub fn prove_with_helper(
     helper: &Path,
-    gpu: &GpuInfo,
-    dir: &Path,
-    input: &Path,
-    out: &Path,
-    quiet: bool,
+    env: &HelperEnv,
+    request: &ProveRequest,
     limit: Option<Duration>,
 ) -> Result<(), HelperError> {
     let path = || helper.display().to_string();
     let mut cmd = Command::new(helper);
-    let visible = std::env::var_os("CUDA_VISIBLE_DEVICES");
-    let not_visible = || HelperError::NotVisible {
-        index: gpu.index,
-        visible: visible
-            .as_deref()
-            .map(|v| v.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-    };
-    let device: OsString = match visible.as_deref().map(OsStr::to_str) {
-        None => gpu.index.to_string().into(),
-        Some(Some(list)) => visible_devices_for(gpu.index, Some(list))
-            .ok_or_else(not_visible)?
-            .into(),
-        // Not text: its first entry is GPU 0 whatever it says; other entries cannot be told.
-        Some(None) if gpu.index == 0 => visible.clone().unwrap_or_default(),
-        Some(None) => return Err(not_visible()),
-    };
-    let chosen = serde_json::to_string(gpu).map_err(|e| HelperError::BadInfo {
-        path: path(),
-        why: format!("describing {gpu}: {e}"),
-    })?;
-    cmd.env("CUDA_VISIBLE_DEVICES", device)
-        .env(CHOSEN_GPU_ENV, chosen)
-        .arg("prove")
-        .arg(dir)
-        .arg("--input")
-        .arg(input)
-        .arg("--out")
-        .arg(out);
-    if quiet {
-        cmd.arg("--quiet");
-    }
+    env.apply(&mut cmd);
+    cmd.args(HelperCommand::Prove(request.clone()).to_args());
     let mut child = cmd.spawn().map_err(|source| HelperError::Start {
         path: path(),
         source,
@@ -341,13 +251,27 @@ fn wait_at_most(child: &mut Child, limit: Duration) -> std::io::Result<Option<Ex
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::GpuInfo;
+
+    fn request() -> ProveRequest {
+        ProveRequest {
+            dir: ".".into(),
+            input: ".".into(),
+            out: ".".into(),
+            quiet: true,
+        }
+    }
+
+    fn on(gpu: &GpuInfo) -> HelperEnv {
+        HelperEnv::for_gpu(gpu, None).unwrap()
+    }
 
     #[test]
     fn the_helper_is_looked_for_beside_the_executable() {
         let tmp = std::env::temp_dir().join(format!("zkinfer-helper-test-{}", std::process::id()));
         std::fs::create_dir_all(&tmp).unwrap();
         let exe = tmp.join("zkinfer");
-        let why = helper_beside(&exe).unwrap_err();
+        let why = helper_beside(&exe).unwrap_err().to_string();
         assert!(
             why.contains("not installed") && why.contains("scripts/build-cuda"),
             "{why}"
@@ -355,20 +279,6 @@ mod tests {
         std::fs::write(tmp.join(HELPER_NAME), b"").unwrap();
         assert_eq!(helper_beside(&exe).unwrap(), tmp.join(HELPER_NAME));
         std::fs::remove_dir_all(&tmp).unwrap();
-    }
-
-    #[test]
-    fn the_chosen_gpu_becomes_the_helpers_device_0() {
-        let v = |i, l| visible_devices_for(i, l);
-        assert_eq!(v(0, None).as_deref(), Some("0"));
-        assert_eq!(v(3, None).as_deref(), Some("3"));
-        // Already narrowed: the index-th entry of that list, whatever its form.
-        assert_eq!(v(0, Some("2,5")).as_deref(), Some("2"));
-        assert_eq!(v(1, Some(" 2, 5 ")).as_deref(), Some("5"));
-        assert_eq!(v(1, Some("GPU-8a1b,MIG-77c0")).as_deref(), Some("MIG-77c0"));
-        // An entry the list does not have: none, never a GPU outside the list.
-        assert_eq!(v(4, Some("2,5")), None);
-        assert_eq!(v(0, Some("")), None);
     }
 
     fn gpu(index: u32, name: &str) -> GpuInfo {
@@ -382,40 +292,14 @@ mod tests {
     }
 
     #[test]
-    fn the_helper_checks_it_sees_the_gpu_chosen_for_it() {
-        let seen = [gpu(0, "NVIDIA H100")];
-        // Started by hand: its own first GPU.
-        assert_eq!(chosen_gpu(&seen, None), Ok(Some(gpu(0, "NVIDIA H100"))));
-        assert_eq!(chosen_gpu(&[], None), Ok(None));
-        // Started by zkinfer for its GPU 3: the same device, named by zkinfer's index.
-        let want = serde_json::to_string(&gpu(3, "NVIDIA H100")).unwrap();
-        assert_eq!(
-            chosen_gpu(&seen, Some(&want)),
-            Ok(Some(gpu(3, "NVIDIA H100")))
-        );
-        // Another device as its device 0: refused.
-        let other = serde_json::to_string(&gpu(3, "NVIDIA A100")).unwrap();
-        let why = chosen_gpu(&seen, Some(&other)).unwrap_err();
-        assert!(
-            why.contains("chose GPU 3 NVIDIA A100")
-                && why.contains("device 0 is GPU 0 NVIDIA H100"),
-            "{why}"
-        );
-        assert!(chosen_gpu(&seen, Some("{"))
-            .unwrap_err()
-            .contains(CHOSEN_GPU_ENV));
-    }
-
-    #[test]
     fn a_failing_or_missing_helper_is_an_error() {
         let missing = Path::new("/nonexistent/zkinfer-cuda");
-        let p = Path::new(".");
-        let e = prove_with_helper(missing, &gpu(0, "G"), p, p, p, true, None).unwrap_err();
+        let e = prove_with_helper(missing, &on(&gpu(0, "G")), &request(), None).unwrap_err();
         assert!(matches!(e, HelperError::Start { .. }), "{e}");
         // `false` exits with 1 whatever its arguments.
         if let Ok(f) = which_false() {
             for limit in [None, Some(Duration::from_secs(60))] {
-                let e = prove_with_helper(&f, &gpu(0, "G"), p, p, p, true, limit).unwrap_err();
+                let e = prove_with_helper(&f, &on(&gpu(0, "G")), &request(), limit).unwrap_err();
                 assert!(matches!(e, HelperError::Failed { .. }), "{e}");
             }
         }
@@ -449,15 +333,11 @@ mod tests {
         std::fs::create_dir_all(&tmp).unwrap();
         let hang = tmp.join(HELPER_NAME);
         write_script(&hang, "exec sleep 30");
-        let p = Path::new(".");
         let t = Instant::now();
         let e = prove_with_helper(
             &hang,
-            &gpu(0, "G"),
-            p,
-            p,
-            p,
-            true,
+            &on(&gpu(0, "G")),
+            &request(),
             Some(Duration::from_secs(1)),
         )
         .unwrap_err();
@@ -470,11 +350,8 @@ mod tests {
         write_script(&quick, "exit 0");
         prove_with_helper(
             &quick,
-            &gpu(0, "G"),
-            p,
-            p,
-            p,
-            true,
+            &on(&gpu(0, "G")),
+            &request(),
             Some(Duration::from_secs(60)),
         )
         .unwrap();

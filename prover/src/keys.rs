@@ -50,11 +50,12 @@ pub fn keygen(model: &CompiledModel, srs: &Srs) -> Result<Keys, ProverError> {
     let plan = model.plan()?;
     let circuit = ModelCircuit::for_keygen(Arc::new(model.graph.clone()), Arc::new(plan));
     let params = &srs.params;
-    let run = || -> Result<Keys, String> {
+    let halo2 = |e: halo2_proofs::plonk::Error| ProverError::Keygen(format!("{e:?}"));
+    let run = || -> Result<Keys, ProverError> {
         // Selector compression: selectors of gates on disjoint rows share one fixed column, so
         // the key (and every verifier) has fewer commitments.
-        let vk = keygen_vk_custom(params, &circuit, true).map_err(|e| format!("{e:?}"))?;
-        let pk = keygen_pk(params, vk.clone(), &circuit).map_err(|e| format!("{e:?}"))?;
+        let vk = keygen_vk_custom(params, &circuit, true).map_err(halo2)?;
+        let pk = keygen_pk(params, vk.clone(), &circuit).map_err(halo2)?;
         let g = params.get_g()[0];
         let vk = VerifierKey::new(
             model.digest,
@@ -65,11 +66,11 @@ pub fn keygen(model: &CompiledModel, srs: &Srs) -> Result<Keys, ProverError> {
             params.g2(),
             params.s_g2(),
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| ProverError::Keygen(e.to_string()))?;
         Ok(Keys { pk, vk })
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
-        Ok(r) => r.map_err(ProverError::Keygen),
+        Ok(r) => r,
         Err(_) => Err(ProverError::Keygen(
             "internal error while generating keys".into(),
         )),

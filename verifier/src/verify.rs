@@ -28,7 +28,7 @@ pub fn verify_raw(
     public: &[halo2_proofs::halo2curves::bn256::Fr],
     proof: &[u8],
 ) -> Result<(), VerifyError> {
-    let run = || -> Result<usize, String> {
+    let run = || -> Result<usize, VerifyError> {
         let mut reader = proof;
         let mut transcript = KeccakTranscript::new(&mut reader);
         let strategy = SingleStrategy::new(&key.params);
@@ -39,7 +39,7 @@ pub fn verify_raw(
             &[&[public]],
             &mut transcript,
         )
-        .map_err(|e| format!("{e:?}"))?;
+        .map_err(|e| VerifyError::Invalid(format!("{e:?}")))?;
         drop(transcript);
         Ok(reader.len())
     };
@@ -48,7 +48,7 @@ pub fn verify_raw(
         Ok(Ok(extra)) => Err(VerifyError::Invalid(format!(
             "{extra} unread bytes after the proof"
         ))),
-        Ok(Err(e)) => Err(VerifyError::Invalid(e)),
+        Ok(Err(e)) => Err(e),
         Err(_) => Err(VerifyError::Invalid("malformed proof".into())),
     }
 }

@@ -28,7 +28,7 @@ fn measure(name: &str, public_io: PublicIo, solc: &Solc) -> Result<String, Strin
         public_io,
         ..Default::default()
     };
-    let (_, _, c) = prepare_with(name, dir.path(), &opts)?;
+    let (_, _, c) = prepare_with(name, dir.path(), &opts).map_err(|e| e.to_string())?;
     let prover = load_prover(dir.path(), CpuMsm, &Silent).map_err(|e| e.to_string())?;
     let input =
         InputData::from_path(&shared_model(name).join("input.json")).map_err(|e| e.to_string())?;

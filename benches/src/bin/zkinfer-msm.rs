@@ -94,7 +94,7 @@ fn take() -> Tally {
 /// One table row: compile with `opts`, set up, prove `repeat` times (the median run).
 fn row(name: &str, layout: &str, opts: &CompileOptions, repeat: usize) -> Result<String, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    prepare_with(name, dir.path(), opts)?;
+    prepare_with(name, dir.path(), opts).map_err(|e| e.to_string())?;
     let input =
         InputData::from_path(&shared_model(name).join("input.json")).map_err(|e| e.to_string())?;
     let prover = load_prover(dir.path(), TimedMsm, &Silent).map_err(|e| e.to_string())?;

@@ -4,7 +4,10 @@
 //! pre-multiplied by `2^(bits-d)` so every remainder is checked against the same
 //! `[0, 2^bits)` range, and `q` itself is range-checked by the lookup of `f`.
 
-use super::{check_index, EvalError, FnKind, IntOp, QuantizedGraph, TensorId, TensorKind};
+use super::{
+    check_index, EvalError, FnKind, GraphError, IntOp, OpDefect, QuantizedGraph, TensorId,
+    TensorKind,
+};
 use serde::{Deserialize, Serialize};
 
 /// One input of an elementwise op, with optional broadcasting.
@@ -141,66 +144,56 @@ impl ElemOp {
         }
     }
 
-    pub(crate) fn validate(&self, g: &QuantizedGraph) -> Result<(), String> {
+    pub(crate) fn validate(&self, g: &QuantizedGraph) -> Result<(), GraphError> {
+        let bad = |d| Err(GraphError::op(&self.name, d));
         let n = g.tensors[self.output].len();
-        for (opnd, label) in [(&self.a, "a"), (&self.b, "b")] {
-            if let Some(o) = opnd {
-                if let Some(ix) = &o.index {
-                    if ix.len() != n {
-                        return Err(format!(
-                            "'{}': operand {label} index has {} entries, expected {n}",
-                            self.name,
-                            ix.len()
-                        ));
-                    }
-                    for &i in ix {
-                        check_index(g, o.tensor, i as usize, &self.name)?;
-                    }
-                } else if g.tensors[o.tensor].len() != n {
-                    return Err(format!(
-                        "'{}': operand {label} has a different length",
-                        self.name
-                    ));
-                }
+        for (opnd, index, len) in [
+            (&self.a, "operand a's index", "operand a"),
+            (&self.b, "operand b's index", "operand b"),
+        ] {
+            let Some(o) = opnd else { continue };
+            let (what, got) = match &o.index {
+                Some(ix) => (index, ix.len()),
+                None => (len, g.tensors[o.tensor].len()),
+            };
+            if got != n {
+                return bad(OpDefect::Length { what, got, want: n });
+            }
+            for &i in o.index.iter().flatten() {
+                check_index(g, o.tensor, i as usize, &self.name)?;
             }
         }
         for c in [&self.qa, &self.qb, &self.qm, &self.qc] {
             if let Coef::Each(v) = c {
                 if v.len() != n {
-                    return Err(format!(
-                        "'{}': coefficient length {} != {n}",
-                        self.name,
-                        v.len()
-                    ));
+                    return bad(OpDefect::Length {
+                        what: "a coefficient list",
+                        got: v.len(),
+                        want: n,
+                    });
                 }
             }
             if c.max_abs() >= 1 << 62 {
-                return Err(format!("'{}': coefficient too large", self.name));
+                return bad(OpDefect::TooLarge("coefficient"));
             }
         }
         if self.a.is_none() && !(self.qa.is_zero() && self.qm.is_zero()) {
-            return Err(format!(
-                "'{}': coefficient on a missing operand a",
-                self.name
-            ));
+            return bad(OpDefect::MissingOperand("a"));
         }
         if self.b.is_none() && !(self.qb.is_zero() && self.qm.is_zero()) {
-            return Err(format!(
-                "'{}': coefficient on a missing operand b",
-                self.name
-            ));
+            return bad(OpDefect::MissingOperand("b"));
         }
         if self.shift > g.bits {
-            return Err(format!(
-                "'{}': shift {} exceeds bits {}",
-                self.name, self.shift, g.bits
-            ));
+            return bad(OpDefect::Shift {
+                shift: self.shift,
+                bits: g.bits,
+            });
         }
         if self.func as usize >= g.functions.len() {
-            return Err(format!("'{}': unknown function {}", self.name, self.func));
+            return bad(OpDefect::UnknownFunction(self.func as usize));
         }
         if g.tensors[self.output].kind != TensorKind::Activation {
-            return Err(format!("'{}': output must be an activation", self.name));
+            return bad(OpDefect::Kind("output must be an activation"));
         }
         Ok(())
     }

@@ -7,7 +7,9 @@
 //! average pools are one group per output element. The geometry generates groups on demand,
 //! so large convolutions do not store their im2col indices.
 
-use super::{EvalError, IntOp, QuantizedGraph, TensorId, TensorKind, Window2d};
+use super::{
+    EvalError, GraphError, IntOp, OpDefect, QuantizedGraph, TensorId, TensorKind, Window2d,
+};
 use serde::{Deserialize, Serialize};
 
 /// Marker for a padded (zero) input in a gather list.
@@ -76,7 +78,7 @@ const MAX_GEOMETRY: usize = 1 << 20;
 
 impl Geometry {
     /// Checks every parameter against [`MAX_GEOMETRY`].
-    fn check_bounds(&self) -> Result<(), String> {
+    fn check_bounds(&self) -> Result<(), OpDefect> {
         let params: Vec<usize> = match self {
             Geometry::Dense {
                 outer,
@@ -129,7 +131,10 @@ impl Geometry {
                 .collect(),
         };
         match params.iter().find(|&&v| v > MAX_GEOMETRY) {
-            Some(v) => Err(format!("geometry parameter {v} exceeds {MAX_GEOMETRY}")),
+            Some(&value) => Err(OpDefect::Geometry {
+                value,
+                max: MAX_GEOMETRY,
+            }),
             None => Ok(()),
         }
     }
@@ -286,13 +291,13 @@ impl LinearOp {
         }
     }
 
-    pub(crate) fn validate(&self, g: &QuantizedGraph) -> Result<(), String> {
-        let bad = |m: String| Err(format!("'{}': {m}", self.name));
+    pub(crate) fn validate(&self, g: &QuantizedGraph) -> Result<(), GraphError> {
+        let bad = |d| Err(GraphError::op(&self.name, d));
         if g.tensors[self.output].kind != TensorKind::Accumulator {
-            return bad("output must be an accumulator".into());
+            return bad(OpDefect::Kind("output must be an accumulator"));
         }
         if g.tensors[self.input].kind != TensorKind::Activation {
-            return bad("input must be an activation".into());
+            return bad(OpDefect::Kind("input must be an activation"));
         }
         if let Err(e) = self.geometry.check_bounds() {
             return bad(e);
@@ -300,10 +305,10 @@ impl LinearOp {
         for s in &self.sets {
             let sized = s.m <= MAX_GEOMETRY && s.k <= MAX_GEOMETRY;
             if !sized || s.w.len() != s.m * s.k || s.b.len() != s.m || s.m == 0 {
-                return bad("malformed weight set".into());
+                return bad(OpDefect::WeightSet);
             }
             if s.w.iter().chain(&s.b).any(|v| v.unsigned_abs() >= 1 << 62) {
-                return bad("weight too large".into());
+                return bad(OpDefect::TooLarge("weight"));
             }
         }
         let in_len = g.tensors[self.input].len();
@@ -311,28 +316,29 @@ impl LinearOp {
         let mut covered = vec![false; out_len];
         let groups = self.group_count();
         if groups > 1 << 26 {
-            return bad("too many groups".into());
+            return bad(OpDefect::TooManyGroups);
         }
         for p in 0..groups {
             let grp = self.group(p);
+            let group = |why| bad(OpDefect::Group { group: p, why });
             let Some(ws) = self.sets.get(grp.set) else {
-                return bad(format!("group {p} has no weight set"));
+                return group("has no weight set");
             };
             if grp.gather.len() != ws.k || grp.out.len() != ws.m {
-                return bad(format!("group {p} does not match its weight set"));
+                return group("does not match its weight set");
             }
             if grp.gather.iter().any(|&x| x != PAD && x as usize >= in_len) {
-                return bad(format!("group {p} reads outside the input"));
+                return group("reads outside the input");
             }
-            for &o in &grp.out {
-                match covered.get_mut(o as usize) {
+            for &output in &grp.out {
+                match covered.get_mut(output as usize) {
                     Some(c) if !*c => *c = true,
-                    _ => return bad(format!("group {p} writes output {o} twice or out of range")),
+                    _ => return bad(OpDefect::GroupOutput { group: p, output }),
                 }
             }
         }
         if covered.iter().any(|c| !c) {
-            return bad("some outputs are never written".into());
+            return bad(OpDefect::Unwritten);
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! MatMul family: products of two computed tensors, `C[b,i,j] = Σ_t A[b,i,t] · B[b,t,j]`,
 //! with numpy broadcasting of the batch dimensions resolved into per-batch offsets.
 
-use super::{EvalError, IntOp, QuantizedGraph, TensorId, TensorKind};
+use super::{EvalError, GraphError, IntOp, OpDefect, QuantizedGraph, TensorId, TensorKind};
 use serde::{Deserialize, Serialize};
 
 /// Product of two activations; the output is an accumulator.
@@ -40,10 +40,11 @@ impl MatMulOp {
         (co + i * nj + j, pairs)
     }
 
-    pub(crate) fn validate(&self, g: &QuantizedGraph) -> Result<(), String> {
+    pub(crate) fn validate(&self, g: &QuantizedGraph) -> Result<(), GraphError> {
+        let bad = |d| Err(GraphError::op(&self.name, d));
         let [ni, nk, nj] = self.ikj;
         if nk == 0 {
-            return Err(format!("'{}': empty inner dimension", self.name));
+            return bad(OpDefect::Geometric("empty inner dimension"));
         }
         let (la, lb, lc) = (
             g.tensors[self.a].len(),
@@ -51,19 +52,19 @@ impl MatMulOp {
             g.tensors[self.output].len(),
         );
         if lc != self.outputs() {
-            return Err(format!("'{}': output size mismatch", self.name));
+            return bad(OpDefect::Geometric("output size mismatch"));
         }
         for &[ao, bo, co] in &self.batches {
             if ao + ni * nk > la || bo + nk * nj > lb || co + ni * nj > lc {
-                return Err(format!("'{}': batch offsets out of range", self.name));
+                return bad(OpDefect::Geometric("batch offsets out of range"));
             }
         }
         if g.tensors[self.output].kind != TensorKind::Accumulator {
-            return Err(format!("'{}': output must be an accumulator", self.name));
+            return bad(OpDefect::Kind("output must be an accumulator"));
         }
         for t in [self.a, self.b] {
             if g.tensors[t].kind != TensorKind::Activation {
-                return Err(format!("'{}': operands must be activations", self.name));
+                return bad(OpDefect::Kind("operands must be activations"));
             }
         }
         Ok(())

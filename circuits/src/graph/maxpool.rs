@@ -1,7 +1,9 @@
 //! Max-pool family: each output is the maximum of a window of input elements (padding is
 //! excluded from windows, as ONNX pads max pools with negative infinity).
 
-use super::{EvalError, IntOp, QuantizedGraph, TensorId, TensorKind, Window2d};
+use super::{
+    EvalError, GraphError, IntOp, OpDefect, QuantizedGraph, TensorId, TensorKind, Window2d,
+};
 use serde::{Deserialize, Serialize};
 
 /// 2-D max pool over an `(c, h, w)` activation.
@@ -52,27 +54,22 @@ impl MaxOp {
             .collect()
     }
 
-    pub(crate) fn validate(&self, g: &QuantizedGraph) -> Result<(), String> {
+    pub(crate) fn validate(&self, g: &QuantizedGraph) -> Result<(), GraphError> {
+        let bad = |d| Err(GraphError::op(&self.name, d));
         let [c, h, w] = self.chw;
         if g.tensors[self.input].len() != c * h * w
             || g.tensors[self.output].len() != self.outputs()
         {
-            return Err(format!(
-                "'{}': shapes do not match the pool geometry",
-                self.name
-            ));
+            return bad(OpDefect::Geometric("shapes do not match the pool geometry"));
         }
         if g.tensors[self.input].kind != TensorKind::Activation
             || g.tensors[self.output].kind != TensorKind::Activation
         {
-            return Err(format!(
-                "'{}': max pool reads and writes activations",
-                self.name
-            ));
+            return bad(OpDefect::Kind("max pool reads and writes activations"));
         }
         for o in 0..self.outputs() {
             if self.window(o).is_empty() {
-                return Err(format!("'{}': output {o} has an empty window", self.name));
+                return bad(OpDefect::EmptyWindow(o));
             }
         }
         Ok(())

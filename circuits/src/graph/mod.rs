@@ -20,6 +20,7 @@ mod linear;
 mod matmul;
 mod maxpool;
 mod tables;
+mod invalid;
 mod view;
 
 pub use elementwise::{Coef, ElemOp, Operand};
@@ -27,6 +28,7 @@ pub use linear::{Geometry, LinearGroup, LinearOp, WeightSet, PAD};
 pub use matmul::MatMulOp;
 pub use maxpool::MaxOp;
 pub use tables::{det_sigmoid, FnKind, ImageError};
+pub use invalid::{GraphError, OpDefect};
 pub use view::ViewOp;
 
 use serde::{Deserialize, Serialize};
@@ -235,34 +237,35 @@ impl QuantizedGraph {
     /// Checks the structural invariants the layout and circuit rely on. Compiled models are
     /// checked on load, so a hand-edited or corrupted file fails here with a message rather
     /// than in the middle of key generation.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), GraphError> {
         if !(MIN_BITS..=MAX_BITS).contains(&self.bits) {
-            return Err(format!(
-                "bits must be in {MIN_BITS}..={MAX_BITS}, got {}",
-                self.bits
-            ));
+            return Err(GraphError::Bits {
+                got: self.bits,
+                min: MIN_BITS,
+                max: MAX_BITS,
+            });
         }
         if self.functions.first() != Some(&FnKind::Identity) {
-            return Err("function 0 must be the identity".into());
+            return Err(GraphError::FirstFunction);
         }
         self.check_function_images()?;
         for t in &self.tensors {
             let len = t.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
             if len.is_none_or(|n| n > MAX_TENSOR_LEN) {
-                return Err(format!(
-                    "tensor '{}' has more than {MAX_TENSOR_LEN} elements",
-                    t.name
-                ));
+                return Err(GraphError::TensorTooLarge {
+                    tensor: t.name.clone(),
+                    max: MAX_TENSOR_LEN,
+                });
             }
         }
         let n = self.tensors.len();
         let mut produced = vec![false; n];
         for &t in &self.inputs {
             if t >= n {
-                return Err(format!("input tensor {t} does not exist"));
+                return Err(GraphError::NoSuchInput(t));
             }
             if produced[t] {
-                return Err(format!("input '{}' is listed twice", self.tensors[t].name));
+                return Err(GraphError::InputTwice(self.tensors[t].name.clone()));
             }
             produced[t] = true;
         }
@@ -270,18 +273,18 @@ impl QuantizedGraph {
             let f = op.family();
             for t in f.inputs() {
                 if t >= n || !produced[t] {
-                    return Err(format!(
-                        "op '{}' reads tensor {t} before it is produced",
-                        f.name()
-                    ));
+                    return Err(GraphError::ReadBeforeWrite {
+                        op: f.name().to_string(),
+                        tensor: t,
+                    });
                 }
             }
             let o = f.output();
             if o >= n || produced[o] {
-                return Err(format!(
-                    "op '{}' writes tensor {o} twice or out of range",
-                    f.name()
-                ));
+                return Err(GraphError::WrittenTwice {
+                    op: f.name().to_string(),
+                    tensor: o,
+                });
             }
             produced[o] = true;
             match op {
@@ -294,13 +297,10 @@ impl QuantizedGraph {
         }
         for &t in &self.outputs {
             if t >= n || !produced[t] {
-                return Err(format!("output tensor {t} is never produced"));
+                return Err(GraphError::OutputNotProduced(t));
             }
             if self.tensors[t].kind != TensorKind::Activation {
-                return Err(format!(
-                    "output '{}' is not range-checked",
-                    self.tensors[t].name
-                ));
+                return Err(GraphError::OutputUnchecked(self.tensors[t].name.clone()));
             }
         }
         Ok(())
@@ -308,16 +308,16 @@ impl QuantizedGraph {
 
     /// Every function's image over the whole domain lies in its codomain; the error names the
     /// first op that applies a function that leaves it.
-    fn check_function_images(&self) -> Result<(), String> {
+    fn check_function_images(&self) -> Result<(), GraphError> {
         for (i, f) in self.functions.iter().enumerate() {
             if let Err(e) = f.check_image(self.bits) {
                 let user = self.ops.iter().find_map(|op| match op {
-                    QOp::Elementwise(el) if el.func as usize == i => Some(el.name.as_str()),
+                    QOp::Elementwise(el) if el.func as usize == i => Some(el.name.clone()),
                     _ => None,
                 });
-                return Err(match user {
-                    Some(name) => format!("'{name}': {e}"),
-                    None => e.to_string(),
+                return Err(GraphError::Image {
+                    op: user,
+                    source: e,
                 });
             }
         }
@@ -371,18 +371,20 @@ pub(crate) fn check_index(
     g: &QuantizedGraph,
     t: TensorId,
     idx: usize,
-    what: &str,
-) -> Result<(), String> {
+    op: &str,
+) -> Result<(), GraphError> {
     let len = g
         .tensors
         .get(t)
         .map(|x| x.len())
-        .ok_or_else(|| format!("{what}: tensor {t} missing"))?;
+        .ok_or_else(|| GraphError::op(op, OpDefect::NoSuchTensor(t)))?;
     if idx >= len {
-        return Err(format!(
-            "{what}: index {idx} out of bounds for '{}' ({len} elements)",
-            g.tensors[t].name
-        ));
+        let defect = OpDefect::OutOfBounds {
+            index: idx,
+            tensor: g.tensors[t].name.clone(),
+            len,
+        };
+        return Err(GraphError::op(op, defect));
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! View family: outputs are input elements, re-indexed (Reshape, Flatten, Transpose, Concat,
 //! Identity). A view costs nothing in the circuit: its output cells are its input cells.
 
-use super::{check_index, EvalError, IntOp, QuantizedGraph, TensorId};
+use super::{check_index, EvalError, GraphError, IntOp, OpDefect, QuantizedGraph, TensorId};
 use serde::{Deserialize, Serialize};
 
 /// Re-indexing of one or more tensors of equal scale.
@@ -18,26 +18,25 @@ pub struct ViewOp {
 }
 
 impl ViewOp {
-    pub(crate) fn validate(&self, g: &QuantizedGraph) -> Result<(), String> {
+    pub(crate) fn validate(&self, g: &QuantizedGraph) -> Result<(), GraphError> {
+        let bad = |d| Err(GraphError::op(&self.name, d));
         let out = &g.tensors[self.output];
         if self.map.len() != out.len() {
-            return Err(format!(
-                "'{}': view map has {} entries for {} outputs",
-                self.name,
-                self.map.len(),
-                out.len()
-            ));
+            return bad(OpDefect::Length {
+                what: "the view map",
+                got: self.map.len(),
+                want: out.len(),
+            });
         }
         for &(i, e) in &self.map {
-            let t = *self
-                .inputs
-                .get(i as usize)
-                .ok_or_else(|| format!("'{}': bad input number", self.name))?;
+            let Some(&t) = self.inputs.get(i as usize) else {
+                return bad(OpDefect::NoSuchOperand);
+            };
             check_index(g, t, e as usize, &self.name)?;
         }
         for &t in &self.inputs {
             if g.tensors[t].kind != out.kind || g.tensors[t].scale != out.scale {
-                return Err(format!("'{}': a view keeps kind and scale", self.name));
+                return bad(OpDefect::ViewChanges);
             }
         }
         Ok(())

@@ -4,7 +4,7 @@
 //! proving and tests all agree on it without storing it. Chips run in parallel *lanes* (column
 //! groups); each lane fills rows from the top. Regions never span lanes.
 
-use super::shape::CircuitShape;
+use super::shape::{CircuitShape, ShapeError};
 use super::target::TargetError;
 use crate::graph::{Coef, ElemOp, FnKind, MatMulOp, MaxOp, Operand, QOp, QuantizedGraph, PAD};
 use crate::poseidon::{permutations, sponge_rows};
@@ -249,9 +249,15 @@ pub enum LayoutError {
     /// Too many public values.
     #[error("the public inputs and outputs need {needed} rows (values, packing and hashing), only {usable} are usable")]
     TooManyInstances { needed: usize, usable: usize },
-    /// The graph itself is malformed.
+    /// The shape cannot configure a circuit.
+    #[error("invalid circuit shape: {0}")]
+    Shape(#[from] ShapeError),
+    /// The shape and the graph have different bit widths.
+    #[error("invalid quantized graph: shape bits {shape} != graph bits {graph}")]
+    Bits { shape: u32, graph: u32 },
+    /// A public input is not range-checked where the packing needs it.
     #[error("invalid quantized graph: {0}")]
-    Graph(String),
+    Unchecked(#[from] UncheckedInput),
     /// A layout for a target that cannot prove it.
     #[error(transparent)]
     Target(#[from] TargetError),
@@ -696,16 +702,32 @@ fn hash_sponges(
     out
 }
 
+/// A public input whose values are not all bounded by the circuit.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum UncheckedInput {
+    /// Listed twice among the graph inputs.
+    #[error("public input '{input}' is listed twice")]
+    ListedTwice { input: String },
+    /// Read by an op that is not an identity copy.
+    #[error("'{op}' reads public input '{input}' before it is range-checked")]
+    ReadUnchecked { op: String, input: String },
+    /// An element no copy reads.
+    #[error("element #{element} of public input '{input}' is never range-checked")]
+    ElementUnchecked { input: String, element: usize },
+    /// Also a graph output.
+    #[error("public input '{input}' is also an output")]
+    AlsoOutput { input: String },
+}
+
 /// Public inputs are unchecked field elements until an identity op copies them into the
 /// activation domain (its lookup bounds `q = a`). Packed words have one preimage only if every
 /// slot is bounded, so every reader of a public input must be such a copy, the copies together
 /// must read every element, no input may be listed twice, and no input may itself be an output.
-fn check_inputs_range_checked(graph: &QuantizedGraph) -> Result<(), LayoutError> {
+fn check_inputs_range_checked(graph: &QuantizedGraph) -> Result<(), UncheckedInput> {
     for (i, &t) in graph.inputs.iter().enumerate() {
-        let name = &graph.tensors[t].name;
-        let unchecked = |what: String| Err(LayoutError::Graph(what));
+        let input = graph.tensors[t].name.clone();
         if graph.inputs[..i].contains(&t) {
-            return unchecked(format!("public input '{name}' is listed twice"));
+            return Err(UncheckedInput::ListedTwice { input });
         }
         let mut covered = vec![false; graph.tensors[t].len()];
         for op in graph
@@ -714,10 +736,10 @@ fn check_inputs_range_checked(graph: &QuantizedGraph) -> Result<(), LayoutError>
             .filter(|op| op.family().inputs().contains(&t))
         {
             let Some((operand, n)) = identity_copy(graph, op) else {
-                return unchecked(format!(
-                    "'{}' reads public input '{name}' before it is range-checked",
-                    op.family().name()
-                ));
+                return Err(UncheckedInput::ReadUnchecked {
+                    op: op.family().name().to_string(),
+                    input,
+                });
             };
             for e in 0..n {
                 if let Some(c) = covered.get_mut(operand.at(e)) {
@@ -725,13 +747,11 @@ fn check_inputs_range_checked(graph: &QuantizedGraph) -> Result<(), LayoutError>
                 }
             }
         }
-        if let Some(e) = covered.iter().position(|&c| !c) {
-            return unchecked(format!(
-                "element #{e} of public input '{name}' is never range-checked"
-            ));
+        if let Some(element) = covered.iter().position(|&c| !c) {
+            return Err(UncheckedInput::ElementUnchecked { input, element });
         }
         if graph.outputs.contains(&t) {
-            return unchecked(format!("public input '{name}' is also an output"));
+            return Err(UncheckedInput::AlsoOutput { input });
         }
     }
     Ok(())

@@ -9,9 +9,9 @@ mod target;
 pub use cost::{choose_shape, Choice, CostModel, Objective, SearchOptions, Workload, GAS_SLACK};
 pub use layout::{
     chunk_width, Chip, Col, ElSeg, LaneRows, Layout, LayoutError, MvRegion, PackWord, Pos,
-    RunRegion, Sponge,
+    RunRegion, Sponge, UncheckedInput,
 };
-pub use shape::{CircuitShape, MatvecCheck, MAX_K, RESERVED_ROWS};
+pub use shape::{CircuitShape, MatvecCheck, ShapeError, MAX_K, RESERVED_ROWS};
 pub use target::{Target, TargetError};
 
 use crate::graph::QuantizedGraph;
@@ -28,12 +28,12 @@ pub struct CircuitPlan {
 impl CircuitPlan {
     /// Lays out `graph` in a given shape.
     pub fn new(graph: &QuantizedGraph, shape: CircuitShape) -> Result<Self, LayoutError> {
-        shape.validate().map_err(LayoutError::Graph)?;
+        shape.validate()?;
         if shape.bits != graph.bits {
-            return Err(LayoutError::Graph(format!(
-                "shape bits {} != graph bits {}",
-                shape.bits, graph.bits
-            )));
+            return Err(LayoutError::Bits {
+                shape: shape.bits,
+                graph: graph.bits,
+            });
         }
         let layout = Layout::new(graph, &shape)?;
         Ok(CircuitPlan { shape, layout })

@@ -4,6 +4,7 @@
 use crate::graph::{MAX_BITS, MIN_BITS};
 use crate::public_io::PublicIo;
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 
 /// Rows halo2 reserves at the end of every column (blinding factors plus the last-row check):
 /// `blinding_factors = max(3, max advice queries per column) + 2 = 5`, plus one.
@@ -11,6 +12,29 @@ pub const RESERVED_ROWS: usize = 6;
 
 /// Largest supported `k`.
 pub const MAX_K: u32 = 26;
+
+/// A circuit shape no circuit can be configured with.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum ShapeError {
+    /// `k` is out of range.
+    #[error("k = {0} is outside 4..={MAX_K}")]
+    K(u32),
+    /// The bit width is out of range.
+    #[error("bits = {0} is outside {MIN_BITS}..={MAX_BITS}")]
+    Bits(u32),
+    /// Too many matrix-vector lanes, or one too wide.
+    #[error("matvec lanes: at most 64, widths 1..=256")]
+    MatvecLanes,
+    /// No elementwise lane.
+    #[error("at least one elementwise lane is required")]
+    NoElementwiseLane,
+    /// Too many lanes of one chip.
+    #[error("at most 64 lanes per chip")]
+    TooManyLanes,
+    /// Remainder rows without the identity table.
+    #[error("remainder rows need the identity in the function table")]
+    RemainderWithoutIdentity,
+}
 
 /// Column configuration of a model circuit.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -98,27 +122,24 @@ impl CircuitShape {
 
     /// Checks bounds before the shape is handed to `configure`, so malformed or hostile
     /// settings fail with a message instead of exhausting memory.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ShapeError> {
         if !(4..=MAX_K).contains(&self.k) {
-            return Err(format!("k = {} is outside 4..={MAX_K}", self.k));
+            return Err(ShapeError::K(self.k));
         }
         if !(MIN_BITS..=MAX_BITS).contains(&self.bits) {
-            return Err(format!(
-                "bits = {} is outside {MIN_BITS}..={MAX_BITS}",
-                self.bits
-            ));
+            return Err(ShapeError::Bits(self.bits));
         }
         if self.matvec.len() > 64 || self.matvec.iter().any(|&w| !(1..=256).contains(&w)) {
-            return Err("matvec lanes: at most 64, widths 1..=256".into());
+            return Err(ShapeError::MatvecLanes);
         }
         if self.elem_lanes == 0 {
-            return Err("at least one elementwise lane is required".into());
+            return Err(ShapeError::NoElementwiseLane);
         }
         if self.elem_lanes > 64 || self.max_lanes > 64 || self.dot_lanes > 64 {
-            return Err("at most 64 lanes per chip".into());
+            return Err(ShapeError::TooManyLanes);
         }
         if self.remainder_rows && !self.identity_table {
-            return Err("remainder rows need the identity in the function table".into());
+            return Err(ShapeError::RemainderWithoutIdentity);
         }
         Ok(())
     }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 use zkinfer_circuits::plan::{MatvecCheck, Objective};
-use zkinfer_gpu::{Backend, CUDA_TARGET};
+use zkinfer_gpu::{Backend, ProveRequest, Proved, CUDA_TARGET};
 use zkinfer_onnx::CompileOptions;
 use zkinfer_verifier::{verify, VerifierKey, VK_FILE};
 
@@ -79,9 +79,13 @@ impl Demo {
 
         let t = Instant::now();
         let proof_path = dir.join("proof.json");
-        let (proof, device) =
-            self.device
-                .prove(&backend, &dir, &input, &proof_path, true, c.model.digest)?;
+        let request = ProveRequest {
+            dir: dir.clone(),
+            input: input.clone(),
+            out: proof_path,
+            quiet: true,
+        };
+        let Proved { proof, device } = self.device.prove(&backend, &request, c.model.digest)?;
         println!(
             "3. prove    {:>7.2} s   proof {} bytes ({device})",
             t.elapsed().as_secs_f64(),

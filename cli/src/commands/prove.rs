@@ -1,12 +1,12 @@
 //! `zkinfer prove DIR --input INPUT.json --out PROOF.json`
 
-use crate::device::{cuda_blocker, cuda_hint, DeviceArg};
+use crate::device::DeviceArg;
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use zkinfer_circuits::compiled::CompiledModel;
-use zkinfer_gpu::Backend;
+use zkinfer_gpu::{cuda_blocker, cuda_hint, Backend, ProveRequest};
 
 /// Prove one inference.
 #[derive(Args)]
@@ -37,14 +37,13 @@ impl Prove {
         {
             eprintln!("note: {hint}");
         }
-        let (proof, _) = self.device.prove(
-            &backend,
-            &self.dir,
-            &self.input,
-            &self.out,
-            self.quiet,
-            model.digest,
-        )?;
+        let request = ProveRequest {
+            dir: self.dir.clone(),
+            input: self.input.clone(),
+            out: self.out.clone(),
+            quiet: self.quiet,
+        };
+        let proof = self.device.prove(&backend, &request, model.digest)?.proof;
         println!(
             "proved {} output tensor(s) of model {} -> {}",
             proof.outputs.len(),

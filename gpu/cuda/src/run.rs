@@ -5,7 +5,7 @@ use crate::CUDA_ARCH;
 use anyhow::{anyhow, Result};
 use std::path::Path;
 use zkinfer_circuits::input::InputData;
-use zkinfer_gpu::{chosen_gpu, probe_cuda, KernelTargets, Probe, CHOSEN_GPU_ENV};
+use zkinfer_gpu::{probe_cuda, HelperEnv, KernelTargets, Probe, CHOSEN_GPU_ENV};
 use zkinfer_prover::{prove_input_with, CpuMsm, Progress, Prover};
 use zkinfer_verifier::{verify, ProofFile, VerifierKey, VK_FILE};
 
@@ -17,7 +17,7 @@ pub fn check_kernels() -> Result<()> {
         return Ok(());
     };
     let chosen = std::env::var(CHOSEN_GPU_ENV).ok();
-    let Some(gpu) = chosen_gpu(&gpus, chosen.as_deref()).map_err(|e| anyhow!(e))? else {
+    let Some(gpu) = HelperEnv::chosen_gpu(&gpus, chosen.as_deref())? else {
         return Ok(());
     };
     let targets = match KernelTargets::parse(CUDA_ARCH) {
