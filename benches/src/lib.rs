@@ -42,10 +42,7 @@ pub fn peak_rss() -> Option<u64> {
 }
 
 /// Compiles a shared model into `dir` and runs setup with the development SRS.
-pub fn prepare(
-    name: &str,
-    dir: &Path,
-) -> Result<(f64, f64, zkinfer_onnx::Compiled), PrepareError> {
+pub fn prepare(name: &str, dir: &Path) -> Result<(f64, f64, zkinfer_onnx::Compiled), PrepareError> {
     prepare_with(name, dir, &Default::default())
 }
 

@@ -73,8 +73,8 @@ pub fn verifier_solidity(key: &VerifierKey) -> Result<String, ContractError> {
         let protocol = protocol.loaded(&loader);
         let mut transcript = EvmTranscript::<_, Rc<EvmLoader>, _, _>::new(&loader);
         let instances = transcript.load_instances(num_instance);
-        let proof = Plonk::read_proof(&dk, &protocol, &instances, &mut transcript)
-            .map_err(failed)?;
+        let proof =
+            Plonk::read_proof(&dk, &protocol, &instances, &mut transcript).map_err(failed)?;
         Plonk::verify(&dk, &protocol, &instances, &proof).map_err(failed)?;
         Ok(loader.solidity_code())
     };

@@ -119,7 +119,9 @@ pub enum ContractError {
     #[error("{CHOSEN_GPU_ENV} is not a GPU description: {0}")]
     BadChoice(String),
     /// The CUDA prover's device 0 is not the GPU `zkinfer` chose.
-    #[error("zkinfer chose {want} but the CUDA prover's device 0 is {seen}; check CUDA_VISIBLE_DEVICES")]
+    #[error(
+        "zkinfer chose {want} but the CUDA prover's device 0 is {seen}; check CUDA_VISIBLE_DEVICES"
+    )]
     OtherDevice {
         /// The GPU chosen.
         want: Box<GpuInfo>,
@@ -179,8 +181,8 @@ impl HelperEnv {
         let Some(chosen) = chosen else {
             return Ok(Some(first.clone()));
         };
-        let want: GpuInfo = serde_json::from_str(chosen)
-            .map_err(|e| ContractError::BadChoice(e.to_string()))?;
+        let want: GpuInfo =
+            serde_json::from_str(chosen).map_err(|e| ContractError::BadChoice(e.to_string()))?;
         let same = (first.name.as_str(), first.memory_bytes, first.compute)
             == (want.name.as_str(), want.memory_bytes, want.compute);
         if !same {
@@ -279,7 +281,10 @@ mod tests {
         let env = HelperEnv::for_gpu(&gpu(1, "G"), Some(OsStr::new("7,4"))).unwrap();
         assert_eq!(env.visible_devices, "4");
         let e = HelperEnv::for_gpu(&gpu(2, "G"), Some(OsStr::new("7,4"))).unwrap_err();
-        assert!(matches!(e, ContractError::NotVisible { index: 2, .. }), "{e}");
+        assert!(
+            matches!(e, ContractError::NotVisible { index: 2, .. }),
+            "{e}"
+        );
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //! The interface is [`crate::contract`]: `zkinfer-cuda prove` takes the same model folder,
 //! input and output file as `zkinfer prove` and writes the same proof file.
 
-use crate::contract::{ContractError, HelperCommand, HelperEnv, HelperInfo, ProveRequest, HELPER_NAME};
+use crate::contract::{
+    ContractError, HelperCommand, HelperEnv, HelperInfo, ProveRequest, HELPER_NAME,
+};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

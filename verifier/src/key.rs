@@ -172,7 +172,10 @@ impl VerifierKey {
         let header: Header =
             serde_json::from_slice(parts[0]).map_err(|e| bad(&format!("bad header: {e}")))?;
         header.shape.validate().map_err(|e| bad(&e.to_string()))?;
-        header.io.validate(&header.shape).map_err(|e| bad(&e.to_string()))?;
+        header
+            .io
+            .validate(&header.shape)
+            .map_err(|e| bad(&e.to_string()))?;
         let params = catch(what, || read_points(parts[1]))?
             .map_err(|e| bad(&format!("bad SRS points: {e}")))?;
         let shape = header.shape.clone();

@@ -16,19 +16,19 @@
 //! ever consumed by an [`ElemOp`] that rescales them back into the activation range.
 
 mod elementwise;
+mod invalid;
 mod linear;
 mod matmul;
 mod maxpool;
 mod tables;
-mod invalid;
 mod view;
 
 pub use elementwise::{Coef, ElemOp, Operand};
+pub use invalid::{GraphError, OpDefect};
 pub use linear::{Geometry, LinearGroup, LinearOp, WeightSet, PAD};
 pub use matmul::MatMulOp;
 pub use maxpool::MaxOp;
 pub use tables::{det_sigmoid, FnKind, ImageError};
-pub use invalid::{GraphError, OpDefect};
 pub use view::ViewOp;
 
 use serde::{Deserialize, Serialize};
