@@ -161,4 +161,38 @@ save(
     [w("W", (3, 4))],
     values=[[1.0, -3.0, 2.0, 0.5]],
 )
+# Softmax over a middle axis (opset 13: one axis, moved last and back) and over the last
+# one after a Gemm.
+save(
+    "softmax",
+    [
+        helper.make_node("Softmax", ["x"], ["y"], axis=1),
+        helper.make_node("Reshape", ["x", "shape"], ["x2"]),
+        helper.make_node("Gemm", ["x2", "W"], ["g"]),
+        helper.make_node("Softmax", ["g"], ["z"]),
+    ],
+    [vi("x", [1, 3, 4])],
+    [vi("y", [1, 3, 4]), vi("z", [3, 5])],
+    [const("shape", [3, 4], np.int64), w("W", (4, 5), 1.0)],
+)
+# Opset 11: Softmax coerces its input to 2-D at `axis`; Clip with min > max gives max.
+save(
+    "softmax_opset11",
+    [
+        helper.make_node("Softmax", ["x"], ["y"], axis=1),
+        helper.make_node("Clip", ["x", "lo", "hi"], ["c"]),
+    ],
+    [vi("x", [1, 2, 3])],
+    [vi("y", [1, 2, 3]), vi("c", [1, 2, 3])],
+    [const("lo", 0.5), const("hi", -0.25)],
+    opset=11,
+)
+# A single scalar output: its own magnitude is the accuracy yardstick.
+save(
+    "scalar",
+    [helper.make_node("Gemm", ["x", "W", "B"], ["y"])],
+    [vi("x", [1, 6])],
+    [vi("y", [1, 1])],
+    [w("W", (6, 1)), w("B", (1,), 0.2)],
+)
 print("wrote", sorted(os.listdir(HERE)))

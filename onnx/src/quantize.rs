@@ -515,7 +515,8 @@ fn argmax(v: &[f64]) -> usize {
 }
 
 /// Output range used as the error yardstick: max − min of the float output, with floors so
-/// constant outputs do not divide by zero.
+/// constant outputs do not divide by zero. A single value has no range: its magnitude is the
+/// yardstick (so a scalar output is compiled like any other, not at the widest bit width).
 pub fn output_range(v: &[f64]) -> f64 {
     let (lo, hi) = v
         .iter()
@@ -523,7 +524,8 @@ pub fn output_range(v: &[f64]) -> f64 {
             (l.min(x), h.max(x))
         });
     let mag = v.iter().fold(0.0f64, |m, &x| m.max(x.abs()));
-    (hi - lo).max(1e-3 * mag).max(1e-9)
+    let floor = if v.len() == 1 { mag } else { 1e-3 * mag };
+    (hi - lo).max(floor).max(1e-9)
 }
 
 /// Compares integer outputs (dequantized) with float outputs.

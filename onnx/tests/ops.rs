@@ -138,3 +138,101 @@ fn leaky_relu_steeper_than_one_gets_a_coarser_output_scale() {
         .collect();
     assert_eq!(shifts, vec![2, 1], "{:?}", g.functions);
 }
+
+#[test]
+fn softmax_over_a_middle_axis_and_after_a_gemm() {
+    check(
+        &models().join("ops/softmax.onnx"),
+        &models().join("ops/softmax.json"),
+    );
+}
+
+#[test]
+fn softmax_coerced_to_2d_and_clip_with_min_above_max() {
+    let (onnx, input) = (
+        models().join("ops/softmax_opset11.onnx"),
+        models().join("ops/softmax_opset11.json"),
+    );
+    check(&onnx, &input);
+    // ONNX's Clip is min(max(x, lo), hi): with lo > hi every element is hi.
+    let c = zkinfer_onnx::compile(&onnx, &input, &CompileOptions::default()).unwrap();
+    let m = &c.model;
+    let data = InputData::from_path(&input).unwrap();
+    let vals = m.graph.eval(&data.quantize(&m.io()).unwrap()).unwrap();
+    let clip = m.graph.outputs[1];
+    for &v in &vals[clip] {
+        assert_eq!(m.graph.dequantize(clip, v), -0.25);
+    }
+}
+
+/// Softmax's witness is unique: moving any of its values (row maximum, exponentials, row sum,
+/// reciprocal, output) by one, or taking another element as the maximum, breaks the circuit.
+#[test]
+fn softmax_witness_is_unique() {
+    let (onnx, input) = (
+        models().join("ops/softmax_opset11.onnx"),
+        models().join("ops/softmax_opset11.json"),
+    );
+    let c = zkinfer_onnx::compile(&onnx, &input, &CompileOptions::default()).unwrap();
+    let m = &c.model;
+    let data = InputData::from_path(&input).unwrap();
+    let honest = m.graph.eval(&data.quantize(&m.io()).unwrap()).unwrap();
+    let plan = Arc::new(m.plan().unwrap());
+    let graph = Arc::new(m.graph.clone());
+    let satisfied = |vals: Vec<Vec<i128>>| {
+        let circuit = ModelCircuit::with_witness(graph.clone(), plan.clone(), vals);
+        let inst = circuit.instances();
+        MockProver::run(m.shape.k, &circuit, vec![inst])
+            .unwrap()
+            .verify()
+            .is_ok()
+    };
+    assert!(satisfied(honest.clone()));
+    let id = |suffix: &str| {
+        m.graph
+            .tensors
+            .iter()
+            .position(|t| t.name.ends_with(suffix))
+            .unwrap_or_else(|| panic!("no tensor named *{suffix}"))
+    };
+    let out = m.graph.outputs[0];
+    for t in [id("(max)"), id("(exp)"), id("(sum)"), id("(1/sum)"), out] {
+        for delta in [1, -1] {
+            let mut vals = honest.clone();
+            vals[t][0] += delta;
+            assert!(
+                !satisfied(vals),
+                "'{}' moved by {delta} still verifies",
+                m.graph.tensors[t].name
+            );
+        }
+    }
+    // Another element of the row as its maximum.
+    let (x, mx) = (m.graph.inputs[0], id("(max)"));
+    let other = honest[x]
+        .iter()
+        .copied()
+        .find(|&v| v != honest[mx][0])
+        .unwrap();
+    let mut vals = honest.clone();
+    vals[mx][0] = other;
+    assert!(
+        !satisfied(vals),
+        "a non-maximal element taken as the maximum"
+    );
+}
+
+/// A model with one scalar output is compiled like any other: its magnitude is the accuracy
+/// yardstick, not a range of ~0 that only the widest bit width could meet.
+#[test]
+fn a_scalar_output_is_compiled_at_a_modest_bit_width() {
+    let (onnx, input) = (
+        models().join("ops/scalar.onnx"),
+        models().join("ops/scalar.json"),
+    );
+    check(&onnx, &input);
+    let c = zkinfer_onnx::compile(&onnx, &input, &CompileOptions::default()).unwrap();
+    assert!(c.accuracy.met_tolerance, "{:?}", c.accuracy);
+    assert!(c.model.graph.bits <= 12, "{} bits", c.model.graph.bits);
+    assert!(c.model.shape.k <= 14, "k = {}", c.model.shape.k);
+}

@@ -77,6 +77,10 @@ fn conv() {
     check("1l_conv");
 }
 #[test]
+fn softmax() {
+    check("1l_softmax");
+}
+#[test]
 fn relu_sigmoid_conv() {
     check("2l_relu_sigmoid_conv");
 }

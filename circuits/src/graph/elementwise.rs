@@ -139,7 +139,9 @@ impl ElemOp {
     /// Scale of the quotient `q` (the domain of the function).
     pub fn pre_scale(&self, g: &QuantizedGraph) -> i32 {
         match &g.functions[self.func as usize] {
-            FnKind::Sigmoid { in_scale, .. } => *in_scale,
+            FnKind::Sigmoid { in_scale, .. }
+            | FnKind::ExpShifted { in_scale, .. }
+            | FnKind::Recip { in_scale, .. } => *in_scale,
             _ => g.tensors[self.output].scale,
         }
     }

@@ -28,6 +28,16 @@ pub enum FnKind {
     Clip { lo: i64, hi: i64 },
     /// `y = round(sigmoid(x * 2^-in_scale) * 2^out_scale)`.
     Sigmoid { in_scale: i32, out_scale: i32 },
+    /// `y = round(exp((x - offset) * 2^-in_scale) * 2^out_scale)`: softmax's numerator, whose
+    /// argument `x_j - max + offset` is shifted into the domain by `offset`.
+    ExpShifted {
+        offset: i64,
+        in_scale: i32,
+        out_scale: i32,
+    },
+    /// `y = round(2^out_scale / max(x * 2^-in_scale, 1))`, computed on integers: softmax's
+    /// reciprocal of its row sum (which is at least 1: the maximum's own term).
+    Recip { in_scale: i32, out_scale: i32 },
 }
 
 /// A function whose image leaves its codomain.
@@ -60,7 +70,8 @@ impl FnKind {
                 let shift = (*out_shift).min(1000) as i32;
                 (slope * x as f64 * exp2i(-shift)).round() as i64
             }
-            FnKind::Clip { lo, hi } => x.clamp(*lo, *hi),
+            // ONNX: `min(max(x, lo), hi)`, so `hi` wins when `lo > hi`.
+            FnKind::Clip { lo, hi } => x.max(*lo).min(*hi),
             FnKind::Sigmoid {
                 in_scale,
                 out_scale,
@@ -68,6 +79,18 @@ impl FnKind {
                 let real = x as f64 * exp2i(in_scale.saturating_neg());
                 (det_sigmoid(real) * exp2i(*out_scale)).round() as i64
             }
+            FnKind::ExpShifted {
+                offset,
+                in_scale,
+                out_scale,
+            } => {
+                let real = x.saturating_sub(*offset) as f64 * exp2i(in_scale.saturating_neg());
+                (det_exp(real) * exp2i(*out_scale)).round() as i64
+            }
+            FnKind::Recip {
+                in_scale,
+                out_scale,
+            } => recip(x, *in_scale, *out_scale),
         }
     }
 
@@ -129,8 +152,41 @@ impl FnKind {
                 in_scale,
                 out_scale,
             } => format!("sigmoid(in=2^-{in_scale},out=2^-{out_scale})"),
+            FnKind::ExpShifted {
+                offset,
+                in_scale,
+                out_scale,
+            } => format!("exp(offset={offset},in=2^-{in_scale},out=2^-{out_scale})"),
+            FnKind::Recip {
+                in_scale,
+                out_scale,
+            } => format!("recip(in=2^-{in_scale},out=2^-{out_scale})"),
         }
     }
+}
+
+/// `round(2^out_scale / max(x · 2^-in_scale, 1))`, half up, in integers: with `x` at least
+/// `2^in_scale`, `round(2^(out_scale + in_scale) / x)`; below, `2^out_scale`. Scales whose
+/// numerator does not fit 126 bits give 0 (and fail the codomain check if that matters).
+fn recip(x: i64, in_scale: i32, out_scale: i32) -> i64 {
+    let e = out_scale
+        .checked_add(in_scale)
+        .and_then(|e| u32::try_from(e).ok());
+    let (Some(e), Ok(o)) = (e, u32::try_from(out_scale)) else {
+        return 0;
+    };
+    if e > 125 || o > 62 {
+        return 0;
+    }
+    // `2^in_scale` rounded up to an integer: the smallest `x` whose real value is at least 1.
+    let one = 1i128 << in_scale.clamp(0, 125);
+    let x = x as i128;
+    if x < one {
+        return 1i64 << o;
+    }
+    let num = 1i128 << e;
+    // round(num / x) = floor((2·num + x) / (2·x)).
+    ((2 * num + x) / (2 * x)) as i64
 }
 
 /// `2^e` exactly, for `|e| < 1000`.
@@ -190,6 +246,51 @@ mod tests {
         }
     }
 
+    /// Whether `v` is within `1e-9` of a rounding boundary (`k + 0.5`), where a last-ulp
+    /// difference between two exp implementations may round either way.
+    fn near_tie(v: f64) -> bool {
+        ((v - v.floor()) - 0.5).abs() < 1e-9
+    }
+
+    #[test]
+    fn softmax_tables_are_correctly_rounded_over_the_whole_domain() {
+        for bits in [8u32, 11, 16] {
+            let half = 1i64 << (bits - 1);
+            let s_e = bits as i32 - 2;
+            for in_scale in [-3, 0, 5, bits as i32 + 1] {
+                let exp = FnKind::ExpShifted {
+                    offset: half - 1,
+                    in_scale,
+                    out_scale: s_e,
+                };
+                exp.check_image(bits).unwrap();
+                // The row maximum's own term is exactly 2^s_e.
+                assert_eq!(exp.eval(half - 1), 1 << s_e);
+                for x in -half..half {
+                    let real = ((x - half + 1) as f64 * (-in_scale as f64).exp2()).exp();
+                    let want = real * (s_e as f64).exp2();
+                    if !near_tie(want) {
+                        assert_eq!(exp.eval(x), want.round() as i64, "exp at {x}");
+                    }
+                }
+            }
+            for t in [0i32, 2, 6] {
+                let recip = FnKind::Recip {
+                    in_scale: s_e - t,
+                    out_scale: s_e,
+                };
+                recip.check_image(bits).unwrap();
+                for x in -half..half {
+                    let real = (x as f64 * ((t - s_e) as f64).exp2()).max(1.0);
+                    let want = (s_e as f64).exp2() / real;
+                    if !near_tie(want) {
+                        assert_eq!(recip.eval(x), want.round() as i64, "recip at {x}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn functions() {
         assert_eq!(FnKind::Relu.eval(-5), 0);
@@ -199,6 +300,10 @@ mod tests {
         assert_eq!(leaky(4.0, 2).eval(-3), -3);
         assert_eq!(leaky(4.0, 2).eval(6), 2);
         assert_eq!(FnKind::Clip { lo: -2, hi: 3 }.eval(9), 3);
+        // ONNX's min(max(x, lo), hi): `hi` when the bounds cross.
+        for x in [-9, 0, 9] {
+            assert_eq!(FnKind::Clip { lo: 5, hi: -1 }.eval(x), -1);
+        }
         let s = FnKind::Sigmoid {
             in_scale: 4,
             out_scale: 8,

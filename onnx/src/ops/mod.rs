@@ -13,6 +13,7 @@ mod fold;
 mod linear;
 mod pool;
 mod reshape;
+mod softmax;
 
 pub use activation::Activation;
 pub use batchnorm::BatchNorm;
@@ -148,6 +149,11 @@ pub static REGISTRY: &[OpSpec] = &[
     OpSpec {
         name: "Identity",
         build: reshape::identity,
+        compute: true,
+    },
+    OpSpec {
+        name: "Softmax",
+        build: softmax::softmax,
         compute: true,
     },
     OpSpec {
