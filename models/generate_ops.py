@@ -195,4 +195,25 @@ save(
     [vi("y", [1, 1])],
     [w("W", (6, 1)), w("B", (1,), 0.2)],
 )
+# LayerNormalization (opset 17) over the last two axes, with scale and bias, and over the last
+# one without bias, after a Gemm.
+save(
+    "layernorm",
+    [
+        helper.make_node("LayerNormalization", ["x", "g", "b"], ["y"], axis=-2, epsilon=1e-3),
+        helper.make_node("Reshape", ["x", "shape"], ["x2"]),
+        helper.make_node("Gemm", ["x2", "W"], ["h"]),
+        helper.make_node("LayerNormalization", ["h", "g2"], ["z"]),
+    ],
+    [vi("x", [1, 2, 3, 4])],
+    [vi("y", [1, 2, 3, 4]), vi("z", [6, 5])],
+    [
+        w("g", (3, 4), 1.0),
+        w("b", (3, 4), 0.3),
+        const("shape", [6, 4], np.int64),
+        w("W", (4, 5), 1.0),
+        w("g2", (5,), 1.0),
+    ],
+    opset=17,
+)
 print("wrote", sorted(os.listdir(HERE)))

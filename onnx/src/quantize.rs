@@ -163,9 +163,15 @@ impl<'a> QuantCtx<'a> {
         &self.model.tensors[t].shape
     }
 
+    /// Calibrated bound on the magnitude of an ONNX tensor's values (its largest magnitude on
+    /// the calibration input, times the margin).
+    pub fn bound(&self, t: usize) -> f64 {
+        self.ranges.max_abs.get(t).copied().unwrap_or(0.0) * self.margin
+    }
+
     /// Calibrated scale of an ONNX tensor: the finest at which its range fits.
     pub fn scale_for(&self, t: usize) -> i32 {
-        let m = self.ranges.max_abs.get(t).copied().unwrap_or(0.0) * self.margin;
+        let m = self.bound(t);
         let m = if m > 1e-30 { m } else { 1.0 };
         let limit = ((1i64 << (self.bits - 1)) - 1) as f64;
         let s = (limit / m).log2().floor() as i32;

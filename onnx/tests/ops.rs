@@ -9,7 +9,7 @@ use halo2_proofs::dev::MockProver;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zkinfer_circuits::input::InputData;
-use zkinfer_circuits::ModelCircuit;
+use zkinfer_circuits::{CompiledModel, ModelCircuit};
 use zkinfer_onnx::{output_range_of, reference, CompileOptions, OnnxModel};
 
 fn models() -> PathBuf {
@@ -169,13 +169,55 @@ fn softmax_coerced_to_2d_and_clip_with_min_above_max() {
 /// reciprocal, output) by one, or taking another element as the maximum, breaks the circuit.
 #[test]
 fn softmax_witness_is_unique() {
-    let (onnx, input) = (
-        models().join("ops/softmax_opset11.onnx"),
-        models().join("ops/softmax_opset11.json"),
+    let other_maximum = |m: &CompiledModel, honest: &[Vec<i128>]| {
+        let x = m.graph.inputs[0];
+        let mx = tensor(m, "(max)");
+        let other = honest[x]
+            .iter()
+            .copied()
+            .find(|&v| v != honest[mx][0])
+            .unwrap();
+        let mut vals = honest.to_vec();
+        vals[mx][0] = other;
+        vec![vals]
+    };
+    assert_unique_witness(
+        &models().join("ops/softmax_opset11.onnx"),
+        &models().join("ops/softmax_opset11.json"),
+        &["(max)", "(exp)", "(sum)", "(1/sum)"],
+        other_maximum,
     );
-    let c = zkinfer_onnx::compile(&onnx, &input, &CompileOptions::default()).unwrap();
+}
+
+#[test]
+fn layer_normalization_over_two_axes_and_after_a_gemm() {
+    check(
+        &models().join("ops/layernorm.onnx"),
+        &models().join("ops/layernorm.json"),
+    );
+}
+
+/// The first tensor whose name ends with `suffix`.
+fn tensor(m: &CompiledModel, suffix: &str) -> usize {
+    m.graph
+        .tensors
+        .iter()
+        .position(|t| t.name.ends_with(suffix))
+        .unwrap_or_else(|| panic!("no tensor named *{suffix}"))
+}
+
+/// Moves element 0 of each tensor whose name ends with one of `suffixes` (and of the first
+/// output) by ±1, and tries the witnesses `more` makes from the honest one: each must break
+/// the circuit.
+fn assert_unique_witness(
+    onnx: &Path,
+    input: &Path,
+    suffixes: &[&str],
+    more: impl Fn(&CompiledModel, &[Vec<i128>]) -> Vec<Vec<Vec<i128>>>,
+) {
+    let c = zkinfer_onnx::compile(onnx, input, &CompileOptions::default()).unwrap();
     let m = &c.model;
-    let data = InputData::from_path(&input).unwrap();
+    let data = InputData::from_path(input).unwrap();
     let honest = m.graph.eval(&data.quantize(&m.io()).unwrap()).unwrap();
     let plan = Arc::new(m.plan().unwrap());
     let graph = Arc::new(m.graph.clone());
@@ -188,15 +230,9 @@ fn softmax_witness_is_unique() {
             .is_ok()
     };
     assert!(satisfied(honest.clone()));
-    let id = |suffix: &str| {
-        m.graph
-            .tensors
-            .iter()
-            .position(|t| t.name.ends_with(suffix))
-            .unwrap_or_else(|| panic!("no tensor named *{suffix}"))
-    };
-    let out = m.graph.outputs[0];
-    for t in [id("(max)"), id("(exp)"), id("(sum)"), id("(1/sum)"), out] {
+    let mut ids: Vec<usize> = suffixes.iter().map(|sfx| tensor(m, sfx)).collect();
+    ids.push(m.graph.outputs[0]);
+    for t in ids {
         for delta in [1, -1] {
             let mut vals = honest.clone();
             vals[t][0] += delta;
@@ -207,32 +243,19 @@ fn softmax_witness_is_unique() {
             );
         }
     }
-    // Another element of the row as its maximum.
-    let (x, mx) = (m.graph.inputs[0], id("(max)"));
-    let other = honest[x]
-        .iter()
-        .copied()
-        .find(|&v| v != honest[mx][0])
-        .unwrap();
-    let mut vals = honest.clone();
-    vals[mx][0] = other;
-    assert!(
-        !satisfied(vals),
-        "a non-maximal element taken as the maximum"
-    );
+    for vals in more(m, &honest) {
+        assert!(!satisfied(vals), "a crafted witness still verifies");
+    }
 }
 
-/// A model with one scalar output is compiled like any other: its magnitude is the accuracy
-/// yardstick, not a range of ~0 that only the widest bit width could meet.
+/// LayerNorm's witness is unique: its row sum, deviations, sum of squares, reciprocal
+/// standard deviation and outputs cannot move.
 #[test]
-fn a_scalar_output_is_compiled_at_a_modest_bit_width() {
-    let (onnx, input) = (
-        models().join("ops/scalar.onnx"),
-        models().join("ops/scalar.json"),
+fn layer_normalization_witness_is_unique() {
+    assert_unique_witness(
+        &models().join("ops/layernorm.onnx"),
+        &models().join("ops/layernorm.json"),
+        &["(sum)", "(deviation)", "(n·variance)", "(1/std)"],
+        |_, _| Vec::new(),
     );
-    check(&onnx, &input);
-    let c = zkinfer_onnx::compile(&onnx, &input, &CompileOptions::default()).unwrap();
-    assert!(c.accuracy.met_tolerance, "{:?}", c.accuracy);
-    assert!(c.model.graph.bits <= 12, "{} bits", c.model.graph.bits);
-    assert!(c.model.shape.k <= 14, "k = {}", c.model.shape.k);
 }

@@ -81,6 +81,10 @@ fn softmax() {
     check("1l_softmax");
 }
 #[test]
+fn layernorm() {
+    check("layernorm");
+}
+#[test]
 fn relu_sigmoid_conv() {
     check("2l_relu_sigmoid_conv");
 }

@@ -220,20 +220,16 @@ impl IntOp for ElemOp {
 
     fn describe(&self, g: &QuantizedGraph) -> String {
         let name = |o: &Option<Operand>| o.as_ref().map(|o| g.tensors[o.tensor].name.clone());
+        let (a, b) = (name(&self.a), name(&self.b));
         let mut parts = Vec::new();
-        if let Some(a) = name(&self.a) {
-            parts.push(if self.qm.is_zero() {
-                format!("qa·[{a}]")
-            } else {
-                format!("[{a}]")
-            });
+        if let (Some(a), false) = (&a, self.qa.is_zero()) {
+            parts.push(format!("qa·[{a}]"));
         }
-        if let Some(b) = name(&self.b) {
-            parts.push(if self.qm.is_zero() {
-                format!("qb·[{b}]")
-            } else {
-                format!("·[{b}]")
-            });
+        if let (Some(b), false) = (&b, self.qb.is_zero()) {
+            parts.push(format!("qb·[{b}]"));
+        }
+        if let (Some(a), Some(b), false) = (&a, &b, self.qm.is_zero()) {
+            parts.push(format!("qm·[{a}]·[{b}]"));
         }
         if !self.qc.is_zero() {
             parts.push("qc".into());

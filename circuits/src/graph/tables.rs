@@ -38,6 +38,11 @@ pub enum FnKind {
     /// `y = round(2^out_scale / max(x * 2^-in_scale, 1))`, computed on integers: softmax's
     /// reciprocal of its row sum (which is at least 1: the maximum's own term).
     Recip { in_scale: i32, out_scale: i32 },
+    /// `y = round(2^out_scale / sqrt(max(x, 1) · unit))`: LayerNorm's reciprocal standard
+    /// deviation, `unit` being the real variance one step of `x` stands for. IEEE-754 makes
+    /// the product, square root and quotient correctly rounded, so the table is the same on
+    /// every machine.
+    Rsqrt { unit: f64, out_scale: i32 },
 }
 
 /// A function whose image leaves its codomain.
@@ -91,6 +96,16 @@ impl FnKind {
                 in_scale,
                 out_scale,
             } => recip(x, *in_scale, *out_scale),
+            FnKind::Rsqrt { unit, out_scale } => {
+                let v = x.max(1) as f64 * unit;
+                let y = (exp2i(*out_scale) / v.sqrt()).round();
+                // A unit that is not a positive finite number: no meaningful table.
+                if y.is_finite() && *unit > 0.0 {
+                    y as i64
+                } else {
+                    i64::MAX
+                }
+            }
         }
     }
 
@@ -161,6 +176,9 @@ impl FnKind {
                 in_scale,
                 out_scale,
             } => format!("recip(in=2^-{in_scale},out=2^-{out_scale})"),
+            FnKind::Rsqrt { unit, out_scale } => {
+                format!("rsqrt(unit_bits={:#x},out=2^-{out_scale})", unit.to_bits())
+            }
         }
     }
 }
@@ -289,6 +307,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn rsqrt_table_is_a_monotone_correctly_rounded_reciprocal_square_root() {
+        let bits = 12;
+        let unit = 3.0e-4;
+        // The rule LayerNorm uses: the largest value (at x = 1) just fits.
+        let s_r = ((2047.0 * f64::sqrt(unit)).log2().floor()) as i32 - 1;
+        let f = FnKind::Rsqrt {
+            unit,
+            out_scale: s_r,
+        };
+        f.check_image(bits).unwrap();
+        let half = 1i64 << (bits - 1);
+        for x in -half..half {
+            let want = (s_r as f64).exp2() / (x.max(1) as f64 * unit).sqrt();
+            if !near_tie(want) {
+                assert_eq!(f.eval(x), want.round() as i64, "rsqrt at {x}");
+            }
+            if x > -half {
+                assert!(f.eval(x) <= f.eval(x - 1), "not monotone at {x}");
+            }
+        }
+        // A unit that is not positive gives no table.
+        let bad = FnKind::Rsqrt {
+            unit: 0.0,
+            out_scale: 4,
+        };
+        assert!(bad.check_image(bits).is_err());
     }
 
     #[test]

@@ -10,9 +10,11 @@ mod arith;
 mod batchnorm;
 mod conv;
 mod fold;
+mod layernorm;
 mod linear;
 mod pool;
 mod reshape;
+mod rows;
 mod softmax;
 
 pub use activation::Activation;
@@ -149,6 +151,11 @@ pub static REGISTRY: &[OpSpec] = &[
     OpSpec {
         name: "Identity",
         build: reshape::identity,
+        compute: true,
+    },
+    OpSpec {
+        name: "LayerNormalization",
+        build: layernorm::layer_norm,
         compute: true,
     },
     OpSpec {

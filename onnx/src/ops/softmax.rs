@@ -14,15 +14,14 @@
 //! No step has a prover-chosen value: the maximum is pinned by the max chip, the tables are
 //! fixed and the roundings have range-checked remainders. The output has scale `B - 2`.
 
+use super::rows::{row_index, row_sum};
 use super::{input, shape_err, OnnxOp};
 use crate::proto::Attrs;
 use crate::quantize::{Lin, NewTensor, QRef, QuantCtx};
 use crate::tensor::{axis, transpose_index, Tensor};
 use crate::FrontendError;
 use std::any::Any;
-use zkinfer_circuits::graph::{
-    Coef, FnKind, Geometry, LinearOp, MaxOp, Operand, QOp, TensorKind, ViewOp, WeightSet,
-};
+use zkinfer_circuits::graph::{Coef, FnKind, MaxOp, Operand, QOp, TensorKind, ViewOp};
 
 /// Softmax over one axis (opset ≥ 13) or over the dimensions from `axis` on (opset < 13,
 /// which coerces the input to 2-D).
@@ -180,7 +179,6 @@ fn lower_rows(
     }
     let s_e = bits as i32 - 2;
     let half = 1i64 << (bits - 1);
-    let row_of = |len: usize| Some((0..len).map(|e| (e / n) as u32).collect());
 
     // 1. The row maximum.
     let m = q.new_tensor(
@@ -212,7 +210,7 @@ fn lower_rows(
     let lin = Lin {
         b: Some(Operand {
             tensor: m,
-            index: row_of(rows * n),
+            index: row_index(rows, n),
         }),
         qb: Coef::Const(-1),
         qc: Coef::Const(half - 1),
@@ -222,30 +220,7 @@ fn lower_rows(
     let e = q.emit(op.clone(), new(&e_name, shape.clone(), s_e), lin, 0, exp);
 
     // 3. S = Σ_j e_j, exactly.
-    let sum = q.new_tensor(
-        &format!("{name} (sum)"),
-        vec![rows],
-        s_e,
-        TensorKind::Accumulator,
-    );
-    q.push(QOp::Linear(LinearOp {
-        name: op.clone(),
-        input: e.id,
-        output: sum,
-        sets: vec![WeightSet {
-            m: 1,
-            k: n,
-            w: vec![1; n],
-            b: vec![0],
-        }],
-        geometry: Geometry::Dense {
-            outer: rows,
-            inner: 1,
-            xs: [n, 0, 1],
-            ys: [1, 0, 1],
-            sets: None,
-        },
-    }));
+    let sum = row_sum(q, &op, e.id, (rows, n), &format!("{name} (sum)"), s_e);
 
     // 4. R = RECIP[round(S / 2^t)].
     let recip = FnKind::Recip {
@@ -272,7 +247,7 @@ fn lower_rows(
     let lin = Lin {
         b: Some(Operand {
             tensor: r.id,
-            index: row_of(rows * n),
+            index: row_index(rows, n),
         }),
         qa: Coef::Const(0),
         qm: Coef::Const(1),

@@ -1,0 +1,256 @@
+//! LayerNormalization (opset 17), lowered into existing families so that every step has
+//! exactly one witness. For a row `x_1..x_n` at scale `s_x` and `B`-bit activations:
+//!
+//! 1. `S = Σ_j x_j`: a linear map with weights 1, exact;
+//! 2. `d_j = round((n·x_j − S) / 2^t1)`: `n·(x_j − mean)`, rescaled into `h` bits (a rounding
+//!    with its remainder range-checked), `h` small enough for step 4;
+//! 3. `V = Σ_j d_j²`: a product of computed tensors (the dot chip), exact;
+//! 4. `r = RSQRT[round((V + c_ε) / 2^t2)]`: a rescale fused with the table
+//!    `round(2^s_r / sqrt(max(v, 1) · unit))`, where `unit` is the variance one step of `v`
+//!    stands for and `c_ε` is ε in the units of `V`;
+//! 5. `y_j = round(γ'_j · d_j · r + β'_j)` at the calibrated output scale (`γ'`, `β'` the scale
+//!    and bias in the units of `d·r`), fused with a following activation as any rescale is.
+//!
+//! No value is chosen by the prover. Only the output `Y` is supported (not `Mean` or
+//! `InvStdDev`).
+
+use super::rows::{row_index, row_sum};
+use super::{input, shape_err, OnnxOp};
+use crate::proto::Attrs;
+use crate::quantize::{Lin, NewTensor, QRef, QuantCtx};
+use crate::tensor::{axis, Tensor};
+use crate::FrontendError;
+use std::any::Any;
+use zkinfer_circuits::graph::{Coef, FnKind, MatMulOp, Operand, QOp, TensorKind};
+
+/// LayerNormalization over the dimensions from `axis` on.
+#[derive(Debug)]
+pub struct LayerNorm {
+    axis: i64,
+    epsilon: f64,
+}
+
+impl LayerNorm {
+    /// `(rows, n)`: the tensor as rows of the normalised elements.
+    fn rows(&self, node: &str, shape: &[usize]) -> Result<(usize, usize), FrontendError> {
+        let a = axis(self.axis, shape.len(), node)?;
+        let n: usize = shape[a..].iter().product();
+        if n == 0 {
+            return Err(shape_err(node, "layer normalization over no elements"));
+        }
+        Ok((shape[..a].iter().product(), n))
+    }
+}
+
+/// `γ` or `β` repeated for every row (`n` values per row), broadcast from its own shape.
+fn per_element(
+    node: &str,
+    t: Option<&Tensor>,
+    n: usize,
+    dflt: f64,
+) -> Result<Vec<f64>, FrontendError> {
+    match t {
+        None => Ok(vec![dflt; n]),
+        Some(t) if t.len() == n => Ok(t.data.clone()),
+        Some(t) if t.len() == 1 => Ok(vec![t.data[0]; n]),
+        Some(t) => Err(shape_err(
+            node,
+            format!("scale/bias of {} values for rows of {n}", t.len()),
+        )),
+    }
+}
+
+impl OnnxOp for LayerNorm {
+    fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
+        let x = input(node, inputs, 0)?;
+        let (_, n) = self.rows(node, &x.shape)?;
+        let gamma = per_element(node, inputs.get(1).copied().flatten(), n, 1.0)?;
+        let beta = per_element(node, inputs.get(2).copied().flatten(), n, 0.0)?;
+        let (gamma, beta) = (&gamma, &beta);
+        let y = x
+            .data
+            .chunks(n)
+            .flat_map(|row| {
+                let mean = row.iter().sum::<f64>() / n as f64;
+                let var = row.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+                let inv = 1.0 / (var + self.epsilon).sqrt();
+                row.iter()
+                    .enumerate()
+                    .map(move |(j, v)| (v - mean) * inv * gamma[j] + beta[j])
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        Ok(vec![Tensor::float(x.shape.clone(), y)])
+    }
+
+    fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
+        let nd = q.node(node);
+        if nd.outputs.len() > 1 {
+            return Err(q.err(
+                node,
+                "only the output Y is supported (not Mean or InvStdDev)",
+            ));
+        }
+        for i in 1..nd.inputs.len() {
+            if q.input_id(node, i).is_some() && q.const_input(node, i).is_none() {
+                return Err(q.err(node, "scale and bias must be constants"));
+            }
+        }
+        let x = q.act_input(node, 0)?;
+        let shape = q.graph.tensors[x.id].shape.clone();
+        let rows = self.rows(&nd.name, &shape)?;
+        let gamma = per_element(&nd.name, q.const_input(node, 1), rows.1, 1.0)?;
+        let beta = per_element(&nd.name, q.const_input(node, 2), rows.1, 0.0)?;
+        let (d, r, s_dr) = self.deviation_and_rsqrt(q, node, x, rows)?;
+        // 5. y = γ·d·r/(n·2^s_dr) + β, at the calibrated scale.
+        let out = nd.outputs[0];
+        let n = rows.1;
+        let s_g = q.scale_for(out) + q.bits as i32 - s_dr;
+        let l = s_g + s_dr;
+        let mut qm = Vec::with_capacity(rows.0 * n);
+        let mut qc = Vec::with_capacity(rows.0 * n);
+        for e in 0..rows.0 * n {
+            qm.push(q.fixed(node, gamma[e % n] / n as f64, s_g)?);
+            qc.push(q.fixed(node, beta[e % n], l)?);
+        }
+        let lin = Lin {
+            a: Some(Operand {
+                tensor: d.id,
+                index: None,
+            }),
+            b: Some(Operand {
+                tensor: r.id,
+                index: row_index(rows.0, n),
+            }),
+            qm: Coef::Each(qm),
+            qc: Coef::Each(qc),
+            ..Lin::default()
+        };
+        q.finish(node, lin, l, out)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl LayerNorm {
+    /// Steps 1–4: `d` (`n·(x − mean)` in units of `2^(t1 − s_x)`), `r` (the reciprocal standard
+    /// deviation in units of `2^-s_r`), and `s_x − t1 + s_r`, the scale of `d·r/n` as a
+    /// normalised value.
+    fn deviation_and_rsqrt(
+        &self,
+        q: &mut QuantCtx<'_>,
+        node: usize,
+        x: QRef,
+        (rows, n): (usize, usize),
+    ) -> Result<(QRef, QRef, i32), FrontendError> {
+        let bits = q.bits;
+        let op = q.node(node).name.clone();
+        let name = q.model.tensors[q.node(node).outputs[0]].name.clone();
+        // |d| ≤ 2^h, with n·2^(2h) small enough for V to be rescaled within `bits`.
+        let h = (bits as f64 - 1.0 - (n as f64).log2() / 2.0).floor() as i32 - 1;
+        let h = h.min(bits as i32 - 2);
+        // |x − mean| is at most twice the input's calibrated bound (an input beyond it is a
+        // prove-time range error, as for any activation), and never more than the domain.
+        let x_onnx = q.input_id(node, 0).unwrap_or(usize::MAX);
+        let domain = (bits as f64).exp2();
+        let spread = (2.0 * q.bound(x_onnx) * (x.scale as f64).exp2()).clamp(1.0, domain);
+        // The smallest t1 with n·spread / 2^t1 ≤ 2^h.
+        let t1 = ((n as f64 * spread).log2() - h as f64).ceil().max(0.0) as i32;
+        if h < 1 || t1 > bits as i32 {
+            return Err(q.err(
+                node,
+                format!("layer normalization over {n} values needs more than {bits} bits"),
+            ));
+        }
+        let shape = q.graph.tensors[x.id].shape.clone();
+
+        // 1. S = Σ x.
+        let sum = row_sum(q, &op, x.id, (rows, n), &format!("{name} (sum)"), x.scale);
+        // 2. d = round((n·x − S) / 2^t1).
+        let lin = Lin {
+            b: Some(Operand {
+                tensor: sum,
+                index: row_index(rows, n),
+            }),
+            qa: Coef::Const(n as i64),
+            qb: Coef::Const(-1),
+            ..Lin::of(x)
+        };
+        let s_d = x.scale - t1;
+        let d_name = format!("{name} (deviation)");
+        let d = q.emit(
+            op.clone(),
+            new(&d_name, shape, s_d),
+            lin,
+            t1 as u32,
+            FnKind::Identity,
+        );
+
+        // 3. V = Σ d².
+        let v = q.new_tensor(
+            &format!("{name} (n·variance)"),
+            vec![rows],
+            2 * s_d,
+            TensorKind::Accumulator,
+        );
+        q.push(QOp::MatMul(MatMulOp {
+            name: op.clone(),
+            a: d.id,
+            b: d.id,
+            output: v,
+            ikj: [1, n, 1],
+            batches: (0..rows).map(|r| [r * n, r * n, r]).collect(),
+        }));
+
+        // 4. r = RSQRT[round((V + c_ε) / 2^t2)]. V = n³·var·2^(2·s_d).
+        let n3 = (n as f64).powi(3);
+        let per_var = n3 * (2.0 * s_d as f64).exp2();
+        let c = (self.epsilon * per_var).round();
+        let top = n as f64 * (2.0 * h as f64).exp2() + c;
+        let t2 = (top.log2().ceil() as i32 - (bits as i32 - 2)).max(0);
+        if t2 > bits as i32 || !c.is_finite() || c >= (1u64 << 60) as f64 {
+            return Err(q.err(
+                node,
+                format!("epsilon {} does not fit at {bits} bits", self.epsilon),
+            ));
+        }
+        let unit = (t2 as f64).exp2() / per_var;
+        // The largest r (at v = 1) just fits the activation range.
+        let s_r = ((((1i64 << (bits - 1)) - 1) as f64) * unit.sqrt())
+            .log2()
+            .floor() as i32
+            - 1;
+        let rsqrt = FnKind::Rsqrt {
+            unit,
+            out_scale: s_r,
+        };
+        rsqrt
+            .check_image(bits)
+            .map_err(|e| q.err(node, e.to_string()))?;
+        let lin = Lin {
+            qc: Coef::Const(c as i64),
+            ..Lin::of(QRef {
+                id: v,
+                scale: 2 * s_d,
+            })
+        };
+        let r_name = format!("{name} (1/std)");
+        let r = q.emit(op, new(&r_name, vec![rows], s_r), lin, t2 as u32, rsqrt);
+        Ok((d, r, s_d + s_r))
+    }
+}
+
+fn new(name: &str, shape: Vec<usize>, scale: i32) -> NewTensor<'_> {
+    NewTensor { name, shape, scale }
+}
+
+/// `LayerNormalization`: `axis` (default -1), `epsilon` (default 1e-5); `stash_type` only
+/// changes the float precision ONNX Runtime computes in.
+pub fn layer_norm(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    Ok(Box::new(LayerNorm {
+        axis: a.int("axis")?.unwrap_or(-1),
+        epsilon: a.float("epsilon")?.unwrap_or(1e-5),
+    }))
+}

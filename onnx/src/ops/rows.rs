@@ -1,0 +1,42 @@
+//! Row helpers shared by the ops that normalise over the trailing elements of a tensor
+//! (Softmax, LayerNormalization): the row index of each element and exact row sums.
+
+use crate::quantize::QuantCtx;
+use zkinfer_circuits::graph::{Geometry, LinearOp, QOp, TensorId, TensorKind, WeightSet};
+
+/// For each element of a `rows × n` tensor, its row (an elementwise operand's index).
+pub fn row_index(rows: usize, n: usize) -> Option<Vec<u32>> {
+    Some((0..rows * n).map(|e| (e / n) as u32).collect())
+}
+
+/// Appends `Σ_j x[r, j]` for each row of the `rows × n` tensor `x`: a constant-weight linear
+/// map with weights 1, exact (an accumulator named `name`, at `scale`).
+pub fn row_sum(
+    q: &mut QuantCtx<'_>,
+    op: &str,
+    x: TensorId,
+    (rows, n): (usize, usize),
+    name: &str,
+    scale: i32,
+) -> TensorId {
+    let sum = q.new_tensor(name, vec![rows], scale, TensorKind::Accumulator);
+    q.push(QOp::Linear(LinearOp {
+        name: op.to_string(),
+        input: x,
+        output: sum,
+        sets: vec![WeightSet {
+            m: 1,
+            k: n,
+            w: vec![1; n],
+            b: vec![0],
+        }],
+        geometry: Geometry::Dense {
+            outer: rows,
+            inner: 1,
+            xs: [n, 0, 1],
+            ys: [1, 0, 1],
+            sets: None,
+        },
+    }));
+    sum
+}
