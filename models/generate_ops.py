@@ -216,4 +216,22 @@ save(
     ],
     opset=17,
 )
+# LSTM over three steps with a batch of two and constant initial states, Y omitted; a
+# standalone Tanh of its last hidden state.
+save(
+    "lstm",
+    [
+        helper.make_node("LSTM", ["x", "W", "R", "B", "", "h0", "c0"], ["", "yh", "yc"], hidden_size=3),
+        helper.make_node("Tanh", ["yh"], ["t"]),
+    ],
+    [vi("x", [3, 2, 4])],
+    [vi("t", [1, 2, 3]), vi("yc", [1, 2, 3])],
+    [
+        w("W", (1, 12, 4), 0.6),
+        w("R", (1, 12, 3), 0.6),
+        w("B", (1, 24), 0.2),
+        w("h0", (1, 2, 3), 0.5),
+        w("c0", (1, 2, 3), 0.5),
+    ],
+)
 print("wrote", sorted(os.listdir(HERE)))

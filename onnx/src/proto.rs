@@ -212,6 +212,24 @@ impl<'a> Attrs<'a> {
         }
     }
 
+    /// String-list attribute.
+    pub fn strings(&self, attr: &str) -> Result<Option<Vec<String>>, FrontendError> {
+        match self.get(attr) {
+            None => Ok(None),
+            Some(a) => a
+                .strings
+                .iter()
+                .map(|s| String::from_utf8(s.clone()).map_err(|_| self.err(attr, "not UTF-8")))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+        }
+    }
+
+    /// Which of the node's output slots are named (an empty name omits an optional output).
+    pub fn present_outputs(&self) -> Vec<bool> {
+        self.node.output.iter().map(|o| !o.is_empty()).collect()
+    }
+
     /// Tensor attribute.
     pub fn tensor(&self, attr: &str) -> Result<Option<Tensor>, FrontendError> {
         match self.get(attr).and_then(|a| a.t.as_ref()) {

@@ -208,7 +208,8 @@ fn tensor(m: &CompiledModel, suffix: &str) -> usize {
 
 /// Moves element 0 of each tensor whose name ends with one of `suffixes` (and of the first
 /// output) by ±1, and tries the witnesses `more` makes from the honest one: each must break
-/// the circuit.
+/// the circuit. (A tensor is assigned where an op reads it: name tensors that an op reads
+/// directly, not only through a view.)
 fn assert_unique_witness(
     onnx: &Path,
     input: &Path,
@@ -256,6 +257,33 @@ fn layer_normalization_witness_is_unique() {
         &models().join("ops/layernorm.onnx"),
         &models().join("ops/layernorm.json"),
         &["(sum)", "(deviation)", "(n·variance)", "(1/std)"],
+        |_, _| Vec::new(),
+    );
+}
+
+#[test]
+fn lstm_over_three_steps_with_initial_states_and_tanh() {
+    check(
+        &models().join("ops/lstm.onnx"),
+        &models().join("ops/lstm.json"),
+    );
+}
+
+/// The LSTM's gates, cell and hidden states cannot move.
+#[test]
+fn lstm_witness_is_unique() {
+    assert_unique_witness(
+        &models().join("ops/lstm.onnx"),
+        &models().join("ops/lstm.json"),
+        &[
+            "(W·x + b)",
+            "(R·h)[1]",
+            "f[1]",
+            "c~[1]",
+            "c[2]",
+            "tanh(c)[2]",
+            "h[1]",
+        ],
         |_, _| Vec::new(),
     );
 }

@@ -85,6 +85,10 @@ fn layernorm() {
     check("layernorm");
 }
 #[test]
+fn lstm() {
+    check("lstm");
+}
+#[test]
 fn relu_sigmoid_conv() {
     check("2l_relu_sigmoid_conv");
 }

@@ -140,6 +140,7 @@ impl ElemOp {
     pub fn pre_scale(&self, g: &QuantizedGraph) -> i32 {
         match &g.functions[self.func as usize] {
             FnKind::Sigmoid { in_scale, .. }
+            | FnKind::Tanh { in_scale, .. }
             | FnKind::ExpShifted { in_scale, .. }
             | FnKind::Recip { in_scale, .. } => *in_scale,
             _ => g.tensors[self.output].scale,

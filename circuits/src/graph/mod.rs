@@ -28,7 +28,7 @@ pub use invalid::{GraphError, OpDefect};
 pub use linear::{Geometry, LinearGroup, LinearOp, WeightSet, PAD};
 pub use matmul::MatMulOp;
 pub use maxpool::MaxOp;
-pub use tables::{det_sigmoid, FnKind, ImageError};
+pub use tables::{det_sigmoid, det_tanh, FnKind, ImageError};
 pub use view::ViewOp;
 
 use serde::{Deserialize, Serialize};

@@ -28,6 +28,8 @@ pub enum FnKind {
     Clip { lo: i64, hi: i64 },
     /// `y = round(sigmoid(x * 2^-in_scale) * 2^out_scale)`.
     Sigmoid { in_scale: i32, out_scale: i32 },
+    /// `y = round(tanh(x * 2^-in_scale) * 2^out_scale)`, with `tanh(v) = 2·sigmoid(2v) − 1`.
+    Tanh { in_scale: i32, out_scale: i32 },
     /// `y = round(exp((x - offset) * 2^-in_scale) * 2^out_scale)`: softmax's numerator, whose
     /// argument `x_j - max + offset` is shifted into the domain by `offset`.
     ExpShifted {
@@ -83,6 +85,13 @@ impl FnKind {
             } => {
                 let real = x as f64 * exp2i(in_scale.saturating_neg());
                 (det_sigmoid(real) * exp2i(*out_scale)).round() as i64
+            }
+            FnKind::Tanh {
+                in_scale,
+                out_scale,
+            } => {
+                let real = x as f64 * exp2i(in_scale.saturating_neg());
+                (det_tanh(real) * exp2i(*out_scale)).round() as i64
             }
             FnKind::ExpShifted {
                 offset,
@@ -167,6 +176,10 @@ impl FnKind {
                 in_scale,
                 out_scale,
             } => format!("sigmoid(in=2^-{in_scale},out=2^-{out_scale})"),
+            FnKind::Tanh {
+                in_scale,
+                out_scale,
+            } => format!("tanh(in=2^-{in_scale},out=2^-{out_scale})"),
             FnKind::ExpShifted {
                 offset,
                 in_scale,
@@ -242,6 +255,12 @@ fn det_exp(x: f64) -> f64 {
 /// `1 / (1 + exp(-x))`, deterministic across platforms.
 pub fn det_sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + det_exp(-x))
+}
+
+/// `tanh(x) = 2·sigmoid(2x) − 1`, deterministic across platforms (absolute error a few ulps
+/// of 1).
+pub fn det_tanh(x: f64) -> f64 {
+    2.0 * det_sigmoid(2.0 * x) - 1.0
 }
 
 #[cfg(test)]
@@ -358,6 +377,17 @@ mod tests {
         assert_eq!(s.eval(0), 128);
         assert_eq!(s.eval(1 << 10), 256);
         assert_eq!(s.eval(-(1 << 10)), 0);
+        let t = FnKind::Tanh {
+            in_scale: 4,
+            out_scale: 8,
+        };
+        assert_eq!(t.eval(0), 0);
+        assert_eq!(t.eval(1 << 10), 256);
+        assert_eq!(t.eval(-(1 << 10)), -256);
+        for x in -200..200 {
+            let want = ((x as f64 / 16.0).tanh() * 256.0).round() as i64;
+            assert!((t.eval(x) - want).abs() <= 1, "tanh at {x}");
+        }
     }
 
     /// The functions the front end makes, over a range of parameters and bit widths: each
@@ -390,6 +420,10 @@ mod tests {
                 made.push(FnKind::Clip { lo, hi });
             }
             for in_scale in [-3, 0, 2, bits as i32, 2 * bits as i32] {
+                made.push(FnKind::Tanh {
+                    in_scale,
+                    out_scale: bits as i32 - 2,
+                });
                 made.push(FnKind::Sigmoid {
                     in_scale,
                     out_scale: bits as i32 - 2,

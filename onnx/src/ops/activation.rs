@@ -1,4 +1,4 @@
-//! Activations: Relu, LeakyRelu, Clip, Sigmoid. Each is a table function; after a linear map
+//! Activations: Relu, LeakyRelu, Clip, Sigmoid, Tanh. Each is a table function; after a linear map
 //! it is fused into the rescale, otherwise it is its own elementwise op.
 
 use super::{input, OnnxOp};
@@ -7,7 +7,7 @@ use crate::quantize::{Lin, NewTensor, QuantCtx};
 use crate::tensor::Tensor;
 use crate::FrontendError;
 use std::any::Any;
-use zkinfer_circuits::graph::{det_sigmoid, FnKind};
+use zkinfer_circuits::graph::{det_sigmoid, det_tanh, FnKind};
 
 /// An activation: its table function at a given input scale, and the output scale.
 pub trait Activation {
@@ -227,6 +227,33 @@ impl Activation for Sigmoid {
 }
 activation_op!(Sigmoid);
 
+/// `tanh(x)`; the output gets scale `bits - 2` (values in [-1, 1]).
+#[derive(Debug)]
+pub struct Tanh;
+
+impl Tanh {
+    fn float_bounds(&self, _: &[Option<&Tensor>]) -> (f64, f64) {
+        (0.0, 0.0)
+    }
+    fn apply(&self, v: f64, _: f64, _: f64) -> f64 {
+        det_tanh(v)
+    }
+}
+
+impl Activation for Tanh {
+    fn function(&self, q: &QuantCtx<'_>, _: usize, s: i32) -> Result<(FnKind, i32), FrontendError> {
+        let out = q.bits as i32 - 2;
+        Ok((
+            FnKind::Tanh {
+                in_scale: s,
+                out_scale: out,
+            },
+            out,
+        ))
+    }
+}
+activation_op!(Tanh);
+
 pub fn relu(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
     Ok(Box::new(Relu))
 }
@@ -246,4 +273,8 @@ pub fn clip(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
 
 pub fn sigmoid(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
     Ok(Box::new(Sigmoid))
+}
+
+pub fn tanh(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    Ok(Box::new(Tanh))
 }

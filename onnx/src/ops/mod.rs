@@ -12,6 +12,7 @@ mod conv;
 mod fold;
 mod layernorm;
 mod linear;
+mod lstm;
 mod pool;
 mod reshape;
 mod rows;
@@ -119,6 +120,11 @@ pub static REGISTRY: &[OpSpec] = &[
         compute: true,
     },
     OpSpec {
+        name: "Tanh",
+        build: activation::tanh,
+        compute: true,
+    },
+    OpSpec {
         name: "MaxPool",
         build: pool::max_pool,
         compute: true,
@@ -151,6 +157,11 @@ pub static REGISTRY: &[OpSpec] = &[
     OpSpec {
         name: "Identity",
         build: reshape::identity,
+        compute: true,
+    },
+    OpSpec {
+        name: "LSTM",
+        build: lstm::lstm,
         compute: true,
     },
     OpSpec {

@@ -1,0 +1,593 @@
+//! LSTM (forward, default activations), unrolled over its fixed sequence length into existing
+//! families. Per step `t`, with gates in ONNX's order `i, o, f, c`:
+//!
+//! - `z = W·x_t + R·h_(t-1) + Wb + Rb`: one constant-weight linear map over every step's input
+//!   (with the biases), one over `h_(t-1)` (a constant initial state is folded into the gates'
+//!   constants instead);
+//! - `i, o, f = sigmoid(z)`, `c~ = tanh(z)`: the rescale of `z` fused with the table;
+//! - `c_t = f ⊙ c_(t-1) + i ⊙ c~` and `h_t = o ⊙ tanh(c_t)`: elementwise products and sums.
+//!
+//! Gates and `h` have scale `B - 2` (values in [-1, 1]); `c` the scale of its bound
+//! `|c_0| + t + 1`; `z` the scale of its bound for inputs within the input's calibrated bound.
+
+use super::{input, shape_err, OnnxOp};
+use crate::proto::Attrs;
+use crate::quantize::{Lin, NewTensor, QRef, QuantCtx};
+use crate::tensor::Tensor;
+use crate::FrontendError;
+use std::any::Any;
+use zkinfer_circuits::graph::{
+    det_sigmoid, det_tanh, Coef, FnKind, Geometry, LinearOp, Operand, QOp, TensorKind, ViewOp,
+    WeightSet,
+};
+
+/// A forward LSTM with the default activations.
+#[derive(Debug)]
+pub struct Lstm {
+    hidden: usize,
+    /// Which of `Y`, `Y_h`, `Y_c` the node names.
+    outputs: Vec<bool>,
+}
+
+/// The constant parameters, checked against the input's shape.
+struct Params<'t> {
+    /// `[4H, I]`.
+    w: &'t Tensor,
+    /// `[4H, H]`.
+    r: &'t Tensor,
+    /// `Wb + Rb`, `[4H]`.
+    bias: Vec<f64>,
+    /// `[B, H]` each.
+    h0: Vec<f64>,
+    c0: Vec<f64>,
+    /// Sequence length, batch, input size.
+    sbi: [usize; 3],
+}
+
+impl Lstm {
+    /// Checks shapes and unsupported inputs; `x`'s shape is `[S, B, I]`.
+    fn params<'t>(
+        &self,
+        node: &str,
+        x_shape: &[usize],
+        inputs: &[Option<&'t Tensor>],
+    ) -> Result<Params<'t>, FrontendError> {
+        let h = self.hidden;
+        let [s, b, i] = x_shape else {
+            return Err(shape_err(
+                node,
+                "LSTM input must be [seq_length, batch, input_size]",
+            ));
+        };
+        let (w, r) = (input(node, inputs, 1)?, input(node, inputs, 2)?);
+        if w.shape != [1, 4 * h, *i] || r.shape != [1, 4 * h, h] {
+            return Err(shape_err(
+                node,
+                format!(
+                    "W {:?} / R {:?} do not fit hidden_size {h} and input size {i}",
+                    w.shape, r.shape
+                ),
+            ));
+        }
+        let opt = |k: usize| inputs.get(k).copied().flatten();
+        let bias = match opt(3) {
+            None => vec![0.0; 4 * h],
+            Some(t) if t.shape == [1, 8 * h] => {
+                (0..4 * h).map(|k| t.data[k] + t.data[4 * h + k]).collect()
+            }
+            Some(t) => {
+                return Err(shape_err(
+                    node,
+                    format!("B {:?} is not [1, {}]", t.shape, 8 * h),
+                ))
+            }
+        };
+        if let Some(l) = opt(4) {
+            if l.data.iter().any(|&v| v as usize != *s) {
+                return Err(shape_err(
+                    node,
+                    "sequence_lens other than the sequence length",
+                ));
+            }
+        }
+        let state = |k: usize| match opt(k) {
+            None => Ok(vec![0.0; b * h]),
+            Some(t) if t.len() == b * h => Ok(t.data.clone()),
+            Some(t) => Err(shape_err(
+                node,
+                format!("initial state {:?} is not [1, {b}, {h}]", t.shape),
+            )),
+        };
+        if opt(7).is_some() {
+            return Err(shape_err(node, "peephole weights (P) are not supported"));
+        }
+        Ok(Params {
+            w,
+            r,
+            bias,
+            h0: state(5)?,
+            c0: state(6)?,
+            sbi: [*s, *b, *i],
+        })
+    }
+}
+
+/// The float LSTM: `(Y [S, B, H], h_S [B, H], c_S [B, H])`.
+fn run_float(x: &[f64], p: &Params<'_>, h: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let [s, b, i] = p.sbi;
+    let (mut hs, mut cs) = (p.h0.clone(), p.c0.clone());
+    let mut y = Vec::with_capacity(s * b * h);
+    for t in 0..s {
+        let mut next_h = vec![0.0; b * h];
+        for bb in 0..b {
+            let xt = &x[(t * b + bb) * i..][..i];
+            let hp = &hs[bb * h..][..h];
+            let z = |row: usize| {
+                let wx: f64 = (0..i).map(|k| p.w.data[row * i + k] * xt[k]).sum();
+                let rh: f64 = (0..h).map(|k| p.r.data[row * h + k] * hp[k]).sum();
+                wx + rh + p.bias[row]
+            };
+            for j in 0..h {
+                let (ig, og) = (det_sigmoid(z(j)), det_sigmoid(z(h + j)));
+                let (fg, cg) = (det_sigmoid(z(2 * h + j)), det_tanh(z(3 * h + j)));
+                let c = fg * cs[bb * h + j] + ig * cg;
+                cs[bb * h + j] = c;
+                next_h[bb * h + j] = og * det_tanh(c);
+            }
+        }
+        hs = next_h;
+        y.extend_from_slice(&hs);
+    }
+    (y, hs, cs)
+}
+
+impl OnnxOp for Lstm {
+    fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
+        let x = input(node, inputs, 0)?;
+        let p = self.params(node, &x.shape, inputs)?;
+        let [s, b, _] = p.sbi;
+        let h = self.hidden;
+        let (y, hs, cs) = run_float(&x.data, &p, h);
+        let all = [
+            Tensor::float(vec![s, 1, b, h], y),
+            Tensor::float(vec![1, b, h], hs),
+            Tensor::float(vec![1, b, h], cs),
+        ];
+        Ok(all
+            .into_iter()
+            .zip(&self.outputs)
+            .filter(|(_, &named)| named)
+            .map(|(t, _)| t)
+            .collect())
+    }
+
+    fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
+        let n = q.node(node);
+        for k in 1..n.inputs.len() {
+            if q.input_id(node, k).is_some() && q.const_input(node, k).is_none() {
+                return Err(q.err(
+                    node,
+                    "W, R, B, sequence_lens and the initial states must be constants",
+                ));
+            }
+        }
+        let x = q.act_input(node, 0)?;
+        let shape = q.graph.tensors[x.id].shape.clone();
+        let inputs: Vec<Option<&Tensor>> = (0..n.inputs.len())
+            .map(|k| q.const_input(node, k))
+            .collect();
+        let p = self.params(&n.name, &shape, &inputs)?;
+        Unroll::new(q, node, x, &p, self.hidden)?.run(q, &self.outputs)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The scales and projections shared by every step of one LSTM's lowering.
+struct Unroll<'p> {
+    node: usize,
+    op: String,
+    p: &'p Params<'p>,
+    h: usize,
+    /// Scale of gates and `h` (`B - 2`), of `z`, of its accumulators, of `c`.
+    s_g: i32,
+    s_z: i32,
+    s_acc: i32,
+    s_c: i32,
+    /// `W·x_t + b` for every step, `[S·B, 4H]`.
+    acc_x: usize,
+    /// `R` quantized at the scale that puts `R·h` at `s_acc`.
+    r: WeightSet,
+}
+
+/// `h` or `c` of the previous step: the constant initial state, or a computed tensor.
+#[derive(Clone, Copy)]
+enum State {
+    Initial,
+    Computed(QRef),
+}
+
+/// The finest scale at which values of magnitude up to `bound` fit `bits`.
+fn scale_of(bound: f64, bits: u32) -> i32 {
+    let limit = ((1i64 << (bits - 1)) - 1) as f64;
+    ((limit / bound.max(1e-30)).log2().floor() as i32).clamp(-2 * bits as i32, 3 * bits as i32)
+}
+
+impl<'p> Unroll<'p> {
+    /// Chooses the scales and lowers the input projection of every step.
+    fn new(
+        q: &mut QuantCtx<'_>,
+        node: usize,
+        x: QRef,
+        p: &'p Params<'p>,
+        h: usize,
+    ) -> Result<Self, FrontendError> {
+        let bits = q.bits;
+        let op = q.node(node).name.clone();
+        let [s, b, i] = p.sbi;
+        let s_g = bits as i32 - 2;
+        let x_bound = q.bound(q.input_id(node, 0).unwrap_or(usize::MAX));
+        let h_bound = p.h0.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        let z_bound = (0..4 * h)
+            .map(|row| {
+                let wx: f64 = (0..i).map(|k| p.w.data[row * i + k].abs()).sum::<f64>() * x_bound;
+                let rh: f64 = (0..h).map(|k| p.r.data[row * h + k].abs()).sum::<f64>() * h_bound;
+                wx + rh + p.bias[row].abs()
+            })
+            .fold(0.0f64, f64::max);
+        let s_z = scale_of(z_bound, bits);
+        let s_acc = s_z + bits as i32;
+        let c_bound = p.c0.iter().fold(0.0f64, |m, v| m.max(v.abs())) + s as f64;
+        let s_c = scale_of(c_bound, bits);
+        if 2 * s_g - s_c > bits as i32 {
+            return Err(q.err(
+                node,
+                format!("an LSTM over {s} steps needs more than {bits} bits"),
+            ));
+        }
+        let quant = |q: &QuantCtx<'_>, v: &[f64], scale: i32| {
+            v.iter()
+                .map(|&v| q.fixed(node, v, scale))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let wx = WeightSet {
+            m: 4 * h,
+            k: i,
+            w: quant(q, &p.w.data, s_acc - x.scale)?,
+            b: quant(q, &p.bias, s_acc)?,
+        };
+        let r = WeightSet {
+            m: 4 * h,
+            k: h,
+            w: quant(q, &p.r.data, s_acc - s_g)?,
+            b: vec![0; 4 * h],
+        };
+        let name = format!("{op} (W·x + b)");
+        let acc_x = q.new_tensor(&name, vec![s * b * 4 * h], s_acc, TensorKind::Accumulator);
+        q.push(QOp::Linear(LinearOp {
+            name: op.clone(),
+            input: x.id,
+            output: acc_x,
+            sets: vec![wx],
+            geometry: dense(s * b, i, 4 * h),
+        }));
+        Ok(Unroll {
+            node,
+            op,
+            p,
+            h,
+            s_g,
+            s_z,
+            s_acc,
+            s_c,
+            acc_x,
+            r,
+        })
+    }
+
+    /// Lowers every step and binds the named outputs.
+    fn run(self, q: &mut QuantCtx<'_>, named: &[bool]) -> Result<(), FrontendError> {
+        let [s, b, _] = self.p.sbi;
+        let (mut hp, mut cp) = (State::Initial, State::Initial);
+        let mut hs = Vec::with_capacity(s);
+        for t in 0..s {
+            let (ht, ct) = self.step(q, t, hp, cp)?;
+            hs.push(ht);
+            (hp, cp) = (State::Computed(ht), State::Computed(ct));
+        }
+        let (State::Computed(h_last), State::Computed(c_last)) = (hp, cp) else {
+            return Err(q.err(self.node, "an LSTM over an empty sequence"));
+        };
+        let outs = q.node(self.node).outputs.clone();
+        let per = b * self.h;
+        let mut slots = named.iter().enumerate().filter(|(_, &n)| n).map(|(k, _)| k);
+        for &out in &outs {
+            let Some(k) = slots.next() else { break };
+            let (inputs, map, scale): (Vec<usize>, Vec<(u16, u32)>, i32) = match k {
+                0 => (
+                    hs.iter().map(|h| h.id).collect(),
+                    (0..s)
+                        .flat_map(|t| (0..per).map(move |e| (t as u16, e as u32)))
+                        .collect(),
+                    self.s_g,
+                ),
+                1 => (
+                    vec![h_last.id],
+                    (0..per).map(|e| (0, e as u32)).collect(),
+                    self.s_g,
+                ),
+                _ => (
+                    vec![c_last.id],
+                    (0..per).map(|e| (0, e as u32)).collect(),
+                    self.s_c,
+                ),
+            };
+            let name = q.model.tensors[out].name.clone();
+            let id = q.new_tensor(&name, q.shape(out).to_vec(), scale, TensorKind::Activation);
+            q.push(QOp::View(ViewOp {
+                name: self.op.clone(),
+                inputs,
+                output: id,
+                map,
+            }));
+            q.bind(out, QRef { id, scale });
+        }
+        Ok(())
+    }
+
+    /// One step: the gates from `z`, then `c_t` and `h_t`.
+    fn step(
+        &self,
+        q: &mut QuantCtx<'_>,
+        t: usize,
+        hp: State,
+        cp: State,
+    ) -> Result<(QRef, QRef), FrontendError> {
+        let [_, b, _] = self.p.sbi;
+        let h = self.h;
+        let bits = q.bits;
+        // R·h_(t-1): a linear map of the computed state, or constants from the initial one.
+        let (acc_h, qc) = match hp {
+            State::Computed(hq) => {
+                let name = format!("{} (R·h)[{t}]", self.op);
+                let acc = q.new_tensor(&name, vec![b * 4 * h], self.s_acc, TensorKind::Accumulator);
+                q.push(QOp::Linear(LinearOp {
+                    name: self.op.clone(),
+                    input: hq.id,
+                    output: acc,
+                    sets: vec![self.r.clone()],
+                    geometry: dense(b, h, 4 * h),
+                }));
+                (Some(acc), vec![0.0; b * 4 * h])
+            }
+            State::Initial => {
+                let r = &self.p.r.data;
+                let consts = (0..b * 4 * h)
+                    .map(|e| {
+                        let (bb, row) = (e / (4 * h), e % (4 * h));
+                        (0..h)
+                            .map(|k| r[row * h + k] * self.p.h0[bb * h + k])
+                            .sum::<f64>()
+                    })
+                    .collect();
+                (None, consts)
+            }
+        };
+        let mut gates = Vec::with_capacity(4);
+        for (g, label) in ["i", "o", "f", "c"].iter().enumerate() {
+            let func = if g == 3 {
+                FnKind::Tanh {
+                    in_scale: self.s_z,
+                    out_scale: self.s_g,
+                }
+            } else {
+                FnKind::Sigmoid {
+                    in_scale: self.s_z,
+                    out_scale: self.s_g,
+                }
+            };
+            let idx = |base: usize| -> Vec<u32> {
+                (0..b * h)
+                    .map(|e| ((base + e / h) * 4 * h + g * h + e % h) as u32)
+                    .collect()
+            };
+            let consts = (0..b * h)
+                .map(|e| q.fixed(self.node, qc[(e / h) * 4 * h + g * h + e % h], self.s_acc))
+                .collect::<Result<Vec<_>, _>>()?;
+            let lin = Lin {
+                a: Some(Operand {
+                    tensor: self.acc_x,
+                    index: Some(idx(t * b)),
+                }),
+                qa: Coef::Const(1),
+                b: acc_h.map(|tensor| Operand {
+                    tensor,
+                    index: Some(idx(0)),
+                }),
+                qb: Coef::Const(i64::from(acc_h.is_some())),
+                qc: Coef::Each(consts),
+                ..Lin::default()
+            };
+            let name = format!("{} {label}[{t}]", self.op);
+            gates.push(q.emit(
+                self.op.clone(),
+                new(&name, vec![b * h], self.s_g),
+                lin,
+                bits,
+                func,
+            ));
+        }
+        let [ig, og, fg, cg] = [gates[0], gates[1], gates[2], gates[3]];
+        let ct = self.cell(q, t, [ig, fg, cg], cp)?;
+        // h_t = o ⊙ tanh(c_t).
+        let tanh = FnKind::Tanh {
+            in_scale: self.s_c,
+            out_scale: self.s_g,
+        };
+        let tc_name = format!("{} tanh(c)[{t}]", self.op);
+        let tc = q.emit(
+            self.op.clone(),
+            new(&tc_name, vec![b * h], self.s_g),
+            Lin::of(ct),
+            0,
+            tanh,
+        );
+        let h_name = format!("{} h[{t}]", self.op);
+        let ht = q.emit(
+            self.op.clone(),
+            new(&h_name, vec![b * h], self.s_g),
+            product(og, tc),
+            self.s_g as u32,
+            FnKind::Identity,
+        );
+        Ok((ht, ct))
+    }
+
+    /// `c_t = f ⊙ c_(t-1) + i ⊙ c~`.
+    fn cell(
+        &self,
+        q: &mut QuantCtx<'_>,
+        t: usize,
+        [ig, fg, cg]: [QRef; 3],
+        cp: State,
+    ) -> Result<QRef, FrontendError> {
+        let [_, b, _] = self.p.sbi;
+        let len = b * self.h;
+        let (s_g, s_c) = (self.s_g, self.s_c);
+        let p1_name = format!("{} i·c~[{t}]", self.op);
+        let p1 = q.emit(
+            self.op.clone(),
+            new(&p1_name, vec![len], s_c),
+            product(ig, cg),
+            (2 * s_g - s_c) as u32,
+            FnKind::Identity,
+        );
+        let c_name = format!("{} c[{t}]", self.op);
+        let lin = match cp {
+            State::Initial if self.p.c0.iter().all(|&v| v == 0.0) => return Ok(p1),
+            // 2^s_g·p1 + round(c0·2^s_c)·f, at scale s_c + s_g.
+            State::Initial => Lin {
+                a: Some(Operand {
+                    tensor: p1.id,
+                    index: None,
+                }),
+                qa: Coef::Const(1 << s_g),
+                b: Some(Operand {
+                    tensor: fg.id,
+                    index: None,
+                }),
+                qb: Coef::Each(
+                    self.p
+                        .c0
+                        .iter()
+                        .map(|&v| q.fixed(self.node, v, s_c))
+                        .collect::<Result<Vec<_>, _>>()?,
+                ),
+                ..Lin::default()
+            },
+            State::Computed(c) => {
+                let p2_name = format!("{} f·c[{t}]", self.op);
+                let p2 = q.emit(
+                    self.op.clone(),
+                    new(&p2_name, vec![len], s_c),
+                    product(fg, c),
+                    s_g as u32,
+                    FnKind::Identity,
+                );
+                let lin = Lin {
+                    b: Some(Operand {
+                        tensor: p2.id,
+                        index: None,
+                    }),
+                    qb: Coef::Const(1),
+                    ..Lin::of(p1)
+                };
+                return Ok(q.emit(
+                    self.op.clone(),
+                    new(&c_name, vec![len], s_c),
+                    lin,
+                    0,
+                    FnKind::Identity,
+                ));
+            }
+        };
+        Ok(q.emit(
+            self.op.clone(),
+            new(&c_name, vec![len], s_c),
+            lin,
+            s_g as u32,
+            FnKind::Identity,
+        ))
+    }
+}
+
+/// `a ⊙ b`, elementwise.
+fn product(a: QRef, b: QRef) -> Lin {
+    Lin {
+        a: Some(Operand {
+            tensor: a.id,
+            index: None,
+        }),
+        b: Some(Operand {
+            tensor: b.id,
+            index: None,
+        }),
+        qm: Coef::Const(1),
+        ..Lin::default()
+    }
+}
+
+/// `rows` vectors of `k` values, each mapped to `m` outputs by one weight set.
+fn dense(rows: usize, k: usize, m: usize) -> Geometry {
+    Geometry::Dense {
+        outer: rows,
+        inner: 1,
+        xs: [k, 0, 1],
+        ys: [m, 0, 1],
+        sets: None,
+    }
+}
+
+fn new(name: &str, shape: Vec<usize>, scale: i32) -> NewTensor<'_> {
+    NewTensor { name, shape, scale }
+}
+
+/// `LSTM`: forward, default activations, no clip, no coupled input-forget gate, layout 0.
+pub fn lstm(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    let hidden = a
+        .int("hidden_size")?
+        .filter(|&h| (1..=1 << 16).contains(&h));
+    let Some(hidden) = hidden else {
+        return Err(a.error("hidden_size", "must be set, 1..=65536"));
+    };
+    if let Some(d) = a.string("direction")?.filter(|d| d != "forward") {
+        return Err(a.error(
+            "direction",
+            format!("'{d}' is not supported (forward only)"),
+        ));
+    }
+    let defaults = ["Sigmoid", "Tanh", "Tanh"];
+    if let Some(acts) = a.strings("activations")? {
+        if acts.iter().map(String::as_str).ne(defaults) {
+            return Err(a.error(
+                "activations",
+                format!("{acts:?} are not supported (Sigmoid, Tanh, Tanh only)"),
+            ));
+        }
+    }
+    if a.float("clip")?.is_some() {
+        return Err(a.error("clip", "is not supported"));
+    }
+    if a.int("input_forget")?.unwrap_or(0) != 0 {
+        return Err(a.error("input_forget", "is not supported"));
+    }
+    if a.int("layout")?.unwrap_or(0) != 0 {
+        return Err(a.error("layout", "only layout 0 ([seq, batch, input]) is supported"));
+    }
+    Ok(Box::new(Lstm {
+        hidden: hidden as usize,
+        outputs: a.present_outputs(),
+    }))
+}
