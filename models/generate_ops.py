@@ -234,4 +234,43 @@ save(
         w("c0", (1, 2, 3), 0.5),
     ],
 )
+# The pieces of a transformer block other than attention's products: the decomposed layer
+# normalisation (recognised as one op), Split, Where with a constant mask built by Equal, Div by
+# a constant, Pow 3, ReduceSum (axes input) and ReduceMean over a middle axis.
+mask = np.triu(np.ones((4, 4), dtype=np.float32), 1)
+save(
+    "transformer_ops",
+    [
+        helper.make_node("ReduceMean", ["x"], ["m"], axes=[-1]),
+        helper.make_node("Sub", ["x", "m"], ["d"]),
+        helper.make_node("Pow", ["d", "two"], ["d2"]),
+        helper.make_node("ReduceMean", ["d2"], ["v"], axes=[-1]),
+        helper.make_node("Add", ["v", "eps"], ["ve"]),
+        helper.make_node("Sqrt", ["ve"], ["sd"]),
+        helper.make_node("Div", ["d", "sd"], ["n"]),
+        helper.make_node("Mul", ["n", "g"], ["ng"]),
+        helper.make_node("Add", ["ng", "b"], ["ln"]),
+        helper.make_node("Split", ["ln", "sizes"], ["s1", "s2"], axis=2),
+        helper.make_node("Equal", ["mask", "zero"], ["keep"]),
+        helper.make_node("Where", ["keep", "s2", "fill"], ["w"]),
+        helper.make_node("Div", ["w", "two"], ["dv"]),
+        helper.make_node("Pow", ["s1", "three"], ["p3"]),
+        helper.make_node("ReduceSum", ["dv", "axis2"], ["rs"], keepdims=0),
+        helper.make_node("ReduceMean", ["p3"], ["rm"], axes=[1]),
+    ],
+    [vi("x", [1, 4, 6])],
+    [vi("rs", [1, 4]), vi("rm", [1, 1, 2])],
+    [
+        const("two", 2.0),
+        const("three", 3.0),
+        const("eps", 1e-5),
+        w("g", (6,), 1.0),
+        w("b", (6,), 0.3),
+        const("sizes", [2, 4], np.int64),
+        const("mask", mask),
+        const("zero", 0.0),
+        const("fill", -3.0),
+        const("axis2", [2], np.int64),
+    ],
+)
 print("wrote", sorted(os.listdir(HERE)))

@@ -605,7 +605,16 @@ pub fn quantize_search(
                 "bits must be in {MIN_BITS}..={MAX_BITS}, got {bits}"
             )));
         }
-        let g = quantize(model, ranges, bits, opts.range_margin)?;
+        // Some ops need more bits than others (a softmax or layer normalisation over long
+        // rows): a width they refuse is skipped like one whose values leave the range.
+        let g = match quantize(model, ranges, bits, opts.range_margin) {
+            Ok(g) => g,
+            Err(e) if opts.bits.is_none() => {
+                last_err = Some(e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let out = match run_quantized(&g, inputs) {
             Ok(o) => o,
             Err(e) => {

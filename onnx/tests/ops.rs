@@ -287,3 +287,24 @@ fn lstm_witness_is_unique() {
         |_, _| Vec::new(),
     );
 }
+
+#[test]
+fn decomposed_layer_norm_split_where_div_pow_and_reductions() {
+    let (onnx, input) = (
+        models().join("ops/transformer_ops.onnx"),
+        models().join("ops/transformer_ops.json"),
+    );
+    check(&onnx, &input);
+    // The decomposed layer normalisation is one LayerNorm: its reciprocal standard deviation
+    // is a table, and no Sqrt or Div of computed tensors is left.
+    let c = zkinfer_onnx::compile(&onnx, &input, &CompileOptions::default()).unwrap();
+    let names: Vec<&str> = c
+        .model
+        .graph
+        .tensors
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert!(names.iter().any(|n| n.ends_with("(1/std)")), "{names:?}");
+    assert!(!names.contains(&"sd") && !names.contains(&"n"), "{names:?}");
+}

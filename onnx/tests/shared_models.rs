@@ -89,6 +89,14 @@ fn lstm() {
     check("lstm");
 }
 #[test]
+fn self_attention() {
+    check("self_attention");
+}
+#[test]
+fn multihead_attention() {
+    check("multihead_attention");
+}
+#[test]
 fn relu_sigmoid_conv() {
     check("2l_relu_sigmoid_conv");
 }

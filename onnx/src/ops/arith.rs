@@ -1,4 +1,5 @@
-//! Add, Sub, Mul with numpy broadcasting, on two computed tensors or with a constant operand.
+//! Add, Sub, Mul with numpy broadcasting, on two computed tensors or with a constant operand;
+//! Div by a constant (a multiplication by its reciprocal).
 //!
 //! Lowering (all one elementwise op, rescaled to the calibrated output scale):
 //! - `a ± b`: both aligned to the finer scale `s`: `2^(s-sa)·a ± 2^(s-sb)·b`.
@@ -7,7 +8,7 @@
 //!   shift beyond the bit width).
 //! - `a · c`: `round(c·2^sc)·a` with the weight rule of linear maps.
 
-use super::{input, OnnxOp};
+use super::{input, shape_err, OnnxOp};
 use crate::proto::Attrs;
 use crate::quantize::{Lin, QRef, QuantCtx};
 use crate::tensor::{broadcast_binary, broadcast_index, broadcast_shape, DType, Tensor};
@@ -20,6 +21,8 @@ enum Kind {
     Add,
     Sub,
     Mul,
+    /// By a constant only (a multiplication by its reciprocal).
+    Div,
 }
 
 /// A binary arithmetic op.
@@ -65,9 +68,13 @@ impl OnnxOp for Arith {
             Kind::Add => broadcast_binary(a, b, node, |x, y| x + y)?,
             Kind::Sub => broadcast_binary(a, b, node, |x, y| x - y)?,
             Kind::Mul => broadcast_binary(a, b, node, |x, y| x * y)?,
+            Kind::Div => broadcast_binary(a, b, node, |x, y| x / y)?,
         };
         if out.dtype == DType::Int {
             out.data.iter_mut().for_each(|v| *v = v.trunc());
+        }
+        if out.data.iter().any(|v| !v.is_finite()) {
+            return Err(shape_err(node, "division by zero or a non-finite result"));
         }
         Ok(vec![out])
     }
@@ -79,6 +86,14 @@ impl OnnxOp for Arith {
         let s_out = q.scale_for(out);
         let bits = q.bits as i32;
         match (ca, cb) {
+            (None, None) if self.kind == Kind::Div => Err(q.err(
+                node,
+                "Div by a computed tensor is supported inside a layer normalisation only",
+            )),
+            (Some(_), None) if self.kind == Kind::Div => Err(q.err(
+                node,
+                "a constant divided by a computed tensor is not supported",
+            )),
             (None, None) => {
                 let (mut a, mut b) = (q.act_input(node, 0)?, q.act_input(node, 1)?);
                 broadcast_shape(
@@ -127,11 +142,18 @@ impl OnnxOp for Arith {
                 let x_first = ca.is_none();
                 let x = q.act_input(node, if x_first { 0 } else { 1 })?;
                 match self.kind {
-                    Kind::Mul => {
+                    Kind::Mul | Kind::Div => {
                         let sc = q.weight_scale(x.scale, s_out);
+                        let c = match self.kind {
+                            Kind::Div => Tensor {
+                                data: c.data.iter().map(|v| 1.0 / v).collect(),
+                                ..c.clone()
+                            },
+                            _ => c.clone(),
+                        };
                         let lin = Lin {
                             a: Some(operand(q, x, &out_shape)),
-                            qa: coef(q, node, c, &out_shape, sc, 1.0)?,
+                            qa: coef(q, node, &c, &out_shape, sc, 1.0)?,
                             ..Lin::default()
                         };
                         q.finish(node, lin, x.scale + sc, out)
@@ -175,4 +197,8 @@ pub fn sub(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
 
 pub fn mul(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
     Ok(Box::new(Arith { kind: Kind::Mul }))
+}
+
+pub fn div(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    Ok(Box::new(Arith { kind: Kind::Div }))
 }

@@ -6,7 +6,7 @@
 use super::{input, shape_err, OnnxOp};
 use crate::proto::Attrs;
 use crate::quantize::{QRef, QuantCtx};
-use crate::tensor::{axis, broadcast_binary, strides, DType, Tensor};
+use crate::tensor::{axis, strides, DType, Tensor};
 use crate::FrontendError;
 use std::any::Any;
 use zkinfer_circuits::graph::{QOp, TensorKind, ViewOp};
@@ -24,7 +24,6 @@ enum Kind {
     Cast(DType),
     Slice(Option<SliceAttrs>),
     ConstantOfShape(Tensor),
-    Div,
 }
 
 /// A fold-only op.
@@ -52,7 +51,6 @@ impl OnnxOp for Fold {
             Kind::Cast(to) => eval_cast(node, inputs, *to)?,
             Kind::Slice(attr) => eval_slice(node, inputs, attr.as_ref())?,
             Kind::ConstantOfShape(v) => eval_constant_of_shape(node, inputs, v)?,
-            Kind::Div => eval_div(node, inputs)?,
         };
         Ok(vec![out])
     }
@@ -313,18 +311,6 @@ fn eval_constant_of_shape(
 }
 
 /// Div: broadcast quotient (truncated for integers); refuses a division by zero.
-fn eval_div(node: &str, inputs: &[Option<&Tensor>]) -> Result<Tensor, FrontendError> {
-    let (a, b) = (input(node, inputs, 0)?, input(node, inputs, 1)?);
-    let mut t = broadcast_binary(a, b, node, |x, y| x / y)?;
-    if t.dtype == DType::Int {
-        t.data.iter_mut().for_each(|v| *v = v.trunc());
-    }
-    if t.data.iter().any(|v| !v.is_finite()) {
-        return Err(shape_err(node, "division by zero"));
-    }
-    Ok(t)
-}
-
 fn boxed(kind: Kind) -> Result<Box<dyn OnnxOp>, FrontendError> {
     Ok(Box::new(Fold { kind }))
 }
@@ -410,8 +396,4 @@ pub fn constant_of_shape(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, Front
         a.tensor("value")?
             .unwrap_or_else(|| Tensor::float(vec![1], vec![0.0])),
     ))
-}
-
-pub fn div(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
-    boxed(Kind::Div)
 }

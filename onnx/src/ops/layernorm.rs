@@ -14,6 +14,7 @@
 //! No value is chosen by the prover. Only the output `Y` is supported (not `Mean` or
 //! `InvStdDev`).
 
+use super::reduce::Reduce;
 use super::rows::{row_index, row_sum};
 use super::{input, shape_err, OnnxOp};
 use crate::proto::Attrs;
@@ -101,32 +102,8 @@ impl OnnxOp for LayerNorm {
         let rows = self.rows(&nd.name, &shape)?;
         let gamma = per_element(&nd.name, q.const_input(node, 1), rows.1, 1.0)?;
         let beta = per_element(&nd.name, q.const_input(node, 2), rows.1, 0.0)?;
-        let (d, r, s_dr) = self.deviation_and_rsqrt(q, node, x, rows)?;
-        // 5. y = γ·d·r/(n·2^s_dr) + β, at the calibrated scale.
         let out = nd.outputs[0];
-        let n = rows.1;
-        let s_g = q.scale_for(out) + q.bits as i32 - s_dr;
-        let l = s_g + s_dr;
-        let mut qm = Vec::with_capacity(rows.0 * n);
-        let mut qc = Vec::with_capacity(rows.0 * n);
-        for e in 0..rows.0 * n {
-            qm.push(q.fixed(node, gamma[e % n] / n as f64, s_g)?);
-            qc.push(q.fixed(node, beta[e % n], l)?);
-        }
-        let lin = Lin {
-            a: Some(Operand {
-                tensor: d.id,
-                index: None,
-            }),
-            b: Some(Operand {
-                tensor: r.id,
-                index: row_index(rows.0, n),
-            }),
-            qm: Coef::Each(qm),
-            qc: Coef::Each(qc),
-            ..Lin::default()
-        };
-        q.finish(node, lin, l, out)
+        lower(q, node, x, rows, [&gamma, &beta], self.epsilon, out)
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -134,112 +111,148 @@ impl OnnxOp for LayerNorm {
     }
 }
 
-impl LayerNorm {
-    /// Steps 1–4: `d` (`n·(x − mean)` in units of `2^(t1 − s_x)`), `r` (the reciprocal standard
-    /// deviation in units of `2^-s_r`), and `s_x − t1 + s_r`, the scale of `d·r/n` as a
-    /// normalised value.
-    fn deviation_and_rsqrt(
-        &self,
-        q: &mut QuantCtx<'_>,
-        node: usize,
-        x: QRef,
-        (rows, n): (usize, usize),
-    ) -> Result<(QRef, QRef, i32), FrontendError> {
-        let bits = q.bits;
-        let op = q.node(node).name.clone();
-        let name = q.model.tensors[q.node(node).outputs[0]].name.clone();
-        // |d| ≤ 2^h, with n·2^(2h) small enough for V to be rescaled within `bits`.
-        let h = (bits as f64 - 1.0 - (n as f64).log2() / 2.0).floor() as i32 - 1;
-        let h = h.min(bits as i32 - 2);
-        // |x − mean| is at most twice the input's calibrated bound (an input beyond it is a
-        // prove-time range error, as for any activation), and never more than the domain.
-        let x_onnx = q.input_id(node, 0).unwrap_or(usize::MAX);
-        let domain = (bits as f64).exp2();
-        let spread = (2.0 * q.bound(x_onnx) * (x.scale as f64).exp2()).clamp(1.0, domain);
-        // The smallest t1 with n·spread / 2^t1 ≤ 2^h.
-        let t1 = ((n as f64 * spread).log2() - h as f64).ceil().max(0.0) as i32;
-        if h < 1 || t1 > bits as i32 {
-            return Err(q.err(
-                node,
-                format!("layer normalization over {n} values needs more than {bits} bits"),
-            ));
-        }
-        let shape = q.graph.tensors[x.id].shape.clone();
-
-        // 1. S = Σ x.
-        let sum = row_sum(q, &op, x.id, (rows, n), &format!("{name} (sum)"), x.scale);
-        // 2. d = round((n·x − S) / 2^t1).
-        let lin = Lin {
-            b: Some(Operand {
-                tensor: sum,
-                index: row_index(rows, n),
-            }),
-            qa: Coef::Const(n as i64),
-            qb: Coef::Const(-1),
-            ..Lin::of(x)
-        };
-        let s_d = x.scale - t1;
-        let d_name = format!("{name} (deviation)");
-        let d = q.emit(
-            op.clone(),
-            new(&d_name, shape, s_d),
-            lin,
-            t1 as u32,
-            FnKind::Identity,
-        );
-
-        // 3. V = Σ d².
-        let v = q.new_tensor(
-            &format!("{name} (n·variance)"),
-            vec![rows],
-            2 * s_d,
-            TensorKind::Accumulator,
-        );
-        q.push(QOp::MatMul(MatMulOp {
-            name: op.clone(),
-            a: d.id,
-            b: d.id,
-            output: v,
-            ikj: [1, n, 1],
-            batches: (0..rows).map(|r| [r * n, r * n, r]).collect(),
-        }));
-
-        // 4. r = RSQRT[round((V + c_ε) / 2^t2)]. V = n³·var·2^(2·s_d).
-        let n3 = (n as f64).powi(3);
-        let per_var = n3 * (2.0 * s_d as f64).exp2();
-        let c = (self.epsilon * per_var).round();
-        let top = n as f64 * (2.0 * h as f64).exp2() + c;
-        let t2 = (top.log2().ceil() as i32 - (bits as i32 - 2)).max(0);
-        if t2 > bits as i32 || !c.is_finite() || c >= (1u64 << 60) as f64 {
-            return Err(q.err(
-                node,
-                format!("epsilon {} does not fit at {bits} bits", self.epsilon),
-            ));
-        }
-        let unit = (t2 as f64).exp2() / per_var;
-        // The largest r (at v = 1) just fits the activation range.
-        let s_r = ((((1i64 << (bits - 1)) - 1) as f64) * unit.sqrt())
-            .log2()
-            .floor() as i32
-            - 1;
-        let rsqrt = FnKind::Rsqrt {
-            unit,
-            out_scale: s_r,
-        };
-        rsqrt
-            .check_image(bits)
-            .map_err(|e| q.err(node, e.to_string()))?;
-        let lin = Lin {
-            qc: Coef::Const(c as i64),
-            ..Lin::of(QRef {
-                id: v,
-                scale: 2 * s_d,
-            })
-        };
-        let r_name = format!("{name} (1/std)");
-        let r = q.emit(op, new(&r_name, vec![rows], s_r), lin, t2 as u32, rsqrt);
-        Ok((d, r, s_d + s_r))
+/// Lowers the layer normalisation of `x` (as `rows × n`) with scale and bias `[γ, β]`
+/// (per element of a row) for `node`, binding ONNX tensor `out`.
+fn lower(
+    q: &mut QuantCtx<'_>,
+    node: usize,
+    x: QRef,
+    rows: (usize, usize),
+    [gamma, beta]: [&[f64]; 2],
+    epsilon: f64,
+    out: usize,
+) -> Result<(), FrontendError> {
+    let (d, r, s_dr) = deviation_and_rsqrt(q, node, x, rows, epsilon)?;
+    // 5. y = γ·d·r/(n·2^s_dr) + β, at the calibrated scale.
+    let n = rows.1;
+    let s_g = q.scale_for(out) + q.bits as i32 - s_dr;
+    let l = s_g + s_dr;
+    let mut qm = Vec::with_capacity(rows.0 * n);
+    let mut qc = Vec::with_capacity(rows.0 * n);
+    for e in 0..rows.0 * n {
+        qm.push(q.fixed(node, gamma[e % n] / n as f64, s_g)?);
+        qc.push(q.fixed(node, beta[e % n], l)?);
     }
+    let lin = Lin {
+        a: Some(Operand {
+            tensor: d.id,
+            index: None,
+        }),
+        b: Some(Operand {
+            tensor: r.id,
+            index: row_index(rows.0, n),
+        }),
+        qm: Coef::Each(qm),
+        qc: Coef::Each(qc),
+        ..Lin::default()
+    };
+    q.finish(node, lin, l, out)
+}
+
+/// Steps 1–4: `d` (`n·(x − mean)` in units of `2^(t1 − s_x)`), `r` (the reciprocal standard
+/// deviation in units of `2^-s_r`), and `s_x − t1 + s_r`, the scale of `d·r/n` as a
+/// normalised value.
+fn deviation_and_rsqrt(
+    q: &mut QuantCtx<'_>,
+    node: usize,
+    x: QRef,
+    (rows, n): (usize, usize),
+    epsilon: f64,
+) -> Result<(QRef, QRef, i32), FrontendError> {
+    let bits = q.bits;
+    let op = q.node(node).name.clone();
+    let name = q.model.tensors[q.node(node).outputs[0]].name.clone();
+    // |d| ≤ 2^h, with n·2^(2h) small enough for V to be rescaled within `bits`.
+    let h = (bits as f64 - 1.0 - (n as f64).log2() / 2.0).floor() as i32 - 1;
+    let h = h.min(bits as i32 - 2);
+    // |x − mean| is at most twice the input's calibrated bound (an input beyond it is a
+    // prove-time range error, as for any activation), and never more than the domain.
+    let x_onnx = q.input_id(node, 0).unwrap_or(usize::MAX);
+    let domain = (bits as f64).exp2();
+    let spread = (2.0 * q.bound(x_onnx) * (x.scale as f64).exp2()).clamp(1.0, domain);
+    // The smallest t1 with n·spread / 2^t1 ≤ 2^h.
+    let t1 = ((n as f64 * spread).log2() - h as f64).ceil().max(0.0) as i32;
+    if h < 1 || t1 > bits as i32 {
+        return Err(q.err(
+            node,
+            format!("layer normalization over {n} values needs more than {bits} bits"),
+        ));
+    }
+    let shape = q.graph.tensors[x.id].shape.clone();
+
+    // 1. S = Σ x.
+    let sum = row_sum(q, &op, x.id, (rows, n), &format!("{name} (sum)"), x.scale);
+    // 2. d = round((n·x − S) / 2^t1).
+    let lin = Lin {
+        b: Some(Operand {
+            tensor: sum,
+            index: row_index(rows, n),
+        }),
+        qa: Coef::Const(n as i64),
+        qb: Coef::Const(-1),
+        ..Lin::of(x)
+    };
+    let s_d = x.scale - t1;
+    let d_name = format!("{name} (deviation)");
+    let d = q.emit(
+        op.clone(),
+        new(&d_name, shape, s_d),
+        lin,
+        t1 as u32,
+        FnKind::Identity,
+    );
+
+    // 3. V = Σ d².
+    let v = q.new_tensor(
+        &format!("{name} (n·variance)"),
+        vec![rows],
+        2 * s_d,
+        TensorKind::Accumulator,
+    );
+    q.push(QOp::MatMul(MatMulOp {
+        name: op.clone(),
+        a: d.id,
+        b: d.id,
+        output: v,
+        ikj: [1, n, 1],
+        batches: (0..rows).map(|r| [r * n, r * n, r]).collect(),
+    }));
+
+    // 4. r = RSQRT[round((V + c_ε) / 2^t2)]. V = n³·var·2^(2·s_d).
+    let n3 = (n as f64).powi(3);
+    let per_var = n3 * (2.0 * s_d as f64).exp2();
+    let c = (epsilon * per_var).round();
+    let top = n as f64 * (2.0 * h as f64).exp2() + c;
+    let t2 = (top.log2().ceil() as i32 - (bits as i32 - 2)).max(0);
+    if t2 > bits as i32 || !c.is_finite() || c >= (1u64 << 60) as f64 {
+        return Err(q.err(
+            node,
+            format!("epsilon {epsilon} does not fit at {bits} bits"),
+        ));
+    }
+    let unit = (t2 as f64).exp2() / per_var;
+    // The largest r (at v = 1) just fits the activation range.
+    let s_r = ((((1i64 << (bits - 1)) - 1) as f64) * unit.sqrt())
+        .log2()
+        .floor() as i32
+        - 1;
+    let rsqrt = FnKind::Rsqrt {
+        unit,
+        out_scale: s_r,
+    };
+    rsqrt
+        .check_image(bits)
+        .map_err(|e| q.err(node, e.to_string()))?;
+    let lin = Lin {
+        qc: Coef::Const(c as i64),
+        ..Lin::of(QRef {
+            id: v,
+            scale: 2 * s_d,
+        })
+    };
+    let r_name = format!("{name} (1/std)");
+    let r = q.emit(op, new(&r_name, vec![rows], s_r), lin, t2 as u32, rsqrt);
+    Ok((d, r, s_d + s_r))
 }
 
 fn new(name: &str, shape: Vec<usize>, scale: i32) -> NewTensor<'_> {
@@ -253,4 +266,123 @@ pub fn layer_norm(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendErro
         axis: a.int("axis")?.unwrap_or(-1),
         epsilon: a.float("epsilon")?.unwrap_or(1e-5),
     }))
+}
+
+/// The decomposed layer normalisation exporters emit, recognised from its first ReduceMean:
+/// `m = ReduceMean(x)`, `d = x − m`, `v = ReduceMean(d^2)`, `y = d / Sqrt(v + ε)`, then
+/// optionally `· γ` and `+ β` with constants. Lowered as one LayerNorm.
+pub struct Decomposed {
+    /// The first ReduceMean.
+    first: usize,
+    /// The other nodes of the pattern.
+    rest: Vec<usize>,
+    /// First normalised axis (the reduced axes are the trailing ones).
+    axis: usize,
+    epsilon: f64,
+    gamma: Option<Tensor>,
+    beta: Option<Tensor>,
+    /// The ONNX tensor the pattern ends in.
+    out: usize,
+}
+
+/// The constant operand of binary node `c` other than `t`, if `c` reads `t` and a constant.
+fn other_constant(q: &QuantCtx<'_>, c: usize, t: usize) -> Option<Tensor> {
+    let ins = &q.node(c).inputs;
+    match ins.as_slice() {
+        [Some(a), Some(_)] if *a == t => q.const_input(c, 1).cloned(),
+        [Some(_), Some(b)] if *b == t => q.const_input(c, 0).cloned(),
+        _ => None,
+    }
+}
+
+impl Decomposed {
+    /// The pattern starting at ReduceMean node `first`, if it is there.
+    pub fn find(q: &QuantCtx<'_>, first: usize) -> Option<Self> {
+        let op = |i: usize| q.node(i).op_type.as_str();
+        let out0 = |i: usize| q.node(i).outputs.first().copied();
+        let reduce = |i: usize| q.node(i).op.as_any().downcast_ref::<Reduce>();
+        let x = q.input_id(first, 0)?;
+        let rank = q.shape(x).len();
+        let axes = |i: usize| {
+            let r = reduce(i).filter(|r| r.mean && r.keepdims)?;
+            r.axes(&q.node(i).name, rank, q.const_input(i, 1))
+                .ok()
+                .flatten()
+        };
+        let reduced = axes(first)?;
+        let axis = *reduced.first()?;
+        if reduced != (axis..rank).collect::<Vec<_>>() {
+            return None;
+        }
+        let m = out0(first)?;
+        let sub = q.sole_consumer(m).filter(|&c| op(c) == "Sub")?;
+        if q.node(sub).inputs != [Some(x), Some(m)] {
+            return None;
+        }
+        let d = out0(sub)?;
+        let users = q.model.consumers.get(d)?;
+        let pow = *users.iter().find(|&&c| op(c) == "Pow")?;
+        let div = *users.iter().find(|&&c| op(c) == "Div")?;
+        let two = q.const_input(pow, 1)?;
+        let pow_ok =
+            q.node(pow).inputs.first() == Some(&Some(d)) && two.data.iter().all(|&v| v == 2.0);
+        if users.len() != 2 || q.model.outputs.contains(&d) || !pow_ok {
+            return None;
+        }
+        let mean2 = q.sole_consumer(out0(pow)?)?;
+        if axes(mean2)? != reduced {
+            return None;
+        }
+        let add = q.sole_consumer(out0(mean2)?).filter(|&c| op(c) == "Add")?;
+        let eps = other_constant(q, add, out0(mean2)?).filter(|t| t.len() == 1)?;
+        let sqrt = q.sole_consumer(out0(add)?).filter(|&c| op(c) == "Sqrt")?;
+        if q.sole_consumer(out0(sqrt)?) != Some(div)
+            || q.node(div).inputs != [Some(d), out0(sqrt).map(Some)?]
+        {
+            return None;
+        }
+        let mut rest = vec![sub, pow, mean2, add, sqrt, div];
+        let mut out = out0(div)?;
+        let mut affine = |kind: &str, out: &mut usize| {
+            let c = q.sole_consumer(*out).filter(|&c| op(c) == kind)?;
+            let k = other_constant(q, c, *out)?;
+            rest.push(c);
+            *out = out0(c)?;
+            Some(k)
+        };
+        let gamma = affine("Mul", &mut out);
+        let beta = gamma.as_ref().and_then(|_| affine("Add", &mut out));
+        Some(Decomposed {
+            first,
+            rest,
+            axis,
+            epsilon: eps.data[0],
+            gamma,
+            beta,
+            out,
+        })
+    }
+
+    /// Lowers the pattern as one LayerNorm.
+    pub fn lower(self, q: &mut QuantCtx<'_>) -> Result<(), FrontendError> {
+        for &nd in &self.rest {
+            q.mark_done(nd);
+        }
+        let name = q.node(self.first).name.clone();
+        let x = q.act_input(self.first, 0)?;
+        let shape = q.graph.tensors[x.id].shape.clone();
+        let n: usize = shape[self.axis..].iter().product();
+        let rows = (shape[..self.axis].iter().product(), n);
+        let gamma = per_element(&name, self.gamma.as_ref(), n, 1.0)?;
+        let beta = per_element(&name, self.beta.as_ref(), n, 0.0)?;
+        lower(
+            q,
+            self.first,
+            x,
+            rows,
+            [&gamma, &beta],
+            self.epsilon,
+            self.out,
+        )
+    }
 }

@@ -14,9 +14,13 @@ mod layernorm;
 mod linear;
 mod lstm;
 mod pool;
+mod power;
+mod reduce;
 mod reshape;
 mod rows;
+mod select;
 mod softmax;
+mod split;
 
 pub use activation::Activation;
 pub use batchnorm::BatchNorm;
@@ -165,6 +169,26 @@ pub static REGISTRY: &[OpSpec] = &[
         compute: true,
     },
     OpSpec {
+        name: "Pow",
+        build: power::pow,
+        compute: true,
+    },
+    OpSpec {
+        name: "Sqrt",
+        build: power::sqrt,
+        compute: true,
+    },
+    OpSpec {
+        name: "ReduceMean",
+        build: reduce::reduce_mean,
+        compute: true,
+    },
+    OpSpec {
+        name: "ReduceSum",
+        build: reduce::reduce_sum,
+        compute: true,
+    },
+    OpSpec {
         name: "LayerNormalization",
         build: layernorm::layer_norm,
         compute: true,
@@ -172,6 +196,16 @@ pub static REGISTRY: &[OpSpec] = &[
     OpSpec {
         name: "Softmax",
         build: softmax::softmax,
+        compute: true,
+    },
+    OpSpec {
+        name: "Split",
+        build: split::split,
+        compute: true,
+    },
+    OpSpec {
+        name: "Where",
+        build: select::where_,
         compute: true,
     },
     OpSpec {
@@ -220,14 +254,19 @@ pub static REGISTRY: &[OpSpec] = &[
         compute: false,
     },
     OpSpec {
+        name: "Equal",
+        build: select::equal,
+        compute: false,
+    },
+    OpSpec {
         name: "ConstantOfShape",
         build: fold::constant_of_shape,
         compute: false,
     },
     OpSpec {
         name: "Div",
-        build: fold::div,
-        compute: false,
+        build: arith::div,
+        compute: true,
     },
 ];
 

@@ -1,8 +1,9 @@
 //! Row helpers shared by the ops that normalise over the trailing elements of a tensor
 //! (Softmax, LayerNormalization): the row index of each element and exact row sums.
 
-use crate::quantize::QuantCtx;
-use zkinfer_circuits::graph::{Geometry, LinearOp, QOp, TensorId, TensorKind, WeightSet};
+use crate::quantize::{QRef, QuantCtx};
+use crate::tensor::transpose_index;
+use zkinfer_circuits::graph::{Geometry, LinearOp, QOp, TensorId, TensorKind, ViewOp, WeightSet};
 
 /// For each element of a `rows × n` tensor, its row (an elementwise operand's index).
 pub fn row_index(rows: usize, n: usize) -> Option<Vec<u32>> {
@@ -39,4 +40,33 @@ pub fn row_sum(
         },
     }));
     sum
+}
+
+/// The inverse of a permutation.
+pub fn inverse(perm: &[usize]) -> Vec<usize> {
+    let mut inv = vec![0; perm.len()];
+    for (i, &p) in perm.iter().enumerate() {
+        inv[p] = i;
+    }
+    inv
+}
+
+/// A view of `x` (shape `shape`) with its axes permuted by `perm`.
+pub fn permute(
+    q: &mut QuantCtx<'_>,
+    node: &str,
+    x: QRef,
+    shape: &[usize],
+    perm: &[usize],
+    name: &str,
+) -> QRef {
+    let (tshape, idx) = transpose_index(shape, perm);
+    let id = q.new_tensor(name, tshape, x.scale, TensorKind::Activation);
+    q.push(QOp::View(ViewOp {
+        name: node.to_string(),
+        inputs: vec![x.id],
+        output: id,
+        map: idx.into_iter().map(|i| (0, i)).collect(),
+    }));
+    QRef { id, scale: x.scale }
 }

@@ -14,14 +14,14 @@
 //! No step has a prover-chosen value: the maximum is pinned by the max chip, the tables are
 //! fixed and the roundings have range-checked remainders. The output has scale `B - 2`.
 
-use super::rows::{row_index, row_sum};
+use super::rows::{inverse, permute, row_index, row_sum};
 use super::{input, shape_err, OnnxOp};
 use crate::proto::Attrs;
 use crate::quantize::{Lin, NewTensor, QRef, QuantCtx};
 use crate::tensor::{axis, transpose_index, Tensor};
 use crate::FrontendError;
 use std::any::Any;
-use zkinfer_circuits::graph::{Coef, FnKind, MaxOp, Operand, QOp, TensorKind, ViewOp};
+use zkinfer_circuits::graph::{Coef, FnKind, MaxOp, Operand, QOp, TensorKind};
 
 /// Softmax over one axis (opset ≥ 13) or over the dimensions from `axis` on (opset < 13,
 /// which coerces the input to 2-D).
@@ -63,15 +63,6 @@ impl Softmax {
         }
         Ok(Rows { perm, rows, n })
     }
-}
-
-/// The inverse of a permutation.
-fn inverse(perm: &[usize]) -> Vec<usize> {
-    let mut inv = vec![0; perm.len()];
-    for (i, &p) in perm.iter().enumerate() {
-        inv[p] = i;
-    }
-    inv
 }
 
 /// Softmax of each row of `x` (`rows × n`, row-major), in floats.
@@ -134,26 +125,6 @@ impl OnnxOp for Softmax {
     fn as_any(&self) -> &dyn Any {
         self
     }
-}
-
-/// A view of `x` (shape `shape`) with its axes permuted by `perm`.
-fn permute(
-    q: &mut QuantCtx<'_>,
-    node: &str,
-    x: QRef,
-    shape: &[usize],
-    perm: &[usize],
-    name: &str,
-) -> QRef {
-    let (tshape, idx) = transpose_index(shape, perm);
-    let id = q.new_tensor(name, tshape, x.scale, TensorKind::Activation);
-    q.push(QOp::View(ViewOp {
-        name: node.to_string(),
-        inputs: vec![x.id],
-        output: id,
-        map: idx.into_iter().map(|i| (0, i)).collect(),
-    }));
-    QRef { id, scale: x.scale }
 }
 
 /// Steps 1–5 of the module documentation on `x`, laid out as `rows × n`; the result (named

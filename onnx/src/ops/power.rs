@@ -1,0 +1,143 @@
+//! Pow with a constant integer exponent 1–3 (products of the input with itself) and Sqrt.
+//! Sqrt of a computed tensor is proven only inside a layer normalisation (see `reduce.rs`);
+//! elsewhere it is refused (its negative inputs have no value a table could hold).
+
+use super::{input, OnnxOp};
+use crate::proto::Attrs;
+use crate::quantize::{Lin, NewTensor, QRef, QuantCtx};
+use crate::tensor::{broadcast_binary, Tensor};
+use crate::FrontendError;
+use std::any::Any;
+use zkinfer_circuits::graph::{Coef, FnKind, Operand};
+
+/// `Pow(x, e)`.
+#[derive(Debug)]
+pub struct Pow;
+
+/// `Sqrt(x)`.
+#[derive(Debug)]
+pub struct Sqrt;
+
+/// `x · y`, rescaled to the calibrated scale of ONNX tensor `out` (or `x` alone when `y` is
+/// `None`).
+fn product(
+    q: &mut QuantCtx<'_>,
+    node: usize,
+    x: QRef,
+    y: Option<QRef>,
+    out: usize,
+) -> Result<(), FrontendError> {
+    let operand = |t: QRef| {
+        Some(Operand {
+            tensor: t.id,
+            index: None,
+        })
+    };
+    let Some(y) = y else {
+        return q.finish(node, Lin::of(x), x.scale, out);
+    };
+    let lin = Lin {
+        a: operand(x),
+        b: operand(y),
+        qm: Coef::Const(1),
+        ..Lin::default()
+    };
+    q.finish(node, lin, x.scale + y.scale, out)
+}
+
+/// `x²` at the finest scale holding `bound` (an intermediate of `x³`).
+fn square(q: &mut QuantCtx<'_>, node: usize, x: QRef, bound: f64) -> Result<QRef, FrontendError> {
+    let limit = ((1i64 << (q.bits - 1)) - 1) as f64;
+    let scale = ((limit / bound.max(1e-30)).log2().floor() as i32).min(2 * x.scale);
+    let shift = 2 * x.scale - scale;
+    if shift > q.bits as i32 {
+        return Err(q.err(node, "x³ does not fit the bit width"));
+    }
+    let t = &q.graph.tensors[x.id];
+    let (name, shape) = (format!("{}²", t.name), t.shape.clone());
+    let lin = Lin {
+        a: Some(Operand {
+            tensor: x.id,
+            index: None,
+        }),
+        b: Some(Operand {
+            tensor: x.id,
+            index: None,
+        }),
+        qm: Coef::Const(1),
+        ..Lin::default()
+    };
+    let op = q.node(node).name.clone();
+    Ok(q.emit(
+        op,
+        NewTensor {
+            name: &name,
+            shape,
+            scale,
+        },
+        lin,
+        shift as u32,
+        FnKind::Identity,
+    ))
+}
+
+impl OnnxOp for Pow {
+    fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
+        let (x, e) = (input(node, inputs, 0)?, input(node, inputs, 1)?);
+        Ok(vec![broadcast_binary(x, e, node, f64::powf)?])
+    }
+
+    fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
+        let e = q
+            .const_input(node, 1)
+            .filter(|e| e.len() == 1)
+            .map(|e| e.data[0])
+            .ok_or_else(|| q.err(node, "the exponent must be one constant"))?;
+        let x = q.act_input(node, 0)?;
+        let out = q.node(node).outputs[0];
+        match e {
+            1.0 => product(q, node, x, None, out),
+            2.0 => product(q, node, x, Some(x), out),
+            3.0 => {
+                // x² at the calibrated scale of x (its bound squared), then times x.
+                let bound = q.bound(q.input_id(node, 0).unwrap_or(usize::MAX));
+                let sq = square(q, node, x, bound * bound)?;
+                product(q, node, sq, Some(x), out)
+            }
+            _ => Err(q.err(node, format!("exponent {e} (supported: 1, 2, 3)"))),
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl OnnxOp for Sqrt {
+    fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
+        let x = input(node, inputs, 0)?;
+        Ok(vec![Tensor {
+            data: x.data.iter().map(|v| v.sqrt()).collect(),
+            ..x.clone()
+        }])
+    }
+
+    fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
+        Err(q.err(
+            node,
+            "Sqrt of a computed tensor is supported inside a layer normalisation only",
+        ))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+pub fn pow(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    Ok(Box::new(Pow))
+}
+
+pub fn sqrt(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    Ok(Box::new(Sqrt))
+}
