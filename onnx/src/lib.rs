@@ -17,7 +17,7 @@ pub mod tensor;
 pub use calibrate::Ranges;
 pub use onnx::{Node, OnnxModel, TensorInfo};
 pub use quantize::{
-    accuracy, output_range as output_range_of, quantize, Accuracy, QuantizeOptions,
+    accuracy, output_range as output_range_of, quantize, Accuracy, QuantizeOptions, TensorAccuracy,
 };
 pub use tensor::{DType, Tensor};
 
@@ -136,6 +136,9 @@ pub struct Compiled {
     pub model: CompiledModel,
     /// Accuracy of the quantized model on the calibration input against the float model.
     pub accuracy: Accuracy,
+    /// When the tolerance is missed: each quantized tensor standing for an ONNX tensor, in
+    /// graph order, with its error on the calibration input (which op loses the accuracy).
+    pub tensor_accuracy: Vec<TensorAccuracy>,
     /// Nodes of the ONNX graph, for the summary.
     pub onnx_nodes: usize,
     /// Nodes folded at compile time.
@@ -188,9 +191,14 @@ pub fn compile(
     };
     let onnx_nodes = model.nodes.len();
     let folded_nodes = model.nodes.len() - model.compute.len();
+    let tensor_accuracy = match acc.met_tolerance {
+        true => Vec::new(),
+        false => quantize::tensor_accuracy(&model, &graph, &inputs)?,
+    };
     Ok(Compiled {
         model: CompiledModel::new(graph, choice.shape, choice.estimate_s, provenance),
         accuracy: acc,
+        tensor_accuracy,
         onnx_nodes,
         folded_nodes,
     })

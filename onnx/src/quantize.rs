@@ -562,6 +562,63 @@ pub fn accuracy(
     }
 }
 
+/// How closely one quantized tensor that stands for an ONNX tensor matches it.
+#[derive(Clone, Debug)]
+pub struct TensorAccuracy {
+    /// The tensor's name (the ONNX tensor's).
+    pub tensor: String,
+    /// The op that writes it.
+    pub op: String,
+    /// Largest error relative to the float tensor's range.
+    pub rel_error: f64,
+}
+
+/// Every quantized activation named after a computed ONNX tensor, in graph order, with its
+/// error against the float model on `inputs`: where a model's accuracy is lost.
+pub fn tensor_accuracy(
+    model: &OnnxModel,
+    g: &QuantizedGraph,
+    inputs: &[Tensor],
+) -> Result<Vec<TensorAccuracy>, FrontendError> {
+    let float = model.run(inputs)?;
+    let io = IoSpec::of(g, Default::default());
+    let data = InputData {
+        source: "calibration input".into(),
+        values: inputs.iter().map(|t| t.data.clone()).collect(),
+    };
+    let vals = g.eval(&data.quantize(&io)?)?;
+    let by_name: std::collections::HashMap<&str, usize> = model
+        .tensors
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.name.as_str(), i))
+        .collect();
+    let mut out = Vec::new();
+    for op in &g.ops {
+        let f = op.family();
+        let t = f.output();
+        let q = &g.tensors[t];
+        let Some(reference) = by_name
+            .get(q.name.as_str())
+            .and_then(|&i| float.get(i))
+            .and_then(Option::as_ref)
+            .filter(|r| r.len() == q.len() && q.kind == TensorKind::Activation)
+        else {
+            continue;
+        };
+        let err = vals[t]
+            .iter()
+            .zip(&reference.data)
+            .fold(0.0f64, |e, (&v, &r)| e.max((g.dequantize(t, v) - r).abs()));
+        out.push(TensorAccuracy {
+            tensor: q.name.clone(),
+            op: f.name().to_string(),
+            rel_error: err / output_range(&reference.data),
+        });
+    }
+    Ok(out)
+}
+
 /// Runs the integer model on float inputs and returns dequantized outputs.
 pub fn run_quantized(
     g: &QuantizedGraph,

@@ -308,3 +308,30 @@ fn decomposed_layer_norm_split_where_div_pow_and_reductions() {
     assert!(names.iter().any(|n| n.ends_with("(1/std)")), "{names:?}");
     assert!(!names.contains(&"sd") && !names.contains(&"n"), "{names:?}");
 }
+
+/// When the tolerance is missed, `compile` says which ops lose the accuracy: every quantized
+/// tensor named after an ONNX tensor, with its error against the float model.
+#[test]
+fn missed_tolerance_reports_the_error_of_each_op() {
+    let (onnx, input) = (
+        models().join("ops/transformer_ops.onnx"),
+        models().join("ops/transformer_ops.json"),
+    );
+    let loose = zkinfer_onnx::compile(&onnx, &input, &CompileOptions::default()).unwrap();
+    assert!(loose.accuracy.met_tolerance);
+    assert!(loose.tensor_accuracy.is_empty());
+    let opts = CompileOptions {
+        bits: Some(8),
+        tolerance: 1e-6,
+        ..CompileOptions::default()
+    };
+    let c = zkinfer_onnx::compile(&onnx, &input, &opts).unwrap();
+    assert!(!c.accuracy.met_tolerance);
+    let names: Vec<&str> = c.tensor_accuracy.iter().map(|t| t.tensor.as_str()).collect();
+    for t in ["ln", "w", "dv", "p3", "rs", "rm"] {
+        assert!(names.contains(&t), "{t} not in {names:?}");
+    }
+    let ln = c.tensor_accuracy.iter().find(|t| t.tensor == "ln").unwrap();
+    assert!(ln.rel_error > 0.0 && ln.rel_error < 1.0, "{ln:?}");
+    assert!(ln.op.contains("ReduceMean"), "{ln:?}");
+}

@@ -103,6 +103,22 @@ impl From<PublicIoArg> for PublicIo {
     }
 }
 
+/// When the tolerance is missed: the tensors that lose the most accuracy (largest error
+/// relative to their float range on the calibration input), with the ops that write them.
+fn print_lossy_ops(c: &Compiled) {
+    let mut worst: Vec<_> = c.tensor_accuracy.iter().collect();
+    worst.sort_by(|a, b| b.rel_error.total_cmp(&a.rel_error));
+    for (i, t) in worst.iter().take(5).enumerate() {
+        println!(
+            "  {} '{}' (op '{}'): {:.3}% of its range",
+            if i == 0 { "lossiest:" } else { "         " },
+            t.tensor,
+            t.op,
+            100.0 * t.rel_error
+        );
+    }
+}
+
 /// Prints the compile summary.
 pub fn summary(c: &Compiled, dir: &std::path::Path) {
     let m = &c.model;
@@ -160,6 +176,7 @@ pub fn summary(c: &Compiled, dir: &std::path::Path) {
             " -- ABOVE the requested tolerance"
         }
     );
+    print_lossy_ops(c);
     println!(
         "  estimate: ~{:.2} s to prove on a 2-core CPU",
         m.estimate_s
