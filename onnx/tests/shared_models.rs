@@ -12,7 +12,7 @@ use halo2_proofs::dev::MockProver;
 use std::path::PathBuf;
 use std::sync::Arc;
 use zkinfer_circuits::input::InputData;
-use zkinfer_circuits::plan::MatvecCheck;
+use zkinfer_circuits::plan::{MatvecCheck, Objective, Target};
 use zkinfer_circuits::ModelCircuit;
 use zkinfer_onnx::{reference, CompileOptions, OnnxModel};
 
@@ -23,9 +23,13 @@ fn shared(name: &str) -> PathBuf {
 }
 
 fn check(name: &str) {
+    check_with(name, &CompileOptions::default());
+}
+
+fn check_with(name: &str, opts: &CompileOptions) {
     let dir = shared(name);
     let (onnx, input) = (dir.join("network.onnx"), dir.join("input.json"));
-    let compiled = zkinfer_onnx::compile(&onnx, &input, &CompileOptions::default()).unwrap();
+    let compiled = zkinfer_onnx::compile(&onnx, &input, opts).unwrap();
     let m = &compiled.model;
     eprintln!(
         "{name}: bits={} {} acc={:?}",
@@ -96,6 +100,33 @@ fn self_attention() {
 fn multihead_attention() {
     check("multihead_attention");
 }
+/// A single-phase target like the CUDA prover's (`zkinfer_gpu::CUDA_TARGET`).
+const GPU_LIKE: Target = Target {
+    name: "a single-phase GPU prover",
+    min_k: 14,
+    single_phase: true,
+};
+
+/// `--optimize gpu-prove-time` lays every transformer and sequence model out for the GPU
+/// (single phase, at least 2^14 rows), and the circuit is satisfied.
+#[test]
+fn transformer_models_in_the_gpu_layout() {
+    let opts = CompileOptions {
+        objective: Objective::ProveTimeOn(GPU_LIKE),
+        matvec_check: MatvecCheck::Direct,
+        ..CompileOptions::default()
+    };
+    for name in [
+        "1l_softmax",
+        "layernorm",
+        "lstm",
+        "self_attention",
+        "multihead_attention",
+    ] {
+        check_with(name, &opts);
+    }
+}
+
 #[test]
 fn relu_sigmoid_conv() {
     check("2l_relu_sigmoid_conv");
@@ -118,6 +149,9 @@ fn no_lookup_is_all_zero_for_sample_or_zero_inputs() {
         "2l_relu_sigmoid_conv",
         "4l_relu_conv_fc",
         "variable_cnn",
+        "1l_softmax",
+        "layernorm",
+        "lstm",
     ] {
         let dir = shared(name);
         let (onnx, input) = (dir.join("network.onnx"), dir.join("input.json"));
