@@ -327,7 +327,11 @@ fn missed_tolerance_reports_the_error_of_each_op() {
     };
     let c = zkinfer_onnx::compile(&onnx, &input, &opts).unwrap();
     assert!(!c.accuracy.met_tolerance);
-    let names: Vec<&str> = c.tensor_accuracy.iter().map(|t| t.tensor.as_str()).collect();
+    let names: Vec<&str> = c
+        .tensor_accuracy
+        .iter()
+        .map(|t| t.tensor.as_str())
+        .collect();
     for t in ["ln", "w", "dv", "p3", "rs", "rm"] {
         assert!(names.contains(&t), "{t} not in {names:?}");
     }

@@ -11,8 +11,8 @@
 //! 5. `y_j = round(γ'_j · d_j · r + β'_j)` at the calibrated output scale (`γ'`, `β'` the scale
 //!    and bias in the units of `d·r`), fused with a following activation as any rescale is.
 //!
-//! No value is chosen by the prover. Only the output `Y` is supported (not `Mean` or
-//! `InvStdDev`).
+//! No value is chosen by the prover. The optional outputs are `Mean = S / n` (a rescale of the
+//! row sums) and `InvStdDev = r`.
 
 use super::reduce::Reduce;
 use super::rows::{row_index, row_sum};
@@ -22,13 +22,15 @@ use crate::quantize::{Lin, NewTensor, QRef, QuantCtx};
 use crate::tensor::{axis, Tensor};
 use crate::FrontendError;
 use std::any::Any;
-use zkinfer_circuits::graph::{Coef, FnKind, MatMulOp, Operand, QOp, TensorKind};
+use zkinfer_circuits::graph::{Coef, FnKind, MatMulOp, Operand, QOp, TensorId, TensorKind, ViewOp};
 
 /// LayerNormalization over the dimensions from `axis` on.
 #[derive(Debug)]
 pub struct LayerNorm {
     axis: i64,
     epsilon: f64,
+    /// Which of `Y`, `Mean`, `InvStdDev` the node names.
+    outputs: Vec<bool>,
 }
 
 impl LayerNorm {
@@ -67,31 +69,39 @@ impl OnnxOp for LayerNorm {
         let (_, n) = self.rows(node, &x.shape)?;
         let gamma = per_element(node, inputs.get(1).copied().flatten(), n, 1.0)?;
         let beta = per_element(node, inputs.get(2).copied().flatten(), n, 0.0)?;
-        let (gamma, beta) = (&gamma, &beta);
-        let y = x
-            .data
-            .chunks(n)
-            .flat_map(|row| {
-                let mean = row.iter().sum::<f64>() / n as f64;
-                let var = row.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
-                let inv = 1.0 / (var + self.epsilon).sqrt();
+        let (mut y, mut means, mut invs) = (Vec::new(), Vec::new(), Vec::new());
+        for row in x.data.chunks(n) {
+            let mean = row.iter().sum::<f64>() / n as f64;
+            let var = row.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+            let inv = 1.0 / (var + self.epsilon).sqrt();
+            y.extend(
                 row.iter()
                     .enumerate()
-                    .map(move |(j, v)| (v - mean) * inv * gamma[j] + beta[j])
-                    .collect::<Vec<_>>()
-            })
+                    .map(|(j, v)| (v - mean) * inv * gamma[j] + beta[j]),
+            );
+            means.push(mean);
+            invs.push(inv);
+        }
+        // Mean and InvStdDev keep the normalised axes as 1s.
+        let a = axis(self.axis, x.rank(), node)?;
+        let stat: Vec<usize> = (0..x.rank())
+            .map(|d| if d < a { x.shape[d] } else { 1 })
             .collect();
-        Ok(vec![Tensor::float(x.shape.clone(), y)])
+        let all = [
+            Tensor::float(x.shape.clone(), y),
+            Tensor::float(stat.clone(), means),
+            Tensor::float(stat, invs),
+        ];
+        Ok(all
+            .into_iter()
+            .zip(self.outputs.iter().chain(std::iter::repeat(&true)))
+            .filter(|(_, &named)| named)
+            .map(|(t, _)| t)
+            .collect())
     }
 
     fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
         let nd = q.node(node);
-        if nd.outputs.len() > 1 {
-            return Err(q.err(
-                node,
-                "only the output Y is supported (not Mean or InvStdDev)",
-            ));
-        }
         for i in 1..nd.inputs.len() {
             if q.input_id(node, i).is_some() && q.const_input(node, i).is_none() {
                 return Err(q.err(node, "scale and bias must be constants"));
@@ -102,8 +112,15 @@ impl OnnxOp for LayerNorm {
         let rows = self.rows(&nd.name, &shape)?;
         let gamma = per_element(&nd.name, q.const_input(node, 1), rows.1, 1.0)?;
         let beta = per_element(&nd.name, q.const_input(node, 2), rows.1, 0.0)?;
-        let out = nd.outputs[0];
-        lower(q, node, x, rows, [&gamma, &beta], self.epsilon, out)
+        // The ONNX tensor of each named output slot.
+        let mut named = nd.outputs.iter().copied();
+        let mut slots = [None; 3];
+        for (slot, &present) in slots.iter_mut().zip(&self.outputs) {
+            if present {
+                *slot = named.next();
+            }
+        }
+        lower(q, node, x, rows, [&gamma, &beta], self.epsilon, slots)
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -112,7 +129,8 @@ impl OnnxOp for LayerNorm {
 }
 
 /// Lowers the layer normalisation of `x` (as `rows × n`) with scale and bias `[γ, β]`
-/// (per element of a row) for `node`, binding ONNX tensor `out`.
+/// (per element of a row) for `node`, binding the ONNX tensors of its named outputs
+/// `[Y, Mean, InvStdDev]`.
 fn lower(
     q: &mut QuantCtx<'_>,
     node: usize,
@@ -120,9 +138,41 @@ fn lower(
     rows: (usize, usize),
     [gamma, beta]: [&[f64]; 2],
     epsilon: f64,
-    out: usize,
+    [y, mean, inv_std]: [Option<usize>; 3],
 ) -> Result<(), FrontendError> {
-    let (d, r, s_dr) = deviation_and_rsqrt(q, node, x, rows, epsilon)?;
+    let (d, r, s_dr, sum) = deviation_and_rsqrt(q, node, x, rows, epsilon)?;
+    if let Some(out) = mean {
+        // Mean = S / n, rescaled like any linear output.
+        let w = q.weight_scale(x.scale, q.scale_for(out));
+        let lin = Lin {
+            qa: Coef::Const(q.fixed(node, 1.0 / rows.1 as f64, w)?),
+            ..Lin::of(QRef {
+                id: sum,
+                scale: x.scale,
+            })
+        };
+        q.finish(node, lin, x.scale + w, out)?;
+    }
+    if let Some(out) = inv_std {
+        // InvStdDev is r itself, viewed in the output's shape.
+        let name = q.model.tensors[out].name.clone();
+        let id = q.new_tensor(
+            &name,
+            q.shape(out).to_vec(),
+            r.scale,
+            TensorKind::Activation,
+        );
+        q.push(QOp::View(ViewOp {
+            name: q.node(node).name.clone(),
+            inputs: vec![r.id],
+            output: id,
+            map: (0..rows.0 as u32).map(|e| (0, e)).collect(),
+        }));
+        q.bind(out, QRef { id, scale: r.scale });
+    }
+    let Some(out) = y else {
+        return Ok(());
+    };
     // 5. y = γ·d·r/(n·2^s_dr) + β, at the calibrated scale.
     let n = rows.1;
     let s_g = q.scale_for(out) + q.bits as i32 - s_dr;
@@ -158,7 +208,7 @@ fn deviation_and_rsqrt(
     x: QRef,
     (rows, n): (usize, usize),
     epsilon: f64,
-) -> Result<(QRef, QRef, i32), FrontendError> {
+) -> Result<(QRef, QRef, i32, TensorId), FrontendError> {
     let bits = q.bits;
     let op = q.node(node).name.clone();
     let name = q.model.tensors[q.node(node).outputs[0]].name.clone();
@@ -252,7 +302,7 @@ fn deviation_and_rsqrt(
     };
     let r_name = format!("{name} (1/std)");
     let r = q.emit(op, new(&r_name, vec![rows], s_r), lin, t2 as u32, rsqrt);
-    Ok((d, r, s_d + s_r))
+    Ok((d, r, s_d + s_r, sum))
 }
 
 fn new(name: &str, shape: Vec<usize>, scale: i32) -> NewTensor<'_> {
@@ -265,6 +315,7 @@ pub fn layer_norm(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendErro
     Ok(Box::new(LayerNorm {
         axis: a.int("axis")?.unwrap_or(-1),
         epsilon: a.float("epsilon")?.unwrap_or(1e-5),
+        outputs: a.present_outputs(),
     }))
 }
 
@@ -382,7 +433,7 @@ impl Decomposed {
             rows,
             [&gamma, &beta],
             self.epsilon,
-            self.out,
+            [Some(self.out), None, None],
         )
     }
 }

@@ -1,0 +1,175 @@
+//! ONNX's own backend node tests (`models/conformance`, from `models/generate_conformance.py`)
+//! for every op type zkinfer lowers: each case is compiled with its input as the calibration
+//! input, evaluated (the witness the circuit proves) and checked with MockProver. A case passes
+//! (outputs within 1% of their range, circuit satisfied), is imprecise (circuit satisfied, but
+//! `compile` warned that no bit width meets the tolerance), or is refused with a clear one-line
+//! error; a panic, an unsatisfied circuit or an error beyond 1% that `compile` did not warn of
+//! fails the test. The counts are in
+//! docs/CONFORMANCE.md (`cargo test -p zkinfer-onnx --test conformance -- --nocapture` prints
+//! them).
+
+// Test code: clippy.toml's allow-*-in-tests exempts only #[test] functions, not these helpers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use halo2_proofs::dev::MockProver;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use zkinfer_circuits::input::InputData;
+use zkinfer_circuits::ModelCircuit;
+use zkinfer_onnx::{output_range_of, CompileOptions};
+
+/// What became of one case.
+enum Outcome {
+    Passed,
+    Refused(String),
+    /// Compiled, proven and correct, but `compile` warned that no bit width meets the
+    /// accuracy tolerance (its outputs are then only checked against the circuit).
+    Imprecise(f64),
+    Wrong(String),
+    Panicked,
+}
+
+fn floats(v: &Value) -> Vec<Vec<f64>> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            o.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+fn run(dir: &Path, tmp: &Path) -> Outcome {
+    let case: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).unwrap()).unwrap();
+    let input = tmp.join("input.json");
+    let doc = serde_json::json!({ "input_data": case["input_data"] });
+    std::fs::write(&input, doc.to_string()).unwrap();
+    let model = dir.join("model.onnx");
+    let compiled = catch_unwind(AssertUnwindSafe(|| {
+        zkinfer_onnx::compile(&model, &input, &CompileOptions::default())
+    }));
+    let c = match compiled {
+        Err(_) => return Outcome::Panicked,
+        Ok(Err(e)) => return Outcome::Refused(e.to_string()),
+        Ok(Ok(c)) => c,
+    };
+    let warned = (!c.accuracy.met_tolerance).then_some(c.accuracy.rel_error);
+    let check = || -> Result<(), String> {
+        let m = &c.model;
+        let data = InputData::from_path(&input).map_err(|e| e.to_string())?;
+        let q = data.quantize(&m.io()).map_err(|e| e.to_string())?;
+        let vals = m.graph.eval(&q).map_err(|e| e.to_string())?;
+        let want = floats(&case["output_data"]);
+        if want.len() != m.graph.outputs.len() {
+            return Err(format!(
+                "{} outputs, expected {}",
+                m.graph.outputs.len(),
+                want.len()
+            ));
+        }
+        for (i, (&o, f)) in m.graph.outputs.iter().zip(&want).enumerate() {
+            let got: Vec<f64> = vals[o].iter().map(|&v| m.graph.dequantize(o, v)).collect();
+            if got.len() != f.len() {
+                return Err(format!(
+                    "output {i}: {} values, expected {}",
+                    got.len(),
+                    f.len()
+                ));
+            }
+            let err = got
+                .iter()
+                .zip(f)
+                .fold(0.0f64, |e, (a, b)| e.max((a - b).abs()));
+            let range = output_range_of(f);
+            if err > 0.01 * range && warned.is_none() {
+                return Err(format!("output {i}: error {err:.3e} > 1% of {range:.3e}"));
+            }
+        }
+        let plan = Arc::new(m.plan().map_err(|e| e.to_string())?);
+        let circuit = ModelCircuit::with_witness(Arc::new(m.graph.clone()), plan, vals);
+        let prover = MockProver::run(m.shape.k, &circuit, vec![circuit.instances()])
+            .map_err(|e| format!("{e:?}"))?;
+        prover
+            .verify()
+            .map_err(|e| format!("circuit not satisfied: {} failure(s)", e.len()))
+    };
+    match catch_unwind(AssertUnwindSafe(check)) {
+        Err(_) => Outcome::Panicked,
+        Ok(Err(why)) => Outcome::Wrong(why),
+        Ok(Ok(())) => warned.map_or(Outcome::Passed, Outcome::Imprecise),
+    }
+}
+
+#[test]
+fn onnx_backend_node_tests() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/conformance");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("case.json").is_file())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() > 200, "{} cases", dirs.len());
+    let tmp = tempfile::tempdir().unwrap();
+    // Per op: passed, imprecise, refused, wrong, panicked.
+    let mut table: BTreeMap<String, [usize; 5]> = BTreeMap::new();
+    let mut bad = Vec::new();
+    for dir in &dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let case: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).unwrap()).unwrap();
+        let op = case["op"].as_str().unwrap().to_string();
+        let row = table.entry(op).or_default();
+        match run(dir, tmp.path()) {
+            Outcome::Passed => row[0] += 1,
+            Outcome::Imprecise(rel) => {
+                row[1] += 1;
+                eprintln!("imprecise {name}: {:.2}% of the output range", 100.0 * rel);
+            }
+            Outcome::Refused(why) => {
+                row[2] += 1;
+                eprintln!("refused {name}: {why}");
+                if why.trim().is_empty() || why.contains('\n') {
+                    bad.push(format!("{name}: refusal is not one line: {why:?}"));
+                }
+            }
+            Outcome::Wrong(why) => {
+                row[3] += 1;
+                bad.push(format!("{name}: {why}"));
+            }
+            Outcome::Panicked => {
+                row[4] += 1;
+                bad.push(format!("{name}: panicked"));
+            }
+        }
+    }
+    println!("| op | cases | passed | imprecise | refused | wrong | panicked |");
+    println!("|---|---|---|---|---|---|---|");
+    let mut total = [0usize; 5];
+    for (op, r) in &table {
+        let n = r.iter().sum::<usize>();
+        let [p, i, rf, w, x] = *r;
+        println!("| {op} | {n} | {p} | {i} | {rf} | {w} | {x} |");
+        for (t, v) in total.iter_mut().zip(r) {
+            *t += v;
+        }
+    }
+    let n = total.iter().sum::<usize>();
+    let [p, i, r, w, x] = total;
+    println!("| all | {n} | {p} | {i} | {r} | {w} | {x} |");
+    assert!(
+        bad.is_empty(),
+        "{} case(s) wrong or panicking:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
