@@ -26,8 +26,8 @@ from onnx.backend.test.case.node import collect_testcases
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conformance")
 MAX_BYTES = 300_000
 OPS = [
-    "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Conv", "Div", "Flatten",
-    "Gemm", "GlobalAveragePool", "Identity", "LayerNormalization", "LeakyRelu", "LSTM",
+    "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Conv", "Div", "Erf", "Flatten",
+    "Gelu", "Gemm", "GlobalAveragePool", "Identity", "LayerNormalization", "LeakyRelu", "LSTM",
     "MatMul", "MaxPool", "Mul", "Pow", "ReduceMean", "ReduceSum", "Relu", "Reshape", "Sigmoid",
     "Softmax", "Split", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze", "Where",
 ]

@@ -273,4 +273,36 @@ save(
         const("axis2", [2], np.int64),
     ],
 )
+# GELU written out as exporters do (tanh form, as in GPT-2; erf form, as in BERT) and a
+# standalone Erf: each chain is fused into one table.
+save(
+    "gelu_chains",
+    [
+        helper.make_node("Mul", ["x", "half"], ["a"]),
+        helper.make_node("Mul", ["x", "k"], ["b"]),
+        helper.make_node("Mul", ["b", "x"], ["c"]),
+        helper.make_node("Mul", ["c", "x"], ["d"]),
+        helper.make_node("Add", ["x", "d"], ["e"]),
+        helper.make_node("Mul", ["e", "s"], ["f"]),
+        helper.make_node("Tanh", ["f"], ["g"]),
+        helper.make_node("Add", ["g", "one"], ["h"]),
+        helper.make_node("Mul", ["a", "h"], ["y"]),
+        helper.make_node("Div", ["x", "sqrt2"], ["p"]),
+        helper.make_node("Erf", ["p"], ["q"]),
+        helper.make_node("Add", ["q", "one"], ["r"]),
+        helper.make_node("Mul", ["x", "r"], ["t"]),
+        helper.make_node("Mul", ["t", "half"], ["z"]),
+        helper.make_node("Erf", ["x"], ["u"]),
+    ],
+    [vi("x", [2, 8])],
+    [vi("y", [2, 8]), vi("z", [2, 8]), vi("u", [2, 8])],
+    [
+        const("half", 0.5),
+        const("k", 0.044715),
+        const("s", np.sqrt(2 / np.pi)),
+        const("one", 1.0),
+        const("sqrt2", np.sqrt(2.0)),
+    ],
+    values=[[round(float(v), 5) for v in rng.uniform(-4, 4, 16)]],
+)
 print("wrote", sorted(os.listdir(HERE)))

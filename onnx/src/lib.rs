@@ -7,6 +7,7 @@
 //! the verifier builds without it.
 
 mod calibrate;
+mod fuse;
 mod onnx;
 pub mod ops;
 mod proto;

@@ -205,6 +205,16 @@ impl<'a> QuantCtx<'a> {
         self.graph.ops.push(op);
     }
 
+    /// The quantized activation standing for ONNX tensor `t`, if it has one yet.
+    pub fn quantized(&self, t: usize) -> Option<QRef> {
+        self.map.get(t).copied().flatten()
+    }
+
+    /// Whether node `i` is lowered already (or fused into one that is).
+    pub fn is_done(&self, i: usize) -> bool {
+        self.done.get(i).copied().unwrap_or(true)
+    }
+
     /// Records that an ONNX tensor is represented by a quantized activation.
     pub fn bind(&mut self, t: usize, q: QRef) {
         self.map[t] = Some(q);
@@ -476,8 +486,9 @@ pub fn quantize(
         if q.done[ni] {
             continue;
         }
-        let node = &model.nodes[ni];
-        node.op.quantize(&mut q, ni)?;
+        if !crate::fuse::elementwise_chain(&mut q, ni)? {
+            model.nodes[ni].op.quantize(&mut q, ni)?;
+        }
         q.done[ni] = true;
     }
     for &o in &model.outputs {

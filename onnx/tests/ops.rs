@@ -339,3 +339,32 @@ fn missed_tolerance_reports_the_error_of_each_op() {
     assert!(ln.rel_error > 0.0 && ln.rel_error < 1.0, "{ln:?}");
     assert!(ln.op.contains("ReduceMean"), "{ln:?}");
 }
+
+/// GELU chains (tanh and erf forms) and Erf: each chain is one elementwise op with a fused
+/// table, within 1% of tract.
+#[test]
+fn gelu_chains_are_fused_into_one_table_each() {
+    let (onnx, input) = (
+        models().join("ops/gelu_chains.onnx"),
+        models().join("ops/gelu_chains.json"),
+    );
+    check(&onnx, &input);
+    let c = zkinfer_onnx::compile(&onnx, &input, &CompileOptions::default()).unwrap();
+    let g = &c.model.graph;
+    // The input's range check, one op per chain, and Erf.
+    assert_eq!(
+        g.ops.len(),
+        4,
+        "{:?}",
+        g.ops
+            .iter()
+            .map(|o| o.family().name().to_string())
+            .collect::<Vec<_>>()
+    );
+    let fused = g
+        .functions
+        .iter()
+        .filter(|f| f.key().starts_with("expr("))
+        .count();
+    assert_eq!(fused, 3, "{:?}", g.functions);
+}

@@ -142,7 +142,8 @@ impl ElemOp {
             FnKind::Sigmoid { in_scale, .. }
             | FnKind::Tanh { in_scale, .. }
             | FnKind::ExpShifted { in_scale, .. }
-            | FnKind::Recip { in_scale, .. } => *in_scale,
+            | FnKind::Recip { in_scale, .. }
+            | FnKind::Expr { in_scale, .. } => *in_scale,
             _ => g.tensors[self.output].scale,
         }
     }

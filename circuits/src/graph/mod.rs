@@ -16,6 +16,7 @@
 //! ever consumed by an [`ElemOp`] that rescales them back into the activation range.
 
 mod elementwise;
+pub mod expr;
 mod invalid;
 mod linear;
 mod matmul;

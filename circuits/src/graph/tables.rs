@@ -7,6 +7,7 @@
 //! function's output in the circuit, and everything downstream (rescales, max pools, packing
 //! of public values) relies on that bound.
 
+use super::expr::{self, Step};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -45,6 +46,13 @@ pub enum FnKind {
     /// the product, square root and quotient correctly rounded, so the table is the same on
     /// every machine.
     Rsqrt { unit: f64, out_scale: i32 },
+    /// `y = round(f(x * 2^-in_scale) * 2^out_scale)` for the fused elementwise expression `f`
+    /// (see [`super::expr`]).
+    Expr {
+        steps: Vec<Step>,
+        in_scale: i32,
+        out_scale: i32,
+    },
 }
 
 /// A function whose image leaves its codomain.
@@ -114,6 +122,18 @@ impl FnKind {
                 } else {
                     i64::MAX
                 }
+            }
+            FnKind::Expr {
+                steps,
+                in_scale,
+                out_scale,
+            } => {
+                let real = x as f64 * exp2i(in_scale.saturating_neg());
+                // An invalid program or a non-finite value: outside any codomain.
+                expr::run(steps, real)
+                    .map(|y| (y * exp2i(*out_scale)).round())
+                    .filter(|y| y.abs() < 9.0e18)
+                    .map_or(i64::MAX, |y| y as i64)
             }
         }
     }
@@ -192,6 +212,14 @@ impl FnKind {
             FnKind::Rsqrt { unit, out_scale } => {
                 format!("rsqrt(unit_bits={:#x},out=2^-{out_scale})", unit.to_bits())
             }
+            FnKind::Expr {
+                steps,
+                in_scale,
+                out_scale,
+            } => format!(
+                "expr(in=2^-{in_scale},out=2^-{out_scale},[{}])",
+                expr::key(steps)
+            ),
         }
     }
 }
@@ -237,7 +265,7 @@ const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
 
 /// `exp(x)` using only basic IEEE operations: Cody–Waite range reduction and a Taylor series.
 /// Accurate to a few ulps, and identical on every conforming platform.
-fn det_exp(x: f64) -> f64 {
+pub(crate) fn det_exp(x: f64) -> f64 {
     let x = x.clamp(-700.0, 700.0);
     // 1 / ln 2 (the same double as 1.442_695_040_888_963_4).
     let n = (x * std::f64::consts::LOG2_E).round();

@@ -1,4 +1,4 @@
-//! Activations: Relu, LeakyRelu, Clip, Sigmoid, Tanh. Each is a table function; after a linear map
+//! Activations: Relu, LeakyRelu, Clip, Sigmoid, Tanh, Erf, Gelu. Each is a table function; after a linear map
 //! it is fused into the rescale, otherwise it is its own elementwise op.
 
 use super::{input, OnnxOp};
@@ -7,6 +7,7 @@ use crate::quantize::{Lin, NewTensor, QuantCtx};
 use crate::tensor::Tensor;
 use crate::FrontendError;
 use std::any::Any;
+use zkinfer_circuits::graph::expr::{self, Step};
 use zkinfer_circuits::graph::{det_sigmoid, det_tanh, FnKind};
 
 /// An activation: its table function at a given input scale, and the output scale.
@@ -253,6 +254,95 @@ impl Activation for Tanh {
     }
 }
 activation_op!(Tanh);
+
+/// `erf(x)` (values in [-1, 1], output scale `bits - 2`), and GELU (opset 20; `approximate`
+/// `none` or `tanh`), tabulated as expressions (`FnKind::Expr`).
+#[derive(Debug)]
+pub struct ErfGelu {
+    steps: Vec<Step>,
+    /// GELU (whose values are unbounded above) rather than Erf.
+    gelu: bool,
+}
+
+impl ErfGelu {
+    fn float_bounds(&self, _: &[Option<&Tensor>]) -> (f64, f64) {
+        (0.0, 0.0)
+    }
+    fn apply(&self, v: f64, _: f64, _: f64) -> f64 {
+        expr::run(&self.steps, v).unwrap_or(f64::NAN)
+    }
+}
+
+impl Activation for ErfGelu {
+    fn function(
+        &self,
+        q: &QuantCtx<'_>,
+        node: usize,
+        s: i32,
+    ) -> Result<(FnKind, i32), FrontendError> {
+        let out = match self.gelu {
+            false => q.bits as i32 - 2,
+            true => {
+                let wanted = q.scale_for(q.node(node).outputs[0]);
+                crate::fuse::fitting_scale(&self.steps, s, wanted, q.bits)
+                    .ok_or_else(|| q.err(node, "GELU does not evaluate over the input range"))?
+            }
+        };
+        let f = FnKind::Expr {
+            steps: self.steps.clone(),
+            in_scale: s,
+            out_scale: out,
+        };
+        Ok((f, out))
+    }
+}
+activation_op!(ErfGelu);
+
+pub fn erf(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    Ok(Box::new(ErfGelu {
+        steps: vec![Step::X, Step::Erf],
+        gelu: false,
+    }))
+}
+
+pub fn gelu(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    use Step::*;
+    let steps = match a.string("approximate")?.as_deref() {
+        None | Some("none") => vec![
+            X,
+            Const(0.5),
+            Mul,
+            X,
+            Const(std::f64::consts::FRAC_1_SQRT_2),
+            Mul,
+            Erf,
+            Const(1.0),
+            Add,
+            Mul,
+        ],
+        Some("tanh") => vec![
+            X,
+            Const(0.5),
+            Mul,
+            X,
+            X,
+            PowI(3),
+            Const(0.044715),
+            Mul,
+            Add,
+            Const((2.0 / std::f64::consts::PI).sqrt()),
+            Mul,
+            Tanh,
+            Const(1.0),
+            Add,
+            Mul,
+        ],
+        Some(other) => {
+            return Err(a.error("approximate", format!("'{other}' (none or tanh)")));
+        }
+    };
+    Ok(Box::new(ErfGelu { steps, gelu: true }))
+}
 
 pub fn relu(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
     Ok(Box::new(Relu))

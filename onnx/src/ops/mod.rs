@@ -129,6 +129,16 @@ pub static REGISTRY: &[OpSpec] = &[
         compute: true,
     },
     OpSpec {
+        name: "Erf",
+        build: activation::erf,
+        compute: true,
+    },
+    OpSpec {
+        name: "Gelu",
+        build: activation::gelu,
+        compute: true,
+    },
+    OpSpec {
         name: "MaxPool",
         build: pool::max_pool,
         compute: true,
