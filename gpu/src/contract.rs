@@ -216,6 +216,7 @@ pub fn visible_devices_for(index: u32, visible: Option<&str>) -> Option<String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::test_gpu as gpu;
     use clap::Parser;
 
     /// `zkinfer-cuda`'s command line, as its `main` declares it.
@@ -254,16 +255,6 @@ mod tests {
             }
         }
         assert_eq!(parse_back(&HelperCommand::Info), HelperCommand::Info);
-    }
-
-    fn gpu(index: u32, name: &str) -> GpuInfo {
-        GpuInfo {
-            index,
-            name: name.into(),
-            memory_bytes: 80 << 30,
-            compute: (9, 0),
-            driver_cuda: (13, 0),
-        }
     }
 
     #[test]

@@ -47,6 +47,18 @@ pub struct GpuInfo {
     pub driver_cuda: (i32, i32),
 }
 
+/// An 80 GiB, compute 9.0 GPU for tests.
+#[cfg(test)]
+pub(crate) fn test_gpu(index: u32, name: &str) -> GpuInfo {
+    GpuInfo {
+        index,
+        name: name.into(),
+        memory_bytes: 80 << 30,
+        compute: (9, 0),
+        driver_cuda: (13, 0),
+    }
+}
+
 /// The CUDA runtime `zkinfer-cuda` is built with and ships (scripts/build-cuda installs
 /// 13.0); it runs only where the driver supports this CUDA version or a newer one.
 pub const HELPER_CUDA: (i32, i32) = (13, 0);

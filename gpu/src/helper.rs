@@ -253,6 +253,7 @@ fn wait_at_most(child: &mut Child, limit: Duration) -> std::io::Result<Option<Ex
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::test_gpu as gpu;
     use crate::device::GpuInfo;
 
     fn request() -> ProveRequest {
@@ -281,16 +282,6 @@ mod tests {
         std::fs::write(tmp.join(HELPER_NAME), b"").unwrap();
         assert_eq!(helper_beside(&exe).unwrap(), tmp.join(HELPER_NAME));
         std::fs::remove_dir_all(&tmp).unwrap();
-    }
-
-    fn gpu(index: u32, name: &str) -> GpuInfo {
-        GpuInfo {
-            index,
-            name: name.into(),
-            memory_bytes: 80 << 30,
-            compute: (9, 0),
-            driver_cuda: (13, 0),
-        }
     }
 
     #[test]

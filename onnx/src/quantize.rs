@@ -17,7 +17,7 @@ use super::FrontendError;
 use zkinfer_circuits::compiled::IoSpec;
 use zkinfer_circuits::graph::{
     Coef, ElemOp, FnKind, Geometry, LinearOp, Operand, QOp, QTensor, QuantizedGraph, TensorId,
-    TensorKind, WeightSet, MAX_BITS, MIN_BITS,
+    TensorKind, ViewOp, WeightSet, MAX_BITS, MIN_BITS,
 };
 use zkinfer_circuits::input::InputData;
 
@@ -218,6 +218,34 @@ impl<'a> QuantCtx<'a> {
     /// Records that an ONNX tensor is represented by a quantized activation.
     pub fn bind(&mut self, t: usize, q: QRef) {
         self.map[t] = Some(q);
+    }
+
+    /// Binds ONNX tensor `out` (the output of `node`) to a view of the quantized tensors
+    /// `inputs`: output element `e` is element `map[e].1` of input `map[e].0`, all at `scale`.
+    pub fn bind_view(
+        &mut self,
+        node: usize,
+        inputs: Vec<TensorId>,
+        map: Vec<(u16, u32)>,
+        scale: i32,
+        out: usize,
+    ) -> QRef {
+        let name = self.model.tensors[out].name.clone();
+        let id = self.new_tensor(
+            &name,
+            self.shape(out).to_vec(),
+            scale,
+            TensorKind::Activation,
+        );
+        self.push(QOp::View(ViewOp {
+            name: self.node(node).name.clone(),
+            inputs,
+            output: id,
+            map,
+        }));
+        let r = QRef { id, scale };
+        self.bind(out, r);
+        r
     }
 
     /// Table index of a function (deduplicated).

@@ -201,59 +201,45 @@ impl Activation for Clip {
 }
 activation_op!(Clip);
 
-/// `1 / (1 + e^-x)`; the output gets scale `bits - 2` (values in [0, 1]).
+/// A bounded S-shaped function: Sigmoid (values in [0, 1]) or Tanh (values in [-1, 1]); the
+/// output gets scale `bits - 2`.
 #[derive(Debug)]
-pub struct Sigmoid;
+pub struct Squash {
+    /// Tanh rather than Sigmoid.
+    tanh: bool,
+}
 
-impl Sigmoid {
+impl Squash {
     fn float_bounds(&self, _: &[Option<&Tensor>]) -> (f64, f64) {
         (0.0, 0.0)
     }
     fn apply(&self, v: f64, _: f64, _: f64) -> f64 {
-        det_sigmoid(v)
+        if self.tanh {
+            det_tanh(v)
+        } else {
+            det_sigmoid(v)
+        }
     }
 }
 
-impl Activation for Sigmoid {
+impl Activation for Squash {
     fn function(&self, q: &QuantCtx<'_>, _: usize, s: i32) -> Result<(FnKind, i32), FrontendError> {
-        let out = q.bits as i32 - 2;
-        Ok((
-            FnKind::Sigmoid {
-                in_scale: s,
-                out_scale: out,
-            },
-            out,
-        ))
-    }
-}
-activation_op!(Sigmoid);
-
-/// `tanh(x)`; the output gets scale `bits - 2` (values in [-1, 1]).
-#[derive(Debug)]
-pub struct Tanh;
-
-impl Tanh {
-    fn float_bounds(&self, _: &[Option<&Tensor>]) -> (f64, f64) {
-        (0.0, 0.0)
-    }
-    fn apply(&self, v: f64, _: f64, _: f64) -> f64 {
-        det_tanh(v)
-    }
-}
-
-impl Activation for Tanh {
-    fn function(&self, q: &QuantCtx<'_>, _: usize, s: i32) -> Result<(FnKind, i32), FrontendError> {
-        let out = q.bits as i32 - 2;
-        Ok((
+        let (in_scale, out_scale) = (s, q.bits as i32 - 2);
+        let f = if self.tanh {
             FnKind::Tanh {
-                in_scale: s,
-                out_scale: out,
-            },
-            out,
-        ))
+                in_scale,
+                out_scale,
+            }
+        } else {
+            FnKind::Sigmoid {
+                in_scale,
+                out_scale,
+            }
+        };
+        Ok((f, out_scale))
     }
 }
-activation_op!(Tanh);
+activation_op!(Squash);
 
 /// `erf(x)` (values in [-1, 1], output scale `bits - 2`), and GELU (opset 20; `approximate`
 /// `none` or `tanh`), tabulated as expressions (`FnKind::Expr`).
@@ -362,9 +348,9 @@ pub fn clip(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
 }
 
 pub fn sigmoid(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
-    Ok(Box::new(Sigmoid))
+    Ok(Box::new(Squash { tanh: false }))
 }
 
 pub fn tanh(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
-    Ok(Box::new(Tanh))
+    Ok(Box::new(Squash { tanh: true }))
 }

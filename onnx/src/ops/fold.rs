@@ -5,11 +5,10 @@
 
 use super::{input, shape_err, OnnxOp};
 use crate::proto::Attrs;
-use crate::quantize::{QRef, QuantCtx};
+use crate::quantize::QuantCtx;
 use crate::tensor::{axis, strides, DType, Tensor};
 use crate::FrontendError;
 use std::any::Any;
-use zkinfer_circuits::graph::{QOp, TensorKind, ViewOp};
 
 /// Slice attributes before opset 10: starts, ends and axes.
 type SliceAttrs = (Vec<i64>, Vec<i64>, Option<Vec<i64>>);
@@ -70,20 +69,13 @@ impl OnnxOp for Fold {
         let x = q.act_input(node, 0)?;
         let out = q.node(node).outputs[0];
         let n = q.graph.tensors[x.id].len() as u32;
-        let name = q.model.tensors[out].name.clone();
-        let id = q.new_tensor(
-            &name,
-            q.shape(out).to_vec(),
+        q.bind_view(
+            node,
+            vec![x.id],
+            (0..n).map(|e| (0, e)).collect(),
             x.scale,
-            TensorKind::Activation,
+            out,
         );
-        q.push(QOp::View(ViewOp {
-            name: q.node(node).name.clone(),
-            inputs: vec![x.id],
-            output: id,
-            map: (0..n).map(|e| (0, e)).collect(),
-        }));
-        q.bind(out, QRef { id, scale: x.scale });
         Ok(())
     }
 

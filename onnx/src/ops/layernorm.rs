@@ -22,7 +22,7 @@ use crate::quantize::{Lin, NewTensor, QRef, QuantCtx};
 use crate::tensor::{axis, Tensor};
 use crate::FrontendError;
 use std::any::Any;
-use zkinfer_circuits::graph::{Coef, FnKind, MatMulOp, Operand, QOp, TensorId, TensorKind, ViewOp};
+use zkinfer_circuits::graph::{Coef, FnKind, MatMulOp, Operand, QOp, TensorId, TensorKind};
 
 /// LayerNormalization over the dimensions from `axis` on.
 #[derive(Debug)]
@@ -155,20 +155,8 @@ fn lower(
     }
     if let Some(out) = inv_std {
         // InvStdDev is r itself, viewed in the output's shape.
-        let name = q.model.tensors[out].name.clone();
-        let id = q.new_tensor(
-            &name,
-            q.shape(out).to_vec(),
-            r.scale,
-            TensorKind::Activation,
-        );
-        q.push(QOp::View(ViewOp {
-            name: q.node(node).name.clone(),
-            inputs: vec![r.id],
-            output: id,
-            map: (0..rows.0 as u32).map(|e| (0, e)).collect(),
-        }));
-        q.bind(out, QRef { id, scale: r.scale });
+        let map = (0..rows.0 as u32).map(|e| (0, e)).collect();
+        q.bind_view(node, vec![r.id], map, r.scale, out);
     }
     let Some(out) = y else {
         return Ok(());

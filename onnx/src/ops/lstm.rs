@@ -17,8 +17,7 @@ use crate::tensor::Tensor;
 use crate::FrontendError;
 use std::any::Any;
 use zkinfer_circuits::graph::{
-    det_sigmoid, det_tanh, Coef, FnKind, Geometry, LinearOp, Operand, QOp, TensorKind, ViewOp,
-    WeightSet,
+    det_sigmoid, det_tanh, Coef, FnKind, Geometry, LinearOp, Operand, QOp, TensorKind, WeightSet,
 };
 
 /// A forward LSTM with the default activations.
@@ -324,15 +323,7 @@ impl<'p> Unroll<'p> {
                     self.s_c,
                 ),
             };
-            let name = q.model.tensors[out].name.clone();
-            let id = q.new_tensor(&name, q.shape(out).to_vec(), scale, TensorKind::Activation);
-            q.push(QOp::View(ViewOp {
-                name: self.op.clone(),
-                inputs,
-                output: id,
-                map,
-            }));
-            q.bind(out, QRef { id, scale });
+            q.bind_view(self.node, inputs, map, scale, out);
         }
         Ok(())
     }

@@ -2,11 +2,10 @@
 
 use super::{input, shape_err, OnnxOp};
 use crate::proto::Attrs;
-use crate::quantize::{QRef, QuantCtx};
+use crate::quantize::QuantCtx;
 use crate::tensor::{axis, Tensor};
 use crate::FrontendError;
 use std::any::Any;
-use zkinfer_circuits::graph::{QOp, TensorKind, ViewOp};
 
 /// Split along `axis` into the sizes of `split` (attribute before opset 13, input from 13), or
 /// into `outputs` equal pieces.
@@ -95,17 +94,10 @@ impl OnnxOp for Split {
         let outs = n.outputs.clone();
         let mut start = 0;
         for (&out, len) in outs.iter().zip(sizes) {
-            let (pshape, idx) = piece(&shape, a, start, len);
+            let (_, idx) = piece(&shape, a, start, len);
             start += len;
-            let name = q.model.tensors[out].name.clone();
-            let id = q.new_tensor(&name, pshape, x.scale, TensorKind::Activation);
-            q.push(QOp::View(ViewOp {
-                name: q.node(node).name.clone(),
-                inputs: vec![x.id],
-                output: id,
-                map: idx.into_iter().map(|i| (0, i)).collect(),
-            }));
-            q.bind(out, QRef { id, scale: x.scale });
+            let map = idx.into_iter().map(|i| (0, i)).collect();
+            q.bind_view(node, vec![x.id], map, x.scale, out);
         }
         Ok(())
     }
