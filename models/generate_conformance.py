@@ -26,10 +26,11 @@ from onnx.backend.test.case.node import collect_testcases
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conformance")
 MAX_BYTES = 300_000
 OPS = [
-    "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Conv", "Div", "Erf", "Flatten",
-    "Gelu", "Gemm", "GlobalAveragePool", "Identity", "LayerNormalization", "LeakyRelu", "LSTM",
-    "MatMul", "MaxPool", "Mul", "Pow", "ReduceMean", "ReduceSum", "Relu", "Reshape", "Sigmoid",
-    "Softmax", "Split", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze", "Where",
+    "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Conv", "Div", "Erf",
+    "Expand", "Flatten", "Gather", "Gelu", "Gemm", "GlobalAveragePool", "Identity",
+    "LayerNormalization", "LeakyRelu", "LSTM", "MatMul", "MaxPool", "Mul", "Pow", "ReduceMean",
+    "ReduceSum", "Relu", "Reshape", "Sigmoid", "Slice", "Softmax", "Split", "Squeeze", "Sub",
+    "Tanh", "Transpose", "Unsqueeze", "Where",
 ]
 
 

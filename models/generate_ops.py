@@ -305,4 +305,66 @@ save(
     ],
     values=[[round(float(v), 5) for v in rng.uniform(-4, 4, 16)]],
 )
+# Token ids (an int64 input) through an embedding table, plus positions folded from Range and
+# from NonZero(ConstantOfShape); views of computed tensors (Cast, Slice, Gather at constant
+# indices, Transpose, Expand); a causal -inf mask before Softmax (as nanoGPT exports it).
+T = 6
+causal = np.triu(np.ones((T, T), dtype=bool), 1)
+save(
+    "tokens",
+    [
+        helper.make_node("Gather", ["E", "ids"], ["emb"]),
+        helper.make_node("Range", ["r0", "rT", "r1"], ["pos"]),
+        helper.make_node("Gather", ["P", "pos"], ["pe"]),
+        helper.make_node("ConstantOfShape", ["tshape"], ["ones"], value=numpy_helper.from_array(np.array([1], dtype=np.int64))),
+        helper.make_node("NonZero", ["ones"], ["nz"]),
+        helper.make_node("Squeeze", ["nz", "axis0"], ["pos2"]),
+        helper.make_node("Gather", ["P2", "pos2"], ["pe2"]),
+        helper.make_node("Add", ["emb", "pe"], ["h0"]),
+        helper.make_node("Add", ["h0", "pe2"], ["h1"]),
+        helper.make_node("Cast", ["h1"], ["h"], to=TensorProto.FLOAT),
+        helper.make_node("Slice", ["h", "s0", "s3", "axis2"], ["hs"]),
+        helper.make_node("Gather", ["h", "perm3"], ["hg"], axis=2),
+        helper.make_node("Transpose", ["hg"], ["hgT"], perm=[0, 2, 1]),
+        helper.make_node("MatMul", ["hs", "hgT"], ["scores"]),
+        helper.make_node("Where", ["mask", "ninf", "scores"], ["masked"]),
+        helper.make_node("Softmax", ["masked"], ["att"], axis=-1),
+        helper.make_node("Slice", ["h", "s0", "s1", "axis1"], ["first"]),
+        helper.make_node("Expand", ["first", "eshape"], ["firsts"]),
+        helper.make_node("Sub", ["h", "firsts"], ["rel"]),
+    ],
+    [helper.make_tensor_value_info("ids", TensorProto.INT64, [1, T])],
+    [vi("att", [1, T, T]), vi("rel", [1, T, 4])],
+    [
+        w("E", (10, 4)),
+        w("P", (T, 4), 0.1),
+        w("P2", (T, 4), 0.1),
+        const("r0", 0, np.int64),
+        const("rT", T, np.int64),
+        const("r1", 1, np.int64),
+        const("tshape", [T], np.int64),
+        const("axis0", [0], np.int64),
+        const("s0", [0], np.int64),
+        const("s1", [1], np.int64),
+        const("s3", [3], np.int64),
+        const("axis1", [1], np.int64),
+        const("axis2", [2], np.int64),
+        const("perm3", [3, 1, 0], np.int64),
+        const("mask", causal, np.bool_),
+        const("ninf", -np.inf),
+        const("eshape", [1, T, 4], np.int64),
+    ],
+    values=[[3, 0, 9, 2, 2, 7]],
+)
+# A -inf mask that no Softmax removes: refused with a clear error.
+save(
+    "masked_relu",
+    [
+        helper.make_node("Where", ["mask", "ninf", "x"], ["m"]),
+        helper.make_node("Relu", ["m"], ["y"]),
+    ],
+    [vi("x", [1, 4])],
+    [vi("y", [1, 4])],
+    [const("mask", [[True, False, False, True]], np.bool_), const("ninf", -np.inf)],
+)
 print("wrote", sorted(os.listdir(HERE)))

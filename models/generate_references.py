@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generates models/references/*.json: ONNX Runtime's float outputs for the shared transformer and
 sequence models (../shared/models), on their shipped input and, for self_attention (whose
-shipped input is all ones), on seeded random inputs too. The tests compare zkinfer's proven
+shipped input is all ones) and nanoGPT (token ids), on seeded random inputs too. The tests compare zkinfer's proven
 outputs with these; CI uses the committed files and needs no Python.
 
     pip install onnx==1.23.2 onnxruntime==1.32.0 numpy
@@ -21,7 +21,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = os.path.join(HERE, "..", "..", "shared", "models")
 OUT = os.path.join(HERE, "references")
 MODELS = ["1l_softmax", "layernorm", "lstm", "self_attention", "multihead_attention", "nanoGPT"]
-RANDOM = {"self_attention": 3}
+RANDOM = {"self_attention": 3, "nanoGPT": 2}
+VOCAB = {"nanoGPT": 65}
 
 
 def session(name):
@@ -52,7 +53,10 @@ def main():
             shipped = json.load(f)["input_data"]
         cases = [{"input_data": shipped, "output_data": run(sess, shipped)}]
         for _ in range(RANDOM.get(name, 0)):
-            inputs = [np.round(rng.uniform(-1, 1, len(x)), 5).tolist() for x in shipped]
+            if name in VOCAB:
+                inputs = [rng.integers(0, VOCAB[name], len(x)).astype(float).tolist() for x in shipped]
+            else:
+                inputs = [np.round(rng.uniform(-1, 1, len(x)), 5).tolist() for x in shipped]
             cases.append({"input_data": inputs, "output_data": run(sess, inputs)})
         doc = {
             "model": name,

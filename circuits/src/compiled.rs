@@ -179,6 +179,9 @@ pub struct IoTensor {
     pub shape: Vec<usize>,
     /// Power-of-two scale of its integers.
     pub scale: i32,
+    /// Takes integers only (token ids): a fractional value is refused, not rounded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub integer: bool,
 }
 
 /// How public values map to tensors: the instance column holds the inputs, then the outputs,
@@ -236,6 +239,7 @@ impl IoSpec {
             name: g.tensors[id].name.clone(),
             shape: g.tensors[id].shape.clone(),
             scale: g.tensors[id].scale,
+            integer: g.integer_inputs.contains(&id),
         };
         IoSpec {
             bits: g.bits,

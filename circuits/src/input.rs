@@ -55,6 +55,15 @@ pub enum InputError {
         got: usize,
         shape: Vec<usize>,
     },
+    /// A fractional value for an integer input.
+    #[error("{path}: input #{index} ('{name}') value #{position} = {value} is not an integer; this input takes integers (token ids)")]
+    NotInteger {
+        path: String,
+        index: usize,
+        name: String,
+        position: usize,
+        value: f64,
+    },
     /// A value outside what the compiled model can represent.
     #[error("{path}: input #{index} ('{name}') value #{position} = {value} is outside the calibrated range [{lo}, {hi}]; recompile with a calibration input that covers it, or a larger --range-margin")]
     OutOfRange {
@@ -234,6 +243,15 @@ impl InputData {
             let s = (t.scale as f64).exp2();
             let mut q = Vec::with_capacity(vals.len());
             for (j, &x) in vals.iter().enumerate() {
+                if t.integer && x.fract() != 0.0 {
+                    return Err(InputError::NotInteger {
+                        path: self.source.clone(),
+                        index: i,
+                        name: t.name.clone(),
+                        position: j,
+                        value: x,
+                    });
+                }
                 let v = (x * s).round();
                 if !(v >= -(half as f64) && v < half as f64) {
                     return Err(InputError::OutOfRange {

@@ -43,6 +43,7 @@ impl Builder {
                 outputs: vec![],
                 ops: vec![],
                 functions: vec![FnKind::Identity],
+                integer_inputs: vec![],
             },
         }
     }
@@ -1148,4 +1149,103 @@ fn duplicate_graph_input_refused() {
     // The layout refuses it on its own, whatever the caller validated.
     let err = CircuitPlan::new(&g, shape).err().unwrap().to_string();
     assert!(err.contains("public input 'x' is listed twice"), "{err}");
+}
+
+/// `ids [4]` → `TABLE[id]` through a tabulated function over `[0, 3)` (an embedding column).
+fn embedding_graph() -> (QuantizedGraph, Vec<Vec<i128>>) {
+    let mut b = Builder::new();
+    let ids = b.input("ids", &[4]);
+    let func = b.func(FnKind::Tabulated {
+        lo: 0,
+        values: vec![5, -7, 11],
+    });
+    let y = b.elem("embed", Some(ids), None, 1, 0, 0, 0, func, 4);
+    b.g.outputs.push(y);
+    (b.g, vec![vec![0, 2, 1, 2]])
+}
+
+/// `c` with input 0 rewritten to `id` and output 0 to `out` in every cell and public value
+/// (plain I/O): the input's range check, then the embedding's operand, quotient and output.
+fn with_token0(c: &ModelCircuit, id: i128, out: i128) -> (ModelCircuit, Vec<F>) {
+    let (mut xs, mut ys) = (
+        c.witness.as_ref().unwrap()[c.graph.inputs[0]].clone(),
+        c.witness.as_ref().unwrap()[c.graph.outputs[0]].clone(),
+    );
+    (xs[0], ys[0]) = (id, out);
+    let check = c.plan.layout.el[0].clone();
+    let (_, lane, row) = last_op_segment(c);
+    let mut t = c.clone();
+    for (col, r, v) in [
+        (AdvCol::ElA(check.lane), check.start, id),
+        (AdvCol::ElQ(check.lane), check.start, id),
+        (AdvCol::ElOut(check.lane), check.start, id),
+        (AdvCol::ElA(lane), row, id),
+        (AdvCol::ElQ(lane), row, id),
+        (AdvCol::ElOut(lane), row, out),
+    ] {
+        t = t.tampered(col, r, fe(v));
+    }
+    (t, instances(PublicIo::Plain, BITS, &xs, &ys))
+}
+
+#[test]
+fn tabulated_function_reads_its_row_and_proves_the_index_is_one() {
+    for identity in [false, true] {
+        let (g, x) = embedding_graph();
+        // Table rows: the function's 3 indices, not a whole domain (the range table, or the
+        // identity's domain, is taller).
+        let full = 1usize << BITS;
+        let extra = if identity { 3 } else { 0 };
+        assert_eq!(g.table_rows(identity), full + extra);
+        assert_eq!(
+            g.clone().eval(&x).unwrap()[g.outputs[0]],
+            vec![5, 11, -7, 11]
+        );
+        let err = g.eval(&[vec![0, 3, 1, 2]]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EvalError::OutOfDomain {
+                    x: 3,
+                    lo: 0,
+                    hi: 3,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("outside the table's rows [0, 3)"),
+            "{err}"
+        );
+        let rows = g.table_rows(identity);
+        let (c, inst, k) = build_shaped(g, x, |s| {
+            s.public_io = PublicIo::Plain;
+            s.identity_table = identity;
+            while s.usable_rows() < rows + 16 {
+                s.k += 1;
+            }
+        });
+        assert!(satisfied(&c, &inst, k), "identity={identity}");
+        // The rewrite itself is sound: token 1 reading its own row is accepted ...
+        let (t, i2) = with_token0(&c, 1, -7);
+        assert!(
+            satisfied(&t, &i2, k),
+            "identity={identity}: honest rewrite rejected"
+        );
+        // ... another row's value is not ...
+        let (t, i2) = with_token0(&c, 1, 11);
+        assert!(
+            !satisfied(&t, &i2, k),
+            "identity={identity}: wrong row accepted"
+        );
+        // ... and an index past the table (in the activation range) reads nothing.
+        for (id, out) in [(3, 0), (3, 3), (-1, 11), (3, 5)] {
+            let (t, i2) = with_token0(&c, id, out);
+            assert!(
+                !satisfied(&t, &i2, k),
+                "identity={identity}: token {id} -> {out} accepted"
+            );
+        }
+    }
 }

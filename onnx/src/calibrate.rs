@@ -18,8 +18,14 @@ impl Ranges {
         let mut max_abs = vec![0.0; model.tensors.len()];
         for (i, v) in vals.iter().enumerate() {
             if let Some(t) = v {
-                let m = t.data.iter().fold(0.0f64, |m, &x| m.max(x.abs()));
-                if !m.is_finite() {
+                // −∞ marks masked entries (a causal mask before Softmax): not part of the range;
+                // lowering accepts it only where a Softmax masks it out.
+                let m = t
+                    .data
+                    .iter()
+                    .filter(|&&x| x != f64::NEG_INFINITY)
+                    .fold(0.0f64, |m, &x| m.max(x.abs()));
+                if !m.is_finite() || t.data.iter().any(|x| x.is_nan()) {
                     return Err(FrontendError::Calibration(format!(
                         "tensor '{}' is not finite on the calibration input",
                         model.tensors[i].name

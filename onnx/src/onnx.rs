@@ -95,8 +95,9 @@ fn graph_err(detail: impl Into<String>) -> FrontendError {
     }
 }
 
-/// Reads a graph input's float type and shape, fixing a symbolic first dimension to 1.
-fn input_shape(vi: &pb::ValueInfoProto) -> Result<Vec<usize>, FrontendError> {
+/// Reads a graph input's element type (float, or int32/int64 for token ids) and shape, fixing a
+/// symbolic first dimension to 1.
+fn input_shape(vi: &pb::ValueInfoProto) -> Result<(Vec<usize>, DType), FrontendError> {
     let name = &vi.name;
     let Some(type_proto::Value::TensorType(tt)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref())
     else {
@@ -107,14 +108,22 @@ fn input_shape(vi: &pb::ValueInfoProto) -> Result<Vec<usize>, FrontendError> {
         pb::tensor_proto::DataType::Double as i32,
         pb::tensor_proto::DataType::Float16 as i32,
     ];
-    if !float_types.contains(&tt.elem_type) {
+    let int_types = [
+        pb::tensor_proto::DataType::Int64 as i32,
+        pb::tensor_proto::DataType::Int32 as i32,
+    ];
+    let dtype = if int_types.contains(&tt.elem_type) {
+        DType::Int
+    } else if float_types.contains(&tt.elem_type) {
+        DType::Float
+    } else {
         let ty = pb::tensor_proto::DataType::try_from(tt.elem_type)
             .map(|d| format!("{d:?}"))
             .unwrap_or_else(|_| tt.elem_type.to_string());
         return Err(graph_err(format!(
-            "graph input '{name}' has element type {ty}; zkinfer proves models with float inputs"
+            "graph input '{name}' has element type {ty}; zkinfer proves models with float inputs, or int32/int64 token ids"
         )));
-    }
+    };
     let Some(shape) = &tt.shape else {
         return Err(graph_err(format!("graph input '{name}' has no shape")));
     };
@@ -132,7 +141,7 @@ fn input_shape(vi: &pb::ValueInfoProto) -> Result<Vec<usize>, FrontendError> {
             _ => return Err(graph_err(format!("graph input '{name}' dimension #{i} is unknown or zero"))),
         }
     }
-    Ok(out)
+    Ok((out, dtype))
 }
 
 /// The tensors read so far, with their index by name (each name may be defined once).
@@ -218,7 +227,23 @@ impl OnnxModel {
                 }
                 .into());
             }
-            out.push(Tensor::float(info.shape.clone(), vals.clone()));
+            if info.dtype == DType::Int {
+                if let Some(j) = vals.iter().position(|v| v.fract() != 0.0) {
+                    return Err(InputError::NotInteger {
+                        path: data.source.clone(),
+                        index: i,
+                        name: info.name.clone(),
+                        position: j,
+                        value: vals[j],
+                    }
+                    .into());
+                }
+            }
+            out.push(Tensor {
+                shape: info.shape.clone(),
+                data: vals.clone(),
+                dtype: info.dtype,
+            });
         }
         Ok(out)
     }
@@ -352,11 +377,11 @@ fn add_inputs(
         if init_names.contains(vi.name.as_str()) {
             continue;
         }
-        let shape = input_shape(vi)?;
+        let (shape, dtype) = input_shape(vi)?;
         inputs.push(table.add(TensorInfo {
             name: vi.name.clone(),
             shape,
-            dtype: DType::Float,
+            dtype,
             value: None,
             producer: None,
         })?);
@@ -546,7 +571,7 @@ fn fold_constants(
 ) -> Result<Vec<bool>, FrontendError> {
     let mut vals: Vec<Option<Tensor>> = tensors.iter().map(|t| t.value.clone()).collect();
     for &i in inputs {
-        vals[i] = Some(Tensor::zeros(tensors[i].shape.clone(), DType::Float));
+        vals[i] = Some(Tensor::zeros(tensors[i].shape.clone(), tensors[i].dtype));
     }
     let mut constant: Vec<bool> = tensors.iter().map(|t| t.value.is_some()).collect();
     for node in nodes.iter_mut() {

@@ -117,8 +117,9 @@ pub fn decode_tensor(t: &TensorProto) -> Result<Tensor, FrontendError> {
         }
         v
     };
-    if dtype == DType::Float && data.iter().any(|x| !x.is_finite()) {
-        return Err(bad(name, "contains NaN or infinite values"));
+    // -inf is a mask value (before a Softmax); lowering refuses it anywhere else.
+    if dtype == DType::Float && data.iter().any(|x| x.is_nan() || *x == f64::INFINITY) {
+        return Err(bad(name, "contains NaN or +infinity"));
     }
     Ok(Tensor { shape, data, dtype })
 }

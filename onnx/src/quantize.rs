@@ -12,7 +12,7 @@
 use super::calibrate::Ranges;
 use super::onnx::{Node, OnnxModel};
 use super::ops::Activation;
-use super::tensor::Tensor;
+use super::tensor::{DType, Tensor};
 use super::FrontendError;
 use zkinfer_circuits::compiled::IoSpec;
 use zkinfer_circuits::graph::{
@@ -467,6 +467,30 @@ impl<'a> QuantCtx<'a> {
     }
 }
 
+/// Refuses an op that reads an integer tensor (token ids) unless it only re-indexes, casts or
+/// gathers with it.
+fn check_integer_inputs(model: &OnnxModel, ni: usize) -> Result<(), FrontendError> {
+    let node = &model.nodes[ni];
+    if node.op.reads_integers() {
+        return Ok(());
+    }
+    let integer = node
+        .inputs
+        .iter()
+        .flatten()
+        .find(|&&t| model.tensors[t].value.is_none() && model.tensors[t].dtype != DType::Float);
+    match integer {
+        None => Ok(()),
+        Some(&t) => Err(FrontendError::Quantize {
+            node: node.name.clone(),
+            detail: format!(
+                "{} reads the integer tensor '{}'; integers (token ids) may only be gathered with, re-indexed or cast to float",
+                node.op_type, model.tensors[t].name
+            ),
+        }),
+    }
+}
+
 /// Lowers a model at a given bit width.
 pub fn quantize(
     model: &OnnxModel,
@@ -486,6 +510,7 @@ pub fn quantize(
             outputs: vec![],
             ops: vec![],
             functions: vec![FnKind::Identity],
+            integer_inputs: vec![],
         },
         map: vec![None; model.tensors.len()],
         done: vec![false; model.nodes.len()],
@@ -493,9 +518,14 @@ pub fn quantize(
     // Public inputs, each range-checked before use.
     for &t in &model.inputs {
         let info = &model.tensors[t];
-        let s = q.scale_for(t);
+        // Integer inputs (token ids) are taken as they are.
+        let integer = info.dtype == DType::Int;
+        let s = if integer { 0 } else { q.scale_for(t) };
         let raw = q.new_tensor(&info.name, info.shape.clone(), s, TensorKind::Activation);
         q.graph.inputs.push(raw);
+        if integer {
+            q.graph.integer_inputs.push(raw);
+        }
         let lin = Lin::of(QRef { id: raw, scale: s });
         let checked = q.emit(
             format!("input '{}'", info.name),
@@ -514,6 +544,7 @@ pub fn quantize(
         if q.done[ni] {
             continue;
         }
+        check_integer_inputs(model, ni)?;
         if !crate::fuse::elementwise_chain(&mut q, ni)? {
             model.nodes[ni].op.quantize(&mut q, ni)?;
         }

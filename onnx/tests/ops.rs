@@ -368,3 +368,76 @@ fn gelu_chains_are_fused_into_one_table_each() {
         .count();
     assert_eq!(fused, 3, "{:?}", g.functions);
 }
+
+/// Token ids (an int64 input) through an embedding lookup, positions folded from Range and
+/// NonZero, views of computed tensors (Cast, Slice, Gather, Transpose, Expand) and a causal
+/// softmax whose masked elements are exactly zero.
+#[test]
+fn token_embeddings_index_views_and_a_causal_softmax() {
+    let (onnx, input) = (
+        models().join("ops/tokens.onnx"),
+        models().join("ops/tokens.json"),
+    );
+    check(&onnx, &input);
+    let c = zkinfer_onnx::compile(&onnx, &input, &CompileOptions::default()).unwrap();
+    let m = &c.model;
+    assert_eq!(m.graph.tensors[m.graph.inputs[0]].scale, 0);
+    assert!(m.io().inputs[0].integer);
+    let data = InputData::from_path(&input).unwrap();
+    let vals = m.graph.eval(&data.quantize(&m.io()).unwrap()).unwrap();
+    // Above the diagonal: exactly zero.
+    let att = &vals[m.graph.outputs[0]];
+    for (e, &v) in att.iter().enumerate() {
+        if e % 6 > e / 6 {
+            assert_eq!(v, 0, "masked element {e}");
+        }
+    }
+    // A token past the table, or not an integer: one clear error each.
+    let mut ids = data.clone();
+    ids.values[0][2] = 10.0;
+    let err = m.graph.eval(&ids.quantize(&m.io()).unwrap()).unwrap_err();
+    assert!(
+        err.to_string().contains("outside the table's rows [0, 10)"),
+        "{err}"
+    );
+    ids.values[0][2] = 2.5;
+    let err = ids.quantize(&m.io()).unwrap_err();
+    assert!(err.to_string().contains("is not an integer"), "{err}");
+}
+
+/// The masked softmax's witness is unique, the constant zeros of the masked elements included.
+#[test]
+fn masked_softmax_and_embedding_witness_is_unique() {
+    assert_unique_witness(
+        &models().join("ops/tokens.onnx"),
+        &models().join("ops/tokens.json"),
+        &["emb", "(max)", "(exp)", "(exp, all)", "(sum)", "(1/sum)"],
+        |m, honest| {
+            // A masked element (row 0, column 1) made non-zero in the row sum's operand.
+            let all = tensor(m, "(exp, all)");
+            [1, -1]
+                .map(|d| {
+                    let mut vals = honest.to_vec();
+                    vals[all][1] += d;
+                    vals
+                })
+                .to_vec()
+        },
+    );
+}
+
+/// A -inf constant is accepted only as a mask that a Softmax removes.
+#[test]
+fn infinite_constant_outside_a_softmax_mask_refused() {
+    let err = zkinfer_onnx::compile(
+        &models().join("ops/masked_relu.onnx"),
+        &models().join("ops/masked_relu.json"),
+        &CompileOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("only supported as the input of a Softmax"),
+        "{err}"
+    );
+}

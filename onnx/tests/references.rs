@@ -135,3 +135,10 @@ fn self_attention_matches_onnx_runtime_on_its_input_and_random_ones() {
 fn multihead_attention_matches_onnx_runtime_within_one_percent() {
     check("multihead_attention", 0.01);
 }
+
+/// Token ids in (an int64 input: the embedding is a lookup that proves each id is a row of the
+/// table), logits out; a causal mask before each softmax.
+#[test]
+fn nanogpt_matches_onnx_runtime_on_its_tokens_and_random_ones() {
+    check("nanoGPT", 0.005);
+}

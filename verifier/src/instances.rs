@@ -157,6 +157,7 @@ mod tests {
             name: n.into(),
             shape: vec![1, len],
             scale: 2,
+            integer: false,
         };
         IoSpec {
             bits: 8,

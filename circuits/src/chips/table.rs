@@ -3,7 +3,8 @@
 //! - The *range table* is one fixed column holding `0 .. 2^B`: remainders, signed range checks
 //!   (`v + 2^(B-1)`) and max-pool differences are looked up in it.
 //! - The *function table* holds `(tag, x, f_tag(x))` for every non-identity function of the
-//!   graph over the activation domain `[-2^(B-1), 2^(B-1))`, plus the all-zero row that rows
+//!   graph over its domain (the activation range `[-2^(B-1), 2^(B-1))`, or a tabulated
+//!   function's indices), plus the all-zero row that rows
 //!   without a function land on and `(0, 1, 1)`, which only the sentinel row looks up (the one
 //!   row with `fn = 1` under tag 0; see `chips::sentinel`). Tag `t` is function `t` of the
 //!   graph (function 0, the identity, needs no table). With `identity_table` (a shape option)
@@ -86,7 +87,6 @@ impl TableConfig {
         g: &QuantizedGraph,
         identity: bool,
     ) -> Result<(), Error> {
-        let half = 1i64 << (g.bits - 1);
         if let Some(range) = self.range {
             for v in 0..(1u32 << g.bits) {
                 a.fixed(range, v, F::from(v as u64));
@@ -102,7 +102,7 @@ impl TableConfig {
         }
         for (i, f) in g.functions.iter().enumerate().skip(first) {
             let tag = F::from(i as u64);
-            for x in -half..half {
+            for x in f.domain(g.bits) {
                 let y = f.eval(x);
                 if !f.in_codomain(y, g.bits) {
                     return Err(Error::Synthesis);

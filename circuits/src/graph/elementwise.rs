@@ -271,6 +271,16 @@ impl IntOp for ElemOp {
                     hi: (half - 1) as f64 * s,
                 });
             }
+            let domain = func.domain(g.bits);
+            if !domain.contains(&(q as i64)) {
+                return Err(EvalError::OutOfDomain {
+                    op: self.name.clone(),
+                    element: e,
+                    x: q as i64,
+                    lo: domain.start,
+                    hi: domain.end,
+                });
+            }
             let y = func.eval(q as i64);
             if !func.in_codomain(y, g.bits) {
                 let (lo, hi) = func.codomain(g.bits);

@@ -150,6 +150,9 @@ pub struct QuantizedGraph {
     /// Lookup functions; the function with index `i` has table tag `i + 1`.
     /// Index 0 is always [`FnKind::Identity`].
     pub functions: Vec<FnKind>,
+    /// Inputs that take integers (token ids), at scale 0: values are not rounded.
+    #[serde(default)]
+    pub integer_inputs: Vec<TensorId>,
 }
 
 /// Errors of integer evaluation: the input is not what the compiled model accepts.
@@ -175,6 +178,15 @@ pub enum EvalError {
         value: f64,
         lo: f64,
         hi: f64,
+    },
+    /// An index outside a tabulated function's rows (a token id past the vocabulary).
+    #[error("'{op}': index #{element} is {x}, outside the table's rows [{lo}, {hi})")]
+    OutOfDomain {
+        op: String,
+        element: usize,
+        x: i64,
+        lo: i64,
+        hi: i64,
     },
     /// A function's value left its codomain (a compiled model that `validate` would refuse).
     #[error("'{op}': function {function} maps {x} to {y}, outside its codomain [{lo}, {hi}]")]
@@ -325,18 +337,20 @@ impl QuantizedGraph {
         Ok(())
     }
 
-    /// Rows of the taller lookup table: the range table (`2^bits`) or the function table (one
-    /// full domain per function, the identity included when `identity` is set, otherwise the
-    /// zero row plus one domain per non-identity function).
+    /// Rows of the taller lookup table: the range table (`2^bits`) or the function table (each
+    /// function's domain, the identity's included when `identity` is set, otherwise the zero
+    /// row and the sentinel's `(0, 1, 1)` instead).
     pub fn table_rows(&self, identity: bool) -> usize {
         let domain = 1usize << self.bits;
-        let n = self.functions.len();
-        domain.max(if identity {
-            n * domain
-        } else {
-            // The zero row, the sentinel's `(0, 1, 1)`, then the functions.
-            2 + (n - 1) * domain
-        })
+        let first = usize::from(!identity);
+        let functions: usize = self.functions[first.min(self.functions.len())..]
+            .iter()
+            .map(|f| {
+                let d = f.domain(self.bits);
+                d.end.saturating_sub(d.start).max(0) as usize
+            })
+            .sum();
+        domain.max(functions + if identity { 0 } else { 2 })
     }
 }
 

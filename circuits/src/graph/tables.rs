@@ -1,5 +1,6 @@
-//! Functions applied by lookup. Each function is tabulated over the whole activation domain
-//! `[-2^(bits-1), 2^(bits-1))`; table contents must be bit-identical on every machine, so the
+//! Functions applied by lookup. Each function is tabulated over its domain: the whole activation
+//! range `[-2^(bits-1), 2^(bits-1))`, or for a [`FnKind::Tabulated`] function (rows of a constant
+//! table picked by an integer index) just the indices it has; table contents must be bit-identical on every machine, so the
 //! transcendental ones use only IEEE-754 basic operations (no libm).
 //!
 //! Every function declares its codomain ([`FnKind::codomain`]) and its image over the whole
@@ -53,6 +54,10 @@ pub enum FnKind {
         in_scale: i32,
         out_scale: i32,
     },
+    /// `y = values[x - lo]` for `x` in `[lo, lo + len)`: an element of a constant table picked
+    /// by an integer index (token embeddings). Only this sub-domain is in the lookup table, so
+    /// the lookup also proves the index is in range.
+    Tabulated { lo: i64, values: Vec<i64> },
 }
 
 /// A function whose image leaves its codomain.
@@ -135,6 +140,24 @@ impl FnKind {
                     .filter(|y| y.abs() < 9.0e18)
                     .map_or(i64::MAX, |y| y as i64)
             }
+            // Outside the domain: outside any codomain too (callers check the domain first).
+            FnKind::Tabulated { lo, values } => x
+                .checked_sub(*lo)
+                .and_then(|i| usize::try_from(i).ok())
+                .and_then(|i| values.get(i).copied())
+                .unwrap_or(i64::MAX),
+        }
+    }
+
+    /// The integers the function is tabulated over: the activation range at `bits`, or a
+    /// tabulated function's own indices.
+    pub fn domain(&self, bits: u32) -> std::ops::Range<i64> {
+        match self {
+            FnKind::Tabulated { lo, values } => *lo..lo.saturating_add(values.len() as i64),
+            _ => {
+                let half = 1i64 << (bits - 1);
+                -half..half
+            }
         }
     }
 
@@ -159,11 +182,13 @@ impl FnKind {
         (lo..=hi).contains(&y)
     }
 
-    /// Evaluates the function over its whole domain `[-2^(bits-1), 2^(bits-1))` and checks
-    /// that every image lies in the codomain.
+    /// Evaluates the function over its whole domain and checks that every image lies in the
+    /// codomain.
     pub fn check_image(&self, bits: u32) -> Result<(), ImageError> {
-        let half = 1i64 << (bits - 1);
-        match (-half..half).find(|&x| !self.in_codomain(self.eval(x), bits)) {
+        match self
+            .domain(bits)
+            .find(|&x| !self.in_codomain(self.eval(x), bits))
+        {
             None => Ok(()),
             Some(x) => {
                 let (lo, hi) = self.codomain(bits);
@@ -220,6 +245,10 @@ impl FnKind {
                 "expr(in=2^-{in_scale},out=2^-{out_scale},[{}])",
                 expr::key(steps)
             ),
+            FnKind::Tabulated { lo, values } => {
+                let list: Vec<String> = values.iter().map(i64::to_string).collect();
+                format!("table(lo={lo},[{}])", list.join(","))
+            }
         }
     }
 }

@@ -1,12 +1,15 @@
 //! Ops evaluated at compile time on constant inputs: the shape subgraphs exporters emit
-//! (Shape → Gather → Unsqueeze → Concat → Reshape and similar), which are constants once the
-//! batch size is fixed. On computed tensors only Unsqueeze and Squeeze are allowed (as views);
-//! the rest are rejected.
+//! (Shape → Gather → Unsqueeze → Concat → Reshape, NonZero → Range-like index lists, …), which
+//! are constants once the batch size is fixed. On a computed tensor, the pure re-indexings
+//! (Unsqueeze, Squeeze, Slice, Gather at constant indices, Expand, Cast to a float type) become
+//! views: the op runs on the element numbers of its input, which says where each output element
+//! comes from. Gather of a constant table by computed integer indices is an embedding lookup
+//! (`super::embed`); the rest are rejected.
 
 use super::{input, shape_err, OnnxOp};
 use crate::proto::Attrs;
 use crate::quantize::QuantCtx;
-use crate::tensor::{axis, strides, DType, Tensor};
+use crate::tensor::{axis, broadcast_index, broadcast_shape, strides, DType, Tensor};
 use crate::FrontendError;
 use std::any::Any;
 
@@ -23,6 +26,9 @@ enum Kind {
     Cast(DType),
     Slice(Option<SliceAttrs>),
     ConstantOfShape(Tensor),
+    NonZero,
+    Range,
+    Expand,
 }
 
 /// A fold-only op.
@@ -50,37 +56,76 @@ impl OnnxOp for Fold {
             Kind::Cast(to) => eval_cast(node, inputs, *to)?,
             Kind::Slice(attr) => eval_slice(node, inputs, attr.as_ref())?,
             Kind::ConstantOfShape(v) => eval_constant_of_shape(node, inputs, v)?,
+            Kind::NonZero => eval_nonzero(node, inputs)?,
+            Kind::Range => eval_range(node, inputs)?,
+            Kind::Expand => eval_expand(node, inputs)?,
         };
         Ok(vec![out])
     }
 
     fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
-        // Unsqueeze and Squeeze only change the shape: a view of the input.
-        if !matches!(self.kind, Kind::Unsqueeze(_) | Kind::Squeeze(_)) {
-            let n = q.node(node);
-            return Err(q.err(
+        match &self.kind {
+            Kind::Gather(a) if q.const_input(node, 0).is_some() => super::embed::lower(q, node, *a),
+            Kind::Unsqueeze(_)
+            | Kind::Squeeze(_)
+            | Kind::Gather(_)
+            | Kind::Slice(_)
+            | Kind::Expand
+            | Kind::Cast(DType::Float) => self.lower_as_view(q, node),
+            Kind::Cast(_) => Err(q.err(
+                node,
+                "Cast of a computed tensor to an integer or boolean type is not supported",
+            )),
+            _ => Err(q.err(
                 node,
                 format!(
                     "{} is only supported on constant inputs (shape computations)",
-                    n.op_type
+                    q.node(node).op_type
                 ),
-            ));
+            )),
         }
-        let x = q.act_input(node, 0)?;
-        let out = q.node(node).outputs[0];
-        let n = q.graph.tensors[x.id].len() as u32;
-        q.bind_view(
-            node,
-            vec![x.id],
-            (0..n).map(|e| (0, e)).collect(),
-            x.scale,
-            out,
-        );
-        Ok(())
+    }
+
+    fn reads_integers(&self) -> bool {
+        true
     }
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+impl Fold {
+    /// Lowers a re-indexing of computed input #0 (its other inputs constant) as a view: the op
+    /// runs on the element numbers of input #0 and its output lists the element each output
+    /// element reads.
+    fn lower_as_view(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
+        let x = q.act_input(node, 0)?;
+        let n = q.node(node);
+        let shape = q.graph.tensors[x.id].shape.clone();
+        let len: usize = shape.iter().product();
+        let numbers = Tensor::float(shape, (0..len).map(|e| e as f64).collect());
+        let mut inputs = vec![Some(&numbers)];
+        for i in 1..n.inputs.len() {
+            let t = match q.input_id(node, i) {
+                None => None,
+                Some(_) => Some(q.const_input(node, i).ok_or_else(|| {
+                    q.err(
+                        node,
+                        format!("input #{i} must be constant on a computed tensor"),
+                    )
+                })?),
+            };
+            inputs.push(t);
+        }
+        let picked = self
+            .eval(&n.name, &inputs)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| q.err(node, "no output"))?;
+        let map = picked.data.iter().map(|&e| (0u16, e as u32)).collect();
+        q.bind_view(node, vec![x.id], map, x.scale, n.outputs[0]);
+        Ok(())
     }
 }
 
@@ -302,7 +347,74 @@ fn eval_constant_of_shape(
     })
 }
 
-/// Div: broadcast quotient (truncated for integers); refuses a division by zero.
+/// NonZero: the coordinates of the non-zero elements, one row per dimension (`[rank, count]`).
+fn eval_nonzero(node: &str, inputs: &[Option<&Tensor>]) -> Result<Tensor, FrontendError> {
+    let x = input(node, inputs, 0)?;
+    let st = strides(&x.shape);
+    let hits: Vec<usize> = (0..x.len()).filter(|&e| x.data[e] != 0.0).collect();
+    let mut data = Vec::with_capacity(x.rank() * hits.len());
+    for (d, &dim) in x.shape.iter().enumerate() {
+        data.extend(hits.iter().map(|&e| ((e / st[d]) % dim) as f64));
+    }
+    Ok(Tensor::int(vec![x.rank(), hits.len()], data))
+}
+
+/// Range: `start, start + delta, …` below `limit` (above it for a negative `delta`).
+fn eval_range(node: &str, inputs: &[Option<&Tensor>]) -> Result<Tensor, FrontendError> {
+    let scalar = |i| -> Result<(f64, DType), FrontendError> {
+        let t = input(node, inputs, i)?;
+        let v = t
+            .data
+            .first()
+            .copied()
+            .ok_or_else(|| shape_err(node, "empty Range bound"))?;
+        Ok((v, t.dtype))
+    };
+    let ((start, dtype), (limit, _), (delta, _)) = (scalar(0)?, scalar(1)?, scalar(2)?);
+    if delta == 0.0 || !delta.is_finite() || !start.is_finite() || !limit.is_finite() {
+        return Err(shape_err(
+            node,
+            "Range needs finite bounds and a non-zero delta",
+        ));
+    }
+    let count = ((limit - start) / delta).ceil().max(0.0);
+    if count > (1u64 << 24) as f64 {
+        return Err(shape_err(
+            node,
+            format!("Range of {count} elements is too long"),
+        ));
+    }
+    let data: Vec<f64> = (0..count as usize)
+        .map(|i| start + i as f64 * delta)
+        .collect();
+    Ok(Tensor {
+        shape: vec![data.len()],
+        data,
+        dtype,
+    })
+}
+
+/// Expand: the input broadcast (numpy rules) against the shape given by input #1.
+fn eval_expand(node: &str, inputs: &[Option<&Tensor>]) -> Result<Tensor, FrontendError> {
+    let x = input(node, inputs, 0)?;
+    let dims: Vec<usize> = input(node, inputs, 1)?
+        .ints()
+        .iter()
+        .map(|&d| d.max(0) as usize)
+        .collect();
+    let shape = broadcast_shape(&x.shape, &dims, node)?;
+    let data = broadcast_index(&x.shape, &shape)
+        .iter()
+        .map(|&i| x.data[i as usize])
+        .collect();
+    Ok(Tensor {
+        shape,
+        data,
+        dtype: x.dtype,
+    })
+}
+
+/// A boxed fold op.
 fn boxed(kind: Kind) -> Result<Box<dyn OnnxOp>, FrontendError> {
     Ok(Box::new(Fold { kind }))
 }
@@ -388,4 +500,16 @@ pub fn constant_of_shape(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, Front
         a.tensor("value")?
             .unwrap_or_else(|| Tensor::float(vec![1], vec![0.0])),
     ))
+}
+
+pub fn nonzero(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    boxed(Kind::NonZero)
+}
+
+pub fn range(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    boxed(Kind::Range)
+}
+
+pub fn expand(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    boxed(Kind::Expand)
 }

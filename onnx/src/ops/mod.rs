@@ -9,6 +9,7 @@ mod activation;
 mod arith;
 mod batchnorm;
 mod conv;
+mod embed;
 mod fold;
 mod layernorm;
 mod linear;
@@ -47,6 +48,13 @@ pub trait OnnxOp: Debug + Send + Sync {
                 n.op_type
             ),
         })
+    }
+
+    /// Whether the op may read integer tensors (token ids from an int32/int64 input): views,
+    /// Cast and Gather do; arithmetic, with integer semantics ONNX defines differently (truncating
+    /// division, wrapping), does not.
+    fn reads_integers(&self) -> bool {
+        false
     }
 
     /// The activation this op applies, if it can be fused into a preceding rescale.
@@ -241,7 +249,7 @@ pub static REGISTRY: &[OpSpec] = &[
     OpSpec {
         name: "Gather",
         build: fold::gather,
-        compute: false,
+        compute: true,
     },
     OpSpec {
         name: "Unsqueeze",
@@ -256,12 +264,12 @@ pub static REGISTRY: &[OpSpec] = &[
     OpSpec {
         name: "Cast",
         build: fold::cast,
-        compute: false,
+        compute: true,
     },
     OpSpec {
         name: "Slice",
         build: fold::slice,
-        compute: false,
+        compute: true,
     },
     OpSpec {
         name: "Equal",
@@ -271,6 +279,21 @@ pub static REGISTRY: &[OpSpec] = &[
     OpSpec {
         name: "ConstantOfShape",
         build: fold::constant_of_shape,
+        compute: false,
+    },
+    OpSpec {
+        name: "Expand",
+        build: fold::expand,
+        compute: true,
+    },
+    OpSpec {
+        name: "NonZero",
+        build: fold::nonzero,
+        compute: false,
+    },
+    OpSpec {
+        name: "Range",
+        build: fold::range,
         compute: false,
     },
     OpSpec {

@@ -280,6 +280,10 @@ impl OnnxOp for View {
         Ok(())
     }
 
+    fn reads_integers(&self) -> bool {
+        true
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -61,12 +61,25 @@ pub fn permute(
     name: &str,
 ) -> QRef {
     let (tshape, idx) = transpose_index(shape, perm);
-    let id = q.new_tensor(name, tshape, x.scale, TensorKind::Activation);
+    let map = idx.into_iter().map(|i| (0, i)).collect();
+    view(q, node, (vec![x.id], map), x.scale, (&tshape, name))
+}
+
+/// A new tensor `name` of shape `shape` whose element `e` is element `map[e].1` of
+/// `inputs[map[e].0]` (all at `scale`).
+pub fn view(
+    q: &mut QuantCtx<'_>,
+    node: &str,
+    (inputs, map): (Vec<TensorId>, Vec<(u16, u32)>),
+    scale: i32,
+    (shape, name): (&[usize], &str),
+) -> QRef {
+    let id = q.new_tensor(name, shape.to_vec(), scale, TensorKind::Activation);
     q.push(QOp::View(ViewOp {
         name: node.to_string(),
-        inputs: vec![x.id],
+        inputs,
         output: id,
-        map: idx.into_iter().map(|i| (0, i)).collect(),
+        map,
     }));
-    QRef { id, scale: x.scale }
+    QRef { id, scale }
 }

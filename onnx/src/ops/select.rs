@@ -1,7 +1,14 @@
 //! Where with a constant condition (a mask): one elementwise op whose per-element coefficients
 //! pick either operand, the constant one through the constant term. Equal is folded on
 //! constants (it builds such masks).
+//!
+//! `Softmax(Where(cond, -inf, x))` (a causal mask; very large negative constants, ≤ -1e9, count
+//! as -inf) is lowered here together with its Softmax as a masked softmax
+//! (`super::softmax`): the masked elements are exactly zero, as in floats. An infinite constant
+//! anywhere else is refused.
 
+use super::rows::view;
+use super::softmax::Softmax;
 use super::{input, OnnxOp};
 use crate::proto::Attrs;
 use crate::quantize::{Lin, QuantCtx};
@@ -50,6 +57,9 @@ impl OnnxOp for Where {
         let cond = q
             .const_input(node, 0)
             .ok_or_else(|| q.err(node, "the condition must be constant"))?;
+        if lower_masked_softmax(q, node, cond)? {
+            return Ok(());
+        }
         let out = q.node(node).outputs[0];
         let shape = q.shape(out).to_vec();
         let pick: Vec<bool> = broadcast_index(&cond.shape, &shape)
@@ -109,6 +119,79 @@ impl OnnxOp for Where {
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// Whether `v` masks an element out of a softmax.
+fn is_mask(v: f64) -> bool {
+    v <= -1e9
+}
+
+/// Lowers `Softmax(Where(cond, -inf, x))` (either side) as a masked softmax; `false` when the
+/// Where has no mask constant.
+fn lower_masked_softmax(
+    q: &mut QuantCtx<'_>,
+    node: usize,
+    cond: &Tensor,
+) -> Result<bool, FrontendError> {
+    let (ci, xi) = match (q.const_input(node, 1), q.const_input(node, 2)) {
+        (Some(c), None) if c.data.iter().any(|&v| is_mask(v)) => (1, 2),
+        (None, Some(c)) if c.data.iter().any(|&v| is_mask(v)) => (2, 1),
+        _ => return Ok(false),
+    };
+    let c = q
+        .const_input(node, ci)
+        .ok_or_else(|| q.err(node, "missing mask constant"))?;
+    let out = q.node(node).outputs[0];
+    let shape = q.shape(out).to_vec();
+    let (cidx, vidx) = (
+        broadcast_index(&cond.shape, &shape),
+        broadcast_index(&c.shape, &shape),
+    );
+    // The constant side is picked where the condition is true for input #1, false for #2.
+    let keep: Vec<bool> = cidx
+        .iter()
+        .map(|&i| (cond.data[i as usize] != 0.0) != (ci == 1))
+        .collect();
+    if keep
+        .iter()
+        .zip(&vidx)
+        .any(|(&k, &i)| !k && !is_mask(c.data[i as usize]))
+    {
+        return Err(q.err(
+            node,
+            "a Where that masks with -inf must pick -inf for every element it takes from the constant",
+        ));
+    }
+    let softmax = q.sole_consumer(out).and_then(|s| {
+        q.node(s)
+            .op
+            .as_any()
+            .downcast_ref::<Softmax>()
+            .map(|op| (s, op))
+    });
+    let Some((s, op)) = softmax else {
+        return Err(q.err(
+            node,
+            "an infinite constant (a -inf mask) is only supported as the input of a Softmax",
+        ));
+    };
+    let x = q.act_input(node, xi)?;
+    let xshape = q.graph.tensors[x.id].shape.clone();
+    let x = match xshape == shape {
+        true => x,
+        false => {
+            let map = broadcast_index(&xshape, &shape)
+                .into_iter()
+                .map(|i| (0, i))
+                .collect();
+            let name = format!("{} (broadcast)", q.model.tensors[out].name);
+            let op_name = q.node(node).name.clone();
+            view(q, &op_name, (vec![x.id], map), x.scale, (&shape, &name))
+        }
+    };
+    op.lower(q, s, x, Some(keep))?;
+    q.mark_done(s);
+    Ok(true)
 }
 
 impl OnnxOp for Equal {

@@ -13,15 +13,21 @@
 //!
 //! No step has a prover-chosen value: the maximum is pinned by the max chip, the tables are
 //! fixed and the roundings have range-checked remainders. The output has scale `B - 2`.
+//!
+//! A *masked* softmax (`Softmax(Where(mask, -inf, x))`, a causal mask; see `super::select`)
+//! runs the same steps on the kept elements only: the maximum reads a view in which each masked
+//! element is replaced by a kept element of its row, steps 2 and 5 cover the kept elements, and
+//! the masked ones are a constant zero in the sum and the output, as `exp(-inf) = 0` makes them
+//! in floats. Every row must keep at least one element.
 
-use super::rows::{inverse, permute, row_index, row_sum};
+use super::rows::{inverse, permute, row_index, row_sum, view};
 use super::{input, shape_err, OnnxOp};
 use crate::proto::Attrs;
 use crate::quantize::{Lin, NewTensor, QRef, QuantCtx};
 use crate::tensor::{axis, transpose_index, Tensor};
 use crate::FrontendError;
 use std::any::Any;
-use zkinfer_circuits::graph::{Coef, FnKind, MaxOp, Operand, QOp, TensorKind};
+use zkinfer_circuits::graph::{Coef, FnKind, MaxOp, Operand, QOp, TensorId, TensorKind};
 
 /// Softmax over one axis (opset ≥ 13) or over the dimensions from `axis` on (opset < 13,
 /// which coerces the input to 2-D).
@@ -96,21 +102,49 @@ impl OnnxOp for Softmax {
     }
 
     fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
+        let x = q.act_input(node, 0)?;
+        self.lower(q, node, x, None)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Softmax {
+    /// Lowers the softmax of `x` (the node's input, or a masked one: `keep` says which elements
+    /// of `x`, in its own order, take part).
+    pub(super) fn lower(
+        &self,
+        q: &mut QuantCtx<'_>,
+        node: usize,
+        x: QRef,
+        keep: Option<Vec<bool>>,
+    ) -> Result<(), FrontendError> {
         let n = q.node(node);
         let (name, out) = (n.name.clone(), n.outputs[0]);
-        let x = q.act_input(node, 0)?;
         let shape = q.graph.tensors[x.id].shape.clone();
         let rows = self.rows(&name, &shape)?;
         let out_name = q.model.tensors[out].name.clone();
-        let x = match &rows.perm {
-            Some(p) => permute(q, &name, x, &shape, p, &format!("{out_name} (rows)")),
-            None => x,
+        let (x, keep) = match &rows.perm {
+            Some(p) => {
+                let keep = keep.map(|k| {
+                    let (_, idx) = transpose_index(&shape, p);
+                    idx.iter().map(|&i| k[i as usize]).collect::<Vec<bool>>()
+                });
+                let x = permute(q, &name, x, &shape, p, &format!("{out_name} (rows)"));
+                (x, keep)
+            }
+            None => (x, keep),
         };
         let result = match &rows.perm {
             Some(_) => format!("{out_name} (by rows)"),
             None => out_name.clone(),
         };
-        let p = lower_rows(q, node, x, &rows, &out_name, &result)?;
+        let p = match keep {
+            None => lower_rows(q, node, x, &rows, &out_name, &result)?,
+            Some(keep) => lower_masked(q, node, x, &rows, &keep, (&out_name, &result))?,
+        };
         let p = match &rows.perm {
             Some(perm) => {
                 let (tshape, _) = transpose_index(&shape, perm);
@@ -120,10 +154,6 @@ impl OnnxOp for Softmax {
         };
         q.bind(out, p);
         Ok(())
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 
@@ -138,20 +168,123 @@ fn lower_rows(
     result: &str,
 ) -> Result<QRef, FrontendError> {
     let Rows { rows, n, .. } = *rows;
-    let bits = q.bits;
     let op = q.node(node).name.clone();
     let shape = q.graph.tensors[x.id].shape.clone();
-    let t = n.next_power_of_two().trailing_zeros();
-    if t > bits {
+    let s_e = exp_scale(q, node, n)?;
+    let m = row_max(q, &op, x, (rows, n), name);
+    let e = exp_terms(q, node, (x, None), (m, row_index(rows, n)), &shape, name)?;
+    let sum = row_sum(q, &op, e.id, (rows, n), &format!("{name} (sum)"), s_e);
+    let r = reciprocal(q, node, sum, (rows, n), name)?;
+    Ok(product(q, &op, e, (r, row_index(rows, n)), shape, result))
+}
+
+/// The masked softmax of the module documentation: `keep` (in `x`'s `rows × n` order) says
+/// which elements take part; the others are zero in the result.
+fn lower_masked(
+    q: &mut QuantCtx<'_>,
+    node: usize,
+    x: QRef,
+    rows: &Rows,
+    keep: &[bool],
+    (name, result): (&str, &str),
+) -> Result<QRef, FrontendError> {
+    let Rows { rows, n, .. } = *rows;
+    let op = q.node(node).name.clone();
+    let shape = q.graph.tensors[x.id].shape.clone();
+    let s_e = exp_scale(q, node, n)?;
+    // The maximum reads each masked element as its row's first kept one.
+    let mut stand_in = Vec::with_capacity(rows * n);
+    for r in 0..rows {
+        let first = (0..n)
+            .find(|&j| keep[r * n + j])
+            .ok_or_else(|| q.err(node, format!("row {r} of the softmax is entirely masked")))?;
+        let pick = |j: usize| (r * n + if keep[r * n + j] { j } else { first }) as u32;
+        stand_in.extend((0..n).map(|j| (0, pick(j))));
+    }
+    let unmasked = view(
+        q,
+        &op,
+        (vec![x.id], stand_in),
+        x.scale,
+        (&shape, &format!("{name} (kept)")),
+    );
+    let m = row_max(q, &op, unmasked, (rows, n), name);
+    let kept: Vec<u32> = (0..rows * n)
+        .filter(|&e| keep[e])
+        .map(|e| e as u32)
+        .collect();
+    let kept_rows: Vec<u32> = kept.iter().map(|&e| e / n as u32).collect();
+    let e = exp_terms(
+        q,
+        node,
+        (x, Some(kept.clone())),
+        (m, Some(kept_rows.clone())),
+        &[kept.len()],
+        name,
+    )?;
+    let zero = q.emit(
+        op.clone(),
+        new(&format!("{name} (zero)"), vec![1], s_e),
+        Lin::default(),
+        0,
+        FnKind::Identity,
+    );
+    // Kept elements from `src` (in order), masked ones from `zero`.
+    let spread = |src: TensorId| -> (Vec<TensorId>, Vec<(u16, u32)>) {
+        let mut next = 0u32;
+        let map = keep
+            .iter()
+            .map(|&k| match k {
+                true => {
+                    next += 1;
+                    (0, next - 1)
+                }
+                false => (1, 0),
+            })
+            .collect();
+        (vec![src, zero.id], map)
+    };
+    let e_all = view(
+        q,
+        &op,
+        spread(e.id),
+        s_e,
+        (&shape, &format!("{name} (exp, all)")),
+    );
+    let sum = row_sum(q, &op, e_all.id, (rows, n), &format!("{name} (sum)"), s_e);
+    let r = reciprocal(q, node, sum, (rows, n), name)?;
+    let p = product(
+        q,
+        &op,
+        e,
+        (r, Some(kept_rows)),
+        vec![kept.len()],
+        &format!("{result} (kept)"),
+    );
+    Ok(view(q, &op, spread(p.id), s_e, (&shape, result)))
+}
+
+/// The scale `B - 2` of the exponentials (and of the result), refused when a row of `n` values
+/// cannot be summed at `B` bits.
+fn exp_scale(q: &QuantCtx<'_>, node: usize, n: usize) -> Result<i32, FrontendError> {
+    let bits = q.bits;
+    if n.next_power_of_two().trailing_zeros() > bits {
         return Err(q.err(
             node,
             format!("softmax over {n} values needs more than {bits} bits"),
         ));
     }
-    let s_e = bits as i32 - 2;
-    let half = 1i64 << (bits - 1);
+    Ok(bits as i32 - 2)
+}
 
-    // 1. The row maximum.
+/// Step 1, the maximum of each row of `x` (`rows × n`).
+fn row_max(
+    q: &mut QuantCtx<'_>,
+    op: &str,
+    x: QRef,
+    (rows, n): (usize, usize),
+    name: &str,
+) -> TensorId {
     let m = q.new_tensor(
         &format!("{name} (max)"),
         vec![rows],
@@ -159,7 +292,7 @@ fn lower_rows(
         TensorKind::Activation,
     );
     q.push(QOp::MaxPool(MaxOp {
-        name: op.clone(),
+        name: op.to_string(),
         input: x.id,
         output: m,
         chw: [1, rows, n],
@@ -169,8 +302,22 @@ fn lower_rows(
         dilation: [1, 1],
         out: [rows, 1],
     }));
+    m
+}
 
-    // 2. e_j = EXP[x_j - m + 2^(B-1) - 1].
+/// Step 2, `e_j = EXP[x_j - m + 2^(B-1) - 1]`, over the elements of `x` at `xi` (all by
+/// default), each with its row's maximum (`m` at `mi`).
+fn exp_terms(
+    q: &mut QuantCtx<'_>,
+    node: usize,
+    (x, xi): (QRef, Option<Vec<u32>>),
+    (m, mi): (TensorId, Option<Vec<u32>>),
+    shape: &[usize],
+    name: &str,
+) -> Result<QRef, FrontendError> {
+    let bits = q.bits;
+    let half = 1i64 << (bits - 1);
+    let s_e = bits as i32 - 2;
     let exp = FnKind::ExpShifted {
         offset: half - 1,
         in_scale: x.scale,
@@ -179,21 +326,39 @@ fn lower_rows(
     exp.check_image(bits)
         .map_err(|e| q.err(node, e.to_string()))?;
     let lin = Lin {
+        a: Some(Operand {
+            tensor: x.id,
+            index: xi,
+        }),
         b: Some(Operand {
             tensor: m,
-            index: row_index(rows, n),
+            index: mi,
         }),
         qb: Coef::Const(-1),
         qc: Coef::Const(half - 1),
         ..Lin::of(x)
     };
-    let e_name = format!("{name} (exp)");
-    let e = q.emit(op.clone(), new(&e_name, shape.clone(), s_e), lin, 0, exp);
+    let op = q.node(node).name.clone();
+    Ok(q.emit(
+        op,
+        new(&format!("{name} (exp)"), shape.to_vec(), s_e),
+        lin,
+        0,
+        exp,
+    ))
+}
 
-    // 3. S = Σ_j e_j, exactly.
-    let sum = row_sum(q, &op, e.id, (rows, n), &format!("{name} (sum)"), s_e);
-
-    // 4. R = RECIP[round(S / 2^t)].
+/// Step 4, `R = RECIP[round(S / 2^t)]`, for the row sums `S` of `n` terms.
+fn reciprocal(
+    q: &mut QuantCtx<'_>,
+    node: usize,
+    sum: TensorId,
+    (rows, n): (usize, usize),
+    name: &str,
+) -> Result<TensorId, FrontendError> {
+    let bits = q.bits;
+    let s_e = bits as i32 - 2;
+    let t = n.next_power_of_two().trailing_zeros();
     let recip = FnKind::Recip {
         in_scale: s_e - t as i32,
         out_scale: s_e,
@@ -201,36 +366,44 @@ fn lower_rows(
     recip
         .check_image(bits)
         .map_err(|e| q.err(node, e.to_string()))?;
-    let r_name = format!("{name} (1/sum)");
     let s = QRef {
         id: sum,
         scale: s_e,
     };
-    let r = q.emit(
-        op.clone(),
-        new(&r_name, vec![rows], s_e),
-        Lin::of(s),
-        t,
-        recip,
-    );
+    let op = q.node(node).name.clone();
+    let r_name = format!("{name} (1/sum)");
+    Ok(
+        q.emit(op, new(&r_name, vec![rows], s_e), Lin::of(s), t, recip)
+            .id,
+    )
+}
 
-    // 5. p_j = round(e_j · R / 2^(B-2)).
+/// Step 5, `p_j = round(e_j · R / 2^(B-2))`, each `e_j` with its row's reciprocal (`r` at `ri`).
+fn product(
+    q: &mut QuantCtx<'_>,
+    op: &str,
+    e: QRef,
+    (r, ri): (TensorId, Option<Vec<u32>>),
+    shape: Vec<usize>,
+    result: &str,
+) -> QRef {
+    let s_e = q.bits as i32 - 2;
     let lin = Lin {
         b: Some(Operand {
-            tensor: r.id,
-            index: row_index(rows, n),
+            tensor: r,
+            index: ri,
         }),
         qa: Coef::Const(0),
         qm: Coef::Const(1),
         ..Lin::of(e)
     };
-    Ok(q.emit(
-        op,
+    q.emit(
+        op.to_string(),
         new(result, shape, s_e),
         lin,
         s_e as u32,
         FnKind::Identity,
-    ))
+    )
 }
 
 fn new(name: &str, shape: Vec<usize>, scale: i32) -> NewTensor<'_> {

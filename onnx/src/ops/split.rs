@@ -102,6 +102,10 @@ impl OnnxOp for Split {
         Ok(())
     }
 
+    fn reads_integers(&self) -> bool {
+        true
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }
