@@ -147,7 +147,10 @@ impl Circuit<F> for ModelCircuit {
                     let QOp::MatMul(op) = &g.ops[reg.op as usize] else {
                         return Err(Error::Synthesis);
                     };
-                    cfg.dot[reg.lane as usize].assign(&mut a, reg, op, wit, homes)?;
+                    match cfg.mm.get(reg.lane as usize) {
+                        Some(lane) => lane.assign(&mut a, reg, op, wit, homes)?,
+                        None => cfg.dot[reg.lane as usize].assign(&mut a, reg, op, wit, homes)?,
+                    }
                 }
                 if let Some(pack) = &cfg.pack {
                     let public = self.public_values();
@@ -181,7 +184,7 @@ impl Circuit<F> for ModelCircuit {
                         }
                     }
                 }
-                // Second phase: the matvec checks need the challenge.
+                // Second phase: the Freivalds checks need the challenges.
                 if let Some(ch) = cfg.challenge {
                     a.region.next_phase();
                     let r: Value<F> = a.region.get_challenge(ch);
@@ -190,6 +193,17 @@ impl Circuit<F> for ModelCircuit {
                             return Err(Error::Synthesis);
                         };
                         cfg.mv[reg.lane as usize].assign_acc(&mut a, reg, op, wit, r);
+                    }
+                    if let Some(cs) = cfg.challenge_s {
+                        let s: Value<F> = a.region.get_challenge(cs);
+                        for reg in &layout.dot {
+                            let (QOp::MatMul(op), Some(lane)) =
+                                (&g.ops[reg.op as usize], cfg.mm.get(reg.lane as usize))
+                            else {
+                                return Err(Error::Synthesis);
+                            };
+                            lane.assign_acc(&mut a, reg, op, wit, (r, s));
+                        }
                     }
                 }
                 Ok(())

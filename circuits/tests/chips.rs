@@ -926,9 +926,9 @@ fn conv_matvec_rejects_a_wrong_output() {
     );
 }
 
-/// Two computed matrices multiplied (dot chip), rescaled, added (binary elementwise) and passed
-/// through a sigmoid.
-fn products() -> (ModelCircuit, Vec<F>, u32) {
+/// Two computed matrices multiplied (dot chip with the direct check, matmul chip with the
+/// Freivalds one), rescaled, added (binary elementwise) and passed through a sigmoid.
+fn products(check: MatvecCheck) -> (ModelCircuit, Vec<F>, u32) {
     let mut b = Builder::new();
     let a = b.input("a", &[2, 3]);
     let m = b.input("m", &[3, 2]);
@@ -951,15 +951,20 @@ fn products() -> (ModelCircuit, Vec<F>, u32) {
     let sq = b.elem("square", Some(s), Some(s), 0, 0, 1, 4, 0, 4);
     b.g.outputs.push(out);
     b.g.outputs.push(sq);
-    build(
+    build_shaped(
         b.g,
         vec![vec![3, -5, 2, 7, 1, -4], vec![2, 6, -3, 1, 5, -2]],
+        |s| {
+            s.public_io = PublicIo::Plain;
+            s.matvec_check = check;
+        },
     )
 }
 
 #[test]
 fn dot_and_binary_ops_reject_broken_witnesses() {
-    let (c, inst, k) = products();
+    let (c, inst, k) = products(MatvecCheck::Direct);
+    assert!(!c.plan.shape.multi_phase());
     assert!(satisfied(&c, &inst, k));
     let reg = c.plan.layout.dot[0].clone();
     assert_rejects(
@@ -1247,5 +1252,80 @@ fn tabulated_function_reads_its_row_and_proves_the_index_is_one() {
                 "identity={identity}: token {id} -> {out} accepted"
             );
         }
+    }
+}
+
+/// `A [2, 3] · B [3, 2]`, output unrescaled: a graph whose product can be forged consistently.
+fn matmul_graph() -> (QuantizedGraph, Vec<Vec<i128>>, TensorId, TensorId) {
+    let mut b = Builder::new();
+    let a = b.input("a", &[2, 3]);
+    let m = b.input("m", &[3, 2]);
+    let acc = b.tensor("prod", &[2, 2], 8, TensorKind::Accumulator);
+    b.g.ops.push(QOp::MatMul(MatMulOp {
+        name: "matmul".into(),
+        a,
+        b: m,
+        output: acc,
+        ikj: [2, 3, 2],
+        batches: vec![[0, 0, 0]],
+    }));
+    let out = b.elem("out", Some(acc), None, 1, 0, 0, 0, 0, 8);
+    b.g.outputs.push(out);
+    let x = vec![vec![3, -5, 2, 7, 1, -4], vec![2, 6, -3, 1, 5, -2]];
+    (b.g, x, acc, out)
+}
+
+#[test]
+fn matmul_freivalds_check_accepts_the_product_and_rejects_any_other() {
+    let (g, x, prod, out) = matmul_graph();
+    let (c, inst, k) = build_shaped(g, x, |s| s.public_io = PublicIo::Plain);
+    assert!(c.plan.shape.multi_phase() && c.plan.shape.dot_freivalds());
+    assert_eq!(c.witness.as_ref().unwrap()[prod], vec![31, 9, -9, 51]);
+    assert!(satisfied(&c, &inst, k));
+    // One region: 3 × (2 + 2) rows of A and B, then the 4 products.
+    let reg = c.plan.layout.dot[0].clone();
+    assert_eq!((c.plan.layout.dot.len(), reg.len), (1, 16));
+    // A product moved by ±1, or two products swapped, with everything after it (the rescale,
+    // the public output and the prover's Horner sums) made consistent: only the Freivalds
+    // check is left to catch it.
+    let honest = (**c.witness.as_ref().unwrap()).clone();
+    let mut forgeries = Vec::new();
+    for e in 0..4 {
+        for d in [1, -1] {
+            let mut v = honest.clone();
+            v[prod][e] += d;
+            v[out][e] += d;
+            forgeries.push(v);
+        }
+    }
+    let mut swapped = honest.clone();
+    swapped[prod].swap(0, 3);
+    swapped[out].swap(0, 3);
+    forgeries.push(swapped);
+    for (n, v) in forgeries.into_iter().enumerate() {
+        let t = ModelCircuit::with_witness(c.graph.clone(), c.plan.clone(), v);
+        let i2 = t.instances();
+        assert!(!satisfied(&t, &i2, k), "forgery {n} accepted");
+    }
+    // A copied factor or a Horner sum changed on its own.
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::DotX(reg.lane), reg.start, fe(4))],
+        "a copied factor",
+    );
+    for col in [
+        AdvCol::DotAcc(reg.lane),
+        AdvCol::DotCarry(reg.lane),
+        AdvCol::DotTot(reg.lane),
+    ] {
+        assert_rejects(
+            &c,
+            &inst,
+            k,
+            &[(col, reg.start + 7, fe(7))],
+            "a running sum",
+        );
     }
 }

@@ -5,7 +5,8 @@
 //! | matvec | `matvec.rs` | `y = W·x + b` for constant `W`, by a random-linear-combination (Freivalds) check, or directly (single phase) |
 //! | elementwise | `elementwise.rs` | `out = f(q)`, `premul·lin + 2^(B-1) = 2^B·q + r`, `r ∈ [0, 2^B)`, `q` in range |
 //! | maxpool | `maxpool.rs` | running maximum with range-checked differences |
-//! | dot | `dot.rs` | running sums of products of two computed values |
+//! | dot | `dot.rs` | running sums of products of two computed values (single phase) |
+//! | matmul | `matmul.rs` | `C = A·B` for two computed matrices, by a matrix-level Freivalds check |
 //! | pack | `pack.rs` | public values packed into instance words, `acc = acc_prev·2^B + v + 2^(B-1)` |
 //! | poseidon | `poseidon.rs` | the Poseidon sponge over packed words (hashed public I/O) |
 //! | table | `table.rs` | the range table `[0, 2^B)` and the tagged `(tag, x, f(x))` function table |
@@ -15,6 +16,7 @@
 
 pub mod dot;
 pub mod elementwise;
+pub mod matmul;
 pub mod matvec;
 pub mod maxpool;
 pub mod pack;
@@ -68,8 +70,12 @@ pub enum AdvCol {
     DotX(u16),
     /// Dot-product right factors.
     DotW(u16),
-    /// Dot-product running sums.
+    /// Dot-product running sums (matmul lanes: the Horner sums).
     DotAcc(u16),
+    /// Matmul lanes: `α_k` along a `B` run, the Horner sum of the `γ_i` along `C`.
+    DotCarry(u16),
+    /// Matmul lanes: the running `Σ α_k β_k`.
+    DotTot(u16),
     /// Packed public values.
     PackV,
     /// Running packed words (and Poseidon state element 1).
@@ -87,16 +93,20 @@ pub struct ModelConfig {
     pub instance: Column<Instance>,
     /// The lookup table.
     pub table: table::TableConfig,
-    /// The matvec challenge (present when there are matvec lanes with the Freivalds check).
+    /// The challenge of the Freivalds checks (present when the circuit has a second phase).
     pub challenge: Option<Challenge>,
+    /// The second challenge of the matmul lanes (rows of `A` and `C`).
+    pub challenge_s: Option<Challenge>,
     /// Matvec lanes.
     pub mv: Vec<matvec::MatvecLane>,
     /// Elementwise lanes.
     pub el: Vec<elementwise::ElemLane>,
     /// Max-pool lanes.
     pub mx: Vec<maxpool::MaxLane>,
-    /// Dot-product lanes.
+    /// Dot-product lanes (single phase).
     pub dot: Vec<dot::DotLane>,
+    /// Matmul lanes (the Freivalds check of products of computed matrices).
+    pub mm: Vec<matmul::MatmulLane>,
     /// The pack chip (packed and hashed public I/O).
     pub pack: Option<pack::PackConfig>,
     /// The Poseidon chip (hashed public I/O).
@@ -119,6 +129,7 @@ impl ModelConfig {
                 .iter()
                 .map(|_| meta.advice_column_in(FirstPhase))
                 .collect();
+            // Challenges are drawn after first-phase columns exist.
             let r = match shape.matvec_check {
                 MatvecCheck::Freivalds => Some(meta.challenge_usable_after(FirstPhase)),
                 MatvecCheck::Direct => None,
@@ -134,9 +145,20 @@ impl ModelConfig {
         let mx = (0..shape.max_lanes)
             .map(|_| maxpool::MaxLane::configure(meta, &mut table))
             .collect();
-        let dot = (0..shape.dot_lanes)
-            .map(|_| dot::DotLane::configure(meta))
-            .collect();
+        if shape.multi_phase() && challenge.is_none() {
+            challenge = Some(meta.challenge_usable_after(FirstPhase));
+        }
+        let challenge_s = match (challenge, shape.dot_freivalds() && shape.dot_lanes > 0) {
+            (Some(_), true) => Some(meta.challenge_usable_after(FirstPhase)),
+            _ => None,
+        };
+        let (mut dot, mut mm) = (Vec::new(), Vec::new());
+        for _ in 0..shape.dot_lanes {
+            match (challenge, challenge_s) {
+                (Some(r), Some(s)) => mm.push(matmul::MatmulLane::configure(meta, r, s)),
+                _ => dot.push(dot::DotLane::configure(meta)),
+            }
+        }
         let pack = shape
             .public_io
             .packs()
@@ -156,10 +178,12 @@ impl ModelConfig {
             instance,
             table,
             challenge,
+            challenge_s,
             mv,
             el,
             mx,
             dot,
+            mm,
         }
     }
 
@@ -185,9 +209,17 @@ impl ModelConfig {
             AdvCol::MxM(i) => self.mx.get(l(i))?.m,
             AdvCol::MxD1(i) => self.mx.get(l(i))?.d1,
             AdvCol::MxD2(i) => self.mx.get(l(i))?.d2,
-            AdvCol::DotX(i) => self.dot.get(l(i))?.x,
+            AdvCol::DotX(i) => match self.mm.get(l(i)) {
+                Some(m) => m.x,
+                None => self.dot.get(l(i))?.x,
+            },
             AdvCol::DotW(i) => self.dot.get(l(i))?.w,
-            AdvCol::DotAcc(i) => self.dot.get(l(i))?.acc,
+            AdvCol::DotAcc(i) => match self.mm.get(l(i)) {
+                Some(m) => m.acc,
+                None => self.dot.get(l(i))?.acc,
+            },
+            AdvCol::DotCarry(i) => self.mm.get(l(i))?.carry,
+            AdvCol::DotTot(i) => self.mm.get(l(i))?.tot,
             AdvCol::PackV => self.pack.as_ref()?.v,
             AdvCol::PackAcc => self.pack.as_ref()?.acc,
             AdvCol::HashCap => self.poseidon.as_ref()?.cap,

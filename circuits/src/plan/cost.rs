@@ -67,9 +67,12 @@ pub struct Workload {
     /// Max-pool rows and the largest window.
     pub max_rows: usize,
     max_window: usize,
-    /// Dot-product rows and the longest product.
+    /// Dot-product rows and the longest product (single phase: one row per term).
     pub dot_rows: usize,
     dot_len: usize,
+    /// Matmul rows and the tallest region (Freivalds check: one region per batch).
+    pub mm_rows: usize,
+    mm_len: usize,
     /// Public values.
     pub instances: usize,
     /// Public input values (the rest of `instances` are outputs).
@@ -111,6 +114,9 @@ impl Workload {
                 QOp::MatMul(m) => {
                     w.dot_rows += m.outputs() * m.ikj[1];
                     w.dot_len = w.dot_len.max(m.ikj[1]);
+                    let rows = crate::chips::matmul::region_rows(m) as usize;
+                    w.mm_rows += rows * m.batches.len();
+                    w.mm_len = w.mm_len.max(rows);
                 }
                 QOp::View(_) => {}
             }
@@ -134,15 +140,23 @@ impl Workload {
         (total, wide)
     }
 
+    /// Rows of products of computed matrices, and the tallest of their regions.
+    pub fn products(&self, freivalds: bool) -> (usize, usize) {
+        match freivalds {
+            true => (self.mm_rows, self.mm_len),
+            false => (self.dot_rows, self.dot_len),
+        }
+    }
+
     /// Tallest single region (a lower bound on usable rows).
-    fn tallest(&self, widths: &[u32]) -> usize {
+    fn tallest(&self, widths: &[u32], freivalds: bool) -> usize {
         let lin = self
             .linear
             .iter()
             .map(|&(m, taps)| chunk_width(m, widths) + taps)
             .max()
             .unwrap_or(0);
-        lin.max(self.max_window).max(self.dot_len)
+        lin.max(self.max_window).max(self.products(freivalds).1)
     }
 
     fn distinct_widths(&self) -> Vec<u32> {
@@ -233,7 +247,7 @@ pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, 
         let base = base_shape(g, &w, opts, k);
         let usable = base.usable_rows();
         for shape in candidate_shapes(&w, &base, &width_sets) {
-            if w.tallest(&shape.matvec) > usable {
+            if w.tallest(&shape.matvec, shape.dot_freivalds()) > usable {
                 continue;
             }
             if let Some((shape, layout)) = lay_out_growing(g, shape, &mut last_err) {
@@ -318,7 +332,7 @@ fn base_shape(g: &QuantizedGraph, w: &Workload, opts: &SearchOptions, k: u32) ->
     base.elem_lanes = w.elem_rows.div_ceil(usable).max(1) as u32;
     base.elem_binary = w.binary;
     base.max_lanes = w.max_rows.div_ceil(usable) as u32;
-    base.dot_lanes = w.dot_rows.div_ceil(usable) as u32;
+    base.dot_lanes = w.products(base.dot_freivalds()).0.div_ceil(usable) as u32;
     base
 }
 

@@ -534,7 +534,9 @@ impl OpLanes {
                 QOp::Linear(_) => {}
                 QOp::Elementwise(e) => homes[e.output] = self.elementwise(graph, shape, oi, e)?,
                 QOp::MaxPool(m) => homes[m.output] = self.max_pool(oi, m)?,
-                QOp::MatMul(m) => homes[m.output] = self.dot_products(graph, oi, m)?,
+                QOp::MatMul(m) => {
+                    homes[m.output] = self.dot_products(graph, oi, m, shape.dot_freivalds())?
+                }
                 QOp::View(v) => {
                     let out = v
                         .map
@@ -609,12 +611,14 @@ impl OpLanes {
         Ok(out)
     }
 
-    /// Matrix product: one region per dot product; each sum's home is its region's last row.
+    /// Matrix product: one region per dot product, each sum's home its region's last row; or,
+    /// with the Freivalds check, one matmul region per batch, which holds the outputs.
     fn dot_products(
         &mut self,
         graph: &QuantizedGraph,
         op: u32,
         m: &MatMulOp,
+        freivalds: bool,
     ) -> Result<Vec<Pos>, LayoutError> {
         let mut out = vec![
             Pos {
@@ -623,6 +627,23 @@ impl OpLanes {
             };
             graph.tensors[m.output].len()
         ];
+        if freivalds {
+            let len = crate::chips::matmul::region_rows(m);
+            for b in 0..m.batches.len() {
+                let (lane, start) = self.dot_lanes.place(len, |_| true, Chip::DotProduct)?;
+                self.dot.push(RunRegion {
+                    lane,
+                    start,
+                    op,
+                    item: b as u32,
+                    len,
+                });
+                for (e, pos) in crate::chips::matmul::output_homes(m, b, lane, start) {
+                    out[e] = pos;
+                }
+            }
+            return Ok(out);
+        }
         let len = m.ikj[1] as u32;
         for e in 0..m.outputs() {
             let (lane, start) = self.dot_lanes.place(len, |_| true, Chip::DotProduct)?;

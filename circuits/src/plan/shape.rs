@@ -167,7 +167,7 @@ impl CircuitShape {
             + self.elem_lanes as usize
                 * (if self.elem_binary { 5 } else { 4 } - usize::from(self.remainder_rows))
             + 4 * self.max_lanes as usize
-            + 3 * self.dot_lanes as usize
+            + self.dot_columns().0 * self.dot_lanes as usize
             + self.pack_columns()
     }
 
@@ -224,7 +224,7 @@ impl CircuitShape {
         self.matvec.len()
             + self.elem_lanes as usize * if self.elem_binary { 3 } else { 2 }
             + 2 * self.max_lanes as usize
-            + 3 * self.dot_lanes as usize
+            + self.dot_columns().1 * self.dot_lanes as usize
             + self.pack_equality()
             + 1
     }
@@ -239,10 +239,26 @@ impl CircuitShape {
         self.fixed_columns() + eq + self.advice_columns() + 3 * self.lookups() + eq.div_ceil(3) + 5
     }
 
-    /// Whether the circuit has a second phase (a challenge): only the Freivalds matvec check
-    /// needs one.
+    /// Whether the circuit has a second phase (challenges): the Freivalds checks of matvec and
+    /// matmul lanes need one.
     pub fn multi_phase(&self) -> bool {
-        !self.matvec.is_empty() && self.matvec_check == MatvecCheck::Freivalds
+        self.matvec_check == MatvecCheck::Freivalds
+            && (!self.matvec.is_empty() || self.dot_lanes > 0)
+    }
+
+    /// Whether products of computed matrices are checked at the matrix level (matmul lanes,
+    /// with the Freivalds check) rather than one row per term (dot lanes, single phase).
+    pub fn dot_freivalds(&self) -> bool {
+        self.matvec_check == MatvecCheck::Freivalds
+    }
+
+    /// Advice and equality-enabled columns of one dot (or matmul) lane.
+    fn dot_columns(&self) -> (usize, usize) {
+        if self.dot_freivalds() {
+            (4, 1)
+        } else {
+            (3, 3)
+        }
     }
 
     /// One-line summary.
