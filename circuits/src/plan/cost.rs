@@ -332,7 +332,11 @@ fn base_shape(g: &QuantizedGraph, w: &Workload, opts: &SearchOptions, k: u32) ->
     base.elem_lanes = w.elem_rows.div_ceil(usable).max(1) as u32;
     base.elem_binary = w.binary;
     base.max_lanes = w.max_rows.div_ceil(usable) as u32;
-    base.dot_lanes = w.products(base.dot_freivalds()).0.div_ceil(usable) as u32;
+    // Matmul lanes (4 columns) where they take fewer columns than dot lanes (3 each).
+    let lanes = |rows: usize| rows.div_ceil(usable);
+    base.matmul_lanes =
+        opts.matvec_check == MatvecCheck::Freivalds && 4 * lanes(w.mm_rows) < 3 * lanes(w.dot_rows);
+    base.dot_lanes = lanes(w.products(base.dot_freivalds()).0) as u32;
     base
 }
 

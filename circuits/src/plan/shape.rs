@@ -34,6 +34,9 @@ pub enum ShapeError {
     /// Remainder rows without the identity table.
     #[error("remainder rows need the identity in the function table")]
     RemainderWithoutIdentity,
+    /// Matmul lanes need the second phase.
+    #[error("matmul lanes need the Freivalds check (a second phase)")]
+    MatmulSinglePhase,
 }
 
 /// Column configuration of a model circuit.
@@ -70,6 +73,10 @@ pub struct CircuitShape {
     /// How matvec lanes check `y = W·x + b`.
     #[serde(default)]
     pub matvec_check: MatvecCheck,
+    /// Products of computed matrices in matmul lanes (the Freivalds check, which needs the
+    /// second phase of `matvec_check = freivalds`) rather than dot lanes.
+    #[serde(default)]
+    pub matmul_lanes: bool,
 }
 
 /// How the matvec chip checks its outputs.
@@ -140,6 +147,9 @@ impl CircuitShape {
         }
         if self.remainder_rows && !self.identity_table {
             return Err(ShapeError::RemainderWithoutIdentity);
+        }
+        if self.matmul_lanes && self.matvec_check == MatvecCheck::Direct {
+            return Err(ShapeError::MatmulSinglePhase);
         }
         Ok(())
     }
@@ -243,13 +253,13 @@ impl CircuitShape {
     /// matmul lanes need one.
     pub fn multi_phase(&self) -> bool {
         self.matvec_check == MatvecCheck::Freivalds
-            && (!self.matvec.is_empty() || self.dot_lanes > 0)
+            && (!self.matvec.is_empty() || (self.matmul_lanes && self.dot_lanes > 0))
     }
 
     /// Whether products of computed matrices are checked at the matrix level (matmul lanes,
-    /// with the Freivalds check) rather than one row per term (dot lanes, single phase).
+    /// with the Freivalds check) rather than one row per term (dot lanes).
     pub fn dot_freivalds(&self) -> bool {
-        self.matvec_check == MatvecCheck::Freivalds
+        self.matmul_lanes && self.matvec_check == MatvecCheck::Freivalds
     }
 
     /// Advice and equality-enabled columns of one dot (or matmul) lane.
@@ -264,7 +274,7 @@ impl CircuitShape {
     /// One-line summary.
     pub fn summary(&self) -> String {
         format!(
-            "k={} bits={} matvec lanes {:?}{}, {} elementwise lane(s){}, {} max lane(s), {} dot lane(s), {} public I/O{}",
+            "k={} bits={} matvec lanes {:?}{}, {} elementwise lane(s){}, {} max lane(s), {} {} lane(s), {} public I/O{}",
             self.k,
             self.bits,
             self.matvec,
@@ -276,6 +286,7 @@ impl CircuitShape {
             if self.elem_binary { " (binary)" } else { "" },
             self.max_lanes,
             self.dot_lanes,
+            if self.dot_freivalds() { "matmul" } else { "dot" },
             self.public_io.name(),
             match (self.identity_table, self.remainder_rows) {
                 (true, true) => ", identity in table, remainders in rows",
