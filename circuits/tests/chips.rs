@@ -100,6 +100,22 @@ impl Builder {
         out
     }
 
+    /// Inputs `a [2, 3]` and `m [3, 2]` and their product (an accumulator at scale 8).
+    fn product_2x3x2(&mut self) -> TensorId {
+        let a = self.input("a", &[2, 3]);
+        let m = self.input("m", &[3, 2]);
+        let acc = self.tensor("prod", &[2, 2], 8, TensorKind::Accumulator);
+        self.g.ops.push(QOp::MatMul(MatMulOp {
+            name: "matmul".into(),
+            a,
+            b: m,
+            output: acc,
+            ikj: [2, 3, 2],
+            batches: vec![[0, 0, 0]],
+        }));
+        acc
+    }
+
     fn input(&mut self, name: &str, shape: &[usize]) -> TensorId {
         let raw = self.tensor(name, shape, 4, TensorKind::Activation);
         self.g.inputs.push(raw);
@@ -930,17 +946,7 @@ fn conv_matvec_rejects_a_wrong_output() {
 /// Freivalds one), rescaled, added (binary elementwise) and passed through a sigmoid.
 fn products(check: MatvecCheck) -> (ModelCircuit, Vec<F>, u32) {
     let mut b = Builder::new();
-    let a = b.input("a", &[2, 3]);
-    let m = b.input("m", &[3, 2]);
-    let acc = b.tensor("prod", &[2, 2], 8, TensorKind::Accumulator);
-    b.g.ops.push(QOp::MatMul(MatMulOp {
-        name: "matmul".into(),
-        a,
-        b: m,
-        output: acc,
-        ikj: [2, 3, 2],
-        batches: vec![[0, 0, 0]],
-    }));
+    let acc = b.product_2x3x2();
     let p = b.elem("rescale", Some(acc), None, 1, 0, 0, 4, 0, 4);
     let s = b.elem("add", Some(p), Some(p), 1, 1, 0, 0, 0, 4);
     let sig = b.func(FnKind::Sigmoid {
@@ -951,15 +957,11 @@ fn products(check: MatvecCheck) -> (ModelCircuit, Vec<F>, u32) {
     let sq = b.elem("square", Some(s), Some(s), 0, 0, 1, 4, 0, 4);
     b.g.outputs.push(out);
     b.g.outputs.push(sq);
-    build_shaped(
-        b.g,
-        vec![vec![3, -5, 2, 7, 1, -4], vec![2, 6, -3, 1, 5, -2]],
-        |s| {
-            s.public_io = PublicIo::Plain;
-            s.matvec_check = check;
-            s.matmul_lanes = check == MatvecCheck::Freivalds;
-        },
-    )
+    build_shaped(b.g, product_inputs(), |s| {
+        s.public_io = PublicIo::Plain;
+        s.matvec_check = check;
+        s.matmul_lanes = check == MatvecCheck::Freivalds;
+    })
 }
 
 #[test]
@@ -1256,24 +1258,18 @@ fn tabulated_function_reads_its_row_and_proves_the_index_is_one() {
     }
 }
 
+/// Values of [`Builder::product_2x3x2`]'s inputs.
+fn product_inputs() -> Vec<Vec<i128>> {
+    vec![vec![3, -5, 2, 7, 1, -4], vec![2, 6, -3, 1, 5, -2]]
+}
+
 /// `A [2, 3] · B [3, 2]`, output unrescaled: a graph whose product can be forged consistently.
 fn matmul_graph() -> (QuantizedGraph, Vec<Vec<i128>>, TensorId, TensorId) {
     let mut b = Builder::new();
-    let a = b.input("a", &[2, 3]);
-    let m = b.input("m", &[3, 2]);
-    let acc = b.tensor("prod", &[2, 2], 8, TensorKind::Accumulator);
-    b.g.ops.push(QOp::MatMul(MatMulOp {
-        name: "matmul".into(),
-        a,
-        b: m,
-        output: acc,
-        ikj: [2, 3, 2],
-        batches: vec![[0, 0, 0]],
-    }));
+    let acc = b.product_2x3x2();
     let out = b.elem("out", Some(acc), None, 1, 0, 0, 0, 0, 8);
     b.g.outputs.push(out);
-    let x = vec![vec![3, -5, 2, 7, 1, -4], vec![2, 6, -3, 1, 5, -2]];
-    (b.g, x, acc, out)
+    (b.g, product_inputs(), acc, out)
 }
 
 #[test]

@@ -484,7 +484,7 @@ fn check_integer_inputs(model: &OnnxModel, ni: usize) -> Result<(), FrontendErro
         Some(&t) => Err(FrontendError::Quantize {
             node: node.name.clone(),
             detail: format!(
-                "{} reads the integer tensor '{}'; integers (token ids) may only be gathered with, re-indexed or cast to float",
+                "{} reads the integer tensor '{}', computed from a graph input: integer inputs (token ids) may only be gathered with, re-indexed or cast to float, and shapes, axes and indices must be constants",
                 node.op_type, model.tensors[t].name
             ),
         }),

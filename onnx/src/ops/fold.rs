@@ -402,7 +402,15 @@ fn eval_expand(node: &str, inputs: &[Option<&Tensor>]) -> Result<Tensor, Fronten
         .iter()
         .map(|&d| d.max(0) as usize)
         .collect();
-    let shape = broadcast_shape(&x.shape, &dims, node)?;
+    let shape = broadcast_shape(&x.shape, &dims, node).map_err(|_| {
+        shape_err(
+            node,
+            format!(
+                "cannot expand shape {:?} to {dims:?} (the target shape must be a constant that broadcasts)",
+                x.shape
+            ),
+        )
+    })?;
     let data = broadcast_index(&x.shape, &shape)
         .iter()
         .map(|&i| x.data[i as usize])
