@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::plan::{MatvecCheck, Objective};
 use zkinfer_circuits::public_io::PublicIo;
+use zkinfer_circuits::CompiledModel;
 use zkinfer_contracts::evm::CALLER;
 use zkinfer_contracts::{
     build_verifier, check_size, CallOutcome, ContractError, Evm, Solc, REGISTRY_SOURCE,
@@ -463,4 +464,44 @@ fn oversized_contracts_are_refused() {
         Err(ContractError::TooLarge { .. })
     ));
     assert!(Solc::locate(Some(Path::new("/nonexistent"))).is_err());
+}
+
+/// A circuit with two challenges (matmul lanes: the Freivalds check of a product of computed
+/// matrices, which the layout search picks for large products) verifies on the EVM; flipped
+/// bytes and a changed instance do not.
+#[test]
+fn matmul_lanes_with_two_challenges_verify_on_the_evm() {
+    let ops = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/ops");
+    let (onnx, input) = (ops.join("matmul.onnx"), ops.join("matmul.json"));
+    let opts = CompileOptions {
+        objective: Objective::VerifyGas,
+        ..Default::default()
+    };
+    let c = zkinfer_onnx::compile(&onnx, &input, &opts).unwrap();
+    let mut shape = c.model.shape.clone();
+    shape.matmul_lanes = true;
+    let model = CompiledModel::new(
+        c.model.graph.clone(),
+        shape,
+        c.model.estimate_s,
+        c.model.provenance.clone(),
+    );
+    assert!(model.shape.dot_freivalds() && model.shape.dot_lanes > 0);
+    let dir = tempfile::tempdir().unwrap();
+    model.save(dir.path()).unwrap();
+    setup(dir.path(), None, &Silent).unwrap();
+    let prover = load_prover(dir.path(), CpuMsm, &Silent).unwrap();
+    let proof = prove_input(&prover, &InputData::from_path(&input).unwrap(), &Silent).unwrap();
+    let key = VerifierKey::load(&dir.path().join(VK_FILE)).unwrap();
+    let contract = build_verifier(&key, &solc()).unwrap();
+    let mut evm = Evm::new();
+    let addr = evm.deploy(contract.bytecode.creation).unwrap().address;
+    let calldata = proof.calldata().unwrap();
+    assert!(evm.call(addr, calldata.clone()).unwrap().success);
+    let n_inst = 32 * key.io.instance_count();
+    for at in [n_inst + 5, calldata.len() - 1, 31] {
+        let mut bad = calldata.clone();
+        bad[at] ^= 1;
+        assert!(!evm.call(addr, bad).unwrap().success, "byte {at} flipped");
+    }
 }
