@@ -171,7 +171,11 @@ impl<'a> QuantCtx<'a> {
 
     /// Calibrated scale of an ONNX tensor: the finest at which its range fits.
     pub fn scale_for(&self, t: usize) -> i32 {
-        let m = self.bound(t);
+        self.scale_for_max(self.bound(t))
+    }
+
+    /// The finest scale at which every value of magnitude up to `m` is an activation.
+    pub fn scale_for_max(&self, m: f64) -> i32 {
         let m = if m > 1e-30 { m } else { 1.0 };
         let limit = ((1i64 << (self.bits - 1)) - 1) as f64;
         let s = (limit / m).log2().floor() as i32;

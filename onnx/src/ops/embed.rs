@@ -45,7 +45,7 @@ pub(super) fn lower(q: &mut QuantCtx<'_>, node: usize, axis: i64) -> Result<(), 
     if width > usize::from(u16::MAX) {
         return Err(q.err(node, format!("table rows of {width} elements are too wide")));
     }
-    let scale = table_scale(q, &table.data);
+    let scale = q.scale_for_max(table.data.iter().fold(0.0f64, |m, v| m.max(v.abs())));
     let n = q.graph.tensors[ids.id].len();
     let out = q.node(node).outputs[0];
     let name = q.model.tensors[out].name.clone();
@@ -73,13 +73,4 @@ pub(super) fn lower(q: &mut QuantCtx<'_>, node: usize, axis: i64) -> Result<(), 
         .collect();
     q.bind_view(node, cols, map, scale, out);
     Ok(())
-}
-
-/// The finest scale at which every table entry is an activation.
-fn table_scale(q: &QuantCtx<'_>, data: &[f64]) -> i32 {
-    let m = data.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let m = if m > 1e-30 { m } else { 1.0 };
-    let limit = ((1i64 << (q.bits - 1)) - 1) as f64;
-    let s = (limit / m).log2().floor() as i32;
-    s.clamp(-2 * q.bits as i32, 3 * q.bits as i32)
 }
