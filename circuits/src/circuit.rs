@@ -1,9 +1,10 @@
 //! The model circuit: a quantized graph laid out by a [`CircuitPlan`], synthesized by the chips.
 
+use crate::chips::matmul::Product;
 use crate::chips::{self, AdvCol, Assigner, ModelConfig, Tamper, Wit};
 use crate::field::F;
 use crate::graph::{QOp, QuantizedGraph};
-use crate::plan::{CircuitPlan, CircuitShape, Col, Pos};
+use crate::plan::{CircuitPlan, CircuitShape, Col, Pos, RunRegion};
 use crate::public_io::{instances, pack as pack_words};
 use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner, Value};
 use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
@@ -74,6 +75,18 @@ impl ModelCircuit {
 }
 
 /// Shape used by `configure()` when no parameters are given (never used by zkinfer itself).
+/// The product a matmul region proves: a batch of a product of computed matrices, or a
+/// constant-weight linear op the shape sends to the matmul lanes.
+fn product<'a>(op: &'a QOp, reg: &RunRegion, shape: &CircuitShape) -> Option<Product<'a>> {
+    match op {
+        QOp::MatMul(m) => Some(Product::Computed(m, reg.item as usize)),
+        QOp::Linear(l) => shape
+            .shared_product(l)
+            .map(|_| Product::Shared(l, shape.matmul_weights)),
+        _ => None,
+    }
+}
+
 fn fallback_shape() -> CircuitShape {
     CircuitShape {
         k: 4,
@@ -144,12 +157,15 @@ impl Circuit<F> for ModelCircuit {
                     cfg.mx[reg.lane as usize].assign(&mut a, reg, op, wit, homes)?;
                 }
                 for reg in &layout.dot {
-                    let QOp::MatMul(op) = &g.ops[reg.op as usize] else {
-                        return Err(Error::Synthesis);
-                    };
-                    match cfg.mm.get(reg.lane as usize) {
-                        Some(lane) => lane.assign(&mut a, reg, op, wit, homes)?,
-                        None => cfg.dot[reg.lane as usize].assign(&mut a, reg, op, wit, homes)?,
+                    match (cfg.mm.get(reg.lane as usize), &g.ops[reg.op as usize]) {
+                        (Some(lane), op) => {
+                            let p = product(op, reg, &cfg.shape).ok_or(Error::Synthesis)?;
+                            lane.assign(&mut a, reg, p, wit, homes)?
+                        }
+                        (None, QOp::MatMul(op)) => {
+                            cfg.dot[reg.lane as usize].assign(&mut a, reg, op, wit, homes)?
+                        }
+                        (None, _) => return Err(Error::Synthesis),
                     }
                 }
                 if let Some(pack) = &cfg.pack {
@@ -197,12 +213,13 @@ impl Circuit<F> for ModelCircuit {
                     if let Some(cs) = cfg.challenge_s {
                         let s: Value<F> = a.region.get_challenge(cs);
                         for reg in &layout.dot {
-                            let (QOp::MatMul(op), Some(lane)) =
-                                (&g.ops[reg.op as usize], cfg.mm.get(reg.lane as usize))
+                            let op = &g.ops[reg.op as usize];
+                            let (Some(p), Some(lane)) =
+                                (product(op, reg, &cfg.shape), cfg.mm.get(reg.lane as usize))
                             else {
                                 return Err(Error::Synthesis);
                             };
-                            lane.assign_acc(&mut a, reg, op, wit, (r, s));
+                            lane.assign_acc(&mut a, reg, p, wit, (r, s));
                         }
                     }
                 }

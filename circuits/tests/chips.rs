@@ -1330,3 +1330,112 @@ fn matmul_freivalds_check_accepts_the_product_and_rejects_any_other() {
         );
     }
 }
+
+/// `Y = X·Wᵀ + b` for three rows of `X` (tokens) with one constant `W` (5 × 4): a shared
+/// product, output unrescaled.
+fn shared_product_graph(w: Vec<i64>) -> (QuantizedGraph, Vec<Vec<i128>>, TensorId, TensorId) {
+    let mut b = Builder::new();
+    let x = b.input("x", &[3, 4]);
+    let acc = b.tensor("acc", &[3, 5], 8, TensorKind::Accumulator);
+    b.g.ops.push(QOp::Linear(LinearOp {
+        name: "tokens".into(),
+        input: x,
+        output: acc,
+        sets: vec![WeightSet {
+            m: 5,
+            k: 4,
+            w,
+            b: vec![3, -2, 0, 1, -4],
+        }],
+        geometry: Geometry::Dense {
+            outer: 1,
+            inner: 3,
+            xs: [0, 4, 1],
+            ys: [0, 5, 1],
+            sets: None,
+        },
+    }));
+    let out = b.elem("out", Some(acc), None, 1, 0, 0, 0, 0, 8);
+    b.g.outputs.push(out);
+    let x = vec![vec![3, -5, 2, 7, 1, -4, 0, 6, -2, 5, -3, 1]];
+    (b.g, x, acc, out)
+}
+
+fn shared_weights() -> Vec<i64> {
+    vec![
+        1, -2, 0, 3, 2, 1, -1, 0, -3, 0, 2, 1, 0, 1, 1, -2, 2, -1, 0, 1,
+    ]
+}
+
+#[test]
+fn shared_weights_are_placed_once_and_any_other_product_is_rejected() {
+    let (g, x, acc, out) = shared_product_graph(shared_weights());
+    // Two weights per row: the five outputs take three weight rows (the top slot is zero).
+    let in_matmul = |s: &mut CircuitShape| {
+        s.public_io = PublicIo::Plain;
+        s.matvec = vec![];
+        s.matmul_lanes = true;
+        s.matmul_weights = 2;
+        s.dot_lanes = 1;
+    };
+    let (c, inst, k) = build_shaped(g, x.clone(), in_matmul);
+    assert!(
+        c.plan.layout.mv.is_empty(),
+        "the product left the matvec lanes"
+    );
+    let reg = c.plan.layout.dot[0].clone();
+    // Per input column: 3 rows of X and 3 weight rows; then the 15 outputs.
+    assert_eq!((c.plan.layout.dot.len(), reg.len), (1, 4 * (3 + 3) + 15));
+    assert_eq!(c.witness.as_ref().unwrap()[acc][..5], [37, -3, 2, -16, 14]);
+    assert!(satisfied(&c, &inst, k));
+    // An output moved by ±1 (the public output following it) or two outputs of different
+    // tokens swapped: only the Freivalds check can catch it.
+    let honest = (**c.witness.as_ref().unwrap()).clone();
+    let mut forgeries = Vec::new();
+    for e in [0, 4, 7, 14] {
+        for d in [1, -1] {
+            let mut v = honest.clone();
+            v[acc][e] += d;
+            v[out][e] += d;
+            forgeries.push(v);
+        }
+    }
+    let mut swapped = honest.clone();
+    swapped[acc].swap(1, 6);
+    swapped[out].swap(1, 6);
+    forgeries.push(swapped);
+    for (n, v) in forgeries.into_iter().enumerate() {
+        let t = ModelCircuit::with_witness(c.graph.clone(), c.plan.clone(), v);
+        let i2 = t.instances();
+        assert!(!satisfied(&t, &i2, k), "forgery {n} accepted");
+    }
+    // The running sums on a weight row, and a copied input.
+    for col in [
+        AdvCol::DotAcc(reg.lane),
+        AdvCol::DotCarry(reg.lane),
+        AdvCol::DotTot(reg.lane),
+    ] {
+        assert_rejects(
+            &c,
+            &inst,
+            k,
+            &[(col, reg.start + 4, fe(7))],
+            "a running sum",
+        );
+    }
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::DotX(reg.lane), reg.start, fe(4))],
+        "a copied input",
+    );
+    // The weights are the circuit's: the honest witness fails a model with one weight changed
+    // (another fixed column, another key).
+    let mut other = shared_weights();
+    other[9] += 1;
+    let (g2, ..) = shared_product_graph(other);
+    let (c2, ..) = build_shaped(g2, x, in_matmul);
+    let t = ModelCircuit::with_witness(c2.graph.clone(), c2.plan.clone(), honest);
+    assert!(!satisfied(&t, &inst, k), "another model's weights accepted");
+}

@@ -470,7 +470,7 @@ fn oversized_contracts_are_refused() {
 /// matrices, which the layout search picks for large products) verifies on the EVM; flipped
 /// bytes and a changed instance do not.
 #[test]
-fn matmul_lanes_with_two_challenges_verify_on_the_evm() {
+fn matmul_lanes_with_two_challenges_and_weight_columns_verify_on_the_evm() {
     let ops = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/ops");
     let (onnx, input) = (ops.join("matmul.onnx"), ops.join("matmul.json"));
     let opts = CompileOptions {
@@ -478,8 +478,12 @@ fn matmul_lanes_with_two_challenges_verify_on_the_evm() {
         ..Default::default()
     };
     let c = zkinfer_onnx::compile(&onnx, &input, &opts).unwrap();
+    // `A·x` (constant `A`, one product per column of `x`) in two weight columns per lane, and
+    // `(A·x)·y` (computed operands), both in matmul lanes.
     let mut shape = c.model.shape.clone();
     shape.matmul_lanes = true;
+    shape.matmul_weights = 2;
+    shape.matvec.clear();
     let model = CompiledModel::new(
         c.model.graph.clone(),
         shape,
@@ -487,6 +491,8 @@ fn matmul_lanes_with_two_challenges_verify_on_the_evm() {
         c.model.provenance.clone(),
     );
     assert!(model.shape.dot_freivalds() && model.shape.dot_lanes > 0);
+    let plan = model.plan().unwrap();
+    assert!(plan.layout.mv.is_empty() && plan.layout.dot.len() > 1);
     let dir = tempfile::tempdir().unwrap();
     model.save(dir.path()).unwrap();
     setup(dir.path(), None, &Silent).unwrap();

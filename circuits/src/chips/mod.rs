@@ -155,7 +155,11 @@ impl ModelConfig {
         let (mut dot, mut mm) = (Vec::new(), Vec::new());
         for _ in 0..shape.dot_lanes {
             match (challenge, challenge_s) {
-                (Some(r), Some(s)) => mm.push(matmul::MatmulLane::configure(meta, r, s)),
+                (Some(r), Some(s)) => mm.push(matmul::MatmulLane::configure(
+                    meta,
+                    (r, s),
+                    shape.matmul_weights,
+                )),
                 _ => dot.push(dot::DotLane::configure(meta)),
             }
         }

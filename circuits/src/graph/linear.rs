@@ -212,6 +212,18 @@ pub struct LinearOp {
 }
 
 impl LinearOp {
+    /// The op as one matrix product `Y (n × m) = X (n × k) · Wᵀ + b`, as `[n, k, m]`: a dense
+    /// map whose `n ≥ 2` groups (rows of `X`, e.g. tokens) all apply weight set 0. Such an
+    /// op can be checked at the matrix level, each weight placed once.
+    pub fn shared_product(&self) -> Option<[usize; 3]> {
+        let Geometry::Dense { sets: None, .. } = &self.geometry else {
+            return None;
+        };
+        let n = self.group_count();
+        let ws = self.sets.first()?;
+        (n >= 2).then_some([n, ws.k, ws.m])
+    }
+
     /// Number of groups.
     pub fn group_count(&self) -> usize {
         match &self.geometry {

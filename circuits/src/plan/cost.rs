@@ -4,7 +4,7 @@
 //! about 15% of measured times). Every candidate is checked by running the real layout.
 
 use super::layout::{chunk_width, Chip, Layout, LayoutError};
-use super::shape::{CircuitShape, MatvecCheck, MAX_K, RESERVED_ROWS};
+use super::shape::{shared_fits, CircuitShape, MatvecCheck, MAX_K, RESERVED_ROWS};
 use super::target::Target;
 use crate::graph::{QOp, QuantizedGraph, PAD};
 use crate::public_io::PublicIo;
@@ -58,8 +58,11 @@ impl CostModel {
 /// The workload a graph puts on each chip.
 #[derive(Clone, Debug, Default)]
 pub struct Workload {
-    /// Per linear op: `(outputs per group, inputs (non-padded) per group)`, one entry per group.
-    linear: Vec<(usize, usize)>,
+    /// Per linear op: `(outputs per group, inputs (non-padded) per group, the op's shared
+    /// product)`, one entry per group.
+    linear: Vec<(usize, usize, Option<[usize; 3]>)>,
+    /// The shared products of linear ops (`[n, k, m]`, see `LinearOp::shared_product`).
+    shared: Vec<[usize; 3]>,
     /// Elementwise rows.
     pub elem_rows: usize,
     /// Whether any elementwise op has two operands.
@@ -94,10 +97,12 @@ impl Workload {
         for op in &g.ops {
             match op {
                 QOp::Linear(l) => {
+                    let shared = l.shared_product();
+                    w.shared.extend(shared);
                     for p in 0..l.group_count() {
                         let grp = l.group(p);
                         let taps = grp.gather.iter().filter(|&&x| x != PAD).count();
-                        w.linear.push((l.sets[grp.set].m, taps));
+                        w.linear.push((l.sets[grp.set].m, taps, shared));
                     }
                 }
                 QOp::Elementwise(e) => {
@@ -124,11 +129,28 @@ impl Workload {
         w
     }
 
+    /// The groups left to matvec lanes when matmul lanes have `mm_w` weight columns.
+    fn matvec_groups(&self, mm_w: u32) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.linear
+            .iter()
+            .filter(move |(_, _, sh)| !sh.is_some_and(|d| shared_fits(d, mm_w)))
+            .map(|&(m, taps, _)| (m, taps))
+    }
+
+    /// Rows of the shared products in matmul lanes of `mm_w` weight columns, and the tallest.
+    fn shared_rows(&self, mm_w: u32) -> (usize, usize) {
+        self.shared
+            .iter()
+            .filter(|&&d| shared_fits(d, mm_w))
+            .map(|&d| crate::chips::matmul::shared_rows(d, mm_w) as usize)
+            .fold((0, 0), |(sum, top), r| (sum + r, top.max(r)))
+    }
+
     /// Matvec rows when the widest lane is `w`, and rows of chunks wider than `narrow`.
-    fn linear_rows(&self, widths: &[u32], narrow: usize) -> (usize, usize) {
+    fn linear_rows(&self, widths: &[u32], narrow: usize, mm_w: u32) -> (usize, usize) {
         let mut total = 0;
         let mut wide = 0;
-        for &(m, taps) in &self.linear {
+        for (m, taps) in self.matvec_groups(mm_w) {
             let cw = chunk_width(m, widths);
             let chunks = m.div_ceil(cw);
             let rows = m + chunks * taps;
@@ -149,21 +171,23 @@ impl Workload {
     }
 
     /// Tallest single region (a lower bound on usable rows).
-    fn tallest(&self, widths: &[u32], freivalds: bool) -> usize {
+    fn tallest(&self, shape: &CircuitShape) -> usize {
+        let mm_w = shape.matmul_weights;
         let lin = self
-            .linear
-            .iter()
-            .map(|&(m, taps)| chunk_width(m, widths) + taps)
+            .matvec_groups(mm_w)
+            .map(|(m, taps)| chunk_width(m, &shape.matvec) + taps)
             .max()
             .unwrap_or(0);
-        lin.max(self.max_window).max(self.products(freivalds).1)
+        lin.max(self.max_window)
+            .max(self.products(shape.dot_freivalds()).1)
+            .max(self.shared_rows(mm_w).1)
     }
 
     fn distinct_widths(&self) -> Vec<u32> {
         let mut ws: Vec<u32> = self
             .linear
             .iter()
-            .map(|&(m, _)| m.min(256) as u32)
+            .map(|&(m, _, _)| m.min(256) as u32)
             .collect();
         ws.sort_unstable();
         ws.dedup();
@@ -247,7 +271,7 @@ pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, 
         let base = base_shape(g, &w, opts, k);
         let usable = base.usable_rows();
         for shape in candidate_shapes(&w, &base, &width_sets) {
-            if w.tallest(&shape.matvec, shape.dot_freivalds()) > usable {
+            if w.tallest(&shape) > usable {
                 continue;
             }
             if let Some((shape, layout)) = lay_out_growing(g, shape, &mut last_err) {
@@ -342,8 +366,13 @@ fn base_shape(g: &QuantizedGraph, w: &Workload, opts: &SearchOptions, k: u32) ->
 
 /// The matvec lanes of each width set: enough lanes of each class for its rows at `usable`
 /// rows per lane (one empty set when the graph has no linear ops).
-fn matvec_candidates(w: &Workload, width_sets: &[Vec<u32>], usable: usize) -> Vec<Vec<u32>> {
-    if width_sets.is_empty() {
+fn matvec_candidates(
+    w: &Workload,
+    width_sets: &[Vec<u32>],
+    usable: usize,
+    mm_w: u32,
+) -> Vec<Vec<u32>> {
+    if width_sets.is_empty() || w.matvec_groups(mm_w).next().is_none() {
         return vec![vec![]];
     }
     width_sets
@@ -351,12 +380,12 @@ fn matvec_candidates(w: &Workload, width_sets: &[Vec<u32>], usable: usize) -> Ve
         .map(|ws| {
             let maxw = ws[0].max(*ws.last().unwrap_or(&1));
             if ws.len() == 1 {
-                let (total, _) = w.linear_rows(ws, usize::MAX);
+                let (total, _) = w.linear_rows(ws, usize::MAX, mm_w);
                 vec![ws[0]; total.div_ceil(usable).max(1)]
             } else {
                 let (small, wide_w) = (ws[1], maxw);
                 let widths_all = [wide_w, small];
-                let (total, wide) = w.linear_rows(&widths_all, small as usize);
+                let (total, wide) = w.linear_rows(&widths_all, small as usize, mm_w);
                 let nw = wide.div_ceil(usable).max(1);
                 let ns = total.div_ceil(usable).saturating_sub(nw);
                 let mut v = vec![wide_w; nw];
@@ -367,21 +396,39 @@ fn matvec_candidates(w: &Workload, width_sets: &[Vec<u32>], usable: usize) -> Ve
         .collect()
 }
 
+/// Weight columns per matmul lane when shared products go there.
+const MATMUL_WEIGHTS: u32 = 16;
+
 /// The shapes to try at `base`'s `k`: each matvec candidate with each table variant, with
-/// elementwise lanes for its row stride.
+/// elementwise lanes for its row stride; with the Freivalds check and shared products, also
+/// with those in matmul lanes.
 fn candidate_shapes(
     w: &Workload,
     base: &CircuitShape,
     width_sets: &[Vec<u32>],
 ) -> Vec<CircuitShape> {
     let usable = base.usable_rows();
+    let mut bases = vec![base.clone()];
+    let (shared, _) = w.shared_rows(MATMUL_WEIGHTS);
+    if base.matvec_check == MatvecCheck::Freivalds && shared > 0 {
+        let mut with = base.clone();
+        with.matmul_lanes = true;
+        with.matmul_weights = MATMUL_WEIGHTS;
+        with.dot_lanes = (w.mm_rows + shared).div_ceil(usable) as u32;
+        bases.push(with);
+    }
     // Function table without / with the identity, and with the remainders in rows.
     let tables = [(false, false), (true, false), (true, true)];
-    matvec_candidates(w, width_sets, usable)
+    bases
         .into_iter()
-        .flat_map(|mv| tables.map(|t| (mv.clone(), t)))
-        .map(|(mv, (identity_table, remainder_rows))| {
-            let mut shape = base.clone();
+        .flat_map(|b| {
+            matvec_candidates(w, width_sets, usable, b.matmul_weights)
+                .into_iter()
+                .map(move |mv| (b.clone(), mv))
+        })
+        .flat_map(|bm| tables.map(|t| (bm.clone(), t)))
+        .map(|((base, mv), (identity_table, remainder_rows))| {
+            let mut shape = base;
             shape.matvec = mv;
             shape.identity_table = identity_table;
             shape.remainder_rows = remainder_rows;

@@ -6,6 +6,7 @@
 
 use super::shape::{CircuitShape, ShapeError};
 use super::target::TargetError;
+use crate::chips::matmul::{self, Product};
 use crate::graph::{Coef, ElemOp, FnKind, MatMulOp, MaxOp, Operand, QOp, QuantizedGraph, PAD};
 use crate::poseidon::{permutations, sponge_rows};
 use crate::public_io::{values_per_word, PublicIo};
@@ -419,7 +420,7 @@ fn place_matvec(
     usable: usize,
     homes: &mut [Vec<Pos>],
 ) -> Result<(Vec<MvRegion>, Vec<u32>), LayoutError> {
-    let mut chunks = matvec_chunks(graph, &shape.matvec);
+    let mut chunks = matvec_chunks(graph, shape);
     chunks.sort_by_key(|r| std::cmp::Reverse(r.c));
     let mut mv_lanes = Lanes::new(shape.matvec.len(), usable);
     for r in &mut chunks {
@@ -435,12 +436,17 @@ fn place_matvec(
 
 /// Every output chunk of every linear group, in graph order and not yet placed (lane and start
 /// row 0).
-fn matvec_chunks(graph: &QuantizedGraph, widths: &[u32]) -> Vec<MvRegion> {
+fn matvec_chunks(graph: &QuantizedGraph, shape: &CircuitShape) -> Vec<MvRegion> {
+    let widths = &shape.matvec;
     let mut chunks = Vec::new();
     for (oi, op) in graph.ops.iter().enumerate() {
+        // Shared products go to the matmul lanes.
         let QOp::Linear(lin) = op else {
             continue;
         };
+        if shape.shared_product(lin).is_some() {
+            continue;
+        }
         for p in 0..lin.group_count() {
             let grp = lin.group(p);
             let m = lin.sets[grp.set].m;
@@ -531,7 +537,13 @@ impl OpLanes {
         for (oi, op) in graph.ops.iter().enumerate() {
             let oi = oi as u32;
             match op {
-                QOp::Linear(_) => {}
+                QOp::Linear(l) => {
+                    if let Some(dims) = shape.shared_product(l) {
+                        let p = Product::Shared(l, shape.matmul_weights);
+                        let len = matmul::shared_rows(dims, shape.matmul_weights);
+                        homes[l.output] = self.product(graph, oi, l.output, p, len, 0)?;
+                    }
+                }
                 QOp::Elementwise(e) => homes[e.output] = self.elementwise(graph, shape, oi, e)?,
                 QOp::MaxPool(m) => homes[m.output] = self.max_pool(oi, m)?,
                 QOp::MatMul(m) => {
@@ -611,6 +623,38 @@ impl OpLanes {
         Ok(out)
     }
 
+    /// One matmul region of `len` rows for product `p` (item `item`); returns the homes of
+    /// `output`'s elements (row `u32::MAX` where the region does not write them).
+    fn product(
+        &mut self,
+        graph: &QuantizedGraph,
+        op: u32,
+        output: usize,
+        p: Product<'_>,
+        len: u32,
+        item: usize,
+    ) -> Result<Vec<Pos>, LayoutError> {
+        let (lane, start) = self.dot_lanes.place(len, |_| true, Chip::DotProduct)?;
+        self.dot.push(RunRegion {
+            lane,
+            start,
+            op,
+            item: item as u32,
+            len,
+        });
+        let mut out = vec![
+            Pos {
+                col: Col::Inst,
+                row: u32::MAX
+            };
+            graph.tensors[output].len()
+        ];
+        for (e, pos) in matmul::output_homes(p, lane, start) {
+            out[e] = pos;
+        }
+        Ok(out)
+    }
+
     /// Matrix product: one region per dot product, each sum's home its region's last row; or,
     /// with the Freivalds check, one matmul region per batch, which holds the outputs.
     fn dot_products(
@@ -628,18 +672,13 @@ impl OpLanes {
             graph.tensors[m.output].len()
         ];
         if freivalds {
-            let len = crate::chips::matmul::region_rows(m);
+            let len = matmul::region_rows(m);
             for b in 0..m.batches.len() {
-                let (lane, start) = self.dot_lanes.place(len, |_| true, Chip::DotProduct)?;
-                self.dot.push(RunRegion {
-                    lane,
-                    start,
-                    op,
-                    item: b as u32,
-                    len,
-                });
-                for (e, pos) in crate::chips::matmul::output_homes(m, b, lane, start) {
-                    out[e] = pos;
+                let homes = self.product(graph, op, m.output, Product::Computed(m, b), len, b)?;
+                for (e, pos) in homes.into_iter().enumerate() {
+                    if pos.row != u32::MAX {
+                        out[e] = pos;
+                    }
                 }
             }
             return Ok(out);

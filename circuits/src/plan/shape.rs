@@ -1,7 +1,7 @@
 //! The circuit's shape: everything `configure` needs (the halo2 `Circuit::Params`). The verifier
 //! rebuilds the constraint system from this alone, so it lives beside the verifying key.
 
-use crate::graph::{MAX_BITS, MIN_BITS};
+use crate::graph::{LinearOp, MAX_BITS, MIN_BITS};
 use crate::public_io::PublicIo;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -37,6 +37,9 @@ pub enum ShapeError {
     /// Matmul lanes need the second phase.
     #[error("matmul lanes need the Freivalds check (a second phase)")]
     MatmulSinglePhase,
+    /// Matmul weight columns without matmul lanes, or too many.
+    #[error("{0} weight columns per matmul lane: at most 64, and only with matmul lanes")]
+    MatmulWeights(u32),
 }
 
 /// Column configuration of a model circuit.
@@ -77,6 +80,12 @@ pub struct CircuitShape {
     /// second phase of `matvec_check = freivalds`) rather than dot lanes.
     #[serde(default)]
     pub matmul_lanes: bool,
+    /// Weight columns of each matmul lane (0: none). With them, a constant-weight product of
+    /// several rows (a MatMul or Gemm applied to each of `T` tokens) is checked at the matrix
+    /// level in a matmul lane, each weight placed once, `matmul_weights` per row, instead of
+    /// once per row of the input in matvec lanes; see [`CircuitShape::shared_product`].
+    #[serde(default)]
+    pub matmul_weights: u32,
 }
 
 /// How the matvec chip checks its outputs.
@@ -109,6 +118,12 @@ impl MatvecCheck {
             MatvecCheck::Direct => width as usize,
         }
     }
+}
+
+/// Whether a shared product `[n, k, m]` goes to matmul lanes of `w` weight columns: its
+/// outputs span at least two weight rows (with fewer, matvec regions take no more rows).
+pub fn shared_fits([_, _, m]: [usize; 3], w: u32) -> bool {
+    w > 0 && m.div_ceil(w as usize) >= 2
 }
 
 impl CircuitShape {
@@ -150,6 +165,9 @@ impl CircuitShape {
         }
         if self.matmul_lanes && self.matvec_check == MatvecCheck::Direct {
             return Err(ShapeError::MatmulSinglePhase);
+        }
+        if self.matmul_weights > 64 || (self.matmul_weights > 0 && !self.matmul_lanes) {
+            return Err(ShapeError::MatmulWeights(self.matmul_weights));
         }
         Ok(())
     }
@@ -216,7 +234,7 @@ impl CircuitShape {
             + self.elem_lanes as usize
                 * (if self.elem_binary { 7 } else { 5 } - usize::from(self.identity_table))
             + 2 * self.max_lanes as usize
-            + 2 * self.dot_lanes as usize
+            + (2 + self.matmul_weight_columns()) * self.dot_lanes as usize
             + 3
             + usize::from(self.needs_range_table())
             + self.hash_fixed()
@@ -262,6 +280,23 @@ impl CircuitShape {
         self.matmul_lanes && self.matvec_check == MatvecCheck::Freivalds
     }
 
+    /// Weight columns of each matmul lane (none in dot lanes).
+    fn matmul_weight_columns(&self) -> usize {
+        if self.dot_freivalds() {
+            self.matmul_weights as usize
+        } else {
+            0
+        }
+    }
+
+    /// `[n, k, m]` when the linear op `op` goes to the matmul lanes as one matrix product: a
+    /// [shared product](LinearOp::shared_product) whose outputs span at least two rows of
+    /// weights (with fewer, its matvec regions take no more rows).
+    pub fn shared_product(&self, op: &LinearOp) -> Option<[usize; 3]> {
+        let w = self.matmul_weight_columns() as u32;
+        op.shared_product().filter(|&d| shared_fits(d, w))
+    }
+
     /// Advice and equality-enabled columns of one dot (or matmul) lane.
     fn dot_columns(&self) -> (usize, usize) {
         if self.dot_freivalds() {
@@ -274,7 +309,7 @@ impl CircuitShape {
     /// One-line summary.
     pub fn summary(&self) -> String {
         format!(
-            "k={} bits={} matvec lanes {:?}{}, {} elementwise lane(s){}, {} max lane(s), {} {} lane(s), {} public I/O{}",
+            "k={} bits={} matvec lanes {:?}{}, {} elementwise lane(s){}, {} max lane(s), {} {} lane(s){}, {} public I/O{}",
             self.k,
             self.bits,
             self.matvec,
@@ -287,6 +322,10 @@ impl CircuitShape {
             self.max_lanes,
             self.dot_lanes,
             if self.dot_freivalds() { "matmul" } else { "dot" },
+            match self.matmul_weight_columns() {
+                0 => String::new(),
+                w => format!(" ({w} weight columns)"),
+            },
             self.public_io.name(),
             match (self.identity_table, self.remainder_rows) {
                 (true, true) => ", identity in table, remainders in rows",
