@@ -458,7 +458,7 @@ impl CompiledModel {
                 "lookups": self.shape.lookups(),
                 "equality": self.shape.equality_columns(),
             },
-            "table_rows": g.table_rows(self.shape.identity_table),
+            "table_rows": g.banked_table_rows(self.shape.identity_table, self.shape.fn_banks()),
             "estimated_prove_seconds": self.estimate_s,
             "io": self.io(),
             "op_counts": counts,

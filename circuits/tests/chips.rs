@@ -148,9 +148,14 @@ fn build_shaped(
     g.validate().unwrap();
     let vals = g.eval(&inputs).unwrap();
     let mut shape = choose_shape(&g, &SearchOptions::default()).unwrap().shape;
-    // Tests pick the table layout they exercise; remainder rows only when they ask.
+    // Tests pick the table layout they exercise; remainder rows and split function tables
+    // only when they ask (with a taller circuit where one table needs it).
     shape.remainder_rows = false;
+    shape.fn_tables = 0;
     adjust(&mut shape);
+    while g.banked_table_rows(shape.identity_table, shape.fn_banks()) > shape.usable_rows() {
+        shape.k += 1;
+    }
     let k = shape.k;
     let plan = CircuitPlan::new(&g, shape).unwrap();
     let c = ModelCircuit::with_witness(Arc::new(g), Arc::new(plan), vals);
@@ -1438,4 +1443,70 @@ fn shared_weights_are_placed_once_and_any_other_product_is_rejected() {
     let (c2, ..) = build_shaped(g2, x, in_matmul);
     let t = ModelCircuit::with_witness(c2.graph.clone(), c2.plan.clone(), honest);
     assert!(!satisfied(&t, &inst, k), "another model's weights accepted");
+}
+
+/// `x → relu → clip[-3, 4]`: two functions that a split puts in different tables.
+fn two_functions_graph() -> (QuantizedGraph, Vec<Vec<i128>>) {
+    let mut b = Builder::new();
+    let x = b.input("x", &[4]);
+    let relu = b.func(FnKind::Relu);
+    let clip = b.func(FnKind::Clip { lo: -3, hi: 4 });
+    let r = b.elem("relu", Some(x), None, 1, 0, 0, 0, relu, 4);
+    let c = b.elem("clip", Some(x), None, 1, 0, 0, 0, clip, 4);
+    let s = b.elem("sum", Some(r), Some(c), 1, 1, 0, 0, 0, 4);
+    b.g.outputs.push(s);
+    (b.g, vec![vec![5, -7, 2, -1]])
+}
+
+#[test]
+fn split_function_tables_check_each_row_against_its_own_function() {
+    let (g, x) = two_functions_graph();
+    for (identity_table, remainder_rows) in [(false, false), (true, false), (true, true)] {
+        let split = g.function_banks(identity_table, 2);
+        assert_ne!(
+            split.bank_of[1], split.bank_of[2],
+            "relu and clip share a table"
+        );
+        let g2 = g.clone();
+        let (c, inst, k) = build_shaped(g.clone(), x.clone(), |s| {
+            s.public_io = PublicIo::Plain;
+            s.identity_table = identity_table;
+            s.remainder_rows = remainder_rows;
+            s.fn_tables = 2;
+            let rows = 2 * g2.banked_table_rows(identity_table, 2);
+            while s.usable_rows() < rows {
+                s.k += 1;
+            }
+        });
+        let mode = format!("identity {identity_table}, remainder rows {remainder_rows}");
+        assert_eq!(c.plan.shape.fn_banks(), 2);
+        let p = MockProver::run(k, &c, vec![inst.clone()]).unwrap();
+        p.assert_satisfied();
+        assert_eq!(
+            all_zero_lookups(&p, &c.plan.shape),
+            Vec::<String>::new(),
+            "{mode}"
+        );
+        // Each function row: its output moved by one, or replaced by the other function's
+        // value of the same input (which the other table holds), is rejected.
+        let stride = c.plan.shape.elem_stride();
+        for (op, other) in [(1usize, FnKind::Clip { lo: -3, hi: 4 }), (2, FnKind::Relu)] {
+            let seg = c.plan.layout.el.iter().find(|s| s.op == op as u32).unwrap();
+            let QOp::Elementwise(e) = &c.graph.ops[op] else {
+                panic!()
+            };
+            let f = &c.graph.functions[e.func as usize];
+            // Element 0 is 5 (both give 4 or 5), element 1 is -7 (relu 0, clip -3).
+            let row = seg.start + stride;
+            let q = -7;
+            assert_ne!(f.eval(q), other.eval(q));
+            for bad in [f.eval(q) + 1, other.eval(q)] {
+                let t = c.tampered(AdvCol::ElOut(seg.lane), row, fe(bad as i128));
+                assert!(
+                    !satisfied(&t, &inst, k),
+                    "{mode}: op {op} output {bad} accepted"
+                );
+            }
+        }
+    }
 }

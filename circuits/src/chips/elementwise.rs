@@ -49,8 +49,12 @@ pub struct ElemLane {
     qc: Column<Fixed>,
     rs: Column<Fixed>,
     ftag: Column<Fixed>,
-    /// 1 on rows with a non-identity function (absent with the identity in the table).
-    is_fn: Option<Column<Fixed>>,
+    /// Function-table selectors ([`CircuitShape::bank_selectors`]): with one table, `is_fn`
+    /// (1 on rows with a non-identity function; absent with the identity in the table); with
+    /// several, one per table, 1 on rows whose function that table holds.
+    sel: Vec<Column<Fixed>>,
+    /// Whether the identity is in the function table.
+    identity: bool,
     enable: Selector,
     /// Rows per element (2 with `remainder_rows`).
     stride: u32,
@@ -85,7 +89,10 @@ impl ElemLane {
             meta.fixed_column(),
             meta.fixed_column(),
         );
-        let is_fn = (!shape.identity_table).then(|| meta.fixed_column());
+        let sel: Vec<Column<Fixed>> = (0..shape.bank_selectors())
+            .map(|_| meta.fixed_column())
+            .collect();
+        let (identity, banks) = (shape.identity_table, shape.fn_banks() as usize);
         let enable = meta.selector();
         let half = Expression::Constant(pow2(bits - 1));
         let full_minus_one = Expression::Constant(pow2(bits) - F::ONE);
@@ -113,8 +120,12 @@ impl ElemLane {
                         - rsv.clone() * full_minus_one.clone() * qv.clone()
                         - rsv * rv),
             ];
-            if let Some(is_fn) = is_fn {
-                let fnv = vc.query_fixed(is_fn, cur);
+            if !identity {
+                // Rows with no function: out = q.
+                let fnv = sel
+                    .iter()
+                    .map(|&c| vc.query_fixed(c, cur))
+                    .fold(Expression::Constant(F::ZERO), |s, v| s + v);
                 gates.push(en * (Expression::Constant(F::ONE) - fnv) * (outv - qv));
             }
             gates
@@ -124,29 +135,13 @@ impl ElemLane {
                 vc.query_advice(r, Rotation::cur())
             });
         }
-        match is_fn {
-            Some(is_fn) => {
-                let half2 = Expression::Constant(pow2(bits - 1));
-                table.range_lookup(meta, "elementwise range", |vc| {
-                    vc.query_advice(q, Rotation::cur()) + half2
-                });
-                table.function_lookup(meta, "elementwise function", |vc| {
-                    let f = vc.query_fixed(is_fn, Rotation::cur());
-                    [
-                        vc.query_fixed(ftag, Rotation::cur()),
-                        f.clone() * vc.query_advice(q, Rotation::cur()),
-                        f * vc.query_advice(out, Rotation::cur()),
-                    ]
-                });
-            }
-            None => table.function_lookup(meta, "elementwise function and range", |vc| {
-                [
-                    vc.query_fixed(ftag, Rotation::cur()),
-                    vc.query_advice(q, Rotation::cur()),
-                    vc.query_advice(out, Rotation::cur()),
-                ]
-            }),
+        if !identity {
+            let half2 = Expression::Constant(pow2(bits - 1));
+            table.range_lookup(meta, "elementwise range", |vc| {
+                vc.query_advice(q, Rotation::cur()) + half2
+            });
         }
+        Self::function_lookups(meta, table, (ftag, q, out), &sel, banks);
         ElemLane {
             a,
             b,
@@ -159,9 +154,50 @@ impl ElemLane {
             qc,
             rs,
             ftag,
-            is_fn,
+            sel,
+            identity,
             enable,
             stride,
+        }
+    }
+
+    /// The lane's function lookups: with one table, `(ftag, q, out)` (identity in the table)
+    /// or `(ftag, fn·q, fn·out)`; with several, `(s·ftag, s·q, s·out)` into each table under
+    /// its selector `s`.
+    fn function_lookups(
+        meta: &mut ConstraintSystem<F>,
+        table: &TableConfig,
+        (ftag, q, out): (Column<Fixed>, Column<Advice>, Column<Advice>),
+        sel: &[Column<Fixed>],
+        banks: usize,
+    ) {
+        let cur = Rotation::cur();
+        if banks == 1 {
+            table.function_lookup(meta, "elementwise function", 0, |vc| {
+                let [t, qv, ov] = [
+                    vc.query_fixed(ftag, cur),
+                    vc.query_advice(q, cur),
+                    vc.query_advice(out, cur),
+                ];
+                match sel.first() {
+                    None => [t, qv, ov],
+                    Some(&f) => {
+                        let f = vc.query_fixed(f, cur);
+                        [t, f.clone() * qv, f * ov]
+                    }
+                }
+            });
+            return;
+        }
+        for (b, &s) in sel.iter().enumerate() {
+            table.function_lookup(meta, "elementwise function (split tables)", b, |vc| {
+                let s = vc.query_fixed(s, cur);
+                [
+                    s.clone() * vc.query_fixed(ftag, cur),
+                    s.clone() * vc.query_advice(q, cur),
+                    s * vc.query_advice(out, cur),
+                ]
+            });
         }
     }
 
@@ -190,8 +226,8 @@ impl ElemLane {
         if let Some(r) = self.r {
             a.advice(AdvCol::ElR(lane), r, row, one);
         }
-        if let Some(is_fn) = self.is_fn {
-            a.fixed(is_fn, row, F::ONE);
+        for &s in &self.sel {
+            a.fixed(s, row, F::ONE);
         }
     }
 
@@ -210,6 +246,20 @@ impl ElemLane {
         let func = &g.functions[op.func as usize];
         let zero = wit.map(Some(0));
         let half = 1i128 << (g.bits - 1);
+        // The selector to set on the op's rows and on remainder rows (tag 0), if any.
+        let banks = g.function_banks(self.identity, self.sel.len() as u32);
+        let pick = |func: u32| -> Option<Column<Fixed>> {
+            match (self.sel.len(), self.identity) {
+                (0, _) => None,
+                (1, false) => (func > 0).then_some(self.sel[0]),
+                (_, identity) if func > 0 || identity => {
+                    let b = banks.bank_of.get(func as usize).copied().unwrap_or(0);
+                    self.sel.get(b as usize).copied()
+                }
+                _ => None,
+            }
+        };
+        let (op_sel, rem_sel) = (pick(op.func), pick(0));
         for i in 0..seg.len {
             let e = (seg.e0 + i) as usize;
             let row = seg.start + self.stride * i;
@@ -259,6 +309,9 @@ impl ElemLane {
                     if let Some(bcol) = self.b {
                         a.advice(AdvCol::ElB(lane), bcol, row + 1, zero);
                     }
+                    if let Some(s) = rem_sel {
+                        a.fixed(s, row + 1, F::ONE);
+                    }
                 }
             }
             let out = rounded.map(|x| func.eval(x.q as i64) as i128);
@@ -271,8 +324,8 @@ impl ElemLane {
             a.fixed(self.qc, row, fe(op.qc.at(e) as i128 * pre));
             a.fixed(self.rs, row, if op.shift > 0 { F::ONE } else { F::ZERO });
             a.fixed(self.ftag, row, F::from(op.func as u64));
-            if let Some(is_fn) = self.is_fn {
-                a.fixed(is_fn, row, if op.func > 0 { F::ONE } else { F::ZERO });
+            if let Some(s) = op_sel {
+                a.fixed(s, row, F::ONE);
             }
             a.enable(&self.enable, row)?;
         }

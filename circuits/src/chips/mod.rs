@@ -120,7 +120,7 @@ impl ModelConfig {
         meta.set_minimum_degree(CONSTRAINT_DEGREE);
         let instance = meta.instance_column();
         meta.enable_equality(instance);
-        let mut table = table::TableConfig::configure(meta);
+        let mut table = table::TableConfig::configure(meta, shape.fn_banks());
         let mut mv = Vec::new();
         let mut challenge = None;
         if !shape.matvec.is_empty() {

@@ -10,8 +10,8 @@
 //! elementwise lane without function rows, all-zero remainders, max-pool windows of equal
 //! values) then gives a permuted column that is zero everywhere, whose commitment is the point
 //! at infinity, which the Keccak transcript and the EVM verifier refuse: the GPU proof would
-//! fail. Tables are never all zero (the range table holds `0 .. 2^B`, the function table
-//! always holds `(0, 1, 1)`).
+//! fail. Tables are never all zero (the range table holds `0 .. 2^B`, every function table
+//! holds `(0, 1, 1)`).
 //!
 //! Lookups per chip, and their sentinel input:
 //!
@@ -21,6 +21,7 @@
 //! | elementwise | `q + 2^(B-1)` (range) | `q = 1` |
 //! | elementwise | `(ftag, fn·q, fn·out)` (function) | `ftag = 0, fn = 1, q = out = 1` |
 //! | elementwise | `(ftag, q, out)` (identity table) | `ftag = 0, q = out = 1` |
+//! | elementwise | `(s·ftag, s·q, s·out)` per function table (split tables) | `ftag = 0, s = 1, q = out = 1` |
 //! | max-pool | `d1`, `d2` (range) | `d1 = d2 = 1` |
 //!
 //! [`CircuitShape::sentinel_row`]: crate::plan::CircuitShape::sentinel_row

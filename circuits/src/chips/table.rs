@@ -14,6 +14,14 @@
 //! Two tables instead of one keep each within `2^(B+1)` rows, so a model with one activation
 //! function fits at `k = B + 1`. The range column is only allocated when a chip looks values up
 //! in it (with `remainder_rows` the elementwise lanes need none).
+//!
+//! With `fn_tables = n > 1` (a shape option) the functions are split over `n` function tables
+//! ([`QuantizedGraph::function_banks`]): table 0 opens with the identity (with
+//! `identity_table`) or with the zero row and `(0, 1, 1)`, every other table with those two
+//! rows. An elementwise lane then looks up in every table, each lookup's input multiplied by
+//! that table's fixed selector, which is 1 only on rows whose function the table holds: a row
+//! is checked against its own function, and its other lookups are `(0, 0, 0)`. The tallest
+//! table instead of their sum bounds `k`, for one lookup more per lane and table.
 
 use super::Assigner;
 use crate::field::{fe, F};
@@ -22,12 +30,10 @@ use halo2_proofs::halo2curves::ff::Field;
 use halo2_proofs::plonk::{Column, ConstraintSystem, Error, Expression, Fixed, VirtualCells};
 use halo2_proofs::poly::Rotation;
 
-/// Table columns.
-#[derive(Clone, Debug)]
-pub struct TableConfig {
-    /// `0 .. 2^B`, allocated by the first range lookup.
-    pub range: Option<Column<Fixed>>,
-    /// Function tag (0 only on the zero row).
+/// The columns of one function table.
+#[derive(Clone, Copy, Debug)]
+pub struct FnTable {
+    /// Function tag (0 only on the zero row, or the identity).
     pub tag: Column<Fixed>,
     /// Function input.
     pub x: Column<Fixed>,
@@ -35,14 +41,27 @@ pub struct TableConfig {
     pub y: Column<Fixed>,
 }
 
+/// Table columns.
+#[derive(Clone, Debug)]
+pub struct TableConfig {
+    /// `0 .. 2^B`, allocated by the first range lookup.
+    pub range: Option<Column<Fixed>>,
+    /// The function tables (one unless the shape splits the functions, `fn_tables`).
+    pub banks: Vec<FnTable>,
+}
+
 impl TableConfig {
-    /// Allocates the function table's columns.
-    pub fn configure(meta: &mut ConstraintSystem<F>) -> Self {
+    /// Allocates the columns of `banks` function tables (at least one).
+    pub fn configure(meta: &mut ConstraintSystem<F>, banks: u32) -> Self {
         TableConfig {
             range: None,
-            tag: meta.fixed_column(),
-            x: meta.fixed_column(),
-            y: meta.fixed_column(),
+            banks: (0..banks.max(1))
+                .map(|_| FnTable {
+                    tag: meta.fixed_column(),
+                    x: meta.fixed_column(),
+                    y: meta.fixed_column(),
+                })
+                .collect(),
         }
     }
 
@@ -59,14 +78,18 @@ impl TableConfig {
         });
     }
 
-    /// Declares a lookup of `(tag, x, y)` into the function table.
+    /// Declares a lookup of `(tag, x, y)` into function table `bank`.
     pub fn function_lookup(
         &self,
         meta: &mut ConstraintSystem<F>,
         name: &'static str,
+        bank: usize,
         input: impl FnOnce(&mut VirtualCells<'_, F>) -> [Expression<F>; 3],
     ) {
-        let cols = [self.tag, self.x, self.y];
+        let Some(t) = self.banks.get(bank) else {
+            return;
+        };
+        let cols = [t.tag, t.x, t.y];
         meta.lookup_any(name, |vc| {
             let inputs = input(vc);
             inputs
@@ -77,10 +100,12 @@ impl TableConfig {
         });
     }
 
-    /// Writes both tables. Without `identity` the function table starts with the zero row that
-    /// rows without a function look up and the sentinel's `(0, 1, 1)`; with it, tag 0 (the
-    /// identity) is a full domain. Refuses a function whose image leaves its codomain: its
-    /// lookup is all that bounds the outputs (validated graphs never have one).
+    /// Writes the tables. Without `identity` each function table starts with the zero row that
+    /// rows without a function look up and the sentinel's `(0, 1, 1)`; with it, table 0 starts
+    /// with tag 0 (the identity) over the whole domain, and the others with those two rows.
+    /// The functions are split as [`QuantizedGraph::function_banks`] says. Refuses a function
+    /// whose image leaves its codomain: its lookup is all that bounds the outputs (validated
+    /// graphs never have one).
     pub(crate) fn assign(
         &self,
         a: &mut Assigner<'_, '_>,
@@ -92,25 +117,33 @@ impl TableConfig {
                 a.fixed(range, v, F::from(v as u64));
             }
         }
-        let first = usize::from(!identity);
-        let mut row = 0;
-        if !identity {
-            // Row 0 stays all zero.
-            a.fixed(self.x, 1, F::ONE);
-            a.fixed(self.y, 1, F::ONE);
-            row = 2;
+        let split = g.function_banks(identity, self.banks.len() as u32);
+        let mut next = vec![0u32; self.banks.len()];
+        for (b, t) in self.banks.iter().enumerate() {
+            if !(identity && b == 0) {
+                // Row 0 stays all zero.
+                a.fixed(t.x, 1, F::ONE);
+                a.fixed(t.y, 1, F::ONE);
+                next[b] = 2;
+            }
         }
-        for (i, f) in g.functions.iter().enumerate().skip(first) {
+        for (i, f) in g.functions.iter().enumerate() {
+            if i == 0 && !identity {
+                continue;
+            }
+            let b = split.bank_of[i] as usize;
+            let t = self.banks.get(b).ok_or(Error::Synthesis)?;
             let tag = F::from(i as u64);
             for x in f.domain(g.bits) {
                 let y = f.eval(x);
                 if !f.in_codomain(y, g.bits) {
                     return Err(Error::Synthesis);
                 }
-                a.fixed(self.tag, row, tag);
-                a.fixed(self.x, row, fe(x as i128));
-                a.fixed(self.y, row, fe(y as i128));
-                row += 1;
+                let row = next[b];
+                a.fixed(t.tag, row, tag);
+                a.fixed(t.x, row, fe(x as i128));
+                a.fixed(t.y, row, fe(y as i128));
+                next[b] += 1;
             }
         }
         Ok(())

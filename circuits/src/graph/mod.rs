@@ -337,21 +337,55 @@ impl QuantizedGraph {
         Ok(())
     }
 
+    /// The function tables when the functions are split over `banks` tables (at least one):
+    /// each function's table and each table's rows. With `identity`, the identity (function 0)
+    /// opens table 0; every other table opens with the zero row and the sentinel's
+    /// `(0, 1, 1)`. The other functions go, in order, to the table with the fewest rows so far
+    /// (the first of those on a tie), so the split depends only on the graph.
+    pub fn function_banks(&self, identity: bool, banks: u32) -> FunctionBanks {
+        let n = banks.max(1) as usize;
+        let size = |f: &FnKind| {
+            let d = f.domain(self.bits);
+            d.end.saturating_sub(d.start).max(0) as usize
+        };
+        let mut rows = vec![2usize; n];
+        let mut bank_of = vec![0u32; self.functions.len()];
+        for (i, f) in self.functions.iter().enumerate() {
+            if i == 0 {
+                if identity {
+                    rows[0] = size(f);
+                }
+                continue;
+            }
+            let b = (0..n).min_by_key(|&b| (rows[b], b)).unwrap_or(0);
+            bank_of[i] = b as u32;
+            rows[b] += size(f);
+        }
+        FunctionBanks { bank_of, rows }
+    }
+
+    /// Rows of the tallest lookup table with the functions in `banks` tables: the range table
+    /// (`2^bits`) or a function table ([`Self::function_banks`]).
+    pub fn banked_table_rows(&self, identity: bool, banks: u32) -> usize {
+        let tallest = self.function_banks(identity, banks).rows.into_iter().max();
+        (1usize << self.bits).max(tallest.unwrap_or(0))
+    }
+
     /// Rows of the taller lookup table: the range table (`2^bits`) or the function table (each
     /// function's domain, the identity's included when `identity` is set, otherwise the zero
     /// row and the sentinel's `(0, 1, 1)` instead).
     pub fn table_rows(&self, identity: bool) -> usize {
-        let domain = 1usize << self.bits;
-        let first = usize::from(!identity);
-        let functions: usize = self.functions[first.min(self.functions.len())..]
-            .iter()
-            .map(|f| {
-                let d = f.domain(self.bits);
-                d.end.saturating_sub(d.start).max(0) as usize
-            })
-            .sum();
-        domain.max(functions + if identity { 0 } else { 2 })
+        self.banked_table_rows(identity, 1)
     }
+}
+
+/// How the function tables are split ([`QuantizedGraph::function_banks`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionBanks {
+    /// The table of each function.
+    pub bank_of: Vec<u32>,
+    /// Rows of each table.
+    pub rows: Vec<usize>,
 }
 
 /// A 2-D kernel window placed at output position `(oh, ow)` of an `h × w` plane.

@@ -4,7 +4,7 @@
 //! about 15% of measured times). Every candidate is checked by running the real layout.
 
 use super::layout::{chunk_width, Chip, Layout, LayoutError};
-use super::shape::{shared_fits, CircuitShape, MatvecCheck, MAX_K, RESERVED_ROWS};
+use super::shape::{shared_fits, CircuitShape, MatvecCheck, MAX_FN_TABLES, MAX_K, RESERVED_ROWS};
 use super::target::Target;
 use crate::graph::{QOp, QuantizedGraph, PAD};
 use crate::public_io::PublicIo;
@@ -80,7 +80,7 @@ pub struct Workload {
     pub instances: usize,
     /// Public input values (the rest of `instances` are outputs).
     pub input_values: usize,
-    /// Lookup table rows.
+    /// Rows of the tallest lookup table with the functions split as far as shapes may.
     pub table_rows: usize,
 }
 
@@ -88,7 +88,7 @@ impl Workload {
     /// Measures a graph.
     pub fn of(g: &QuantizedGraph) -> Workload {
         let mut w = Workload {
-            table_rows: g.table_rows(false),
+            table_rows: g.banked_table_rows(false, MAX_FN_TABLES),
             ..Default::default()
         };
         let count = |ts: &[usize]| ts.iter().map(|&t| g.tensors[t].len()).sum::<usize>();
@@ -270,7 +270,7 @@ pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, 
     for k in ks {
         let base = base_shape(g, &w, opts, k);
         let usable = base.usable_rows();
-        for shape in candidate_shapes(&w, &base, &width_sets) {
+        for shape in candidate_shapes(g, &w, &base, &width_sets) {
             if w.tallest(&shape) > usable {
                 continue;
             }
@@ -403,6 +403,7 @@ const MATMUL_WEIGHTS: u32 = 16;
 /// elementwise lanes for its row stride; with the Freivalds check and shared products, also
 /// with those in matmul lanes.
 fn candidate_shapes(
+    g: &QuantizedGraph,
     w: &Workload,
     base: &CircuitShape,
     width_sets: &[Vec<u32>],
@@ -427,17 +428,24 @@ fn candidate_shapes(
                 .map(move |mv| (b.clone(), mv))
         })
         .flat_map(|bm| tables.map(|t| (bm.clone(), t)))
-        .map(|((base, mv), (identity_table, remainder_rows))| {
+        .filter_map(|((base, mv), (identity_table, remainder_rows))| {
             let mut shape = base;
             shape.matvec = mv;
             shape.identity_table = identity_table;
             shape.remainder_rows = remainder_rows;
+            shape.fn_tables = fewest_fn_tables(g, identity_table, usable)?;
             shape.elem_lanes = (w.elem_rows * shape.elem_stride() as usize)
                 .div_ceil(usable)
                 .max(1) as u32;
-            shape
+            Some(shape)
         })
         .collect()
+}
+
+/// The fewest function tables whose tallest fits `usable` rows (each more costs a lookup per
+/// elementwise lane), or `None` when no split does.
+fn fewest_fn_tables(g: &QuantizedGraph, identity: bool, usable: usize) -> Option<u32> {
+    (1..=MAX_FN_TABLES).find(|&n| g.banked_table_rows(identity, n) <= usable)
 }
 
 /// Lays `g` out in `shape`, growing its lanes a little if the packing is not perfect. Keeps

@@ -381,7 +381,7 @@ fn check_table(
     shape: &CircuitShape,
     usable: usize,
 ) -> Result<(), LayoutError> {
-    let table_rows = graph.table_rows(shape.identity_table);
+    let table_rows = graph.banked_table_rows(shape.identity_table, shape.fn_banks());
     if table_rows > usable {
         return Err(LayoutError::TableTooLarge {
             needed: table_rows,

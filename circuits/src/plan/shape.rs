@@ -40,7 +40,13 @@ pub enum ShapeError {
     /// Matmul weight columns without matmul lanes, or too many.
     #[error("{0} weight columns per matmul lane: at most 64, and only with matmul lanes")]
     MatmulWeights(u32),
+    /// Too many function tables.
+    #[error("{0} function tables: at most {MAX_FN_TABLES}")]
+    FnTables(u32),
 }
+
+/// The most function tables a shape may split its functions over.
+pub const MAX_FN_TABLES: u32 = 8;
 
 /// Column configuration of a model circuit.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -86,6 +92,13 @@ pub struct CircuitShape {
     /// once per row of the input in matvec lanes; see [`CircuitShape::shared_product`].
     #[serde(default)]
     pub matmul_weights: u32,
+    /// Function tables (0 and 1: one). With more, the functions are split over that many
+    /// tables ([`QuantizedGraph::function_banks`]), each elementwise lane looks up in each
+    /// (under a fixed per-table selector), and the tallest table, not their sum, bounds `k`.
+    ///
+    /// [`QuantizedGraph::function_banks`]: crate::graph::QuantizedGraph::function_banks
+    #[serde(default)]
+    pub fn_tables: u32,
 }
 
 /// How the matvec chip checks its outputs.
@@ -169,7 +182,24 @@ impl CircuitShape {
         if self.matmul_weights > 64 || (self.matmul_weights > 0 && !self.matmul_lanes) {
             return Err(ShapeError::MatmulWeights(self.matmul_weights));
         }
+        if self.fn_tables > MAX_FN_TABLES {
+            return Err(ShapeError::FnTables(self.fn_tables));
+        }
         Ok(())
+    }
+
+    /// Function tables (at least one).
+    pub fn fn_banks(&self) -> u32 {
+        self.fn_tables.max(1)
+    }
+
+    /// Per elementwise lane, the fixed columns that pick a function table: one per table when
+    /// there are several; otherwise `is_fn` without the identity in the table, else none.
+    pub fn bank_selectors(&self) -> usize {
+        match self.fn_banks() {
+            1 => usize::from(!self.identity_table),
+            n => n as usize,
+        }
     }
 
     /// Rows per elementwise element.
@@ -232,17 +262,19 @@ impl CircuitShape {
     pub fn fixed_columns(&self) -> usize {
         self.matvec.iter().map(|&w| w as usize + 4).sum::<usize>()
             + self.elem_lanes as usize
-                * (if self.elem_binary { 7 } else { 5 } - usize::from(self.identity_table))
+                * (if self.elem_binary { 6 } else { 4 } + self.bank_selectors())
             + 2 * self.max_lanes as usize
             + (2 + self.matmul_weight_columns()) * self.dot_lanes as usize
-            + 3
+            + 3 * self.fn_banks() as usize
             + usize::from(self.needs_range_table())
             + self.hash_fixed()
     }
 
     /// Number of lookup arguments.
     pub fn lookups(&self) -> usize {
-        (3 - usize::from(self.identity_table) - usize::from(self.remainder_rows))
+        (2 + self.fn_banks() as usize
+            - usize::from(self.identity_table)
+            - usize::from(self.remainder_rows))
             * self.elem_lanes as usize
             + 2 * self.max_lanes as usize
     }
@@ -309,7 +341,7 @@ impl CircuitShape {
     /// One-line summary.
     pub fn summary(&self) -> String {
         format!(
-            "k={} bits={} matvec lanes {:?}{}, {} elementwise lane(s){}, {} max lane(s), {} {} lane(s){}, {} public I/O{}",
+            "k={} bits={} matvec lanes {:?}{}, {} elementwise lane(s){}, {} max lane(s), {} {} lane(s){}, {} public I/O{}{}",
             self.k,
             self.bits,
             self.matvec,
@@ -331,6 +363,10 @@ impl CircuitShape {
                 (true, true) => ", identity in table, remainders in rows",
                 (true, false) => ", identity in table",
                 _ => "",
+            },
+            match self.fn_banks() {
+                1 => String::new(),
+                n => format!(", {n} function tables"),
             }
         )
     }

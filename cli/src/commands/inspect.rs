@@ -67,7 +67,8 @@ fn plan(m: &CompiledModel) -> Result<String> {
         p.shape.fixed_columns(),
         p.shape.lookups(),
         p.shape.equality_columns(),
-        m.graph.table_rows(p.shape.identity_table)
+        m.graph
+            .banked_table_rows(p.shape.identity_table, p.shape.fn_banks())
     );
     s += &format!(
         "  rows used {} of {} usable; public values {} inputs + {} outputs\n",
