@@ -1381,6 +1381,7 @@ fn shared_weights_are_placed_once_and_any_other_product_is_rejected() {
         s.matvec = vec![];
         s.matmul_lanes = true;
         s.matmul_weights = 2;
+        s.matmul_weight_lanes = 1;
         s.dot_lanes = 1;
     };
     let (c, inst, k) = build_shaped(g, x.clone(), in_matmul);

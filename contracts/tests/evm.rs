@@ -478,11 +478,13 @@ fn matmul_lanes_with_two_challenges_and_weight_columns_verify_on_the_evm() {
         ..Default::default()
     };
     let c = zkinfer_onnx::compile(&onnx, &input, &opts).unwrap();
-    // `A·x` (constant `A`, one product per column of `x`) in two weight columns per lane, and
-    // `(A·x)·y` (computed operands), both in matmul lanes.
+    // `A·x` (constant `A`, one product per column of `x`) in the lane with two weight columns,
+    // and `(A·x)·y` (computed operands) in the lane without.
     let mut shape = c.model.shape.clone();
     shape.matmul_lanes = true;
     shape.matmul_weights = 2;
+    shape.matmul_weight_lanes = 1;
+    shape.dot_lanes = 2;
     shape.matvec.clear();
     let model = CompiledModel::new(
         c.model.graph.clone(),
@@ -492,7 +494,9 @@ fn matmul_lanes_with_two_challenges_and_weight_columns_verify_on_the_evm() {
     );
     assert!(model.shape.dot_freivalds() && model.shape.dot_lanes > 0);
     let plan = model.plan().unwrap();
-    assert!(plan.layout.mv.is_empty() && plan.layout.dot.len() > 1);
+    assert!(plan.layout.mv.is_empty());
+    let lanes: Vec<u16> = plan.layout.dot.iter().map(|r| r.lane).collect();
+    assert!(lanes.contains(&0) && lanes.contains(&1), "{lanes:?}");
     let dir = tempfile::tempdir().unwrap();
     model.save(dir.path()).unwrap();
     setup(dir.path(), None, &Silent).unwrap();

@@ -153,13 +153,13 @@ impl ModelConfig {
             _ => None,
         };
         let (mut dot, mut mm) = (Vec::new(), Vec::new());
-        for _ in 0..shape.dot_lanes {
+        for lane in 0..shape.dot_lanes {
+            let weights = match lane < shape.matmul_weight_lanes {
+                true => shape.matmul_weight_columns() as u32,
+                false => 0,
+            };
             match (challenge, challenge_s) {
-                (Some(r), Some(s)) => mm.push(matmul::MatmulLane::configure(
-                    meta,
-                    (r, s),
-                    shape.matmul_weights,
-                )),
+                (Some(r), Some(s)) => mm.push(matmul::MatmulLane::configure(meta, (r, s), weights)),
                 _ => dot.push(dot::DotLane::configure(meta)),
             }
         }

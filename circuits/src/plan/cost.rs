@@ -416,6 +416,7 @@ fn candidate_shapes(
         with.matmul_lanes = true;
         with.matmul_weights = MATMUL_WEIGHTS;
         with.dot_lanes = (w.mm_rows + shared).div_ceil(usable) as u32;
+        with.matmul_weight_lanes = shared.div_ceil(usable) as u32;
         bases.push(with);
     }
     // Function table without / with the identity, and with the remainders in rows.
@@ -486,6 +487,10 @@ fn add_lane(shape: &mut CircuitShape, e: &LayoutError) -> bool {
         Chip::Elementwise => shape.elem_lanes += 1,
         Chip::MaxPool => shape.max_lanes += 1,
         Chip::DotProduct => shape.dot_lanes += 1,
+        Chip::MatmulWeights => {
+            shape.matmul_weight_lanes += 1;
+            shape.dot_lanes = shape.dot_lanes.max(shape.matmul_weight_lanes);
+        }
         Chip::BinaryElementwise | Chip::Any => return false,
     }
     true

@@ -203,6 +203,8 @@ pub enum Chip {
     MaxPool,
     /// Dot-product lanes.
     DotProduct,
+    /// Matmul lanes with weight columns.
+    MatmulWeights,
     /// No chip in particular (the shape search found no shape at all).
     Any,
 }
@@ -216,6 +218,7 @@ impl Chip {
             Chip::BinaryElementwise => "binary elementwise",
             Chip::MaxPool => "max-pool",
             Chip::DotProduct => "dot-product",
+            Chip::MatmulWeights => "matmul (weight columns)",
             Chip::Any => "any",
         }
     }
@@ -507,6 +510,8 @@ struct OpLanes {
     el: Vec<ElSeg>,
     mx: Vec<RunRegion>,
     dot: Vec<RunRegion>,
+    /// Matmul lanes with weight columns (the first ones).
+    weight_lanes: usize,
 }
 
 impl OpLanes {
@@ -524,6 +529,10 @@ impl OpLanes {
             el: Vec::new(),
             mx: Vec::new(),
             dot: Vec::new(),
+            weight_lanes: match shape.matmul_weight_columns() {
+                0 => 0,
+                _ => shape.matmul_weight_lanes as usize,
+            },
         }
     }
 
@@ -634,7 +643,17 @@ impl OpLanes {
         len: u32,
         item: usize,
     ) -> Result<Vec<Pos>, LayoutError> {
-        let (lane, start) = self.dot_lanes.place(len, |_| true, Chip::DotProduct)?;
+        // Shared products only in lanes with weight columns; computed ones elsewhere first.
+        let w = self.weight_lanes;
+        let (lane, start) = match p {
+            Product::Shared(..) => self.dot_lanes.place(len, |l| l < w, Chip::MatmulWeights)?,
+            Product::Computed(..) => {
+                match self.dot_lanes.place(len, |l| l >= w, Chip::DotProduct) {
+                    Ok(at) => at,
+                    Err(_) => self.dot_lanes.place(len, |_| true, Chip::DotProduct)?,
+                }
+            }
+        };
         self.dot.push(RunRegion {
             lane,
             start,

@@ -38,7 +38,7 @@ pub enum ShapeError {
     #[error("matmul lanes need the Freivalds check (a second phase)")]
     MatmulSinglePhase,
     /// Matmul weight columns without matmul lanes, or too many.
-    #[error("{0} weight columns per matmul lane: at most 64, and only with matmul lanes")]
+    #[error("{0} weight columns per matmul lane: at most 64, only with matmul lanes, and on no more lanes than there are")]
     MatmulWeights(u32),
     /// Too many function tables.
     #[error("{0} function tables: at most {MAX_FN_TABLES}")]
@@ -92,6 +92,10 @@ pub struct CircuitShape {
     /// once per row of the input in matvec lanes; see [`CircuitShape::shared_product`].
     #[serde(default)]
     pub matmul_weights: u32,
+    /// How many matmul lanes (the first ones) have the weight columns; shared products go
+    /// only there.
+    #[serde(default)]
+    pub matmul_weight_lanes: u32,
     /// Function tables (0 and 1: one). With more, the functions are split over that many
     /// tables ([`QuantizedGraph::function_banks`]), each elementwise lane looks up in each
     /// (under a fixed per-table selector), and the tallest table, not their sum, bounds `k`.
@@ -179,7 +183,10 @@ impl CircuitShape {
         if self.matmul_lanes && self.matvec_check == MatvecCheck::Direct {
             return Err(ShapeError::MatmulSinglePhase);
         }
-        if self.matmul_weights > 64 || (self.matmul_weights > 0 && !self.matmul_lanes) {
+        if self.matmul_weights > 64
+            || (self.matmul_weights > 0 && !self.matmul_lanes)
+            || self.matmul_weight_lanes > self.dot_lanes
+        {
             return Err(ShapeError::MatmulWeights(self.matmul_weights));
         }
         if self.fn_tables > MAX_FN_TABLES {
@@ -264,7 +271,8 @@ impl CircuitShape {
             + self.elem_lanes as usize
                 * (if self.elem_binary { 6 } else { 4 } + self.bank_selectors())
             + 2 * self.max_lanes as usize
-            + (2 + self.matmul_weight_columns()) * self.dot_lanes as usize
+            + 2 * self.dot_lanes as usize
+            + self.matmul_weight_columns() * self.matmul_weight_lanes as usize
             + 3 * self.fn_banks() as usize
             + usize::from(self.needs_range_table())
             + self.hash_fixed()
@@ -312,9 +320,10 @@ impl CircuitShape {
         self.matmul_lanes && self.matvec_check == MatvecCheck::Freivalds
     }
 
-    /// Weight columns of each matmul lane (none in dot lanes).
-    fn matmul_weight_columns(&self) -> usize {
-        if self.dot_freivalds() {
+    /// Weight columns of each matmul lane that has them (none in dot lanes, none without
+    /// weight lanes).
+    pub fn matmul_weight_columns(&self) -> usize {
+        if self.dot_freivalds() && self.matmul_weight_lanes > 0 {
             self.matmul_weights as usize
         } else {
             0
@@ -356,7 +365,7 @@ impl CircuitShape {
             if self.dot_freivalds() { "matmul" } else { "dot" },
             match self.matmul_weight_columns() {
                 0 => String::new(),
-                w => format!(" ({w} weight columns)"),
+                w => format!(" ({w} weight columns in {})", self.matmul_weight_lanes),
             },
             self.public_io.name(),
             match (self.identity_table, self.remainder_rows) {
