@@ -3,8 +3,9 @@
 //! verifier is generated, compiled with the pinned solcjs (optimizer off), deployed in revm
 //! and called with the proof. Prints a markdown table (see `benches/RESULTS.md`).
 //!
-//! `cargo run --release -p zkinfer-benches --bin zkinfer-gas [MODEL ...]` (after
-//! `npm ci --prefix contracts`).
+//! `cargo run --release -p zkinfer-benches --bin zkinfer-gas [--io plain|packed|hashed ...]
+//! [MODEL ...]` (after `npm ci --prefix contracts`); `--io` (repeatable) measures only those
+//! encodings.
 
 // A benchmark binary, not library code: it stops on the first failure, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -74,10 +75,26 @@ fn measure(name: &str, public_io: PublicIo, solc: &Solc) -> Result<String, Strin
 }
 
 fn main() {
-    let mut models: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
+    let all = [PublicIo::Packed, PublicIo::Plain, PublicIo::Hashed];
+    let (mut models, mut ios) = (Vec::new(), Vec::new());
+    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
+    while let Some(a) = args.next() {
+        if a != "--io" {
+            models.push(a);
+            continue;
+        }
+        let name = args.next().unwrap_or_default();
+        match all.iter().find(|io| io.name() == name) {
+            Some(&io) => ios.push(io),
+            None => {
+                eprintln!("error: --io takes plain, packed or hashed, not '{name}'");
+                std::process::exit(2);
+            }
+        }
+    }
+    if ios.is_empty() {
+        ios = all.to_vec();
+    }
     if models.is_empty() {
         models = MODELS.iter().map(|s| s.to_string()).collect();
     }
@@ -91,7 +108,7 @@ fn main() {
     println!("| model | public I/O | instances | k | columns | commitments (key + proof) | evaluations | prove s | runtime bytes | creation bytes | deploy gas | verify gas (tx) |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for name in &models {
-        for io in [PublicIo::Packed, PublicIo::Plain, PublicIo::Hashed] {
+        for &io in &ios {
             match measure(name, io, &solc) {
                 Ok(row) => println!("{row}"),
                 Err(e) => println!("| {name} | {} | error: {e} | | | | | | | | | |", io.name()),
