@@ -13,8 +13,8 @@ use zkinfer_circuits::chips::AdvCol;
 use zkinfer_circuits::field::{fe, F};
 use zkinfer_circuits::graph::*;
 use zkinfer_circuits::plan::{
-    choose_shape, CircuitPlan, CircuitShape, LayoutError, MatvecCheck, Objective, SearchOptions,
-    Target, TargetError,
+    choose_shape, CircuitPlan, CircuitShape, LayoutError, MatvecCheck, Objective, RunRegion,
+    SearchOptions, Target, TargetError,
 };
 use zkinfer_circuits::public_io::{instances, PublicIo};
 use zkinfer_circuits::ModelCircuit;
@@ -1277,6 +1277,53 @@ fn matmul_graph() -> (QuantizedGraph, Vec<Vec<i128>>, TensorId, TensorId) {
     (b.g, product_inputs(), acc, out)
 }
 
+/// Witnesses with a product element moved by ±1, and with two swapped, the unrescaled
+/// output `out` following (so the public output agrees): each must fail.
+fn product_forgeries_rejected(
+    c: &ModelCircuit,
+    k: u32,
+    (prod, out): (TensorId, TensorId),
+    elems: &[usize],
+    swap: (usize, usize),
+) {
+    let honest = (**c.witness.as_ref().unwrap()).clone();
+    let mut forgeries = Vec::new();
+    for &e in elems {
+        for d in [1, -1] {
+            let mut v = honest.clone();
+            v[prod][e] += d;
+            v[out][e] += d;
+            forgeries.push(v);
+        }
+    }
+    let mut swapped = honest;
+    swapped[prod].swap(swap.0, swap.1);
+    swapped[out].swap(swap.0, swap.1);
+    forgeries.push(swapped);
+    for (n, v) in forgeries.into_iter().enumerate() {
+        let t = ModelCircuit::with_witness(c.graph.clone(), c.plan.clone(), v);
+        let i2 = t.instances();
+        assert!(!satisfied(&t, &i2, k), "forgery {n} accepted");
+    }
+}
+
+/// A matmul region's first copied element, and each running column at `row` of it, changed
+/// on its own: each must fail.
+fn matmul_cells_guarded(c: &ModelCircuit, inst: &[F], k: u32, reg: &RunRegion, row: u32) {
+    let l = reg.lane;
+    let x = [(AdvCol::DotX(l), reg.start, fe(4))];
+    assert_rejects(c, inst, k, &x, "a copied element");
+    for col in [AdvCol::DotAcc(l), AdvCol::DotCarry(l), AdvCol::DotTot(l)] {
+        assert_rejects(
+            c,
+            inst,
+            k,
+            &[(col, reg.start + row, fe(7))],
+            "a running sum",
+        );
+    }
+}
+
 #[test]
 fn matmul_freivalds_check_accepts_the_product_and_rejects_any_other() {
     let (g, x, prod, out) = matmul_graph();
@@ -1294,46 +1341,9 @@ fn matmul_freivalds_check_accepts_the_product_and_rejects_any_other() {
     // A product moved by ±1, or two products swapped, with everything after it (the rescale,
     // the public output and the prover's Horner sums) made consistent: only the Freivalds
     // check is left to catch it.
-    let honest = (**c.witness.as_ref().unwrap()).clone();
-    let mut forgeries = Vec::new();
-    for e in 0..4 {
-        for d in [1, -1] {
-            let mut v = honest.clone();
-            v[prod][e] += d;
-            v[out][e] += d;
-            forgeries.push(v);
-        }
-    }
-    let mut swapped = honest.clone();
-    swapped[prod].swap(0, 3);
-    swapped[out].swap(0, 3);
-    forgeries.push(swapped);
-    for (n, v) in forgeries.into_iter().enumerate() {
-        let t = ModelCircuit::with_witness(c.graph.clone(), c.plan.clone(), v);
-        let i2 = t.instances();
-        assert!(!satisfied(&t, &i2, k), "forgery {n} accepted");
-    }
+    product_forgeries_rejected(&c, k, (prod, out), &[0, 1, 2, 3], (0, 3));
     // A copied factor or a Horner sum changed on its own.
-    assert_rejects(
-        &c,
-        &inst,
-        k,
-        &[(AdvCol::DotX(reg.lane), reg.start, fe(4))],
-        "a copied factor",
-    );
-    for col in [
-        AdvCol::DotAcc(reg.lane),
-        AdvCol::DotCarry(reg.lane),
-        AdvCol::DotTot(reg.lane),
-    ] {
-        assert_rejects(
-            &c,
-            &inst,
-            k,
-            &[(col, reg.start + 7, fe(7))],
-            "a running sum",
-        );
-    }
+    matmul_cells_guarded(&c, &inst, k, &reg, 7);
 }
 
 /// `Y = X·Wᵀ + b` for three rows of `X` (tokens) with one constant `W` (5 × 4): a shared
@@ -1396,46 +1406,10 @@ fn shared_weights_are_placed_once_and_any_other_product_is_rejected() {
     assert!(satisfied(&c, &inst, k));
     // An output moved by ±1 (the public output following it) or two outputs of different
     // tokens swapped: only the Freivalds check can catch it.
+    product_forgeries_rejected(&c, k, (acc, out), &[0, 4, 7, 14], (1, 6));
+    // The running sums on a weight row (row 4), and a copied input.
+    matmul_cells_guarded(&c, &inst, k, &reg, 4);
     let honest = (**c.witness.as_ref().unwrap()).clone();
-    let mut forgeries = Vec::new();
-    for e in [0, 4, 7, 14] {
-        for d in [1, -1] {
-            let mut v = honest.clone();
-            v[acc][e] += d;
-            v[out][e] += d;
-            forgeries.push(v);
-        }
-    }
-    let mut swapped = honest.clone();
-    swapped[acc].swap(1, 6);
-    swapped[out].swap(1, 6);
-    forgeries.push(swapped);
-    for (n, v) in forgeries.into_iter().enumerate() {
-        let t = ModelCircuit::with_witness(c.graph.clone(), c.plan.clone(), v);
-        let i2 = t.instances();
-        assert!(!satisfied(&t, &i2, k), "forgery {n} accepted");
-    }
-    // The running sums on a weight row, and a copied input.
-    for col in [
-        AdvCol::DotAcc(reg.lane),
-        AdvCol::DotCarry(reg.lane),
-        AdvCol::DotTot(reg.lane),
-    ] {
-        assert_rejects(
-            &c,
-            &inst,
-            k,
-            &[(col, reg.start + 4, fe(7))],
-            "a running sum",
-        );
-    }
-    assert_rejects(
-        &c,
-        &inst,
-        k,
-        &[(AdvCol::DotX(reg.lane), reg.start, fe(4))],
-        "a copied input",
-    );
     // The weights are the circuit's: the honest witness fails a model with one weight changed
     // (another fixed column, another key).
     let mut other = shared_weights();

@@ -36,14 +36,11 @@ pub fn build_verifier(key: &VerifierKey, solc: &Solc) -> Result<VerifierContract
 
 /// What may make a model's verifier smaller, given its public I/O encoding and instance count.
 pub fn shrink_advice(public_io: PublicIo, instances: usize) -> String {
-    let gas = "`--optimize verify-gas` (fewer columns)";
     match public_io {
         PublicIo::Plain | PublicIo::Packed if instances > 2 => format!(
-            "recompile the model with `zkinfer compile {gas} --public-io hashed` (2 public words instead of {instances})"
+            "recompile the model with `zkinfer compile --optimize verify-gas --public-io hashed` (fewer columns; 2 public words instead of {instances})"
         ),
-        _ => format!(
-            "recompile the model with `zkinfer compile {gas}` if it was not; a circuit this size needs more than a direct verifier (the wrapper proof is not available yet): verify off-chain with `zkinfer verify`"
-        ),
+        _ => "recompile the model with `zkinfer compile --optimize verify-gas` (fewer columns) if it was not; a circuit this size needs more than a direct verifier (a wrapper proof, not available yet): verify off-chain with `zkinfer verify`".into(),
     }
 }
 

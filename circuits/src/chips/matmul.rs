@@ -229,7 +229,7 @@ fn weights(op: &LinearOp, g: &Geometry, k: usize, q: usize) -> Vec<i64> {
         .collect()
 }
 
-/// The home of each output element of the product in region `reg`.
+/// The home of each output element of product `p` placed at row `start` of lane `lane`.
 pub fn output_homes(p: Product<'_>, lane: u16, start: u32) -> Vec<(usize, Pos)> {
     let g = Geometry::of(p);
     rows(p)
