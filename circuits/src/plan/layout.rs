@@ -443,10 +443,10 @@ fn matvec_chunks(graph: &QuantizedGraph, shape: &CircuitShape) -> Vec<MvRegion> 
     let widths = &shape.matvec;
     let mut chunks = Vec::new();
     for (oi, op) in graph.ops.iter().enumerate() {
-        // Shared products go to the matmul lanes.
         let QOp::Linear(lin) = op else {
             continue;
         };
+        // Shared products go to the matmul lanes.
         if shape.shared_product(lin).is_some() {
             continue;
         }
