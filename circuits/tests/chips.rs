@@ -1485,3 +1485,152 @@ fn split_function_tables_check_each_row_against_its_own_function() {
         }
     }
 }
+
+/// `x [4]` → `sig = interp(sigmoid)(x)` → `round(sig / 2)`: lookups on 4-bit limbs.
+fn limbed_graph() -> (QuantizedGraph, Vec<Vec<i128>>) {
+    let mut b = Builder::new();
+    let x = b.input("x", &[4]);
+    let sig = b.func(FnKind::Sigmoid {
+        in_scale: 4,
+        out_scale: 6,
+    });
+    let s = b.elem("sigmoid", Some(x), None, 1, 0, 0, 0, sig, 6);
+    let h = b.elem("half", Some(s), None, 1, 0, 0, 1, 0, 5);
+    b.g.outputs.push(h);
+    let g = b.g.with_knots(4).unwrap();
+    (g, vec![vec![37, -90, 0, 127]])
+}
+
+fn limbed() -> (ModelCircuit, Vec<F>, u32) {
+    let (g, x) = limbed_graph();
+    build_shaped(g, x, |s| {
+        s.public_io = PublicIo::Plain;
+        s.identity_table = true;
+        s.remainder_rows = true;
+        s.limb_bits = 4;
+    })
+}
+
+#[test]
+fn limbs_check_interpolated_functions_through_small_tables() {
+    use zkinfer_circuits::chips::limbs::{Limb, LimbValues};
+    let (c, inst, k) = limbed();
+    assert_eq!(c.graph.knot_limb(), Some(4));
+    let p = MockProver::run(k, &c, vec![inst.clone()]).unwrap();
+    p.assert_satisfied();
+    assert_eq!(all_zero_lookups(&p, &c.plan.shape), Vec::<String>::new());
+    assert_eq!(c.plan.shape.lookups(), 5, "five lookups per lane");
+    let g = &c.graph;
+    let vals = c.witness.as_ref().unwrap();
+    let seg = c.plan.layout.el.iter().find(|s| s.op == 1).unwrap();
+    let (lane, f) = (seg.lane, &g.functions[1]);
+    let QOp::Elementwise(op) = &g.ops[1] else {
+        panic!()
+    };
+    let limb = |r: Limb| AdvCol::ElLimb(lane, r);
+    for i in 0..4u32 {
+        let row = seg.start + 2 * i;
+        let q = op.round(op.lin(i as usize, vals), g.bits).q;
+        let out = f.eval(q as i64) as i128;
+        let [h, l, t0, t1, rho, oh, ol] = LimbValues::of(f, q, out, 4).cells;
+        // The output moved by one: alone, with the rounding remainder compensating (leaving
+        // [0, 16)) and the output's limbs following, or with the other rounding.
+        assert_rejects(
+            &c,
+            &inst,
+            k,
+            &[(AdvCol::ElOut(lane), row, fe(out + 1))],
+            "out + 1",
+        );
+        let moved = |d: i128| {
+            vec![
+                (AdvCol::ElOut(lane), row, fe(out + d)),
+                (limb(Limb::Rho), row, fe(rho - 16 * d)),
+                (limb(Limb::OutHi), row, fe((out + d).div_euclid(16))),
+                (limb(Limb::OutLo), row, fe((out + d).rem_euclid(16))),
+            ]
+        };
+        assert_rejects(&c, &inst, k, &moved(1), "out + 1, ρ − 16");
+        assert_rejects(&c, &inst, k, &moved(-1), "out − 1, ρ + 16");
+        // A limb moved by the base with its neighbour compensating, the knots following.
+        for d in [1i128, -1] {
+            let (t0b, t1b) = match f {
+                FnKind::Interpolated { inner, .. } => (
+                    inner.eval(((h + d) * 16) as i64) as i128,
+                    inner.eval(((h + d + 1) * 16) as i64) as i128,
+                ),
+                _ => unreachable!(),
+            };
+            let lb = l - 16 * d;
+            let rho_b = t0b * 16 + (t1b - t0b) * lb + 8 - out * 16;
+            let cells = [
+                (limb(Limb::H), row, fe(h + d)),
+                (limb(Limb::L), row, fe(lb)),
+                (limb(Limb::T0), row, fe(t0b)),
+                (limb(Limb::T1), row, fe(t1b)),
+                (limb(Limb::Rho), row, fe(rho_b)),
+            ];
+            assert_rejects(&c, &inst, k, &cells, "h ± 1 with l ∓ 16");
+            let cells = [
+                (limb(Limb::OutHi), row, fe(oh + d)),
+                (limb(Limb::OutLo), row, fe(ol - 16 * d)),
+            ];
+            assert_rejects(&c, &inst, k, &cells, "out's limbs ± 16");
+        }
+        // Knots that are not the function's at h.
+        for (r, v) in [(Limb::T0, t0 + 1), (Limb::T1, t1 - 1)] {
+            let rho_b = match r {
+                Limb::T0 => rho + 16 - l,
+                _ => rho - l,
+            };
+            let cells = [(limb(r), row, fe(v)), (limb(Limb::Rho), row, fe(rho_b))];
+            assert_rejects(&c, &inst, k, &cells, "a knot ± 1");
+        }
+    }
+    // The rescale's remainder row: its limbs moved by the base.
+    let seg = c.plan.layout.el.iter().find(|s| s.op == 2).unwrap();
+    let QOp::Elementwise(op) = &g.ops[2] else {
+        panic!()
+    };
+    let r = op.round(op.lin(0, vals), g.bits).r - (1 << (BITS - 1));
+    let [h, l, ..] = LimbValues::of(&FnKind::Identity, r, r, 4).cells;
+    let limb = |x: Limb| AdvCol::ElLimb(seg.lane, x);
+    let row = seg.start + 1;
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[
+            (limb(Limb::H), row, fe(h + 1)),
+            (limb(Limb::L), row, fe(l - 16)),
+            (limb(Limb::T0), row, fe((h + 1) * 16)),
+            (limb(Limb::T1), row, fe((h + 2) * 16)),
+        ],
+        "a remainder's limbs",
+    );
+}
+
+#[test]
+fn limbs_refuse_a_graph_with_exact_functions() {
+    let (g, x) = limbed_graph();
+    let mut exact = g.clone();
+    exact.functions[1] = FnKind::Sigmoid {
+        in_scale: 4,
+        out_scale: 6,
+    };
+    assert_eq!(exact.knot_limb(), None);
+    assert!(exact.with_knots(4).unwrap().fits_limbs(4));
+    let shape = choose_shape(&g, &SearchOptions::default()).unwrap().shape;
+    let mut limbed = shape.clone();
+    (
+        limbed.identity_table,
+        limbed.remainder_rows,
+        limbed.limb_bits,
+    ) = (true, true, 4);
+    assert!(CircuitPlan::new(&g, limbed.clone()).is_ok());
+    let err = CircuitPlan::new(&exact, limbed.clone()).unwrap_err();
+    assert!(err.to_string().contains("interpolated"), "{err}");
+    limbed.remainder_rows = false;
+    assert!(CircuitPlan::new(&g, limbed).is_err());
+    let _ = x;
+}

@@ -25,9 +25,11 @@ pub use tensor::{DType, Tensor};
 use std::path::Path;
 use thiserror::Error;
 use zkinfer_circuits::compiled::{CompiledModel, Provenance};
-use zkinfer_circuits::graph::EvalError;
+use zkinfer_circuits::graph::{EvalError, QuantizedGraph};
 use zkinfer_circuits::input::{InputData, InputError};
-use zkinfer_circuits::plan::{choose_shape, LayoutError, MatvecCheck, Objective, SearchOptions};
+use zkinfer_circuits::plan::{
+    choose_shape, Choice, LayoutError, MatvecCheck, Objective, SearchOptions,
+};
 use zkinfer_circuits::public_io::PublicIo;
 
 /// Errors of the front end, each naming what is wrong and where.
@@ -146,6 +148,36 @@ pub struct Compiled {
     pub folded_nodes: usize,
 }
 
+/// Where the lookup tables, not the model's rows, set `k` (fewer than a quarter of the rows
+/// used), tries the graph with its functions interpolated between knots, whose circuit looks
+/// values up on limbs (`CircuitShape::limb_bits`): kept when it meets the tolerance and its
+/// estimate is lower.
+fn with_limbs(
+    model: &OnnxModel,
+    inputs: &[Tensor],
+    exact: (QuantizedGraph, Accuracy, Choice),
+    opts: &CompileOptions,
+    search: &SearchOptions,
+) -> Result<(QuantizedGraph, Accuracy, Choice), FrontendError> {
+    let rows = exact.2.layout.rows_used();
+    if rows.saturating_mul(4) >= 1usize << exact.2.shape.k {
+        return Ok(exact);
+    }
+    let (g0, acc0) = (exact.0.clone(), exact.1.clone());
+    let mut best = exact;
+    for limb in quantize::limb_widths(g0.bits) {
+        let found = quantize::interpolated(model, inputs, &g0, &acc0, limb, opts.tolerance)?;
+        let Some((g, acc)) = found else { continue };
+        let Ok(choice) = choose_shape(&g, search) else {
+            continue;
+        };
+        if choice.shape.limbed() && choice.estimate_s < best.2.estimate_s {
+            best = (g, acc, choice);
+        }
+    }
+    Ok(best)
+}
+
 /// Compiles an ONNX file with a calibration input.
 pub fn compile(
     onnx_path: &Path,
@@ -168,16 +200,15 @@ pub fn compile(
         range_margin: opts.range_margin,
     };
     let (graph, acc) = quantize::quantize_search(&model, &ranges, &inputs, &qopts)?;
-    let choice = choose_shape(
-        &graph,
-        &SearchOptions {
-            k: opts.k,
-            model: None,
-            public_io: opts.public_io,
-            objective: opts.objective,
-            matvec_check: opts.matvec_check,
-        },
-    )?;
+    let search = SearchOptions {
+        k: opts.k,
+        model: None,
+        public_io: opts.public_io,
+        objective: opts.objective,
+        matvec_check: opts.matvec_check,
+    };
+    let choice = choose_shape(&graph, &search)?;
+    let (graph, acc, choice) = with_limbs(&model, &inputs, (graph, acc, choice), opts, &search)?;
     let provenance = Provenance {
         onnx_file: onnx_path
             .file_name()

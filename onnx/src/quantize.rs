@@ -711,6 +711,48 @@ pub fn run_quantized(
         .collect())
 }
 
+/// The float model's outputs on `inputs`.
+fn float_outputs(model: &OnnxModel, inputs: &[Tensor]) -> Result<Vec<Vec<f64>>, FrontendError> {
+    let vals = model.run(inputs)?;
+    Ok(model
+        .outputs
+        .iter()
+        .map(|&o| vals[o].as_ref().map(|t| t.data.clone()).unwrap_or_default())
+        .collect())
+}
+
+/// Limb widths worth trying for a graph at `bits`: knots from `2^10` per function (the
+/// finest, most accurate) to `4` (the range table then being the taller one).
+pub fn limb_widths(bits: u32) -> impl Iterator<Item = u32> {
+    (bits.saturating_sub(10).max(1)..bits.saturating_sub(1)).filter(|&l| l >= 1)
+}
+
+/// `g` with its functions interpolated between knots `2^limb` apart, with its accuracy, when
+/// that graph is valid and meets the tolerance (or, when `g` misses it, is no worse than
+/// `base`).
+pub fn interpolated(
+    model: &OnnxModel,
+    inputs: &[Tensor],
+    g: &QuantizedGraph,
+    base: &Accuracy,
+    limb: u32,
+    tolerance: f64,
+) -> Result<Option<(QuantizedGraph, Accuracy)>, FrontendError> {
+    let Some(gi) = g.with_knots(limb) else {
+        return Ok(None);
+    };
+    if gi.validate().is_err() {
+        return Ok(None);
+    }
+    // Interpolation can move a value out of its calibrated range: then not this width.
+    let Ok(out) = run_quantized(&gi, inputs) else {
+        return Ok(None);
+    };
+    let acc = accuracy(&gi, &out, &float_outputs(model, inputs)?, tolerance);
+    let good = acc.met_tolerance || (!base.met_tolerance && acc.rel_error <= base.rel_error);
+    Ok(good.then_some((gi, acc)))
+}
+
 /// Lowers at the requested bit width, or searches the smallest one meeting the tolerance.
 pub fn quantize_search(
     model: &OnnxModel,
@@ -718,12 +760,7 @@ pub fn quantize_search(
     inputs: &[Tensor],
     opts: &QuantizeOptions,
 ) -> Result<(QuantizedGraph, Accuracy), FrontendError> {
-    let vals = model.run(inputs)?;
-    let float: Vec<Vec<f64>> = model
-        .outputs
-        .iter()
-        .map(|&o| vals[o].as_ref().map(|t| t.data.clone()).unwrap_or_default())
-        .collect();
+    let float = float_outputs(model, inputs)?;
     let candidates: Vec<u32> = match opts.bits {
         Some(b) => vec![b],
         None => (8..=16).collect(),

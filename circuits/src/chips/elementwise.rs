@@ -21,10 +21,11 @@
 //! linear part exactly. Gates are enabled by a selector (halo2 checks gates on blinding rows
 //! too); on unused rows every fixed cell is zero and the witness is zero.
 
+use super::limbs::LimbCols;
 use super::table::TableConfig;
 use super::{AdvCol, Assigner, Wit};
 use crate::field::{fe, pow2, F};
-use crate::graph::{ElemOp, QuantizedGraph};
+use crate::graph::{ElemOp, FnKind, QuantizedGraph};
 use crate::plan::{CircuitShape, Col, ElSeg, Pos};
 use halo2_proofs::halo2curves::ff::Field;
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector};
@@ -58,6 +59,8 @@ pub struct ElemLane {
     enable: Selector,
     /// Rows per element (2 with `remainder_rows`).
     stride: u32,
+    /// The limb columns (lookups on limbs).
+    pub limbs: Option<LimbCols>,
 }
 
 impl ElemLane {
@@ -141,8 +144,20 @@ impl ElemLane {
                 vc.query_advice(q, Rotation::cur()) + half2
             });
         }
-        Self::function_lookups(meta, table, (ftag, q, out), &sel, banks);
+        let limbs = match shape.limbed() {
+            true => Some(LimbCols::configure(
+                meta,
+                table,
+                (ftag, q, out),
+                shape.limb_bits,
+            )),
+            false => {
+                Self::function_lookups(meta, table, (ftag, q, out), &sel, banks);
+                None
+            }
+        };
         ElemLane {
+            limbs,
             a,
             b,
             q,
@@ -229,6 +244,9 @@ impl ElemLane {
         for &s in &self.sel {
             a.fixed(s, row, F::ONE);
         }
+        if let Some(limbs) = &self.limbs {
+            limbs.assign(a, (lane, row), &FnKind::Identity, (Some(1), Some(1)), wit);
+        }
     }
 
     /// Assigns one segment of an elementwise op.
@@ -312,10 +330,17 @@ impl ElemLane {
                     if let Some(s) = rem_sel {
                         a.fixed(s, row + 1, F::ONE);
                     }
+                    if let Some(limbs) = &self.limbs {
+                        let r = rounded.map(|x| x.r - half);
+                        limbs.assign(a, (lane, row + 1), &FnKind::Identity, (r, r), wit);
+                    }
                 }
             }
             let out = rounded.map(|x| func.eval(x.q as i64) as i128);
             a.advice(AdvCol::ElOut(lane), self.out, row, wit.map(out));
+            if let Some(limbs) = &self.limbs {
+                limbs.assign(a, (lane, row), func, (rounded.map(|x| x.q), out), wit);
+            }
             a.fixed(self.qa, row, fe(op.qa.at(e) as i128 * pre));
             if let (Some(qb), Some(qm)) = (self.qb, self.qm) {
                 a.fixed(qb, row, fe(op.qb.at(e) as i128 * pre));

@@ -9,13 +9,15 @@
 //! | matmul | `matmul.rs` | `C = A·B` for two computed matrices, by a matrix-level Freivalds check |
 //! | pack | `pack.rs` | public values packed into instance words, `acc = acc_prev·2^B + v + 2^(B-1)` |
 //! | poseidon | `poseidon.rs` | the Poseidon sponge over packed words (hashed public I/O) |
-//! | table | `table.rs` | the range table `[0, 2^B)` and the tagged `(tag, x, f(x))` function table |
+//! | limbs | `limbs.rs` | `q = h·2^L + l`, `out` = the interpolation between the knots at `h`, `out`'s limbs (lookups on limbs) |
+//! | table | `table.rs` | the range table `[0, 2^B)`, the tagged `(tag, x, f(x))` function table or the knot table |
 //! | sentinel | `sentinel.rs` | nothing: one reserved row where every lookup input is non-zero |
 //!
 //! Chips never depend on the ONNX front end: they read the quantized graph and the layout.
 
 pub mod dot;
 pub mod elementwise;
+pub mod limbs;
 pub mod matmul;
 pub mod matvec;
 pub mod maxpool;
@@ -58,6 +60,8 @@ pub enum AdvCol {
     ElR(u16),
     /// Elementwise output.
     ElOut(u16),
+    /// Elementwise limb cells (lookups on limbs).
+    ElLimb(u16, limbs::Limb),
     /// Max-pool inputs.
     MxX(u16),
     /// Max-pool running maximum.
@@ -120,7 +124,7 @@ impl ModelConfig {
         meta.set_minimum_degree(CONSTRAINT_DEGREE);
         let instance = meta.instance_column();
         meta.enable_equality(instance);
-        let mut table = table::TableConfig::configure(meta, shape.fn_banks());
+        let mut table = table::TableConfig::configure(meta, shape);
         let mut mv = Vec::new();
         let mut challenge = None;
         if !shape.matvec.is_empty() {
@@ -209,6 +213,7 @@ impl ModelConfig {
             AdvCol::ElQ(i) => self.el.get(l(i))?.q,
             AdvCol::ElR(i) => self.el.get(l(i))?.r?,
             AdvCol::ElOut(i) => self.el.get(l(i))?.out,
+            AdvCol::ElLimb(i, role) => self.el.get(l(i))?.limbs.as_ref()?.column(role),
             AdvCol::MxX(i) => self.mx.get(l(i))?.x,
             AdvCol::MxM(i) => self.mx.get(l(i))?.m,
             AdvCol::MxD1(i) => self.mx.get(l(i))?.d1,

@@ -22,6 +22,7 @@
 //! | elementwise | `(ftag, fn·q, fn·out)` (function) | `ftag = 0, fn = 1, q = out = 1` |
 //! | elementwise | `(ftag, q, out)` (identity table) | `ftag = 0, q = out = 1` |
 //! | elementwise | `(s·ftag, s·q, s·out)` per function table (split tables) | `ftag = 0, s = 1, q = out = 1` |
+//! | elementwise, limbs | knots of `q` and of `out`, `l`, `ρ`, `ol` | `check = 1`, tag 0, `q = out = 1`: `(1, 0, 0, 2^L)` twice, `l = ol = 1`, `ρ = 2^(L−1)` |
 //! | max-pool | `d1`, `d2` (range) | `d1 = d2 = 1` |
 //!
 //! [`CircuitShape::sentinel_row`]: crate::plan::CircuitShape::sentinel_row

@@ -22,10 +22,15 @@
 //! that table's fixed selector, which is 1 only on rows whose function the table holds: a row
 //! is checked against its own function, and its other lookups are `(0, 0, 0)`. The tallest
 //! table instead of their sum bounds `k`, for one lookup more per lane and table.
+//!
+//! With limbs (`limb_bits = L`, a shape option; see `chips::limbs`) there is no function table:
+//! the *knot table* holds `(tag + 1, h, t0, t1)` for each function's knots (the identity's,
+//! tag 0, included) after the zero row, and the range table is `[0, 2^L)`.
 
-use super::Assigner;
+use super::{limbs, Assigner};
 use crate::field::{fe, F};
 use crate::graph::QuantizedGraph;
+use crate::plan::CircuitShape;
 use halo2_proofs::halo2curves::ff::Field;
 use halo2_proofs::plonk::{Column, ConstraintSystem, Error, Expression, Fixed, VirtualCells};
 use halo2_proofs::poly::Rotation;
@@ -46,16 +51,26 @@ pub struct FnTable {
 pub struct TableConfig {
     /// `0 .. 2^B`, allocated by the first range lookup.
     pub range: Option<Column<Fixed>>,
-    /// The function tables (one unless the shape splits the functions, `fn_tables`).
+    /// The function tables (one unless the shape splits the functions, `fn_tables`; none
+    /// with limbs).
     pub banks: Vec<FnTable>,
+    /// The knot table `(tag + 1, h, t0, t1)` (with limbs).
+    pub knots: Option<[Column<Fixed>; 4]>,
+    /// The range table is `[0, 2^range_bits)`: the activation width, or the limb width.
+    pub range_bits: u32,
 }
 
 impl TableConfig {
-    /// Allocates the columns of `banks` function tables (at least one).
-    pub fn configure(meta: &mut ConstraintSystem<F>, banks: u32) -> Self {
+    /// Allocates the columns of the shape's function tables (at least one), or its knot table
+    /// with limbs.
+    pub fn configure(meta: &mut ConstraintSystem<F>, shape: &CircuitShape) -> Self {
+        let limbed = shape.limbed();
+        let banks = if limbed { 0 } else { shape.fn_banks() };
         TableConfig {
             range: None,
-            banks: (0..banks.max(1))
+            knots: limbed.then(|| [(); 4].map(|_| meta.fixed_column())),
+            range_bits: if limbed { shape.limb_bits } else { shape.bits },
+            banks: (0..banks)
                 .map(|_| FnTable {
                     tag: meta.fixed_column(),
                     x: meta.fixed_column(),
@@ -75,6 +90,26 @@ impl TableConfig {
         let col = *self.range.get_or_insert_with(|| meta.fixed_column());
         meta.lookup_any(name, |vc| {
             vec![(input(vc), vc.query_fixed(col, Rotation::cur()))]
+        });
+    }
+
+    /// Declares a lookup of `(tag + 1, h, t0, t1)` into the knot table (none without limbs).
+    pub fn knot_lookup(
+        &self,
+        meta: &mut ConstraintSystem<F>,
+        name: &'static str,
+        input: impl FnOnce(&mut VirtualCells<'_, F>) -> [Expression<F>; 4],
+    ) {
+        let Some(cols) = self.knots else {
+            return;
+        };
+        meta.lookup_any(name, |vc| {
+            let inputs = input(vc);
+            inputs
+                .into_iter()
+                .zip(cols)
+                .map(|(i, c)| (i, vc.query_fixed(c, Rotation::cur())))
+                .collect()
         });
     }
 
@@ -113,9 +148,12 @@ impl TableConfig {
         identity: bool,
     ) -> Result<(), Error> {
         if let Some(range) = self.range {
-            for v in 0..(1u32 << g.bits) {
+            for v in 0..(1u32 << self.range_bits) {
                 a.fixed(range, v, F::from(v as u64));
             }
+        }
+        if let Some(cols) = self.knots {
+            return self.assign_knots(a, g, cols);
         }
         let split = g.function_banks(identity, self.banks.len() as u32);
         let mut next = vec![0u32; self.banks.len()];
@@ -144,6 +182,30 @@ impl TableConfig {
                 a.fixed(t.x, row, fe(x as i128));
                 a.fixed(t.y, row, fe(y as i128));
                 next[b] += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the knot table: the zero row, then each function's knots. Refuses a graph whose
+    /// functions are not all interpolated at the limb width (`QuantizedGraph::fits_limbs`).
+    fn assign_knots(
+        &self,
+        a: &mut Assigner<'_, '_>,
+        g: &QuantizedGraph,
+        cols: [Column<Fixed>; 4],
+    ) -> Result<(), Error> {
+        let limb = self.range_bits;
+        if !g.fits_limbs(limb) {
+            return Err(Error::Synthesis);
+        }
+        let mut row = 1u32;
+        for (tag, f) in g.functions.iter().enumerate() {
+            for entry in limbs::knot_rows(f, tag, g.bits, limb) {
+                for (&c, v) in cols.iter().zip(entry) {
+                    a.fixed(c, row, v);
+                }
+                row += 1;
             }
         }
         Ok(())

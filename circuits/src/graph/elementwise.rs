@@ -5,8 +5,7 @@
 //! `[0, 2^bits)` range, and `q` itself is range-checked by the lookup of `f`.
 
 use super::{
-    check_index, EvalError, FnKind, GraphError, IntOp, OpDefect, QuantizedGraph, TensorId,
-    TensorKind,
+    check_index, EvalError, GraphError, IntOp, OpDefect, QuantizedGraph, TensorId, TensorKind,
 };
 use serde::{Deserialize, Serialize};
 
@@ -138,14 +137,9 @@ impl ElemOp {
 
     /// Scale of the quotient `q` (the domain of the function).
     pub fn pre_scale(&self, g: &QuantizedGraph) -> i32 {
-        match &g.functions[self.func as usize] {
-            FnKind::Sigmoid { in_scale, .. }
-            | FnKind::Tanh { in_scale, .. }
-            | FnKind::ExpShifted { in_scale, .. }
-            | FnKind::Recip { in_scale, .. }
-            | FnKind::Expr { in_scale, .. } => *in_scale,
-            _ => g.tensors[self.output].scale,
-        }
+        g.functions[self.func as usize]
+            .in_scale()
+            .unwrap_or(g.tensors[self.output].scale)
     }
 
     pub(crate) fn validate(&self, g: &QuantizedGraph) -> Result<(), GraphError> {

@@ -20,6 +20,10 @@ pub enum GraphError {
     /// Function 0 is not the identity.
     #[error("function 0 must be the identity")]
     FirstFunction,
+    /// An interpolated function with a step outside `1..bits`, or over a function that cannot
+    /// be interpolated (the identity, a tabulated or an interpolated one).
+    #[error("function {0} is an interpolation the circuit cannot check")]
+    Interpolation(String),
     /// A function's image leaves its codomain (`op`: the first op that applies it).
     #[error("{}{source}", .op.as_ref().map(|o| format!("'{o}': ")).unwrap_or_default())]
     Image {

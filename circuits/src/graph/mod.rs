@@ -29,7 +29,7 @@ pub use invalid::{GraphError, OpDefect};
 pub use linear::{Geometry, LinearGroup, LinearOp, WeightSet, PAD};
 pub use matmul::MatMulOp;
 pub use maxpool::MaxOp;
-pub use tables::{det_sigmoid, det_tanh, FnKind, ImageError};
+pub use tables::{det_sigmoid, det_tanh, FnKind, ImageError, Knot};
 pub use view::ViewOp;
 
 use serde::{Deserialize, Serialize};
@@ -323,6 +323,11 @@ impl QuantizedGraph {
     /// first op that applies a function that leaves it.
     fn check_function_images(&self) -> Result<(), GraphError> {
         for (i, f) in self.functions.iter().enumerate() {
+            if let FnKind::Interpolated { step_bits, inner } = f {
+                if !(1..self.bits).contains(step_bits) || !inner.interpolable() {
+                    return Err(GraphError::Interpolation(f.key()));
+                }
+            }
             if let Err(e) = f.check_image(self.bits) {
                 let user = self.ops.iter().find_map(|op| match op {
                     QOp::Elementwise(el) if el.func as usize == i => Some(el.name.clone()),
@@ -369,6 +374,53 @@ impl QuantizedGraph {
     pub fn banked_table_rows(&self, identity: bool, banks: u32) -> usize {
         let tallest = self.function_banks(identity, banks).rows.into_iter().max();
         (1usize << self.bits).max(tallest.unwrap_or(0))
+    }
+
+    /// Whether every function but the identity is interpolated between knots `2^limb` apart,
+    /// as circuits with lookups on limbs of `limb` bits need (`CircuitShape::limb_bits`).
+    pub fn fits_limbs(&self, limb: u32) -> bool {
+        self.functions
+            .iter()
+            .skip(1)
+            .all(|f| matches!(f, FnKind::Interpolated { step_bits, .. } if *step_bits == limb))
+    }
+
+    /// The knot spacing of a graph whose functions (at least one besides the identity) are all
+    /// interpolated with the same step: the limb width its circuit may use.
+    pub fn knot_limb(&self) -> Option<u32> {
+        match self.functions.get(1)? {
+            FnKind::Interpolated { step_bits, .. } if self.fits_limbs(*step_bits) => {
+                Some(*step_bits)
+            }
+            _ => None,
+        }
+    }
+
+    /// This graph with every function but the identity interpolated between knots `2^limb`
+    /// apart (`None` when one cannot be: a tabulated function, or `limb` outside `1..bits`).
+    /// Its outputs differ from this graph's by the interpolation error.
+    pub fn with_knots(&self, limb: u32) -> Option<QuantizedGraph> {
+        if !(1..self.bits).contains(&limb) {
+            return None;
+        }
+        let mut g = self.clone();
+        for f in g.functions.iter_mut().skip(1) {
+            if !f.interpolable() {
+                return None;
+            }
+            let inner = Box::new(std::mem::replace(f, FnKind::Identity));
+            *f = FnKind::Interpolated {
+                step_bits: limb,
+                inner,
+            };
+        }
+        Some(g)
+    }
+
+    /// Rows of the knot table of a circuit with lookups on limbs of `limb` bits: the zero row,
+    /// the identity's knots and every other function's (`2^(bits - limb)` each).
+    pub fn knot_table_rows(&self, limb: u32) -> usize {
+        1 + self.functions.len() * (1usize << self.bits.saturating_sub(limb).min(40))
     }
 
     /// Rows of the taller lookup table: the range table (`2^bits`) or the function table (each

@@ -58,7 +58,17 @@ pub enum FnKind {
     /// by an integer index (token embeddings). Only this sub-domain is in the lookup table, so
     /// the lookup also proves the index is in range.
     Tabulated { lo: i64, values: Vec<i64> },
+    /// `inner` interpolated linearly between knots `2^step_bits` apart: for
+    /// `x = h·2^L + l` with `0 ≤ l < 2^L`, `y = t0 + floor(((t1 − t0)·l + 2^(L−1)) / 2^L)`, where
+    /// `t0 = inner(h·2^L)` and `t1 = inner((h+1)·2^L)`. Its table is the knots `(h, t0, t1)`,
+    /// `2^(bits−L)` rows instead of `2^bits`, for circuits whose lookups work on limbs
+    /// ([`crate::plan::CircuitShape::limb_bits`]). Exact for the identity and for functions
+    /// linear between knots; `inner` is neither tabulated nor interpolated itself.
+    Interpolated { step_bits: u32, inner: Box<FnKind> },
 }
+
+/// One knot of an [`FnKind::Interpolated`] function: `(h, t0, t1)`.
+pub type Knot = (i64, i64, i64);
 
 /// A function whose image leaves its codomain.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -146,7 +156,24 @@ impl FnKind {
                 .and_then(|i| usize::try_from(i).ok())
                 .and_then(|i| values.get(i).copied())
                 .unwrap_or(i64::MAX),
+            FnKind::Interpolated { step_bits, inner } => interpolate(inner, *step_bits, x),
         }
+    }
+
+    /// The knots `(h, inner(h·2^L), inner((h+1)·2^L))` of an interpolated function over its
+    /// domain at `bits` (empty for any other function).
+    pub fn knots(&self, bits: u32) -> Vec<Knot> {
+        let FnKind::Interpolated { step_bits, inner } = self else {
+            return Vec::new();
+        };
+        let step = *step_bits;
+        if step == 0 || step >= bits {
+            return Vec::new();
+        }
+        let d = self.domain(bits);
+        (d.start >> step..d.end >> step)
+            .map(|h| (h, inner.eval(h << step), inner.eval((h + 1) << step)))
+            .collect()
     }
 
     /// The integers the function is tabulated over: the activation range at `bits`, or a
@@ -249,8 +276,54 @@ impl FnKind {
                 let list: Vec<String> = values.iter().map(i64::to_string).collect();
                 format!("table(lo={lo},[{}])", list.join(","))
             }
+            FnKind::Interpolated { step_bits, inner } => {
+                format!("interp(step=2^{step_bits},{})", inner.key())
+            }
         }
     }
+
+    /// The scale of the function's input, for functions of a real argument (`None`: the input
+    /// has the output tensor's scale).
+    pub fn in_scale(&self) -> Option<i32> {
+        match self {
+            FnKind::Sigmoid { in_scale, .. }
+            | FnKind::Tanh { in_scale, .. }
+            | FnKind::ExpShifted { in_scale, .. }
+            | FnKind::Recip { in_scale, .. }
+            | FnKind::Expr { in_scale, .. } => Some(*in_scale),
+            FnKind::Interpolated { inner, .. } => inner.in_scale(),
+            _ => None,
+        }
+    }
+
+    /// Whether the function can be interpolated between knots (neither tabulated, nor already
+    /// interpolated, nor the identity, which limbs check exactly without knots of its own).
+    pub fn interpolable(&self) -> bool {
+        !matches!(
+            self,
+            FnKind::Identity | FnKind::Tabulated { .. } | FnKind::Interpolated { .. }
+        )
+    }
+}
+
+/// `inner` at `x`, linearly interpolated between the knots around it (see
+/// [`FnKind::Interpolated`]); out of range steps or knots give `i64::MAX` (outside every
+/// codomain).
+fn interpolate(inner: &FnKind, step: u32, x: i64) -> i64 {
+    if step == 0 || step > 40 || !inner.interpolable() {
+        return i64::MAX;
+    }
+    let h = x >> step;
+    let l = (x - (h << step)) as i128;
+    let (t0, t1) = (
+        inner.eval(h << step) as i128,
+        inner.eval((h + 1) << step) as i128,
+    );
+    if t0.abs() > 1 << 62 || t1.abs() > 1 << 62 {
+        return i64::MAX;
+    }
+    let num = (t1 - t0) * l + (1i128 << (step - 1));
+    (t0 + num.div_euclid(1i128 << step)) as i64
 }
 
 /// `round(2^out_scale / max(x · 2^-in_scale, 1))`, half up, in integers: with `x` at least
@@ -323,6 +396,40 @@ pub fn det_tanh(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interpolation_is_exact_between_linear_knots_and_close_elsewhere() {
+        let interp = |step_bits, inner: FnKind| FnKind::Interpolated {
+            step_bits,
+            inner: Box::new(inner),
+        };
+        let bits = 12;
+        // Piecewise linear with its break on a knot: exact.
+        let relu = interp(4, FnKind::Relu);
+        for x in FnKind::Relu.domain(bits) {
+            assert_eq!(relu.eval(x), x.max(0), "relu at {x}");
+        }
+        // Smooth: within the interpolation error (h²/8·max|f''| = 2^-8/8·0.1 in real units,
+        // under one output step at 2^10) plus the rounding.
+        let exact = FnKind::Sigmoid {
+            in_scale: 8,
+            out_scale: 10,
+        };
+        let sig = interp(4, exact.clone());
+        for x in exact.domain(bits) {
+            assert!((sig.eval(x) - exact.eval(x)).abs() <= 1, "sigmoid at {x}");
+        }
+        assert!(sig.check_image(bits).is_ok());
+        assert_eq!(sig.knots(bits).len(), 1 << (bits - 4));
+        assert_eq!(sig.in_scale(), Some(8));
+        // Knots at h·16: the interpolation goes through them.
+        for (h, t0, _) in sig.knots(bits) {
+            assert_eq!(sig.eval(h * 16), t0);
+        }
+        // Nothing to interpolate over: refused (outside every codomain).
+        assert_eq!(interp(4, sig.clone()).eval(3), i64::MAX);
+        assert_eq!(interp(0, exact).eval(3), i64::MAX);
+    }
 
     #[test]
     fn ln2_split_bits_are_pinned() {

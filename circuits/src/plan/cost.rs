@@ -87,8 +87,12 @@ pub struct Workload {
 impl Workload {
     /// Measures a graph.
     pub fn of(g: &QuantizedGraph) -> Workload {
+        let exact = g.banked_table_rows(false, MAX_FN_TABLES);
         let mut w = Workload {
-            table_rows: g.banked_table_rows(false, MAX_FN_TABLES),
+            table_rows: match g.knot_limb() {
+                Some(l) => exact.min(g.knot_table_rows(l).max(1 << l)),
+                None => exact,
+            },
             ..Default::default()
         };
         let count = |ts: &[usize]| ts.iter().map(|&t| g.tensors[t].len()).sum::<usize>();
@@ -419,8 +423,10 @@ fn candidate_shapes(
         with.matmul_weight_lanes = shared.div_ceil(usable) as u32;
         bases.push(with);
     }
-    // Function table without / with the identity, and with the remainders in rows.
-    let tables = [(false, false), (true, false), (true, true)];
+    // Function table without / with the identity, with the remainders in rows, and (for a
+    // graph whose functions are interpolated) lookups on limbs.
+    let mut tables = vec![(false, false, 0), (true, false, 0), (true, true, 0)];
+    tables.extend(g.knot_limb().map(|l| (true, true, l)));
     bases
         .into_iter()
         .flat_map(|b| {
@@ -428,18 +434,24 @@ fn candidate_shapes(
                 .into_iter()
                 .map(move |mv| (b.clone(), mv))
         })
-        .flat_map(|bm| tables.map(|t| (bm.clone(), t)))
-        .filter_map(|((base, mv), (identity_table, remainder_rows))| {
-            let mut shape = base;
-            shape.matvec = mv;
-            shape.identity_table = identity_table;
-            shape.remainder_rows = remainder_rows;
-            shape.fn_tables = fewest_fn_tables(g, identity_table, usable)?;
-            shape.elem_lanes = (w.elem_rows * shape.elem_stride() as usize)
-                .div_ceil(usable)
-                .max(1) as u32;
-            Some(shape)
-        })
+        .flat_map(|bm| tables.iter().map(move |&t| (bm.clone(), t)))
+        .filter_map(
+            |((base, mv), (identity_table, remainder_rows, limb_bits))| {
+                let mut shape = base;
+                shape.matvec = mv;
+                shape.identity_table = identity_table;
+                shape.remainder_rows = remainder_rows;
+                shape.limb_bits = limb_bits;
+                shape.fn_tables = match limb_bits {
+                    0 => fewest_fn_tables(g, identity_table, usable)?,
+                    _ => 0,
+                };
+                shape.elem_lanes = (w.elem_rows * shape.elem_stride() as usize)
+                    .div_ceil(usable)
+                    .max(1) as u32;
+                Some(shape)
+            },
+        )
         .collect()
 }
 

@@ -259,6 +259,9 @@ pub enum LayoutError {
     /// The shape and the graph have different bit widths.
     #[error("invalid quantized graph: shape bits {shape} != graph bits {graph}")]
     Bits { shape: u32, graph: u32 },
+    /// Lookups on limbs for a graph whose functions are not interpolated at that width.
+    #[error("lookups on {0}-bit limbs need every function interpolated between knots 2^{0} apart")]
+    Limbs(u32),
     /// A public input is not range-checked where the packing needs it.
     #[error("invalid quantized graph: {0}")]
     Unchecked(#[from] UncheckedInput),
@@ -384,7 +387,15 @@ fn check_table(
     shape: &CircuitShape,
     usable: usize,
 ) -> Result<(), LayoutError> {
-    let table_rows = graph.banked_table_rows(shape.identity_table, shape.fn_banks());
+    if shape.limbed() && !graph.fits_limbs(shape.limb_bits) {
+        return Err(LayoutError::Limbs(shape.limb_bits));
+    }
+    let table_rows = match shape.limbed() {
+        true => graph
+            .knot_table_rows(shape.limb_bits)
+            .max(1 << shape.limb_bits),
+        false => graph.banked_table_rows(shape.identity_table, shape.fn_banks()),
+    };
     if table_rows > usable {
         return Err(LayoutError::TableTooLarge {
             needed: table_rows,

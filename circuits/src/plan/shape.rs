@@ -43,6 +43,9 @@ pub enum ShapeError {
     /// Too many function tables.
     #[error("{0} function tables: at most {MAX_FN_TABLES}")]
     FnTables(u32),
+    /// Limbs outside `1..bits`, or with options they replace.
+    #[error("limbs of {0} bits: need 1 ≤ limb < bits, the identity in the table, remainder rows, one table and no max-pool lanes")]
+    Limbs(u32),
 }
 
 /// The most function tables a shape may split its functions over.
@@ -103,6 +106,17 @@ pub struct CircuitShape {
     /// [`QuantizedGraph::function_banks`]: crate::graph::QuantizedGraph::function_banks
     #[serde(default)]
     pub fn_tables: u32,
+    /// Lookups on limbs of `limb_bits` bits (0: off). Each elementwise row splits its `q` and
+    /// `out` into a high limb, looked up in the knot table, and a low one in the range table
+    /// `[0, 2^limb_bits)`, and applies its function by interpolating between two knots
+    /// (every function but the identity is then an [`FnKind::Interpolated`] one): tables of
+    /// `2^(bits - limb_bits)` rows per function and `2^limb_bits` for the range instead of
+    /// `2^bits`, for seven advice columns and four lookups more per lane. Needs
+    /// `identity_table` and `remainder_rows`, one table and no max-pool lanes.
+    ///
+    /// [`FnKind::Interpolated`]: crate::graph::FnKind::Interpolated
+    #[serde(default)]
+    pub limb_bits: u32,
 }
 
 /// How the matvec chip checks its outputs.
@@ -192,6 +206,14 @@ impl CircuitShape {
         if self.fn_tables > MAX_FN_TABLES {
             return Err(ShapeError::FnTables(self.fn_tables));
         }
+        if self.limb_bits > 0
+            && (self.limb_bits >= self.bits
+                || !self.remainder_rows
+                || self.fn_tables > 1
+                || self.max_lanes > 0)
+        {
+            return Err(ShapeError::Limbs(self.limb_bits));
+        }
         Ok(())
     }
 
@@ -220,7 +242,24 @@ impl CircuitShape {
 
     /// Whether any chip looks values up in the range table (otherwise it is left out).
     pub fn needs_range_table(&self) -> bool {
-        !self.remainder_rows || self.max_lanes > 0
+        !self.remainder_rows || self.max_lanes > 0 || self.limbed()
+    }
+
+    /// Whether lookups work on limbs ([`Self::limb_bits`]).
+    pub fn limbed(&self) -> bool {
+        self.limb_bits > 0
+    }
+
+    /// Extra advice columns, fixed columns and lookups of one elementwise lane with limbs:
+    /// `h, l, t0, t1, ρ` and the output's two limbs; the `check` column; the knot lookups of
+    /// `q` and `out` and the range lookups of `l`, `ρ` and the output's low limb, for the one
+    /// function lookup.
+    fn limb_extra(&self) -> (usize, usize, usize) {
+        if self.limbed() {
+            (7, 1, 4)
+        } else {
+            (0, 0, 0)
+        }
     }
 
     /// Number of advice columns.
@@ -230,7 +269,8 @@ impl CircuitShape {
             .map(|&w| 1 + self.matvec_check.check_columns(w))
             .sum::<usize>()
             + self.elem_lanes as usize
-                * (if self.elem_binary { 5 } else { 4 } - usize::from(self.remainder_rows))
+                * (if self.elem_binary { 5 } else { 4 } - usize::from(self.remainder_rows)
+                    + self.limb_extra().0)
             + 4 * self.max_lanes as usize
             + self.dot_columns().0 * self.dot_lanes as usize
             + self.pack_columns()
@@ -269,11 +309,13 @@ impl CircuitShape {
     pub fn fixed_columns(&self) -> usize {
         self.matvec.iter().map(|&w| w as usize + 4).sum::<usize>()
             + self.elem_lanes as usize
-                * (if self.elem_binary { 6 } else { 4 } + self.bank_selectors())
+                * (if self.elem_binary { 6 } else { 4 }
+                    + self.bank_selectors()
+                    + self.limb_extra().1)
             + 2 * self.max_lanes as usize
             + 2 * self.dot_lanes as usize
             + self.matmul_weight_columns() * self.matmul_weight_lanes as usize
-            + 3 * self.fn_banks() as usize
+            + (3 + usize::from(self.limbed())) * self.fn_banks() as usize
             + usize::from(self.needs_range_table())
             + self.hash_fixed()
     }
@@ -282,7 +324,8 @@ impl CircuitShape {
     pub fn lookups(&self) -> usize {
         (2 + self.fn_banks() as usize
             - usize::from(self.identity_table)
-            - usize::from(self.remainder_rows))
+            - usize::from(self.remainder_rows)
+            + self.limb_extra().2)
             * self.elem_lanes as usize
             + 2 * self.max_lanes as usize
     }
@@ -350,7 +393,7 @@ impl CircuitShape {
     /// One-line summary.
     pub fn summary(&self) -> String {
         format!(
-            "k={} bits={} matvec lanes {:?}{}, {} elementwise lane(s){}, {} max lane(s), {} {} lane(s){}, {} public I/O{}{}",
+            "k={} bits={} matvec lanes {:?}{}, {} elementwise lane(s){}, {} max lane(s), {} {} lane(s){}, {} public I/O{}{}{}",
             self.k,
             self.bits,
             self.matvec,
@@ -376,6 +419,10 @@ impl CircuitShape {
             match self.fn_banks() {
                 1 => String::new(),
                 n => format!(", {n} function tables"),
+            },
+            match self.limb_bits {
+                0 => String::new(),
+                l => format!(", lookups on {l}-bit limbs (interpolated functions)"),
             }
         )
     }
