@@ -818,6 +818,11 @@ fn conv_pool() -> (ModelCircuit, Vec<F>, u32) {
 }
 
 fn conv_pool_on(img: Vec<i128>) -> (ModelCircuit, Vec<F>, u32) {
+    let (g, x) = conv_pool_graph(img);
+    build(g, x)
+}
+
+fn conv_pool_graph(img: Vec<i128>) -> (QuantizedGraph, Vec<Vec<i128>>) {
     let mut b = Builder::new();
     let x = b.input("img", &[1, 1, 4, 4]);
     let acc = b.tensor("conv acc", &[1, 2, 3, 3], 8, TensorKind::Accumulator);
@@ -857,7 +862,7 @@ fn conv_pool_on(img: Vec<i128>) -> (ModelCircuit, Vec<F>, u32) {
         out: [2, 2],
     }));
     b.g.outputs.push(pooled);
-    build(b.g, vec![img])
+    (b.g, vec![img])
 }
 
 #[test]
@@ -1633,4 +1638,57 @@ fn limbs_refuse_a_graph_with_exact_functions() {
     limbed.remainder_rows = false;
     assert!(CircuitPlan::new(&g, limbed).is_err());
     let _ = x;
+}
+
+#[test]
+fn max_pool_differences_on_limbs_are_range_checked() {
+    let (g, x) = conv_pool_graph((0..16).map(|i| (i * 7 % 23) - 11).collect());
+    let (c, inst, k) = build_shaped(g.with_knots(4).unwrap(), x, |s| {
+        s.public_io = PublicIo::Plain;
+        (s.identity_table, s.remainder_rows, s.limb_bits) = (true, true, 4);
+    });
+    let p = MockProver::run(k, &c, vec![inst.clone()]).unwrap();
+    p.assert_satisfied();
+    assert_eq!(all_zero_lookups(&p, &c.plan.shape), Vec::<String>::new());
+    let reg = c.plan.layout.mx.iter().find(|r| r.len > 1).unwrap().clone();
+    let vals = c.witness.as_ref().unwrap();
+    let QOp::MaxPool(op) = &c.graph.ops[reg.op as usize] else {
+        panic!()
+    };
+    let window: Vec<i128> = op
+        .window(reg.item as usize)
+        .iter()
+        .map(|&i| vals[op.input][i as usize])
+        .collect();
+    let (min, lane) = (*window.iter().min().unwrap(), reg.lane);
+    let last = reg.start + reg.len - 1;
+    let prev_max = *window[..window.len() - 1].iter().max().unwrap();
+    let xl = *window.last().unwrap();
+    let (d1, d2) = (min - prev_max, min - xl);
+    assert!(d1 < 0 || d2 < 0, "the forged maximum is below an element");
+    // The minimum claimed as the maximum, its (negative) differences split either way.
+    for split in [|d: i128| (d >> 4, d & 15), |d: i128| (0, d)] {
+        let (h1, l1) = split(d1);
+        let (h2, l2) = split(d2);
+        let cells = [
+            (AdvCol::MxM(lane), last, fe(min)),
+            (AdvCol::MxD1(lane), last, fe(d1)),
+            (AdvCol::MxD2(lane), last, fe(d2)),
+            (AdvCol::MxLimb(lane, 0), last, fe(h1)),
+            (AdvCol::MxLimb(lane, 1), last, fe(l1)),
+            (AdvCol::MxLimb(lane, 2), last, fe(h2)),
+            (AdvCol::MxLimb(lane, 3), last, fe(l2)),
+        ];
+        assert_rejects(&c, &inst, k, &cells, "a non-maximum on limbs");
+    }
+    // An honest difference's limbs moved by the base.
+    let max = *window.iter().max().unwrap();
+    let d = max - xl;
+    for dh in [1i128, -1] {
+        let cells = [
+            (AdvCol::MxLimb(lane, 2), last, fe((d >> 4) + dh)),
+            (AdvCol::MxLimb(lane, 3), last, fe((d & 15) - 16 * dh)),
+        ];
+        assert_rejects(&c, &inst, k, &cells, "a difference's limbs ± 16");
+    }
 }

@@ -70,6 +70,8 @@ pub enum AdvCol {
     MxD1(u16),
     /// Max-pool difference to the current input.
     MxD2(u16),
+    /// Max-pool difference limbs (lookups on limbs): lane, `[d1h, d1l, d2h, d2l]` index.
+    MxLimb(u16, u8),
     /// Dot-product left factors.
     DotX(u16),
     /// Dot-product right factors.
@@ -147,7 +149,7 @@ impl ModelConfig {
             .map(|_| elementwise::ElemLane::configure(meta, &mut table, shape))
             .collect();
         let mx = (0..shape.max_lanes)
-            .map(|_| maxpool::MaxLane::configure(meta, &mut table))
+            .map(|_| maxpool::MaxLane::configure(meta, &mut table, shape))
             .collect();
         if shape.multi_phase() && challenge.is_none() {
             challenge = Some(meta.challenge_usable_after(FirstPhase));
@@ -218,6 +220,7 @@ impl ModelConfig {
             AdvCol::MxM(i) => self.mx.get(l(i))?.m,
             AdvCol::MxD1(i) => self.mx.get(l(i))?.d1,
             AdvCol::MxD2(i) => self.mx.get(l(i))?.d2,
+            AdvCol::MxLimb(i, j) => self.mx.get(l(i))?.limb(j)?,
             AdvCol::DotX(i) => match self.mm.get(l(i)) {
                 Some(m) => m.x,
                 None => self.dot.get(l(i))?.x,

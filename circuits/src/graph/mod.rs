@@ -423,6 +423,17 @@ impl QuantizedGraph {
         1 + self.functions.len() * (1usize << self.bits.saturating_sub(limb).min(40))
     }
 
+    /// Rows of the tallest lookup table of a circuit laid out with `shape`'s table options:
+    /// the knot or range table with limbs, otherwise [`Self::banked_table_rows`].
+    pub fn lookup_table_rows(&self, shape: &crate::plan::CircuitShape) -> usize {
+        match shape.limbed() {
+            true => self
+                .knot_table_rows(shape.limb_bits)
+                .max(1 << shape.limb_bits.min(40)),
+            false => self.banked_table_rows(shape.identity_table, shape.fn_banks()),
+        }
+    }
+
     /// Rows of the taller lookup table: the range table (`2^bits`) or the function table (each
     /// function's domain, the identity's included when `identity` is set, otherwise the zero
     /// row and the sentinel's `(0, 1, 1)` instead).

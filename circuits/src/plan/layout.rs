@@ -390,12 +390,7 @@ fn check_table(
     if shape.limbed() && !graph.fits_limbs(shape.limb_bits) {
         return Err(LayoutError::Limbs(shape.limb_bits));
     }
-    let table_rows = match shape.limbed() {
-        true => graph
-            .knot_table_rows(shape.limb_bits)
-            .max(1 << shape.limb_bits),
-        false => graph.banked_table_rows(shape.identity_table, shape.fn_banks()),
-    };
+    let table_rows = graph.lookup_table_rows(shape);
     if table_rows > usable {
         return Err(LayoutError::TableTooLarge {
             needed: table_rows,

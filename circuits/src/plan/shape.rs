@@ -44,7 +44,7 @@ pub enum ShapeError {
     #[error("{0} function tables: at most {MAX_FN_TABLES}")]
     FnTables(u32),
     /// Limbs outside `1..bits`, or with options they replace.
-    #[error("limbs of {0} bits: need 1 ≤ limb < bits, the identity in the table, remainder rows, one table and no max-pool lanes")]
+    #[error("limbs of {0} bits: need 1 ≤ limb < bits, the identity in the table, remainder rows and one table")]
     Limbs(u32),
 }
 
@@ -112,7 +112,8 @@ pub struct CircuitShape {
     /// (every function but the identity is then an [`FnKind::Interpolated`] one): tables of
     /// `2^(bits - limb_bits)` rows per function and `2^limb_bits` for the range instead of
     /// `2^bits`, for seven advice columns and four lookups more per lane. Needs
-    /// `identity_table` and `remainder_rows`, one table and no max-pool lanes.
+    /// `identity_table` and `remainder_rows` and one table. Max-pool lanes split their
+    /// differences into limbs too (four advice columns and two lookups more per lane).
     ///
     /// [`FnKind::Interpolated`]: crate::graph::FnKind::Interpolated
     #[serde(default)]
@@ -207,10 +208,7 @@ impl CircuitShape {
             return Err(ShapeError::FnTables(self.fn_tables));
         }
         if self.limb_bits > 0
-            && (self.limb_bits >= self.bits
-                || !self.remainder_rows
-                || self.fn_tables > 1
-                || self.max_lanes > 0)
+            && (self.limb_bits >= self.bits || !self.remainder_rows || self.fn_tables > 1)
         {
             return Err(ShapeError::Limbs(self.limb_bits));
         }
@@ -271,7 +269,7 @@ impl CircuitShape {
             + self.elem_lanes as usize
                 * (if self.elem_binary { 5 } else { 4 } - usize::from(self.remainder_rows)
                     + self.limb_extra().0)
-            + 4 * self.max_lanes as usize
+            + (4 + 4 * usize::from(self.limbed())) * self.max_lanes as usize
             + self.dot_columns().0 * self.dot_lanes as usize
             + self.pack_columns()
     }
@@ -327,7 +325,7 @@ impl CircuitShape {
             - usize::from(self.remainder_rows)
             + self.limb_extra().2)
             * self.elem_lanes as usize
-            + 2 * self.max_lanes as usize
+            + (2 + 2 * usize::from(self.limbed())) * self.max_lanes as usize
     }
 
     /// Number of equality-enabled columns (including the instance column).

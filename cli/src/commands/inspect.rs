@@ -67,8 +67,7 @@ fn plan(m: &CompiledModel) -> Result<String> {
         p.shape.fixed_columns(),
         p.shape.lookups(),
         p.shape.equality_columns(),
-        m.graph
-            .banked_table_rows(p.shape.identity_table, p.shape.fn_banks())
+        m.graph.lookup_table_rows(&p.shape)
     );
     s += &format!(
         "  rows used {} of {} usable; public values {} inputs + {} outputs\n",
