@@ -151,7 +151,7 @@ pub struct Compiled {
 /// Where the lookup tables, not the model's rows, set `k` (fewer than a quarter of the rows
 /// used), tries the graph with its functions interpolated between knots, whose circuit looks
 /// values up on limbs (`CircuitShape::limb_bits`): kept when it meets the tolerance and its
-/// estimate is lower.
+/// estimate is lower. Not for `--optimize verify-gas` (limbs add commitments).
 fn with_limbs(
     model: &OnnxModel,
     inputs: &[Tensor],
@@ -159,8 +159,10 @@ fn with_limbs(
     opts: &CompileOptions,
     search: &SearchOptions,
 ) -> Result<(QuantizedGraph, Accuracy, Choice), FrontendError> {
+    // Limbs add commitments: a verify-gas layout keeps the exact tables.
     let rows = exact.2.layout.rows_used();
-    if rows.saturating_mul(4) >= 1usize << exact.2.shape.k {
+    if rows.saturating_mul(4) >= 1usize << exact.2.shape.k || opts.objective == Objective::VerifyGas
+    {
         return Ok(exact);
     }
     let (g0, acc0) = (exact.0.clone(), exact.1.clone());

@@ -179,3 +179,28 @@ fn no_lookup_is_all_zero_for_sample_or_zero_inputs() {
     }
     assert!(bad.is_empty(), "all-zero lookups:\n{}", bad.join("\n"));
 }
+
+#[test]
+fn small_sequence_models_look_up_on_limbs_where_tables_would_set_k() {
+    for name in ["lstm", "1l_softmax"] {
+        let dir = shared(name);
+        let (onnx, input) = (dir.join("network.onnx"), dir.join("input.json"));
+        let c = zkinfer_onnx::compile(&onnx, &input, &CompileOptions::default()).unwrap();
+        let s = &c.model.shape;
+        assert!(s.limbed(), "{name}: {}", s.summary());
+        assert!(s.k <= 10, "{name}: {}", s.summary());
+        assert!(c.accuracy.met_tolerance, "{name}: {:?}", c.accuracy);
+        assert_eq!(c.model.graph.knot_limb(), Some(s.limb_bits));
+        // A verify-gas layout keeps the exact tables (limbs add commitments).
+        let gas = CompileOptions {
+            objective: Objective::VerifyGas,
+            ..CompileOptions::default()
+        };
+        let c = zkinfer_onnx::compile(&onnx, &input, &gas).unwrap();
+        assert!(
+            !c.model.shape.limbed(),
+            "{name}: {}",
+            c.model.shape.summary()
+        );
+    }
+}

@@ -396,6 +396,16 @@ impl QuantizedGraph {
         }
     }
 
+    /// The limb width a circuit of this graph may look values up on: the knot spacing of its
+    /// interpolated functions, or half the activation width (rounded up) for a graph with only
+    /// the identity (range checks alone: any width fits); `None` otherwise.
+    pub fn limb_width(&self) -> Option<u32> {
+        match self.functions.len() {
+            1 if self.bits >= 2 => Some(self.bits.div_ceil(2)),
+            _ => self.knot_limb(),
+        }
+    }
+
     /// This graph with every function but the identity interpolated between knots `2^limb`
     /// apart (`None` when one cannot be: a tabulated function, or `limb` outside `1..bits`).
     /// Its outputs differ from this graph's by the interpolation error.

@@ -89,7 +89,7 @@ impl Workload {
     pub fn of(g: &QuantizedGraph) -> Workload {
         let exact = g.banked_table_rows(false, MAX_FN_TABLES);
         let mut w = Workload {
-            table_rows: match g.knot_limb() {
+            table_rows: match g.limb_width() {
                 Some(l) => exact.min(g.knot_table_rows(l).max(1 << l)),
                 None => exact,
             },
@@ -426,7 +426,7 @@ fn candidate_shapes(
     // Function table without / with the identity, with the remainders in rows, and (for a
     // graph whose functions are interpolated) lookups on limbs.
     let mut tables = vec![(false, false, 0), (true, false, 0), (true, true, 0)];
-    tables.extend(g.knot_limb().map(|l| (true, true, l)));
+    tables.extend(g.limb_width().map(|l| (true, true, l)));
     bases
         .into_iter()
         .flat_map(|b| {

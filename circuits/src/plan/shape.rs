@@ -420,7 +420,7 @@ impl CircuitShape {
             },
             match self.limb_bits {
                 0 => String::new(),
-                l => format!(", lookups on {l}-bit limbs (interpolated functions)"),
+                l => format!(", lookups on {l}-bit limbs"),
             }
         )
     }
