@@ -148,12 +148,13 @@ fn build_shaped(
     g.validate().unwrap();
     let vals = g.eval(&inputs).unwrap();
     let mut shape = choose_shape(&g, &SearchOptions::default()).unwrap().shape;
-    // Tests pick the table layout they exercise; remainder rows and split function tables
-    // only when they ask (with a taller circuit where one table needs it).
+    // Tests pick the table layout they exercise; remainder rows, split function tables and
+    // limbs only when they ask (with a taller circuit where one table needs it).
     shape.remainder_rows = false;
     shape.fn_tables = 0;
+    shape.limb_bits = 0;
     adjust(&mut shape);
-    while g.banked_table_rows(shape.identity_table, shape.fn_banks()) > shape.usable_rows() {
+    while g.lookup_table_rows(&shape) > shape.usable_rows() {
         shape.k += 1;
     }
     let k = shape.k;
@@ -901,22 +902,27 @@ fn every_lookup_has_a_non_zero_input_row_whatever_the_input() {
     );
 }
 
-#[test]
-fn maxpool_rejects_a_non_maximum() {
-    let (c, inst, k) = conv_pool();
-    assert!(satisfied(&c, &inst, k));
+/// The first max-pool region of more than one row, and its window's values.
+fn first_window(c: &ModelCircuit) -> (RunRegion, Vec<i128>) {
     let reg = c.plan.layout.mx.iter().find(|r| r.len > 1).unwrap().clone();
-    let last = reg.start + reg.len - 1;
     let vals = c.witness.as_ref().unwrap();
-    let g = &c.graph;
-    let QOp::MaxPool(op) = &g.ops[reg.op as usize] else {
+    let QOp::MaxPool(op) = &c.graph.ops[reg.op as usize] else {
         panic!()
     };
-    let window: Vec<i128> = op
+    let window = op
         .window(reg.item as usize)
         .iter()
         .map(|&i| vals[op.input][i as usize])
         .collect();
+    (reg, window)
+}
+
+#[test]
+fn maxpool_rejects_a_non_maximum() {
+    let (c, inst, k) = conv_pool();
+    assert!(satisfied(&c, &inst, k));
+    let (reg, window) = first_window(&c);
+    let last = reg.start + reg.len - 1;
     let max = *window.iter().max().unwrap();
     let min = *window.iter().min().unwrap();
     assert!(min < max, "test window must have distinct values");
@@ -1650,16 +1656,7 @@ fn max_pool_differences_on_limbs_are_range_checked() {
     let p = MockProver::run(k, &c, vec![inst.clone()]).unwrap();
     p.assert_satisfied();
     assert_eq!(all_zero_lookups(&p, &c.plan.shape), Vec::<String>::new());
-    let reg = c.plan.layout.mx.iter().find(|r| r.len > 1).unwrap().clone();
-    let vals = c.witness.as_ref().unwrap();
-    let QOp::MaxPool(op) = &c.graph.ops[reg.op as usize] else {
-        panic!()
-    };
-    let window: Vec<i128> = op
-        .window(reg.item as usize)
-        .iter()
-        .map(|&i| vals[op.input][i as usize])
-        .collect();
+    let (reg, window) = first_window(&c);
     let (min, lane) = (*window.iter().min().unwrap(), reg.lane);
     let last = reg.start + reg.len - 1;
     let prev_max = *window[..window.len() - 1].iter().max().unwrap();

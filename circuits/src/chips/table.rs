@@ -100,17 +100,9 @@ impl TableConfig {
         name: &'static str,
         input: impl FnOnce(&mut VirtualCells<'_, F>) -> [Expression<F>; 4],
     ) {
-        let Some(cols) = self.knots else {
-            return;
-        };
-        meta.lookup_any(name, |vc| {
-            let inputs = input(vc);
-            inputs
-                .into_iter()
-                .zip(cols)
-                .map(|(i, c)| (i, vc.query_fixed(c, Rotation::cur())))
-                .collect()
-        });
+        if let Some(cols) = self.knots {
+            lookup_into(meta, name, cols, input);
+        }
     }
 
     /// Declares a lookup of `(tag, x, y)` into function table `bank`.
@@ -121,18 +113,9 @@ impl TableConfig {
         bank: usize,
         input: impl FnOnce(&mut VirtualCells<'_, F>) -> [Expression<F>; 3],
     ) {
-        let Some(t) = self.banks.get(bank) else {
-            return;
-        };
-        let cols = [t.tag, t.x, t.y];
-        meta.lookup_any(name, |vc| {
-            let inputs = input(vc);
-            inputs
-                .into_iter()
-                .zip(cols)
-                .map(|(i, c)| (i, vc.query_fixed(c, Rotation::cur())))
-                .collect()
-        });
+        if let Some(t) = self.banks.get(bank) {
+            lookup_into(meta, name, [t.tag, t.x, t.y], input);
+        }
     }
 
     /// Writes the tables. Without `identity` each function table starts with the zero row that
@@ -210,4 +193,20 @@ impl TableConfig {
         }
         Ok(())
     }
+}
+
+/// Declares a lookup of `N` expressions into `N` fixed table columns.
+fn lookup_into<const N: usize>(
+    meta: &mut ConstraintSystem<F>,
+    name: &'static str,
+    cols: [Column<Fixed>; N],
+    input: impl FnOnce(&mut VirtualCells<'_, F>) -> [Expression<F>; N],
+) {
+    meta.lookup_any(name, |vc| {
+        input(vc)
+            .into_iter()
+            .zip(cols)
+            .map(|(i, c)| (i, vc.query_fixed(c, Rotation::cur())))
+            .collect()
+    });
 }
