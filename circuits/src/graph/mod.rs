@@ -428,9 +428,14 @@ impl QuantizedGraph {
     }
 
     /// Rows of the knot table of a circuit with lookups on limbs of `limb` bits: the zero row,
-    /// the identity's knots and every other function's (`2^(bits - limb)` each).
+    /// the identity's knots and every other function's (one per `2^limb` of its domain).
     pub fn knot_table_rows(&self, limb: u32) -> usize {
-        1 + self.functions.len() * (1usize << self.bits.saturating_sub(limb).min(40))
+        let limb = limb.min(40);
+        let knots = |f: &FnKind| {
+            let d = f.domain(self.bits);
+            ((d.end >> limb) - (d.start >> limb)).max(0) as usize
+        };
+        1 + self.functions.iter().map(knots).sum::<usize>()
     }
 
     /// Rows of the tallest lookup table of a circuit laid out with `shape`'s table options:

@@ -176,11 +176,16 @@ impl FnKind {
             .collect()
     }
 
-    /// The integers the function is tabulated over: the activation range at `bits`, or a
-    /// tabulated function's own indices.
+    /// The integers the function is tabulated over: the activation range at `bits`, its
+    /// non-negative half for the reciprocal and reciprocal square root, or a tabulated
+    /// function's own indices.
     pub fn domain(&self, bits: u32) -> std::ops::Range<i64> {
         match self {
             FnKind::Tabulated { lo, values } => *lo..lo.saturating_add(values.len() as i64),
+            // Arguments that are never negative (a softmax's row sum, a variance): the lookup
+            // also proves that, and the table is half as tall.
+            FnKind::Recip { .. } | FnKind::Rsqrt { .. } => 0..1i64 << (bits - 1),
+            FnKind::Interpolated { inner, .. } => inner.domain(bits),
             _ => {
                 let half = 1i64 << (bits - 1);
                 -half..half

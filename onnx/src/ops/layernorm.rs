@@ -260,7 +260,7 @@ fn deviation_and_rsqrt(
     let n3 = (n as f64).powi(3);
     let per_var = n3 * (2.0 * s_d as f64).exp2();
     let c = (epsilon * per_var).round();
-    let top = n as f64 * (2.0 * h as f64).exp2() + c;
+    let top = variance_top(n, spread / 2.0, t1, h) + c;
     let t2 = (top.log2().ceil() as i32 - (bits as i32 - 2)).max(0);
     if t2 > bits as i32 || !c.is_finite() || c >= (1u64 << 60) as f64 {
         return Err(q.err(
@@ -291,6 +291,19 @@ fn deviation_and_rsqrt(
     let r_name = format!("{name} (1/std)");
     let r = q.emit(op, new(&r_name, vec![rows], s_r), lin, t2 as u32, rsqrt);
     Ok((d, r, s_d + s_r, sum))
+}
+
+/// The largest `V = Σ_j d_j²` of a row of `n` inputs within `±b` (integers at the input's
+/// scale), `d_j = round((n·x_j − S) / 2^t1)` and `|d_j| ≤ 2^h`. Since
+/// `Σ (n·x_j − S)² = n²·Σ (x_j − mean)² ≤ n²·Σ x_j² ≤ n³·b²` and each rounding moves a term
+/// by at most ½, `√V ≤ n^1.5·b / 2^t1 + √n / 2`: a quarter of the bound `n·2^(2h)` that the
+/// per-element range alone gives, so the variance keeps two more bits before its table. An
+/// input beyond the calibrated range can exceed it: a prove-time range error, as for any
+/// activation.
+fn variance_top(n: usize, b: f64, t1: i32, h: i32) -> f64 {
+    let n = n as f64;
+    let root = n.powf(1.5) * b / (t1 as f64).exp2() + n.sqrt() / 2.0;
+    (root * root).min(n * (2.0 * h as f64).exp2())
 }
 
 fn new(name: &str, shape: Vec<usize>, scale: i32) -> NewTensor<'_> {
@@ -423,5 +436,67 @@ impl Decomposed {
             self.epsilon,
             [Some(self.out), None, None],
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::variance_top;
+
+    /// `Σ d²` of a row, `d_j = round((n·x_j − S) / 2^t1)` half-up as the circuit rounds.
+    fn sum_sq(row: &[i64], t1: i32) -> f64 {
+        let n = row.len() as i64;
+        let s: i64 = row.iter().sum();
+        row.iter()
+            .map(|&x| {
+                let e = n * x - s;
+                let d = (e + (1 << t1) / 2).div_euclid(1 << t1);
+                (d * d) as f64
+            })
+            .sum()
+    }
+
+    #[test]
+    fn variance_top_bounds_every_row_within_the_input_range() {
+        // Deterministic rows: extremes, alternating signs, one outlier, pseudo-random values.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |b: i64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % (2 * b as u64 + 1)) as i64 - b
+        };
+        for (n, b, t1) in [
+            (2usize, 7i64, 0i32),
+            (10, 1000, 3),
+            (100, 32767, 9),
+            (64, 4095, 6),
+        ] {
+            let top = variance_top(n, b as f64, t1, 62);
+            let mut rows: Vec<Vec<i64>> = vec![
+                (0..n).map(|j| if j % 2 == 0 { b } else { -b }).collect(),
+                (0..n).map(|j| if j == 0 { b } else { -b }).collect(),
+                vec![b; n],
+            ];
+            rows.extend((0..200).map(|_| (0..n).map(|_| next(b)).collect()));
+            for row in &rows {
+                let v = sum_sq(row, t1);
+                assert!(
+                    v <= top,
+                    "n {n}, b {b}, t1 {t1}: Σd² {v} above the bound {top}"
+                );
+            }
+            // The bound is not loose by more than the roundings: an alternating row of ±b
+            // (even n) reaches n³·b²/2^(2·t1).
+            let alt = sum_sq(&rows[0], t1);
+            if n % 2 == 0 {
+                assert!(
+                    alt >= top / 1.5,
+                    "n {n}: alternating row {alt}, bound {top}"
+                );
+            }
+        }
+        // Never above the per-element bound n·2^(2h).
+        assert_eq!(variance_top(10, 1e9, 0, 4), 10.0 * 256.0);
     }
 }
