@@ -518,6 +518,22 @@ mod tests {
                 assert!(f.eval(x) <= f.eval(x - 1), "not monotone at {x}");
             }
         }
+        // Tabulated (and interpolated) over the non-negative half only: a negative argument
+        // is outside the domain, and the knot table is half as tall.
+        assert_eq!(f.domain(bits), 0..half);
+        let interp = FnKind::Interpolated {
+            step_bits: 4,
+            inner: Box::new(f.clone()),
+        };
+        assert_eq!(interp.domain(bits), 0..half);
+        let knots = interp.knots(bits);
+        assert_eq!(knots.len(), (half >> 4) as usize);
+        assert_eq!(knots.first().map(|k| k.0), Some(0));
+        let recip = FnKind::Recip {
+            in_scale: 2,
+            out_scale: 8,
+        };
+        assert_eq!(recip.domain(bits), 0..half);
         // A unit that is not positive gives no table.
         let bad = FnKind::Rsqrt {
             unit: 0.0,
