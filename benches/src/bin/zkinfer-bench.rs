@@ -59,6 +59,8 @@ fn child(name: &str, dir: &Path, repeat: usize) -> Result<(), String> {
     Ok(())
 }
 
+const USAGE: &str = "usage: zkinfer-bench [--repeat N] [MODEL...]  (models of ../shared/models; default: the five CNN models)";
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--child") {
@@ -76,6 +78,14 @@ fn main() {
         match a.as_str() {
             "--repeat" => repeat = it.next().and_then(|r| r.parse().ok()).unwrap_or(5),
             "--bench" => {}
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return;
+            }
+            f if f.starts_with('-') => {
+                eprintln!("error: unknown option '{f}'\n{USAGE}");
+                std::process::exit(2);
+            }
             m => models.push(m.to_string()),
         }
     }
