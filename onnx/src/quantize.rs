@@ -169,6 +169,12 @@ impl<'a> QuantCtx<'a> {
         self.ranges.max_abs.get(t).copied().unwrap_or(0.0) * self.margin
     }
 
+    /// Calibrated bound on the distance of an ONNX tensor's values from the mean of their row
+    /// of `n` (`max |x_j − mean|` on the calibration input, times the margin).
+    pub fn row_deviation_bound(&self, t: usize, n: usize) -> Option<f64> {
+        Some(self.ranges.row_deviation(t, n)? * self.margin)
+    }
+
     /// Calibrated scale of an ONNX tensor: the finest at which its range fits.
     pub fn scale_for(&self, t: usize) -> i32 {
         self.scale_for_max(self.bound(t))

@@ -3,13 +3,16 @@
 //!
 //! 1. `S = Σ_j x_j`: a linear map with weights 1, exact;
 //! 2. `d_j = round((n·x_j − S) / 2^t1)`: `n·(x_j − mean)`, rescaled into `h` bits (a rounding
-//!    with its remainder range-checked), `h` small enough for step 4;
+//!    with its remainder range-checked), `h` small enough for step 4; where the activation
+//!    width allows more, a second, finer copy `e_j = round((n·x_j − S) / 2^t0)` (`t0 < t1`, as
+//!    fine as the calibrated deviations `|x_j − mean|` allow, like any activation's range) is
+//!    what step 5 multiplies, so the output is not limited to `h` bits;
 //! 3. `V = Σ_j d_j²`: a product of computed tensors (the dot chip), exact;
 //! 4. `r = RSQRT[round((V + c_ε) / 2^t2)]`: a rescale fused with the table
 //!    `round(2^s_r / sqrt(max(v, 1) · unit))`, where `unit` is the variance one step of `v`
 //!    stands for and `c_ε` is ε in the units of `V`;
-//! 5. `y_j = round(γ'_j · d_j · r + β'_j)` at the calibrated output scale (`γ'`, `β'` the scale
-//!    and bias in the units of `d·r`), fused with a following activation as any rescale is.
+//! 5. `y_j = round(γ'_j · e_j · r + β'_j)` at the calibrated output scale (`γ'`, `β'` the scale
+//!    and bias in the units of `e·r`), fused with a following activation as any rescale is.
 //!
 //! No value is chosen by the prover. The optional outputs are `Mean = S / n` (a rescale of the
 //! row sums) and `InvStdDev = r`.
@@ -140,7 +143,8 @@ fn lower(
     epsilon: f64,
     [y, mean, inv_std]: [Option<usize>; 3],
 ) -> Result<(), FrontendError> {
-    let (d, r, s_dr, sum) = deviation_and_rsqrt(q, node, x, rows, epsilon)?;
+    let st = deviation_and_rsqrt(q, node, x, rows, epsilon)?;
+    let (r, sum) = (st.r, st.sum);
     if let Some(out) = mean {
         // Mean = S / n, rescaled like any linear output.
         let w = q.weight_scale(x.scale, q.scale_for(out));
@@ -161,19 +165,26 @@ fn lower(
     let Some(out) = y else {
         return Ok(());
     };
-    // 5. y = γ·d·r/(n·2^s_dr) + β, at the calibrated scale.
+    // 5. y = γ·e·r/(n·2^s_dr) + β, at the calibrated scale.
     let n = rows.1;
-    let s_g = q.scale_for(out) + q.bits as i32 - s_dr;
+    let s_out = q.scale_for(out);
+    let t0 = fine_shift(q, node, x, n, &st, s_out, gamma);
+    let e = match t0 < st.t1 {
+        true => deviation(q, node, x, sum, rows, t0, "fine deviation"),
+        false => st.d,
+    };
+    let s_dr = e.scale + r.scale;
+    let s_g = s_out + q.bits as i32 - s_dr;
     let l = s_g + s_dr;
     let mut qm = Vec::with_capacity(rows.0 * n);
     let mut qc = Vec::with_capacity(rows.0 * n);
-    for e in 0..rows.0 * n {
-        qm.push(q.fixed(node, gamma[e % n] / n as f64, s_g)?);
-        qc.push(q.fixed(node, beta[e % n], l)?);
+    for j in 0..rows.0 * n {
+        qm.push(q.fixed(node, gamma[j % n] / n as f64, s_g)?);
+        qc.push(q.fixed(node, beta[j % n], l)?);
     }
     let lin = Lin {
         a: Some(Operand {
-            tensor: d.id,
+            tensor: e.id,
             index: None,
         }),
         b: Some(Operand {
@@ -187,16 +198,28 @@ fn lower(
     q.finish(node, lin, l, out)
 }
 
-/// Steps 1–4: `d` (`n·(x − mean)` in units of `2^(t1 − s_x)`), `r` (the reciprocal standard
-/// deviation in units of `2^-s_r`), and `s_x − t1 + s_r`, the scale of `d·r/n` as a
-/// normalised value.
+/// What steps 1–4 leave for step 5.
+struct Stats {
+    /// The row sums `S`.
+    sum: TensorId,
+    /// The coarse deviations `d`, and their shift `t1`.
+    d: QRef,
+    t1: i32,
+    /// The bound on `|x_j − mean|` (integers at the input's scale) that `t1` is chosen for.
+    spread: f64,
+    /// The reciprocal standard deviations.
+    r: QRef,
+}
+
+/// Steps 1–4: `S`, `d` (`n·(x − mean)` in units of `2^(t1 − s_x)`) and `r` (the reciprocal
+/// standard deviation in units of `2^-s_r`).
 fn deviation_and_rsqrt(
     q: &mut QuantCtx<'_>,
     node: usize,
     x: QRef,
     (rows, n): (usize, usize),
     epsilon: f64,
-) -> Result<(QRef, QRef, i32, TensorId), FrontendError> {
+) -> Result<Stats, FrontendError> {
     let bits = q.bits;
     let op = q.node(node).name.clone();
     let name = q.model.tensors[q.node(node).outputs[0]].name.clone();
@@ -216,29 +239,12 @@ fn deviation_and_rsqrt(
             format!("layer normalization over {n} values needs more than {bits} bits"),
         ));
     }
-    let shape = q.graph.tensors[x.id].shape.clone();
 
     // 1. S = Σ x.
     let sum = row_sum(q, &op, x.id, (rows, n), &format!("{name} (sum)"), x.scale);
     // 2. d = round((n·x − S) / 2^t1).
-    let lin = Lin {
-        b: Some(Operand {
-            tensor: sum,
-            index: row_index(rows, n),
-        }),
-        qa: Coef::Const(n as i64),
-        qb: Coef::Const(-1),
-        ..Lin::of(x)
-    };
-    let s_d = x.scale - t1;
-    let d_name = format!("{name} (deviation)");
-    let d = q.emit(
-        op.clone(),
-        new(&d_name, shape, s_d),
-        lin,
-        t1 as u32,
-        FnKind::Identity,
-    );
+    let d = deviation(q, node, x, sum, (rows, n), t1, "deviation");
+    let s_d = d.scale;
 
     // 3. V = Σ d².
     let v = q.new_tensor(
@@ -290,7 +296,85 @@ fn deviation_and_rsqrt(
     };
     let r_name = format!("{name} (1/std)");
     let r = q.emit(op, new(&r_name, vec![rows], s_r), lin, t2 as u32, rsqrt);
-    Ok((d, r, s_d + s_r, sum))
+    Ok(Stats {
+        sum,
+        d,
+        t1,
+        spread,
+        r,
+    })
+}
+
+/// `round((n·x_j − S) / 2^t)`: `n·(x_j − mean)` at the input's scale less `t`.
+fn deviation(
+    q: &mut QuantCtx<'_>,
+    node: usize,
+    x: QRef,
+    sum: TensorId,
+    (rows, n): (usize, usize),
+    t: i32,
+    what: &str,
+) -> QRef {
+    let lin = Lin {
+        b: Some(Operand {
+            tensor: sum,
+            index: row_index(rows, n),
+        }),
+        qa: Coef::Const(n as i64),
+        qb: Coef::Const(-1),
+        ..Lin::of(x)
+    };
+    let op = q.node(node).name.clone();
+    let name = q.model.tensors[q.node(node).outputs[0]].name.clone();
+    let name = format!("{name} ({what})");
+    let shape = q.graph.tensors[x.id].shape.clone();
+    q.emit(
+        op,
+        new(&name, shape, x.scale - t),
+        lin,
+        t as u32,
+        FnKind::Identity,
+    )
+}
+
+/// The shift `t0 ≤ t1` of the deviations step 5 multiplies: the finest at which they are still
+/// activations for the calibrated `|x_j − mean|` (a wider deviation is a prove-time range
+/// error, as for any activation), unless that leaves the coefficients `γ_j/n` too few bits in
+/// the product's single rounding (`s_out` is the output's scale).
+fn fine_shift(
+    q: &QuantCtx<'_>,
+    node: usize,
+    x: QRef,
+    n: usize,
+    st: &Stats,
+    s_out: i32,
+    gamma: &[f64],
+) -> i32 {
+    let bits = q.bits as i32;
+    let x_onnx = q.input_id(node, 0).unwrap_or(usize::MAX);
+    let dev = q.row_deviation_bound(x_onnx, n).map_or(st.spread, |b| {
+        (b * (x.scale as f64).exp2()).clamp(1.0, st.spread)
+    });
+    // n·dev / 2^t0 < 2^(B−1).
+    let finest = ((n as f64 * dev + 1.0).log2() - (bits - 1) as f64)
+        .ceil()
+        .max(0.0) as i32;
+    (finest..st.t1)
+        .find(|&t0| {
+            let s_g = s_out + bits - (x.scale - t0) - st.r.scale;
+            coefficients_keep(gamma, n, s_g, bits - 2)
+        })
+        .unwrap_or(st.t1)
+}
+
+/// Whether `γ_j / n` at scale `2^-s_g` rounds to integers within `2^-bits` of the largest.
+fn coefficients_keep(gamma: &[f64], n: usize, s_g: i32, bits: i32) -> bool {
+    let c = |g: f64| g / n as f64 * (s_g as f64).exp2();
+    let top = gamma.iter().fold(0.0f64, |m, &g| m.max(c(g).abs()));
+    let err = gamma
+        .iter()
+        .fold(0.0f64, |m, &g| m.max((c(g).round() - c(g)).abs()));
+    top.is_finite() && err <= top * (-bits as f64).exp2()
 }
 
 /// The largest `V = Σ_j d_j²` of a row of `n` inputs within `±b` (integers at the input's
@@ -441,7 +525,20 @@ impl Decomposed {
 
 #[cfg(test)]
 mod tests {
-    use super::variance_top;
+    use super::{coefficients_keep, variance_top};
+
+    /// γ/n keeps its bits where it is exact or large enough at the scale, not otherwise.
+    #[test]
+    fn coefficients_keep_their_precision_or_the_shift_stays_coarse() {
+        // 1/128 at 2^-7: exactly 1.
+        assert!(coefficients_keep(&[1.0; 4], 128, 7, 12));
+        // 0.3/128 at 2^-8 is 0.6: rounding it to 1 loses 40%.
+        assert!(!coefficients_keep(&[0.3, 1.0], 128, 8, 12));
+        // At 2^-30 the same coefficients are within 2^-12 of the largest.
+        assert!(coefficients_keep(&[0.3, 1.0], 128, 30, 12));
+        // All zero: nothing to lose.
+        assert!(coefficients_keep(&[0.0; 3], 7, 0, 12));
+    }
 
     /// `Σ d²` of a row, `d_j = round((n·x_j − S) / 2^t1)` half-up as the circuit rounds.
     fn sum_sq(row: &[i64], t1: i32) -> f64 {
