@@ -5,8 +5,9 @@
 //! 2. `d_j = round((n·x_j − S) / 2^t1)`: `n·(x_j − mean)`, rescaled into `h` bits (a rounding
 //!    with its remainder range-checked), `h` small enough for step 4; where the activation
 //!    width allows more, a second, finer copy `e_j = round((n·x_j − S) / 2^t0)` (`t0 < t1`, as
-//!    fine as the calibrated deviations `|x_j − mean|` allow, like any activation's range) is
-//!    what step 5 multiplies, so the output is not limited to `h` bits;
+//!    fine as the calibrated deviations `|x_j − mean|` allow, like any activation's range, and
+//!    as the coefficients `γ_j/n` of step 5 keep their bits) is what step 5 multiplies, so the
+//!    output is not limited to `h` bits;
 //! 3. `V = Σ_j d_j²`: a product of computed tensors (the dot chip), exact;
 //! 4. `r = RSQRT[round((V + c_ε) / 2^t2)]`: a rescale fused with the table
 //!    `round(2^s_r / sqrt(max(v, 1) · unit))`, where `unit` is the variance one step of `v`
