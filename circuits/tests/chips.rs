@@ -1274,6 +1274,60 @@ fn tabulated_function_reads_its_row_and_proves_the_index_is_one() {
     }
 }
 
+/// The reciprocal square root's outputs are wide (beyond the activation range): the
+/// elementwise op reading them is proven exactly and a moved one fails; a graph where such a
+/// tensor is an output, or is read by another chip, is refused.
+#[test]
+fn wide_rsqrt_outputs_feed_only_elementwise_ops() {
+    // r(v) = 2^8 / sqrt(v / 16): 1024 at v = 1, far beyond the 8-bit range.
+    let f = FnKind::Rsqrt {
+        unit: 1.0 / 16.0,
+        out_scale: 8,
+    };
+    assert!(f.wide() && f.eval(1) == 1024);
+    f.check_image(BITS).unwrap();
+    let mut b = Builder::new();
+    let v = b.input("v", &[4]);
+    let func = b.func(f);
+    let r = b.elem("rsqrt", Some(v), None, 1, 0, 0, 0, func, 4);
+    // y = round(r / 16): at most 64.
+    let y = b.elem("scaled", Some(r), None, 1, 0, 0, 4, 0, 0);
+    let mut g = b.g;
+    g.outputs.push(y);
+    let (c, inst, k) = build(g.clone(), vec![vec![1, 4, 16, 100]]);
+    assert!(satisfied(&c, &inst, k));
+    let honest = (**c.witness.as_ref().unwrap()).clone();
+    assert_eq!(honest[r], vec![1024, 512, 256, 102]);
+    for delta in [1, -1] {
+        let mut vals = honest.clone();
+        vals[r][0] += delta;
+        let t = ModelCircuit::with_witness(c.graph.clone(), c.plan.clone(), vals);
+        assert!(!satisfied(&t, &inst, k), "r moved by {delta} verifies");
+    }
+    let mut out = g.clone();
+    out.outputs = vec![r];
+    let err = out.validate().unwrap_err();
+    assert_eq!(err, GraphError::WideOutput("rsqrt".into()));
+    let mut pooled = g;
+    let m = pooled.tensors.len();
+    pooled.tensors.push(QTensor {
+        name: "r·r".into(),
+        shape: vec![1],
+        scale: 0,
+        kind: TensorKind::Accumulator,
+    });
+    pooled.ops.push(QOp::MatMul(MatMulOp {
+        name: "square".into(),
+        a: r,
+        b: r,
+        output: m,
+        ikj: [1, 1, 1],
+        batches: vec![[0, 0, 0]],
+    }));
+    let err = pooled.validate().unwrap_err().to_string();
+    assert!(err.contains("may leave the activation range"), "{err}");
+}
+
 /// Values of [`Builder::product_2x3x2`]'s inputs.
 fn product_inputs() -> Vec<Vec<i128>> {
     vec![vec![3, -5, 2, 7, 1, -4], vec![2, 6, -3, 1, 5, -2]]

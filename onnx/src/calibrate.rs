@@ -43,20 +43,36 @@ impl Ranges {
         })
     }
 
-    /// `max |x_j − mean(x)|` over the rows of `n` consecutive values of tensor `t` on the
-    /// calibration input (a layer normalisation's deviations), or `None` where `t` was not
-    /// computed, does not split into such rows or holds a non-finite value.
-    pub fn row_deviation(&self, t: usize, n: usize) -> Option<f64> {
+    /// Statistics of the rows of `n` consecutive values of tensor `t` on the calibration input
+    /// (a layer normalisation's rows, `epsilon` its ε), or `None` where `t` was not computed,
+    /// does not split into such rows or holds a non-finite value.
+    pub fn row_stats(&self, t: usize, n: usize, epsilon: f64) -> Option<RowStats> {
         let data = &self.values.get(t)?.as_ref()?.data;
         if n == 0 || data.len() % n != 0 || data.iter().any(|x| !x.is_finite()) {
             return None;
         }
-        let dev = data.chunks(n).fold(0.0f64, |m, row| {
+        let mut st = RowStats {
+            variance: (f64::INFINITY, 0.0),
+            normalized: 0.0,
+        };
+        for row in data.chunks(n) {
             let mean = row.iter().sum::<f64>() / n as f64;
-            row.iter().fold(m, |m, x| m.max((x - mean).abs()))
-        });
-        Some(dev)
+            let dev = row.iter().fold(0.0f64, |m, x| m.max((x - mean).abs()));
+            let var = row.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+            st.variance = (st.variance.0.min(var), st.variance.1.max(var));
+            st.normalized = st.normalized.max(dev / (var + epsilon).sqrt());
+        }
+        st.normalized.is_finite().then_some(st)
     }
+}
+
+/// What a layer normalisation's rows reach on the calibration input.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RowStats {
+    /// The smallest and the largest row variance (population).
+    pub variance: (f64, f64),
+    /// `max |x_j − mean| / sqrt(variance + ε)`: the largest normalised value.
+    pub normalized: f64,
 }
 
 #[cfg(test)]
@@ -64,17 +80,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn row_deviation_is_the_largest_distance_from_a_row_mean() {
+    fn row_stats_are_the_extremes_over_the_rows() {
         let t = Tensor::float(vec![2, 3], vec![1.0, 2.0, 6.0, -1.0, -1.0, -1.0]);
         let r = Ranges {
             max_abs: vec![6.0],
             values: vec![Some(t)],
         };
-        // Row 1: mean 3, largest distance 3; row 2: constant.
-        assert_eq!(r.row_deviation(0, 3), Some(3.0));
-        // Rows of 2: [1, 2], [6, −1], [−1, −1]: 3.5.
-        assert_eq!(r.row_deviation(0, 2), Some(3.5));
-        assert_eq!(r.row_deviation(0, 4), None);
-        assert_eq!(r.row_deviation(1, 3), None);
+        // Row 1: mean 3, largest distance 3, variance 14/3; row 2: constant.
+        let st = r.row_stats(0, 3, 1.0).unwrap();
+        assert_eq!(st.variance, (0.0, 14.0 / 3.0));
+        assert_eq!(st.normalized, 3.0 / (14.0f64 / 3.0 + 1.0).sqrt());
+        // Rows of 2: [1, 2], [6, −1], [−1, −1]: variances 1/4, 49/4 and 0.
+        let st = r.row_stats(0, 2, 0.0).unwrap();
+        assert_eq!(st.variance, (0.0, 12.25));
+        // Every row of 2 sits at ±1 standard deviation; the constant row adds nothing.
+        assert_eq!(st.normalized, 1.0);
+        assert_eq!(r.row_stats(0, 4, 1.0), None);
+        assert_eq!(r.row_stats(1, 3, 1.0), None);
     }
 }

@@ -9,7 +9,7 @@
 //! Bits are chosen by simulation: the smallest width whose integer model matches the float
 //! model on the calibration input within the tolerance.
 
-use super::calibrate::Ranges;
+use super::calibrate::{Ranges, RowStats};
 use super::onnx::{Node, OnnxModel};
 use super::ops::Activation;
 use super::tensor::{DType, Tensor};
@@ -169,10 +169,17 @@ impl<'a> QuantCtx<'a> {
         self.ranges.max_abs.get(t).copied().unwrap_or(0.0) * self.margin
     }
 
-    /// Calibrated bound on the distance of an ONNX tensor's values from the mean of their row
-    /// of `n` (`max |x_j − mean|` on the calibration input, times the margin).
-    pub fn row_deviation_bound(&self, t: usize, n: usize) -> Option<f64> {
-        Some(self.ranges.row_deviation(t, n)? * self.margin)
+    /// Calibrated bounds on the rows of `n` of an ONNX tensor (a layer normalisation's input
+    /// with its `epsilon`), widened by the margin as ranges are: the normalised values times
+    /// the margin, the variances within the margin squared (the standard deviations within
+    /// the margin).
+    pub fn row_bounds(&self, t: usize, n: usize, epsilon: f64) -> Option<RowStats> {
+        let st = self.ranges.row_stats(t, n, epsilon)?;
+        let m = self.margin;
+        Some(RowStats {
+            variance: (st.variance.0 / (m * m), st.variance.1 * m * m),
+            normalized: st.normalized * m,
+        })
     }
 
     /// Calibrated scale of an ONNX tensor: the finest at which its range fits.

@@ -32,6 +32,18 @@ pub enum GraphError {
         /// What leaves the codomain.
         source: ImageError,
     },
+    /// A tensor whose values may leave the activation range (a wide function's output) read by
+    /// an op other than an elementwise one.
+    #[error("'{op}' reads '{tensor}', whose values may leave the activation range (only elementwise ops may read it)")]
+    WideOperand {
+        /// The reading op.
+        op: String,
+        /// The wide tensor.
+        tensor: String,
+    },
+    /// A graph output whose values may leave the activation range.
+    #[error("output '{0}' may leave the activation range")]
+    WideOutput(String),
     /// A tensor is larger than any model may be.
     #[error("tensor '{tensor}' has more than {max} elements")]
     TensorTooLarge {

@@ -316,7 +316,38 @@ impl QuantizedGraph {
                 return Err(GraphError::OutputUnchecked(self.tensors[t].name.clone()));
             }
         }
-        Ok(())
+        self.check_wide_readers()
+    }
+
+    /// A tensor written by a wide function ([`FnKind::wide`]) is read only as an operand of
+    /// elementwise ops (exact for any field value this size) and is not an output.
+    fn check_wide_readers(&self) -> Result<(), GraphError> {
+        let mut wide = vec![false; self.tensors.len()];
+        for op in &self.ops {
+            if let QOp::Elementwise(e) = op {
+                let f = self.functions.get(e.func as usize);
+                if let (Some(w), true) = (wide.get_mut(e.output), f.is_some_and(FnKind::wide)) {
+                    *w = true;
+                }
+            }
+        }
+        let is_wide = |t: TensorId| wide.get(t).copied().unwrap_or(false);
+        for op in &self.ops {
+            if matches!(op, QOp::Elementwise(_)) {
+                continue;
+            }
+            let f = op.family();
+            if let Some(t) = f.inputs().into_iter().find(|&t| is_wide(t)) {
+                return Err(GraphError::WideOperand {
+                    op: f.name().to_string(),
+                    tensor: self.tensors[t].name.clone(),
+                });
+            }
+        }
+        match self.outputs.iter().find(|&&t| is_wide(t)) {
+            Some(&t) => Err(GraphError::WideOutput(self.tensors[t].name.clone())),
+            None => Ok(()),
+        }
     }
 
     /// Every function's image over the whole domain lies in its codomain; the error names the

@@ -43,9 +43,11 @@ pub enum FnKind {
     /// reciprocal of its row sum (which is at least 1: the maximum's own term).
     Recip { in_scale: i32, out_scale: i32 },
     /// `y = round(2^out_scale / sqrt(max(x, 1) · unit))`: LayerNorm's reciprocal standard
-    /// deviation, `unit` being the real variance one step of `x` stands for. IEEE-754 makes
-    /// the product, square root and quotient correctly rounded, so the table is the same on
-    /// every machine.
+    /// deviation, `unit` being the real variance one step of `x` stands for (times the square
+    /// of a constant factor). IEEE-754 makes the product, square root and quotient correctly
+    /// rounded, so the table is the same on every machine. Its outputs are wide (see
+    /// [`FnKind::codomain`]): precise where the variances usually are, and still defined for
+    /// the small ones.
     Rsqrt { unit: f64, out_scale: i32 },
     /// `y = round(f(x * 2^-in_scale) * 2^out_scale)` for the fused elementwise expression `f`
     /// (see [`super::expr`]).
@@ -202,10 +204,23 @@ impl FnKind {
     }
 
     /// The declared codomain `[lo, hi]` at `bits`: where the circuit takes the function's outputs
-    /// to lie. Every function here produces an activation, so it is the activation range.
+    /// to lie. Every function here produces an activation (the activation range), except the
+    /// reciprocal square root, whose outputs are [`wide`](Self::wide): `[0, 2^(2·bits − 2))`.
     pub fn codomain(&self, bits: u32) -> (i64, i64) {
         let half = 1i64 << (bits - 1);
-        (-half, half - 1)
+        match self.wide() {
+            true => (0, (1i64 << (2 * bits - 2)) - 1),
+            false => (-half, half - 1),
+        }
+    }
+
+    /// Whether the outputs may leave the activation range (the reciprocal square root): such a
+    /// tensor is only an operand of elementwise ops, whose products and roundings are exact for
+    /// it (`QuantizedGraph::validate` checks that), never an output or the input of a chip that
+    /// takes activations. Not interpolated: lookups on limbs range-check a function's outputs
+    /// as activations.
+    pub fn wide(&self) -> bool {
+        matches!(self, FnKind::Rsqrt { .. })
     }
 
     /// Whether `y` lies in the codomain at `bits`.
@@ -302,12 +317,14 @@ impl FnKind {
     }
 
     /// Whether the function can be interpolated between knots (neither tabulated, nor already
-    /// interpolated, nor the identity, which limbs check exactly without knots of its own).
+    /// interpolated, nor the identity, which limbs check exactly without knots of its own, nor
+    /// [`wide`](Self::wide), whose outputs limbs would range-check as activations).
     pub fn interpolable(&self) -> bool {
-        !matches!(
-            self,
-            FnKind::Identity | FnKind::Tabulated { .. } | FnKind::Interpolated { .. }
-        )
+        !self.wide()
+            && !matches!(
+                self,
+                FnKind::Identity | FnKind::Tabulated { .. } | FnKind::Interpolated { .. }
+            )
     }
 }
 
@@ -518,22 +535,38 @@ mod tests {
                 assert!(f.eval(x) <= f.eval(x - 1), "not monotone at {x}");
             }
         }
-        // Tabulated (and interpolated) over the non-negative half only: a negative argument
-        // is outside the domain, and the knot table is half as tall.
-        assert_eq!(f.domain(bits), 0..half);
-        let interp = FnKind::Interpolated {
-            step_bits: 4,
-            inner: Box::new(f.clone()),
+        // Its outputs are wide: 2^4 finer still fits its codomain, [0, 2^(2·bits − 2)) ...
+        assert!(f.wide() && !FnKind::Relu.wide());
+        let finer = FnKind::Rsqrt {
+            unit,
+            out_scale: s_r + 4,
         };
-        assert_eq!(interp.domain(bits), 0..half);
-        let knots = interp.knots(bits);
-        assert_eq!(knots.len(), (half >> 4) as usize);
-        assert_eq!(knots.first().map(|k| k.0), Some(0));
+        finer.check_image(bits).unwrap();
+        assert!(finer.eval(1) >= half);
+        // ... 2^14 finer does not.
+        let too_fine = FnKind::Rsqrt {
+            unit,
+            out_scale: s_r + 14,
+        };
+        assert!(too_fine.check_image(bits).is_err());
+        // Tabulated over the non-negative half only: a negative argument is outside the
+        // domain. Not interpolated: its outputs are wide.
+        assert_eq!(f.domain(bits), 0..half);
+        assert!(!f.interpolable());
+        // The reciprocal too, and its knot table is half as tall.
         let recip = FnKind::Recip {
             in_scale: 2,
             out_scale: 8,
         };
         assert_eq!(recip.domain(bits), 0..half);
+        let interp = FnKind::Interpolated {
+            step_bits: 4,
+            inner: Box::new(recip),
+        };
+        assert_eq!(interp.domain(bits), 0..half);
+        let knots = interp.knots(bits);
+        assert_eq!(knots.len(), (half >> 4) as usize);
+        assert_eq!(knots.first().map(|k| k.0), Some(0));
         // A unit that is not positive gives no table.
         let bad = FnKind::Rsqrt {
             unit: 0.0,

@@ -2,21 +2,24 @@
 //! exactly one witness. For a row `x_1..x_n` at scale `s_x` and `B`-bit activations:
 //!
 //! 1. `S = Σ_j x_j`: a linear map with weights 1, exact;
-//! 2. `d_j = round((n·x_j − S) / 2^t1)`: `n·(x_j − mean)`, rescaled into `h` bits (a rounding
-//!    with its remainder range-checked), `h` small enough for step 4; where the activation
-//!    width allows more, a second, finer copy `e_j = round((n·x_j − S) / 2^t0)` (`t0 < t1`, as
-//!    fine as the calibrated deviations `|x_j − mean|` allow, like any activation's range, and
-//!    as the coefficients `γ_j/n` of step 5 keep their bits) is what step 5 multiplies, so the
-//!    output is not limited to `h` bits;
+//! 2. `d_j = round((n·x_j − S) / 2^t1)`: `n·(x_j − mean)`, rescaled (a rounding with its
+//!    remainder range-checked) by the smallest `t1` at which `d` is an activation and
+//!    `V + c_ε` (step 3) rescales into one, for rows within the calibrated bounds;
 //! 3. `V = Σ_j d_j²`: a product of computed tensors (the dot chip), exact;
 //! 4. `r = RSQRT[round((V + c_ε) / 2^t2)]`: a rescale fused with the table
-//!    `round(2^s_r / sqrt(max(v, 1) · unit))`, where `unit` is the variance one step of `v`
-//!    stands for and `c_ε` is ε in the units of `V`;
-//! 5. `y_j = round(γ'_j · e_j · r + β'_j)` at the calibrated output scale (`γ'`, `β'` the scale
-//!    and bias in the units of `e·r`), fused with a following activation as any rescale is.
+//!    `round(2^s_r / sqrt(max(v, 1) · unit))`, `unit` being `n²` times the variance one step of
+//!    `v` stands for (so `r` is `1/(n·σ)`) and `c_ε` ε in the units of `V`. `r` is an
+//!    activation at the smallest calibrated variance, so it keeps its bits there; smaller
+//!    variances give wider values (the table's outputs are wide, read only by step 5);
+//! 5. `z_j = round(d_j · r / 2^s1)`: the normalised values `(x_j − mean)/σ`, at the scale
+//!    their calibrated bound allows (never above `√(n − 1)`, Samuelson's bound);
+//! 6. `y_j = round(γ'_j · z_j + β'_j)` at the calibrated output scale (`γ'`, `β'` the scale
+//!    and bias in the units of `z`), fused with a following activation as any rescale is.
 //!
-//! No value is chosen by the prover. The optional outputs are `Mean = S / n` (a rescale of the
-//! row sums) and `InvStdDev = r`.
+//! No value is chosen by the prover. `t2` and `z`'s scale come from the calibrated rows like an
+//! activation's range (times the range margin; the standard deviations within the margin): a
+//! row beyond them is a prove-time range error. The optional outputs are `Mean = S / n` (a rescale of the row
+//! sums) and `InvStdDev = n·r` (rescaled).
 
 use super::reduce::Reduce;
 use super::rows::{row_index, row_sum};
@@ -144,59 +147,87 @@ fn lower(
     epsilon: f64,
     [y, mean, inv_std]: [Option<usize>; 3],
 ) -> Result<(), FrontendError> {
-    let st = deviation_and_rsqrt(q, node, x, rows, epsilon)?;
-    let (r, sum) = (st.r, st.sum);
+    let b = bounds(q, node, x, rows.1, epsilon);
+    let st = statistics(q, node, x, rows, epsilon, &b)?;
+    let n = rows.1;
     if let Some(out) = mean {
         // Mean = S / n, rescaled like any linear output.
         let w = q.weight_scale(x.scale, q.scale_for(out));
         let lin = Lin {
-            qa: Coef::Const(q.fixed(node, 1.0 / rows.1 as f64, w)?),
+            qa: Coef::Const(q.fixed(node, 1.0 / n as f64, w)?),
             ..Lin::of(QRef {
-                id: sum,
+                id: st.sum,
                 scale: x.scale,
             })
         };
         q.finish(node, lin, x.scale + w, out)?;
     }
+    let (z, r) = normalized(q, node, x, rows, &st, &b)?;
     if let Some(out) = inv_std {
-        // InvStdDev is r itself, viewed in the output's shape.
-        let map = (0..rows.0 as u32).map(|e| (0, e)).collect();
-        q.bind_view(node, vec![r.id], map, r.scale, out);
+        // r stands for 1/(n·σ): InvStdDev = n·r, rescaled.
+        let lin = Lin {
+            qa: Coef::Const(n as i64),
+            ..Lin::of(r)
+        };
+        q.finish(node, lin, r.scale, out)?;
     }
     let Some(out) = y else {
         return Ok(());
     };
-    // 5. y = γ·e·r/(n·2^s_dr) + β, at the calibrated scale.
-    let n = rows.1;
+    // 6. y = γ·z + β, at the calibrated output scale: one rounding by 2^B.
     let s_out = q.scale_for(out);
-    let t0 = fine_shift(q, node, x, n, &st, s_out, gamma);
-    let e = match t0 < st.t1 {
-        true => deviation(q, node, x, sum, rows, t0, "fine deviation"),
-        false => st.d,
-    };
-    let s_dr = e.scale + r.scale;
-    let s_g = s_out + q.bits as i32 - s_dr;
-    let l = s_g + s_dr;
-    let mut qm = Vec::with_capacity(rows.0 * n);
+    let l = s_out + q.bits as i32;
+    let mut qa = Vec::with_capacity(rows.0 * n);
     let mut qc = Vec::with_capacity(rows.0 * n);
     for j in 0..rows.0 * n {
-        qm.push(q.fixed(node, gamma[j % n] / n as f64, s_g)?);
+        qa.push(q.fixed(node, gamma[j % n], l - z.scale)?);
         qc.push(q.fixed(node, beta[j % n], l)?);
     }
     let lin = Lin {
-        a: Some(Operand {
-            tensor: e.id,
-            index: None,
-        }),
-        b: Some(Operand {
-            tensor: r.id,
-            index: row_index(rows.0, n),
-        }),
-        qm: Coef::Each(qm),
+        qa: Coef::Each(qa),
         qc: Coef::Each(qc),
-        ..Lin::default()
+        ..Lin::of(z)
     };
     q.finish(node, lin, l, out)
+}
+
+/// What the rows may reach, in integers at the input's scale: deviations `|x_j − mean| ≤ dev`
+/// (from the input's range), standard deviations within `sd` and (real) normalised values
+/// `|x_j − mean| / sqrt(σ² + ε) ≤ z`. The last two are calibrated like an activation's range
+/// (a row beyond them is a prove-time range error), unless the calibration input's rows are
+/// constant at the input's scale (then they calibrate nothing): then, what the input's range
+/// allows.
+struct Bounds {
+    dev: f64,
+    sd: (f64, f64),
+    z: f64,
+}
+
+fn bounds(q: &QuantCtx<'_>, node: usize, x: QRef, n: usize, epsilon: f64) -> Bounds {
+    let x_onnx = q.input_id(node, 0).unwrap_or(usize::MAX);
+    let unit = (x.scale as f64).exp2();
+    // |x − mean| is at most twice the input's bound, σ at most the bound, and |z| at most
+    // √(n − 1) (Samuelson), with room for the roundings.
+    let spread = (2.0 * q.bound(x_onnx) * unit).clamp(1.0, (q.bits as f64).exp2());
+    let z_top = 1.25 * (n as f64).sqrt();
+    let calibrated = q
+        .row_bounds(x_onnx, n, epsilon)
+        .filter(|st| st.variance.1.sqrt() * unit >= 1.0);
+    let Some(st) = calibrated else {
+        return Bounds {
+            dev: spread,
+            sd: (0.0, spread / 2.0),
+            z: z_top,
+        };
+    };
+    Bounds {
+        dev: spread,
+        sd: (
+            (st.variance.0.sqrt() * unit).min(spread / 2.0),
+            (st.variance.1.sqrt() * unit).min(spread / 2.0),
+        ),
+        z: st.normalized.clamp(1.0, z_top),
+    }
 }
 
 /// What steps 1–4 leave for step 5.
@@ -206,104 +237,173 @@ struct Stats {
     /// The coarse deviations `d`, and their shift `t1`.
     d: QRef,
     t1: i32,
-    /// The bound on `|x_j − mean|` (integers at the input's scale) that `t1` is chosen for.
-    spread: f64,
-    /// The reciprocal standard deviations.
-    r: QRef,
+    /// `V = Σ d²`, the rescale `t2` of the table's argument and `c_ε`.
+    v: TensorId,
+    t2: i32,
+    c: f64,
 }
 
-/// Steps 1–4: `S`, `d` (`n·(x − mean)` in units of `2^(t1 − s_x)`) and `r` (the reciprocal
-/// standard deviation in units of `2^-s_r`).
-fn deviation_and_rsqrt(
+/// `n·x_j − S`, rescaled by `2^t`, is an activation for every row within the bounds.
+fn deviation_fits(n: usize, b: &Bounds, t: i32, bits: u32) -> bool {
+    n as f64 * b.dev / (t as f64).exp2() + 0.5 < (bits as f64 - 1.0).exp2()
+}
+
+/// The smallest shift `t2 ≤ B` with `round(top / 2^t2)` an activation.
+fn argument_shift(top: f64, bits: u32) -> Option<i32> {
+    let half = (bits as f64 - 1.0).exp2();
+    (0..=bits as i32).find(|&t| top / (t as f64).exp2() + 0.5 < half)
+}
+
+/// `c_ε`: ε in the units of `V` (`V = n³·σ²·2^(2·s_d)` at the deviations' scale `s_d`).
+fn epsilon_units(n: usize, epsilon: f64, s_d: i32) -> f64 {
+    (epsilon * (n as f64).powi(3) * (2.0 * s_d as f64).exp2()).round()
+}
+
+/// Steps 1–3: `S`, `d = round((n·x − S) / 2^t1)` and `V = Σ d²`, with `t1` the finest shift at
+/// which `d` is an activation and `V + c_ε` rescales into one within `B` bits.
+fn statistics(
     q: &mut QuantCtx<'_>,
     node: usize,
     x: QRef,
     (rows, n): (usize, usize),
     epsilon: f64,
+    b: &Bounds,
 ) -> Result<Stats, FrontendError> {
     let bits = q.bits;
     let op = q.node(node).name.clone();
     let name = q.model.tensors[q.node(node).outputs[0]].name.clone();
-    // |d| ≤ 2^h, with n·2^(2h) small enough for V to be rescaled within `bits`.
-    let h = (bits as f64 - 1.0 - (n as f64).log2() / 2.0).floor() as i32 - 1;
-    let h = h.min(bits as i32 - 2);
-    // |x − mean| is at most twice the input's calibrated bound (an input beyond it is a
-    // prove-time range error, as for any activation), and never more than the domain.
-    let x_onnx = q.input_id(node, 0).unwrap_or(usize::MAX);
-    let domain = (bits as f64).exp2();
-    let spread = (2.0 * q.bound(x_onnx) * (x.scale as f64).exp2()).clamp(1.0, domain);
-    // The smallest t1 with n·spread / 2^t1 ≤ 2^h.
-    let t1 = ((n as f64 * spread).log2() - h as f64).ceil().max(0.0) as i32;
-    if h < 1 || t1 > bits as i32 {
+    let d_top = |t: i32| n as f64 * b.dev / (t as f64).exp2() + 0.5;
+    let fits = |t: i32| {
+        let top = variance_top(n, b.sd.1, t, d_top(t)) + epsilon_units(n, epsilon, x.scale - t);
+        deviation_fits(n, b, t, bits) && argument_shift(top, bits).is_some()
+    };
+    let Some(t1) = (0..=bits as i32).find(|&t| fits(t)) else {
         return Err(q.err(
             node,
             format!("layer normalization over {n} values needs more than {bits} bits"),
         ));
+    };
+    let c = epsilon_units(n, epsilon, x.scale - t1);
+    if !c.is_finite() || c >= (1u64 << 60) as f64 {
+        return Err(q.err(
+            node,
+            format!("epsilon {epsilon} does not fit at {bits} bits"),
+        ));
     }
+    let top = variance_top(n, b.sd.1, t1, d_top(t1)) + c;
+    let t2 = argument_shift(top, bits).unwrap_or(bits as i32);
 
     // 1. S = Σ x.
     let sum = row_sum(q, &op, x.id, (rows, n), &format!("{name} (sum)"), x.scale);
     // 2. d = round((n·x − S) / 2^t1).
     let d = deviation(q, node, x, sum, (rows, n), t1, "deviation");
-    let s_d = d.scale;
-
     // 3. V = Σ d².
     let v = q.new_tensor(
         &format!("{name} (n·variance)"),
         vec![rows],
-        2 * s_d,
+        2 * d.scale,
         TensorKind::Accumulator,
     );
     q.push(QOp::MatMul(MatMulOp {
-        name: op.clone(),
+        name: op,
         a: d.id,
         b: d.id,
         output: v,
         ikj: [1, n, 1],
         batches: (0..rows).map(|r| [r * n, r * n, r]).collect(),
     }));
+    Ok(Stats {
+        sum,
+        d,
+        t1,
+        v,
+        t2,
+        c,
+    })
+}
 
-    // 4. r = RSQRT[round((V + c_ε) / 2^t2)]. V = n³·var·2^(2·s_d).
-    let n3 = (n as f64).powi(3);
-    let per_var = n3 * (2.0 * s_d as f64).exp2();
-    let c = (epsilon * per_var).round();
-    let top = variance_top(n, spread / 2.0, t1, h) + c;
-    let t2 = (top.log2().ceil() as i32 - (bits as i32 - 2)).max(0);
-    if t2 > bits as i32 || !c.is_finite() || c >= (1u64 << 60) as f64 {
-        return Err(q.err(
-            node,
-            format!("epsilon {epsilon} does not fit at {bits} bits"),
-        ));
+/// Steps 4–5: `r`, then `z = round(d·r / 2^s1)`, the normalised values `(x − mean)/σ` at the
+/// scale their bound allows. Returns `(z, r)`.
+fn normalized(
+    q: &mut QuantCtx<'_>,
+    node: usize,
+    x: QRef,
+    (rows, n): (usize, usize),
+    st: &Stats,
+    b: &Bounds,
+) -> Result<(QRef, QRef), FrontendError> {
+    let op = q.node(node).name.clone();
+    let name = q.model.tensors[q.node(node).outputs[0]].name.clone();
+    // d·r / 2^s1 with s1 ≤ B: r no finer than z's scale allows.
+    let s_d = st.d.scale;
+    let mut s_z = q.scale_for_max(b.z);
+    let r = reciprocal_std(q, node, (rows, n), st, b, s_z + q.bits as i32 - s_d)?;
+    if s_d + r.scale < s_z {
+        s_z = s_d + r.scale;
     }
-    let unit = (t2 as f64).exp2() / per_var;
-    // The largest r (at v = 1) just fits the activation range.
-    let s_r = ((((1i64 << (bits - 1)) - 1) as f64) * unit.sqrt())
-        .log2()
-        .floor() as i32
-        - 1;
+    let lin = Lin {
+        a: Some(Operand {
+            tensor: st.d.id,
+            index: None,
+        }),
+        b: Some(Operand {
+            tensor: r.id,
+            index: row_index(rows, n),
+        }),
+        qm: Coef::Const(1),
+        ..Lin::default()
+    };
+    let shape = q.graph.tensors[x.id].shape.clone();
+    let z_name = format!("{name} (normalized)");
+    let shift = (s_d + r.scale - s_z) as u32;
+    let z = q.emit(op, new(&z_name, shape, s_z), lin, shift, FnKind::Identity);
+    Ok((z, r))
+}
+
+/// Step 4: `r = RSQRT[round((V + c_ε) / 2^t2)]`, the reciprocal of `n·σ` (the table's `unit`
+/// carries `n²`), at the finest scale (at most `s_max`) at which its value for the smallest
+/// calibrated variance is an activation.
+fn reciprocal_std(
+    q: &mut QuantCtx<'_>,
+    node: usize,
+    (rows, n): (usize, usize),
+    st: &Stats,
+    b: &Bounds,
+    s_max: i32,
+) -> Result<QRef, FrontendError> {
+    let bits = q.bits as i32;
+    let nf = n as f64;
+    // V = n³·σ²·2^(2·s_d); v·unit = n²·(σ² + ε), and r = 2^s_r / sqrt(v·unit).
+    let per_var = nf.powi(3) * (2.0 * st.d.scale as f64).exp2();
+    let unit = (st.t2 as f64).exp2() / per_var * nf * nf;
+    // The smallest argument of calibrated rows: √V ≥ n^1.5·σ/2^t1 − √n/2 (each d moves by at
+    // most ½). r there fits the activation range; smaller variances give wider values (the
+    // table's outputs are wide), which only the product of step 5 reads.
+    let root = (nf.powf(1.5) * b.sd.0 / (st.t1 as f64).exp2() - nf.sqrt() / 2.0).max(0.0);
+    let low = ((root * root + st.c) / (st.t2 as f64).exp2() + 0.5)
+        .floor()
+        .max(1.0);
+    let half = ((1i64 << (bits - 1)) - 1) as f64;
+    let s_top = (half * (low * unit).sqrt()).log2().floor();
+    let s_r = (s_top.clamp(-64.0, 64.0) as i32).min(s_max);
     let rsqrt = FnKind::Rsqrt {
         unit,
         out_scale: s_r,
     };
     rsqrt
-        .check_image(bits)
+        .check_image(q.bits)
         .map_err(|e| q.err(node, e.to_string()))?;
     let lin = Lin {
-        qc: Coef::Const(c as i64),
+        qc: Coef::Const(st.c as i64),
         ..Lin::of(QRef {
-            id: v,
-            scale: 2 * s_d,
+            id: st.v,
+            scale: 2 * st.d.scale,
         })
     };
-    let r_name = format!("{name} (1/std)");
-    let r = q.emit(op, new(&r_name, vec![rows], s_r), lin, t2 as u32, rsqrt);
-    Ok(Stats {
-        sum,
-        d,
-        t1,
-        spread,
-        r,
-    })
+    let op = q.node(node).name.clone();
+    let name = q.model.tensors[q.node(node).outputs[0]].name.clone();
+    let r_name = format!("{name} (1/(n·std))");
+    Ok(q.emit(op, new(&r_name, vec![rows], s_r), lin, st.t2 as u32, rsqrt))
 }
 
 /// `round((n·x_j − S) / 2^t)`: `n·(x_j − mean)` at the input's scale less `t`.
@@ -338,57 +438,14 @@ fn deviation(
     )
 }
 
-/// The shift `t0 ≤ t1` of the deviations step 5 multiplies: the finest at which they are still
-/// activations for the calibrated `|x_j − mean|` (a wider deviation is a prove-time range
-/// error, as for any activation), unless that leaves the coefficients `γ_j/n` too few bits in
-/// the product's single rounding (`s_out` is the output's scale).
-fn fine_shift(
-    q: &QuantCtx<'_>,
-    node: usize,
-    x: QRef,
-    n: usize,
-    st: &Stats,
-    s_out: i32,
-    gamma: &[f64],
-) -> i32 {
-    let bits = q.bits as i32;
-    let x_onnx = q.input_id(node, 0).unwrap_or(usize::MAX);
-    let dev = q.row_deviation_bound(x_onnx, n).map_or(st.spread, |b| {
-        (b * (x.scale as f64).exp2()).clamp(1.0, st.spread)
-    });
-    // n·dev / 2^t0 < 2^(B−1).
-    let finest = ((n as f64 * dev + 1.0).log2() - (bits - 1) as f64)
-        .ceil()
-        .max(0.0) as i32;
-    (finest..st.t1)
-        .find(|&t0| {
-            let s_g = s_out + bits - (x.scale - t0) - st.r.scale;
-            coefficients_keep(gamma, n, s_g, bits - 2)
-        })
-        .unwrap_or(st.t1)
-}
-
-/// Whether `γ_j / n` at scale `2^-s_g` rounds to integers within `2^-bits` of the largest.
-fn coefficients_keep(gamma: &[f64], n: usize, s_g: i32, bits: i32) -> bool {
-    let c = |g: f64| g / n as f64 * (s_g as f64).exp2();
-    let top = gamma.iter().fold(0.0f64, |m, &g| m.max(c(g).abs()));
-    let err = gamma
-        .iter()
-        .fold(0.0f64, |m, &g| m.max((c(g).round() - c(g)).abs()));
-    top.is_finite() && err <= top * (-bits as f64).exp2()
-}
-
-/// The largest `V = Σ_j d_j²` of a row of `n` inputs within `±b` (integers at the input's
-/// scale), `d_j = round((n·x_j − S) / 2^t1)` and `|d_j| ≤ 2^h`. Since
-/// `Σ (n·x_j − S)² = n²·Σ (x_j − mean)² ≤ n²·Σ x_j² ≤ n³·b²` and each rounding moves a term
-/// by at most ½, `√V ≤ n^1.5·b / 2^t1 + √n / 2`: a quarter of the bound `n·2^(2h)` that the
-/// per-element range alone gives, so the variance keeps two more bits before its table. An
-/// input beyond the calibrated range can exceed it: a prove-time range error, as for any
-/// activation.
-fn variance_top(n: usize, b: f64, t1: i32, h: i32) -> f64 {
+/// The largest `V = Σ_j d_j²` of a row of `n` inputs whose standard deviation is at most `sd`
+/// (integers at the input's scale), `d_j = round((n·x_j − S) / 2^t1)` and `|d_j| ≤ d_top`.
+/// Since `Σ (n·x_j − S)² = n³·σ²` and each rounding moves a term by at most ½,
+/// `√V ≤ n^1.5·sd / 2^t1 + √n / 2`; and `V ≤ n·d_top²`. (Inputs within `±b` have `σ ≤ b`.)
+fn variance_top(n: usize, sd: f64, t1: i32, d_top: f64) -> f64 {
     let n = n as f64;
-    let root = n.powf(1.5) * b / (t1 as f64).exp2() + n.sqrt() / 2.0;
-    (root * root).min(n * (2.0 * h as f64).exp2())
+    let root = n.powf(1.5) * sd / (t1 as f64).exp2() + n.sqrt() / 2.0;
+    (root * root).min(n * d_top * d_top)
 }
 
 fn new(name: &str, shape: Vec<usize>, scale: i32) -> NewTensor<'_> {
@@ -526,20 +583,7 @@ impl Decomposed {
 
 #[cfg(test)]
 mod tests {
-    use super::{coefficients_keep, variance_top};
-
-    /// γ/n keeps its bits where it is exact or large enough at the scale, not otherwise.
-    #[test]
-    fn coefficients_keep_their_precision_or_the_shift_stays_coarse() {
-        // 1/128 at 2^-7: exactly 1.
-        assert!(coefficients_keep(&[1.0; 4], 128, 7, 12));
-        // 0.3/128 at 2^-8 is 0.6: rounding it to 1 loses 40%.
-        assert!(!coefficients_keep(&[0.3, 1.0], 128, 8, 12));
-        // At 2^-30 the same coefficients are within 2^-12 of the largest.
-        assert!(coefficients_keep(&[0.3, 1.0], 128, 30, 12));
-        // All zero: nothing to lose.
-        assert!(coefficients_keep(&[0.0; 3], 7, 0, 12));
-    }
+    use super::variance_top;
 
     /// `Σ d²` of a row, `d_j = round((n·x_j − S) / 2^t1)` half-up as the circuit rounds.
     fn sum_sq(row: &[i64], t1: i32) -> f64 {
@@ -570,7 +614,7 @@ mod tests {
             (100, 32767, 9),
             (64, 4095, 6),
         ] {
-            let top = variance_top(n, b as f64, t1, 62);
+            let top = variance_top(n, b as f64, t1, 1e30);
             let mut rows: Vec<Vec<i64>> = vec![
                 (0..n).map(|j| if j % 2 == 0 { b } else { -b }).collect(),
                 (0..n).map(|j| if j == 0 { b } else { -b }).collect(),
@@ -594,7 +638,7 @@ mod tests {
                 );
             }
         }
-        // Never above the per-element bound n·2^(2h).
-        assert_eq!(variance_top(10, 1e9, 0, 4), 10.0 * 256.0);
+        // Never above the per-element bound n·d_top².
+        assert_eq!(variance_top(10, 1e9, 0, 16.0), 10.0 * 256.0);
     }
 }
