@@ -1283,6 +1283,7 @@ fn wide_rsqrt_outputs_feed_only_elementwise_ops() {
     let f = FnKind::Rsqrt {
         unit: 1.0 / 16.0,
         out_scale: 8,
+        narrow: false,
     };
     assert!(f.wide() && f.eval(1) == 1024);
     f.check_image(BITS).unwrap();

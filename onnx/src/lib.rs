@@ -18,14 +18,15 @@ pub mod tensor;
 pub use calibrate::Ranges;
 pub use onnx::{Node, OnnxModel, TensorInfo};
 pub use quantize::{
-    accuracy, output_range as output_range_of, quantize, Accuracy, QuantizeOptions, TensorAccuracy,
+    accuracy, output_range as output_range_of, quantize, Accuracy, Lookups, QuantizeOptions,
+    TensorAccuracy,
 };
 pub use tensor::{DType, Tensor};
 
 use std::path::Path;
 use thiserror::Error;
 use zkinfer_circuits::compiled::{CompiledModel, Provenance};
-use zkinfer_circuits::graph::{EvalError, QuantizedGraph};
+use zkinfer_circuits::graph::{EvalError, FnKind, QuantizedGraph, MAX_BITS};
 use zkinfer_circuits::input::{InputData, InputError};
 use zkinfer_circuits::plan::{
     choose_shape, Choice, LayoutError, MatvecCheck, Objective, SearchOptions,
@@ -154,7 +155,7 @@ pub struct Compiled {
 /// estimate is lower. Not for `--optimize verify-gas` (limbs add commitments).
 fn with_limbs(
     model: &OnnxModel,
-    inputs: &[Tensor],
+    (inputs, ranges): (&[Tensor], &Ranges),
     exact: (QuantizedGraph, Accuracy, Choice),
     opts: &CompileOptions,
     search: &SearchOptions,
@@ -165,19 +166,39 @@ fn with_limbs(
     {
         return Ok(exact);
     }
-    let (g0, acc0) = (exact.0.clone(), exact.1.clone());
+    let acc0 = exact.1.clone();
+    let bases = limb_bases(model, ranges, &exact.0, opts.range_margin);
     let mut best = exact;
-    for limb in quantize::limb_widths(g0.bits) {
-        let found = quantize::interpolated(model, inputs, &g0, &acc0, limb, opts.tolerance)?;
-        let Some((g, acc)) = found else { continue };
-        let Ok(choice) = choose_shape(&g, search) else {
-            continue;
-        };
-        if choice.shape.limbed() && choice.estimate_s < best.2.estimate_s {
-            best = (g, acc, choice);
+    for g0 in &bases {
+        for limb in quantize::limb_widths(g0.bits) {
+            let found = quantize::interpolated(model, inputs, g0, &acc0, limb, opts.tolerance)?;
+            let Some((g, acc)) = found else { continue };
+            let Ok(choice) = choose_shape(&g, search) else {
+                continue;
+            };
+            if choice.shape.limbed() && choice.estimate_s < best.2.estimate_s {
+                best = (g, acc, choice);
+            }
         }
     }
     Ok(best)
+}
+
+/// The graphs whose functions [`with_limbs`] interpolates: `exact` itself, or where it has wide
+/// functions (which limbs cannot check), the model lowered again with narrow ones at its width
+/// and up to two bits wider (a narrow reciprocal square root keeps fewer bits).
+fn limb_bases(
+    model: &OnnxModel,
+    ranges: &Ranges,
+    exact: &QuantizedGraph,
+    margin: f64,
+) -> Vec<QuantizedGraph> {
+    if !exact.functions.iter().any(FnKind::wide) {
+        return vec![exact.clone()];
+    }
+    (exact.bits..=(exact.bits + 2).min(MAX_BITS))
+        .filter_map(|bits| quantize::quantize(model, ranges, bits, margin, Lookups::Limbs).ok())
+        .collect()
 }
 
 /// Compiles an ONNX file with a calibration input.
@@ -210,7 +231,13 @@ pub fn compile(
         matvec_check: opts.matvec_check,
     };
     let choice = choose_shape(&graph, &search)?;
-    let (graph, acc, choice) = with_limbs(&model, &inputs, (graph, acc, choice), opts, &search)?;
+    let (graph, acc, choice) = with_limbs(
+        &model,
+        (&inputs, &ranges),
+        (graph, acc, choice),
+        opts,
+        &search,
+    )?;
     let provenance = Provenance {
         onnx_file: onnx_path
             .file_name()

@@ -21,6 +21,17 @@ use zkinfer_circuits::graph::{
 };
 use zkinfer_circuits::input::InputData;
 
+/// How the circuit will look a graph's functions up: in whole tables, or interpolated between
+/// knots on limbs, which range-check every function's outputs as activations (so no function
+/// may have [wide](FnKind::wide) outputs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookups {
+    /// Whole tables.
+    Tables,
+    /// Knots on limbs ([`interpolated`]).
+    Limbs,
+}
+
 /// The linear/product part of an elementwise op: `qa·a + qb·b + qm·a·b + qc`.
 #[derive(Clone, Debug)]
 pub struct Lin {
@@ -105,6 +116,8 @@ pub struct QuantCtx<'a> {
     pub model: &'a OnnxModel,
     /// Activation bit width.
     pub bits: u32,
+    /// How the circuit will look functions up.
+    pub lookups: Lookups,
     ranges: &'a Ranges,
     margin: f64,
     /// The graph being built.
@@ -514,10 +527,12 @@ pub fn quantize(
     ranges: &Ranges,
     bits: u32,
     margin: f64,
+    lookups: Lookups,
 ) -> Result<QuantizedGraph, FrontendError> {
     let mut q = QuantCtx {
         model,
         bits,
+        lookups,
         ranges,
         margin,
         graph: QuantizedGraph {
@@ -788,7 +803,7 @@ pub fn quantize_search(
         }
         // Some ops need more bits than others (a softmax or layer normalisation over long
         // rows): a width they refuse is skipped like one whose values leave the range.
-        let g = match quantize(model, ranges, bits, opts.range_margin) {
+        let g = match quantize(model, ranges, bits, opts.range_margin, Lookups::Tables) {
             Ok(g) => g,
             Err(e) if opts.bits.is_none() => {
                 last_err = Some(e);

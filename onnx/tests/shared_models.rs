@@ -11,6 +11,7 @@ use common::all_zero_lookups;
 use halo2_proofs::dev::MockProver;
 use std::path::PathBuf;
 use std::sync::Arc;
+use zkinfer_circuits::graph::FnKind;
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::plan::{MatvecCheck, Objective, Target};
 use zkinfer_circuits::ModelCircuit;
@@ -182,7 +183,7 @@ fn no_lookup_is_all_zero_for_sample_or_zero_inputs() {
 
 #[test]
 fn small_sequence_models_look_up_on_limbs_where_tables_would_set_k() {
-    for name in ["lstm", "1l_softmax"] {
+    for name in ["lstm", "1l_softmax", "layernorm"] {
         let dir = shared(name);
         let (onnx, input) = (dir.join("network.onnx"), dir.join("input.json"));
         let c = zkinfer_onnx::compile(&onnx, &input, &CompileOptions::default()).unwrap();
@@ -191,6 +192,10 @@ fn small_sequence_models_look_up_on_limbs_where_tables_would_set_k() {
         assert!(s.k <= 10, "{name}: {}", s.summary());
         assert!(c.accuracy.met_tolerance, "{name}: {:?}", c.accuracy);
         assert_eq!(c.model.graph.knot_limb(), Some(s.limb_bits));
+        // Limbs range-check every function's outputs: LayerNorm's reciprocal square root is
+        // narrow there.
+        let wide = |c: &zkinfer_onnx::Compiled| c.model.graph.functions.iter().any(FnKind::wide);
+        assert!(!wide(&c), "{name}");
         // A verify-gas layout keeps the exact tables (limbs add commitments).
         let gas = CompileOptions {
             objective: Objective::VerifyGas,
@@ -202,5 +207,6 @@ fn small_sequence_models_look_up_on_limbs_where_tables_would_set_k() {
             "{name}: {}",
             c.model.shape.summary()
         );
+        assert_eq!(wide(&c), name == "layernorm");
     }
 }

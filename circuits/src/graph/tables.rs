@@ -47,8 +47,14 @@ pub enum FnKind {
     /// of a constant factor). IEEE-754 makes the product, square root and quotient correctly
     /// rounded, so the table is the same on every machine. Its outputs are wide (see
     /// [`FnKind::codomain`]): precise where the variances usually are, and still defined for
-    /// the small ones.
-    Rsqrt { unit: f64, out_scale: i32 },
+    /// the small ones; or, `narrow`, activations (the largest, at `x = 1`, fits), which lookups
+    /// on limbs need.
+    Rsqrt {
+        unit: f64,
+        out_scale: i32,
+        #[serde(default)]
+        narrow: bool,
+    },
     /// `y = round(f(x * 2^-in_scale) * 2^out_scale)` for the fused elementwise expression `f`
     /// (see [`super::expr`]).
     Expr {
@@ -130,7 +136,9 @@ impl FnKind {
                 in_scale,
                 out_scale,
             } => recip(x, *in_scale, *out_scale),
-            FnKind::Rsqrt { unit, out_scale } => {
+            FnKind::Rsqrt {
+                unit, out_scale, ..
+            } => {
                 let v = x.max(1) as f64 * unit;
                 let y = (exp2i(*out_scale) / v.sqrt()).round();
                 // A unit that is not a positive finite number: no meaningful table.
@@ -214,13 +222,13 @@ impl FnKind {
         }
     }
 
-    /// Whether the outputs may leave the activation range (the reciprocal square root): such a
-    /// tensor is only an operand of elementwise ops, whose products and roundings are exact for
-    /// it (`QuantizedGraph::validate` checks that), never an output or the input of a chip that
-    /// takes activations. Not interpolated: lookups on limbs range-check a function's outputs
-    /// as activations.
+    /// Whether the outputs may leave the activation range (the reciprocal square root, unless
+    /// narrow): such a tensor is only an operand of elementwise ops, whose products and
+    /// roundings are exact for it (`QuantizedGraph::validate` checks that), never an output or
+    /// the input of a chip that takes activations. Not interpolated: lookups on limbs
+    /// range-check a function's outputs as activations.
     pub fn wide(&self) -> bool {
-        matches!(self, FnKind::Rsqrt { .. })
+        matches!(self, FnKind::Rsqrt { narrow: false, .. })
     }
 
     /// Whether `y` lies in the codomain at `bits`.
@@ -281,8 +289,16 @@ impl FnKind {
                 in_scale,
                 out_scale,
             } => format!("recip(in=2^-{in_scale},out=2^-{out_scale})"),
-            FnKind::Rsqrt { unit, out_scale } => {
-                format!("rsqrt(unit_bits={:#x},out=2^-{out_scale})", unit.to_bits())
+            FnKind::Rsqrt {
+                unit,
+                out_scale,
+                narrow,
+            } => {
+                let narrow = if *narrow { ",narrow" } else { "" };
+                format!(
+                    "rsqrt(unit_bits={:#x},out=2^-{out_scale}{narrow})",
+                    unit.to_bits()
+                )
             }
             FnKind::Expr {
                 steps,
@@ -523,6 +539,7 @@ mod tests {
         let f = FnKind::Rsqrt {
             unit,
             out_scale: s_r,
+            narrow: false,
         };
         f.check_image(bits).unwrap();
         let half = 1i64 << (bits - 1);
@@ -540,6 +557,7 @@ mod tests {
         let finer = FnKind::Rsqrt {
             unit,
             out_scale: s_r + 4,
+            narrow: false,
         };
         finer.check_image(bits).unwrap();
         assert!(finer.eval(1) >= half);
@@ -547,8 +565,19 @@ mod tests {
         let too_fine = FnKind::Rsqrt {
             unit,
             out_scale: s_r + 14,
+            narrow: false,
         };
         assert!(too_fine.check_image(bits).is_err());
+        // Narrow, the largest value (at x = 1) must be an activation, and it interpolates.
+        let narrow = |out_scale| FnKind::Rsqrt {
+            unit,
+            out_scale,
+            narrow: true,
+        };
+        assert!(!narrow(s_r).wide() && narrow(s_r).interpolable());
+        narrow(s_r + 1).check_image(bits).unwrap();
+        assert!(narrow(s_r + 2).check_image(bits).is_err());
+        assert_ne!(narrow(s_r).key(), f.key());
         // Tabulated over the non-negative half only: a negative argument is outside the
         // domain. Not interpolated: its outputs are wide.
         assert_eq!(f.domain(bits), 0..half);
@@ -571,6 +600,7 @@ mod tests {
         let bad = FnKind::Rsqrt {
             unit: 0.0,
             out_scale: 4,
+            narrow: false,
         };
         assert!(bad.check_image(bits).is_err());
     }

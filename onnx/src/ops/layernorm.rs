@@ -25,7 +25,7 @@ use super::reduce::Reduce;
 use super::rows::{row_index, row_sum};
 use super::{input, shape_err, OnnxOp};
 use crate::proto::Attrs;
-use crate::quantize::{Lin, NewTensor, QRef, QuantCtx};
+use crate::quantize::{Lin, Lookups, NewTensor, QRef, QuantCtx};
 use crate::tensor::{axis, Tensor};
 use crate::FrontendError;
 use std::any::Any;
@@ -362,7 +362,7 @@ fn normalized(
 
 /// Step 4: `r = RSQRT[round((V + c_ε) / 2^t2)]`, the reciprocal of `n·σ` (the table's `unit`
 /// carries `n²`), at the finest scale (at most `s_max`) at which its value for the smallest
-/// calibrated variance is an activation.
+/// calibrated variance is an activation (for lookups on limbs, its value at `v = 1`).
 fn reciprocal_std(
     q: &mut QuantCtx<'_>,
     node: usize,
@@ -380,15 +380,19 @@ fn reciprocal_std(
     // most ½). r there fits the activation range; smaller variances give wider values (the
     // table's outputs are wide), which only the product of step 5 reads.
     let root = (nf.powf(1.5) * b.sd.0 / (st.t1 as f64).exp2() - nf.sqrt() / 2.0).max(0.0);
-    let low = ((root * root + st.c) / (st.t2 as f64).exp2() + 0.5)
-        .floor()
-        .max(1.0);
+    let low = match q.lookups {
+        Lookups::Tables => ((root * root + st.c) / (st.t2 as f64).exp2() + 0.5).floor(),
+        // On limbs every output is an activation: the largest r, at v = 1, fits.
+        Lookups::Limbs => 1.0,
+    }
+    .max(1.0);
     let half = ((1i64 << (bits - 1)) - 1) as f64;
     let s_top = (half * (low * unit).sqrt()).log2().floor();
     let s_r = (s_top.clamp(-64.0, 64.0) as i32).min(s_max);
     let rsqrt = FnKind::Rsqrt {
         unit,
         out_scale: s_r,
+        narrow: q.lookups == Lookups::Limbs,
     };
     rsqrt
         .check_image(q.bits)
