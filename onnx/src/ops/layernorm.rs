@@ -243,9 +243,9 @@ struct Stats {
     c: f64,
 }
 
-/// `n·x_j − S`, rescaled by `2^t`, is an activation for every row within the bounds.
-fn deviation_fits(n: usize, b: &Bounds, t: i32, bits: u32) -> bool {
-    n as f64 * b.dev / (t as f64).exp2() + 0.5 < (bits as f64 - 1.0).exp2()
+/// The largest `|round((n·x_j − S) / 2^t)|` of rows within the bounds.
+fn deviation_top(n: usize, b: &Bounds, t: i32) -> f64 {
+    n as f64 * b.dev / (t as f64).exp2() + 0.5
 }
 
 /// The smallest shift `t2 ≤ B` with `round(top / 2^t2)` an activation.
@@ -272,10 +272,11 @@ fn statistics(
     let bits = q.bits;
     let op = q.node(node).name.clone();
     let name = q.model.tensors[q.node(node).outputs[0]].name.clone();
-    let d_top = |t: i32| n as f64 * b.dev / (t as f64).exp2() + 0.5;
+    let half = (bits as f64 - 1.0).exp2();
+    let d_top = |t: i32| deviation_top(n, b, t);
     let fits = |t: i32| {
         let top = variance_top(n, b.sd.1, t, d_top(t)) + epsilon_units(n, epsilon, x.scale - t);
-        deviation_fits(n, b, t, bits) && argument_shift(top, bits).is_some()
+        d_top(t) < half && argument_shift(top, bits).is_some()
     };
     let Some(t1) = (0..=bits as i32).find(|&t| fits(t)) else {
         return Err(q.err(
@@ -296,7 +297,7 @@ fn statistics(
     // 1. S = Σ x.
     let sum = row_sum(q, &op, x.id, (rows, n), &format!("{name} (sum)"), x.scale);
     // 2. d = round((n·x − S) / 2^t1).
-    let d = deviation(q, node, x, sum, (rows, n), t1, "deviation");
+    let d = deviation(q, node, x, sum, (rows, n), t1);
     // 3. V = Σ d².
     let v = q.new_tensor(
         &format!("{name} (n·variance)"),
@@ -418,7 +419,6 @@ fn deviation(
     sum: TensorId,
     (rows, n): (usize, usize),
     t: i32,
-    what: &str,
 ) -> QRef {
     let lin = Lin {
         b: Some(Operand {
@@ -431,7 +431,7 @@ fn deviation(
     };
     let op = q.node(node).name.clone();
     let name = q.model.tensors[q.node(node).outputs[0]].name.clone();
-    let name = format!("{name} ({what})");
+    let name = format!("{name} (deviation)");
     let shape = q.graph.tensors[x.id].shape.clone();
     q.emit(
         op,
