@@ -167,7 +167,7 @@ fn with_limbs(
         return Ok(exact);
     }
     let acc0 = exact.1.clone();
-    let bases = limb_bases(model, ranges, &exact.0, opts.range_margin);
+    let bases = limb_bases(model, ranges, &exact.0, opts);
     let mut best = exact;
     for g0 in &bases {
         for limb in quantize::limb_widths(g0.bits) {
@@ -186,18 +186,25 @@ fn with_limbs(
 
 /// The graphs whose functions [`with_limbs`] interpolates: `exact` itself, or where it has wide
 /// functions (which limbs cannot check), the model lowered again with narrow ones at its width
-/// and up to two bits wider (a narrow reciprocal square root keeps fewer bits).
+/// and, unless `--bits` fixed it, up to two bits wider (a narrow reciprocal square root keeps
+/// fewer bits).
 fn limb_bases(
     model: &OnnxModel,
     ranges: &Ranges,
     exact: &QuantizedGraph,
-    margin: f64,
+    opts: &CompileOptions,
 ) -> Vec<QuantizedGraph> {
     if !exact.functions.iter().any(FnKind::wide) {
         return vec![exact.clone()];
     }
-    (exact.bits..=(exact.bits + 2).min(MAX_BITS))
-        .filter_map(|bits| quantize::quantize(model, ranges, bits, margin, Lookups::Limbs).ok())
+    let widest = match opts.bits {
+        Some(_) => exact.bits,
+        None => (exact.bits + 2).min(MAX_BITS),
+    };
+    (exact.bits..=widest)
+        .filter_map(|b| {
+            quantize::quantize(model, ranges, b, opts.range_margin, Lookups::Limbs).ok()
+        })
         .collect()
 }
 

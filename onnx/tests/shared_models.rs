@@ -209,4 +209,12 @@ fn small_sequence_models_look_up_on_limbs_where_tables_would_set_k() {
         );
         assert_eq!(wide(&c), name == "layernorm");
     }
+    // Limbs never widen a width the user fixed.
+    let dir = shared("layernorm");
+    let fixed = CompileOptions {
+        bits: Some(11),
+        ..CompileOptions::default()
+    };
+    let c = zkinfer_onnx::compile(&dir.join("network.onnx"), &dir.join("input.json"), &fixed);
+    assert_eq!(c.unwrap().model.graph.bits, 11);
 }
