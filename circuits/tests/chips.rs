@@ -753,6 +753,72 @@ fn elementwise_rejects_wrong_function_rounding_and_range() {
     assert!(!satisfied(&c, &inst3, k));
 }
 
+/// The dense graph with its rescale split into an exact step and a bias add (per-element
+/// constants, read through a broadcast), then composed back into one op.
+#[test]
+fn composed_affine_steps_prove_and_reject_broken_witnesses() {
+    let (mut g, x) = dense_graph();
+    let QOp::Elementwise(relu) = g.ops.pop().unwrap() else {
+        panic!()
+    };
+    let acc = relu.a.as_ref().unwrap().tensor;
+    let t = g.tensors.len();
+    g.tensors.push(QTensor {
+        name: "rescaled".into(),
+        shape: vec![3],
+        scale: 6,
+        kind: TensorKind::Activation,
+    });
+    g.ops.push(QOp::Elementwise(ElemOp {
+        name: "rescale".into(),
+        output: t,
+        a: Some(Operand {
+            tensor: acc,
+            index: None,
+        }),
+        qa: Coef::Const(1),
+        shift: 2,
+        func: 0,
+        ..relu.clone()
+    }));
+    g.ops.push(QOp::Elementwise(ElemOp {
+        a: Some(Operand {
+            tensor: t,
+            index: Some(vec![2, 1, 0]),
+        }),
+        qc: Coef::Each(vec![3, -2, 1]),
+        ..relu
+    }));
+    let before = g.ops.len();
+    assert_eq!(compose_affine(&mut g), 1);
+    assert_eq!(g.ops.len(), before - 1);
+    let (c, inst, k) = build(g, x);
+    assert!(satisfied(&c, &inst, k));
+    let (_, lane, row) = last_op_segment(&c);
+    let vals = c.witness.as_ref().unwrap();
+    let QOp::Elementwise(op) = &c.graph.ops[c.graph.ops.len() - 1] else {
+        panic!()
+    };
+    let rq = op.round(op.lin(0, vals), c.graph.bits);
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[
+            (AdvCol::ElQ(lane), row, fe(rq.q + 1)),
+            (AdvCol::ElR(lane), row, fe(rq.r - (1 << BITS))),
+        ],
+        "a composed rounding",
+    );
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::ElR(lane), row, fe(rq.r + 1))],
+        "a remainder",
+    );
+}
+
 #[test]
 fn remainder_rows_range_check_the_remainder_through_the_identity() {
     let (g, x) = dense_graph();

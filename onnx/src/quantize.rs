@@ -588,6 +588,7 @@ pub fn quantize(
         })?;
         q.graph.outputs.push(r.id);
     }
+    zkinfer_circuits::graph::compose_affine(&mut q.graph);
     q.graph.validate().map_err(|d| FrontendError::Graph {
         detail: format!("internal: quantized graph invalid: {d}"),
     })?;

@@ -347,9 +347,11 @@ fn missed_tolerance_reports_the_error_of_each_op() {
         .iter()
         .map(|t| t.tensor.as_str())
         .collect();
-    for t in ["ln", "w", "dv", "p3", "rs", "rm"] {
+    for t in ["ln", "dv", "p3", "rs", "rm"] {
         assert!(names.contains(&t), "{t} not in {names:?}");
     }
+    // The Where `w` only feeds the Div by two: composed into `dv`, it has no tensor of its own.
+    assert!(!names.contains(&"w"), "{names:?}");
     let ln = c.tensor_accuracy.iter().find(|t| t.tensor == "ln").unwrap();
     assert!(ln.rel_error > 0.0 && ln.rel_error < 1.0, "{ln:?}");
     assert!(ln.op.contains("ReduceMean"), "{ln:?}");

@@ -15,6 +15,7 @@
 //! by lookups. Accumulators (outputs of linear maps and products) are unbounded and are only
 //! ever consumed by an [`ElemOp`] that rescales them back into the activation range.
 
+mod compose;
 mod elementwise;
 pub mod expr;
 mod invalid;
@@ -24,6 +25,7 @@ mod maxpool;
 mod tables;
 mod view;
 
+pub use compose::compose_affine;
 pub use elementwise::{Coef, ElemOp, Operand};
 pub use invalid::{GraphError, OpDefect};
 pub use linear::{Geometry, LinearGroup, LinearOp, WeightSet, PAD};
@@ -119,6 +121,26 @@ impl QOp {
             QOp::MaxPool(op) => op,
             QOp::MatMul(op) => op,
             QOp::View(op) => op,
+        }
+    }
+
+    /// Every tensor id the op holds (read and written), for renumbering.
+    pub fn tensor_ids_mut(&mut self) -> Vec<&mut TensorId> {
+        match self {
+            QOp::Linear(op) => vec![&mut op.input, &mut op.output],
+            QOp::Elementwise(op) => {
+                let mut v: Vec<&mut TensorId> = op.a.iter_mut().map(|o| &mut o.tensor).collect();
+                v.extend(op.b.iter_mut().map(|o| &mut o.tensor));
+                v.push(&mut op.output);
+                v
+            }
+            QOp::MaxPool(op) => vec![&mut op.input, &mut op.output],
+            QOp::MatMul(op) => vec![&mut op.a, &mut op.b, &mut op.output],
+            QOp::View(op) => {
+                let mut v: Vec<&mut TensorId> = op.inputs.iter_mut().collect();
+                v.push(&mut op.output);
+                v
+            }
         }
     }
 
