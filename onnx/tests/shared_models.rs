@@ -97,6 +97,38 @@ fn lstm() {
 fn self_attention() {
     check("self_attention");
 }
+/// self_attention masks its scores with -10 before the softmax; at its width the exponential
+/// rounds `exp(-10 - max)` to zero for every score it can hold, so the Where is a masked
+/// softmax: no Where op, exponentials only for the kept (causal) elements, masked weights 0.
+#[test]
+fn a_mask_the_exponential_cannot_see_is_a_masked_softmax() {
+    let dir = shared("self_attention");
+    let (onnx, input) = (dir.join("network.onnx"), dir.join("input.json"));
+    let m = zkinfer_onnx::compile(&onnx, &input, &CompileOptions::default())
+        .unwrap()
+        .model;
+    let g = &m.graph;
+    let names: Vec<&str> = g.ops.iter().map(|o| o.family().name()).collect();
+    assert!(!names.contains(&"/attention/Where"), "{names:?}");
+    let exp = g
+        .ops
+        .iter()
+        .map(|o| o.family().output())
+        .find(|&t| g.tensors[t].name.ends_with("(exp)"))
+        .unwrap();
+    assert_eq!(g.tensors[exp].len(), 4 * 64 * 65 / 2, "kept elements only");
+    let data = InputData::from_path(&input).unwrap();
+    let vals = g.eval(&data.quantize(&m.io()).unwrap()).unwrap();
+    let p = (0..g.tensors.len())
+        .find(|&t| g.tensors[t].name == "/attention/Softmax_output_0")
+        .unwrap();
+    for (e, &v) in vals[p].iter().enumerate() {
+        if e % 64 > (e / 64) % 64 {
+            assert_eq!(v, 0, "masked weight {e}");
+        }
+    }
+}
+
 #[test]
 fn multihead_attention() {
     check("multihead_attention");

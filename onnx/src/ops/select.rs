@@ -5,13 +5,16 @@
 //! `Softmax(Where(cond, -inf, x))` (a causal mask; very large negative constants, ≤ -1e9, count
 //! as -inf) is lowered here together with its Softmax as a masked softmax
 //! (`super::softmax`): the masked elements are exactly zero, as in floats. An infinite constant
-//! anywhere else is refused.
+//! anywhere else is refused. A finite constant so negative that the softmax's exponential
+//! rounds it to zero for every value the other side can take (nanoGPT's `-10` beside scores
+//! of at most a few units) masks the same way: the quantized result is the one the Where would
+//! give, without a Where op, and the scores keep their own, finer scale.
 
 use super::rows::view;
 use super::softmax::Softmax;
 use super::{input, OnnxOp};
 use crate::proto::Attrs;
-use crate::quantize::{Lin, QuantCtx};
+use crate::quantize::{Lin, QRef, QuantCtx};
 use crate::tensor::{broadcast_binary, broadcast_index, broadcast_shape, DType, Tensor};
 use crate::FrontendError;
 use std::any::Any;
@@ -126,22 +129,47 @@ fn is_mask(v: f64) -> bool {
     v <= -1e9
 }
 
+/// Whether a finite constant `v` drops out of a softmax over a row of `x`, for every value `x`
+/// can take: the largest `|x|` a `bits`-bit activation at `x`'s scale holds is `R`, so the row
+/// maximum is at least `-R` and `exp(v - max) ≤ exp(v + R)`, which the softmax's exponential
+/// (`round(2^(bits-2)·exp(·))`, `super::softmax`) rounds to zero when it is below
+/// `2^-(bits-1)`; a quarter in the exponent covers the rounding of `v` and `x`. The masked
+/// softmax then computes what the softmax of `Where(cond, v, x)` would at this width.
+fn underflows(v: f64, x: QRef, bits: u32) -> bool {
+    let reach = (f64::from(bits as i32 - 1 - x.scale)).exp2();
+    v + reach < -f64::from(bits - 1) * std::f64::consts::LN_2 - 0.25
+}
+
 /// Lowers `Softmax(Where(cond, -inf, x))` (either side) as a masked softmax; `false` when the
-/// Where has no mask constant.
+/// Where has no mask constant. A finite constant that [underflows] the softmax masks too,
+/// when every element the Where takes from it does and the Where's only reader is a Softmax.
 fn lower_masked_softmax(
     q: &mut QuantCtx<'_>,
     node: usize,
     cond: &Tensor,
 ) -> Result<bool, FrontendError> {
     let (ci, xi) = match (q.const_input(node, 1), q.const_input(node, 2)) {
-        (Some(c), None) if c.data.iter().any(|&v| is_mask(v)) => (1, 2),
-        (None, Some(c)) if c.data.iter().any(|&v| is_mask(v)) => (2, 1),
+        (Some(_), None) => (1, 2),
+        (None, Some(_)) => (2, 1),
         _ => return Ok(false),
     };
     let c = q
         .const_input(node, ci)
         .ok_or_else(|| q.err(node, "missing mask constant"))?;
     let out = q.node(node).outputs[0];
+    let infinite = c.data.iter().any(|&v| is_mask(v));
+    let to_softmax = q
+        .sole_consumer(out)
+        .is_some_and(|s| q.node(s).op.as_any().is::<Softmax>());
+    let x = match q.act_input(node, xi) {
+        Ok(x) => x,
+        Err(e) if infinite => return Err(e),
+        Err(_) => return Ok(false),
+    };
+    let masks = |v: f64| is_mask(v) || (!infinite && underflows(v, x, q.bits));
+    if !infinite && !(to_softmax && c.data.iter().all(|&v| masks(v))) {
+        return Ok(false);
+    }
     let shape = q.shape(out).to_vec();
     let (cidx, vidx) = (
         broadcast_index(&cond.shape, &shape),
@@ -155,7 +183,7 @@ fn lower_masked_softmax(
     if keep
         .iter()
         .zip(&vidx)
-        .any(|(&k, &i)| !k && !is_mask(c.data[i as usize]))
+        .any(|(&k, &i)| !k && !masks(c.data[i as usize]))
     {
         return Err(q.err(
             node,
@@ -175,7 +203,6 @@ fn lower_masked_softmax(
             "an infinite constant (a -inf mask) is only supported as the input of a Softmax",
         ));
     };
-    let x = q.act_input(node, xi)?;
     let xshape = q.graph.tensors[x.id].shape.clone();
     let x = match xshape == shape {
         true => x,
@@ -213,4 +240,29 @@ pub fn where_(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
 
 pub fn equal(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
     Ok(Box::new(Equal))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at_scale(scale: i32) -> QRef {
+        QRef { id: 0, scale }
+    }
+
+    #[test]
+    fn a_finite_constant_masks_only_where_the_exponential_rounds_it_to_zero() {
+        // 12 bits: the exponential is round(2^10·exp(·)); zero below 2^-11 = exp(-7.62).
+        // Scores at 2^-13 reach 0.25, at 2^-11 reach 1, at 2^-9 reach 4.
+        assert!(underflows(-10.0, at_scale(13), 12));
+        assert!(underflows(-10.0, at_scale(11), 12));
+        assert!(!underflows(-10.0, at_scale(9), 12));
+        assert!(!underflows(-8.0, at_scale(11), 12));
+        // Wider activations resolve smaller exponentials: -10 is seen at 16 bits.
+        assert!(!underflows(-10.0, at_scale(17), 16));
+        // The bound itself: exp(v + R) with the quarter's margin.
+        let edge = -(11.0 * std::f64::consts::LN_2) - 0.25 - 1.0;
+        assert!(underflows(edge - 1e-9, at_scale(11), 12));
+        assert!(!underflows(edge + 1e-9, at_scale(11), 12));
+    }
 }
