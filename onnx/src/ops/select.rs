@@ -167,7 +167,8 @@ fn lower_masked_softmax(
         Err(_) => return Ok(false),
     };
     let masks = |v: f64| is_mask(v) || (!infinite && underflows(v, x, q.bits));
-    if !infinite && !(to_softmax && c.data.iter().all(|&v| masks(v))) {
+    let masked = infinite || (to_softmax && c.data.iter().all(|&v| masks(v)));
+    if !masked {
         return Ok(false);
     }
     let shape = q.shape(out).to_vec();
