@@ -96,7 +96,15 @@ pub enum FrontendError {
     Eval(#[from] EvalError),
     /// The model does not fit any circuit shape.
     #[error("cannot lay out the circuit: {0}")]
-    Layout(#[from] LayoutError),
+    Layout(LayoutError),
+}
+
+// Not `#[from]`: that would make the layout error the source too, and a chain of causes
+// would print it twice.
+impl From<LayoutError> for FrontendError {
+    fn from(e: LayoutError) -> Self {
+        FrontendError::Layout(e)
+    }
 }
 
 /// Options of `zkinfer compile`.
@@ -156,19 +164,22 @@ pub struct Compiled {
 fn with_limbs(
     model: &OnnxModel,
     (inputs, ranges): (&[Tensor], &Ranges),
-    exact: (QuantizedGraph, Accuracy, Choice),
+    (graph, acc0, exact): (QuantizedGraph, Accuracy, Result<Choice, LayoutError>),
     opts: &CompileOptions,
     search: &SearchOptions,
 ) -> Result<(QuantizedGraph, Accuracy, Choice), FrontendError> {
-    // Limbs add commitments: a verify-gas layout keeps the exact tables.
-    let rows = exact.2.layout.rows_used();
-    if rows.saturating_mul(4) >= 1usize << exact.2.shape.k || opts.objective == Objective::VerifyGas
-    {
-        return Ok(exact);
+    // Limbs add commitments: a verify-gas layout keeps the exact tables. Where the exact
+    // tables do not fit at all (a `--k` below them), limbs are the only way.
+    if opts.objective == Objective::VerifyGas {
+        return Ok((graph, acc0, exact?));
     }
-    let acc0 = exact.1.clone();
-    let bases = limb_bases(model, ranges, &exact.0, opts);
-    let mut best = exact;
+    if let Ok(c) = &exact {
+        if c.layout.rows_used().saturating_mul(4) >= 1usize << c.shape.k {
+            return Ok((graph, acc0, exact?));
+        }
+    }
+    let bases = limb_bases(model, ranges, &graph, opts);
+    let mut best: Option<(QuantizedGraph, Accuracy, Choice)> = None;
     for g0 in &bases {
         for limb in quantize::limb_widths(g0.bits) {
             let found = quantize::interpolated(model, inputs, g0, &acc0, limb, opts.tolerance)?;
@@ -176,12 +187,20 @@ fn with_limbs(
             let Ok(choice) = choose_shape(&g, search) else {
                 continue;
             };
-            if choice.shape.limbed() && choice.estimate_s < best.2.estimate_s {
-                best = (g, acc, choice);
+            let to_beat = best
+                .as_ref()
+                .map(|b| &b.2)
+                .or(exact.as_ref().ok())
+                .map_or(f64::INFINITY, |c| c.estimate_s);
+            if choice.shape.limbed() && choice.estimate_s < to_beat {
+                best = Some((g, acc, choice));
             }
         }
     }
-    Ok(best)
+    match best {
+        Some(b) => Ok(b),
+        None => Ok((graph, acc0, exact?)),
+    }
 }
 
 /// The graphs whose functions [`with_limbs`] interpolates: `exact` itself, or where it has wide
@@ -237,7 +256,7 @@ pub fn compile(
         objective: opts.objective,
         matvec_check: opts.matvec_check,
     };
-    let choice = choose_shape(&graph, &search)?;
+    let choice = choose_shape(&graph, &search);
     let (graph, acc, choice) = with_limbs(
         &model,
         (&inputs, &ranges),

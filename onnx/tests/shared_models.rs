@@ -129,6 +129,26 @@ fn a_mask_the_exponential_cannot_see_is_a_masked_softmax() {
     }
 }
 
+/// A `--k` below what the exact tables need: the limbs are tried there too; a `k` too small for
+/// anything is one clear error, said once (no repeated cause).
+#[test]
+fn a_forced_k_below_the_tables_looks_up_on_limbs_or_is_refused_once() {
+    let dir = shared("layernorm");
+    let (onnx, input) = (dir.join("network.onnx"), dir.join("input.json"));
+    let at = |k| CompileOptions {
+        k: Some(k),
+        ..CompileOptions::default()
+    };
+    let c = zkinfer_onnx::compile(&onnx, &input, &at(9)).unwrap();
+    assert_eq!(c.model.shape.k, 9);
+    assert!(c.model.shape.limbed(), "{}", c.model.shape.summary());
+    let err = zkinfer_onnx::compile(&onnx, &input, &at(7)).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("k = 7 is too small"), "{msg}");
+    assert_eq!(msg.matches("too small").count(), 1, "{msg}");
+    assert!(std::error::Error::source(&err).is_none(), "{msg}");
+}
+
 #[test]
 fn multihead_attention() {
     check("multihead_attention");

@@ -58,8 +58,16 @@ pub enum ProverError {
     Prove(String),
     /// The proving backend failed.
     #[error("proving failed: {0}")]
-    Backend(#[from] BackendError),
+    Backend(BackendError),
     /// Self-check of a fresh proof failed.
     #[error(transparent)]
     Verify(#[from] VerifyError),
+}
+
+// Not `#[from]`: that would make the backend error the source too, and a chain of causes
+// would print it twice.
+impl From<BackendError> for ProverError {
+    fn from(e: BackendError) -> Self {
+        ProverError::Backend(e)
+    }
 }

@@ -266,16 +266,21 @@ pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, 
     let width_sets = width_sets(&w.distinct_widths());
     let (ks, floor) = k_range(g, &w, opts)?;
     let mut all: Vec<Choice> = Vec::new();
-    let mut last_err = LayoutError::NoRoom {
-        chip: Chip::Any,
+    let k_hi = *ks.end();
+    let mut last_err = LayoutError::TooFewRows {
+        k: k_hi,
         needed: floor,
-        usable: 0,
+        usable: base_shape(g, &w, opts, k_hi).usable_rows(),
     };
     for k in ks {
         let base = base_shape(g, &w, opts, k);
         let usable = base.usable_rows();
         for shape in candidate_shapes(g, &w, &base, &width_sets) {
-            if w.tallest(&shape) > usable {
+            let needed = w.tallest(&shape);
+            if needed > usable {
+                if k == k_hi {
+                    last_err = LayoutError::TooFewRows { k, needed, usable };
+                }
                 continue;
             }
             if let Some((shape, layout)) = lay_out_growing(g, shape, &mut last_err) {
@@ -503,7 +508,7 @@ fn add_lane(shape: &mut CircuitShape, e: &LayoutError) -> bool {
             shape.matmul_weight_lanes += 1;
             shape.dot_lanes = shape.dot_lanes.max(shape.matmul_weight_lanes);
         }
-        Chip::BinaryElementwise | Chip::Any => return false,
+        Chip::BinaryElementwise => return false,
     }
     true
 }

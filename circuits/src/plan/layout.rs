@@ -205,8 +205,6 @@ pub enum Chip {
     DotProduct,
     /// Matmul lanes with weight columns.
     MatmulWeights,
-    /// No chip in particular (the shape search found no shape at all).
-    Any,
 }
 
 impl Chip {
@@ -219,7 +217,6 @@ impl Chip {
             Chip::MaxPool => "max-pool",
             Chip::DotProduct => "dot-product",
             Chip::MatmulWeights => "matmul (weight columns)",
-            Chip::Any => "any",
         }
     }
 }
@@ -237,6 +234,13 @@ pub enum LayoutError {
     #[error("the {chip} lanes are full: {needed} rows needed in one lane with {usable} usable")]
     NoRoom {
         chip: Chip,
+        needed: usize,
+        usable: usize,
+    },
+    /// No shape at the largest `k` searched has rows enough for the model's tallest part.
+    #[error("k = {k} is too small for this model: it needs at least {needed} rows in one column (lookup tables, public values or its tallest region), {usable} are usable; choose a larger --k or leave it out")]
+    TooFewRows {
+        k: u32,
         needed: usize,
         usable: usize,
     },
