@@ -757,18 +757,14 @@ fn elementwise_rejects_wrong_function_rounding_and_range() {
 /// constants, read through a broadcast), then composed back into one op.
 #[test]
 fn composed_affine_steps_prove_and_reject_broken_witnesses() {
-    let (mut g, x) = dense_graph();
-    let QOp::Elementwise(relu) = g.ops.pop().unwrap() else {
+    let (g, x) = dense_graph();
+    let mut b = Builder { g };
+    let QOp::Elementwise(relu) = b.g.ops.pop().unwrap() else {
         panic!()
     };
     let acc = relu.a.as_ref().unwrap().tensor;
-    let t = g.tensors.len();
-    g.tensors.push(QTensor {
-        name: "rescaled".into(),
-        shape: vec![3],
-        scale: 6,
-        kind: TensorKind::Activation,
-    });
+    let t = b.tensor("rescaled", &[3], 6, TensorKind::Activation);
+    let mut g = b.g;
     g.ops.push(QOp::Elementwise(ElemOp {
         name: "rescale".into(),
         output: t,

@@ -419,144 +419,63 @@ mod tests {
         }
     }
 
+    /// `x → t = f1(round(qa1·x / 2^s1)) → y = f2(round((qa2·t + qc2) / 2^s2))`, `x` an input of
+    /// four elements; returns the graph, `t` and `y` (nothing listed as output yet).
+    fn two_steps(
+        (qa1, s1, f1): (i64, u32, u32),
+        (qa2, qc2, s2, f2): (i64, i64, u32, u32),
+    ) -> (QuantizedGraph, TensorId, TensorId) {
+        let mut g = graph();
+        let x = input(&mut g, "x", 4);
+        let (c0, c) = (Coef::Const(0), Coef::Const(qc2));
+        let t = elem(&mut g, "t", 4, plain(x), None, [qa1, 0, 0], c0, s1, f1);
+        let y = elem(&mut g, "y", 4, plain(t), None, [qa2, 0, 0], c, s2, f2);
+        (g, t, y)
+    }
+
     #[test]
     fn steps_others_read_listed_or_input_checks_stay() {
-        // Read twice.
-        let mut g = graph();
-        let x = input(&mut g, "x", 4);
-        let t = elem(
+        // Read twice: by y and by z.
+        let (mut g, t, y) = two_steps((1, 1, 0), (1, 0, 1, 0));
+        let z = elem(
             &mut g,
-            "t",
+            "z",
             4,
-            plain(x),
+            plain(t),
             None,
             [1, 0, 0],
             Coef::Const(0),
-            1,
+            0,
             0,
         );
-        let y = elem(
-            &mut g,
-            "y",
-            4,
-            plain(t),
-            plain(t),
-            [1, 1, 0],
-            Coef::Const(0),
-            1,
-            0,
-        );
-        g.outputs.push(y);
+        g.outputs.extend([y, z]);
         assert_eq!(compose_affine(&mut g), 0);
         // Listed as an output.
-        let mut g = graph();
-        let x = input(&mut g, "x", 4);
-        let t = elem(
-            &mut g,
-            "t",
-            4,
-            plain(x),
-            None,
-            [1, 0, 0],
-            Coef::Const(0),
-            1,
-            0,
-        );
-        let y = elem(
-            &mut g,
-            "y",
-            4,
-            plain(t),
-            None,
-            [1, 0, 0],
-            Coef::Const(0),
-            1,
-            0,
-        );
+        let (mut g, t, y) = two_steps((1, 1, 0), (1, 0, 1, 0));
         g.outputs.extend([t, y]);
         assert_eq!(compose_affine(&mut g), 0);
-        // A graph input's range check, and a step through a function.
-        let mut g = graph();
-        let x = input(&mut g, "x", 4);
-        let t = elem(
-            &mut g,
-            "relu",
-            4,
-            plain(x),
-            None,
-            [1, 0, 0],
-            Coef::Const(0),
-            1,
-            1,
-        );
-        let y = elem(
-            &mut g,
-            "y",
-            4,
-            plain(t),
-            None,
-            [1, 0, 0],
-            Coef::Const(0),
-            1,
-            0,
-        );
+        // A step through a function (relu).
+        let (mut g, _, y) = two_steps((1, 1, 1), (1, 0, 1, 0));
         g.outputs.push(y);
         assert_eq!(compose_affine(&mut g), 0);
+        // A graph input's range check: `t` reads the input's check, which stays.
+        let (mut g, _, y) = two_steps((1, 1, 0), (1, 0, 1, 0));
+        g.outputs.push(y);
+        assert_eq!(compose_affine(&mut g), 1);
+        assert_eq!(g.ops.len(), 2, "the input check and the composed step");
+        let (QOp::Elementwise(check), QOp::Elementwise(y)) = (&g.ops[0], &g.ops[1]) else {
+            panic!("not elementwise")
+        };
+        assert_eq!(y.a.as_ref().map(|o| o.tensor), Some(check.output));
     }
 
     #[test]
     fn a_composed_shift_beyond_the_bits_stays() {
-        let mut g = graph();
-        let x = input(&mut g, "x", 4);
-        let t = elem(
-            &mut g,
-            "t",
-            4,
-            plain(x),
-            None,
-            [3, 0, 0],
-            Coef::Const(0),
-            5,
-            0,
-        );
-        let y = elem(
-            &mut g,
-            "y",
-            4,
-            plain(t),
-            None,
-            [5, 0, 0],
-            Coef::Const(1),
-            4,
-            0,
-        );
+        let (mut g, _, y) = two_steps((3, 5, 0), (5, 1, 4, 0));
         g.outputs.push(y);
         assert_eq!(compose_affine(&mut g), 0, "5 + 4 > 8 bits");
         // Even coefficients cancel shift: 4·x / 2^5 then 8·t / 2^4 is x / 2^4.
-        let mut g = graph();
-        let x = input(&mut g, "x", 4);
-        let t = elem(
-            &mut g,
-            "t",
-            4,
-            plain(x),
-            None,
-            [4, 0, 0],
-            Coef::Const(0),
-            5,
-            0,
-        );
-        let y = elem(
-            &mut g,
-            "y",
-            4,
-            plain(t),
-            None,
-            [8, 0, 0],
-            Coef::Const(0),
-            4,
-            0,
-        );
+        let (mut g, _, y) = two_steps((4, 5, 0), (8, 0, 4, 0));
         g.outputs.push(y);
         assert_eq!(compose_affine(&mut g), 1);
         let QOp::Elementwise(e) = &g.ops[1] else {
