@@ -9,7 +9,8 @@
 //! `(qa·A)·x + (qb·2^s + qm·C)·b + (qm·A)·x·b + (qc·2^s + qa·C)` with the reader's shift plus
 //! `s`. The reader then rounds once, from the exact value, instead of twice: one op (a row per
 //! element) fewer and no less precise. A matrix product's rescale followed by a scaling, a
-//! bias `Add`, a residual `Add` or an activation table becomes one op.
+//! bias `Add` or an activation table becomes one op (a residual `Add` too, where the two
+//! shifts together fit the bit width).
 //!
 //! The reader keeps every check it had (its remainder against `2^bits`, its output range and
 //! function), so its witness stays unique. A composition is skipped when the combined shift
