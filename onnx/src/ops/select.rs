@@ -204,6 +204,10 @@ fn lower_masked_softmax(
             "an infinite constant (a -inf mask) is only supported as the input of a Softmax",
         ));
     };
+    // A row masked entirely by a finite constant is uniform in floats: the Where stays.
+    if !infinite && !op.keeps_every_row(&shape, &keep) {
+        return Ok(false);
+    }
     let xshape = q.graph.tensors[x.id].shape.clone();
     let x = match xshape == shape {
         true => x,

@@ -71,6 +71,25 @@ impl Softmax {
     }
 }
 
+impl Softmax {
+    /// Whether every row of a softmax over `shape` keeps an element of `keep` (one flag per
+    /// element, in `shape`'s order).
+    pub(super) fn keeps_every_row(&self, shape: &[usize], keep: &[bool]) -> bool {
+        let Ok(rows) = self.rows("", shape) else {
+            return false;
+        };
+        let keep: Vec<bool> = match &rows.perm {
+            Some(p) => transpose_index(shape, p)
+                .1
+                .iter()
+                .map(|&i| keep[i as usize])
+                .collect(),
+            None => keep.to_vec(),
+        };
+        keep.chunks(rows.n).all(|r| r.iter().any(|&k| k))
+    }
+}
+
 /// Softmax of each row of `x` (`rows × n`, row-major), in floats.
 fn softmax_rows(x: &[f64], n: usize) -> Vec<f64> {
     x.chunks(n)
@@ -415,4 +434,29 @@ pub fn softmax(a: &Attrs<'_>, opset: i64) -> Result<Box<dyn OnnxOp>, FrontendErr
     let coerce_2d = opset < 13;
     let axis = a.int("axis")?.unwrap_or(if coerce_2d { 1 } else { -1 });
     Ok(Box::new(Softmax { axis, coerce_2d }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_without_a_kept_element_is_found_along_the_softmax_axis() {
+        // 2 × 3, kept: [[1, 0, 0], [0, 0, 1]].
+        let keep = [true, false, false, false, false, true];
+        let last = Softmax {
+            axis: 1,
+            coerce_2d: false,
+        };
+        assert!(last.keeps_every_row(&[2, 3], &keep));
+        // Along axis 0 the middle column keeps nothing.
+        let first = Softmax {
+            axis: 0,
+            coerce_2d: false,
+        };
+        assert!(!first.keeps_every_row(&[2, 3], &keep));
+        let mut row_masked = keep;
+        row_masked[5] = false;
+        assert!(!last.keeps_every_row(&[2, 3], &row_masked));
+    }
 }
