@@ -58,6 +58,13 @@ pub enum FrontendError {
         node: String,
         supported: String,
     },
+    /// A model already quantized by ONNX Runtime's tool (int8 import is not supported yet).
+    #[error("node '{node}' is '{op}': this model is already quantized ({form}); zkinfer quantizes float models itself and cannot import int8 models yet: compile the float model instead")]
+    QuantizedModel {
+        op: String,
+        node: String,
+        form: &'static str,
+    },
     /// A node reads a tensor nothing produces.
     #[error("node '{node}' ({op}) input #{index} refers to tensor '{tensor}', which no node, initializer or graph input produces")]
     DanglingTensor {

@@ -398,6 +398,7 @@ fn resolve_nodes(
     opset: i64,
     table: &mut TensorTable,
 ) -> Result<Vec<Node>, FrontendError> {
+    refuse_quantized(graph)?;
     let mut nodes: Vec<Node> = Vec::with_capacity(graph.node.len());
     for (i, np) in graph.node.iter().enumerate() {
         let (name, op) = resolve_op(np, i, opset)?;
@@ -425,6 +426,33 @@ fn resolve_nodes(
         });
     }
     Ok(nodes)
+}
+
+/// Refuses a model quantized by ONNX Runtime's tool, naming its form: dynamic when it
+/// quantizes at run time (DynamicQuantizeLinear, with MatMulInteger), else QOperator when it has
+/// an integer operator (such models also hold QuantizeLinear), else QDQ.
+fn refuse_quantized(graph: &pb::GraphProto) -> Result<(), FrontendError> {
+    let found: Vec<(usize, &pb::NodeProto, &'static str)> = graph
+        .node
+        .iter()
+        .enumerate()
+        .filter_map(|(i, np)| ops::quantized_form(&np.op_type).map(|f| (i, np, f)))
+        .collect();
+    let pick = ["dynamic quantization", "QOperator format", "QDQ format"]
+        .iter()
+        .find_map(|form| found.iter().find(|(_, _, f)| f == form));
+    match pick {
+        None => Ok(()),
+        Some(&(i, np, form)) => Err(FrontendError::QuantizedModel {
+            op: np.op_type.clone(),
+            node: if np.name.is_empty() {
+                format!("{}#{i}", np.op_type)
+            } else {
+                np.name.clone()
+            },
+            form,
+        }),
+    }
 }
 
 /// The name of node #`i` (`<op>#<i>` when unnamed) and its parsed op.

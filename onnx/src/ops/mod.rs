@@ -308,6 +308,32 @@ pub fn lookup(op_type: &str) -> Option<&'static OpSpec> {
     REGISTRY.iter().find(|s| s.name == op_type)
 }
 
+/// The form of quantization an op of ONNX Runtime's quantization tool belongs to, for the
+/// error that refuses already-quantized models (int8 import is not supported yet).
+pub fn quantized_form(op_type: &str) -> Option<&'static str> {
+    match op_type {
+        "QuantizeLinear" | "DequantizeLinear" => Some("QDQ format"),
+        "DynamicQuantizeLinear" | "DynamicQuantizeMatMul" | "MatMulIntegerToFloat" => {
+            Some("dynamic quantization")
+        }
+        "QLinearConv"
+        | "QLinearMatMul"
+        | "MatMulInteger"
+        | "ConvInteger"
+        | "QGemm"
+        | "QLinearAdd"
+        | "QLinearMul"
+        | "QLinearSigmoid"
+        | "QLinearLeakyRelu"
+        | "QLinearSoftmax"
+        | "QLinearConcat"
+        | "QLinearAveragePool"
+        | "QLinearGlobalAveragePool"
+        | "QLinearWhere" => Some("QOperator format"),
+        _ => None,
+    }
+}
+
 /// The ops a model may apply to computed tensors, for error messages.
 pub fn supported_list() -> String {
     REGISTRY

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""Generates models/int8/: the shared CNN models (../shared/models) quantized by ONNX Runtime's own
+quantization tool, with ONNX Runtime's outputs for each, under ORT_ENABLE_ALL and ORT_DISABLE_ALL,
+on the shipped input and on 100 seeded random inputs. These are the fixtures of the int8 issue
+(16): the proven outputs must equal these. CI uses the committed files and needs no Python.
+
+    pip install onnx==1.23.2 onnxruntime==1.32.0 numpy
+    python3 models/generate_int8.py
+
+Per CNN, eight static variants: QDQ and QOperator format, per-tensor and per-channel weights,
+s8s8 (int8 activations and weights) and u8s8 (uint8 activations, int8 weights), calibrated by
+MinMax on the shipped input and 16 random inputs; plus 1l_mlp quantized dynamically
+(`quantize_dynamic`, DynamicQuantizeLinear + MatMulInteger). The random inputs are not stored:
+`case_input(model, i)` below is an xorshift64* sequence that the Rust tests reproduce, with
+values on a 2^-10 grid in [-1, 1) (exact in f32). A variant ONNX Runtime's tool cannot write is
+listed in the manifest with its error instead of files.
+"""
+import json
+import os
+import tempfile
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import numpy_helper, version_converter
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    QuantFormat,
+    QuantType,
+    quantize_dynamic,
+    quantize_static,
+)
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED = os.path.join(HERE, "..", "..", "shared", "models")
+OUT = os.path.join(HERE, "int8")
+MODELS = ["1l_mlp", "1l_conv", "2l_relu_sigmoid_conv", "4l_relu_conv_fc", "variable_cnn"]
+RANDOM_CASES = 100
+CALIBRATION_CASES = 16
+LEVELS = {
+    "enable_all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    "disable_all": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+}
+
+
+def case_input(model, i, n):
+    """n values of random case i (i >= 1) of `model`: xorshift64* seeded by the model's name and
+    i, each value the top 11 bits mapped to k / 1024 for k in [-1024, 1024)."""
+    state = 0x9E3779B97F4A7C15
+    for c in model.encode() + b"#" + str(i).encode():
+        state = ((state ^ c) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    state |= 1
+    out = []
+    for _ in range(n):
+        state ^= state >> 12
+        state ^= (state << 25) & 0xFFFFFFFFFFFFFFFF
+        state ^= state >> 27
+        word = (state * 0x2545F4914F6CDD1D) & 0xFFFFFFFFFFFFFFFF
+        out.append(((word >> 53) - 1024) / 1024.0)
+    return out
+
+
+def shipped_input(model):
+    with open(os.path.join(SHARED, model, "input.json")) as f:
+        return json.load(f)["input_data"][0]
+
+
+def input_meta(path):
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    meta = sess.get_inputs()[0]
+    return meta.name, [d if isinstance(d, int) else 1 for d in meta.shape]
+
+
+class Reader(CalibrationDataReader):
+    def __init__(self, model, name, shape):
+        n = int(np.prod(shape))
+        flats = [shipped_input(model)] + [
+            case_input(model + "/calibration", i, n) for i in range(1, CALIBRATION_CASES + 1)
+        ]
+        self.feeds = iter(
+            [{name: np.asarray(x, dtype=np.float32).reshape(shape)} for x in flats]
+        )
+
+    def get_next(self):
+        return next(self.feeds, None)
+
+
+def static_variants():
+    for fmt in ["qdq", "qoperator"]:
+        for granularity in ["per_tensor", "per_channel"]:
+            for types in ["s8s8", "u8s8"]:
+                yield f"{fmt}_{granularity}_{types}", fmt, granularity == "per_channel", types
+
+
+def quantize(model, src, fmt, per_channel, types, dst):
+    if fmt == "qdq" and per_channel:
+        # Per-axis QuantizeLinear/DequantizeLinear need opset 13; the tool does not raise it.
+        raised = dst + ".opset13.onnx"
+        onnx.save(version_converter.convert_version(onnx.load(src), 13), raised)
+        src = raised
+    name, shape = input_meta(src)
+    quantize_static(
+        src,
+        dst,
+        Reader(model, name, shape),
+        quant_format=QuantFormat.QDQ if fmt == "qdq" else QuantFormat.QOperator,
+        per_channel=per_channel,
+        activation_type=QuantType.QInt8 if types == "s8s8" else QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+    )
+
+
+def run(path, level, flat):
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = LEVELS[level]
+    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    meta = sess.get_inputs()[0]
+    shape = [d if isinstance(d, int) else 1 for d in meta.shape]
+    feed = {meta.name: np.asarray(flat, dtype=np.float32).reshape(shape)}
+    return [o.astype(np.float64).ravel().tolist() for o in sess.run(None, feed)]
+
+
+def output_grid(path):
+    """(scale, zero point) of the DequantizeLinear that writes the (single) graph output, if
+    one does with per-tensor parameters: the output is then an integer on that grid."""
+    m = onnx.load(path)
+    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    out = m.graph.output[0].name
+    node = next((n for n in m.graph.node if out in n.output), None)
+    if node is None or node.op_type != "DequantizeLinear" or len(node.input) < 3:
+        return None
+    scale, zp = inits.get(node.input[1]), inits.get(node.input[2])
+    if scale is None or zp is None or scale.size != 1 or zp.size != 1:
+        return None
+    return float(scale.ravel()[0]), int(zp.ravel()[0])
+
+
+def as_integers(outputs, grid):
+    """The integers q with (q - zp)·scale (in f32) equal to each output, checked."""
+    scale, zp = grid
+    q = np.rint(np.asarray(outputs, dtype=np.float64) / scale).astype(np.int64) + zp
+    back = ((q - zp).astype(np.float32) * np.float32(scale)).astype(np.float64)
+    assert np.array_equal(back, np.asarray(outputs)), "output off the DequantizeLinear grid"
+    return q.tolist()
+
+
+def record(model, path):
+    """Outputs under both optimization levels on the shipped input and the random cases: the
+    output tensor's integers (with its scale and zero point) where a DequantizeLinear writes it,
+    else its float values."""
+    n = len(shipped_input(model))
+    inputs = [shipped_input(model)] + [case_input(model, i, n) for i in range(1, RANDOM_CASES + 1)]
+    grid = output_grid(path)
+    rec = {"output_scale": grid[0], "output_zero_point": grid[1]} if grid else {}
+    for level in LEVELS:
+        outs = [run(path, level, x)[0] for x in inputs]
+        rec[level] = [as_integers(o, grid) for o in outs] if grid else outs
+    return rec
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    manifest = {
+        "generator": "models/generate_int8.py",
+        "onnx": onnx.__version__,
+        "onnxruntime": ort.__version__,
+        "random_cases": RANDOM_CASES,
+        # For the Rust tests' copy of case_input: values of random case 1 and 100.
+        "case_input_check": {
+            m: {"first_of_case_1": case_input(m, 1, 4), "sum_of_case_100": sum(case_input(m, 100, 784))}
+            for m in MODELS
+        },
+        "models": {},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in MODELS:
+            pre = os.path.join(tmp, model + ".onnx")
+            quant_pre_process(os.path.join(SHARED, model, "network.onnx"), pre)
+            os.makedirs(os.path.join(OUT, model), exist_ok=True)
+            entries = {}
+            jobs = [
+                (variant, lambda dst, a=(fmt, pc, types): quantize(model, pre, *a, dst))
+                for variant, fmt, pc, types in static_variants()
+            ]
+            if model == "1l_mlp":
+                jobs.append(("dynamic_u8s8", lambda dst: quantize_dynamic(
+                    pre, dst, weight_type=QuantType.QInt8)))
+            for variant, make in jobs:
+                rel = os.path.join(model, variant + ".onnx")
+                dst = os.path.join(OUT, rel)
+                try:
+                    make(dst)
+                    if os.path.exists(dst + ".opset13.onnx"):
+                        os.remove(dst + ".opset13.onnx")
+                    outputs = record(model, dst)
+                except Exception as e:  # the tool's own refusal, recorded
+                    if os.path.exists(dst):
+                        os.remove(dst)
+                    entries[variant] = {"error": str(e).splitlines()[0][:200]}
+                    print(f"{model} {variant}: ORT refused: {entries[variant]['error']}")
+                    continue
+                same = outputs["enable_all"] == outputs["disable_all"]
+                entries[variant] = {"model": rel, "levels_agree": same}
+                if not same and "output_scale" in outputs:
+                    diff = np.abs(np.asarray(outputs["enable_all"]) - outputs["disable_all"])
+                    entries[variant]["levels_differ"] = {
+                        "elements": int((diff > 0).sum()),
+                        "of": int(diff.size),
+                        "max_lsb": int(diff.max()),
+                    }
+                with open(os.path.join(OUT, model, variant + ".json"), "w") as f:
+                    json.dump(outputs, f, separators=(",", ":"))
+                print(f"{model} {variant}: ok (levels agree: {same})")
+            manifest["models"][model] = entries
+    with open(os.path.join(OUT, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
