@@ -14,6 +14,10 @@ MinMax on the shipped input and 16 random inputs; plus 1l_mlp quantized dynamica
 `case_input(model, i)` below is an xorshift64* sequence that the Rust tests reproduce, with
 values on a 2^-10 grid in [-1, 1) (exact in f32). A variant ONNX Runtime's tool cannot write is
 listed in the manifest with its error instead of files.
+
+`requant.json`: ONNX Runtime's requantization alone (QLinearMatMul of random matrices, per-column
+scales, some of them powers of two so that products land on halves), as exact accumulators and
+outputs, for the Rust emulation of its rule (`circuits/src/graph/requant.rs`).
 """
 import json
 import os
@@ -159,8 +163,83 @@ def record(model, path):
     return rec
 
 
+def requant_cases(rng):
+    """ONNX Runtime's requantization on its own: QLinearMatMul of random int8/uint8 matrices with
+    per-column scales, recorded as (exact integer accumulator, output) pairs per column, with the
+    scales as f32 bits, for the Rust emulation of its rule (tests in circuits' graph/requant.rs)."""
+    cases = []
+    specs = [(256, "s8s8"), (256, "u8s8"), (64, "s8s8"), (1024, "u8s8"), (4, "s8s8")]
+    for i, (k, types) in enumerate(specs):
+        rows, cols = 64, 16
+        lo, hi = (-128, 127) if types == "s8s8" else (0, 255)
+        a = rng.integers(lo, hi + 1, (rows, k))
+        if i == 4:
+            a = rng.integers(-16, 16, (rows, k))  # small sums: many land on halves below
+        # uint8 x int8 on x86 without VNNI (AVX2's vpmaddubsw) saturates each pair of products to
+        # int16, so ORT's u8s8 accumulators are not the integer product when |a·b + a'·b'| can
+        # pass 32767; 7-bit weights (what the tool's reduce_range gives) keep them exact.
+        b = rng.integers(-128, 128, (k, cols)) if types == "s8s8" else rng.integers(-64, 64, (k, cols))
+        za = 0 if types == "s8s8" else int(rng.integers(100, 156))
+        zy = int(rng.integers(-20, 21)) if types == "s8s8" else int(rng.integers(100, 156))
+        acc = (a - za) @ b
+        a_scale = np.float32(rng.uniform(0.001, 0.05))
+        b_scale = rng.uniform(0.001, 0.05, cols).astype(np.float32)
+        if i == 0:
+            # Power-of-two scales: acc·m lands on halves, where the rule rounds to even.
+            a_scale = np.float32(2.0 ** -6)
+            b_scale[:4] = [2.0 ** -7, 2.0 ** -8, 0.5 ** 10, 0.5 ** 12]
+        # y_scale so that the outputs span about the type's range.
+        y_scale = np.float32(3 * np.abs(acc).std() * a_scale * b_scale.mean() / 127)
+        if i == 0:
+            y_scale = np.float32(2.0 ** -3)
+        if i == 4:
+            # m = 2^-3 for every column: a quarter of the accumulators is a tie.
+            b = rng.integers(-16, 16, (k, cols))
+            acc = (a - za) @ b
+            a_scale, b_scale[:] = np.float32(2.0 ** -4), 2.0 ** -4
+            y_scale = np.float32(2.0 ** -5)
+        dt = onnx.TensorProto.INT8 if types == "s8s8" else onnx.TensorProto.UINT8
+        npdt = np.int8 if types == "s8s8" else np.uint8
+        init = [
+            onnx.helper.make_tensor("a_scale", onnx.TensorProto.FLOAT, [], [a_scale]),
+            onnx.helper.make_tensor("a_zp", dt, [], [za]),
+            onnx.helper.make_tensor("b", onnx.TensorProto.INT8, [k, cols], b.ravel().tolist()),
+            onnx.helper.make_tensor("b_scale", onnx.TensorProto.FLOAT, [cols], b_scale.tolist()),
+            onnx.helper.make_tensor("b_zp", onnx.TensorProto.INT8, [cols], [0] * cols),
+            onnx.helper.make_tensor("y_scale", onnx.TensorProto.FLOAT, [], [y_scale]),
+            onnx.helper.make_tensor("y_zp", dt, [], [zy]),
+        ]
+        node = onnx.helper.make_node(
+            "QLinearMatMul",
+            ["a", "a_scale", "a_zp", "b", "b_scale", "b_zp", "y_scale", "y_zp"],
+            ["y"],
+        )
+        graph = onnx.helper.make_graph(
+            [node], "requant",
+            [onnx.helper.make_tensor_value_info("a", dt, [rows, k])],
+            [onnx.helper.make_tensor_value_info("y", dt, [rows, cols])],
+            init,
+        )
+        model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 13)])
+        sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        y = sess.run(None, {"a": a.astype(npdt)})[0].astype(np.int64)
+        bits = lambda x: int(np.asarray(x, dtype=np.float32).view(np.uint32))
+        cases.append({
+            "type": types,
+            "a_scale_bits": bits(a_scale),
+            "b_scale_bits": [bits(x) for x in b_scale],
+            "y_scale_bits": bits(y_scale),
+            "y_zero_point": zy,
+            "acc": acc.T.tolist(),
+            "y": y.T.tolist(),
+        })
+    return cases
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    with open(os.path.join(OUT, "requant.json"), "w") as f:
+        json.dump({"cases": requant_cases(np.random.default_rng(16))}, f, separators=(",", ":"))
     manifest = {
         "generator": "models/generate_int8.py",
         "onnx": onnx.__version__,

@@ -22,6 +22,7 @@ mod invalid;
 mod linear;
 mod matmul;
 mod maxpool;
+pub mod requant;
 mod tables;
 mod view;
 

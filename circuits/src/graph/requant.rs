@@ -1,0 +1,252 @@
+//! ONNX Runtime's requantization rule, and the integer rule a circuit can prove in its place.
+//!
+//! ONNX Runtime (MLAS, `MlasRequantizeOutput`) turns the exact integer accumulator of a
+//! QLinearMatMul, QLinearConv or QGemm into its int8/uint8 output with an f32 multiplier
+//! `m = fl32(fl32(s_a·s_b) / s_y)` ([`multiplier`]):
+//!
+//! ```text
+//! y = clamp(rhe(fl32(fl32(acc) · m)) + zp, qmin, qmax)          // rhe: round half to even
+//! ```
+//!
+//! [`OrtRequant::apply`] is that rule with IEEE f32 operations (no libm), bit for bit: the
+//! tests compare it with ONNX Runtime's outputs (`models/int8/requant.json`).
+//!
+//! A circuit rounds once from an exact integer, half up: `floor((acc·M + 2^(n-1)) / 2^n)`
+//! ([`Dyadic`]). Both rules are non-decreasing step functions of `acc`, so they agree on an
+//! interval of accumulators exactly when they step at the same places: for every output level
+//! `k` the clamp does not hide, ORT's threshold `t_k` (the least `acc` with `y ≥ k`, found by
+//! bisection on [`OrtRequant::apply`]) must be the dyadic rule's, which is a pair of linear
+//! inequalities in `M` for each `n`. [`fit`] intersects them and returns the smallest `n` with
+//! an integer `M`, so the proven integer equals ORT's for *every* accumulator in the interval.
+//! Where no dyadic rule exists (a power-of-two `m` with reachable ties, whose thresholds
+//! alternate as half to even rounds down and up; or fp32 double rounding), `fit` says so.
+
+use thiserror::Error;
+
+/// The f32 multiplier ONNX Runtime computes from the scales, left to right.
+pub fn multiplier(a_scale: f32, b_scale: f32, y_scale: f32) -> f32 {
+    (a_scale * b_scale) / y_scale
+}
+
+/// A requantization ONNX Runtime's rule cannot describe.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum RequantError {
+    /// The multiplier is not a finite positive f32.
+    #[error("requantization multiplier {0} is not a finite positive number")]
+    Multiplier(f32),
+    /// The output range is empty.
+    #[error("requantization output range [{qmin}, {qmax}] is empty")]
+    Range { qmin: i64, qmax: i64 },
+}
+
+/// ONNX Runtime's requantization of one channel.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OrtRequant {
+    m: f32,
+    zp: i64,
+    qmin: i64,
+    qmax: i64,
+}
+
+impl OrtRequant {
+    /// The rule for multiplier `m`, zero point `zp` and output range `[qmin, qmax]`.
+    pub fn new(m: f32, zp: i64, qmin: i64, qmax: i64) -> Result<Self, RequantError> {
+        if !(m.is_finite() && m > 0.0) {
+            return Err(RequantError::Multiplier(m));
+        }
+        if qmin > qmax {
+            return Err(RequantError::Range { qmin, qmax });
+        }
+        Ok(Self { m, zp, qmin, qmax })
+    }
+
+    /// `clamp(rhe(fl32(fl32(acc)·m)) + zp, qmin, qmax)`. `acc as f32` and the product round to
+    /// nearest, ties to even, as the SSE/NEON conversions and multiplications do.
+    pub fn apply(&self, acc: i64) -> i64 {
+        let v = (acc as f32) * self.m;
+        // `as` saturates; the clamp below makes that harmless.
+        let r = v.round_ties_even() as i64;
+        r.saturating_add(self.zp).clamp(self.qmin, self.qmax)
+    }
+
+    /// The least `acc` in `[lo, hi]` with `apply(acc) ≥ k`, or `hi + 1` when none.
+    fn threshold(&self, k: i64, lo: i64, hi: i64) -> i64 {
+        let (mut a, mut b) = (lo, hi + 1);
+        while a < b {
+            let mid = a + (b - a) / 2;
+            if self.apply(mid) >= k {
+                b = mid;
+            } else {
+                a = mid + 1;
+            }
+        }
+        a
+    }
+}
+
+/// The circuit's rule: `clamp(floor((acc·mult + 2^(shift-1)) / 2^shift) + zp, qmin, qmax)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dyadic {
+    /// Integer multiplier `M ≥ 1`.
+    pub mult: i64,
+    /// Rounding shift `n ≥ 1`.
+    pub shift: u32,
+    zp: i64,
+    qmin: i64,
+    qmax: i64,
+}
+
+impl Dyadic {
+    /// Rounds `acc·mult / 2^shift` half up, adds the zero point and clamps.
+    pub fn apply(&self, acc: i64) -> i64 {
+        let x = i128::from(acc) * i128::from(self.mult) + (1i128 << (self.shift - 1));
+        let q = x >> self.shift; // floor division by 2^shift
+        let q = q.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+        q.saturating_add(self.zp).clamp(self.qmin, self.qmax)
+    }
+}
+
+/// Integer bounds on `M`, narrowed one linear inequality at a time.
+struct MultRange {
+    lo: i128,
+    hi: i128,
+}
+
+impl MultRange {
+    /// `a·M ≥ c`.
+    fn at_least(&mut self, a: i128, c: i128) {
+        match a.signum() {
+            1 => self.lo = self.lo.max(div_ceil(c, a)),
+            -1 => self.hi = self.hi.min(div_floor(c, a)),
+            _ if c > 0 => self.hi = self.lo - 1, // 0 ≥ c fails
+            _ => {}
+        }
+    }
+
+    /// `a·M < c`, i.e. `(-a)·M ≥ 1 - c` for integers.
+    fn below(&mut self, a: i128, c: i128) {
+        self.at_least(-a, 1 - c);
+    }
+}
+
+fn div_floor(a: i128, b: i128) -> i128 {
+    let q = a / b;
+    if (a % b != 0) && ((a < 0) != (b < 0)) {
+        q - 1
+    } else {
+        q
+    }
+}
+
+fn div_ceil(a: i128, b: i128) -> i128 {
+    -div_floor(-a, b)
+}
+
+/// The dyadic rule with the smallest shift (at most `max_shift`, and `M < 2^max_mult_bits`)
+/// that equals `rule` on every accumulator in `[-bound, bound]`; `None` when there is none.
+pub fn fit(rule: &OrtRequant, bound: i64, max_shift: u32, max_mult_bits: u32) -> Option<Dyadic> {
+    let (lo, hi) = (-bound, bound);
+    // ORT's thresholds for the levels the clamp lets through (level qmin is every acc).
+    let thresholds: Vec<(i64, i64)> = (rule.qmin + 1..=rule.qmax)
+        .map(|k| (k, rule.threshold(k, lo, hi)))
+        .collect();
+    (1..=max_shift.min(100)).find_map(|n| {
+        let mut range = MultRange {
+            lo: 1,
+            hi: (1i128 << max_mult_bits.min(100)) - 1,
+        };
+        for &(k, t) in &thresholds {
+            // The dyadic rule reaches level k from acc ≥ ceil(c / M), c = (k - zp)·2^n - 2^(n-1).
+            let c = i128::from(k - rule.zp) * (1i128 << n) - (1i128 << (n - 1));
+            if t <= lo {
+                range.at_least(i128::from(lo), c); // reached already at lo: c ≤ lo·M
+            } else if t > hi {
+                range.below(i128::from(hi), c); // never reached: hi·M < c
+            } else {
+                range.below(i128::from(t - 1), c); // not at t - 1 ...
+                range.at_least(i128::from(t), c); // ... but at t
+            }
+            if range.lo > range.hi {
+                return None;
+            }
+        }
+        // The feasible M closest to m·2^n (any would do).
+        let ideal = (f64::from(rule.m) * 2f64.powi(n as i32)).round() as i128;
+        let mult = ideal.clamp(range.lo, range.hi);
+        Some(Dyadic {
+            mult: i64::try_from(mult).ok()?,
+            shift: n,
+            zp: rule.zp,
+            qmin: rule.qmin,
+            qmax: rule.qmax,
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn int8(m: f32, zp: i64) -> OrtRequant {
+        OrtRequant::new(m, zp, -128, 127).expect("valid rule")
+    }
+
+    #[test]
+    fn the_rule_rounds_half_to_even_and_clamps() {
+        let r = int8(0.125, 0);
+        // 4/8 = 0.5 → 0, 12/8 = 1.5 → 2, 20/8 = 2.5 → 2, -4/8 → -0
+        assert_eq!([4, 12, 20, -4, -12].map(|a| r.apply(a)), [0, 2, 2, 0, -2]);
+        assert_eq!(r.apply(10_000), 127);
+        assert_eq!(r.apply(-10_000), -128);
+        assert_eq!(int8(0.125, 5).apply(12), 7);
+    }
+
+    #[test]
+    fn bad_rules_are_refused() {
+        assert!(OrtRequant::new(0.0, 0, -128, 127).is_err());
+        assert!(OrtRequant::new(f32::NAN, 0, -128, 127).is_err());
+        assert!(OrtRequant::new(-1e-3, 0, -128, 127).is_err());
+        assert!(OrtRequant::new(1e-3, 0, 1, 0).is_err());
+    }
+
+    /// Exhaustive over the interval: the fitted rule is ORT's for every accumulator.
+    fn agrees(rule: &OrtRequant, d: &Dyadic, bound: i64) -> bool {
+        (-bound..=bound).all(|a| rule.apply(a) == d.apply(a))
+    }
+
+    #[test]
+    fn a_fitted_rule_equals_ort_on_every_accumulator() {
+        for (m, zp) in [(0.000_123_4_f32, 3), (0.021_7, 0), (1.0e-5, 100)] {
+            let rule = int8(m, zp);
+            let d = fit(&rule, 1 << 16, 48, 31).expect("a fit");
+            assert!(agrees(&rule, &d, 1 << 16), "m = {m}: {d:?}");
+            // One multiplier step off breaks it somewhere in the interval.
+            for mult in [d.mult - 1, d.mult + 1] {
+                let off = Dyadic { mult, ..d };
+                assert!(
+                    !agrees(&rule, &off, 1 << 16),
+                    "m = {m}, M = {mult} also agrees"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn double_rounding_can_leave_no_dyadic_rule() {
+        // m = fl32(0.3) is a hair above 0.3: 5·m rounds to 1.5 in f32 (→ 2) and 15·m to 4.5
+        // (→ 4), so level 2 starts at 5 and level 5 at 16, which needs 0.3 ≤ M/2^n < 0.3.
+        let rule = int8(0.3, 0);
+        assert_eq!((rule.apply(5), rule.apply(15), rule.apply(16)), (2, 4, 5));
+        assert_eq!(fit(&rule, 256, 62, 62), None);
+    }
+
+    #[test]
+    fn ties_that_alternate_have_no_dyadic_rule() {
+        // m = 1/8: 0.5 → 0 but 1.5 → 2: steps 5, 12, 21, 28, ... no single rounding does that.
+        let rule = int8(0.125, 0);
+        assert_eq!(fit(&rule, 1000, 60, 62), None);
+        // Where no tie can occur (|acc| < 4) every level is reachable only once: fits.
+        let d = fit(&rule, 3, 60, 62).expect("a fit below the first tie");
+        assert!(agrees(&rule, &d, 3));
+    }
+}
