@@ -790,7 +790,7 @@ fn simulated_gpu_machine(body: &str) -> (tempfile::TempDir, PathBuf) {
 fn gpu_check_script_with_a_simulated_gpu() {
     // scripts/gpu-check is what a GPU session runs, with little device time: rehearse it here
     // with the simulated driver and a stand-in CUDA prover (proves on the CPU; selftest and
-    // bench print a line). Its output must be the seven flat files the remote runner returns,
+    // bench print a line; one sequence model). Its output must be the seven flat files the remote runner returns,
     // and the kept on-chain key and proof must pass `verify-evm` on this machine.
     let (tmp, bin) = simulated_gpu_machine(&format!(
         "case \"$1\" in\n\
@@ -813,6 +813,8 @@ fn gpu_check_script_with_a_simulated_gpu() {
             .args([&bin, models, out])
             .env("LD_LIBRARY_PATH", t)
             .env_remove("VPMM_VA_SIZE")
+            // One small sequence model (the default list takes minutes on this CPU).
+            .env("GPU_CHECK_SEQUENCE", "1l_softmax")
             .output()
             .unwrap()
     };
@@ -852,13 +854,18 @@ fn gpu_check_script_with_a_simulated_gpu() {
         "step selftest:",
         "step cli:",
         "step onchain:",
+        "step sequence:",
         "step bench: ",
         "(status so far 0)",
     ] {
         assert!(devices.contains(want), "{want}: {devices}");
     }
     let cli_log = std::fs::read_to_string(out.join("cli.log")).unwrap();
-    assert_eq!(cli_log.matches("verified").count(), 2, "{cli_log}");
+    assert_eq!(cli_log.matches("verified").count(), 3, "{cli_log}");
+    assert!(
+        cli_log.contains("prove --device cuda (1l_softmax, --optimize gpu-prove-time)"),
+        "{cli_log}"
+    );
     // Afterwards, here: the GPU proof on the EVM.
     let kept = t.join("kept");
     std::fs::create_dir(&kept).unwrap();
