@@ -18,8 +18,10 @@
 //! bisection on [`OrtRequant::apply`]) must be the dyadic rule's, which is a pair of linear
 //! inequalities in `M` for each `n`. [`fit`] intersects them and returns the smallest `n` with
 //! an integer `M`, so the proven integer equals ORT's for *every* accumulator in the interval.
-//! Where no dyadic rule exists (a power-of-two `m` with reachable ties, whose thresholds
-//! alternate as half to even rounds down and up; or fp32 double rounding), `fit` says so.
+//! Where ties are reachable (a power-of-two `m`: thresholds alternate as halves go down and
+//! up) no half-up rule exists, and `fit` tries `m`'s exact value rounded half to even
+//! ([`Rounding::HalfEven`]); where the f32 product itself rounds onto or off a half (double
+//! rounding), neither exists and `fit` says so.
 
 use thiserror::Error;
 
@@ -68,39 +70,40 @@ impl OrtRequant {
         let r = v.round_ties_even() as i64;
         r.saturating_add(self.zp).clamp(self.qmin, self.qmax)
     }
-
-    /// The least `acc` in `[lo, hi]` with `apply(acc) ≥ k`, or `hi + 1` when none.
-    fn threshold(&self, k: i64, lo: i64, hi: i64) -> i64 {
-        let (mut a, mut b) = (lo, hi + 1);
-        while a < b {
-            let mid = a + (b - a) / 2;
-            if self.apply(mid) >= k {
-                b = mid;
-            } else {
-                a = mid + 1;
-            }
-        }
-        a
-    }
 }
 
-/// The circuit's rule: `clamp(floor((acc·mult + 2^(shift-1)) / 2^shift) + zp, qmin, qmax)`.
+/// How [`Dyadic`] rounds `acc·M / 2^n`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rounding {
+    /// Halves up: `floor((acc·M + 2^(n-1)) / 2^n)`, what the elementwise chip proves.
+    HalfUp,
+    /// Halves to the even neighbour, as ORT rounds an f32 product that is exactly a half.
+    HalfEven,
+}
+
+/// The circuit's rule: `clamp(round(acc·mult / 2^shift) + zp, qmin, qmax)`, rounding as
+/// `rounding` says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Dyadic {
     /// Integer multiplier `M ≥ 1`.
     pub mult: i64,
     /// Rounding shift `n ≥ 1`.
     pub shift: u32,
+    /// How halves round.
+    pub rounding: Rounding,
     zp: i64,
     qmin: i64,
     qmax: i64,
 }
 
 impl Dyadic {
-    /// Rounds `acc·mult / 2^shift` half up, adds the zero point and clamps.
+    /// Rounds `acc·mult / 2^shift`, adds the zero point and clamps.
     pub fn apply(&self, acc: i64) -> i64 {
-        let x = i128::from(acc) * i128::from(self.mult) + (1i128 << (self.shift - 1));
+        let x = i128::from(acc) * i128::from(self.mult);
         let q = x >> self.shift; // floor division by 2^shift
+        let (r, half) = (x - (q << self.shift), 1i128 << (self.shift - 1));
+        let up = r > half || (r == half && (self.rounding == Rounding::HalfUp || q & 1 == 1));
+        let q = q + i128::from(up);
         let q = q.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
         q.saturating_add(self.zp).clamp(self.qmin, self.qmax)
     }
@@ -142,21 +145,68 @@ fn div_ceil(a: i128, b: i128) -> i128 {
     -div_floor(-a, b)
 }
 
-/// The dyadic rule with the smallest shift (at most `max_shift`, and `M < 2^max_mult_bits`)
-/// that equals `rule` on every accumulator in `[-bound, bound]`; `None` when there is none.
+/// A dyadic rule that equals `rule` on every accumulator in `[-bound, bound]`, with
+/// `M < 2^max_mult_bits` and `n ≤ max_shift`: the half-up rule of smallest shift, else the
+/// exact f32 value of `m` rounded half to even (ties of an exactly representable product, as
+/// for power-of-two multipliers); `None` when neither is ORT's rule there (f32 double rounding).
 pub fn fit(rule: &OrtRequant, bound: i64, max_shift: u32, max_mult_bits: u32) -> Option<Dyadic> {
+    let thresholds = rule.thresholds(bound);
+    fit_half_up(rule, &thresholds, bound, max_shift, max_mult_bits).or_else(|| {
+        let d = exact_half_even(rule, max_shift, max_mult_bits)?;
+        (d.thresholds(bound) == thresholds).then_some(d)
+    })
+}
+
+impl OrtRequant {
+    /// ORT's thresholds on `[-bound, bound]` for the levels the clamp lets through.
+    fn thresholds(&self, bound: i64) -> Vec<(i64, i64)> {
+        steps(|a| self.apply(a), self.qmin, self.qmax, bound)
+    }
+}
+
+impl Dyadic {
+    fn thresholds(&self, bound: i64) -> Vec<(i64, i64)> {
+        steps(|a| self.apply(a), self.qmin, self.qmax, bound)
+    }
+}
+
+/// For a non-decreasing `f` with values in `[qmin, qmax]`: for each level `k` above `qmin`,
+/// the least `acc` in `[-bound, bound]` with `f(acc) ≥ k` (`bound + 1` when none). Two such
+/// functions are equal on the interval exactly when these agree.
+fn steps(f: impl Fn(i64) -> i64, qmin: i64, qmax: i64, bound: i64) -> Vec<(i64, i64)> {
+    (qmin + 1..=qmax)
+        .map(|k| {
+            let (mut a, mut b) = (-bound, bound + 1);
+            while a < b {
+                let mid = a + (b - a) / 2;
+                if f(mid) >= k {
+                    b = mid;
+                } else {
+                    a = mid + 1;
+                }
+            }
+            (k, a)
+        })
+        .collect()
+}
+
+/// The half-up rule of smallest shift whose steps are `thresholds`: for each `n`, every level's
+/// threshold is a pair of linear inequalities in `M`.
+fn fit_half_up(
+    rule: &OrtRequant,
+    thresholds: &[(i64, i64)],
+    bound: i64,
+    max_shift: u32,
+    max_mult_bits: u32,
+) -> Option<Dyadic> {
     let (lo, hi) = (-bound, bound);
-    // ORT's thresholds for the levels the clamp lets through (level qmin is every acc).
-    let thresholds: Vec<(i64, i64)> = (rule.qmin + 1..=rule.qmax)
-        .map(|k| (k, rule.threshold(k, lo, hi)))
-        .collect();
     (1..=max_shift.min(100)).find_map(|n| {
         let mut range = MultRange {
             lo: 1,
             hi: (1i128 << max_mult_bits.min(100)) - 1,
         };
-        for &(k, t) in &thresholds {
-            // The dyadic rule reaches level k from acc ≥ ceil(c / M), c = (k - zp)·2^n - 2^(n-1).
+        for &(k, t) in thresholds {
+            // The rule reaches level k from acc ≥ ceil(c / M), c = (k - zp)·2^n - 2^(n-1).
             let c = i128::from(k - rule.zp) * (1i128 << n) - (1i128 << (n - 1));
             if t <= lo {
                 range.at_least(i128::from(lo), c); // reached already at lo: c ≤ lo·M
@@ -176,10 +226,38 @@ pub fn fit(rule: &OrtRequant, bound: i64, max_shift: u32, max_mult_bits: u32) ->
         Some(Dyadic {
             mult: i64::try_from(mult).ok()?,
             shift: n,
+            rounding: Rounding::HalfUp,
             zp: rule.zp,
             qmin: rule.qmin,
             qmax: rule.qmax,
         })
+    })
+}
+
+/// `m` exactly, as an odd `M` over `2^n`, rounding half to even.
+fn exact_half_even(rule: &OrtRequant, max_shift: u32, max_mult_bits: u32) -> Option<Dyadic> {
+    // A finite positive f32 is mantissa·2^exponent with a 24-bit mantissa.
+    let bits = rule.m.to_bits();
+    let (exp_field, frac) = (i64::from((bits >> 23) & 0xff), i64::from(bits & 0x7f_ffff));
+    let (mut mant, mut exp) = if exp_field == 0 {
+        (frac, -149) // subnormal
+    } else {
+        (frac | 0x80_0000, exp_field - 150)
+    };
+    while mant & 1 == 0 {
+        mant >>= 1;
+        exp += 1;
+    }
+    let shift = u32::try_from(-exp)
+        .ok()
+        .filter(|&n| n >= 1 && n <= max_shift)?;
+    (mant < 1i64 << max_mult_bits.min(62)).then_some(Dyadic {
+        mult: mant,
+        shift,
+        rounding: Rounding::HalfEven,
+        zp: rule.zp,
+        qmin: rule.qmin,
+        qmax: rule.qmax,
     })
 }
 
@@ -241,12 +319,22 @@ mod tests {
     }
 
     #[test]
-    fn ties_that_alternate_have_no_dyadic_rule() {
-        // m = 1/8: 0.5 → 0 but 1.5 → 2: steps 5, 12, 21, 28, ... no single rounding does that.
+    fn ties_round_to_even_where_no_half_up_rule_exists() {
+        // m = 1/8: 0.5 → 0 but 1.5 → 2, levels start at 5, 12, 21, 28, ...: no half-up rule.
         let rule = int8(0.125, 0);
-        assert_eq!(fit(&rule, 1000, 60, 62), None);
-        // Where no tie can occur (|acc| < 4) every level is reachable only once: fits.
+        let d = fit(&rule, 1000, 60, 62).expect("the exact half-to-even rule");
+        assert_eq!((d.mult, d.shift, d.rounding), (1, 3, Rounding::HalfEven));
+        assert!(agrees(&rule, &d, 1000));
+        // Rounding those ties up instead is wrong at every other tie.
+        let up = Dyadic {
+            rounding: Rounding::HalfUp,
+            ..d
+        };
+        assert_eq!((up.apply(4), rule.apply(4)), (1, 0));
+        assert!(!agrees(&rule, &up, 1000));
+        // Below the first tie the half-up rule is found first.
         let d = fit(&rule, 3, 60, 62).expect("a fit below the first tie");
+        assert_eq!(d.rounding, Rounding::HalfUp);
         assert!(agrees(&rule, &d, 3));
     }
 }
