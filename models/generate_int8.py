@@ -15,6 +15,9 @@ MinMax on the shipped input and 16 random inputs; plus 1l_mlp quantized dynamica
 values on a 2^-10 grid in [-1, 1) (exact in f32). A variant ONNX Runtime's tool cannot write is
 listed in the manifest with its error instead of files.
 
+`refused/`: tiny Q → DQ models with the quantizations zkinfer refuses by name (int4, uint4, int2,
+float8, int16, blocked scales).
+
 `requant.json`: ONNX Runtime's requantization alone (QLinearMatMul of random matrices, per-column
 scales, some of them powers of two so that products land on halves), as exact accumulators and
 outputs, for the Rust emulation of its rule (`circuits/src/graph/requant.rs`).
@@ -236,8 +239,44 @@ def requant_cases(rng):
     return cases
 
 
+def refused_models():
+    """Tiny Q → DQ models with the quantizations zkinfer refuses by name (int4, uint4, int2,
+    float8, int16, blocked), in models/int8/refused/ (no ONNX Runtime outputs: never run)."""
+    T = onnx.TensorProto
+    kinds = {
+        "int4": (T.INT4, 21, {}),
+        "uint4": (T.UINT4, 21, {}),
+        "int2": (T.INT2, 25, {}),
+        "float8": (T.FLOAT8E4M3FN, 19, {}),
+        "int16": (T.INT16, 21, {}),
+        "blocked": (T.INT8, 21, {"axis": 1, "block_size": 2}),
+    }
+    os.makedirs(os.path.join(OUT, "refused"), exist_ok=True)
+    for name, (dtype, opset, attrs) in kinds.items():
+        blocked = "block_size" in attrs
+        scale_shape = [1, 2] if blocked else []
+        init = [
+            onnx.helper.make_tensor("scale", T.FLOAT, scale_shape, [0.05] * (2 if blocked else 1)),
+            onnx.helper.make_tensor("zp", dtype, scale_shape, [0] * (2 if blocked else 1)),
+        ]
+        nodes = [
+            onnx.helper.make_node("QuantizeLinear", ["x", "scale", "zp"], ["q"], name="quant", **attrs),
+            onnx.helper.make_node("DequantizeLinear", ["q", "scale", "zp"], ["y"], name="dequant", **attrs),
+        ]
+        graph = onnx.helper.make_graph(
+            nodes, name,
+            [onnx.helper.make_tensor_value_info("x", T.FLOAT, [1, 4])],
+            [onnx.helper.make_tensor_value_info("y", T.FLOAT, [1, 4])],
+            init,
+        )
+        model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)])
+        onnx.checker.check_model(model)
+        onnx.save(model, os.path.join(OUT, "refused", name + ".onnx"))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    refused_models()
     with open(os.path.join(OUT, "requant.json"), "w") as f:
         json.dump({"cases": requant_cases(np.random.default_rng(16))}, f, separators=(",", ":"))
     manifest = {

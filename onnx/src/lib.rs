@@ -65,6 +65,13 @@ pub enum FrontendError {
         node: String,
         form: &'static str,
     },
+    /// A quantization zkinfer does not import at all (int4, float8, blocked, ...).
+    #[error("node '{node}' is '{op}' with {feature}, which zkinfer does not support: compile the float model instead")]
+    QuantizationFeature {
+        op: String,
+        node: String,
+        feature: &'static str,
+    },
     /// A node reads a tensor nothing produces.
     #[error("node '{node}' ({op}) input #{index} refers to tensor '{tensor}', which no node, initializer or graph input produces")]
     DanglingTensor {

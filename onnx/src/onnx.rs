@@ -171,6 +171,9 @@ impl OnnxModel {
     pub fn from_bytes(bytes: &[u8], path: &str) -> Result<Self, FrontendError> {
         let proto = decode_model(bytes, path)?;
         let (graph, opset) = check_model(&proto, path)?;
+        // Before the initializers: an int4 or float8 zero point would be refused as a bare
+        // data type there.
+        refuse_quantized(graph)?;
         let mut table = TensorTable::default();
         add_initializers(graph, &mut table)?;
         let inputs = add_inputs(graph, &mut table)?;
@@ -398,7 +401,6 @@ fn resolve_nodes(
     opset: i64,
     table: &mut TensorTable,
 ) -> Result<Vec<Node>, FrontendError> {
-    refuse_quantized(graph)?;
     let mut nodes: Vec<Node> = Vec::with_capacity(graph.node.len());
     for (i, np) in graph.node.iter().enumerate() {
         let (name, op) = resolve_op(np, i, opset)?;
@@ -438,6 +440,23 @@ fn refuse_quantized(graph: &pb::GraphProto) -> Result<(), FrontendError> {
         .enumerate()
         .filter_map(|(i, np)| ops::quantized_form(&np.op_type).map(|f| (i, np, f)))
         .collect();
+    let name = |i: usize, np: &pb::NodeProto| {
+        if np.name.is_empty() {
+            format!("{}#{i}", np.op_type)
+        } else {
+            np.name.clone()
+        }
+    };
+    if let Some((i, np, feature)) = found
+        .iter()
+        .find_map(|&(i, np, _)| quantization_feature(graph, np).map(|f| (i, np, f)))
+    {
+        return Err(FrontendError::QuantizationFeature {
+            op: np.op_type.clone(),
+            node: name(i, np),
+            feature,
+        });
+    }
     let pick = ["dynamic quantization", "QOperator format", "QDQ format"]
         .iter()
         .find_map(|form| found.iter().find(|(_, _, f)| f == form));
@@ -445,14 +464,48 @@ fn refuse_quantized(graph: &pb::GraphProto) -> Result<(), FrontendError> {
         None => Ok(()),
         Some(&(i, np, form)) => Err(FrontendError::QuantizedModel {
             op: np.op_type.clone(),
-            node: if np.name.is_empty() {
-                format!("{}#{i}", np.op_type)
-            } else {
-                np.name.clone()
-            },
+            node: name(i, np),
             form,
         }),
     }
+}
+
+/// What makes a QuantizeLinear/DequantizeLinear one zkinfer will not import even once int8
+/// import exists: blocked scales, or values (an initializer quantized input or zero point, or
+/// `output_dtype`) of a type other than int8/uint8 and the int32 of biases.
+fn quantization_feature(graph: &pb::GraphProto, np: &pb::NodeProto) -> Option<&'static str> {
+    if !matches!(np.op_type.as_str(), "QuantizeLinear" | "DequantizeLinear") {
+        return None;
+    }
+    if np
+        .attribute
+        .iter()
+        .any(|a| a.name == "block_size" && a.i > 0)
+    {
+        return Some("blocked quantization (block_size)");
+    }
+    let of_inputs = [0, 2].into_iter().filter_map(|k| {
+        let n = np.input.get(k)?;
+        graph
+            .initializer
+            .iter()
+            .find(|t| &t.name == n)
+            .map(|t| t.data_type)
+    });
+    let declared = np
+        .attribute
+        .iter()
+        .filter(|a| a.name == "output_dtype")
+        .filter_map(|a| i32::try_from(a.i).ok());
+    // ONNX's TensorProto.DataType codes (tract's enum stops before the narrow types).
+    of_inputs.chain(declared).find_map(|t| match t {
+        4 | 5 => Some("int16/uint16 values"),
+        17..=20 | 24 => Some("float8 values"),
+        21 | 22 => Some("int4/uint4 values"),
+        23 => Some("float4 values"),
+        25 | 26 => Some("int2/uint2 values"),
+        _ => None,
+    })
 }
 
 /// The name of node #`i` (`<op>#<i>` when unnamed) and its parsed op.

@@ -141,3 +141,36 @@ fn a_quantized_model_is_refused_with_one_clear_error() {
         }
     }
 }
+
+#[test]
+fn quantizations_zkinfer_never_imports_are_named() {
+    let dir = root().join("models/int8/refused");
+    let tmp = tempfile::tempdir().unwrap();
+    let cal = tmp.path().join("input.json");
+    std::fs::write(&cal, r#"{"input_data": [[0.1, -0.2, 0.3, 0.4]]}"#).unwrap();
+    for (file, feature) in [
+        ("int4", "int4/uint4 values"),
+        ("uint4", "int4/uint4 values"),
+        ("int2", "int2/uint2 values"),
+        ("float8", "float8 values"),
+        ("int16", "int16/uint16 values"),
+        ("blocked", "blocked quantization"),
+    ] {
+        let err = compile(
+            &dir.join(format!("{file}.onnx")),
+            &cal,
+            &CompileOptions::default(),
+        )
+        .err()
+        .unwrap_or_else(|| panic!("{file} compiled"));
+        let msg = err.to_string();
+        assert!(
+            matches!(err, FrontendError::QuantizationFeature { .. }),
+            "{file}: {msg}"
+        );
+        assert!(
+            msg.contains(feature) && !msg.contains('\n'),
+            "{file}: {msg}"
+        );
+    }
+}
