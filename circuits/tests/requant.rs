@@ -104,7 +104,7 @@ fn fitted_rules_give_onnx_runtimes_output_for_every_accumulator() {
                     }
                 }
                 fitted += 1;
-                even += usize::from(d.rounding == Rounding::HalfEven);
+                even += usize::from(d.rounding() == Rounding::HalfEven);
             }
             None => refused += 1,
         }

@@ -86,17 +86,32 @@ pub enum Rounding {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Dyadic {
     /// Integer multiplier `M ≥ 1`.
-    pub mult: i64,
-    /// Rounding shift `n ≥ 1`.
-    pub shift: u32,
+    mult: i64,
+    /// Rounding shift `n` in `1..=100`.
+    shift: u32,
     /// How halves round.
-    pub rounding: Rounding,
+    rounding: Rounding,
     zp: i64,
     qmin: i64,
     qmax: i64,
 }
 
 impl Dyadic {
+    /// The integer multiplier `M`.
+    pub fn mult(&self) -> i64 {
+        self.mult
+    }
+
+    /// The rounding shift `n`.
+    pub fn shift(&self) -> u32 {
+        self.shift
+    }
+
+    /// How halves round.
+    pub fn rounding(&self) -> Rounding {
+        self.rounding
+    }
+
     /// Rounds `acc·mult / 2^shift`, adds the zero point and clamps.
     pub fn apply(&self, acc: i64) -> i64 {
         let x = i128::from(acc) * i128::from(self.mult);
