@@ -265,7 +265,7 @@ fn exact_half_even(rule: &OrtRequant, max_shift: u32, max_mult_bits: u32) -> Opt
     }
     let shift = u32::try_from(-exp)
         .ok()
-        .filter(|&n| n >= 1 && n <= max_shift)?;
+        .filter(|&n| n >= 1 && n <= max_shift.min(100))?;
     (mant < 1i64 << max_mult_bits.min(62)).then_some(Dyadic {
         mult: mant,
         shift,
@@ -292,6 +292,15 @@ mod tests {
         assert_eq!(r.apply(10_000), 127);
         assert_eq!(r.apply(-10_000), -128);
         assert_eq!(int8(0.125, 5).apply(12), 7);
+    }
+
+    #[test]
+    fn exact_rules_stop_at_the_shift_cap() {
+        // m = 2^-149 (the least subnormal) would need n = 149; shifts stop at 100, where apply
+        // cannot overflow.
+        assert_eq!(exact_half_even(&int8(f32::from_bits(1), 0), 200, 62), None);
+        let d = exact_half_even(&int8(0.125, 0), 200, 62).expect("2^-3 exactly");
+        assert_eq!((d.mult(), d.shift()), (1, 3));
     }
 
     #[test]
