@@ -23,6 +23,7 @@ pub mod matvec;
 pub mod maxpool;
 pub mod pack;
 pub mod poseidon;
+pub mod requant;
 pub mod sentinel;
 pub mod table;
 

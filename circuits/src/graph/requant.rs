@@ -39,6 +39,11 @@ pub enum RequantError {
     /// The output range is empty.
     #[error("requantization output range [{qmin}, {qmax}] is empty")]
     Range { qmin: i64, qmax: i64 },
+    /// A dyadic multiplier below 1, or a shift outside `1..=100`.
+    #[error(
+        "dyadic requantization needs M >= 1 and a shift in 1..=100, not M = {mult}, n = {shift}"
+    )]
+    Dyadic { mult: i64, shift: u32 },
 }
 
 /// ONNX Runtime's requantization of one channel.
@@ -97,6 +102,39 @@ pub struct Dyadic {
 }
 
 impl Dyadic {
+    /// The rule `clamp(round(acc·mult / 2^shift) + zp, qmin, qmax)`, for `mult ≥ 1` and `shift`
+    /// in `1..=100`.
+    pub fn new(
+        (mult, shift, rounding): (i64, u32, Rounding),
+        zp: i64,
+        (qmin, qmax): (i64, i64),
+    ) -> Result<Self, RequantError> {
+        if mult < 1 || !(1..=100).contains(&shift) {
+            return Err(RequantError::Dyadic { mult, shift });
+        }
+        if qmin > qmax {
+            return Err(RequantError::Range { qmin, qmax });
+        }
+        Ok(Dyadic {
+            mult,
+            shift,
+            rounding,
+            zp,
+            qmin,
+            qmax,
+        })
+    }
+
+    /// The zero point added after rounding.
+    pub fn zp(&self) -> i64 {
+        self.zp
+    }
+
+    /// The output range `[qmin, qmax]`.
+    pub fn range(&self) -> (i64, i64) {
+        (self.qmin, self.qmax)
+    }
+
     /// The integer multiplier `M`.
     pub fn mult(&self) -> i64 {
         self.mult
