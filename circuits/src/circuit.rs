@@ -156,6 +156,14 @@ impl Circuit<F> for ModelCircuit {
                     };
                     cfg.mx[reg.lane as usize].assign(&mut a, reg, op, wit, homes)?;
                 }
+                for seg in &layout.rq {
+                    let (QOp::Requant(op), Some(lane)) =
+                        (&g.ops[seg.op as usize], cfg.rq.get(seg.lane as usize))
+                    else {
+                        return Err(Error::Synthesis);
+                    };
+                    lane.assign_segment(&mut a, (seg.lane, seg), op, wit, homes)?;
+                }
                 for reg in &layout.dot {
                     match (cfg.mm.get(reg.lane as usize), &g.ops[reg.op as usize]) {
                         (Some(lane), op) => {

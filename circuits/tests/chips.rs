@@ -1806,3 +1806,117 @@ fn max_pool_differences_on_limbs_are_range_checked() {
         assert_rejects(&c, &inst, k, &cells, "a difference's limbs ± 16");
     }
 }
+
+/// An imported int8 dense layer: `x [4]` → `W (3×4)` → accumulator → requantized per output
+/// channel (int8 halves to even, uint8 with a zero point, int8 with a ReLU in the clamp).
+fn requant_graph(x: Vec<i128>) -> (QuantizedGraph, Vec<Vec<i128>>) {
+    use zkinfer_circuits::graph::requant::{Dyadic, Rounding};
+    let (mut g, _) = dense_graph();
+    g.bits = 10;
+    g.ops.pop();
+    let acc = g.ops.len() - 1;
+    let QOp::Linear(l) = &g.ops[acc] else {
+        unreachable!("dense_graph ends with its linear op")
+    };
+    let acc = l.output;
+    g.tensors.push(QTensor {
+        name: "y".into(),
+        shape: vec![3],
+        scale: 0,
+        kind: TensorKind::Activation,
+    });
+    let y = g.tensors.len() - 1;
+    let rule = |m, n, r, zp, range| Dyadic::new((m, n, r), zp, range).unwrap();
+    g.ops.push(QOp::Requant(RequantOp {
+        name: "requant".into(),
+        input: acc,
+        output: y,
+        rules: vec![
+            rule(1, 1, Rounding::HalfEven, 0, (-128, 127)),
+            rule(12_345, 17, Rounding::HalfUp, 128, (0, 255)),
+            rule(3, 3, Rounding::HalfUp, -5, (-5, 127)),
+        ],
+        inner: 1,
+    }));
+    g.outputs = vec![y];
+    (g, vec![x])
+}
+
+#[test]
+fn requantization_proves_onnx_runtimes_rule_and_rejects_broken_witnesses() {
+    let (g, x) = requant_graph(vec![7, -3, 12, 5]);
+    let vals = g.eval(&x).unwrap();
+    let QOp::Requant(op) = &g.ops[g.ops.len() - 1] else {
+        unreachable!()
+    };
+    let (acc, y) = (&vals[op.input], &vals[op.output]);
+    for (e, (&a, &v)) in acc.iter().zip(y).enumerate() {
+        assert_eq!(v, i128::from(op.rules[e].apply(a as i64)), "element {e}");
+    }
+    // Element 0 is a half (53/2 = 26.5 → 26 to even).
+    assert_eq!((acc[0], y[0]), (53, 26));
+    let (c, inst, k) = build(g.clone(), x);
+    assert!(
+        c.plan.shape.requant_lanes >= 1,
+        "{}",
+        c.plan.shape.summary()
+    );
+    assert!(satisfied(&c, &inst, k));
+    let seg = c.plan.layout.rq[0].clone();
+    let (lane, row) = (seg.lane, seg.start);
+    for (cell, what) in [
+        ((AdvCol::RqFree(lane, 0), row + 1), "the output"),
+        ((AdvCol::RqFree(lane, 0), row + 2), "the quotient"),
+        ((AdvCol::RqRange(lane, 0), row), "a remainder limb"),
+        ((AdvCol::RqFree(lane, 0), row), "the accumulator's copy"),
+    ] {
+        let v = match cell.0 {
+            AdvCol::RqFree(_, 0) if cell.1 == row + 1 => fe(y[0] + 1),
+            AdvCol::RqFree(_, 0) if cell.1 == row + 2 => fe(28),
+            AdvCol::RqRange(..) => F::from(3),
+            _ => fe(acc[0] + 4),
+        };
+        assert_rejects(&c, &inst, k, &[(cell.0, cell.1, v)], what);
+    }
+    // Rounding the half up instead: t = 0, y = 27.
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[
+            (AdvCol::RqFree(lane, 2), row, F::zero()),
+            (AdvCol::RqFree(lane, 0), row + 1, fe(27)),
+        ],
+        "a half rounded up",
+    );
+    // All-zero input: every lookup still has a non-zero row (the sentinel).
+    let (c0, inst0, k0) = build(g.clone(), vec![vec![0; 4]]);
+    let p = MockProver::run(k0, &c0, vec![inst0]).unwrap();
+    p.assert_satisfied();
+    assert_eq!(all_zero_lookups(&p, &c0.plan.shape), Vec::<String>::new());
+    // The GPU layout (single phase) proves it too.
+    let gpu_opts = SearchOptions {
+        objective: Objective::ProveTimeOn(GPU),
+        matvec_check: MatvecCheck::Direct,
+        ..SearchOptions::default()
+    };
+    let gpu = choose_shape(&g, &gpu_opts).unwrap().shape;
+    let (d, inst, k) = build_shaped(g, vec![vec![7, -3, 12, 5]], |s| *s = gpu.clone());
+    assert!(!has_second_phase(&d) && satisfied(&d, &inst, k));
+}
+
+#[test]
+fn requantization_past_the_range_checks_is_refused_at_evaluation() {
+    // acc = 3072: 3072/2 leaves [-2^10, 2^10) (the first rule halves).
+    let (g, x) = requant_graph(vec![511, -512, 511, 511]);
+    g.validate().unwrap();
+    let err = g.eval(&x).unwrap_err();
+    assert!(
+        matches!(err, EvalError::Requant { element: 0, .. }),
+        "{err}"
+    );
+    // A requantized range outside the activation range is refused by validation.
+    let (mut g, _) = requant_graph(vec![0; 4]);
+    g.bits = 8; // uint8 [0, 255] no longer fits [-128, 128)
+    assert!(g.validate().is_err());
+}

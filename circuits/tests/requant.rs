@@ -186,7 +186,7 @@ impl Circuit<F> for RqCircuit {
             knots: None,
             range_bits: p.0,
         };
-        let lane = RequantLane::configure(cs, &mut table, p.1).expect("lane dims");
+        let lane = RequantLane::configure(cs, &mut table, RequantDims::new(p.0, p.1).unwrap());
         let range = table.range.expect("the lane looks values up");
         RqConfig {
             lane,

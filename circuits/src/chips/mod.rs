@@ -83,6 +83,10 @@ pub enum AdvCol {
     DotCarry(u16),
     /// Matmul lanes: the running `Σ α_k β_k`.
     DotTot(u16),
+    /// Requantization lane: free column `j` (`[acc, y, q]`, `[inv, lo, hi]`, `[t]`).
+    RqFree(u16, u8),
+    /// Requantization lane: range-checked column `j`.
+    RqRange(u16, u8),
     /// Packed public values.
     PackV,
     /// Running packed words (and Poseidon state element 1).
@@ -114,6 +118,8 @@ pub struct ModelConfig {
     pub dot: Vec<dot::DotLane>,
     /// Matmul lanes (the Freivalds check of products of computed matrices).
     pub mm: Vec<matmul::MatmulLane>,
+    /// Requantization lanes.
+    pub rq: Vec<requant::RequantLane>,
     /// The pack chip (packed and hashed public I/O).
     pub pack: Option<pack::PackConfig>,
     /// The Poseidon chip (hashed public I/O).
@@ -170,6 +176,13 @@ impl ModelConfig {
                 _ => dot.push(dot::DotLane::configure(meta)),
             }
         }
+        // Validated shapes have a requantization width the chip accepts.
+        let rq = match requant::RequantDims::new(table.range_bits, shape.requant_limbs) {
+            Ok(dims) => (0..shape.requant_lanes)
+                .map(|_| requant::RequantLane::configure(meta, &mut table, dims))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
         let pack = shape
             .public_io
             .packs()
@@ -195,6 +208,7 @@ impl ModelConfig {
             mx,
             dot,
             mm,
+            rq,
         }
     }
 
@@ -233,6 +247,8 @@ impl ModelConfig {
             },
             AdvCol::DotCarry(i) => self.mm.get(l(i))?.carry,
             AdvCol::DotTot(i) => self.mm.get(l(i))?.tot,
+            AdvCol::RqFree(i, j) => *self.rq.get(l(i))?.free.get(j as usize)?,
+            AdvCol::RqRange(i, j) => *self.rq.get(l(i))?.range.get(j as usize)?,
             AdvCol::PackV => self.pack.as_ref()?.v,
             AdvCol::PackAcc => self.pack.as_ref()?.acc,
             AdvCol::HashCap => self.poseidon.as_ref()?.cap,
@@ -252,6 +268,7 @@ impl ModelConfig {
             Col::DotX(i) => AdvCol::DotX(i),
             Col::DotW(i) => AdvCol::DotW(i),
             Col::DotAcc(i) => AdvCol::DotAcc(i),
+            Col::Rq(i) => AdvCol::RqFree(i, 0),
             Col::PackV => AdvCol::PackV,
             Col::PackAcc => AdvCol::PackAcc,
         };

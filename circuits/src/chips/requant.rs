@@ -34,8 +34,11 @@
 //! rows stay as they are ([`crate::plan::RESERVED_ROWS`]).
 
 use super::table::TableConfig;
+use super::{AdvCol, Assigner, Wit};
 use crate::field::{fe, pow2, F};
 use crate::graph::requant::{Dyadic, Rounding};
+use crate::graph::RequantOp;
+use crate::plan::{Col, ElSeg, Pos};
 use halo2_proofs::circuit::{Cell, Region, Value};
 use halo2_proofs::halo2curves::ff::Field;
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector};
@@ -57,6 +60,12 @@ pub enum RequantChipError {
     /// The rounded value leaves what the range table can check.
     #[error("accumulator {acc} requantizes to {q}, outside what a {bits}-bit range table checks")]
     Range { acc: i64, q: i128, bits: u32 },
+}
+
+/// Range-checked columns of a lane with `limbs` remainder limbs: the limbs, the clamp's two
+/// differences and `h + 2^(B−1)`, three per column.
+pub fn range_columns(limbs: u32) -> usize {
+    (limbs + 3).div_ceil(ROWS) as usize
 }
 
 /// A lane's remainder: `limbs` limbs of the range table's `bits`.
@@ -92,7 +101,7 @@ impl RequantDims {
 
     /// Range-checked columns.
     pub fn range_columns(&self) -> usize {
-        (self.limbs + 3).div_ceil(ROWS) as usize
+        range_columns(self.limbs)
     }
 }
 
@@ -167,28 +176,27 @@ impl RequantCells {
                 width: dims.width(),
             });
         }
-        let x = i128::from(acc) * i128::from(rule.mult()) + (1i128 << (n - 1));
-        let q = x >> n;
-        let r = (x - (q << n)) << (dims.width() - n);
-        let (cells, parts) = Self::build(rule, acc, (q, r), dims);
-        match parts.in_range(dims.bits) {
-            true => Ok(cells),
-            false => Err(RequantChipError::Range {
-                acc,
-                q,
-                bits: dims.bits,
-            }),
+        let out_of_range = |q| RequantChipError::Range {
+            acc,
+            q,
+            bits: dims.bits,
+        };
+        let (q, r) = rule.divide(i128::from(acc)).ok_or(out_of_range(0))?;
+        if !rule.checkable(i128::from(acc), dims.bits) {
+            return Err(out_of_range(q));
         }
+        Ok(Self::with_quotient(
+            rule,
+            acc,
+            (q, r << (dims.width() - n)),
+            dims,
+        ))
     }
 
     /// The cells for a chosen quotient `q` and remainder `r`, everything after them computed
     /// as an honest prover would (for tests: `(q − 1, r + 2^N)` satisfies the first line).
     /// `r`'s limbs are its base-`2^B` digits, the top limb taking what is left.
     pub fn with_quotient(rule: &Dyadic, acc: i64, (q, r): (i128, i128), dims: RequantDims) -> Self {
-        Self::build(rule, acc, (q, r), dims).0
-    }
-
-    fn build(rule: &Dyadic, acc: i64, (q, r): (i128, i128), dims: RequantDims) -> (Self, Parts) {
         let parts = Parts::new(rule, (q, r), dims);
         let mut cells = RequantCells {
             free: [[F::ZERO; ROWS as usize]; 3],
@@ -208,7 +216,7 @@ impl RequantCells {
         cells.set(Slot::Below, fe(parts.below));
         cells.set(Slot::Above, fe(parts.above));
         cells.set(Slot::Half, fe(parts.half));
-        (cells, parts)
+        cells
     }
 
     /// The value in `slot`.
@@ -251,10 +259,10 @@ impl Parts {
         }
         limbs.push(rest);
         let h = q.div_euclid(2);
-        let tie = rule.rounding() == Rounding::HalfEven && r == 0 && q - 2 * h == 1;
+        let v = rule.unclamped((q, r));
+        let tie = v != q + i128::from(rule.zp());
         let (qmin, qmax) = rule.range();
         let (qmin, qmax) = (i128::from(qmin), i128::from(qmax));
-        let v = q - i128::from(tie) + i128::from(rule.zp());
         let (lo, hi) = (v < qmin, v > qmax);
         Parts {
             limbs,
@@ -270,12 +278,6 @@ impl Parts {
             above: if lo || hi { 0 } else { qmax - v },
             y: v.clamp(qmin, qmax),
         }
-    }
-
-    /// Whether every range-checked cell is in `[0, 2^bits)`.
-    fn in_range(&self, bits: u32) -> bool {
-        let ok = |v: i128| (0..1i128 << bits).contains(&v);
-        self.limbs.iter().all(|&l| ok(l)) && ok(self.half) && ok(self.below) && ok(self.above)
     }
 }
 
@@ -334,13 +336,12 @@ impl Cells {
 }
 
 impl RequantLane {
-    /// Declares the lane: `limbs` remainder limbs of the range table's bits.
+    /// Declares the lane; `dims.bits()` must be the range table's width.
     pub fn configure(
         meta: &mut ConstraintSystem<F>,
         table: &mut TableConfig,
-        limbs: u32,
-    ) -> Result<Self, RequantChipError> {
-        let dims = RequantDims::new(table.range_bits, limbs)?;
+        dims: RequantDims,
+    ) -> Self {
         let free = [(); 3].map(|_| meta.advice_column());
         meta.enable_equality(free[0]);
         let range: Vec<Column<Advice>> = (0..dims.range_columns())
@@ -375,7 +376,7 @@ impl RequantLane {
                 .map(|c| en.clone() * c)
                 .collect::<Vec<_>>()
         });
-        Ok(lane)
+        lane
     }
 
     /// The constraints of one element (before the selector).
@@ -500,5 +501,90 @@ impl RequantLane {
         for &c in &self.range {
             w.advice(c, row, Value::known(F::ONE));
         }
+    }
+}
+
+/// Writes one lane's cells through the model circuit's [`Assigner`] (which applies the test
+/// overrides by role).
+struct LaneWriter<'x, 'a, 'r> {
+    a: &'x mut Assigner<'a, 'r>,
+    lane: &'x RequantLane,
+    index: u16,
+}
+
+impl CellWriter for LaneWriter<'_, '_, '_> {
+    fn advice(&mut self, col: Column<Advice>, row: u32, v: Value<F>) -> Cell {
+        let free = self.lane.free.iter().position(|&c| c == col);
+        let role = match free {
+            Some(j) => AdvCol::RqFree(self.index, j as u8),
+            None => {
+                let j = self.lane.range.iter().position(|&c| c == col).unwrap_or(0);
+                AdvCol::RqRange(self.index, j as u8)
+            }
+        };
+        self.a.advice(role, col, row, v);
+        Cell {
+            row_offset: row as usize,
+            column: col.into(),
+        }
+    }
+
+    fn fixed(&mut self, col: Column<Fixed>, row: u32, v: F) {
+        self.a.fixed(col, row, v);
+    }
+
+    fn enable(&mut self, s: &Selector, row: u32) -> Result<(), Error> {
+        self.a.enable(s, row)
+    }
+}
+
+impl RequantLane {
+    /// [`RequantLane::assign_sentinel`] in the model circuit (lane `index`).
+    pub(crate) fn assign_sentinel_in(&self, a: &mut Assigner<'_, '_>, index: u16, row: u32) {
+        let mut w = LaneWriter {
+            a,
+            lane: self,
+            index,
+        };
+        self.assign_sentinel(&mut w, row);
+    }
+
+    /// Lays out one segment of a requantization op in the model circuit (lane `index`), each
+    /// accumulator copied from its home.
+    pub(crate) fn assign_segment(
+        &self,
+        a: &mut Assigner<'_, '_>,
+        (index, seg): (u16, &ElSeg),
+        op: &RequantOp,
+        wit: Wit<'_>,
+        homes: &[Vec<Pos>],
+    ) -> Result<(), Error> {
+        for i in 0..seg.len {
+            let (e, row) = ((seg.e0 + i) as usize, seg.start + ROWS * i);
+            let rule = op.rule(e).ok_or(Error::Synthesis)?;
+            let cells = match wit.int(op.input, e) {
+                Some(acc) => {
+                    let acc = i64::try_from(acc).map_err(|_| Error::Synthesis)?;
+                    let cells = RequantCells::honest(rule, acc, self.dims);
+                    Some(cells.map_err(|_| Error::Synthesis)?)
+                }
+                None => None,
+            };
+            let mut w = LaneWriter {
+                a: &mut *a,
+                lane: self,
+                index,
+            };
+            self.assign(&mut w, row, rule, cells.as_ref())?;
+            let src = homes[op.input].get(e).ok_or(Error::Synthesis)?;
+            a.copy(
+                Pos {
+                    col: Col::Rq(index),
+                    row,
+                },
+                *src,
+            )?;
+        }
+        Ok(())
     }
 }

@@ -24,6 +24,7 @@
 //! | elementwise | `(s·ftag, s·q, s·out)` per function table (split tables) | `ftag = 0, s = 1, q = out = 1` |
 //! | elementwise, limbs | knots of `q` and of `out`, `l`, `ρ`, `ol` | `check = 1`, tag 0, `q = out = 1`: `(1, 0, 0, 2^L)` twice, `l = ol = 1`, `ρ = 2^(L−1)` |
 //! | max-pool | `d1`, `d2` (range) | `d1 = d2 = 1` |
+//! | requant | each range-checked column (range) | `1` |
 //!
 //! [`CircuitShape::sentinel_row`]: crate::plan::CircuitShape::sentinel_row
 
@@ -37,5 +38,8 @@ pub(crate) fn assign(a: &mut Assigner<'_, '_>, cfg: &ModelConfig, wit: Wit<'_>) 
     }
     for (lane, mx) in cfg.mx.iter().enumerate() {
         mx.assign_sentinel(a, lane as u16, row, wit);
+    }
+    for (lane, rq) in cfg.rq.iter().enumerate() {
+        rq.assign_sentinel_in(a, lane as u16, row);
     }
 }

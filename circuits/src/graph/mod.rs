@@ -1,7 +1,7 @@
 //! `QuantizedGraph`: the fixed-point model the circuit proves.
 //!
 //! Every tensor holds integers with a power-of-two scale (`real = int * 2^-scale`). Ops come in
-//! five families, one file each:
+//! six families, one file each:
 //!
 //! | family | file | proves |
 //! | --- | --- | --- |
@@ -10,6 +10,7 @@
 //! | [`MaxOp`] | `maxpool.rs` | window maxima |
 //! | [`MatMulOp`] | `matmul.rs` | products of two computed tensors |
 //! | [`ViewOp`] | `view.rs` | re-indexing without arithmetic (reshape, transpose, concat, flatten) |
+//! | [`RequantOp`] | `requant_op.rs` | `clamp(round(acc·M / 2^n) + zp, qmin, qmax)`: ONNX Runtime's int8/uint8 requantization |
 //!
 //! Activations are bounded: they lie in `[-2^(bits-1), 2^(bits-1))`, which the circuit enforces
 //! by lookups. Accumulators (outputs of linear maps and products) are unbounded and are only
@@ -23,6 +24,7 @@ mod linear;
 mod matmul;
 mod maxpool;
 pub mod requant;
+mod requant_op;
 mod tables;
 mod view;
 
@@ -32,6 +34,7 @@ pub use invalid::{GraphError, OpDefect};
 pub use linear::{Geometry, LinearGroup, LinearOp, WeightSet, PAD};
 pub use matmul::MatMulOp;
 pub use maxpool::MaxOp;
+pub use requant_op::{RequantOp, MAX_PREMUL_BITS};
 pub use tables::{det_sigmoid, det_tanh, FnKind, ImageError, Knot};
 pub use view::ViewOp;
 
@@ -97,6 +100,8 @@ pub enum QOp {
     MatMul(MatMulOp),
     /// Re-indexing.
     View(ViewOp),
+    /// Requantization of an accumulator to int8/uint8 (imported quantized models).
+    Requant(RequantOp),
 }
 
 /// What every op family provides to the graph: its wiring and its integer semantics.
@@ -122,6 +127,7 @@ impl QOp {
             QOp::MaxPool(op) => op,
             QOp::MatMul(op) => op,
             QOp::View(op) => op,
+            QOp::Requant(op) => op,
         }
     }
 
@@ -136,6 +142,7 @@ impl QOp {
                 v
             }
             QOp::MaxPool(op) => vec![&mut op.input, &mut op.output],
+            QOp::Requant(op) => vec![&mut op.input, &mut op.output],
             QOp::MatMul(op) => vec![&mut op.a, &mut op.b, &mut op.output],
             QOp::View(op) => {
                 let mut v: Vec<&mut TensorId> = op.inputs.iter_mut().collect();
@@ -153,6 +160,7 @@ impl QOp {
             QOp::MaxPool(_) => "maxpool",
             QOp::MatMul(_) => "matmul",
             QOp::View(_) => "view",
+            QOp::Requant(_) => "requant",
         }
     }
 }
@@ -224,9 +232,30 @@ pub enum EvalError {
     /// An accumulator grew beyond what the field arithmetic keeps exact.
     #[error("accumulator overflow in '{op}'")]
     Overflow { op: String },
+    /// An accumulator whose requantization the circuit's range checks cannot hold.
+    #[error("'{op}': accumulator {acc} of element #{element} requantizes past what {bits}-bit range checks hold")]
+    Requant {
+        op: String,
+        element: usize,
+        acc: i128,
+        bits: u32,
+    },
 }
 
 impl QuantizedGraph {
+    /// Remainder limbs of `bits` bits the requantization lanes need: enough for the widest
+    /// shift of any rule (0 without requantization).
+    pub fn requant_limbs(&self) -> u32 {
+        let shifts = self.ops.iter().flat_map(|op| match op {
+            QOp::Requant(r) => r.rules.iter().map(|d| d.shift()).collect(),
+            _ => Vec::new(),
+        });
+        shifts
+            .map(|n| n.div_ceil(self.bits.max(1)))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Half-range of activations: activations lie in `[-half, half)`.
     pub fn half_range(&self) -> i128 {
         1i128 << (self.bits - 1)
@@ -329,6 +358,7 @@ impl QuantizedGraph {
                 QOp::MaxPool(m) => m.validate(self)?,
                 QOp::MatMul(m) => m.validate(self)?,
                 QOp::View(v) => v.validate(self)?,
+                QOp::Requant(r) => r.validate(self)?,
             }
         }
         for &t in &self.outputs {

@@ -23,6 +23,7 @@
 //! ([`Rounding::HalfEven`]); where the f32 product itself rounds onto or off a half (double
 //! rounding), neither exists and `fit` says so.
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// The f32 multiplier ONNX Runtime computes from the scales, left to right.
@@ -78,7 +79,7 @@ impl OrtRequant {
 }
 
 /// How [`Dyadic`] rounds `acc·M / 2^n`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Rounding {
     /// Halves up: `floor((acc·M + 2^(n-1)) / 2^n)`, what the elementwise chip proves.
     HalfUp,
@@ -87,8 +88,9 @@ pub enum Rounding {
 }
 
 /// The circuit's rule: `clamp(round(acc·mult / 2^shift) + zp, qmin, qmax)`, rounding as
-/// `rounding` says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// `rounding` says. Loading one checks it as [`Dyadic::new`] does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "DyadicFields")]
 pub struct Dyadic {
     /// Integer multiplier `M ≥ 1`.
     mult: i64,
@@ -99,6 +101,25 @@ pub struct Dyadic {
     zp: i64,
     qmin: i64,
     qmax: i64,
+}
+
+/// [`Dyadic`] as stored, before its checks.
+#[derive(Deserialize)]
+struct DyadicFields {
+    mult: i64,
+    shift: u32,
+    rounding: Rounding,
+    zp: i64,
+    qmin: i64,
+    qmax: i64,
+}
+
+impl TryFrom<DyadicFields> for Dyadic {
+    type Error = RequantError;
+
+    fn try_from(f: DyadicFields) -> Result<Self, RequantError> {
+        Dyadic::new((f.mult, f.shift, f.rounding), f.zp, (f.qmin, f.qmax))
+    }
 }
 
 impl Dyadic {
@@ -148,6 +169,36 @@ impl Dyadic {
     /// How halves round.
     pub fn rounding(&self) -> Rounding {
         self.rounding
+    }
+
+    /// The half-up quotient `floor((acc·M + 2^(n−1)) / 2^n)` and its remainder in
+    /// `[0, 2^n)`, which is 0 exactly when `acc·M / 2^n` is a half. `None` past `|acc| ≥ 2^64`.
+    pub fn divide(&self, acc: i128) -> Option<(i128, i128)> {
+        if acc.unsigned_abs() >= 1 << 64 {
+            return None;
+        }
+        let x = acc * i128::from(self.mult) + (1i128 << (self.shift - 1));
+        let q = x >> self.shift;
+        Some((q, x - (q << self.shift)))
+    }
+
+    /// The rounded value before the clamp, `q − t + zp` (`t = 1` for a half rounded down to
+    /// even), from [`Dyadic::divide`]'s quotient and remainder.
+    pub fn unclamped(&self, (q, r): (i128, i128)) -> i128 {
+        let down = self.rounding == Rounding::HalfEven && r == 0 && q.rem_euclid(2) == 1;
+        q - i128::from(down) + i128::from(self.zp)
+    }
+
+    /// Whether the requantization chip, with a `bits`-bit range table, holds `acc`: the
+    /// quotient in `[−2^bits, 2^bits)` and the unclamped value within `2^bits` of the range.
+    pub fn checkable(&self, acc: i128, bits: u32) -> bool {
+        let Some(qr) = self.divide(acc) else {
+            return false;
+        };
+        let (span, v) = (1i128 << bits, self.unclamped(qr));
+        (-span..span).contains(&qr.0)
+            && v >= i128::from(self.qmin) - span
+            && v <= i128::from(self.qmax) + span
     }
 
     /// Rounds `acc·mult / 2^shift`, adds the zero point and clamps.

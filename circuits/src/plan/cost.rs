@@ -76,6 +76,8 @@ pub struct Workload {
     /// Matmul rows and the tallest region (Freivalds check: one region per batch).
     pub mm_rows: usize,
     mm_len: usize,
+    /// Requantization rows (three per element).
+    pub requant_rows: usize,
     /// Public values.
     pub instances: usize,
     /// Public input values (the rest of `instances` are outputs).
@@ -89,7 +91,8 @@ impl Workload {
     pub fn of(g: &QuantizedGraph) -> Workload {
         let exact = g.banked_table_rows(false, MAX_FN_TABLES);
         let mut w = Workload {
-            table_rows: match g.limb_width() {
+            // Requantization lanes need the full range table: no limbs.
+            table_rows: match g.limb_width().filter(|_| g.requant_limbs() == 0) {
                 Some(l) => exact.min(g.knot_table_rows(l).max(1 << l)),
                 None => exact,
             },
@@ -126,6 +129,10 @@ impl Workload {
                     let rows = crate::chips::matmul::region_rows(m) as usize;
                     w.mm_rows += rows * m.batches.len();
                     w.mm_len = w.mm_len.max(rows);
+                }
+                QOp::Requant(r) => {
+                    w.requant_rows +=
+                        crate::chips::requant::ROWS as usize * g.tensors[r.output].len();
                 }
                 QOp::View(_) => {}
             }
@@ -370,6 +377,11 @@ fn base_shape(g: &QuantizedGraph, w: &Workload, opts: &SearchOptions, k: u32) ->
     base.matmul_lanes =
         opts.matvec_check == MatvecCheck::Freivalds && 4 * lanes(w.mm_rows) < 3 * lanes(w.dot_rows);
     base.dot_lanes = lanes(w.products(base.dot_freivalds()).0) as u32;
+    base.requant_lanes = lanes(w.requant_rows) as u32;
+    base.requant_limbs = match base.requant_lanes {
+        0 => 0,
+        _ => g.requant_limbs(),
+    };
     base
 }
 
@@ -431,7 +443,11 @@ fn candidate_shapes(
     // Function table without / with the identity, with the remainders in rows, and (for a
     // graph whose functions are interpolated) lookups on limbs.
     let mut tables = vec![(false, false, 0), (true, false, 0), (true, true, 0)];
-    tables.extend(g.limb_width().map(|l| (true, true, l)));
+    tables.extend(
+        g.limb_width()
+            .filter(|_| g.requant_limbs() == 0)
+            .map(|l| (true, true, l)),
+    );
     bases
         .into_iter()
         .flat_map(|b| {
@@ -504,6 +520,7 @@ fn add_lane(shape: &mut CircuitShape, e: &LayoutError) -> bool {
         Chip::Elementwise => shape.elem_lanes += 1,
         Chip::MaxPool => shape.max_lanes += 1,
         Chip::DotProduct => shape.dot_lanes += 1,
+        Chip::Requant => shape.requant_lanes += 1,
         Chip::MatmulWeights => {
             shape.matmul_weight_lanes += 1;
             shape.dot_lanes = shape.dot_lanes.max(shape.matmul_weight_lanes);

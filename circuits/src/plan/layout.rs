@@ -33,6 +33,8 @@ pub enum Col {
     DotW(u16),
     /// Dot-product running sum.
     DotAcc(u16),
+    /// Requantization accumulators and outputs.
+    Rq(u16),
     /// Pack chip values.
     PackV,
     /// Pack chip running words.
@@ -144,6 +146,8 @@ pub struct Layout {
     pub mx: Vec<RunRegion>,
     /// Dot products.
     pub dot: Vec<RunRegion>,
+    /// Requantization segments (three rows per element).
+    pub rq: Vec<ElSeg>,
     /// Public input values (instance rows `0..n_inputs`).
     pub n_inputs: usize,
     /// Public output values (instance rows `n_inputs..n_inputs + n_outputs`).
@@ -174,6 +178,8 @@ pub struct LaneRows {
     pub mx: Vec<u32>,
     /// Dot lanes.
     pub dot: Vec<u32>,
+    /// Requantization lanes.
+    pub rq: Vec<u32>,
 }
 
 impl LaneRows {
@@ -184,6 +190,7 @@ impl LaneRows {
             .chain(&self.el)
             .chain(&self.mx)
             .chain(&self.dot)
+            .chain(&self.rq)
             .copied()
             .max()
             .unwrap_or(0)
@@ -205,6 +212,8 @@ pub enum Chip {
     DotProduct,
     /// Matmul lanes with weight columns.
     MatmulWeights,
+    /// Requantization lanes.
+    Requant,
 }
 
 impl Chip {
@@ -217,6 +226,7 @@ impl Chip {
             Chip::MaxPool => "max-pool",
             Chip::DotProduct => "dot-product",
             Chip::MatmulWeights => "matmul (weight columns)",
+            Chip::Requant => "requantization",
         }
     }
 }
@@ -365,6 +375,7 @@ impl Layout {
             el: lanes.el,
             mx: lanes.mx,
             dot: lanes.dot,
+            rq: lanes.rq,
             n_inputs,
             n_outputs,
             lane_rows: LaneRows {
@@ -372,6 +383,7 @@ impl Layout {
                 el: lanes.el_lanes.next,
                 mx: lanes.mx_lanes.next,
                 dot: lanes.dot_lanes.next,
+                rq: lanes.rq_lanes.next,
             },
         })
     }
@@ -517,9 +529,11 @@ struct OpLanes {
     el_lanes: Lanes,
     mx_lanes: Lanes,
     dot_lanes: Lanes,
+    rq_lanes: Lanes,
     el: Vec<ElSeg>,
     mx: Vec<RunRegion>,
     dot: Vec<RunRegion>,
+    rq: Vec<ElSeg>,
     /// Matmul lanes with weight columns (the first ones).
     weight_lanes: usize,
 }
@@ -536,9 +550,11 @@ impl OpLanes {
             el_lanes,
             mx_lanes: Lanes::new(shape.max_lanes as usize, usable),
             dot_lanes: Lanes::new(shape.dot_lanes as usize, usable),
+            rq_lanes: Lanes::new(shape.requant_lanes as usize, usable),
             el: Vec::new(),
             mx: Vec::new(),
             dot: Vec::new(),
+            rq: Vec::new(),
             weight_lanes: match shape.matmul_weight_columns() {
                 0 => 0,
                 _ => shape.matmul_weight_lanes as usize,
@@ -565,6 +581,10 @@ impl OpLanes {
                 }
                 QOp::Elementwise(e) => homes[e.output] = self.elementwise(graph, shape, oi, e)?,
                 QOp::MaxPool(m) => homes[m.output] = self.max_pool(oi, m)?,
+                QOp::Requant(r) => {
+                    let n = graph.tensors[r.output].len() as u32;
+                    homes[r.output] = self.requant(oi, n)?;
+                }
                 QOp::MatMul(m) => {
                     homes[m.output] = self.dot_products(graph, oi, m, shape.dot_freivalds())?
                 }
@@ -615,6 +635,33 @@ impl OpLanes {
             out.extend((0..len).map(|i| Pos {
                 col: Col::ElOut(lane),
                 row: start + stride * i,
+            }));
+            e0 += len;
+        }
+        Ok(out)
+    }
+
+    /// Requantization: segments of consecutive elements, three rows each, as long as their
+    /// lane has room for; each output's home is its element's second row.
+    fn requant(&mut self, op: u32, n: u32) -> Result<Vec<Pos>, LayoutError> {
+        let rows = crate::chips::requant::ROWS;
+        let lanes = &mut self.rq_lanes;
+        let mut out = Vec::with_capacity(n as usize);
+        let mut e0 = 0u32;
+        while e0 < n {
+            let (lane, start) = lanes.place(rows, |_| true, Chip::Requant)?;
+            let len = ((lanes.limit[lane as usize] - start) / rows).min(n - e0);
+            lanes.next[lane as usize] = start + rows * len;
+            self.rq.push(ElSeg {
+                lane,
+                start,
+                op,
+                e0,
+                len,
+            });
+            out.extend((0..len).map(|i| Pos {
+                col: Col::Rq(lane),
+                row: start + rows * i + 1,
             }));
             e0 += len;
         }

@@ -43,6 +43,9 @@ pub enum ShapeError {
     /// Too many function tables.
     #[error("{0} function tables: at most {MAX_FN_TABLES}")]
     FnTables(u32),
+    /// Requantization lanes with no limbs, too wide a remainder, or with lookups on limbs.
+    #[error("requantization lanes need 1 to 120 remainder bits in limbs of the activation width, and no lookups on limbs")]
+    Requant,
     /// Limbs outside `1..bits`, or with options they replace.
     #[error("limbs of {0} bits: need 1 ≤ limb < bits, the identity in the table, remainder rows and one table")]
     Limbs(u32),
@@ -118,6 +121,15 @@ pub struct CircuitShape {
     /// [`FnKind::Interpolated`]: crate::graph::FnKind::Interpolated
     #[serde(default)]
     pub limb_bits: u32,
+    /// Requantization lanes (`chips::requant`, imported int8 models), three rows per element.
+    #[serde(default)]
+    pub requant_lanes: u32,
+    /// Remainder limbs of `bits` bits in each requantization lane
+    /// ([`QuantizedGraph::requant_limbs`]).
+    ///
+    /// [`QuantizedGraph::requant_limbs`]: crate::graph::QuantizedGraph::requant_limbs
+    #[serde(default)]
+    pub requant_limbs: u32,
 }
 
 /// How the matvec chip checks its outputs.
@@ -189,7 +201,11 @@ impl CircuitShape {
         if self.elem_lanes == 0 {
             return Err(ShapeError::NoElementwiseLane);
         }
-        if self.elem_lanes > 64 || self.max_lanes > 64 || self.dot_lanes > 64 {
+        if self.elem_lanes > 64
+            || self.max_lanes > 64
+            || self.dot_lanes > 64
+            || self.requant_lanes > 64
+        {
             return Err(ShapeError::TooManyLanes);
         }
         if self.remainder_rows && !self.identity_table {
@@ -211,6 +227,10 @@ impl CircuitShape {
             && (self.limb_bits >= self.bits || !self.remainder_rows || self.fn_tables > 1)
         {
             return Err(ShapeError::Limbs(self.limb_bits));
+        }
+        let width = self.requant_limbs.saturating_mul(self.bits);
+        if self.requant_lanes > 0 && (!(1..=120).contains(&width) || self.limbed()) {
+            return Err(ShapeError::Requant);
         }
         Ok(())
     }
@@ -240,7 +260,13 @@ impl CircuitShape {
 
     /// Whether any chip looks values up in the range table (otherwise it is left out).
     pub fn needs_range_table(&self) -> bool {
-        !self.remainder_rows || self.max_lanes > 0 || self.limbed()
+        !self.remainder_rows || self.max_lanes > 0 || self.limbed() || self.requant_lanes > 0
+    }
+
+    /// Advice columns, of them range-checked (one lookup each), of one requantization lane.
+    fn requant_columns(&self) -> (usize, usize) {
+        let range = crate::chips::requant::range_columns(self.requant_limbs);
+        (3 + range, range)
     }
 
     /// Whether lookups work on limbs ([`Self::limb_bits`]).
@@ -271,6 +297,7 @@ impl CircuitShape {
                     + self.limb_extra().0)
             + (4 + 4 * usize::from(self.limbed())) * self.max_lanes as usize
             + self.dot_columns().0 * self.dot_lanes as usize
+            + self.requant_columns().0 * self.requant_lanes as usize
             + self.pack_columns()
     }
 
@@ -315,6 +342,7 @@ impl CircuitShape {
             + self.matmul_weight_columns() * self.matmul_weight_lanes as usize
             + (3 + usize::from(self.limbed())) * self.fn_banks() as usize
             + usize::from(self.needs_range_table())
+            + 5 * self.requant_lanes as usize
             + self.hash_fixed()
     }
 
@@ -326,6 +354,7 @@ impl CircuitShape {
             + self.limb_extra().2)
             * self.elem_lanes as usize
             + (2 + 2 * usize::from(self.limbed())) * self.max_lanes as usize
+            + self.requant_columns().1 * self.requant_lanes as usize
     }
 
     /// Number of equality-enabled columns (including the instance column).
@@ -334,6 +363,7 @@ impl CircuitShape {
             + self.elem_lanes as usize * if self.elem_binary { 3 } else { 2 }
             + 2 * self.max_lanes as usize
             + self.dot_columns().1 * self.dot_lanes as usize
+            + self.requant_lanes as usize
             + self.pack_equality()
             + 1
     }
@@ -391,7 +421,7 @@ impl CircuitShape {
     /// One-line summary.
     pub fn summary(&self) -> String {
         format!(
-            "k={} bits={} matvec lanes {:?}{}, {} elementwise lane(s){}, {} max lane(s), {} {} lane(s){}, {} public I/O{}{}{}",
+            "k={} bits={} matvec lanes {:?}{}, {} elementwise lane(s){}, {} max lane(s), {} {} lane(s){}{}, {} public I/O{}{}{}",
             self.k,
             self.bits,
             self.matvec,
@@ -407,6 +437,10 @@ impl CircuitShape {
             match self.matmul_weight_columns() {
                 0 => String::new(),
                 w => format!(" ({w} weight columns in {})", self.matmul_weight_lanes),
+            },
+            match self.requant_lanes {
+                0 => String::new(),
+                n => format!(", {n} requant lane(s) of {} limb(s)", self.requant_limbs),
             },
             self.public_io.name(),
             match (self.identity_table, self.remainder_rows) {
