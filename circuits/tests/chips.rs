@@ -1837,6 +1837,7 @@ fn requant_graph(x: Vec<i128>) -> (QuantizedGraph, Vec<Vec<i128>>) {
             rule(3, 3, Rounding::HalfUp, -5, (-5, 127)),
         ],
         inner: 1,
+        offsets: vec![0, 700, -9],
     }));
     g.outputs = vec![y];
     (g, vec![x])
@@ -1851,7 +1852,8 @@ fn requantization_proves_onnx_runtimes_rule_and_rejects_broken_witnesses() {
     };
     let (acc, y) = (&vals[op.input], &vals[op.output]);
     for (e, (&a, &v)) in acc.iter().zip(y).enumerate() {
-        assert_eq!(v, i128::from(op.rules[e].apply(a as i64)), "element {e}");
+        let biased = a as i64 + op.offsets[e];
+        assert_eq!(v, i128::from(op.rules[e].apply(biased)), "element {e}");
     }
     // Element 0 is a half (53/2 = 26.5 → 26 to even).
     assert_eq!((acc[0], y[0]), (53, 26));
@@ -1918,5 +1920,11 @@ fn requantization_past_the_range_checks_is_refused_at_evaluation() {
     // A requantized range outside the activation range is refused by validation.
     let (mut g, _) = requant_graph(vec![0; 4]);
     g.bits = 8; // uint8 [0, 255] no longer fits [-128, 128)
+    assert!(g.validate().is_err());
+    // One offset per element, or none.
+    let (mut g, _) = requant_graph(vec![0; 4]);
+    if let Some(QOp::Requant(op)) = g.ops.last_mut() {
+        op.offsets.pop();
+    }
     assert!(g.validate().is_err());
 }

@@ -157,7 +157,7 @@ struct RqConfig {
 #[derive(Clone, Default)]
 struct RqCircuit {
     params: LaneParams,
-    elems: Vec<(Dyadic, Option<RequantCells>)>,
+    elems: Vec<(Dyadic, i64, Option<RequantCells>)>,
 }
 
 impl Circuit<F> for RqCircuit {
@@ -166,7 +166,7 @@ impl Circuit<F> for RqCircuit {
     type Params = LaneParams;
 
     fn without_witnesses(&self) -> Self {
-        let elems = self.elems.iter().map(|(d, _)| (*d, None)).collect();
+        let elems = self.elems.iter().map(|(d, o, _)| (*d, *o, None)).collect();
         RqCircuit {
             params: self.params,
             elems,
@@ -207,9 +207,10 @@ impl Circuit<F> for RqCircuit {
                     region.assign_fixed(cfg.range, v as usize, F::from(v));
                 }
                 let mut out = Vec::new();
-                for (i, (rule, cells)) in self.elems.iter().enumerate() {
+                for (i, (rule, offset, cells)) in self.elems.iter().enumerate() {
                     let row = ROWS * i as u32;
-                    out.push(cfg.lane.assign(&mut region, row, rule, cells.as_ref())?);
+                    let at = (rule, *offset);
+                    out.push(cfg.lane.assign(&mut region, row, at, cells.as_ref())?);
                 }
                 let sentinel = ROWS * self.elems.len() as u32;
                 cfg.lane.assign_sentinel(&mut region, sentinel);
@@ -231,15 +232,20 @@ fn dims(p: LaneParams) -> RequantDims {
 /// MockProver on the elements, with the instance read off their own cells (so a changed
 /// output breaks the chip's relation, not a copy).
 fn check(p: LaneParams, elems: Vec<(Dyadic, RequantCells)>) -> bool {
+    check_offsets(p, elems.into_iter().map(|(d, c)| (d, 0, c)).collect())
+}
+
+/// [`check`] with a constant added to each element's accumulator.
+fn check_offsets(p: LaneParams, elems: Vec<(Dyadic, i64, RequantCells)>) -> bool {
     let inst: Vec<F> = elems
         .iter()
-        .flat_map(|(_, c)| [c.get(Slot::Acc), c.get(Slot::Y)])
+        .flat_map(|(_, _, c)| [c.get(Slot::Acc), c.get(Slot::Y)])
         .collect();
     let rows = (ROWS as usize * elems.len() + 1).max(1 << p.0) + 10;
     let k = rows.next_power_of_two().trailing_zeros();
     let circuit = RqCircuit {
         params: p,
-        elems: elems.into_iter().map(|(d, c)| (d, Some(c))).collect(),
+        elems: elems.into_iter().map(|(d, o, c)| (d, o, Some(c))).collect(),
     };
     MockProver::run(k, &circuit, vec![inst])
         .unwrap()
@@ -292,7 +298,7 @@ fn the_chip_witness_is_the_rule() {
             // Refused exactly where the half-up quotient leaves [-2^B, 2^B) (the clamp's
             // headroom is wider for these zero points).
             let q = (i128::from(acc) * i128::from(d.mult()) + (1 << (d.shift() - 1))) >> d.shift();
-            match RequantCells::honest(&d, acc, p) {
+            match RequantCells::honest(&d, (acc, 0), p) {
                 Ok(c) => {
                     assert_eq!(c.get(Slot::Y), fe(i128::from(d.apply(acc))), "{d:?} {acc}");
                     accepted += 1;
@@ -304,7 +310,7 @@ fn the_chip_witness_is_the_rule() {
     assert!(accepted >= 8_000, "{accepted} accepted");
     // A shift wider than the lane is refused.
     let wide = rule(1, 25, false, 0, INT8);
-    assert!(RequantCells::honest(&wide, 1, p).is_err());
+    assert!(RequantCells::honest(&wide, (1, 0), p).is_err());
 }
 
 /// Honest elements of every rule at chosen accumulators: halves both ways, both clamps.
@@ -317,7 +323,7 @@ fn honest_elements(p: LaneParams) -> Vec<(Dyadic, RequantCells)> {
             .into_iter()
             .chain([0, 1, -1, 300, -300, 40_000, -40_000])
         {
-            if let Ok(c) = RequantCells::honest(&d, acc, dims(p)) {
+            if let Ok(c) = RequantCells::honest(&d, (acc, 0), dims(p)) {
                 out.push((d, c));
             }
         }
@@ -342,7 +348,7 @@ fn honest_requant_elements_verify() {
 
 /// One element, broken by `edit`, with an honest neighbour on each side.
 fn breaks(p: LaneParams, d: Dyadic, acc: i64, edit: impl FnOnce(&mut RequantCells)) -> bool {
-    let honest = |a| (d, RequantCells::honest(&d, a, dims(p)).unwrap());
+    let honest = |a| (d, RequantCells::honest(&d, (a, 0), dims(p)).unwrap());
     let mut bad = honest(acc);
     edit(&mut bad.1);
     assert!(check(
@@ -404,7 +410,7 @@ fn wrong_rounding_of_ties_fails() {
     // 12/8 = 1.5 → 2 both ways; 20/8 = 2.5 → 2 to even, 3 up; -12/8 → -2 even, -1 up.
     for acc in [20, -12, 4] {
         assert_ne!(even.apply(acc), up.apply(acc));
-        let cells = |d: &Dyadic| RequantCells::honest(d, acc, dims(p)).unwrap();
+        let cells = |d: &Dyadic| RequantCells::honest(d, (acc, 0), dims(p)).unwrap();
         // The half-up witness under the half-to-even rule, and the other way round.
         assert!(breaks(p, even, acc, |c| *c = cells(&up)));
         assert!(breaks(p, up, acc, |c| *c = cells(&even)));
@@ -473,7 +479,7 @@ fn onnx_runtimes_outputs_through_the_chip() {
             continue;
         };
         for (&acc, &y) in c.acc.iter().zip(&c.y).take(12) {
-            let cells = RequantCells::honest(&d, acc, dims(p)).unwrap();
+            let cells = RequantCells::honest(&d, (acc, 0), dims(p)).unwrap();
             assert_eq!(cells.get(Slot::Y), fe(i128::from(y)));
             elems.push((d, cells));
         }
@@ -499,4 +505,29 @@ fn the_lane_keeps_the_model_circuits_degree_and_blinding_rows() {
             "{p:?}"
         );
     }
+}
+
+#[test]
+fn an_offset_is_added_to_the_accumulator_and_is_part_of_the_statement() {
+    let p = LaneParams(8, 3);
+    let d = rule(12_345, 21, false, 5, INT8);
+    let honest = |acc, off| RequantCells::honest(&d, (acc, off), dims(p)).unwrap();
+    let elems: Vec<(Dyadic, i64, RequantCells)> = [(4321, 0), (4321, 900), (-700, -2000)]
+        .into_iter()
+        .map(|(acc, off)| (d, off, honest(acc, off)))
+        .collect();
+    for (_, off, c) in &elems {
+        let acc = if *off == 900 || *off == 0 { 4321 } else { -700 };
+        assert_eq!(c.get(Slot::Y), fe(i128::from(d.apply(acc + off))));
+        assert_eq!(c.get(Slot::Acc), fe(i128::from(acc)));
+    }
+    assert_ne!(elems[0].2.get(Slot::Y), elems[1].2.get(Slot::Y));
+    assert!(check_offsets(p, elems.clone()));
+    // The witness for offset 900 laid out with offset 0 (or the other way round) fails.
+    let mut swapped = elems.clone();
+    swapped[1].1 = 0;
+    assert!(!check_offsets(p, swapped));
+    let mut swapped = elems;
+    swapped[0].1 = 900;
+    assert!(!check_offsets(p, swapped));
 }

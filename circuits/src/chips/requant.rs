@@ -3,7 +3,7 @@
 //! qmax)`, halves up or to even), one element per three rows:
 //!
 //! ```text
-//! acc·M·2^(N−n) + 2^(N−1) = 2^N·q + r,  r = Σ r_i·2^(B·i),  r_i ∈ [0, 2^B)   // N = L·B ≥ n
+//! (acc + off)·M·2^(N−n) + 2^(N−1) = 2^N·q + r,  r = Σ r_i·2^(B·i),  r_i ∈ [0, 2^B)   // N = L·B ≥ n
 //! z = 1 − r·inv,  r·z = 0,  inv·z = 0               // z = [r = 0]: acc·M / 2^n is a half
 //! p = q − 2·h,  p·(1 − p) = 0,  h + 2^(B−1) ∈ [0, 2^B)   // q's parity
 //! t = even·p·z                                      // to even: a half with q odd goes down
@@ -13,10 +13,12 @@
 //! y = v + lo·(qmin − v) + hi·(qmax − v)
 //! ```
 //!
-//! `M·2^(N−n)`, `zp`, `qmin`, `qmax` and `even` (1 for [`Rounding::HalfEven`]) are fixed cells
-//! of the element's first row, so every channel has its own rule while the remainder always
-//! has `L` limbs of the range table's `B` bits. `q = floor((acc·M + 2^(n−1)) / 2^n)` is the
-//! half-up rounding, and `r = 0` exactly when `acc·M / 2^n` is a half.
+//! `M·2^(N−n)`, `off·M·2^(N−n) + 2^(N−1)`, `zp`, `qmin`, `qmax` and `even` (1 for
+//! [`Rounding::HalfEven`]) are fixed cells of the element's first row, so every channel has its
+//! own rule while the remainder always has `L` limbs of the range table's `B` bits. `off` is a
+//! constant added to the element's accumulator (a zero point's correction that depends on the
+//! position, as at a padded convolution's border). `q = floor(((acc + off)·M + 2^(n−1)) / 2^n)`
+//! is the half-up rounding, and `r = 0` exactly when `(acc + off)·M / 2^n` is a half.
 //!
 //! **One witness.** The two range checks of the clamp bound `v`, hence `q`, to a few `2^B`, so
 //! the first line is an equation between integers far below the field's size, which fixes `q`
@@ -59,7 +61,7 @@ pub enum RequantChipError {
     Shift { shift: u32, width: u32 },
     /// The rounded value leaves what the range table can check.
     #[error("accumulator {acc} requantizes to {q}, outside what a {bits}-bit range table checks")]
-    Range { acc: i64, q: i128, bits: u32 },
+    Range { acc: i128, q: i128, bits: u32 },
 }
 
 /// Range-checked columns of a lane with `limbs` remainder limbs: the limbs, the clamp's two
@@ -167,8 +169,13 @@ pub struct RequantCells {
 }
 
 impl RequantCells {
-    /// The one witness of `rule` at `acc`, or why the lane cannot hold it.
-    pub fn honest(rule: &Dyadic, acc: i64, dims: RequantDims) -> Result<Self, RequantChipError> {
+    /// The one witness of `rule` at `acc + offset` (the `acc` cell holds `acc`), or why the
+    /// lane cannot hold it.
+    pub fn honest(
+        rule: &Dyadic,
+        (acc, offset): (i64, i64),
+        dims: RequantDims,
+    ) -> Result<Self, RequantChipError> {
         let n = rule.shift();
         if n > dims.width() {
             return Err(RequantChipError::Shift {
@@ -176,13 +183,14 @@ impl RequantCells {
                 width: dims.width(),
             });
         }
+        let biased = i128::from(acc) + i128::from(offset);
         let out_of_range = |q| RequantChipError::Range {
-            acc,
+            acc: biased,
             q,
             bits: dims.bits,
         };
-        let (q, r) = rule.divide(i128::from(acc)).ok_or(out_of_range(0))?;
-        if !rule.checkable(i128::from(acc), dims.bits) {
+        let (q, r) = rule.divide(biased).ok_or(out_of_range(0))?;
+        if !rule.checkable(biased, dims.bits) {
             return Err(out_of_range(q));
         }
         Ok(Self::with_quotient(
@@ -314,6 +322,8 @@ pub struct RequantLane {
     pub range: Vec<Column<Advice>>,
     /// `M·2^(N−n)`.
     mult: Column<Fixed>,
+    /// `off·M·2^(N−n) + 2^(N−1)`.
+    offset: Column<Fixed>,
     /// `[zp, qmin, qmax, even]`.
     rule: [Column<Fixed>; 4],
     enable: Selector,
@@ -356,6 +366,7 @@ impl RequantLane {
             free,
             range,
             mult: meta.fixed_column(),
+            offset: meta.fixed_column(),
             rule: [(); 4].map(|_| meta.fixed_column()),
             enable: meta.selector(),
             dims,
@@ -370,8 +381,9 @@ impl RequantLane {
                 .collect();
             let rule = lane.rule.map(|c| vc.query_fixed(c, Rotation::cur()));
             let mult = vc.query_fixed(lane.mult, Rotation::cur());
+            let offset = vc.query_fixed(lane.offset, Rotation::cur());
             let en = vc.query_selector(lane.enable);
-            lane.constraints(&Cells { at }, mult, rule)
+            lane.constraints(&Cells { at }, (mult, offset), rule)
                 .into_iter()
                 .map(|c| en.clone() * c)
                 .collect::<Vec<_>>()
@@ -383,19 +395,18 @@ impl RequantLane {
     fn constraints(
         &self,
         c: &Cells,
-        mult: Expression<F>,
+        (mult, offset): (Expression<F>, Expression<F>),
         [zp, qmin, qmax, even]: [Expression<F>; 4],
     ) -> Vec<Expression<F>> {
         let k = |v: F| Expression::Constant(v);
         let (bits, width) = (self.dims.bits, self.dims.width());
         let one = k(F::ONE);
-        // Division: acc·M' + 2^(N−1) = 2^N·q + r.
+        // Division: acc·M' + (off·M' + 2^(N−1)) = 2^N·q + r.
         let r = (0..self.dims.limbs)
             .map(|i| c.get(Slot::Limb(i)) * k(pow2(bits * i)))
             .fold(k(F::ZERO), |s, t| s + t);
         let q = c.get(Slot::Q);
-        let division =
-            c.get(Slot::Acc) * mult + k(pow2(width - 1)) - k(pow2(width)) * q.clone() - r.clone();
+        let division = c.get(Slot::Acc) * mult + offset - k(pow2(width)) * q.clone() - r.clone();
         // Halves: z = [r = 0]; p = q − 2h is q's parity; t = even·p·z.
         let z = one.clone() - r.clone() * c.get(Slot::Inv);
         let p = q.clone() - k(F::from(2)) * (c.get(Slot::Half) - k(pow2(bits - 1)));
@@ -430,21 +441,28 @@ impl RequantLane {
         self.dims
     }
 
-    /// Lays out one element at `row .. row + 3` (`cells` is `None` during key generation) and
-    /// returns its `acc` and `y` cells, for the caller's copy constraints.
+    /// Lays out one element (its rule, and the constant `offset` added to its accumulator) at
+    /// `row .. row + 3` (`cells` is `None` during key generation) and returns its `acc` and
+    /// `y` cells, for the caller's copy constraints.
     pub fn assign(
         &self,
         w: &mut impl CellWriter,
         row: u32,
-        rule: &Dyadic,
+        (rule, offset): (&Dyadic, i64),
         cells: Option<&RequantCells>,
     ) -> Result<(Cell, Cell), Error> {
         let n = rule.shift();
-        if n > self.dims.width() {
+        let width = self.dims.width();
+        if n > width {
             return Err(Error::Synthesis);
         }
-        let mult = fe(i128::from(rule.mult())) * pow2(self.dims.width() - n);
+        let mult = fe(i128::from(rule.mult())) * pow2(width - n);
         w.fixed(self.mult, row, mult);
+        w.fixed(
+            self.offset,
+            row,
+            fe(i128::from(offset)) * mult + pow2(width - 1),
+        );
         let (qmin, qmax) = rule.range();
         let even = rule.rounding() == Rounding::HalfEven;
         let values = [rule.zp(), qmin, qmax, i64::from(even)];
@@ -562,10 +580,11 @@ impl RequantLane {
         for i in 0..seg.len {
             let (e, row) = ((seg.e0 + i) as usize, seg.start + ROWS * i);
             let rule = op.rule(e).ok_or(Error::Synthesis)?;
+            let offset = op.offset(e);
             let cells = match wit.int(op.input, e) {
                 Some(acc) => {
                     let acc = i64::try_from(acc).map_err(|_| Error::Synthesis)?;
-                    let cells = RequantCells::honest(rule, acc, self.dims);
+                    let cells = RequantCells::honest(rule, (acc, offset), self.dims);
                     Some(cells.map_err(|_| Error::Synthesis)?)
                 }
                 None => None,
@@ -575,7 +594,7 @@ impl RequantLane {
                 lane: self,
                 index,
             };
-            self.assign(&mut w, row, rule, cells.as_ref())?;
+            self.assign(&mut w, row, (rule, offset), cells.as_ref())?;
             let src = homes[op.input].get(e).ok_or(Error::Synthesis)?;
             a.copy(
                 Pos {

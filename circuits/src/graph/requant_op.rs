@@ -1,7 +1,9 @@
 //! Requantization family: an int8/uint8 activation from an integer accumulator, by ONNX
 //! Runtime's rule in the exact integer form [`Dyadic`] states it (see [`super::requant`]).
 //! Element `e` follows rule `(e / inner) % rules.len()`: one rule for the tensor, or one per
-//! channel of `inner` consecutive elements.
+//! channel of `inner` consecutive elements; a constant `offsets[e]` may be added to its
+//! accumulator first (a zero point's correction that depends on the position, such as at a
+//! padded convolution's border, where ONNX Runtime pads with the input's zero point).
 
 use super::requant::{Dyadic, Rounding};
 use super::{EvalError, GraphError, IntOp, OpDefect, QuantizedGraph, TensorId, TensorKind};
@@ -25,6 +27,9 @@ pub struct RequantOp {
     pub rules: Vec<Dyadic>,
     /// Consecutive elements per channel.
     pub inner: u32,
+    /// Constants added to the accumulators, one per element (none: empty).
+    #[serde(default)]
+    pub offsets: Vec<i64>,
 }
 
 impl RequantOp {
@@ -32,6 +37,11 @@ impl RequantOp {
     pub fn rule(&self, e: usize) -> Option<&Dyadic> {
         let n = self.rules.len().max(1);
         self.rules.get((e / self.inner.max(1) as usize) % n)
+    }
+
+    /// The constant added to element `e`'s accumulator.
+    pub fn offset(&self, e: usize) -> i64 {
+        self.offsets.get(e).copied().unwrap_or(0)
     }
 
     pub(crate) fn validate(&self, g: &QuantizedGraph) -> Result<(), GraphError> {
@@ -46,6 +56,16 @@ impl RequantOp {
         }
         if g.tensors[self.output].kind != TensorKind::Activation {
             return bad(OpDefect::Kind("output must be an activation"));
+        }
+        if !(self.offsets.is_empty() || self.offsets.len() == n) {
+            return bad(OpDefect::Length {
+                what: "the offsets",
+                got: self.offsets.len(),
+                want: n,
+            });
+        }
+        if self.offsets.iter().any(|o| o.unsigned_abs() >= 1 << 62) {
+            return bad(OpDefect::TooLarge("requantization offset"));
         }
         if self.rules.is_empty() || self.inner == 0 {
             return bad(OpDefect::Kind(
@@ -103,6 +123,7 @@ impl IntOp for RequantOp {
         let acc = &vals[self.input];
         let mut out = Vec::with_capacity(acc.len());
         for (e, &a) in acc.iter().enumerate() {
+            let a = a + i128::from(self.offset(e));
             let rule = self.rule(e).filter(|d| d.checkable(a, g.bits));
             let Some((d, qr)) = rule.and_then(|d| Some((d, d.divide(a)?))) else {
                 return Err(EvalError::Requant {

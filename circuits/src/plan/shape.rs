@@ -342,7 +342,7 @@ impl CircuitShape {
             + self.matmul_weight_columns() * self.matmul_weight_lanes as usize
             + (3 + usize::from(self.limbed())) * self.fn_banks() as usize
             + usize::from(self.needs_range_table())
-            + 5 * self.requant_lanes as usize
+            + 6 * self.requant_lanes as usize
             + self.hash_fixed()
     }
 
