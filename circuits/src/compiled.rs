@@ -1,6 +1,7 @@
 //! The compiled model (`model.zkm`), its digest, and the checksummed container every binary
 //! artifact uses (model, keys, SRS).
 
+use crate::graph::requant::AffineScale;
 use crate::graph::{QOp, QuantizedGraph};
 use crate::plan::{CircuitPlan, CircuitShape, LayoutError};
 use crate::public_io::PublicIo;
@@ -182,6 +183,33 @@ pub struct IoTensor {
     /// Takes integers only (token ids): a fractional value is refused, not rounded.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub integer: bool,
+    /// An imported int8/uint8 tensor's own quantization: inputs are quantized as ONNX Runtime's
+    /// QuantizeLinear does, listed values are `(q − zero_point)·scale` in f32.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affine: Option<AffineScale>,
+}
+
+impl IoTensor {
+    /// The real value a proof lists for the integer `q`.
+    pub fn real(&self, q: i128) -> f64 {
+        match &self.affine {
+            Some(a) => f64::from(a.dequantize(q.clamp(-(1 << 20), 1 << 20) as i64)),
+            None => q as f64 * (-(self.scale as f64)).exp2(),
+        }
+    }
+
+    /// The integer behind a listed real value: `x·2^scale` for an integer in
+    /// `[-2^(bits-1), 2^(bits-1))`, or (affine) the grid point in `[qmin, qmax]` that is exactly
+    /// `x`; `None` for anything else.
+    pub fn integer_of(&self, x: f64, bits: u32) -> Option<i128> {
+        if let Some(a) = &self.affine {
+            return a.from_real(x).map(i128::from);
+        }
+        let half = 1i128 << (bits - 1);
+        let v = x * (self.scale as f64).exp2();
+        let ok = v.is_finite() && v.fract() == 0.0 && v >= -(half as f64) && v < half as f64;
+        ok.then_some(v as i128)
+    }
 }
 
 /// How public values map to tensors: the instance column holds the inputs, then the outputs,
@@ -214,8 +242,8 @@ pub enum IoSpecError {
         /// The circuit's encoding.
         circuit_public_io: PublicIo,
     },
-    /// A scale no compiler produces.
-    #[error("tensor '{tensor}': scale {scale} out of range")]
+    /// A scale no compiler produces (or an integer range wider than the public values').
+    #[error("tensor '{tensor}': scale {scale} or integer range out of range")]
     Scale {
         /// The tensor.
         tensor: String,
@@ -240,6 +268,7 @@ impl IoSpec {
             shape: g.tensors[id].shape.clone(),
             scale: g.tensors[id].scale,
             integer: g.integer_inputs.contains(&id),
+            affine: g.tensors[id].affine,
         };
         IoSpec {
             bits: g.bits,
@@ -264,7 +293,12 @@ impl IoSpec {
         let rows = 1usize << shape.k;
         let mut total = 0usize;
         for t in self.inputs.iter().chain(&self.outputs) {
-            if t.scale.unsigned_abs() > MAX_SCALE {
+            let half = 1i64 << (self.bits.clamp(1, 62) - 1);
+            let affine_fits = t.affine.is_none_or(|a| {
+                let (qmin, qmax) = a.range();
+                qmin >= -half && qmax < half
+            });
+            if t.scale.unsigned_abs() > MAX_SCALE || !affine_fits {
                 return Err(IoSpecError::Scale {
                     tensor: t.name.clone(),
                     scale: t.scale,

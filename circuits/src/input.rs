@@ -234,7 +234,8 @@ impl InputData {
         Ok(())
     }
 
-    /// Quantizes to the model's input scales, rejecting values outside the representable range.
+    /// Quantizes to the model's input scales, rejecting values outside the representable range
+    /// (an imported int8 model's inputs saturate, as ONNX Runtime's QuantizeLinear does).
     pub fn quantize(&self, io: &IoSpec) -> Result<Vec<Vec<i128>>, InputError> {
         self.check_shapes(io)?;
         let half = 1i128 << (io.bits - 1);
@@ -251,6 +252,11 @@ impl InputData {
                         position: j,
                         value: x,
                     });
+                }
+                if let Some(a) = &t.affine {
+                    // ONNX Runtime's QuantizeLinear of the f32 input: saturates, never fails.
+                    q.push(i128::from(a.quantize(x as f32)));
+                    continue;
                 }
                 let v = (x * s).round();
                 if !(v >= -(half as f64) && v < half as f64) {

@@ -54,6 +54,7 @@ impl Builder {
             shape: shape.to_vec(),
             scale,
             kind,
+            affine: None,
         });
         self.g.tensors.len() - 1
     }
@@ -1378,6 +1379,7 @@ fn wide_rsqrt_outputs_feed_only_elementwise_ops() {
         shape: vec![1],
         scale: 0,
         kind: TensorKind::Accumulator,
+        affine: None,
     });
     pooled.ops.push(QOp::MatMul(MatMulOp {
         name: "square".into(),
@@ -1824,6 +1826,7 @@ fn requant_graph(x: Vec<i128>) -> (QuantizedGraph, Vec<Vec<i128>>) {
         shape: vec![3],
         scale: 0,
         kind: TensorKind::Activation,
+        affine: None,
     });
     let y = g.tensors.len() - 1;
     let rule = |m, n, r, zp, range| Dyadic::new((m, n, r), zp, range).unwrap();

@@ -226,6 +226,7 @@ impl<'a> QuantCtx<'a> {
             shape,
             scale,
             kind,
+            affine: None,
         });
         self.graph.tensors.len() - 1
     }

@@ -27,20 +27,20 @@ pub struct PublicValues {
 impl PublicValues {
     /// Real-valued inputs.
     pub fn real_inputs(&self, io: &IoSpec) -> Vec<Vec<f64>> {
-        dequantize(&self.inputs, io.inputs.iter().map(|t| t.scale))
+        dequantize(&self.inputs, &io.inputs)
     }
 
     /// Real-valued outputs.
     pub fn real_outputs(&self, io: &IoSpec) -> Vec<Vec<f64>> {
-        dequantize(&self.outputs, io.outputs.iter().map(|t| t.scale))
+        dequantize(&self.outputs, &io.outputs)
     }
 }
 
-/// `v · 2^-scale` per tensor.
-pub fn dequantize(vals: &[Vec<i128>], scales: impl Iterator<Item = i32>) -> Vec<Vec<f64>> {
+/// The listed real values of integers, per tensor ([`IoTensor::real`]).
+pub fn dequantize(vals: &[Vec<i128>], tensors: &[IoTensor]) -> Vec<Vec<f64>> {
     vals.iter()
-        .zip(scales)
-        .map(|(v, s)| v.iter().map(|&x| x as f64 * (-(s as f64)).exp2()).collect())
+        .zip(tensors)
+        .map(|(v, t)| v.iter().map(|&x| t.real(x)).collect())
         .collect()
 }
 
@@ -62,7 +62,6 @@ fn requantize(
             ),
         });
     }
-    let half = 1i128 << (bits - 1);
     listed
         .iter()
         .zip(tensors)
@@ -78,19 +77,12 @@ fn requantize(
             vals.iter()
                 .enumerate()
                 .map(|(i, &x)| {
-                    let v = x * (spec.scale as f64).exp2();
-                    let ok =
-                        v.is_finite() && v.fract() == 0.0 && v >= -(half as f64) && v < half as f64;
-                    if ok {
-                        Ok(v as i128)
-                    } else {
-                        Err(VerifyError::NotAValue {
-                            field,
-                            tensor: t,
-                            index: i,
-                            value: x,
-                        })
-                    }
+                    spec.integer_of(x, bits).ok_or(VerifyError::NotAValue {
+                        field,
+                        tensor: t,
+                        index: i,
+                        value: x,
+                    })
                 })
                 .collect()
         })
@@ -158,6 +150,7 @@ mod tests {
             shape: vec![1, len],
             scale: 2,
             integer: false,
+            affine: None,
         };
         IoSpec {
             bits: 8,
@@ -180,6 +173,35 @@ mod tests {
             from_listed(&io(PublicIo::Packed), &[vec![0.75, -32.0]], &[vec![31.75]]).unwrap();
         assert_eq!(packed.field.len(), 2);
         assert_eq!(packed.field[0], fe(131) * fe(256) + fe(0));
+    }
+
+    #[test]
+    fn int8_outputs_must_be_on_the_models_grid_and_in_its_range() {
+        use zkinfer_circuits::graph::requant::AffineScale;
+        let mut io = io(PublicIo::Plain);
+        io.bits = 10;
+        let s = 0.005_566_796_f32;
+        io.outputs[0].affine = Some(AffineScale::new(s, -128, (-128, 127)).unwrap());
+        let on_grid = |q: i64| f64::from((q + 128) as f32 * s);
+        let v = from_listed(&io, &[vec![0.0, 0.0]], &[vec![on_grid(-79)]]).unwrap();
+        assert_eq!(v.outputs, vec![vec![-79]]);
+        assert_eq!(v.real_outputs(&io), vec![vec![on_grid(-79)]]);
+        // Off the grid (a hair away, or half a step), or outside [qmin, qmax].
+        let hair = on_grid(-79) * (1.0 + 1e-9);
+        for bad in [
+            hair,
+            on_grid(-79) + f64::from(s) / 2.0,
+            on_grid(128),
+            on_grid(-129),
+        ] {
+            assert!(
+                matches!(
+                    from_listed(&io, &[vec![0.0, 0.0]], &[vec![bad]]),
+                    Err(VerifyError::NotAValue { .. })
+                ),
+                "{bad} accepted"
+            );
+        }
     }
 
     #[test]

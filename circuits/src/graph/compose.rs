@@ -280,6 +280,7 @@ mod tests {
             shape: vec![n],
             scale: 4,
             kind: TensorKind::Activation,
+            affine: None,
         });
         g.tensors.len() - 1
     }

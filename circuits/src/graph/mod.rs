@@ -73,6 +73,9 @@ pub struct QTensor {
     pub scale: i32,
     /// Activation or accumulator.
     pub kind: TensorKind,
+    /// An imported int8/uint8 tensor's own quantization (then `scale` is 0 and unused).
+    #[serde(default)]
+    pub affine: Option<requant::AffineScale>,
 }
 
 impl QTensor {
@@ -291,7 +294,10 @@ impl QuantizedGraph {
 
     /// Real value of an integer of tensor `t`.
     pub fn dequantize(&self, t: TensorId, v: i128) -> f64 {
-        v as f64 * (-(self.tensors[t].scale as f64)).exp2()
+        match &self.tensors[t].affine {
+            Some(a) => f64::from(a.dequantize(v.clamp(-(1 << 20), 1 << 20) as i64)),
+            None => v as f64 * (-(self.tensors[t].scale as f64)).exp2(),
+        }
     }
 
     /// Integer of a real value for tensor `t`, rounding half away from zero.

@@ -78,6 +78,106 @@ impl OrtRequant {
     }
 }
 
+/// An ONNX Runtime quantization of a tensor: `real = (q − zero_point)·scale` with `scale` an
+/// f32 (kept as its bits, so the model digest covers it exactly) and `q ∈ [qmin, qmax]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "AffineFields")]
+pub struct AffineScale {
+    scale_bits: u32,
+    zero_point: i64,
+    qmin: i64,
+    qmax: i64,
+}
+
+/// [`AffineScale`] as stored, before its checks.
+#[derive(Deserialize)]
+struct AffineFields {
+    scale_bits: u32,
+    zero_point: i64,
+    qmin: i64,
+    qmax: i64,
+}
+
+impl TryFrom<AffineFields> for AffineScale {
+    type Error = RequantError;
+
+    fn try_from(f: AffineFields) -> Result<Self, RequantError> {
+        AffineScale::new(f32::from_bits(f.scale_bits), f.zero_point, (f.qmin, f.qmax))
+    }
+}
+
+impl AffineScale {
+    /// The quantization with `scale` (finite, positive), `zero_point` and range `[qmin, qmax]`
+    /// (the zero point inside it, 16 bits at most).
+    pub fn new(
+        scale: f32,
+        zero_point: i64,
+        (qmin, qmax): (i64, i64),
+    ) -> Result<Self, RequantError> {
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(RequantError::Multiplier(scale));
+        }
+        if qmin > qmax
+            || qmin < -(1 << 16)
+            || qmax > 1 << 16
+            || !(qmin..=qmax).contains(&zero_point)
+        {
+            return Err(RequantError::Range { qmin, qmax });
+        }
+        Ok(AffineScale {
+            scale_bits: scale.to_bits(),
+            zero_point,
+            qmin,
+            qmax,
+        })
+    }
+
+    /// The scale.
+    pub fn scale(&self) -> f32 {
+        f32::from_bits(self.scale_bits)
+    }
+
+    /// The zero point.
+    pub fn zero_point(&self) -> i64 {
+        self.zero_point
+    }
+
+    /// The integer range `[qmin, qmax]`.
+    pub fn range(&self) -> (i64, i64) {
+        (self.qmin, self.qmax)
+    }
+
+    /// ONNX Runtime's QuantizeLinear of an f32 (MLAS): `x / scale` in f32, clamped to
+    /// `[qmin − zp, qmax − zp]`, rounded half to even, plus the zero point. NaN gives the zero
+    /// point.
+    pub fn quantize(&self, x: f32) -> i64 {
+        let v = x / self.scale();
+        let (lo, hi) = (
+            (self.qmin - self.zero_point) as f32,
+            (self.qmax - self.zero_point) as f32,
+        );
+        let v = if v.is_nan() { 0.0 } else { v.clamp(lo, hi) };
+        v.round_ties_even() as i64 + self.zero_point
+    }
+
+    /// ONNX Runtime's DequantizeLinear: `(q − zp)` as an f32 times the scale, in f32.
+    pub fn dequantize(&self, q: i64) -> f32 {
+        (q - self.zero_point) as f32 * self.scale()
+    }
+
+    /// The integer `q ∈ [qmin, qmax]` whose [`AffineScale::dequantize`] is exactly `x`, if any
+    /// (a listed value off the grid, or outside the range, has none).
+    pub fn from_real(&self, x: f64) -> Option<i64> {
+        let steps = (x / f64::from(self.scale())).round();
+        if !steps.is_finite() || steps.abs() > f64::from(1u32 << 18) {
+            return None;
+        }
+        let q = steps as i64 + self.zero_point;
+        let on_grid = f64::from(self.dequantize(q)) == x;
+        (on_grid && (self.qmin..=self.qmax).contains(&q)).then_some(q)
+    }
+}
+
 /// How [`Dyadic`] rounds `acc·M / 2^n`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Rounding {
@@ -390,6 +490,30 @@ mod tests {
         assert_eq!(exact_half_even(&int8(f32::from_bits(1), 0), 200, 62), None);
         let d = exact_half_even(&int8(0.125, 0), 200, 62).expect("2^-3 exactly");
         assert_eq!((d.mult(), d.shift()), (1, 3));
+    }
+
+    #[test]
+    fn quantize_linear_rounds_halves_to_even_and_saturates() {
+        let a = AffineScale::new(0.5, 3, (-128, 127)).expect("valid");
+        // x / 0.5: 0.25 → 0.5 → 0, 0.75 → 1.5 → 2, -0.25 → -0.5 → -0; plus the zero point.
+        assert_eq!(
+            [0.25f32, 0.75, -0.25, 1.25].map(|x| a.quantize(x)),
+            [3, 5, 3, 5]
+        );
+        assert_eq!(
+            (a.quantize(1e9), a.quantize(-1e9), a.quantize(f32::NAN)),
+            (127, -128, 3)
+        );
+        assert_eq!(a.dequantize(5), 1.0);
+        assert_eq!(
+            (a.from_real(1.0), a.from_real(1.1), a.from_real(200.0)),
+            (Some(5), None, None)
+        );
+        // Bad scales and ranges.
+        assert!(AffineScale::new(0.0, 0, (-128, 127)).is_err());
+        assert!(AffineScale::new(f32::INFINITY, 0, (-128, 127)).is_err());
+        assert!(AffineScale::new(0.1, 300, (0, 255)).is_err());
+        assert!(AffineScale::new(0.1, 0, (0, 1 << 20)).is_err());
     }
 
     #[test]
