@@ -1429,3 +1429,97 @@ fn verify_evm_refuses_edited_values() {
         .unwrap()
         .starts_with("// WARNING: made with zkinfer's insecure development SRS"));
 }
+
+/// A fixture of `models/int8` (ONNX Runtime's quantizer applied to a shared model).
+fn int8_fixture(model: &str, variant: &str) -> (PathBuf, serde_json::Value) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/int8")
+        .join(model);
+    let fx = std::fs::read_to_string(dir.join(format!("{variant}.json"))).unwrap();
+    (
+        dir.join(format!("{variant}.onnx")),
+        serde_json::from_str(&fx).unwrap(),
+    )
+}
+
+#[test]
+fn int8_models_compile_without_calibration_and_prove_onnx_runtimes_integers() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (model, variant) in [
+        ("1l_conv", "qoperator_per_tensor_u8s8"),
+        ("variable_cnn", "qdq_per_channel_s8s8"),
+    ] {
+        let (onnx, fx) = int8_fixture(model, variant);
+        let input = shared(model).join("input.json");
+        let dir = tmp.path().join(variant);
+        let out = ok(&zkinfer(&["compile", &s(&onnx), "--out", &s(&dir)]));
+        assert!(
+            out.contains("requant:") && out.contains("zero point"),
+            "{out}"
+        );
+        ok(&zkinfer(&["setup", &s(&dir)]));
+        let proof = tmp.path().join(format!("{model}.{variant}.proof.json"));
+        ok(&zkinfer(&[
+            "prove",
+            &s(&dir),
+            "--input",
+            &s(&input),
+            "--out",
+            &s(&proof),
+        ]));
+        let v = ok(&zkinfer(&["verify", &s(&dir), "--proof", &s(&proof)]));
+        assert!(v.starts_with("verified"), "{v}");
+        // The listed outputs are ONNX Runtime's integers (case 0: the shipped input) on the
+        // output's grid.
+        let p: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+        let (scale, zp) = (
+            fx["output_scale"].as_f64().unwrap() as f32,
+            fx["output_zero_point"].as_i64().unwrap(),
+        );
+        let got: Vec<i64> = p["outputs"][0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|y| (y.as_f64().unwrap() / f64::from(scale)).round() as i64 + zp)
+            .collect();
+        let want: Vec<i64> = fx["disable_all"][0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        assert_eq!(got, want, "{model} {variant}");
+        // Another value of the grid is not the proven one; a value off the grid is no value.
+        let next = tmp.path().join("next.json");
+        edit_proof(&proof, &next, |p| {
+            // ONNX Runtime's DequantizeLinear of the next integer.
+            let q = got[0] + if got[0] < 127 { 1 } else { -1 };
+            p["outputs"][0][0] = serde_json::json!(f64::from((q - zp) as f32 * scale));
+        });
+        fails(
+            &zkinfer(&["verify", &s(&dir), "--proof", &s(&next)]),
+            "does not match the proven public values",
+        );
+        let off = tmp.path().join("off.json");
+        edit_proof(&proof, &off, |p| {
+            let y = p["outputs"][0][0].as_f64().unwrap();
+            p["outputs"][0][0] = serde_json::json!(y + f64::from(scale) / 3.0);
+        });
+        fails(
+            &zkinfer(&["verify", &s(&dir), "--proof", &s(&off)]),
+            "is not a value of this model",
+        );
+        // Its bits are the model's own.
+        fails(
+            &zkinfer(&["compile", &s(&onnx), "--out", &s(&dir), "--bits", "12"]),
+            "--bits does not apply",
+        );
+    }
+    // A float model still needs its calibration input.
+    let float = shared("1l_conv").join("network.onnx");
+    fails(
+        &zkinfer(&["compile", &s(&float), "--out", &s(&tmp.path().join("f"))]),
+        "needs a calibration input",
+    );
+}

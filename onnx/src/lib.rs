@@ -8,6 +8,7 @@
 
 mod calibrate;
 mod fuse;
+pub mod int8;
 mod onnx;
 pub mod ops;
 mod proto;
@@ -58,13 +59,31 @@ pub enum FrontendError {
         node: String,
         supported: String,
     },
-    /// A model already quantized by ONNX Runtime's tool (int8 import is not supported yet).
-    #[error("node '{node}' is '{op}': this model is already quantized ({form}); zkinfer quantizes float models itself and cannot import int8 models yet: compile the float model instead")]
+    /// A model already quantized by ONNX Runtime's tool, read by a step that takes float models.
+    #[error("node '{node}' is '{op}': this model is already quantized ({form}); `zkinfer compile` imports QDQ and QOperator models, but this step reads float models only")]
     QuantizedModel {
         op: String,
         node: String,
         form: &'static str,
     },
+    /// A quantization form zkinfer does not import yet.
+    #[error("node '{node}' is '{op}': this model is quantized with {form}, which zkinfer does not import yet (it imports the QDQ and QOperator formats): compile the float model instead")]
+    NotImported {
+        op: String,
+        node: String,
+        form: &'static str,
+    },
+    /// An int8 model zkinfer cannot import.
+    #[error(transparent)]
+    Import(#[from] int8::ImportError),
+    /// A float model without a calibration input.
+    #[error("{path} is a float model: compiling it needs a calibration input (--calibration INPUT.json) to choose its quantization; only models already quantized (QDQ, QOperator) compile without one")]
+    NeedsCalibration { path: String },
+    /// `--bits` for an imported model, whose integers are its own.
+    #[error(
+        "--bits does not apply to {path}: it is already quantized, and its integers are its own"
+    )]
+    BitsOfImported { path: String },
     /// A quantization zkinfer does not import at all (int4, float8, blocked, ...).
     #[error("node '{node}' is '{op}' with {feature}, which zkinfer does not support: compile the float model instead")]
     QuantizationFeature {
@@ -160,8 +179,12 @@ impl Default for CompileOptions {
 pub struct Compiled {
     /// The compiled model.
     pub model: CompiledModel,
-    /// Accuracy of the quantized model on the calibration input against the float model.
-    pub accuracy: Accuracy,
+    /// Accuracy of the quantized model on the calibration input against the float model (none
+    /// for an imported int8 model: it is its own reference).
+    pub accuracy: Option<Accuracy>,
+    /// An imported int8 model's requantizations: per op, how many channels are exactly ONNX
+    /// Runtime's rule for every input.
+    pub requants: Vec<int8::RequantReport>,
     /// When the tolerance is missed: each quantized tensor standing for an ONNX tensor, in
     /// graph order, with its error on the calibration input (which op loses the accuracy).
     pub tensor_accuracy: Vec<TensorAccuracy>,
@@ -241,19 +264,40 @@ fn limb_bases(
         .collect()
 }
 
-/// Compiles an ONNX file with a calibration input.
+/// Compiles an ONNX file with a calibration input (see [`compile_from`]).
 pub fn compile(
     onnx_path: &Path,
     calibration: &Path,
     opts: &CompileOptions,
 ) -> Result<Compiled, FrontendError> {
+    compile_from(onnx_path, Some(calibration), opts)
+}
+
+/// Compiles an ONNX file: a float model is quantized with the calibration input; a model
+/// ONNX Runtime's tool already quantized (QDQ or QOperator) is imported as it is, and needs
+/// none.
+pub fn compile_from(
+    onnx_path: &Path,
+    calibration: Option<&Path>,
+    opts: &CompileOptions,
+) -> Result<Compiled, FrontendError> {
     // Conflicting options are refused before the model is read.
     opts.objective.check(opts.matvec_check)?;
+    let path = onnx_path.display().to_string();
     let bytes = std::fs::read(onnx_path).map_err(|source| FrontendError::Io {
-        path: onnx_path.display().to_string(),
+        path: path.clone(),
         source,
     })?;
-    let model = OnnxModel::from_bytes(&bytes, &onnx_path.display().to_string())?;
+    if let Some(imported) = import_quantized(&bytes, &path)? {
+        if opts.bits.is_some() {
+            return Err(FrontendError::BitsOfImported { path });
+        }
+        return compile_imported(imported, (onnx_path, &bytes), opts);
+    }
+    let Some(calibration) = calibration else {
+        return Err(FrontendError::NeedsCalibration { path });
+    };
+    let model = OnnxModel::from_bytes(&bytes, &path)?;
     let cal = InputData::from_path(calibration)?;
     let inputs = model.input_tensors(&cal)?;
     let ranges = Ranges::calibrate(&model, &inputs)?;
@@ -298,9 +342,58 @@ pub fn compile(
     };
     Ok(Compiled {
         model: CompiledModel::new(graph, choice.shape, choice.estimate_s, provenance),
-        accuracy: acc,
+        accuracy: Some(acc),
+        requants: Vec::new(),
         tensor_accuracy,
         onnx_nodes,
         folded_nodes,
+    })
+}
+
+/// The import of a model ONNX Runtime's tool quantized (`None` for a float model).
+fn import_quantized(bytes: &[u8], path: &str) -> Result<Option<int8::Imported>, FrontendError> {
+    let proto = onnx::decode_model(bytes, path)?;
+    let (graph, _) = onnx::check_model(&proto, path)?;
+    match onnx::refuse_quantized(graph) {
+        Ok(()) => Ok(None),
+        Err(FrontendError::QuantizedModel { op, node, form }) => match form {
+            "dynamic quantization" => Err(FrontendError::NotImported { op, node, form }),
+            _ => Ok(Some(int8::import(graph)?)),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// Lays out an imported int8 model.
+fn compile_imported(
+    imported: int8::Imported,
+    (onnx_path, bytes): (&Path, &[u8]),
+    opts: &CompileOptions,
+) -> Result<Compiled, FrontendError> {
+    let search = SearchOptions {
+        k: opts.k,
+        model: None,
+        public_io: opts.public_io,
+        objective: opts.objective,
+        matvec_check: opts.matvec_check,
+    };
+    let choice = choose_shape(&imported.graph, &search)?;
+    let provenance = Provenance {
+        onnx_file: onnx_path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default(),
+        onnx_sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes)),
+        calibration_file: String::new(),
+        options: format!("{opts:?}"),
+    };
+    let onnx_nodes = imported.onnx_nodes;
+    Ok(Compiled {
+        model: CompiledModel::new(imported.graph, choice.shape, choice.estimate_s, provenance),
+        accuracy: None,
+        requants: imported.requants,
+        tensor_accuracy: Vec::new(),
+        onnx_nodes,
+        folded_nodes: 0,
     })
 }

@@ -97,7 +97,7 @@ fn graph_err(detail: impl Into<String>) -> FrontendError {
 
 /// Reads a graph input's element type (float, or int32/int64 for token ids) and shape, fixing a
 /// symbolic first dimension to 1.
-fn input_shape(vi: &pb::ValueInfoProto) -> Result<(Vec<usize>, DType), FrontendError> {
+pub(crate) fn input_shape(vi: &pb::ValueInfoProto) -> Result<(Vec<usize>, DType), FrontendError> {
     let name = &vi.name;
     let Some(type_proto::Value::TensorType(tt)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref())
     else {
@@ -320,7 +320,7 @@ impl OnnxModel {
 }
 
 /// Decodes the protobuf of a non-empty file.
-fn decode_model(bytes: &[u8], path: &str) -> Result<ModelProto, FrontendError> {
+pub(crate) fn decode_model(bytes: &[u8], path: &str) -> Result<ModelProto, FrontendError> {
     if bytes.is_empty() {
         return Err(FrontendError::EmptyFile {
             path: path.to_string(),
@@ -330,7 +330,7 @@ fn decode_model(bytes: &[u8], path: &str) -> Result<ModelProto, FrontendError> {
 }
 
 /// The model's graph and default-domain opset, once the header says it is an ONNX model.
-fn check_model<'p>(
+pub(crate) fn check_model<'p>(
     proto: &'p ModelProto,
     path: &str,
 ) -> Result<(&'p pb::GraphProto, i64), FrontendError> {
@@ -433,7 +433,7 @@ fn resolve_nodes(
 /// Refuses a model quantized by ONNX Runtime's tool, naming its form: dynamic when it
 /// quantizes at run time (DynamicQuantizeLinear, with MatMulInteger), else QOperator when it has
 /// an integer operator (such models also hold QuantizeLinear), else QDQ.
-fn refuse_quantized(graph: &pb::GraphProto) -> Result<(), FrontendError> {
+pub(crate) fn refuse_quantized(graph: &pb::GraphProto) -> Result<(), FrontendError> {
     let found: Vec<(usize, &pb::NodeProto, &'static str)> = graph
         .node
         .iter()

@@ -61,7 +61,11 @@ fn run(dir: &Path, tmp: &Path) -> Outcome {
         Ok(Err(e)) => return Outcome::Refused(e.to_string()),
         Ok(Ok(c)) => c,
     };
-    let warned = (!c.accuracy.met_tolerance).then_some(c.accuracy.rel_error);
+    let warned = c
+        .accuracy
+        .as_ref()
+        .filter(|a| !a.met_tolerance)
+        .map(|a| a.rel_error);
     let check = || -> Result<(), String> {
         let m = &c.model;
         let data = InputData::from_path(&input).map_err(|e| e.to_string())?;

@@ -333,7 +333,7 @@ fn missed_tolerance_reports_the_error_of_each_op() {
         models().join("ops/transformer_ops.json"),
     );
     let loose = zkinfer_onnx::compile(&onnx, &input, &CompileOptions::default()).unwrap();
-    assert!(loose.accuracy.met_tolerance);
+    assert!(loose.accuracy.as_ref().unwrap().met_tolerance);
     assert!(loose.tensor_accuracy.is_empty());
     let opts = CompileOptions {
         bits: Some(8),
@@ -341,7 +341,7 @@ fn missed_tolerance_reports_the_error_of_each_op() {
         ..CompileOptions::default()
     };
     let c = zkinfer_onnx::compile(&onnx, &input, &opts).unwrap();
-    assert!(!c.accuracy.met_tolerance);
+    assert!(!c.accuracy.as_ref().unwrap().met_tolerance);
     let names: Vec<&str> = c
         .tensor_accuracy
         .iter()

@@ -438,6 +438,13 @@ fn fit_half_up(
     })
 }
 
+/// `rule`'s f32 multiplier exactly, as an odd `M` over `2^n`, rounding half to even: ORT's
+/// rule but for its rounding of the f32 product (within 1 LSB of it), for channels [`fit`]
+/// finds no exact rule for. `None` past a shift of 100.
+pub fn exact_multiplier(rule: &OrtRequant) -> Option<Dyadic> {
+    exact_half_even(rule, 100, 62)
+}
+
 /// `m` exactly, as an odd `M` over `2^n`, rounding half to even.
 fn exact_half_even(rule: &OrtRequant, max_shift: u32, max_mult_bits: u32) -> Option<Dyadic> {
     // A finite positive f32 is mantissa·2^exponent with a 24-bit mantissa.

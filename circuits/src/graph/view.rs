@@ -35,7 +35,8 @@ impl ViewOp {
             check_index(g, t, e as usize, &self.name)?;
         }
         for &t in &self.inputs {
-            if g.tensors[t].kind != out.kind || g.tensors[t].scale != out.scale {
+            let (a, b) = (&g.tensors[t], out);
+            if a.kind != b.kind || a.scale != b.scale || a.affine != b.affine {
                 return bad(OpDefect::ViewChanges);
             }
         }

@@ -1,4 +1,4 @@
-//! `zkinfer compile MODEL.onnx --calibration INPUT.json --out DIR`
+//! `zkinfer compile MODEL.onnx [--calibration INPUT.json] --out DIR`
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -12,11 +12,13 @@ use zkinfer_onnx::{CompileOptions, Compiled};
 /// Compile an ONNX model.
 #[derive(Args)]
 pub struct Compile {
-    /// ONNX model file (float, batch dimension may be symbolic).
+    /// ONNX model file: a float model (batch dimension may be symbolic), or one ONNX Runtime's
+    /// quantizer already quantized (QDQ or QOperator format), which is imported as it is.
     pub model: PathBuf,
-    /// Calibration input in INPUT.json layout: {"input_data": [[...], ...]}.
+    /// Calibration input in INPUT.json layout: {"input_data": [[...], ...]} (float models;
+    /// an already quantized model needs none).
     #[arg(long)]
-    pub calibration: PathBuf,
+    pub calibration: Option<PathBuf>,
     /// Output folder for the compiled model (created if needed).
     #[arg(long)]
     pub out: PathBuf,
@@ -119,6 +121,44 @@ fn print_lossy_ops(c: &Compiled) {
     }
 }
 
+/// How a public tensor's integers stand for reals.
+fn encoding(t: &zkinfer_circuits::compiled::IoTensor) -> String {
+    match &t.affine {
+        Some(a) => {
+            let (lo, hi) = a.range();
+            format!(
+                "int{} in [{lo}, {hi}], scale {:e}, zero point {}",
+                if lo < 0 { "8" } else { "8 (unsigned)" },
+                a.scale(),
+                a.zero_point()
+            )
+        }
+        None => format!("at scale 2^-{}", t.scale),
+    }
+}
+
+/// An imported model's requantizations: per op, whether the proven integers are ONNX
+/// Runtime's for every input.
+fn print_requants(c: &Compiled) {
+    for r in &c.requants {
+        let inexact = r.channels - r.exact;
+        println!(
+            "  requant:  '{}': {} of {} channel(s) exactly ONNX Runtime's rule for every input{}{}",
+            r.node,
+            r.exact,
+            r.channels,
+            match r.half_even {
+                0 => String::new(),
+                n => format!(" ({n} rounding halves to even)"),
+            },
+            match inexact {
+                0 => String::new(),
+                n => format!("; {n} within 1 LSB (its f32 product rounds onto or off a half)"),
+            }
+        );
+    }
+}
+
 /// Prints the compile summary.
 pub fn summary(c: &Compiled, dir: &std::path::Path) {
     let m = &c.model;
@@ -154,28 +194,24 @@ pub fn summary(c: &Compiled, dir: &std::path::Path) {
         half - 1
     );
     for t in m.io().inputs {
-        println!(
-            "  input:    '{}' {:?} at scale 2^-{}",
-            t.name, t.shape, t.scale
-        );
+        println!("  input:    '{}' {:?} {}", t.name, t.shape, encoding(&t));
     }
     for t in m.io().outputs {
-        println!(
-            "  output:   '{}' {:?} at scale 2^-{}",
-            t.name, t.shape, t.scale
-        );
+        println!("  output:   '{}' {:?} {}", t.name, t.shape, encoding(&t));
     }
-    let a = &c.accuracy;
-    println!(
-        "  accuracy: max error {:.3e} ({:.3}% of the output range) on the calibration input{}",
-        a.max_abs_error,
-        100.0 * a.rel_error,
-        if a.met_tolerance {
-            ""
-        } else {
-            " -- ABOVE the requested tolerance"
-        }
-    );
+    match &c.accuracy {
+        Some(a) => println!(
+            "  accuracy: max error {:.3e} ({:.3}% of the output range) on the calibration input{}",
+            a.max_abs_error,
+            100.0 * a.rel_error,
+            if a.met_tolerance {
+                ""
+            } else {
+                " -- ABOVE the requested tolerance"
+            }
+        ),
+        None => print_requants(c),
+    }
     print_lossy_ops(c);
     println!(
         "  estimate: ~{:.2} s to prove on a 2-core CPU",
@@ -229,8 +265,8 @@ impl Compile {
                 );
             }
         }
-        let c = zkinfer_onnx::compile(&self.model, &self.calibration, &opts)?;
-        if !c.accuracy.met_tolerance {
+        let c = zkinfer_onnx::compile_from(&self.model, self.calibration.as_deref(), &opts)?;
+        if c.accuracy.as_ref().is_some_and(|a| !a.met_tolerance) {
             eprintln!(
                 "warning: no bit width up to {} meets --tolerance {}; using the most accurate ({} bits)",
                 c.model.graph.bits, self.tolerance, c.model.graph.bits

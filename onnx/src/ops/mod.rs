@@ -25,6 +25,7 @@ mod split;
 
 pub use activation::Activation;
 pub use batchnorm::BatchNorm;
+pub(crate) use pool::Window;
 
 use super::proto::Attrs;
 use super::quantize::QuantCtx;

@@ -1,0 +1,751 @@
+//! Walks a quantized model's nodes (in file order, which ONNX requires to be topological) and
+//! builds the quantized graph.
+
+use super::linear::{quotient_bound, ChannelRule, Requant, Weights};
+use super::params::{int_range, Const, QParams};
+use super::{ImportError, Imported, RequantReport};
+use crate::ops::Window;
+use crate::proto::{decode_tensor, Attrs};
+use std::collections::HashMap;
+use tract_onnx::pb;
+use zkinfer_circuits::graph::requant::Rounding;
+use zkinfer_circuits::graph::{
+    Coef, ElemOp, FnKind, Geometry, Operand, QOp, QTensor, QuantizedGraph, RequantOp, TensorId,
+    TensorKind, ViewOp,
+};
+
+/// An int8/uint8 activation of the graph.
+#[derive(Clone, Debug)]
+struct Act {
+    id: TensorId,
+    q: QParams,
+    shape: Vec<usize>,
+}
+
+/// Where a linear op's outputs go: its geometry, output shape and elements per channel.
+struct Layout {
+    geometry: Geometry,
+    shape: Vec<usize>,
+    inner: usize,
+}
+
+/// A Conv/Gemm/MatMul of a QDQ pattern, waiting for its QuantizeLinear.
+struct Pending {
+    node: String,
+    acc: TensorId,
+    weights: Weights,
+    x: QParams,
+    alpha: f32,
+    inner: usize,
+    offsets: Vec<i64>,
+    shape: Vec<usize>,
+}
+
+/// A value of the model, by ONNX name.
+enum Val {
+    /// A float graph input, before its QuantizeLinear.
+    FloatInput(Vec<usize>),
+    /// An int8/uint8 activation.
+    Q(Act),
+    /// DequantizeLinear of an activation (its float view in a QDQ model).
+    Dq(Act),
+    /// DequantizeLinear of an initializer (QDQ weights and biases).
+    DqConst(Const, QParams),
+    /// A linear op of a QDQ pattern.
+    Pending(Box<Pending>),
+}
+
+struct Importer {
+    consts: HashMap<String, Const>,
+    vals: HashMap<String, Val>,
+    g: QuantizedGraph,
+    requants: Vec<RequantReport>,
+    q_bound: i64,
+}
+
+/// Imports a quantized model's graph (see the module docs).
+pub fn import(graph: &pb::GraphProto) -> Result<Imported, ImportError> {
+    let mut im = Importer::new(graph)?;
+    for (i, np) in graph.node.iter().enumerate() {
+        let name = match np.name.is_empty() {
+            true => format!("{}#{i}", np.op_type),
+            false => np.name.clone(),
+        };
+        im.node(np, &name)?;
+    }
+    im.finish(graph)
+}
+
+/// Input `i` of a node, if given.
+fn arg(np: &pb::NodeProto, i: usize) -> Option<&str> {
+    np.input
+        .get(i)
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+fn output(np: &pb::NodeProto, name: &str) -> Result<String, ImportError> {
+    np.output
+        .first()
+        .cloned()
+        .ok_or_else(|| ImportError::at(name, "no output"))
+}
+
+impl Importer {
+    fn new(graph: &pb::GraphProto) -> Result<Self, ImportError> {
+        let mut consts = HashMap::new();
+        for init in &graph.initializer {
+            let t = decode_tensor(init).map_err(|e| ImportError::at(&init.name, e.to_string()))?;
+            consts.insert(
+                init.name.clone(),
+                Const {
+                    t,
+                    elem: init.data_type,
+                },
+            );
+        }
+        let mut vals = HashMap::new();
+        for vi in graph
+            .input
+            .iter()
+            .filter(|vi| !consts.contains_key(&vi.name))
+        {
+            let (shape, _) = crate::onnx::input_shape(vi)
+                .map_err(|e| ImportError::at(&vi.name, e.to_string()))?;
+            vals.insert(vi.name.clone(), Val::FloatInput(shape));
+        }
+        let g = QuantizedGraph {
+            bits: 9,
+            tensors: Vec::new(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            ops: Vec::new(),
+            functions: vec![FnKind::Identity],
+            integer_inputs: Vec::new(),
+        };
+        Ok(Importer {
+            consts,
+            vals,
+            g,
+            requants: Vec::new(),
+            q_bound: 0,
+        })
+    }
+
+    fn node(&mut self, np: &pb::NodeProto, name: &str) -> Result<(), ImportError> {
+        let out = output(np, name)?;
+        let val = match (np.domain.as_str(), np.op_type.as_str()) {
+            (_, "QuantizeLinear") => self.quantize_linear(np, name)?,
+            (_, "DequantizeLinear") => self.dequantize_linear(np, name)?,
+            ("", "QLinearConv") => self.qlinear_conv(np, name)?,
+            ("com.microsoft", "QGemm") => self.qgemm(np, name)?,
+            ("", "QLinearMatMul") => self.qlinear_matmul(np, name)?,
+            ("", "Conv") => self.qdq_conv(np, name)?,
+            ("", "Gemm") => self.qdq_gemm(np, name)?,
+            ("", "MatMul") => self.qdq_matmul(np, name)?,
+            ("", "Flatten" | "Reshape") => self.view(np, name)?,
+            (d, op) => {
+                return Err(ImportError::at(name, format!(
+                    "'{op}'{} is not imported from quantized models yet (imported: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, com.microsoft QGemm; Conv, Gemm, MatMul between DequantizeLinear and QuantizeLinear; Flatten, Reshape)",
+                    if d.is_empty() { String::new() } else { format!(" (domain '{d}')") }
+                )))
+            }
+        };
+        self.vals.insert(out, val);
+        Ok(())
+    }
+
+    // --- values -------------------------------------------------------------------------
+
+    fn konst(&self, np: &pb::NodeProto, i: usize, name: &str) -> Result<&Const, ImportError> {
+        arg(np, i)
+            .and_then(|n| self.consts.get(n))
+            .ok_or_else(|| ImportError::at(name, format!("input #{i} must be an initializer")))
+    }
+
+    fn params(
+        &self,
+        np: &pb::NodeProto,
+        (s, z): (usize, usize),
+        name: &str,
+    ) -> Result<QParams, ImportError> {
+        let zp = match arg(np, z) {
+            Some(_) => Some(self.konst(np, z, name)?),
+            None => None,
+        };
+        QParams::read(name, self.konst(np, s, name)?, zp)
+    }
+
+    fn val(&self, np: &pb::NodeProto, i: usize, name: &str) -> Result<&Val, ImportError> {
+        arg(np, i).and_then(|n| self.vals.get(n)).ok_or_else(|| {
+            ImportError::at(
+                name,
+                format!("input #{i} is not a value of the model (a computed float tensor?)"),
+            )
+        })
+    }
+
+    fn act(&self, np: &pb::NodeProto, i: usize, name: &str) -> Result<Act, ImportError> {
+        match self.val(np, i, name)? {
+            Val::Q(a) => Ok(a.clone()),
+            _ => Err(ImportError::at(
+                name,
+                format!("input #{i} must be an int8/uint8 tensor"),
+            )),
+        }
+    }
+
+    fn dq_act(&self, np: &pb::NodeProto, i: usize, name: &str) -> Result<Act, ImportError> {
+        match self.val(np, i, name)? {
+            Val::Dq(a) => Ok(a.clone()),
+            _ => Err(ImportError::at(
+                name,
+                format!("input #{i} must be the DequantizeLinear of an int8/uint8 tensor"),
+            )),
+        }
+    }
+
+    fn dq_const(
+        &self,
+        np: &pb::NodeProto,
+        i: usize,
+        name: &str,
+    ) -> Result<(Const, QParams), ImportError> {
+        match self.val(np, i, name)? {
+            Val::DqConst(c, p) => Ok((c.clone(), p.clone())),
+            _ => Err(ImportError::at(
+                name,
+                format!("input #{i} must be the DequantizeLinear of an initializer"),
+            )),
+        }
+    }
+
+    fn tensor(
+        &mut self,
+        name: &str,
+        shape: Vec<usize>,
+        kind: TensorKind,
+        q: Option<&QParams>,
+    ) -> Result<TensorId, ImportError> {
+        let affine = q.map(|q| q.affine(name)).transpose()?;
+        self.g.tensors.push(QTensor {
+            name: name.to_string(),
+            shape,
+            scale: 0,
+            kind,
+            affine,
+        });
+        Ok(self.g.tensors.len() - 1)
+    }
+
+    // --- quantize / dequantize ----------------------------------------------------------
+
+    fn quantize_linear(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
+        let y = self.params(np, (1, 2), name)?;
+        let input = arg(np, 0).and_then(|n| self.vals.remove(n).map(|v| (n.to_string(), v)));
+        let Some((x, v)) = input else {
+            return Err(ImportError::at(
+                name,
+                "QuantizeLinear of a tensor that is not a graph input or a linear op",
+            ));
+        };
+        let result = match v {
+            Val::FloatInput(ref shape) => self.graph_input(&x, shape.clone(), &y).map(Val::Q),
+            Val::Pending(ref p) => self.requant(p, &y, &output(np, name)?).map(Val::Q),
+            Val::Dq(ref a) if a.q == y => Ok(Val::Q(a.clone())),
+            _ => Err(ImportError::at(name, "QuantizeLinear of a float op other than Conv, Gemm or MatMul (or a requantization between scales) is not imported yet")),
+        };
+        self.vals.insert(x, v);
+        result
+    }
+
+    /// A float graph input quantized by the model: its integers are the public input, range
+    /// checked once (an identity elementwise step) before any op reads them.
+    fn graph_input(&mut self, x: &str, shape: Vec<usize>, y: &QParams) -> Result<Act, ImportError> {
+        let raw = self.tensor(x, shape.clone(), TensorKind::Activation, Some(y))?;
+        self.g.inputs.push(raw);
+        let checked = self.tensor(
+            &format!("{x} (checked)"),
+            shape.clone(),
+            TensorKind::Activation,
+            Some(y),
+        )?;
+        self.g.ops.push(QOp::Elementwise(ElemOp {
+            name: format!("{x} range check"),
+            output: checked,
+            a: Some(Operand {
+                tensor: raw,
+                index: None,
+            }),
+            b: None,
+            qa: Coef::Const(1),
+            qb: Coef::Const(0),
+            qm: Coef::Const(0),
+            qc: Coef::Const(0),
+            shift: 0,
+            func: 0,
+        }));
+        Ok(Act {
+            id: checked,
+            q: y.clone(),
+            shape,
+        })
+    }
+
+    fn dequantize_linear(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
+        let p = self.params(np, (1, 2), name)?;
+        if let Some(c) = arg(np, 0).and_then(|n| self.consts.get(n)) {
+            return Ok(Val::DqConst(c.clone(), p));
+        }
+        let a = self.act(np, 0, name)?;
+        if a.q != p {
+            return Err(ImportError::at(
+                name,
+                "DequantizeLinear with other parameters than its input's QuantizeLinear",
+            ));
+        }
+        Ok(Val::Dq(a))
+    }
+
+    // --- linear ops ---------------------------------------------------------------------
+
+    /// The linear op of `w` over `x`; returns the accumulator and its offsets.
+    fn linear(
+        &mut self,
+        name: &str,
+        x: &Act,
+        w: &Weights,
+        geometry: Geometry,
+        shape: &[usize],
+    ) -> Result<(TensorId, Vec<i64>), ImportError> {
+        let acc = self.tensor(
+            &format!("{name} (accumulator)"),
+            shape.to_vec(),
+            TensorKind::Accumulator,
+            None,
+        )?;
+        let op = w.op(name, (x.id, acc), geometry);
+        let n = shape.iter().product();
+        let offsets = Weights::offsets(&op, x.q.zp(0), n);
+        self.g.ops.push(QOp::Linear(op));
+        Ok((acc, offsets))
+    }
+
+    /// The requantization of a linear op's accumulator to `y`.
+    fn requant(&mut self, p: &Pending, y: &QParams, out: &str) -> Result<Act, ImportError> {
+        let r = Requant {
+            x: &p.x,
+            y,
+            alpha: p.alpha,
+        };
+        let rules: Vec<ChannelRule> = p.weights.rules(&p.node, &r)?;
+        self.q_bound = self.q_bound.max(quotient_bound(&rules));
+        self.requants.push(RequantReport {
+            node: p.node.clone(),
+            channels: rules.len(),
+            exact: rules.iter().filter(|c| c.exact).count(),
+            half_even: rules
+                .iter()
+                .filter(|c| c.exact && c.rule.rounding() == Rounding::HalfEven)
+                .count(),
+        });
+        let id = self.tensor(out, p.shape.clone(), TensorKind::Activation, Some(y))?;
+        self.g.ops.push(QOp::Requant(RequantOp {
+            name: p.node.clone(),
+            input: p.acc,
+            output: id,
+            rules: rules.iter().map(|c| c.rule).collect(),
+            inner: u32::try_from(p.inner).unwrap_or(u32::MAX),
+            offsets: p.offsets.clone(),
+        }));
+        Ok(Act {
+            id,
+            q: y.clone(),
+            shape: p.shape.clone(),
+        })
+    }
+
+    /// A linear op, pending its requantization.
+    fn pending(
+        &mut self,
+        name: &str,
+        x: &Act,
+        w: Weights,
+        layout: Layout,
+        alpha: f32,
+    ) -> Result<Pending, ImportError> {
+        if !(w.params.scales.len() == 1 || w.params.scales.len() == w.m) {
+            return Err(ImportError::at(
+                name,
+                "weight scales must be one per tensor or one per output channel",
+            ));
+        }
+        let (acc, offsets) = self.linear(name, x, &w, layout.geometry, &layout.shape)?;
+        Ok(Pending {
+            node: name.to_string(),
+            acc,
+            weights: w,
+            x: x.q.clone(),
+            alpha,
+            inner: layout.inner,
+            offsets,
+            shape: layout.shape,
+        })
+    }
+
+    fn qlinear_conv(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
+        let x = self.act(np, 0, name)?;
+        let wp = self.params(np, (4, 5), name)?;
+        let y = self.params(np, (6, 7), name)?;
+        let w = self.konst(np, 3, name)?.clone();
+        let bias = match arg(np, 8) {
+            Some(_) => Some(self.konst(np, 8, name)?.clone()),
+            None => None,
+        };
+        let (w, layout) = conv_weights(np, name, &x, (&w, wp), bias.as_ref())?;
+        let p = self.pending(name, &x, w, layout, 1.0)?;
+        self.requant(&p, &y, &output(np, name)?).map(Val::Q)
+    }
+
+    fn qdq_conv(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
+        let x = self.dq_act(np, 0, name)?;
+        let (w, wp) = self.dq_const(np, 1, name)?;
+        let bias = match arg(np, 2) {
+            Some(_) => Some(self.dq_const(np, 2, name)?.0),
+            None => None,
+        };
+        let (w, layout) = conv_weights(np, name, &x, (&w, wp), bias.as_ref())?;
+        Ok(Val::Pending(Box::new(
+            self.pending(name, &x, w, layout, 1.0)?,
+        )))
+    }
+
+    fn qgemm(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
+        let x = self.act(np, 0, name)?;
+        let wp = self.params(np, (4, 5), name)?;
+        if arg(np, 7).is_none() {
+            return Err(ImportError::at(
+                name,
+                "QGemm with a float output (no y_scale) is not imported",
+            ));
+        }
+        let y = self.params(np, (7, 8), name)?;
+        let w = self.konst(np, 3, name)?.clone();
+        let bias = match arg(np, 6) {
+            Some(_) => Some(self.konst(np, 6, name)?.clone()),
+            None => None,
+        };
+        let a = gemm_attrs(np, name)?;
+        let (w, layout) = dense_weights(name, &x, (&w, wp), bias.as_ref(), a.trans_b)?;
+        let p = self.pending(name, &x, w, layout, a.alpha)?;
+        self.requant(&p, &y, &output(np, name)?).map(Val::Q)
+    }
+
+    fn qdq_gemm(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
+        let x = self.dq_act(np, 0, name)?;
+        let (w, wp) = self.dq_const(np, 1, name)?;
+        let bias = match arg(np, 2) {
+            Some(_) => Some(self.dq_const(np, 2, name)?.0),
+            None => None,
+        };
+        let a = gemm_attrs(np, name)?;
+        if a.beta != 1.0 {
+            return Err(ImportError::at(name, "Gemm with beta ≠ 1 is not imported"));
+        }
+        let (w, layout) = dense_weights(name, &x, (&w, wp), bias.as_ref(), a.trans_b)?;
+        Ok(Val::Pending(Box::new(
+            self.pending(name, &x, w, layout, a.alpha)?,
+        )))
+    }
+
+    fn qlinear_matmul(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
+        let x = self.act(np, 0, name)?;
+        let wp = self.params(np, (4, 5), name)?;
+        let y = self.params(np, (6, 7), name)?;
+        let w = self.konst(np, 3, name)?.clone();
+        let (w, layout) = dense_weights(name, &x, (&w, wp), None, false)?;
+        let p = self.pending(name, &x, w, layout, 1.0)?;
+        self.requant(&p, &y, &output(np, name)?).map(Val::Q)
+    }
+
+    fn qdq_matmul(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
+        let x = self.dq_act(np, 0, name)?;
+        let (w, wp) = self.dq_const(np, 1, name)?;
+        let (w, layout) = dense_weights(name, &x, (&w, wp), None, false)?;
+        Ok(Val::Pending(Box::new(
+            self.pending(name, &x, w, layout, 1.0)?,
+        )))
+    }
+
+    // --- views --------------------------------------------------------------------------
+
+    fn view(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
+        let (a, dq) = match self.val(np, 0, name)? {
+            Val::Q(a) => (a.clone(), false),
+            Val::Dq(a) => (a.clone(), true),
+            _ => {
+                return Err(ImportError::at(
+                    name,
+                    "input #0 must be an int8/uint8 tensor or its DequantizeLinear",
+                ))
+            }
+        };
+        let shape = match np.op_type.as_str() {
+            "Flatten" => flatten_shape(np, name, &a.shape)?,
+            _ => reshape_shape(name, &a.shape, self.konst(np, 1, name)?)?,
+        };
+        let out = output(np, name)?;
+        let id = self.tensor(&out, shape.clone(), TensorKind::Activation, Some(&a.q))?;
+        let n = shape.iter().product::<usize>();
+        self.g.ops.push(QOp::View(ViewOp {
+            name: name.to_string(),
+            inputs: vec![a.id],
+            output: id,
+            map: (0..n as u32).map(|e| (0u16, e)).collect(),
+        }));
+        let act = Act { id, q: a.q, shape };
+        Ok(if dq { Val::Dq(act) } else { Val::Q(act) })
+    }
+
+    // --- the end ------------------------------------------------------------------------
+
+    fn finish(mut self, graph: &pb::GraphProto) -> Result<Imported, ImportError> {
+        for o in &graph.output {
+            match self.vals.get(&o.name) {
+                Some(Val::Dq(a) | Val::Q(a)) => self.g.outputs.push(a.id),
+                _ => {
+                    return Err(ImportError::at(
+                        &o.name,
+                        "a graph output must be an int8/uint8 tensor or its DequantizeLinear",
+                    ))
+                }
+            }
+        }
+        // The range table must hold every requantized quotient (plus the clamp's headroom) and
+        // uint8 values: 2^bits above both.
+        let need = u64::try_from(self.q_bound.max(256)).unwrap_or(u64::MAX) + 2;
+        self.g.bits = (64 - need.leading_zeros() + 1).clamp(9, 20);
+        self.g
+            .validate()
+            .map_err(|e| ImportError::at("<graph>", e.to_string()))?;
+        Ok(Imported {
+            graph: self.g,
+            requants: self.requants,
+            onnx_nodes: graph.node.len(),
+        })
+    }
+}
+
+// --- weights and shapes ---------------------------------------------------------------------
+
+fn ints(c: &Const, name: &str, what: &str) -> Result<Vec<i64>, ImportError> {
+    let ok = int_range(c.elem).is_some() || c.elem == pb::tensor_proto::DataType::Int32 as i32;
+    if !ok {
+        return Err(ImportError::at(
+            name,
+            format!("{what} must be int8, uint8 or int32"),
+        ));
+    }
+    Ok(c.t.data.iter().map(|&v| v as i64).collect())
+}
+
+fn bias_of(bias: Option<&Const>, m: usize, name: &str) -> Result<Vec<i64>, ImportError> {
+    match bias {
+        None => Ok(vec![0; m]),
+        Some(b) => {
+            let v = ints(b, name, "the bias")?;
+            if v.len() != m {
+                return Err(ImportError::at(
+                    name,
+                    format!("bias has {} values for {m} channels", v.len()),
+                ));
+            }
+            Ok(v)
+        }
+    }
+}
+
+/// A conv's weights and its layout: geometry, output shape `[1, m, oh, ow]`, elements per
+/// channel.
+fn conv_weights(
+    np: &pb::NodeProto,
+    name: &str,
+    x: &Act,
+    (w, params): (&Const, QParams),
+    bias: Option<&Const>,
+) -> Result<(Weights, Layout), ImportError> {
+    let attrs = Attrs::new(np, name);
+    let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
+    if attrs.int("group").map_err(fe)?.unwrap_or(1) != 1 {
+        return Err(ImportError::at(
+            name,
+            "grouped convolutions are not imported yet",
+        ));
+    }
+    let ([_, c, h, wd], [m, wc, kh, kw]) = (dims4(&x.shape, name)?, dims4(&w.t.shape, name)?);
+    if wc != c {
+        return Err(ImportError::at(name, "weights and input channels differ"));
+    }
+    let window = Window::parse(&attrs, true).map_err(fe)?;
+    let (out, pads) = window.resolve(name, [h, wd], [kh, kw]).map_err(fe)?;
+    let geometry = Geometry::Conv2d {
+        c,
+        h,
+        w: wd,
+        kernel: [kh, kw],
+        stride: window.strides,
+        pad: [pads[0], pads[1]],
+        dilation: window.dilations,
+        out,
+    };
+    let weights = Weights {
+        w: ints(w, name, "the weights")?,
+        bias: bias_of(bias, m, name)?,
+        m,
+        params,
+    };
+    let layout = Layout {
+        geometry,
+        shape: vec![1, m, out[0], out[1]],
+        inner: out[0] * out[1],
+    };
+    Ok((weights, layout))
+}
+
+fn dims4(s: &[usize], name: &str) -> Result<[usize; 4], ImportError> {
+    match s {
+        &[a, b, c, d] => Ok([a, b, c, d]),
+        _ => Err(ImportError::at(
+            name,
+            format!("expected a 4-D tensor, got shape {s:?}"),
+        )),
+    }
+}
+
+/// A dense layer's weights (`n × k` rows from `B`, transposed unless `trans_b`) and its layout
+/// over an input of `rows × k`.
+fn dense_weights(
+    name: &str,
+    x: &Act,
+    (w, params): (&Const, QParams),
+    bias: Option<&Const>,
+    trans_b: bool,
+) -> Result<(Weights, Layout), ImportError> {
+    let (&k, lead) = x
+        .shape
+        .split_last()
+        .ok_or_else(|| ImportError::at(name, "a scalar input"))?;
+    let rows: usize = lead.iter().product();
+    let &[b0, b1] = w.t.shape.as_slice() else {
+        return Err(ImportError::at(name, "weights must be a matrix"));
+    };
+    let (wk, n) = if trans_b { (b1, b0) } else { (b0, b1) };
+    if wk != k {
+        return Err(ImportError::at(
+            name,
+            format!(
+                "weights {:?} do not match the input {:?}",
+                w.t.shape, x.shape
+            ),
+        ));
+    }
+    let raw = ints(w, name, "the weights")?;
+    let rows_of_w: Vec<i64> = match trans_b {
+        true => raw,
+        false => (0..n)
+            .flat_map(|c| (0..k).map(move |t| (c, t)))
+            .map(|(c, t)| raw[t * n + c])
+            .collect(),
+    };
+    let mut shape = lead.to_vec();
+    shape.push(n);
+    let geometry = Geometry::Dense {
+        outer: 1,
+        inner: rows,
+        xs: [0, k, 1],
+        ys: [0, n, 1],
+        sets: None,
+    };
+    let weights = Weights {
+        w: rows_of_w,
+        bias: bias_of(bias, n, name)?,
+        m: n,
+        params,
+    };
+    Ok((
+        weights,
+        Layout {
+            geometry,
+            shape,
+            inner: 1,
+        },
+    ))
+}
+
+struct GemmAttrs {
+    alpha: f32,
+    beta: f32,
+    trans_b: bool,
+}
+
+fn gemm_attrs(np: &pb::NodeProto, name: &str) -> Result<GemmAttrs, ImportError> {
+    let a = Attrs::new(np, name);
+    let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
+    if a.int("transA").map_err(fe)?.unwrap_or(0) != 0 {
+        return Err(ImportError::at(name, "Gemm with transA is not imported"));
+    }
+    Ok(GemmAttrs {
+        alpha: a.float("alpha").map_err(fe)?.unwrap_or(1.0) as f32,
+        beta: a.float("beta").map_err(fe)?.unwrap_or(1.0) as f32,
+        trans_b: a.int("transB").map_err(fe)?.unwrap_or(0) != 0,
+    })
+}
+
+fn flatten_shape(np: &pb::NodeProto, name: &str, s: &[usize]) -> Result<Vec<usize>, ImportError> {
+    let a = Attrs::new(np, name);
+    let axis = a
+        .int("axis")
+        .map_err(|e| ImportError::at(name, e.to_string()))?
+        .unwrap_or(1);
+    let r = s.len() as i64;
+    let axis = if axis < 0 { axis + r } else { axis };
+    if !(0..=r).contains(&axis) {
+        return Err(ImportError::at(name, format!("axis {axis} out of range")));
+    }
+    let (head, tail) = s.split_at(axis as usize);
+    Ok(vec![head.iter().product(), tail.iter().product()])
+}
+
+fn reshape_shape(name: &str, s: &[usize], target: &Const) -> Result<Vec<usize>, ImportError> {
+    let n: usize = s.iter().product();
+    let mut out = Vec::with_capacity(target.t.data.len());
+    let mut infer = None;
+    for (i, &d) in target.t.data.iter().enumerate() {
+        match d as i64 {
+            0 => out.push(
+                *s.get(i)
+                    .ok_or_else(|| ImportError::at(name, "0 past the input's rank"))?,
+            ),
+            -1 if infer.is_none() => {
+                infer = Some(i);
+                out.push(1);
+            }
+            d if d > 0 => out.push(d as usize),
+            d => return Err(ImportError::at(name, format!("bad target dimension {d}"))),
+        }
+    }
+    let known: usize = out.iter().product();
+    if let Some(i) = infer {
+        if known == 0 || !n.is_multiple_of(known) {
+            return Err(ImportError::at(name, "cannot infer the -1 dimension"));
+        }
+        out[i] = n / known;
+    }
+    if out.iter().product::<usize>() != n {
+        return Err(ImportError::at(
+            name,
+            format!("cannot reshape {s:?} to {out:?}"),
+        ));
+    }
+    Ok(out)
+}

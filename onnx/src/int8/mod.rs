@@ -1,0 +1,60 @@
+//! Import of models ONNX Runtime's quantizer wrote (QOperator and QDQ formats): the model's own
+//! integer weights, biases, scales and zero points, proven as ONNX Runtime computes them with
+//! its graph optimizations on (`ORT_ENABLE_ALL` runs each DQ → op → Q pattern as the fused
+//! integer op; see `linear` for the arithmetic).
+//!
+//! Supported: QuantizeLinear of the float inputs, QLinearConv, QLinearMatMul and
+//! com.microsoft QGemm, their QDQ forms (Conv, Gemm, MatMul between DequantizeLinear and
+//! QuantizeLinear), Flatten and Reshape of int8 tensors, and DequantizeLinear of the outputs.
+//! Every other op is refused by name.
+
+mod graph;
+mod linear;
+mod params;
+
+pub use graph::import;
+
+use thiserror::Error;
+
+/// Why an int8 model cannot be imported.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("int8 import: node '{node}': {detail}")]
+pub struct ImportError {
+    /// The node (or tensor) at fault.
+    pub node: String,
+    /// What is wrong.
+    pub detail: String,
+}
+
+impl ImportError {
+    fn at(node: &str, detail: impl Into<String>) -> Self {
+        ImportError {
+            node: node.to_string(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// One requantization of an imported model, for `compile`'s summary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequantReport {
+    /// The node.
+    pub node: String,
+    /// Output channels (rules).
+    pub channels: usize,
+    /// Channels whose rule is ONNX Runtime's for every accumulator the weights allow.
+    pub exact: usize,
+    /// Of those, channels that round halves to even.
+    pub half_even: usize,
+}
+
+/// An imported model.
+#[derive(Clone, Debug)]
+pub struct Imported {
+    /// The quantized graph.
+    pub graph: zkinfer_circuits::QuantizedGraph,
+    /// Its requantizations.
+    pub requants: Vec<RequantReport>,
+    /// Nodes of the ONNX graph.
+    pub onnx_nodes: usize,
+}

@@ -1,0 +1,130 @@
+//! Imported int8 models against ONNX Runtime 1.32 (`models/int8`, recorded on an AVX2 CPU
+//! without VNNI): every variant zkinfer imports evaluates, on the shipped input and the 100
+//! recorded random inputs, to exactly the integers of the ONNX reference semantics
+//! (`ORT_DISABLE_ALL`: each op as the standard defines it), and to `ORT_ENABLE_ALL`'s wherever
+//! ONNX Runtime's fused kernels compute exact integers. They do not where they multiply uint8
+//! activations by int8 weights with AVX2's `vpmaddubsw`, which saturates each pair of products
+//! to int16: the QOperator u8s8 variants at both levels, and the QDQ variants at
+//! `ORT_ENABLE_ALL` (which also converts int8 activations to uint8 on such CPUs). Those
+//! outputs depend on the CPU; zkinfer proves the exact ones.
+
+// Test code: clippy.toml's allow-*-in-tests exempts only #[test] functions, not these helpers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use prost::Message;
+use serde_json::Value;
+use std::path::PathBuf;
+use tract_onnx::pb::ModelProto;
+use zkinfer_onnx::int8::import;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn json(path: PathBuf) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `n` values of random case `i` of `model` (the generator's xorshift64*).
+fn case_input(model: &str, i: usize, n: usize) -> Vec<f64> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    for c in format!("{model}#{i}").bytes() {
+        state = (state ^ u64::from(c)).wrapping_mul(0x0000_0100_0000_01B3);
+    }
+    state |= 1;
+    (0..n)
+        .map(|_| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            let word = state.wrapping_mul(0x2545_F491_4F6C_DD1D);
+            ((word >> 53) as f64 - 1024.0) / 1024.0
+        })
+        .collect()
+}
+
+fn shipped_input(model: &str) -> Vec<f64> {
+    let v = json(root().join(format!("../shared/models/{model}/input.json")));
+    v["input_data"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+/// The variants imported today: everything but the dynamic quantization and the models with a
+/// sigmoid (a float island).
+fn imported(model: &str, variant: &str) -> bool {
+    !variant.starts_with("dynamic") && model != "2l_relu_sigmoid_conv"
+}
+
+#[test]
+fn imported_models_compute_onnx_runtimes_integers() {
+    let m = json(root().join("models/int8/manifest.json"));
+    let cases = m["random_cases"].as_u64().unwrap() as usize;
+    let mut checked = 0;
+    for (model, variants) in m["models"].as_object().unwrap() {
+        let shipped = shipped_input(model);
+        for (variant, entry) in variants.as_object().unwrap() {
+            if !imported(model, variant) {
+                continue;
+            }
+            let path = root()
+                .join("models/int8")
+                .join(entry["model"].as_str().unwrap());
+            let proto = ModelProto::decode(std::fs::read(&path).unwrap().as_slice()).unwrap();
+            let im = import(proto.graph.as_ref().unwrap())
+                .unwrap_or_else(|e| panic!("{model} {variant}: {e}"));
+            let g = &im.graph;
+            let input = &g.tensors[g.inputs[0]];
+            let a = input.affine.expect("an affine input");
+            let fx = json(root().join(format!("models/int8/{model}/{variant}.json")));
+            let (mut differ_enable, mut differ_disable) = (0, 0);
+            for i in 0..=cases {
+                let x = match i {
+                    0 => shipped.clone(),
+                    _ => case_input(model, i, input.len()),
+                };
+                let q: Vec<i128> = x
+                    .iter()
+                    .map(|&v| i128::from(a.quantize(v as f32)))
+                    .collect();
+                let vals = g
+                    .eval(&[q])
+                    .unwrap_or_else(|e| panic!("{model} {variant} #{i}: {e}"));
+                let got = &vals[g.outputs[0]];
+                let want = |level: &str| -> Vec<i128> {
+                    fx[level][i]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| i128::from(v.as_i64().unwrap()))
+                        .collect()
+                };
+                differ_enable += usize::from(got != &want("enable_all"));
+                differ_disable += usize::from(got != &want("disable_all"));
+            }
+            // The reference semantics, bit for bit (ORT's QOperator u8s8 kernels saturate at
+            // both levels: no exact reference was recorded for those).
+            let u8_kernels = variant.starts_with("qoperator") && variant.ends_with("u8s8");
+            if !u8_kernels {
+                assert_eq!(differ_disable, 0, "{model} {variant}: ORT_DISABLE_ALL");
+            }
+            // ORT_ENABLE_ALL too where its kernels are exact: every s8s8 QOperator model, and
+            // every model too small for a saturated pair (one layer).
+            if (variant.starts_with("qoperator") && variant.ends_with("s8s8") && !u8_kernels)
+                || model.starts_with("1l_")
+            {
+                assert_eq!(differ_enable, 0, "{model} {variant}: ORT_ENABLE_ALL");
+            }
+            eprintln!(
+                "{model} {variant}: bits {}, cases differing from ORT_ENABLE_ALL {differ_enable}, from ORT_DISABLE_ALL {differ_disable}",
+                g.bits
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 24, "{checked} variants");
+}
