@@ -26,7 +26,8 @@ pub struct Inspect {
     /// Stage to show.
     #[arg(long, value_enum, default_value_t = Stage::Plan)]
     pub stage: Stage,
-    /// Calibration input, needed for the quantized and plan stages of an ONNX file.
+    /// Calibration input, needed for the quantized and plan stages of a float ONNX file (an
+    /// already quantized one needs none).
     #[arg(long)]
     pub calibration: Option<PathBuf>,
 }
@@ -41,9 +42,13 @@ fn quantized(m: &CompiledModel) -> String {
         g.functions.iter().map(|f| f.key()).collect::<Vec<_>>()
     );
     for (i, t) in g.tensors.iter().enumerate() {
+        let scale = match &t.affine {
+            Some(a) => format!("scale {:e} zero point {}", a.scale(), a.zero_point()),
+            None => format!("scale 2^-{}", t.scale),
+        };
         s += &format!(
-            "  t{i:<4} {:<40} {:?} scale 2^-{} {:?}\n",
-            t.name, t.shape, t.scale, t.kind
+            "  t{i:<4} {:<40} {:?} {scale} {:?}\n",
+            t.name, t.shape, t.kind
         );
     }
     for op in &g.ops {
@@ -87,8 +92,8 @@ fn plan(m: &CompiledModel) -> Result<String> {
         l.el.len()
     );
     s += &format!(
-        "  max-pool lanes rows {:?}; dot lanes rows {:?}\n",
-        l.lane_rows.mx, l.lane_rows.dot
+        "  max-pool lanes rows {:?}; dot lanes rows {:?}; requant lanes rows {:?}\n",
+        l.lane_rows.mx, l.lane_rows.dot, l.lane_rows.rq
     );
     if !l.words.is_empty() {
         s += &format!("  packed words: {}\n", l.words.len());
@@ -117,13 +122,12 @@ impl Inspect {
             }
             Some(CompiledModel::load(&self.path)?)
         } else {
-            match (self.stage, &self.calibration) {
-                (Stage::Onnx, _) => None,
-                (_, Some(cal)) => {
-                    Some(zkinfer_onnx::compile(&self.path, cal, &CompileOptions::default())?.model)
-                }
-                (_, None) => {
-                    bail!("--calibration INPUT.json is needed to show this stage of an ONNX file")
+            match self.stage {
+                Stage::Onnx => None,
+                _ => {
+                    let cal = self.calibration.as_deref();
+                    let opts = CompileOptions::default();
+                    Some(zkinfer_onnx::compile_from(&self.path, cal, &opts)?.model)
                 }
             }
         };

@@ -3,6 +3,7 @@
 
 use super::linear::{quotient_bound, ChannelRule, Requant, Weights};
 use super::params::{int_range, Const, QParams};
+use super::unary::Unary;
 use super::{ImportError, Imported, RequantReport};
 use crate::ops::Window;
 use crate::proto::{decode_tensor, Attrs};
@@ -53,6 +54,8 @@ enum Val {
     DqConst(Const, QParams),
     /// A linear op of a QDQ pattern.
     Pending(Box<Pending>),
+    /// A unary float op of a DequantizeLinear, waiting for its QuantizeLinear.
+    PendingUnary(Act, Unary),
 }
 
 struct Importer {
@@ -144,9 +147,11 @@ impl Importer {
             ("", "Gemm") => self.qdq_gemm(np, name)?,
             ("", "MatMul") => self.qdq_matmul(np, name)?,
             ("", "Flatten" | "Reshape") => self.view(np, name)?,
+            ("", "Sigmoid") => Val::PendingUnary(self.dq_act(np, 0, name)?, Unary::Sigmoid),
+            ("com.microsoft", "QLinearSigmoid") => self.qlinear_unary(np, name, Unary::Sigmoid)?,
             (d, op) => {
                 return Err(ImportError::at(name, format!(
-                    "'{op}'{} is not imported from quantized models yet (imported: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, com.microsoft QGemm; Conv, Gemm, MatMul between DequantizeLinear and QuantizeLinear; Flatten, Reshape)",
+                    "'{op}'{} is not imported from quantized models yet (imported: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, com.microsoft QGemm and QLinearSigmoid; Conv, Gemm, MatMul, Sigmoid between DequantizeLinear and QuantizeLinear; Flatten, Reshape)",
                     if d.is_empty() { String::new() } else { format!(" (domain '{d}')") }
                 )))
             }
@@ -253,7 +258,8 @@ impl Importer {
             Val::FloatInput(ref shape) => self.graph_input(&x, shape.clone(), &y).map(Val::Q),
             Val::Pending(ref p) => self.requant(p, &y, &output(np, name)?).map(Val::Q),
             Val::Dq(ref a) if a.q == y => Ok(Val::Q(a.clone())),
-            _ => Err(ImportError::at(name, "QuantizeLinear of a float op other than Conv, Gemm or MatMul (or a requantization between scales) is not imported yet")),
+            Val::PendingUnary(ref a, f) => self.table(name, a, (f, &y), &output(np, name)?).map(Val::Q),
+            _ => Err(ImportError::at(name, "QuantizeLinear of a float op other than Conv, Gemm, MatMul or Sigmoid (or a requantization between scales) is not imported yet")),
         };
         self.vals.insert(x, v);
         result
@@ -475,6 +481,56 @@ impl Importer {
         Ok(Val::Pending(Box::new(
             self.pending(name, &x, w, layout, 1.0)?,
         )))
+    }
+
+    // --- unary float ops as tables ------------------------------------------------------
+
+    fn qlinear_unary(
+        &mut self,
+        np: &pb::NodeProto,
+        name: &str,
+        f: Unary,
+    ) -> Result<Val, ImportError> {
+        let x = self.act(np, 0, name)?;
+        let y = self.params(np, (3, 4), name)?;
+        self.table(name, &x, (f, &y), &output(np, name)?)
+            .map(Val::Q)
+    }
+
+    /// `f` between `x`'s DequantizeLinear and `y`'s QuantizeLinear, as a table over `x`'s
+    /// integers (the lookup also proves each is in `x`'s range).
+    fn table(
+        &mut self,
+        name: &str,
+        x: &Act,
+        (f, y): (Unary, &QParams),
+        out: &str,
+    ) -> Result<Act, ImportError> {
+        let (ax, ay) = (x.q.affine(name)?, y.affine(name)?);
+        let (lo, values) = f.table(&ax, &ay);
+        self.g.functions.push(FnKind::Tabulated { lo, values });
+        let func = u32::try_from(self.g.functions.len() - 1).unwrap_or(u32::MAX);
+        let id = self.tensor(out, x.shape.clone(), TensorKind::Activation, Some(y))?;
+        self.g.ops.push(QOp::Elementwise(ElemOp {
+            name: name.to_string(),
+            output: id,
+            a: Some(Operand {
+                tensor: x.id,
+                index: None,
+            }),
+            b: None,
+            qa: Coef::Const(1),
+            qb: Coef::Const(0),
+            qm: Coef::Const(0),
+            qc: Coef::Const(0),
+            shift: 0,
+            func,
+        }));
+        Ok(Act {
+            id,
+            q: y.clone(),
+            shape: x.shape.clone(),
+        })
     }
 
     // --- views --------------------------------------------------------------------------
