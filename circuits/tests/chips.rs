@@ -1841,6 +1841,7 @@ fn requant_graph(x: Vec<i128>) -> (QuantizedGraph, Vec<Vec<i128>>) {
         ],
         inner: 1,
         offsets: vec![0, 700, -9],
+        quotient_bits: 0,
     }));
     g.outputs = vec![y];
     (g, vec![x])
@@ -1920,6 +1921,17 @@ fn requantization_past_the_range_checks_is_refused_at_evaluation() {
         matches!(err, EvalError::Requant { element: 0, .. }),
         "{err}"
     );
+    // Declared wider quotients are checked in two limbs of the table: then it proves.
+    let mut wide = g.clone();
+    if let Some(QOp::Requant(op)) = wide.ops.last_mut() {
+        op.quotient_bits = 12;
+    }
+    assert_eq!(wide.requant_wide(), 2);
+    let (c, inst, k) = build(wide, x);
+    assert_eq!(c.plan.shape.requant_wide, 2);
+    assert!(satisfied(&c, &inst, k));
+    let out = &c.witness.as_ref().unwrap()[*c.graph.outputs.first().unwrap()];
+    assert_eq!(out[0], 127); // 3072 / 2 saturates
     // A requantized range outside the activation range is refused by validation.
     let (mut g, _) = requant_graph(vec![0; 4]);
     g.bits = 8; // uint8 [0, 255] no longer fits [-128, 128)

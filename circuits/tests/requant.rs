@@ -136,13 +136,13 @@ use zkinfer_circuits::chips::table::TableConfig;
 use zkinfer_circuits::field::{fe, pow2, F};
 use zkinfer_circuits::graph::requant::Dyadic;
 
-/// The lane's range-table bits and limbs.
+/// The lane's range-table bits, remainder limbs and quotient limbs.
 #[derive(Clone, Copy, Debug)]
-struct LaneParams(u32, u32);
+struct LaneParams(u32, u32, u32);
 
 impl Default for LaneParams {
     fn default() -> Self {
-        LaneParams(8, 3)
+        LaneParams(8, 3, 1)
     }
 }
 
@@ -186,7 +186,7 @@ impl Circuit<F> for RqCircuit {
             knots: None,
             range_bits: p.0,
         };
-        let lane = RequantLane::configure(cs, &mut table, RequantDims::new(p.0, p.1).unwrap());
+        let lane = RequantLane::configure(cs, &mut table, RequantDims::new(p.0, p.1, p.2).unwrap());
         let range = table.range.expect("the lane looks values up");
         RqConfig {
             lane,
@@ -226,7 +226,7 @@ impl Circuit<F> for RqCircuit {
 }
 
 fn dims(p: LaneParams) -> RequantDims {
-    RequantDims::new(p.0, p.1).unwrap()
+    RequantDims::new(p.0, p.1, p.2).unwrap()
 }
 
 /// MockProver on the elements, with the instance read off their own cells (so a changed
@@ -286,7 +286,7 @@ fn xorshift(state: &mut u64) -> u64 {
 
 #[test]
 fn the_chip_witness_is_the_rule() {
-    let p = dims(LaneParams(8, 3));
+    let p = dims(LaneParams(8, 3, 1));
     let (mut s, mut accepted) = (0x9e37_79b9_7f4a_7c15, 0);
     for d in rules() {
         for i in 0..4000 {
@@ -333,7 +333,7 @@ fn honest_elements(p: LaneParams) -> Vec<(Dyadic, RequantCells)> {
 
 #[test]
 fn honest_requant_elements_verify() {
-    let p = LaneParams(8, 3);
+    let p = LaneParams(8, 3, 1);
     let elems = honest_elements(p);
     assert!(elems.len() >= 50, "{} elements", elems.len());
     // Both clamps and both roundings of a half are exercised.
@@ -342,7 +342,7 @@ fn honest_requant_elements_verify() {
     assert!(elems.iter().any(|e| e.1.get(Slot::Tie) == F::ONE));
     assert!(check(p, elems));
     // Another lane shape: one 12-bit limb... too narrow for a 21-bit shift, so two.
-    let p = LaneParams(12, 2);
+    let p = LaneParams(12, 2, 1);
     assert!(check(p, honest_elements(p)));
 }
 
@@ -360,7 +360,7 @@ fn breaks(p: LaneParams, d: Dyadic, acc: i64, edit: impl FnOnce(&mut RequantCell
 
 #[test]
 fn a_changed_result_or_quotient_fails() {
-    let p = LaneParams(8, 3);
+    let p = LaneParams(8, 3, 1);
     let d = rule(12_345, 21, false, 5, INT8);
     for delta in [F::ONE, -F::ONE] {
         assert!(breaks(p, d, 4321, |c| c.set(Slot::Y, c.get(Slot::Y) + delta)));
@@ -370,7 +370,7 @@ fn a_changed_result_or_quotient_fails() {
 
 #[test]
 fn a_remainder_shifted_by_the_divisor_fails() {
-    let p = LaneParams(8, 3);
+    let p = LaneParams(8, 3, 1);
     let d = rule(12_345, 21, false, 5, INT8);
     let acc = 4321;
     let width = dims(p).width();
@@ -389,7 +389,7 @@ fn a_remainder_shifted_by_the_divisor_fails() {
 
 #[test]
 fn a_limb_moved_into_its_neighbour_fails() {
-    let p = LaneParams(8, 3);
+    let p = LaneParams(8, 3, 1);
     let d = rule(12_345, 21, false, 5, INT8);
     // r_0 + 2^B and r_1 − 1: the same remainder, a limb out of range.
     assert!(breaks(p, d, 4321, |c| {
@@ -398,13 +398,14 @@ fn a_limb_moved_into_its_neighbour_fails() {
     }));
     // h ± 1 makes q's "parity" ∓ 2 or ± 2 off a bit.
     for delta in [F::ONE, -F::ONE] {
-        assert!(breaks(p, d, 4321, |c| c.set(Slot::Half, c.get(Slot::Half) + delta)));
+        assert!(breaks(p, d, 4321, |c| c
+            .set(Slot::Half(0), c.get(Slot::Half(0)) + delta)));
     }
 }
 
 #[test]
 fn wrong_rounding_of_ties_fails() {
-    let p = LaneParams(8, 3);
+    let p = LaneParams(8, 3, 1);
     let even = rule(1, 3, true, 0, INT8);
     let up = rule(1, 3, false, 0, INT8);
     // 12/8 = 1.5 → 2 both ways; 20/8 = 2.5 → 2 to even, 3 up; -12/8 → -2 even, -1 up.
@@ -427,32 +428,32 @@ fn wrong_rounding_of_ties_fails() {
 
 #[test]
 fn a_wrong_clamp_fails() {
-    let p = LaneParams(8, 3);
+    let p = LaneParams(8, 3, 1);
     let d = rule(1, 3, false, 0, INT8);
     // acc = 1200 → v = 150 > 127: claim "within" (y = v, qmax − v < 0).
     assert!(breaks(p, d, 1200, |c| {
         c.set(Slot::Hi, F::ZERO);
-        c.set(Slot::Below, fe(150 + 128));
+        c.set(Slot::Below(0), fe(150 + 128));
         c.set(Slot::Above, fe(127 - 150));
         c.set(Slot::Y, fe(150));
     }));
     // acc = -1200 → v = -150 < -128: claim "within".
     assert!(breaks(p, d, -1200, |c| {
         c.set(Slot::Lo, F::ZERO);
-        c.set(Slot::Below, fe(-150 + 128));
+        c.set(Slot::Below(0), fe(-150 + 128));
         c.set(Slot::Above, fe(127 + 150));
         c.set(Slot::Y, fe(-150));
     }));
     // acc = 80 → v = 10, within: claim "below" (y = qmin, qmin − 1 − v < 0), and "above".
     assert!(breaks(p, d, 80, |c| {
         c.set(Slot::Lo, F::ONE);
-        c.set(Slot::Below, fe(-128 - 1 - 10));
+        c.set(Slot::Below(0), fe(-128 - 1 - 10));
         c.set(Slot::Above, F::ZERO);
         c.set(Slot::Y, fe(-128));
     }));
     assert!(breaks(p, d, 80, |c| {
         c.set(Slot::Hi, F::ONE);
-        c.set(Slot::Below, fe(10 - 127 - 1));
+        c.set(Slot::Below(0), fe(10 - 127 - 1));
         c.set(Slot::Above, F::ZERO);
         c.set(Slot::Y, fe(127));
     }));
@@ -461,7 +462,7 @@ fn a_wrong_clamp_fails() {
     assert!(breaks(p, d, 80, |c| {
         c.set(Slot::Lo, F::ONE);
         c.set(Slot::Hi, F::ONE);
-        c.set(Slot::Below, fe(2 * -128 - 127 - 2 - 10));
+        c.set(Slot::Below(0), fe(2 * -128 - 127 - 2 - 10));
         c.set(Slot::Above, fe(10 - 127));
         c.set(Slot::Y, fe(-128 + 127 - 10));
     }));
@@ -471,7 +472,7 @@ fn a_wrong_clamp_fails() {
 fn onnx_runtimes_outputs_through_the_chip() {
     // Every fitted column of the fixture, at its recorded accumulators: the chip's output is
     // ORT's. A 12-bit table with three limbs holds every fitted shift.
-    let p = LaneParams(12, 3);
+    let p = LaneParams(12, 3, 1);
     let mut elems = Vec::new();
     for c in columns() {
         let reach = c.acc.iter().map(|a| a.abs()).max().unwrap_or(0);
@@ -490,7 +491,11 @@ fn onnx_runtimes_outputs_through_the_chip() {
 
 #[test]
 fn the_lane_keeps_the_model_circuits_degree_and_blinding_rows() {
-    for p in [LaneParams(8, 3), LaneParams(12, 3), LaneParams(16, 7)] {
+    for p in [
+        LaneParams(8, 3, 1),
+        LaneParams(12, 3, 2),
+        LaneParams(16, 7, 3),
+    ] {
         let mut cs = ConstraintSystem::<F>::default();
         RqCircuit::configure_with_params(&mut cs, p);
         assert!(
@@ -509,7 +514,7 @@ fn the_lane_keeps_the_model_circuits_degree_and_blinding_rows() {
 
 #[test]
 fn an_offset_is_added_to_the_accumulator_and_is_part_of_the_statement() {
-    let p = LaneParams(8, 3);
+    let p = LaneParams(8, 3, 1);
     let d = rule(12_345, 21, false, 5, INT8);
     let honest = |acc, off| RequantCells::honest(&d, (acc, off), dims(p)).unwrap();
     let elems: Vec<(Dyadic, i64, RequantCells)> = [(4321, 0), (4321, 900), (-700, -2000)]
@@ -530,4 +535,36 @@ fn an_offset_is_added_to_the_accumulator_and_is_part_of_the_statement() {
     let mut swapped = elems;
     swapped[0].1 = 900;
     assert!(!check_offsets(p, swapped));
+}
+
+#[test]
+fn wide_quotients_are_checked_in_limbs_of_the_table() {
+    // One quotient limb of 8 bits holds |q| < 256; two hold |q| < 2^16.
+    let d = rule(1, 1, true, 0, INT8);
+    let narrow = dims(LaneParams(8, 1, 1));
+    assert!(RequantCells::honest(&d, (3001, 0), narrow).is_err());
+    let p = LaneParams(8, 1, 2);
+    let cells = |acc| RequantCells::honest(&d, (acc, 0), dims(p)).unwrap();
+    // 3001/2 = 1500.5 → 1500 to even, clamped to 127; -3001/2 → -1500 → -128; 21/2 → 10.
+    assert_eq!(cells(3001).get(Slot::Y), fe(127));
+    assert_eq!(cells(-3001).get(Slot::Y), fe(-128));
+    let elems: Vec<(Dyadic, RequantCells)> = [3001, -3001, 21, -21, 255, 40_000]
+        .map(|a| (d, cells(a)))
+        .into();
+    assert!(check(p, elems));
+    // A limb of a wide check moved into its neighbour (the same sum) fails, and so does a
+    // witness claiming "within the range" for q = 1500.
+    for slot in [Slot::Below, Slot::Half] {
+        assert!(breaks(p, d, 3001, |c| {
+            c.set(slot(0), c.get(slot(0)) + pow2(8));
+            c.set(slot(1), c.get(slot(1)) - F::ONE);
+        }));
+    }
+    assert!(breaks(p, d, 3001, |c| {
+        c.set(Slot::Hi, F::ZERO);
+        c.set(Slot::Below(0), fe(1500 + 128));
+        c.set(Slot::Below(1), F::ZERO);
+        c.set(Slot::Above, fe(127 - 1500));
+        c.set(Slot::Y, fe(1500));
+    }));
 }

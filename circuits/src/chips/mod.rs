@@ -177,7 +177,8 @@ impl ModelConfig {
             }
         }
         // Validated shapes have a requantization width the chip accepts.
-        let rq = match requant::RequantDims::new(table.range_bits, shape.requant_limbs) {
+        let wide = shape.requant_wide.max(1);
+        let rq = match requant::RequantDims::new(table.range_bits, shape.requant_limbs, wide) {
             Ok(dims) => (0..shape.requant_lanes)
                 .map(|_| requant::RequantLane::configure(meta, &mut table, dims))
                 .collect(),

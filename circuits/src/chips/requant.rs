@@ -5,10 +5,10 @@
 //! ```text
 //! (acc + off)·M·2^(N−n) + 2^(N−1) = 2^N·q + r,  r = Σ r_i·2^(B·i),  r_i ∈ [0, 2^B)   // N = L·B ≥ n
 //! z = 1 − r·inv,  r·z = 0,  inv·z = 0               // z = [r = 0]: acc·M / 2^n is a half
-//! p = q − 2·h,  p·(1 − p) = 0,  h + 2^(B−1) ∈ [0, 2^B)   // q's parity
+//! p = q − 2·h,  p·(1 − p) = 0,  h + 2^(W·B−1) ∈ [0, 2^(W·B))   // q's parity
 //! t = even·p·z                                      // to even: a half with q odd goes down
 //! v = q − t + zp,  lo, hi ∈ {0, 1},  lo·hi = 0 (implied, kept),  mid = 1 − lo − hi
-//! lo·(qmin − 1 − v) + hi·(v − qmax − 1) + mid·(v − qmin) ∈ [0, 2^B)
+//! lo·(qmin − 1 − v) + hi·(v − qmax − 1) + mid·(v − qmin) ∈ [0, 2^(W·B))
 //! mid·(qmax − v) ∈ [0, 2^B)                    // lo = [v < qmin], hi = [v > qmax]
 //! y = v + lo·(qmin − v) + hi·(qmax − v)
 //! ```
@@ -26,13 +26,15 @@
 //! `inv` is `1/r`, or 0 at a half; `p` the parity of `q` (`h` is bounded, `p` boolean), `t`, `v` and `y` follow,
 //! and `lo`, `hi` are the only booleans whose checks pass (below, above and within
 //! `[qmin, qmax]` exclude each other). So `y` is the rule's value, and a witness needs
-//! `q ∈ [−2^B, 2^B)` and `v` within `2^B` of `[qmin, qmax]` ([`RequantCells::honest`] says
-//! when not).
+//! `q ∈ [−2^(W·B), 2^(W·B))` and `v` within `2^(W·B)` of `[qmin, qmax]`
+//! ([`RequantCells::honest`] says when not). The two wide checks take `W` limbs of the range
+//! table's `B` bits each (base-`2^B` digits), so the table can stay at the activations' width
+//! while the quotients before the clamp are wider.
 //!
 //! **Layout.** Three free columns (the first, equality-enabled, holds `acc`, `y`, `q`; then
-//! `inv`, `lo`, `hi`; then `t`) and `⌈(L + 3) / 3⌉` range-checked columns holding
-//! `r_0 … r_{L−1}`, the two clamp differences and `h + 2^(B−1)` in that order, row by row
-//! within a column. Every column is queried at three rotations at most, so halo2's blinding
+//! `inv`, `lo`, `hi`; then `t`) and `⌈(L + 2W + 1) / 3⌉` range-checked columns holding
+//! `r_0 … r_{L−1}`, `mid·(qmax − v)`, the `W` limbs of the other clamp difference and the `W`
+//! of `h + 2^(W·B−1)` in that order, row by row within a column. Every column is queried at three rotations at most, so halo2's blinding
 //! rows stay as they are ([`crate::plan::RESERVED_ROWS`]).
 
 use super::table::TableConfig;
@@ -54,8 +56,8 @@ pub const ROWS: u32 = 3;
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum RequantChipError {
     /// The remainder would be wider than the field allows, or the table has no bits.
-    #[error("a requantization lane of {limbs} limb(s) of {bits} bits is outside 1..=120 bits")]
-    Dims { bits: u32, limbs: u32 },
+    #[error("a requantization lane of {limbs} remainder and {wide} quotient limb(s) of {bits} bits is outside 1..=120 and 1..=62 bits")]
+    Dims { bits: u32, limbs: u32, wide: u32 },
     /// The rule's shift is wider than the lane's remainder.
     #[error("requantization shift {shift} is wider than the lane's {width}-bit remainder")]
     Shift { shift: u32, width: u32 },
@@ -64,10 +66,11 @@ pub enum RequantChipError {
     Range { acc: i128, q: i128, bits: u32 },
 }
 
-/// Range-checked columns of a lane with `limbs` remainder limbs: the limbs, the clamp's two
-/// differences and `h + 2^(B−1)`, three per column.
-pub fn range_columns(limbs: u32) -> usize {
-    (limbs + 3).div_ceil(ROWS) as usize
+/// Range-checked columns of a lane with `limbs` remainder limbs and `wide` quotient limbs:
+/// the remainder's limbs, the clamp's narrow difference, the wide one's and `h + 2^(W·B−1)`'s
+/// limbs, three per column.
+pub fn range_columns(limbs: u32, wide: u32) -> usize {
+    (limbs + 2 * wide + 1).div_ceil(ROWS) as usize
 }
 
 /// A lane's remainder: `limbs` limbs of the range table's `bits`.
@@ -75,20 +78,23 @@ pub fn range_columns(limbs: u32) -> usize {
 pub struct RequantDims {
     bits: u32,
     limbs: u32,
+    wide: u32,
 }
 
 impl RequantDims {
-    /// `limbs` limbs of `bits` bits, at most 120 bits in all.
-    pub fn new(bits: u32, limbs: u32) -> Result<Self, RequantChipError> {
-        match bits >= 1 && limbs >= 1 && bits.checked_mul(limbs).is_some_and(|w| w <= 120) {
-            true => Ok(RequantDims { bits, limbs }),
-            false => Err(RequantChipError::Dims { bits, limbs }),
+    /// `limbs` remainder limbs and `wide` quotient limbs of `bits` bits: at most 120 and 62
+    /// bits.
+    pub fn new(bits: u32, limbs: u32, wide: u32) -> Result<Self, RequantChipError> {
+        let fits = |n: u32, max| n >= 1 && bits.checked_mul(n).is_some_and(|w| w <= max);
+        match bits >= 2 && fits(limbs, 120) && fits(wide, 62) {
+            true => Ok(RequantDims { bits, limbs, wide }),
+            false => Err(RequantChipError::Dims { bits, limbs, wide }),
         }
     }
 
-    /// The fewest limbs of `bits` bits that hold a remainder of `shift` bits.
-    pub fn for_shift(bits: u32, shift: u32) -> Result<Self, RequantChipError> {
-        Self::new(bits, shift.div_ceil(bits.max(1)).max(1))
+    /// The quotients' span: they lie in `[−2^span, 2^span)`.
+    pub fn span(&self) -> u32 {
+        self.bits * self.wide
     }
 
     /// The remainder's width `N = L·B`.
@@ -103,7 +109,7 @@ impl RequantDims {
 
     /// Range-checked columns.
     pub fn range_columns(&self) -> usize {
-        range_columns(self.limbs)
+        range_columns(self.limbs, self.wide)
     }
 }
 
@@ -126,12 +132,12 @@ pub enum Slot {
     Tie,
     /// Remainder limb `i`.
     Limb(u32),
-    /// The clamp's distance past the nearer bound, or to `qmin` within the range.
-    Below,
+    /// Limb `j` of the clamp's distance past the nearer bound, or to `qmin` within the range.
+    Below(u32),
     /// The clamp's distance to `qmax` within the range (0 outside).
     Above,
-    /// `h + 2^(B−1)`, half of `q` rounded down and offset.
-    Half,
+    /// Limb `j` of `h + 2^(W·B−1)`, half of `q` rounded down and offset.
+    Half(u32),
 }
 
 /// Where a slot lives: free column or range column, and row.
@@ -153,9 +159,9 @@ impl Slot {
             Slot::Hi => Place::Free(1, 2),
             Slot::Tie => Place::Free(2, 0),
             Slot::Limb(i) => range(i),
-            Slot::Below => range(dims.limbs),
-            Slot::Above => range(dims.limbs + 1),
-            Slot::Half => range(dims.limbs + 2),
+            Slot::Above => range(dims.limbs),
+            Slot::Below(j) => range(dims.limbs + 1 + j),
+            Slot::Half(j) => range(dims.limbs + 1 + dims.wide + j),
         }
     }
 }
@@ -190,7 +196,7 @@ impl RequantCells {
             bits: dims.bits,
         };
         let (q, r) = rule.divide(biased).ok_or(out_of_range(0))?;
-        if !rule.checkable(biased, dims.bits) {
+        if !rule.checkable(biased, dims.span()) {
             return Err(out_of_range(q));
         }
         Ok(Self::with_quotient(
@@ -221,9 +227,16 @@ impl RequantCells {
         for (i, &l) in parts.limbs.iter().enumerate() {
             cells.set(Slot::Limb(i as u32), fe(l));
         }
-        cells.set(Slot::Below, fe(parts.below));
+        let digits = |v| digits(v, dims.bits, dims.wide);
+        for (j, (b, h)) in digits(parts.below)
+            .into_iter()
+            .zip(digits(parts.half))
+            .enumerate()
+        {
+            cells.set(Slot::Below(j as u32), fe(b));
+            cells.set(Slot::Half(j as u32), fe(h));
+        }
         cells.set(Slot::Above, fe(parts.above));
-        cells.set(Slot::Half, fe(parts.half));
         cells
     }
 
@@ -244,9 +257,24 @@ impl RequantCells {
     }
 }
 
+/// `n` base-`2^bits` digits of `v`, the top one taking what is left (negative, or `2^bits`
+/// and more, when `v` is out of range: test witnesses).
+fn digits(v: i128, bits: u32, n: u32) -> Vec<i128> {
+    let base = 1i128 << bits;
+    let mut rest = v;
+    let mut out = Vec::with_capacity(n as usize);
+    for _ in 1..n {
+        out.push(rest.rem_euclid(base));
+        rest = rest.div_euclid(base);
+    }
+    out.push(rest);
+    out
+}
+
 /// The integers of one element after `q` and `r`.
 struct Parts {
     limbs: Vec<i128>,
+    /// `h + 2^(W·B−1)`.
     half: i128,
     tie: bool,
     lo: bool,
@@ -258,14 +286,7 @@ struct Parts {
 
 impl Parts {
     fn new(rule: &Dyadic, (q, r): (i128, i128), dims: RequantDims) -> Parts {
-        let base = 1i128 << dims.bits;
-        let mut rest = r;
-        let mut limbs = Vec::with_capacity(dims.limbs as usize);
-        for _ in 1..dims.limbs {
-            limbs.push(rest.rem_euclid(base));
-            rest = rest.div_euclid(base);
-        }
-        limbs.push(rest);
+        let limbs = digits(r, dims.bits, dims.limbs);
         let h = q.div_euclid(2);
         let v = rule.unclamped((q, r));
         let tie = v != q + i128::from(rule.zp());
@@ -274,7 +295,7 @@ impl Parts {
         let (lo, hi) = (v < qmin, v > qmax);
         Parts {
             limbs,
-            half: h + base / 2,
+            half: h + (1i128 << (dims.span() - 1)),
             tie,
             lo,
             hi,
@@ -409,7 +430,13 @@ impl RequantLane {
         let division = c.get(Slot::Acc) * mult + offset - k(pow2(width)) * q.clone() - r.clone();
         // Halves: z = [r = 0]; p = q − 2h is q's parity; t = even·p·z.
         let z = one.clone() - r.clone() * c.get(Slot::Inv);
-        let p = q.clone() - k(F::from(2)) * (c.get(Slot::Half) - k(pow2(bits - 1)));
+        let limbs = |slot: fn(u32) -> Slot| {
+            (0..self.dims.wide)
+                .map(|j| c.get(slot(j)) * k(pow2(bits * j)))
+                .fold(k(F::ZERO), |s, t| s + t)
+        };
+        let half = limbs(Slot::Half) - k(pow2(self.dims.span() - 1));
+        let p = q.clone() - k(F::from(2)) * half;
         let t = c.get(Slot::Tie);
         // The clamp.
         let v = q - t.clone() + zp;
@@ -430,7 +457,7 @@ impl RequantLane {
             bool_check(&lo),
             bool_check(&hi),
             lo * hi,
-            c.get(Slot::Below) - below,
+            limbs(Slot::Below) - below,
             c.get(Slot::Above) - above,
             c.get(Slot::Y) - y,
         ]
@@ -505,13 +532,14 @@ impl RequantLane {
             Slot::Lo,
             Slot::Hi,
             Slot::Tie,
-            Slot::Below,
             Slot::Above,
-            Slot::Half,
         ];
+        let wide = 0..self.dims.wide;
         fixed
             .into_iter()
             .chain((0..self.dims.limbs).map(Slot::Limb))
+            .chain(wide.clone().map(Slot::Below))
+            .chain(wide.map(Slot::Half))
     }
 
     /// The sentinel row (see [`super::sentinel`]): 1 in every range column, no gate.

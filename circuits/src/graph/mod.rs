@@ -236,7 +236,7 @@ pub enum EvalError {
     #[error("accumulator overflow in '{op}'")]
     Overflow { op: String },
     /// An accumulator whose requantization the circuit's range checks cannot hold.
-    #[error("'{op}': accumulator {acc} of element #{element} requantizes past what {bits}-bit range checks hold")]
+    #[error("'{op}': accumulator {acc} of element #{element} requantizes past the {bits}-bit span its range checks hold")]
     Requant {
         op: String,
         element: usize,
@@ -257,6 +257,20 @@ impl QuantizedGraph {
             .map(|n| n.div_ceil(self.bits.max(1)))
             .max()
             .unwrap_or(0)
+    }
+
+    /// Limbs of `bits` bits the requantization lanes check quotients in: enough for every
+    /// op's `quotient_bits` (1 without requantization, or when the bits suffice).
+    pub fn requant_wide(&self) -> u32 {
+        let widest = self.ops.iter().filter_map(|op| match op {
+            QOp::Requant(r) => Some(r.quotient_bits),
+            _ => None,
+        });
+        widest
+            .map(|q| q.div_ceil(self.bits.max(1)))
+            .max()
+            .unwrap_or(1)
+            .max(1)
     }
 
     /// Half-range of activations: activations lie in `[-half, half)`.

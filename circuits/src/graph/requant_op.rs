@@ -30,6 +30,11 @@ pub struct RequantOp {
     /// Constants added to the accumulators, one per element (none: empty).
     #[serde(default)]
     pub offsets: Vec<i64>,
+    /// The rounded values before the clamp lie in `[−2^quotient_bits, 2^quotient_bits)` (at
+    /// most 62; below the graph's bits, those): the requantization lanes check them in limbs
+    /// of the range table ([`QuantizedGraph::requant_wide`]).
+    #[serde(default)]
+    pub quotient_bits: u32,
 }
 
 impl RequantOp {
@@ -66,6 +71,9 @@ impl RequantOp {
         }
         if self.offsets.iter().any(|o| o.unsigned_abs() >= 1 << 62) {
             return bad(OpDefect::TooLarge("requantization offset"));
+        }
+        if self.quotient_bits > 62 {
+            return bad(OpDefect::TooLarge("requantization quotient"));
         }
         if self.rules.is_empty() || self.inner == 0 {
             return bad(OpDefect::Kind(
@@ -121,16 +129,17 @@ impl IntOp for RequantOp {
 
     fn eval(&self, g: &QuantizedGraph, vals: &mut [Vec<i128>]) -> Result<(), EvalError> {
         let acc = &vals[self.input];
+        let span = g.requant_wide() * g.bits;
         let mut out = Vec::with_capacity(acc.len());
         for (e, &a) in acc.iter().enumerate() {
             let a = a + i128::from(self.offset(e));
-            let rule = self.rule(e).filter(|d| d.checkable(a, g.bits));
+            let rule = self.rule(e).filter(|d| d.checkable(a, span));
             let Some((d, qr)) = rule.and_then(|d| Some((d, d.divide(a)?))) else {
                 return Err(EvalError::Requant {
                     op: self.name.clone(),
                     element: e,
                     acc: a,
-                    bits: g.bits,
+                    bits: span,
                 });
             };
             let (qmin, qmax) = d.range();

@@ -378,9 +378,9 @@ fn base_shape(g: &QuantizedGraph, w: &Workload, opts: &SearchOptions, k: u32) ->
         opts.matvec_check == MatvecCheck::Freivalds && 4 * lanes(w.mm_rows) < 3 * lanes(w.dot_rows);
     base.dot_lanes = lanes(w.products(base.dot_freivalds()).0) as u32;
     base.requant_lanes = lanes(w.requant_rows) as u32;
-    base.requant_limbs = match base.requant_lanes {
-        0 => 0,
-        _ => g.requant_limbs(),
+    (base.requant_limbs, base.requant_wide) = match base.requant_lanes {
+        0 => (0, 0),
+        _ => (g.requant_limbs(), g.requant_wide()),
     };
     base
 }

@@ -130,6 +130,12 @@ pub struct CircuitShape {
     /// [`QuantizedGraph::requant_limbs`]: crate::graph::QuantizedGraph::requant_limbs
     #[serde(default)]
     pub requant_limbs: u32,
+    /// Quotient limbs of `bits` bits in each requantization lane (0 or 1: one;
+    /// [`QuantizedGraph::requant_wide`]).
+    ///
+    /// [`QuantizedGraph::requant_wide`]: crate::graph::QuantizedGraph::requant_wide
+    #[serde(default)]
+    pub requant_wide: u32,
 }
 
 /// How the matvec chip checks its outputs.
@@ -229,7 +235,8 @@ impl CircuitShape {
             return Err(ShapeError::Limbs(self.limb_bits));
         }
         let width = self.requant_limbs.saturating_mul(self.bits);
-        if self.requant_lanes > 0 && (!(1..=120).contains(&width) || self.limbed()) {
+        let span = self.requant_wide.max(1).saturating_mul(self.bits);
+        if self.requant_lanes > 0 && (!(1..=120).contains(&width) || span > 62 || self.limbed()) {
             return Err(ShapeError::Requant);
         }
         Ok(())
@@ -265,7 +272,8 @@ impl CircuitShape {
 
     /// Advice columns, of them range-checked (one lookup each), of one requantization lane.
     fn requant_columns(&self) -> (usize, usize) {
-        let range = crate::chips::requant::range_columns(self.requant_limbs);
+        let range =
+            crate::chips::requant::range_columns(self.requant_limbs, self.requant_wide.max(1));
         (3 + range, range)
     }
 

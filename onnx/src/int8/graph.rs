@@ -63,7 +63,8 @@ struct Importer {
     vals: HashMap<String, Val>,
     g: QuantizedGraph,
     requants: Vec<RequantReport>,
-    q_bound: i64,
+    /// The widest `quotient_bits` of the requantizations.
+    q_bits: u32,
 }
 
 /// Imports a quantized model's graph (see the module docs).
@@ -131,7 +132,7 @@ impl Importer {
             vals,
             g,
             requants: Vec::new(),
-            q_bound: 0,
+            q_bits: 0,
         })
     }
 
@@ -345,7 +346,10 @@ impl Importer {
             alpha: p.alpha,
         };
         let rules: Vec<ChannelRule> = p.weights.rules(&p.node, &r)?;
-        self.q_bound = self.q_bound.max(quotient_bound(&rules));
+        // The quotients before the clamp (and the clamp's headroom) in 2^quotient_bits.
+        let need = u64::try_from(quotient_bound(&rules).max(256)).unwrap_or(u64::MAX) + 2;
+        let quotient_bits = (64 - need.leading_zeros() + 1).min(62);
+        self.q_bits = self.q_bits.max(quotient_bits);
         self.requants.push(RequantReport {
             node: p.node.clone(),
             channels: rules.len(),
@@ -363,6 +367,7 @@ impl Importer {
             rules: rules.iter().map(|c| c.rule).collect(),
             inner: u32::try_from(p.inner).unwrap_or(u32::MAX),
             offsets: p.offsets.clone(),
+            quotient_bits,
         }));
         Ok(Act {
             id,
@@ -577,10 +582,10 @@ impl Importer {
                 }
             }
         }
-        // The range table must hold every requantized quotient (plus the clamp's headroom) and
-        // uint8 values: 2^bits above both.
-        let need = u64::try_from(self.q_bound.max(256)).unwrap_or(u64::MAX) + 2;
-        self.g.bits = (64 - need.leading_zeros() + 1).clamp(9, 20);
+        // Activations (uint8 included) need 9 bits; the range table (2^bits rows) also checks
+        // the requantizations' quotients in limbs of `bits`: half their width keeps it small
+        // with two limbs.
+        self.g.bits = self.q_bits.div_ceil(2).clamp(9, 20);
         self.g
             .validate()
             .map_err(|e| ImportError::at("<graph>", e.to_string()))?;
