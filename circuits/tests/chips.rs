@@ -1932,7 +1932,7 @@ fn requantization_past_the_range_checks_is_refused_at_evaluation() {
     assert!(satisfied(&c, &inst, k));
     let out = &c.witness.as_ref().unwrap()[*c.graph.outputs.first().unwrap()];
     assert_eq!(out[0], 127); // 3072 / 2 saturates
-    // A requantized range outside the activation range is refused by validation.
+                             // A requantized range outside the activation range is refused by validation.
     let (mut g, _) = requant_graph(vec![0; 4]);
     g.bits = 8; // uint8 [0, 255] no longer fits [-128, 128)
     assert!(g.validate().is_err());

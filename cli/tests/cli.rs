@@ -89,18 +89,8 @@ fn full_run_with(name: &str, tmp: &Path, compile_args: &[&str]) -> (PathBuf, Pat
         out.contains("digest:") && out.contains("rows:") && out.contains("k = "),
         "{out}"
     );
-    ok(&zkinfer(&["setup", &s(&dir)]));
     let proof = tmp.join(format!("{name}.proof.json"));
-    ok(&zkinfer(&[
-        "prove",
-        &s(&dir),
-        "--input",
-        &s(&input),
-        "--out",
-        &s(&proof),
-    ]));
-    let v = ok(&zkinfer(&["verify", &s(&dir), "--proof", &s(&proof)]));
-    assert!(v.starts_with("verified"), "{v}");
+    setup_prove_verify(&dir, &input, &proof);
 
     // Outputs within 1% of the output range of tract's float run; argmax kept.
     let p: serde_json::Value =
@@ -141,6 +131,21 @@ fn full_run_with(name: &str, tmp: &Path, compile_args: &[&str]) -> (PathBuf, Pat
         }
     }
     (dir, proof)
+}
+
+/// `setup`, `prove` on `input` to `proof`, and `verify` (which must say "verified").
+fn setup_prove_verify(dir: &Path, input: &Path, proof: &Path) {
+    ok(&zkinfer(&["setup", &s(dir)]));
+    ok(&zkinfer(&[
+        "prove",
+        &s(dir),
+        "--input",
+        &s(input),
+        "--out",
+        &s(proof),
+    ]));
+    let v = ok(&zkinfer(&["verify", &s(dir), "--proof", &s(proof)]));
+    assert!(v.starts_with("verified"), "{v}");
 }
 
 /// A model folder's `settings.json`.
@@ -1457,18 +1462,8 @@ fn int8_models_compile_without_calibration_and_prove_onnx_runtimes_integers() {
             out.contains("requant:") && out.contains("zero point"),
             "{out}"
         );
-        ok(&zkinfer(&["setup", &s(&dir)]));
         let proof = tmp.path().join(format!("{model}.{variant}.proof.json"));
-        ok(&zkinfer(&[
-            "prove",
-            &s(&dir),
-            "--input",
-            &s(&input),
-            "--out",
-            &s(&proof),
-        ]));
-        let v = ok(&zkinfer(&["verify", &s(&dir), "--proof", &s(&proof)]));
-        assert!(v.starts_with("verified"), "{v}");
+        setup_prove_verify(&dir, &input, &proof);
         // The listed outputs are ONNX Runtime's integers (case 0: the shipped input) on the
         // output's grid.
         let p: serde_json::Value =

@@ -326,6 +326,47 @@ impl Lanes {
     }
 }
 
+impl Lanes {
+    /// Elements `0..n` of op `op`, `stride` rows each, in segments as long as the least
+    /// filled lane has room for.
+    fn segments(
+        &mut self,
+        (op, n): (u32, u32),
+        stride: u32,
+        chip: Chip,
+    ) -> Result<Vec<ElSeg>, LayoutError> {
+        let mut segs = Vec::new();
+        let mut e0 = 0u32;
+        while e0 < n {
+            let (lane, start) = self.place(stride, |_| true, chip)?;
+            let len = ((self.limit[lane as usize] - start) / stride).min(n - e0);
+            self.next[lane as usize] = start + stride * len;
+            segs.push(ElSeg {
+                lane,
+                start,
+                op,
+                e0,
+                len,
+            });
+            e0 += len;
+        }
+        Ok(segs)
+    }
+}
+
+/// The homes of segments' elements: row `offset` of each element's `stride` rows, in column
+/// `col(lane)`.
+fn segment_homes(segs: &[ElSeg], (stride, offset): (u32, u32), col: fn(u16) -> Col) -> Vec<Pos> {
+    segs.iter()
+        .flat_map(|s| {
+            (0..s.len).map(move |i| Pos {
+                col: col(s.lane),
+                row: s.start + stride * i + offset,
+            })
+        })
+        .collect()
+}
+
 /// Output chunk size of a linear op with `m` outputs per group, given the lane widths.
 pub fn chunk_width(m: usize, widths: &[u32]) -> usize {
     let wmax = widths.iter().copied().max().unwrap_or(1) as usize;
@@ -617,27 +658,9 @@ impl OpLanes {
         }
         let n = graph.tensors[e.output].len() as u32;
         let stride = shape.elem_stride();
-        let lanes = &mut self.el_lanes;
-        let mut out = Vec::with_capacity(n as usize);
-        let mut e0 = 0u32;
-        while e0 < n {
-            let (lane, start) = lanes.place(stride, |_| true, Chip::Elementwise)?;
-            let room = (lanes.limit[lane as usize] - start) / stride;
-            let len = room.min(n - e0);
-            lanes.next[lane as usize] = start + stride * len;
-            self.el.push(ElSeg {
-                lane,
-                start,
-                op,
-                e0,
-                len,
-            });
-            out.extend((0..len).map(|i| Pos {
-                col: Col::ElOut(lane),
-                row: start + stride * i,
-            }));
-            e0 += len;
-        }
+        let segs = self.el_lanes.segments((op, n), stride, Chip::Elementwise)?;
+        let out = segment_homes(&segs, (stride, 0), Col::ElOut);
+        self.el.extend(segs);
         Ok(out)
     }
 
@@ -645,26 +668,9 @@ impl OpLanes {
     /// lane has room for; each output's home is its element's second row.
     fn requant(&mut self, op: u32, n: u32) -> Result<Vec<Pos>, LayoutError> {
         let rows = crate::chips::requant::ROWS;
-        let lanes = &mut self.rq_lanes;
-        let mut out = Vec::with_capacity(n as usize);
-        let mut e0 = 0u32;
-        while e0 < n {
-            let (lane, start) = lanes.place(rows, |_| true, Chip::Requant)?;
-            let len = ((lanes.limit[lane as usize] - start) / rows).min(n - e0);
-            lanes.next[lane as usize] = start + rows * len;
-            self.rq.push(ElSeg {
-                lane,
-                start,
-                op,
-                e0,
-                len,
-            });
-            out.extend((0..len).map(|i| Pos {
-                col: Col::Rq(lane),
-                row: start + rows * i + 1,
-            }));
-            e0 += len;
-        }
+        let segs = self.rq_lanes.segments((op, n), rows, Chip::Requant)?;
+        let out = segment_homes(&segs, (rows, 1), Col::Rq);
+        self.rq.extend(segs);
         Ok(out)
     }
 

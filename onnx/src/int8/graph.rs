@@ -192,21 +192,31 @@ impl Importer {
     }
 
     fn act(&self, np: &pb::NodeProto, i: usize, name: &str) -> Result<Act, ImportError> {
-        match self.val(np, i, name)? {
-            Val::Q(a) => Ok(a.clone()),
-            _ => Err(ImportError::at(
-                name,
-                format!("input #{i} must be an int8/uint8 tensor"),
-            )),
-        }
+        self.act_of(np, (i, false), name)
     }
 
     fn dq_act(&self, np: &pb::NodeProto, i: usize, name: &str) -> Result<Act, ImportError> {
-        match self.val(np, i, name)? {
-            Val::Dq(a) => Ok(a.clone()),
+        self.act_of(np, (i, true), name)
+    }
+
+    /// Input `i` as an int8/uint8 tensor, or (`dq`) as its DequantizeLinear.
+    fn act_of(
+        &self,
+        np: &pb::NodeProto,
+        (i, dq): (usize, bool),
+        name: &str,
+    ) -> Result<Act, ImportError> {
+        match (self.val(np, i, name)?, dq) {
+            (Val::Q(a), false) | (Val::Dq(a), true) => Ok(a.clone()),
             _ => Err(ImportError::at(
                 name,
-                format!("input #{i} must be the DequantizeLinear of an int8/uint8 tensor"),
+                format!(
+                    "input #{i} must be {}",
+                    match dq {
+                        true => "the DequantizeLinear of an int8/uint8 tensor",
+                        false => "an int8/uint8 tensor",
+                    }
+                ),
             )),
         }
     }
