@@ -174,6 +174,38 @@ impl Default for CompileOptions {
     }
 }
 
+impl CompileOptions {
+    /// The shape search these options ask for.
+    fn search(&self) -> SearchOptions {
+        SearchOptions {
+            k: self.k,
+            model: None,
+            public_io: self.public_io,
+            objective: self.objective,
+            matvec_check: self.matvec_check,
+        }
+    }
+}
+
+/// Where a compiled model came from: the files' names, the model's SHA-256, the options.
+fn provenance(
+    (onnx_path, bytes): (&Path, &[u8]),
+    calibration: Option<&Path>,
+    opts: &CompileOptions,
+) -> Provenance {
+    let name = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default()
+    };
+    Provenance {
+        onnx_file: name(onnx_path),
+        onnx_sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes)),
+        calibration_file: calibration.map(name).unwrap_or_default(),
+        options: format!("{opts:?}"),
+    }
+}
+
 /// Result of a compilation, with the accuracy achieved on the calibration input.
 #[derive(Debug)]
 pub struct Compiled {
@@ -307,13 +339,7 @@ pub fn compile_from(
         range_margin: opts.range_margin,
     };
     let (graph, acc) = quantize::quantize_search(&model, &ranges, &inputs, &qopts)?;
-    let search = SearchOptions {
-        k: opts.k,
-        model: None,
-        public_io: opts.public_io,
-        objective: opts.objective,
-        matvec_check: opts.matvec_check,
-    };
+    let search = opts.search();
     let choice = choose_shape(&graph, &search);
     let (graph, acc, choice) = with_limbs(
         &model,
@@ -322,18 +348,7 @@ pub fn compile_from(
         opts,
         &search,
     )?;
-    let provenance = Provenance {
-        onnx_file: onnx_path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default(),
-        onnx_sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
-        calibration_file: calibration
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default(),
-        options: format!("{opts:?}"),
-    };
+    let provenance = provenance((onnx_path, &bytes), Some(calibration), opts);
     let onnx_nodes = model.nodes.len();
     let folded_nodes = model.nodes.len() - model.compute.len();
     let tensor_accuracy = match acc.met_tolerance {
@@ -370,23 +385,9 @@ fn compile_imported(
     (onnx_path, bytes): (&Path, &[u8]),
     opts: &CompileOptions,
 ) -> Result<Compiled, FrontendError> {
-    let search = SearchOptions {
-        k: opts.k,
-        model: None,
-        public_io: opts.public_io,
-        objective: opts.objective,
-        matvec_check: opts.matvec_check,
-    };
+    let search = opts.search();
     let choice = choose_shape(&imported.graph, &search)?;
-    let provenance = Provenance {
-        onnx_file: onnx_path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default(),
-        onnx_sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes)),
-        calibration_file: String::new(),
-        options: format!("{opts:?}"),
-    };
+    let provenance = provenance((onnx_path, bytes), None, opts);
     let onnx_nodes = imported.onnx_nodes;
     Ok(Compiled {
         model: CompiledModel::new(imported.graph, choice.shape, choice.estimate_s, provenance),

@@ -175,11 +175,8 @@ impl Importer {
         (s, z): (usize, usize),
         name: &str,
     ) -> Result<QParams, ImportError> {
-        let zp = match arg(np, z) {
-            Some(_) => Some(self.konst(np, z, name)?),
-            None => None,
-        };
-        QParams::read(name, self.konst(np, s, name)?, zp)
+        let zp = self.opt_konst(np, z, name)?;
+        QParams::read(name, self.konst(np, s, name)?, zp.as_ref())
     }
 
     fn val(&self, np: &pb::NodeProto, i: usize, name: &str) -> Result<&Val, ImportError> {
@@ -219,6 +216,30 @@ impl Importer {
                 ),
             )),
         }
+    }
+
+    /// Input `i` if given: an initializer.
+    fn opt_konst(
+        &self,
+        np: &pb::NodeProto,
+        i: usize,
+        name: &str,
+    ) -> Result<Option<Const>, ImportError> {
+        arg(np, i)
+            .map(|_| self.konst(np, i, name).cloned())
+            .transpose()
+    }
+
+    /// Input `i` if given: the DequantizeLinear of an initializer (its integers).
+    fn opt_dq_const(
+        &self,
+        np: &pb::NodeProto,
+        i: usize,
+        name: &str,
+    ) -> Result<Option<Const>, ImportError> {
+        arg(np, i)
+            .map(|_| self.dq_const(np, i, name).map(|c| c.0))
+            .transpose()
     }
 
     fn dq_const(
@@ -419,10 +440,7 @@ impl Importer {
         let wp = self.params(np, (4, 5), name)?;
         let y = self.params(np, (6, 7), name)?;
         let w = self.konst(np, 3, name)?.clone();
-        let bias = match arg(np, 8) {
-            Some(_) => Some(self.konst(np, 8, name)?.clone()),
-            None => None,
-        };
+        let bias = self.opt_konst(np, 8, name)?;
         let (w, layout) = conv_weights(np, name, &x, (&w, wp), bias.as_ref())?;
         let p = self.pending(name, &x, w, layout, 1.0)?;
         self.requant(&p, &y, &output(np, name)?).map(Val::Q)
@@ -431,10 +449,7 @@ impl Importer {
     fn qdq_conv(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
         let x = self.dq_act(np, 0, name)?;
         let (w, wp) = self.dq_const(np, 1, name)?;
-        let bias = match arg(np, 2) {
-            Some(_) => Some(self.dq_const(np, 2, name)?.0),
-            None => None,
-        };
+        let bias = self.opt_dq_const(np, 2, name)?;
         let (w, layout) = conv_weights(np, name, &x, (&w, wp), bias.as_ref())?;
         Ok(Val::Pending(Box::new(
             self.pending(name, &x, w, layout, 1.0)?,
@@ -452,10 +467,7 @@ impl Importer {
         }
         let y = self.params(np, (7, 8), name)?;
         let w = self.konst(np, 3, name)?.clone();
-        let bias = match arg(np, 6) {
-            Some(_) => Some(self.konst(np, 6, name)?.clone()),
-            None => None,
-        };
+        let bias = self.opt_konst(np, 6, name)?;
         let a = gemm_attrs(np, name)?;
         let (w, layout) = dense_weights(name, &x, (&w, wp), bias.as_ref(), a.trans_b)?;
         let p = self.pending(name, &x, w, layout, a.alpha)?;
@@ -465,10 +477,7 @@ impl Importer {
     fn qdq_gemm(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
         let x = self.dq_act(np, 0, name)?;
         let (w, wp) = self.dq_const(np, 1, name)?;
-        let bias = match arg(np, 2) {
-            Some(_) => Some(self.dq_const(np, 2, name)?.0),
-            None => None,
-        };
+        let bias = self.opt_dq_const(np, 2, name)?;
         let a = gemm_attrs(np, name)?;
         if a.beta != 1.0 {
             return Err(ImportError::at(name, "Gemm with beta ≠ 1 is not imported"));
