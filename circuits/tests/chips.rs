@@ -1936,6 +1936,14 @@ fn requantization_past_the_range_checks_is_refused_at_evaluation() {
     let (mut g, _) = requant_graph(vec![0; 4]);
     g.bits = 8; // uint8 [0, 255] no longer fits [-128, 128)
     assert!(g.validate().is_err());
+    // A shape whose requantization lanes have other limbs than the graph's rules need.
+    let (g, _) = requant_graph(vec![0; 4]);
+    let mut shape = choose_shape(&g, &SearchOptions::default()).unwrap().shape;
+    shape.requant_limbs += 1;
+    assert!(matches!(
+        CircuitPlan::new(&g, shape),
+        Err(LayoutError::RequantWidths { .. })
+    ));
     // One offset per element, or none.
     let (mut g, _) = requant_graph(vec![0; 4]);
     if let Some(QOp::Requant(op)) = g.ops.last_mut() {

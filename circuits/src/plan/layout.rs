@@ -273,6 +273,13 @@ pub enum LayoutError {
     /// The shape and the graph have different bit widths.
     #[error("invalid quantized graph: shape bits {shape} != graph bits {graph}")]
     Bits { shape: u32, graph: u32 },
+    /// Requantization lanes whose limbs are not the ones the graph's rules need (the field
+    /// bound of their division line is checked for the graph's).
+    #[error("invalid circuit shape: requantization lanes of {shape:?} (remainder, quotient) limbs for a graph that needs {graph:?}")]
+    RequantWidths {
+        shape: (u32, u32),
+        graph: (u32, u32),
+    },
     /// Lookups on limbs for a graph whose functions are not interpolated at that width.
     #[error("lookups on {0}-bit limbs need every function interpolated between knots 2^{0} apart")]
     Limbs(u32),

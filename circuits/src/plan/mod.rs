@@ -35,6 +35,13 @@ impl CircuitPlan {
                 graph: graph.bits,
             });
         }
+        let widths = (graph.requant_limbs(), graph.requant_wide());
+        if shape.requant_lanes > 0 && (shape.requant_limbs, shape.requant_wide.max(1)) != widths {
+            return Err(LayoutError::RequantWidths {
+                shape: (shape.requant_limbs, shape.requant_wide.max(1)),
+                graph: widths,
+            });
+        }
         let layout = Layout::new(graph, &shape)?;
         Ok(CircuitPlan { shape, layout })
     }
