@@ -20,11 +20,12 @@
 //! position, as at a padded convolution's border). `q = floor(((acc + off)·M + 2^(n−1)) / 2^n)`
 //! is the half-up rounding, and `r = 0` exactly when `(acc + off)·M / 2^n` is a half.
 //!
-//! **One witness.** The two range checks of the clamp bound `v`, hence `q`, to a few `2^B`, so
-//! the first line is an equation between integers far below the field's size, which fixes `q`
-//! and `r` (the `r_i` are base-`2^B` digits of `r`: unique). `z` is then `[r = 0]`, and
-//! `inv` is `1/r`, or 0 at a half; `p` the parity of `q` (`h` is bounded, `p` boolean), `t`, `v` and `y` follow,
-//! and `lo`, `hi` are the only booleans whose checks pass (below, above and within
+//! **One witness.** The range checks of the clamp and of `h` bound `v` and `q` to a few
+//! `2^(W·B)`, so the first line is an equation between integers far below the field's size,
+//! which fixes `q` and `r` (the `r_i` are base-`2^B` digits of `r`: unique). `z` is then
+//! `[r = 0]`, and `inv` is `1/r`, or 0 at a half; `p` the parity of `q` (`h` is bounded, `p`
+//! boolean), `t`, `v` and `y` follow, and `lo`, `hi` are the only booleans whose checks pass
+//! (below, above and within
 //! `[qmin, qmax]` exclude each other). So `y` is the rule's value, and a witness needs
 //! `q ∈ [−2^(W·B), 2^(W·B))` and `v` within `2^(W·B)` of `[qmin, qmax]`
 //! ([`RequantCells::honest`] says when not). The two wide checks take `W` limbs of the range
@@ -34,8 +35,9 @@
 //! **Layout.** Three free columns (the first, equality-enabled, holds `acc`, `y`, `q`; then
 //! `inv`, `lo`, `hi`; then `t`) and `⌈(L + 2W + 1) / 3⌉` range-checked columns holding
 //! `r_0 … r_{L−1}`, `mid·(qmax − v)`, the `W` limbs of the other clamp difference and the `W`
-//! of `h + 2^(W·B−1)` in that order, row by row within a column. Every column is queried at three rotations at most, so halo2's blinding
-//! rows stay as they are ([`crate::plan::RESERVED_ROWS`]).
+//! of `h + 2^(W·B−1)` in that order, row by row within a column. Every column is queried at
+//! three rotations at most, so halo2's blinding rows stay as they are
+//! ([`crate::plan::RESERVED_ROWS`]).
 
 use super::table::TableConfig;
 use super::{AdvCol, Assigner, Wit};
