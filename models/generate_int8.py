@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""Generates models/int8/: the shared CNN models (../shared/models) quantized by ONNX Runtime's own
-quantization tool, with ONNX Runtime's outputs for each, under ORT_ENABLE_ALL and ORT_DISABLE_ALL,
+"""Generates models/int8/: the shared CNN models (../shared/models) and four float models of this
+repository (tiny_cnn, and leaky_steep and opset10 of models/ops: MaxPool, LeakyRelu, Unsqueeze) quantized by ONNX Runtime's own quantization tool, with ONNX Runtime's outputs for each, under ORT_ENABLE_ALL and ORT_DISABLE_ALL,
 on the shipped input and on 100 seeded random inputs. These are the fixtures of the int8 issue
 (16): the proven outputs must equal these. CI uses the committed files and needs no Python.
 
     pip install onnx==1.23.2 onnxruntime==1.32.0 numpy
     python3 models/generate_int8.py
 
-Per CNN, eight static variants: QDQ and QOperator format, per-tensor and per-channel weights,
+Per model, eight static variants: QDQ and QOperator format, per-tensor and per-channel weights,
 s8s8 (int8 activations and weights) and u8s8 (uint8 activations, int8 weights), calibrated by
 MinMax on the shipped input and 16 random inputs; plus 1l_mlp quantized dynamically
 (`quantize_dynamic`, DynamicQuantizeLinear + MatMulInteger). The random inputs are not stored:
@@ -40,9 +40,27 @@ from onnxruntime.quantization import (
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SHARED = os.path.join(HERE, "..", "..", "shared", "models")
 OUT = os.path.join(HERE, "int8")
-MODELS = ["1l_mlp", "1l_conv", "2l_relu_sigmoid_conv", "4l_relu_conv_fc", "variable_cnn"]
+SHARED_MODELS = ["1l_mlp", "1l_conv", "2l_relu_sigmoid_conv", "4l_relu_conv_fc", "variable_cnn"]
+# Float models of this repository whose quantized forms use more ops (MaxPool, LeakyRelu,
+# Unsqueeze): (network, input) relative to the repository root.
+REPO_MODELS = {
+    "tiny_cnn": ("models/tiny_cnn/network.onnx", "models/tiny_cnn/input.json"),
+    "leaky_steep": ("models/ops/leaky_steep.onnx", "models/ops/leaky_steep.json"),
+    "opset10": ("models/ops/opset10.onnx", "models/ops/opset10.json"),
+}
+ROOT = os.path.join(HERE, "..")
+
+
+def sources(model):
+    """(network, input) of `model`, relative to the repository root."""
+    if model in REPO_MODELS:
+        return REPO_MODELS[model]
+    base = os.path.join("..", "shared", "models", model)
+    return os.path.join(base, "network.onnx"), os.path.join(base, "input.json")
+
+
+MODELS = SHARED_MODELS + list(REPO_MODELS)
 RANDOM_CASES = 100
 CALIBRATION_CASES = 16
 LEVELS = {
@@ -69,7 +87,7 @@ def case_input(model, i, n):
 
 
 def shipped_input(model):
-    with open(os.path.join(SHARED, model, "input.json")) as f:
+    with open(os.path.join(ROOT, sources(model)[1])) as f:
         return json.load(f)["input_data"][0]
 
 
@@ -289,12 +307,13 @@ def main():
             m: {"first_of_case_1": case_input(m, 1, 4), "sum_of_case_100": sum(case_input(m, 100, 784))}
             for m in MODELS
         },
+        "sources": {m: dict(zip(["network", "input"], sources(m))) for m in MODELS},
         "models": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
         for model in MODELS:
             pre = os.path.join(tmp, model + ".onnx")
-            quant_pre_process(os.path.join(SHARED, model, "network.onnx"), pre)
+            quant_pre_process(os.path.join(ROOT, sources(model)[0]), pre)
             os.makedirs(os.path.join(OUT, model), exist_ok=True)
             entries = {}
             jobs = [
@@ -331,6 +350,9 @@ def main():
                     json.dump(outputs, f, separators=(",", ":"))
                 print(f"{model} {variant}: ok (levels agree: {same})")
             manifest["models"][model] = entries
+    # quant_pre_process leaves its symbolic shape inference's file in the working directory.
+    if os.path.exists("sym_shape_infer_temp.onnx"):
+        os.remove("sym_shape_infer_temp.onnx")
     with open(os.path.join(OUT, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")

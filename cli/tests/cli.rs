@@ -1436,14 +1436,21 @@ fn verify_evm_refuses_edited_values() {
 }
 
 /// A fixture of `models/int8` (ONNX Runtime's quantizer applied to a shared model).
-fn int8_fixture(model: &str, variant: &str) -> (PathBuf, serde_json::Value) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../models/int8")
-        .join(model);
+/// An int8 fixture of `models/int8`: the model, its recorded outputs and the float model's
+/// shipped input (its path is in the manifest, relative to the repository root).
+fn int8_fixture(model: &str, variant: &str) -> (PathBuf, serde_json::Value, PathBuf) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = root.join("models/int8").join(model);
     let fx = std::fs::read_to_string(dir.join(format!("{variant}.json"))).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("models/int8/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let input = root.join(manifest["sources"][model]["input"].as_str().unwrap());
     (
         dir.join(format!("{variant}.onnx")),
         serde_json::from_str(&fx).unwrap(),
+        input,
     )
 }
 
@@ -1453,9 +1460,11 @@ fn int8_models_compile_without_calibration_and_prove_onnx_runtimes_integers() {
     for (model, variant) in [
         ("1l_conv", "qoperator_per_tensor_u8s8"),
         ("variable_cnn", "qdq_per_channel_s8s8"),
+        // MaxPool of int8 values, a LeakyRelu table.
+        ("tiny_cnn", "qoperator_per_channel_s8s8"),
+        ("leaky_steep", "qdq_per_tensor_u8s8"),
     ] {
-        let (onnx, fx) = int8_fixture(model, variant);
-        let input = shared(model).join("input.json");
+        let (onnx, fx, input) = int8_fixture(model, variant);
         let dir = tmp.path().join(variant);
         let out = ok(&zkinfer(&["compile", &s(&onnx), "--out", &s(&dir)]));
         assert!(

@@ -368,12 +368,12 @@ pub fn compile_from(
 /// The import of a model ONNX Runtime's tool quantized (`None` for a float model).
 fn import_quantized(bytes: &[u8], path: &str) -> Result<Option<int8::Imported>, FrontendError> {
     let proto = onnx::decode_model(bytes, path)?;
-    let (graph, _) = onnx::check_model(&proto, path)?;
+    let (graph, opset) = onnx::check_model(&proto, path)?;
     match onnx::refuse_quantized(graph) {
         Ok(()) => Ok(None),
         Err(FrontendError::QuantizedModel { op, node, form }) => match form {
             "dynamic quantization" => Err(FrontendError::NotImported { op, node, form }),
-            _ => Ok(Some(int8::import(graph)?)),
+            _ => Ok(Some(int8::import(graph, opset)?)),
         },
         Err(e) => Err(e),
     }

@@ -4,6 +4,7 @@
 use super::linear::{quotient_bound, ChannelRule, Requant, Weights};
 use super::params::{int_range, Const, QParams};
 use super::unary::Unary;
+use super::views;
 use super::{ImportError, Imported, RequantReport};
 use crate::ops::Window;
 use crate::proto::{decode_tensor, Attrs};
@@ -42,10 +43,33 @@ struct Pending {
     shape: Vec<usize>,
 }
 
+/// A float graph input, possibly moved by views.
+#[derive(Clone, Debug)]
+struct FloatInput {
+    /// The graph input's name.
+    input: String,
+    /// Its shape.
+    source: Vec<usize>,
+    /// The view's shape and, per element, the input element it is (`None`: the input itself).
+    view: Option<(Vec<usize>, Vec<u32>)>,
+}
+
+impl FloatInput {
+    fn shape(&self) -> &[usize] {
+        self.view.as_ref().map_or(&self.source, |v| &v.0)
+    }
+
+    /// The input element that element `e` of the current view is.
+    fn element(&self, e: u32) -> u32 {
+        self.view.as_ref().map_or(e, |v| v.1[e as usize])
+    }
+}
+
 /// A value of the model, by ONNX name.
 enum Val {
-    /// A float graph input, before its QuantizeLinear.
-    FloatInput(Vec<usize>),
+    /// A float graph input before its QuantizeLinear, or a view of one (views commute with
+    /// the elementwise quantization).
+    FloatInput(FloatInput),
     /// An int8/uint8 activation.
     Q(Act),
     /// DequantizeLinear of an activation (its float view in a QDQ model).
@@ -65,11 +89,13 @@ struct Importer {
     requants: Vec<RequantReport>,
     /// The widest `quotient_bits` of the requantizations.
     q_bits: u32,
+    /// The model's default-domain opset.
+    opset: i64,
 }
 
 /// Imports a quantized model's graph (see the module docs).
-pub fn import(graph: &pb::GraphProto) -> Result<Imported, ImportError> {
-    let mut im = Importer::new(graph)?;
+pub fn import(graph: &pb::GraphProto, opset: i64) -> Result<Imported, ImportError> {
+    let mut im = Importer::new(graph, opset)?;
     for (i, np) in graph.node.iter().enumerate() {
         let name = match np.name.is_empty() {
             true => format!("{}#{i}", np.op_type),
@@ -96,7 +122,7 @@ fn output(np: &pb::NodeProto, name: &str) -> Result<String, ImportError> {
 }
 
 impl Importer {
-    fn new(graph: &pb::GraphProto) -> Result<Self, ImportError> {
+    fn new(graph: &pb::GraphProto, opset: i64) -> Result<Self, ImportError> {
         let mut consts = HashMap::new();
         for init in &graph.initializer {
             let t = decode_tensor(init).map_err(|e| ImportError::at(&init.name, e.to_string()))?;
@@ -116,7 +142,12 @@ impl Importer {
         {
             let (shape, _) = crate::onnx::input_shape(vi)
                 .map_err(|e| ImportError::at(&vi.name, e.to_string()))?;
-            vals.insert(vi.name.clone(), Val::FloatInput(shape));
+            let input = FloatInput {
+                input: vi.name.clone(),
+                source: shape,
+                view: None,
+            };
+            vals.insert(vi.name.clone(), Val::FloatInput(input));
         }
         let g = QuantizedGraph {
             bits: 9,
@@ -133,11 +164,17 @@ impl Importer {
             g,
             requants: Vec::new(),
             q_bits: 0,
+            opset,
         })
     }
 
     fn node(&mut self, np: &pb::NodeProto, name: &str) -> Result<(), ImportError> {
         let out = output(np, name)?;
+        if (np.domain.as_str(), np.op_type.as_str()) == ("", "Constant") {
+            let c = constant(np, name, self.opset)?;
+            self.consts.insert(out, c);
+            return Ok(());
+        }
         let val = match (np.domain.as_str(), np.op_type.as_str()) {
             (_, "QuantizeLinear") => self.quantize_linear(np, name)?,
             (_, "DequantizeLinear") => self.dequantize_linear(np, name)?,
@@ -147,13 +184,21 @@ impl Importer {
             ("", "Conv") => self.qdq_conv(np, name)?,
             ("", "Gemm") => self.qdq_gemm(np, name)?,
             ("", "MatMul") => self.qdq_matmul(np, name)?,
-            ("", "Flatten" | "Reshape") => self.view(np, name)?,
+            ("", op) if views::VIEW_OPS.contains(&op) => self.view(np, name)?,
+            ("", "MaxPool") => self.max_pool(np, name)?,
             ("", "Sigmoid") => Val::PendingUnary(self.dq_act(np, 0, name)?, Unary::Sigmoid),
+            ("", "LeakyRelu") => {
+                Val::PendingUnary(self.dq_act(np, 0, name)?, Unary::leaky_relu(np, name)?)
+            }
             ("com.microsoft", "QLinearSigmoid") => self.qlinear_unary(np, name, Unary::Sigmoid)?,
+            ("com.microsoft", "QLinearLeakyRelu") => {
+                self.qlinear_unary(np, name, Unary::leaky_relu(np, name)?)?
+            }
             (d, op) => {
                 return Err(ImportError::at(name, format!(
-                    "'{op}'{} is not imported from quantized models yet (imported: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, com.microsoft QGemm and QLinearSigmoid; Conv, Gemm, MatMul, Sigmoid between DequantizeLinear and QuantizeLinear; Flatten, Reshape)",
-                    if d.is_empty() { String::new() } else { format!(" (domain '{d}')") }
+                    "'{op}'{} is not imported from quantized models yet (imported: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, com.microsoft QGemm, QLinearSigmoid and QLinearLeakyRelu; Conv, Gemm, MatMul, Sigmoid, LeakyRelu between DequantizeLinear and QuantizeLinear; MaxPool; {})",
+                    if d.is_empty() { String::new() } else { format!(" (domain '{d}')") },
+                    views::VIEW_OPS.join(", "),
                 )))
             }
         };
@@ -214,6 +259,24 @@ impl Importer {
                         false => "an int8/uint8 tensor",
                     }
                 ),
+            )),
+        }
+    }
+
+    /// Input `i`: an int8/uint8 tensor (`false`) or its DequantizeLinear (`true`), for ops that
+    /// move or pick elements and so apply to either.
+    fn int_or_dq(
+        &self,
+        np: &pb::NodeProto,
+        i: usize,
+        name: &str,
+    ) -> Result<(Act, bool), ImportError> {
+        match self.val(np, i, name)? {
+            Val::Q(a) => Ok((a.clone(), false)),
+            Val::Dq(a) => Ok((a.clone(), true)),
+            _ => Err(ImportError::at(
+                name,
+                format!("input #{i} must be an int8/uint8 tensor or its DequantizeLinear"),
             )),
         }
     }
@@ -287,46 +350,57 @@ impl Importer {
             ));
         };
         let result = match v {
-            Val::FloatInput(ref shape) => self.graph_input(&x, shape.clone(), &y).map(Val::Q),
+            Val::FloatInput(ref f) => self.graph_input(f, &y).map(Val::Q),
             Val::Pending(ref p) => self.requant(p, &y, &output(np, name)?).map(Val::Q),
             Val::Dq(ref a) if a.q == y => Ok(Val::Q(a.clone())),
             Val::PendingUnary(ref a, f) => self.table(name, a, (f, &y), &output(np, name)?).map(Val::Q),
-            _ => Err(ImportError::at(name, "QuantizeLinear of a float op other than Conv, Gemm, MatMul or Sigmoid (or a requantization between scales) is not imported yet")),
+            _ => Err(ImportError::at(name, "QuantizeLinear of a float op other than Conv, Gemm, MatMul, Sigmoid or LeakyRelu (or a requantization between scales) is not imported yet")),
         };
         self.vals.insert(x, v);
         result
     }
 
     /// A float graph input quantized by the model: its integers are the public input, range
-    /// checked once (an identity elementwise step) before any op reads them.
-    fn graph_input(&mut self, x: &str, shape: Vec<usize>, y: &QParams) -> Result<Act, ImportError> {
-        let raw = self.tensor(x, shape.clone(), TensorKind::Activation, Some(y))?;
+    /// checked once (an identity elementwise step) before any op reads them, then moved by the
+    /// views between the input and its QuantizeLinear.
+    fn graph_input(&mut self, f: &FloatInput, y: &QParams) -> Result<Act, ImportError> {
+        let x = &f.input;
+        let raw = self.tensor(x, f.source.clone(), TensorKind::Activation, Some(y))?;
         self.g.inputs.push(raw);
         let checked = self.tensor(
             &format!("{x} (checked)"),
+            f.source.clone(),
+            TensorKind::Activation,
+            Some(y),
+        )?;
+        self.g.ops.push(QOp::Elementwise(identity_step(
+            format!("{x} range check"),
+            (raw, checked),
+            0,
+        )));
+        let Some((shape, map)) = &f.view else {
+            return Ok(Act {
+                id: checked,
+                q: y.clone(),
+                shape: f.source.clone(),
+            });
+        };
+        let id = self.tensor(
+            &format!("{x} (moved)"),
             shape.clone(),
             TensorKind::Activation,
             Some(y),
         )?;
-        self.g.ops.push(QOp::Elementwise(ElemOp {
-            name: format!("{x} range check"),
-            output: checked,
-            a: Some(Operand {
-                tensor: raw,
-                index: None,
-            }),
-            b: None,
-            qa: Coef::Const(1),
-            qb: Coef::Const(0),
-            qm: Coef::Const(0),
-            qc: Coef::Const(0),
-            shift: 0,
-            func: 0,
+        self.g.ops.push(QOp::View(ViewOp {
+            name: format!("{x} views"),
+            inputs: vec![checked],
+            output: id,
+            map: map.iter().map(|&e| (0u16, e)).collect(),
         }));
         Ok(Act {
-            id: checked,
+            id,
             q: y.clone(),
-            shape,
+            shape: shape.clone(),
         })
     }
 
@@ -469,6 +543,7 @@ impl Importer {
         let w = self.konst(np, 3, name)?.clone();
         let bias = self.opt_konst(np, 6, name)?;
         let a = gemm_attrs(np, name)?;
+        let x = self.gemm_input(x, &a, name)?;
         let (w, layout) = dense_weights(name, &x, (&w, wp), bias.as_ref(), a.trans_b)?;
         let p = self.pending(name, &x, w, layout, a.alpha)?;
         self.requant(&p, &y, &output(np, name)?).map(Val::Q)
@@ -482,10 +557,36 @@ impl Importer {
         if a.beta != 1.0 {
             return Err(ImportError::at(name, "Gemm with beta ≠ 1 is not imported"));
         }
+        let x = self.gemm_input(x, &a, name)?;
         let (w, layout) = dense_weights(name, &x, (&w, wp), bias.as_ref(), a.trans_b)?;
         Ok(Val::Pending(Box::new(
             self.pending(name, &x, w, layout, a.alpha)?,
         )))
+    }
+
+    /// A Gemm's `A`: the input, or its transpose (a view) with `transA`.
+    fn gemm_input(&mut self, x: Act, a: &GemmAttrs, name: &str) -> Result<Act, ImportError> {
+        if !a.trans_a {
+            return Ok(x);
+        }
+        let &[r, c] = x.shape.as_slice() else {
+            return Err(ImportError::at(name, "Gemm's A must be a matrix"));
+        };
+        let shape = vec![c, r];
+        let id = self.tensor(
+            &format!("{name} (A transposed)"),
+            shape.clone(),
+            TensorKind::Activation,
+            Some(&x.q),
+        )?;
+        let (_, idx) = crate::tensor::transpose_index(&x.shape, &[1, 0]);
+        self.g.ops.push(QOp::View(ViewOp {
+            name: format!("{name} transA"),
+            inputs: vec![x.id],
+            output: id,
+            map: idx.into_iter().map(|e| (0u16, e)).collect(),
+        }));
+        Ok(Act { id, q: x.q, shape })
     }
 
     fn qlinear_matmul(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
@@ -505,6 +606,33 @@ impl Importer {
         Ok(Val::Pending(Box::new(
             self.pending(name, &x, w, layout, 1.0)?,
         )))
+    }
+
+    // --- pools ---------------------------------------------------------------------------
+
+    /// MaxPool of an int8 tensor (QOperator), or of its DequantizeLinear (QDQ: the result is
+    /// quantized again with the same parameters, which gives back the same integers).
+    fn max_pool(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
+        if np.output.len() > 1 {
+            return Err(ImportError::at(
+                name,
+                "MaxPool's Indices output is not imported",
+            ));
+        }
+        let (x, dq) = self.int_or_dq(np, 0, name)?;
+        let id = self.tensor(
+            &output(np, name)?,
+            Vec::new(),
+            TensorKind::Activation,
+            Some(&x.q),
+        )?;
+        let op = crate::ops::max_op(&Attrs::new(np, name), name, &x.shape, (x.id, id))
+            .map_err(|e| ImportError::at(name, e.to_string()))?;
+        let shape = vec![1, op.chw[0], op.out[0], op.out[1]];
+        self.g.tensors[id].shape = shape.clone();
+        self.g.ops.push(QOp::MaxPool(op));
+        let act = Act { id, q: x.q, shape };
+        Ok(if dq { Val::Dq(act) } else { Val::Q(act) })
     }
 
     // --- unary float ops as tables ------------------------------------------------------
@@ -535,21 +663,11 @@ impl Importer {
         self.g.functions.push(FnKind::Tabulated { lo, values });
         let func = u32::try_from(self.g.functions.len() - 1).unwrap_or(u32::MAX);
         let id = self.tensor(out, x.shape.clone(), TensorKind::Activation, Some(y))?;
-        self.g.ops.push(QOp::Elementwise(ElemOp {
-            name: name.to_string(),
-            output: id,
-            a: Some(Operand {
-                tensor: x.id,
-                index: None,
-            }),
-            b: None,
-            qa: Coef::Const(1),
-            qb: Coef::Const(0),
-            qm: Coef::Const(0),
-            qc: Coef::Const(0),
-            shift: 0,
+        self.g.ops.push(QOp::Elementwise(identity_step(
+            name.to_string(),
+            (x.id, id),
             func,
-        }));
+        )));
         Ok(Act {
             id,
             q: y.clone(),
@@ -559,31 +677,60 @@ impl Importer {
 
     // --- views --------------------------------------------------------------------------
 
+    /// A view (see `views`) of int8 tensors, or of their DequantizeLinear in a QDQ model: the
+    /// moved inputs must share one scale and zero point, which the output keeps.
     fn view(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
-        let (a, dq) = match self.val(np, 0, name)? {
-            Val::Q(a) => (a.clone(), false),
-            Val::Dq(a) => (a.clone(), true),
-            _ => {
+        let n_data = views::data_inputs(&np.op_type, np.input.len());
+        let consts = (n_data..np.input.len())
+            .map(|i| {
+                arg(np, i)
+                    .map(|_| self.konst(np, i, name).map(|c| &c.t))
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if let (1, Val::FloatInput(f)) = (n_data, self.val(np, 0, name)?) {
+            let (shape, map) =
+                views::view_map(np, name, self.opset, &[f.shape().to_vec()], &consts)?;
+            let elements = map.iter().map(|&(_, e)| f.element(e)).collect();
+            return Ok(Val::FloatInput(FloatInput {
+                view: Some((shape, elements)),
+                ..f.clone()
+            }));
+        }
+        let mut acts: Vec<(Act, bool)> = Vec::with_capacity(n_data);
+        for i in 0..n_data {
+            let a = self.int_or_dq(np, i, name)?;
+            if acts
+                .first()
+                .is_some_and(|(b, dq)| b.q != a.0.q || *dq != a.1)
+            {
                 return Err(ImportError::at(
                     name,
-                    "input #0 must be an int8/uint8 tensor or its DequantizeLinear",
-                ))
+                    "the inputs of a Concat must share one scale and zero point",
+                ));
             }
-        };
-        let shape = match np.op_type.as_str() {
-            "Flatten" => flatten_shape(np, name, &a.shape)?,
-            _ => reshape_shape(name, &a.shape, self.konst(np, 1, name)?)?,
-        };
-        let out = output(np, name)?;
-        let id = self.tensor(&out, shape.clone(), TensorKind::Activation, Some(&a.q))?;
-        let n = shape.iter().product::<usize>();
+            acts.push(a);
+        }
+        let shapes: Vec<Vec<usize>> = acts.iter().map(|(a, _)| a.shape.clone()).collect();
+        let (shape, map) = views::view_map(np, name, self.opset, &shapes, &consts)?;
+        let (first, dq) = acts[0].clone();
+        let id = self.tensor(
+            &output(np, name)?,
+            shape.clone(),
+            TensorKind::Activation,
+            Some(&first.q),
+        )?;
         self.g.ops.push(QOp::View(ViewOp {
             name: name.to_string(),
-            inputs: vec![a.id],
+            inputs: acts.iter().map(|(a, _)| a.id).collect(),
             output: id,
-            map: (0..n as u32).map(|e| (0u16, e)).collect(),
+            map,
         }));
-        let act = Act { id, q: a.q, shape };
+        let act = Act {
+            id,
+            q: first.q,
+            shape,
+        };
         Ok(if dq { Val::Dq(act) } else { Val::Q(act) })
     }
 
@@ -613,6 +760,51 @@ impl Importer {
             requants: self.requants,
             onnx_nodes: graph.node.len(),
         })
+    }
+}
+
+/// A Constant node's value (the version converter writes some initializers, e.g. Unsqueeze's
+/// axes, as Constant nodes).
+fn constant(np: &pb::NodeProto, name: &str, opset: i64) -> Result<Const, ImportError> {
+    let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
+    let spec = crate::ops::lookup("Constant")
+        .ok_or_else(|| ImportError::at(name, "Constant is not registered"))?;
+    let op = (spec.build)(&Attrs::new(np, name), opset).map_err(fe)?;
+    let t = op
+        .eval(name, &[])
+        .map_err(fe)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ImportError::at(name, "a Constant without a value"))?;
+    let given = np
+        .attribute
+        .iter()
+        .find(|a| a.name == "value")
+        .and_then(|a| a.t.as_ref())
+        .map(|t| t.data_type);
+    let elem = given.unwrap_or(match t.dtype {
+        crate::tensor::DType::Float => pb::tensor_proto::DataType::Float as i32,
+        _ => pb::tensor_proto::DataType::Int64 as i32,
+    });
+    Ok(Const { t, elem })
+}
+
+/// The elementwise step `output = func(input)` (function 0 is the identity: a range check).
+fn identity_step(name: String, (input, output): (TensorId, TensorId), func: u32) -> ElemOp {
+    ElemOp {
+        name,
+        output,
+        a: Some(Operand {
+            tensor: input,
+            index: None,
+        }),
+        b: None,
+        qa: Coef::Const(1),
+        qb: Coef::Const(0),
+        qm: Coef::Const(0),
+        qc: Coef::Const(0),
+        shift: 0,
+        func,
     }
 }
 
@@ -765,67 +957,17 @@ fn dense_weights(
 struct GemmAttrs {
     alpha: f32,
     beta: f32,
+    trans_a: bool,
     trans_b: bool,
 }
 
 fn gemm_attrs(np: &pb::NodeProto, name: &str) -> Result<GemmAttrs, ImportError> {
     let a = Attrs::new(np, name);
     let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
-    if a.int("transA").map_err(fe)?.unwrap_or(0) != 0 {
-        return Err(ImportError::at(name, "Gemm with transA is not imported"));
-    }
     Ok(GemmAttrs {
+        trans_a: a.int("transA").map_err(fe)?.unwrap_or(0) != 0,
         alpha: a.float("alpha").map_err(fe)?.unwrap_or(1.0) as f32,
         beta: a.float("beta").map_err(fe)?.unwrap_or(1.0) as f32,
         trans_b: a.int("transB").map_err(fe)?.unwrap_or(0) != 0,
     })
-}
-
-fn flatten_shape(np: &pb::NodeProto, name: &str, s: &[usize]) -> Result<Vec<usize>, ImportError> {
-    let a = Attrs::new(np, name);
-    let axis = a
-        .int("axis")
-        .map_err(|e| ImportError::at(name, e.to_string()))?
-        .unwrap_or(1);
-    let r = s.len() as i64;
-    let axis = if axis < 0 { axis + r } else { axis };
-    if !(0..=r).contains(&axis) {
-        return Err(ImportError::at(name, format!("axis {axis} out of range")));
-    }
-    let (head, tail) = s.split_at(axis as usize);
-    Ok(vec![head.iter().product(), tail.iter().product()])
-}
-
-fn reshape_shape(name: &str, s: &[usize], target: &Const) -> Result<Vec<usize>, ImportError> {
-    let n: usize = s.iter().product();
-    let mut out = Vec::with_capacity(target.t.data.len());
-    let mut infer = None;
-    for (i, &d) in target.t.data.iter().enumerate() {
-        match d as i64 {
-            0 => out.push(
-                *s.get(i)
-                    .ok_or_else(|| ImportError::at(name, "0 past the input's rank"))?,
-            ),
-            -1 if infer.is_none() => {
-                infer = Some(i);
-                out.push(1);
-            }
-            d if d > 0 => out.push(d as usize),
-            d => return Err(ImportError::at(name, format!("bad target dimension {d}"))),
-        }
-    }
-    let known: usize = out.iter().product();
-    if let Some(i) = infer {
-        if known == 0 || !n.is_multiple_of(known) {
-            return Err(ImportError::at(name, "cannot infer the -1 dimension"));
-        }
-        out[i] = n / known;
-    }
-    if out.iter().product::<usize>() != n {
-        return Err(ImportError::at(
-            name,
-            format!("cannot reshape {s:?} to {out:?}"),
-        ));
-    }
-    Ok(out)
 }

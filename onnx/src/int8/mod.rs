@@ -5,15 +5,17 @@
 //!
 //! Supported: QuantizeLinear of the float inputs, QLinearConv, QLinearMatMul and
 //! com.microsoft QGemm, their QDQ forms (Conv, Gemm, MatMul between DequantizeLinear and
-//! QuantizeLinear), com.microsoft QLinearSigmoid and a Sigmoid between DequantizeLinear and
-//! QuantizeLinear (a table over the int8 values, see `unary`), Flatten and Reshape of int8
-//! tensors, and DequantizeLinear of the outputs.
+//! QuantizeLinear), com.microsoft QLinearSigmoid and QLinearLeakyRelu and a Sigmoid or
+//! LeakyRelu between DequantizeLinear and QuantizeLinear (a table over the int8 values, see
+//! `unary`), MaxPool, the views of `views` (Reshape, Transpose, Concat, ...) of int8 tensors,
+//! and DequantizeLinear of the outputs.
 //! Every other op is refused by name.
 
 mod graph;
 mod linear;
 mod params;
 mod unary;
+mod views;
 
 pub use graph::import;
 

@@ -3,20 +3,47 @@
 //! at most 256 entries, `T[q] = Q_y(f(DQ_x(q)))`, computed here with the f32 arithmetic
 //! ONNX Runtime's CPU kernels use, so the table is ORT's.
 
+use super::ImportError;
+use crate::proto::Attrs;
+use tract_onnx::pb;
 use zkinfer_circuits::graph::requant::AffineScale;
 
 /// A unary float op zkinfer tabulates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Unary {
     /// The logistic function (Sigmoid, QLinearSigmoid).
     Sigmoid,
+    /// `x` where `x ≥ 0`, else `alpha · x` (LeakyRelu, QLinearLeakyRelu).
+    LeakyRelu {
+        /// The slope below zero, as ONNX Runtime reads it (f32).
+        alpha: f32,
+    },
 }
 
 impl Unary {
+    /// LeakyRelu with `np`'s `alpha` (0.01 where absent, as ONNX says).
+    pub fn leaky_relu(np: &pb::NodeProto, name: &str) -> Result<Self, ImportError> {
+        let alpha = Attrs::new(np, name)
+            .float("alpha")
+            .map_err(|e| ImportError::at(name, e.to_string()))?
+            .map_or(0.01, |a| a as f32);
+        if !alpha.is_finite() {
+            return Err(ImportError::at(
+                name,
+                format!("alpha {alpha} is not finite"),
+            ));
+        }
+        Ok(Unary::LeakyRelu { alpha })
+    }
+
     /// `f(x)` as ONNX Runtime computes it in f32.
     pub fn eval(self, x: f32) -> f32 {
         match self {
             Unary::Sigmoid => logistic(x),
+            Unary::LeakyRelu { alpha } => match x >= 0.0 {
+                true => x,
+                false => alpha * x,
+            },
         }
     }
 

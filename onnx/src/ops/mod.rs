@@ -25,7 +25,7 @@ mod split;
 
 pub use activation::Activation;
 pub use batchnorm::BatchNorm;
-pub(crate) use pool::Window;
+pub(crate) use pool::{max_op, Window};
 
 use super::proto::Attrs;
 use super::quantize::QuantCtx;

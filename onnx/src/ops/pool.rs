@@ -6,7 +6,7 @@ use crate::quantize::{QuantCtx, RealWeightSet};
 use crate::tensor::Tensor;
 use crate::FrontendError;
 use std::any::Any;
-use zkinfer_circuits::graph::{Geometry, MaxOp, QOp, TensorKind};
+use zkinfer_circuits::graph::{Geometry, MaxOp, QOp, TensorId, TensorKind};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum AutoPad {
@@ -140,13 +140,14 @@ impl Window {
 }
 
 fn check_4d(node: &str, x: &Tensor) -> Result<(), FrontendError> {
-    if x.rank() != 4 || x.shape[0] != 1 {
+    check_4d_shape(node, &x.shape)
+}
+
+fn check_4d_shape(node: &str, shape: &[usize]) -> Result<(), FrontendError> {
+    if shape.len() != 4 || shape[0] != 1 {
         return Err(shape_err(
             node,
-            format!(
-                "only 2-D pooling of [1, C, H, W] tensors is supported, got {:?}",
-                x.shape
-            ),
+            format!("only 2-D pooling of [1, C, H, W] tensors is supported, got {shape:?}"),
         ));
     }
     Ok(())
@@ -182,6 +183,52 @@ impl MaxPool {
             strides: self.window.strides,
         })
     }
+}
+
+impl MaxPool {
+    /// The op over an input of `shape`, from `input` to `output`.
+    fn op(
+        &self,
+        node: &str,
+        shape: &[usize],
+        (input, output): (TensorId, TensorId),
+    ) -> Result<MaxOp, FrontendError> {
+        check_4d_shape(node, shape)?;
+        let PoolGeometry {
+            out, pads, kernel, ..
+        } = self.geometry(node, shape)?;
+        Ok(MaxOp {
+            name: node.to_string(),
+            input,
+            output,
+            chw: [shape[1], shape[2], shape[3]],
+            kernel,
+            stride: self.window.strides,
+            pad: [pads[0], pads[1]],
+            dilation: self.window.dilations,
+            out,
+        })
+    }
+}
+
+/// A MaxPool node's op over an input of `shape` (int8 import: a monotone quantization keeps
+/// the maximum, so the integers are compared as they are).
+pub(crate) fn max_op(
+    a: &Attrs<'_>,
+    node: &str,
+    shape: &[usize],
+    ids: (TensorId, TensorId),
+) -> Result<MaxOp, FrontendError> {
+    parse_max_pool(a)?.op(node, shape, ids)
+}
+
+fn parse_max_pool(a: &Attrs<'_>) -> Result<MaxPool, FrontendError> {
+    if a.int("storage_order")?.unwrap_or(0) != 0 {
+        return Err(a.error("storage_order", "only row-major (0) is supported"));
+    }
+    Ok(MaxPool {
+        window: Window::parse(a, false)?,
+    })
 }
 
 impl OnnxOp for MaxPool {
@@ -227,26 +274,11 @@ impl OnnxOp for MaxPool {
             return Err(q.err(node, "MaxPool's Indices output is not supported"));
         }
         let shape = q.graph.tensors[x.id].shape.clone();
-        let PoolGeometry {
-            out,
-            pads,
-            kernel: k,
-            ..
-        } = self.geometry(&n.name, &shape)?;
         let o = n.outputs[0];
         let name = q.model.tensors[o].name.clone();
         let id = q.new_tensor(&name, q.shape(o).to_vec(), x.scale, TensorKind::Activation);
-        q.push(QOp::MaxPool(MaxOp {
-            name: n.name.clone(),
-            input: x.id,
-            output: id,
-            chw: [shape[1], shape[2], shape[3]],
-            kernel: k,
-            stride: self.window.strides,
-            pad: [pads[0], pads[1]],
-            dilation: self.window.dilations,
-            out,
-        }));
+        let op = self.op(&n.name.clone(), &shape, (x.id, id))?;
+        q.push(QOp::MaxPool(op));
         q.bind(o, crate::quantize::QRef { id, scale: x.scale });
         Ok(())
     }
@@ -378,12 +410,7 @@ impl OnnxOp for AvgPool {
 }
 
 pub fn max_pool(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
-    if a.int("storage_order")?.unwrap_or(0) != 0 {
-        return Err(a.error("storage_order", "only row-major (0) is supported"));
-    }
-    Ok(Box::new(MaxPool {
-        window: Window::parse(a, false)?,
-    }))
+    Ok(Box::new(parse_max_pool(a)?))
 }
 
 pub fn average_pool(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
