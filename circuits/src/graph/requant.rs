@@ -37,8 +37,8 @@ pub enum RequantError {
     /// The multiplier is not a finite positive f32.
     #[error("requantization multiplier {0} is not a finite positive number")]
     Multiplier(f32),
-    /// The output range is empty.
-    #[error("requantization output range [{qmin}, {qmax}] is empty")]
+    /// The output range is empty or wider than 16 bits either side of zero.
+    #[error("requantization output range [{qmin}, {qmax}] is empty or not within ±2^16")]
     Range { qmin: i64, qmax: i64 },
     /// A dyadic multiplier below 1, or a shift outside `1..=100`.
     #[error(
@@ -62,7 +62,8 @@ impl OrtRequant {
         if !(m.is_finite() && m > 0.0) {
             return Err(RequantError::Multiplier(m));
         }
-        if qmin > qmax {
+        // (Its steps are searched level by level: a range is at most a few thousand levels.)
+        if qmin > qmax || qmin < -(1 << 16) || qmax > 1 << 16 {
             return Err(RequantError::Range { qmin, qmax });
         }
         Ok(Self { m, zp, qmin, qmax })

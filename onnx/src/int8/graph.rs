@@ -445,6 +445,7 @@ impl Importer {
 
     /// The requantization of a linear op's accumulator to `y`.
     fn requant(&mut self, p: &Pending, y: &QParams, out: &str) -> Result<Act, ImportError> {
+        y.affine(out)?; // an activation's parameters, checked before the fit relies on them
         let r = Requant {
             x: &p.x,
             y,

@@ -56,6 +56,16 @@ pub fn view_map(
         .filter(|s| VIEW_OPS.contains(&s.name))
         .ok_or_else(|| ImportError::at(name, format!("'{}' is not a view", np.op_type)))?;
     let op = (spec.build)(&Attrs::new(np, name), opset).map_err(fe)?;
+    let too_big = data.len() > usize::from(u16::MAX) + 1
+        || data
+            .iter()
+            .any(|s| s.iter().product::<usize>() as f64 >= PART);
+    if too_big {
+        return Err(ImportError::at(
+            name,
+            "a view of more than 2^16 inputs or 2^32 elements",
+        ));
+    }
     let numbered: Vec<Tensor> = data
         .iter()
         .enumerate()
