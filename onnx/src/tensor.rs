@@ -84,7 +84,23 @@ pub fn strides(shape: &[usize]) -> Vec<usize> {
     s
 }
 
-/// Numpy broadcast of two shapes.
+/// The most elements a tensor computed from a model's shapes may have (2^26: 512 MB of f64);
+/// a larger one (a corrupted or hostile shape) is an error, not an allocation.
+pub const MAX_ELEMENTS: usize = 1 << 26;
+
+/// The number of elements of `shape`, if at most [`MAX_ELEMENTS`].
+pub fn checked_len(shape: &[usize], node: &str) -> Result<usize, FrontendError> {
+    shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|&n| n <= MAX_ELEMENTS)
+        .ok_or_else(|| FrontendError::Shape {
+            node: node.to_string(),
+            detail: format!("shape {shape:?} has more than 2^26 elements"),
+        })
+}
+
+/// Numpy broadcast of two shapes (at most [`MAX_ELEMENTS`] elements).
 pub fn broadcast_shape(a: &[usize], b: &[usize], node: &str) -> Result<Vec<usize>, FrontendError> {
     let n = a.len().max(b.len());
     let mut out = Vec::with_capacity(n);
@@ -111,6 +127,7 @@ pub fn broadcast_shape(a: &[usize], b: &[usize], node: &str) -> Result<Vec<usize
             }
         });
     }
+    checked_len(&out, node)?;
     Ok(out)
 }
 

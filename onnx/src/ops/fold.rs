@@ -339,7 +339,7 @@ fn eval_constant_of_shape(
         .iter()
         .map(|&d| d.max(0) as usize)
         .collect();
-    let n: usize = shape.iter().product();
+    let n = crate::tensor::checked_len(&shape, node)?;
     Ok(Tensor {
         shape,
         data: vec![v.data.first().copied().unwrap_or(0.0); n],
