@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Generates models/int8/: the shared CNN models (../shared/models) and four float models of this
-repository (tiny_cnn, and leaky_steep and opset10 of models/ops: MaxPool, LeakyRelu, Unsqueeze) quantized by ONNX Runtime's own quantization tool, with ONNX Runtime's outputs for each, under ORT_ENABLE_ALL and ORT_DISABLE_ALL,
+repository (tiny_cnn, leaky_steep and opset10 of models/ops, and concat_cnn written here: MaxPool,
+LeakyRelu, Unsqueeze, Concat of different scales, Transpose) quantized by ONNX Runtime's own quantization tool, with ONNX Runtime's outputs for each, under ORT_ENABLE_ALL and ORT_DISABLE_ALL,
 on the shipped input and on 100 seeded random inputs. These are the fixtures of the int8 issue
 (16): the proven outputs must equal these. CI uses the committed files and needs no Python.
 
@@ -48,6 +49,9 @@ REPO_MODELS = {
     "tiny_cnn": ("models/tiny_cnn/network.onnx", "models/tiny_cnn/input.json"),
     "leaky_steep": ("models/ops/leaky_steep.onnx", "models/ops/leaky_steep.json"),
     "opset10": ("models/ops/opset10.onnx", "models/ops/opset10.json"),
+    # Written by `concat_cnn()` below: two branches with different scales concatenated
+    # (QLinearConcat / DQ → Concat → Q requantize), a Transpose, a MaxPool.
+    "concat_cnn": ("models/int8/sources/concat_cnn.onnx", "models/int8/sources/concat_cnn.json"),
 }
 ROOT = os.path.join(HERE, "..")
 
@@ -292,8 +296,49 @@ def refused_models():
         onnx.save(model, os.path.join(OUT, "refused", name + ".onnx"))
 
 
+def concat_cnn():
+    """A float CNN whose quantized forms concatenate tensors of different scales: conv + relu
+    and a 1x1 conv of the input, concatenated on channels, a conv, a transpose of H and W, a
+    max pool, flattened. Seeded weights; its input is written beside it."""
+    from onnx import helper as h, TensorProto as T
+    rng = np.random.default_rng(8)
+    init = [
+        numpy_helper.from_array(rng.normal(0, 0.5, (3, 2, 3, 3)).astype(np.float32), "W1"),
+        numpy_helper.from_array(rng.normal(0, 0.2, (2, 2, 1, 1)).astype(np.float32), "W2"),
+        numpy_helper.from_array(rng.normal(0, 0.3, (4, 5, 3, 3)).astype(np.float32), "W3"),
+        numpy_helper.from_array(rng.normal(0, 0.1, (4,)).astype(np.float32), "B3"),
+    ]
+    nodes = [
+        h.make_node("Conv", ["x", "W1"], ["c1"], pads=[1, 1, 1, 1]),
+        h.make_node("Relu", ["c1"], ["r1"]),
+        h.make_node("Conv", ["x", "W2"], ["c2"]),
+        h.make_node("Concat", ["r1", "c2"], ["cat"], axis=1),
+        h.make_node("Conv", ["cat", "W3", "B3"], ["c3"], pads=[1, 1, 1, 1]),
+        h.make_node("Transpose", ["c3"], ["t"], perm=[0, 1, 3, 2]),
+        h.make_node("MaxPool", ["t"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+        h.make_node("Flatten", ["p"], ["y"]),
+    ]
+    graph = h.make_graph(
+        nodes, "concat_cnn",
+        [h.make_tensor_value_info("x", T.FLOAT, [1, 2, 6, 6])],
+        [h.make_tensor_value_info("y", T.FLOAT, [1, 36])],
+        init,
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    network, inp = (os.path.join(ROOT, p) for p in REPO_MODELS["concat_cnn"])
+    os.makedirs(os.path.dirname(network), exist_ok=True)
+    onnx.save(model, network)
+    x = [round(float(v), 4) for v in rng.uniform(-1, 1, 72)]
+    with open(inp, "w") as f:
+        json.dump({"input_data": [x]}, f)
+        f.write("\n")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    concat_cnn()
     refused_models()
     with open(os.path.join(OUT, "requant.json"), "w") as f:
         json.dump({"cases": requant_cases(np.random.default_rng(16))}, f, separators=(",", ":"))

@@ -80,6 +80,16 @@ enum Val {
     Pending(Box<Pending>),
     /// A unary float op of a DequantizeLinear, waiting for its QuantizeLinear.
     PendingUnary(Act, Unary),
+    /// A Concat of DequantizeLinear outputs with different parameters, waiting for its
+    /// QuantizeLinear.
+    PendingConcat(Box<PendingConcat>),
+}
+
+/// A Concat of DequantizeLinear outputs with different parameters.
+struct PendingConcat {
+    node: pb::NodeProto,
+    name: String,
+    inputs: Vec<Act>,
 }
 
 struct Importer {
@@ -191,12 +201,13 @@ impl Importer {
                 Val::PendingUnary(self.dq_act(np, 0, name)?, Unary::leaky_relu(np, name)?)
             }
             ("com.microsoft", "QLinearSigmoid") => self.qlinear_unary(np, name, Unary::Sigmoid)?,
+            ("com.microsoft", "QLinearConcat") => self.qlinear_concat(np, name)?,
             ("com.microsoft", "QLinearLeakyRelu") => {
                 self.qlinear_unary(np, name, Unary::leaky_relu(np, name)?)?
             }
             (d, op) => {
                 return Err(ImportError::at(name, format!(
-                    "'{op}'{} is not imported from quantized models yet (imported: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, com.microsoft QGemm, QLinearSigmoid and QLinearLeakyRelu; Conv, Gemm, MatMul, Sigmoid, LeakyRelu between DequantizeLinear and QuantizeLinear; MaxPool; {})",
+                    "'{op}'{} is not imported from quantized models yet (imported: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, com.microsoft QGemm, QLinearSigmoid, QLinearLeakyRelu and QLinearConcat; Conv, Gemm, MatMul, Sigmoid, LeakyRelu between DequantizeLinear and QuantizeLinear; MaxPool; {})",
                     if d.is_empty() { String::new() } else { format!(" (domain '{d}')") },
                     views::VIEW_OPS.join(", "),
                 )))
@@ -352,9 +363,13 @@ impl Importer {
         let result = match v {
             Val::FloatInput(ref f) => self.graph_input(f, &y).map(Val::Q),
             Val::Pending(ref p) => self.requant(p, &y, &output(np, name)?).map(Val::Q),
-            Val::Dq(ref a) if a.q == y => Ok(Val::Q(a.clone())),
+            Val::Dq(ref a) => {
+                let a = a.clone();
+                self.requantized(name, a, &y, &output(np, name)?).map(Val::Q)
+            }
+            Val::PendingConcat(ref p) => self.pending_concat(p, &y, &output(np, name)?).map(Val::Q),
             Val::PendingUnary(ref a, f) => self.table(name, a, (f, &y), &output(np, name)?).map(Val::Q),
-            _ => Err(ImportError::at(name, "QuantizeLinear of a float op other than Conv, Gemm, MatMul, Sigmoid or LeakyRelu (or a requantization between scales) is not imported yet")),
+            _ => Err(ImportError::at(name, "QuantizeLinear of a float op other than Conv, Gemm, MatMul, Sigmoid, LeakyRelu or a view is not imported yet")),
         };
         self.vals.insert(x, v);
         result
@@ -698,41 +713,119 @@ impl Importer {
                 ..f.clone()
             }));
         }
-        let mut acts: Vec<(Act, bool)> = Vec::with_capacity(n_data);
-        for i in 0..n_data {
-            let a = self.int_or_dq(np, i, name)?;
-            if acts
-                .first()
-                .is_some_and(|(b, dq)| b.q != a.0.q || *dq != a.1)
-            {
-                return Err(ImportError::at(
-                    name,
-                    "the inputs of a Concat must share one scale and zero point",
-                ));
-            }
-            acts.push(a);
+        let acts = (0..n_data)
+            .map(|i| self.int_or_dq(np, i, name))
+            .collect::<Result<Vec<_>, _>>()?;
+        let dq = acts[0].1;
+        if acts.iter().any(|(_, d)| *d != dq) {
+            return Err(ImportError::at(
+                name,
+                "a Concat of int8 tensors and DequantizeLinear outputs together",
+            ));
         }
-        let shapes: Vec<Vec<usize>> = acts.iter().map(|(a, _)| a.shape.clone()).collect();
-        let (shape, map) = views::view_map(np, name, self.opset, &shapes, &consts)?;
-        let (first, dq) = acts[0].clone();
-        let id = self.tensor(
-            &output(np, name)?,
-            shape.clone(),
-            TensorKind::Activation,
-            Some(&first.q),
-        )?;
+        let acts: Vec<Act> = acts.into_iter().map(|(a, _)| a).collect();
+        if acts.iter().any(|a| a.q != acts[0].q) {
+            if dq {
+                // DQ → Concat → Q: each input is requantized to the QuantizeLinear's parameters.
+                return Ok(Val::PendingConcat(Box::new(PendingConcat {
+                    node: np.clone(),
+                    name: name.to_string(),
+                    inputs: acts,
+                })));
+            }
+            return Err(ImportError::at(
+                name,
+                "the int8 inputs of a Concat must share one scale and zero point",
+            ));
+        }
+        let shapes: Vec<Vec<usize>> = acts.iter().map(|a| a.shape.clone()).collect();
+        let moved = views::view_map(np, name, self.opset, &shapes, &consts)?;
+        let act = self.moved(name, &acts, moved, &output(np, name)?)?;
+        Ok(if dq { Val::Dq(act) } else { Val::Q(act) })
+    }
+
+    /// The view `(shape, map)` of `inputs` (which share their parameters) as tensor `out`.
+    fn moved(
+        &mut self,
+        name: &str,
+        inputs: &[Act],
+        (shape, map): views::ViewMap,
+        out: &str,
+    ) -> Result<Act, ImportError> {
+        let q = inputs[0].q.clone();
+        let id = self.tensor(out, shape.clone(), TensorKind::Activation, Some(&q))?;
         self.g.ops.push(QOp::View(ViewOp {
             name: name.to_string(),
-            inputs: acts.iter().map(|(a, _)| a.id).collect(),
+            inputs: inputs.iter().map(|a| a.id).collect(),
             output: id,
             map,
         }));
-        let act = Act {
-            id,
-            q: first.q,
-            shape,
+        Ok(Act { id, q, shape })
+    }
+
+    /// `x` in `y`'s parameters: itself, or ONNX Runtime's requantization table
+    /// `Q_y(DQ_x(q))` (what QLinearConcat and a DequantizeLinear → QuantizeLinear pair compute).
+    fn requantized(
+        &mut self,
+        name: &str,
+        x: Act,
+        y: &QParams,
+        out: &str,
+    ) -> Result<Act, ImportError> {
+        match x.q == *y {
+            true => Ok(x),
+            false => self.table(name, &x, (Unary::Identity, y), out),
+        }
+    }
+
+    /// A Concat of DequantizeLinear outputs with different parameters, at its QuantizeLinear.
+    fn pending_concat(
+        &mut self,
+        p: &PendingConcat,
+        y: &QParams,
+        out: &str,
+    ) -> Result<Act, ImportError> {
+        let mut acts = Vec::with_capacity(p.inputs.len());
+        for (i, a) in p.inputs.iter().enumerate() {
+            let into = format!("{} input #{i} requantized", p.name);
+            acts.push(self.requantized(&p.name, a.clone(), y, &into)?);
+        }
+        let shapes: Vec<Vec<usize>> = acts.iter().map(|a| a.shape.clone()).collect();
+        let moved = views::view_map(&p.node, &p.name, self.opset, &shapes, &[])?;
+        self.moved(&p.name, &acts, moved, out)
+    }
+
+    /// com.microsoft QLinearConcat: `y_scale, y_zero_point`, then `(x, x_scale, x_zero_point)`
+    /// per input; each input is requantized to `y` with its declared parameters, as ONNX
+    /// Runtime does, and the results concatenated.
+    fn qlinear_concat(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
+        let n = np.input.len();
+        if n < 5 || (n - 2) % 3 != 0 {
+            return Err(ImportError::at(
+                name,
+                "QLinearConcat needs y_scale, y_zero_point and (x, scale, zero point) triples",
+            ));
+        }
+        let y = self.params(np, (0, 1), name)?;
+        let mut acts = Vec::with_capacity((n - 2) / 3);
+        for t in 0..(n - 2) / 3 {
+            let i = 2 + 3 * t;
+            let declared = self.params(np, (i + 1, i + 2), name)?;
+            let x = Act {
+                q: declared,
+                ..self.act(np, i, name)?
+            };
+            acts.push(self.requantized(name, x, &y, &format!("{name} input #{t} requantized"))?);
+        }
+        let concat = pb::NodeProto {
+            op_type: "Concat".into(),
+            attribute: np.attribute.clone(),
+            ..Default::default()
         };
-        Ok(if dq { Val::Dq(act) } else { Val::Q(act) })
+        let shapes: Vec<Vec<usize>> = acts.iter().map(|a| a.shape.clone()).collect();
+        let moved = views::view_map(&concat, name, self.opset, &shapes, &[])?;
+        self.moved(name, &acts, moved, &output(np, name)?)
+            .map(Val::Q)
     }
 
     // --- the end ------------------------------------------------------------------------

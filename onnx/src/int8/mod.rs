@@ -8,7 +8,9 @@
 //! QuantizeLinear), com.microsoft QLinearSigmoid and QLinearLeakyRelu and a Sigmoid or
 //! LeakyRelu between DequantizeLinear and QuantizeLinear (a table over the int8 values, see
 //! `unary`), MaxPool, the views of `views` (Reshape, Transpose, Concat, ...) of int8 tensors,
-//! and DequantizeLinear of the outputs.
+//! requantizations between two scales (a DequantizeLinear → QuantizeLinear pair,
+//! com.microsoft QLinearConcat, a Concat of DequantizeLinear outputs with different scales: a
+//! table, like a unary op's), and DequantizeLinear of the outputs.
 //! Every other op is refused by name.
 
 mod graph;

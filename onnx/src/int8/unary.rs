@@ -11,6 +11,9 @@ use zkinfer_circuits::graph::requant::AffineScale;
 /// A unary float op zkinfer tabulates.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Unary {
+    /// `x` itself: a requantization from one scale and zero point to another (a
+    /// DequantizeLinear → QuantizeLinear pair, QLinearConcat's inputs).
+    Identity,
     /// The logistic function (Sigmoid, QLinearSigmoid).
     Sigmoid,
     /// `x` where `x ≥ 0`, else `alpha · x` (LeakyRelu, QLinearLeakyRelu).
@@ -39,6 +42,7 @@ impl Unary {
     /// `f(x)` as ONNX Runtime computes it in f32.
     pub fn eval(self, x: f32) -> f32 {
         match self {
+            Unary::Identity => x,
             Unary::Sigmoid => logistic(x),
             Unary::LeakyRelu { alpha } => match x >= 0.0 {
                 true => x,
