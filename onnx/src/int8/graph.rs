@@ -800,7 +800,7 @@ impl Importer {
     /// Runtime does, and the results concatenated.
     fn qlinear_concat(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
         let n = np.input.len();
-        if n < 5 || (n - 2) % 3 != 0 {
+        if n < 5 || !(n - 2).is_multiple_of(3) {
             return Err(ImportError::at(
                 name,
                 "QLinearConcat needs y_scale, y_zero_point and (x, scale, zero point) triples",
