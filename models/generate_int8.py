@@ -52,6 +52,9 @@ REPO_MODELS = {
     # Written by `concat_cnn()` below: two branches with different scales concatenated
     # (QLinearConcat / DQ → Concat → Q requantize), a Transpose, a MaxPool.
     "concat_cnn": ("models/int8/sources/concat_cnn.onnx", "models/int8/sources/concat_cnn.json"),
+    # Written by `residual_cnn()`: a residual Add of two convolutions, an Add of a constant
+    # (QLinearAdd / DQ → Add → Q), a max pool, a dense layer.
+    "residual_cnn": ("models/int8/sources/residual_cnn.onnx", "models/int8/sources/residual_cnn.json"),
 }
 ROOT = os.path.join(HERE, "..")
 
@@ -336,9 +339,55 @@ def concat_cnn():
         f.write("\n")
 
 
+def save_source(name, nodes, init, x_shape, y_shape, rng):
+    """Writes source model `name` (opset 13) and a seeded input beside it."""
+    from onnx import helper as h, TensorProto as T
+    graph = h.make_graph(
+        nodes, name,
+        [h.make_tensor_value_info("x", T.FLOAT, x_shape)],
+        [h.make_tensor_value_info("y", T.FLOAT, y_shape)],
+        init,
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    network, inp = (os.path.join(ROOT, p) for p in REPO_MODELS[name])
+    os.makedirs(os.path.dirname(network), exist_ok=True)
+    onnx.save(model, network)
+    x = [round(float(v), 4) for v in rng.uniform(-1, 1, int(np.prod(x_shape)))]
+    with open(inp, "w") as f:
+        json.dump({"input_data": [x]}, f)
+        f.write("\n")
+
+
+def residual_cnn():
+    """A float CNN with a residual Add of two convolutions and an Add of a per-channel
+    constant, then a max pool and a dense layer. Seeded weights."""
+    from onnx import helper as h
+    rng = np.random.default_rng(9)
+    arr = lambda shape, sd, name: numpy_helper.from_array(rng.normal(0, sd, shape).astype(np.float32), name)
+    init = [
+        arr((4, 2, 3, 3), 0.5, "W1"), arr((4,), 0.1, "B1"),
+        arr((4, 4, 3, 3), 0.3, "W2"), arr((1, 4, 1, 1), 0.4, "K"),
+        arr((10, 36), 0.3, "W3"), arr((10,), 0.1, "B3"),
+    ]
+    nodes = [
+        h.make_node("Conv", ["x", "W1", "B1"], ["c1"], pads=[1, 1, 1, 1]),
+        h.make_node("Relu", ["c1"], ["r1"]),
+        h.make_node("Conv", ["r1", "W2"], ["c2"], pads=[1, 1, 1, 1]),
+        h.make_node("Add", ["c1", "c2"], ["s"]),
+        h.make_node("Add", ["s", "K"], ["s2"]),
+        h.make_node("MaxPool", ["s2"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+        h.make_node("Flatten", ["p"], ["f"]),
+        h.make_node("Gemm", ["f", "W3", "B3"], ["y"], transB=1),
+    ]
+    save_source("residual_cnn", nodes, init, [1, 2, 6, 6], [1, 10], rng)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     concat_cnn()
+    residual_cnn()
     refused_models()
     with open(os.path.join(OUT, "requant.json"), "w") as f:
         json.dump({"cases": requant_cases(np.random.default_rng(16))}, f, separators=(",", ":"))

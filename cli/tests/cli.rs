@@ -1465,6 +1465,9 @@ fn int8_models_compile_without_calibration_and_prove_onnx_runtimes_integers() {
         ("leaky_steep", "qdq_per_tensor_u8s8"),
         // Concat of two scales (requantization tables), Transpose.
         ("concat_cnn", "qdq_per_channel_u8s8"),
+        // Residual and constant Adds (QLinearAdd), a Relu table.
+        ("residual_cnn", "qoperator_per_tensor_s8s8"),
+        ("residual_cnn", "qdq_per_tensor_u8s8"),
     ] {
         let (onnx, fx, input) = int8_fixture(model, variant);
         let dir = tmp.path().join(variant);

@@ -34,9 +34,12 @@ impl ViewOp {
             };
             check_index(g, t, e as usize, &self.name)?;
         }
+        // An int8 output keeps its inputs' scale and zero point; an output without one may list
+        // operands of different int8 scales side by side (an int8 Add's operands).
         for &t in &self.inputs {
             let (a, b) = (&g.tensors[t], out);
-            if a.kind != b.kind || a.scale != b.scale || a.affine != b.affine {
+            let affine_changes = b.affine.is_some() && a.affine != b.affine;
+            if a.kind != b.kind || a.scale != b.scale || affine_changes {
                 return bad(OpDefect::ViewChanges);
             }
         }
@@ -79,5 +82,59 @@ impl IntOp for ViewOp {
             .collect();
         vals[self.output] = out;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::requant::AffineScale;
+    use super::super::{FnKind, QOp, QTensor, QuantizedGraph, TensorKind};
+    use super::ViewOp;
+
+    fn int8(name: &str, scale: f32) -> QTensor {
+        QTensor {
+            name: name.into(),
+            shape: vec![2],
+            scale: 0,
+            kind: TensorKind::Activation,
+            affine: Some(AffineScale::new(scale, 0, (-128, 127)).unwrap()),
+        }
+    }
+
+    /// Two int8 tensors of different scales viewed side by side as `out`.
+    fn side_by_side(out: QTensor) -> QuantizedGraph {
+        QuantizedGraph {
+            bits: 9,
+            tensors: vec![
+                int8("a", 0.5),
+                int8("b", 0.25),
+                QTensor {
+                    shape: vec![4],
+                    ..out
+                },
+            ],
+            inputs: vec![0, 1],
+            outputs: vec![2],
+            ops: vec![QOp::View(ViewOp {
+                name: "v".into(),
+                inputs: vec![0, 1],
+                output: 2,
+                map: vec![(0, 0), (0, 1), (1, 0), (1, 1)],
+            })],
+            functions: vec![FnKind::Identity],
+            integer_inputs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_view_keeps_its_inputs_int8_scale_or_has_none() {
+        // An output with an int8 scale must have every input's.
+        assert!(side_by_side(int8("out", 0.5)).validate().is_err());
+        // Without one it may list operands of different scales (an int8 Add's operands).
+        let plain = QTensor {
+            affine: None,
+            ..int8("out", 0.5)
+        };
+        side_by_side(plain).validate().unwrap();
     }
 }

@@ -153,7 +153,7 @@ fn print_requants(c: &Compiled) {
             },
             match inexact {
                 0 => String::new(),
-                n => format!("; {n} within 1 LSB (its f32 product rounds onto or off a half)"),
+                n => format!("; {n} within 1 LSB (its f32 arithmetic rounds onto or off a half)"),
             }
         );
     }

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use tract_onnx::pb;
 use zkinfer_circuits::graph::requant::Rounding;
 use zkinfer_circuits::graph::{
-    Coef, ElemOp, FnKind, Geometry, Operand, QOp, QTensor, QuantizedGraph, RequantOp, TensorId,
-    TensorKind, ViewOp,
+    Coef, ElemOp, FnKind, Geometry, LinearOp, Operand, QOp, QTensor, QuantizedGraph, RequantOp,
+    TensorId, TensorKind, ViewOp, WeightSet,
 };
 
 /// An int8/uint8 activation of the graph.
@@ -83,6 +83,22 @@ enum Val {
     /// A Concat of DequantizeLinear outputs with different parameters, waiting for its
     /// QuantizeLinear.
     PendingConcat(Box<PendingConcat>),
+    /// An Add of DequantizeLinear outputs, waiting for its QuantizeLinear.
+    PendingAdd(Box<PendingAdd>),
+}
+
+/// An operand of an int8 Add: an activation, or a constant's integers with their parameters.
+#[derive(Clone)]
+enum Summand {
+    Act(Act),
+    Const(Const, QParams),
+}
+
+/// An Add of DequantizeLinear outputs (or of one and a constant's).
+struct PendingAdd {
+    name: String,
+    a: Act,
+    b: Summand,
 }
 
 /// A Concat of DequantizeLinear outputs with different parameters.
@@ -197,17 +213,20 @@ impl Importer {
             ("", op) if views::VIEW_OPS.contains(&op) => self.view(np, name)?,
             ("", "MaxPool") => self.max_pool(np, name)?,
             ("", "Sigmoid") => Val::PendingUnary(self.dq_act(np, 0, name)?, Unary::Sigmoid),
+            ("", "Relu") => Val::PendingUnary(self.dq_act(np, 0, name)?, Unary::Relu),
             ("", "LeakyRelu") => {
                 Val::PendingUnary(self.dq_act(np, 0, name)?, Unary::leaky_relu(np, name)?)
             }
             ("com.microsoft", "QLinearSigmoid") => self.qlinear_unary(np, name, Unary::Sigmoid)?,
             ("com.microsoft", "QLinearConcat") => self.qlinear_concat(np, name)?,
+            ("com.microsoft", "QLinearAdd") => self.qlinear_add(np, name)?,
+            ("", "Add") => self.qdq_add(np, name)?,
             ("com.microsoft", "QLinearLeakyRelu") => {
                 self.qlinear_unary(np, name, Unary::leaky_relu(np, name)?)?
             }
             (d, op) => {
                 return Err(ImportError::at(name, format!(
-                    "'{op}'{} is not imported from quantized models yet (imported: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, com.microsoft QGemm, QLinearSigmoid, QLinearLeakyRelu and QLinearConcat; Conv, Gemm, MatMul, Sigmoid, LeakyRelu between DequantizeLinear and QuantizeLinear; MaxPool; {})",
+                    "'{op}'{} is not imported from quantized models yet (imported: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, com.microsoft QGemm, QLinearSigmoid, QLinearLeakyRelu, QLinearConcat and QLinearAdd; Conv, Gemm, MatMul, Add, Relu, Sigmoid, LeakyRelu between DequantizeLinear and QuantizeLinear; MaxPool; {})",
                     if d.is_empty() { String::new() } else { format!(" (domain '{d}')") },
                     views::VIEW_OPS.join(", "),
                 )))
@@ -368,8 +387,11 @@ impl Importer {
                 self.requantized(name, a, &y, &output(np, name)?).map(Val::Q)
             }
             Val::PendingConcat(ref p) => self.pending_concat(p, &y, &output(np, name)?).map(Val::Q),
+            Val::PendingAdd(ref p) => {
+                self.add(&p.name, (&p.a, &p.b), &y, &output(np, name)?).map(Val::Q)
+            }
             Val::PendingUnary(ref a, f) => self.table(name, a, (f, &y), &output(np, name)?).map(Val::Q),
-            _ => Err(ImportError::at(name, "QuantizeLinear of a float op other than Conv, Gemm, MatMul, Sigmoid, LeakyRelu or a view is not imported yet")),
+            _ => Err(ImportError::at(name, "QuantizeLinear of a float op other than Conv, Gemm, MatMul, Add, Relu, Sigmoid, LeakyRelu or a view is not imported yet")),
         };
         self.vals.insert(x, v);
         result
@@ -467,10 +489,7 @@ impl Importer {
             alpha: p.alpha,
         };
         let rules: Vec<ChannelRule> = p.weights.rules(&p.node, &r)?;
-        // The quotients before the clamp (and the clamp's headroom) in 2^quotient_bits.
-        let need = u64::try_from(quotient_bound(&rules).max(256)).unwrap_or(u64::MAX) + 2;
-        let quotient_bits = (64 - need.leading_zeros() + 1).min(62);
-        self.q_bits = self.q_bits.max(quotient_bits);
+        let quotient_bits = self.quotient_bits(quotient_bound(&rules));
         self.requants.push(RequantReport {
             node: p.node.clone(),
             channels: rules.len(),
@@ -495,6 +514,15 @@ impl Importer {
             q: y.clone(),
             shape: p.shape.clone(),
         })
+    }
+
+    /// The bits of a requantization's quotients before the clamp (at most `quotient`, with the
+    /// clamp's headroom), noted for the graph's width.
+    fn quotient_bits(&mut self, quotient: i64) -> u32 {
+        let need = u64::try_from(quotient.max(256)).unwrap_or(u64::MAX) + 2;
+        let bits = (64 - need.leading_zeros() + 1).min(62);
+        self.q_bits = self.q_bits.max(bits);
+        bits
     }
 
     /// A linear op, pending its requantization.
@@ -828,6 +856,171 @@ impl Importer {
             .map(Val::Q)
     }
 
+    // --- sums ----------------------------------------------------------------------------
+
+    /// Input `i` of an Add: an activation (as `dq` says: int8 or its DequantizeLinear) or a
+    /// constant with its parameters (for QLinearAdd at `params`).
+    fn summand(
+        &self,
+        np: &pb::NodeProto,
+        (i, dq, params): (usize, bool, Option<(usize, usize)>),
+        name: &str,
+    ) -> Result<Summand, ImportError> {
+        if let Some(c) = arg(np, i).and_then(|n| self.consts.get(n)) {
+            let q = match params {
+                Some(p) => self.params(np, p, name)?,
+                None => {
+                    return Err(ImportError::at(
+                        name,
+                        format!("input #{i} is a float constant"),
+                    ))
+                }
+            };
+            return Ok(Summand::Const(c.clone(), q));
+        }
+        if let (true, Val::DqConst(c, q)) = (dq, self.val(np, i, name)?) {
+            return Ok(Summand::Const(c.clone(), q.clone()));
+        }
+        let mut a = self.act_of(np, (i, dq), name)?;
+        if let Some(p) = params {
+            a.q = self.params(np, p, name)?; // ONNX Runtime computes with the declared ones
+        }
+        Ok(Summand::Act(a))
+    }
+
+    fn qdq_add(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
+        let (a, b) = (
+            self.summand(np, (0, true, None), name)?,
+            self.summand(np, (1, true, None), name)?,
+        );
+        let (a, b) = ordered(name, a, b)?;
+        Ok(Val::PendingAdd(Box::new(PendingAdd {
+            name: name.to_string(),
+            a,
+            b,
+        })))
+    }
+
+    fn qlinear_add(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
+        let a = self.summand(np, (0, false, Some((1, 2))), name)?;
+        let b = self.summand(np, (3, false, Some((4, 5))), name)?;
+        let y = self.params(np, (6, 7), name)?;
+        let (a, b) = ordered(name, a, b)?;
+        self.add(name, (&a, &b), &y, &output(np, name)?).map(Val::Q)
+    }
+
+    /// `Q_y(DQ_a(a) + DQ_b(b))` with numpy broadcasting, proven as `add::fit`'s rule: the two
+    /// operands side by side (a view), `M_a·a + M_b·b` (a linear op), requantized.
+    fn add(
+        &mut self,
+        name: &str,
+        (a, b): (&Act, &Summand),
+        y: &QParams,
+        out: &str,
+    ) -> Result<Act, ImportError> {
+        let (b_shape, b_q) = match b {
+            Summand::Act(b) => (b.shape.clone(), &b.q),
+            Summand::Const(c, q) => (c.t.shape.clone(), q),
+        };
+        let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
+        let shape = crate::tensor::broadcast_shape(&a.shape, &b_shape, name).map_err(fe)?;
+        let (ia, ib) = (
+            crate::tensor::broadcast_index(&a.shape, &shape),
+            crate::tensor::broadcast_index(&b_shape, &shape),
+        );
+        let (aa, ab, ay) = (a.q.affine(name)?, b_q.affine(name)?, y.affine(name)?);
+        let consts: Option<Vec<i64>> = match b {
+            Summand::Const(c, _) => Some(ints(c, name, "an Add's constant")?),
+            Summand::Act(_) => None,
+        };
+        let mut values = consts.clone();
+        if let Some(v) = values.as_mut() {
+            v.sort_unstable();
+            v.dedup();
+        }
+        let r = super::add::fit(&aa, &ab, &ay, values.as_deref())
+            .ok_or_else(|| ImportError::at(name, "no integer rule for this Add"))?;
+        let n = ia.len();
+        let (za, zb) = (aa.zero_point(), ab.zero_point());
+        // The operands side by side: `[a; b]` (or `a` alone beside a constant).
+        let mut map: Vec<(u16, u32)> = ia.iter().map(|&e| (0, e)).collect();
+        let mut inputs = vec![a.clone()];
+        if let Summand::Act(b) = b {
+            map.extend(ib.iter().map(|&e| (1, e)));
+            inputs.push(b.clone());
+        }
+        let k = inputs.len();
+        // (No int8 scale of its own: the two operands may have different ones.)
+        let side = self.tensor(
+            &format!("{name} (operands)"),
+            vec![k, n],
+            TensorKind::Activation,
+            None,
+        )?;
+        self.g.ops.push(QOp::View(ViewOp {
+            name: format!("{name} operands"),
+            inputs: inputs.iter().map(|a| a.id).collect(),
+            output: side,
+            map,
+        }));
+        let acc = self.tensor(
+            &format!("{name} (sum)"),
+            shape.clone(),
+            TensorKind::Accumulator,
+            None,
+        )?;
+        let w = if k == 2 { vec![r.ma, r.mb] } else { vec![r.ma] };
+        self.g.ops.push(QOp::Linear(LinearOp {
+            name: name.to_string(),
+            input: side,
+            output: acc,
+            sets: vec![WeightSet {
+                m: 1,
+                k,
+                w,
+                b: vec![0],
+            }],
+            geometry: Geometry::Dense {
+                outer: 1,
+                inner: n,
+                xs: [0, 1, n],
+                ys: [0, 1, 1],
+                sets: None,
+            },
+        }));
+        let offsets: Vec<i64> = match &consts {
+            None => vec![-(r.ma * za + r.mb * zb); n],
+            Some(c) => ib
+                .iter()
+                .map(|&e| r.mb * (c[e as usize] - zb) - r.ma * za)
+                .collect(),
+        };
+        let bound = r.ma * (aa.range().1 - aa.range().0) + r.mb * (ab.range().1 - ab.range().0);
+        let quotient = (bound >> r.rule.shift()) + 1;
+        let quotient_bits = self.quotient_bits(quotient);
+        self.requants.push(RequantReport {
+            node: name.to_string(),
+            channels: 1,
+            exact: usize::from(r.mismatches == 0),
+            half_even: usize::from(r.mismatches == 0 && r.rule.rounding() == Rounding::HalfEven),
+        });
+        let id = self.tensor(out, shape.clone(), TensorKind::Activation, Some(y))?;
+        self.g.ops.push(QOp::Requant(RequantOp {
+            name: name.to_string(),
+            input: acc,
+            output: id,
+            rules: vec![r.rule],
+            inner: u32::try_from(n).unwrap_or(u32::MAX),
+            offsets,
+            quotient_bits,
+        }));
+        Ok(Act {
+            id,
+            q: y.clone(),
+            shape,
+        })
+    }
+
     // --- the end ------------------------------------------------------------------------
 
     fn finish(mut self, graph: &pb::GraphProto) -> Result<Imported, ImportError> {
@@ -854,6 +1047,14 @@ impl Importer {
             requants: self.requants,
             onnx_nodes: graph.node.len(),
         })
+    }
+}
+
+/// An Add's operands with the activation first (a sum of two constants is not an int8 op).
+fn ordered(name: &str, a: Summand, b: Summand) -> Result<(Act, Summand), ImportError> {
+    match (a, b) {
+        (Summand::Act(a), b) | (b, Summand::Act(a)) => Ok((a, b)),
+        _ => Err(ImportError::at(name, "an Add of two constants")),
     }
 }
 

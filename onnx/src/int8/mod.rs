@@ -5,14 +5,16 @@
 //!
 //! Supported: QuantizeLinear of the float inputs, QLinearConv, QLinearMatMul and
 //! com.microsoft QGemm, their QDQ forms (Conv, Gemm, MatMul between DequantizeLinear and
-//! QuantizeLinear), com.microsoft QLinearSigmoid and QLinearLeakyRelu and a Sigmoid or
-//! LeakyRelu between DequantizeLinear and QuantizeLinear (a table over the int8 values, see
-//! `unary`), MaxPool, the views of `views` (Reshape, Transpose, Concat, ...) of int8 tensors,
+//! QuantizeLinear), com.microsoft QLinearAdd and an Add between DequantizeLinear and
+//! QuantizeLinear (see `add`), com.microsoft QLinearSigmoid and QLinearLeakyRelu and a Relu,
+//! Sigmoid or LeakyRelu between DequantizeLinear and QuantizeLinear (a table over the int8
+//! values, see `unary`), MaxPool, the views of `views` (Reshape, Transpose, Concat, ...) of int8 tensors,
 //! requantizations between two scales (a DequantizeLinear → QuantizeLinear pair,
 //! com.microsoft QLinearConcat, a Concat of DequantizeLinear outputs with different scales: a
 //! table, like a unary op's), and DequantizeLinear of the outputs.
 //! Every other op is refused by name.
 
+mod add;
 mod graph;
 mod linear;
 mod params;

@@ -14,6 +14,8 @@ pub enum Unary {
     /// `x` itself: a requantization from one scale and zero point to another (a
     /// DequantizeLinear → QuantizeLinear pair, QLinearConcat's inputs).
     Identity,
+    /// `max(x, 0)` (a Relu the quantizer could not fold into its producer's range).
+    Relu,
     /// The logistic function (Sigmoid, QLinearSigmoid).
     Sigmoid,
     /// `x` where `x ≥ 0`, else `alpha · x` (LeakyRelu, QLinearLeakyRelu).
@@ -43,6 +45,7 @@ impl Unary {
     pub fn eval(self, x: f32) -> f32 {
         match self {
             Unary::Identity => x,
+            Unary::Relu => x.max(0.0),
             Unary::Sigmoid => logistic(x),
             Unary::LeakyRelu { alpha } => match x >= 0.0 {
                 true => x,
