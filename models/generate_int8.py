@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Generates models/int8/: the shared CNN models (../shared/models) and four float models of this
-repository (tiny_cnn, leaky_steep and opset10 of models/ops, and concat_cnn written here: MaxPool,
-LeakyRelu, Unsqueeze, Concat of different scales, Transpose) quantized by ONNX Runtime's own quantization tool, with ONNX Runtime's outputs for each, under ORT_ENABLE_ALL and ORT_DISABLE_ALL,
+repository (tiny_cnn, leaky_steep and opset10 of models/ops, and concat_cnn, residual_cnn and
+pooled_cnn written here: MaxPool, LeakyRelu, Unsqueeze, Concat of different scales, Transpose,
+Add, GlobalAveragePool) quantized by ONNX Runtime's own quantization tool, with ONNX Runtime's outputs for each, under ORT_ENABLE_ALL and ORT_DISABLE_ALL,
 on the shipped input and on 100 seeded random inputs. These are the fixtures of the int8 issue
 (16): the proven outputs must equal these. CI uses the committed files and needs no Python.
 
@@ -55,6 +56,8 @@ REPO_MODELS = {
     # Written by `residual_cnn()`: a residual Add of two convolutions, an Add of a constant
     # (QLinearAdd / DQ → Add → Q), a max pool, a dense layer.
     "residual_cnn": ("models/int8/sources/residual_cnn.onnx", "models/int8/sources/residual_cnn.json"),
+    # Written by `pooled_cnn()`: convolutions, a global average pool, a dense layer.
+    "pooled_cnn": ("models/int8/sources/pooled_cnn.onnx", "models/int8/sources/pooled_cnn.json"),
 }
 ROOT = os.path.join(HERE, "..")
 
@@ -384,10 +387,33 @@ def residual_cnn():
     save_source("residual_cnn", nodes, init, [1, 2, 6, 6], [1, 10], rng)
 
 
+def pooled_cnn():
+    """A float CNN ending in a global average pool (the head of ResNet/MobileNet-like models):
+    two convolutions with a relu, GlobalAveragePool, Flatten, a dense layer. Seeded weights."""
+    from onnx import helper as h
+    rng = np.random.default_rng(10)
+    arr = lambda shape, sd, name: numpy_helper.from_array(rng.normal(0, sd, shape).astype(np.float32), name)
+    init = [
+        arr((6, 3, 3, 3), 0.4, "W1"), arr((6,), 0.1, "B1"),
+        arr((8, 6, 3, 3), 0.3, "W2"), arr((8,), 0.1, "B2"),
+        arr((5, 8), 0.5, "W3"), arr((5,), 0.1, "B3"),
+    ]
+    nodes = [
+        h.make_node("Conv", ["x", "W1", "B1"], ["c1"], pads=[1, 1, 1, 1]),
+        h.make_node("Relu", ["c1"], ["r1"]),
+        h.make_node("Conv", ["r1", "W2", "B2"], ["c2"], strides=[2, 2]),
+        h.make_node("GlobalAveragePool", ["c2"], ["g"]),
+        h.make_node("Flatten", ["g"], ["f"]),
+        h.make_node("Gemm", ["f", "W3", "B3"], ["y"], transB=1),
+    ]
+    save_source("pooled_cnn", nodes, init, [1, 3, 9, 9], [1, 5], rng)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     concat_cnn()
     residual_cnn()
+    pooled_cnn()
     refused_models()
     with open(os.path.join(OUT, "requant.json"), "w") as f:
         json.dump({"cases": requant_cases(np.random.default_rng(16))}, f, separators=(",", ":"))

@@ -1468,6 +1468,8 @@ fn int8_models_compile_without_calibration_and_prove_onnx_runtimes_integers() {
         // Residual and constant Adds (QLinearAdd), a Relu table.
         ("residual_cnn", "qoperator_per_tensor_s8s8"),
         ("residual_cnn", "qdq_per_tensor_u8s8"),
+        // A global average pool (QLinearGlobalAveragePool).
+        ("pooled_cnn", "qoperator_per_channel_s8s8"),
     ] {
         let (onnx, fx, input) = int8_fixture(model, variant);
         let dir = tmp.path().join(variant);

@@ -1,7 +1,7 @@
 //! Walks a quantized model's nodes (in file order, which ONNX requires to be topological) and
 //! builds the quantized graph.
 
-use super::linear::{quotient_bound, ChannelRule, Requant, Weights};
+use super::linear::{channel_rule, quotient_bound, ChannelRule, Requant, Weights};
 use super::params::{int_range, Const, QParams};
 use super::unary::Unary;
 use super::views;
@@ -65,6 +65,15 @@ impl FloatInput {
     }
 }
 
+/// An accumulator to requantize: its tensor and shape, elements per rule, and the constant
+/// added to each element first.
+struct Accumulated {
+    id: TensorId,
+    shape: Vec<usize>,
+    inner: usize,
+    offsets: Vec<i64>,
+}
+
 /// A value of the model, by ONNX name.
 enum Val {
     /// A float graph input before its QuantizeLinear, or a view of one (views commute with
@@ -85,6 +94,8 @@ enum Val {
     PendingConcat(Box<PendingConcat>),
     /// An Add of DequantizeLinear outputs, waiting for its QuantizeLinear.
     PendingAdd(Box<PendingAdd>),
+    /// A GlobalAveragePool (node name) of a DequantizeLinear, waiting for its QuantizeLinear.
+    PendingGlobalAverage(Act, String),
 }
 
 /// An operand of an int8 Add: an activation, or a constant's integers with their parameters.
@@ -221,12 +232,16 @@ impl Importer {
             ("com.microsoft", "QLinearConcat") => self.qlinear_concat(np, name)?,
             ("com.microsoft", "QLinearAdd") => self.qlinear_add(np, name)?,
             ("", "Add") => self.qdq_add(np, name)?,
+            ("com.microsoft", "QLinearGlobalAveragePool") => self.qlinear_global_average(np, name)?,
+            ("", "GlobalAveragePool") => {
+                Val::PendingGlobalAverage(self.dq_act(np, 0, name)?, name.to_string())
+            }
             ("com.microsoft", "QLinearLeakyRelu") => {
                 self.qlinear_unary(np, name, Unary::leaky_relu(np, name)?)?
             }
             (d, op) => {
                 return Err(ImportError::at(name, format!(
-                    "'{op}'{} is not imported from quantized models yet (imported: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, com.microsoft QGemm, QLinearSigmoid, QLinearLeakyRelu, QLinearConcat and QLinearAdd; Conv, Gemm, MatMul, Add, Relu, Sigmoid, LeakyRelu between DequantizeLinear and QuantizeLinear; MaxPool; {})",
+                    "'{op}'{} is not imported from quantized models yet (imported: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, com.microsoft QGemm, QLinearSigmoid, QLinearLeakyRelu, QLinearConcat, QLinearAdd and QLinearGlobalAveragePool; Conv, Gemm, MatMul, Add, GlobalAveragePool, Relu, Sigmoid, LeakyRelu between DequantizeLinear and QuantizeLinear; MaxPool; {})",
                     if d.is_empty() { String::new() } else { format!(" (domain '{d}')") },
                     views::VIEW_OPS.join(", "),
                 )))
@@ -387,11 +402,14 @@ impl Importer {
                 self.requantized(name, a, &y, &output(np, name)?).map(Val::Q)
             }
             Val::PendingConcat(ref p) => self.pending_concat(p, &y, &output(np, name)?).map(Val::Q),
+            Val::PendingGlobalAverage(ref a, ref node) => {
+                self.global_average(node, a, &y, &output(np, name)?).map(Val::Q)
+            }
             Val::PendingAdd(ref p) => {
                 self.add(&p.name, (&p.a, &p.b), &y, &output(np, name)?).map(Val::Q)
             }
             Val::PendingUnary(ref a, f) => self.table(name, a, (f, &y), &output(np, name)?).map(Val::Q),
-            _ => Err(ImportError::at(name, "QuantizeLinear of a float op other than Conv, Gemm, MatMul, Add, Relu, Sigmoid, LeakyRelu or a view is not imported yet")),
+            _ => Err(ImportError::at(name, "QuantizeLinear of a float op other than Conv, Gemm, MatMul, Add, GlobalAveragePool, Relu, Sigmoid, LeakyRelu or a view is not imported yet")),
         };
         self.vals.insert(x, v);
         result
@@ -489,9 +507,28 @@ impl Importer {
             alpha: p.alpha,
         };
         let rules: Vec<ChannelRule> = p.weights.rules(&p.node, &r)?;
-        let quotient_bits = self.quotient_bits(quotient_bound(&rules));
+        let acc = Accumulated {
+            id: p.acc,
+            shape: p.shape.clone(),
+            inner: p.inner,
+            offsets: p.offsets.clone(),
+        };
+        self.requantize(&p.node, acc, &rules, y, out)
+    }
+
+    /// `acc` requantized to `y` by `rules` (one per `acc.inner` elements), reported for
+    /// `compile`'s summary.
+    fn requantize(
+        &mut self,
+        node: &str,
+        acc: Accumulated,
+        rules: &[ChannelRule],
+        y: &QParams,
+        out: &str,
+    ) -> Result<Act, ImportError> {
+        let quotient_bits = self.quotient_bits(quotient_bound(rules));
         self.requants.push(RequantReport {
-            node: p.node.clone(),
+            node: node.to_string(),
             channels: rules.len(),
             exact: rules.iter().filter(|c| c.exact).count(),
             half_even: rules
@@ -499,20 +536,20 @@ impl Importer {
                 .filter(|c| c.exact && c.rule.rounding() == Rounding::HalfEven)
                 .count(),
         });
-        let id = self.tensor(out, p.shape.clone(), TensorKind::Activation, Some(y))?;
+        let id = self.tensor(out, acc.shape.clone(), TensorKind::Activation, Some(y))?;
         self.g.ops.push(QOp::Requant(RequantOp {
-            name: p.node.clone(),
-            input: p.acc,
+            name: node.to_string(),
+            input: acc.id,
             output: id,
             rules: rules.iter().map(|c| c.rule).collect(),
-            inner: u32::try_from(p.inner).unwrap_or(u32::MAX),
-            offsets: p.offsets.clone(),
+            inner: u32::try_from(acc.inner).unwrap_or(u32::MAX),
+            offsets: acc.offsets,
             quotient_bits,
         }));
         Ok(Act {
             id,
             q: y.clone(),
-            shape: p.shape.clone(),
+            shape: acc.shape,
         })
     }
 
@@ -856,6 +893,88 @@ impl Importer {
             .map(Val::Q)
     }
 
+    // --- global average pools -----------------------------------------------------------
+
+    /// com.microsoft QLinearGlobalAveragePool (NCHW).
+    fn qlinear_global_average(
+        &mut self,
+        np: &pb::NodeProto,
+        name: &str,
+    ) -> Result<Val, ImportError> {
+        let channels_last = Attrs::new(np, name)
+            .int("channels_last")
+            .map_err(|e| ImportError::at(name, e.to_string()))?
+            .unwrap_or(0);
+        if channels_last != 0 {
+            return Err(ImportError::at(
+                name,
+                "channels_last QLinearGlobalAveragePool is not imported",
+            ));
+        }
+        let x = Act {
+            q: self.params(np, (1, 2), name)?,
+            ..self.act(np, 0, name)?
+        };
+        let y = self.params(np, (3, 4), name)?;
+        self.global_average(name, &x, &y, &output(np, name)?)
+            .map(Val::Q)
+    }
+
+    /// Each channel's mean, as ONNX Runtime's QLinearGlobalAveragePool computes it: the
+    /// channel's integers summed exactly (`Σ (x − z_x)`, a linear op of weight 1), requantized
+    /// with `m = fl32(s_x / fl32(s_y·N))` by ORT's usual rule (`linear::channel_rule`).
+    fn global_average(
+        &mut self,
+        name: &str,
+        x: &Act,
+        y: &QParams,
+        out: &str,
+    ) -> Result<Act, ImportError> {
+        let [_, c, h, w] = dims4(&x.shape, name)?;
+        let n = h * w;
+        let (ax, ay) = (x.q.affine(name)?, y.affine(out)?);
+        let shape = vec![1, c, 1, 1];
+        let acc = self.tensor(
+            &format!("{name} (sums)"),
+            shape.clone(),
+            TensorKind::Accumulator,
+            None,
+        )?;
+        self.g.ops.push(QOp::Linear(LinearOp {
+            name: name.to_string(),
+            input: x.id,
+            output: acc,
+            sets: vec![WeightSet {
+                m: 1,
+                k: n,
+                w: vec![1; n],
+                b: vec![0],
+            }],
+            geometry: Geometry::Dense {
+                outer: 1,
+                inner: c,
+                xs: [0, n, 1],
+                ys: [0, 1, 1],
+                sets: None,
+            },
+        }));
+        let zx = ax.zero_point();
+        let (lo, hi) = ax.range();
+        let bound = i64::try_from(n)
+            .unwrap_or(i64::MAX)
+            .saturating_mul((hi - zx).max(zx - lo));
+        let m = ax.scale() / (ay.scale() * n as f32);
+        let rule = channel_rule(name, m, (ay.zero_point(), ay.range()), bound)?;
+        let offset = -zx * i64::try_from(n).unwrap_or(i64::MAX);
+        let acc = Accumulated {
+            id: acc,
+            shape,
+            inner: c,
+            offsets: vec![offset; c],
+        };
+        self.requantize(name, acc, &[rule], y, out)
+    }
+
     // --- sums ----------------------------------------------------------------------------
 
     /// Input `i` of an Add: an activation (as `dq` says: int8 or its DequantizeLinear) or a
@@ -995,30 +1114,18 @@ impl Importer {
                 .map(|&e| r.mb * (c[e as usize] - zb) - r.ma * za)
                 .collect(),
         };
-        let bound = r.ma * (aa.range().1 - aa.range().0) + r.mb * (ab.range().1 - ab.range().0);
-        let quotient = (bound >> r.rule.shift()) + 1;
-        let quotient_bits = self.quotient_bits(quotient);
-        self.requants.push(RequantReport {
-            node: name.to_string(),
-            channels: 1,
-            exact: usize::from(r.mismatches == 0),
-            half_even: usize::from(r.mismatches == 0 && r.rule.rounding() == Rounding::HalfEven),
-        });
-        let id = self.tensor(out, shape.clone(), TensorKind::Activation, Some(y))?;
-        self.g.ops.push(QOp::Requant(RequantOp {
-            name: name.to_string(),
-            input: acc,
-            output: id,
-            rules: vec![r.rule],
-            inner: u32::try_from(n).unwrap_or(u32::MAX),
-            offsets,
-            quotient_bits,
-        }));
-        Ok(Act {
-            id,
-            q: y.clone(),
+        let rule = ChannelRule {
+            rule: r.rule,
+            exact: r.mismatches == 0,
+            bound: r.ma * (aa.range().1 - aa.range().0) + r.mb * (ab.range().1 - ab.range().0),
+        };
+        let acc = Accumulated {
+            id: acc,
             shape,
-        })
+            inner: n,
+            offsets,
+        };
+        self.requantize(name, acc, &[rule], y, out)
     }
 
     // --- the end ------------------------------------------------------------------------

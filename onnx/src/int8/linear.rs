@@ -113,29 +113,40 @@ impl Weights {
                     .sum();
                 let bound = wsum.saturating_mul(dx).saturating_add(self.bias[c].abs());
                 let m = ((r.alpha * r.x.scale(0)) * self.params.scale(c)) / r.y.scale(0);
-                let ort = OrtRequant::new(m, zy, range.0, range.1)
-                    .map_err(|e| ImportError::at(node, e.to_string()))?;
-                match fit(&ort, bound.min(1 << 40), 62, 40) {
-                    Some(rule) => Ok(ChannelRule {
-                        rule,
-                        exact: bound <= 1 << 40,
-                        bound,
-                    }),
-                    None => exact_multiplier(&ort)
-                        .map(|rule| ChannelRule {
-                            rule,
-                            exact: false,
-                            bound,
-                        })
-                        .ok_or_else(|| {
-                            ImportError::at(
-                                node,
-                                format!("requantization multiplier {m} has no integer form"),
-                            )
-                        }),
-                }
+                channel_rule(node, m, (zy, range), bound)
             })
             .collect()
+    }
+}
+
+/// The rule for ORT's `clamp(rhe(fl32(acc)·m) + zy)` over accumulators `|acc| ≤ bound`:
+/// [`fit`] where a dyadic rule is ORT's on all of them, else `m`'s exact value (not exact).
+pub fn channel_rule(
+    node: &str,
+    m: f32,
+    (zy, range): (i64, (i64, i64)),
+    bound: i64,
+) -> Result<ChannelRule, ImportError> {
+    let ort = OrtRequant::new(m, zy, range.0, range.1)
+        .map_err(|e| ImportError::at(node, e.to_string()))?;
+    match fit(&ort, bound.min(1 << 40), 62, 40) {
+        Some(rule) => Ok(ChannelRule {
+            rule,
+            exact: bound <= 1 << 40,
+            bound,
+        }),
+        None => exact_multiplier(&ort)
+            .map(|rule| ChannelRule {
+                rule,
+                exact: false,
+                bound,
+            })
+            .ok_or_else(|| {
+                ImportError::at(
+                    node,
+                    format!("requantization multiplier {m} has no integer form"),
+                )
+            }),
     }
 }
 

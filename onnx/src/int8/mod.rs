@@ -6,7 +6,8 @@
 //! Supported: QuantizeLinear of the float inputs, QLinearConv, QLinearMatMul and
 //! com.microsoft QGemm, their QDQ forms (Conv, Gemm, MatMul between DequantizeLinear and
 //! QuantizeLinear), com.microsoft QLinearAdd and an Add between DequantizeLinear and
-//! QuantizeLinear (see `add`), com.microsoft QLinearSigmoid and QLinearLeakyRelu and a Relu,
+//! QuantizeLinear (see `add`), com.microsoft QLinearGlobalAveragePool and a GlobalAveragePool
+//! between DequantizeLinear and QuantizeLinear (exact sums, ORT's requantization), com.microsoft QLinearSigmoid and QLinearLeakyRelu and a Relu,
 //! Sigmoid or LeakyRelu between DequantizeLinear and QuantizeLinear (a table over the int8
 //! values, see `unary`), MaxPool, the views of `views` (Reshape, Transpose, Concat, ...) of int8 tensors,
 //! requantizations between two scales (a DequantizeLinear → QuantizeLinear pair,
