@@ -290,3 +290,21 @@ fn imported_models_compute_onnx_runtimes_integers() {
     }
     assert_eq!(checked, variants.len() - 1, "{checked} variants");
 }
+
+/// A model whose output is an int8 tensor itself (its last DequantizeLinear removed) is refused
+/// with one error: a proof lists int8 outputs as their DequantizeLinear values, which such a
+/// model does not output.
+#[test]
+fn an_int8_graph_output_without_its_dequantize_linear_is_refused() {
+    let path = root().join("models/int8/1l_mlp/qoperator_per_tensor_s8s8.onnx");
+    let mut proto = ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
+    let graph = proto.graph.as_mut().unwrap();
+    let dq = graph.node.pop().unwrap();
+    assert_eq!(dq.op_type, "DequantizeLinear");
+    graph.output[0].name = dq.input[0].clone();
+    let err = import(graph, 13).err().unwrap().to_string();
+    assert!(
+        err.contains("without its DequantizeLinear") && !err.contains('\n'),
+        "{err}"
+    );
+}

@@ -1133,11 +1133,19 @@ impl Importer {
     fn finish(mut self, graph: &pb::GraphProto) -> Result<Imported, ImportError> {
         for o in &graph.output {
             match self.vals.get(&o.name) {
-                Some(Val::Dq(a) | Val::Q(a)) => self.g.outputs.push(a.id),
+                Some(Val::Dq(a)) => self.g.outputs.push(a.id),
+                // A proof lists an int8 output as its DequantizeLinear values: an output that is
+                // the integers themselves would be listed as what the model does not output.
+                Some(Val::Q(_)) => {
+                    return Err(ImportError::at(
+                        &o.name,
+                        "an int8/uint8 graph output (without its DequantizeLinear) is not supported yet",
+                    ))
+                }
                 _ => {
                     return Err(ImportError::at(
                         &o.name,
-                        "a graph output must be an int8/uint8 tensor or its DequantizeLinear",
+                        "a graph output must be the DequantizeLinear of an int8/uint8 tensor",
                     ))
                 }
             }
