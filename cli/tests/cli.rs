@@ -1454,6 +1454,54 @@ fn int8_fixture(model: &str, variant: &str) -> (PathBuf, serde_json::Value, Path
     )
 }
 
+/// The proven outputs of an int8 proof as integers on the output's grid.
+fn int8_outputs(proof: &Path, fx: &serde_json::Value) -> Vec<i64> {
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(proof).unwrap()).unwrap();
+    let (scale, zp) = (
+        fx["output_scale"].as_f64().unwrap(),
+        fx["output_zero_point"].as_i64().unwrap(),
+    );
+    p["outputs"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|y| (y.as_f64().unwrap() / scale).round() as i64 + zp)
+        .collect()
+}
+
+/// An imported int8 model (max pool, residual and constant Adds, views) proves ONNX Runtime's
+/// integers with the single-phase GPU layout and hashed public I/O, and with the verify-gas
+/// layout and plain public I/O.
+#[test]
+fn int8_models_prove_with_the_gpu_and_verify_gas_layouts_and_every_public_io() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (onnx, fx, input) = int8_fixture("residual_cnn", "qoperator_per_tensor_s8s8");
+    let want: Vec<i64> = fx["disable_all"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    for (optimize, io) in [("gpu-prove-time", "hashed"), ("verify-gas", "plain")] {
+        let dir = tmp.path().join(optimize);
+        let out = ok(&zkinfer(&[
+            "compile",
+            &s(&onnx),
+            "--out",
+            &s(&dir),
+            "--optimize",
+            optimize,
+            "--public-io",
+            io,
+        ]));
+        assert!(out.contains(io), "{out}");
+        let proof = tmp.path().join(format!("{optimize}.proof.json"));
+        setup_prove_verify(&dir, &input, &proof);
+        assert_eq!(int8_outputs(&proof, &fx), want, "{optimize} {io}");
+    }
+}
+
 #[test]
 fn int8_models_compile_without_calibration_and_prove_onnx_runtimes_integers() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1482,18 +1530,11 @@ fn int8_models_compile_without_calibration_and_prove_onnx_runtimes_integers() {
         setup_prove_verify(&dir, &input, &proof);
         // The listed outputs are ONNX Runtime's integers (case 0: the shipped input) on the
         // output's grid.
-        let p: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
         let (scale, zp) = (
             fx["output_scale"].as_f64().unwrap() as f32,
             fx["output_zero_point"].as_i64().unwrap(),
         );
-        let got: Vec<i64> = p["outputs"][0]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|y| (y.as_f64().unwrap() / f64::from(scale)).round() as i64 + zp)
-            .collect();
+        let got = int8_outputs(&proof, &fx);
         let want: Vec<i64> = fx["disable_all"][0]
             .as_array()
             .unwrap()
