@@ -1,0 +1,183 @@
+//! Sums of two int8 tensors, or of one and a constant (QLinearAdd, DQ → Add → Q; see `int8::add`
+//! for the rule).
+
+use super::*;
+
+/// An operand of an int8 Add: an activation, or a constant's integers with their parameters.
+#[derive(Clone)]
+pub(super) enum Summand {
+    Act(Act),
+    Const(Const, QParams),
+}
+
+/// An Add of DequantizeLinear outputs (or of one and a constant's).
+pub(super) struct PendingAdd {
+    pub(super) name: String,
+    pub(super) a: Act,
+    pub(super) b: Summand,
+}
+
+/// An Add's operands with the activation first (a sum of two constants is not an int8 op).
+fn ordered(name: &str, a: Summand, b: Summand) -> Result<(Act, Summand), ImportError> {
+    match (a, b) {
+        (Summand::Act(a), b) | (b, Summand::Act(a)) => Ok((a, b)),
+        _ => Err(ImportError::at(name, "an Add of two constants")),
+    }
+}
+
+impl Importer {
+    /// Input `i` of an Add: an activation (as `dq` says: int8 or its DequantizeLinear) or a
+    /// constant with its parameters (for QLinearAdd at `params`).
+    pub(super) fn summand(
+        &self,
+        np: &pb::NodeProto,
+        (i, dq, params): (usize, bool, Option<(usize, usize)>),
+        name: &str,
+    ) -> Result<Summand, ImportError> {
+        if let Some(c) = arg(np, i).and_then(|n| self.consts.get(n)) {
+            let q = match params {
+                Some(p) => self.params(np, p, name)?,
+                None => {
+                    return Err(ImportError::at(
+                        name,
+                        format!("input #{i} is a float constant"),
+                    ))
+                }
+            };
+            return Ok(Summand::Const(c.clone(), q));
+        }
+        if let (true, Val::DqConst(c, q)) = (dq, self.val(np, i, name)?) {
+            return Ok(Summand::Const(c.clone(), q.clone()));
+        }
+        let mut a = self.act_of(np, (i, dq), name)?;
+        if let Some(p) = params {
+            a.q = self.params(np, p, name)?; // ONNX Runtime computes with the declared ones
+        }
+        Ok(Summand::Act(a))
+    }
+
+    pub(super) fn qdq_add(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
+        let (a, b) = (
+            self.summand(np, (0, true, None), name)?,
+            self.summand(np, (1, true, None), name)?,
+        );
+        let (a, b) = ordered(name, a, b)?;
+        Ok(Val::PendingAdd(Box::new(PendingAdd {
+            name: name.to_string(),
+            a,
+            b,
+        })))
+    }
+
+    pub(super) fn qlinear_add(
+        &mut self,
+        np: &pb::NodeProto,
+        name: &str,
+    ) -> Result<Val, ImportError> {
+        let a = self.summand(np, (0, false, Some((1, 2))), name)?;
+        let b = self.summand(np, (3, false, Some((4, 5))), name)?;
+        let y = self.params(np, (6, 7), name)?;
+        let (a, b) = ordered(name, a, b)?;
+        self.add(name, (&a, &b), &y, &output(np, name)?).map(Val::Q)
+    }
+
+    /// `Q_y(DQ_a(a) + DQ_b(b))` with numpy broadcasting, proven as `add::fit`'s rule: the two
+    /// operands side by side (a view), `M_a·a + M_b·b` (a linear op), requantized.
+    pub(super) fn add(
+        &mut self,
+        name: &str,
+        (a, b): (&Act, &Summand),
+        y: &QParams,
+        out: &str,
+    ) -> Result<Act, ImportError> {
+        let (b_shape, b_q) = match b {
+            Summand::Act(b) => (b.shape.clone(), &b.q),
+            Summand::Const(c, q) => (c.t.shape.clone(), q),
+        };
+        let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
+        let shape = crate::tensor::broadcast_shape(&a.shape, &b_shape, name).map_err(fe)?;
+        let (ia, ib) = (
+            crate::tensor::broadcast_index(&a.shape, &shape),
+            crate::tensor::broadcast_index(&b_shape, &shape),
+        );
+        let (aa, ab, ay) = (a.q.affine(name)?, b_q.affine(name)?, y.affine(name)?);
+        let consts: Option<Vec<i64>> = match b {
+            Summand::Const(c, _) => Some(ints(c, name, "an Add's constant")?),
+            Summand::Act(_) => None,
+        };
+        let mut values = consts.clone();
+        if let Some(v) = values.as_mut() {
+            v.sort_unstable();
+            v.dedup();
+        }
+        let r = crate::int8::add::fit(&aa, &ab, &ay, values.as_deref())
+            .ok_or_else(|| ImportError::at(name, "no integer rule for this Add"))?;
+        let n = ia.len();
+        let (za, zb) = (aa.zero_point(), ab.zero_point());
+        // The operands side by side: `[a; b]` (or `a` alone beside a constant).
+        let mut map: Vec<(u16, u32)> = ia.iter().map(|&e| (0, e)).collect();
+        let mut inputs = vec![a.clone()];
+        if let Summand::Act(b) = b {
+            map.extend(ib.iter().map(|&e| (1, e)));
+            inputs.push(b.clone());
+        }
+        let k = inputs.len();
+        // (No int8 scale of its own: the two operands may have different ones.)
+        let side = self.tensor(
+            &format!("{name} (operands)"),
+            vec![k, n],
+            TensorKind::Activation,
+            None,
+        )?;
+        self.g.ops.push(QOp::View(ViewOp {
+            name: format!("{name} operands"),
+            inputs: inputs.iter().map(|a| a.id).collect(),
+            output: side,
+            map,
+        }));
+        let acc = self.tensor(
+            &format!("{name} (sum)"),
+            shape.clone(),
+            TensorKind::Accumulator,
+            None,
+        )?;
+        let w = if k == 2 { vec![r.ma, r.mb] } else { vec![r.ma] };
+        self.g.ops.push(QOp::Linear(LinearOp {
+            name: name.to_string(),
+            input: side,
+            output: acc,
+            sets: vec![WeightSet {
+                m: 1,
+                k,
+                w,
+                b: vec![0],
+            }],
+            geometry: Geometry::Dense {
+                outer: 1,
+                inner: n,
+                xs: [0, 1, n],
+                ys: [0, 1, 1],
+                sets: None,
+            },
+        }));
+        let offsets: Vec<i64> = match &consts {
+            None => vec![-(r.ma * za + r.mb * zb); n],
+            Some(c) => ib
+                .iter()
+                .map(|&e| r.mb * (c[e as usize] - zb) - r.ma * za)
+                .collect(),
+        };
+        let rule = ChannelRule {
+            rule: r.rule,
+            exact: r.mismatches == 0,
+            bound: r.ma * (aa.range().1 - aa.range().0) + r.mb * (ab.range().1 - ab.range().0),
+        };
+        let acc = Accumulated {
+            id: acc,
+            shape,
+            inner: n,
+            offsets,
+        };
+        self.requantize(name, acc, &[rule], y, out)
+    }
+}
