@@ -1454,6 +1454,16 @@ fn int8_fixture(model: &str, variant: &str) -> (PathBuf, serde_json::Value, Path
     )
 }
 
+/// ONNX Runtime's integers for the shipped input (`ORT_DISABLE_ALL`) of an int8 fixture.
+fn int8_expected(fx: &serde_json::Value) -> Vec<i64> {
+    fx["disable_all"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect()
+}
+
 /// The proven outputs of an int8 proof as integers on the output's grid.
 fn int8_outputs(proof: &Path, fx: &serde_json::Value) -> Vec<i64> {
     let p: serde_json::Value =
@@ -1477,12 +1487,7 @@ fn int8_outputs(proof: &Path, fx: &serde_json::Value) -> Vec<i64> {
 fn int8_models_prove_with_the_gpu_and_verify_gas_layouts_and_every_public_io() {
     let tmp = tempfile::tempdir().unwrap();
     let (onnx, fx, input) = int8_fixture("residual_cnn", "qoperator_per_tensor_s8s8");
-    let want: Vec<i64> = fx["disable_all"][0]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_i64().unwrap())
-        .collect();
+    let want = int8_expected(&fx);
     for (optimize, io) in [("gpu-prove-time", "hashed"), ("verify-gas", "plain")] {
         let dir = tmp.path().join(optimize);
         let out = ok(&zkinfer(&[
@@ -1535,13 +1540,7 @@ fn int8_models_compile_without_calibration_and_prove_onnx_runtimes_integers() {
             fx["output_zero_point"].as_i64().unwrap(),
         );
         let got = int8_outputs(&proof, &fx);
-        let want: Vec<i64> = fx["disable_all"][0]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_i64().unwrap())
-            .collect();
-        assert_eq!(got, want, "{model} {variant}");
+        assert_eq!(got, int8_expected(&fx), "{model} {variant}");
         // Another value of the grid is not the proven one; a value off the grid is no value.
         let next = tmp.path().join("next.json");
         edit_proof(&proof, &next, |p| {

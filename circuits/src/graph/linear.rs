@@ -212,6 +212,32 @@ pub struct LinearOp {
 }
 
 impl LinearOp {
+    /// The exact sum of each row of the `rows × n` tensor `input` (weights 1), into `output`.
+    pub fn row_sums(
+        name: &str,
+        (input, output): (TensorId, TensorId),
+        (rows, n): (usize, usize),
+    ) -> Self {
+        LinearOp {
+            name: name.to_string(),
+            input,
+            output,
+            sets: vec![WeightSet {
+                m: 1,
+                k: n,
+                w: vec![1; n],
+                b: vec![0],
+            }],
+            geometry: Geometry::Dense {
+                outer: rows,
+                inner: 1,
+                xs: [n, 0, 1],
+                ys: [1, 0, 1],
+                sets: None,
+            },
+        }
+    }
+
     /// The op as one matrix product `Y (n × m) = X (n × k) · Wᵀ + b`, as `[n, k, m]`: a dense
     /// map whose `n ≥ 2` groups (rows of `X`, e.g. tokens) all apply weight set 0. Such an
     /// op can be checked at the matrix level, each weight placed once.

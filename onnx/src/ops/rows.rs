@@ -3,7 +3,7 @@
 
 use crate::quantize::{QRef, QuantCtx};
 use crate::tensor::transpose_index;
-use zkinfer_circuits::graph::{Geometry, LinearOp, QOp, TensorId, TensorKind, ViewOp, WeightSet};
+use zkinfer_circuits::graph::{LinearOp, QOp, TensorId, TensorKind, ViewOp};
 
 /// For each element of a `rows × n` tensor, its row (an elementwise operand's index).
 pub fn row_index(rows: usize, n: usize) -> Option<Vec<u32>> {
@@ -21,24 +21,7 @@ pub fn row_sum(
     scale: i32,
 ) -> TensorId {
     let sum = q.new_tensor(name, vec![rows], scale, TensorKind::Accumulator);
-    q.push(QOp::Linear(LinearOp {
-        name: op.to_string(),
-        input: x,
-        output: sum,
-        sets: vec![WeightSet {
-            m: 1,
-            k: n,
-            w: vec![1; n],
-            b: vec![0],
-        }],
-        geometry: Geometry::Dense {
-            outer: rows,
-            inner: 1,
-            xs: [n, 0, 1],
-            ys: [1, 0, 1],
-            sets: None,
-        },
-    }));
+    q.push(QOp::Linear(LinearOp::row_sums(op, (x, sum), (rows, n))));
     sum
 }
 

@@ -78,24 +78,9 @@ impl Importer {
             TensorKind::Accumulator,
             None,
         )?;
-        self.g.ops.push(QOp::Linear(LinearOp {
-            name: name.to_string(),
-            input: x.id,
-            output: acc,
-            sets: vec![WeightSet {
-                m: 1,
-                k: n,
-                w: vec![1; n],
-                b: vec![0],
-            }],
-            geometry: Geometry::Dense {
-                outer: 1,
-                inner: c,
-                xs: [0, n, 1],
-                ys: [0, 1, 1],
-                sets: None,
-            },
-        }));
+        self.g
+            .ops
+            .push(QOp::Linear(LinearOp::row_sums(name, (x.id, acc), (c, n))));
         let zx = ax.zero_point();
         let (lo, hi) = ax.range();
         let bound = i64::try_from(n)
