@@ -1130,6 +1130,26 @@ fn public_inputs_must_be_copied_by_a_range_check_first() {
     // The builder's inputs (an identity copy first) are fine.
     let (g, _) = echo_graph();
     assert!(shape(&g).is_ok());
+    // So is a table of x ↦ x over a sub-range (an int8 input's range check); a table that is not
+    // the identity, or one reaching past the activation domain, is no range check.
+    let half = 1i64 << (BITS - 1);
+    for (lo, values, ok) in [
+        (-128, (-128..=127).collect::<Vec<i64>>(), true),
+        (0, (1..=256).collect(), false),
+        (half - 4, (half - 4..half + 4).collect(), false),
+    ] {
+        let mut b = Builder::new();
+        let raw = b.tensor("x", &[3], 0, TensorKind::Activation);
+        b.g.inputs.push(raw);
+        let f = b.func(FnKind::Tabulated { lo, values });
+        let y = b.elem("check", Some(raw), None, 1, 0, 0, 0, f, 0);
+        b.g.outputs.push(y);
+        let err = shape(&b.g).err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(err.is_empty(), ok, "table from {lo}: {err}");
+        if !ok {
+            assert!(err.contains("before it is range-checked"), "{err}");
+        }
+    }
 }
 
 #[test]

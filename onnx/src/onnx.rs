@@ -98,11 +98,7 @@ fn graph_err(detail: impl Into<String>) -> FrontendError {
 /// Reads a graph input's element type (float, or int32/int64 for token ids) and shape, fixing a
 /// symbolic first dimension to 1.
 pub(crate) fn input_shape(vi: &pb::ValueInfoProto) -> Result<(Vec<usize>, DType), FrontendError> {
-    let name = &vi.name;
-    let Some(type_proto::Value::TensorType(tt)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref())
-    else {
-        return Err(graph_err(format!("graph input '{name}' is not a tensor")));
-    };
+    let (shape, elem) = input_tensor(vi)?;
     let float_types = [
         pb::tensor_proto::DataType::Float as i32,
         pb::tensor_proto::DataType::Double as i32,
@@ -112,17 +108,33 @@ pub(crate) fn input_shape(vi: &pb::ValueInfoProto) -> Result<(Vec<usize>, DType)
         pb::tensor_proto::DataType::Int64 as i32,
         pb::tensor_proto::DataType::Int32 as i32,
     ];
-    let dtype = if int_types.contains(&tt.elem_type) {
+    let dtype = if int_types.contains(&elem) {
         DType::Int
-    } else if float_types.contains(&tt.elem_type) {
+    } else if float_types.contains(&elem) {
         DType::Float
     } else {
-        let ty = pb::tensor_proto::DataType::try_from(tt.elem_type)
-            .map(|d| format!("{d:?}"))
-            .unwrap_or_else(|_| tt.elem_type.to_string());
         return Err(graph_err(format!(
-            "graph input '{name}' has element type {ty}; zkinfer proves models with float inputs, or int32/int64 token ids"
+            "graph input '{}' has element type {}; zkinfer proves models with float inputs, or int32/int64 token ids",
+            vi.name,
+            elem_name(elem)
         )));
+    };
+    Ok((shape, dtype))
+}
+
+/// The name of an ONNX element type code.
+pub(crate) fn elem_name(elem: i32) -> String {
+    pb::tensor_proto::DataType::try_from(elem)
+        .map(|d| format!("{d:?}"))
+        .unwrap_or_else(|_| elem.to_string())
+}
+
+/// A graph input's shape (a symbolic first dimension fixed to 1) and element type code.
+pub(crate) fn input_tensor(vi: &pb::ValueInfoProto) -> Result<(Vec<usize>, i32), FrontendError> {
+    let name = &vi.name;
+    let Some(type_proto::Value::TensorType(tt)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref())
+    else {
+        return Err(graph_err(format!("graph input '{name}' is not a tensor")));
     };
     let Some(shape) = &tt.shape else {
         return Err(graph_err(format!("graph input '{name}' has no shape")));
@@ -141,7 +153,7 @@ pub(crate) fn input_shape(vi: &pb::ValueInfoProto) -> Result<(Vec<usize>, DType)
             _ => return Err(graph_err(format!("graph input '{name}' dimension #{i} is unknown or zero"))),
         }
     }
-    Ok((out, dtype))
+    Ok((out, tt.elem_type))
 }
 
 /// The tensors read so far, with their index by name (each name may be defined once).

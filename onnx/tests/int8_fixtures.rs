@@ -291,20 +291,99 @@ fn imported_models_compute_onnx_runtimes_integers() {
     assert_eq!(checked, variants.len() - 1, "{checked} variants");
 }
 
-/// A model whose output is an int8 tensor itself (its last DequantizeLinear removed) is refused
-/// with one error: a proof lists int8 outputs as their DequantizeLinear values, which such a
-/// model does not output.
-#[test]
-fn an_int8_graph_output_without_its_dequantize_linear_is_refused() {
+/// The shipped input of 1l_mlp's QOperator s8s8 variant, and ONNX Runtime's output integers.
+fn mlp_case() -> (ModelProto, Vec<f64>, Vec<i128>) {
     let path = root().join("models/int8/1l_mlp/qoperator_per_tensor_s8s8.onnx");
-    let mut proto = ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
+    let proto = ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
+    let fx = json(root().join("models/int8/1l_mlp/qoperator_per_tensor_s8s8.json"));
+    let want = fx["disable_all"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| i128::from(v.as_i64().unwrap()))
+        .collect();
+    (proto, shipped_input("1l_mlp"), want)
+}
+
+/// A model whose output is an int8 tensor itself (its last DequantizeLinear removed) lists the
+/// integers: the output tensor has no scale of its own.
+#[test]
+fn an_int8_graph_output_is_listed_as_its_integers() {
+    let (mut proto, x, want) = mlp_case();
     let graph = proto.graph.as_mut().unwrap();
     let dq = graph.node.pop().unwrap();
     assert_eq!(dq.op_type, "DequantizeLinear");
     graph.output[0].name = dq.input[0].clone();
-    let err = import(graph, 13).err().unwrap().to_string();
-    assert!(
-        err.contains("without its DequantizeLinear") && !err.contains('\n'),
-        "{err}"
-    );
+    let g = import(graph, 13).unwrap().graph;
+    let input = &g.tensors[g.inputs[0]];
+    let a = input.affine.unwrap();
+    let q: Vec<i128> = x
+        .iter()
+        .map(|&v| i128::from(a.quantize(v as f32)))
+        .collect();
+    let vals = g.eval(&[q]).unwrap();
+    let out = g.outputs[0];
+    assert!(g.tensors[out].affine.is_none() && g.tensors[out].scale == 0);
+    let listed: Vec<i128> = vals[out]
+        .iter()
+        .map(|&v| g.dequantize(out, v) as i128)
+        .collect();
+    assert_eq!(listed, want);
+}
+
+/// A model whose input is int8 itself (its first QuantizeLinear removed) takes the integers,
+/// proven in the type's range before any op reads them.
+#[test]
+fn an_int8_graph_input_takes_integers_in_its_types_range() {
+    let (mut proto, x, want) = mlp_case();
+    let graph = proto.graph.as_mut().unwrap();
+    let q = graph.node.remove(0);
+    assert_eq!(q.op_type, "QuantizeLinear");
+    let original = import(
+        &ModelProto::decode(
+            std::fs::read(root().join("models/int8/1l_mlp/qoperator_per_tensor_s8s8.onnx"))
+                .unwrap()
+                .as_slice(),
+        )
+        .unwrap()
+        .graph
+        .unwrap(),
+        13,
+    )
+    .unwrap()
+    .graph;
+    let a = original.tensors[original.inputs[0]].affine.unwrap();
+    let ints: Vec<i128> = x
+        .iter()
+        .map(|&v| i128::from(a.quantize(v as f32)))
+        .collect();
+    // The graph input is now the QuantizeLinear's int8 output.
+    let vi = &mut graph.input[0];
+    vi.name = q.output[0].clone();
+    if let Some(tract_onnx::pb::type_proto::Value::TensorType(tt)) =
+        vi.r#type.as_mut().and_then(|t| t.value.as_mut())
+    {
+        tt.elem_type = tract_onnx::pb::tensor_proto::DataType::Int8 as i32;
+    }
+    let g = import(graph, 13).unwrap().graph;
+    assert_eq!(g.integer_inputs, vec![g.inputs[0]]);
+    let vals = g.eval(std::slice::from_ref(&ints)).unwrap();
+    let out = g.outputs[0];
+    let got: Vec<i128> = vals[out]
+        .iter()
+        .map(|&v| {
+            i128::from(
+                g.tensors[out]
+                    .affine
+                    .unwrap()
+                    .from_real(g.dequantize(out, v))
+                    .unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    // Outside int8's range: refused before any op reads it.
+    let mut bad = ints;
+    bad[0] = 128;
+    assert!(g.eval(&[bad]).is_err());
 }

@@ -97,6 +97,19 @@ pub struct ImageError {
 }
 
 impl FnKind {
+    /// `y = x` wherever the function is defined: the identity, or a table of `x ↦ x` over a
+    /// sub-domain (whose lookup also bounds `x` to it: an int8 input's range check).
+    pub fn is_identity(&self) -> bool {
+        match self {
+            FnKind::Identity => true,
+            FnKind::Tabulated { lo, values } => values
+                .iter()
+                .enumerate()
+                .all(|(i, &v)| i64::try_from(i).is_ok_and(|i| lo.checked_add(i) == Some(v))),
+            _ => false,
+        }
+    }
+
     /// Evaluates the function on an integer of the domain.
     pub fn eval(&self, x: i64) -> i64 {
         match self {

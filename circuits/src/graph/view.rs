@@ -34,11 +34,13 @@ impl ViewOp {
             };
             check_index(g, t, e as usize, &self.name)?;
         }
-        // An int8 output keeps its inputs' scale and zero point; an output without one may list
-        // operands of different int8 scales side by side (an int8 Add's operands).
+        // An int8 output keeps its inputs' scale and zero point. A view may drop them (listing
+        // operands of different int8 scales side by side, an int8 Add's operands; an int8 output
+        // listed as its integers) or give integers without one theirs (an int8 graph input read
+        // by its DequantizeLinear).
         for &t in &self.inputs {
             let (a, b) = (&g.tensors[t], out);
-            let affine_changes = b.affine.is_some() && a.affine != b.affine;
+            let affine_changes = a.affine.is_some() && b.affine.is_some() && a.affine != b.affine;
             if a.kind != b.kind || a.scale != b.scale || affine_changes {
                 return bad(OpDefect::ViewChanges);
             }

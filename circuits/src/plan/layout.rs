@@ -906,7 +906,15 @@ fn check_inputs_range_checked(graph: &QuantizedGraph) -> Result<(), UncheckedInp
     Ok(())
 }
 
-/// The operand and element count of `op` when it is an identity copy (`out = a`, range-checked).
+/// Whether `f` copies its argument and bounds it within the activation domain.
+fn bounding_identity(graph: &QuantizedGraph, f: &FnKind) -> bool {
+    let half = i64::try_from(graph.half_range()).unwrap_or(i64::MAX);
+    let d = f.domain(graph.bits);
+    f.is_identity() && d.start >= -half && d.end <= half
+}
+
+/// The operand and element count of `op` when it is an identity copy (`out = a`, range-checked:
+/// to the activation domain, or by a table of `x ↦ x` to its sub-domain).
 fn identity_copy<'g>(graph: &QuantizedGraph, op: &'g QOp) -> Option<(&'g Operand, usize)> {
     match op {
         QOp::Elementwise(e)
@@ -914,7 +922,10 @@ fn identity_copy<'g>(graph: &QuantizedGraph, op: &'g QOp) -> Option<(&'g Operand
                 && e.qa == Coef::Const(1)
                 && e.qc == Coef::Const(0)
                 && e.shift == 0
-                && graph.functions.get(e.func as usize) == Some(&FnKind::Identity) =>
+                && graph
+                    .functions
+                    .get(e.func as usize)
+                    .is_some_and(|f| bounding_identity(graph, f)) =>
         {
             e.a.as_ref().map(|a| (a, graph.tensors[e.output].len()))
         }

@@ -34,6 +34,15 @@ struct Act {
     shape: Vec<usize>,
 }
 
+/// An int8/uint8 graph input (range checked).
+#[derive(Clone, Debug)]
+struct IntInput {
+    id: TensorId,
+    shape: Vec<usize>,
+    /// The element type's range.
+    range: (i64, i64),
+}
+
 /// A float graph input, possibly moved by views.
 #[derive(Clone, Debug)]
 struct FloatInput {
@@ -72,6 +81,8 @@ enum Val {
     FloatInput(FloatInput),
     /// An int8/uint8 activation.
     Q(Act),
+    /// An int8/uint8 graph input, before an op says its scale and zero point.
+    IntInput(IntInput),
     /// DequantizeLinear of an activation (its float view in a QDQ model).
     Dq(Act),
     /// DequantizeLinear of an initializer (QDQ weights and biases).
@@ -103,6 +114,9 @@ struct Importer {
 /// Imports a quantized model's graph (see the module docs).
 pub fn import(graph: &pb::GraphProto, opset: i64) -> Result<Imported, ImportError> {
     let mut im = Importer::new(graph, opset)?;
+    for vi in &graph.input {
+        im.graph_input_value(vi)?;
+    }
     for (i, np) in graph.node.iter().enumerate() {
         let name = match np.name.is_empty() {
             true => format!("{}#{i}", np.op_type),
@@ -141,21 +155,6 @@ impl Importer {
                 },
             );
         }
-        let mut vals = HashMap::new();
-        for vi in graph
-            .input
-            .iter()
-            .filter(|vi| !consts.contains_key(&vi.name))
-        {
-            let (shape, _) = crate::onnx::input_shape(vi)
-                .map_err(|e| ImportError::at(&vi.name, e.to_string()))?;
-            let input = FloatInput {
-                input: vi.name.clone(),
-                source: shape,
-                view: None,
-            };
-            vals.insert(vi.name.clone(), Val::FloatInput(input));
-        }
         let g = QuantizedGraph {
             bits: 9,
             tensors: Vec::new(),
@@ -167,11 +166,69 @@ impl Importer {
         };
         Ok(Importer {
             consts,
-            vals,
+            vals: HashMap::new(),
             g,
             requants: Vec::new(),
             q_bits: 0,
             opset,
+        })
+    }
+
+    /// A graph input (not an initializer): a float tensor, quantized later by its
+    /// QuantizeLinear, or int8/uint8 integers, public as they are.
+    fn graph_input_value(&mut self, vi: &pb::ValueInfoProto) -> Result<(), ImportError> {
+        if self.consts.contains_key(&vi.name) {
+            return Ok(());
+        }
+        let fe = |e: crate::FrontendError| ImportError::at(&vi.name, e.to_string());
+        let (shape, elem) = crate::onnx::input_tensor(vi).map_err(fe)?;
+        let val = match int_range(elem) {
+            Some(range) => Val::IntInput(self.int_input(&vi.name, shape, range)?),
+            None => {
+                crate::onnx::input_shape(vi).map_err(fe)?;
+                Val::FloatInput(FloatInput {
+                    input: vi.name.clone(),
+                    source: shape,
+                    view: None,
+                })
+            }
+        };
+        self.vals.insert(vi.name.clone(), val);
+        Ok(())
+    }
+
+    /// An int8/uint8 graph input: its integers are public (listed as themselves) and proven in
+    /// the type's range by a table lookup before any op reads them; the ops that read it say
+    /// with which scale and zero point.
+    fn int_input(
+        &mut self,
+        name: &str,
+        shape: Vec<usize>,
+        (lo, hi): (i64, i64),
+    ) -> Result<IntInput, ImportError> {
+        let raw = self.tensor(name, shape.clone(), TensorKind::Activation, None)?;
+        self.g.inputs.push(raw);
+        self.g.integer_inputs.push(raw);
+        self.g.functions.push(FnKind::Tabulated {
+            lo,
+            values: (lo..=hi).collect(),
+        });
+        let func = u32::try_from(self.g.functions.len() - 1).unwrap_or(u32::MAX);
+        let checked = self.tensor(
+            &format!("{name} (checked)"),
+            shape.clone(),
+            TensorKind::Activation,
+            None,
+        )?;
+        self.g.ops.push(QOp::Elementwise(identity_step(
+            format!("{name} range check"),
+            (raw, checked),
+            func,
+        )));
+        Ok(IntInput {
+            id: checked,
+            shape,
+            range: (lo, hi),
         })
     }
 
@@ -265,6 +322,21 @@ impl Importer {
     ) -> Result<Act, ImportError> {
         match (self.val(np, i, name)?, dq) {
             (Val::Q(a), false) | (Val::Dq(a), true) => Ok(a.clone()),
+            // A QLinear op (or DequantizeLinear) gives input `i`'s parameters at `i + 1, i + 2`.
+            (Val::IntInput(t), false) => {
+                let q = self.params(np, (i + 1, i + 2), name)?;
+                if q.range != t.range {
+                    return Err(ImportError::at(
+                        name,
+                        format!("input #{i}'s zero point has another type than the tensor"),
+                    ));
+                }
+                Ok(Act {
+                    id: t.id,
+                    q,
+                    shape: t.shape.clone(),
+                })
+            }
             _ => Err(ImportError::at(
                 name,
                 format!(
@@ -434,6 +506,7 @@ impl Importer {
         if let Some(c) = arg(np, 0).and_then(|n| self.consts.get(n)) {
             return Ok(Val::DqConst(c.clone(), p));
         }
+        let raw_input = matches!(self.val(np, 0, name)?, Val::IntInput(_));
         let a = self.act(np, 0, name)?;
         if a.q != p {
             return Err(ImportError::at(
@@ -441,7 +514,19 @@ impl Importer {
                 "DequantizeLinear with other parameters than its input's QuantizeLinear",
             ));
         }
-        Ok(Val::Dq(a))
+        if !raw_input {
+            return Ok(Val::Dq(a));
+        }
+        // An int8 graph input's integers, given this scale and zero point (a view).
+        let n = a.shape.iter().product::<usize>() as u32;
+        let moved = (a.shape.clone(), (0..n).map(|e| (0u16, e)).collect());
+        let act = Act {
+            id: a.id,
+            q: p.clone(),
+            shape: a.shape.clone(),
+        };
+        self.moved(name, &[act], moved, &output(np, name)?)
+            .map(Val::Dq)
     }
 
     // --- the end ------------------------------------------------------------------------
@@ -450,18 +535,24 @@ impl Importer {
         for o in &graph.output {
             match self.vals.get(&o.name) {
                 Some(Val::Dq(a)) => self.g.outputs.push(a.id),
-                // A proof lists an int8 output as its DequantizeLinear values: an output that is
-                // the integers themselves would be listed as what the model does not output.
-                Some(Val::Q(_)) => {
-                    return Err(ImportError::at(
-                        &o.name,
-                        "an int8/uint8 graph output (without its DequantizeLinear) is not supported yet",
-                    ))
+                // The integers themselves: a tensor without a scale of its own lists them.
+                Some(Val::Q(a)) => {
+                    let a = a.clone();
+                    let id = self.tensor(&o.name, a.shape.clone(), TensorKind::Activation, None)?;
+                    self.g.ops.push(QOp::View(ViewOp {
+                        name: format!("{} (integers)", o.name),
+                        inputs: vec![a.id],
+                        output: id,
+                        map: (0..a.shape.iter().product::<usize>() as u32)
+                            .map(|e| (0u16, e))
+                            .collect(),
+                    }));
+                    self.g.outputs.push(id);
                 }
                 _ => {
                     return Err(ImportError::at(
                         &o.name,
-                        "a graph output must be the DequantizeLinear of an int8/uint8 tensor",
+                        "a graph output must be an int8/uint8 tensor or its DequantizeLinear",
                     ))
                 }
             }
