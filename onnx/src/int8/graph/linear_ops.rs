@@ -283,15 +283,26 @@ impl Importer {
         })
     }
 
+    /// QLinearConv's and QLinearMatMul's operands: `x` (0, its parameters at 1, 2), the
+    /// weights (3) with theirs (4, 5), and the output's parameters (6, 7).
+    fn qlinear_operands(
+        &self,
+        np: &pb::NodeProto,
+        name: &str,
+    ) -> Result<(Act, (Const, QParams), QParams), ImportError> {
+        let x = self.act(np, 0, name)?;
+        let wp = self.params(np, (4, 5), name)?;
+        let y = self.params(np, (6, 7), name)?;
+        let w = self.konst(np, 3, name)?.clone();
+        Ok((x, (w, wp), y))
+    }
+
     pub(super) fn qlinear_conv(
         &mut self,
         np: &pb::NodeProto,
         name: &str,
     ) -> Result<Val, ImportError> {
-        let x = self.act(np, 0, name)?;
-        let wp = self.params(np, (4, 5), name)?;
-        let y = self.params(np, (6, 7), name)?;
-        let w = self.konst(np, 3, name)?.clone();
+        let (x, (w, wp), y) = self.qlinear_operands(np, name)?;
         let bias = self.opt_konst(np, 8, name)?;
         let (w, layout) = conv_weights(np, name, &x, (&w, wp), bias.as_ref())?;
         let p = self.pending(name, &x, w, layout, 1.0)?;
@@ -377,10 +388,7 @@ impl Importer {
         np: &pb::NodeProto,
         name: &str,
     ) -> Result<Val, ImportError> {
-        let x = self.act(np, 0, name)?;
-        let wp = self.params(np, (4, 5), name)?;
-        let y = self.params(np, (6, 7), name)?;
-        let w = self.konst(np, 3, name)?.clone();
+        let (x, (w, wp), y) = self.qlinear_operands(np, name)?;
         let (w, layout) = dense_weights(name, &x, (&w, wp), None, false)?;
         let p = self.pending(name, &x, w, layout, 1.0)?;
         self.requant(&p, &y, &output(np, name)?).map(Val::Q)
