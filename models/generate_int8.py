@@ -56,7 +56,7 @@ REPO_MODELS = {
     # Written by `residual_cnn()`: a residual Add of two convolutions, an Add of a constant
     # (QLinearAdd / DQ → Add → Q), a max pool, a dense layer.
     "residual_cnn": ("models/int8/sources/residual_cnn.onnx", "models/int8/sources/residual_cnn.json"),
-    # Written by `pooled_cnn()`: convolutions, a global average pool, a dense layer.
+    # Written by `pooled_cnn()`: convolutions, a Clip, an Add, a global average pool, a dense layer.
     "pooled_cnn": ("models/int8/sources/pooled_cnn.onnx", "models/int8/sources/pooled_cnn.json"),
 }
 ROOT = os.path.join(HERE, "..")
@@ -389,7 +389,8 @@ def residual_cnn():
 
 def pooled_cnn():
     """A float CNN ending in a global average pool (the head of ResNet/MobileNet-like models):
-    two convolutions with a relu, GlobalAveragePool, Flatten, a dense layer. Seeded weights."""
+    two convolutions with a relu, the second's output plus its Clip, GlobalAveragePool, Flatten,
+    a dense layer. Seeded weights."""
     from onnx import helper as h
     rng = np.random.default_rng(10)
     arr = lambda shape, sd, name: numpy_helper.from_array(rng.normal(0, sd, shape).astype(np.float32), name)
@@ -397,12 +398,17 @@ def pooled_cnn():
         arr((6, 3, 3, 3), 0.4, "W1"), arr((6,), 0.1, "B1"),
         arr((8, 6, 3, 3), 0.3, "W2"), arr((8,), 0.1, "B2"),
         arr((5, 8), 0.5, "W3"), arr((5,), 0.1, "B3"),
+        numpy_helper.from_array(np.array(-0.3, dtype=np.float32), "lo"),
+        numpy_helper.from_array(np.array(0.3, dtype=np.float32), "hi"),
     ]
     nodes = [
         h.make_node("Conv", ["x", "W1", "B1"], ["c1"], pads=[1, 1, 1, 1]),
         h.make_node("Relu", ["c1"], ["r1"]),
         h.make_node("Conv", ["r1", "W2", "B2"], ["c2"], strides=[2, 2]),
-        h.make_node("GlobalAveragePool", ["c2"], ["g"]),
+        # c2 read twice, so the quantizer keeps the Clip (a table over the int8 input).
+        h.make_node("Clip", ["c2", "lo", "hi"], ["k"]),
+        h.make_node("Add", ["c2", "k"], ["s"]),
+        h.make_node("GlobalAveragePool", ["s"], ["g"]),
         h.make_node("Flatten", ["g"], ["f"]),
         h.make_node("Gemm", ["f", "W3", "B3"], ["y"], transB=1),
     ]

@@ -252,6 +252,7 @@ impl Importer {
             ("", "MaxPool") => self.max_pool(np, name)?,
             ("", "Sigmoid") => Val::PendingUnary(self.dq_act(np, 0, name)?, Unary::Sigmoid),
             ("", "Relu") => Val::PendingUnary(self.dq_act(np, 0, name)?, Unary::Relu),
+            ("", "Clip") => Val::PendingUnary(self.dq_act(np, 0, name)?, self.clip(np, name)?),
             ("", "LeakyRelu") => {
                 Val::PendingUnary(self.dq_act(np, 0, name)?, Unary::leaky_relu(np, name)?)
             }
@@ -268,7 +269,7 @@ impl Importer {
             }
             (d, op) => {
                 return Err(ImportError::at(name, format!(
-                    "'{op}'{} is not imported from quantized models yet (imported: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, com.microsoft QGemm, QLinearSigmoid, QLinearLeakyRelu, QLinearConcat, QLinearAdd and QLinearGlobalAveragePool; Conv, Gemm, MatMul, Add, GlobalAveragePool, Relu, Sigmoid, LeakyRelu between DequantizeLinear and QuantizeLinear; MaxPool; {})",
+                    "'{op}'{} is not imported from quantized models yet (imported: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, com.microsoft QGemm, QLinearSigmoid, QLinearLeakyRelu, QLinearConcat, QLinearAdd and QLinearGlobalAveragePool; Conv, Gemm, MatMul, Add, GlobalAveragePool, Relu, Clip, Sigmoid, LeakyRelu between DequantizeLinear and QuantizeLinear; MaxPool; {})",
                     if d.is_empty() { String::new() } else { format!(" (domain '{d}')") },
                     views::VIEW_OPS.join(", "),
                 )))
@@ -451,7 +452,7 @@ impl Importer {
                 self.add(&p.name, (&p.a, &p.b), &y, &output(np, name)?).map(Val::Q)
             }
             Val::PendingUnary(ref a, f) => self.table(name, a, (f, &y), &output(np, name)?).map(Val::Q),
-            _ => Err(ImportError::at(name, "QuantizeLinear of a float op other than Conv, Gemm, MatMul, Add, GlobalAveragePool, Relu, Sigmoid, LeakyRelu or a view is not imported yet")),
+            _ => Err(ImportError::at(name, "QuantizeLinear of a float op other than Conv, Gemm, MatMul, Add, GlobalAveragePool, Relu, Clip, Sigmoid, LeakyRelu or a view is not imported yet")),
         };
         self.vals.insert(x, v);
         result

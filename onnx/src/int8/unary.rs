@@ -16,6 +16,13 @@ pub enum Unary {
     Identity,
     /// `max(x, 0)` (a Relu the quantizer could not fold into its producer's range).
     Relu,
+    /// `min(max(x, lo), hi)` (a Clip, likewise).
+    Clip {
+        /// The lower bound (f32; `-inf` where absent).
+        lo: f32,
+        /// The upper bound (f32; `+inf` where absent).
+        hi: f32,
+    },
     /// The logistic function (Sigmoid, QLinearSigmoid).
     Sigmoid,
     /// `x` where `x ≥ 0`, else `alpha · x` (LeakyRelu, QLinearLeakyRelu).
@@ -46,6 +53,7 @@ impl Unary {
         match self {
             Unary::Identity => x,
             Unary::Relu => x.max(0.0),
+            Unary::Clip { lo, hi } => x.max(lo).min(hi),
             Unary::Sigmoid => logistic(x),
             Unary::LeakyRelu { alpha } => match x >= 0.0 {
                 true => x,

@@ -4,6 +4,36 @@
 use super::*;
 
 impl Importer {
+    /// A Clip's bounds: attributes `min`, `max` before opset 11, constant inputs 1 and 2 after
+    /// (absent: unbounded). ONNX defines `min > max` as every element `max`, which
+    /// `min(max(x, lo), hi)` gives.
+    pub(super) fn clip(&self, np: &pb::NodeProto, name: &str) -> Result<Unary, ImportError> {
+        let bound = |i: usize, attr: &str, dflt: f32| -> Result<f32, ImportError> {
+            if self.opset < 11 {
+                let a = Attrs::new(np, name)
+                    .float(attr)
+                    .map_err(|e| ImportError::at(name, e.to_string()))?;
+                return Ok(a.map_or(dflt, |v| v as f32));
+            }
+            match self.opt_konst(np, i, name)? {
+                None => Ok(dflt),
+                Some(c) if c.t.data.len() == 1 => Ok(c.t.data[0] as f32),
+                Some(_) => Err(ImportError::at(
+                    name,
+                    format!("Clip's {attr} must be a scalar"),
+                )),
+            }
+        };
+        let (lo, hi) = (
+            bound(1, "min", f32::NEG_INFINITY)?,
+            bound(2, "max", f32::INFINITY)?,
+        );
+        if lo.is_nan() || hi.is_nan() {
+            return Err(ImportError::at(name, "Clip's bounds must be numbers"));
+        }
+        Ok(Unary::Clip { lo, hi })
+    }
+
     pub(super) fn qlinear_unary(
         &mut self,
         np: &pb::NodeProto,
