@@ -387,3 +387,29 @@ fn an_int8_graph_input_takes_integers_in_its_types_range() {
     bad[0] = 128;
     assert!(g.eval(&[bad]).is_err());
 }
+
+/// A Concat without inputs (a corrupted model) is refused with an error, not a panic.
+#[test]
+fn a_concat_of_no_input_is_refused() {
+    let (mut proto, _, _) = mlp_case();
+    let graph = proto.graph.as_mut().unwrap();
+    let last = graph.node.len() - 1;
+    let dq = graph.node[last].clone();
+    graph.node.insert(
+        last,
+        tract_onnx::pb::NodeProto {
+            op_type: "Concat".into(),
+            output: vec!["nothing".into()],
+            attribute: vec![tract_onnx::pb::AttributeProto {
+                name: "axis".into(),
+                r#type: tract_onnx::pb::attribute_proto::AttributeType::Int as i32,
+                i: 0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+    );
+    assert_eq!(dq.op_type, "DequantizeLinear");
+    let err = import(graph, 13).err().unwrap().to_string();
+    assert!(err.contains("no input"), "{err}");
+}

@@ -22,19 +22,29 @@ impl Importer {
                     .transpose()
             })
             .collect::<Result<Vec<_>, _>>()?;
-        if let (1, Val::FloatInput(f)) = (n_data, self.val(np, 0, name)?) {
+        // (Only a one-input view can move a float graph input; a Concat of none is refused below.)
+        let float_input = match n_data {
+            1 => match self.val(np, 0, name)? {
+                Val::FloatInput(f) => Some(f.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(f) = float_input {
             let (shape, map) =
                 views::view_map(np, name, self.opset, &[f.shape().to_vec()], &consts)?;
             let elements = map.iter().map(|&(_, e)| f.element(e)).collect();
             return Ok(Val::FloatInput(FloatInput {
                 view: Some((shape, elements)),
-                ..f.clone()
+                ..f
             }));
         }
         let acts = (0..n_data)
             .map(|i| self.int_or_dq(np, i, name))
             .collect::<Result<Vec<_>, _>>()?;
-        let dq = acts[0].1;
+        let Some(dq) = acts.first().map(|(_, d)| *d) else {
+            return Err(ImportError::at(name, "a view of no input"));
+        };
         if acts.iter().any(|(_, d)| *d != dq) {
             return Err(ImportError::at(
                 name,
