@@ -413,3 +413,59 @@ fn a_concat_of_no_input_is_refused() {
     let err = import(graph, 13).err().unwrap().to_string();
     assert!(err.contains("no input"), "{err}");
 }
+
+/// A QGemm with `transA` reads its input transposed: 1l_mlp's Gemm given its inputs as the two
+/// columns of a `[3, 2]` tensor computes, row by row, what the model computes for each.
+#[test]
+fn a_gemm_with_trans_a_reads_its_input_transposed() {
+    let (proto, x, want) = mlp_case();
+    let original = import(proto.graph.as_ref().unwrap(), 13).unwrap().graph;
+    let a = original.tensors[original.inputs[0]].affine.unwrap();
+    let x2: Vec<f64> = x.iter().map(|v| -v / 2.0).collect();
+    let quant = |v: &[f64]| -> Vec<i128> {
+        v.iter()
+            .map(|&v| i128::from(a.quantize(v as f32)))
+            .collect()
+    };
+    let second = original.eval(&[quant(&x2)]).unwrap()[original.outputs[0]].clone();
+    let mut proto = proto;
+    let graph = proto.graph.as_mut().unwrap();
+    let dims = |shape: &mut tract_onnx::pb::ValueInfoProto, d: [i64; 2]| {
+        if let Some(tract_onnx::pb::type_proto::Value::TensorType(tt)) =
+            shape.r#type.as_mut().and_then(|t| t.value.as_mut())
+        {
+            for (dim, v) in tt.shape.as_mut().unwrap().dim.iter_mut().zip(d) {
+                dim.value = Some(tract_onnx::pb::tensor_shape_proto::dimension::Value::DimValue(v));
+            }
+        }
+    };
+    dims(&mut graph.input[0], [3, 2]);
+    dims(&mut graph.output[0], [2, 4]);
+    graph.node[1]
+        .attribute
+        .push(tract_onnx::pb::AttributeProto {
+            name: "transA".into(),
+            r#type: tract_onnx::pb::attribute_proto::AttributeType::Int as i32,
+            i: 1,
+            ..Default::default()
+        });
+    let g = import(graph, 13).unwrap().graph;
+    // Element (k, m) of the [3, 2] input is x_m[k].
+    let columns: Vec<f64> = (0..3).flat_map(|k| [x[k], x2[k]]).collect();
+    let vals = g.eval(&[quant(&columns)]).unwrap();
+    let out = g.outputs[0];
+    let got: Vec<i128> = vals[out]
+        .iter()
+        .map(|&v| {
+            i128::from(
+                g.tensors[out]
+                    .affine
+                    .unwrap()
+                    .from_real(g.dequantize(out, v))
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<i128> = want.iter().chain(&second).copied().collect();
+    assert_eq!(got, expected);
+}
