@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Generates models/int8/: the shared CNN models (../shared/models) and four float models of this
-repository (tiny_cnn, leaky_steep and opset10 of models/ops, and concat_cnn, residual_cnn and
-pooled_cnn written here: MaxPool, LeakyRelu, Unsqueeze, Concat of different scales, Transpose,
-Add, GlobalAveragePool) quantized by ONNX Runtime's own quantization tool, with ONNX Runtime's outputs for each, under ORT_ENABLE_ALL and ORT_DISABLE_ALL,
+"""Generates models/int8/: the shared CNN models (../shared/models) and seven float models of this
+repository (tiny_cnn, leaky_steep and opset10 of models/ops, and concat_cnn, residual_cnn,
+pooled_cnn and gated_cnn written here: MaxPool, LeakyRelu, Unsqueeze, Concat of different
+scales, Transpose, Add, GlobalAveragePool, Mul) quantized by ONNX Runtime's own quantization tool, with ONNX Runtime's outputs for each, under ORT_ENABLE_ALL and ORT_DISABLE_ALL,
 on the shipped input and on 100 seeded random inputs. These are the fixtures of the int8 issue
 (16): the proven outputs must equal these. CI uses the committed files and needs no Python.
 
@@ -58,6 +58,10 @@ REPO_MODELS = {
     "residual_cnn": ("models/int8/sources/residual_cnn.onnx", "models/int8/sources/residual_cnn.json"),
     # Written by `pooled_cnn()`: convolutions, a Clip, an Add, a global average pool, a dense layer.
     "pooled_cnn": ("models/int8/sources/pooled_cnn.onnx", "models/int8/sources/pooled_cnn.json"),
+    # Written by `gated_cnn()`: a channel gate (a sigmoid of a global average pool multiplying
+    # the activation it pooled: QLinearMul / DQ → Mul → Q of two tensors, broadcast), a Mul by
+    # a per-channel constant, a max pool, a dense layer.
+    "gated_cnn": ("models/int8/sources/gated_cnn.onnx", "models/int8/sources/gated_cnn.json"),
 }
 ROOT = os.path.join(HERE, "..")
 
@@ -415,11 +419,38 @@ def pooled_cnn():
     save_source("pooled_cnn", nodes, init, [1, 3, 9, 9], [1, 5], rng)
 
 
+def gated_cnn():
+    """A float CNN with a squeeze-and-excitation-like gate: conv + relu, its global average pool
+    through a sigmoid multiplying it channel by channel (a Mul of two computed tensors,
+    broadcast), a Mul by a per-channel constant, a max pool and a dense layer. Seeded weights."""
+    from onnx import helper as h
+    rng = np.random.default_rng(11)
+    arr = lambda shape, sd, name: numpy_helper.from_array(rng.normal(0, sd, shape).astype(np.float32), name)
+    init = [
+        arr((4, 2, 3, 3), 0.5, "W1"), arr((4,), 0.1, "B1"),
+        arr((1, 4, 1, 1), 0.8, "K"),
+        arr((6, 36), 0.3, "W2"), arr((6,), 0.1, "B2"),
+    ]
+    nodes = [
+        h.make_node("Conv", ["x", "W1", "B1"], ["c1"], pads=[1, 1, 1, 1]),
+        h.make_node("Relu", ["c1"], ["r1"]),
+        h.make_node("GlobalAveragePool", ["r1"], ["g"]),
+        h.make_node("Sigmoid", ["g"], ["s"]),
+        h.make_node("Mul", ["r1", "s"], ["m"]),
+        h.make_node("Mul", ["m", "K"], ["m2"]),
+        h.make_node("MaxPool", ["m2"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+        h.make_node("Flatten", ["p"], ["f"]),
+        h.make_node("Gemm", ["f", "W2", "B2"], ["y"], transB=1),
+    ]
+    save_source("gated_cnn", nodes, init, [1, 2, 6, 6], [1, 6], rng)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     concat_cnn()
     residual_cnn()
     pooled_cnn()
+    gated_cnn()
     refused_models()
     with open(os.path.join(OUT, "requant.json"), "w") as f:
         json.dump({"cases": requant_cases(np.random.default_rng(16))}, f, separators=(",", ":"))

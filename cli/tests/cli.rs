@@ -1523,6 +1523,10 @@ fn int8_models_compile_without_calibration_and_prove_onnx_runtimes_integers() {
         ("residual_cnn", "qdq_per_tensor_u8s8"),
         // A global average pool (QLinearGlobalAveragePool).
         ("pooled_cnn", "qoperator_per_channel_s8s8"),
+        // Products of two tensors and of a tensor and a constant (QLinearMul; DQ → Mul → Q
+        // with zero points).
+        ("gated_cnn", "qoperator_per_tensor_s8s8"),
+        ("gated_cnn", "qdq_per_tensor_u8s8"),
     ] {
         let (onnx, fx, input) = int8_fixture(model, variant);
         let dir = tmp.path().join(variant);

@@ -2,6 +2,7 @@
 //! builds the quantized graph.
 
 use super::linear::{channel_rule, quotient_bound, ChannelRule, Requant, Weights};
+use super::mul::MulForm;
 use super::params::{int_range, Const, QParams};
 use super::unary::Unary;
 use super::views;
@@ -9,6 +10,7 @@ use super::views;
 mod linear_ops;
 mod moves;
 mod pools;
+mod products;
 mod sums;
 mod tables;
 
@@ -18,7 +20,7 @@ use crate::proto::{decode_tensor, Attrs};
 use linear_ops::Pending;
 use moves::PendingConcat;
 use std::collections::HashMap;
-use sums::PendingAdd;
+use sums::{Binary, PendingBinary};
 use tract_onnx::pb;
 use zkinfer_circuits::graph::requant::Rounding;
 use zkinfer_circuits::graph::{
@@ -94,8 +96,8 @@ enum Val {
     /// A Concat of DequantizeLinear outputs with different parameters, waiting for its
     /// QuantizeLinear.
     PendingConcat(Box<PendingConcat>),
-    /// An Add of DequantizeLinear outputs, waiting for its QuantizeLinear.
-    PendingAdd(Box<PendingAdd>),
+    /// An Add or Mul of DequantizeLinear outputs, waiting for its QuantizeLinear.
+    PendingBinary(Box<PendingBinary>),
     /// A GlobalAveragePool (node name) of a DequantizeLinear, waiting for its QuantizeLinear.
     PendingGlobalAverage(Act, String),
 }
@@ -259,7 +261,9 @@ impl Importer {
             ("com.microsoft", "QLinearSigmoid") => self.qlinear_unary(np, name, Unary::Sigmoid)?,
             ("com.microsoft", "QLinearConcat") => self.qlinear_concat(np, name)?,
             ("com.microsoft", "QLinearAdd") => self.qlinear_add(np, name)?,
-            ("", "Add") => self.qdq_add(np, name)?,
+            ("", "Add") => self.qdq_binary(np, name, Binary::Add)?,
+            ("", "Mul") => self.qdq_binary(np, name, Binary::Mul)?,
+            ("com.microsoft", "QLinearMul") => self.qlinear_mul(np, name)?,
             ("com.microsoft", "QLinearGlobalAveragePool") => self.qlinear_global_average(np, name)?,
             ("", "GlobalAveragePool") => {
                 Val::PendingGlobalAverage(self.dq_act(np, 0, name)?, name.to_string())
@@ -269,7 +273,7 @@ impl Importer {
             }
             (d, op) => {
                 return Err(ImportError::at(name, format!(
-                    "'{op}'{} is not imported from quantized models yet (imported: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, com.microsoft QGemm, QLinearSigmoid, QLinearLeakyRelu, QLinearConcat, QLinearAdd and QLinearGlobalAveragePool; Conv, Gemm, MatMul, Add, GlobalAveragePool, Relu, Clip, Sigmoid, LeakyRelu between DequantizeLinear and QuantizeLinear; MaxPool; {})",
+                    "'{op}'{} is not imported from quantized models yet (imported: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, com.microsoft QGemm, QLinearSigmoid, QLinearLeakyRelu, QLinearConcat, QLinearAdd, QLinearMul and QLinearGlobalAveragePool; Conv, Gemm, MatMul, Add, Mul, GlobalAveragePool, Relu, Clip, Sigmoid, LeakyRelu between DequantizeLinear and QuantizeLinear; MaxPool; {})",
                     if d.is_empty() { String::new() } else { format!(" (domain '{d}')") },
                     views::VIEW_OPS.join(", "),
                 )))
@@ -448,11 +452,16 @@ impl Importer {
             Val::PendingGlobalAverage(ref a, ref node) => {
                 self.global_average(node, a, &y, &output(np, name)?).map(Val::Q)
             }
-            Val::PendingAdd(ref p) => {
-                self.add(&p.name, (&p.a, &p.b), &y, &output(np, name)?).map(Val::Q)
+            Val::PendingBinary(ref p) => {
+                let out = output(np, name)?;
+                match p.op {
+                    Binary::Add => self.add(&p.name, (&p.a, &p.b), &y, &out),
+                    Binary::Mul => self.mul(&p.name, (&p.a, &p.b), (&y, MulForm::Qdq), &out),
+                }
+                .map(Val::Q)
             }
             Val::PendingUnary(ref a, f) => self.table(name, a, (f, &y), &output(np, name)?).map(Val::Q),
-            _ => Err(ImportError::at(name, "QuantizeLinear of a float op other than Conv, Gemm, MatMul, Add, GlobalAveragePool, Relu, Clip, Sigmoid, LeakyRelu or a view is not imported yet")),
+            _ => Err(ImportError::at(name, "QuantizeLinear of a float op other than Conv, Gemm, MatMul, Add, Mul, GlobalAveragePool, Relu, Clip, Sigmoid, LeakyRelu or a view is not imported yet")),
         };
         self.vals.insert(x, v);
         result

@@ -6,7 +6,8 @@
 //! Supported: QuantizeLinear of the float inputs, QLinearConv, QLinearMatMul and
 //! com.microsoft QGemm, their QDQ forms (Conv, Gemm, MatMul between DequantizeLinear and
 //! QuantizeLinear), com.microsoft QLinearAdd and an Add between DequantizeLinear and
-//! QuantizeLinear (see `add`), com.microsoft QLinearGlobalAveragePool and a GlobalAveragePool
+//! QuantizeLinear (see `add`), com.microsoft QLinearMul and a Mul between DequantizeLinear and
+//! QuantizeLinear, of two tensors or of a tensor and a constant (see `mul`), com.microsoft QLinearGlobalAveragePool and a GlobalAveragePool
 //! between DequantizeLinear and QuantizeLinear (exact sums, ORT's requantization), com.microsoft QLinearSigmoid and QLinearLeakyRelu and a Relu,
 //! Sigmoid or LeakyRelu between DequantizeLinear and QuantizeLinear (a table over the int8
 //! values, see `unary`), MaxPool, the views of `views` (Reshape, Transpose, Concat, ...) of int8 tensors,
@@ -18,6 +19,7 @@
 mod add;
 mod graph;
 mod linear;
+mod mul;
 mod params;
 mod unary;
 mod views;

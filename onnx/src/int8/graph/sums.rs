@@ -1,28 +1,92 @@
 //! Sums of two int8 tensors, or of one and a constant (QLinearAdd, DQ → Add → Q; see `int8::add`
-//! for the rule).
+//! for the rule), and the operands of binary ops (products: `products`).
 
 use super::*;
+use zkinfer_circuits::graph::requant::AffineScale;
 
-/// An operand of an int8 Add: an activation, or a constant's integers with their parameters.
+/// An operand of an int8 Add or Mul: an activation, or a constant's integers with their
+/// parameters.
 #[derive(Clone)]
 pub(super) enum Summand {
     Act(Act),
     Const(Const, QParams),
 }
 
-/// An Add of DequantizeLinear outputs (or of one and a constant's).
-pub(super) struct PendingAdd {
+/// The binary float ops between DequantizeLinear and QuantizeLinear.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Binary {
+    Add,
+    Mul,
+}
+
+/// An Add or Mul of DequantizeLinear outputs (or of one and a constant's).
+pub(super) struct PendingBinary {
+    pub(super) op: Binary,
     pub(super) name: String,
     pub(super) a: Act,
     pub(super) b: Summand,
 }
 
-/// An Add's operands with the activation first (a sum of two constants is not an int8 op).
-fn ordered(name: &str, a: Summand, b: Summand) -> Result<(Act, Summand), ImportError> {
+/// A binary op's operands with the activation first (an op of two constants is not an int8
+/// op).
+pub(super) fn ordered(
+    name: &str,
+    op: Binary,
+    a: Summand,
+    b: Summand,
+) -> Result<(Act, Summand), ImportError> {
     match (a, b) {
         (Summand::Act(a), b) | (b, Summand::Act(a)) => Ok((a, b)),
-        _ => Err(ImportError::at(name, "an Add of two constants")),
+        _ => Err(ImportError::at(name, format!("an {op:?} of two constants"))),
     }
+}
+
+/// A binary op's operands, broadcast: the output shape, each output element's element of `a`
+/// and of `b`, the three quantizations, and a constant `b`'s integers (per element, and
+/// distinct sorted).
+pub(super) struct Operands {
+    pub(super) shape: Vec<usize>,
+    pub(super) ia: Vec<u32>,
+    pub(super) ib: Vec<u32>,
+    pub(super) affine: (AffineScale, AffineScale, AffineScale),
+    pub(super) consts: Option<Vec<i64>>,
+    pub(super) values: Option<Vec<i64>>,
+}
+
+pub(super) fn operands(
+    name: &str,
+    (a, b): (&Act, &Summand),
+    y: &QParams,
+    what: &str,
+) -> Result<Operands, ImportError> {
+    let (b_shape, b_q) = match b {
+        Summand::Act(b) => (b.shape.clone(), &b.q),
+        Summand::Const(c, q) => (c.t.shape.clone(), q),
+    };
+    let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
+    let shape = crate::tensor::broadcast_shape(&a.shape, &b_shape, name).map_err(fe)?;
+    let (ia, ib) = (
+        crate::tensor::broadcast_index(&a.shape, &shape),
+        crate::tensor::broadcast_index(&b_shape, &shape),
+    );
+    let affine = (a.q.affine(name)?, b_q.affine(name)?, y.affine(name)?);
+    let consts: Option<Vec<i64>> = match b {
+        Summand::Const(c, _) => Some(ints(c, name, what)?),
+        Summand::Act(_) => None,
+    };
+    let mut values = consts.clone();
+    if let Some(v) = values.as_mut() {
+        v.sort_unstable();
+        v.dedup();
+    }
+    Ok(Operands {
+        shape,
+        ia,
+        ib,
+        affine,
+        consts,
+        values,
+    })
 }
 
 impl Importer {
@@ -56,17 +120,40 @@ impl Importer {
         Ok(Summand::Act(a))
     }
 
-    pub(super) fn qdq_add(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
+    /// An Add or Mul of two DequantizeLinear outputs (or of one and a constant's), waiting
+    /// for its QuantizeLinear.
+    pub(super) fn qdq_binary(
+        &mut self,
+        np: &pb::NodeProto,
+        name: &str,
+        op: Binary,
+    ) -> Result<Val, ImportError> {
         let (a, b) = (
             self.summand(np, (0, true, None), name)?,
             self.summand(np, (1, true, None), name)?,
         );
-        let (a, b) = ordered(name, a, b)?;
-        Ok(Val::PendingAdd(Box::new(PendingAdd {
+        let (a, b) = ordered(name, op, a, b)?;
+        Ok(Val::PendingBinary(Box::new(PendingBinary {
+            op,
             name: name.to_string(),
             a,
             b,
         })))
+    }
+
+    /// A QLinearAdd's or QLinearMul's operands: `a` (0, its parameters at 1, 2), `b` (3, its
+    /// at 4, 5), and the output's parameters (6, 7).
+    pub(super) fn qlinear_binary(
+        &self,
+        np: &pb::NodeProto,
+        name: &str,
+        op: Binary,
+    ) -> Result<(Act, Summand, QParams), ImportError> {
+        let a = self.summand(np, (0, false, Some((1, 2))), name)?;
+        let b = self.summand(np, (3, false, Some((4, 5))), name)?;
+        let y = self.params(np, (6, 7), name)?;
+        let (a, b) = ordered(name, op, a, b)?;
+        Ok((a, b, y))
     }
 
     pub(super) fn qlinear_add(
@@ -74,10 +161,7 @@ impl Importer {
         np: &pb::NodeProto,
         name: &str,
     ) -> Result<Val, ImportError> {
-        let a = self.summand(np, (0, false, Some((1, 2))), name)?;
-        let b = self.summand(np, (3, false, Some((4, 5))), name)?;
-        let y = self.params(np, (6, 7), name)?;
-        let (a, b) = ordered(name, a, b)?;
+        let (a, b, y) = self.qlinear_binary(np, name, Binary::Add)?;
         self.add(name, (&a, &b), &y, &output(np, name)?).map(Val::Q)
     }
 
@@ -90,26 +174,14 @@ impl Importer {
         y: &QParams,
         out: &str,
     ) -> Result<Act, ImportError> {
-        let (b_shape, b_q) = match b {
-            Summand::Act(b) => (b.shape.clone(), &b.q),
-            Summand::Const(c, q) => (c.t.shape.clone(), q),
-        };
-        let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
-        let shape = crate::tensor::broadcast_shape(&a.shape, &b_shape, name).map_err(fe)?;
-        let (ia, ib) = (
-            crate::tensor::broadcast_index(&a.shape, &shape),
-            crate::tensor::broadcast_index(&b_shape, &shape),
-        );
-        let (aa, ab, ay) = (a.q.affine(name)?, b_q.affine(name)?, y.affine(name)?);
-        let consts: Option<Vec<i64>> = match b {
-            Summand::Const(c, _) => Some(ints(c, name, "an Add's constant")?),
-            Summand::Act(_) => None,
-        };
-        let mut values = consts.clone();
-        if let Some(v) = values.as_mut() {
-            v.sort_unstable();
-            v.dedup();
-        }
+        let Operands {
+            shape,
+            ia,
+            ib,
+            affine: (aa, ab, ay),
+            consts,
+            values,
+        } = operands(name, (a, b), y, "an Add's constant")?;
         let r = crate::int8::add::fit(&aa, &ab, &ay, values.as_deref())
             .ok_or_else(|| ImportError::at(name, "no integer rule for this Add"))?;
         let n = ia.len();
