@@ -2,7 +2,7 @@
 """Generates models/int8/: the shared CNN models (../shared/models) and seven float models of this
 repository (tiny_cnn, leaky_steep and opset10 of models/ops, and concat_cnn, residual_cnn,
 pooled_cnn and gated_cnn written here: MaxPool, LeakyRelu, Unsqueeze, Concat of different
-scales, Transpose, Add, GlobalAveragePool, Mul) quantized by ONNX Runtime's own quantization tool, with ONNX Runtime's outputs for each, under ORT_ENABLE_ALL and ORT_DISABLE_ALL,
+scales, Transpose, Add, GlobalAveragePool, Mul, AveragePool) quantized by ONNX Runtime's own quantization tool, with ONNX Runtime's outputs for each, under ORT_ENABLE_ALL and ORT_DISABLE_ALL,
 on the shipped input and on 100 seeded random inputs. These are the fixtures of the int8 issue
 (16): the proven outputs must equal these. CI uses the committed files and needs no Python.
 
@@ -60,7 +60,7 @@ REPO_MODELS = {
     "pooled_cnn": ("models/int8/sources/pooled_cnn.onnx", "models/int8/sources/pooled_cnn.json"),
     # Written by `gated_cnn()`: a channel gate (a sigmoid of a global average pool multiplying
     # the activation it pooled: QLinearMul / DQ → Mul → Q of two tensors, broadcast), a Mul by
-    # a per-channel constant, a max pool, a dense layer.
+    # a per-channel constant, a padded average pool (QLinearAveragePool), a dense layer.
     "gated_cnn": ("models/int8/sources/gated_cnn.onnx", "models/int8/sources/gated_cnn.json"),
 }
 ROOT = os.path.join(HERE, "..")
@@ -422,7 +422,8 @@ def pooled_cnn():
 def gated_cnn():
     """A float CNN with a squeeze-and-excitation-like gate: conv + relu, its global average pool
     through a sigmoid multiplying it channel by channel (a Mul of two computed tensors,
-    broadcast), a Mul by a per-channel constant, a max pool and a dense layer. Seeded weights."""
+    broadcast), a Mul by a per-channel constant, a padded average pool and a dense layer.
+    Seeded weights."""
     from onnx import helper as h
     rng = np.random.default_rng(11)
     arr = lambda shape, sd, name: numpy_helper.from_array(rng.normal(0, sd, shape).astype(np.float32), name)
@@ -438,7 +439,8 @@ def gated_cnn():
         h.make_node("Sigmoid", ["g"], ["s"]),
         h.make_node("Mul", ["r1", "s"], ["m"]),
         h.make_node("Mul", ["m", "K"], ["m2"]),
-        h.make_node("MaxPool", ["m2"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+        # Padded positions count (count_include_pad = 1): every window divides by 9.
+        h.make_node("AveragePool", ["m2"], ["p"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], count_include_pad=1),
         h.make_node("Flatten", ["p"], ["f"]),
         h.make_node("Gemm", ["f", "W2", "B2"], ["y"], transB=1),
     ]

@@ -1,6 +1,7 @@
 //! Walks a quantized model's nodes (in file order, which ONNX requires to be topological) and
 //! builds the quantized graph.
 
+use super::average::AverageForm;
 use super::linear::{channel_rule, quotient_bound, ChannelRule, Requant, Weights};
 use super::mul::MulForm;
 use super::params::{int_range, Const, QParams};
@@ -19,6 +20,7 @@ use crate::ops::Window;
 use crate::proto::{decode_tensor, Attrs};
 use linear_ops::Pending;
 use moves::PendingConcat;
+use pools::PendingAverage;
 use std::collections::HashMap;
 use sums::{Binary, PendingBinary};
 use tract_onnx::pb;
@@ -100,6 +102,8 @@ enum Val {
     PendingBinary(Box<PendingBinary>),
     /// A GlobalAveragePool (node name) of a DequantizeLinear, waiting for its QuantizeLinear.
     PendingGlobalAverage(Act, String),
+    /// An AveragePool of a DequantizeLinear, waiting for its QuantizeLinear.
+    PendingAverage(Box<PendingAverage>),
 }
 
 struct Importer {
@@ -265,6 +269,11 @@ impl Importer {
             ("", "Mul") => self.qdq_binary(np, name, Binary::Mul)?,
             ("com.microsoft", "QLinearMul") => self.qlinear_mul(np, name)?,
             ("com.microsoft", "QLinearGlobalAveragePool") => self.qlinear_global_average(np, name)?,
+            ("com.microsoft", "QLinearAveragePool") => self.qlinear_average(np, name)?,
+            ("", "AveragePool") => {
+                let x = self.dq_act(np, 0, name)?;
+                Val::PendingAverage(Box::new(self.average_window(np, name, &x)?))
+            }
             ("", "GlobalAveragePool") => {
                 Val::PendingGlobalAverage(self.dq_act(np, 0, name)?, name.to_string())
             }
@@ -273,7 +282,7 @@ impl Importer {
             }
             (d, op) => {
                 return Err(ImportError::at(name, format!(
-                    "'{op}'{} is not imported from quantized models yet (imported: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, com.microsoft QGemm, QLinearSigmoid, QLinearLeakyRelu, QLinearConcat, QLinearAdd, QLinearMul and QLinearGlobalAveragePool; Conv, Gemm, MatMul, Add, Mul, GlobalAveragePool, Relu, Clip, Sigmoid, LeakyRelu between DequantizeLinear and QuantizeLinear; MaxPool; {})",
+                    "'{op}'{} is not imported from quantized models yet (imported: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, com.microsoft QGemm, QLinearSigmoid, QLinearLeakyRelu, QLinearConcat, QLinearAdd, QLinearMul, QLinearAveragePool and QLinearGlobalAveragePool; Conv, Gemm, MatMul, Add, Mul, AveragePool, GlobalAveragePool, Relu, Clip, Sigmoid, LeakyRelu between DequantizeLinear and QuantizeLinear; MaxPool; {})",
                     if d.is_empty() { String::new() } else { format!(" (domain '{d}')") },
                     views::VIEW_OPS.join(", "),
                 )))
@@ -449,6 +458,9 @@ impl Importer {
                 self.requantized(name, a, &y, &output(np, name)?).map(Val::Q)
             }
             Val::PendingConcat(ref p) => self.pending_concat(p, &y, &output(np, name)?).map(Val::Q),
+            Val::PendingAverage(ref p) => self
+                .average(p, (&y, AverageForm::Qdq), &output(np, name)?)
+                .map(Val::Q),
             Val::PendingGlobalAverage(ref a, ref node) => {
                 self.global_average(node, a, &y, &output(np, name)?).map(Val::Q)
             }
@@ -461,7 +473,7 @@ impl Importer {
                 .map(Val::Q)
             }
             Val::PendingUnary(ref a, f) => self.table(name, a, (f, &y), &output(np, name)?).map(Val::Q),
-            _ => Err(ImportError::at(name, "QuantizeLinear of a float op other than Conv, Gemm, MatMul, Add, Mul, GlobalAveragePool, Relu, Clip, Sigmoid, LeakyRelu or a view is not imported yet")),
+            _ => Err(ImportError::at(name, "QuantizeLinear of a float op other than Conv, Gemm, MatMul, Add, Mul, AveragePool, GlobalAveragePool, Relu, Clip, Sigmoid, LeakyRelu or a view is not imported yet")),
         };
         self.vals.insert(x, v);
         result

@@ -8,7 +8,9 @@
 //! QuantizeLinear), com.microsoft QLinearAdd and an Add between DequantizeLinear and
 //! QuantizeLinear (see `add`), com.microsoft QLinearMul and a Mul between DequantizeLinear and
 //! QuantizeLinear, of two tensors or of a tensor and a constant (see `mul`), com.microsoft QLinearGlobalAveragePool and a GlobalAveragePool
-//! between DequantizeLinear and QuantizeLinear (exact sums, ORT's requantization), com.microsoft QLinearSigmoid and QLinearLeakyRelu and a Relu,
+//! between DequantizeLinear and QuantizeLinear (exact sums, ORT's requantization),
+//! com.microsoft QLinearAveragePool and an AveragePool between DequantizeLinear and
+//! QuantizeLinear (window sums, a rule within f32's error of ORT's; see `average`), com.microsoft QLinearSigmoid and QLinearLeakyRelu and a Relu,
 //! Sigmoid or LeakyRelu between DequantizeLinear and QuantizeLinear (a table over the int8
 //! values, see `unary`), MaxPool, the views of `views` (Reshape, Transpose, Concat, ...) of int8 tensors,
 //! requantizations between two scales (a DequantizeLinear → QuantizeLinear pair,
@@ -17,6 +19,7 @@
 //! Every other op is refused by name.
 
 mod add;
+mod average;
 mod graph;
 mod linear;
 mod mul;

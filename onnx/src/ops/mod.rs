@@ -25,7 +25,7 @@ mod split;
 
 pub use activation::Activation;
 pub use batchnorm::BatchNorm;
-pub(crate) use pool::{max_op, Window};
+pub(crate) use pool::{average_geometry, max_op, Window};
 
 use super::proto::Attrs;
 use super::quantize::QuantCtx;

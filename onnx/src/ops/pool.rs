@@ -321,6 +321,65 @@ impl AvgPool {
     }
 }
 
+impl AvgPool {
+    /// The pool as a linear op's geometry over an input of `shape`, with one weight set per
+    /// divisor that occurs (border windows may count fewer positions): the divisors, in the
+    /// order of the sets.
+    fn linear_geometry(
+        &self,
+        node: &str,
+        shape: &[usize],
+    ) -> Result<(Geometry, Vec<u32>), FrontendError> {
+        check_4d_shape(node, shape)?;
+        let PoolGeometry {
+            out,
+            pads,
+            kernel: k,
+            strides: s,
+        } = self.geometry(node, shape)?;
+        let mut geometry = Geometry::AvgPool2d {
+            c: shape[1],
+            h: shape[2],
+            w: shape[3],
+            kernel: k,
+            stride: s,
+            pad: [pads[0], pads[1]],
+            pad_end: [pads[2], pads[3]],
+            out,
+            count_include_pad: self.count_include_pad,
+            set_for_count: Vec::new(),
+        };
+        let mut counts: Vec<u32> = (0..shape[1] * out[0] * out[1])
+            .map(|p| geometry.avg_window(p).1)
+            .collect();
+        counts.sort_unstable();
+        counts.dedup();
+        if let Geometry::AvgPool2d { set_for_count, .. } = &mut geometry {
+            *set_for_count = counts
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| (c, i as u32))
+                .collect();
+        }
+        Ok((geometry, counts))
+    }
+}
+
+/// An AveragePool node's linear geometry over an input of `shape` and its divisors (int8
+/// import), with whether padded positions count.
+pub(crate) fn average_geometry(
+    a: &Attrs<'_>,
+    node: &str,
+    shape: &[usize],
+) -> Result<(Geometry, Vec<u32>, bool), FrontendError> {
+    let pool = AvgPool {
+        window: Some(Window::parse(a, false)?),
+        count_include_pad: a.int("count_include_pad")?.unwrap_or(0) != 0,
+    };
+    let (g, counts) = pool.linear_geometry(node, shape)?;
+    Ok((g, counts, pool.count_include_pad))
+}
+
 impl OnnxOp for AvgPool {
     fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
         let x = input(node, inputs, 0)?;
@@ -364,43 +423,13 @@ impl OnnxOp for AvgPool {
     fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
         let x = q.act_input(node, 0)?;
         let shape = q.graph.tensors[x.id].shape.clone();
-        let PoolGeometry {
-            out,
-            pads,
-            kernel: k,
-            strides: s,
-        } = self.geometry(&q.node(node).name, &shape)?;
-        let kk = k[0] * k[1];
+        let (geometry, counts) = self.linear_geometry(&q.node(node).name, &shape)?;
+        let kk = geometry.avg_window(0).0.len(); // the kernel's taps
         let o = q.node(node).outputs[0];
-        let mut geometry = Geometry::AvgPool2d {
-            c: shape[1],
-            h: shape[2],
-            w: shape[3],
-            kernel: k,
-            stride: s,
-            pad: [pads[0], pads[1]],
-            pad_end: [pads[2], pads[3]],
-            out,
-            count_include_pad: self.count_include_pad,
-            set_for_count: Vec::new(),
-        };
-        // One weight set per divisor that occurs (border windows count fewer positions).
-        let mut counts: Vec<u32> = (0..shape[1] * out[0] * out[1])
-            .map(|p| geometry.avg_window(p).1)
-            .collect();
-        counts.sort_unstable();
-        counts.dedup();
         let sets: Vec<RealWeightSet> = counts
             .iter()
             .map(|&c| (vec![1.0 / c.max(1) as f64; kk], vec![0.0]))
             .collect();
-        if let Geometry::AvgPool2d { set_for_count, .. } = &mut geometry {
-            *set_for_count = counts
-                .iter()
-                .enumerate()
-                .map(|(i, &c)| (c, i as u32))
-                .collect();
-        }
         q.linear(node, x, o, &sets, 1, geometry)
     }
 

@@ -1,7 +1,9 @@
-//! Max pools of int8 values and global average pools (QLinearGlobalAveragePool, DQ →
-//! GlobalAveragePool → Q).
+//! Max pools of int8 values, global average pools (QLinearGlobalAveragePool, DQ →
+//! GlobalAveragePool → Q) and windowed ones (QLinearAveragePool, DQ → AveragePool → Q; see
+//! `int8::average` for the rule).
 
 use super::*;
+use crate::int8::average::AverageForm;
 
 impl Importer {
     // --- max pools -----------------------------------------------------------------------
@@ -39,6 +41,18 @@ impl Importer {
         np: &pb::NodeProto,
         name: &str,
     ) -> Result<Val, ImportError> {
+        let (x, y) = self.qlinear_pool_operands(np, name)?;
+        self.global_average(name, &x, &y, &output(np, name)?)
+            .map(Val::Q)
+    }
+
+    /// A com.microsoft QLinear pool's input (0, its parameters at 1, 2) and output parameters
+    /// (3, 4), for NCHW tensors.
+    fn qlinear_pool_operands(
+        &self,
+        np: &pb::NodeProto,
+        name: &str,
+    ) -> Result<(Act, QParams), ImportError> {
         let channels_last = Attrs::new(np, name)
             .int("channels_last")
             .map_err(|e| ImportError::at(name, e.to_string()))?
@@ -46,16 +60,14 @@ impl Importer {
         if channels_last != 0 {
             return Err(ImportError::at(
                 name,
-                "channels_last QLinearGlobalAveragePool is not imported",
+                format!("channels_last {} is not imported", np.op_type),
             ));
         }
         let x = Act {
             q: self.params(np, (1, 2), name)?,
             ..self.act(np, 0, name)?
         };
-        let y = self.params(np, (3, 4), name)?;
-        self.global_average(name, &x, &y, &output(np, name)?)
-            .map(Val::Q)
+        Ok((x, self.params(np, (3, 4), name)?))
     }
 
     /// Each channel's mean, as ONNX Runtime's QLinearGlobalAveragePool computes it: the
@@ -97,4 +109,118 @@ impl Importer {
         };
         self.requantize(name, acc, &[rule], y, out)
     }
+
+    // --- windowed average pools ---------------------------------------------------------
+
+    /// com.microsoft QLinearAveragePool (NCHW).
+    pub(super) fn qlinear_average(
+        &mut self,
+        np: &pb::NodeProto,
+        name: &str,
+    ) -> Result<Val, ImportError> {
+        let (x, y) = self.qlinear_pool_operands(np, name)?;
+        let pool = self.average_window(np, name, &x)?;
+        self.average(&pool, (&y, AverageForm::QLinear), &output(np, name)?)
+            .map(Val::Q)
+    }
+
+    /// The window of an average pool of `x`, as a linear op's geometry, with its divisors.
+    pub(super) fn average_window(
+        &self,
+        np: &pb::NodeProto,
+        name: &str,
+        x: &Act,
+    ) -> Result<PendingAverage, ImportError> {
+        let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
+        let (geometry, divisors, include_pad) =
+            crate::ops::average_geometry(&Attrs::new(np, name), name, &x.shape).map_err(fe)?;
+        let taps = geometry.avg_window(0).0.len();
+        if include_pad && divisors.iter().any(|&d| d as usize != taps) {
+            return Err(ImportError::at(
+                name,
+                "count_include_pad with windows past the padding (ceil_mode): ONNX Runtime's divisor there is not imported",
+            ));
+        }
+        Ok(PendingAverage {
+            name: name.to_string(),
+            x: x.clone(),
+            geometry,
+            divisors,
+        })
+    }
+
+    /// The windows' means as ONNX Runtime computes them, proven as `average::fit`'s rule: the
+    /// window sums times each divisor's multiplier (a linear op), requantized.
+    pub(super) fn average(
+        &mut self,
+        p: &PendingAverage,
+        (y, form): (&QParams, AverageForm),
+        out: &str,
+    ) -> Result<Act, ImportError> {
+        let name = p.name.as_str();
+        let (ax, ay) = (p.x.q.affine(name)?, y.affine(out)?);
+        let r = crate::int8::average::fit(form, (&ax, &ay), &p.divisors).ok_or_else(|| {
+            ImportError::at(name, "no integer rule for this AveragePool's scales")
+        })?;
+        let Geometry::AvgPool2d { c, out: hw, .. } = p.geometry else {
+            return Err(ImportError::at(name, "an average pool without its window"));
+        };
+        let shape = vec![1, c, hw[0], hw[1]];
+        let taps = p.geometry.avg_window(0).0.len();
+        let acc = self.tensor(
+            &format!("{name} (sums)"),
+            shape.clone(),
+            TensorKind::Accumulator,
+            None,
+        )?;
+        let op = LinearOp {
+            name: name.to_string(),
+            input: p.x.id,
+            output: acc,
+            sets: r
+                .mults
+                .iter()
+                .map(|&m| WeightSet {
+                    m: 1,
+                    k: taps,
+                    w: vec![m; taps],
+                    b: vec![0],
+                })
+                .collect(),
+            geometry: p.geometry.clone(),
+        };
+        let n = c * hw[0] * hw[1];
+        let offsets = Weights::offsets(&op, ax.zero_point(), n)
+            .into_iter()
+            .map(|o| o + r.offset)
+            .collect();
+        self.g.ops.push(QOp::Linear(op));
+        let (lo, hi) = ax.range();
+        let dev = (hi - ax.zero_point()).max(ax.zero_point() - lo);
+        let bound = (r.mults.iter().zip(&p.divisors))
+            .map(|(&m, &d)| m.saturating_mul(i64::from(d)).saturating_mul(dev))
+            .max()
+            .unwrap_or(0)
+            .saturating_add(r.offset.abs());
+        let rule = ChannelRule {
+            rule: r.rule,
+            exact: r.ambiguous == 0,
+            bound,
+        };
+        let acc = Accumulated {
+            id: acc,
+            shape,
+            inner: n,
+            offsets,
+        };
+        self.requantize(name, acc, &[rule], y, out)
+    }
+}
+
+/// An average pool's input and window, waiting for its QuantizeLinear (QDQ).
+pub(super) struct PendingAverage {
+    name: String,
+    x: Act,
+    geometry: Geometry,
+    divisors: Vec<u32>,
 }
