@@ -1,5 +1,5 @@
 //! The int8 fixtures of `models/int8` (ONNX Runtime's quantization tool applied to the shared
-//! CNNs and four float models of `models/` by `models/generate_int8.py`, with ONNX Runtime's outputs under both optimization
+//! CNNs and seven float models of `models/` by `models/generate_int8.py`, with ONNX Runtime's outputs under both optimization
 //! levels): they are complete and well formed, the random inputs they were recorded on are
 //! reproducible here, every static variant compiles and dynamic quantization (not imported
 //! yet) is refused with one clear error, and the imported models compute ONNX Runtime's
@@ -446,4 +446,78 @@ fn a_gemm_with_trans_a_reads_its_input_transposed() {
     let got = vals[g.outputs[0]].clone();
     let expected: Vec<i128> = want.iter().chain(&second).copied().collect();
     assert_eq!(got, expected);
+}
+
+/// gated_cnn's variant `variant` with `attrs` set on its (QLinear)AveragePool node.
+fn gated_pool_with(variant: &str, attrs: &[(&str, i64)]) -> ModelProto {
+    use tract_onnx::pb::{attribute_proto::AttributeType, AttributeProto};
+    let path = root().join(format!("models/int8/gated_cnn/{variant}.onnx"));
+    let mut proto = ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
+    let graph = proto.graph.as_mut().unwrap();
+    let pool = graph
+        .node
+        .iter_mut()
+        .find(|n| n.op_type.ends_with("AveragePool") && !n.op_type.contains("Global"))
+        .unwrap();
+    for &(name, i) in attrs {
+        pool.attribute.retain(|a| a.name != name);
+        pool.attribute.push(AttributeProto {
+            name: name.into(),
+            r#type: AttributeType::Int as i32,
+            i,
+            ..Default::default()
+        });
+    }
+    proto
+}
+
+/// Without the padding counted, gated_cnn's QDQ pool divides by 4, 6 and 9 at its input's
+/// scale (the quantizer's QDQ form keeps it): a mean of an even divisor can be exactly a half,
+/// which ONNX Runtime's f32 arithmetic may round either way, so `compile` reports the pool as
+/// within 1 LSB (and still proves it).
+#[test]
+fn an_average_pool_whose_mean_can_be_a_half_is_reported_within_one_lsb() {
+    let node = "AveragePool";
+    for variant in ["qdq_per_tensor_s8s8", "qdq_per_tensor_u8s8"] {
+        let proto = gated_pool_with(variant, &[("count_include_pad", 0)]);
+        let im = import(proto.graph.as_ref().unwrap(), 13).unwrap();
+        let pool: Vec<_> = im
+            .requants
+            .iter()
+            .filter(|r| r.node.starts_with(node))
+            .collect();
+        assert_eq!(pool.len(), 1, "{variant}");
+        assert_eq!((pool[0].channels, pool[0].exact), (1, 0), "{variant}");
+        let g = &im.graph;
+        let a = g.tensors[g.inputs[0]].affine.unwrap();
+        let q: Vec<i128> = shipped_input("gated_cnn")
+            .iter()
+            .map(|&v| i128::from(a.quantize(v as f32)))
+            .collect();
+        assert_eq!(g.eval(&[q]).unwrap()[g.outputs[0]].len(), 6);
+        // As the quantizer wrote it (padding counted: every divisor 9), exact.
+        let proto = gated_pool_with(variant, &[]);
+        let im = import(proto.graph.as_ref().unwrap(), 13).unwrap();
+        let pool = im
+            .requants
+            .iter()
+            .find(|r| r.node.starts_with(node))
+            .unwrap();
+        assert_eq!((pool.channels, pool.exact), (1, 1), "{variant}");
+    }
+}
+
+/// With `ceil_mode`, the last window runs past the padded border; where the padding counts,
+/// ONNX's divisor there is not the kernel's size that ONNX Runtime's kernels use: refused.
+#[test]
+fn a_counted_padding_with_windows_past_it_is_refused() {
+    let proto = gated_pool_with("qoperator_per_tensor_s8s8", &[("ceil_mode", 1)]);
+    let err = import(proto.graph.as_ref().unwrap(), 13)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("count_include_pad") && err.contains("ceil_mode"),
+        "{err}"
+    );
 }

@@ -11,7 +11,7 @@
 //! `M_d` the divisor's exact ratio to `n` bits (its own error kept below a quarter of `E`).
 //! The sums that come within `E` of a half are counted: there the rule may be 1 LSB from
 //! ONNX Runtime (`compile` reports the pool as within 1 LSB). With the input's scale (what
-//! ONNX Runtime's quantizer gives a pool's output) and an odd divisor, `v` is never within
+//! ONNX Runtime's quantizer gives a QDQ pool's output) and an odd divisor, `v` is never within
 //! `1/(2d)` of a half and the rule is exact for every input; an even divisor makes exact
 //! halves, which the two forms round differently when f32 computes them exactly:
 //! QLinearAveragePool adds `z_y` before rounding half to even, QuantizeLinear after.

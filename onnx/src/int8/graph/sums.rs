@@ -37,7 +37,13 @@ pub(super) fn ordered(
 ) -> Result<(Act, Summand), ImportError> {
     match (a, b) {
         (Summand::Act(a), b) | (b, Summand::Act(a)) => Ok((a, b)),
-        _ => Err(ImportError::at(name, format!("an {op:?} of two constants"))),
+        _ => Err(ImportError::at(
+            name,
+            match op {
+                Binary::Add => "an Add of two constants",
+                Binary::Mul => "a Mul of two constants",
+            },
+        )),
     }
 }
 
