@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Generates models/int8/: the shared CNN models (../shared/models) and seven float models of this
+"""Generates models/int8/: the shared CNN models (../shared/models) and eight float models of this
 repository (tiny_cnn, leaky_steep and opset10 of models/ops, and concat_cnn, residual_cnn,
-pooled_cnn and gated_cnn written here: MaxPool, LeakyRelu, Unsqueeze, Concat of different
-scales, Transpose, Add, GlobalAveragePool, Mul, AveragePool) quantized by ONNX Runtime's own quantization tool, with ONNX Runtime's outputs for each, under ORT_ENABLE_ALL and ORT_DISABLE_ALL,
+pooled_cnn, gated_cnn and gelu_mlp written here: MaxPool, LeakyRelu, Unsqueeze, Concat of
+different scales, Transpose, Add, GlobalAveragePool, Mul, AveragePool, float GELU and Tanh)
+quantized by ONNX Runtime's own quantization tool, with ONNX Runtime's outputs for each, under ORT_ENABLE_ALL and ORT_DISABLE_ALL,
 on the shipped input and on 100 seeded random inputs. These are the fixtures of the int8 issue
 (16): the proven outputs must equal these. CI uses the committed files and needs no Python.
 
@@ -62,6 +63,9 @@ REPO_MODELS = {
     # the activation it pooled: QLinearMul / DQ → Mul → Q of two tensors, broadcast), a Mul by
     # a per-channel constant, a padded average pool (QLinearAveragePool), a dense layer.
     "gated_cnn": ("models/int8/sources/gated_cnn.onnx", "models/int8/sources/gated_cnn.json"),
+    # Written by `gelu_mlp()`: dense layers with activations the quantizer leaves in float
+    # between DequantizeLinear and QuantizeLinear (a GELU written out with Erf, a Tanh).
+    "gelu_mlp": ("models/int8/sources/gelu_mlp.onnx", "models/int8/sources/gelu_mlp.json"),
 }
 ROOT = os.path.join(HERE, "..")
 
@@ -447,12 +451,40 @@ def gated_cnn():
     save_source("gated_cnn", nodes, init, [1, 2, 6, 6], [1, 6], rng)
 
 
+def gelu_mlp():
+    """A float MLP whose activations ONNX Runtime's quantizer leaves in float (float islands):
+    a GELU written out, x·0.5·(1 + erf(x/√2)), and a Tanh. Seeded weights."""
+    from onnx import helper as h
+    rng = np.random.default_rng(12)
+    arr = lambda shape, sd, name: numpy_helper.from_array(rng.normal(0, sd, shape).astype(np.float32), name)
+    scalar = lambda v, name: numpy_helper.from_array(np.array(v, dtype=np.float32), name)
+    init = [
+        arr((16, 8), 0.6, "W1"), arr((16,), 0.1, "B1"),
+        arr((12, 16), 0.4, "W2"), arr((12,), 0.1, "B2"),
+        arr((5, 12), 0.5, "W3"), arr((5,), 0.1, "B3"),
+        scalar(1.4142135, "sqrt2"), scalar(1.0, "one"), scalar(0.5, "half"),
+    ]
+    nodes = [
+        h.make_node("Gemm", ["x", "W1", "B1"], ["h1"], transB=1),
+        h.make_node("Div", ["h1", "sqrt2"], ["d"]),
+        h.make_node("Erf", ["d"], ["e"]),
+        h.make_node("Add", ["e", "one"], ["e1"]),
+        h.make_node("Mul", ["h1", "e1"], ["g0"]),
+        h.make_node("Mul", ["g0", "half"], ["g"]),
+        h.make_node("Gemm", ["g", "W2", "B2"], ["h2"], transB=1),
+        h.make_node("Tanh", ["h2"], ["t"]),
+        h.make_node("Gemm", ["t", "W3", "B3"], ["y"], transB=1),
+    ]
+    save_source("gelu_mlp", nodes, init, [1, 8], [1, 5], rng)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     concat_cnn()
     residual_cnn()
     pooled_cnn()
     gated_cnn()
+    gelu_mlp()
     refused_models()
     with open(os.path.join(OUT, "requant.json"), "w") as f:
         json.dump({"cases": requant_cases(np.random.default_rng(16))}, f, separators=(",", ":"))

@@ -1527,6 +1527,9 @@ fn int8_models_compile_without_calibration_and_prove_onnx_runtimes_integers() {
         // with zero points).
         ("gated_cnn", "qoperator_per_tensor_s8s8"),
         ("gated_cnn", "qdq_per_tensor_u8s8"),
+        // Float islands (Div → Erf, Tanh between DequantizeLinear and QuantizeLinear): tables.
+        ("gelu_mlp", "qdq_per_tensor_u8s8"),
+        ("gelu_mlp", "qoperator_per_tensor_s8s8"),
     ] {
         let (onnx, fx, input) = int8_fixture(model, variant);
         let dir = tmp.path().join(variant);
@@ -1535,6 +1538,12 @@ fn int8_models_compile_without_calibration_and_prove_onnx_runtimes_integers() {
             out.contains("requant:") && out.contains("zero point"),
             "{out}"
         );
+        if model == "gelu_mlp" {
+            assert!(
+                out.contains("table:    ") && out.contains("Tanh of an int8 value"),
+                "{out}"
+            );
+        }
         let proof = tmp.path().join(format!("{model}.{variant}.proof.json"));
         setup_prove_verify(&dir, &input, &proof);
         // The listed outputs are ONNX Runtime's integers (case 0: the shipped input) on the

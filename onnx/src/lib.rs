@@ -217,6 +217,8 @@ pub struct Compiled {
     /// An imported int8 model's requantizations: per op, how many channels are exactly ONNX
     /// Runtime's rule for every input.
     pub requants: Vec<int8::RequantReport>,
+    /// An imported int8 model's float islands (tables).
+    pub tables: Vec<int8::TableReport>,
     /// When the tolerance is missed: each quantized tensor standing for an ONNX tensor, in
     /// graph order, with its error on the calibration input (which op loses the accuracy).
     pub tensor_accuracy: Vec<TensorAccuracy>,
@@ -359,6 +361,7 @@ pub fn compile_from(
         model: CompiledModel::new(graph, choice.shape, choice.estimate_s, provenance),
         accuracy: Some(acc),
         requants: Vec::new(),
+        tables: Vec::new(),
         tensor_accuracy,
         onnx_nodes,
         folded_nodes,
@@ -393,6 +396,7 @@ fn compile_imported(
         model: CompiledModel::new(imported.graph, choice.shape, choice.estimate_s, provenance),
         accuracy: None,
         requants: imported.requants,
+        tables: imported.tables,
         tensor_accuracy: Vec::new(),
         onnx_nodes,
         folded_nodes: 0,

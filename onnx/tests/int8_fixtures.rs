@@ -521,3 +521,54 @@ fn a_counted_padding_with_windows_past_it_is_refused() {
         "{err}"
     );
 }
+
+/// gelu_mlp's QDQ s8s8 variant, with `edit` applied to its graph.
+fn gelu_with(edit: impl FnOnce(&mut tract_onnx::pb::GraphProto)) -> ModelProto {
+    let path = root().join("models/int8/gelu_mlp/qdq_per_tensor_s8s8.onnx");
+    let mut proto = ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
+    edit(proto.graph.as_mut().unwrap());
+    proto
+}
+
+/// The float ops the quantizer leaves between DequantizeLinear and QuantizeLinear (Div → Erf,
+/// Tanh) are tables over their int8 input, reported with the entries near a level's boundary.
+#[test]
+fn float_islands_are_tables_over_their_int8_input() {
+    let im = import(gelu_with(|_| {}).graph.as_ref().unwrap(), 13).unwrap();
+    let ops: Vec<String> = im.tables.iter().map(|t| t.ops.join(" ")).collect();
+    assert_eq!(ops, ["Div Erf", "Tanh"]);
+    assert!(im
+        .tables
+        .iter()
+        .all(|t| t.entries == 256 && t.uncertain <= 2));
+}
+
+#[test]
+fn float_islands_that_are_not_one_function_of_one_int8_tensor_are_refused() {
+    // Div of the first layer's output by the model's input (two int8 tensors).
+    let proto = gelu_with(|g| {
+        let div = g.node.iter_mut().find(|n| n.op_type == "Div").unwrap();
+        div.input[1] = "x_DequantizeLinear_Output".into();
+    });
+    let err = import(proto.graph.as_ref().unwrap(), 13)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("two different int8 tensors"), "{err}");
+    // A constant of more than one element makes the function depend on the position.
+    let proto = gelu_with(|g| {
+        let c = g
+            .initializer
+            .iter_mut()
+            .find(|t| t.name == "sqrt2")
+            .unwrap();
+        c.dims = vec![2];
+        c.float_data = vec![1.4, 1.5];
+        c.raw_data.clear();
+    });
+    let err = import(proto.graph.as_ref().unwrap(), 13)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("more than one element"), "{err}");
+}

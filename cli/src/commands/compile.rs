@@ -159,6 +159,24 @@ fn print_requants(c: &Compiled) {
     }
 }
 
+/// An imported model's float islands: which ops each table stands for, and whether any entry
+/// is close enough to a level's boundary for ONNX Runtime's f32 kernels to round it the other
+/// way.
+fn print_tables(c: &Compiled) {
+    for t in &c.tables {
+        println!(
+            "  table:    '{}': {} of an int8 value, {} entries: {}",
+            t.node,
+            t.ops.join(" → "),
+            t.entries,
+            match t.uncertain {
+                0 => "every one farther from a level's boundary than f32's error (ONNX Runtime's integers)".to_string(),
+                n => format!("{n} within f32's error of a level's boundary (within 1 LSB of ONNX Runtime there)"),
+            }
+        );
+    }
+}
+
 /// Prints the compile summary.
 pub fn summary(c: &Compiled, dir: &std::path::Path) {
     let m = &c.model;
@@ -210,7 +228,10 @@ pub fn summary(c: &Compiled, dir: &std::path::Path) {
                 " -- ABOVE the requested tolerance"
             }
         ),
-        None => print_requants(c),
+        None => {
+            print_requants(c);
+            print_tables(c);
+        }
     }
     print_lossy_ops(c);
     println!(

@@ -8,6 +8,7 @@ use super::params::{int_range, Const, QParams};
 use super::unary::Unary;
 use super::views;
 
+mod islands;
 mod linear_ops;
 mod moves;
 mod pools;
@@ -15,9 +16,10 @@ mod products;
 mod sums;
 mod tables;
 
-use super::{ImportError, Imported, RequantReport};
+use super::{ImportError, Imported, RequantReport, TableReport};
 use crate::ops::Window;
 use crate::proto::{decode_tensor, Attrs};
+use islands::Island;
 use linear_ops::Pending;
 use moves::PendingConcat;
 use pools::PendingAverage;
@@ -104,6 +106,8 @@ enum Val {
     PendingGlobalAverage(Act, String),
     /// An AveragePool of a DequantizeLinear, waiting for its QuantizeLinear.
     PendingAverage(Box<PendingAverage>),
+    /// Elementwise float ops of one DequantizeLinear, waiting for their QuantizeLinear.
+    Island(Box<Island>),
 }
 
 struct Importer {
@@ -111,6 +115,7 @@ struct Importer {
     vals: HashMap<String, Val>,
     g: QuantizedGraph,
     requants: Vec<RequantReport>,
+    tables: Vec<TableReport>,
     /// The widest `quotient_bits` of the requantizations.
     q_bits: u32,
     /// The model's default-domain opset.
@@ -175,6 +180,7 @@ impl Importer {
             vals: HashMap::new(),
             g,
             requants: Vec::new(),
+            tables: Vec::new(),
             q_bits: 0,
             opset,
         })
@@ -243,6 +249,11 @@ impl Importer {
         if (np.domain.as_str(), np.op_type.as_str()) == ("", "Constant") {
             let c = constant(np, name, self.opset)?;
             self.consts.insert(out, c);
+            return Ok(());
+        }
+        if self.is_island_op(np) {
+            let val = self.island(np, name)?;
+            self.vals.insert(out, val);
             return Ok(());
         }
         let val = match (np.domain.as_str(), np.op_type.as_str()) {
@@ -458,6 +469,9 @@ impl Importer {
                 self.requantized(name, a, &y, &output(np, name)?).map(Val::Q)
             }
             Val::PendingConcat(ref p) => self.pending_concat(p, &y, &output(np, name)?).map(Val::Q),
+            Val::Island(ref isl) => self
+                .island_table(name, isl, &y, &output(np, name)?)
+                .map(Val::Q),
             Val::PendingAverage(ref p) => self
                 .average(p, (&y, AverageForm::Qdq), &output(np, name)?)
                 .map(Val::Q),
@@ -589,6 +603,7 @@ impl Importer {
         Ok(Imported {
             graph: self.g,
             requants: self.requants,
+            tables: self.tables,
             onnx_nodes: graph.node.len(),
         })
     }

@@ -13,7 +13,8 @@
 //! QuantizeLinear (window sums, a rule within f32's error of ORT's; see `average`), com.microsoft QLinearSigmoid and QLinearLeakyRelu and a Relu,
 //! Sigmoid or LeakyRelu between DequantizeLinear and QuantizeLinear (a table over the int8
 //! values, see `unary`), MaxPool, the views of `views` (Reshape, Transpose, Concat, ...) of int8 tensors,
-//! requantizations between two scales (a DequantizeLinear → QuantizeLinear pair,
+//! float islands (elementwise float ops of one int8 tensor between DequantizeLinear and
+//! QuantizeLinear: a table, see `island`), requantizations between two scales (a DequantizeLinear → QuantizeLinear pair,
 //! com.microsoft QLinearConcat, a Concat of DequantizeLinear outputs with different scales: a
 //! table, like a unary op's), and DequantizeLinear of the outputs.
 //! Every other op is refused by name.
@@ -21,6 +22,7 @@
 mod add;
 mod average;
 mod graph;
+mod island;
 mod linear;
 mod mul;
 mod params;
@@ -63,6 +65,21 @@ pub struct RequantReport {
     pub half_even: usize,
 }
 
+/// A float island of an imported model (elementwise float ops between a DequantizeLinear and
+/// a QuantizeLinear, proven as a table), for `compile`'s summary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableReport {
+    /// The QuantizeLinear ending the island.
+    pub node: String,
+    /// The island's op types, in order.
+    pub ops: Vec<String>,
+    /// Table entries (the input type's integers).
+    pub entries: usize,
+    /// Entries whose value lies within f32's error of a level's boundary (ONNX Runtime's
+    /// integer may be 1 LSB away there).
+    pub uncertain: usize,
+}
+
 /// An imported model.
 #[derive(Clone, Debug)]
 pub struct Imported {
@@ -70,6 +87,8 @@ pub struct Imported {
     pub graph: zkinfer_circuits::QuantizedGraph,
     /// Its requantizations.
     pub requants: Vec<RequantReport>,
+    /// Its float islands.
+    pub tables: Vec<TableReport>,
     /// Nodes of the ONNX graph.
     pub onnx_nodes: usize,
 }

@@ -56,7 +56,18 @@ impl Importer {
         out: &str,
     ) -> Result<Act, ImportError> {
         let (ax, ay) = (x.q.affine(name)?, y.affine(name)?);
-        let (lo, values) = f.table(&ax, &ay);
+        self.tabulated(name, x, f.table(&ax, &ay), y, out)
+    }
+
+    /// The table `values` (from `lo`) applied to `x`'s integers, giving `y`'s.
+    pub(super) fn tabulated(
+        &mut self,
+        name: &str,
+        x: &Act,
+        (lo, values): (i64, Vec<i64>),
+        y: &QParams,
+        out: &str,
+    ) -> Result<Act, ImportError> {
         self.g.functions.push(FnKind::Tabulated { lo, values });
         let func = u32::try_from(self.g.functions.len() - 1).unwrap_or(u32::MAX);
         let id = self.tensor(out, x.shape.clone(), TensorKind::Activation, Some(y))?;
