@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Generates models/int8/: the shared CNN models (../shared/models) and eight float models of this
+"""Generates models/int8/: the shared CNN models (../shared/models) and nine float models of this
 repository (tiny_cnn, leaky_steep and opset10 of models/ops, and concat_cnn, residual_cnn,
-pooled_cnn, gated_cnn and gelu_mlp written here: MaxPool, LeakyRelu, Unsqueeze, Concat of
-different scales, Transpose, Add, GlobalAveragePool, Mul, AveragePool, float GELU and Tanh)
-quantized by ONNX Runtime's own quantization tool, with ONNX Runtime's outputs for each, under ORT_ENABLE_ALL and ORT_DISABLE_ALL,
+pooled_cnn, gated_cnn, gelu_mlp and token_mixer written here: MaxPool, LeakyRelu, Unsqueeze,
+Concat of different scales, Transpose, Add, GlobalAveragePool, Mul, AveragePool, float GELU and
+Tanh, MatMul of two computed tensors) quantized by ONNX Runtime's own quantization tool, with ONNX Runtime's outputs for each, under ORT_ENABLE_ALL and ORT_DISABLE_ALL,
 on the shipped input and on 100 seeded random inputs. These are the fixtures of the int8 issue
 (16): the proven outputs must equal these. CI uses the committed files and needs no Python.
 
@@ -66,6 +66,9 @@ REPO_MODELS = {
     # Written by `gelu_mlp()`: dense layers with activations the quantizer leaves in float
     # between DequantizeLinear and QuantizeLinear (a GELU written out with Erf, a Tanh).
     "gelu_mlp": ("models/int8/sources/gelu_mlp.onnx", "models/int8/sources/gelu_mlp.json"),
+    # Written by `token_mixer()`: products of two computed tensors, as attention has (Q·Kᵀ,
+    # then its product with V: QLinearMatMul / DQ → MatMul → Q of two tensors), batched.
+    "token_mixer": ("models/int8/sources/token_mixer.onnx", "models/int8/sources/token_mixer.json"),
 }
 ROOT = os.path.join(HERE, "..")
 
@@ -478,6 +481,38 @@ def gelu_mlp():
     save_source("gelu_mlp", nodes, init, [1, 8], [1, 5], rng)
 
 
+def token_mixer():
+    """Attention's products without its softmax: for 4 tokens of 6 features, Q = X·Wq, K = X·Wk
+    and V = X·Wv, S = Relu(Q·Kᵀ) (a product of two computed tensors, K transposed), then S·V, a
+    dense layer. Two heads side by side as a batch axis. Seeded weights."""
+    from onnx import helper as h
+    rng = np.random.default_rng(13)
+    arr = lambda shape, sd, name: numpy_helper.from_array(rng.normal(0, sd, shape).astype(np.float32), name)
+    shape = lambda v, name: numpy_helper.from_array(np.array(v, dtype=np.int64), name)
+    init = [
+        arr((6, 6), 0.5, "Wq"), arr((6, 6), 0.5, "Wk"), arr((6, 6), 0.5, "Wv"),
+        arr((5, 24), 0.3, "Wo"), arr((5,), 0.1, "Bo"),
+        shape([1, 4, 2, 3], "heads"), shape([1, 24], "flat"),
+    ]
+    nodes = [
+        h.make_node("MatMul", ["x", "Wq"], ["q"]),
+        h.make_node("MatMul", ["x", "Wk"], ["k"]),
+        h.make_node("MatMul", ["x", "Wv"], ["v"]),
+        h.make_node("Reshape", ["q", "heads"], ["q4"]),
+        h.make_node("Reshape", ["k", "heads"], ["k4"]),
+        h.make_node("Reshape", ["v", "heads"], ["v4"]),
+        h.make_node("Transpose", ["q4"], ["qh"], perm=[0, 2, 1, 3]),
+        h.make_node("Transpose", ["k4"], ["kt"], perm=[0, 2, 3, 1]),
+        h.make_node("Transpose", ["v4"], ["vh"], perm=[0, 2, 1, 3]),
+        h.make_node("MatMul", ["qh", "kt"], ["s"]),
+        h.make_node("Relu", ["s"], ["r"]),
+        h.make_node("MatMul", ["r", "vh"], ["o"]),
+        h.make_node("Reshape", ["o", "flat"], ["f"]),
+        h.make_node("Gemm", ["f", "Wo", "Bo"], ["y"], transB=1),
+    ]
+    save_source("token_mixer", nodes, init, [1, 4, 6], [1, 5], rng)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     concat_cnn()
@@ -485,6 +520,7 @@ def main():
     pooled_cnn()
     gated_cnn()
     gelu_mlp()
+    token_mixer()
     refused_models()
     with open(os.path.join(OUT, "requant.json"), "w") as f:
         json.dump({"cases": requant_cases(np.random.default_rng(16))}, f, separators=(",", ":"))

@@ -572,3 +572,36 @@ fn float_islands_that_are_not_one_function_of_one_int8_tensor_are_refused() {
         .to_string();
     assert!(err.contains("more than one element"), "{err}");
 }
+
+/// token_mixer's two products of computed tensors (`Q·Kᵀ`, then by `V`, two heads each) are
+/// matrix products of the centred int8 operands, batched by head; a constant on the left of a
+/// product of two tensors is refused.
+#[test]
+fn products_of_two_int8_tensors_are_batched_matrix_products() {
+    use zkinfer_circuits::graph::QOp;
+    let path = root().join("models/int8/token_mixer/qdq_per_tensor_u8s8.onnx");
+    let mut proto = ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
+    let im = import(proto.graph.as_ref().unwrap(), 13).unwrap();
+    let shapes: Vec<([usize; 3], usize)> = im
+        .graph
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            QOp::MatMul(m) => Some((m.ikj, m.batches.len())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(shapes, [([4, 3, 4], 2), ([4, 4, 3], 2)]);
+    let graph = proto.graph.as_mut().unwrap();
+    let first = graph
+        .node
+        .iter_mut()
+        .find(|n| n.op_type == "MatMul")
+        .unwrap();
+    first.input.swap(0, 1);
+    let err = import(graph, 13).err().unwrap().to_string();
+    assert!(
+        err.contains("a MatMul of a constant by an int8 tensor"),
+        "{err}"
+    );
+}

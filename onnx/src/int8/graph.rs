@@ -24,7 +24,7 @@ use linear_ops::Pending;
 use moves::PendingConcat;
 use pools::PendingAverage;
 use std::collections::HashMap;
-use sums::{Binary, PendingBinary};
+use sums::{Binary, PendingBinary, Summand};
 use tract_onnx::pb;
 use zkinfer_circuits::graph::requant::Rounding;
 use zkinfer_circuits::graph::{
@@ -261,9 +261,15 @@ impl Importer {
             (_, "DequantizeLinear") => self.dequantize_linear(np, name)?,
             ("", "QLinearConv") => self.qlinear_conv(np, name)?,
             ("com.microsoft", "QGemm") => self.qgemm(np, name)?,
+            ("", "QLinearMatMul") if arg(np, 3).is_some_and(|n| !self.consts.contains_key(n)) => {
+                self.qlinear_matmul_of_acts(np, name)?
+            }
             ("", "QLinearMatMul") => self.qlinear_matmul(np, name)?,
             ("", "Conv") => self.qdq_conv(np, name)?,
             ("", "Gemm") => self.qdq_gemm(np, name)?,
+            ("", "MatMul") if matches!(self.val(np, 1, name), Ok(Val::Dq(_))) => {
+                self.qdq_binary(np, name, Binary::MatMul)?
+            }
             ("", "MatMul") => self.qdq_matmul(np, name)?,
             ("", op) if views::VIEW_OPS.contains(&op) => self.view(np, name)?,
             ("", "MaxPool") => self.max_pool(np, name)?,
@@ -483,6 +489,10 @@ impl Importer {
                 match p.op {
                     Binary::Add => self.add(&p.name, (&p.a, &p.b), &y, &out),
                     Binary::Mul => self.mul(&p.name, (&p.a, &p.b), (&y, MulForm::Qdq), &out),
+                    Binary::MatMul => match &p.b {
+                        Summand::Act(b) => self.matmul_of_acts(&p.name, (&p.a, b), &y, &out),
+                        Summand::Const(..) => Err(ImportError::at(&p.name, "a MatMul of an int8 tensor by a constant reached its QuantizeLinear as a product of two tensors")),
+                    },
                 }
                 .map(Val::Q)
             }

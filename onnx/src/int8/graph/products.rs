@@ -1,10 +1,11 @@
 //! Products of two int8 tensors, or of one and a constant (com.microsoft QLinearMul,
-//! DQ → Mul → Q; see `int8::mul` for the rule).
+//! DQ → Mul → Q; see `int8::mul` for the rule), and matrix products of two int8 tensors
+//! (QLinearMatMul, DQ → MatMul → Q with both operands computed: attention's `Q·Kᵀ`, `A·V`).
 
 use super::sums::{operands, Binary, Operands, Summand};
 use super::*;
 use crate::int8::mul::{fit, MulForm};
-use zkinfer_circuits::graph::requant::AffineScale;
+use zkinfer_circuits::graph::requant::{multiplier, AffineScale};
 use zkinfer_circuits::graph::MatMulOp;
 
 impl Importer {
@@ -57,6 +58,98 @@ impl Importer {
             shape: ops.shape,
             inner: n,
             offsets,
+        };
+        self.requantize(name, acc, &[rule], y, out)
+    }
+
+    /// QLinearMatMul of two int8 tensors (`a` at 0 with its parameters at 1, 2; `b` at 3, 4, 5;
+    /// the output's at 6, 7).
+    pub(super) fn qlinear_matmul_of_acts(
+        &mut self,
+        np: &pb::NodeProto,
+        name: &str,
+    ) -> Result<Val, ImportError> {
+        let a = Act {
+            q: self.params(np, (1, 2), name)?,
+            ..self.act(np, 0, name)?
+        };
+        let b = Act {
+            q: self.params(np, (4, 5), name)?,
+            ..self.act(np, 3, name)?
+        };
+        let y = self.params(np, (6, 7), name)?;
+        self.matmul_of_acts(name, (&a, &b), &y, &output(np, name)?)
+            .map(Val::Q)
+    }
+
+    /// `Σ_t (a − z_a)(b − z_b)` over the last axis of `a` and the one before last of `b`, the
+    /// leading (batch) axes broadcast as numpy does, exact (the centred operands' matrix
+    /// product), requantized by ONNX Runtime's rule with `m = fl32(fl32(s_a·s_b)/s_y)`.
+    pub(super) fn matmul_of_acts(
+        &mut self,
+        name: &str,
+        (a, b): (&Act, &Act),
+        y: &QParams,
+        out: &str,
+    ) -> Result<Act, ImportError> {
+        let (Some((&[m, k], a_lead)), Some((&[kb, n], b_lead))) =
+            (split_matrix(&a.shape), split_matrix(&b.shape))
+        else {
+            return Err(ImportError::at(
+                name,
+                "a MatMul of two int8 tensors needs both of rank 2 or more",
+            ));
+        };
+        if k != kb {
+            return Err(ImportError::at(
+                name,
+                format!("shapes {:?} and {:?} do not multiply", a.shape, b.shape),
+            ));
+        }
+        let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
+        let lead = crate::tensor::broadcast_shape(a_lead, b_lead, name).map_err(fe)?;
+        let (ia, ib) = (
+            crate::tensor::broadcast_index(a_lead, &lead),
+            crate::tensor::broadcast_index(b_lead, &lead),
+        );
+        let (ca, cb) = (self.centred(name, a)?, self.centred(name, b)?);
+        let mut shape = lead.clone();
+        shape.extend([m, n]);
+        let acc = self.tensor(
+            &format!("{name} (products)"),
+            shape.clone(),
+            TensorKind::Accumulator,
+            None,
+        )?;
+        self.g.ops.push(QOp::MatMul(MatMulOp {
+            name: name.to_string(),
+            a: ca,
+            b: cb,
+            output: acc,
+            ikj: [m, k, n],
+            batches: (ia.iter().zip(&ib).enumerate())
+                .map(|(c, (&i, &j))| [i as usize * m * k, j as usize * k * n, c * m * n])
+                .collect(),
+        }));
+        let (aa, ab, ay) = (a.q.affine(name)?, b.q.affine(name)?, y.affine(out)?);
+        let span =
+            |s: &AffineScale| (s.range().1 - s.zero_point()).max(s.zero_point() - s.range().0);
+        let bound = i64::try_from(k)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(span(&aa))
+            .saturating_mul(span(&ab));
+        let rule = channel_rule(
+            name,
+            multiplier(aa.scale(), ab.scale(), ay.scale()),
+            (ay.zero_point(), ay.range()),
+            bound,
+        )?;
+        let count = shape.iter().product();
+        let acc = Accumulated {
+            id: acc,
+            shape,
+            inner: count,
+            offsets: Vec::new(),
         };
         self.requantize(name, acc, &[rule], y, out)
     }
@@ -179,4 +272,11 @@ impl Importer {
         }));
         Ok(id)
     }
+}
+
+/// A shape's last two axes and the ones before them.
+fn split_matrix(shape: &[usize]) -> Option<(&[usize; 2], &[usize])> {
+    let lead = shape.len().checked_sub(2)?;
+    let (head, tail) = shape.split_at(lead);
+    Some((tail.try_into().ok()?, head))
 }

@@ -17,6 +17,7 @@ pub(super) enum Summand {
 pub(super) enum Binary {
     Add,
     Mul,
+    MatMul,
 }
 
 /// An Add or Mul of DequantizeLinear outputs (or of one and a constant's).
@@ -35,13 +36,19 @@ pub(super) fn ordered(
     a: Summand,
     b: Summand,
 ) -> Result<(Act, Summand), ImportError> {
-    match (a, b) {
-        (Summand::Act(a), b) | (b, Summand::Act(a)) => Ok((a, b)),
+    match (op, a, b) {
+        // (A matrix product does not commute: its operands stay in place.)
+        (Binary::MatMul, Summand::Act(a), b) => Ok((a, b)),
+        (Binary::MatMul, ..) => Err(ImportError::at(
+            name,
+            "a MatMul of a constant by an int8 tensor is not imported",
+        )),
+        (_, Summand::Act(a), b) | (_, b, Summand::Act(a)) => Ok((a, b)),
         _ => Err(ImportError::at(
             name,
             match op {
                 Binary::Add => "an Add of two constants",
-                Binary::Mul => "a Mul of two constants",
+                _ => "a Mul of two constants",
             },
         )),
     }
