@@ -605,3 +605,48 @@ fn products_of_two_int8_tensors_are_batched_matrix_products() {
         "{err}"
     );
 }
+
+/// A QLinear op computes with the scale it declares for its input, not the one its producer
+/// wrote: 1l_mlp's QGemm declaring twice the input's scale gives what twice the weights' scale
+/// gives (the same multiplier), and not the original's.
+#[test]
+fn a_qlinear_op_computes_with_the_scale_it_declares_for_its_input() {
+    let (proto, x, want) = mlp_case();
+    let doubled = |input: usize| {
+        let mut p = proto.clone();
+        let g = p.graph.as_mut().unwrap();
+        let gemm = g.node.iter().position(|n| n.op_type == "QGemm").unwrap();
+        let source = g.node[gemm].input[input].clone();
+        let mut t = g
+            .initializer
+            .iter()
+            .find(|t| t.name == source)
+            .unwrap()
+            .clone();
+        let bytes: [u8; 4] = t
+            .raw_data
+            .as_slice()
+            .try_into()
+            .unwrap_or_else(|_| t.float_data[0].to_le_bytes());
+        let doubled = 2.0 * f32::from_le_bytes(bytes);
+        t.raw_data = doubled.to_le_bytes().to_vec();
+        t.float_data.clear();
+        t.name = format!("{source} (doubled)");
+        g.node[gemm].input[input] = t.name.clone();
+        g.initializer.push(t);
+        p
+    };
+    let run = |p: &ModelProto| -> Vec<i128> {
+        let g = import(p.graph.as_ref().unwrap(), 13).unwrap().graph;
+        let a = g.tensors[g.inputs[0]].affine.unwrap();
+        let q: Vec<i128> = x
+            .iter()
+            .map(|&v| i128::from(a.quantize(v as f32)))
+            .collect();
+        g.eval(&[q]).unwrap()[g.outputs[0]].clone()
+    };
+    assert_eq!(run(&proto), want);
+    let (by_input, by_weights) = (run(&doubled(1)), run(&doubled(4)));
+    assert_eq!(by_input, by_weights);
+    assert_ne!(by_input, want);
+}

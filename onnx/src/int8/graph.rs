@@ -344,6 +344,21 @@ impl Importer {
         self.act_of(np, (i, true), name)
     }
 
+    /// Input `i` of a QLinear op, an int8/uint8 tensor, with the scale and zero point the op
+    /// declares for it (inputs `i + 1`, `i + 2`): ONNX Runtime computes with those, whatever
+    /// the tensor's producer wrote.
+    fn qlinear_act(&self, np: &pb::NodeProto, i: usize, name: &str) -> Result<Act, ImportError> {
+        let a = self.act(np, i, name)?;
+        let q = self.params(np, (i + 1, i + 2), name)?;
+        if q.range != a.q.range {
+            return Err(ImportError::at(
+                name,
+                format!("input #{i}'s zero point has another type than the tensor"),
+            ));
+        }
+        Ok(Act { q, ..a })
+    }
+
     /// Input `i` as an int8/uint8 tensor, or (`dq`) as its DequantizeLinear.
     fn act_of(
         &self,

@@ -290,7 +290,7 @@ impl Importer {
         np: &pb::NodeProto,
         name: &str,
     ) -> Result<(Act, (Const, QParams), QParams), ImportError> {
-        let x = self.act(np, 0, name)?;
+        let x = self.qlinear_act(np, 0, name)?;
         let wp = self.params(np, (4, 5), name)?;
         let y = self.params(np, (6, 7), name)?;
         let w = self.konst(np, 3, name)?.clone();
@@ -320,7 +320,7 @@ impl Importer {
     }
 
     pub(super) fn qgemm(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
-        let x = self.act(np, 0, name)?;
+        let x = self.qlinear_act(np, 0, name)?;
         let wp = self.params(np, (4, 5), name)?;
         if arg(np, 7).is_none() {
             return Err(ImportError::at(

@@ -142,11 +142,7 @@ impl Importer {
         let mut acts = Vec::with_capacity((n - 2) / 3);
         for t in 0..(n - 2) / 3 {
             let i = 2 + 3 * t;
-            let declared = self.params(np, (i + 1, i + 2), name)?;
-            let x = Act {
-                q: declared,
-                ..self.act(np, i, name)?
-            };
+            let x = self.qlinear_act(np, i, name)?;
             acts.push(self.requantized(name, x, &y, &format!("{name} input #{t} requantized"))?);
         }
         let concat = pb::NodeProto {

@@ -63,10 +63,7 @@ impl Importer {
                 format!("channels_last {} is not imported", np.op_type),
             ));
         }
-        let x = Act {
-            q: self.params(np, (1, 2), name)?,
-            ..self.act(np, 0, name)?
-        };
+        let x = self.qlinear_act(np, 0, name)?;
         Ok((x, self.params(np, (3, 4), name)?))
     }
 

@@ -69,14 +69,10 @@ impl Importer {
         np: &pb::NodeProto,
         name: &str,
     ) -> Result<Val, ImportError> {
-        let a = Act {
-            q: self.params(np, (1, 2), name)?,
-            ..self.act(np, 0, name)?
-        };
-        let b = Act {
-            q: self.params(np, (4, 5), name)?,
-            ..self.act(np, 3, name)?
-        };
+        let (a, b) = (
+            self.qlinear_act(np, 0, name)?,
+            self.qlinear_act(np, 3, name)?,
+        );
         let y = self.params(np, (6, 7), name)?;
         self.matmul_of_acts(name, (&a, &b), &y, &output(np, name)?)
             .map(Val::Q)

@@ -40,7 +40,7 @@ impl Importer {
         name: &str,
         f: Unary,
     ) -> Result<Val, ImportError> {
-        let x = self.act(np, 0, name)?;
+        let x = self.qlinear_act(np, 0, name)?;
         let y = self.params(np, (3, 4), name)?;
         self.table(name, &x, (f, &y), &output(np, name)?)
             .map(Val::Q)
