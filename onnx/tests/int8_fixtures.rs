@@ -650,3 +650,79 @@ fn a_qlinear_op_computes_with_the_scale_it_declares_for_its_input() {
     assert_eq!(by_input, by_weights);
     assert_ne!(by_input, want);
 }
+
+/// 1l_mlp (QOperator s8s8) with `edit` applied to its graph.
+fn mlp_with(edit: impl FnOnce(&mut tract_onnx::pb::GraphProto)) -> ModelProto {
+    let (mut proto, _, _) = mlp_case();
+    edit(proto.graph.as_mut().unwrap());
+    proto
+}
+
+/// A float input is one public tensor however many QuantizeLinear nodes read it; the public
+/// inputs follow the graph's order, not the order the nodes quantize them in; a float input
+/// nothing quantizes, or one quantized with two sets of parameters, is refused.
+#[test]
+fn float_inputs_are_public_once_in_the_graphs_order() {
+    use tract_onnx::pb::NodeProto;
+    let q = |input: &str, out: &str| NodeProto {
+        op_type: "QuantizeLinear".into(),
+        input: vec![
+            input.into(),
+            "input_scale".into(),
+            "input_zero_point".into(),
+        ],
+        output: vec![out.into()],
+        ..Default::default()
+    };
+    // A second QuantizeLinear of the input, read by the QGemm.
+    let twice = mlp_with(|g| {
+        g.node.insert(1, q("input", "again"));
+        g.node
+            .iter_mut()
+            .find(|n| n.op_type == "QGemm")
+            .unwrap()
+            .input[0] = "again".into();
+    });
+    let im = import(twice.graph.as_ref().unwrap(), 13).unwrap();
+    assert_eq!(im.graph.inputs.len(), 1);
+    // A first graph input, quantized after the second.
+    let two = mlp_with(|g| {
+        let mut first = g.input[0].clone();
+        first.name = "first".into();
+        g.input.insert(0, first);
+        g.node.insert(1, q("first", "first_quantized"));
+    });
+    let im = import(two.graph.as_ref().unwrap(), 13).unwrap();
+    let names: Vec<&str> = im
+        .graph
+        .inputs
+        .iter()
+        .map(|&t| im.graph.tensors[t].name.as_str())
+        .collect();
+    assert_eq!(names, ["first", "input"]);
+    // Read by nothing.
+    let unread = mlp_with(|g| {
+        let mut extra = g.input[0].clone();
+        extra.name = "extra".into();
+        g.input.push(extra);
+    });
+    let err = import(unread.graph.as_ref().unwrap(), 13)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("'extra'") && err.contains("no QuantizeLinear reads"),
+        "{err}"
+    );
+    // Quantized with two scales.
+    let two_scales = mlp_with(|g| {
+        let mut other = q("input", "again");
+        other.input[1] = "input.1_scale".into();
+        g.node.insert(1, other);
+    });
+    let err = import(two_scales.graph.as_ref().unwrap(), 13)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("different parameters"), "{err}");
+}

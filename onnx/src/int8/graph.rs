@@ -116,6 +116,8 @@ struct Importer {
     g: QuantizedGraph,
     requants: Vec<RequantReport>,
     tables: Vec<TableReport>,
+    /// Float graph inputs already quantized: their parameters and range-checked integers.
+    quantized_inputs: HashMap<String, (QParams, TensorId)>,
     /// The widest `quotient_bits` of the requantizations.
     q_bits: u32,
     /// The model's default-domain opset.
@@ -181,6 +183,7 @@ impl Importer {
             g,
             requants: Vec::new(),
             tables: Vec::new(),
+            quantized_inputs: HashMap::new(),
             q_bits: 0,
             opset,
         })
@@ -523,19 +526,7 @@ impl Importer {
     /// views between the input and its QuantizeLinear.
     fn graph_input(&mut self, f: &FloatInput, y: &QParams) -> Result<Act, ImportError> {
         let x = &f.input;
-        let raw = self.tensor(x, f.source.clone(), TensorKind::Activation, Some(y))?;
-        self.g.inputs.push(raw);
-        let checked = self.tensor(
-            &format!("{x} (checked)"),
-            f.source.clone(),
-            TensorKind::Activation,
-            Some(y),
-        )?;
-        self.g.ops.push(QOp::Elementwise(identity_step(
-            format!("{x} range check"),
-            (raw, checked),
-            0,
-        )));
+        let checked = self.quantized_input(x, &f.source, y)?;
         let Some((shape, map)) = &f.view else {
             return Ok(Act {
                 id: checked,
@@ -560,6 +551,70 @@ impl Importer {
             q: y.clone(),
             shape: shape.clone(),
         })
+    }
+
+    /// The public inputs in the graph's order (a float input's turn comes at its QuantizeLinear,
+    /// so they were made in the nodes' order); a graph input nothing quantizes is refused.
+    fn order_inputs(&mut self, graph: &pb::GraphProto) -> Result<(), ImportError> {
+        let mut ordered = Vec::with_capacity(self.g.inputs.len());
+        for vi in graph
+            .input
+            .iter()
+            .filter(|vi| !self.consts.contains_key(&vi.name))
+        {
+            let found = self
+                .g
+                .inputs
+                .iter()
+                .find(|&&t| self.g.tensors[t].name == vi.name);
+            match found {
+                Some(&t) => ordered.push(t),
+                None => {
+                    return Err(ImportError::at(
+                        &vi.name,
+                        "a float graph input that no QuantizeLinear reads (zkinfer proves what the model computes from its inputs)",
+                    ))
+                }
+            }
+        }
+        self.g.inputs = ordered;
+        Ok(())
+    }
+
+    /// The range-checked integers of float graph input `x` quantized to `y`: made public once,
+    /// however many QuantizeLinear nodes read the input (with other parameters: refused, the
+    /// input would be two public tensors).
+    fn quantized_input(
+        &mut self,
+        x: &str,
+        source: &[usize],
+        y: &QParams,
+    ) -> Result<TensorId, ImportError> {
+        if let Some((q, id)) = self.quantized_inputs.get(x) {
+            return match q == y {
+                true => Ok(*id),
+                false => Err(ImportError::at(
+                    x,
+                    "a graph input quantized by QuantizeLinear nodes with different parameters (zkinfer imports one quantization per input)",
+                )),
+            };
+        }
+        let raw = self.tensor(x, source.to_vec(), TensorKind::Activation, Some(y))?;
+        self.g.inputs.push(raw);
+        let checked = self.tensor(
+            &format!("{x} (checked)"),
+            source.to_vec(),
+            TensorKind::Activation,
+            Some(y),
+        )?;
+        self.g.ops.push(QOp::Elementwise(identity_step(
+            format!("{x} range check"),
+            (raw, checked),
+            0,
+        )));
+        self.quantized_inputs
+            .insert(x.to_string(), (y.clone(), checked));
+        Ok(checked)
     }
 
     fn dequantize_linear(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
@@ -593,6 +648,7 @@ impl Importer {
     // --- the end ------------------------------------------------------------------------
 
     fn finish(mut self, graph: &pb::GraphProto) -> Result<Imported, ImportError> {
+        self.order_inputs(graph)?;
         for o in &graph.output {
             match self.vals.get(&o.name) {
                 Some(Val::Dq(a)) => self.g.outputs.push(a.id),
