@@ -180,9 +180,14 @@ pub struct IoTensor {
     pub shape: Vec<usize>,
     /// Power-of-two scale of its integers.
     pub scale: i32,
-    /// Takes integers only (token ids): a fractional value is refused, not rounded.
+    /// Takes integers only (token ids, an int8 input): a fractional value is refused, not
+    /// rounded.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub integer: bool,
+    /// An integer input's range, where the circuit's first lookup on it bounds it (the rows
+    /// of an embedding, an int8 type's range): a value outside is refused before proving.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<(i64, i64)>,
     /// An imported int8/uint8 tensor's own quantization: inputs are quantized as ONNX Runtime's
     /// QuantizeLinear does, listed values are `(q − zero_point)·scale` in f32.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -260,6 +265,31 @@ pub enum IoSpecError {
     },
 }
 
+/// The integers the lookups reading tensor `id` as they are (`f(x)`, no rescale) accept: the
+/// intersection of their functions' domains, if any does.
+fn integer_range(g: &QuantizedGraph, id: usize) -> Option<(i64, i64)> {
+    use crate::graph::{Coef, QOp};
+    let direct = |e: &&crate::graph::ElemOp| {
+        e.a.as_ref().is_some_and(|o| o.tensor == id)
+            && e.b.is_none()
+            && e.shift == 0
+            && e.qa == Coef::Const(1)
+            && e.qc == Coef::Const(0)
+            && e.qm == Coef::Const(0)
+    };
+    g.ops
+        .iter()
+        .filter_map(|op| match op {
+            QOp::Elementwise(e) => Some(e),
+            _ => None,
+        })
+        .filter(direct)
+        .filter_map(|e| g.functions.get(e.func as usize))
+        .map(|f| f.domain(g.bits))
+        .map(|d| (d.start, d.end - 1))
+        .reduce(|a, b| (a.0.max(b.0), a.1.min(b.1)))
+}
+
 impl IoSpec {
     /// Reads the public tensors off a graph.
     pub fn of(g: &QuantizedGraph, public_io: PublicIo) -> Self {
@@ -268,6 +298,11 @@ impl IoSpec {
             shape: g.tensors[id].shape.clone(),
             scale: g.tensors[id].scale,
             integer: g.integer_inputs.contains(&id),
+            range: g
+                .integer_inputs
+                .contains(&id)
+                .then(|| integer_range(g, id))
+                .flatten(),
             affine: g.tensors[id].affine,
         };
         IoSpec {

@@ -56,13 +56,24 @@ pub enum InputError {
         shape: Vec<usize>,
     },
     /// A fractional value for an integer input.
-    #[error("{path}: input #{index} ('{name}') value #{position} = {value} is not an integer; this input takes integers (token ids)")]
+    #[error("{path}: input #{index} ('{name}') value #{position} = {value} is not an integer; this input takes integers")]
     NotInteger {
         path: String,
         index: usize,
         name: String,
         position: usize,
         value: f64,
+    },
+    /// An integer outside the ones an integer input takes.
+    #[error("{path}: input #{index} ('{name}') value #{position} = {value} is outside the integers this input takes, [{lo}, {hi}]")]
+    IntegerRange {
+        path: String,
+        index: usize,
+        name: String,
+        position: usize,
+        value: f64,
+        lo: i64,
+        hi: i64,
     },
     /// A value outside what the compiled model can represent.
     #[error("{path}: input #{index} ('{name}') value #{position} = {value} is outside the calibrated range [{lo}, {hi}]; recompile with a calibration input that covers it, or a larger --range-margin")]
@@ -253,6 +264,19 @@ impl InputData {
                         value: x,
                     });
                 }
+                if let Some((lo, hi)) = t.range.filter(|_| t.integer) {
+                    if !(x >= lo as f64 && x <= hi as f64) {
+                        return Err(InputError::IntegerRange {
+                            path: self.source.clone(),
+                            index: i,
+                            name: t.name.clone(),
+                            position: j,
+                            value: x,
+                            lo,
+                            hi,
+                        });
+                    }
+                }
                 if let Some(a) = &t.affine {
                     // ONNX Runtime's QuantizeLinear of the f32 input: saturates, never fails.
                     q.push(i128::from(a.quantize(x as f32)));
@@ -281,6 +305,7 @@ impl InputData {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compiled::IoTensor;
 
     #[test]
     fn parses_and_rejects() {
@@ -319,6 +344,46 @@ mod tests {
         assert!(matches!(
             InputData::from_json(r#"{"input_data": [[1, 2]"#, "x"),
             Err(InputError::Json { .. })
+        ));
+    }
+
+    #[test]
+    fn an_integer_input_takes_integers_in_its_range() {
+        let io = IoSpec {
+            bits: 9,
+            public_io: Default::default(),
+            inputs: vec![IoTensor {
+                name: "q".into(),
+                shape: vec![1, 2],
+                scale: 0,
+                integer: true,
+                range: Some((-128, 127)),
+                affine: None,
+            }],
+            outputs: Vec::new(),
+        };
+        let data =
+            |v: &str| InputData::from_json(&format!("{{\"input_data\": [{v}]}}"), "x").unwrap();
+        assert_eq!(
+            data("[-128, 127]").quantize(&io).unwrap(),
+            vec![vec![-128, 127]]
+        );
+        assert!(matches!(
+            data("[3, -129]").quantize(&io),
+            Err(InputError::IntegerRange {
+                position: 1,
+                lo: -128,
+                hi: 127,
+                ..
+            })
+        ));
+        assert!(matches!(
+            data("[128, 0]").quantize(&io),
+            Err(InputError::IntegerRange { position: 0, .. })
+        ));
+        assert!(matches!(
+            data("[0.5, 0]").quantize(&io),
+            Err(InputError::NotInteger { position: 0, .. })
         ));
     }
 }

@@ -150,6 +150,7 @@ mod tests {
             shape: vec![1, len],
             scale: 2,
             integer: false,
+            range: None,
             affine: None,
         };
         IoSpec {

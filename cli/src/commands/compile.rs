@@ -133,6 +133,10 @@ fn encoding(t: &zkinfer_circuits::compiled::IoTensor) -> String {
                 a.zero_point()
             )
         }
+        None if t.integer => match t.range {
+            Some((lo, hi)) => format!("integers in [{lo}, {hi}]"),
+            None => "integers".to_string(),
+        },
         None => format!("at scale 2^-{}", t.scale),
     }
 }
