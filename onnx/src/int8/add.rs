@@ -102,10 +102,23 @@ fn count_mismatches(
     rule: &Dyadic,
     limit: usize,
 ) -> usize {
+    let items = pairs
+        .iter()
+        .map(|&(da, db, want)| (ma * da + mb * db, want, 1));
+    mismatches(items, rule, limit)
+}
+
+/// Of `(accumulator, wanted result, how many)` items, how many the rule gets wrong, counted up
+/// to `limit`.
+pub(super) fn mismatches(
+    items: impl IntoIterator<Item = (i64, i64, usize)>,
+    rule: &Dyadic,
+    limit: usize,
+) -> usize {
     let mut n = 0;
-    for &(da, db, want) in pairs {
-        if rule.apply(ma * da + mb * db) != want {
-            n += 1;
+    for (acc, want, count) in items {
+        if rule.apply(acc) != want {
+            n += count;
             if n >= limit {
                 break;
             }
@@ -117,11 +130,7 @@ fn count_mismatches(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn scale(s: f32, zp: i64, signed: bool) -> AffineScale {
-        let range = if signed { (-128, 127) } else { (0, 255) };
-        AffineScale::new(s, zp, range).unwrap()
-    }
+    use crate::int8::testing::scale;
 
     #[test]
     fn an_add_of_two_scales_is_orts_within_one_lsb_on_every_pair() {

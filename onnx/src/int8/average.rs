@@ -121,11 +121,7 @@ fn clamp_round(v: f64, y: &AffineScale) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn scale(s: f32, zp: i64, signed: bool) -> AffineScale {
-        let range = if signed { (-128, 127) } else { (0, 255) };
-        AffineScale::new(s, zp, range).unwrap()
-    }
+    use crate::int8::testing::scale;
 
     /// ONNX Runtime's result for one window, in f32 as its kernels compute it: the dequantized
     /// elements summed in order, divided by `d`, then QLinearAveragePool's

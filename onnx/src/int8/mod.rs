@@ -33,6 +33,18 @@ pub use graph::import;
 
 use thiserror::Error;
 
+/// Helpers of the int8 unit tests.
+#[cfg(test)]
+mod testing {
+    use zkinfer_circuits::graph::requant::AffineScale;
+
+    /// An int8 (`signed`) or uint8 quantization.
+    pub fn scale(s: f32, zp: i64, signed: bool) -> AffineScale {
+        let range = if signed { (-128, 127) } else { (0, 255) };
+        AffineScale::new(s, zp, range).unwrap()
+    }
+}
+
 /// Why an int8 model cannot be imported.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[error("int8 import: node '{node}': {detail}")]

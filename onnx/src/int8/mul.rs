@@ -11,6 +11,7 @@
 //! comparing it with the f32 result on every pair of the two inputs' ranges (at most 65,536,
 //! or the constant operand's values): the rule is exact when it agrees on all.
 
+use super::add::mismatches;
 use zkinfer_circuits::graph::requant::{
     fit as fit_ort, multiplier, AffineScale, Dyadic, OrtRequant, Rounding,
 };
@@ -80,7 +81,7 @@ pub fn fit(
     let mut best: Option<MulRule> = None;
     for rule in candidates(ratio, (a, b, y), &pairs) {
         let limit = best.map_or(usize::MAX, |b| b.mismatches);
-        let mismatches = count_mismatches(&pairs, &rule, limit);
+        let mismatches = mismatches(pairs.iter().copied(), &rule, limit);
         if mismatches < limit {
             best = Some(MulRule {
                 rule,
@@ -162,28 +163,10 @@ fn candidates(
     out
 }
 
-/// Pairs where the rule differs, counted up to `limit`.
-fn count_mismatches(pairs: &[(i64, i64, usize)], rule: &Dyadic, limit: usize) -> usize {
-    let mut n = 0;
-    for &(p, want, count) in pairs {
-        if rule.apply(p) != want {
-            n += count;
-            if n >= limit {
-                break;
-            }
-        }
-    }
-    n
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn scale(s: f32, zp: i64, signed: bool) -> AffineScale {
-        let range = if signed { (-128, 127) } else { (0, 255) };
-        AffineScale::new(s, zp, range).unwrap()
-    }
+    use crate::int8::testing::scale;
 
     /// Every pair of the two ranges compared with the rule directly (not through `fit`'s
     /// de-duplicated products).

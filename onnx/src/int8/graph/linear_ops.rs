@@ -209,6 +209,26 @@ impl Importer {
         self.requantize(&p.node, acc, &rules, y, out)
     }
 
+    /// Accumulator `acc` of `shape` (plus `offsets`, one per element; none: empty) requantized
+    /// to `y` by one rule for every element.
+    pub(super) fn requantize_all(
+        &mut self,
+        name: &str,
+        (id, shape, offsets): (TensorId, Vec<usize>, Vec<i64>),
+        rule: ChannelRule,
+        y: &QParams,
+        out: &str,
+    ) -> Result<Act, ImportError> {
+        let inner = shape.iter().product();
+        let acc = Accumulated {
+            id,
+            shape,
+            inner,
+            offsets,
+        };
+        self.requantize(name, acc, &[rule], y, out)
+    }
+
     /// `acc` requantized to `y` by `rules` (one per `acc.inner` elements), reported for
     /// `compile`'s summary.
     pub(super) fn requantize(

@@ -98,13 +98,7 @@ impl Importer {
         let m = ax.scale() / (ay.scale() * n as f32);
         let rule = channel_rule(name, m, (ay.zero_point(), ay.range()), bound)?;
         let offset = -zx * i64::try_from(n).unwrap_or(i64::MAX);
-        let acc = Accumulated {
-            id: acc,
-            shape,
-            inner: c,
-            offsets: vec![offset; c],
-        };
-        self.requantize(name, acc, &[rule], y, out)
+        self.requantize_all(name, (acc, shape, vec![offset; c]), rule, y, out)
     }
 
     // --- windowed average pools ---------------------------------------------------------
@@ -204,13 +198,7 @@ impl Importer {
             exact: r.ambiguous == 0,
             bound,
         };
-        let acc = Accumulated {
-            id: acc,
-            shape,
-            inner: n,
-            offsets,
-        };
-        self.requantize(name, acc, &[rule], y, out)
+        self.requantize_all(name, (acc, shape, offsets), rule, y, out)
     }
 }
 

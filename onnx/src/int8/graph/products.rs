@@ -52,14 +52,7 @@ impl Importer {
             exact: r.mismatches == 0,
             bound: span(aa, None) * span(ab, ops.values.as_deref()),
         };
-        let n = ops.ia.len();
-        let acc = Accumulated {
-            id: acc,
-            shape: ops.shape,
-            inner: n,
-            offsets,
-        };
-        self.requantize(name, acc, &[rule], y, out)
+        self.requantize_all(name, (acc, ops.shape, offsets), rule, y, out)
     }
 
     /// QLinearMatMul of two int8 tensors (`a` at 0 with its parameters at 1, 2; `b` at 3, 4, 5;
@@ -88,49 +81,16 @@ impl Importer {
         y: &QParams,
         out: &str,
     ) -> Result<Act, ImportError> {
-        let (Some((&[m, k], a_lead)), Some((&[kb, n], b_lead))) =
-            (split_matrix(&a.shape), split_matrix(&b.shape))
-        else {
-            return Err(ImportError::at(
-                name,
-                "a MatMul of two int8 tensors needs both of rank 2 or more",
-            ));
-        };
-        if k != kb {
-            return Err(ImportError::at(
-                name,
-                format!("shapes {:?} and {:?} do not multiply", a.shape, b.shape),
-            ));
-        }
-        let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
-        let lead = crate::tensor::broadcast_shape(a_lead, b_lead, name).map_err(fe)?;
-        let (ia, ib) = (
-            crate::tensor::broadcast_index(a_lead, &lead),
-            crate::tensor::broadcast_index(b_lead, &lead),
-        );
-        let (ca, cb) = (self.centred(name, a)?, self.centred(name, b)?);
-        let mut shape = lead.clone();
-        shape.extend([m, n]);
-        let acc = self.tensor(
-            &format!("{name} (products)"),
-            shape.clone(),
-            TensorKind::Accumulator,
-            None,
-        )?;
-        self.g.ops.push(QOp::MatMul(MatMulOp {
-            name: name.to_string(),
-            a: ca,
-            b: cb,
-            output: acc,
-            ikj: [m, k, n],
-            batches: (ia.iter().zip(&ib).enumerate())
-                .map(|(c, (&i, &j))| [i as usize * m * k, j as usize * k * n, c * m * n])
-                .collect(),
-        }));
+        let MatrixLayout {
+            ikj,
+            batches,
+            shape,
+        } = matrix_layout(name, &a.shape, &b.shape)?;
+        let acc = self.centred_product(name, (a, b), (ikj, batches), &shape)?;
         let (aa, ab, ay) = (a.q.affine(name)?, b.q.affine(name)?, y.affine(out)?);
         let span =
             |s: &AffineScale| (s.range().1 - s.zero_point()).max(s.zero_point() - s.range().0);
-        let bound = i64::try_from(k)
+        let bound = i64::try_from(ikj[1])
             .unwrap_or(i64::MAX)
             .saturating_mul(span(&aa))
             .saturating_mul(span(&ab));
@@ -140,14 +100,7 @@ impl Importer {
             (ay.zero_point(), ay.range()),
             bound,
         )?;
-        let count = shape.iter().product();
-        let acc = Accumulated {
-            id: acc,
-            shape,
-            inner: count,
-            offsets: Vec::new(),
-        };
-        self.requantize(name, acc, &[rule], y, out)
+        self.requantize_all(name, (acc, shape, Vec::new()), rule, y, out)
     }
 
     /// `x − z_x` (an activation of no int8 scale; the identity when `z_x = 0`).
@@ -175,10 +128,25 @@ impl Importer {
         (a, b): (&Act, &Act),
         ops: &Operands,
     ) -> Result<TensorId, ImportError> {
+        let batches = (ops.ia.iter().zip(&ops.ib).enumerate())
+            .map(|(e, (&i, &j))| [i as usize, j as usize, e])
+            .collect();
+        self.centred_product(name, (a, b), ([1, 1, 1], batches), &ops.shape)
+    }
+
+    /// The matrix product of the centred operands `a − z_a` and `b − z_b` in `ikj` blocks at
+    /// `batches`' offsets: an accumulator of `shape`.
+    fn centred_product(
+        &mut self,
+        name: &str,
+        (a, b): (&Act, &Act),
+        (ikj, batches): ([usize; 3], Vec<[usize; 3]>),
+        shape: &[usize],
+    ) -> Result<TensorId, ImportError> {
         let (ca, cb) = (self.centred(name, a)?, self.centred(name, b)?);
         let acc = self.tensor(
-            &format!("{name} (product)"),
-            ops.shape.clone(),
+            &format!("{name} (products)"),
+            shape.to_vec(),
             TensorKind::Accumulator,
             None,
         )?;
@@ -187,10 +155,8 @@ impl Importer {
             a: ca,
             b: cb,
             output: acc,
-            ikj: [1, 1, 1],
-            batches: (ops.ia.iter().zip(&ops.ib).enumerate())
-                .map(|(e, (&i, &j))| [i as usize, j as usize, e])
-                .collect(),
+            ikj,
+            batches,
         }));
         Ok(acc)
     }
@@ -268,6 +234,49 @@ impl Importer {
         }));
         Ok(id)
     }
+}
+
+/// A batched matrix product's blocks.
+struct MatrixLayout {
+    /// Rows, inner dimension, columns.
+    ikj: [usize; 3],
+    /// Per batch, the offsets of its blocks in `a`, `b` and the result.
+    batches: Vec<[usize; 3]>,
+    /// The result's shape.
+    shape: Vec<usize>,
+}
+
+/// The layout of `a`·`b` (leading axes broadcast as numpy does).
+fn matrix_layout(name: &str, a: &[usize], b: &[usize]) -> Result<MatrixLayout, ImportError> {
+    let (Some((&[m, k], a_lead)), Some((&[kb, n], b_lead))) = (split_matrix(a), split_matrix(b))
+    else {
+        return Err(ImportError::at(
+            name,
+            "a MatMul of two int8 tensors needs both of rank 2 or more",
+        ));
+    };
+    if k != kb {
+        return Err(ImportError::at(
+            name,
+            format!("shapes {a:?} and {b:?} do not multiply"),
+        ));
+    }
+    let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
+    let lead = crate::tensor::broadcast_shape(a_lead, b_lead, name).map_err(fe)?;
+    let (ia, ib) = (
+        crate::tensor::broadcast_index(a_lead, &lead),
+        crate::tensor::broadcast_index(b_lead, &lead),
+    );
+    let batches = (ia.iter().zip(&ib).enumerate())
+        .map(|(c, (&i, &j))| [i as usize * m * k, j as usize * k * n, c * m * n])
+        .collect();
+    let mut shape = lead;
+    shape.extend([m, n]);
+    Ok(MatrixLayout {
+        ikj: [m, k, n],
+        batches,
+        shape,
+    })
 }
 
 /// A shape's last two axes and the ones before them.

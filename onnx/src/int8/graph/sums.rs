@@ -257,12 +257,6 @@ impl Importer {
             exact: r.mismatches == 0,
             bound: r.ma * (aa.range().1 - aa.range().0) + r.mb * (ab.range().1 - ab.range().0),
         };
-        let acc = Accumulated {
-            id: acc,
-            shape,
-            inner: n,
-            offsets,
-        };
-        self.requantize(name, acc, &[rule], y, out)
+        self.requantize_all(name, (acc, shape, offsets), rule, y, out)
     }
 }
