@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Generates models/int8/: the shared CNN models (../shared/models) and nine float models of this
-repository (tiny_cnn, leaky_steep and opset10 of models/ops, and concat_cnn, residual_cnn,
+"""Generates models/int8/: the shared CNN models (../shared/models) and ten float models of this
+repository (tiny_cnn, leaky_steep, opset10 and matmul of models/ops, and concat_cnn, residual_cnn,
 pooled_cnn, gated_cnn, gelu_mlp and token_mixer written here: MaxPool, LeakyRelu, Unsqueeze,
 Concat of different scales, Transpose, Add, GlobalAveragePool, Mul, AveragePool, float GELU and
 Tanh, MatMul of two computed tensors) quantized by ONNX Runtime's own quantization tool, with ONNX Runtime's outputs for each, under ORT_ENABLE_ALL and ORT_DISABLE_ALL,
@@ -14,7 +14,8 @@ Per model, eight static variants: QDQ and QOperator format, per-tensor and per-c
 s8s8 (int8 activations and weights) and u8s8 (uint8 activations, int8 weights), calibrated by
 MinMax on the shipped input and 16 random inputs; plus 1l_mlp quantized dynamically
 (`quantize_dynamic`, DynamicQuantizeLinear + MatMulInteger). The random inputs are not stored:
-`case_input(model, i)` below is an xorshift64* sequence that the Rust tests reproduce, with
+`case_input(model, i)` below is an xorshift64* sequence that the Rust tests reproduce (for a
+second graph input, `case_input(model@1, i)`), with
 values on a 2^-10 grid in [-1, 1) (exact in f32). A variant ONNX Runtime's tool cannot write is
 listed in the manifest with its error instead of files.
 
@@ -69,6 +70,9 @@ REPO_MODELS = {
     # Written by `token_mixer()`: products of two computed tensors, as attention has (Q·Kᵀ,
     # then its product with V: QLinearMatMul / DQ → MatMul → Q of two tensors), batched.
     "token_mixer": ("models/int8/sources/token_mixer.onnx", "models/int8/sources/token_mixer.json"),
+    # A constant matrix times a computed one (A·x), then a product of two inputs' tensors; two
+    # graph inputs.
+    "matmul": ("models/ops/matmul.onnx", "models/ops/matmul.json"),
 }
 ROOT = os.path.join(HERE, "..")
 
@@ -107,26 +111,35 @@ def case_input(model, i, n):
     return out
 
 
-def shipped_input(model):
+def shipped_inputs(model):
+    """The shipped input of `model`: one flat list per graph input."""
     with open(os.path.join(ROOT, sources(model)[1])) as f:
-        return json.load(f)["input_data"][0]
+        return json.load(f)["input_data"]
 
 
-def input_meta(path):
+def case_inputs(model, i, sizes):
+    """Random case i of `model`, one flat list per graph input (of `sizes` values): input 0's is
+    case_input(model, i), input j's case_input(model@j, i)."""
+    return [case_input(model if j == 0 else f"{model}@{j}", i, n) for j, n in enumerate(sizes)]
+
+
+def input_metas(path):
+    """(name, shape) of each graph input, batch 1."""
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    meta = sess.get_inputs()[0]
-    return meta.name, [d if isinstance(d, int) else 1 for d in meta.shape]
+    return [(m.name, [d if isinstance(d, int) else 1 for d in m.shape]) for m in sess.get_inputs()]
+
+
+def feed(metas, flats):
+    return {name: np.asarray(x, dtype=np.float32).reshape(shape) for (name, shape), x in zip(metas, flats)}
 
 
 class Reader(CalibrationDataReader):
-    def __init__(self, model, name, shape):
-        n = int(np.prod(shape))
-        flats = [shipped_input(model)] + [
-            case_input(model + "/calibration", i, n) for i in range(1, CALIBRATION_CASES + 1)
+    def __init__(self, model, metas):
+        sizes = [int(np.prod(shape)) for _, shape in metas]
+        cases = [shipped_inputs(model)] + [
+            case_inputs(model + "/calibration", i, sizes) for i in range(1, CALIBRATION_CASES + 1)
         ]
-        self.feeds = iter(
-            [{name: np.asarray(x, dtype=np.float32).reshape(shape)} for x in flats]
-        )
+        self.feeds = iter([feed(metas, flats) for flats in cases])
 
     def get_next(self):
         return next(self.feeds, None)
@@ -145,11 +158,10 @@ def quantize(model, src, fmt, per_channel, types, dst):
         raised = dst + ".opset13.onnx"
         onnx.save(version_converter.convert_version(onnx.load(src), 13), raised)
         src = raised
-    name, shape = input_meta(src)
     quantize_static(
         src,
         dst,
-        Reader(model, name, shape),
+        Reader(model, input_metas(src)),
         quant_format=QuantFormat.QDQ if fmt == "qdq" else QuantFormat.QOperator,
         per_channel=per_channel,
         activation_type=QuantType.QInt8 if types == "s8s8" else QuantType.QUInt8,
@@ -157,14 +169,12 @@ def quantize(model, src, fmt, per_channel, types, dst):
     )
 
 
-def run(path, level, flat):
+def run(path, level, flats):
     opts = ort.SessionOptions()
     opts.graph_optimization_level = LEVELS[level]
     sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-    meta = sess.get_inputs()[0]
-    shape = [d if isinstance(d, int) else 1 for d in meta.shape]
-    feed = {meta.name: np.asarray(flat, dtype=np.float32).reshape(shape)}
-    return [o.astype(np.float64).ravel().tolist() for o in sess.run(None, feed)]
+    metas = [(m.name, [d if isinstance(d, int) else 1 for d in m.shape]) for m in sess.get_inputs()]
+    return [o.astype(np.float64).ravel().tolist() for o in sess.run(None, feed(metas, flats))]
 
 
 def output_grid(path):
@@ -195,8 +205,8 @@ def record(model, path):
     """Outputs under both optimization levels on the shipped input and the random cases: the
     output tensor's integers (with its scale and zero point) where a DequantizeLinear writes it,
     else its float values."""
-    n = len(shipped_input(model))
-    inputs = [shipped_input(model)] + [case_input(model, i, n) for i in range(1, RANDOM_CASES + 1)]
+    sizes = [len(x) for x in shipped_inputs(model)]
+    inputs = [shipped_inputs(model)] + [case_inputs(model, i, sizes) for i in range(1, RANDOM_CASES + 1)]
     grid = output_grid(path)
     rec = {"output_scale": grid[0], "output_zero_point": grid[1]} if grid else {}
     for level in LEVELS:

@@ -264,13 +264,20 @@ impl Importer {
             (_, "DequantizeLinear") => self.dequantize_linear(np, name)?,
             ("", "QLinearConv") => self.qlinear_conv(np, name)?,
             ("com.microsoft", "QGemm") => self.qgemm(np, name)?,
-            ("", "QLinearMatMul") if arg(np, 3).is_some_and(|n| !self.consts.contains_key(n)) => {
+            ("", "QLinearMatMul")
+                if [0, 3]
+                    .iter()
+                    .all(|&i| arg(np, i).is_some_and(|n| !self.consts.contains_key(n))) =>
+            {
                 self.qlinear_matmul_of_acts(np, name)?
             }
             ("", "QLinearMatMul") => self.qlinear_matmul(np, name)?,
             ("", "Conv") => self.qdq_conv(np, name)?,
             ("", "Gemm") => self.qdq_gemm(np, name)?,
-            ("", "MatMul") if matches!(self.val(np, 1, name), Ok(Val::Dq(_))) => {
+            ("", "MatMul")
+                if matches!(self.val(np, 0, name), Ok(Val::Dq(_)))
+                    && matches!(self.val(np, 1, name), Ok(Val::Dq(_))) =>
+            {
                 self.qdq_binary(np, name, Binary::MatMul)?
             }
             ("", "MatMul") => self.qdq_matmul(np, name)?,
@@ -618,8 +625,18 @@ impl Importer {
     }
 
     fn dequantize_linear(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
-        let p = self.params(np, (1, 2), name)?;
+        let mut p = self.params(np, (1, 2), name)?;
         if let Some(c) = arg(np, 0).and_then(|n| self.consts.get(n)) {
+            if p.scales.len() > 1 {
+                let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
+                let axis = Attrs::new(np, name).int("axis").map_err(fe)?.unwrap_or(1);
+                let rank = c.t.shape.len() as i64;
+                let a = if axis < 0 { axis + rank } else { axis };
+                if !(0..rank).contains(&a) {
+                    return Err(ImportError::at(name, format!("axis {axis} out of range")));
+                }
+                p.axis = Some(a as usize);
+            }
             return Ok(Val::DqConst(c.clone(), p));
         }
         let raw_input = matches!(self.val(np, 0, name)?, Val::IntInput(_));

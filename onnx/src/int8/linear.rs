@@ -26,6 +26,9 @@ pub struct Weights {
     pub w: Vec<i64>,
     /// Per output channel.
     pub bias: Vec<i64>,
+    /// The largest `|b|` of a bias added element by element instead (a Gemm's `C` that is
+    /// not one value per channel: requantization offsets), for the accumulators' bound.
+    pub element_bias: i64,
     /// Output channels.
     pub m: usize,
     /// Their scales and zero points.
@@ -111,7 +114,10 @@ impl Weights {
                     .iter()
                     .map(|&v| (v - self.params.zp(c)).abs())
                     .sum();
-                let bound = wsum.saturating_mul(dx).saturating_add(self.bias[c].abs());
+                let bound = wsum
+                    .saturating_mul(dx)
+                    .saturating_add(self.bias[c].abs())
+                    .saturating_add(self.element_bias);
                 let m = ((r.alpha * r.x.scale(0)) * self.params.scale(c)) / r.y.scale(0);
                 channel_rule(node, m, (zy, range), bound)
             })

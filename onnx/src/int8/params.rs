@@ -33,6 +33,9 @@ pub struct QParams {
     pub zps: Vec<i64>,
     /// The integer range of the zero point's type.
     pub range: (i64, i64),
+    /// The axis per-axis parameters run along, where a DequantizeLinear of a constant says it
+    /// (`None`: per tensor, or the axis the reading op implies, as QLinearConv's weights).
+    pub axis: Option<usize>,
 }
 
 impl QParams {
@@ -65,7 +68,24 @@ impl QParams {
                 format!("scale {s} is not a positive number"),
             ));
         }
-        Ok(QParams { scales, zps, range })
+        Ok(QParams {
+            scales,
+            zps,
+            range,
+            axis: None,
+        })
+    }
+
+    /// Refuses per-axis parameters along another axis than a weight tensor's output channels
+    /// (the scales would then differ between the terms of one sum).
+    pub fn check_axis(&self, node: &str, channels: usize) -> Result<(), ImportError> {
+        match self.axis {
+            Some(a) if self.scales.len() > 1 && a != channels => Err(ImportError::at(
+                node,
+                format!("weights quantized per axis along axis {a}, not their output channels' (axis {channels}): the products of one sum would have different scales"),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Channel `c`'s scale (one scale: every channel's).

@@ -3,11 +3,13 @@
 
 use super::*;
 
-/// Where a linear op's outputs go: its geometry, output shape and elements per channel.
+/// Where a linear op's outputs go: its geometry, output shape and elements per channel, and a
+/// bias added element by element (none: empty).
 pub(super) struct Layout {
     pub(super) geometry: Geometry,
     pub(super) shape: Vec<usize>,
     pub(super) inner: usize,
+    pub(super) element_bias: Vec<i64>,
 }
 
 /// A Conv/Gemm/MatMul of a QDQ pattern, waiting for its QuantizeLinear.
@@ -36,6 +38,16 @@ pub(super) fn bias_of(bias: Option<&Const>, m: usize, name: &str) -> Result<Vec<
             Ok(v)
         }
     }
+}
+
+/// Whether a bias of `bias` shape broadcast to `out` is one value per output channel (the last
+/// axis): every axis before its last is 1.
+fn per_channel(bias: &[usize], out: &[usize]) -> bool {
+    let n = out.last().copied().unwrap_or(0);
+    bias.iter().product::<usize>() == n
+        && bias
+            .split_last()
+            .is_none_or(|(&l, lead)| l == n && lead.iter().all(|&d| d == 1))
 }
 
 /// A conv's weights and its layout: geometry, output shape `[1, m, oh, ow]`, elements per
@@ -71,9 +83,11 @@ pub(super) fn conv_weights(
         dilation: window.dilations,
         out,
     };
+    params.check_axis(name, 0)?;
     let weights = Weights {
         w: ints(w, name, "the weights")?,
         bias: bias_of(bias, m, name)?,
+        element_bias: 0,
         m,
         params,
     };
@@ -81,6 +95,7 @@ pub(super) fn conv_weights(
         geometry,
         shape: vec![1, m, out[0], out[1]],
         inner: out[0] * out[1],
+        element_bias: Vec::new(),
     };
     Ok((weights, layout))
 }
@@ -129,9 +144,24 @@ pub(super) fn dense_weights(
         ys: [0, n, 1],
         sets: None,
     };
+    // A bias of one value per output channel goes into the weights; any other broadcastable
+    // one (per row, per element) is added element by element.
+    let per_element = match bias {
+        Some(b) if !per_channel(&b.t.shape, &shape) => {
+            let v = ints(b, name, "the bias")?;
+            let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
+            crate::tensor::broadcast_shape(&b.t.shape, &shape, name).map_err(fe)?;
+            let at = crate::tensor::broadcast_index(&b.t.shape, &shape);
+            at.iter().map(|&i| v[i as usize]).collect()
+        }
+        _ => Vec::new(),
+    };
+    let channel_bias = if per_element.is_empty() { bias } else { None };
+    params.check_axis(name, if trans_b { 0 } else { 1 })?;
     let weights = Weights {
         w: rows_of_w,
-        bias: bias_of(bias, n, name)?,
+        bias: bias_of(channel_bias, n, name)?,
+        element_bias: per_element.iter().map(|b: &i64| b.abs()).max().unwrap_or(0),
         m: n,
         params,
     };
@@ -141,8 +171,61 @@ pub(super) fn dense_weights(
             geometry,
             shape,
             inner: 1,
+            element_bias: per_element,
         },
     ))
+}
+
+/// A MatMul's constant left operand `A` (`m × k`, one channel per row) applied to each column
+/// of `x`'s last two axes (`[…, k, n]`), and the layout of the product `[…, m, n]`.
+pub(super) fn left_weights(
+    name: &str,
+    x: &Act,
+    (a, params): (&Const, QParams),
+) -> Result<(Weights, Layout), ImportError> {
+    let &[m, k] = a.t.shape.as_slice() else {
+        return Err(ImportError::at(
+            name,
+            "a MatMul's constant left operand must be a matrix",
+        ));
+    };
+    let (lead, tail) = x.shape.split_at(x.shape.len().saturating_sub(2));
+    let &[kx, n] = tail else {
+        return Err(ImportError::at(
+            name,
+            "a MatMul's right operand must have two axes or more",
+        ));
+    };
+    if kx != k {
+        return Err(ImportError::at(
+            name,
+            format!("shapes {:?} and {:?} do not multiply", a.t.shape, x.shape),
+        ));
+    }
+    let geometry = Geometry::Dense {
+        outer: lead.iter().product(),
+        inner: n,
+        xs: [k * n, 1, n],
+        ys: [m * n, 1, n],
+        sets: None,
+    };
+    params.check_axis(name, 0)?;
+    let weights = Weights {
+        w: ints(a, name, "the weights")?,
+        bias: vec![0; m],
+        element_bias: 0,
+        m,
+        params,
+    };
+    let mut shape = lead.to_vec();
+    shape.extend([m, n]);
+    let layout = Layout {
+        geometry,
+        shape,
+        inner: n,
+        element_bias: Vec::new(),
+    };
+    Ok((weights, layout))
 }
 
 pub(super) struct GemmAttrs {
@@ -290,7 +373,10 @@ impl Importer {
                 "weight scales must be one per tensor or one per output channel",
             ));
         }
-        let (acc, offsets) = self.linear(name, x, &w, layout.geometry, &layout.shape)?;
+        let (acc, mut offsets) = self.linear(name, x, &w, layout.geometry, &layout.shape)?;
+        for (o, b) in offsets.iter_mut().zip(&layout.element_bias) {
+            *o = o.saturating_add(*b);
+        }
         Ok(Pending {
             node: name.to_string(),
             acc,
@@ -408,6 +494,18 @@ impl Importer {
         np: &pb::NodeProto,
         name: &str,
     ) -> Result<Val, ImportError> {
+        if arg(np, 0).is_some_and(|n| self.consts.contains_key(n)) {
+            // A constant on the left: `A·x`.
+            let x = self.qlinear_act(np, 3, name)?;
+            let (a, ap) = (
+                self.konst(np, 0, name)?.clone(),
+                self.params(np, (1, 2), name)?,
+            );
+            let y = self.params(np, (6, 7), name)?;
+            let (w, layout) = left_weights(name, &x, (&a, ap))?;
+            let p = self.pending(name, &x, w, layout, 1.0)?;
+            return self.requant(&p, &y, &output(np, name)?).map(Val::Q);
+        }
         let (x, (w, wp), y) = self.qlinear_operands(np, name)?;
         let (w, layout) = dense_weights(name, &x, (&w, wp), None, false)?;
         let p = self.pending(name, &x, w, layout, 1.0)?;
@@ -419,6 +517,14 @@ impl Importer {
         np: &pb::NodeProto,
         name: &str,
     ) -> Result<Val, ImportError> {
+        if let Ok((a, ap)) = self.dq_const(np, 0, name) {
+            // A constant on the left: `A·x`.
+            let x = self.dq_act(np, 1, name)?;
+            let (w, layout) = left_weights(name, &x, (&a, ap))?;
+            return Ok(Val::Pending(Box::new(
+                self.pending(name, &x, w, layout, 1.0)?,
+            )));
+        }
         let x = self.dq_act(np, 0, name)?;
         let (w, wp) = self.dq_const(np, 1, name)?;
         let (w, layout) = dense_weights(name, &x, (&w, wp), None, false)?;
