@@ -1532,6 +1532,8 @@ fn int8_models_compile_without_calibration_and_prove_onnx_runtimes_integers() {
         ("gelu_mlp", "qoperator_per_tensor_s8s8"),
         // Batched products of two computed tensors (QLinearMatMul of two int8 tensors).
         ("token_mixer", "qoperator_per_tensor_s8s8"),
+        // Two graph inputs; a constant left operand of a MatMul.
+        ("matmul", "qdq_per_tensor_u8s8"),
     ] {
         let (onnx, fx, input) = int8_fixture(model, variant);
         let dir = tmp.path().join(variant);

@@ -806,3 +806,67 @@ fn a_gemm_bias_of_any_broadcastable_shape_is_added_element_by_element() {
     let err = import(g, 13).err().unwrap().to_string();
     assert!(err.contains("broadcast"), "{err}");
 }
+
+/// Shape computations (Shape of any value, then ops of constants) are folded at import, as the
+/// float front end folds them: token_mixer's last Reshape given its target shape as
+/// `Concat(Gather(Shape(o), [0]), [-1])` imports to the same ops as with the constant.
+#[test]
+fn shape_computations_are_folded_at_import() {
+    use tract_onnx::pb::{attribute_proto::AttributeType, AttributeProto, NodeProto, TensorProto};
+    let path = root().join("models/int8/token_mixer/qdq_per_tensor_s8s8.onnx");
+    let proto = ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
+    let node = |op: &str, inputs: &[&str], out: &str, axis: Option<i64>| NodeProto {
+        op_type: op.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![out.into()],
+        attribute: axis
+            .map(|i| AttributeProto {
+                name: "axis".into(),
+                r#type: AttributeType::Int as i32,
+                i,
+                ..Default::default()
+            })
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    };
+    let int64 = |name: &str, v: Vec<i64>| TensorProto {
+        name: name.into(),
+        dims: vec![v.len() as i64],
+        data_type: 7,
+        int64_data: v,
+        ..Default::default()
+    };
+    let mut computed = proto.clone();
+    let g = computed.graph.as_mut().unwrap();
+    let at = g
+        .node
+        .iter()
+        .position(|n| n.op_type == "Reshape" && n.input[1] == "flat")
+        .unwrap();
+    g.node[at].input[1] = "computed".into();
+    let steps = [
+        node("Shape", &["o_DequantizeLinear_Output"], "so", None),
+        node("Gather", &["so", "zero"], "batch", Some(0)),
+        node("Concat", &["batch", "rest"], "computed", Some(0)),
+    ];
+    for (i, n) in steps.into_iter().enumerate() {
+        g.node.insert(at + i, n);
+    }
+    g.initializer
+        .extend([int64("zero", vec![0]), int64("rest", vec![-1])]);
+    let (a, b) = (
+        import(proto.graph.as_ref().unwrap(), 13).unwrap().graph,
+        import(computed.graph.as_ref().unwrap(), 13).unwrap().graph,
+    );
+    // The same graph but for the nodes' names (an unnamed node is named by its position).
+    assert_eq!(a.ops.len(), b.ops.len());
+    let q: Vec<i128> = case_input("token_mixer", 1, 24)
+        .iter()
+        .map(|&v| i128::from(a.tensors[a.inputs[0]].affine.unwrap().quantize(v as f32)))
+        .collect();
+    let run = |g: &zkinfer_circuits::QuantizedGraph| {
+        g.eval(std::slice::from_ref(&q)).unwrap()[g.outputs[0]].clone()
+    };
+    assert_eq!(run(&a), run(&b));
+}

@@ -8,6 +8,7 @@ use super::params::{int_range, Const, QParams};
 use super::unary::Unary;
 use super::views;
 
+mod folds;
 mod islands;
 mod linear_ops;
 mod moves;
@@ -252,6 +253,9 @@ impl Importer {
         if (np.domain.as_str(), np.op_type.as_str()) == ("", "Constant") {
             let c = constant(np, name, self.opset)?;
             self.consts.insert(out, c);
+            return Ok(());
+        }
+        if self.fold_constants(np, name)? {
             return Ok(());
         }
         if self.is_island_op(np) {

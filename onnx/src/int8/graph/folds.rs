@@ -1,0 +1,67 @@
+//! Compile-time values of an imported model: nodes whose inputs are all constants
+//! (initializers, Constant nodes, earlier folds), and Shape of any value (its shape is known),
+//! evaluated by the float front end's own op — the shape subgraphs an exporter writes before a
+//! Reshape (Shape → Gather → Unsqueeze → Concat), as the float front end folds them.
+
+use super::*;
+use crate::tensor::{DType, Tensor};
+
+impl Importer {
+    /// Folds `np` into constants if it can run now; whether it did.
+    pub(super) fn fold_constants(
+        &mut self,
+        np: &pb::NodeProto,
+        name: &str,
+    ) -> Result<bool, ImportError> {
+        if !np.domain.is_empty() {
+            return Ok(false);
+        }
+        let Some(spec) = crate::ops::REGISTRY.iter().find(|s| s.name == np.op_type) else {
+            return Ok(false);
+        };
+        if np.input.iter().all(String::is_empty) {
+            return Ok(false); // (Not a computation: the op's own code says what is wrong.)
+        }
+        let mut inputs: Vec<Option<Tensor>> = Vec::with_capacity(np.input.len());
+        for (i, n) in np.input.iter().enumerate() {
+            let t = match (n.is_empty(), self.consts.get(n)) {
+                (true, _) => None,
+                (false, Some(c)) => Some(c.t.clone()),
+                (false, None) => match (np.op_type.as_str(), i, self.shape_of(n)) {
+                    // Shape reads its input's shape only.
+                    ("Shape", 0, Some(shape)) => Some(Tensor::float(shape.to_vec(), Vec::new())),
+                    _ => return Ok(false),
+                },
+            };
+            inputs.push(t);
+        }
+        let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
+        let op = (spec.build)(&Attrs::new(np, name), self.opset).map_err(fe)?;
+        let refs: Vec<Option<&Tensor>> = inputs.iter().map(Option::as_ref).collect();
+        let outs = op.eval(name, &refs).map_err(fe)?;
+        for (out, t) in np.output.iter().zip(outs) {
+            let elem = match t.dtype {
+                DType::Int => pb::tensor_proto::DataType::Int64,
+                _ => pb::tensor_proto::DataType::Float,
+            };
+            self.consts.insert(
+                out.clone(),
+                Const {
+                    t,
+                    elem: elem as i32,
+                },
+            );
+        }
+        Ok(true)
+    }
+
+    /// The shape of a value of the model, where it has one.
+    fn shape_of(&self, n: &str) -> Option<&[usize]> {
+        match self.vals.get(n)? {
+            Val::Q(a) | Val::Dq(a) => Some(&a.shape),
+            Val::FloatInput(f) => Some(f.shape()),
+            Val::IntInput(t) => Some(&t.shape),
+            _ => None,
+        }
+    }
+}
