@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Generates models/int8/: the shared CNN models (../shared/models) and ten float models of this
+"""Generates models/int8/: the shared CNN models (../shared/models) and eleven float models of this
 repository (tiny_cnn, leaky_steep, opset10 and matmul of models/ops, and concat_cnn, residual_cnn,
-pooled_cnn, gated_cnn, gelu_mlp and token_mixer written here: MaxPool, LeakyRelu, Unsqueeze,
-Concat of different scales, Transpose, Add, GlobalAveragePool, Mul, AveragePool, float GELU and
-Tanh, MatMul of two computed tensors) quantized by ONNX Runtime's own quantization tool, with ONNX Runtime's outputs for each, under ORT_ENABLE_ALL and ORT_DISABLE_ALL,
+pooled_cnn, gated_cnn, gelu_mlp, token_mixer and mobile_cnn written here: MaxPool, LeakyRelu,
+Unsqueeze, Concat of different scales, Transpose, Add, GlobalAveragePool, Mul, AveragePool,
+float GELU and Tanh, MatMul of two computed tensors, depthwise and grouped convolutions)
+quantized by ONNX Runtime's own quantization tool, with ONNX Runtime's outputs for each, under ORT_ENABLE_ALL and ORT_DISABLE_ALL,
 on the shipped input and on 100 seeded random inputs. These are the fixtures of the int8 issue
 (16): the proven outputs must equal these. CI uses the committed files and needs no Python.
 
@@ -73,6 +74,9 @@ REPO_MODELS = {
     # A constant matrix times a computed one (A·x), then a product of two inputs' tensors; two
     # graph inputs.
     "matmul": ("models/ops/matmul.onnx", "models/ops/matmul.json"),
+    # Written by `mobile_cnn()`: a depthwise convolution (group = channels) and a grouped one,
+    # as MobileNet-like models have.
+    "mobile_cnn": ("models/int8/sources/mobile_cnn.onnx", "models/int8/sources/mobile_cnn.json"),
 }
 ROOT = os.path.join(HERE, "..")
 
@@ -523,6 +527,34 @@ def token_mixer():
     save_source("token_mixer", nodes, init, [1, 4, 6], [1, 5], rng)
 
 
+def mobile_cnn():
+    """A float CNN with MobileNet's building blocks: a convolution, a depthwise 3x3 convolution
+    (group = 8, one filter per channel) with a ReLU, a pointwise 1x1 convolution, a grouped
+    convolution (group = 2), a global average pool and a dense layer. Seeded weights."""
+    from onnx import helper as h
+    rng = np.random.default_rng(14)
+    arr = lambda shape, sd, name: numpy_helper.from_array(rng.normal(0, sd, shape).astype(np.float32), name)
+    init = [
+        arr((8, 3, 3, 3), 0.4, "W1"), arr((8,), 0.1, "B1"),
+        arr((8, 1, 3, 3), 0.5, "Wd"), arr((8,), 0.1, "Bd"),
+        arr((8, 8, 1, 1), 0.4, "Wp"),
+        arr((6, 4, 3, 3), 0.3, "Wg"), arr((6,), 0.1, "Bg"),
+        arr((5, 6), 0.5, "W2"), arr((5,), 0.1, "B2"),
+    ]
+    nodes = [
+        h.make_node("Conv", ["x", "W1", "B1"], ["c1"], pads=[1, 1, 1, 1]),
+        h.make_node("Relu", ["c1"], ["r1"]),
+        h.make_node("Conv", ["r1", "Wd", "Bd"], ["d"], pads=[1, 1, 1, 1], group=8),
+        h.make_node("Relu", ["d"], ["rd"]),
+        h.make_node("Conv", ["rd", "Wp"], ["pw"]),
+        h.make_node("Conv", ["pw", "Wg", "Bg"], ["g"], strides=[2, 2], group=2),
+        h.make_node("GlobalAveragePool", ["g"], ["a"]),
+        h.make_node("Flatten", ["a"], ["f"]),
+        h.make_node("Gemm", ["f", "W2", "B2"], ["y"], transB=1),
+    ]
+    save_source("mobile_cnn", nodes, init, [1, 3, 8, 8], [1, 5], rng)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     concat_cnn()
@@ -531,6 +563,7 @@ def main():
     gated_cnn()
     gelu_mlp()
     token_mixer()
+    mobile_cnn()
     refused_models()
     with open(os.path.join(OUT, "requant.json"), "w") as f:
         json.dump({"cases": requant_cases(np.random.default_rng(16))}, f, separators=(",", ":"))

@@ -909,6 +909,7 @@ fn conv_pool_graph(img: Vec<i128>) -> (QuantizedGraph, Vec<Vec<i128>>) {
             pad: [0, 0],
             dilation: [1, 1],
             out: [3, 3],
+            groups: 1,
         },
     }));
     let relu = b.func(FnKind::Relu);
@@ -1019,6 +1020,82 @@ fn conv_matvec_rejects_a_wrong_output() {
         &[(AdvCol::MvX(reg.lane), reg.start, fe(-7))],
         "a conv output",
     );
+}
+
+/// A depthwise convolution (two channels in two groups, 2×2 kernels on a 3×3 image): output
+/// channel `g` reads input channel `g` only, with weight set `g`. The graph computes that, the
+/// circuit proves it, and a tampered matvec cell is rejected.
+#[test]
+fn grouped_convolutions_read_their_groups_channels_only() {
+    let mut b = Builder::new();
+    let x = b.input("img", &[1, 2, 3, 3]);
+    let acc = b.tensor("dw acc", &[1, 2, 2, 2], 4, TensorKind::Accumulator);
+    let (w0, w1) = ([1, 2, 3, 4], [-1, 0, 2, -3]);
+    b.g.ops.push(QOp::Linear(LinearOp {
+        name: "depthwise".into(),
+        input: x,
+        output: acc,
+        sets: vec![
+            WeightSet {
+                m: 1,
+                k: 4,
+                w: w0.to_vec(),
+                b: vec![5],
+            },
+            WeightSet {
+                m: 1,
+                k: 4,
+                w: w1.to_vec(),
+                b: vec![0],
+            },
+        ],
+        geometry: Geometry::Conv2d {
+            c: 2,
+            h: 3,
+            w: 3,
+            kernel: [2, 2],
+            stride: [1, 1],
+            pad: [0, 0],
+            dilation: [1, 1],
+            out: [2, 2],
+            groups: 2,
+        },
+    }));
+    let out = b.elem("out", Some(acc), None, 1, 0, 0, 0, 0, 4);
+    b.g.outputs.push(out);
+    let img: Vec<i128> = (0..18).map(|i| (i * 5 % 11) - 5).collect();
+    let vals = b.g.eval(std::slice::from_ref(&img)).unwrap();
+    let want: Vec<i128> = (0..2)
+        .flat_map(|ch| (0..4).map(move |p| (ch, p / 2, p % 2)))
+        .map(|(ch, oh, ow)| {
+            let (w, bias) = if ch == 0 { (w0, 5) } else { (w1, 0) };
+            let at = |i: usize, j: usize| img[ch * 9 + (oh + i) * 3 + ow + j];
+            let w = w.map(i128::from);
+            bias + w[0] * at(0, 0) + w[1] * at(0, 1) + w[2] * at(1, 0) + w[3] * at(1, 1)
+        })
+        .collect();
+    assert_eq!(vals[out], want);
+    let (c, inst, k) = build(b.g, vec![img]);
+    assert!(satisfied(&c, &inst, k));
+    let reg = c.plan.layout.mv[1].clone();
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::MvX(reg.lane), reg.start, fe(-7))],
+        "a depthwise conv cell",
+    );
+    // Zero groups, or channels the groups do not divide, are refused when the graph loads.
+    for (groups, c_in) in [(0, 2), (2, 3)] {
+        let mut g = QuantizedGraph::clone(&c.graph);
+        if let QOp::Linear(op) = &mut g.ops[1] {
+            if let Geometry::Conv2d { groups: gr, c, .. } = &mut op.geometry {
+                *gr = groups;
+                *c = c_in;
+            }
+        }
+        assert!(g.validate().is_err(), "{groups} groups of {c_in} channels");
+    }
 }
 
 /// Two computed matrices multiplied (dot chip with the direct check, matmul chip with the

@@ -1534,6 +1534,8 @@ fn int8_models_compile_without_calibration_and_prove_onnx_runtimes_integers() {
         ("token_mixer", "qoperator_per_tensor_s8s8"),
         // Two graph inputs; a constant left operand of a MatMul.
         ("matmul", "qdq_per_tensor_u8s8"),
+        // Depthwise and grouped convolutions.
+        ("mobile_cnn", "qoperator_per_channel_s8s8"),
     ] {
         let (onnx, fx, input) = int8_fixture(model, variant);
         let dir = tmp.path().join(variant);

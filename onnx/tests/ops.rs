@@ -66,6 +66,16 @@ fn gemm_leaky_relu() {
     );
 }
 
+/// A depthwise convolution (group = channels) and a grouped one (group = 2), in float: the
+/// source of the int8 fixture `mobile_cnn`.
+#[test]
+fn grouped_and_depthwise_convolutions() {
+    check(
+        &models().join("int8/sources/mobile_cnn.onnx"),
+        &models().join("int8/sources/mobile_cnn.json"),
+    );
+}
+
 #[test]
 fn matmul_constant_and_computed_and_clip() {
     check(

@@ -12,6 +12,10 @@ use super::{
 };
 use serde::{Deserialize, Serialize};
 
+fn one() -> usize {
+    1
+}
+
 /// Marker for a padded (zero) input in a gather list.
 pub const PAD: u32 = u32::MAX;
 
@@ -41,7 +45,9 @@ pub enum Geometry {
         /// Weight set per group (`None`: set 0 for all).
         sets: Option<Vec<u32>>,
     },
-    /// 2-D convolution over an `(c, h, w)` input, one group per output position.
+    /// 2-D convolution over an `(c, h, w)` input, one group per output position and channel
+    /// group: with `groups = G` (ONNX's `group`), output channels `g·m … (g+1)·m − 1` read input
+    /// channels `g·c/G … (g+1)·c/G − 1` only, with weight set `g` (`m` rows each).
     Conv2d {
         c: usize,
         h: usize,
@@ -52,6 +58,9 @@ pub enum Geometry {
         pad: [usize; 2],
         dilation: [usize; 2],
         out: [usize; 2],
+        /// Channel groups (1: an ordinary convolution).
+        #[serde(default = "one")]
+        groups: usize,
     },
     /// 2-D average pool, one group per output element; the weight set depends on how many
     /// window elements are counted.
@@ -101,7 +110,8 @@ impl Geometry {
                 pad,
                 dilation,
                 out,
-            } => [*c, *h, *w]
+                groups,
+            } => [*c, *h, *w, *groups]
                 .iter()
                 .chain(kernel)
                 .chain(stride)
@@ -130,6 +140,13 @@ impl Geometry {
                 .copied()
                 .collect(),
         };
+        if let Geometry::Conv2d { groups, c, .. } = self {
+            if *groups == 0 || !c.is_multiple_of(*groups) {
+                return Err(OpDefect::Geometric(
+                    "a convolution's channel groups must divide its input channels",
+                ));
+            }
+        }
         match params.iter().find(|&&v| v > MAX_GEOMETRY) {
             Some(&value) => Err(OpDefect::Geometry {
                 value,
@@ -254,7 +271,7 @@ impl LinearOp {
     pub fn group_count(&self) -> usize {
         match &self.geometry {
             Geometry::Dense { outer, inner, .. } => outer * inner,
-            Geometry::Conv2d { out, .. } => out[0] * out[1],
+            Geometry::Conv2d { out, groups, .. } => out[0] * out[1] * groups,
             Geometry::AvgPool2d { c, out, .. } => c * out[0] * out[1],
         }
     }
@@ -289,8 +306,11 @@ impl LinearOp {
                 pad,
                 dilation,
                 out,
+                groups,
             } => {
-                let (oh, ow) = (p / out[1], p % out[1]);
+                let plane = out[0] * out[1];
+                let (g, q) = (p / plane, p % plane);
+                let (oh, ow) = (q / out[1], q % out[1]);
                 let win = Window2d {
                     hw: [*h, *w],
                     kernel: *kernel,
@@ -298,19 +318,18 @@ impl LinearOp {
                     pad: *pad,
                     dilation: *dilation,
                 };
-                let plane = h * w;
-                let gather = (0..*c)
+                let (in_plane, per) = (h * w, c / (*groups).max(1));
+                let gather = (g * per..(g + 1) * per)
                     .flat_map(|ch| {
                         win.taps(oh, ow)
-                            .map(move |t| t.map_or(PAD, |i| (ch * plane + i) as u32))
+                            .map(move |t| t.map_or(PAD, |i| (ch * in_plane + i) as u32))
                     })
                     .collect();
-                let m = self.sets[0].m;
-                let plane = out[0] * out[1];
+                let m = self.sets.get(g).map_or(0, |s| s.m);
                 LinearGroup {
-                    set: 0,
+                    set: g,
                     gather,
-                    out: (0..m).map(|r| (r * plane + p) as u32).collect(),
+                    out: (0..m).map(|r| ((g * m + r) * plane + q) as u32).collect(),
                 }
             }
             Geometry::AvgPool2d { set_for_count, .. } => {

@@ -31,6 +31,8 @@ pub struct Weights {
     pub element_bias: i64,
     /// Output channels.
     pub m: usize,
+    /// Channel groups of a grouped convolution (1 otherwise): `m / groups` rows per weight set.
+    pub groups: usize,
     /// Their scales and zero points.
     pub params: QParams,
 }
@@ -56,26 +58,32 @@ pub struct ChannelRule {
 }
 
 impl Weights {
-    /// The linear op over `input` writing `output`, with `w − zw` as its weights.
+    /// The linear op over `input` writing `output`, with `w − zw` as its weights: one weight
+    /// set per channel group.
     pub fn op(&self, name: &str, (input, output): (usize, usize), geometry: Geometry) -> LinearOp {
         let k = self.w.len() / self.m.max(1);
-        let w = (0..self.m)
-            .flat_map(|c| {
-                self.w[c * k..(c + 1) * k]
-                    .iter()
-                    .map(move |&v| v - self.params.zp(c))
-            })
-            .collect();
+        let per = self.m / self.groups.max(1);
+        let set = |g: usize| {
+            let rows = g * per..(g + 1) * per;
+            WeightSet {
+                m: per,
+                k,
+                w: rows
+                    .clone()
+                    .flat_map(|c| {
+                        self.w[c * k..(c + 1) * k]
+                            .iter()
+                            .map(move |&v| v - self.params.zp(c))
+                    })
+                    .collect(),
+                b: self.bias[rows].to_vec(),
+            }
+        };
         LinearOp {
             name: name.to_string(),
             input,
             output,
-            sets: vec![WeightSet {
-                m: self.m,
-                k,
-                w,
-                b: self.bias.clone(),
-            }],
+            sets: (0..self.groups.max(1)).map(set).collect(),
             geometry,
         }
     }

@@ -1,6 +1,6 @@
-//! Conv (2-D, group 1, any stride/padding/dilation): one linear group per output position
-//! (im2col), weights `M × (C·kh·kw)`. A BatchNormalization reading only this Conv is folded
-//! into its weights.
+//! Conv (2-D, any stride/padding/dilation, grouped or depthwise): one linear group per output
+//! position and channel group (im2col), weights `M/G × (C/G·kh·kw)` per group. A
+//! BatchNormalization reading only this Conv is folded into its weights.
 
 use super::pool::Window;
 use super::{input, shape_err, BatchNorm, OnnxOp};
@@ -28,18 +28,13 @@ impl Conv {
         if x.len() != 4 || w.len() != 4 {
             return Err(shape_err(node, format!("only 2-D convolutions (4-D tensors) are supported, got input {x:?}, weight {w:?}")));
         }
-        if self.group != 1 {
-            return Err(shape_err(
-                node,
-                format!("group = {} is not supported (only group = 1)", self.group),
-            ));
-        }
-        if w[1] != x[1] {
+        let g = usize::try_from(self.group).unwrap_or(0);
+        if g == 0 || !w[0].is_multiple_of(g) || w[1] * g != x[1] {
             return Err(shape_err(
                 node,
                 format!(
-                    "weight {w:?} expects {} input channels, input has {}",
-                    w[1], x[1]
+                    "weight {w:?} in {} group(s) does not fit an input of {} channels",
+                    self.group, x[1]
                 ),
             ));
         }
@@ -60,18 +55,23 @@ impl OnnxOp for Conv {
         }
         let [sh, sw] = self.window.strides;
         let [dh, dw] = self.window.dilations;
+        // Output channel `oc` reads the `cg` input channels of its group.
+        let cg = w.shape[1];
+        let per = m / (c / cg.max(1)).max(1);
         let mut y = vec![0.0; m * out[0] * out[1]];
         for oc in 0..m {
+            let first = (oc / per.max(1)) * cg;
             for oh in 0..out[0] {
                 for ow in 0..out[1] {
                     let mut acc = bias.map(|b| b.data[oc]).unwrap_or(0.0);
-                    for ic in 0..c {
+                    for t in 0..cg {
+                        let ic = first + t;
                         for i in 0..kh {
                             for j in 0..kw {
                                 let ih = (oh * sh + i * dh) as isize - pads[0] as isize;
                                 let iw = (ow * sw + j * dw) as isize - pads[1] as isize;
                                 if ih >= 0 && iw >= 0 && (ih as usize) < h && (iw as usize) < wd {
-                                    acc += w.data[((oc * c + ic) * kh + i) * kw + j]
+                                    acc += w.data[((oc * cg + t) * kh + i) * kw + j]
                                         * x.data[(ic * h + ih as usize) * wd + iw as usize];
                                 }
                             }
@@ -94,6 +94,7 @@ impl OnnxOp for Conv {
         }
         let xs = q.shape(q.input_id(node, 0).unwrap_or(0)).to_vec();
         let (outdims, pads) = self.dims(&q.node(node).name, &xs, &w.shape)?;
+        let g = usize::try_from(self.group).unwrap_or(1);
         let (m, k) = (w.shape[0], w.shape[1] * w.shape[2] * w.shape[3]);
         let mut wr = w.data.clone();
         let mut br = q
@@ -126,8 +127,17 @@ impl OnnxOp for Conv {
             pad: [pads[0], pads[1]],
             dilation: self.window.dilations,
             out: outdims,
+            groups: g,
         };
-        q.linear(node, x, out, &[(wr, br)], m, geometry)
+        // One weight set per channel group.
+        let per = m / g;
+        let sets: Vec<_> = (0..g)
+            .map(|i| {
+                let rows = i * per..(i + 1) * per;
+                (wr[rows.start * k..rows.end * k].to_vec(), br[rows].to_vec())
+            })
+            .collect();
+        q.linear(node, x, out, &sets, per, geometry)
     }
 
     fn as_any(&self) -> &dyn Any {

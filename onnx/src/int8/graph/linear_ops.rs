@@ -61,16 +61,17 @@ pub(super) fn conv_weights(
 ) -> Result<(Weights, Layout), ImportError> {
     let attrs = Attrs::new(np, name);
     let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
-    if attrs.int("group").map_err(fe)?.unwrap_or(1) != 1 {
-        return Err(ImportError::at(
-            name,
-            "grouped convolutions are not imported yet",
-        ));
-    }
+    let groups = attrs.int("group").map_err(fe)?.unwrap_or(1);
     let ([_, c, h, wd], [m, wc, kh, kw]) = (dims4(&x.shape, name)?, dims4(&w.t.shape, name)?);
-    if wc != c {
-        return Err(ImportError::at(name, "weights and input channels differ"));
-    }
+    let groups = usize::try_from(groups)
+        .ok()
+        .filter(|&g| g >= 1 && c.is_multiple_of(g) && m.is_multiple_of(g) && wc * g == c)
+        .ok_or_else(|| {
+            ImportError::at(
+                name,
+                format!("group {groups} does not divide the {c} input and {m} output channels of weights {:?}", w.t.shape),
+            )
+        })?;
     let window = Window::parse(&attrs, true).map_err(fe)?;
     let (out, pads) = window.resolve(name, [h, wd], [kh, kw]).map_err(fe)?;
     let geometry = Geometry::Conv2d {
@@ -82,6 +83,7 @@ pub(super) fn conv_weights(
         pad: [pads[0], pads[1]],
         dilation: window.dilations,
         out,
+        groups,
     };
     params.check_axis(name, 0)?;
     let weights = Weights {
@@ -89,6 +91,7 @@ pub(super) fn conv_weights(
         bias: bias_of(bias, m, name)?,
         element_bias: 0,
         m,
+        groups,
         params,
     };
     let layout = Layout {
@@ -163,6 +166,7 @@ pub(super) fn dense_weights(
         bias: bias_of(channel_bias, n, name)?,
         element_bias: per_element.iter().map(|b: &i64| b.abs()).max().unwrap_or(0),
         m: n,
+        groups: 1,
         params,
     };
     Ok((
@@ -215,6 +219,7 @@ pub(super) fn left_weights(
         bias: vec![0; m],
         element_bias: 0,
         m,
+        groups: 1,
         params,
     };
     let mut shape = lead.to_vec();
