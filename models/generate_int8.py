@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Generates models/int8/: the shared CNN models (../shared/models) and eleven float models of this
+"""Generates models/int8/: the shared CNN models (../shared/models) and twelve float models of this
 repository (tiny_cnn, leaky_steep, opset10 and matmul of models/ops, and concat_cnn, residual_cnn,
-pooled_cnn, gated_cnn, gelu_mlp, token_mixer and mobile_cnn written here: MaxPool, LeakyRelu,
-Unsqueeze, Concat of different scales, Transpose, Add, GlobalAveragePool, Mul, AveragePool,
-float GELU and Tanh, MatMul of two computed tensors, depthwise and grouped convolutions)
+pooled_cnn, gated_cnn, gelu_mlp, token_mixer, mobile_cnn and embed_mlp written here: MaxPool,
+LeakyRelu, Unsqueeze, Concat of different scales, Transpose, Add, GlobalAveragePool, Mul,
+AveragePool, float GELU and Tanh, MatMul of two computed tensors, depthwise and grouped
+convolutions, token-id embeddings)
 quantized by ONNX Runtime's own quantization tool, with ONNX Runtime's outputs for each, under ORT_ENABLE_ALL and ORT_DISABLE_ALL,
 on the shipped input and on 100 seeded random inputs. These are the fixtures of the int8 issue
 (16): the proven outputs must equal these. CI uses the committed files and needs no Python.
@@ -77,6 +78,9 @@ REPO_MODELS = {
     # Written by `mobile_cnn()`: a depthwise convolution (group = channels) and a grouped one,
     # as MobileNet-like models have.
     "mobile_cnn": ("models/int8/sources/mobile_cnn.onnx", "models/int8/sources/mobile_cnn.json"),
+    # Written by `embed_mlp()`: token ids (an int64 input) through an embedding table, then
+    # dense layers.
+    "embed_mlp": ("models/int8/sources/embed_mlp.onnx", "models/int8/sources/embed_mlp.json"),
 }
 ROOT = os.path.join(HERE, "..")
 
@@ -121,25 +125,43 @@ def shipped_inputs(model):
         return json.load(f)["input_data"]
 
 
+# Models whose graph input 0 is token ids, with their vocabulary: a random value v in [-1, 1)
+# becomes the id floor((v + 1) / 2 * V).
+TOKEN_VOCAB = {"embed_mlp": 20}
+
+
 def case_inputs(model, i, sizes):
     """Random case i of `model`, one flat list per graph input (of `sizes` values): input 0's is
-    case_input(model, i), input j's case_input(model@j, i)."""
-    return [case_input(model if j == 0 else f"{model}@{j}", i, n) for j, n in enumerate(sizes)]
+    case_input(model, i), input j's case_input(model@j, i); token ids as TOKEN_VOCAB says."""
+    base = model.split("/")[0]
+    out = [case_input(model if j == 0 else f"{model}@{j}", i, n) for j, n in enumerate(sizes)]
+    if base in TOKEN_VOCAB:
+        v = TOKEN_VOCAB[base]
+        out[0] = [int(np.floor((x + 1) / 2 * v)) for x in out[0]]
+    return out
 
 
 def input_metas(path):
-    """(name, shape) of each graph input, batch 1."""
+    """(name, shape, numpy type) of each graph input, batch 1."""
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    return [(m.name, [d if isinstance(d, int) else 1 for d in m.shape]) for m in sess.get_inputs()]
+    return [meta_of(m) for m in sess.get_inputs()]
+
+
+def meta_of(m):
+    kind = np.int64 if m.type == "tensor(int64)" else np.float32
+    return m.name, [d if isinstance(d, int) else 1 for d in m.shape], kind
 
 
 def feed(metas, flats):
-    return {name: np.asarray(x, dtype=np.float32).reshape(shape) for (name, shape), x in zip(metas, flats)}
+    return {
+        name: np.asarray(x, dtype=kind).reshape(shape)
+        for (name, shape, kind), x in zip(metas, flats)
+    }
 
 
 class Reader(CalibrationDataReader):
     def __init__(self, model, metas):
-        sizes = [int(np.prod(shape)) for _, shape in metas]
+        sizes = [int(np.prod(shape)) for _, shape, _ in metas]
         cases = [shipped_inputs(model)] + [
             case_inputs(model + "/calibration", i, sizes) for i in range(1, CALIBRATION_CASES + 1)
         ]
@@ -177,7 +199,7 @@ def run(path, level, flats):
     opts = ort.SessionOptions()
     opts.graph_optimization_level = LEVELS[level]
     sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-    metas = [(m.name, [d if isinstance(d, int) else 1 for d in m.shape]) for m in sess.get_inputs()]
+    metas = [meta_of(m) for m in sess.get_inputs()]
     return [o.astype(np.float64).ravel().tolist() for o in sess.run(None, feed(metas, flats))]
 
 
@@ -555,6 +577,41 @@ def mobile_cnn():
     save_source("mobile_cnn", nodes, init, [1, 3, 8, 8], [1, 5], rng)
 
 
+def embed_mlp():
+    """Six token ids (int64) looked up in a 20 x 8 embedding table (Gather), flattened, a dense
+    layer with a ReLU and another dense layer. Seeded weights and ids."""
+    from onnx import helper as h, TensorProto as T
+    rng = np.random.default_rng(15)
+    arr = lambda shape, sd, name: numpy_helper.from_array(rng.normal(0, sd, shape).astype(np.float32), name)
+    init = [
+        arr((20, 8), 0.7, "E"),
+        arr((12, 48), 0.3, "W1"), arr((12,), 0.1, "B1"),
+        arr((5, 12), 0.4, "W2"), arr((5,), 0.1, "B2"),
+        numpy_helper.from_array(np.array([1, 48], dtype=np.int64), "flat"),
+    ]
+    nodes = [
+        h.make_node("Gather", ["E", "ids"], ["e"], axis=0),
+        h.make_node("Reshape", ["e", "flat"], ["f"]),
+        h.make_node("Gemm", ["f", "W1", "B1"], ["h"], transB=1),
+        h.make_node("Relu", ["h"], ["r"]),
+        h.make_node("Gemm", ["r", "W2", "B2"], ["y"], transB=1),
+    ]
+    graph = h.make_graph(
+        nodes, "embed_mlp",
+        [h.make_tensor_value_info("ids", T.INT64, [1, 6])],
+        [h.make_tensor_value_info("y", T.FLOAT, [1, 5])],
+        init,
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    network, inp = (os.path.join(ROOT, p) for p in REPO_MODELS["embed_mlp"])
+    onnx.save(model, network)
+    with open(inp, "w") as f:
+        json.dump({"input_data": [[int(v) for v in rng.integers(0, 20, 6)]]}, f)
+        f.write("\n")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     concat_cnn()
@@ -564,6 +621,7 @@ def main():
     gelu_mlp()
     token_mixer()
     mobile_cnn()
+    embed_mlp()
     refused_models()
     with open(os.path.join(OUT, "requant.json"), "w") as f:
         json.dump({"cases": requant_cases(np.random.default_rng(16))}, f, separators=(",", ":"))
@@ -578,6 +636,7 @@ def main():
             for m in MODELS
         },
         "sources": {m: dict(zip(["network", "input"], sources(m))) for m in MODELS},
+        "token_vocab": TOKEN_VOCAB,
         "models": {},
     }
     with tempfile.TemporaryDirectory() as tmp:

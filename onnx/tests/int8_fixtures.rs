@@ -288,15 +288,26 @@ fn imported_models_compute_onnx_runtimes_integers() {
             let q: Vec<Vec<i128>> = (g.inputs.iter().enumerate())
                 .map(|(j, &id)| {
                     let input = &g.tensors[id];
-                    let a = input.affine.expect("an affine input");
                     let x = match (i, j) {
                         (0, _) => shipped[j].clone(),
                         (_, 0) => case_input(model, i, input.len()),
                         _ => case_input(&format!("{model}@{j}"), i, input.len()),
                     };
-                    x.iter()
-                        .map(|&v| i128::from(a.quantize(v as f32)))
-                        .collect()
+                    match (input.affine, m["token_vocab"][model].as_f64()) {
+                        (Some(a), _) => x
+                            .iter()
+                            .map(|&v| i128::from(a.quantize(v as f32)))
+                            .collect(),
+                        // Token ids: the shipped ones, or v ↦ floor((v + 1) / 2 · V).
+                        (None, Some(vocab)) => x
+                            .iter()
+                            .map(|&v| match i {
+                                0 => v as i128,
+                                _ => ((v + 1.0) / 2.0 * vocab).floor() as i128,
+                            })
+                            .collect(),
+                        (None, None) => panic!("{model}: an integer input without a vocabulary"),
+                    }
                 })
                 .collect();
             let vals = g
@@ -869,4 +880,67 @@ fn shape_computations_are_folded_at_import() {
         g.eval(std::slice::from_ref(&q)).unwrap()[g.outputs[0]].clone()
     };
     assert_eq!(run(&a), run(&b));
+}
+
+/// Token ids are an integer input taking the rows of the table they index; a quantized
+/// constant moved by a view and quantized again (a position-embedding slice, as the tool writes
+/// it for nanoGPT) is a constant, added to the token embeddings as an int8 Add of a constant.
+#[test]
+fn token_embeddings_and_position_embedding_constants() {
+    use tract_onnx::pb::{NodeProto, TensorProto};
+    let path = root().join("models/int8/embed_mlp/qdq_per_tensor_s8s8.onnx");
+    let proto = ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
+    let cal = root().join("models/int8/sources/embed_mlp.json");
+    let io = compile(
+        &root().join("models/int8/embed_mlp/qdq_per_tensor_s8s8.onnx"),
+        &cal,
+        &CompileOptions::default(),
+    )
+    .unwrap()
+    .model
+    .io();
+    assert_eq!(
+        (io.inputs[0].integer, io.inputs[0].range),
+        (true, Some((0, 19)))
+    );
+    let node = |op: &str, inputs: &[&str], out: &str| NodeProto {
+        op_type: op.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![out.into()],
+        ..Default::default()
+    };
+    let mut with_positions = proto.clone();
+    let g = with_positions.graph.as_mut().unwrap();
+    let at = g.node.iter().position(|n| n.op_type == "Reshape").unwrap();
+    g.node[at].input[0] = "s_dq".into();
+    let params = ["E_scale", "E_zero_point"];
+    let steps = [
+        node("Gather", &["E_DequantizeLinear_Output", "positions"], "p"),
+        node("QuantizeLinear", &["p", params[0], params[1]], "p_q"),
+        node("DequantizeLinear", &["p_q", params[0], params[1]], "p_dq"),
+        node("Add", &["e_DequantizeLinear_Output", "p_dq"], "s"),
+        node("QuantizeLinear", &["s", params[0], params[1]], "s_q"),
+        node("DequantizeLinear", &["s_q", params[0], params[1]], "s_dq"),
+    ];
+    for (i, n) in steps.into_iter().enumerate() {
+        g.node.insert(at + i, n);
+    }
+    g.initializer.push(TensorProto {
+        name: "positions".into(),
+        dims: vec![1, 6],
+        data_type: 7,
+        int64_data: (0..6).collect(),
+        ..Default::default()
+    });
+    let run = |p: &ModelProto| -> Vec<i128> {
+        let g = import(p.graph.as_ref().unwrap(), 13).unwrap().graph;
+        let ids: Vec<i128> = shipped_input("embed_mlp")
+            .iter()
+            .map(|&v| v as i128)
+            .collect();
+        g.eval(&[ids]).unwrap()[g.outputs[0]].clone()
+    };
+    let (plain, shifted) = (run(&proto), run(&with_positions));
+    assert_eq!(plain.len(), shifted.len());
+    assert_ne!(plain, shifted);
 }

@@ -8,6 +8,7 @@ use super::params::{int_range, Const, QParams};
 use super::unary::Unary;
 use super::views;
 
+mod embeddings;
 mod folds;
 mod islands;
 mod linear_ops;
@@ -20,6 +21,7 @@ mod tables;
 use super::{ImportError, Imported, RequantReport, TableReport};
 use crate::ops::Window;
 use crate::proto::{decode_tensor, Attrs};
+use embeddings::TokenInput;
 use islands::Island;
 use linear_ops::Pending;
 use moves::PendingConcat;
@@ -88,8 +90,11 @@ enum Val {
     FloatInput(FloatInput),
     /// An int8/uint8 activation.
     Q(Act),
-    /// An int8/uint8 graph input, before an op says its scale and zero point.
+    /// An int8/uint8 graph input (or tensor gathered from an int8 table), before an op says
+    /// its scale and zero point.
     IntInput(IntInput),
+    /// An int32/int64 graph input: token ids.
+    Tokens(TokenInput),
     /// DequantizeLinear of an activation (its float view in a QDQ model).
     Dq(Act),
     /// DequantizeLinear of an initializer (QDQ weights and biases).
@@ -119,6 +124,10 @@ struct Importer {
     tables: Vec<TableReport>,
     /// Float graph inputs already quantized: their parameters and range-checked integers.
     quantized_inputs: HashMap<String, (QParams, TensorId)>,
+    /// Token ids checked against a table's rows: per (ids, rows), the checked tensor.
+    token_checks: HashMap<(TensorId, usize), TensorId>,
+    /// The fewest activation bits the graph needs (token ids of a large table).
+    min_bits: u32,
     /// The widest `quotient_bits` of the requantizations.
     q_bits: u32,
     /// The model's default-domain opset.
@@ -185,6 +194,8 @@ impl Importer {
             requants: Vec::new(),
             tables: Vec::new(),
             quantized_inputs: HashMap::new(),
+            token_checks: HashMap::new(),
+            min_bits: 9,
             q_bits: 0,
             opset,
         })
@@ -198,8 +209,20 @@ impl Importer {
         }
         let fe = |e: crate::FrontendError| ImportError::at(&vi.name, e.to_string());
         let (shape, elem) = crate::onnx::input_tensor(vi).map_err(fe)?;
+        let tokens = [
+            pb::tensor_proto::DataType::Int64,
+            pb::tensor_proto::DataType::Int32,
+        ]
+        .iter()
+        .any(|&t| t as i32 == elem);
         let val = match int_range(elem) {
             Some(range) => Val::IntInput(self.int_input(&vi.name, shape, range)?),
+            None if tokens => {
+                let raw = self.tensor(&vi.name, shape.clone(), TensorKind::Activation, None)?;
+                self.g.inputs.push(raw);
+                self.g.integer_inputs.push(raw);
+                Val::Tokens(TokenInput { raw, shape })
+            }
             None => {
                 crate::onnx::input_shape(vi).map_err(fe)?;
                 Val::FloatInput(FloatInput {
@@ -258,6 +281,9 @@ impl Importer {
         if self.fold_constants(np, name)? {
             return Ok(());
         }
+        if np.op_type == "QuantizeLinear" && self.quantize_constant(np, name)? {
+            return Ok(());
+        }
         if self.is_island_op(np) {
             let val = self.island(np, name)?;
             self.vals.insert(out, val);
@@ -285,6 +311,13 @@ impl Importer {
                 self.qdq_binary(np, name, Binary::MatMul)?
             }
             ("", "MatMul") => self.qdq_matmul(np, name)?,
+            ("", "Gather") if matches!(self.val(np, 1, name), Ok(Val::Tokens(_))) => {
+                let Ok(Val::Tokens(ids)) = self.val(np, 1, name) else {
+                    return Err(ImportError::at(name, "token ids"));
+                };
+                let ids = ids.clone();
+                self.embedding(np, name, &ids)?
+            }
             ("", op) if views::VIEW_OPS.contains(&op) => self.view(np, name)?,
             ("", "MaxPool") => self.max_pool(np, name)?,
             ("", "Sigmoid") => Val::PendingUnary(self.dq_act(np, 0, name)?, Unary::Sigmoid),
@@ -698,7 +731,7 @@ impl Importer {
         // Activations (uint8 included) need 9 bits; the range table (2^bits rows) also checks
         // the requantizations' quotients in limbs of `bits`: half their width keeps it small
         // with two limbs.
-        self.g.bits = self.q_bits.div_ceil(2).clamp(9, 20);
+        self.g.bits = self.q_bits.div_ceil(2).clamp(9, 20).max(self.min_bits);
         self.g
             .validate()
             .map_err(|e| ImportError::at("<graph>", e.to_string()))?;

@@ -22,14 +22,26 @@ impl Importer {
         if np.input.iter().all(String::is_empty) {
             return Ok(false); // (Not a computation: the op's own code says what is wrong.)
         }
+        // A view of a quantized constant (its DequantizeLinear) is that constant moved, with
+        // the same parameters (a slice of a position-embedding table).
+        let mut quantized: Option<(i32, QParams)> = None;
         let mut inputs: Vec<Option<Tensor>> = Vec::with_capacity(np.input.len());
         for (i, n) in np.input.iter().enumerate() {
             let t = match (n.is_empty(), self.consts.get(n)) {
                 (true, _) => None,
                 (false, Some(c)) => Some(c.t.clone()),
-                (false, None) => match (np.op_type.as_str(), i, self.shape_of(n)) {
+                (false, None) => match (np.op_type.as_str(), i, self.vals.get(n)) {
                     // Shape reads its input's shape only.
-                    ("Shape", 0, Some(shape)) => Some(Tensor::float(shape.to_vec(), Vec::new())),
+                    ("Shape", 0, _) => match self.shape_of(n) {
+                        Some(shape) => Some(Tensor::float(shape.to_vec(), Vec::new())),
+                        None => return Ok(false),
+                    },
+                    (op, 0, Some(Val::DqConst(c, p)))
+                        if views::VIEW_OPS.contains(&op) && p.scales.len() == 1 =>
+                    {
+                        quantized = Some((c.elem, p.clone()));
+                        Some(c.t.clone())
+                    }
                     _ => return Ok(false),
                 },
             };
@@ -39,6 +51,13 @@ impl Importer {
         let op = (spec.build)(&Attrs::new(np, name), self.opset).map_err(fe)?;
         let refs: Vec<Option<&Tensor>> = inputs.iter().map(Option::as_ref).collect();
         let outs = op.eval(name, &refs).map_err(fe)?;
+        if let Some((elem, p)) = quantized {
+            for (out, t) in np.output.iter().zip(outs) {
+                self.vals
+                    .insert(out.clone(), Val::DqConst(Const { t, elem }, p.clone()));
+            }
+            return Ok(true);
+        }
         for (out, t) in np.output.iter().zip(outs) {
             let elem = match t.dtype {
                 DType::Int => pb::tensor_proto::DataType::Int64,
@@ -61,7 +80,39 @@ impl Importer {
             Val::Q(a) | Val::Dq(a) => Some(&a.shape),
             Val::FloatInput(f) => Some(f.shape()),
             Val::IntInput(t) => Some(&t.shape),
+            Val::Tokens(t) => Some(&t.shape),
             _ => None,
         }
+    }
+
+    /// QuantizeLinear of a quantized constant's DequantizeLinear (a constant requantized, as the
+    /// tool writes for a position-embedding slice): the constant's new integers, computed now
+    /// as ONNX Runtime's QuantizeLinear does. Whether it applies.
+    pub(super) fn quantize_constant(
+        &mut self,
+        np: &pb::NodeProto,
+        name: &str,
+    ) -> Result<bool, ImportError> {
+        let Some(Val::DqConst(c, p)) = arg(np, 0).and_then(|n| self.vals.get(n)) else {
+            return Ok(false);
+        };
+        let (c, p) = (c.clone(), p.clone());
+        let y = self.params(np, (1, 2), name)?;
+        let (ax, ay) = (p.affine(name)?, y.affine(name)?);
+        let zp = self.opt_konst(np, 2, name)?;
+        let values =
+            c.t.data
+                .iter()
+                .map(|&q| ay.quantize(ax.dequantize(q as i64)) as f64)
+                .collect();
+        let elem = zp.map_or(pb::tensor_proto::DataType::Uint8 as i32, |z| z.elem);
+        self.consts.insert(
+            output(np, name)?,
+            Const {
+                t: Tensor::int(c.t.shape.clone(), values),
+                elem,
+            },
+        );
+        Ok(true)
     }
 }

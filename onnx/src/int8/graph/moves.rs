@@ -39,6 +39,31 @@ impl Importer {
                 ..f
             }));
         }
+        // An int8 tensor whose readers say its parameters (rows of a QOperator embedding) moves
+        // as such.
+        if let (1, Ok(Val::IntInput(t))) = (n_data, self.val(np, 0, name)) {
+            let t = t.clone();
+            let (shape, map) = views::view_map(
+                np,
+                name,
+                self.opset,
+                std::slice::from_ref(&t.shape),
+                &consts,
+            )?;
+            let id = self.tensor(
+                &output(np, name)?,
+                shape.clone(),
+                TensorKind::Activation,
+                None,
+            )?;
+            self.g.ops.push(QOp::View(ViewOp {
+                name: name.to_string(),
+                inputs: vec![t.id],
+                output: id,
+                map,
+            }));
+            return Ok(Val::IntInput(IntInput { id, shape, ..t }));
+        }
         let acts = (0..n_data)
             .map(|i| self.int_or_dq(np, i, name))
             .collect::<Result<Vec<_>, _>>()?;
