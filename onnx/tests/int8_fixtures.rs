@@ -944,3 +944,139 @@ fn token_embeddings_and_position_embedding_constants() {
     assert_eq!(plain.len(), shifted.len());
     assert_ne!(plain, shifted);
 }
+
+/// Crafted variations of the fixtures ONNX Runtime would refuse or compute otherwise: each is
+/// refused with one line, none panics or hangs.
+#[test]
+fn crafted_variations_are_refused_with_one_line() {
+    use tract_onnx::pb::TensorProto;
+    let refused = |p: &ModelProto, why: &str| {
+        let err = import(p.graph.as_ref().unwrap(), 13)
+            .err()
+            .unwrap_or_else(|| panic!("accepted ({why})"))
+            .to_string();
+        assert!(err.contains(why) && !err.contains('\n'), "{err}");
+    };
+    // A Gemm bias of a higher rank than the output (it would broadcast beyond it).
+    refused(
+        &mlp_with(|g| {
+            let b = g
+                .initializer
+                .iter_mut()
+                .find(|t| t.name == "dense.bias_quantized")
+                .unwrap();
+            b.dims = vec![2, 1, 4];
+            b.int32_data = vec![1; 8];
+            b.raw_data.clear();
+        }),
+        "does not broadcast to the output",
+    );
+    // A one-element constant of a higher rank in a float island (it would change the shape).
+    refused(
+        &gelu_with(|g| {
+            let c = g
+                .initializer
+                .iter_mut()
+                .find(|t| t.name == "sqrt2")
+                .unwrap();
+            c.dims = vec![1, 1, 1];
+        }),
+        "would change the shape",
+    );
+    // A QLinear op declaring a vector of scales for its input.
+    refused(
+        &mlp_with(|g| {
+            let gemm = g.node.iter_mut().find(|n| n.op_type == "QGemm").unwrap();
+            gemm.input[1] = "two scales".into();
+            g.initializer.push(TensorProto {
+                name: "two scales".into(),
+                dims: vec![2],
+                data_type: 1,
+                float_data: vec![0.01, 0.02],
+                ..Default::default()
+            });
+            let zp = g.node.iter().position(|n| n.op_type == "QGemm").unwrap();
+            g.node[zp].input[2] = "two zero points".into();
+            g.initializer.push(TensorProto {
+                name: "two zero points".into(),
+                dims: vec![2],
+                data_type: 3,
+                int32_data: vec![0, 0],
+                ..Default::default()
+            });
+        }),
+        "must be scalars",
+    );
+    // A Mul constant outside its zero point's type (int32 values for an int8 zero point).
+    let path = root().join("models/int8/gated_cnn/qoperator_per_tensor_s8s8.onnx");
+    let mut gated = ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
+    let g = gated.graph.as_mut().unwrap();
+    let k = g
+        .initializer
+        .iter_mut()
+        .find(|t| t.name == "K_quantized")
+        .unwrap();
+    k.data_type = 6;
+    k.int32_data = vec![1000, 1, 2, 3];
+    k.raw_data.clear();
+    refused(&gated, "outside its zero point's type");
+    // A Concat of a quantized constant and a float initializer: not folded (the float values
+    // would be read as the constant's integers), refused.
+    let path = root().join("models/int8/embed_mlp/qdq_per_tensor_s8s8.onnx");
+    let mut embed = ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
+    let g = embed.graph.as_mut().unwrap();
+    let at = g.node.iter().position(|n| n.op_type == "Gather").unwrap();
+    g.node.insert(
+        at,
+        tract_onnx::pb::NodeProto {
+            op_type: "Concat".into(),
+            input: vec!["E_DequantizeLinear_Output".into(), "extra row".into()],
+            output: vec!["rows".into()],
+            attribute: vec![tract_onnx::pb::AttributeProto {
+                name: "axis".into(),
+                r#type: tract_onnx::pb::attribute_proto::AttributeType::Int as i32,
+                i: 0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+    );
+    g.initializer.push(TensorProto {
+        name: "extra row".into(),
+        dims: vec![1, 8],
+        data_type: 1,
+        float_data: vec![0.5; 8],
+        ..Default::default()
+    });
+    refused(&embed, "input #0");
+    // An average pool kernel far larger than any input (its windows would take hours).
+    refused(
+        &gated_pool_with("qdq_per_tensor_s8s8", &[("count_include_pad", 0)])
+            .clone()
+            .tap(|p| {
+                let g = p.graph.as_mut().unwrap();
+                let pool = g
+                    .node
+                    .iter_mut()
+                    .find(|n| n.op_type == "AveragePool")
+                    .unwrap();
+                for a in pool.attribute.iter_mut() {
+                    match a.name.as_str() {
+                        "kernel_shape" => a.ints = vec![4096, 4096],
+                        "pads" => a.ints = vec![4095, 4095, 4095, 4095],
+                        _ => {}
+                    }
+                }
+            }),
+        "too large",
+    );
+}
+
+/// `f(&mut x); x`, for building variations inline.
+trait Tap: Sized {
+    fn tap(mut self, f: impl FnOnce(&mut Self)) -> Self {
+        f(&mut self);
+        self
+    }
+}
+impl Tap for ModelProto {}

@@ -396,6 +396,19 @@ impl Importer {
     /// the tensor's producer wrote.
     fn qlinear_act(&self, np: &pb::NodeProto, i: usize, name: &str) -> Result<Act, ImportError> {
         let a = self.act(np, i, name)?;
+        let q = self.declared(np, i, &a, name)?;
+        Ok(Act { q, ..a })
+    }
+
+    /// The scale and zero point a QLinear op declares for its input `i` (at `i + 1`, `i + 2`),
+    /// an int8 tensor `a`: one each, of `a`'s type.
+    fn declared(
+        &self,
+        np: &pb::NodeProto,
+        i: usize,
+        a: &Act,
+        name: &str,
+    ) -> Result<QParams, ImportError> {
         let q = self.params(np, (i + 1, i + 2), name)?;
         if q.range != a.q.range {
             return Err(ImportError::at(
@@ -403,7 +416,13 @@ impl Importer {
                 format!("input #{i}'s zero point has another type than the tensor"),
             ));
         }
-        Ok(Act { q, ..a })
+        if q.scales.len() != 1 || q.zps.len() != 1 {
+            return Err(ImportError::at(
+                name,
+                format!("input #{i}'s scale and zero point must be scalars"),
+            ));
+        }
+        Ok(q)
     }
 
     /// Input `i` as an int8/uint8 tensor, or (`dq`) as its DequantizeLinear.

@@ -1,7 +1,10 @@
 //! Import of models ONNX Runtime's quantizer wrote (QOperator and QDQ formats): the model's own
 //! integer weights, biases, scales and zero points, proven as ONNX Runtime computes them with
 //! its graph optimizations on (`ORT_ENABLE_ALL` runs each DQ → op → Q pattern as the fused
-//! integer op; see `linear` for the arithmetic).
+//! integer op; see `linear` for the arithmetic), except DQ → Mul → Q and DQ → AveragePool → Q,
+//! proven as the unfused f32 computation they are written as (`ORT_DISABLE_ALL`): fused into
+//! QLinearMul / QLinearAveragePool they can round a few inputs differently (`mul`, `average`);
+//! the fixtures compare both levels.
 //!
 //! Supported: QuantizeLinear of the float inputs, QLinearConv, QLinearMatMul and
 //! com.microsoft QGemm, their QDQ forms (Conv, Gemm, MatMul between DequantizeLinear and

@@ -349,6 +349,19 @@ impl AvgPool {
             count_include_pad: self.count_include_pad,
             set_for_count: Vec::new(),
         };
+        // Every window is built once here: cap the work (a crafted kernel could ask for 2^40).
+        let taps = k[0].checked_mul(k[1]);
+        let windows = [shape[1], out[0], out[1]]
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .zip(taps)
+            .and_then(|(n, t)| n.checked_mul(t));
+        if windows.is_none_or(|n| n > 1 << 26) || taps.is_none_or(|t| t > 1 << 12) {
+            return Err(shape_err(
+                node,
+                format!("an average pool of {k:?} windows over {shape:?} is too large"),
+            ));
+        }
         let mut counts: Vec<u32> = (0..shape[1] * out[0] * out[1])
             .map(|p| geometry.avg_window(p).1)
             .collect();

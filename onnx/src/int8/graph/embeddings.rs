@@ -35,6 +35,12 @@ impl Importer {
             Ok(Val::DqConst(c, p)) => (c.clone(), Some(p.clone())),
             _ => (self.konst(np, 0, name)?.clone(), None),
         };
+        if int_range(table.elem).is_none() {
+            return Err(ImportError::at(
+                name,
+                "an embedding table must be int8 or uint8",
+            ));
+        }
         let values = ints(&table, name, "an embedding table")?;
         let (&rows, rest) = table
             .t

@@ -36,8 +36,11 @@ impl Importer {
                         Some(shape) => Some(Tensor::float(shape.to_vec(), Vec::new())),
                         None => return Ok(false),
                     },
-                    (op, 0, Some(Val::DqConst(c, p)))
-                        if views::VIEW_OPS.contains(&op) && p.scales.len() == 1 =>
+                    (op, _, Some(Val::DqConst(c, p)))
+                        if views::VIEW_OPS.contains(&op)
+                            && i < views::data_inputs(op, np.input.len())
+                            && p.scales.len() == 1
+                            && quantized.as_ref().is_none_or(|q| *q == (c.elem, p.clone())) =>
                     {
                         quantized = Some((c.elem, p.clone()));
                         Some(c.t.clone())
@@ -46,6 +49,16 @@ impl Importer {
                 },
             };
             inputs.push(t);
+        }
+        // A view's data inputs are all quantized constants of one quantization, or none is
+        // (an initializer among them would be read as integers of that quantization).
+        let data = views::data_inputs(&np.op_type, np.input.len());
+        let mixed = quantized.is_some()
+            && np.input[..data.min(np.input.len())]
+                .iter()
+                .any(|n| self.consts.contains_key(n));
+        if mixed {
+            return Ok(false);
         }
         let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
         let op = (spec.build)(&Attrs::new(np, name), self.opset).map_err(fe)?;

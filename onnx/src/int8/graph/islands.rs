@@ -60,10 +60,14 @@ impl Importer {
     pub(super) fn island(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
         let mut source: Option<(Act, Vec<String>)> = None;
         let mut tensors: Vec<Option<Tensor>> = Vec::with_capacity(np.input.len());
+        let mut constant_shapes = Vec::new();
         for i in 0..np.input.len() {
             let t = match self.island_input(np, i, name)? {
                 None => None,
-                Some(IslandInput::Const(t)) if t.data.len() == 1 => Some(t),
+                Some(IslandInput::Const(t)) if t.data.len() == 1 => {
+                    constant_shapes.push(t.shape.clone());
+                    Some(t)
+                }
                 Some(IslandInput::Const(_)) => {
                     return Err(ImportError::at(name, MULTI_ELEMENT));
                 }
@@ -83,6 +87,20 @@ impl Importer {
         let Some((source, mut ops)) = source else {
             return Err(ImportError::at(name, "a float op of constants only"));
         };
+        // A one-element constant of higher rank would change the result's shape.
+        let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
+        for c in constant_shapes {
+            if crate::tensor::broadcast_shape(&source.shape, &c, name).map_err(fe)? != source.shape
+            {
+                return Err(ImportError::at(
+                    name,
+                    format!(
+                        "a constant of shape {c:?} would change the shape {:?} of the int8 tensor",
+                        source.shape
+                    ),
+                ));
+            }
+        }
         let spec = crate::ops::REGISTRY
             .iter()
             .find(|s| s.name == np.op_type)

@@ -153,7 +153,15 @@ pub(super) fn dense_weights(
         Some(b) if !per_channel(&b.t.shape, &shape) => {
             let v = ints(b, name, "the bias")?;
             let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
-            crate::tensor::broadcast_shape(&b.t.shape, &shape, name).map_err(fe)?;
+            if crate::tensor::broadcast_shape(&b.t.shape, &shape, name).map_err(fe)? != shape {
+                return Err(ImportError::at(
+                    name,
+                    format!(
+                        "bias of shape {:?} does not broadcast to the output {shape:?}",
+                        b.t.shape
+                    ),
+                ));
+            }
             let at = crate::tensor::broadcast_index(&b.t.shape, &shape);
             at.iter().map(|&i| v[i as usize]).collect()
         }
@@ -261,6 +269,9 @@ impl Importer {
         geometry: Geometry,
         shape: &[usize],
     ) -> Result<(TensorId, Vec<i64>), ImportError> {
+        // (Sizes are capped before anything is allocated per output element.)
+        crate::tensor::checked_len(shape, name)
+            .map_err(|e| ImportError::at(name, e.to_string()))?;
         let acc = self.tensor(
             &format!("{name} (accumulator)"),
             shape.to_vec(),

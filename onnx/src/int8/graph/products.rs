@@ -31,6 +31,12 @@ impl Importer {
         out: &str,
     ) -> Result<Act, ImportError> {
         let ops = operands(name, (a, b), y, "a Mul's constant")?;
+        if ops.values.as_ref().is_some_and(|v| v.len() > 4096) {
+            return Err(ImportError::at(
+                name,
+                "a Mul's constant of more than 4096 distinct values",
+            ));
+        }
         let (aa, ab, ay) = &ops.affine;
         let r = fit(form, (aa, ab, ay), ops.values.as_deref())
             .ok_or_else(|| ImportError::at(name, "no integer rule for this Mul"))?;

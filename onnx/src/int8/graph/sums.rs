@@ -84,7 +84,16 @@ pub(super) fn operands(
     );
     let affine = (a.q.affine(name)?, b_q.affine(name)?, y.affine(name)?);
     let consts: Option<Vec<i64>> = match b {
-        Summand::Const(c, _) => Some(ints(c, name, what)?),
+        Summand::Const(c, q) => {
+            let v = ints(c, name, what)?;
+            if v.iter().any(|x| !(q.range.0..=q.range.1).contains(x)) {
+                return Err(ImportError::at(
+                    name,
+                    format!("{what} has values outside its zero point's type"),
+                ));
+            }
+            Some(v)
+        }
         Summand::Act(_) => None,
     };
     let mut values = consts.clone();
@@ -127,8 +136,8 @@ impl Importer {
             return Ok(Summand::Const(c.clone(), q.clone()));
         }
         let mut a = self.act_of(np, (i, dq), name)?;
-        if let Some(p) = params {
-            a.q = self.params(np, p, name)?; // ONNX Runtime computes with the declared ones
+        if params.is_some() {
+            a.q = self.declared(np, i, &a, name)?; // ONNX Runtime computes with the declared ones
         }
         Ok(Summand::Act(a))
     }
