@@ -444,20 +444,9 @@ fn a_concat_of_no_input_is_refused() {
     let graph = proto.graph.as_mut().unwrap();
     let last = graph.node.len() - 1;
     let dq = graph.node[last].clone();
-    graph.node.insert(
-        last,
-        tract_onnx::pb::NodeProto {
-            op_type: "Concat".into(),
-            output: vec!["nothing".into()],
-            attribute: vec![tract_onnx::pb::AttributeProto {
-                name: "axis".into(),
-                r#type: tract_onnx::pb::attribute_proto::AttributeType::Int as i32,
-                i: 0,
-                ..Default::default()
-            }],
-            ..Default::default()
-        },
-    );
+    graph
+        .node
+        .insert(last, node("Concat", &[], "nothing", Some(0)));
     assert_eq!(dq.op_type, "DequantizeLinear");
     let err = import(graph, 13).err().unwrap().to_string();
     assert!(err.contains("no input"), "{err}");
@@ -572,14 +561,60 @@ fn an_average_pool_whose_mean_can_be_a_half_is_reported_within_one_lsb() {
 #[test]
 fn a_counted_padding_with_windows_past_it_is_refused() {
     let proto = gated_pool_with("qoperator_per_tensor_s8s8", &[("ceil_mode", 1)]);
-    let err = import(proto.graph.as_ref().unwrap(), 13)
-        .err()
-        .unwrap()
-        .to_string();
+    let err = refusal(&proto);
     assert!(
         err.contains("count_include_pad") && err.contains("ceil_mode"),
         "{err}"
     );
+}
+
+/// A node of type `op` reading `inputs`, writing `out`, with an `axis` attribute if given.
+fn node(op: &str, inputs: &[&str], out: &str, axis: Option<i64>) -> tract_onnx::pb::NodeProto {
+    use tract_onnx::pb::{attribute_proto::AttributeType, AttributeProto, NodeProto};
+    NodeProto {
+        op_type: op.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![out.into()],
+        attribute: axis
+            .map(|i| AttributeProto {
+                name: "axis".into(),
+                r#type: AttributeType::Int as i32,
+                i,
+                ..Default::default()
+            })
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// The output integers of `p` (imported) on the float input `x` (its one graph input).
+fn outputs_on(p: &ModelProto, x: &[f64]) -> Vec<i128> {
+    let g = import(p.graph.as_ref().unwrap(), 13).unwrap().graph;
+    let a = g.tensors[g.inputs[0]].affine.unwrap();
+    let q: Vec<i128> = x
+        .iter()
+        .map(|&v| i128::from(a.quantize(v as f32)))
+        .collect();
+    g.eval(&[q]).unwrap()[g.outputs[0]].clone()
+}
+
+/// Initializer `name` of `g`, for editing.
+fn initializer<'g>(
+    g: &'g mut tract_onnx::pb::GraphProto,
+    name: &str,
+) -> &'g mut tract_onnx::pb::TensorProto {
+    g.initializer
+        .iter_mut()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| panic!("no initializer {name}"))
+}
+
+/// The one-line error importing `p` gives (it must be refused).
+fn refusal(p: &ModelProto) -> String {
+    import(p.graph.as_ref().unwrap(), 13)
+        .expect_err("refused")
+        .to_string()
 }
 
 /// gelu_mlp's QDQ s8s8 variant, with `edit` applied to its graph.
@@ -610,26 +645,16 @@ fn float_islands_that_are_not_one_function_of_one_int8_tensor_are_refused() {
         let div = g.node.iter_mut().find(|n| n.op_type == "Div").unwrap();
         div.input[1] = "x_DequantizeLinear_Output".into();
     });
-    let err = import(proto.graph.as_ref().unwrap(), 13)
-        .err()
-        .unwrap()
-        .to_string();
+    let err = refusal(&proto);
     assert!(err.contains("two different int8 tensors"), "{err}");
     // A constant of more than one element makes the function depend on the position.
     let proto = gelu_with(|g| {
-        let c = g
-            .initializer
-            .iter_mut()
-            .find(|t| t.name == "sqrt2")
-            .unwrap();
+        let c = initializer(g, "sqrt2");
         c.dims = vec![2];
         c.float_data = vec![1.4, 1.5];
         c.raw_data.clear();
     });
-    let err = import(proto.graph.as_ref().unwrap(), 13)
-        .err()
-        .unwrap()
-        .to_string();
+    let err = refusal(&proto);
     assert!(err.contains("more than one element"), "{err}");
 }
 
@@ -683,15 +708,7 @@ fn a_qlinear_op_computes_with_the_scale_it_declares_for_its_input() {
         g.initializer.push(t);
         p
     };
-    let run = |p: &ModelProto| -> Vec<i128> {
-        let g = import(p.graph.as_ref().unwrap(), 13).unwrap().graph;
-        let a = g.tensors[g.inputs[0]].affine.unwrap();
-        let q: Vec<i128> = x
-            .iter()
-            .map(|&v| i128::from(a.quantize(v as f32)))
-            .collect();
-        g.eval(&[q]).unwrap()[g.outputs[0]].clone()
-    };
+    let run = |p: &ModelProto| outputs_on(p, &x);
     assert_eq!(run(&proto), want);
     let (by_input, by_weights) = (run(&doubled(1)), run(&doubled(4)));
     assert_eq!(by_input, by_weights);
@@ -753,10 +770,7 @@ fn float_inputs_are_public_once_in_the_graphs_order() {
         extra.name = "extra".into();
         g.input.push(extra);
     });
-    let err = import(unread.graph.as_ref().unwrap(), 13)
-        .err()
-        .unwrap()
-        .to_string();
+    let err = refusal(&unread);
     assert!(
         err.contains("'extra'") && err.contains("no QuantizeLinear reads"),
         "{err}"
@@ -767,10 +781,7 @@ fn float_inputs_are_public_once_in_the_graphs_order() {
         other.input[1] = "input.1_scale".into();
         g.node.insert(1, other);
     });
-    let err = import(two_scales.graph.as_ref().unwrap(), 13)
-        .err()
-        .unwrap()
-        .to_string();
+    let err = refusal(&two_scales);
     assert!(err.contains("different parameters"), "{err}");
 }
 
@@ -783,21 +794,11 @@ fn a_gemm_bias_of_any_broadcastable_shape_is_added_element_by_element() {
     let with_bias = |dims: Vec<i64>, values: Vec<i32>| {
         let mut p = proto.clone();
         let g = p.graph.as_mut().unwrap();
-        let b = g
-            .initializer
-            .iter_mut()
-            .find(|t| t.name == "dense.bias_quantized")
-            .unwrap();
+        let b = initializer(g, "dense.bias_quantized");
         b.dims = dims;
         b.int32_data = values;
         b.raw_data.clear();
-        let g = import(p.graph.as_ref().unwrap(), 13).unwrap().graph;
-        let a = g.tensors[g.inputs[0]].affine.unwrap();
-        let q: Vec<i128> = x
-            .iter()
-            .map(|&v| i128::from(a.quantize(v as f32)))
-            .collect();
-        g.eval(&[q]).unwrap()[g.outputs[0]].clone()
+        outputs_on(&p, &x)
     };
     let per_channel = with_bias(vec![4], vec![5000; 4]);
     assert_eq!(with_bias(vec![], vec![5000]), per_channel);
@@ -806,11 +807,7 @@ fn a_gemm_bias_of_any_broadcastable_shape_is_added_element_by_element() {
     // Two values for four channels do not broadcast.
     let mut p = proto.clone();
     let g = p.graph.as_mut().unwrap();
-    let b = g
-        .initializer
-        .iter_mut()
-        .find(|t| t.name == "dense.bias_quantized")
-        .unwrap();
+    let b = initializer(g, "dense.bias_quantized");
     b.dims = vec![2];
     b.int32_data = vec![1, 2];
     b.raw_data.clear();
@@ -823,24 +820,9 @@ fn a_gemm_bias_of_any_broadcastable_shape_is_added_element_by_element() {
 /// `Concat(Gather(Shape(o), [0]), [-1])` imports to the same ops as with the constant.
 #[test]
 fn shape_computations_are_folded_at_import() {
-    use tract_onnx::pb::{attribute_proto::AttributeType, AttributeProto, NodeProto, TensorProto};
+    use tract_onnx::pb::TensorProto;
     let path = root().join("models/int8/token_mixer/qdq_per_tensor_s8s8.onnx");
     let proto = ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
-    let node = |op: &str, inputs: &[&str], out: &str, axis: Option<i64>| NodeProto {
-        op_type: op.into(),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![out.into()],
-        attribute: axis
-            .map(|i| AttributeProto {
-                name: "axis".into(),
-                r#type: AttributeType::Int as i32,
-                i,
-                ..Default::default()
-            })
-            .into_iter()
-            .collect(),
-        ..Default::default()
-    };
     let int64 = |name: &str, v: Vec<i64>| TensorProto {
         name: name.into(),
         dims: vec![v.len() as i64],
@@ -887,7 +869,7 @@ fn shape_computations_are_folded_at_import() {
 /// it for nanoGPT) is a constant, added to the token embeddings as an int8 Add of a constant.
 #[test]
 fn token_embeddings_and_position_embedding_constants() {
-    use tract_onnx::pb::{NodeProto, TensorProto};
+    use tract_onnx::pb::TensorProto;
     let path = root().join("models/int8/embed_mlp/qdq_per_tensor_s8s8.onnx");
     let proto = ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
     let cal = root().join("models/int8/sources/embed_mlp.json");
@@ -903,24 +885,33 @@ fn token_embeddings_and_position_embedding_constants() {
         (io.inputs[0].integer, io.inputs[0].range),
         (true, Some((0, 19)))
     );
-    let node = |op: &str, inputs: &[&str], out: &str| NodeProto {
-        op_type: op.into(),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![out.into()],
-        ..Default::default()
-    };
     let mut with_positions = proto.clone();
     let g = with_positions.graph.as_mut().unwrap();
     let at = g.node.iter().position(|n| n.op_type == "Reshape").unwrap();
     g.node[at].input[0] = "s_dq".into();
     let params = ["E_scale", "E_zero_point"];
     let steps = [
-        node("Gather", &["E_DequantizeLinear_Output", "positions"], "p"),
-        node("QuantizeLinear", &["p", params[0], params[1]], "p_q"),
-        node("DequantizeLinear", &["p_q", params[0], params[1]], "p_dq"),
-        node("Add", &["e_DequantizeLinear_Output", "p_dq"], "s"),
-        node("QuantizeLinear", &["s", params[0], params[1]], "s_q"),
-        node("DequantizeLinear", &["s_q", params[0], params[1]], "s_dq"),
+        node(
+            "Gather",
+            &["E_DequantizeLinear_Output", "positions"],
+            "p",
+            None,
+        ),
+        node("QuantizeLinear", &["p", params[0], params[1]], "p_q", None),
+        node(
+            "DequantizeLinear",
+            &["p_q", params[0], params[1]],
+            "p_dq",
+            None,
+        ),
+        node("Add", &["e_DequantizeLinear_Output", "p_dq"], "s", None),
+        node("QuantizeLinear", &["s", params[0], params[1]], "s_q", None),
+        node(
+            "DequantizeLinear",
+            &["s_q", params[0], params[1]],
+            "s_dq",
+            None,
+        ),
     ];
     for (i, n) in steps.into_iter().enumerate() {
         g.node.insert(at + i, n);
@@ -960,11 +951,7 @@ fn crafted_variations_are_refused_with_one_line() {
     // A Gemm bias of a higher rank than the output (it would broadcast beyond it).
     refused(
         &mlp_with(|g| {
-            let b = g
-                .initializer
-                .iter_mut()
-                .find(|t| t.name == "dense.bias_quantized")
-                .unwrap();
+            let b = initializer(g, "dense.bias_quantized");
             b.dims = vec![2, 1, 4];
             b.int32_data = vec![1; 8];
             b.raw_data.clear();
@@ -974,11 +961,7 @@ fn crafted_variations_are_refused_with_one_line() {
     // A one-element constant of a higher rank in a float island (it would change the shape).
     refused(
         &gelu_with(|g| {
-            let c = g
-                .initializer
-                .iter_mut()
-                .find(|t| t.name == "sqrt2")
-                .unwrap();
+            let c = initializer(g, "sqrt2");
             c.dims = vec![1, 1, 1];
         }),
         "would change the shape",
@@ -1011,11 +994,7 @@ fn crafted_variations_are_refused_with_one_line() {
     let path = root().join("models/int8/gated_cnn/qoperator_per_tensor_s8s8.onnx");
     let mut gated = ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
     let g = gated.graph.as_mut().unwrap();
-    let k = g
-        .initializer
-        .iter_mut()
-        .find(|t| t.name == "K_quantized")
-        .unwrap();
+    let k = initializer(g, "K_quantized");
     k.data_type = 6;
     k.int32_data = vec![1000, 1, 2, 3];
     k.raw_data.clear();
@@ -1028,18 +1007,12 @@ fn crafted_variations_are_refused_with_one_line() {
     let at = g.node.iter().position(|n| n.op_type == "Gather").unwrap();
     g.node.insert(
         at,
-        tract_onnx::pb::NodeProto {
-            op_type: "Concat".into(),
-            input: vec!["E_DequantizeLinear_Output".into(), "extra row".into()],
-            output: vec!["rows".into()],
-            attribute: vec![tract_onnx::pb::AttributeProto {
-                name: "axis".into(),
-                r#type: tract_onnx::pb::attribute_proto::AttributeType::Int as i32,
-                i: 0,
-                ..Default::default()
-            }],
-            ..Default::default()
-        },
+        node(
+            "Concat",
+            &["E_DequantizeLinear_Output", "extra row"],
+            "rows",
+            Some(0),
+        ),
     );
     g.initializer.push(TensorProto {
         name: "extra row".into(),
