@@ -1480,16 +1480,27 @@ fn int8_outputs(proof: &Path, fx: &serde_json::Value) -> Vec<i64> {
         .collect()
 }
 
-/// An imported int8 model (max pool, residual and constant Adds, views) proves ONNX Runtime's
-/// integers with the single-phase GPU layout and hashed public I/O, and with the verify-gas
-/// layout and plain public I/O.
+/// Imported int8 models prove ONNX Runtime's integers with the single-phase GPU layout and
+/// hashed public I/O, and with the verify-gas layout and plain public I/O: max pool, residual
+/// and constant Adds, views (residual_cnn); products of computed tensors, batched (the dot
+/// chip in single-phase circuits: token_mixer); token ids and an embedding table (embed_mlp).
 #[test]
 fn int8_models_prove_with_the_gpu_and_verify_gas_layouts_and_every_public_io() {
     let tmp = tempfile::tempdir().unwrap();
-    let (onnx, fx, input) = int8_fixture("residual_cnn", "qoperator_per_tensor_s8s8");
+    for (model, variant) in [
+        ("residual_cnn", "qoperator_per_tensor_s8s8"),
+        ("token_mixer", "qdq_per_tensor_u8s8"),
+        ("embed_mlp", "qoperator_per_tensor_s8s8"),
+    ] {
+        int8_model_in_both_layouts(tmp.path(), model, variant);
+    }
+}
+
+fn int8_model_in_both_layouts(tmp: &std::path::Path, model: &str, variant: &str) {
+    let (onnx, fx, input) = int8_fixture(model, variant);
     let want = int8_expected(&fx);
     for (optimize, io) in [("gpu-prove-time", "hashed"), ("verify-gas", "plain")] {
-        let dir = tmp.path().join(optimize);
+        let dir = tmp.join(format!("{model}.{optimize}"));
         let out = ok(&zkinfer(&[
             "compile",
             &s(&onnx),
@@ -1501,9 +1512,9 @@ fn int8_models_prove_with_the_gpu_and_verify_gas_layouts_and_every_public_io() {
             io,
         ]));
         assert!(out.contains(io), "{out}");
-        let proof = tmp.path().join(format!("{optimize}.proof.json"));
+        let proof = tmp.join(format!("{model}.{optimize}.proof.json"));
         setup_prove_verify(&dir, &input, &proof);
-        assert_eq!(int8_outputs(&proof, &fx), want, "{optimize} {io}");
+        assert_eq!(int8_outputs(&proof, &fx), want, "{model} {optimize} {io}");
     }
 }
 
