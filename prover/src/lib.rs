@@ -5,6 +5,7 @@
 //! prover in `zkinfer-cuda` (crate `gpu/cuda`).
 
 pub mod conformance;
+mod devsrs;
 pub mod error;
 pub mod keys;
 pub mod kzg;

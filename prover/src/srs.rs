@@ -10,11 +10,9 @@ use halo2_proofs::halo2curves::bn256::Bn256;
 use halo2_proofs::poly::commitment::Params;
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use halo2_proofs::SerdeFormat;
-use rand_core::SeedableRng;
 use std::path::Path;
 use zkinfer_circuits::compiled::{read_file, seal, unseal, write_atomic};
 use zkinfer_circuits::plan::MAX_K;
-use zkinfer_verifier::srs::DEVELOPMENT_SEED;
 
 const KIND: [u8; 4] = *b"SRS\0";
 const VERSION: u32 = 1;
@@ -33,9 +31,8 @@ pub struct Srs {
 impl Srs {
     /// The deterministic development SRS of size `2^k`.
     pub fn development(k: u32) -> Self {
-        let rng = rand_chacha::ChaCha20Rng::from_seed(DEVELOPMENT_SEED);
         Srs {
-            params: ParamsKZG::<Bn256>::setup(k, rng),
+            params: crate::devsrs::development_params(k),
             insecure: true,
         }
     }
