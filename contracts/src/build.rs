@@ -3,10 +3,11 @@
 
 use crate::error::ContractError;
 use crate::evm::{MAX_INITCODE_BYTES, MAX_RUNTIME_BYTES};
-use crate::generate::{verifier_solidity, VERIFIER_CONTRACT};
+use crate::generate::{verifier_solidity, wrapper_solidity, VERIFIER_CONTRACT};
 use crate::solc::{Bytecode, Solc};
 use zkinfer_circuits::public_io::PublicIo;
 use zkinfer_verifier::VerifierKey;
+use zkinfer_wrap::WrapVerifierKey;
 
 /// A generated verifier: its Solidity source and bytecode.
 #[derive(Clone, Debug)]
@@ -34,13 +35,30 @@ pub fn build_verifier(key: &VerifierKey, solc: &Solc) -> Result<VerifierContract
     Ok(VerifierContract { source, bytecode })
 }
 
+/// Generates and compiles a wrapper's verifier; fails unless it deploys on Ethereum.
+pub fn build_wrapper_verifier(
+    key: &WrapVerifierKey,
+    solc: &Solc,
+) -> Result<VerifierContract, ContractError> {
+    let source = wrapper_solidity(key)?;
+    let bytecode = solc.compile(&source, VERIFIER_CONTRACT)?;
+    check_size(VERIFIER_CONTRACT, &bytecode).map_err(|e| match e {
+        ContractError::TooLarge { contract, detail } => ContractError::TooLarge {
+            contract,
+            detail: format!("{detail}; a wrapper of larger k has fewer columns (`zkinfer setup --wrap --wrap-k`)"),
+        },
+        other => other,
+    })?;
+    Ok(VerifierContract { source, bytecode })
+}
+
 /// What may make a model's verifier smaller, given its public I/O encoding and instance count.
 pub fn shrink_advice(public_io: PublicIo, instances: usize) -> String {
     match public_io {
         PublicIo::Plain | PublicIo::Packed if instances > 2 => format!(
             "recompile the model with `zkinfer compile --optimize verify-gas --public-io hashed` (fewer columns; 2 public words instead of {instances})"
         ),
-        _ => "recompile the model with `zkinfer compile --optimize verify-gas` (fewer columns) if it was not; a circuit this size needs more than a direct verifier (a wrapper proof, not available yet): verify off-chain with `zkinfer verify`".into(),
+        _ => "recompile the model with `zkinfer compile --optimize verify-gas` (fewer columns) if it was not; or verify a wrapper proof on-chain instead (`zkinfer setup --wrap`, `prove --wrap`, `export-verifier --wrap`), or off-chain with `zkinfer verify`".into(),
     }
 }
 

@@ -8,10 +8,13 @@ pub mod evm;
 pub mod generate;
 pub mod solc;
 
-pub use build::{build_verifier, check_size, VerifierContract};
+pub use build::{build_verifier, build_wrapper_verifier, check_size, VerifierContract};
 pub use error::ContractError;
 pub use evm::{CallOutcome, Deployed, Evm, MAX_INITCODE_BYTES, MAX_RUNTIME_BYTES};
-pub use generate::{verifier_solidity, verifier_stats, VerifierStats, VERIFIER_CONTRACT};
+pub use generate::{
+    verifier_solidity, verifier_stats, wrapper_solidity, wrapper_stats, VerifierStats,
+    VERIFIER_CONTRACT,
+};
 pub use solc::{Bytecode, Solc};
 
 /// Solidity source of `InferenceRegistry`, the consumer contract.

@@ -138,7 +138,14 @@ mod tests {
     #[test]
     fn fixed_base_multiplication_matches_the_group_law() {
         let table = FixedBase::generator();
-        for s in [Fr::ZERO, Fr::ONE, -Fr::ONE, Fr::from(255), Fr::from(256), development_secret()] {
+        for s in [
+            Fr::ZERO,
+            Fr::ONE,
+            -Fr::ONE,
+            Fr::from(255),
+            Fr::from(256),
+            development_secret(),
+        ] {
             assert_eq!(table.mul(&s).to_affine(), (G1::generator() * s).to_affine());
         }
     }

@@ -212,6 +212,20 @@ impl VerifierKey {
     }
 }
 
+/// The encoded verifier points of `params` (`g`, `g2`, `s·g2`), as key files store them.
+pub fn encode_verifier_points(params: &ParamsKZG<Bn256>) -> Vec<u8> {
+    use halo2_proofs::poly::commitment::ParamsProver;
+    points_bytes(params.get_g()[0], params.g2(), params.s_g2())
+}
+
+/// Verifier parameters of size `2^k` from [`encode_verifier_points`]'s bytes.
+pub fn decode_verifier_points(bytes: &[u8], k: u32) -> std::io::Result<ParamsKZG<Bn256>> {
+    let p = std::panic::catch_unwind(|| read_points(bytes)).map_err(|_| {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, "malformed SRS points")
+    })??;
+    Ok(sized(p, k))
+}
+
 /// Verifier-only KZG parameters (`k = 0`: the single point `g`, plus `g2` and `s·g2`).
 fn params_from_points(
     g: G1Affine,

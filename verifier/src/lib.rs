@@ -13,5 +13,5 @@ mod verify;
 
 pub use error::VerifyError;
 pub use key::{VerifierKey, VkHash, VK_FILE};
-pub use proof::{ProofFile, PROOF_VERSION, PROTOCOL, TRANSCRIPT};
-pub use verify::{check_statement, verify, verify_raw, Verified};
+pub use proof::{ProofFile, WrapperProof, PROOF_VERSION, PROTOCOL, TRANSCRIPT, WRAPPED_TRANSCRIPT};
+pub use verify::{check_statement, verify, verify_keccak, verify_raw, Verified};

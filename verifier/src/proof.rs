@@ -13,6 +13,70 @@ pub const PROOF_VERSION: u32 = 1;
 pub const PROTOCOL: &str = "halo2-plonk/kzg-shplonk/bn254";
 /// Transcript, for humans and tools.
 pub const TRANSCRIPT: &str = "keccak256 (EVM-compatible)";
+/// Transcript of a model proof made to be wrapped (`prove --wrap`): the wrapper circuit hashes
+/// it with Poseidon, as snark-verifier-sdk's in-circuit verifier reads it.
+pub const WRAPPED_TRANSCRIPT: &str = "poseidon (snark-verifier-sdk, t = 3, rate 2, 8 + 57 rounds)";
+
+/// A wrapper proof (`prove --wrap`): a second proof, of a circuit that verifies the model proof
+/// and exposes its public values, checked on-chain by a small verifier of fixed shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WrapperProof {
+    /// SHA-256 of the wrapper's verifying key (hex).
+    pub vk_sha256: VkHash,
+    /// The wrapper's public values (32-byte big-endian hex): the 12 limbs of the KZG
+    /// accumulator, the model digest as two 128-bit halves, then the model proof's instances.
+    pub instances: Vec<String>,
+    /// The wrapper proof's bytes (hex, `0x`-prefixed; Keccak transcript).
+    pub proof: String,
+}
+
+impl WrapperProof {
+    /// Decodes the proof bytes.
+    pub fn proof_bytes(&self) -> Result<Vec<u8>, VerifyError> {
+        decode_hex("wrapper.proof", &self.proof)
+    }
+
+    /// Decodes the public values.
+    pub fn field_instances(
+        &self,
+    ) -> Result<Vec<halo2_proofs::halo2curves::bn256::Fr>, VerifyError> {
+        self.instances
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                zkinfer_circuits::field::from_hex(h).ok_or_else(|| {
+                    VerifyError::Format(format!(
+                        "wrapper instance #{i} is not a canonical field element"
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// EVM calldata for the wrapper's Solidity verifier: every public value as a 32-byte
+    /// big-endian word, then the proof bytes.
+    pub fn calldata(&self) -> Result<Vec<u8>, VerifyError> {
+        let mut out = words(&self.field_instances()?);
+        out.extend(self.proof_bytes()?);
+        Ok(out)
+    }
+}
+
+fn decode_hex(field: &str, h: &str) -> Result<Vec<u8>, VerifyError> {
+    let h = h.strip_prefix("0x").unwrap_or(h);
+    hex::decode(h).map_err(|e| VerifyError::Format(format!("'{field}' is not hex: {e}")))
+}
+
+fn words(xs: &[halo2_proofs::halo2curves::bn256::Fr]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32 * xs.len());
+    for x in xs {
+        let mut be = x.to_repr();
+        be.as_mut().reverse();
+        out.extend_from_slice(be.as_ref());
+    }
+    out
+}
 
 /// A proof and the public values it proves.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -41,6 +105,10 @@ pub struct ProofFile {
     pub instances: Vec<Vec<String>>,
     /// The proof bytes (hex, `0x`-prefixed).
     pub proof: String,
+    /// The wrapper proof, when made with `prove --wrap` (then `transcript` is
+    /// [`WRAPPED_TRANSCRIPT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrapper: Option<WrapperProof>,
 }
 
 impl ProofFile {
@@ -66,6 +134,7 @@ impl ProofFile {
             output_shapes: shapes(&io.outputs),
             instances: vec![instances::encode(&public.field)],
             proof: format!("0x{}", hex::encode(proof)),
+            wrapper: None,
         }
     }
 
@@ -81,22 +150,34 @@ impl ProofFile {
 
     /// Decodes the proof bytes.
     pub fn proof_bytes(&self) -> Result<Vec<u8>, VerifyError> {
-        let h = self.proof.strip_prefix("0x").unwrap_or(&self.proof);
-        hex::decode(h).map_err(|e| VerifyError::Format(format!("'proof' is not hex: {e}")))
+        decode_hex("proof", &self.proof)
+    }
+
+    /// Whether this is a wrapped proof (`prove --wrap`).
+    pub fn is_wrapped(&self) -> bool {
+        self.wrapper.is_some() || self.transcript == WRAPPED_TRANSCRIPT
     }
 
     /// EVM calldata for a generated verifier: every public value as a 32-byte big-endian word,
     /// then the proof bytes.
     pub fn calldata(&self) -> Result<Vec<u8>, VerifyError> {
-        let mut out = Vec::new();
-        for (i, h) in self.instances.iter().flatten().enumerate() {
-            let x = zkinfer_circuits::field::from_hex(h).ok_or_else(|| {
-                VerifyError::Format(format!("instance #{i} is not a canonical field element"))
-            })?;
-            let mut be = x.to_repr();
-            be.as_mut().reverse();
-            out.extend_from_slice(be.as_ref());
+        if self.is_wrapped() {
+            return Err(VerifyError::Format(
+                "this proof was made with --wrap: its model proof is for the wrapper, not for the model's own verifier contract (use `calldata --wrap`)".into(),
+            ));
         }
+        let field = self
+            .instances
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, h)| {
+                zkinfer_circuits::field::from_hex(h).ok_or_else(|| {
+                    VerifyError::Format(format!("instance #{i} is not a canonical field element"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut out = words(&field);
         out.extend(self.proof_bytes()?);
         Ok(out)
     }

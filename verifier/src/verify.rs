@@ -5,9 +5,11 @@ use crate::instances::{self, PublicValues};
 use crate::key::VerifierKey;
 use crate::proof::{ProofFile, PROOF_VERSION};
 use crate::transcript::KeccakTranscript;
-use halo2_proofs::halo2curves::bn256::Bn256;
+use halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
 use halo2_proofs::plonk::verify_proof;
+use halo2_proofs::plonk::VerifyingKey;
 use halo2_proofs::poly::kzg::commitment::KZGCommitmentScheme;
+use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use halo2_proofs::poly::kzg::multiopen::VerifierSHPLONK;
 use halo2_proofs::poly::kzg::strategy::SingleStrategy;
 
@@ -28,13 +30,24 @@ pub fn verify_raw(
     public: &[halo2_proofs::halo2curves::bn256::Fr],
     proof: &[u8],
 ) -> Result<(), VerifyError> {
+    verify_keccak(&key.params, &key.vk, public, proof)
+}
+
+/// Checks a SHPLONK proof with the Keccak transcript (every byte must be read) against any
+/// halo2 verifying key with one instance column: the model's, or a wrapper's.
+pub fn verify_keccak(
+    params: &ParamsKZG<Bn256>,
+    vk: &VerifyingKey<G1Affine>,
+    public: &[halo2_proofs::halo2curves::bn256::Fr],
+    proof: &[u8],
+) -> Result<(), VerifyError> {
     let run = || -> Result<usize, VerifyError> {
         let mut reader = proof;
         let mut transcript = KeccakTranscript::new(&mut reader);
-        let strategy = SingleStrategy::new(&key.params);
+        let strategy = SingleStrategy::new(params);
         verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
-            &key.params,
-            &key.vk,
+            params,
+            vk,
             strategy,
             &[&[public]],
             &mut transcript,
@@ -56,6 +69,11 @@ pub fn verify_raw(
 /// Verifies a proof file: model and key identity, public values, listed inputs/outputs, and the
 /// proof itself.
 pub fn verify(key: &VerifierKey, proof: &ProofFile) -> Result<Verified, VerifyError> {
+    if proof.is_wrapped() {
+        return Err(VerifyError::Format(
+            "this proof was made with --wrap (its model proof uses the wrapper's Poseidon transcript): verify it with the wrapper's key (`zkinfer verify` does when the model folder has one)".into(),
+        ));
+    }
     let verified = check_statement(key, proof)?;
     verify_raw(key, &verified.public.field, &proof.proof_bytes()?)?;
     Ok(verified)

@@ -1,4 +1,4 @@
-//! `zkinfer calldata PROOF.json`
+//! `zkinfer calldata PROOF.json [--wrap]`
 
 use anyhow::Result;
 use clap::Args;
@@ -11,13 +11,31 @@ use zkinfer_verifier::ProofFile;
 pub struct Calldata {
     /// Proof file written by `zkinfer prove`.
     pub proof: PathBuf,
+    /// The calldata of the wrapper proof (`prove --wrap`), for `export-verifier --wrap`'s
+    /// contract.
+    #[arg(long)]
+    pub wrap: bool,
 }
 
 impl Calldata {
     /// Runs the command.
     pub fn run(self) -> Result<ExitCode> {
         let proof = ProofFile::load(&self.proof)?;
-        println!("0x{}", hex::encode(proof.calldata()?));
+        let bytes = if self.wrap {
+            proof
+                .wrapper
+                .as_ref()
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{} has no wrapper proof (prove with --wrap)",
+                        self.proof.display()
+                    )
+                })?
+                .calldata()?
+        } else {
+            proof.calldata()?
+        };
+        println!("0x{}", hex::encode(bytes));
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -1,4 +1,4 @@
-//! `zkinfer export-verifier DIR --out Verifier.sol`
+//! `zkinfer export-verifier DIR --out Verifier.sol [--wrap]`
 
 use super::evm_common::{load_key, SolcArg};
 use super::verify::DEVELOPMENT_SRS_WARNING;
@@ -7,7 +7,10 @@ use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use zkinfer_circuits::compiled::write_atomic;
-use zkinfer_contracts::{build_verifier, verifier_stats, VERIFIER_CONTRACT};
+use zkinfer_contracts::{
+    build_verifier, build_wrapper_verifier, verifier_stats, wrapper_stats, VERIFIER_CONTRACT,
+};
+use zkinfer_wrap::workflow::load_wrap_vk;
 
 /// Generate a Solidity verifier for a model's verifying key.
 #[derive(Args)]
@@ -17,6 +20,10 @@ pub struct ExportVerifier {
     /// Solidity file to write.
     #[arg(long)]
     pub out: PathBuf,
+    /// The wrapper's verifier (keys from `setup --wrap`): one small contract shape for every
+    /// model, called with `calldata --wrap`.
+    #[arg(long)]
+    pub wrap: bool,
     #[command(flatten)]
     pub solc: SolcArg,
 }
@@ -26,7 +33,17 @@ impl ExportVerifier {
     pub fn run(self) -> Result<ExitCode> {
         let key = load_key(&self.dir)?;
         let solc = self.solc.locate()?;
-        let c = build_verifier(&key, &solc)?;
+        let wrap = if self.wrap {
+            let w = load_wrap_vk(&self.dir)?;
+            w.check_wraps(&key)?;
+            Some(w)
+        } else {
+            None
+        };
+        let c = match &wrap {
+            Some(w) => build_wrapper_verifier(w, &solc)?,
+            None => build_verifier(&key, &solc)?,
+        };
         let source = if key.development_srs() {
             eprintln!("{DEVELOPMENT_SRS_WARNING}");
             format!("// WARNING: made with zkinfer's insecure development SRS: anyone can forge proofs\n// that this contract accepts. Regenerate after `zkinfer setup --srs FILE`.\n{}", c.source)
@@ -36,8 +53,9 @@ impl ExportVerifier {
         write_atomic(&self.out, source.as_bytes())
             .with_context(|| format!("writing {}", self.out.display()))?;
         println!(
-            "wrote {} (contract {VERIFIER_CONTRACT}, model {})",
+            "wrote {} (contract {VERIFIER_CONTRACT}, {}model {})",
             self.out.display(),
+            if wrap.is_some() { "wrapper of " } else { "" },
             key.digest
         );
         println!(
@@ -45,11 +63,13 @@ impl ExportVerifier {
             c.bytecode.runtime.len(),
             c.bytecode.creation.len()
         );
+        let (instances, st, calldata) = match &wrap {
+            Some(w) => (w.instance_count(), wrapper_stats(w)?, "calldata --wrap"),
+            None => (key.io.instance_count(), verifier_stats(&key)?, "calldata"),
+        };
         println!(
-            "  calldata: {} public instance(s) of 32 bytes, then the proof (`zkinfer calldata PROOF.json`)",
-            key.io.instance_count()
+            "  calldata: {instances} public instance(s) of 32 bytes, then the proof (`zkinfer {calldata} PROOF.json`)"
         );
-        let st = verifier_stats(&key)?;
         println!(
             "  work:     {} commitments ({} in the key, {} in the proof; one ecMul each), {} evaluations",
             st.key_commitments + st.proof_commitments,

@@ -1,4 +1,4 @@
-//! `zkinfer setup DIR [--srs FILE]`
+//! `zkinfer setup DIR [--srs FILE] [--wrap [--wrap-k K]]`
 
 use crate::progress::Stderr;
 use anyhow::Result;
@@ -15,6 +15,17 @@ pub struct Setup {
     /// Without it, an insecure deterministic development SRS is generated.
     #[arg(long)]
     pub srs: Option<PathBuf>,
+    /// Also make the keys of a wrapper proof (`prove --wrap`), whose Solidity verifier has the
+    /// same small shape for every model (`export-verifier --wrap`). Its SRS is larger
+    /// (2^WRAP_K points): the development one, or --srs downsized.
+    #[arg(long)]
+    pub wrap: bool,
+    /// Size exponent of the wrapper circuit: larger means fewer columns, so less gas to verify
+    /// on-chain, but a slower wrapper proof and more memory.
+    #[arg(long, value_name = "WRAP_K", default_value_t = zkinfer_wrap::DEFAULT_WRAP_K,
+          value_parser = clap::value_parser!(u32).range(zkinfer_wrap::keys::MIN_WRAP_K as i64..=zkinfer_wrap::keys::MAX_WRAP_K as i64),
+          requires = "wrap")]
+    pub wrap_k: u32,
     /// Print only warnings and the result.
     #[arg(long)]
     pub quiet: bool,
@@ -23,19 +34,39 @@ pub struct Setup {
 impl Setup {
     /// Runs the command.
     pub fn run(self) -> Result<ExitCode> {
-        let r = zkinfer_prover::setup(&self.dir, self.srs.as_deref(), &Stderr::new(self.quiet))?;
-        println!(
-            "setup done: k = {}, {} SRS, keys in {:.2} s; pk.bin {} bytes, vk.bin {} bytes",
-            r.k,
-            if r.insecure_srs {
-                "development (INSECURE)"
-            } else {
-                "user-supplied"
-            },
-            r.keygen_s,
-            r.pk_bytes,
-            r.vk_bytes
-        );
+        let progress = Stderr::new(self.quiet);
+        if self.wrap {
+            let w = zkinfer_wrap::workflow::setup_wrapped(
+                &self.dir,
+                self.srs.as_deref(),
+                self.wrap_k,
+                &progress,
+            )?;
+            report(&w.model);
+            println!(
+                "wrapper: k = {}, {} advice column(s), keys in {:.2} s; wrap_pk.bin {} bytes",
+                w.k, w.advice_columns, w.keygen_s, w.pk_bytes
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        let r = zkinfer_prover::setup(&self.dir, self.srs.as_deref(), &progress)?;
+        report(&r);
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// Prints the model's setup summary.
+fn report(r: &zkinfer_prover::SetupReport) {
+    println!(
+        "setup done: k = {}, {} SRS, keys in {:.2} s; pk.bin {} bytes, vk.bin {} bytes",
+        r.k,
+        if r.insecure_srs {
+            "development (INSECURE)"
+        } else {
+            "user-supplied"
+        },
+        r.keygen_s,
+        r.pk_bytes,
+        r.vk_bytes
+    );
 }

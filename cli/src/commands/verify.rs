@@ -1,4 +1,5 @@
-//! `zkinfer verify DIR --proof PROOF.json` (uses only the verifier crate).
+//! `zkinfer verify DIR --proof PROOF.json`: the verifier crate; a wrapped proof (`prove --wrap`)
+//! also with the wrapper's key (`wrap_vk.bin`).
 
 use anyhow::Result;
 use clap::Args;
@@ -6,6 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use zkinfer_circuits::compiled::ModelDigest;
 use zkinfer_verifier::{verify, ProofFile, VerifierKey, VerifyError, VK_FILE};
+use zkinfer_wrap::workflow::load_wrap_vk;
+use zkinfer_wrap::{verify_wrapped, WrapError};
 
 /// Verify a proof.
 #[derive(Args)]
@@ -63,15 +66,28 @@ fn check(
         }
     }
     let proof = ProofFile::load(proof)?;
+    if proof.is_wrapped() {
+        let wrap = load_wrap_vk(dir).map_err(as_verify_error)?;
+        return verify_wrapped(&key, &wrap, &proof).map_err(as_verify_error);
+    }
     verify(&key, &proof)
+}
+
+/// A wrapper's rejection, for the one `rejected: ...` line.
+fn as_verify_error(e: WrapError) -> VerifyError {
+    match e {
+        WrapError::Verify(v) => v,
+        other => VerifyError::Invalid(other.to_string()),
+    }
 }
 
 impl Verify {
     /// Runs the command: exit 0 when verified, 1 with the reason otherwise.
     pub fn run(self) -> Result<ExitCode> {
+        let wrapped = ProofFile::load(&self.proof).is_ok_and(|p| p.is_wrapped());
         match check(&self.dir, &self.proof, self.require_trusted_srs) {
             Ok(v) => {
-                println!("verified: the outputs come from the committed model applied to the proven input");
+                println!("verified: the outputs come from the committed model applied to the proven input{}", if wrapped { " (model proof and wrapper proof)" } else { "" });
                 for (i, o) in v.outputs.iter().enumerate() {
                     println!("  output #{i}: {}", preview(o));
                 }

@@ -1,4 +1,4 @@
-//! `zkinfer verify-evm DIR --proof PROOF.json`
+//! `zkinfer verify-evm DIR --proof PROOF.json [--wrap]`
 
 use super::evm_common::{load_key, SolcArg};
 use super::verify::DEVELOPMENT_SRS_WARNING;
@@ -6,8 +6,10 @@ use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use zkinfer_contracts::{build_verifier, Evm};
+use zkinfer_contracts::{build_verifier, build_wrapper_verifier, Evm};
 use zkinfer_verifier::{check_statement, ProofFile};
+use zkinfer_wrap::verify::check_wrapper_words;
+use zkinfer_wrap::workflow::load_wrap_vk;
 
 /// Deploy the model's Solidity verifier in an in-process EVM and call it with a proof.
 #[derive(Args)]
@@ -17,6 +19,10 @@ pub struct VerifyEvm {
     /// Proof file written by `zkinfer prove`.
     #[arg(long)]
     pub proof: PathBuf,
+    /// Verify the wrapper proof (`prove --wrap`) with the wrapper's contract
+    /// (`export-verifier --wrap`).
+    #[arg(long)]
+    pub wrap: bool,
     #[command(flatten)]
     pub solc: SolcArg,
 }
@@ -35,8 +41,29 @@ impl VerifyEvm {
             println!("rejected: {e}");
             return Ok(ExitCode::FAILURE);
         }
-        let calldata = proof.calldata()?;
-        let c = build_verifier(&key, &self.solc.locate()?)?;
+        let (calldata, c) = if self.wrap {
+            let wrap = load_wrap_vk(&self.dir)?;
+            // The wrapper's public values must be this model's digest and the listed values.
+            if let Err(e) = check_wrapper_words(&key, &wrap, &proof) {
+                println!("rejected: {e}");
+                return Ok(ExitCode::FAILURE);
+            }
+            let w = proof.wrapper.as_ref().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{} has no wrapper proof (prove with --wrap)",
+                    self.proof.display()
+                )
+            })?;
+            (
+                w.calldata()?,
+                build_wrapper_verifier(&wrap, &self.solc.locate()?)?,
+            )
+        } else {
+            (
+                proof.calldata()?,
+                build_verifier(&key, &self.solc.locate()?)?,
+            )
+        };
         let mut evm = Evm::new();
         let deployed = evm.deploy(c.bytecode.creation.clone())?;
         let call = evm.call(deployed.address, calldata)?;

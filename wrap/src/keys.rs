@@ -1,0 +1,372 @@
+//! The wrapper's keys (`zkinfer setup DIR --wrap`): `wrap_srs.bin` (KZG parameters of size
+//! `2^k_wrap`, the same secret as the model's `srs.bin`), `wrap_pk.bin` (proving key, circuit
+//! configuration and break points) and `wrap_vk.bin` (verifying key, configuration and the
+//! model it wraps).
+
+use crate::circuit::{build, guarded, initial_config, MODEL_WORDS_START};
+use crate::WrapError;
+use halo2_base::gates::circuit::CircuitBuilderStage;
+use halo2_proofs::halo2curves::bn256::{Bn256, G1Affine, G2Affine};
+use halo2_proofs::plonk::{keygen_pk, keygen_vk, ProvingKey, VerifyingKey};
+use halo2_proofs::poly::commitment::Params;
+use halo2_proofs::poly::kzg::commitment::ParamsKZG;
+use halo2_proofs::SerdeFormat;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use snark_verifier_sdk::halo2::aggregation::{AggregationCircuit, AggregationConfigParams};
+use snark_verifier_sdk::halo2::gen_dummy_snark_from_vk;
+use snark_verifier_sdk::SHPLONK;
+use std::path::Path;
+use zkinfer_circuits::compiled::{
+    read_file, seal, unseal, write_atomic, ArtifactError, ModelDigest,
+};
+use zkinfer_verifier::key::{decode_verifier_points, encode_verifier_points};
+use zkinfer_verifier::{VerifierKey, VkHash};
+
+/// File of the wrapper's SRS inside a model folder.
+pub const WRAP_SRS_FILE: &str = "wrap_srs.bin";
+/// File of the wrapper's proving key.
+pub const WRAP_PK_FILE: &str = "wrap_pk.bin";
+/// File of the wrapper's verifying key.
+pub const WRAP_VK_FILE: &str = "wrap_vk.bin";
+/// Size exponent of the wrapper circuit unless `setup --wrap-k` says otherwise.
+pub const DEFAULT_WRAP_K: u32 = 21;
+/// Smallest wrapper that fits a model proof's verifier (its range table needs `2^(k−1)` rows).
+pub const MIN_WRAP_K: u32 = 18;
+/// Largest wrapper `setup` makes.
+pub const MAX_WRAP_K: u32 = 24;
+
+const VK_KIND: [u8; 4] = *b"WVK\0";
+const PK_KIND: [u8; 4] = *b"WPK\0";
+const VERSION: u32 = 1;
+/// Rows the sdk keeps free at the bottom of each column (blinding).
+const MINIMUM_ROWS: usize = 20;
+
+#[derive(Serialize, Deserialize)]
+struct VkHeader {
+    config: AggregationConfigParams,
+    digest: ModelDigest,
+    inner_vk_sha256: VkHash,
+    model_words: usize,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PkHeader {
+    config: AggregationConfigParams,
+    break_points: Vec<Vec<usize>>,
+    vk_sha256: VkHash,
+    digest: ModelDigest,
+    inner_vk_sha256: VkHash,
+}
+
+/// What verifying a wrapper proof needs.
+#[derive(Clone, Debug)]
+pub struct WrapVerifierKey {
+    /// The wrapper circuit's configuration (columns, size).
+    pub config: AggregationConfigParams,
+    /// The model it wraps.
+    pub digest: ModelDigest,
+    /// The model's verifying key (its hash): the one built into the wrapper circuit.
+    pub inner_vk_sha256: VkHash,
+    /// Public values of the model proof (the wrapper's last words).
+    pub model_words: usize,
+    /// SHA-256 of the wrapper's halo2 verifying key.
+    pub vk_sha256: VkHash,
+    vk: VerifyingKey<G1Affine>,
+    params: ParamsKZG<Bn256>,
+}
+
+/// What proving a wrapper needs.
+pub struct WrapProvingKey {
+    /// The wrapper circuit's configuration.
+    pub config: AggregationConfigParams,
+    /// Where the sdk breaks its virtual columns into rows (fixed at keygen).
+    pub break_points: Vec<Vec<usize>>,
+    /// Hash of the matching verifying key.
+    pub vk_sha256: VkHash,
+    /// The model it wraps.
+    pub digest: ModelDigest,
+    /// The model's verifying key it was made for.
+    pub inner_vk_sha256: VkHash,
+    /// halo2 proving key.
+    pub pk: ProvingKey<G1Affine>,
+}
+
+fn vk_hash(vk: &VerifyingKey<G1Affine>) -> VkHash {
+    VkHash(Sha256::digest(vk.to_bytes(SerdeFormat::Processed)).into())
+}
+
+/// Makes the wrapper's keys for the model whose key is `inner`, with the wrapper SRS `params`
+/// (its secret must be the model SRS's).
+pub fn keygen(
+    inner: &VerifierKey,
+    params: &ParamsKZG<Bn256>,
+) -> Result<(WrapProvingKey, WrapVerifierKey), WrapError> {
+    let k = params.k();
+    if !(MIN_WRAP_K..=MAX_WRAP_K).contains(&k) {
+        return Err(WrapError::Keygen(format!(
+            "a wrapper needs {MIN_WRAP_K} <= k <= {MAX_WRAP_K}, got k = {k}"
+        )));
+    }
+    if params.s_g2() != inner.kzg_params().s_g2() {
+        return Err(WrapError::Keygen(
+            "the wrapper's SRS and the model's come from different setups (their [s]G2 differ); use one parameter file for both".into(),
+        ));
+    }
+    if k <= inner.shape.k {
+        return Err(WrapError::Keygen(format!(
+            "the wrapper (k = {k}) must be larger than the model's circuit (k = {})",
+            inner.shape.k
+        )));
+    }
+    let model_words = inner.io.instance_count();
+    let made = guarded(|| -> Result<_, String> {
+        let snark = gen_dummy_snark_from_vk::<SHPLONK>(
+            inner.kzg_params(),
+            inner.halo2(),
+            vec![model_words],
+            None,
+        );
+        let mut circuit = build(
+            CircuitBuilderStage::Keygen,
+            initial_config(k),
+            params,
+            snark,
+            &inner.digest,
+        );
+        let config = circuit.calculate_params(Some(MINIMUM_ROWS));
+        let vk = keygen_vk(params, &circuit).map_err(|e| format!("{e:?}"))?;
+        let pk = keygen_pk(params, vk.clone(), &circuit).map_err(|e| format!("{e:?}"))?;
+        Ok((config, circuit.break_points(), vk, pk))
+    })
+    .map_err(WrapError::Keygen)?;
+    let (config, break_points, vk, pk) = made.map_err(WrapError::Keygen)?;
+    let vk_sha256 = vk_hash(&vk);
+    let verifier_params = decode_verifier_points(&encode_verifier_points(params), k)
+        .map_err(|e| WrapError::Keygen(e.to_string()))?;
+    Ok((
+        WrapProvingKey {
+            config,
+            break_points,
+            vk_sha256,
+            digest: inner.digest,
+            inner_vk_sha256: inner.vk_sha256,
+            pk,
+        },
+        WrapVerifierKey {
+            config,
+            digest: inner.digest,
+            inner_vk_sha256: inner.vk_sha256,
+            model_words,
+            vk_sha256,
+            vk,
+            params: verifier_params,
+        },
+    ))
+}
+
+/// Splits `payload` into `n` length-prefixed parts.
+fn parts(
+    payload: &[u8],
+    n: usize,
+    bad: &dyn Fn(&str) -> ArtifactError,
+) -> Result<Vec<Vec<u8>>, ArtifactError> {
+    let mut out = Vec::with_capacity(n);
+    let mut rest = payload;
+    for _ in 0..n {
+        let len = rest
+            .get(..8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+            .ok_or_else(|| bad("truncated"))?;
+        let len = usize::try_from(len).map_err(|_| bad("truncated"))?;
+        rest = &rest[8..];
+        let part = rest.get(..len).ok_or_else(|| bad("truncated"))?;
+        out.push(part.to_vec());
+        rest = &rest[len..];
+    }
+    if !rest.is_empty() {
+        return Err(bad("trailing data"));
+    }
+    Ok(out)
+}
+
+fn join(parts: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for p in parts {
+        out.extend_from_slice(&(p.len() as u64).to_le_bytes());
+        out.extend_from_slice(p);
+    }
+    out
+}
+
+/// Refuses configurations no wrapper of this version makes (before halo2 allocates columns).
+fn check_config(c: &AggregationConfigParams) -> Result<(), String> {
+    let sane = (MIN_WRAP_K..=MAX_WRAP_K).contains(&c.degree)
+        && (1..=64).contains(&c.num_advice)
+        && c.num_lookup_advice <= 16
+        && (1..=16).contains(&c.num_fixed)
+        && c.lookup_bits < c.degree as usize;
+    if sane {
+        Ok(())
+    } else {
+        Err(format!("implausible wrapper configuration {c:?}"))
+    }
+}
+
+impl WrapVerifierKey {
+    /// Public values of a wrapper proof.
+    pub fn instance_count(&self) -> usize {
+        MODEL_WORDS_START + self.model_words
+    }
+
+    /// The halo2 verifying key.
+    pub fn halo2(&self) -> &VerifyingKey<G1Affine> {
+        &self.vk
+    }
+
+    /// Verifier-side KZG parameters (`g`, `g2`, `s·g2`, size `2^k`).
+    pub fn kzg_params(&self) -> &ParamsKZG<Bn256> {
+        &self.params
+    }
+
+    /// `G₂` and `[s]G₂` of the setup.
+    pub fn g2_points(&self) -> (G2Affine, G2Affine) {
+        (self.params.g2(), self.params.s_g2())
+    }
+
+    /// The sealed file form.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let header = serde_json::to_vec(&VkHeader {
+            config: self.config,
+            digest: self.digest,
+            inner_vk_sha256: self.inner_vk_sha256,
+            model_words: self.model_words,
+        })
+        .unwrap_or_default();
+        let points = encode_verifier_points(&self.params);
+        let vk = self.vk.to_bytes(SerdeFormat::Processed);
+        seal(VK_KIND, VERSION, &join(&[&header, &points, &vk]))
+    }
+
+    /// Parses the sealed file form.
+    pub fn from_bytes(bytes: &[u8], what: &str) -> Result<Self, WrapError> {
+        let payload = unseal(bytes, VK_KIND, VERSION, what, "wrapper verifying key")?;
+        let bad = |d: &str| ArtifactError::Invalid {
+            what: what.to_string(),
+            detail: d.to_string(),
+        };
+        let p = parts(payload, 3, &bad)?;
+        let header: VkHeader =
+            serde_json::from_slice(&p[0]).map_err(|e| bad(&format!("bad header: {e}")))?;
+        check_config(&header.config).map_err(|e| bad(&e))?;
+        if header.model_words > 1 << 20 {
+            return Err(bad("implausible number of public values").into());
+        }
+        let params = decode_verifier_points(&p[1], header.config.degree)
+            .map_err(|e| bad(&format!("bad SRS points: {e}")))?;
+        let config = header.config;
+        let vk = guarded(|| {
+            VerifyingKey::<G1Affine>::read::<_, AggregationCircuit>(
+                &mut &p[2][..],
+                SerdeFormat::Processed,
+                config,
+            )
+        })
+        .map_err(|_| bad("malformed verifying key"))?
+        .map_err(|e| bad(&format!("malformed verifying key: {e}")))?;
+        Ok(WrapVerifierKey {
+            config,
+            digest: header.digest,
+            inner_vk_sha256: header.inner_vk_sha256,
+            model_words: header.model_words,
+            vk_sha256: VkHash(Sha256::digest(&p[2]).into()),
+            vk,
+            params,
+        })
+    }
+
+    /// Reads `wrap_vk.bin`.
+    pub fn load(path: &Path) -> Result<Self, WrapError> {
+        Self::from_bytes(&read_file(path)?, &path.display().to_string())
+    }
+
+    /// Writes `wrap_vk.bin`.
+    pub fn save(&self, path: &Path) -> Result<(), WrapError> {
+        Ok(write_atomic(path, &self.to_bytes())?)
+    }
+
+    /// Refuses a wrapper key made for another model or another setup of it.
+    pub fn check_wraps(&self, inner: &VerifierKey) -> Result<(), WrapError> {
+        if self.digest != inner.digest || self.inner_vk_sha256 != inner.vk_sha256 {
+            return Err(WrapError::Keys(format!(
+                "the wrapper key was made for model {} (key {}), not this model's key ({}, {}); run `zkinfer setup --wrap` again",
+                self.digest, self.inner_vk_sha256, inner.digest, inner.vk_sha256
+            )));
+        }
+        if self.model_words != inner.io.instance_count() {
+            return Err(WrapError::Keys(
+                "the wrapper key expects another number of public values".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl WrapProvingKey {
+    /// The sealed file form.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let header = serde_json::to_vec(&PkHeader {
+            config: self.config,
+            break_points: self.break_points.clone(),
+            vk_sha256: self.vk_sha256,
+            digest: self.digest,
+            inner_vk_sha256: self.inner_vk_sha256,
+        })
+        .unwrap_or_default();
+        let mut pk = Vec::new();
+        let _ = self.pk.write(&mut pk, SerdeFormat::RawBytesUnchecked);
+        seal(PK_KIND, VERSION, &join(&[&header, &pk]))
+    }
+
+    /// Parses the sealed file form.
+    pub fn from_bytes(bytes: &[u8], what: &str) -> Result<Self, WrapError> {
+        let payload = unseal(bytes, PK_KIND, VERSION, what, "wrapper proving key")?;
+        let bad = |d: &str| ArtifactError::Invalid {
+            what: what.to_string(),
+            detail: d.to_string(),
+        };
+        let p = parts(payload, 2, &bad)?;
+        let header: PkHeader =
+            serde_json::from_slice(&p[0]).map_err(|e| bad(&format!("bad header: {e}")))?;
+        check_config(&header.config).map_err(|e| bad(&e))?;
+        let config = header.config;
+        let pk = guarded(|| {
+            ProvingKey::<G1Affine>::read::<_, AggregationCircuit>(
+                &mut &p[1][..],
+                SerdeFormat::RawBytesUnchecked,
+                config,
+            )
+        })
+        .map_err(|_| bad("malformed proving key"))?
+        .map_err(|e| bad(&format!("malformed proving key: {e}")))?;
+        Ok(WrapProvingKey {
+            config,
+            break_points: header.break_points,
+            vk_sha256: header.vk_sha256,
+            digest: header.digest,
+            inner_vk_sha256: header.inner_vk_sha256,
+            pk,
+        })
+    }
+
+    /// Reads `wrap_pk.bin`.
+    pub fn load(path: &Path) -> Result<Self, WrapError> {
+        Self::from_bytes(&read_file(path)?, &path.display().to_string())
+    }
+
+    /// Writes `wrap_pk.bin`.
+    pub fn save(&self, path: &Path) -> Result<(), WrapError> {
+        Ok(write_atomic(path, &self.to_bytes())?)
+    }
+}
