@@ -58,6 +58,24 @@ pub fn seal(kind: [u8; 4], version: u32, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Bytes of [`seal`]'s header.
+pub const SEAL_HEADER_BYTES: usize = 56;
+
+/// [`seal`] without copying a large payload: `buf` holds [`SEAL_HEADER_BYTES`] bytes of any
+/// value, then the payload; the header is written over them.
+pub fn seal_in_place(kind: [u8; 4], version: u32, mut buf: Vec<u8>) -> Vec<u8> {
+    if buf.len() < SEAL_HEADER_BYTES {
+        buf.resize(SEAL_HEADER_BYTES, 0);
+    }
+    let (head, payload) = buf.split_at_mut(SEAL_HEADER_BYTES);
+    head[..8].copy_from_slice(MAGIC);
+    head[8..12].copy_from_slice(&kind);
+    head[12..16].copy_from_slice(&version.to_le_bytes());
+    head[16..24].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+    head[24..56].copy_from_slice(&Sha256::digest(payload));
+    buf
+}
+
 /// Checks and strips the container written by [`seal`].
 pub fn unseal<'a>(
     bytes: &'a [u8],
@@ -554,3 +572,21 @@ impl CompiledModel {
 }
 
 use bincode::Options;
+
+#[cfg(test)]
+mod seal_tests {
+    use super::*;
+
+    #[test]
+    fn sealing_in_place_equals_sealing_a_copy() {
+        let payload = b"a payload of some bytes".to_vec();
+        let mut buf = vec![7u8; SEAL_HEADER_BYTES];
+        buf.extend_from_slice(&payload);
+        let sealed = seal_in_place(*b"TEST", 3, buf);
+        assert_eq!(sealed, seal(*b"TEST", 3, &payload));
+        assert_eq!(
+            unseal(&sealed, *b"TEST", 3, "t", "test").unwrap(),
+            &payload[..]
+        );
+    }
+}

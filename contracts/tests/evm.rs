@@ -9,6 +9,9 @@
 // Test code: clippy.toml's allow-*-in-tests exempts only #[test] functions, not these helpers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::{read, reverted_with, selector, shared, solc, submit_call, word};
 use revm::primitives::{keccak256, Address};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -17,9 +20,7 @@ use zkinfer_circuits::plan::{MatvecCheck, Objective};
 use zkinfer_circuits::public_io::PublicIo;
 use zkinfer_circuits::CompiledModel;
 use zkinfer_contracts::evm::CALLER;
-use zkinfer_contracts::{
-    build_verifier, check_size, CallOutcome, ContractError, Evm, Solc, REGISTRY_SOURCE,
-};
+use zkinfer_contracts::{build_verifier, check_size, ContractError, Evm, Solc, REGISTRY_SOURCE};
 use zkinfer_onnx::CompileOptions;
 use zkinfer_prover::CpuMsm;
 use zkinfer_prover::{load_prover, prove_input, setup, Silent};
@@ -45,12 +46,6 @@ const MODELS: [(&str, PublicIo, MatvecCheck); 4] = [
         MatvecCheck::Direct,
     ),
 ];
-
-fn shared(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/models")
-        .join(name)
-}
 
 struct Prepared {
     _dir: tempfile::TempDir,
@@ -97,10 +92,6 @@ fn prepare(
         proof,
         creation: contract.bytecode.creation,
     }
-}
-
-fn solc() -> Solc {
-    Solc::locate(None).expect("run `npm ci --prefix contracts` first")
 }
 
 /// Every model, prepared once for all tests of this file.
@@ -178,16 +169,6 @@ fn valid_proofs_are_accepted_and_tampered_ones_rejected() {
     }
 }
 
-fn selector(sig: &str) -> Vec<u8> {
-    keccak256(sig.as_bytes())[..4].to_vec()
-}
-
-fn word(bytes: &[u8]) -> [u8; 32] {
-    let mut w = [0u8; 32];
-    w[32 - bytes.len()..].copy_from_slice(bytes);
-    w
-}
-
 fn digest(p: &Prepared) -> [u8; 32] {
     let d = hex::decode(p.key.digest.to_string()).unwrap();
     word(&d)
@@ -217,40 +198,12 @@ fn transfer_ownership_call(new_owner: Address) -> Vec<u8> {
     data
 }
 
-fn submit_call(d: [u8; 32], calldata: &[u8]) -> Vec<u8> {
-    let mut data = selector("submit(bytes32,bytes)");
-    data.extend(d);
-    data.extend(word(&[0x40]));
-    data.extend(word(&(calldata.len() as u64).to_be_bytes()));
-    data.extend(calldata);
-    while !(data.len() - 4).is_multiple_of(32) {
-        data.push(0);
-    }
-    data
-}
-
-/// Calls the view function `sig` with the 32-byte arguments `args`.
-fn read(evm: &mut Evm, registry: Address, sig: &str, args: &[[u8; 32]]) -> Vec<u8> {
-    let mut data = selector(sig);
-    for a in args {
-        data.extend(a);
-    }
-    let r = evm.call(registry, data).unwrap();
-    assert!(r.success, "{sig} reverted");
-    r.output
-}
-
 /// The address a model is registered with (zero if none): the first word `models(digest)`
 /// returns.
 fn registered_verifier(evm: &mut Evm, registry: Address, d: [u8; 32]) -> [u8; 32] {
     read(evm, registry, "models(bytes32)", &[d])[..32]
         .try_into()
         .unwrap()
-}
-
-/// Whether the call reverted with the custom error `sig` (no arguments).
-fn reverted_with(r: &CallOutcome, sig: &str) -> bool {
-    !r.success && r.output == selector(sig)
 }
 
 #[test]

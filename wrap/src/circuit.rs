@@ -1,5 +1,8 @@
-//! The wrapper circuit: snark-verifier-sdk's aggregation circuit over one model proof
-//! (circuit-specific: the model's verifying key is built in as constants), exposing
+//! The wrapper circuits: snark-verifier-sdk's aggregation circuit, circuit-specific (the
+//! verifying key of the proof inside is built in as constants). The first level verifies the
+//! model proof; an outer level verifies the level below it (a proof of fixed shape whatever the
+//! model, so the last level, the one a chain verifies, has the same small shape for every
+//! model). Every level exposes
 //!
 //! | words | what |
 //! |---|---|
@@ -33,9 +36,14 @@ pub fn digest_words(d: &ModelDigest) -> [Fr; DIGEST_WORDS] {
     [half(&d.0[..16]), half(&d.0[16..])]
 }
 
-/// The wrapper circuit at `stage` over `snark` (the model proof of model `digest`). Panics
+/// Where a level's accumulator sits among its public values (to verify it at the next level).
+pub fn accumulator_indices() -> Vec<(usize, usize)> {
+    (0..ACCUMULATOR_WORDS).map(|i| (0, i)).collect()
+}
+
+/// The first level at `stage` over `snark` (the model proof of model `digest`). Panics
 /// inside snark-verifier-sdk on a proof it cannot read: call under `catch_unwind`.
-pub fn build(
+pub fn build_first(
     stage: CircuitBuilderStage,
     config: AggregationConfigParams,
     params: &ParamsKZG<Bn256>,
@@ -53,6 +61,25 @@ pub fn build(
     let digest = digest_words(digest).map(|w| ctx.load_constant(w));
     circuit.builder.assigned_instances[0].extend(digest);
     circuit.expose_previous_instances(false);
+    circuit
+}
+
+/// An outer level at `stage` over `snark`, a proof of the level below: it exposes its own
+/// accumulator (which folds in the one below) and the lower level's other public values.
+pub fn build_outer(
+    stage: CircuitBuilderStage,
+    config: AggregationConfigParams,
+    params: &ParamsKZG<Bn256>,
+    snark: Snark,
+) -> AggregationCircuit {
+    let mut circuit = AggregationCircuit::new::<SHPLONK>(
+        stage,
+        config,
+        params,
+        [snark],
+        VerifierUniversality::None,
+    );
+    circuit.expose_previous_instances(true);
     circuit
 }
 

@@ -1,9 +1,11 @@
-//! The wrapper's keys (`zkinfer setup DIR --wrap`): `wrap_srs.bin` (KZG parameters of size
-//! `2^k_wrap`, the same secret as the model's `srs.bin`), `wrap_pk.bin` (proving key, circuit
-//! configuration and break points) and `wrap_vk.bin` (verifying key, configuration and the
-//! model it wraps).
+//! The wrapper's keys (`zkinfer setup DIR --wrap`): `wrap_srs_K.bin` (KZG parameters of each
+//! level's size K, the same secret as the model's `srs.bin`),
+//! `wrap_pk.bin` (per level: proving key, circuit configuration and break points) and
+//! `wrap_vk.bin` (the last level's verifying key and configuration, and the model it wraps).
 
-use crate::circuit::{build, guarded, initial_config, MODEL_WORDS_START};
+use crate::circuit::{
+    accumulator_indices, build_first, build_outer, guarded, initial_config, MODEL_WORDS_START,
+};
 use crate::WrapError;
 use halo2_base::gates::circuit::CircuitBuilderStage;
 use halo2_proofs::halo2curves::bn256::{Bn256, G1Affine, G2Affine};
@@ -15,22 +17,29 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use snark_verifier_sdk::halo2::aggregation::{AggregationCircuit, AggregationConfigParams};
 use snark_verifier_sdk::halo2::gen_dummy_snark_from_vk;
-use snark_verifier_sdk::SHPLONK;
+use snark_verifier_sdk::{Snark, SHPLONK};
 use std::path::Path;
 use zkinfer_circuits::compiled::{
-    read_file, seal, unseal, write_atomic, ArtifactError, ModelDigest,
+    read_file, seal, seal_in_place, unseal, write_atomic, ArtifactError, ModelDigest,
+    SEAL_HEADER_BYTES,
 };
 use zkinfer_verifier::key::{decode_verifier_points, encode_verifier_points};
 use zkinfer_verifier::{VerifierKey, VkHash};
 
-/// File of the wrapper's SRS inside a model folder.
-pub const WRAP_SRS_FILE: &str = "wrap_srs.bin";
+/// File of a wrapper level's SRS (of size `2^k`) inside a model folder.
+pub fn wrap_srs_file(k: u32) -> String {
+    format!("wrap_srs_{k}.bin")
+}
 /// File of the wrapper's proving key.
 pub const WRAP_PK_FILE: &str = "wrap_pk.bin";
 /// File of the wrapper's verifying key.
 pub const WRAP_VK_FILE: &str = "wrap_vk.bin";
-/// Size exponent of the wrapper circuit unless `setup --wrap-k` says otherwise.
-pub const DEFAULT_WRAP_K: u32 = 21;
+/// Size exponent of the last wrapper level unless `setup --wrap-k` says otherwise: at 2^22
+/// rows the sdk lays a level over the one below in one advice column, the fewest commitments.
+pub const DEFAULT_WRAP_K: u32 = 22;
+/// Levels unless `setup --wrap-levels` says otherwise: the first verifies the model proof,
+/// whatever its size; the second verifies the first, whose shape does not depend on the model.
+pub const DEFAULT_WRAP_LEVELS: usize = 2;
 /// Smallest wrapper that fits a model proof's verifier (its range table needs `2^(k−1)` rows).
 pub const MIN_WRAP_K: u32 = 18;
 /// Largest wrapper `setup` makes.
@@ -45,15 +54,21 @@ const MINIMUM_ROWS: usize = 20;
 #[derive(Serialize, Deserialize)]
 struct VkHeader {
     config: AggregationConfigParams,
+    level_ks: Vec<u32>,
     digest: ModelDigest,
     inner_vk_sha256: VkHash,
     model_words: usize,
 }
 
 #[derive(Serialize, Deserialize)]
-struct PkHeader {
+struct LevelHeader {
     config: AggregationConfigParams,
     break_points: Vec<Vec<usize>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PkHeader {
+    levels: Vec<LevelHeader>,
     vk_sha256: VkHash,
     digest: ModelDigest,
     inner_vk_sha256: VkHash,
@@ -62,8 +77,10 @@ struct PkHeader {
 /// What verifying a wrapper proof needs.
 #[derive(Clone, Debug)]
 pub struct WrapVerifierKey {
-    /// The wrapper circuit's configuration (columns, size).
+    /// The last level's configuration (columns, size).
     pub config: AggregationConfigParams,
+    /// Size exponent of each level, the first (over the model proof) first.
+    pub level_ks: Vec<u32>,
     /// The model it wraps.
     pub digest: ModelDigest,
     /// The model's verifying key (its hash): the one built into the wrapper circuit.
@@ -76,64 +93,78 @@ pub struct WrapVerifierKey {
     params: ParamsKZG<Bn256>,
 }
 
-/// What proving a wrapper needs.
-pub struct WrapProvingKey {
-    /// The wrapper circuit's configuration.
+/// One level of a wrapper, for proving.
+pub struct LevelKey {
+    /// The level's circuit configuration.
     pub config: AggregationConfigParams,
     /// Where the sdk breaks its virtual columns into rows (fixed at keygen).
     pub break_points: Vec<Vec<usize>>,
-    /// Hash of the matching verifying key.
+    /// halo2 proving key.
+    pub pk: ProvingKey<G1Affine>,
+}
+
+/// What proving a wrapper needs.
+pub struct WrapProvingKey {
+    /// The levels, the first (over the model proof) first.
+    pub levels: Vec<LevelKey>,
+    /// Hash of the last level's verifying key.
     pub vk_sha256: VkHash,
     /// The model it wraps.
     pub digest: ModelDigest,
     /// The model's verifying key it was made for.
     pub inner_vk_sha256: VkHash,
-    /// halo2 proving key.
-    pub pk: ProvingKey<G1Affine>,
 }
 
 fn vk_hash(vk: &VerifyingKey<G1Affine>) -> VkHash {
     VkHash(Sha256::digest(vk.to_bytes(SerdeFormat::Processed)).into())
 }
 
-/// Makes the wrapper's keys for the model whose key is `inner`, with the wrapper SRS `params`
-/// (its secret must be the model SRS's).
-pub fn keygen(
-    inner: &VerifierKey,
-    params: &ParamsKZG<Bn256>,
-) -> Result<(WrapProvingKey, WrapVerifierKey), WrapError> {
-    let k = params.k();
-    if !(MIN_WRAP_K..=MAX_WRAP_K).contains(&k) {
+/// Size exponents of `levels` wrapper levels whose last has size `2^k`: each lower level is
+/// one smaller (a level's proof is then verified at the next in about half its rows).
+pub fn level_sizes(k: u32, levels: usize) -> Vec<u32> {
+    let levels = levels.max(1) as u32;
+    (0..levels).map(|i| k + 1 + i - levels).collect()
+}
+
+/// Refuses sizes and SRSs a wrapper cannot use.
+fn check_keygen(inner: &VerifierKey, params: &[ParamsKZG<Bn256>]) -> Result<(), WrapError> {
+    let ks: Vec<u32> = params.iter().map(|p| p.k()).collect();
+    if ks.is_empty() || ks.iter().any(|k| !(MIN_WRAP_K..=MAX_WRAP_K).contains(k)) {
         return Err(WrapError::Keygen(format!(
-            "a wrapper needs {MIN_WRAP_K} <= k <= {MAX_WRAP_K}, got k = {k}"
+            "every wrapper level needs {MIN_WRAP_K} <= k <= {MAX_WRAP_K}, got {ks:?}"
         )));
     }
-    if params.s_g2() != inner.kzg_params().s_g2() {
+    if params.iter().any(|p| p.s_g2() != inner.kzg_params().s_g2()) {
         return Err(WrapError::Keygen(
             "the wrapper's SRS and the model's come from different setups (their [s]G2 differ); use one parameter file for both".into(),
         ));
     }
-    if k <= inner.shape.k {
-        return Err(WrapError::Keygen(format!(
-            "the wrapper (k = {k}) must be larger than the model's circuit (k = {})",
-            inner.shape.k
-        )));
-    }
-    let model_words = inner.io.instance_count();
+    Ok(())
+}
+
+/// One level's keys, from a snark of the right shape (a dummy: keygen needs no witness).
+fn level_keygen(
+    params: &ParamsKZG<Bn256>,
+    k: u32,
+    snark: Snark,
+    first: Option<&ModelDigest>,
+) -> Result<(LevelKey, VerifyingKey<G1Affine>), WrapError> {
     let made = guarded(|| -> Result<_, String> {
-        let snark = gen_dummy_snark_from_vk::<SHPLONK>(
-            inner.kzg_params(),
-            inner.halo2(),
-            vec![model_words],
-            None,
-        );
-        let mut circuit = build(
-            CircuitBuilderStage::Keygen,
-            initial_config(k),
-            params,
-            snark,
-            &inner.digest,
-        );
+        let mut circuit = match first {
+            Some(digest) => build_first(
+                CircuitBuilderStage::Keygen,
+                initial_config(k),
+                params,
+                snark,
+                digest,
+            ),
+            None => build_outer(
+                CircuitBuilderStage::Keygen,
+                initial_config(k),
+                params,
+                snark,
+            ),
+        };
         let config = circuit.calculate_params(Some(MINIMUM_ROWS));
         let vk = keygen_vk(params, &circuit).map_err(|e| format!("{e:?}"))?;
         let pk = keygen_pk(params, vk.clone(), &circuit).map_err(|e| format!("{e:?}"))?;
@@ -141,20 +172,63 @@ pub fn keygen(
     })
     .map_err(WrapError::Keygen)?;
     let (config, break_points, vk, pk) = made.map_err(WrapError::Keygen)?;
+    Ok((
+        LevelKey {
+            config,
+            break_points,
+            pk,
+        },
+        vk,
+    ))
+}
+
+/// Makes the wrapper's keys for the model whose key is `inner`: one level per entry of
+/// `params`, that level's SRS (its size sets the level's; its secret must be the model SRS's).
+pub fn keygen(
+    inner: &VerifierKey,
+    params: &[ParamsKZG<Bn256>],
+    progress: &dyn Fn(usize, u32),
+) -> Result<(WrapProvingKey, WrapVerifierKey), WrapError> {
+    check_keygen(inner, params)?;
+    let model_words = inner.io.instance_count();
+    let mut snark = guarded(|| {
+        gen_dummy_snark_from_vk::<SHPLONK>(
+            inner.kzg_params(),
+            inner.halo2(),
+            vec![model_words],
+            None,
+        )
+    })
+    .map_err(WrapError::Keygen)?;
+    let mut levels = Vec::with_capacity(params.len());
+    let mut last = None;
+    for (i, p) in params.iter().enumerate() {
+        let k = p.k();
+        progress(i, k);
+        let (level, vk) = level_keygen(p, k, snark, (i == 0).then_some(&inner.digest))?;
+        let words = MODEL_WORDS_START + model_words;
+        snark = guarded(|| {
+            gen_dummy_snark_from_vk::<SHPLONK>(p, &vk, vec![words], Some(accumulator_indices()))
+        })
+        .map_err(WrapError::Keygen)?;
+        levels.push(level);
+        last = Some((vk, p));
+    }
+    let (vk, p) = last.ok_or_else(|| WrapError::Keygen("no wrapper level".into()))?;
     let vk_sha256 = vk_hash(&vk);
-    let verifier_params = decode_verifier_points(&encode_verifier_points(params), k)
+    let config = levels.last().map(|l| l.config).unwrap_or_default();
+    let verifier_params = decode_verifier_points(&encode_verifier_points(p), p.k())
         .map_err(|e| WrapError::Keygen(e.to_string()))?;
     Ok((
         WrapProvingKey {
-            config,
-            break_points,
+            levels,
             vk_sha256,
             digest: inner.digest,
             inner_vk_sha256: inner.vk_sha256,
-            pk,
         },
         WrapVerifierKey {
             config,
+            level_ks: params.iter().map(|p| p.k()).collect(),
             digest: inner.digest,
             inner_vk_sha256: inner.vk_sha256,
             model_words,
@@ -165,12 +239,38 @@ pub fn keygen(
     ))
 }
 
+/// Appends a length-prefixed part written by `write`.
+fn push_part(buf: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+    let at = buf.len();
+    buf.extend_from_slice(&[0; 8]);
+    write(buf);
+    let len = (buf.len() - at - 8) as u64;
+    buf[at..at + 8].copy_from_slice(&len.to_le_bytes());
+}
+
+/// The first length-prefixed part of `payload`.
+fn first_part<'a>(
+    payload: &'a [u8],
+    bad: &dyn Fn(&str) -> ArtifactError,
+) -> Result<&'a [u8], ArtifactError> {
+    let len = payload
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes)
+        .ok_or_else(|| bad("truncated"))?;
+    let len = usize::try_from(len).map_err(|_| bad("truncated"))?;
+    payload
+        .get(8..)
+        .and_then(|r| r.get(..len))
+        .ok_or_else(|| bad("truncated"))
+}
+
 /// Splits `payload` into `n` length-prefixed parts.
-fn parts(
-    payload: &[u8],
+fn parts<'a>(
+    payload: &'a [u8],
     n: usize,
     bad: &dyn Fn(&str) -> ArtifactError,
-) -> Result<Vec<Vec<u8>>, ArtifactError> {
+) -> Result<Vec<&'a [u8]>, ArtifactError> {
     let mut out = Vec::with_capacity(n);
     let mut rest = payload;
     for _ in 0..n {
@@ -182,7 +282,7 @@ fn parts(
         let len = usize::try_from(len).map_err(|_| bad("truncated"))?;
         rest = &rest[8..];
         let part = rest.get(..len).ok_or_else(|| bad("truncated"))?;
-        out.push(part.to_vec());
+        out.push(part);
         rest = &rest[len..];
     }
     if !rest.is_empty() {
@@ -239,6 +339,7 @@ impl WrapVerifierKey {
     pub fn to_bytes(&self) -> Vec<u8> {
         let header = serde_json::to_vec(&VkHeader {
             config: self.config,
+            level_ks: self.level_ks.clone(),
             digest: self.digest,
             inner_vk_sha256: self.inner_vk_sha256,
             model_words: self.model_words,
@@ -258,12 +359,15 @@ impl WrapVerifierKey {
         };
         let p = parts(payload, 3, &bad)?;
         let header: VkHeader =
-            serde_json::from_slice(&p[0]).map_err(|e| bad(&format!("bad header: {e}")))?;
+            serde_json::from_slice(p[0]).map_err(|e| bad(&format!("bad header: {e}")))?;
         check_config(&header.config).map_err(|e| bad(&e))?;
+        if header.level_ks.last() != Some(&header.config.degree) || header.level_ks.len() > 4 {
+            return Err(bad("inconsistent wrapper levels").into());
+        }
         if header.model_words > 1 << 20 {
             return Err(bad("implausible number of public values").into());
         }
-        let params = decode_verifier_points(&p[1], header.config.degree)
+        let params = decode_verifier_points(p[1], header.config.degree)
             .map_err(|e| bad(&format!("bad SRS points: {e}")))?;
         let config = header.config;
         let vk = guarded(|| {
@@ -277,10 +381,11 @@ impl WrapVerifierKey {
         .map_err(|e| bad(&format!("malformed verifying key: {e}")))?;
         Ok(WrapVerifierKey {
             config,
+            level_ks: header.level_ks,
             digest: header.digest,
             inner_vk_sha256: header.inner_vk_sha256,
             model_words: header.model_words,
-            vk_sha256: VkHash(Sha256::digest(&p[2]).into()),
+            vk_sha256: VkHash(Sha256::digest(p[2]).into()),
             vk,
             params,
         })
@@ -314,19 +419,31 @@ impl WrapVerifierKey {
 }
 
 impl WrapProvingKey {
-    /// The sealed file form.
+    /// The sealed file form: a header, then each level's proving key, written into one buffer
+    /// (a wrapper's proving key is gigabytes: no copies).
     pub fn to_bytes(&self) -> Vec<u8> {
         let header = serde_json::to_vec(&PkHeader {
-            config: self.config,
-            break_points: self.break_points.clone(),
+            levels: self
+                .levels
+                .iter()
+                .map(|l| LevelHeader {
+                    config: l.config,
+                    break_points: l.break_points.clone(),
+                })
+                .collect(),
             vk_sha256: self.vk_sha256,
             digest: self.digest,
             inner_vk_sha256: self.inner_vk_sha256,
         })
         .unwrap_or_default();
-        let mut pk = Vec::new();
-        let _ = self.pk.write(&mut pk, SerdeFormat::RawBytesUnchecked);
-        seal(PK_KIND, VERSION, &join(&[&header, &pk]))
+        let mut buf = vec![0u8; SEAL_HEADER_BYTES];
+        push_part(&mut buf, |b| b.extend_from_slice(&header));
+        for level in &self.levels {
+            push_part(&mut buf, |b| {
+                let _ = level.pk.write(b, SerdeFormat::RawBytesUnchecked);
+            });
+        }
+        seal_in_place(PK_KIND, VERSION, buf)
     }
 
     /// Parses the sealed file form.
@@ -336,27 +453,37 @@ impl WrapProvingKey {
             what: what.to_string(),
             detail: d.to_string(),
         };
-        let p = parts(payload, 2, &bad)?;
+        let header_part = first_part(payload, &bad)?;
         let header: PkHeader =
-            serde_json::from_slice(&p[0]).map_err(|e| bad(&format!("bad header: {e}")))?;
-        check_config(&header.config).map_err(|e| bad(&e))?;
-        let config = header.config;
-        let pk = guarded(|| {
-            ProvingKey::<G1Affine>::read::<_, AggregationCircuit>(
-                &mut &p[1][..],
-                SerdeFormat::RawBytesUnchecked,
+            serde_json::from_slice(header_part).map_err(|e| bad(&format!("bad header: {e}")))?;
+        if header.levels.is_empty() || header.levels.len() > 4 {
+            return Err(bad("implausible number of wrapper levels").into());
+        }
+        let p = parts(payload, 1 + header.levels.len(), &bad)?;
+        let mut levels = Vec::with_capacity(header.levels.len());
+        for (h, bytes) in header.levels.into_iter().zip(&p[1..]) {
+            check_config(&h.config).map_err(|e| bad(&e))?;
+            let config = h.config;
+            let pk = guarded(|| {
+                ProvingKey::<G1Affine>::read::<_, AggregationCircuit>(
+                    &mut &bytes[..],
+                    SerdeFormat::RawBytesUnchecked,
+                    config,
+                )
+            })
+            .map_err(|_| bad("malformed proving key"))?
+            .map_err(|e| bad(&format!("malformed proving key: {e}")))?;
+            levels.push(LevelKey {
                 config,
-            )
-        })
-        .map_err(|_| bad("malformed proving key"))?
-        .map_err(|e| bad(&format!("malformed proving key: {e}")))?;
+                break_points: h.break_points,
+                pk,
+            });
+        }
         Ok(WrapProvingKey {
-            config,
-            break_points: header.break_points,
+            levels,
             vk_sha256: header.vk_sha256,
             digest: header.digest,
             inner_vk_sha256: header.inner_vk_sha256,
-            pk,
         })
     }
 

@@ -1,27 +1,38 @@
-//! Proving a wrapper: the aggregation circuit over one model proof, its own proof made with
-//! the Keccak transcript (what the Solidity verifier replays).
+//! Proving a wrapper: each level's aggregation circuit over the proof below it (the model
+//! proof for the first); lower levels prove with the Poseidon transcript (what the next level
+//! replays in-circuit), the last with the Keccak transcript (what the Solidity verifier replays).
 
-use crate::circuit::{build, guarded};
+use crate::circuit::{accumulator_indices, build_first, build_outer, guarded};
 use crate::inner::{snark, verify_model_proof};
-use crate::keys::WrapProvingKey;
+use crate::keys::{LevelKey, WrapProvingKey};
 use crate::WrapError;
 use halo2_base::gates::circuit::CircuitBuilderStage;
-use halo2_proofs::halo2curves::bn256::Bn256;
+use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
 use halo2_proofs::plonk::create_proof;
+use halo2_proofs::poly::commitment::Params;
 use halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
 use halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
-use snark_verifier_sdk::CircuitExt;
+use halo2_proofs::transcript::{EncodedChallenge, TranscriptWrite};
+use snark_verifier_sdk::halo2::aggregation::AggregationCircuit;
+use snark_verifier_sdk::halo2::{PoseidonTranscript, POSEIDON_SPEC};
+use snark_verifier_sdk::snark_verifier::loader::native::NativeLoader;
+use snark_verifier_sdk::snark_verifier::system::halo2::transcript::halo2::ChallengeScalar;
+use snark_verifier_sdk::snark_verifier::system::halo2::{compile, Config};
+use snark_verifier_sdk::{CircuitExt, Snark};
+use zkinfer_circuits::compiled::ModelDigest;
 use zkinfer_verifier::instances::encode;
 use zkinfer_verifier::transcript::{KeccakChallenge, KeccakTranscript};
 use zkinfer_verifier::{check_statement, ProofFile, VerifierKey, WrapperProof, WRAPPED_TRANSCRIPT};
 
-/// The wrapper proof of the model proof in `proof` (made by [`crate::inner::PoseidonPlonk`]).
+/// The wrapper proof of the model proof in `proof` (made by [`crate::inner::PoseidonPlonk`]),
+/// with each level's SRS in `params`; `progress(level, k)` is told when each level starts.
 /// The model proof is checked first: a wrapper over an invalid one is refused, never made.
 pub fn wrap(
     pk: &WrapProvingKey,
-    params: &ParamsKZG<Bn256>,
+    params: &[ParamsKZG<Bn256>],
     inner: &VerifierKey,
     proof: &ProofFile,
+    progress: &dyn Fn(usize, u32),
 ) -> Result<WrapperProof, WrapError> {
     if pk.digest != inner.digest || pk.inner_vk_sha256 != inner.vk_sha256 {
         return Err(WrapError::Keys(
@@ -38,45 +49,119 @@ pub fn wrap(
     let public = statement.public.field;
     let bytes = proof.proof_bytes()?;
     verify_model_proof(inner, &public, &bytes)?;
-    let snark = snark(inner, &public, bytes)?;
+    if params.len() != pk.levels.len()
+        || params
+            .iter()
+            .zip(&pk.levels)
+            .any(|(p, l)| p.k() != l.config.degree)
+    {
+        return Err(WrapError::Keys(
+            "the wrapper's SRS files do not match its levels; run `zkinfer setup --wrap` again"
+                .into(),
+        ));
+    }
+    let mut below = snark(inner, &public, bytes)?;
+    let last = pk.levels.len().saturating_sub(1);
+    for (i, (level, p)) in pk.levels.iter().zip(params).enumerate() {
+        progress(i, level.config.degree);
+        let first = (i == 0).then_some(&inner.digest);
+        let (instances, circuit) = level_circuit(level, p, below, first)?;
+        if i == last {
+            let bytes = prove_level::<KeccakChallenge, KeccakTranscript<Vec<u8>>>(
+                level,
+                p,
+                circuit,
+                &instances,
+                KeccakTranscript::new(Vec::new()),
+                KeccakTranscript::into_inner,
+            )?;
+            return Ok(WrapperProof {
+                vk_sha256: pk.vk_sha256,
+                instances: encode(&instances),
+                proof: format!("0x{}", hex::encode(bytes)),
+            });
+        }
+        let bytes = prove_level::<
+            ChallengeScalar<G1Affine>,
+            PoseidonTranscript<NativeLoader, Vec<u8>>,
+        >(
+            level,
+            p,
+            circuit,
+            &instances,
+            PoseidonTranscript::<NativeLoader, Vec<u8>>::from_spec(vec![], POSEIDON_SPEC.clone()),
+            |t| t.finalize(),
+        )?;
+        below = level_snark(level, p, instances, bytes)?;
+    }
+    Err(WrapError::Keys("wrap_pk.bin has no levels".into()))
+}
+
+/// A level's circuit over `below`, with its public values.
+fn level_circuit(
+    level: &LevelKey,
+    params: &ParamsKZG<Bn256>,
+    below: Snark,
+    first: Option<&ModelDigest>,
+) -> Result<(Vec<Fr>, AggregationCircuit), WrapError> {
     let circuit = guarded(|| {
-        build(
-            CircuitBuilderStage::Prover,
-            pk.config,
-            params,
-            snark,
-            &inner.digest,
-        )
-        .use_break_points(pk.break_points.clone())
+        let c = match first {
+            Some(d) => build_first(CircuitBuilderStage::Prover, level.config, params, below, d),
+            None => build_outer(CircuitBuilderStage::Prover, level.config, params, below),
+        };
+        c.use_break_points(level.break_points.clone())
     })
     .map_err(|e| WrapError::Prove(format!("building the wrapper circuit: {e}")))?;
     let instances = circuit.instances().into_iter().next().unwrap_or_default();
+    Ok((instances, circuit))
+}
+
+/// Proves one level with the transcript `transcript`; `finish` takes the proof bytes out.
+fn prove_level<E, T>(
+    level: &LevelKey,
+    params: &ParamsKZG<Bn256>,
+    circuit: AggregationCircuit,
+    instances: &[Fr],
+    mut transcript: T,
+    finish: impl FnOnce(T) -> Vec<u8>,
+) -> Result<Vec<u8>, WrapError>
+where
+    E: EncodedChallenge<G1Affine>,
+    T: TranscriptWrite<G1Affine, E>,
+{
     let run = || -> Result<Vec<u8>, String> {
-        let mut transcript = KeccakTranscript::new(Vec::new());
-        create_proof::<
-            KZGCommitmentScheme<Bn256>,
-            ProverSHPLONK<'_, Bn256>,
-            KeccakChallenge,
-            _,
-            _,
-            _,
-        >(
+        create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, E, _, T, _>(
             params,
-            &pk.pk,
+            &level.pk,
             &[circuit],
-            &[&[&instances]],
+            &[&[instances]],
             rand::rngs::OsRng,
             &mut transcript,
         )
         .map_err(|e| format!("{e:?}"))?;
-        Ok(transcript.into_inner())
+        Ok(finish(transcript))
     };
-    let bytes = guarded(run)
+    guarded(run)
         .map_err(WrapError::Prove)?
-        .map_err(WrapError::Prove)?;
-    Ok(WrapperProof {
-        vk_sha256: pk.vk_sha256,
-        instances: encode(&instances),
-        proof: format!("0x{}", hex::encode(bytes)),
+        .map_err(WrapError::Prove)
+}
+
+/// A lower level's proof as the next level takes it.
+fn level_snark(
+    level: &LevelKey,
+    params: &ParamsKZG<Bn256>,
+    instances: Vec<Fr>,
+    proof: Vec<u8>,
+) -> Result<Snark, WrapError> {
+    let protocol = guarded(|| {
+        compile(
+            params,
+            level.pk.get_vk(),
+            Config::kzg()
+                .with_num_instance(vec![instances.len()])
+                .with_accumulator_indices(Some(accumulator_indices())),
+        )
     })
+    .map_err(|e| WrapError::Prove(format!("snark-verifier cannot read a wrapper level: {e}")))?;
+    Ok(Snark::new(protocol, vec![instances], proof))
 }

@@ -3,7 +3,7 @@
 
 use crate::inner::PoseidonPlonk;
 use crate::keys::{
-    keygen, WrapProvingKey, WrapVerifierKey, WRAP_PK_FILE, WRAP_SRS_FILE, WRAP_VK_FILE,
+    keygen, level_sizes, wrap_srs_file, WrapProvingKey, WrapVerifierKey, WRAP_PK_FILE, WRAP_VK_FILE,
 };
 use crate::prove::wrap;
 use crate::WrapError;
@@ -18,9 +18,9 @@ use zkinfer_verifier::{ProofFile, VerifierKey, VK_FILE, WRAPPED_TRANSCRIPT};
 pub struct WrapSetupReport {
     /// The model's own setup.
     pub model: SetupReport,
-    /// Size exponent of the wrapper circuit.
-    pub k: u32,
-    /// Advice columns of the wrapper circuit (fewer: cheaper to verify on-chain).
+    /// Size exponent of each wrapper level (the last is verified on-chain).
+    pub level_ks: Vec<u32>,
+    /// Advice columns of the last level (fewer: cheaper to verify on-chain).
     pub advice_columns: usize,
     /// Seconds to make or load the wrapper's SRS.
     pub srs_s: f64,
@@ -30,41 +30,62 @@ pub struct WrapSetupReport {
     pub pk_bytes: usize,
 }
 
-/// `setup` for the model in `dir`, then the wrapper's keys at size `2^k` (one SRS for both:
-/// `srs_file` downsized, or the development SRS).
+/// `setup` for the model in `dir`, then the keys of a wrapper of `levels` levels, the last of
+/// size `2^k` (one SRS for all: `srs_file` downsized, or the development SRS).
 pub fn setup_wrapped(
     dir: &Path,
     srs_file: Option<&Path>,
     k: u32,
+    levels: usize,
     progress: &dyn Progress,
 ) -> Result<WrapSetupReport, WrapError> {
     let model = setup(dir, srs_file, progress)?;
-    let (srs, srs_s) = match srs_file {
-        Some(f) => {
-            let (s, t) = step(
+    let ks = level_sizes(k, levels);
+    let mut srs = Vec::with_capacity(ks.len());
+    let mut srs_s = 0.0;
+    for &k in &ks {
+        // `setup` above has warned about the development SRS already.
+        let (s, t) = match srs_file {
+            Some(f) => step(
                 progress,
                 &format!("loading the wrapper's SRS (2^{k} points)"),
                 || Srs::from_halo2_file(f, k),
-            );
-            (s?, t)
-        }
-        None => {
-            // `setup` above has warned about the development SRS already.
-            step(
-                progress,
-                &format!("generating the wrapper's development SRS (2^{k} points)"),
-                || Srs::development(k),
-            )
-        }
-    };
+            ),
+            None => {
+                let (s, t) = step(
+                    progress,
+                    &format!("generating the wrapper's development SRS (2^{k} points)"),
+                    || Srs::development(k),
+                );
+                (Ok(s), t)
+            }
+        };
+        srs.push(s?);
+        srs_s += t;
+    }
     let inner = VerifierKey::load(&dir.join(VK_FILE))?;
+    let params: Vec<_> = srs.iter().map(|s| s.params.clone()).collect();
     let (keys, keygen_s) = step(
         progress,
-        &format!("generating the wrapper's keys (k = {k})"),
-        || keygen(&inner, &srs.params),
+        &format!(
+            "generating the wrapper's keys ({} level(s), k = {ks:?})",
+            ks.len()
+        ),
+        || {
+            keygen(&inner, &params, &|i, k| {
+                progress.begin(&format!(
+                    "wrapper level {} of {} (k = {k})",
+                    i + 1,
+                    ks.len()
+                ))
+            })
+        },
     );
+    drop(params);
     let (pk, vk) = keys?;
-    srs.save(&dir.join(WRAP_SRS_FILE))?;
+    for s in &srs {
+        s.save(&dir.join(wrap_srs_file(s.k())))?;
+    }
     pk.save(&dir.join(WRAP_PK_FILE))?;
     vk.save(&dir.join(WRAP_VK_FILE))?;
     let pk_bytes = std::fs::metadata(dir.join(WRAP_PK_FILE))
@@ -72,8 +93,8 @@ pub fn setup_wrapped(
         .unwrap_or(0);
     Ok(WrapSetupReport {
         model,
-        k,
-        advice_columns: pk.config.num_advice,
+        level_ks: vk.level_ks.clone(),
+        advice_columns: vk.config.num_advice,
         srs_s,
         keygen_s,
         pk_bytes,
@@ -90,9 +111,13 @@ pub fn prove_wrapped<M: G1Msm>(
 ) -> Result<ProofFile, WrapError> {
     let loaded = || -> Result<_, WrapError> {
         let pk = WrapProvingKey::load(&dir.join(WRAP_PK_FILE))?;
-        let srs = Srs::load(&dir.join(WRAP_SRS_FILE))?;
+        let params = pk
+            .levels
+            .iter()
+            .map(|l| Ok(Srs::load(&dir.join(wrap_srs_file(l.config.degree)))?.params))
+            .collect::<Result<Vec<_>, WrapError>>()?;
         let inner = VerifierKey::load(&dir.join(VK_FILE))?;
-        Ok((pk, srs, inner))
+        Ok((pk, params, inner))
     };
     let (w, _) = step(progress, "computing the witness", || prover.witness(input));
     let (proof, _) = step(
@@ -106,16 +131,21 @@ pub fn prove_wrapped<M: G1Msm>(
     let mut proof = proof?;
     proof.transcript = WRAPPED_TRANSCRIPT.into();
     let (keys, _) = step(progress, "loading the wrapper's keys", loaded);
-    let (pk, srs, inner) = keys.map_err(|e| match e {
+    let (pk, params, inner) = keys.map_err(|e| match e {
         WrapError::Artifact(a) => {
             WrapError::Keys(format!("{a} (run `zkinfer setup --wrap` first)"))
         }
         other => other,
     })?;
+    let levels = pk.levels.len();
     let (wrapper, _) = step(
         progress,
-        &format!("proving the wrapper (k = {})", pk.config.degree),
-        || wrap(&pk, &srs.params, &inner, &proof),
+        &format!("proving the wrapper ({levels} level(s))"),
+        || {
+            wrap(&pk, &params, &inner, &proof, &|i, k| {
+                progress.begin(&format!("wrapper level {} of {levels} (k = {k})", i + 1))
+            })
+        },
     );
     proof.wrapper = Some(wrapper?);
     Ok(proof)

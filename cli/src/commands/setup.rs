@@ -20,12 +20,19 @@ pub struct Setup {
     /// (2^WRAP_K points): the development one, or --srs downsized.
     #[arg(long)]
     pub wrap: bool,
-    /// Size exponent of the wrapper circuit: larger means fewer columns, so less gas to verify
-    /// on-chain, but a slower wrapper proof and more memory.
+    /// Size exponent of the wrapper's last level, the one verified on-chain: larger means
+    /// fewer columns, so less gas, but a slower wrapper proof and more memory.
     #[arg(long, value_name = "WRAP_K", default_value_t = zkinfer_wrap::DEFAULT_WRAP_K,
           value_parser = clap::value_parser!(u32).range(zkinfer_wrap::keys::MIN_WRAP_K as i64..=zkinfer_wrap::keys::MAX_WRAP_K as i64),
           requires = "wrap")]
     pub wrap_k: u32,
+    /// Wrapper levels: 2 (the first verifies the model proof, the second the first, so the
+    /// on-chain verifier has the same shape and gas for every model) or 1 (faster; its
+    /// verifier grows with the model). Lower levels are one size smaller than the next.
+    #[arg(long, value_name = "N", default_value_t = zkinfer_wrap::keys::DEFAULT_WRAP_LEVELS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=3),
+          requires = "wrap")]
+    pub wrap_levels: usize,
     /// Print only warnings and the result.
     #[arg(long)]
     pub quiet: bool,
@@ -40,12 +47,17 @@ impl Setup {
                 &self.dir,
                 self.srs.as_deref(),
                 self.wrap_k,
+                self.wrap_levels,
                 &progress,
             )?;
             report(&w.model);
             println!(
-                "wrapper: k = {}, {} advice column(s), keys in {:.2} s; wrap_pk.bin {} bytes",
-                w.k, w.advice_columns, w.keygen_s, w.pk_bytes
+                "wrapper: {} level(s), k = {:?}, {} advice column(s) in the last, keys in {:.2} s; wrap_pk.bin {} bytes",
+                w.level_ks.len(),
+                w.level_ks,
+                w.advice_columns,
+                w.keygen_s,
+                w.pk_bytes
             );
             return Ok(ExitCode::SUCCESS);
         }
