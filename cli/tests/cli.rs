@@ -532,6 +532,52 @@ fn evm_commands() {
         &zkinfer(&["verify-evm", &s(&dir), "--proof", &s(&bad)]),
         "rejected",
     );
+    // The wrapper's commands explain what is missing (the wrapped flow itself:
+    // contracts/tests/wrap.rs).
+    fails(
+        &zkinfer(&["calldata", &s(&proof), "--wrap"]),
+        "no wrapper proof",
+    );
+    let wsol = tmp.path().join("W.sol");
+    fails(
+        &zkinfer(&["export-verifier", &s(&dir), "--wrap", "--out", &s(&wsol)]),
+        "setup --wrap",
+    );
+    assert!(!wsol.exists());
+    let input = shared("1l_mlp").join("input.json");
+    let wproof = tmp.path().join("wrapped.json");
+    let prove_wrap = |extra: &[&str]| {
+        let mut args = vec![
+            "prove",
+            &s(&dir),
+            "--input",
+            &s(&input),
+            "--out",
+            &s(&wproof),
+            "--wrap",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        zkinfer(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    fails(&prove_wrap(&[]), "setup --wrap");
+    fails(&prove_wrap(&["--device", "cuda"]), "on the CPU only");
+    assert!(!wproof.exists());
+    // Flags the parser refuses (exit 2, usage on stderr).
+    for args in [
+        vec!["--wrap-k", "22"],
+        vec!["--wrap", "--wrap-k", "30"],
+        vec!["--wrap", "--wrap-levels", "0"],
+    ] {
+        let mut all = vec!["setup".to_string(), s(&dir)];
+        all.extend(args.iter().map(|a| a.to_string()));
+        let o = zkinfer(&all.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"));
+    }
+
     // No solcjs where pointed: a clear error.
     fails(
         &zkinfer(&[

@@ -50,13 +50,7 @@ pub fn build_first(
     snark: Snark,
     digest: &ModelDigest,
 ) -> AggregationCircuit {
-    let mut circuit = AggregationCircuit::new::<SHPLONK>(
-        stage,
-        config,
-        params,
-        [snark],
-        VerifierUniversality::None,
-    );
+    let mut circuit = aggregate(stage, config, params, snark);
     let ctx = circuit.builder.main(0);
     let digest = digest_words(digest).map(|w| ctx.load_constant(w));
     circuit.builder.assigned_instances[0].extend(digest);
@@ -72,15 +66,19 @@ pub fn build_outer(
     params: &ParamsKZG<Bn256>,
     snark: Snark,
 ) -> AggregationCircuit {
-    let mut circuit = AggregationCircuit::new::<SHPLONK>(
-        stage,
-        config,
-        params,
-        [snark],
-        VerifierUniversality::None,
-    );
+    let mut circuit = aggregate(stage, config, params, snark);
     circuit.expose_previous_instances(true);
     circuit
+}
+
+/// The sdk's circuit verifying `snark` with its key built in, exposing only the accumulator.
+fn aggregate(
+    stage: CircuitBuilderStage,
+    config: AggregationConfigParams,
+    params: &ParamsKZG<Bn256>,
+    snark: Snark,
+) -> AggregationCircuit {
+    AggregationCircuit::new::<SHPLONK>(stage, config, params, [snark], VerifierUniversality::None)
 }
 
 /// The first configuration of a wrapper of size `2^k`, before the sdk sizes its columns.
