@@ -119,6 +119,14 @@ pub fn prove_wrapped<M: G1Msm>(
         let inner = VerifierKey::load(&dir.join(VK_FILE))?;
         Ok((pk, params, inner))
     };
+    // The keys first: a folder without them fails before any proving.
+    let (keys, _) = step(progress, "loading the wrapper's keys", loaded);
+    let (pk, params, inner) = keys.map_err(|e| match e {
+        WrapError::Artifact(a) => {
+            WrapError::Keys(format!("{a} (run `zkinfer setup --wrap` first)"))
+        }
+        other => other,
+    })?;
     let (w, _) = step(progress, "computing the witness", || prover.witness(input));
     let (proof, _) = step(
         progress,
@@ -130,13 +138,6 @@ pub fn prove_wrapped<M: G1Msm>(
     );
     let mut proof = proof?;
     proof.transcript = WRAPPED_TRANSCRIPT.into();
-    let (keys, _) = step(progress, "loading the wrapper's keys", loaded);
-    let (pk, params, inner) = keys.map_err(|e| match e {
-        WrapError::Artifact(a) => {
-            WrapError::Keys(format!("{a} (run `zkinfer setup --wrap` first)"))
-        }
-        other => other,
-    })?;
     let levels = pk.levels.len();
     let (wrapper, _) = step(
         progress,
