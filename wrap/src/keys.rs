@@ -497,3 +497,46 @@ impl WrapProvingKey {
         Ok(write_atomic(path, &self.to_bytes())?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn level_sizes_step_down_from_the_last() {
+        assert_eq!(level_sizes(22, 2), vec![21, 22]);
+        assert_eq!(level_sizes(21, 1), vec![21]);
+        assert_eq!(level_sizes(22, 3), vec![20, 21, 22]);
+    }
+
+    #[test]
+    fn key_files_of_any_bytes_are_refused_without_a_panic() {
+        for bytes in [&b""[..], b"junk", &[0u8; 100]] {
+            assert!(WrapVerifierKey::from_bytes(bytes, "vk").is_err());
+            assert!(WrapProvingKey::from_bytes(bytes, "pk").is_err());
+        }
+        // Sealed, but with payloads that do not decode or describe absurd circuits.
+        let huge = AggregationConfigParams {
+            degree: 22,
+            num_advice: 1 << 30,
+            num_lookup_advice: 1,
+            num_fixed: 1,
+            lookup_bits: 21,
+        };
+        let header = serde_json::to_vec(&VkHeader {
+            config: huge,
+            level_ks: vec![22],
+            digest: ModelDigest([0; 32]),
+            inner_vk_sha256: VkHash([0; 32]),
+            model_words: 2,
+        })
+        .unwrap();
+        for payload in [join(&[b"x"]), join(&[&header, b"", b""]), vec![0xff; 64]] {
+            let sealed = seal(VK_KIND, VERSION, &payload);
+            let e = WrapVerifierKey::from_bytes(&sealed, "vk").unwrap_err();
+            assert!(!e.to_string().is_empty());
+            let sealed = seal(PK_KIND, VERSION, &payload);
+            assert!(WrapProvingKey::from_bytes(&sealed, "pk").is_err());
+        }
+    }
+}
