@@ -409,6 +409,12 @@ impl WrapVerifierKey {
                 self.digest, self.inner_vk_sha256, inner.digest, inner.vk_sha256
             )));
         }
+        if self.params.s_g2() != inner.kzg_params().s_g2() {
+            return Err(WrapError::Keys(
+                "the wrapper key and the model key come from different setups (their [s]G2 differ)"
+                    .into(),
+            ));
+        }
         if self.model_words != inner.io.instance_count() {
             return Err(WrapError::Keys(
                 "the wrapper key expects another number of public values".into(),
