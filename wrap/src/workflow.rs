@@ -1,5 +1,5 @@
 //! The model-folder workflow behind `setup --wrap` and `prove --wrap`: the wrapper's files sit
-//! next to the model's (`wrap_srs.bin`, `wrap_pk.bin`, `wrap_vk.bin`).
+//! next to the model's (`wrap_srs_K.bin` per level, `wrap_pk.bin`, `wrap_vk.bin`).
 
 use crate::inner::PoseidonPlonk;
 use crate::keys::{
