@@ -17,7 +17,7 @@ pub mod workflow;
 pub use error::{BackendError, ProverError};
 pub use kzg::{RoutedKzg, RoutedParams, RoutedShplonk};
 pub use msm::{CpuMsm, G1Msm, Msm};
-pub use prove::{CpuPlonk, PlonkBackend, Prover, Witness};
+pub use prove::{prove_into, CpuPlonk, PlonkBackend, Prover, Witness};
 pub use srs::Srs;
 pub use workflow::{
     load_prover, prove_input, prove_input_with, setup, Progress, SetupReport, Silent,

@@ -5,6 +5,7 @@ use crate::kzg::{RoutedKzg, RoutedParams, RoutedShplonk};
 use crate::msm::G1Msm;
 use halo2_proofs::halo2curves::bn256::{Fr, G1Affine};
 use halo2_proofs::plonk::{create_proof, ProvingKey};
+use halo2_proofs::transcript::{EncodedChallenge, TranscriptWrite};
 use std::sync::Arc;
 use zkinfer_circuits::compiled::CompiledModel;
 use zkinfer_circuits::input::InputData;
@@ -54,17 +55,29 @@ impl<M: G1Msm> PlonkBackend for CpuPlonk<'_, M> {
         instances: &[Fr],
     ) -> Result<Vec<u8>, BackendError> {
         let mut transcript = KeccakTranscript::new(Vec::new());
-        create_proof::<RoutedKzg<M>, RoutedShplonk<'_, M>, KeccakChallenge, _, _, ModelCircuit>(
-            self.0,
-            pk,
-            &[circuit],
-            &[&[instances]],
-            rand::rngs::OsRng,
-            &mut transcript,
-        )
-        .map_err(|e| BackendError::Failed(format!("{e:?}")))?;
+        prove_into::<M, KeccakChallenge, _>(self.0, pk, circuit, instances, &mut transcript)?;
         Ok(transcript.into_inner())
     }
+}
+
+/// halo2-axiom's CPU prover (MSMs through `M`) writing into any transcript `T`: the Keccak one
+/// of ordinary proofs, or another (a wrapper's model proof uses Poseidon).
+pub fn prove_into<M: G1Msm, E: EncodedChallenge<G1Affine>, T: TranscriptWrite<G1Affine, E>>(
+    params: &RoutedParams<M>,
+    pk: &ProvingKey<G1Affine>,
+    circuit: ModelCircuit,
+    instances: &[Fr],
+    transcript: &mut T,
+) -> Result<(), BackendError> {
+    create_proof::<RoutedKzg<M>, RoutedShplonk<'_, M>, E, _, _, ModelCircuit>(
+        params,
+        pk,
+        &[circuit],
+        &[&[instances]],
+        rand::rngs::OsRng,
+        transcript,
+    )
+    .map_err(|e| BackendError::Failed(format!("{e:?}")))
 }
 
 /// The witness of one input: quantized values of every tensor.

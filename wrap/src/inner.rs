@@ -5,7 +5,7 @@
 use crate::circuit::guarded;
 use crate::WrapError;
 use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
-use halo2_proofs::plonk::{create_proof, verify_proof, ProvingKey};
+use halo2_proofs::plonk::{verify_proof, ProvingKey};
 use halo2_proofs::poly::kzg::commitment::KZGCommitmentScheme;
 use halo2_proofs::poly::kzg::multiopen::VerifierSHPLONK;
 use halo2_proofs::poly::kzg::strategy::SingleStrategy;
@@ -15,7 +15,7 @@ use snark_verifier_sdk::snark_verifier::system::halo2::transcript::halo2::Challe
 use snark_verifier_sdk::snark_verifier::system::halo2::{compile, Config};
 use snark_verifier_sdk::Snark;
 use zkinfer_circuits::ModelCircuit;
-use zkinfer_prover::{BackendError, G1Msm, PlonkBackend, RoutedKzg, RoutedParams, RoutedShplonk};
+use zkinfer_prover::{prove_into, BackendError, G1Msm, PlonkBackend, RoutedParams};
 use zkinfer_verifier::VerifierKey;
 
 /// halo2-axiom's CPU prover with the sdk's Poseidon transcript (MSMs through `M`).
@@ -34,15 +34,13 @@ impl<M: G1Msm> PlonkBackend for PoseidonPlonk<'_, M> {
     ) -> Result<Vec<u8>, BackendError> {
         let mut transcript =
             PoseidonTranscript::<NativeLoader, Vec<u8>>::from_spec(vec![], POSEIDON_SPEC.clone());
-        create_proof::<RoutedKzg<M>, RoutedShplonk<'_, M>, ChallengeScalar<G1Affine>, _, _, _>(
+        prove_into::<M, ChallengeScalar<G1Affine>, _>(
             self.0,
             pk,
-            &[circuit],
-            &[&[instances]],
-            rand::rngs::OsRng,
+            circuit,
+            instances,
             &mut transcript,
-        )
-        .map_err(|e| BackendError::Failed(format!("{e:?}")))?;
+        )?;
         Ok(transcript.finalize())
     }
 }
