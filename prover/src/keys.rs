@@ -1,11 +1,11 @@
 //! Key generation and the proving-key file (`pk.bin`).
 
 use crate::error::ProverError;
+use crate::pk_codec::{read_compact, write_compact};
 use crate::srs::Srs;
 use halo2_proofs::halo2curves::bn256::G1Affine;
 use halo2_proofs::plonk::{keygen_pk, keygen_vk_custom, ProvingKey};
 use halo2_proofs::poly::commitment::ParamsProver;
-use halo2_proofs::SerdeFormat;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
@@ -19,7 +19,8 @@ const KIND: [u8; 4] = *b"PKEY";
 /// 2: selector compression, degree-5 circuits (keys of version 1 do not match them).
 /// 3: the sentinel row (chips lay out one row fewer; the function table gained `(0, 1, 1)`):
 /// a version-2 key of the same model would prove against the old fixed columns.
-const VERSION: u32 = 3;
+/// 4: the compact key form of [`crate::pk_codec`].
+const VERSION: u32 = 4;
 /// File name of the proving key inside a model folder.
 pub const PK_FILE: &str = "pk.bin";
 
@@ -77,8 +78,13 @@ pub fn keygen(model: &CompiledModel, srs: &Srs) -> Result<Keys, ProverError> {
     }
 }
 
-/// Serializes a proving key with the model it belongs to.
-pub fn pk_to_bytes(pk: &ProvingKey<G1Affine>, model: &CompiledModel, vk: &VerifierKey) -> Vec<u8> {
+/// Serializes a proving key with the model it belongs to (the compact form of
+/// [`crate::pk_codec`]).
+pub fn pk_to_bytes(
+    pk: &ProvingKey<G1Affine>,
+    model: &CompiledModel,
+    vk: &VerifierKey,
+) -> Result<Vec<u8>, ProverError> {
     let header = serde_json::to_vec(&PkHeader {
         digest: model.digest,
         shape: model.shape.clone(),
@@ -87,8 +93,8 @@ pub fn pk_to_bytes(pk: &ProvingKey<G1Affine>, model: &CompiledModel, vk: &Verifi
     .unwrap_or_default();
     let mut payload = (header.len() as u64).to_le_bytes().to_vec();
     payload.extend_from_slice(&header);
-    let _ = pk.write(&mut payload, SerdeFormat::RawBytesUnchecked);
-    seal(KIND, VERSION, &payload)
+    write_compact(pk, &mut payload).map_err(|e| ProverError::Keygen(e.to_string()))?;
+    Ok(seal(KIND, VERSION, &payload))
 }
 
 /// A proving key read back, with the verifying-key hash it was made with.
@@ -138,17 +144,9 @@ pub fn pk_from_bytes(
             expected: model.digest.to_string(),
         });
     }
-    let mut rest = &payload[8 + len..];
-    let shape = model.shape.clone();
-    let pk = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        ProvingKey::<G1Affine>::read::<_, ModelCircuit>(
-            &mut rest,
-            SerdeFormat::RawBytesUnchecked,
-            shape,
-        )
-    }))
-    .map_err(|_| bad("malformed proving key"))?
-    .map_err(|e| bad(&format!("malformed proving key: {e}")))?;
+    let rest = &payload[8 + len..];
+    let pk = read_compact::<ModelCircuit>(rest, model.shape.k, model.shape.clone())
+        .map_err(|e| bad(&e.to_string()))?;
     Ok(LoadedPk {
         pk,
         vk_sha256: header.vk_sha256,
@@ -162,7 +160,7 @@ pub fn save_pk(
     model: &CompiledModel,
     vk: &VerifierKey,
 ) -> Result<(), ProverError> {
-    Ok(write_atomic(path, &pk_to_bytes(pk, model, vk))?)
+    Ok(write_atomic(path, &pk_to_bytes(pk, model, vk)?)?)
 }
 
 /// Reads `pk.bin` for `model`.

@@ -10,6 +10,7 @@ pub mod error;
 pub mod keys;
 pub mod kzg;
 pub mod msm;
+pub mod pk_codec;
 pub mod prove;
 pub mod srs;
 pub mod workflow;

@@ -178,7 +178,7 @@ fn sealed_artifacts_never_panic() {
         });
     }
     let pk = dir.path().join("pk.bin");
-    for (i, m) in resealed(&pk, *b"PKEY", 3, 6, 200).iter().enumerate() {
+    for (i, m) in resealed(&pk, *b"PKEY", 4, 6, 200).iter().enumerate() {
         let _ = no_panic("pk.bin", i, || pk_from_bytes(m, "pk", &model).map(|_| ()));
     }
     let srs = dir.path().join("srs.bin");

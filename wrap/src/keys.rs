@@ -23,6 +23,7 @@ use zkinfer_circuits::compiled::{
     read_file, seal, seal_in_place, unseal, write_atomic, ArtifactError, ModelDigest,
     SEAL_HEADER_BYTES,
 };
+use zkinfer_prover::pk_codec::{read_compact, write_compact};
 use zkinfer_verifier::key::{decode_verifier_points, encode_verifier_points};
 use zkinfer_verifier::{VerifierKey, VkHash};
 
@@ -47,7 +48,8 @@ pub const MAX_WRAP_K: u32 = 24;
 
 const VK_KIND: [u8; 4] = *b"WVK\0";
 const PK_KIND: [u8; 4] = *b"WPK\0";
-const VERSION: u32 = 1;
+/// 2: proving keys in the compact form of `zkinfer_prover::pk_codec`.
+const VERSION: u32 = 2;
 /// Rows the sdk keeps free at the bottom of each column (blinding).
 const MINIMUM_ROWS: usize = 20;
 
@@ -425,9 +427,10 @@ impl WrapVerifierKey {
 }
 
 impl WrapProvingKey {
-    /// The sealed file form: a header, then each level's proving key, written into one buffer
-    /// (a wrapper's proving key is gigabytes: no copies).
-    pub fn to_bytes(&self) -> Vec<u8> {
+    /// The sealed file form: a header, then each level's proving key in the compact form of
+    /// `zkinfer_prover::pk_codec` (halo2's own form is gigabytes at these sizes), written into
+    /// one buffer.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, WrapError> {
         let header = serde_json::to_vec(&PkHeader {
             levels: self
                 .levels
@@ -445,11 +448,11 @@ impl WrapProvingKey {
         let mut buf = vec![0u8; SEAL_HEADER_BYTES];
         push_part(&mut buf, |b| b.extend_from_slice(&header));
         for level in &self.levels {
-            push_part(&mut buf, |b| {
-                let _ = level.pk.write(b, SerdeFormat::RawBytesUnchecked);
-            });
+            let mut compact = Vec::new();
+            write_compact(&level.pk, &mut compact).map_err(|e| WrapError::Keygen(e.to_string()))?;
+            push_part(&mut buf, |b| b.extend_from_slice(&compact));
         }
-        seal_in_place(PK_KIND, VERSION, buf)
+        Ok(seal_in_place(PK_KIND, VERSION, buf))
     }
 
     /// Parses the sealed file form.
@@ -470,15 +473,9 @@ impl WrapProvingKey {
         for (h, bytes) in header.levels.into_iter().zip(&p[1..]) {
             check_config(&h.config).map_err(|e| bad(&e))?;
             let config = h.config;
-            let pk = guarded(|| {
-                ProvingKey::<G1Affine>::read::<_, AggregationCircuit>(
-                    &mut &bytes[..],
-                    SerdeFormat::RawBytesUnchecked,
-                    config,
-                )
-            })
-            .map_err(|_| bad("malformed proving key"))?
-            .map_err(|e| bad(&format!("malformed proving key: {e}")))?;
+            let pk = guarded(|| read_compact::<AggregationCircuit>(bytes, config.degree, config))
+                .map_err(|_| bad("malformed proving key"))?
+                .map_err(|e| bad(&e.to_string()))?;
             levels.push(LevelKey {
                 config,
                 break_points: h.break_points,
@@ -500,7 +497,7 @@ impl WrapProvingKey {
 
     /// Writes `wrap_pk.bin`.
     pub fn save(&self, path: &Path) -> Result<(), WrapError> {
-        Ok(write_atomic(path, &self.to_bytes())?)
+        Ok(write_atomic(path, &self.to_bytes()?)?)
     }
 }
 
