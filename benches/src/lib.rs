@@ -26,11 +26,16 @@ pub const MODELS: &[&str] = &[
     "variable_cnn",
 ];
 
-/// Folder of a shared model (`../shared/models/NAME` beside the checkout).
+/// Folder of a model: a shared one (`../shared/models/NAME` beside the checkout), else one
+/// bundled in `models/NAME` (e.g. `lenet`).
 pub fn shared_model(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/models")
-        .join(name)
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let shared = root.join("../../shared/models").join(name);
+    if shared.exists() {
+        shared
+    } else {
+        root.join("../models").join(name)
+    }
 }
 
 /// Peak resident set size of this process, in bytes (Linux `VmHWM`).
