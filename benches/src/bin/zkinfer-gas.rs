@@ -127,7 +127,7 @@ fn measure_wrapped(name: &str, public_io: PublicIo, solc: &Solc) -> Result<Strin
     let st = wrapper_stats(&wrap).map_err(|e| e.to_string())?;
     let s = &c.model.shape;
     let head = format!(
-        "| {name} | {} | {} | {} adv / {} fix / {} lookups | {:?} | {} | {} + {} | {setup_s:.1} | {prove_s:.1} | {} |",
+        "| {name} | {} | {} | {} adv / {} fix / {} lookups | {:?} | {} | {} + {} | {setup_s:.1} | {:.0} | {prove_s:.1} | {} |",
         public_io.name(),
         s.k,
         s.advice_columns(),
@@ -137,6 +137,7 @@ fn measure_wrapped(name: &str, public_io: PublicIo, solc: &Solc) -> Result<Strin
         report.advice_columns,
         st.key_commitments,
         st.proof_commitments,
+        report.pk_bytes as f64 / 1e6,
         peak_mib(),
     );
     let contract = match build_wrapper_verifier(&wrap, solc) {
@@ -208,14 +209,14 @@ fn main() {
         }
     };
     if wrapped {
-        println!("| model | public I/O | model k | model columns | wrapper k per level | advice (last level) | commitments (key + proof) | setup s | prove --wrap s | peak MiB | runtime bytes | deploy gas | verify gas (tx) |");
-        println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        println!("| model | public I/O | model k | model columns | wrapper k per level | advice (last level) | commitments (key + proof) | setup s | wrap_pk MB | prove --wrap s | peak MiB | runtime bytes | deploy gas | verify gas (tx) |");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         for name in &models {
             for &io in &ios {
                 match measure_wrapped(name, io, &solc) {
                     Ok(row) => println!("{row}"),
                     Err(e) => println!(
-                        "| {name} | {} | error: {e} | | | | | | | | | | |",
+                        "| {name} | {} | error: {e} | | | | | | | | | | | |",
                         io.name()
                     ),
                 }
