@@ -22,6 +22,25 @@ from onnx import TensorProto, helper, numpy_helper
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def save(name, nodes, inits, in_shape, out_shape, img):
+    """Checks and writes models/NAME/network.onnx (opset 13) and its input.json (`img`)."""
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch_size"] + in_shape)],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch_size"] + out_shape)],
+        inits,
+    )
+    model = helper.make_model(graph, producer_name="zkinfer models/generate.py", opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    out = os.path.join(HERE, name)
+    os.makedirs(out, exist_ok=True)
+    onnx.save(model, os.path.join(out, "network.onnx"))
+    with open(os.path.join(out, "input.json"), "w") as f:
+        json.dump({"input_data": [[round(float(v), 6) for v in img.flatten()]]}, f)
+
+
 def tiny_cnn():
     rng = np.random.default_rng(20261122)
     f32 = lambda a: np.asarray(a, dtype=np.float32)
@@ -47,27 +66,13 @@ def tiny_cnn():
         helper.make_node("Relu", ["fc1"], ["relu2"], name="relu2"),
         helper.make_node("Gemm", ["relu2", "fc2.weight", "fc2.bias"], ["output"], name="fc2", transB=1),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "tiny_cnn",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch_size", 1, 8, 8])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch_size", 3])],
-        inits,
-    )
-    model = helper.make_model(graph, producer_name="zkinfer models/generate.py", opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    out = os.path.join(HERE, "tiny_cnn")
-    os.makedirs(out, exist_ok=True)
-    onnx.save(model, os.path.join(out, "network.onnx"))
     # A digit-like stroke pattern in [0, 1].
     img = np.zeros((8, 8), dtype=np.float32)
     img[1:7, 3] = 1.0
     img[1, 2] = 0.8
     img[6, 2:5] = 0.9
     img += f32(rng.uniform(0, 0.05, (8, 8)))
-    with open(os.path.join(out, "input.json"), "w") as f:
-        json.dump({"input_data": [[round(float(v), 6) for v in img.flatten()]]}, f)
+    save("tiny_cnn", nodes, inits, [1, 8, 8], [3], img)
 
 
 def lenet():
@@ -104,26 +109,12 @@ def lenet():
         node("Relu", ["f2"], ["r4"], name="relu4"),
         node("Gemm", ["r4", "fc3.weight", "fc3.bias"], ["output"], name="fc3", transB=1),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "lenet",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch_size", 1, 28, 28])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch_size", 10])],
-        inits,
-    )
-    model = helper.make_model(graph, producer_name="zkinfer models/generate.py", opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    out = os.path.join(HERE, "lenet")
-    os.makedirs(out, exist_ok=True)
-    onnx.save(model, os.path.join(out, "network.onnx"))
     # A "7"-like stroke on a 28x28 canvas, values in [0, 1].
     img = f32(rng.uniform(0, 0.05, (28, 28)))
     img[5, 6:22] = 0.95
     for r in range(6, 24):
         img[r, 21 - (r - 6) // 2] = 0.9
-    with open(os.path.join(out, "input.json"), "w") as f:
-        json.dump({"input_data": [[round(float(v), 6) for v in img.flatten()]]}, f)
+    save("lenet", nodes, inits, [1, 28, 28], [10], img)
 
 
 if __name__ == "__main__":
