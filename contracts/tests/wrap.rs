@@ -23,7 +23,7 @@ use zkinfer_onnx::CompileOptions;
 use zkinfer_prover::{load_prover, CpuMsm, Silent, Srs};
 use zkinfer_verifier::{verify, ProofFile, VerifierKey, VK_FILE};
 use zkinfer_wrap::keys::{wrap_srs_file, WRAP_PK_FILE};
-use zkinfer_wrap::workflow::{load_wrap_vk, prove_wrapped, setup_wrapped};
+use zkinfer_wrap::workflow::{load_wrap_vk, prove_wrapped, setup_wrapped, WrapLevels};
 use zkinfer_wrap::{verify_wrapped, WrapError, WrapProvingKey, WrapVerifierKey};
 
 /// The last level's size in this test.
@@ -127,7 +127,7 @@ fn wrapped_proofs_verify_natively_and_on_the_evm_and_tampering_is_rejected() {
     compile("1l_conv", a.path(), PublicIo::Hashed);
     compile("1l_mlp", b.path(), PublicIo::Packed);
     let t = Instant::now();
-    let report = setup_wrapped(a.path(), None, WRAP_K, 2, &Silent).unwrap();
+    let report = setup_wrapped(a.path(), None, WRAP_K, WrapLevels::Exactly(2), &Silent).unwrap();
     eprintln!(
         "setup --wrap: {:.1} s (wrapper k = {:?}, {} advice columns, keys {:.1} s, wrap_pk.bin {} bytes)",
         t.elapsed().as_secs_f64(),
@@ -137,11 +137,22 @@ fn wrapped_proofs_verify_natively_and_on_the_evm_and_tampering_is_rejected() {
         report.pk_bytes
     );
     // B's wrapper only has to exist (its key): the smallest, one level.
-    setup_wrapped(b.path(), None, 18, 1, &Silent).unwrap();
+    setup_wrapped(b.path(), None, 18, WrapLevels::Exactly(1), &Silent).unwrap();
+    // Asked for a narrow last level (what `setup --wrap` does while it may add levels), key
+    // generation stops before the costly part where that level needs more than one column.
+    let srs_b = Srs::load(&b.path().join(wrap_srs_file(18))).unwrap().params;
+    let key_b = VerifierKey::load(&b.path().join(VK_FILE)).unwrap();
+    let Err(e) = zkinfer_wrap::keys::keygen(&key_b, &[srs_b], true, &|_, _| ()) else {
+        panic!("a one-level wrapper at k = 18 fits one advice column");
+    };
+    assert!(
+        matches!(e, WrapError::LastLevelWide { k: 18, advice } if advice > 1),
+        "{e}"
+    );
     let prover = load_prover(a.path(), CpuMsm, &Silent).unwrap();
     let input = InputData::from_path(&shared("1l_conv").join("input.json")).unwrap();
     let t = Instant::now();
-    let proof = prove_wrapped(&prover, a.path(), &input, &Silent).unwrap();
+    let proof = prove_wrapped(prover, a.path(), &input, &Silent).unwrap();
     eprintln!("prove --wrap: {:.1} s", t.elapsed().as_secs_f64());
     let inner = VerifierKey::load(&a.path().join(VK_FILE)).unwrap();
     let wrap = load_wrap_vk(a.path()).unwrap();

@@ -38,9 +38,13 @@ pub const WRAP_VK_FILE: &str = "wrap_vk.bin";
 /// Size exponent of the last wrapper level unless `setup --wrap-k` says otherwise: at 2^22
 /// rows the sdk lays a level over the one below in one advice column, the fewest commitments.
 pub const DEFAULT_WRAP_K: u32 = 22;
-/// Levels unless `setup --wrap-levels` says otherwise: the first verifies the model proof,
-/// whatever its size; the second verifies the first, whose shape does not depend on the model.
+/// Fewest levels `setup --wrap` tries unless `--wrap-levels` says how many: the first verifies
+/// the model proof, whatever its size; the second verifies the first.
 pub const DEFAULT_WRAP_LEVELS: usize = 2;
+/// Most levels a wrapper has. Left to choose, `setup --wrap` adds a level (each lower level one
+/// size smaller) until the last fits one advice column: a larger model proof makes a wider first
+/// level, and the last level verifies a wide level only with two columns (more gas).
+pub const MAX_WRAP_LEVELS: usize = 4;
 /// Smallest wrapper that fits a model proof's verifier (its range table needs `2^(k−1)` rows).
 pub const MIN_WRAP_K: u32 = 18;
 /// Largest wrapper `setup` makes.
@@ -144,13 +148,16 @@ fn check_keygen(inner: &VerifierKey, params: &[ParamsKZG<Bn256>]) -> Result<(), 
     Ok(())
 }
 
-/// One level's keys, from a snark of the right shape (a dummy: keygen needs no witness).
+/// One level's keys, from a snark of the right shape (a dummy: keygen needs no witness);
+/// `None`, before the costly part, where the level would need more than `max_advice` advice
+/// columns.
 fn level_keygen(
     params: &ParamsKZG<Bn256>,
     k: u32,
     snark: Snark,
     first: Option<&ModelDigest>,
-) -> Result<(LevelKey, VerifyingKey<G1Affine>), WrapError> {
+    max_advice: Option<usize>,
+) -> Result<Result<(LevelKey, VerifyingKey<G1Affine>), usize>, WrapError> {
     let made = guarded(|| -> Result<_, String> {
         let mut circuit = match first {
             Some(digest) => build_first(
@@ -168,27 +175,36 @@ fn level_keygen(
             ),
         };
         let config = circuit.calculate_params(Some(MINIMUM_ROWS));
+        if max_advice.is_some_and(|m| config.num_advice > m) {
+            return Ok(Err(config.num_advice));
+        }
         let vk = keygen_vk(params, &circuit).map_err(|e| format!("{e:?}"))?;
         let pk = keygen_pk(params, vk.clone(), &circuit).map_err(|e| format!("{e:?}"))?;
-        Ok((config, circuit.break_points(), vk, pk))
+        Ok(Ok((config, circuit.break_points(), vk, pk)))
     })
     .map_err(WrapError::Keygen)?;
-    let (config, break_points, vk, pk) = made.map_err(WrapError::Keygen)?;
-    Ok((
-        LevelKey {
-            config,
-            break_points,
-            pk,
-        },
-        vk,
-    ))
+    Ok(made
+        .map_err(WrapError::Keygen)?
+        .map(|(config, break_points, vk, pk)| {
+            (
+                LevelKey {
+                    config,
+                    break_points,
+                    pk,
+                },
+                vk,
+            )
+        }))
 }
 
 /// Makes the wrapper's keys for the model whose key is `inner`: one level per entry of
 /// `params`, that level's SRS (its size sets the level's; its secret must be the model SRS's).
+/// With `narrow_last`, refuses (`WrapError::LastLevelWide`, before the last level's costly
+/// key generation) where the last level would need more than one advice column.
 pub fn keygen(
     inner: &VerifierKey,
     params: &[ParamsKZG<Bn256>],
+    narrow_last: bool,
     progress: &dyn Fn(usize, u32),
 ) -> Result<(WrapProvingKey, WrapVerifierKey), WrapError> {
     check_keygen(inner, params)?;
@@ -207,7 +223,10 @@ pub fn keygen(
     for (i, p) in params.iter().enumerate() {
         let k = p.k();
         progress(i, k);
-        let (level, vk) = level_keygen(p, k, snark, (i == 0).then_some(&inner.digest))?;
+        let max_advice = (narrow_last && i + 1 == params.len()).then_some(1);
+        let first = (i == 0).then_some(&inner.digest);
+        let (level, vk) = level_keygen(p, k, snark, first, max_advice)?
+            .map_err(|advice| WrapError::LastLevelWide { k, advice })?;
         let words = MODEL_WORDS_START + model_words;
         snark = guarded(|| {
             gen_dummy_snark_from_vk::<SHPLONK>(p, &vk, vec![words], Some(accumulator_indices()))
@@ -363,7 +382,9 @@ impl WrapVerifierKey {
         let header: VkHeader =
             serde_json::from_slice(p[0]).map_err(|e| bad(&format!("bad header: {e}")))?;
         check_config(&header.config).map_err(|e| bad(&e))?;
-        if header.level_ks.last() != Some(&header.config.degree) || header.level_ks.len() > 4 {
+        if header.level_ks.last() != Some(&header.config.degree)
+            || header.level_ks.len() > MAX_WRAP_LEVELS
+        {
             return Err(bad("inconsistent wrapper levels").into());
         }
         if header.model_words > 1 << 20 {
@@ -465,7 +486,7 @@ impl WrapProvingKey {
         let header_part = first_part(payload, &bad)?;
         let header: PkHeader =
             serde_json::from_slice(header_part).map_err(|e| bad(&format!("bad header: {e}")))?;
-        if header.levels.is_empty() || header.levels.len() > 4 {
+        if header.levels.is_empty() || header.levels.len() > MAX_WRAP_LEVELS {
             return Err(bad("implausible number of wrapper levels").into());
         }
         let p = parts(payload, 1 + header.levels.len(), &bad)?;

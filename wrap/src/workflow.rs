@@ -3,10 +3,14 @@
 
 use crate::inner::PoseidonPlonk;
 use crate::keys::{
-    keygen, level_sizes, wrap_srs_file, WrapProvingKey, WrapVerifierKey, WRAP_PK_FILE, WRAP_VK_FILE,
+    keygen, level_sizes, wrap_srs_file, WrapProvingKey, WrapVerifierKey, DEFAULT_WRAP_LEVELS,
+    MAX_WRAP_LEVELS, WRAP_PK_FILE, WRAP_VK_FILE,
 };
 use crate::prove::wrap;
 use crate::WrapError;
+use halo2_proofs::halo2curves::bn256::Bn256;
+use halo2_proofs::poly::kzg::commitment::ParamsKZG;
+use std::collections::BTreeMap;
 use std::path::Path;
 use zkinfer_circuits::input::InputData;
 use zkinfer_prover::workflow::step;
@@ -30,61 +34,72 @@ pub struct WrapSetupReport {
     pub pk_bytes: usize,
 }
 
-/// `setup` for the model in `dir`, then the keys of a wrapper of `levels` levels, the last of
-/// size `2^k` (one SRS for all: `srs_file` downsized, or the development SRS).
+/// How many levels `setup --wrap` makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WrapLevels {
+    /// From `DEFAULT_WRAP_LEVELS` up to `MAX_WRAP_LEVELS`: the fewest whose last level fits
+    /// one advice column (the smallest, cheapest on-chain verifier).
+    Auto,
+    /// Exactly this many, however wide the last level.
+    Exactly(usize),
+}
+
+/// `setup` for the model in `dir`, then the keys of a wrapper whose last level has size `2^k`
+/// (one SRS for all levels: `srs_file` downsized, or the development SRS).
 pub fn setup_wrapped(
     dir: &Path,
     srs_file: Option<&Path>,
     k: u32,
-    levels: usize,
+    levels: WrapLevels,
     progress: &dyn Progress,
 ) -> Result<WrapSetupReport, WrapError> {
     let model = setup(dir, srs_file, progress)?;
-    let ks = level_sizes(k, levels);
-    let mut srs = Vec::with_capacity(ks.len());
-    let mut srs_s = 0.0;
-    for &k in &ks {
-        // `setup` above has warned about the development SRS already.
-        let (s, t) = match srs_file {
-            Some(f) => step(
-                progress,
-                &format!("loading the wrapper's SRS (2^{k} points)"),
-                || Srs::from_halo2_file(f, k),
-            ),
-            None => {
-                let (s, t) = step(
-                    progress,
-                    &format!("generating the wrapper's development SRS (2^{k} points)"),
-                    || Srs::development(k),
-                );
-                (Ok(s), t)
-            }
-        };
-        srs.push(s?);
-        srs_s += t;
-    }
     let inner = VerifierKey::load(&dir.join(VK_FILE))?;
-    let params: Vec<_> = srs.iter().map(|s| s.params.clone()).collect();
-    let (keys, keygen_s) = step(
-        progress,
-        &format!(
-            "generating the wrapper's keys ({} level(s), k = {ks:?})",
-            ks.len()
-        ),
-        || {
-            keygen(&inner, &params, &|i, k| {
-                progress.begin(&format!(
-                    "wrapper level {} of {} (k = {k})",
-                    i + 1,
-                    ks.len()
-                ))
-            })
-        },
-    );
-    drop(params);
-    let (pk, vk) = keys?;
-    for s in &srs {
-        s.save(&dir.join(wrap_srs_file(s.k())))?;
+    let counts: Vec<usize> = match levels {
+        WrapLevels::Auto => (DEFAULT_WRAP_LEVELS..=MAX_WRAP_LEVELS).collect(),
+        WrapLevels::Exactly(n) => vec![n],
+    };
+    let mut srs = WrapSrs::new(srs_file);
+    let mut keygen_s = 0.0;
+    for (attempt, &n) in counts.iter().enumerate() {
+        let ks = level_sizes(k, n);
+        let params = srs.params(&ks, progress)?;
+        let narrow_last = attempt + 1 < counts.len();
+        let (keys, t) = step(
+            progress,
+            &format!("generating the wrapper's keys ({n} level(s), k = {ks:?})"),
+            || {
+                keygen(&inner, &params, narrow_last, &|i, k| {
+                    progress.begin(&format!("wrapper level {} of {n} (k = {k})", i + 1))
+                })
+            },
+        );
+        keygen_s += t;
+        drop(params);
+        match keys {
+            Err(WrapError::LastLevelWide { advice, .. }) if narrow_last => progress.warn(&format!(
+                "with {n} level(s) the last would need {advice} advice columns; adding a level"
+            )),
+            other => {
+                let (pk, vk) = other?;
+                return save_wrapper(dir, &srs, model, &pk, &vk, keygen_s);
+            }
+        }
+    }
+    Err(WrapError::Keygen("no wrapper level count to try".into()))
+}
+
+/// Writes the SRS of each of the wrapper's levels and its keys; what `setup --wrap` did.
+fn save_wrapper(
+    dir: &Path,
+    srs: &WrapSrs,
+    model: SetupReport,
+    pk: &WrapProvingKey,
+    vk: &WrapVerifierKey,
+    keygen_s: f64,
+) -> Result<WrapSetupReport, WrapError> {
+    for k in &vk.level_ks {
+        srs.save(*k, &dir.join(wrap_srs_file(*k)))?;
     }
     pk.save(&dir.join(WRAP_PK_FILE))?;
     vk.save(&dir.join(WRAP_VK_FILE))?;
@@ -95,38 +110,94 @@ pub fn setup_wrapped(
         model,
         level_ks: vk.level_ks.clone(),
         advice_columns: vk.config.num_advice,
-        srs_s,
+        srs_s: srs.secs,
         keygen_s,
         pk_bytes,
     })
 }
 
+/// The wrapper levels' SRSs, each made (or loaded from the user's file) once.
+struct WrapSrs<'a> {
+    file: Option<&'a Path>,
+    made: BTreeMap<u32, Srs>,
+    secs: f64,
+}
+
+impl<'a> WrapSrs<'a> {
+    fn new(file: Option<&'a Path>) -> Self {
+        Self {
+            file,
+            made: BTreeMap::new(),
+            secs: 0.0,
+        }
+    }
+
+    /// KZG parameters of sizes `ks`, making those not made yet.
+    fn params(
+        &mut self,
+        ks: &[u32],
+        progress: &dyn Progress,
+    ) -> Result<Vec<ParamsKZG<Bn256>>, WrapError> {
+        let mut out = Vec::with_capacity(ks.len());
+        for &k in ks {
+            if !self.made.contains_key(&k) {
+                let (s, t) = self.make(k, progress);
+                self.secs += t;
+                self.made.insert(k, s?);
+            }
+            if let Some(s) = self.made.get(&k) {
+                out.push(s.params.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    fn make(&self, k: u32, progress: &dyn Progress) -> (Result<Srs, WrapError>, f64) {
+        // `setup` has warned about the development SRS already.
+        match self.file {
+            Some(f) => {
+                let (s, t) = step(
+                    progress,
+                    &format!("loading the wrapper's SRS (2^{k} points)"),
+                    || Srs::from_halo2_file(f, k),
+                );
+                (s.map_err(WrapError::from), t)
+            }
+            None => {
+                let (s, t) = step(
+                    progress,
+                    &format!("generating the wrapper's development SRS (2^{k} points)"),
+                    || Srs::development(k),
+                );
+                (Ok(s), t)
+            }
+        }
+    }
+
+    fn save(&self, k: u32, path: &Path) -> Result<(), WrapError> {
+        match self.made.get(&k) {
+            Some(s) => Ok(s.save(path)?),
+            None => Err(WrapError::Keygen(format!("no wrapper SRS of size 2^{k}"))),
+        }
+    }
+}
+
 /// Proves `input` with the model folder `dir` for its wrapper: the model proof (Poseidon
-/// transcript), then the wrapper proof; the proof file carries both.
+/// transcript), then the wrapper proof; the proof file carries both. The model's proving key
+/// (`prover`) is dropped before the wrapper's is loaded: only one is in memory at a time.
 pub fn prove_wrapped<M: G1Msm>(
-    prover: &Prover<M>,
+    prover: Prover<M>,
     dir: &Path,
     input: &InputData,
     progress: &dyn Progress,
 ) -> Result<ProofFile, WrapError> {
-    let loaded = || -> Result<_, WrapError> {
-        let pk = WrapProvingKey::load(&dir.join(WRAP_PK_FILE))?;
-        let params = pk
-            .levels
-            .iter()
-            .map(|l| Ok(Srs::load(&dir.join(wrap_srs_file(l.config.degree)))?.params))
-            .collect::<Result<Vec<_>, WrapError>>()?;
-        let inner = VerifierKey::load(&dir.join(VK_FILE))?;
-        Ok((pk, params, inner))
-    };
-    // The keys first: a folder without them fails before any proving.
-    let (keys, _) = step(progress, "loading the wrapper's keys", loaded);
-    let (pk, params, inner) = keys.map_err(|e| match e {
-        WrapError::Artifact(a) => {
-            WrapError::Keys(format!("{a} (run `zkinfer setup --wrap` first)"))
-        }
-        other => other,
-    })?;
+    // A folder without the wrapper's keys fails before any proving.
+    let wrap_vk = load_wrap_vk(dir)?;
+    let inner = VerifierKey::load(&dir.join(VK_FILE))?;
+    wrap_vk.check_wraps(&inner)?;
+    if !dir.join(WRAP_PK_FILE).is_file() {
+        return Err(missing_keys(&dir.join(WRAP_PK_FILE)));
+    }
     let (w, _) = step(progress, "computing the witness", || prover.witness(input));
     let (proof, _) = step(
         progress,
@@ -136,8 +207,11 @@ pub fn prove_wrapped<M: G1Msm>(
         ),
         || prover.prove_with(w?, &PoseidonPlonk(prover.params())),
     );
+    drop(prover);
     let mut proof = proof?;
     proof.transcript = WRAPPED_TRANSCRIPT.into();
+    let (keys, _) = step(progress, "loading the wrapper's keys", || load_wrap_pk(dir));
+    let (pk, params) = keys?;
     let levels = pk.levels.len();
     let (wrapper, _) = step(
         progress,
@@ -152,12 +226,38 @@ pub fn prove_wrapped<M: G1Msm>(
     Ok(proof)
 }
 
-/// Loads the wrapper's verifying key of `dir`.
-pub fn load_wrap_vk(dir: &Path) -> Result<WrapVerifierKey, WrapError> {
-    WrapVerifierKey::load(&dir.join(WRAP_VK_FILE)).map_err(|e| match e {
+/// The wrapper's proving key in `dir` and each level's SRS.
+fn load_wrap_pk(dir: &Path) -> Result<(WrapProvingKey, Vec<ParamsKZG<Bn256>>), WrapError> {
+    let loaded = || -> Result<_, WrapError> {
+        let pk = WrapProvingKey::load(&dir.join(WRAP_PK_FILE))?;
+        let params = pk
+            .levels
+            .iter()
+            .map(|l| Ok(Srs::load(&dir.join(wrap_srs_file(l.config.degree)))?.params))
+            .collect::<Result<Vec<_>, WrapError>>()?;
+        Ok((pk, params))
+    };
+    loaded().map_err(keys_hint)
+}
+
+fn missing_keys(path: &Path) -> WrapError {
+    WrapError::Keys(format!(
+        "{} is missing (run `zkinfer setup --wrap` first)",
+        path.display()
+    ))
+}
+
+/// An artifact error of the wrapper's keys, with what to do about it.
+fn keys_hint(e: WrapError) -> WrapError {
+    match e {
         WrapError::Artifact(a) => {
             WrapError::Keys(format!("{a} (run `zkinfer setup --wrap` first)"))
         }
         other => other,
-    })
+    }
+}
+
+/// Loads the wrapper's verifying key of `dir`.
+pub fn load_wrap_vk(dir: &Path) -> Result<WrapVerifierKey, WrapError> {
+    WrapVerifierKey::load(&dir.join(WRAP_VK_FILE)).map_err(keys_hint)
 }

@@ -69,7 +69,7 @@ impl Prove {
         let progress = Stderr::new(self.quiet);
         let input = InputData::from_path(&self.input)?;
         let prover = load_prover(&self.dir, CpuMsm, &progress)?;
-        let proof = prove_wrapped(&prover, &self.dir, &input, &progress)?;
+        let proof = prove_wrapped(prover, &self.dir, &input, &progress)?;
         write_atomic(&self.out, proof.to_json().as_bytes())
             .with_context(|| format!("writing {}", self.out.display()))?;
         Ok(proof)

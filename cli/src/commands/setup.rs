@@ -5,6 +5,7 @@ use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use zkinfer_wrap::workflow::WrapLevels;
 
 /// Generate keys for a compiled model.
 #[derive(Args)]
@@ -26,13 +27,15 @@ pub struct Setup {
           value_parser = clap::value_parser!(u32).range(zkinfer_wrap::keys::MIN_WRAP_K as i64..=zkinfer_wrap::keys::MAX_WRAP_K as i64),
           requires = "wrap")]
     pub wrap_k: u32,
-    /// Wrapper levels: 2 (the first verifies the model proof, the second the first, so the
-    /// on-chain verifier has the same shape and gas for every model) or 1 (faster; its
-    /// verifier grows with the model). Lower levels are one size smaller than the next.
-    #[arg(long, value_name = "N", default_value_t = zkinfer_wrap::keys::DEFAULT_WRAP_LEVELS,
-          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=3),
+    /// Wrapper levels (1 to 4). Without it: 2, or 3 or 4 where the model proof is large
+    /// enough that the last level would otherwise need more than one advice column; the first
+    /// verifies the model proof, each next the one below, so the on-chain verifier has the same
+    /// shape and gas for every model. 1 is faster; its verifier grows with the model. Lower
+    /// levels are one size smaller than the next.
+    #[arg(long, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=zkinfer_wrap::keys::MAX_WRAP_LEVELS as u64),
           requires = "wrap")]
-    pub wrap_levels: usize,
+    pub wrap_levels: Option<usize>,
     /// Print only warnings and the result.
     #[arg(long)]
     pub quiet: bool,
@@ -47,7 +50,8 @@ impl Setup {
                 &self.dir,
                 self.srs.as_deref(),
                 self.wrap_k,
-                self.wrap_levels,
+                self.wrap_levels
+                    .map_or(WrapLevels::Auto, WrapLevels::Exactly),
                 &progress,
             )?;
             report(&w.model);
