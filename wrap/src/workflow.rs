@@ -4,7 +4,7 @@
 use crate::inner::PoseidonPlonk;
 use crate::keys::{
     keygen, level_sizes, wrap_srs_file, WrapProvingKey, WrapVerifierKey, DEFAULT_WRAP_LEVELS,
-    MAX_WRAP_LEVELS, WRAP_PK_FILE, WRAP_VK_FILE,
+    MAX_WRAP_LEVELS, MIN_WRAP_K, WRAP_PK_FILE, WRAP_VK_FILE,
 };
 use crate::prove::wrap;
 use crate::WrapError;
@@ -55,10 +55,7 @@ pub fn setup_wrapped(
 ) -> Result<WrapSetupReport, WrapError> {
     let model = setup(dir, srs_file, progress)?;
     let inner = VerifierKey::load(&dir.join(VK_FILE))?;
-    let counts: Vec<usize> = match levels {
-        WrapLevels::Auto => (DEFAULT_WRAP_LEVELS..=MAX_WRAP_LEVELS).collect(),
-        WrapLevels::Exactly(n) => vec![n],
-    };
+    let counts = level_counts(levels, k);
     let mut srs = WrapSrs::new(srs_file);
     let mut keygen_s = 0.0;
     for (attempt, &n) in counts.iter().enumerate() {
@@ -87,6 +84,26 @@ pub fn setup_wrapped(
         }
     }
     Err(WrapError::Keygen("no wrapper level count to try".into()))
+}
+
+/// The level counts `setup --wrap` tries, in order, for a last level of size `2^k`: left to
+/// choose, those whose lowest level is no smaller than `MIN_WRAP_K` (at least one, which key
+/// generation then refuses with a clear error where it is too small).
+fn level_counts(levels: WrapLevels, k: u32) -> Vec<usize> {
+    match levels {
+        WrapLevels::Auto => {
+            let fits = |n: &usize| level_sizes(k, *n).first().is_some_and(|&l| l >= MIN_WRAP_K);
+            let counts: Vec<usize> = (DEFAULT_WRAP_LEVELS..=MAX_WRAP_LEVELS)
+                .filter(fits)
+                .collect();
+            if counts.is_empty() {
+                vec![DEFAULT_WRAP_LEVELS]
+            } else {
+                counts
+            }
+        }
+        WrapLevels::Exactly(n) => vec![n],
+    }
 }
 
 /// Writes the SRS of each of the wrapper's levels and its keys; what `setup --wrap` did.
@@ -260,4 +277,20 @@ fn keys_hint(e: WrapError) -> WrapError {
 /// Loads the wrapper's verifying key of `dir`.
 pub fn load_wrap_vk(dir: &Path) -> Result<WrapVerifierKey, WrapError> {
     WrapVerifierKey::load(&dir.join(WRAP_VK_FILE)).map_err(keys_hint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_levels_try_two_to_four_while_every_level_is_large_enough() {
+        assert_eq!(level_counts(WrapLevels::Auto, 22), vec![2, 3, 4]);
+        assert_eq!(level_counts(WrapLevels::Auto, 20), vec![2, 3]);
+        assert_eq!(level_counts(WrapLevels::Auto, 19), vec![2]);
+        // Too small even for two: the one try, which key generation refuses with one line.
+        assert_eq!(level_counts(WrapLevels::Auto, 18), vec![2]);
+        assert_eq!(level_counts(WrapLevels::Exactly(1), 18), vec![1]);
+        assert_eq!(level_counts(WrapLevels::Exactly(3), 22), vec![3]);
+    }
 }
