@@ -149,15 +149,15 @@ fn check_keygen(inner: &VerifierKey, params: &[ParamsKZG<Bn256>]) -> Result<(), 
 }
 
 /// One level's keys, from a snark of the right shape (a dummy: keygen needs no witness);
-/// `None`, before the costly part, where the level would need more than `max_advice` advice
-/// columns.
+/// `WrapError::LastLevelWide`, before the costly part, where the level would need more than
+/// `max_advice` advice columns.
 fn level_keygen(
     params: &ParamsKZG<Bn256>,
     k: u32,
     snark: Snark,
     first: Option<&ModelDigest>,
     max_advice: Option<usize>,
-) -> Result<Result<(LevelKey, VerifyingKey<G1Affine>), usize>, WrapError> {
+) -> Result<(LevelKey, VerifyingKey<G1Affine>), WrapError> {
     let made = guarded(|| -> Result<_, String> {
         let mut circuit = match first {
             Some(digest) => build_first(
@@ -183,18 +183,17 @@ fn level_keygen(
         Ok(Ok((config, circuit.break_points(), vk, pk)))
     })
     .map_err(WrapError::Keygen)?;
-    Ok(made
+    let (config, break_points, vk, pk) = made
         .map_err(WrapError::Keygen)?
-        .map(|(config, break_points, vk, pk)| {
-            (
-                LevelKey {
-                    config,
-                    break_points,
-                    pk,
-                },
-                vk,
-            )
-        }))
+        .map_err(|advice| WrapError::LastLevelWide { k, advice })?;
+    Ok((
+        LevelKey {
+            config,
+            break_points,
+            pk,
+        },
+        vk,
+    ))
 }
 
 /// Makes the wrapper's keys for the model whose key is `inner`: one level per entry of
@@ -225,8 +224,7 @@ pub fn keygen(
         progress(i, k);
         let max_advice = (narrow_last && i + 1 == params.len()).then_some(1);
         let first = (i == 0).then_some(&inner.digest);
-        let (level, vk) = level_keygen(p, k, snark, first, max_advice)?
-            .map_err(|advice| WrapError::LastLevelWide { k, advice })?;
+        let (level, vk) = level_keygen(p, k, snark, first, max_advice)?;
         let words = MODEL_WORDS_START + model_words;
         snark = guarded(|| {
             gen_dummy_snark_from_vk::<SHPLONK>(p, &vk, vec![words], Some(accumulator_indices()))
