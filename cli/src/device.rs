@@ -9,6 +9,8 @@ use zkinfer_circuits::input::InputData;
 use zkinfer_gpu::{prove_on, Backend, DeviceChoice, ProveRequest, Proved};
 use zkinfer_prover::CpuMsm;
 use zkinfer_verifier::ProofFile;
+use zkinfer_wrap::backend::CpuLevels;
+use zkinfer_wrap::workflow::prove_wrapped;
 
 /// `--device` values.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -74,7 +76,11 @@ impl DeviceArg {
             let progress = Stderr::new(request.quiet);
             let data = InputData::from_path(&request.input)?;
             let prover = zkinfer_prover::load_prover(&request.dir, CpuMsm, &progress)?;
-            let proof = zkinfer_prover::prove_input(&prover, &data, &progress)?;
+            let proof = if request.wrap {
+                prove_wrapped(prover, &request.dir, &data, &CpuLevels, &progress)?
+            } else {
+                zkinfer_prover::prove_input(&prover, &data, &progress)?
+            };
             write_atomic(&request.out, proof.to_json().as_bytes())
                 .with_context(|| format!("writing {}", request.out.display()))?;
             Ok(proof)

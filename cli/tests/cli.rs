@@ -563,7 +563,8 @@ fn evm_commands() {
         zkinfer(&args.iter().map(String::as_str).collect::<Vec<_>>())
     };
     fails(&prove_wrap(&[]), "setup --wrap");
-    fails(&prove_wrap(&["--device", "cuda"]), "on the CPU only");
+    // The wrapper's keys are looked for before any GPU.
+    fails(&prove_wrap(&["--device", "cuda"]), "setup --wrap");
     assert!(!wproof.exists());
     // Flags the parser refuses (exit 2, usage on stderr).
     for args in [
@@ -1194,6 +1195,47 @@ fn gpu_dispatch_with_a_simulated_driver() {
     );
     fails(&prove(&freivalds, "cuda"), "--optimize gpu-prove-time");
     assert!(!mark.exists());
+    // With --wrap the model proof is made on the CPU and only the wrapper's levels on the
+    // GPU, so a two-phase model goes to the CUDA prover too, told to wrap (here a stand-in
+    // that records its arguments and fails). The wrapper's key files are looked for first.
+    let prove_wrapped = |device: &str| {
+        run(&[
+            "prove",
+            &s(&freivalds),
+            "--input",
+            &s(&input),
+            "--out",
+            &s(&proof),
+            "--wrap",
+            "--device",
+            device,
+        ])
+    };
+    fails(&prove_wrapped("cuda"), "setup --wrap");
+    assert!(!mark.exists());
+    for f in ["wrap_vk.bin", "wrap_pk.bin"] {
+        std::fs::write(freivalds.join(f), b"not a key").unwrap();
+    }
+    write_helper(&format!(
+        "{}\nprintf '%s\\n' \"$@\" > '{}'\necho 'error: simulated' >&2\nexit 1",
+        info("90"),
+        mark.display()
+    ));
+    fails(&prove_wrapped("cuda"), "CUDA prover");
+    let args = std::fs::read_to_string(&mark).unwrap();
+    assert!(
+        args.starts_with("prove\n") && args.lines().any(|l| l == "--wrap"),
+        "{args}"
+    );
+    // `auto` then proves on the CPU, which reads the keys: one clean error.
+    let o = prove_wrapped("auto");
+    fails(&o, "wrap_vk.bin");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("simulated"));
+    for f in ["wrap_vk.bin", "wrap_pk.bin"] {
+        std::fs::remove_file(freivalds.join(f)).unwrap();
+    }
+    std::fs::remove_file(&mark).unwrap();
+    write_helper(&proving_helper);
     // A helper that hands back a proof of another model is refused; the old proof stays.
     let before = std::fs::read(&proof).unwrap();
     write_helper(&format!(

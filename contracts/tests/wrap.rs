@@ -22,6 +22,7 @@ use zkinfer_contracts::{build_wrapper_verifier, wrapper_stats, CallOutcome, Evm,
 use zkinfer_onnx::CompileOptions;
 use zkinfer_prover::{load_prover, CpuMsm, Silent, Srs};
 use zkinfer_verifier::{verify, ProofFile, VerifierKey, VK_FILE};
+use zkinfer_wrap::backend::CpuLevels;
 use zkinfer_wrap::keys::{wrap_srs_file, WRAP_PK_FILE};
 use zkinfer_wrap::workflow::{load_wrap_vk, prove_wrapped, setup_wrapped, WrapLevels};
 use zkinfer_wrap::{verify_wrapped, WrapError, WrapProvingKey, WrapVerifierKey};
@@ -152,7 +153,7 @@ fn wrapped_proofs_verify_natively_and_on_the_evm_and_tampering_is_rejected() {
     let prover = load_prover(a.path(), CpuMsm, &Silent).unwrap();
     let input = InputData::from_path(&shared("1l_conv").join("input.json")).unwrap();
     let t = Instant::now();
-    let proof = prove_wrapped(prover, a.path(), &input, &Silent).unwrap();
+    let proof = prove_wrapped(prover, a.path(), &input, &CpuLevels, &Silent).unwrap();
     eprintln!("prove --wrap: {:.1} s", t.elapsed().as_secs_f64());
     let inner = VerifierKey::load(&a.path().join(VK_FILE)).unwrap();
     let wrap = load_wrap_vk(a.path()).unwrap();
@@ -179,7 +180,8 @@ fn wrapped_proofs_verify_natively_and_on_the_evm_and_tampering_is_rejected() {
         .collect();
     let mut bad = proof.clone();
     bad.proof = flip_hex(&proof.proof, 100);
-    let e = zkinfer_wrap::prove::wrap(&pk, &params, &inner, &bad, &|_, _| ()).unwrap_err();
+    let e =
+        zkinfer_wrap::prove::wrap(&pk, &params, &inner, &bad, &CpuLevels, &|_, _| ()).unwrap_err();
     assert!(e.to_string().contains("model proof"), "{e}");
     drop((pk, params));
 

@@ -48,6 +48,10 @@ pub struct ProveRequest {
     /// Print only warnings.
     #[arg(long)]
     pub quiet: bool,
+    /// Also prove the wrapper (`zkinfer prove --wrap`): the model proof for it on the CPU,
+    /// the wrapper's levels on the GPU.
+    #[arg(long)]
+    pub wrap: bool,
 }
 
 impl HelperCommand {
@@ -76,6 +80,9 @@ impl HelperCommand {
                 ];
                 if r.quiet {
                     a.push("--quiet".into());
+                }
+                if r.wrap {
+                    a.push("--wrap".into());
                 }
                 a
             }
@@ -243,13 +250,14 @@ mod tests {
 
     #[test]
     fn the_helper_parses_back_what_zkinfer_asks() {
-        for quiet in [false, true] {
-            for dir in ["models/x", "--quiet", "-weird name", "a b/ü"] {
+        for (quiet, wrap) in [(false, false), (true, false), (false, true), (true, true)] {
+            for dir in ["models/x", "--quiet", "--wrap", "-weird name", "a b/ü"] {
                 let c = HelperCommand::Prove(ProveRequest {
                     dir: dir.into(),
                     input: "--out".into(),
                     out: "p r.json".into(),
                     quiet,
+                    wrap,
                 });
                 assert_eq!(parse_back(&c), c, "{:?}", c.to_args());
             }

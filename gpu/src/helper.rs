@@ -262,6 +262,7 @@ mod tests {
             input: ".".into(),
             out: ".".into(),
             quiet: true,
+            wrap: false,
         }
     }
 

@@ -8,10 +8,13 @@
 //! - [`circuit`]: the wrapper circuit and the layout of its public values.
 //! - [`keys`]: the wrapper's SRS, proving and verifying keys (`setup --wrap`).
 //! - [`prove`]: the wrapper proof of one model proof.
+//! - [`backend`]: the seam a wrapper level is proven through ([`backend::LevelProver`]: the
+//!   CPU here, the GPU in `zkinfer-cuda`).
 //! - [`accumulator`]: the final pairing check of the accumulator the wrapper exposes.
 //! - [`verify`]: checking a wrapped proof file (model proof, wrapper proof, and that they agree).
 
 pub mod accumulator;
+pub mod backend;
 pub mod circuit;
 pub mod error;
 pub mod inner;

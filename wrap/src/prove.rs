@@ -2,36 +2,35 @@
 //! proof for the first); lower levels prove with the Poseidon transcript (what the next level
 //! replays in-circuit), the last with the Keccak transcript (what the Solidity verifier replays).
 
+use crate::backend::{LevelJob, LevelProver, PoseidonWriter};
 use crate::circuit::{accumulator_indices, build_first, build_outer, guarded};
 use crate::inner::{snark, verify_model_proof};
 use crate::keys::{LevelKey, WrapProvingKey};
 use crate::WrapError;
 use halo2_base::gates::circuit::CircuitBuilderStage;
-use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
-use halo2_proofs::plonk::create_proof;
+use halo2_proofs::halo2curves::bn256::{Bn256, Fr};
 use halo2_proofs::poly::commitment::Params;
-use halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
-use halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
-use halo2_proofs::transcript::{EncodedChallenge, TranscriptWrite};
+use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use snark_verifier_sdk::halo2::aggregation::AggregationCircuit;
-use snark_verifier_sdk::halo2::{PoseidonTranscript, POSEIDON_SPEC};
-use snark_verifier_sdk::snark_verifier::loader::native::NativeLoader;
-use snark_verifier_sdk::snark_verifier::system::halo2::transcript::halo2::ChallengeScalar;
+use snark_verifier_sdk::halo2::POSEIDON_SPEC;
 use snark_verifier_sdk::snark_verifier::system::halo2::{compile, Config};
 use snark_verifier_sdk::{CircuitExt, Snark};
 use zkinfer_circuits::compiled::ModelDigest;
+use zkinfer_prover::BackendError;
 use zkinfer_verifier::instances::encode;
-use zkinfer_verifier::transcript::{KeccakChallenge, KeccakTranscript};
+use zkinfer_verifier::transcript::KeccakTranscript;
 use zkinfer_verifier::{check_statement, ProofFile, VerifierKey, WrapperProof, WRAPPED_TRANSCRIPT};
 
 /// The wrapper proof of the model proof in `proof` (made by [`crate::inner::PoseidonPlonk`]),
-/// with each level's SRS in `params`; `progress(level, k)` is told when each level starts.
+/// with each level's SRS in `params`, each level proven by `levels`; `progress(level, k)` is
+/// told when each level starts.
 /// The model proof is checked first: a wrapper over an invalid one is refused, never made.
 pub fn wrap(
     pk: &WrapProvingKey,
     params: &[ParamsKZG<Bn256>],
     inner: &VerifierKey,
     proof: &ProofFile,
+    levels: &dyn LevelProver,
     progress: &dyn Fn(usize, u32),
 ) -> Result<WrapperProof, WrapError> {
     if pk.digest != inner.digest || pk.inner_vk_sha256 != inner.vk_sha256 {
@@ -66,33 +65,24 @@ pub fn wrap(
         progress(i, level.config.degree);
         let first = (i == 0).then_some(&inner.digest);
         let (instances, circuit) = level_circuit(level, p, below, first)?;
+        let job = LevelJob {
+            params: p,
+            pk: &level.pk,
+            circuit,
+            instances: &instances,
+        };
         if i == last {
-            let bytes = prove_level::<KeccakChallenge, KeccakTranscript<Vec<u8>>>(
-                level,
-                p,
-                circuit,
-                &instances,
-                KeccakTranscript::new(Vec::new()),
-                KeccakTranscript::into_inner,
-            )?;
+            let mut t = KeccakTranscript::new(Vec::new());
+            backend_run(levels, || levels.prove_keccak(job, &mut t))?;
             return Ok(WrapperProof {
                 vk_sha256: pk.vk_sha256,
                 instances: encode(&instances),
-                proof: format!("0x{}", hex::encode(bytes)),
+                proof: format!("0x{}", hex::encode(t.into_inner())),
             });
         }
-        let bytes = prove_level::<
-            ChallengeScalar<G1Affine>,
-            PoseidonTranscript<NativeLoader, Vec<u8>>,
-        >(
-            level,
-            p,
-            circuit,
-            &instances,
-            PoseidonTranscript::<NativeLoader, Vec<u8>>::from_spec(vec![], POSEIDON_SPEC.clone()),
-            |t| t.finalize(),
-        )?;
-        below = level_snark(level, p, instances, bytes)?;
+        let mut t = PoseidonWriter::from_spec(vec![], POSEIDON_SPEC.clone());
+        backend_run(levels, || levels.prove_poseidon(job, &mut t))?;
+        below = level_snark(level, p, instances, t.finalize())?;
     }
     Err(WrapError::Keys("wrap_pk.bin has no levels".into()))
 }
@@ -116,34 +106,16 @@ fn level_circuit(
     Ok((instances, circuit))
 }
 
-/// Proves one level with the transcript `transcript`; `finish` takes the proof bytes out.
-fn prove_level<E, T>(
-    level: &LevelKey,
-    params: &ParamsKZG<Bn256>,
-    circuit: AggregationCircuit,
-    instances: &[Fr],
-    mut transcript: T,
-    finish: impl FnOnce(T) -> Vec<u8>,
-) -> Result<Vec<u8>, WrapError>
-where
-    E: EncodedChallenge<G1Affine>,
-    T: TranscriptWrite<G1Affine, E>,
-{
-    let run = || -> Result<Vec<u8>, String> {
-        create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, E, _, T, _>(
-            params,
-            &level.pk,
-            &[circuit],
-            &[&[instances]],
-            rand::rngs::OsRng,
-            &mut transcript,
-        )
-        .map_err(|e| format!("{e:?}"))?;
-        Ok(finish(transcript))
-    };
+/// Runs one level's proof on `levels`, its panics (snark-verifier-sdk's, the backend's)
+/// turned into errors.
+fn backend_run(
+    levels: &dyn LevelProver,
+    run: impl FnOnce() -> Result<(), BackendError>,
+) -> Result<(), WrapError> {
+    let name = levels.name();
     guarded(run)
-        .map_err(WrapError::Prove)?
-        .map_err(WrapError::Prove)
+        .map_err(|e| WrapError::Prove(format!("{name}: {e}")))?
+        .map_err(|e| WrapError::Prove(format!("{name}: {e}")))
 }
 
 /// A lower level's proof as the next level takes it.

@@ -1,6 +1,7 @@
 //! The model-folder workflow behind `setup --wrap` and `prove --wrap`: the wrapper's files sit
 //! next to the model's (`wrap_srs_K.bin` per level, `wrap_pk.bin`, `wrap_vk.bin`).
 
+use crate::backend::LevelProver;
 use crate::inner::PoseidonPlonk;
 use crate::keys::{
     keygen, level_sizes, wrap_srs_file, WrapProvingKey, WrapVerifierKey, DEFAULT_WRAP_LEVELS,
@@ -200,21 +201,21 @@ impl<'a> WrapSrs<'a> {
 }
 
 /// Proves `input` with the model folder `dir` for its wrapper: the model proof (Poseidon
-/// transcript), then the wrapper proof; the proof file carries both. The model's proving key
-/// (`prover`) is dropped before the wrapper's is loaded: only one is in memory at a time.
+/// transcript, on the CPU), then the wrapper proof, its levels proven by `levels`; the proof
+/// file carries both. The model's proving key (`prover`) is dropped before the wrapper's is
+/// loaded: only one is in memory at a time.
 pub fn prove_wrapped<M: G1Msm>(
     prover: Prover<M>,
     dir: &Path,
     input: &InputData,
+    levels: &dyn LevelProver,
     progress: &dyn Progress,
 ) -> Result<ProofFile, WrapError> {
     // A folder without the wrapper's keys fails before any proving.
+    wrap_keys_present(dir)?;
     let wrap_vk = load_wrap_vk(dir)?;
     let inner = VerifierKey::load(&dir.join(VK_FILE))?;
     wrap_vk.check_wraps(&inner)?;
-    if !dir.join(WRAP_PK_FILE).is_file() {
-        return Err(missing_keys(&dir.join(WRAP_PK_FILE)));
-    }
     let (w, _) = step(progress, "computing the witness", || prover.witness(input));
     let (proof, _) = step(
         progress,
@@ -229,13 +230,13 @@ pub fn prove_wrapped<M: G1Msm>(
     proof.transcript = WRAPPED_TRANSCRIPT.into();
     let (keys, _) = step(progress, "loading the wrapper's keys", || load_wrap_pk(dir));
     let (pk, params) = keys?;
-    let levels = pk.levels.len();
+    let count = pk.levels.len();
     let (wrapper, _) = step(
         progress,
-        &format!("proving the wrapper ({levels} level(s))"),
+        &format!("proving the wrapper ({count} level(s), {})", levels.name()),
         || {
-            wrap(&pk, &params, &inner, &proof, &|i, k| {
-                progress.begin(&format!("wrapper level {} of {levels} (k = {k})", i + 1))
+            wrap(&pk, &params, &inner, &proof, levels, &|i, k| {
+                progress.begin(&format!("wrapper level {} of {count} (k = {k})", i + 1))
             })
         },
     );
@@ -255,6 +256,19 @@ fn load_wrap_pk(dir: &Path) -> Result<(WrapProvingKey, Vec<ParamsKZG<Bn256>>), W
         Ok((pk, params))
     };
     loaded().map_err(keys_hint)
+}
+
+/// Fails, saying what to run, where `dir` lacks the wrapper's key files (checked before
+/// proving starts, on any device).
+pub fn wrap_keys_present(dir: &Path) -> Result<(), WrapError> {
+    match [WRAP_VK_FILE, WRAP_PK_FILE]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| !p.is_file())
+    {
+        Some(missing) => Err(missing_keys(&missing)),
+        None => Ok(()),
+    }
 }
 
 fn missing_keys(path: &Path) -> WrapError {

@@ -24,6 +24,7 @@ use zkinfer_onnx::CompileOptions;
 use zkinfer_prover::CpuMsm;
 use zkinfer_prover::{load_prover, prove_input, Silent};
 use zkinfer_verifier::{VerifierKey, VK_FILE};
+use zkinfer_wrap::backend::CpuLevels;
 use zkinfer_wrap::workflow::{load_wrap_vk, prove_wrapped, setup_wrapped, WrapLevels};
 use zkinfer_wrap::DEFAULT_WRAP_K;
 
@@ -114,7 +115,8 @@ fn measure_wrapped(name: &str, public_io: PublicIo, solc: &Solc) -> Result<Strin
     let prover = load_prover(dir.path(), CpuMsm, &Silent).map_err(|e| e.to_string())?;
     let input = InputData::from_path(&src.join("input.json")).map_err(|e| e.to_string())?;
     let t = Instant::now();
-    let proof = prove_wrapped(prover, dir.path(), &input, &Silent).map_err(|e| e.to_string())?;
+    let proof = prove_wrapped(prover, dir.path(), &input, &CpuLevels, &Silent)
+        .map_err(|e| e.to_string())?;
     let prove_s = t.elapsed().as_secs_f64();
     let wrap = load_wrap_vk(dir.path()).map_err(|e| e.to_string())?;
     let st = wrapper_stats(&wrap).map_err(|e| e.to_string())?;

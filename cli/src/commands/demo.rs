@@ -84,6 +84,7 @@ impl Demo {
             input: input.clone(),
             out: proof_path,
             quiet: true,
+            wrap: false,
         };
         let Proved { proof, device } = self.device.prove(&backend, &request, c.model.digest)?;
         println!(

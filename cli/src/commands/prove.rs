@@ -1,17 +1,14 @@
 //! `zkinfer prove DIR --input INPUT.json --out PROOF.json [--wrap]`
 
 use crate::device::DeviceArg;
-use crate::progress::Stderr;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use zkinfer_circuits::compiled::{write_atomic, CompiledModel};
-use zkinfer_circuits::input::InputData;
+use zkinfer_circuits::compiled::CompiledModel;
 use zkinfer_gpu::{cuda_blocker, cuda_hint, Backend, ProveRequest};
-use zkinfer_prover::{load_prover, CpuMsm};
 use zkinfer_verifier::ProofFile;
-use zkinfer_wrap::workflow::prove_wrapped;
+use zkinfer_wrap::workflow::wrap_keys_present;
 
 /// Prove one inference.
 #[derive(Args)]
@@ -28,7 +25,8 @@ pub struct Prove {
     #[arg(long)]
     pub quiet: bool,
     /// Also prove the wrapper (keys from `setup --wrap`): the model proof is made for it
-    /// (Poseidon transcript), then the wrapper proof; the proof file carries both. On the CPU.
+    /// (Poseidon transcript, on the CPU), then the wrapper proof on the device; the proof file
+    /// carries both.
     #[arg(long)]
     pub wrap: bool,
     #[command(flatten)]
@@ -40,11 +38,7 @@ impl Prove {
     pub fn run(self) -> Result<ExitCode> {
         // The device is chosen from the compiled model alone, before any heavy loading.
         let model = CompiledModel::load(&self.dir)?;
-        let proof = if self.wrap {
-            self.prove_wrapped()?
-        } else {
-            self.prove_model(&model)?
-        };
+        let proof = self.prove(&model)?;
         println!(
             "proved {} output tensor(s) of model {}{} -> {}",
             proof.outputs.len(),
@@ -61,25 +55,19 @@ impl Prove {
         Ok(ExitCode::SUCCESS)
     }
 
-    /// The wrapped proof, on the CPU.
-    fn prove_wrapped(&self) -> Result<ProofFile> {
-        if matches!(self.device.device, crate::device::DeviceValue::Cuda) {
-            anyhow::bail!("--wrap proves on the CPU only for now (the CUDA prover does not prove the wrapper circuit yet); drop --device cuda");
-        }
-        let progress = Stderr::new(self.quiet);
-        let input = InputData::from_path(&self.input)?;
-        let prover = load_prover(&self.dir, CpuMsm, &progress)?;
-        let proof = prove_wrapped(prover, &self.dir, &input, &progress)?;
-        write_atomic(&self.out, proof.to_json().as_bytes())
-            .with_context(|| format!("writing {}", self.out.display()))?;
-        Ok(proof)
-    }
-
-    /// The model proof on the chosen device.
-    fn prove_model(&self, model: &CompiledModel) -> Result<ProofFile> {
-        let backend = self.device.choose(cuda_blocker(&model.shape))?;
-        if let (Backend::Cuda { .. }, false, Some(hint)) =
-            (&backend, self.quiet, cuda_hint(&model.shape))
+    /// The proof on the chosen device. With `--wrap` the model proof for the wrapper is made
+    /// on the CPU and the wrapper's levels (single-phase circuits of at least 2^18 rows, which
+    /// the CUDA prover proves whatever the model) on the device.
+    fn prove(&self, model: &CompiledModel) -> Result<ProofFile> {
+        let blocker = if self.wrap {
+            wrap_keys_present(&self.dir)?;
+            None
+        } else {
+            cuda_blocker(&model.shape)
+        };
+        let backend = self.device.choose(blocker)?;
+        if let (Backend::Cuda { .. }, false, false, Some(hint)) =
+            (&backend, self.quiet, self.wrap, cuda_hint(&model.shape))
         {
             eprintln!("note: {hint}");
         }
@@ -88,6 +76,7 @@ impl Prove {
             input: self.input.clone(),
             out: self.out.clone(),
             quiet: self.quiet,
+            wrap: self.wrap,
         };
         Ok(self.device.prove(&backend, &request, model.digest)?.proof)
     }

@@ -9,7 +9,7 @@ use clap::Parser;
 use std::process::ExitCode;
 use zkinfer_circuits::compiled::write_atomic;
 use zkinfer_circuits::input::InputData;
-use zkinfer_cuda::run::{check_kernels, gpu_proof, Stderr};
+use zkinfer_cuda::run::{check_kernels, gpu_proof, gpu_wrapped, Stderr};
 use zkinfer_cuda::CUDA_ARCH;
 use zkinfer_gpu::{HelperCommand, HelperInfo, ProveRequest};
 use zkinfer_prover::{load_prover, CpuMsm};
@@ -53,11 +53,16 @@ fn prove_cmd(request: &ProveRequest) -> Result<ExitCode> {
         input,
         out,
         quiet,
+        wrap,
     } = request;
     let progress = Stderr { quiet: *quiet };
     let input = InputData::from_path(input)?;
     let prover = load_prover(dir, CpuMsm, &progress)?;
-    let proof = gpu_proof(&prover, dir, &input, &progress)?;
+    let proof = if *wrap {
+        gpu_wrapped(prover, dir, &input, &progress)?
+    } else {
+        gpu_proof(&prover, dir, &input, &progress)?
+    };
     write_atomic(out, proof.to_json().as_bytes())
         .with_context(|| format!("writing {}", out.display()))?;
     Ok(ExitCode::SUCCESS)

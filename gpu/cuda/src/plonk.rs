@@ -33,18 +33,11 @@ pub struct CudaPlonk {
 }
 
 impl CudaPlonk {
-    /// Takes the CPU prover's parameters over (both crates serialize them alike).
+    /// Takes the CPU prover's parameters over.
     pub fn new(params: &ParamsKZG<Bn256>) -> Result<Self, ProverError> {
-        let mut bytes = Vec::new();
-        params
-            .write_custom(&mut bytes, SerdeFormat::RawBytesUnchecked)
-            .map_err(|e| ProverError::Srs(format!("serializing the KZG parameters: {e}")))?;
-        let params =
-            GpuParamsKZG::<Bn256>::read_custom(&mut &bytes[..], SerdeFormat::RawBytesUnchecked)
-                .map_err(|e| {
-                    ProverError::Srs(format!("loading the KZG parameters for the GPU: {e}"))
-                })?;
-        Ok(CudaPlonk { params })
+        Ok(CudaPlonk {
+            params: gpu_params(params)?,
+        })
     }
 
     /// Refuses circuits halo2-axiom-gpu cannot prove (it asserts on more than one phase).
@@ -56,6 +49,17 @@ impl CudaPlonk {
             .check(multi_phase)
             .map_err(|e| BackendError::Unsupported(e.to_string()))
     }
+}
+
+/// halo2-axiom-gpu's copy of the CPU prover's KZG parameters (both crates serialize them
+/// alike).
+pub fn gpu_params(params: &ParamsKZG<Bn256>) -> Result<GpuParamsKZG<Bn256>, ProverError> {
+    let mut bytes = Vec::new();
+    params
+        .write_custom(&mut bytes, SerdeFormat::RawBytesUnchecked)
+        .map_err(|e| ProverError::Srs(format!("serializing the KZG parameters: {e}")))?;
+    GpuParamsKZG::<Bn256>::read_custom(&mut &bytes[..], SerdeFormat::RawBytesUnchecked)
+        .map_err(|e| ProverError::Srs(format!("loading the KZG parameters for the GPU: {e}")))
 }
 
 impl PlonkBackend for CudaPlonk {

@@ -1,6 +1,7 @@
 //! What both CUDA executables do before and around GPU work (feature `cuda`).
 
 use crate::plonk::CudaPlonk;
+use crate::wrap::CudaLevels;
 use crate::CUDA_ARCH;
 use anyhow::{anyhow, Result};
 use std::path::Path;
@@ -8,6 +9,8 @@ use zkinfer_circuits::input::InputData;
 use zkinfer_gpu::{probe_cuda, HelperEnv, KernelTargets, Probe, CHOSEN_GPU_ENV};
 use zkinfer_prover::{prove_input_with, CpuMsm, Progress, Prover};
 use zkinfer_verifier::{verify, ProofFile, VerifierKey, VK_FILE};
+use zkinfer_wrap::verify_wrapped;
+use zkinfer_wrap::workflow::{load_wrap_vk, prove_wrapped};
 
 /// Fails when device 0 (the one halo2-axiom-gpu uses) is not the GPU `zkinfer` chose for
 /// this process, or the kernels of this build cannot run on it.
@@ -69,5 +72,22 @@ pub fn gpu_proof(
     // Never hand out a proof the verifier rejects.
     let key = VerifierKey::load(&dir.join(VK_FILE))?;
     verify(&key, &proof).map_err(|e| anyhow!("the GPU proof does not verify: {e}"))?;
+    Ok(proof)
+}
+
+/// Proves `input` for its wrapper (the model proof on the CPU, the wrapper's levels on the
+/// GPU), checks both proofs with the verifier crates, returns the proof file.
+pub fn gpu_wrapped(
+    prover: Prover<CpuMsm>,
+    dir: &Path,
+    input: &InputData,
+    progress: &dyn Progress,
+) -> Result<ProofFile> {
+    let proof = prove_wrapped(prover, dir, input, &CudaLevels, progress)?;
+    // Never hand out a proof the verifier rejects.
+    let key = VerifierKey::load(&dir.join(VK_FILE))?;
+    let wrap = load_wrap_vk(dir)?;
+    verify_wrapped(&key, &wrap, &proof)
+        .map_err(|e| anyhow!("the GPU's wrapper proof does not verify: {e}"))?;
     Ok(proof)
 }
