@@ -31,7 +31,8 @@ pub struct LevelJob<'a> {
     pub instances: &'a [Fr],
 }
 
-/// A prover of wrapper levels. Each method writes the proof into `transcript`.
+/// A prover of wrapper levels, as the wrapper calls it (object-safe: one method per
+/// transcript). Backends implement [`LevelBackend`] instead, which gives this.
 pub trait LevelProver {
     /// Its name in messages ("cpu", "cuda").
     fn name(&self) -> &'static str;
@@ -49,12 +50,20 @@ pub trait LevelProver {
     ) -> Result<(), BackendError>;
 }
 
-/// halo2-axiom's CPU prover (all cores).
-pub struct CpuLevels;
+/// What a backend implements: one level's proof written into any transcript.
+pub trait LevelBackend {
+    /// Its name in messages.
+    const NAME: &'static str;
+    /// Proves `job` into `transcript`.
+    fn prove<E, T>(&self, job: LevelJob<'_>, transcript: &mut T) -> Result<(), BackendError>
+    where
+        E: EncodedChallenge<G1Affine>,
+        T: TranscriptWrite<G1Affine, E>;
+}
 
-impl LevelProver for CpuLevels {
+impl<B: LevelBackend> LevelProver for B {
     fn name(&self) -> &'static str {
-        "cpu"
+        B::NAME
     }
 
     fn prove_poseidon(
@@ -62,7 +71,7 @@ impl LevelProver for CpuLevels {
         job: LevelJob<'_>,
         transcript: &mut PoseidonWriter,
     ) -> Result<(), BackendError> {
-        cpu_proof(job, transcript)
+        self.prove(job, transcript)
     }
 
     fn prove_keccak(
@@ -70,22 +79,29 @@ impl LevelProver for CpuLevels {
         job: LevelJob<'_>,
         transcript: &mut KeccakWriter,
     ) -> Result<(), BackendError> {
-        cpu_proof(job, transcript)
+        self.prove(job, transcript)
     }
 }
 
-fn cpu_proof<E, T>(job: LevelJob<'_>, transcript: &mut T) -> Result<(), BackendError>
-where
-    E: EncodedChallenge<G1Affine>,
-    T: TranscriptWrite<G1Affine, E>,
-{
-    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, E, _, T, _>(
-        job.params,
-        job.pk,
-        &[job.circuit],
-        &[&[job.instances]],
-        rand::rngs::OsRng,
-        transcript,
-    )
-    .map_err(|e| BackendError::Failed(format!("{e:?}")))
+/// halo2-axiom's CPU prover (all cores).
+pub struct CpuLevels;
+
+impl LevelBackend for CpuLevels {
+    const NAME: &'static str = "cpu";
+
+    fn prove<E, T>(&self, job: LevelJob<'_>, transcript: &mut T) -> Result<(), BackendError>
+    where
+        E: EncodedChallenge<G1Affine>,
+        T: TranscriptWrite<G1Affine, E>,
+    {
+        create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, E, _, T, _>(
+            job.params,
+            job.pk,
+            &[job.circuit],
+            &[&[job.instances]],
+            rand::rngs::OsRng,
+            transcript,
+        )
+        .map_err(|e| BackendError::Failed(format!("{e:?}")))
+    }
 }
