@@ -180,8 +180,7 @@ fn wrapped_proofs_verify_natively_and_on_the_evm_and_tampering_is_rejected() {
         .collect();
     let mut bad = proof.clone();
     bad.proof = flip_hex(&proof.proof, 100);
-    let e =
-        zkinfer_wrap::prove::wrap(&pk, &params, &inner, &bad, &CpuLevels, &|_, _| ()).unwrap_err();
+    let e = zkinfer_wrap::prove::wrap(&pk, &params, &inner, &bad, &CpuLevels, &Silent).unwrap_err();
     assert!(e.to_string().contains("model proof"), "{e}");
     drop((pk, params));
 

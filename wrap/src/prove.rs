@@ -16,14 +16,14 @@ use snark_verifier_sdk::halo2::POSEIDON_SPEC;
 use snark_verifier_sdk::snark_verifier::system::halo2::{compile, Config};
 use snark_verifier_sdk::{CircuitExt, Snark};
 use zkinfer_circuits::compiled::ModelDigest;
-use zkinfer_prover::BackendError;
+use zkinfer_prover::workflow::step;
+use zkinfer_prover::{BackendError, Progress};
 use zkinfer_verifier::instances::encode;
 use zkinfer_verifier::transcript::KeccakTranscript;
 use zkinfer_verifier::{check_statement, ProofFile, VerifierKey, WrapperProof, WRAPPED_TRANSCRIPT};
 
 /// The wrapper proof of the model proof in `proof` (made by [`crate::inner::PoseidonPlonk`]),
-/// with each level's SRS in `params`, each level proven by `levels`; `progress(level, k)` is
-/// told when each level starts.
+/// with each level's SRS in `params`, each level proven by `levels` (a step of `progress`).
 /// The model proof is checked first: a wrapper over an invalid one is refused, never made.
 pub fn wrap(
     pk: &WrapProvingKey,
@@ -31,7 +31,7 @@ pub fn wrap(
     inner: &VerifierKey,
     proof: &ProofFile,
     levels: &dyn LevelProver,
-    progress: &dyn Fn(usize, u32),
+    progress: &dyn Progress,
 ) -> Result<WrapperProof, WrapError> {
     if pk.digest != inner.digest || pk.inner_vk_sha256 != inner.vk_sha256 {
         return Err(WrapError::Keys(
@@ -60,31 +60,60 @@ pub fn wrap(
         ));
     }
     let mut below = snark(inner, &public, bytes)?;
-    let last = pk.levels.len().saturating_sub(1);
+    let count = pk.levels.len();
     for (i, (level, p)) in pk.levels.iter().zip(params).enumerate() {
-        progress(i, level.config.degree);
+        let name = format!(
+            "wrapper level {} of {count} (k = {}, {})",
+            i + 1,
+            level.config.degree,
+            levels.name()
+        );
         let first = (i == 0).then_some(&inner.digest);
-        let (instances, circuit) = level_circuit(level, p, below, first)?;
-        let job = LevelJob {
-            params: p,
-            pk: &level.pk,
-            circuit,
-            instances: &instances,
-        };
-        if i == last {
-            let mut t = KeccakTranscript::new(Vec::new());
-            backend_run(levels, || levels.prove_keccak(job, &mut t))?;
+        let last = i + 1 == count;
+        let (done, _) = step(progress, &name, || {
+            prove_level(levels, level, p, below, first, last)
+        });
+        let (instances, proof) = done?;
+        if last {
             return Ok(WrapperProof {
                 vk_sha256: pk.vk_sha256,
                 instances: encode(&instances),
-                proof: format!("0x{}", hex::encode(t.into_inner())),
+                proof: format!("0x{}", hex::encode(proof)),
             });
         }
-        let mut t = PoseidonWriter::from_spec(vec![], POSEIDON_SPEC.clone());
-        backend_run(levels, || levels.prove_poseidon(job, &mut t))?;
-        below = level_snark(level, p, instances, t.finalize())?;
+        below = level_snark(level, p, instances, proof)?;
     }
     Err(WrapError::Keys("wrap_pk.bin has no levels".into()))
+}
+
+/// Proves one level over `below` on `levels` (`first`: the model digest, for the first level;
+/// `last`: the level a chain verifies, Keccak transcript; the others Poseidon). Returns its
+/// public values and proof.
+fn prove_level(
+    levels: &dyn LevelProver,
+    level: &LevelKey,
+    params: &ParamsKZG<Bn256>,
+    below: Snark,
+    first: Option<&ModelDigest>,
+    last: bool,
+) -> Result<(Vec<Fr>, Vec<u8>), WrapError> {
+    let (instances, circuit) = level_circuit(level, params, below, first)?;
+    let job = LevelJob {
+        params,
+        pk: &level.pk,
+        circuit,
+        instances: &instances,
+    };
+    let proof = if last {
+        let mut t = KeccakTranscript::new(Vec::new());
+        backend_run(levels, || levels.prove_keccak(job, &mut t))?;
+        t.into_inner()
+    } else {
+        let mut t = PoseidonWriter::from_spec(vec![], POSEIDON_SPEC.clone());
+        backend_run(levels, || levels.prove_poseidon(job, &mut t))?;
+        t.finalize()
+    };
+    Ok((instances, proof))
 }
 
 /// A level's circuit over `below`, with its public values.

@@ -230,15 +230,14 @@ pub fn prove_wrapped<M: G1Msm>(
     proof.transcript = WRAPPED_TRANSCRIPT.into();
     let (keys, _) = step(progress, "loading the wrapper's keys", || load_wrap_pk(dir));
     let (pk, params) = keys?;
-    let count = pk.levels.len();
     let (wrapper, _) = step(
         progress,
-        &format!("proving the wrapper ({count} level(s), {})", levels.name()),
-        || {
-            wrap(&pk, &params, &inner, &proof, levels, &|i, k| {
-                progress.begin(&format!("wrapper level {} of {count} (k = {k})", i + 1))
-            })
-        },
+        &format!(
+            "proving the wrapper ({} level(s), {})",
+            pk.levels.len(),
+            levels.name()
+        ),
+        || wrap(&pk, &params, &inner, &proof, levels, progress),
     );
     proof.wrapper = Some(wrapper?);
     Ok(proof)
