@@ -143,7 +143,7 @@ fn wrapped_proofs_verify_natively_and_on_the_evm_and_tampering_is_rejected() {
     // generation stops before the costly part where that level needs more than one column.
     let srs_b = Srs::load(&b.path().join(wrap_srs_file(18))).unwrap().params;
     let key_b = VerifierKey::load(&b.path().join(VK_FILE)).unwrap();
-    let Err(e) = zkinfer_wrap::keys::keygen(&key_b, &[srs_b], true, &|_, _| ()) else {
+    let Err(e) = zkinfer_wrap::keys::keygen(&key_b, &[srs_b], true, &Silent) else {
         panic!("a one-level wrapper at k = 18 fits one advice column");
     };
     assert!(

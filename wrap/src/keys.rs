@@ -24,6 +24,8 @@ use zkinfer_circuits::compiled::{
     SEAL_HEADER_BYTES,
 };
 use zkinfer_prover::pk_codec::{read_compact, write_compact};
+use zkinfer_prover::workflow::step;
+use zkinfer_prover::Progress;
 use zkinfer_verifier::key::{decode_verifier_points, encode_verifier_points};
 use zkinfer_verifier::{VerifierKey, VkHash};
 
@@ -199,12 +201,13 @@ fn level_keygen(
 /// Makes the wrapper's keys for the model whose key is `inner`: one level per entry of
 /// `params`, that level's SRS (its size sets the level's; its secret must be the model SRS's).
 /// With `narrow_last`, refuses (`WrapError::LastLevelWide`, before the last level's costly
-/// key generation) where the last level would need more than one advice column.
+/// key generation) where the last level would need more than one advice column. Each level
+/// is a step of `progress`.
 pub fn keygen(
     inner: &VerifierKey,
     params: &[ParamsKZG<Bn256>],
     narrow_last: bool,
-    progress: &dyn Fn(usize, u32),
+    progress: &dyn Progress,
 ) -> Result<(WrapProvingKey, WrapVerifierKey), WrapError> {
     check_keygen(inner, params)?;
     let model_words = inner.io.instance_count();
@@ -221,10 +224,13 @@ pub fn keygen(
     let mut last = None;
     for (i, p) in params.iter().enumerate() {
         let k = p.k();
-        progress(i, k);
         let max_advice = (narrow_last && i + 1 == params.len()).then_some(1);
         let first = (i == 0).then_some(&inner.digest);
-        let (level, vk) = level_keygen(p, k, snark, first, max_advice)?;
+        let name = format!("wrapper level {} of {} (k = {k})", i + 1, params.len());
+        let (made, _) = step(progress, &name, || {
+            level_keygen(p, k, snark, first, max_advice)
+        });
+        let (level, vk) = made?;
         let words = MODEL_WORDS_START + model_words;
         snark = guarded(|| {
             gen_dummy_snark_from_vk::<SHPLONK>(p, &vk, vec![words], Some(accumulator_indices()))

@@ -66,11 +66,7 @@ pub fn setup_wrapped(
         let (keys, t) = step(
             progress,
             &format!("generating the wrapper's keys ({n} level(s), k = {ks:?})"),
-            || {
-                keygen(&inner, &params, narrow_last, &|i, k| {
-                    progress.begin(&format!("wrapper level {} of {n} (k = {k})", i + 1))
-                })
-            },
+            || keygen(&inner, &params, narrow_last, progress),
         );
         keygen_s += t;
         drop(params);
