@@ -20,15 +20,6 @@ pub enum WrapError {
     /// Key generation of the wrapper circuit failed.
     #[error("wrapper key generation failed: {0}")]
     Keygen(String),
-    /// The last level would need more than one advice column (more gas on-chain): a sign
-    /// that the wrapper needs another level.
-    #[error("the wrapper's last level (k = {k}) would need {advice} advice columns, not one")]
-    LastLevelWide {
-        /// Its size exponent.
-        k: u32,
-        /// Advice columns it would need.
-        advice: usize,
-    },
     /// Proving the wrapper failed.
     #[error("wrapper proving failed: {0}")]
     Prove(String),

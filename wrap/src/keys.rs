@@ -40,12 +40,12 @@ pub const WRAP_VK_FILE: &str = "wrap_vk.bin";
 /// Size exponent of the last wrapper level unless `setup --wrap-k` says otherwise: at 2^22
 /// rows the sdk lays a level over the one below in one advice column, the fewest commitments.
 pub const DEFAULT_WRAP_K: u32 = 22;
-/// Fewest levels `setup --wrap` tries unless `--wrap-levels` says how many: the first verifies
+/// Fewest levels `setup --wrap` makes unless `--wrap-levels` says how many: the first verifies
 /// the model proof, whatever its size; the second verifies the first.
 pub const DEFAULT_WRAP_LEVELS: usize = 2;
-/// Most levels a wrapper has. Left to choose, `setup --wrap` adds a level (each lower level one
-/// size smaller) until the last fits one advice column: a larger model proof makes a wider first
-/// level, and the last level verifies a wide level only with two columns (more gas).
+/// Most levels a wrapper has. Left to choose, `setup --wrap` adds a level of the last level's
+/// size over the one below until the top fits one advice column: a larger model proof makes a
+/// wider first level, and a level verifies a wide level only with more columns (more gas).
 pub const MAX_WRAP_LEVELS: usize = 4;
 /// Smallest wrapper that fits a model proof's verifier (its range table needs `2^(k−1)` rows).
 pub const MIN_WRAP_K: u32 = 18;
@@ -127,11 +127,44 @@ fn vk_hash(vk: &VerifyingKey<G1Affine>) -> VkHash {
     VkHash(Sha256::digest(vk.to_bytes(SerdeFormat::Processed)).into())
 }
 
-/// Size exponents of `levels` wrapper levels whose last has size `2^k`: each lower level is
-/// one smaller (a level's proof is then verified at the next in about half its rows).
-pub fn level_sizes(k: u32, levels: usize) -> Vec<u32> {
-    let levels = levels.max(1) as u32;
-    (0..levels).map(|i| k + 1 + i - levels).collect()
+/// How many levels `setup --wrap` makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WrapLevels {
+    /// From `DEFAULT_WRAP_LEVELS` up to `MAX_WRAP_LEVELS`: the fewest whose last level fits
+    /// one advice column (the smallest, cheapest on-chain verifier).
+    Auto,
+    /// Exactly this many, however wide the last level.
+    Exactly(usize),
+}
+
+impl WrapLevels {
+    /// Size exponent of level `index` (0: the one over the model proof) of a wrapper whose
+    /// last level has size `2^k`: the first is one size smaller (its proof is verified above
+    /// in about half its rows), the others have the last's size, so that each verifies the
+    /// one below in fewer columns; a single level has size `2^k`.
+    pub fn level_k(self, k: u32, index: usize) -> u32 {
+        if index == 0 && self != Self::Exactly(1) {
+            k.saturating_sub(1)
+        } else {
+            k
+        }
+    }
+
+    /// Whether a level goes above the `built` ones, the top of which has `advice` advice
+    /// columns.
+    pub fn wants_another(self, built: usize, advice: usize) -> bool {
+        match self {
+            Self::Auto => built < DEFAULT_WRAP_LEVELS || (advice > 1 && built < MAX_WRAP_LEVELS),
+            Self::Exactly(n) => built < n,
+        }
+    }
+
+    /// The distinct level sizes a wrapper may use (their SRSs), smallest first.
+    pub fn sizes(self, k: u32) -> Vec<u32> {
+        let mut ks = vec![self.level_k(k, 0), k];
+        ks.dedup();
+        ks
+    }
 }
 
 /// Refuses sizes and SRSs a wrapper cannot use.
@@ -150,15 +183,12 @@ fn check_keygen(inner: &VerifierKey, params: &[ParamsKZG<Bn256>]) -> Result<(), 
     Ok(())
 }
 
-/// One level's keys, from a snark of the right shape (a dummy: keygen needs no witness);
-/// `WrapError::LastLevelWide`, before the costly part, where the level would need more than
-/// `max_advice` advice columns.
+/// One level's keys, from a snark of the right shape (a dummy: keygen needs no witness).
 fn level_keygen(
     params: &ParamsKZG<Bn256>,
     k: u32,
     snark: Snark,
     first: Option<&ModelDigest>,
-    max_advice: Option<usize>,
 ) -> Result<(LevelKey, VerifyingKey<G1Affine>), WrapError> {
     let made = guarded(|| -> Result<_, String> {
         let mut circuit = match first {
@@ -177,17 +207,12 @@ fn level_keygen(
             ),
         };
         let config = circuit.calculate_params(Some(MINIMUM_ROWS));
-        if max_advice.is_some_and(|m| config.num_advice > m) {
-            return Ok(Err(config.num_advice));
-        }
         let vk = keygen_vk(params, &circuit).map_err(|e| format!("{e:?}"))?;
         let pk = keygen_pk(params, vk.clone(), &circuit).map_err(|e| format!("{e:?}"))?;
-        Ok(Ok((config, circuit.break_points(), vk, pk)))
+        Ok((config, circuit.break_points(), vk, pk))
     })
     .map_err(WrapError::Keygen)?;
-    let (config, break_points, vk, pk) = made
-        .map_err(WrapError::Keygen)?
-        .map_err(|advice| WrapError::LastLevelWide { k, advice })?;
+    let (config, break_points, vk, pk) = made.map_err(WrapError::Keygen)?;
     Ok((
         LevelKey {
             config,
@@ -198,15 +223,15 @@ fn level_keygen(
     ))
 }
 
-/// Makes the wrapper's keys for the model whose key is `inner`: one level per entry of
-/// `params`, that level's SRS (its size sets the level's; its secret must be the model SRS's).
-/// With `narrow_last`, refuses (`WrapError::LastLevelWide`, before the last level's costly
-/// key generation) where the last level would need more than one advice column. Each level
-/// is a step of `progress`.
+/// Makes the wrapper's keys for the model whose key is `inner`, level by level as `levels`
+/// asks (`WrapLevels::level_k`, `WrapLevels::wants_another`): each level with the SRS of its
+/// size from `params` (their secret must be the model SRS's). Each level is a step of
+/// `progress`; a level added because the one below is wide is said as a warning.
 pub fn keygen(
     inner: &VerifierKey,
     params: &[ParamsKZG<Bn256>],
-    narrow_last: bool,
+    k: u32,
+    levels: WrapLevels,
     progress: &dyn Progress,
 ) -> Result<(WrapProvingKey, WrapVerifierKey), WrapError> {
     check_keygen(inner, params)?;
@@ -220,28 +245,39 @@ pub fn keygen(
         )
     })
     .map_err(WrapError::Keygen)?;
-    let mut levels = Vec::with_capacity(params.len());
+    let mut built: Vec<LevelKey> = Vec::new();
     let mut last = None;
-    for (i, p) in params.iter().enumerate() {
-        let k = p.k();
-        let max_advice = (narrow_last && i + 1 == params.len()).then_some(1);
+    while levels.wants_another(built.len(), built.last().map_or(0, |l| l.config.num_advice)) {
+        let i = built.len();
+        let lk = levels.level_k(k, i);
+        let p = params
+            .iter()
+            .find(|p| p.k() == lk)
+            .ok_or_else(|| WrapError::Keygen(format!("no wrapper SRS of size 2^{lk} was given")))?;
+        if let Some(below) = built.last().filter(|_| i >= DEFAULT_WRAP_LEVELS) {
+            progress.warn(&format!(
+                "wrapper level {i} needs {} advice columns; adding level {} over it",
+                below.config.num_advice,
+                i + 1
+            ));
+        }
         let first = (i == 0).then_some(&inner.digest);
-        let name = format!("wrapper level {} of {} (k = {k})", i + 1, params.len());
-        let (made, _) = step(progress, &name, || {
-            level_keygen(p, k, snark, first, max_advice)
-        });
+        let name = format!("wrapper level {} (k = {lk})", i + 1);
+        let (made, _) = step(progress, &name, || level_keygen(p, lk, snark, first));
         let (level, vk) = made?;
         let words = MODEL_WORDS_START + model_words;
         snark = guarded(|| {
             gen_dummy_snark_from_vk::<SHPLONK>(p, &vk, vec![words], Some(accumulator_indices()))
         })
         .map_err(WrapError::Keygen)?;
-        levels.push(level);
+        built.push(level);
         last = Some((vk, p));
     }
+    let levels = built;
     let (vk, p) = last.ok_or_else(|| WrapError::Keygen("no wrapper level".into()))?;
     let vk_sha256 = vk_hash(&vk);
     let config = levels.last().map(|l| l.config).unwrap_or_default();
+    let level_ks = levels.iter().map(|l| l.config.degree).collect();
     let verifier_params = decode_verifier_points(&encode_verifier_points(p), p.k())
         .map_err(|e| WrapError::Keygen(e.to_string()))?;
     Ok((
@@ -253,7 +289,7 @@ pub fn keygen(
         },
         WrapVerifierKey {
             config,
-            level_ks: params.iter().map(|p| p.k()).collect(),
+            level_ks,
             digest: inner.digest,
             inner_vk_sha256: inner.vk_sha256,
             model_words,
@@ -531,10 +567,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn level_sizes_step_down_from_the_last() {
-        assert_eq!(level_sizes(22, 2), vec![21, 22]);
-        assert_eq!(level_sizes(21, 1), vec![21]);
-        assert_eq!(level_sizes(22, 3), vec![20, 21, 22]);
+    fn levels_above_the_first_keep_the_last_size() {
+        let ks = |l: WrapLevels, n: usize| (0..n).map(|i| l.level_k(22, i)).collect::<Vec<_>>();
+        assert_eq!(ks(WrapLevels::Exactly(2), 2), vec![21, 22]);
+        assert_eq!(ks(WrapLevels::Exactly(3), 3), vec![21, 22, 22]);
+        assert_eq!(ks(WrapLevels::Auto, 4), vec![21, 22, 22, 22]);
+        assert_eq!(ks(WrapLevels::Exactly(1), 1), vec![22]);
+        assert_eq!(WrapLevels::Auto.sizes(22), vec![21, 22]);
+        assert_eq!(WrapLevels::Exactly(1).sizes(21), vec![21]);
+    }
+
+    #[test]
+    fn auto_adds_levels_while_the_top_is_wide_up_to_the_most() {
+        let auto = WrapLevels::Auto;
+        // At least two, whatever the first's width.
+        assert!(auto.wants_another(0, 0));
+        assert!(auto.wants_another(1, 1));
+        assert!(!auto.wants_another(2, 1));
+        assert!(auto.wants_another(2, 2));
+        assert!(auto.wants_another(3, 3));
+        assert!(!auto.wants_another(MAX_WRAP_LEVELS, 2));
+        let three = WrapLevels::Exactly(3);
+        assert!(three.wants_another(2, 1));
+        assert!(!three.wants_another(3, 5));
     }
 
     #[test]

@@ -23,7 +23,8 @@ use zkinfer_verifier::transcript::KeccakTranscript;
 use zkinfer_verifier::{check_statement, ProofFile, VerifierKey, WrapperProof, WRAPPED_TRANSCRIPT};
 
 /// The wrapper proof of the model proof in `proof` (made by [`crate::inner::PoseidonPlonk`]),
-/// with each level's SRS in `params`, each level proven by `levels` (a step of `progress`).
+/// with the SRS of each level's size among `params`, each level proven by `levels` (a step of
+/// `progress`).
 /// The model proof is checked first: a wrapper over an invalid one is refused, never made.
 pub fn wrap(
     pk: &WrapProvingKey,
@@ -48,20 +49,20 @@ pub fn wrap(
     let public = statement.public.field;
     let bytes = proof.proof_bytes()?;
     verify_model_proof(inner, &public, &bytes)?;
-    if params.len() != pk.levels.len()
-        || params
-            .iter()
-            .zip(&pk.levels)
-            .any(|(p, l)| p.k() != l.config.degree)
-    {
-        return Err(WrapError::Keys(
-            "the wrapper's SRS files do not match its levels; run `zkinfer setup --wrap` again"
-                .into(),
-        ));
-    }
+    let level_params = pk
+        .levels
+        .iter()
+        .map(|l| params.iter().find(|p| p.k() == l.config.degree))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| {
+            WrapError::Keys(
+                "the wrapper's SRS files do not match its levels; run `zkinfer setup --wrap` again"
+                    .into(),
+            )
+        })?;
     let mut below = snark(inner, &public, bytes)?;
     let count = pk.levels.len();
-    for (i, (level, p)) in pk.levels.iter().zip(params).enumerate() {
+    for (i, (level, p)) in pk.levels.iter().zip(level_params).enumerate() {
         let name = format!(
             "wrapper level {} of {count} (k = {}, {})",
             i + 1,

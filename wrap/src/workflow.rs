@@ -3,15 +3,15 @@
 
 use crate::backend::LevelProver;
 use crate::inner::PoseidonPlonk;
+pub use crate::keys::WrapLevels;
 use crate::keys::{
-    keygen, level_sizes, wrap_srs_file, WrapProvingKey, WrapVerifierKey, DEFAULT_WRAP_LEVELS,
-    MAX_WRAP_LEVELS, MIN_WRAP_K, WRAP_PK_FILE, WRAP_VK_FILE,
+    keygen, wrap_srs_file, WrapProvingKey, WrapVerifierKey, WRAP_PK_FILE, WRAP_VK_FILE,
 };
 use crate::prove::wrap;
 use crate::WrapError;
 use halo2_proofs::halo2curves::bn256::Bn256;
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use zkinfer_circuits::input::InputData;
 use zkinfer_prover::workflow::step;
@@ -35,16 +35,6 @@ pub struct WrapSetupReport {
     pub pk_bytes: usize,
 }
 
-/// How many levels `setup --wrap` makes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WrapLevels {
-    /// From `DEFAULT_WRAP_LEVELS` up to `MAX_WRAP_LEVELS`: the fewest whose last level fits
-    /// one advice column (the smallest, cheapest on-chain verifier).
-    Auto,
-    /// Exactly this many, however wide the last level.
-    Exactly(usize),
-}
-
 /// `setup` for the model in `dir`, then the keys of a wrapper whose last level has size `2^k`
 /// (one SRS for all levels: `srs_file` downsized, or the development SRS).
 pub fn setup_wrapped(
@@ -56,51 +46,14 @@ pub fn setup_wrapped(
 ) -> Result<WrapSetupReport, WrapError> {
     let model = setup(dir, srs_file, progress)?;
     let inner = VerifierKey::load(&dir.join(VK_FILE))?;
-    let counts = level_counts(levels, k);
     let mut srs = WrapSrs::new(srs_file);
-    let mut keygen_s = 0.0;
-    for (attempt, &n) in counts.iter().enumerate() {
-        let ks = level_sizes(k, n);
-        let params = srs.params(&ks, progress)?;
-        let narrow_last = attempt + 1 < counts.len();
-        let (keys, t) = step(
-            progress,
-            &format!("generating the wrapper's keys ({n} level(s), k = {ks:?})"),
-            || keygen(&inner, &params, narrow_last, progress),
-        );
-        keygen_s += t;
-        drop(params);
-        match keys {
-            Err(WrapError::LastLevelWide { advice, .. }) if narrow_last => progress.warn(&format!(
-                "with {n} level(s) the last would need {advice} advice columns; adding a level"
-            )),
-            other => {
-                let (pk, vk) = other?;
-                return save_wrapper(dir, &srs, model, &pk, &vk, keygen_s);
-            }
-        }
-    }
-    Err(WrapError::Keygen("no wrapper level count to try".into()))
-}
-
-/// The level counts `setup --wrap` tries, in order, for a last level of size `2^k`: left to
-/// choose, those whose lowest level is no smaller than `MIN_WRAP_K` (at least one, which key
-/// generation then refuses with a clear error where it is too small).
-fn level_counts(levels: WrapLevels, k: u32) -> Vec<usize> {
-    match levels {
-        WrapLevels::Auto => {
-            let fits = |n: &usize| level_sizes(k, *n).first().is_some_and(|&l| l >= MIN_WRAP_K);
-            let counts: Vec<usize> = (DEFAULT_WRAP_LEVELS..=MAX_WRAP_LEVELS)
-                .filter(fits)
-                .collect();
-            if counts.is_empty() {
-                vec![DEFAULT_WRAP_LEVELS]
-            } else {
-                counts
-            }
-        }
-        WrapLevels::Exactly(n) => vec![n],
-    }
+    let params = srs.params(&levels.sizes(k), progress)?;
+    let (keys, keygen_s) = step(progress, "generating the wrapper's keys", || {
+        keygen(&inner, &params, k, levels, progress)
+    });
+    drop(params);
+    let (pk, vk) = keys?;
+    save_wrapper(dir, &srs, model, &pk, &vk, keygen_s)
 }
 
 /// Writes the SRS of each of the wrapper's levels and its keys; what `setup --wrap` did.
@@ -112,7 +65,7 @@ fn save_wrapper(
     vk: &WrapVerifierKey,
     keygen_s: f64,
 ) -> Result<WrapSetupReport, WrapError> {
-    for k in &vk.level_ks {
+    for k in vk.level_ks.iter().collect::<BTreeSet<_>>() {
         srs.save(*k, &dir.join(wrap_srs_file(*k)))?;
     }
     pk.save(&dir.join(WRAP_PK_FILE))?;
@@ -239,14 +192,14 @@ pub fn prove_wrapped<M: G1Msm>(
     Ok(proof)
 }
 
-/// The wrapper's proving key in `dir` and each level's SRS.
+/// The wrapper's proving key in `dir` and the SRS of each of its level sizes.
 fn load_wrap_pk(dir: &Path) -> Result<(WrapProvingKey, Vec<ParamsKZG<Bn256>>), WrapError> {
     let loaded = || -> Result<_, WrapError> {
         let pk = WrapProvingKey::load(&dir.join(WRAP_PK_FILE))?;
-        let params = pk
-            .levels
-            .iter()
-            .map(|l| Ok(Srs::load(&dir.join(wrap_srs_file(l.config.degree)))?.params))
+        let sizes: BTreeSet<u32> = pk.levels.iter().map(|l| l.config.degree).collect();
+        let params = sizes
+            .into_iter()
+            .map(|k| Ok(Srs::load(&dir.join(wrap_srs_file(k)))?.params))
             .collect::<Result<Vec<_>, WrapError>>()?;
         Ok((pk, params))
     };
@@ -286,20 +239,4 @@ fn keys_hint(e: WrapError) -> WrapError {
 /// Loads the wrapper's verifying key of `dir`.
 pub fn load_wrap_vk(dir: &Path) -> Result<WrapVerifierKey, WrapError> {
     WrapVerifierKey::load(&dir.join(WRAP_VK_FILE)).map_err(keys_hint)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn auto_levels_try_two_to_four_while_every_level_is_large_enough() {
-        assert_eq!(level_counts(WrapLevels::Auto, 22), vec![2, 3, 4]);
-        assert_eq!(level_counts(WrapLevels::Auto, 20), vec![2, 3]);
-        assert_eq!(level_counts(WrapLevels::Auto, 19), vec![2]);
-        // Too small even for two: the one try, which key generation refuses with one line.
-        assert_eq!(level_counts(WrapLevels::Auto, 18), vec![2]);
-        assert_eq!(level_counts(WrapLevels::Exactly(1), 18), vec![1]);
-        assert_eq!(level_counts(WrapLevels::Exactly(3), 22), vec![3]);
-    }
 }

@@ -30,8 +30,8 @@ pub struct Setup {
     /// Wrapper levels (1 to 4). Without it: 2, or 3 or 4 where the model proof is large
     /// enough that the last level would otherwise need more than one advice column; the first
     /// verifies the model proof, each next the one below, so the on-chain verifier has the same
-    /// shape and gas for every model. 1 is faster; its verifier grows with the model. Lower
-    /// levels are one size smaller than the next.
+    /// shape and gas for every model. 1 is faster; its verifier grows with the model. The
+    /// first level is one size smaller than the last; the others have the last's size.
     #[arg(long, value_name = "N",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=zkinfer_wrap::keys::MAX_WRAP_LEVELS as u64),
           requires = "wrap")]
