@@ -101,14 +101,40 @@ pub struct WrapVerifierKey {
     params: ParamsKZG<Bn256>,
 }
 
-/// One level of a wrapper, for proving.
+/// One level of a wrapper, for proving. Its halo2 proving key is kept in the compact form of
+/// `zkinfer_prover::pk_codec` and decoded when the level is proven ([`LevelKey::proving_key`]):
+/// only one level's full key is in memory at a time.
 pub struct LevelKey {
     /// The level's circuit configuration.
     pub config: AggregationConfigParams,
     /// Where the sdk breaks its virtual columns into rows (fixed at keygen).
     pub break_points: Vec<Vec<usize>>,
-    /// halo2 proving key.
-    pub pk: ProvingKey<G1Affine>,
+    compact: Vec<u8>,
+}
+
+impl LevelKey {
+    fn new(
+        config: AggregationConfigParams,
+        break_points: Vec<Vec<usize>>,
+        pk: &ProvingKey<G1Affine>,
+    ) -> Result<Self, WrapError> {
+        let mut compact = Vec::new();
+        write_compact(pk, &mut compact).map_err(|e| WrapError::Keygen(e.to_string()))?;
+        Ok(Self {
+            config,
+            break_points,
+            compact,
+        })
+    }
+
+    /// The level's halo2 proving key (decoding recomputes its derived parts).
+    pub fn proving_key(&self) -> Result<ProvingKey<G1Affine>, WrapError> {
+        let config = self.config;
+        let bad = |d: String| WrapError::Keys(format!("wrap_pk.bin: {d}"));
+        guarded(|| read_compact::<AggregationCircuit>(&self.compact, config.degree, config))
+            .map_err(|_| bad("malformed proving key".into()))?
+            .map_err(|e| bad(e.to_string()))
+    }
 }
 
 /// What proving a wrapper needs.
@@ -213,14 +239,7 @@ fn level_keygen(
     })
     .map_err(WrapError::Keygen)?;
     let (config, break_points, vk, pk) = made.map_err(WrapError::Keygen)?;
-    Ok((
-        LevelKey {
-            config,
-            break_points,
-            pk,
-        },
-        vk,
-    ))
+    Ok((LevelKey::new(config, break_points, &pk)?, vk))
 }
 
 /// Makes the wrapper's keys for the model whose key is `inner`, level by level as `levels`
@@ -490,7 +509,7 @@ impl WrapVerifierKey {
 impl WrapProvingKey {
     /// The sealed file form: a header, then each level's proving key in the compact form of
     /// `zkinfer_prover::pk_codec` (halo2's own form is gigabytes at these sizes), written into
-    /// one buffer.
+    /// one buffer. Levels' keys are decoded when proven, so a malformed one is reported then.
     pub fn to_bytes(&self) -> Result<Vec<u8>, WrapError> {
         let header = serde_json::to_vec(&PkHeader {
             levels: self
@@ -509,9 +528,7 @@ impl WrapProvingKey {
         let mut buf = vec![0u8; SEAL_HEADER_BYTES];
         push_part(&mut buf, |b| b.extend_from_slice(&header));
         for level in &self.levels {
-            let mut compact = Vec::new();
-            write_compact(&level.pk, &mut compact).map_err(|e| WrapError::Keygen(e.to_string()))?;
-            push_part(&mut buf, |b| b.extend_from_slice(&compact));
+            push_part(&mut buf, |b| b.extend_from_slice(&level.compact));
         }
         Ok(seal_in_place(PK_KIND, VERSION, buf))
     }
@@ -533,14 +550,10 @@ impl WrapProvingKey {
         let mut levels = Vec::with_capacity(header.levels.len());
         for (h, bytes) in header.levels.into_iter().zip(&p[1..]) {
             check_config(&h.config).map_err(|e| bad(&e))?;
-            let config = h.config;
-            let pk = guarded(|| read_compact::<AggregationCircuit>(bytes, config.degree, config))
-                .map_err(|_| bad("malformed proving key"))?
-                .map_err(|e| bad(&e.to_string()))?;
             levels.push(LevelKey {
-                config,
+                config: h.config,
                 break_points: h.break_points,
-                pk,
+                compact: bytes.to_vec(),
             });
         }
         Ok(WrapProvingKey {

@@ -8,7 +8,8 @@ use crate::inner::{snark, verify_model_proof};
 use crate::keys::{LevelKey, WrapProvingKey};
 use crate::WrapError;
 use halo2_base::gates::circuit::CircuitBuilderStage;
-use halo2_proofs::halo2curves::bn256::{Bn256, Fr};
+use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
+use halo2_proofs::plonk::{ProvingKey, VerifyingKey};
 use halo2_proofs::poly::commitment::Params;
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use snark_verifier_sdk::halo2::aggregation::AggregationCircuit;
@@ -71,8 +72,14 @@ pub fn wrap(
         );
         let first = (i == 0).then_some(&inner.digest);
         let last = i + 1 == count;
+        let (level_pk, _) = step(
+            progress,
+            &format!("loading wrapper level {}'s key", i + 1),
+            || level.proving_key(),
+        );
+        let level_pk = level_pk?;
         let (done, _) = step(progress, &name, || {
-            prove_level(levels, level, p, below, first, last)
+            prove_level(levels, level, &level_pk, p, below, first, last)
         });
         let (instances, proof) = done?;
         if last {
@@ -82,17 +89,18 @@ pub fn wrap(
                 proof: format!("0x{}", hex::encode(proof)),
             });
         }
-        below = level_snark(level, p, instances, proof)?;
+        below = level_snark(level_pk.get_vk(), p, instances, proof)?;
     }
     Err(WrapError::Keys("wrap_pk.bin has no levels".into()))
 }
 
-/// Proves one level over `below` on `levels` (`first`: the model digest, for the first level;
+/// Proves one level (key `pk`) over `below` on `levels` (`first`: the model digest, for the first level;
 /// `last`: the level a chain verifies, Keccak transcript; the others Poseidon). Returns its
 /// public values and proof.
 fn prove_level(
     levels: &dyn LevelProver,
     level: &LevelKey,
+    pk: &ProvingKey<G1Affine>,
     params: &ParamsKZG<Bn256>,
     below: Snark,
     first: Option<&ModelDigest>,
@@ -101,7 +109,7 @@ fn prove_level(
     let (instances, circuit) = level_circuit(level, params, below, first)?;
     let job = LevelJob {
         params,
-        pk: &level.pk,
+        pk,
         circuit,
         instances: &instances,
     };
@@ -150,7 +158,7 @@ fn backend_run(
 
 /// A lower level's proof as the next level takes it.
 fn level_snark(
-    level: &LevelKey,
+    vk: &VerifyingKey<G1Affine>,
     params: &ParamsKZG<Bn256>,
     instances: Vec<Fr>,
     proof: Vec<u8>,
@@ -158,7 +166,7 @@ fn level_snark(
     let protocol = guarded(|| {
         compile(
             params,
-            level.pk.get_vk(),
+            vk,
             Config::kzg()
                 .with_num_instance(vec![instances.len()])
                 .with_accumulator_indices(Some(accumulator_indices())),
