@@ -292,16 +292,15 @@ pub fn keygen(
         built.push(level);
         last = Some((vk, p));
     }
-    let levels = built;
     let (vk, p) = last.ok_or_else(|| WrapError::Keygen("no wrapper level".into()))?;
     let vk_sha256 = vk_hash(&vk);
-    let config = levels.last().map(|l| l.config).unwrap_or_default();
-    let level_ks = levels.iter().map(|l| l.config.degree).collect();
+    let config = built.last().map(|l| l.config).unwrap_or_default();
+    let level_ks = built.iter().map(|l| l.config.degree).collect();
     let verifier_params = decode_verifier_points(&encode_verifier_points(p), p.k())
         .map_err(|e| WrapError::Keygen(e.to_string()))?;
     Ok((
         WrapProvingKey {
-            levels,
+            levels: built,
             vk_sha256,
             digest: inner.digest,
             inner_vk_sha256: inner.vk_sha256,
