@@ -66,13 +66,6 @@ pub enum FrontendError {
         node: String,
         form: &'static str,
     },
-    /// A quantization form zkinfer does not import yet.
-    #[error("node '{node}' is '{op}': this model is quantized with {form}, which zkinfer does not import yet (it imports the QDQ and QOperator formats): compile the float model instead")]
-    NotImported {
-        op: String,
-        node: String,
-        form: &'static str,
-    },
     /// An int8 model zkinfer cannot import.
     #[error(transparent)]
     Import(#[from] int8::ImportError),
@@ -374,10 +367,7 @@ fn import_quantized(bytes: &[u8], path: &str) -> Result<Option<int8::Imported>, 
     let (graph, opset) = onnx::check_model(&proto, path)?;
     match onnx::refuse_quantized(graph) {
         Ok(()) => Ok(None),
-        Err(FrontendError::QuantizedModel { op, node, form }) => match form {
-            "dynamic quantization" => Err(FrontendError::NotImported { op, node, form }),
-            _ => Ok(Some(int8::import(graph, opset)?)),
-        },
+        Err(FrontendError::QuantizedModel { .. }) => Ok(Some(int8::import(graph, opset)?)),
         Err(e) => Err(e),
     }
 }

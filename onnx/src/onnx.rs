@@ -469,7 +469,11 @@ pub(crate) fn refuse_quantized(graph: &pb::GraphProto) -> Result<(), FrontendErr
             feature,
         });
     }
-    let pick = ["dynamic quantization", "QOperator format", "QDQ format"]
+    // Dynamic quantization is lowered by the float front end (`ops::dynamic`).
+    if found.iter().any(|(_, _, f)| *f == "dynamic quantization") {
+        return Ok(());
+    }
+    let pick = ["QOperator format", "QDQ format"]
         .iter()
         .find_map(|form| found.iter().find(|(_, _, f)| f == form));
     match pick {

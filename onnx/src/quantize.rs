@@ -404,6 +404,35 @@ impl<'a> QuantCtx<'a> {
         self.finish_accumulator(node, acc, s_acc, out)
     }
 
+    /// Lowers a linear map with integer weights (weight scale 0) from `x`, binding the ONNX
+    /// tensor `out` to its exact accumulator without rescaling it: an integer op's int32 result
+    /// (MatMulInteger), which the product with its scales that follows rescales.
+    pub fn integer_linear(
+        &mut self,
+        node: usize,
+        x: QRef,
+        out: usize,
+        set: WeightSet,
+        geometry: Geometry,
+    ) -> QRef {
+        let name = self.model.tensors[out].name.clone();
+        let shape = self.shape(out).to_vec();
+        let acc = self.new_tensor(&name, shape, x.scale, TensorKind::Accumulator);
+        self.push(QOp::Linear(LinearOp {
+            name: self.node(node).name.clone(),
+            input: x.id,
+            output: acc,
+            sets: vec![set],
+            geometry,
+        }));
+        let r = QRef {
+            id: acc,
+            scale: x.scale,
+        };
+        self.bind(out, r);
+        r
+    }
+
     /// Rescales an accumulator (scale `acc_scale`) produced by `node` for its ONNX output `out`,
     /// fusing a following activation when `out` has no other reader.
     pub fn finish_accumulator(

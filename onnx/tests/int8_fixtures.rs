@@ -1,9 +1,9 @@
 //! The int8 fixtures of `models/int8` (ONNX Runtime's quantization tool applied to the shared
 //! CNNs and seven float models of `models/` by `models/generate_int8.py`, with ONNX Runtime's outputs under both optimization
 //! levels): they are complete and well formed, the random inputs they were recorded on are
-//! reproducible here, every static variant compiles and dynamic quantization (not imported
-//! yet) is refused with one clear error, and the imported models compute ONNX Runtime's
-//! integers (below).
+//! reproducible here, every variant compiles (the static ones imported, the dynamic one through
+//! the float front end), the imported models compute ONNX Runtime's integers and the dynamic
+//! one follows ONNX Runtime within its precision (below).
 
 // Test code: clippy.toml's allow-*-in-tests exempts only #[test] functions, not these helpers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -12,8 +12,9 @@ use prost::Message;
 use serde_json::Value;
 use std::path::PathBuf;
 use tract_onnx::pb::ModelProto;
+use zkinfer_circuits::input::InputData;
 use zkinfer_onnx::int8::import;
-use zkinfer_onnx::{compile, CompileOptions, FrontendError};
+use zkinfer_onnx::{compile, output_range_of, CompileOptions, FrontendError, OnnxModel};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -157,9 +158,9 @@ fn every_fixture_is_complete() {
 }
 
 #[test]
-fn every_static_variant_compiles_and_dynamic_quantization_is_refused_with_one_clear_error() {
+fn every_variant_compiles_static_ones_imported_and_dynamic_ones_through_the_float_front_end() {
     let m = manifest();
-    let (mut compiled, mut refused) = (0, 0);
+    let (mut imported, mut dynamic) = (0, 0);
     let variants = written_variants();
     for (model, variant, path) in &variants {
         let cal = root().join(m["sources"][model.as_str()]["input"].as_str().unwrap());
@@ -174,22 +175,16 @@ fn every_static_variant_compiles_and_dynamic_quantization_is_refused_with_one_cl
             assert!(err.contains(why) && !err.contains('\n'), "{err}");
             continue;
         }
-        match (
-            variant.starts_with("dynamic"),
-            compile(path, &cal, &CompileOptions::default()),
-        ) {
-            (false, Ok(_)) => compiled += 1,
-            (true, Err(e @ FrontendError::NotImported { .. })) => {
-                let msg = e.to_string();
-                assert!(!msg.contains('\n'), "{msg}");
-                assert!(msg.contains("dynamic quantization"), "{msg}");
-                refused += 1;
-            }
-            (_, Ok(_)) => panic!("{model} {variant}: compiled"),
-            (_, Err(e)) => panic!("{model} {variant}: {e}"),
+        let c = compile(path, &cal, &CompileOptions::default())
+            .unwrap_or_else(|e| panic!("{model} {variant}: {e}"));
+        // An imported model has no float accuracy to report; a dynamic one is calibrated.
+        match (variant.starts_with("dynamic"), c.accuracy.is_some()) {
+            (false, false) => imported += 1,
+            (true, true) => dynamic += 1,
+            _ => panic!("{model} {variant}: took the wrong front end"),
         }
     }
-    assert_eq!((compiled, refused), (variants.len() - 1 - REFUSED.len(), 1));
+    assert_eq!((imported, dynamic), (variants.len() - 1 - REFUSED.len(), 1));
 }
 
 #[test]
@@ -1053,3 +1048,115 @@ trait Tap: Sized {
     }
 }
 impl Tap for ModelProto {}
+
+/// Dynamic quantization (DynamicQuantizeLinear + MatMulInteger, `ops::dynamic`) calibrated on
+/// the shipped input: on it and on every random case, the quantized graph's outputs (what the
+/// circuit proves) are within 1% of their range (over the cases) of ONNX's definition (the
+/// float interpreter, which quantizes in f32 as ONNX Runtime does), and of ONNX Runtime's own
+/// outputs wherever its u8×s8 kernel did not saturate (AVX2 without VNNI adds pairs of products
+/// in int16: cases 8, 39 and 55 here, where activations near 255 meet weights near -118); its uint8
+/// activations are ONNX's but for a few elements one level away, whose `x / scale` lies within
+/// the circuit's precision of a rounding tie.
+#[test]
+fn dynamic_quantization_follows_onnx_runtime_within_its_precision() {
+    let (model, variant) = ("1l_mlp", "dynamic_u8s8");
+    let path = root().join(format!("models/int8/{model}/{variant}.onnx"));
+    let rel = manifest()["sources"][model]["input"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let c = compile(&path, &root().join(rel), &CompileOptions::default()).unwrap();
+    let (g, io) = (&c.model.graph, c.model.io());
+    let om = OnnxModel::from_bytes(&std::fs::read(&path).unwrap(), "dynamic").unwrap();
+    let onnx = |name: &str| om.tensors.iter().position(|t| t.name == name).unwrap();
+    let (y_onnx, z_onnx) = (onnx("input_quantized"), onnx("input_zero_point"));
+    // `y - z`, what the product reads.
+    let centred = g
+        .tensors
+        .iter()
+        .position(|t| t.name.ends_with("(y) - zero point"));
+    let centred = centred.unwrap();
+    let fx = json(root().join(format!("models/int8/{model}/{variant}.json")));
+    let cases = manifest()["random_cases"].as_u64().unwrap() as usize;
+    let ort = |level: &str, i: usize| -> Vec<f64> {
+        serde_json::from_value(fx[level][i].clone()).unwrap()
+    };
+    let all: Vec<f64> = (0..=cases).flat_map(|i| ort("enable_all", i)).collect();
+    let range = output_range_of(&all);
+    let error = |a: &[f64], b: &[f64]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max)
+    };
+    let weights = om.tensors[onnx("dense.weight_Transposed_quantized")]
+        .value
+        .as_ref();
+    let w = &weights.unwrap().data;
+    let cols = om.tensors[onnx("dense.weight_Transposed_quantized")].shape[1];
+    let (mut elements, mut off_by_one, mut worst, mut saturated) = (0, 0, 0.0f64, Vec::new());
+    for i in 0..=cases {
+        let x = match i {
+            0 => shipped_input(model),
+            _ => case_input(model, i, g.tensors[g.inputs[0]].len()),
+        };
+        let data = InputData {
+            source: format!("case {i}"),
+            values: vec![x],
+        };
+        let vals = g.eval(&data.quantize(&io).unwrap()).unwrap();
+        let o = g.outputs[0];
+        let ours: Vec<f64> = vals[o].iter().map(|&v| g.dequantize(o, v)).collect();
+        let float = om.run(&om.input_tensors(&data).unwrap()).unwrap();
+        let defined = &float[om.outputs[0]].as_ref().unwrap().data;
+        let err = error(&ours, defined);
+        assert!(
+            err <= 0.01 * range,
+            "case {i}: {err} from ONNX's definition"
+        );
+        worst = worst.max(err);
+        let z = float[z_onnx].as_ref().unwrap().data[0];
+        let onnx_y = &float[y_onnx].as_ref().unwrap().data;
+        if ["enable_all", "disable_all"]
+            .iter()
+            .any(|l| error(&ours, &ort(l, i)) > 0.01 * range)
+        {
+            assert!(
+                saturates(onnx_y, w, cols),
+                "case {i}: off ONNX Runtime's outputs"
+            );
+            saturated.push(i);
+        }
+        for (&a, &b) in vals[centred].iter().zip(onnx_y) {
+            let d = (a as f64 - (b - z)).abs();
+            assert!(d <= 1.0, "case {i}: y - z = {a}, ONNX {}", b - z);
+            elements += 1;
+            off_by_one += usize::from(d > 0.0);
+        }
+    }
+    assert!(
+        saturated.len() * 20 <= cases,
+        "off ONNX Runtime's: {saturated:?}"
+    );
+    assert!(
+        off_by_one * 20 <= elements,
+        "{off_by_one} of {elements} one level away"
+    );
+    println!(
+        "dynamic {model}: outputs within {:.3}% of their range of ONNX's definition; {off_by_one} of {elements} uint8 activations one level from ONNX's; off ONNX Runtime's (its saturating kernel): cases {saturated:?}",
+        100.0 * worst / range
+    );
+}
+
+/// Whether ONNX Runtime's u8×s8 kernel (AVX2 without VNNI) saturates on `y` times the
+/// `k × cols` weights `w`: it adds the products of consecutive pairs along `k` in int16.
+fn saturates(y: &[f64], w: &[f64], cols: usize) -> bool {
+    (0..cols).any(|c| {
+        y.chunks(2).enumerate().any(|(p, pair)| {
+            let sum: f64 = (pair.iter().enumerate())
+                .map(|(t, v)| v * w[(2 * p + t) * cols + c])
+                .sum();
+            sum.abs() > 32767.0
+        })
+    })
+}

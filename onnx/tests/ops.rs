@@ -468,3 +468,40 @@ fn infinite_constant_outside_a_softmax_mask_refused() {
         "{err}"
     );
 }
+
+/// DynamicQuantizeLinear's witness is unique (`ops::dynamic`): its maxima, normaliser,
+/// reciprocal, quotients, zero point, clamps, uint8 outputs and scale cannot move, nor can
+/// another element stand for the maximum.
+#[test]
+fn dynamic_quantization_witness_is_unique() {
+    let other_maximum = |m: &CompiledModel, honest: &[Vec<i128>]| {
+        let x = tensor(m, "input (range-checked)");
+        let mx = tensor(m, "(max)");
+        let other = honest[x].iter().copied().find(|&v| v != honest[mx][0]);
+        let mut vals = honest.to_vec();
+        vals[mx][0] = other.unwrap();
+        vec![vals]
+    };
+    assert_unique_witness(
+        &models().join("int8/1l_mlp/dynamic_u8s8.onnx"),
+        &models().join("../../shared/models/1l_mlp/input.json"),
+        &[
+            "(-x)",
+            "(max)",
+            "(max of -x)",
+            "(max(x, 0))",
+            "(-min(x, 0))",
+            "(max |x|)",
+            "(P)",
+            "(N)",
+            "(1/N)",
+            "(x·P)",
+            "(x/s·2^(B-2)/255)",
+            "(zero point)",
+            "(y)",
+            "(scale)",
+            "(y) - zero point",
+        ],
+        other_maximum,
+    );
+}

@@ -40,8 +40,15 @@ pub enum FnKind {
         out_scale: i32,
     },
     /// `y = round(2^out_scale / max(x * 2^-in_scale, 1))`, computed on integers: softmax's
-    /// reciprocal of its row sum (which is at least 1: the maximum's own term).
-    Recip { in_scale: i32, out_scale: i32 },
+    /// reciprocal of its row sum (which is at least 1: the maximum's own term). `exact`: looked
+    /// up whole, never interpolated between knots (a divisor every level of whose quotient
+    /// counts: dynamic quantization's), so a graph with one stays on whole tables.
+    Recip {
+        in_scale: i32,
+        out_scale: i32,
+        #[serde(default)]
+        exact: bool,
+    },
     /// `y = round(2^out_scale / sqrt(max(x, 1) · unit))`: LayerNorm's reciprocal standard
     /// deviation, `unit` being the real variance one step of `x` stands for (times the square
     /// of a constant factor). IEEE-754 makes the product, square root and quotient correctly
@@ -148,6 +155,7 @@ impl FnKind {
             FnKind::Recip {
                 in_scale,
                 out_scale,
+                ..
             } => recip(x, *in_scale, *out_scale),
             FnKind::Rsqrt {
                 unit, out_scale, ..
@@ -301,7 +309,11 @@ impl FnKind {
             FnKind::Recip {
                 in_scale,
                 out_scale,
-            } => format!("recip(in=2^-{in_scale},out=2^-{out_scale})"),
+                exact,
+            } => {
+                let whole = if *exact { ",exact" } else { "" };
+                format!("recip(in=2^-{in_scale},out=2^-{out_scale}{whole})")
+            }
             FnKind::Rsqrt {
                 unit,
                 out_scale,
@@ -352,7 +364,10 @@ impl FnKind {
         !self.wide()
             && !matches!(
                 self,
-                FnKind::Identity | FnKind::Tabulated { .. } | FnKind::Interpolated { .. }
+                FnKind::Identity
+                    | FnKind::Tabulated { .. }
+                    | FnKind::Interpolated { .. }
+                    | FnKind::Recip { exact: true, .. }
             )
     }
 }
@@ -530,6 +545,7 @@ mod tests {
                 let recip = FnKind::Recip {
                     in_scale: s_e - t,
                     out_scale: s_e,
+                    exact: false,
                 };
                 recip.check_image(bits).unwrap();
                 for x in -half..half {
@@ -599,8 +615,17 @@ mod tests {
         let recip = FnKind::Recip {
             in_scale: 2,
             out_scale: 8,
+            exact: false,
         };
         assert_eq!(recip.domain(bits), 0..half);
+        // Unless it is asked to stay whole.
+        let whole = FnKind::Recip {
+            in_scale: 2,
+            out_scale: 8,
+            exact: true,
+        };
+        assert!(recip.interpolable() && !whole.interpolable());
+        assert_ne!(recip.key(), whole.key());
         let interp = FnKind::Interpolated {
             step_bits: 4,
             inner: Box::new(recip),

@@ -8,10 +8,11 @@
 
 use super::{input, shape_err, OnnxOp};
 use crate::proto::Attrs;
-use crate::quantize::QuantCtx;
+use crate::quantize::{Lin, QuantCtx};
 use crate::tensor::{axis, broadcast_index, broadcast_shape, strides, DType, Tensor};
 use crate::FrontendError;
 use std::any::Any;
+use zkinfer_circuits::graph::TensorKind;
 
 /// Slice attributes before opset 10: starts, ends and axes.
 type SliceAttrs = (Vec<i64>, Vec<i64>, Option<Vec<i64>>);
@@ -70,8 +71,18 @@ impl OnnxOp for Fold {
             | Kind::Squeeze(_)
             | Kind::Gather(_)
             | Kind::Slice(_)
-            | Kind::Expand
-            | Kind::Cast(DType::Float) => self.lower_as_view(q, node),
+            | Kind::Expand => self.lower_as_view(q, node),
+            // The same values: an int32 accumulator (MatMulInteger's) rescaled to the scale
+            // calibrated for the float, anything else as it is.
+            Kind::Cast(DType::Float) => {
+                let x = q.act_input(node, 0)?;
+                let out = q.node(node).outputs[0];
+                if q.graph.tensors[x.id].kind == TensorKind::Accumulator {
+                    return q.finish(node, Lin::of(x), x.scale, out);
+                }
+                q.bind(out, x);
+                Ok(())
+            }
             Kind::Cast(_) => Err(q.err(
                 node,
                 "Cast of a computed tensor to an integer or boolean type is not supported",

@@ -73,7 +73,7 @@ pub(crate) fn batched(node: &str, a: &[usize], b: &[usize]) -> Result<Batched, F
     })
 }
 
-fn float_matmul(g: &Batched, a: &[f64], b: &[f64]) -> Vec<f64> {
+pub(crate) fn float_matmul(g: &Batched, a: &[f64], b: &[f64]) -> Vec<f64> {
     let mut out = vec![0.0; g.batches.len() * g.i * g.j];
     for &[ao, bo, co] in &g.batches {
         for r in 0..g.i {

@@ -9,6 +9,7 @@ mod activation;
 mod arith;
 mod batchnorm;
 mod conv;
+mod dynamic;
 mod embed;
 mod fold;
 mod layernorm;
@@ -300,6 +301,21 @@ pub static REGISTRY: &[OpSpec] = &[
     OpSpec {
         name: "Div",
         build: arith::div,
+        compute: true,
+    },
+    OpSpec {
+        name: "DynamicQuantizeLinear",
+        build: dynamic::dynamic_quantize_linear,
+        compute: true,
+    },
+    OpSpec {
+        name: "MatMulInteger",
+        build: dynamic::matmul_integer,
+        compute: true,
+    },
+    OpSpec {
+        name: "DequantizeLinear",
+        build: dynamic::dequantize_linear,
         compute: true,
     },
 ];

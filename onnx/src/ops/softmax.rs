@@ -381,6 +381,7 @@ fn reciprocal(
     let recip = FnKind::Recip {
         in_scale: s_e - t as i32,
         out_scale: s_e,
+        exact: false,
     };
     recip
         .check_image(bits)

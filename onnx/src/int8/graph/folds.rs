@@ -19,6 +19,10 @@ impl Importer {
         let Some(spec) = crate::ops::REGISTRY.iter().find(|s| s.name == np.op_type) else {
             return Ok(false);
         };
+        // The quantization ops are the importer's own, never a float fold.
+        if crate::ops::quantized_form(&np.op_type).is_some() {
+            return Ok(false);
+        }
         if np.input.iter().all(String::is_empty) {
             return Ok(false); // (Not a computation: the op's own code says what is wrong.)
         }
