@@ -10,12 +10,14 @@ on the shipped input and on 100 seeded random inputs. These are the fixtures of 
 (16): the proven outputs must equal these. CI uses the committed files and needs no Python.
 
     pip install onnx==1.23.2 onnxruntime==1.32.0 numpy
-    python3 models/generate_int8.py
+    python3 models/generate_int8.py            # everything
+    python3 models/generate_int8.py dynamic    # only the dynamically quantized transformers
 
 Per model, eight static variants: QDQ and QOperator format, per-tensor and per-channel weights,
 s8s8 (int8 activations and weights) and u8s8 (uint8 activations, int8 weights), calibrated by
 MinMax on the shipped input and 16 random inputs; plus 1l_mlp quantized dynamically
-(`quantize_dynamic`, DynamicQuantizeLinear + MatMulInteger). The random inputs are not stored:
+(`quantize_dynamic`, DynamicQuantizeLinear + MatMulInteger), and nanoGPT quantized dynamically
+(`dynamic_transformers`, its outputs on the shipped input and two random token inputs). The random inputs are not stored:
 `case_input(model, i)` below is an xorshift64* sequence that the Rust tests reproduce (for a
 second graph input, `case_input(model@1, i)`), with
 values on a 2^-10 grid in [-1, 1) (exact in f32). A variant ONNX Runtime's tool cannot write is
@@ -30,6 +32,7 @@ outputs, for the Rust emulation of its rule (`circuits/src/graph/requant.rs`).
 """
 import json
 import os
+import sys
 import tempfile
 
 import numpy as np
@@ -612,7 +615,51 @@ def embed_mlp():
         f.write("\n")
 
 
+# Transformers quantized dynamically (`quantize_dynamic`, the usual path for them): their
+# outputs on the shipped input and DYNAMIC_CASES random token inputs, under both levels.
+DYNAMIC_TRANSFORMERS = {"nanoGPT": 65}
+DYNAMIC_CASES = 2
+
+
+def dynamic_transformers():
+    """models/int8/<model>/dynamic_u8s8.onnx and .json for DYNAMIC_TRANSFORMERS; returns their
+    manifest entries. The shared nanoGPT applies Equal to float tensors, which its opset (10)
+    does not allow: it is converted to opset 13 first (ONNX Runtime then loads it)."""
+    entries = {}
+    for model, vocab in DYNAMIC_TRANSFORMERS.items():
+        os.makedirs(os.path.join(OUT, model), exist_ok=True)
+        rel = os.path.join(model, "dynamic_u8s8.onnx")
+        dst = os.path.join(OUT, rel)
+        with tempfile.TemporaryDirectory() as tmp:
+            raised = os.path.join(tmp, "raised.onnx")
+            src = onnx.load(os.path.join(ROOT, sources(model)[0]))
+            onnx.save(version_converter.convert_version(src, 13), raised)
+            quantize_dynamic(raised, dst, weight_type=QuantType.QInt8)
+        shipped = shipped_inputs(model)
+        n = len(shipped[0])
+        inputs = [shipped] + [
+            [[int(np.floor((x + 1) / 2 * vocab)) for x in case_input(model, i, n)]]
+            for i in range(1, DYNAMIC_CASES + 1)
+        ]
+        rec = {level: [run(dst, level, x)[0] for x in inputs] for level in LEVELS}
+        with open(os.path.join(OUT, model, "dynamic_u8s8.json"), "w") as f:
+            json.dump(rec, f, separators=(",", ":"))
+        entries[model] = {"model": rel, "cases": DYNAMIC_CASES, "vocab": vocab}
+        print(f"{model} dynamic_u8s8: ok")
+    return entries
+
+
 def main():
+    if sys.argv[1:] == ["dynamic"]:
+        # Only the dynamically quantized transformers, into the existing manifest.
+        path = os.path.join(OUT, "manifest.json")
+        with open(path) as f:
+            manifest = json.load(f)
+        manifest["dynamic_transformers"] = dynamic_transformers()
+        with open(path, "w") as f:
+            json.dump(manifest, f, indent=1)
+            f.write("\n")
+        return
     os.makedirs(OUT, exist_ok=True)
     concat_cnn()
     residual_cnn()
@@ -679,6 +726,7 @@ def main():
                     json.dump(outputs, f, separators=(",", ":"))
                 print(f"{model} {variant}: ok (levels agree: {same})")
             manifest["models"][model] = entries
+    manifest["dynamic_transformers"] = dynamic_transformers()
     # quant_pre_process leaves its symbolic shape inference's file in the working directory.
     if os.path.exists("sym_shape_infer_temp.onnx"):
         os.remove("sym_shape_infer_temp.onnx")

@@ -1687,10 +1687,27 @@ fn int8_models_compile_without_calibration_and_prove_onnx_runtimes_integers() {
             "--bits does not apply",
         );
     }
-    // A float model still needs its calibration input.
-    let float = shared("1l_conv").join("network.onnx");
-    fails(
-        &zkinfer(&["compile", &s(&float), "--out", &s(&tmp.path().join("f"))]),
-        "needs a calibration input",
-    );
+    // A dynamically quantized model (`quantize_dynamic`) needs no flag either: the float front
+    // end lowers it, calibrated on its seeded input, and says so; its proven outputs are ONNX
+    // Runtime's within 1% of their range on the shipped input.
+    let (onnx, fx, input) = int8_fixture("1l_mlp", "dynamic_u8s8");
+    let dir = tmp.path().join("dynamic");
+    let o = zkinfer(&["compile", &s(&onnx), "--out", &s(&dir)]);
+    assert!(ok(&o).contains("accuracy:"));
+    let note = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(note.contains("without --calibration"), "{note}");
+    let proof = tmp.path().join("dynamic.proof.json");
+    setup_prove_verify(&dir, &input, &proof);
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    let got: Vec<f64> = serde_json::from_value(p["outputs"][0].clone()).unwrap();
+    let ort: Vec<f64> = serde_json::from_value(fx["enable_all"][0].clone()).unwrap();
+    let range =
+        ort.iter().fold(0.0f64, |m, v| m.max(*v)) - ort.iter().fold(0.0f64, |m, v| m.min(*v));
+    for (a, b) in got.iter().zip(&ort) {
+        assert!(
+            (a - b).abs() <= 0.01 * range,
+            "{got:?} vs ONNX Runtime's {ort:?}"
+        );
+    }
 }

@@ -2,8 +2,9 @@
 //! values themselves for statistics an op needs beyond magnitudes.
 
 use super::onnx::OnnxModel;
-use super::tensor::Tensor;
+use super::tensor::{DType, Tensor};
 use super::FrontendError;
+use zkinfer_circuits::input::InputData;
 
 /// Calibrated magnitudes, indexed like [`OnnxModel::tensors`].
 #[derive(Clone, Debug)]
@@ -41,6 +42,33 @@ impl Ranges {
             max_abs,
             values: vals,
         })
+    }
+
+    /// Runs the float model on several calibration inputs: each tensor's largest magnitude
+    /// over all of them, and its values of all of them for row statistics.
+    pub fn calibrate_all(
+        model: &OnnxModel,
+        samples: &[Vec<Tensor>],
+    ) -> Result<Self, FrontendError> {
+        let mut all: Option<Ranges> = None;
+        for inputs in samples {
+            let r = Ranges::calibrate(model, inputs)?;
+            all = Some(match all {
+                None => r,
+                Some(mut a) => {
+                    for (m, n) in a.max_abs.iter_mut().zip(&r.max_abs) {
+                        *m = m.max(*n);
+                    }
+                    for (v, w) in a.values.iter_mut().zip(r.values) {
+                        if let (Some(v), Some(w)) = (v.as_mut(), w) {
+                            v.data.extend(w.data);
+                        }
+                    }
+                    a
+                }
+            });
+        }
+        all.ok_or_else(|| FrontendError::Calibration("no calibration input".into()))
     }
 
     /// Statistics of the rows of `n` consecutive values of tensor `t` on the calibration input
@@ -98,4 +126,59 @@ mod tests {
         assert_eq!(r.row_stats(0, 4, 1.0), None);
         assert_eq!(r.row_stats(1, 3, 1.0), None);
     }
+}
+
+/// How many seeded inputs calibrate a model compiled without a calibration input.
+pub const SEEDED_SAMPLES: usize = 8;
+
+/// The calibration inputs used when none is given ([`SEEDED_SAMPLES`] of them): each float
+/// input uniform on a `2^-10` grid in `[-1, 1)`, each integer input (token ids) uniform over
+/// the rows of the smallest constant table the model gathers from with computed indices, from
+/// a fixed xorshift64* seed (the same inputs every time). `None` where an integer input indexes
+/// no such table (its range is then unknown).
+pub fn seeded_inputs(model: &OnnxModel) -> Option<Vec<InputData>> {
+    let rows = model
+        .nodes
+        .iter()
+        .filter(|n| n.op_type == "Gather")
+        .filter_map(|n| {
+            let table = model.tensors[n.inputs.first().copied().flatten()?]
+                .value
+                .as_ref()?;
+            let ids = n.inputs.get(1).copied().flatten()?;
+            model.tensors[ids]
+                .value
+                .is_none()
+                .then(|| table.shape.first().copied())?
+        })
+        .min();
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        let word = state.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        ((word >> 53) as f64 - 1024.0) / 1024.0
+    };
+    let mut samples = Vec::with_capacity(SEEDED_SAMPLES);
+    for i in 0..SEEDED_SAMPLES {
+        let mut values = Vec::with_capacity(model.inputs.len());
+        for &t in &model.inputs {
+            let info = &model.tensors[t];
+            let n: usize = info.shape.iter().product();
+            let v: Vec<f64> = match info.dtype {
+                DType::Float => (0..n).map(|_| next()).collect(),
+                _ => {
+                    let r = rows.filter(|&r| r > 0)? as f64;
+                    (0..n).map(|_| ((next() + 1.0) / 2.0 * r).floor()).collect()
+                }
+            };
+            values.push(v);
+        }
+        samples.push(InputData {
+            source: format!("seeded calibration input #{i}"),
+            values,
+        });
+    }
+    Some(samples)
 }

@@ -16,7 +16,7 @@ mod quantize;
 pub mod reference;
 pub mod tensor;
 
-pub use calibrate::Ranges;
+pub use calibrate::{Ranges, SEEDED_SAMPLES};
 pub use onnx::{Node, OnnxModel, TensorInfo};
 pub use quantize::{
     accuracy, output_range as output_range_of, quantize, Accuracy, Lookups, QuantizeOptions,
@@ -69,8 +69,8 @@ pub enum FrontendError {
     /// An int8 model zkinfer cannot import.
     #[error(transparent)]
     Import(#[from] int8::ImportError),
-    /// A float model without a calibration input.
-    #[error("{path} is a float model: compiling it needs a calibration input (--calibration INPUT.json) to choose its quantization; only models already quantized (QDQ, QOperator) compile without one")]
+    /// A float model without a calibration input, whose integer input's range is unknown.
+    #[error("{path} is a float model with an integer input that indexes no constant table: compiling it needs a calibration input (--calibration INPUT.json) to choose its quantization")]
     NeedsCalibration { path: String },
     /// `--bits` for an imported model, whose integers are its own.
     #[error(
@@ -300,9 +300,9 @@ pub fn compile(
     compile_from(onnx_path, Some(calibration), opts)
 }
 
-/// Compiles an ONNX file: a float model is quantized with the calibration input; a model
-/// ONNX Runtime's tool already quantized (QDQ or QOperator) is imported as it is, and needs
-/// none.
+/// Compiles an ONNX file: a float model (dynamically quantized ones included) is quantized
+/// with the calibration input, or without one with [`calibrate::seeded_inputs`]; a model ONNX
+/// Runtime's tool quantized statically (QDQ or QOperator) is imported as it is, and needs none.
 pub fn compile_from(
     onnx_path: &Path,
     calibration: Option<&Path>,
@@ -321,13 +321,18 @@ pub fn compile_from(
         }
         return compile_imported(imported, (onnx_path, &bytes), opts);
     }
-    let Some(calibration) = calibration else {
-        return Err(FrontendError::NeedsCalibration { path });
-    };
     let model = OnnxModel::from_bytes(&bytes, &path)?;
-    let cal = InputData::from_path(calibration)?;
-    let inputs = model.input_tensors(&cal)?;
-    let ranges = Ranges::calibrate(&model, &inputs)?;
+    let cal = match calibration {
+        Some(file) => vec![InputData::from_path(file)?],
+        None => calibrate::seeded_inputs(&model)
+            .ok_or(FrontendError::NeedsCalibration { path: path.clone() })?,
+    };
+    let samples = (cal.iter())
+        .map(|c| model.input_tensors(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ranges = Ranges::calibrate_all(&model, &samples)?;
+    // Accuracy is measured on the first (the calibration file's input).
+    let inputs = samples.into_iter().next().unwrap_or_default();
     let qopts = QuantizeOptions {
         bits: opts.bits,
         tolerance: opts.tolerance,
@@ -343,7 +348,7 @@ pub fn compile_from(
         opts,
         &search,
     )?;
-    let provenance = provenance((onnx_path, &bytes), Some(calibration), opts);
+    let provenance = provenance((onnx_path, &bytes), calibration, opts);
     let onnx_nodes = model.nodes.len();
     let folded_nodes = model.nodes.len() - model.compute.len();
     let tensor_accuracy = match acc.met_tolerance {

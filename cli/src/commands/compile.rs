@@ -15,8 +15,9 @@ pub struct Compile {
     /// ONNX model file: a float model (batch dimension may be symbolic), or one ONNX Runtime's
     /// quantizer already quantized (QDQ or QOperator format), which is imported as it is.
     pub model: PathBuf,
-    /// Calibration input in INPUT.json layout: {"input_data": [[...], ...]} (float models;
-    /// an already quantized model needs none).
+    /// Calibration input in INPUT.json layout: {"input_data": [[...], ...]} (float models,
+    /// dynamically quantized ones included; without it, eight seeded random inputs: floats in
+    /// [-1, 1), token ids over their table). A statically quantized model needs none.
     #[arg(long)]
     pub calibration: Option<PathBuf>,
     /// Output folder for the compiled model (created if needed).
@@ -291,6 +292,12 @@ impl Compile {
             }
         }
         let c = zkinfer_onnx::compile_from(&self.model, self.calibration.as_deref(), &opts)?;
+        if self.calibration.is_none() && c.accuracy.is_some() {
+            eprintln!(
+                "note: a float model compiled without --calibration: its ranges come from {} seeded random inputs (floats in [-1, 1), token ids over their table); pass --calibration INPUT.json with representative inputs if yours reach further",
+                zkinfer_onnx::SEEDED_SAMPLES
+            );
+        }
         if c.accuracy.as_ref().is_some_and(|a| !a.met_tolerance) {
             eprintln!(
                 "warning: no bit width up to {} meets --tolerance {}; using the most accurate ({} bits)",
