@@ -103,31 +103,6 @@ pub struct RowStats {
     pub normalized: f64,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn row_stats_are_the_extremes_over_the_rows() {
-        let t = Tensor::float(vec![2, 3], vec![1.0, 2.0, 6.0, -1.0, -1.0, -1.0]);
-        let r = Ranges {
-            max_abs: vec![6.0],
-            values: vec![Some(t)],
-        };
-        // Row 1: mean 3, largest distance 3, variance 14/3; row 2: constant.
-        let st = r.row_stats(0, 3, 1.0).unwrap();
-        assert_eq!(st.variance, (0.0, 14.0 / 3.0));
-        assert_eq!(st.normalized, 3.0 / (14.0f64 / 3.0 + 1.0).sqrt());
-        // Rows of 2: [1, 2], [6, −1], [−1, −1]: variances 1/4, 49/4 and 0.
-        let st = r.row_stats(0, 2, 0.0).unwrap();
-        assert_eq!(st.variance, (0.0, 12.25));
-        // Every row of 2 sits at ±1 standard deviation; the constant row adds nothing.
-        assert_eq!(st.normalized, 1.0);
-        assert_eq!(r.row_stats(0, 4, 1.0), None);
-        assert_eq!(r.row_stats(1, 3, 1.0), None);
-    }
-}
-
 /// How many seeded inputs calibrate a model compiled without a calibration input.
 pub const SEEDED_SAMPLES: usize = 8;
 
@@ -181,4 +156,29 @@ pub fn seeded_inputs(model: &OnnxModel) -> Option<Vec<InputData>> {
         });
     }
     Some(samples)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_stats_are_the_extremes_over_the_rows() {
+        let t = Tensor::float(vec![2, 3], vec![1.0, 2.0, 6.0, -1.0, -1.0, -1.0]);
+        let r = Ranges {
+            max_abs: vec![6.0],
+            values: vec![Some(t)],
+        };
+        // Row 1: mean 3, largest distance 3, variance 14/3; row 2: constant.
+        let st = r.row_stats(0, 3, 1.0).unwrap();
+        assert_eq!(st.variance, (0.0, 14.0 / 3.0));
+        assert_eq!(st.normalized, 3.0 / (14.0f64 / 3.0 + 1.0).sqrt());
+        // Rows of 2: [1, 2], [6, −1], [−1, −1]: variances 1/4, 49/4 and 0.
+        let st = r.row_stats(0, 2, 0.0).unwrap();
+        assert_eq!(st.variance, (0.0, 12.25));
+        // Every row of 2 sits at ±1 standard deviation; the constant row adds nothing.
+        assert_eq!(st.normalized, 1.0);
+        assert_eq!(r.row_stats(0, 4, 1.0), None);
+        assert_eq!(r.row_stats(1, 3, 1.0), None);
+    }
 }
