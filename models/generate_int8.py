@@ -11,20 +11,22 @@ on the shipped input and on 100 seeded random inputs. These are the fixtures of 
 
     pip install onnx==1.23.2 onnxruntime==1.32.0 numpy
     python3 models/generate_int8.py            # everything
-    python3 models/generate_int8.py dynamic    # only the dynamically quantized transformers
+    python3 models/generate_int8.py dynamic    # only the dynamic CNNs and transformers
 
 Per model, eight static variants: QDQ and QOperator format, per-tensor and per-channel weights,
 s8s8 (int8 activations and weights) and u8s8 (uint8 activations, int8 weights), calibrated by
-MinMax on the shipped input and 16 random inputs; plus 1l_mlp quantized dynamically
-(`quantize_dynamic`, DynamicQuantizeLinear + MatMulInteger), and nanoGPT quantized dynamically
-(`dynamic_transformers`, its outputs on the shipped input and two random token inputs). The random inputs are not stored:
+MinMax on the shipped input and 16 random inputs; plus 1l_mlp, 1l_conv and 4l_relu_conv_fc
+quantized dynamically (`quantize_dynamic`: DynamicQuantizeLinear + MatMulInteger/ConvInteger,
+at opset 13: below 11 the tool writes DynamicQuantizeLinear out), and nanoGPT quantized
+dynamically (`dynamic_transformers`, its outputs on the shipped input and two random token
+inputs). The random inputs are not stored:
 `case_input(model, i)` below is an xorshift64* sequence that the Rust tests reproduce (for a
 second graph input, `case_input(model@1, i)`), with
 values on a 2^-10 grid in [-1, 1) (exact in f32). A variant ONNX Runtime's tool cannot write is
 listed in the manifest with its error instead of files.
 
 `refused/`: tiny Q → DQ models with the quantizations zkinfer refuses by name (int4, uint4, int2,
-float8, int16, blocked scales).
+float8, int16, blocked scales), and the shared 1l_conv quantized dynamically at its opset 10.
 
 `requant.json`: ONNX Runtime's requantization alone (QLinearMatMul of random matrices, per-column
 scales, some of them powers of two so that products land on halves), as exact accumulators and
@@ -350,6 +352,13 @@ def refused_models():
         model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)])
         onnx.checker.check_model(model)
         onnx.save(model, os.path.join(OUT, "refused", name + ".onnx"))
+    # quantize_dynamic of an opset-10 model: DynamicQuantizeLinear written out (ReduceMin,
+    # ReduceMax, Div, Floor, a QuantizeLinear of a computed scale) before a ConvInteger.
+    quantize_dynamic(
+        os.path.join(ROOT, sources("1l_conv")[0]),
+        os.path.join(OUT, "refused", "dynamic_opset10.onnx"),
+        weight_type=QuantType.QInt8,
+    )
 
 
 def concat_cnn():
@@ -615,6 +624,42 @@ def embed_mlp():
         f.write("\n")
 
 
+# Models also quantized dynamically (DynamicQuantizeLinear with MatMulInteger or ConvInteger).
+DYNAMIC_MODELS = ["1l_mlp", "1l_conv", "4l_relu_conv_fc"]
+
+
+def dynamic_variant(src, dst):
+    """`quantize_dynamic` of `src` into `dst`, raised to opset 13 first where it is below 11
+    (there the tool writes DynamicQuantizeLinear out as ReduceMin/ReduceMax/Div/Floor and a
+    QuantizeLinear of a computed scale)."""
+    model = onnx.load(src)
+    opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    with tempfile.TemporaryDirectory() as tmp:
+        if opset < 11:
+            src = os.path.join(tmp, "raised.onnx")
+            onnx.save(version_converter.convert_version(model, 13), src)
+        quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
+
+
+def dynamic_cnns(manifest):
+    """Only the dynamic variants of DYNAMIC_MODELS (other than 1l_mlp, made with the rest),
+    recorded into `manifest`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in DYNAMIC_MODELS[1:]:
+            pre = os.path.join(tmp, model + ".onnx")
+            quant_pre_process(os.path.join(ROOT, sources(model)[0]), pre)
+            rel = os.path.join(model, "dynamic_u8s8.onnx")
+            dynamic_variant(pre, os.path.join(OUT, rel))
+            outputs = record(model, os.path.join(OUT, rel))
+            with open(os.path.join(OUT, model, "dynamic_u8s8.json"), "w") as f:
+                json.dump(outputs, f, separators=(",", ":"))
+            same = outputs["enable_all"] == outputs["disable_all"]
+            manifest["models"][model]["dynamic_u8s8"] = {"model": rel, "levels_agree": same}
+            print(f"{model} dynamic_u8s8: ok (levels agree: {same})")
+    if os.path.exists("sym_shape_infer_temp.onnx"):
+        os.remove("sym_shape_infer_temp.onnx")
+
+
 # Transformers quantized dynamically (`quantize_dynamic`, the usual path for them): their
 # outputs on the shipped input and DYNAMIC_CASES random token inputs, under both levels.
 DYNAMIC_TRANSFORMERS = {"nanoGPT": 65}
@@ -655,6 +700,7 @@ def main():
         path = os.path.join(OUT, "manifest.json")
         with open(path) as f:
             manifest = json.load(f)
+        dynamic_cnns(manifest)
         manifest["dynamic_transformers"] = dynamic_transformers()
         with open(path, "w") as f:
             json.dump(manifest, f, indent=1)
@@ -696,9 +742,8 @@ def main():
                 (variant, lambda dst, a=(fmt, pc, types): quantize(model, pre, *a, dst))
                 for variant, fmt, pc, types in static_variants()
             ]
-            if model == "1l_mlp":
-                jobs.append(("dynamic_u8s8", lambda dst: quantize_dynamic(
-                    pre, dst, weight_type=QuantType.QInt8)))
+            if model in DYNAMIC_MODELS:
+                jobs.append(("dynamic_u8s8", lambda dst, p=pre: dynamic_variant(p, dst)))
             for variant, make in jobs:
                 rel = os.path.join(model, variant + ".onnx")
                 dst = os.path.join(OUT, rel)

@@ -66,6 +66,10 @@ pub enum FrontendError {
         node: String,
         form: &'static str,
     },
+    /// A model quantized dynamically below opset 11, where the tool writes DynamicQuantizeLinear
+    /// out as float ops and a QuantizeLinear of a computed scale.
+    #[error("node '{node}': this model was quantized dynamically at an opset below 11, where ONNX Runtime's tool writes DynamicQuantizeLinear out as ReduceMin/ReduceMax/Div/Floor and a QuantizeLinear of a computed scale, which zkinfer does not lower: convert the float model to opset 11 or later (onnx.version_converter) before quantize_dynamic")]
+    OpsetTenDynamic { node: String },
     /// An int8 model zkinfer cannot import.
     #[error(transparent)]
     Import(#[from] int8::ImportError),

@@ -473,6 +473,16 @@ pub(crate) fn refuse_quantized(graph: &pb::GraphProto) -> Result<(), FrontendErr
     if found.iter().any(|(_, _, f)| *f == "dynamic quantization") {
         return Ok(());
     }
+    // Below opset 11 the tool writes DynamicQuantizeLinear out (ReduceMin, ReduceMax, Div,
+    // Floor, a QuantizeLinear of a computed scale).
+    if let Some(&(i, np, _)) = found
+        .iter()
+        .find(|(_, np, _)| matches!(np.op_type.as_str(), "MatMulInteger" | "ConvInteger"))
+    {
+        if graph.node.iter().any(|q| computed_scale(graph, q)) {
+            return Err(FrontendError::OpsetTenDynamic { node: name(i, np) });
+        }
+    }
     let pick = ["QOperator format", "QDQ format"]
         .iter()
         .find_map(|form| found.iter().find(|(_, _, f)| f == form));
@@ -484,6 +494,18 @@ pub(crate) fn refuse_quantized(graph: &pb::GraphProto) -> Result<(), FrontendErr
             form,
         }),
     }
+}
+
+/// Whether `np` is a QuantizeLinear whose scale is computed (neither an initializer nor a
+/// Constant node's output).
+fn computed_scale(graph: &pb::GraphProto, np: &pb::NodeProto) -> bool {
+    let Some(scale) = np.input.get(1).filter(|_| np.op_type == "QuantizeLinear") else {
+        return false;
+    };
+    let initializer = graph.initializer.iter().any(|t| &t.name == scale);
+    let constant =
+        (graph.node.iter()).any(|c| c.op_type == "Constant" && c.output.iter().any(|o| o == scale));
+    !initializer && !constant
 }
 
 /// What makes a QuantizeLinear/DequantizeLinear one zkinfer will not import even once int8

@@ -412,7 +412,7 @@ impl<'a> QuantCtx<'a> {
         node: usize,
         x: QRef,
         out: usize,
-        set: WeightSet,
+        sets: Vec<WeightSet>,
         geometry: Geometry,
     ) -> QRef {
         let name = self.model.tensors[out].name.clone();
@@ -422,7 +422,7 @@ impl<'a> QuantCtx<'a> {
             name: self.node(node).name.clone(),
             input: x.id,
             output: acc,
-            sets: vec![set],
+            sets,
             geometry,
         }));
         let r = QRef {

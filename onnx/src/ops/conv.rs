@@ -43,6 +43,31 @@ impl Conv {
     }
 }
 
+impl Conv {
+    /// The linear map's geometry for input shape `xs` and weight shape `ws`, and the groups.
+    pub(super) fn geometry(
+        &self,
+        node: &str,
+        xs: &[usize],
+        ws: &[usize],
+    ) -> Result<(Geometry, usize), FrontendError> {
+        let (out, pads) = self.dims(node, xs, ws)?;
+        let groups = usize::try_from(self.group).unwrap_or(1);
+        let geometry = Geometry::Conv2d {
+            c: xs[1],
+            h: xs[2],
+            w: xs[3],
+            kernel: [ws[2], ws[3]],
+            stride: self.window.strides,
+            pad: [pads[0], pads[1]],
+            dilation: self.window.dilations,
+            out,
+            groups,
+        };
+        Ok((geometry, groups))
+    }
+}
+
 impl OnnxOp for Conv {
     fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
         let (x, w) = (input(node, inputs, 0)?, input(node, inputs, 1)?);
@@ -93,8 +118,7 @@ impl OnnxOp for Conv {
             return Err(q.err(node, "Conv bias must be constant"));
         }
         let xs = q.shape(q.input_id(node, 0).unwrap_or(0)).to_vec();
-        let (outdims, pads) = self.dims(&q.node(node).name, &xs, &w.shape)?;
-        let g = usize::try_from(self.group).unwrap_or(1);
+        let (geometry, g) = self.geometry(&q.node(node).name, &xs, &w.shape)?;
         let (m, k) = (w.shape[0], w.shape[1] * w.shape[2] * w.shape[3]);
         let mut wr = w.data.clone();
         let mut br = q
@@ -118,17 +142,6 @@ impl OnnxOp for Conv {
                 }
             }
         }
-        let geometry = Geometry::Conv2d {
-            c: xs[1],
-            h: xs[2],
-            w: xs[3],
-            kernel: [w.shape[2], w.shape[3]],
-            stride: self.window.strides,
-            pad: [pads[0], pads[1]],
-            dilation: self.window.dilations,
-            out: outdims,
-            groups: g,
-        };
         // One weight set per channel group.
         let per = m / g;
         let sets: Vec<_> = (0..g)
@@ -145,9 +158,16 @@ impl OnnxOp for Conv {
     }
 }
 
-pub fn conv(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
-    Ok(Box::new(Conv {
-        window: Window::parse(a, true)?,
-        group: a.int("group")?.unwrap_or(1),
-    }))
+impl Conv {
+    /// A Conv's (or ConvInteger's) attributes.
+    pub(super) fn parse(a: &Attrs<'_>, _: i64) -> Result<Self, FrontendError> {
+        Ok(Conv {
+            window: Window::parse(a, true)?,
+            group: a.int("group")?.unwrap_or(1),
+        })
+    }
+}
+
+pub fn conv(a: &Attrs<'_>, opset: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    Ok(Box::new(Conv::parse(a, opset)?))
 }

@@ -20,7 +20,7 @@
 //!    (`≈ round(x / s)`), the same two steps for `z` from `lo·P` (clamped to `[0, 255]`), and
 //!    `y = clamp(Q + z, 0, 255)`;
 //! 5. `s` itself, `round(c·(hi + lo) / 2^B)` with `c = round(2^(σ-f+B) / 255)`, at the scale `σ`
-//!    calibrated for it.
+//!    calibrated for it, or `f + 6` where that is finer (it holds every range).
 //!
 //! The quotients are ONNX's up to the reciprocal's and the input's own precision (a few
 //! hundredths of a level at 16 bits): an element whose `x / s` lies that close to a half may
@@ -34,6 +34,7 @@
 //! whose exact accumulator is the int32 result; the Cast to float and the Mul by the scales that
 //! follow rescale it as any accumulator.
 
+use super::conv::Conv;
 use super::linear::batched;
 use super::{input, shape_err, OnnxOp};
 use crate::proto::Attrs;
@@ -336,18 +337,14 @@ impl Steps {
         out: usize,
         (hi, lo): (QRef, QRef),
     ) -> Result<QRef, FrontendError> {
-        let sigma = q.scale_for(out);
+        // `σ = f + 6` holds every range (`(hi + lo)·2^6 / 255 < 2^(B-2)`); a finer calibrated
+        // scale keeps more bits (a dead input calibrates `s` to ONNX Runtime's 1: not finer).
+        let sigma = q.scale_for(out).max(self.x.scale + 6);
         let c = q.fixed(
             self.node,
             1.0 / 255.0,
             sigma - self.x.scale + self.bits as i32,
         )?;
-        if c < 1 << 10 {
-            return Err(q.err(
-                self.node,
-                "the calibrated scale of the quantization step is too coarse to represent it",
-            ));
-        }
         let lin = Lin {
             qa: Coef::Const(c),
             qb: Coef::Const(c),
@@ -451,7 +448,7 @@ impl OnnxOp for MatMulInteger {
             sets: None,
         };
         let out = q.node(node).outputs[0];
-        q.integer_linear(node, a, out, set, geometry);
+        q.integer_linear(node, a, out, vec![set], geometry);
         Ok(())
     }
 
@@ -512,6 +509,81 @@ fn centred(q: &mut QuantCtx<'_>, node: usize) -> Result<QRef, FrontendError> {
         0,
         FnKind::Identity,
     ))
+}
+
+/// ConvInteger: `conv(x - x_zero_point, w - w_zero_point)` in int32 (the padding reads the
+/// zero point, i.e. centred zeros), `w_zero_point` per tensor or per output channel.
+#[derive(Debug)]
+pub struct ConvInteger {
+    conv: Conv,
+}
+
+/// `w - w_zero_point` per output channel `m` of a constant weight (`m` blocks).
+fn centred_weights(
+    node: &str,
+    w: &Tensor,
+    zero: Option<&Tensor>,
+    m: usize,
+) -> Result<Vec<f64>, FrontendError> {
+    let per = w.len() / m.max(1);
+    let z = zero_points(node, &[zero], 0, m)?;
+    Ok((w.data.iter().enumerate())
+        .map(|(e, v)| v - z[e / per.max(1)])
+        .collect())
+}
+
+impl OnnxOp for ConvInteger {
+    fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
+        let (x, w) = (input(node, inputs, 0)?, input(node, inputs, 1)?);
+        let zx = zero_points(node, inputs, 2, 1)?[0];
+        let m = w.shape.first().copied().unwrap_or(0);
+        let xc = Tensor::float(x.shape.clone(), x.data.iter().map(|v| v - zx).collect());
+        let wc = Tensor::float(
+            w.shape.clone(),
+            centred_weights(node, w, inputs.get(3).copied().flatten(), m)?,
+        );
+        let y = self.conv.eval(node, &[Some(&xc), Some(&wc)])?;
+        Ok(y.into_iter()
+            .map(|t| Tensor::int(t.shape, t.data))
+            .collect())
+    }
+
+    fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
+        let (Some(xi), Some(w)) = (q.input_id(node, 0), q.const_input(node, 1)) else {
+            return Err(q.err(node, "ConvInteger needs constant weights (input w)"));
+        };
+        if q.input_id(node, 3).is_some() && q.const_input(node, 3).is_none() {
+            return Err(q.err(node, "w_zero_point must be a constant"));
+        }
+        let name = q.node(node).name.clone();
+        let (geometry, groups) = self.conv.geometry(&name, q.shape(xi), &w.shape)?;
+        let m = w.shape[0];
+        let wc = centred_weights(&name, w, q.const_input(node, 3), m)?;
+        let x = centred(q, node)?;
+        let (per, k) = (m / groups.max(1), w.len() / m.max(1));
+        let sets = (0..groups)
+            .map(|i| WeightSet {
+                m: per,
+                k,
+                w: wc[i * per * k..(i + 1) * per * k]
+                    .iter()
+                    .map(|&v| v as i64)
+                    .collect(),
+                b: vec![0; per],
+            })
+            .collect();
+        let out = q.node(node).outputs[0];
+        q.integer_linear(node, x, out, sets, geometry);
+        Ok(())
+    }
+
+    fn reads_integers(&self) -> bool {
+        true
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
 /// DequantizeLinear in a float model (dynamic quantization's int8 embeddings): `(x - zp)·s`,
@@ -595,6 +667,12 @@ pub fn dynamic_quantize_linear(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>,
 
 pub fn matmul_integer(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
     Ok(Box::new(MatMulInteger))
+}
+
+pub fn conv_integer(a: &Attrs<'_>, opset: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    Ok(Box::new(ConvInteger {
+        conv: Conv::parse(a, opset)?,
+    }))
 }
 
 pub fn dequantize_linear(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {

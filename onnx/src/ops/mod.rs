@@ -314,6 +314,11 @@ pub static REGISTRY: &[OpSpec] = &[
         compute: true,
     },
     OpSpec {
+        name: "ConvInteger",
+        build: dynamic::conv_integer,
+        compute: true,
+    },
+    OpSpec {
         name: "DequantizeLinear",
         build: dynamic::dequantize_linear,
         compute: true,
