@@ -1571,7 +1571,8 @@ fn int8_outputs(proof: &Path, fx: &serde_json::Value) -> Vec<i64> {
 /// Imported int8 models prove ONNX Runtime's integers with the single-phase GPU layout and
 /// hashed public I/O, and with the verify-gas layout and plain public I/O: max pool, residual
 /// and constant Adds, views (residual_cnn); products of computed tensors, batched (the dot
-/// chip in single-phase circuits: token_mixer); token ids and an embedding table (embed_mlp).
+/// chip in single-phase circuits: token_mixer); token ids and an embedding table (embed_mlp);
+/// and a dynamically quantized CNN (4l_relu_conv_fc) within 1% of ONNX Runtime's outputs.
 #[test]
 fn int8_models_prove_with_the_gpu_and_verify_gas_layouts_and_every_public_io() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1581,6 +1582,35 @@ fn int8_models_prove_with_the_gpu_and_verify_gas_layouts_and_every_public_io() {
         ("embed_mlp", "qoperator_per_tensor_s8s8"),
     ] {
         int8_model_in_both_layouts(tmp.path(), model, variant);
+    }
+    // Dynamic quantization (float front end; DynamicQuantizeLinear, ConvInteger, MatMulInteger):
+    // outputs within 1% of their range of ONNX Runtime's on the shipped input.
+    let (onnx, fx, input) = int8_fixture("4l_relu_conv_fc", "dynamic_u8s8");
+    let ort: Vec<f64> = serde_json::from_value(fx["enable_all"][0].clone()).unwrap();
+    let range =
+        ort.iter().fold(0.0f64, |m, v| m.max(*v)) - ort.iter().fold(0.0f64, |m, v| m.min(*v));
+    for (optimize, io) in [("gpu-prove-time", "hashed"), ("verify-gas", "plain")] {
+        let dir = tmp.path().join(format!("dynamic.{optimize}"));
+        let args = [
+            "compile",
+            &s(&onnx),
+            "--out",
+            &s(&dir),
+            "--optimize",
+            optimize,
+        ];
+        ok(&zkinfer(&[&args[..], &["--public-io", io]].concat()));
+        let proof = tmp.path().join(format!("dynamic.{optimize}.proof.json"));
+        setup_prove_verify(&dir, &input, &proof);
+        let p: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+        let got: Vec<f64> = serde_json::from_value(p["outputs"][0].clone()).unwrap();
+        for (a, b) in got.iter().zip(&ort) {
+            assert!(
+                (a - b).abs() <= 0.01 * range,
+                "{optimize}: {got:?} vs {ort:?}"
+            );
+        }
     }
 }
 

@@ -347,7 +347,10 @@ fn imported_models_compute_onnx_runtimes_integers() {
             );
         checked += 1;
     }
-    let dynamic = variants.iter().filter(|v| v.1.starts_with("dynamic")).count();
+    let dynamic = variants
+        .iter()
+        .filter(|v| v.1.starts_with("dynamic"))
+        .count();
     assert_eq!(
         checked,
         variants.len() - dynamic - REFUSED.len(),
@@ -1235,7 +1238,13 @@ fn a_model_quantized_dynamically_below_opset_11_is_refused_with_the_way_out() {
     let err = zkinfer_onnx::compile_from(&path, None, &CompileOptions::default())
         .err()
         .unwrap();
-    assert!(matches!(err, FrontendError::OpsetTenDynamic { .. }), "{err}");
+    assert!(
+        matches!(err, FrontendError::OpsetTenDynamic { .. }),
+        "{err}"
+    );
     let msg = err.to_string();
-    assert!(msg.contains("opset 11 or later") && !msg.contains('\n'), "{msg}");
+    assert!(
+        msg.contains("opset 11 or later") && !msg.contains('\n'),
+        "{msg}"
+    );
 }
