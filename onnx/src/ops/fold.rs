@@ -72,16 +72,15 @@ impl OnnxOp for Fold {
             | Kind::Gather(_)
             | Kind::Slice(_)
             | Kind::Expand => self.lower_as_view(q, node),
-            // The same values: an int32 accumulator (MatMulInteger's) rescaled to the scale
-            // calibrated for the float, anything else as it is.
+            // An int32 accumulator (MatMulInteger's) rescaled to the scale calibrated for the
+            // float; anything else a view.
             Kind::Cast(DType::Float) => {
                 let x = q.act_input(node, 0)?;
-                let out = q.node(node).outputs[0];
                 if q.graph.tensors[x.id].kind == TensorKind::Accumulator {
+                    let out = q.node(node).outputs[0];
                     return q.finish(node, Lin::of(x), x.scale, out);
                 }
-                q.bind(out, x);
-                Ok(())
+                self.lower_as_view(q, node)
             }
             Kind::Cast(_) => Err(q.err(
                 node,
