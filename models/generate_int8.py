@@ -12,6 +12,11 @@ on the shipped input and on 100 seeded random inputs. These are the fixtures of 
     pip install onnx==1.23.2 onnxruntime==1.32.0 numpy
     python3 models/generate_int8.py            # everything
     python3 models/generate_int8.py dynamic    # only the dynamic CNNs and transformers
+    python3 models/generate_int8.py only M...  # only models M... (e.g. 1l_softmax)
+
+ONNX Runtime's uint8/int8 kernels differ between CPUs (saturating pairs without VNNI):
+regenerating everything on another machine rewrites recorded outputs the tests compare
+bit for bit; regenerate only what changed.
 
 Per model, eight static variants: QDQ and QOperator format, per-tensor and per-channel weights,
 s8s8 (int8 activations and weights) and u8s8 (uint8 activations, int8 weights), calibrated by
@@ -52,7 +57,9 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "int8")
-SHARED_MODELS = ["1l_mlp", "1l_conv", "2l_relu_sigmoid_conv", "4l_relu_conv_fc", "variable_cnn"]
+SHARED_MODELS = [
+    "1l_mlp", "1l_conv", "2l_relu_sigmoid_conv", "4l_relu_conv_fc", "variable_cnn", "1l_softmax",
+]
 # Float models of this repository whose quantized forms use more ops (MaxPool, LeakyRelu,
 # Unsqueeze): (network, input) relative to the repository root.
 REPO_MODELS = {
@@ -694,7 +701,74 @@ def dynamic_transformers():
     return entries
 
 
+def model_variants(model, tmp):
+    """Writes every variant of `model` (quantized by the tool, with ONNX Runtime's outputs);
+    returns its manifest entries."""
+    pre = os.path.join(tmp, model + ".onnx")
+    quant_pre_process(os.path.join(ROOT, sources(model)[0]), pre)
+    os.makedirs(os.path.join(OUT, model), exist_ok=True)
+    entries = {}
+    jobs = [
+        (variant, lambda dst, a=(fmt, pc, types): quantize(model, pre, *a, dst))
+        for variant, fmt, pc, types in static_variants()
+    ]
+    if model in DYNAMIC_MODELS:
+        jobs.append(("dynamic_u8s8", lambda dst, p=pre: dynamic_variant(p, dst)))
+    for variant, make in jobs:
+        rel = os.path.join(model, variant + ".onnx")
+        dst = os.path.join(OUT, rel)
+        try:
+            make(dst)
+            if os.path.exists(dst + ".opset13.onnx"):
+                os.remove(dst + ".opset13.onnx")
+            outputs = record(model, dst)
+        except Exception as e:  # the tool's own refusal, recorded
+            if os.path.exists(dst):
+                os.remove(dst)
+            entries[variant] = {"error": str(e).splitlines()[0][:200]}
+            print(f"{model} {variant}: ORT refused: {entries[variant]['error']}")
+            continue
+        same = outputs["enable_all"] == outputs["disable_all"]
+        entries[variant] = {"model": rel, "levels_agree": same}
+        if not same and "output_scale" in outputs:
+            diff = np.abs(np.asarray(outputs["enable_all"]) - outputs["disable_all"])
+            entries[variant]["levels_differ"] = {
+                "elements": int((diff > 0).sum()),
+                "of": int(diff.size),
+                "max_lsb": int(diff.max()),
+            }
+        with open(os.path.join(OUT, model, variant + ".json"), "w") as f:
+            json.dump(outputs, f, separators=(",", ":"))
+        print(f"{model} {variant}: ok (levels agree: {same})")
+    return entries
+
+
+def only(models):
+    """Regenerates `models` alone into the existing manifest (ONNX Runtime's uint8/int8
+    kernels differ between CPUs: regenerating everything elsewhere rewrites the other models'
+    recorded outputs)."""
+    path = os.path.join(OUT, "manifest.json")
+    with open(path) as f:
+        manifest = json.load(f)
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in models:
+            manifest["models"][model] = model_variants(model, tmp)
+            manifest["sources"][model] = dict(zip(["network", "input"], sources(model)))
+            manifest["case_input_check"][model] = {
+                "first_of_case_1": case_input(model, 1, 4),
+                "sum_of_case_100": sum(case_input(model, 100, 784)),
+            }
+    if os.path.exists("sym_shape_infer_temp.onnx"):
+        os.remove("sym_shape_infer_temp.onnx")
+    with open(path, "w") as f:
+        json.dump(manifest, f, indent=1)
+        f.write("\n")
+
+
 def main():
+    if sys.argv[1:2] == ["only"]:
+        only(sys.argv[2:])
+        return
     if sys.argv[1:] == ["dynamic"]:
         # Only the dynamically quantized transformers, into the existing manifest.
         path = os.path.join(OUT, "manifest.json")
@@ -734,43 +808,7 @@ def main():
     }
     with tempfile.TemporaryDirectory() as tmp:
         for model in MODELS:
-            pre = os.path.join(tmp, model + ".onnx")
-            quant_pre_process(os.path.join(ROOT, sources(model)[0]), pre)
-            os.makedirs(os.path.join(OUT, model), exist_ok=True)
-            entries = {}
-            jobs = [
-                (variant, lambda dst, a=(fmt, pc, types): quantize(model, pre, *a, dst))
-                for variant, fmt, pc, types in static_variants()
-            ]
-            if model in DYNAMIC_MODELS:
-                jobs.append(("dynamic_u8s8", lambda dst, p=pre: dynamic_variant(p, dst)))
-            for variant, make in jobs:
-                rel = os.path.join(model, variant + ".onnx")
-                dst = os.path.join(OUT, rel)
-                try:
-                    make(dst)
-                    if os.path.exists(dst + ".opset13.onnx"):
-                        os.remove(dst + ".opset13.onnx")
-                    outputs = record(model, dst)
-                except Exception as e:  # the tool's own refusal, recorded
-                    if os.path.exists(dst):
-                        os.remove(dst)
-                    entries[variant] = {"error": str(e).splitlines()[0][:200]}
-                    print(f"{model} {variant}: ORT refused: {entries[variant]['error']}")
-                    continue
-                same = outputs["enable_all"] == outputs["disable_all"]
-                entries[variant] = {"model": rel, "levels_agree": same}
-                if not same and "output_scale" in outputs:
-                    diff = np.abs(np.asarray(outputs["enable_all"]) - outputs["disable_all"])
-                    entries[variant]["levels_differ"] = {
-                        "elements": int((diff > 0).sum()),
-                        "of": int(diff.size),
-                        "max_lsb": int(diff.max()),
-                    }
-                with open(os.path.join(OUT, model, variant + ".json"), "w") as f:
-                    json.dump(outputs, f, separators=(",", ":"))
-                print(f"{model} {variant}: ok (levels agree: {same})")
-            manifest["models"][model] = entries
+            manifest["models"][model] = model_variants(model, tmp)
     manifest["dynamic_transformers"] = dynamic_transformers()
     # quant_pre_process leaves its symbolic shape inference's file in the working directory.
     if os.path.exists("sym_shape_infer_temp.onnx"):

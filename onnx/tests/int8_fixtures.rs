@@ -258,6 +258,10 @@ const REFUSED: &[(&str, &str, &str)] = &[
 
 /// The variants imported today: every static one but `REFUSED` (dynamic quantization is not
 /// imported yet).
+/// Models with an op ONNX Runtime computes in f32 from data-dependent sums (a softmax): proven
+/// within one level of its integers, not bit for bit.
+const WITHIN_ONE_LEVEL: &[&str] = &["1l_softmax"];
+
 fn imported(model: &str, variant: &str) -> bool {
     !variant.starts_with("dynamic") && !REFUSED.iter().any(|r| (r.0, r.1) == (model, variant))
 }
@@ -328,6 +332,15 @@ fn imported_models_compute_onnx_runtimes_integers() {
             differ_enable += usize::from(got != &want("enable_all"));
             differ_disable += usize::from(got != &want("disable_all"));
         }
+        eprintln!(
+            "{model} {variant}: bits {}, cases differing from ORT_ENABLE_ALL {differ_enable}, from ORT_DISABLE_ALL {differ_disable}",
+            g.bits
+        );
+        checked += 1;
+        // A softmax is within one level (`softmax_is_within_one_level_of_onnx_runtime`).
+        if WITHIN_ONE_LEVEL.contains(&model) {
+            continue;
+        }
         // The reference semantics, bit for bit (ORT's QOperator u8s8 kernels saturate at
         // both levels: no exact reference was recorded for those).
         let u8_kernels = variant.starts_with("qoperator") && variant.ends_with("u8s8");
@@ -341,11 +354,6 @@ fn imported_models_compute_onnx_runtimes_integers() {
         {
             assert_eq!(differ_enable, 0, "{model} {variant}: ORT_ENABLE_ALL");
         }
-        eprintln!(
-                "{model} {variant}: bits {}, cases differing from ORT_ENABLE_ALL {differ_enable}, from ORT_DISABLE_ALL {differ_disable}",
-                g.bits
-            );
-        checked += 1;
     }
     let dynamic = variants
         .iter()
@@ -1247,4 +1255,63 @@ fn a_model_quantized_dynamically_below_opset_11_is_refused_with_the_way_out() {
         msg.contains("opset 11 or later") && !msg.contains('\n'),
         "{msg}"
     );
+}
+
+/// An imported softmax (DequantizeLinear → Softmax → QuantizeLinear and com.microsoft
+/// QLinearSoftmax; `int8/graph/softmax.rs`): on the shipped input and every random case, each
+/// output is at most one level from ONNX Runtime's at both levels (which differ from each
+/// other by one level in the QDQ forms), and equal to `ORT_DISABLE_ALL`'s in at least 95% of
+/// the elements.
+#[test]
+fn softmax_is_within_one_level_of_onnx_runtime() {
+    let cases = manifest()["random_cases"].as_u64().unwrap() as usize;
+    let mut seen = 0;
+    for (model, variant, path) in written_variants() {
+        if !WITHIN_ONE_LEVEL.contains(&model.as_str()) || !imported(&model, &variant) {
+            continue;
+        }
+        let proto = ModelProto::decode(std::fs::read(&path).unwrap().as_slice()).unwrap();
+        let opset = (proto.opset_import.iter())
+            .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+            .unwrap()
+            .version;
+        let g = import(proto.graph.as_ref().unwrap(), opset).unwrap().graph;
+        let fx = json(root().join(format!("models/int8/{model}/{variant}.json")));
+        let input = &g.tensors[g.inputs[0]];
+        let a = input.affine.unwrap();
+        let (mut elements, mut equal) = (0, [0usize; 2]);
+        for i in 0..=cases {
+            let x = match i {
+                0 => shipped_input(&model),
+                _ => case_input(&model, i, input.len()),
+            };
+            let q = vec![x
+                .iter()
+                .map(|&v| i128::from(a.quantize(v as f32)))
+                .collect()];
+            let vals = g.eval(&q).unwrap();
+            let got = &vals[g.outputs[0]];
+            for (l, level) in ["disable_all", "enable_all"].iter().enumerate() {
+                let want: Vec<i128> = serde_json::from_value(fx[level][i].clone()).unwrap();
+                for (a, b) in got.iter().zip(&want) {
+                    assert!(
+                        (a - b).abs() <= 1,
+                        "{model} {variant} #{i} {level}: {a} vs {b}"
+                    );
+                    equal[l] += usize::from(a == b);
+                }
+            }
+            elements += got.len();
+        }
+        assert!(
+            equal[0] * 20 >= elements * 19,
+            "{variant}: {equal:?} of {elements}"
+        );
+        println!(
+            "{model} {variant}: equal to ORT_DISABLE_ALL {} and ORT_ENABLE_ALL {} of {elements}",
+            equal[0], equal[1]
+        );
+        seen += 1;
+    }
+    assert_eq!(seen, 8);
 }

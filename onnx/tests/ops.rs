@@ -505,3 +505,24 @@ fn dynamic_quantization_witness_is_unique() {
         other_maximum,
     );
 }
+
+/// An imported int8 softmax's witness is unique (`onnx/src/int8/graph/softmax.rs`): its row
+/// maximum, exponentials, reciprocal, probabilities and outputs cannot move, nor can another
+/// element stand for the maximum.
+#[test]
+fn int8_softmax_witness_is_unique() {
+    let other_maximum = |m: &CompiledModel, honest: &[Vec<i128>]| {
+        let x = m.graph.inputs[0];
+        let mx = tensor(m, "(max)");
+        let other = honest[x].iter().copied().find(|&v| v != honest[mx][0]);
+        let mut vals = honest.to_vec();
+        vals[mx][0] = other.unwrap();
+        vec![vals]
+    };
+    assert_unique_witness(
+        &models().join("int8/1l_softmax/qdq_per_tensor_u8s8.onnx"),
+        &models().join("../../shared/models/1l_softmax/input.json"),
+        &["(max)", "(exp)", "(1/sum)", "(p)"],
+        other_maximum,
+    );
+}

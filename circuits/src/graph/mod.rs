@@ -35,7 +35,7 @@ pub use linear::{Geometry, LinearGroup, LinearOp, WeightSet, PAD};
 pub use matmul::MatMulOp;
 pub use maxpool::MaxOp;
 pub use requant_op::{RequantOp, MAX_PREMUL_BITS};
-pub use tables::{det_sigmoid, det_tanh, FnKind, ImageError, Knot};
+pub use tables::{det_exp, det_sigmoid, det_tanh, FnKind, ImageError, Knot};
 pub use view::ViewOp;
 
 use serde::{Deserialize, Serialize};

@@ -433,7 +433,7 @@ const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
 
 /// `exp(x)` using only basic IEEE operations: Cody–Waite range reduction and a Taylor series.
 /// Accurate to a few ulps, and identical on every conforming platform.
-pub(crate) fn det_exp(x: f64) -> f64 {
+pub fn det_exp(x: f64) -> f64 {
     let x = x.clamp(-700.0, 700.0);
     // 1 / ln 2 (the same double as 1.442_695_040_888_963_4).
     let n = (x * std::f64::consts::LOG2_E).round();

@@ -15,6 +15,7 @@ mod linear_ops;
 mod moves;
 mod pools;
 mod products;
+mod softmax;
 mod sums;
 mod tables;
 
@@ -26,6 +27,7 @@ use islands::Island;
 use linear_ops::Pending;
 use moves::PendingConcat;
 use pools::PendingAverage;
+use softmax::PendingSoftmax;
 use std::collections::HashMap;
 use sums::{Binary, PendingBinary, Summand};
 use tract_onnx::pb;
@@ -114,6 +116,8 @@ enum Val {
     PendingAverage(Box<PendingAverage>),
     /// Elementwise float ops of one DequantizeLinear, waiting for their QuantizeLinear.
     Island(Box<Island>),
+    /// A Softmax of a DequantizeLinear, waiting for its QuantizeLinear.
+    PendingSoftmax(Box<PendingSoftmax>),
 }
 
 struct Importer {
@@ -341,12 +345,17 @@ impl Importer {
             ("", "GlobalAveragePool") => {
                 Val::PendingGlobalAverage(self.dq_act(np, 0, name)?, name.to_string())
             }
+            ("", "Softmax") => {
+                let x = self.dq_act(np, 0, name)?;
+                Val::PendingSoftmax(Box::new(self.pending_softmax(np, name, x, self.opset)?))
+            }
+            ("com.microsoft", "QLinearSoftmax") => self.qlinear_softmax(np, name)?,
             ("com.microsoft", "QLinearLeakyRelu") => {
                 self.qlinear_unary(np, name, Unary::leaky_relu(np, name)?)?
             }
             (d, op) => {
                 return Err(ImportError::at(name, format!(
-                    "'{op}'{} is not imported from quantized models yet (imported: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, com.microsoft QGemm, QLinearSigmoid, QLinearLeakyRelu, QLinearConcat, QLinearAdd, QLinearMul, QLinearAveragePool and QLinearGlobalAveragePool; Conv, Gemm, MatMul, Add, Mul, AveragePool, GlobalAveragePool, Relu, Clip, Sigmoid, LeakyRelu between DequantizeLinear and QuantizeLinear; MaxPool; {})",
+                    "'{op}'{} is not imported from quantized models yet (imported: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, com.microsoft QGemm, QLinearSigmoid, QLinearLeakyRelu, QLinearConcat, QLinearAdd, QLinearMul, QLinearAveragePool, QLinearGlobalAveragePool and QLinearSoftmax; Conv, Gemm, MatMul, Add, Mul, AveragePool, GlobalAveragePool, Relu, Clip, Sigmoid, LeakyRelu, Softmax between DequantizeLinear and QuantizeLinear; MaxPool; {})",
                     if d.is_empty() { String::new() } else { format!(" (domain '{d}')") },
                     views::VIEW_OPS.join(", "),
                 )))
@@ -578,7 +587,8 @@ impl Importer {
                 .map(Val::Q)
             }
             Val::PendingUnary(ref a, f) => self.table(name, a, (f, &y), &output(np, name)?).map(Val::Q),
-            _ => Err(ImportError::at(name, "QuantizeLinear of a float op other than Conv, Gemm, MatMul, Add, Mul, AveragePool, GlobalAveragePool, Relu, Clip, Sigmoid, LeakyRelu or a view is not imported yet")),
+            Val::PendingSoftmax(ref p) => self.softmax(p, &y, &output(np, name)?).map(Val::Q),
+            _ => Err(ImportError::at(name, "QuantizeLinear of a float op other than Conv, Gemm, MatMul, Add, Mul, AveragePool, GlobalAveragePool, Relu, Clip, Sigmoid, LeakyRelu, Softmax or a view is not imported yet")),
         };
         self.vals.insert(x, v);
         result
