@@ -526,3 +526,22 @@ fn int8_softmax_witness_is_unique() {
         other_maximum,
     );
 }
+
+/// Without a calibration input a float model is calibrated on seeded inputs (the same graph
+/// every time); an integer input that indexes no constant table has no range to draw from,
+/// and is refused with one line.
+#[test]
+fn float_models_compile_on_seeded_inputs_unless_an_integer_input_has_no_table() {
+    let tiny = models().join("tiny_cnn/network.onnx");
+    let compile = |p: &Path| zkinfer_onnx::compile_from(p, None, &CompileOptions::default());
+    let (a, b) = (compile(&tiny).unwrap(), compile(&tiny).unwrap());
+    assert!(a.accuracy.is_some());
+    assert_eq!(a.model.digest, b.model.digest);
+    let gather = models().join("conformance/test_gather_0/model.onnx");
+    let err = compile(&gather).err().unwrap();
+    assert!(
+        matches!(err, zkinfer_onnx::FrontendError::NeedsCalibration { .. }),
+        "{err}"
+    );
+    assert!(!err.to_string().contains('\n'));
+}
