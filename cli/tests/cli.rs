@@ -1586,42 +1586,35 @@ fn int8_models_prove_with_the_gpu_and_verify_gas_layouts_and_every_public_io() {
     // Dynamic quantization (float front end; DynamicQuantizeLinear, ConvInteger, MatMulInteger):
     // outputs within 1% of their range of ONNX Runtime's on the shipped input.
     let (onnx, fx, input) = int8_fixture("4l_relu_conv_fc", "dynamic_u8s8");
+    in_both_layouts(tmp.path(), (&onnx, &input), "dynamic", |proof| {
+        assert_near_onnx_runtime(proof, &fx)
+    });
+}
+
+/// Float outputs of a proof within 1% of their range of ONNX Runtime's (`ORT_ENABLE_ALL`,
+/// shipped input) in a fixture.
+fn assert_near_onnx_runtime(proof: &Path, fx: &serde_json::Value) {
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(proof).unwrap()).unwrap();
+    let got: Vec<f64> = serde_json::from_value(p["outputs"][0].clone()).unwrap();
     let ort: Vec<f64> = serde_json::from_value(fx["enable_all"][0].clone()).unwrap();
-    let range =
-        ort.iter().fold(0.0f64, |m, v| m.max(*v)) - ort.iter().fold(0.0f64, |m, v| m.min(*v));
-    for (optimize, io) in [("gpu-prove-time", "hashed"), ("verify-gas", "plain")] {
-        let dir = tmp.path().join(format!("dynamic.{optimize}"));
-        let args = [
-            "compile",
-            &s(&onnx),
-            "--out",
-            &s(&dir),
-            "--optimize",
-            optimize,
-        ];
-        ok(&zkinfer(&[&args[..], &["--public-io", io]].concat()));
-        let proof = tmp.path().join(format!("dynamic.{optimize}.proof.json"));
-        setup_prove_verify(&dir, &input, &proof);
-        let p: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
-        let got: Vec<f64> = serde_json::from_value(p["outputs"][0].clone()).unwrap();
-        for (a, b) in got.iter().zip(&ort) {
-            assert!(
-                (a - b).abs() <= 0.01 * range,
-                "{optimize}: {got:?} vs {ort:?}"
-            );
-        }
+    let range = output_range_of(&ort);
+    for (a, b) in got.iter().zip(&ort) {
+        assert!(
+            (a - b).abs() <= 0.01 * range,
+            "{got:?} vs ONNX Runtime's {ort:?}"
+        );
     }
 }
 
-fn int8_model_in_both_layouts(tmp: &std::path::Path, model: &str, variant: &str) {
-    let (onnx, fx, input) = int8_fixture(model, variant);
-    let want = int8_expected(&fx);
+/// Compiles `onnx` with the single-phase GPU layout and hashed public I/O, and with the
+/// verify-gas layout and plain public I/O, proves `input` with each, and checks each proof.
+fn in_both_layouts(tmp: &Path, (onnx, input): (&Path, &Path), name: &str, check: impl Fn(&Path)) {
     for (optimize, io) in [("gpu-prove-time", "hashed"), ("verify-gas", "plain")] {
-        let dir = tmp.join(format!("{model}.{optimize}"));
+        let dir = tmp.join(format!("{name}.{optimize}"));
         let out = ok(&zkinfer(&[
             "compile",
-            &s(&onnx),
+            &s(onnx),
             "--out",
             &s(&dir),
             "--optimize",
@@ -1630,10 +1623,18 @@ fn int8_model_in_both_layouts(tmp: &std::path::Path, model: &str, variant: &str)
             io,
         ]));
         assert!(out.contains(io), "{out}");
-        let proof = tmp.join(format!("{model}.{optimize}.proof.json"));
-        setup_prove_verify(&dir, &input, &proof);
-        assert_eq!(int8_outputs(&proof, &fx), want, "{model} {optimize} {io}");
+        let proof = tmp.join(format!("{name}.{optimize}.proof.json"));
+        setup_prove_verify(&dir, input, &proof);
+        check(&proof);
     }
+}
+
+fn int8_model_in_both_layouts(tmp: &Path, model: &str, variant: &str) {
+    let (onnx, fx, input) = int8_fixture(model, variant);
+    let want = int8_expected(&fx);
+    in_both_layouts(tmp, (&onnx, &input), model, |proof| {
+        assert_eq!(int8_outputs(proof, &fx), want, "{model} {variant}");
+    });
 }
 
 #[test]
@@ -1728,16 +1729,5 @@ fn int8_models_compile_without_calibration_and_prove_onnx_runtimes_integers() {
     assert!(note.contains("without --calibration"), "{note}");
     let proof = tmp.path().join("dynamic.proof.json");
     setup_prove_verify(&dir, &input, &proof);
-    let p: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
-    let got: Vec<f64> = serde_json::from_value(p["outputs"][0].clone()).unwrap();
-    let ort: Vec<f64> = serde_json::from_value(fx["enable_all"][0].clone()).unwrap();
-    let range =
-        ort.iter().fold(0.0f64, |m, v| m.max(*v)) - ort.iter().fold(0.0f64, |m, v| m.min(*v));
-    for (a, b) in got.iter().zip(&ort) {
-        assert!(
-            (a - b).abs() <= 0.01 * range,
-            "{got:?} vs ONNX Runtime's {ort:?}"
-        );
-    }
+    assert_near_onnx_runtime(&proof, &fx);
 }

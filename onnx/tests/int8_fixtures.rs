@@ -1116,18 +1116,7 @@ fn dynamic_quantization_follows_onnx_runtime_within_its_precision() {
     let cols = om.tensors[onnx("dense.weight_Transposed_quantized")].shape[1];
     let (mut elements, mut off_by_one, mut worst, mut saturated) = (0, 0, 0.0f64, Vec::new());
     for i in 0..=cases {
-        let x = match i {
-            0 => shipped_input(model),
-            _ => case_input(model, i, g.tensors[g.inputs[0]].len()),
-        };
-        let data = InputData {
-            source: format!("case {i}"),
-            values: vec![x],
-        };
-        let vals = g.eval(&data.quantize(&io).unwrap()).unwrap();
-        let o = g.outputs[0];
-        let ours: Vec<f64> = vals[o].iter().map(|&v| g.dequantize(o, v)).collect();
-        let float = om.run(&om.input_tensors(&data).unwrap()).unwrap();
+        let Case { vals, ours, float } = run_case((g, &io), &om, model, i);
         let defined = &float[om.outputs[0]].as_ref().unwrap().data;
         let err = error(&ours, defined);
         assert!(
@@ -1168,6 +1157,40 @@ fn dynamic_quantization_follows_onnx_runtime_within_its_precision() {
     );
 }
 
+/// A float (dynamic) model's case `i` run by the quantized graph and the float interpreter.
+struct Case {
+    /// Every tensor of the quantized graph.
+    vals: Vec<Vec<i128>>,
+    /// Its output, dequantized.
+    ours: Vec<f64>,
+    /// Every ONNX tensor of the float interpreter.
+    float: Vec<Option<zkinfer_onnx::Tensor>>,
+}
+
+fn run_case(
+    (g, io): (
+        &zkinfer_circuits::graph::QuantizedGraph,
+        &zkinfer_circuits::compiled::IoSpec,
+    ),
+    om: &OnnxModel,
+    model: &str,
+    i: usize,
+) -> Case {
+    let x = match i {
+        0 => shipped_input(model),
+        _ => case_input(model, i, g.tensors[g.inputs[0]].len()),
+    };
+    let data = InputData {
+        source: format!("case {i}"),
+        values: vec![x],
+    };
+    let vals = g.eval(&data.quantize(io).unwrap()).unwrap();
+    let o = g.outputs[0];
+    let ours = vals[o].iter().map(|&v| g.dequantize(o, v)).collect();
+    let float = om.run(&om.input_tensors(&data).unwrap()).unwrap();
+    Case { vals, ours, float }
+}
+
 /// Whether ONNX Runtime's u8×s8 kernel (AVX2 without VNNI) saturates on `y` times the
 /// `k × cols` weights `w`: it adds the products of consecutive pairs along `k` in int16.
 fn saturates(y: &[f64], w: &[f64], cols: usize) -> bool {
@@ -1205,18 +1228,7 @@ fn dynamic_variants_compile_without_calibration_and_follow_onnx() {
         let range = output_range_of(&all);
         let (mut worst, mut off) = (0.0f64, 0);
         for i in 0..=cases {
-            let x = match i {
-                0 => shipped_input(model),
-                _ => case_input(model, i, g.tensors[g.inputs[0]].len()),
-            };
-            let data = InputData {
-                source: format!("case {i}"),
-                values: vec![x],
-            };
-            let vals = g.eval(&data.quantize(&io).unwrap()).unwrap();
-            let o = g.outputs[0];
-            let ours: Vec<f64> = vals[o].iter().map(|&v| g.dequantize(o, v)).collect();
-            let float = om.run(&om.input_tensors(&data).unwrap()).unwrap();
+            let Case { ours, float, .. } = run_case((g, &io), &om, model, i);
             let defined = &float[om.outputs[0]].as_ref().unwrap().data;
             let err = (ours.iter().zip(defined))
                 .map(|(a, b)| (a - b).abs())
@@ -1314,4 +1326,60 @@ fn softmax_is_within_one_level_of_onnx_runtime() {
         seen += 1;
     }
     assert_eq!(seen, 8);
+}
+
+/// nanoGPT quantized dynamically (`dynamic_transformers` in the generator), compiled with no
+/// calibration input: on its shipped input and two random token inputs the quantized graph's
+/// logits (what the circuit proves) are within 1% of their range of ONNX Runtime's, and agree
+/// on the argmax at most positions. Slow (a transformer compiled and evaluated):
+/// `cargo test --release -p zkinfer-onnx --test int8_fixtures -- --ignored dynamic_nanogpt`.
+#[test]
+#[ignore]
+fn dynamic_nanogpt_follows_onnx_runtime() {
+    let entry = &manifest()["dynamic_transformers"]["nanoGPT"];
+    let path = root()
+        .join("models/int8")
+        .join(entry["model"].as_str().unwrap());
+    let vocab = entry["vocab"].as_f64().unwrap();
+    let c = zkinfer_onnx::compile_from(&path, None, &CompileOptions::default()).unwrap();
+    let (g, io) = (&c.model.graph, c.model.io());
+    let fx = json(root().join("models/int8/nanoGPT/dynamic_u8s8.json"));
+    for i in 0..=entry["cases"].as_u64().unwrap() as usize {
+        let ids: Vec<f64> = match i {
+            0 => serde_json::from_value(
+                json(root().join("../shared/models/nanoGPT/input.json"))["input_data"][0].clone(),
+            )
+            .unwrap(),
+            _ => case_input("nanoGPT", i, 64)
+                .iter()
+                .map(|x| ((x + 1.0) / 2.0 * vocab).floor())
+                .collect(),
+        };
+        let data = InputData {
+            source: format!("case {i}"),
+            values: vec![ids],
+        };
+        let vals = g.eval(&data.quantize(&io).unwrap()).unwrap();
+        let o = g.outputs[0];
+        let ours: Vec<f64> = vals[o].iter().map(|&v| g.dequantize(o, v)).collect();
+        let ort: Vec<f64> = serde_json::from_value(fx["enable_all"][i].clone()).unwrap();
+        let range = output_range_of(&ort);
+        let err = (ours.iter().zip(&ort))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        let argmax = |v: &[f64]| -> Vec<usize> {
+            (v.chunks(65))
+                .map(|r| (0..r.len()).fold(0, |b, j| if r[j] > r[b] { j } else { b }))
+                .collect()
+        };
+        let same = (argmax(&ours).iter().zip(argmax(&ort)))
+            .filter(|(a, b)| **a == *b)
+            .count();
+        println!(
+            "case {i}: {:.3}% of the range, argmax equal at {same} of 64",
+            100.0 * err / range
+        );
+        assert!(err <= 0.01 * range, "case {i}: {err} of {range}");
+        assert!(same >= 60, "case {i}: argmax equal at {same} of 64");
+    }
 }

@@ -185,23 +185,11 @@ fn softmax_coerced_to_2d_and_clip_with_min_above_max() {
 /// reciprocal, output) by one, or taking another element as the maximum, breaks the circuit.
 #[test]
 fn softmax_witness_is_unique() {
-    let other_maximum = |m: &CompiledModel, honest: &[Vec<i128>]| {
-        let x = m.graph.inputs[0];
-        let mx = tensor(m, "(max)");
-        let other = honest[x]
-            .iter()
-            .copied()
-            .find(|&v| v != honest[mx][0])
-            .unwrap();
-        let mut vals = honest.to_vec();
-        vals[mx][0] = other;
-        vec![vals]
-    };
     assert_unique_witness(
         &models().join("ops/softmax_opset11.onnx"),
         &models().join("ops/softmax_opset11.json"),
         &["(max)", "(exp)", "(sum)", "(1/sum)"],
-        other_maximum,
+        |m, honest| another_maximum(m, honest, m.graph.inputs[0]),
     );
 }
 
@@ -211,6 +199,16 @@ fn layer_normalization_over_two_axes_and_after_a_gemm() {
         &models().join("ops/layernorm.onnx"),
         &models().join("ops/layernorm.json"),
     );
+}
+
+/// The honest witness with the first "(max)" tensor's first value replaced by another element
+/// of `x` (the tensor it is the maximum of).
+fn another_maximum(m: &CompiledModel, honest: &[Vec<i128>], x: usize) -> Vec<Vec<Vec<i128>>> {
+    let mx = tensor(m, "(max)");
+    let other = honest[x].iter().copied().find(|&v| v != honest[mx][0]);
+    let mut vals = honest.to_vec();
+    vals[mx][0] = other.unwrap();
+    vec![vals]
 }
 
 /// The first tensor whose name ends with `suffix`.
@@ -474,14 +472,6 @@ fn infinite_constant_outside_a_softmax_mask_refused() {
 /// another element stand for the maximum.
 #[test]
 fn dynamic_quantization_witness_is_unique() {
-    let other_maximum = |m: &CompiledModel, honest: &[Vec<i128>]| {
-        let x = tensor(m, "input (range-checked)");
-        let mx = tensor(m, "(max)");
-        let other = honest[x].iter().copied().find(|&v| v != honest[mx][0]);
-        let mut vals = honest.to_vec();
-        vals[mx][0] = other.unwrap();
-        vec![vals]
-    };
     assert_unique_witness(
         &models().join("int8/1l_mlp/dynamic_u8s8.onnx"),
         &models().join("../../shared/models/1l_mlp/input.json"),
@@ -502,7 +492,7 @@ fn dynamic_quantization_witness_is_unique() {
             "(scale)",
             "(y) - zero point",
         ],
-        other_maximum,
+        |m, honest| another_maximum(m, honest, tensor(m, "input (range-checked)")),
     );
 }
 
@@ -511,19 +501,11 @@ fn dynamic_quantization_witness_is_unique() {
 /// element stand for the maximum.
 #[test]
 fn int8_softmax_witness_is_unique() {
-    let other_maximum = |m: &CompiledModel, honest: &[Vec<i128>]| {
-        let x = m.graph.inputs[0];
-        let mx = tensor(m, "(max)");
-        let other = honest[x].iter().copied().find(|&v| v != honest[mx][0]);
-        let mut vals = honest.to_vec();
-        vals[mx][0] = other.unwrap();
-        vec![vals]
-    };
     assert_unique_witness(
         &models().join("int8/1l_softmax/qdq_per_tensor_u8s8.onnx"),
         &models().join("../../shared/models/1l_softmax/input.json"),
         &["(max)", "(exp)", "(1/sum)", "(p)"],
-        other_maximum,
+        |m, honest| another_maximum(m, honest, m.graph.inputs[0]),
     );
 }
 

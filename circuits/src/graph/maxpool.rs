@@ -30,6 +30,25 @@ pub struct MaxOp {
 }
 
 impl MaxOp {
+    /// The maximum of each row of the `rows × n` tensor `input`, into `output` (`rows`).
+    pub fn row_maxima(
+        name: &str,
+        (input, output): (TensorId, TensorId),
+        (rows, n): (usize, usize),
+    ) -> Self {
+        MaxOp {
+            name: name.to_string(),
+            input,
+            output,
+            chw: [1, rows, n],
+            kernel: [1, n],
+            stride: [1, n],
+            pad: [0, 0],
+            dilation: [1, 1],
+            out: [rows, 1],
+        }
+    }
+
     /// Number of outputs.
     pub fn outputs(&self) -> usize {
         self.chw[0] * self.out[0] * self.out[1]

@@ -202,17 +202,11 @@ impl Steps {
         let n = q.graph.tensors[t.id].len();
         let name = format!("{} ({what})", self.name);
         let id = q.new_tensor(&name, Vec::new(), t.scale, TensorKind::Activation);
-        q.push(QOp::MaxPool(MaxOp {
-            name: self.op.clone(),
-            input: t.id,
-            output: id,
-            chw: [1, 1, n],
-            kernel: [1, n],
-            stride: [1, n],
-            pad: [0, 0],
-            dilation: [1, 1],
-            out: [1, 1],
-        }));
+        q.push(QOp::MaxPool(MaxOp::row_maxima(
+            &self.op,
+            (t.id, id),
+            (1, n),
+        )));
         QRef { id, scale: t.scale }
     }
 

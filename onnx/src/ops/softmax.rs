@@ -310,17 +310,7 @@ fn row_max(
         x.scale,
         TensorKind::Activation,
     );
-    q.push(QOp::MaxPool(MaxOp {
-        name: op.to_string(),
-        input: x.id,
-        output: m,
-        chw: [1, rows, n],
-        kernel: [1, n],
-        stride: [1, n],
-        pad: [0, 0],
-        dilation: [1, 1],
-        out: [rows, 1],
-    }));
+    q.push(QOp::MaxPool(MaxOp::row_maxima(op, (x.id, m), (rows, n))));
     m
 }
 

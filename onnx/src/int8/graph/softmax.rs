@@ -116,17 +116,11 @@ impl Importer {
             TensorKind::Activation,
             None,
         )?;
-        self.g.ops.push(QOp::MaxPool(MaxOp {
-            name: name.to_string(),
-            input: x.id,
-            output: max,
-            chw: [1, rows, n],
-            kernel: [1, n],
-            stride: [1, n],
-            pad: [0, 0],
-            dilation: [1, 1],
-            out: [rows, 1],
-        }));
+        self.g.ops.push(QOp::MaxPool(MaxOp::row_maxima(
+            name,
+            (x.id, max),
+            (rows, n),
+        )));
         // 2. The exponentials of the differences.
         let (lo, hi) = ax.range();
         let scale = f64::from(ax.scale());
