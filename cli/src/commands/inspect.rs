@@ -26,8 +26,8 @@ pub struct Inspect {
     /// Stage to show.
     #[arg(long, value_enum, default_value_t = Stage::Plan)]
     pub stage: Stage,
-    /// Calibration input, needed for the quantized and plan stages of a float ONNX file (an
-    /// already quantized one needs none).
+    /// Calibration input for the quantized and plan stages of a float ONNX file (without it,
+    /// eight seeded random inputs, as `compile`; a statically quantized one needs none).
     #[arg(long)]
     pub calibration: Option<PathBuf>,
 }
