@@ -442,9 +442,11 @@ fn resolve_nodes(
     Ok(nodes)
 }
 
-/// Refuses a model quantized by ONNX Runtime's tool, naming its form: dynamic when it
-/// quantizes at run time (DynamicQuantizeLinear, with MatMulInteger), else QOperator when it has
-/// an integer operator (such models also hold QuantizeLinear), else QDQ.
+/// Refuses a model quantized statically by ONNX Runtime's tool (the float front end's steps
+/// do not read it; `compile` imports it), naming its form: QOperator when it has an integer
+/// operator (such models also hold QuantizeLinear), else QDQ. A dynamically quantized model
+/// (DynamicQuantizeLinear) passes: the float front end lowers it; one quantized dynamically
+/// below opset 11 is refused with the way out.
 pub(crate) fn refuse_quantized(graph: &pb::GraphProto) -> Result<(), FrontendError> {
     let found: Vec<(usize, &pb::NodeProto, &'static str)> = graph
         .node

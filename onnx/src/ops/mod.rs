@@ -330,8 +330,8 @@ pub fn lookup(op_type: &str) -> Option<&'static OpSpec> {
     REGISTRY.iter().find(|s| s.name == op_type)
 }
 
-/// The form of quantization an op of ONNX Runtime's quantization tool belongs to, for the
-/// error that refuses already-quantized models (int8 import is not supported yet).
+/// The form of quantization an op of ONNX Runtime's quantization tool belongs to: it routes a
+/// model to the int8 importer (QDQ, QOperator) or keeps it in this front end (dynamic).
 pub fn quantized_form(op_type: &str) -> Option<&'static str> {
     match op_type {
         "QuantizeLinear" | "DequantizeLinear" => Some("QDQ format"),
