@@ -281,11 +281,7 @@ impl<'a> QuantCtx<'a> {
 
     /// Table index of a function (deduplicated).
     pub fn function(&mut self, f: FnKind) -> u32 {
-        if let Some(i) = self.graph.functions.iter().position(|g| *g == f) {
-            return i as u32;
-        }
-        self.graph.functions.push(f);
-        (self.graph.functions.len() - 1) as u32
+        self.graph.function_index(f)
     }
 
     /// The table function of activation node `node` at input scale `in_scale`, and its output

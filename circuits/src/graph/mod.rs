@@ -510,6 +510,18 @@ impl QuantizedGraph {
         }
     }
 
+    /// The index of function `f` in [`Self::functions`], added if it is not there yet.
+    pub fn function_index(&mut self, f: FnKind) -> u32 {
+        let i = match self.functions.iter().position(|g| *g == f) {
+            Some(i) => i,
+            None => {
+                self.functions.push(f);
+                self.functions.len() - 1
+            }
+        };
+        u32::try_from(i).unwrap_or(u32::MAX)
+    }
+
     /// This graph with every function but the identity interpolated between knots `2^limb`
     /// apart (`None` when one cannot be: a tabulated function, or `limb` outside `1..bits`).
     /// Its outputs differ from this graph's by the interpolation error.

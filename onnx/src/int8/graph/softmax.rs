@@ -127,7 +127,7 @@ impl Importer {
         let values = (lo - hi..=0)
             .map(|d| (det_exp(scale * d as f64) * f64::from(1u32 << E)).round() as i64)
             .collect();
-        let exp = self.function(FnKind::Tabulated {
+        let exp = self.g.function_index(FnKind::Tabulated {
             lo: lo - hi,
             values,
         });
@@ -154,7 +154,7 @@ impl Importer {
         self.g
             .ops
             .push(QOp::Linear(LinearOp::row_sums(name, (e, sum), (rows, n))));
-        let recip = self.function(FnKind::Recip {
+        let recip = self.g.function_index(FnKind::Recip {
             in_scale: (E - t) as i32,
             out_scale: E as i32,
             exact: true,
@@ -188,14 +188,5 @@ impl Importer {
         let m = 1.0 / (ay.scale() * (1u32 << E) as f32);
         let rule = channel_rule(name, m, (ay.zero_point(), ay.range()), 1 << E)?;
         self.requantize_all(name, (prob, x.shape.clone(), vec![0; len]), rule, y, out)
-    }
-
-    /// Table index of a function.
-    fn function(&mut self, f: FnKind) -> u32 {
-        if let Some(i) = self.g.functions.iter().position(|g| *g == f) {
-            return i as u32;
-        }
-        self.g.functions.push(f);
-        u32::try_from(self.g.functions.len() - 1).unwrap_or(u32::MAX)
     }
 }
