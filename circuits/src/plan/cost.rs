@@ -272,7 +272,9 @@ pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, 
     let model = opts.model.unwrap_or_default();
     let width_sets = width_sets(&w.distinct_widths());
     let (ks, floor) = k_range(g, &w, opts)?;
-    let mut all: Vec<Choice> = Vec::new();
+    // Only the shapes are kept: a layout of a large model takes hundreds of megabytes, and
+    // the chosen shape's is made again at the end.
+    let mut all: Vec<(CircuitShape, f64)> = Vec::new();
     let k_hi = *ks.end();
     let mut last_err = LayoutError::TooFewRows {
         k: k_hi,
@@ -290,16 +292,19 @@ pub fn choose_shape(g: &QuantizedGraph, opts: &SearchOptions) -> Result<Choice, 
                 }
                 continue;
             }
-            if let Some((shape, layout)) = lay_out_growing(g, shape, &mut last_err) {
-                all.push(Choice {
-                    estimate_s: model.estimate(&shape),
-                    shape,
-                    layout,
-                });
+            if let Some((shape, _)) = lay_out_growing(g, shape, &mut last_err) {
+                let estimate_s = model.estimate(&shape);
+                all.push((shape, estimate_s));
             }
         }
     }
-    best_choice(all, opts.objective).ok_or(last_err)
+    let (shape, estimate_s) = best_choice(all, opts.objective).ok_or(last_err)?;
+    let layout = Layout::new(g, &shape)?;
+    Ok(Choice {
+        shape,
+        layout,
+        estimate_s,
+    })
 }
 
 /// The matvec lane width classes to try, given the distinct natural widths (sorted).
@@ -532,16 +537,15 @@ fn add_lane(shape: &mut CircuitShape, e: &LayoutError) -> bool {
 
 /// The fastest choice; for [`Objective::VerifyGas`], among those within [`GAS_SLACK`]
 /// commitments of the fewest.
-fn best_choice(all: Vec<Choice>, objective: Objective) -> Option<Choice> {
+fn best_choice(all: Vec<(CircuitShape, f64)>, objective: Objective) -> Option<(CircuitShape, f64)> {
     let fewest = all
         .iter()
-        .map(|c| c.shape.verifier_commitments())
+        .map(|(s, _)| s.verifier_commitments())
         .min()
         .unwrap_or(0);
     all.into_iter()
-        .filter(|c| {
-            objective != Objective::VerifyGas
-                || c.shape.verifier_commitments() <= fewest + GAS_SLACK
+        .filter(|(s, _)| {
+            objective != Objective::VerifyGas || s.verifier_commitments() <= fewest + GAS_SLACK
         })
-        .min_by(|a, b| a.estimate_s.total_cmp(&b.estimate_s))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
 }

@@ -624,7 +624,11 @@ impl OpLanes {
                     if let Some(dims) = shape.shared_product(l) {
                         let p = Product::Shared(l, shape.matmul_weights);
                         let len = matmul::shared_rows(dims, shape.matmul_weights);
-                        homes[l.output] = self.product(graph, oi, l.output, p, len, 0)?;
+                        let mut out = unplaced(graph.tensors[l.output].len());
+                        for (e, pos) in self.product(oi, p, len, 0)? {
+                            out[e] = pos;
+                        }
+                        homes[l.output] = out;
                     }
                 }
                 QOp::Elementwise(e) => homes[e.output] = self.elementwise(graph, shape, oi, e)?,
@@ -703,16 +707,14 @@ impl OpLanes {
     }
 
     /// One matmul region of `len` rows for product `p` (item `item`); returns the homes of
-    /// `output`'s elements (row `u32::MAX` where the region does not write them).
+    /// the output elements it writes, by element.
     fn product(
         &mut self,
-        graph: &QuantizedGraph,
         op: u32,
-        output: usize,
         p: Product<'_>,
         len: u32,
         item: usize,
-    ) -> Result<Vec<Pos>, LayoutError> {
+    ) -> Result<Vec<(usize, Pos)>, LayoutError> {
         // Shared products only in lanes with weight columns; computed ones elsewhere first.
         let w = self.weight_lanes;
         let (lane, start) = match p {
@@ -731,17 +733,7 @@ impl OpLanes {
             item: item as u32,
             len,
         });
-        let mut out = vec![
-            Pos {
-                col: Col::Inst,
-                row: u32::MAX
-            };
-            graph.tensors[output].len()
-        ];
-        for (e, pos) in matmul::output_homes(p, lane, start) {
-            out[e] = pos;
-        }
-        Ok(out)
+        Ok(matmul::output_homes(p, lane, start))
     }
 
     /// Matrix product: one region per dot product, each sum's home its region's last row; or,
@@ -753,21 +745,12 @@ impl OpLanes {
         m: &MatMulOp,
         freivalds: bool,
     ) -> Result<Vec<Pos>, LayoutError> {
-        let mut out = vec![
-            Pos {
-                col: Col::Inst,
-                row: u32::MAX
-            };
-            graph.tensors[m.output].len()
-        ];
+        let mut out = unplaced(graph.tensors[m.output].len());
         if freivalds {
             let len = matmul::region_rows(m);
             for b in 0..m.batches.len() {
-                let homes = self.product(graph, op, m.output, Product::Computed(m, b), len, b)?;
-                for (e, pos) in homes.into_iter().enumerate() {
-                    if pos.row != u32::MAX {
-                        out[e] = pos;
-                    }
+                for (e, pos) in self.product(op, Product::Computed(m, b), len, b)? {
+                    out[e] = pos;
                 }
             }
             return Ok(out);
@@ -931,4 +914,15 @@ fn identity_copy<'g>(graph: &QuantizedGraph, op: &'g QOp) -> Option<(&'g Operand
         }
         _ => None,
     }
+}
+
+/// Homes of `n` elements not placed yet (row `u32::MAX`).
+fn unplaced(n: usize) -> Vec<Pos> {
+    vec![
+        Pos {
+            col: Col::Inst,
+            row: u32::MAX
+        };
+        n
+    ]
 }
