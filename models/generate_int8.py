@@ -12,6 +12,7 @@ on the shipped input and on 100 seeded random inputs. These are the fixtures of 
     pip install onnx==1.23.2 onnxruntime==1.32.0 numpy
     python3 models/generate_int8.py            # everything
     python3 models/generate_int8.py dynamic    # only the dynamic CNNs and transformers
+    python3 models/generate_int8.py transformers  # only the QDQ transformers (nanoGPT)
     python3 models/generate_int8.py only M...  # only models M... (e.g. 1l_softmax)
 
 ONNX Runtime's uint8/int8 kernels differ between CPUs (saturating pairs without VNNI):
@@ -93,6 +94,10 @@ REPO_MODELS = {
     # Written by `embed_mlp()`: token ids (an int64 input) through an embedding table, then
     # dense layers.
     "embed_mlp": ("models/int8/sources/embed_mlp.onnx", "models/int8/sources/embed_mlp.json"),
+    # Written by `norm_attention()`: a layer normalisation written out (ReduceMean, Sub, Pow,
+    # ReduceMean, Add, Sqrt, Div, Mul, Add: the quantizer leaves it as float islands), then
+    # one attention head with a causal mask (Where of a constant condition) and a softmax.
+    "norm_attention": ("models/int8/sources/norm_attention.onnx", "models/int8/sources/norm_attention.json"),
 }
 ROOT = os.path.join(HERE, "..")
 
@@ -568,6 +573,43 @@ def token_mixer():
     save_source("token_mixer", nodes, init, [1, 4, 6], [1, 5], rng)
 
 
+def norm_attention():
+    """A dense layer on 4 tokens of 8 features, a layer normalisation written out as GPT-2's
+    export writes it (ReduceMean, Sub, Pow 2, ReduceMean, Add ε, Sqrt, Div, Mul γ, Add β), one
+    attention head over the normalised tokens, S = X·Xᵀ with a causal mask (Where(mask, −10,
+    S)), a softmax, its product with X, and a dense layer. Seeded weights."""
+    from onnx import helper as h
+    rng = np.random.default_rng(17)
+    arr = lambda shape, sd, name: numpy_helper.from_array(rng.normal(0, sd, shape).astype(np.float32), name)
+    scalar = lambda v, name: numpy_helper.from_array(np.array(v, dtype=np.float32), name)
+    mask = numpy_helper.from_array(np.triu(np.ones((4, 4), dtype=bool), 1), "mask")
+    init = [
+        arr((8, 8), 0.6, "W1"), arr((8,), 0.2, "B1"),
+        arr((8,), 0.3, "gamma"), arr((8,), 0.1, "beta"), arr((8, 3), 0.5, "W2"),
+        scalar(2.0, "two"), scalar(1e-5, "eps"), scalar(-10.0, "fill"), mask,
+    ]
+    nodes = [
+        h.make_node("MatMul", ["x", "W1"], ["m1"]),
+        h.make_node("Add", ["m1", "B1"], ["h"]),
+        h.make_node("ReduceMean", ["h"], ["mean"], axes=[-1]),
+        h.make_node("Sub", ["h", "mean"], ["d"]),
+        h.make_node("Pow", ["d", "two"], ["d2"]),
+        h.make_node("ReduceMean", ["d2"], ["var"], axes=[-1]),
+        h.make_node("Add", ["var", "eps"], ["ve"]),
+        h.make_node("Sqrt", ["ve"], ["sd"]),
+        h.make_node("Div", ["d", "sd"], ["n"]),
+        h.make_node("Mul", ["n", "gamma"], ["g"]),
+        h.make_node("Add", ["g", "beta"], ["ln"]),
+        h.make_node("Transpose", ["ln"], ["lt"], perm=[0, 2, 1]),
+        h.make_node("MatMul", ["ln", "lt"], ["s"]),
+        h.make_node("Where", ["mask", "fill", "s"], ["sm"]),
+        h.make_node("Softmax", ["sm"], ["a"], axis=-1),
+        h.make_node("MatMul", ["a", "ln"], ["o"]),
+        h.make_node("MatMul", ["o", "W2"], ["y"]),
+    ]
+    save_source("norm_attention", nodes, init, [1, 4, 8], [1, 4, 3], rng)
+
+
 def mobile_cnn():
     """A float CNN with MobileNet's building blocks: a convolution, a depthwise 3x3 convolution
     (group = 8, one filter per channel) with a ReLU, a pointwise 1x1 convolution, a grouped
@@ -701,6 +743,78 @@ def dynamic_transformers():
     return entries
 
 
+# Transformers quantized statically (QDQ, per-channel weights, s8s8), as the int8 issue asks
+# for nanoGPT: outputs on the shipped input and DYNAMIC_CASES random token inputs under both
+# levels, as integers, and ONNX Runtime's integers of every QuantizeLinear before the first
+# float island (the first layer normalisation's ReduceMean), which must be bit-identical.
+QDQ_TRANSFORMERS = {"nanoGPT": 65}
+
+
+def before_first_island(path):
+    """The QuantizeLinear outputs that come before the first ReduceMean, in node order."""
+    names = []
+    for n in onnx.load(path).graph.node:
+        if n.op_type == "ReduceMean":
+            return names
+        if n.op_type == "QuantizeLinear":
+            names.append(n.output[0])
+    return names
+
+
+def run_with(path, level, flats, extra):
+    """`run`, with the tensors `extra` as graph outputs too (after the model's own)."""
+    model = onnx.load(path)
+    for name in extra:
+        model.graph.output.append(onnx.helper.make_value_info(name, onnx.TypeProto()))
+    with tempfile.TemporaryDirectory() as tmp:
+        p = os.path.join(tmp, "m.onnx")
+        onnx.save(model, p)
+        return run(p, level, flats)
+
+
+def qdq_transformers():
+    """models/int8/<model>/qdq_per_channel_s8s8.onnx and .json for QDQ_TRANSFORMERS; returns
+    their manifest entries (with how far ORT's two levels are apart, in output levels)."""
+    entries = {}
+    for model, vocab in QDQ_TRANSFORMERS.items():
+        os.makedirs(os.path.join(OUT, model), exist_ok=True)
+        rel = os.path.join(model, "qdq_per_channel_s8s8.onnx")
+        dst = os.path.join(OUT, rel)
+        TOKEN_VOCAB[model] = vocab
+        with tempfile.TemporaryDirectory() as tmp:
+            raised, pre = os.path.join(tmp, "raised.onnx"), os.path.join(tmp, "pre.onnx")
+            src = onnx.load(os.path.join(ROOT, sources(model)[0]))
+            onnx.save(version_converter.convert_version(src, 13), raised)
+            quant_pre_process(raised, pre)
+            quantize(model, pre, "qdq", True, "s8s8", dst)
+        if os.path.exists(dst + ".opset13.onnx"):
+            os.remove(dst + ".opset13.onnx")
+        shipped = shipped_inputs(model)
+        n = len(shipped[0])
+        inputs = [shipped] + [
+            [[int(np.floor((x + 1) / 2 * vocab)) for x in case_input(model, i, n)]]
+            for i in range(1, DYNAMIC_CASES + 1)
+        ]
+        grid = output_grid(dst)
+        rec = {"output_scale": grid[0], "output_zero_point": grid[1]}
+        for level in LEVELS:
+            rec[level] = [as_integers(run(dst, level, x)[0], grid) for x in inputs]
+        names = before_first_island(dst)
+        rec["before_first_island"] = [
+            dict(zip(names, (np.asarray(t).astype(np.int64).tolist() for t in run_with(dst, "disable_all", x, names)[1:])))
+            for x in inputs
+        ]
+        with open(os.path.join(OUT, model, "qdq_per_channel_s8s8.json"), "w") as f:
+            json.dump(rec, f, separators=(",", ":"))
+        apart = max(
+            int(np.abs(np.asarray(a) - np.asarray(b)).max())
+            for a, b in zip(rec["enable_all"], rec["disable_all"])
+        )
+        entries[model] = {"model": rel, "cases": DYNAMIC_CASES, "vocab": vocab, "levels_max_lsb": apart}
+        print(f"{model} qdq_per_channel_s8s8: ok (levels at most {apart} apart)")
+    return entries
+
+
 def model_variants(model, tmp):
     """Writes every variant of `model` (quantized by the tool, with ONNX Runtime's outputs);
     returns its manifest entries."""
@@ -769,6 +883,16 @@ def main():
     if sys.argv[1:2] == ["only"]:
         only(sys.argv[2:])
         return
+    if sys.argv[1:] == ["transformers"]:
+        # Only the statically quantized transformers, into the existing manifest.
+        path = os.path.join(OUT, "manifest.json")
+        with open(path) as f:
+            manifest = json.load(f)
+        manifest["qdq_transformers"] = qdq_transformers()
+        with open(path, "w") as f:
+            json.dump(manifest, f, indent=1)
+            f.write("\n")
+        return
     if sys.argv[1:] == ["dynamic"]:
         # Only the dynamically quantized transformers, into the existing manifest.
         path = os.path.join(OUT, "manifest.json")
@@ -789,6 +913,7 @@ def main():
     token_mixer()
     mobile_cnn()
     embed_mlp()
+    norm_attention()
     refused_models()
     with open(os.path.join(OUT, "requant.json"), "w") as f:
         json.dump({"cases": requant_cases(np.random.default_rng(16))}, f, separators=(",", ":"))
@@ -810,6 +935,7 @@ def main():
         for model in MODELS:
             manifest["models"][model] = model_variants(model, tmp)
     manifest["dynamic_transformers"] = dynamic_transformers()
+    manifest["qdq_transformers"] = qdq_transformers()
     # quant_pre_process leaves its symbolic shape inference's file in the working directory.
     if os.path.exists("sym_shape_infer_temp.onnx"):
         os.remove("sym_shape_infer_temp.onnx")

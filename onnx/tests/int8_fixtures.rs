@@ -110,6 +110,11 @@ fn the_random_inputs_are_the_generators() {
 
 /// Every variant the tool wrote: its outputs for the shipped input and every random case under
 /// both levels, integers on the output's int8/uint8 grid where a DequantizeLinear writes it.
+/// Variants ONNX Runtime's quantization tool fails to write (by model and variant prefix): it
+/// writes QOperator models with the product of two computed tensors of norm_attention left
+/// unquantized but its name dangling ("unknown initializers/tensors").
+const TOOL_REFUSED: &[(&str, &str)] = &[("norm_attention", "qoperator")];
+
 #[test]
 fn every_fixture_is_complete() {
     let m = manifest();
@@ -120,7 +125,15 @@ fn every_fixture_is_complete() {
         assert!(variants.len() >= 8, "{model}: {} variants", variants.len());
         for (variant, entry) in variants {
             let Some(rel) = entry["model"].as_str() else {
-                panic!("{model} {variant}: not written: {}", entry["error"]);
+                let tool_refused = TOOL_REFUSED
+                    .iter()
+                    .any(|(m, v)| m == model && variant.starts_with(v));
+                assert!(
+                    tool_refused,
+                    "{model} {variant}: not written: {}",
+                    entry["error"]
+                );
+                continue;
             };
             assert!(root().join("models/int8").join(rel).is_file());
             let fx = json(root().join(format!("models/int8/{model}/{variant}.json")));
@@ -262,6 +275,11 @@ const REFUSED: &[(&str, &str, &str)] = &[
 /// within one level of its integers, not bit for bit.
 const WITHIN_ONE_LEVEL: &[&str] = &["1l_softmax"];
 
+/// Models with a layer normalisation, which ONNX Runtime leaves as f32 islands (and computes
+/// differently at its two optimization levels): proven as close to `ORT_ENABLE_ALL` as its two
+/// levels are to each other.
+const WITHIN_LEVELS: &[&str] = &["norm_attention"];
+
 fn imported(model: &str, variant: &str) -> bool {
     !variant.starts_with("dynamic") && !REFUSED.iter().any(|r| (r.0, r.1) == (model, variant))
 }
@@ -337,8 +355,9 @@ fn imported_models_compute_onnx_runtimes_integers() {
             g.bits
         );
         checked += 1;
-        // A softmax is within one level (`softmax_is_within_one_level_of_onnx_runtime`).
-        if WITHIN_ONE_LEVEL.contains(&model) {
+        // A softmax is within one level (`softmax_is_within_one_level_of_onnx_runtime`), a
+        // layer normalisation within ORT's levels (`layer_norms_are_...`).
+        if WITHIN_ONE_LEVEL.contains(&model) || WITHIN_LEVELS.contains(&model) {
             continue;
         }
         // The reference semantics, bit for bit (ORT's QOperator u8s8 kernels saturate at
@@ -1326,6 +1345,135 @@ fn softmax_is_within_one_level_of_onnx_runtime() {
         seen += 1;
     }
     assert_eq!(seen, 8);
+}
+
+/// The graph's output integers on `model`'s shipped input (case 0) or random case `i`.
+fn int8_outputs(g: &zkinfer_circuits::graph::QuantizedGraph, model: &str, i: usize) -> Vec<i128> {
+    let input = &g.tensors[g.inputs[0]];
+    let a = input.affine.unwrap();
+    let x = match i {
+        0 => shipped_input(model),
+        _ => case_input(model, i, input.len()),
+    };
+    let q = vec![x
+        .iter()
+        .map(|&v| i128::from(a.quantize(v as f32)))
+        .collect()];
+    let vals = g.eval(&q).unwrap();
+    vals[g.outputs[0]].clone()
+}
+
+/// QDQ models with a layer normalisation (norm_attention: LayerNorm islands, a causal mask, a
+/// softmax): on the shipped and 100 random inputs, no output farther from ORT_ENABLE_ALL than
+/// ORT's two levels are from each other anywhere (recorded `max_lsb`), and most outputs equal.
+#[test]
+fn layer_norms_are_as_close_to_onnx_runtime_as_its_two_levels() {
+    let m = manifest();
+    let cases = m["random_cases"].as_u64().unwrap() as usize;
+    let mut seen = 0;
+    for (model, variant, path) in written_variants() {
+        if !WITHIN_LEVELS.contains(&model.as_str()) || !imported(&model, &variant) {
+            continue;
+        }
+        let apart = m["models"][&model][&variant]["levels_differ"]["max_lsb"]
+            .as_i64()
+            .map_or(0, i128::from);
+        let proto = ModelProto::decode(std::fs::read(&path).unwrap().as_slice()).unwrap();
+        let g = import(proto.graph.as_ref().unwrap(), 13).unwrap().graph;
+        let fx = json(root().join(format!("models/int8/{model}/{variant}.json")));
+        // Elements equal to ORT_ENABLE_ALL: ours, and ORT_DISABLE_ALL's.
+        let (mut elements, mut equal, mut levels_equal, mut worst) = (0, 0, 0, 0);
+        let (mut as_disable, mut worst_disable) = (0, 0);
+        for i in 0..=cases {
+            let got = int8_outputs(&g, &model, i);
+            let level =
+                |l: &str| -> Vec<i128> { serde_json::from_value(fx[l][i].clone()).unwrap() };
+            let (enable, disable) = (level("enable_all"), level("disable_all"));
+            for ((a, b), c) in got.iter().zip(&enable).zip(&disable) {
+                worst = worst.max((a - b).abs());
+                equal += usize::from(a == b);
+                levels_equal += usize::from(c == b);
+                as_disable += usize::from(a == c);
+                worst_disable = worst_disable.max((a - c).abs());
+            }
+            elements += got.len();
+        }
+        println!("{model} {variant}: {equal} of {elements} equal to ORT_ENABLE_ALL, at most {worst} apart (ORT_DISABLE_ALL: {levels_equal} equal, at most {apart} apart); {as_disable} equal to ORT_DISABLE_ALL, at most {worst_disable} apart");
+        assert!(
+            worst <= apart.max(1),
+            "{variant}: {worst} LSB from ORT_ENABLE_ALL, its levels {apart} apart"
+        );
+        assert!(
+            as_disable * 50 >= elements * 49,
+            "{variant}: {as_disable} of {elements} equal to ORT_DISABLE_ALL"
+        );
+        seen += 1;
+    }
+    assert_eq!(seen, 4);
+}
+
+/// nanoGPT quantized statically (QDQ, per-channel, s8s8: `qdq_transformers` in the generator),
+/// imported: on its shipped input and two random token inputs, every int8 tensor before the
+/// first float island (the embeddings, their sum) bit-identical to ONNX Runtime's, and the
+/// logits' integers no farther from ORT_ENABLE_ALL than its two levels are from each other.
+#[test]
+fn qdq_nanogpt_is_as_close_to_onnx_runtime_as_its_two_levels() {
+    let entry = &manifest()["qdq_transformers"]["nanoGPT"];
+    let path = root()
+        .join("models/int8")
+        .join(entry["model"].as_str().unwrap());
+    let (vocab, apart) = (
+        entry["vocab"].as_f64().unwrap(),
+        entry["levels_max_lsb"].as_i64().unwrap(),
+    );
+    let proto = ModelProto::decode(std::fs::read(&path).unwrap().as_slice()).unwrap();
+    let g = import(proto.graph.as_ref().unwrap(), 13).unwrap().graph;
+    let fx = json(root().join("models/int8/nanoGPT/qdq_per_channel_s8s8.json"));
+    let shipped = json(root().join("../shared/models/nanoGPT/input.json"));
+    for i in 0..=entry["cases"].as_u64().unwrap() as usize {
+        let ids: Vec<i128> = match i {
+            0 => (shipped["input_data"][0].as_array().unwrap().iter())
+                .map(|v| v.as_f64().unwrap() as i128)
+                .collect(),
+            _ => (case_input("nanoGPT", i, 64).iter())
+                .map(|x| ((x + 1.0) / 2.0 * vocab).floor() as i128)
+                .collect(),
+        };
+        let vals = g.eval(&[ids]).unwrap();
+        let mut compared = 0;
+        for (name, want) in fx["before_first_island"][i].as_object().unwrap() {
+            let want: Vec<i128> = serde_json::from_value(want.clone()).unwrap();
+            // A QuantizeLinear of a DequantizeLinear with its parameters is the tensor itself
+            // (the gathered embeddings); of a constant, folded (the position embeddings).
+            let input = name.trim_end_matches("_QuantizeLinear_Output");
+            let found = (g.tensors.iter()).position(|t| t.name == *name || t.name == input);
+            if let Some(t) = found {
+                assert_eq!(vals[t], want, "case {i}: {name}");
+                compared += 1;
+            }
+        }
+        assert!(compared >= 2, "case {i}: {compared} tensors compared");
+        let got = &vals[g.outputs[0]];
+        let level = |l: &str| -> Vec<i128> { serde_json::from_value(fx[l][i].clone()).unwrap() };
+        let enable = level("enable_all");
+        let worst = (got.iter().zip(&enable))
+            .map(|(a, b)| (a - b).abs())
+            .max()
+            .unwrap();
+        let argmax = |v: &[i128]| -> Vec<usize> {
+            (v.chunks(65))
+                .map(|r| (0..r.len()).fold(0, |b, j| if r[j] > r[b] { j } else { b }))
+                .collect()
+        };
+        let same = (argmax(got).iter().zip(argmax(&enable)))
+            .filter(|(a, b)| **a == *b)
+            .count();
+        println!("case {i}: {compared} tensors before the first island equal; logits at most {worst} LSB from ORT_ENABLE_ALL (its levels: {apart}); argmax equal at {same} of 64");
+        assert!(
+            worst <= i128::from(apart),
+            "case {i}: {worst} LSB, levels {apart}"
+        );
+    }
 }
 
 /// nanoGPT quantized dynamically (`dynamic_transformers` in the generator), compiled with no

@@ -11,7 +11,9 @@ use super::views;
 mod embeddings;
 mod folds;
 mod islands;
+mod layer_norm;
 mod linear_ops;
+mod masks;
 mod moves;
 mod pools;
 mod products;
@@ -24,7 +26,9 @@ use crate::ops::Window;
 use crate::proto::{decode_tensor, Attrs};
 use embeddings::TokenInput;
 use islands::Island;
+use layer_norm::PendingNorm;
 use linear_ops::Pending;
+use masks::Masked;
 use moves::PendingConcat;
 use pools::PendingAverage;
 use softmax::PendingSoftmax;
@@ -118,6 +122,11 @@ enum Val {
     Island(Box<Island>),
     /// A Softmax of a DequantizeLinear, waiting for its QuantizeLinear.
     PendingSoftmax(Box<PendingSoftmax>),
+    /// Float ops of a layer normalisation over the rows of a DequantizeLinear.
+    Norm(Box<PendingNorm>),
+    /// A Where choosing between a DequantizeLinear and constants, waiting for its
+    /// QuantizeLinear.
+    Masked(Box<Masked>),
 }
 
 struct Importer {
@@ -130,6 +139,8 @@ struct Importer {
     quantized_inputs: HashMap<String, (QParams, TensorId)>,
     /// Token ids checked against a table's rows: per (ids, rows), the checked tensor.
     token_checks: HashMap<(TensorId, usize), TensorId>,
+    /// The deviations of a layer normalisation's rows, per (tensor, row length).
+    deviations: HashMap<(TensorId, usize), TensorId>,
     /// The fewest activation bits the graph needs (token ids of a large table).
     min_bits: u32,
     /// The widest `quotient_bits` of the requantizations.
@@ -199,6 +210,7 @@ impl Importer {
             tables: Vec::new(),
             quantized_inputs: HashMap::new(),
             token_checks: HashMap::new(),
+            deviations: HashMap::new(),
             min_bits: 9,
             q_bits: 0,
             opset,
@@ -288,6 +300,13 @@ impl Importer {
         if np.op_type == "QuantizeLinear" && self.quantize_constant(np, name)? {
             return Ok(());
         }
+        if (np.domain.as_str(), np.op_type.as_str()) == ("", "Split") {
+            return self.split(np, name);
+        }
+        if let Some(val) = self.norm_step(np, name)? {
+            self.vals.insert(out, val);
+            return Ok(());
+        }
         if self.is_island_op(np) {
             let val = self.island(np, name)?;
             self.vals.insert(out, val);
@@ -322,7 +341,16 @@ impl Importer {
                 let ids = ids.clone();
                 self.embedding(np, name, &ids)?
             }
-            ("", op) if views::VIEW_OPS.contains(&op) => self.view(np, name)?,
+            ("", op) if views::VIEW_OPS.contains(&op) => match self.val(np, 0, name) {
+                Ok(Val::Masked(m)) => {
+                    let m = m.as_ref().clone();
+                    self.masked_view(np, name, &m)?
+                }
+                _ => self.view(np, name)?,
+            },
+            ("", "Where") => self.masked_where(np, name)?.ok_or_else(|| {
+                ImportError::at(name, "a Where is imported with a constant condition choosing between a DequantizeLinear and a constant only")
+            })?,
             ("", "MaxPool") => self.max_pool(np, name)?,
             ("", "Sigmoid") => Val::PendingUnary(self.dq_act(np, 0, name)?, Unary::Sigmoid),
             ("", "Relu") => Val::PendingUnary(self.dq_act(np, 0, name)?, Unary::Relu),
@@ -588,6 +616,8 @@ impl Importer {
             }
             Val::PendingUnary(ref a, f) => self.table(name, a, (f, &y), &output(np, name)?).map(Val::Q),
             Val::PendingSoftmax(ref p) => self.softmax(p, &y, &output(np, name)?).map(Val::Q),
+            Val::Norm(ref p) => self.norm_quantized(p, &y, &output(np, name)?).map(Val::Q),
+            Val::Masked(ref m) => self.masked(m, &y, &output(np, name)?).map(Val::Q),
             _ => Err(ImportError::at(name, "QuantizeLinear of a float op other than Conv, Gemm, MatMul, Add, Mul, AveragePool, GlobalAveragePool, Relu, Clip, Sigmoid, LeakyRelu, Softmax or a view is not imported yet")),
         };
         self.vals.insert(x, v);

@@ -1,5 +1,6 @@
 //! Data movement on int8/uint8 tensors: Flatten, Reshape, Identity, Transpose, Squeeze,
-//! Unsqueeze, Concat, Slice, Expand and Gather with constant indices. Each moves elements
+//! Unsqueeze, Concat, Slice, Expand, Gather with constant indices and Split (one view per
+//! output). Each moves elements
 //! without arithmetic, so its output is, element by element, one of its inputs' elements (the
 //! same cells in the circuit, under the same scale and zero point).
 //!
@@ -25,6 +26,7 @@ pub const VIEW_OPS: &[&str] = &[
     "Slice",
     "Expand",
     "Gather",
+    "Split",
 ];
 
 /// Concat's inputs are all moved data; every other view moves input 0 and reads the rest
@@ -43,7 +45,7 @@ const PART: f64 = 4_294_967_296.0;
 pub type ViewMap = (Vec<usize>, Vec<(u16, u32)>);
 
 /// Runs `np`'s float semantics on element numbers: `data` are the shapes of the moved inputs,
-/// `consts` the other inputs (by position; `None` where omitted).
+/// `consts` the other inputs (by position; `None` where omitted). The first output's map.
 pub fn view_map(
     np: &pb::NodeProto,
     name: &str,
@@ -51,6 +53,20 @@ pub fn view_map(
     data: &[Vec<usize>],
     consts: &[Option<&Tensor>],
 ) -> Result<ViewMap, ImportError> {
+    view_maps(np, name, opset, data, consts)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ImportError::at(name, "the view has no output"))
+}
+
+/// [`view_map`] of every output (Split has several).
+pub fn view_maps(
+    np: &pb::NodeProto,
+    name: &str,
+    opset: i64,
+    data: &[Vec<usize>],
+    consts: &[Option<&Tensor>],
+) -> Result<Vec<ViewMap>, ImportError> {
     let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
     let spec = ops::lookup(&np.op_type)
         .filter(|s| VIEW_OPS.contains(&s.name))
@@ -84,16 +100,17 @@ pub fn view_map(
         .chain(consts.iter().copied())
         .collect();
     let out = op.eval(name, &inputs).map_err(fe)?;
-    let y = out
-        .first()
-        .ok_or_else(|| ImportError::at(name, "the view has no output"))?;
-    let map = y
-        .data
-        .iter()
-        .map(|&v| decode(v, data))
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| ImportError::at(name, "the op does not only move elements"))?;
-    Ok((y.shape.clone(), map))
+    out.iter()
+        .map(|y| {
+            let map = y
+                .data
+                .iter()
+                .map(|&v| decode(v, data))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| ImportError::at(name, "the op does not only move elements"))?;
+            Ok((y.shape.clone(), map))
+        })
+        .collect()
 }
 
 /// The `(input, element)` that `v` numbers, if it numbers one.

@@ -27,6 +27,7 @@ mod split;
 pub use activation::Activation;
 pub use batchnorm::BatchNorm;
 pub(crate) use pool::{average_geometry, max_op, Window};
+pub(crate) use reduce::Reduce;
 
 use super::proto::Attrs;
 use super::quantize::QuantCtx;

@@ -98,6 +98,7 @@ impl Importer {
             Val::FloatInput(f) => Some(f.shape()),
             Val::IntInput(t) => Some(&t.shape),
             Val::Tokens(t) => Some(&t.shape),
+            Val::Masked(m) => Some(&m.x.shape),
             _ => None,
         }
     }

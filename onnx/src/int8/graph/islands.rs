@@ -25,6 +25,13 @@ enum IslandInput {
     Const(Tensor),
 }
 
+impl Island {
+    /// The int8 tensor the island is a function of, and its value on each of its integers.
+    pub(super) fn values_of_source(&self) -> (&Act, &[f64]) {
+        (&self.source, &self.values.data)
+    }
+}
+
 impl Importer {
     /// Whether `np` starts or continues a float island: an elementwise float op reading an
     /// island, or one the int8 import has no exact rule for reading a DequantizeLinear (Add and

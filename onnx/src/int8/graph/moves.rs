@@ -97,6 +97,42 @@ impl Importer {
         Ok(if dq { Val::Dq(act) } else { Val::Q(act) })
     }
 
+    /// A Split of an int8 tensor or of its DequantizeLinear: one view per output, each kept
+    /// under its output's name.
+    pub(super) fn split(&mut self, np: &pb::NodeProto, name: &str) -> Result<(), ImportError> {
+        let (a, dq) = self.int_or_dq(np, 0, name)?;
+        let consts = (1..np.input.len())
+            .map(|i| {
+                arg(np, i)
+                    .map(|_| self.konst(np, i, name).map(|c| &c.t))
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let maps = views::view_maps(
+            np,
+            name,
+            self.opset,
+            std::slice::from_ref(&a.shape),
+            &consts,
+        )?;
+        if maps.len() != np.output.len() {
+            return Err(ImportError::at(
+                name,
+                format!(
+                    "a Split into {} parts has {} outputs",
+                    maps.len(),
+                    np.output.len()
+                ),
+            ));
+        }
+        for (moved, out) in maps.into_iter().zip(&np.output) {
+            let act = self.moved(name, std::slice::from_ref(&a), moved, out)?;
+            self.vals
+                .insert(out.clone(), if dq { Val::Dq(act) } else { Val::Q(act) });
+        }
+        Ok(())
+    }
+
     /// The view `(shape, map)` of `inputs` (which share their parameters) as tensor `out`.
     pub(super) fn moved(
         &mut self,
