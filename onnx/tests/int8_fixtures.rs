@@ -1412,66 +1412,128 @@ fn layer_norms_are_as_close_to_onnx_runtime_as_its_two_levels() {
     assert_eq!(seen, 4);
 }
 
-/// nanoGPT quantized statically (QDQ, per-channel, s8s8: `qdq_transformers` in the generator),
-/// imported: on its shipped input and two random token inputs, every int8 tensor before the
-/// first float island (the embeddings, their sum) bit-identical to ONNX Runtime's, and the
-/// logits' integers no farther from ORT_ENABLE_ALL than its two levels are from each other.
+/// Layer normalisations and masks the import does not prove are refused with one line naming
+/// what is missing: a Pow other than a square, a mean over a leading axis, a Where whose mask
+/// would broadcast the int8 tensor.
 #[test]
-fn qdq_nanogpt_is_as_close_to_onnx_runtime_as_its_two_levels() {
-    let entry = &manifest()["qdq_transformers"]["nanoGPT"];
-    let path = root()
-        .join("models/int8")
-        .join(entry["model"].as_str().unwrap());
-    let (vocab, apart) = (
-        entry["vocab"].as_f64().unwrap(),
-        entry["levels_max_lsb"].as_i64().unwrap(),
+fn crafted_layer_norms_and_masks_are_refused_with_one_line() {
+    let with = |edit: &dyn Fn(&mut tract_onnx::pb::GraphProto)| {
+        let path = root().join("models/int8/norm_attention/qdq_per_tensor_s8s8.onnx");
+        let mut p = ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
+        edit(p.graph.as_mut().unwrap());
+        import(p.graph.as_ref().unwrap(), 13)
+            .map(|_| "accepted".to_string())
+            .unwrap_or_else(|e| e.to_string())
+    };
+    let cube = with(&|g| initializer(g, "two").raw_data = 3f32.to_le_bytes().to_vec());
+    assert!(
+        cube.contains("must square it") && !cube.contains('\n'),
+        "{cube}"
     );
-    let proto = ModelProto::decode(std::fs::read(&path).unwrap().as_slice()).unwrap();
-    let g = import(proto.graph.as_ref().unwrap(), 13).unwrap().graph;
-    let fx = json(root().join("models/int8/nanoGPT/qdq_per_channel_s8s8.json"));
-    let shipped = json(root().join("../shared/models/nanoGPT/input.json"));
-    for i in 0..=entry["cases"].as_u64().unwrap() as usize {
-        let ids: Vec<i128> = match i {
-            0 => (shipped["input_data"][0].as_array().unwrap().iter())
-                .map(|v| v.as_f64().unwrap() as i128)
-                .collect(),
-            _ => (case_input("nanoGPT", i, 64).iter())
-                .map(|x| ((x + 1.0) / 2.0 * vocab).floor() as i128)
-                .collect(),
-        };
-        let vals = g.eval(&[ids]).unwrap();
-        let mut compared = 0;
-        for (name, want) in fx["before_first_island"][i].as_object().unwrap() {
-            let want: Vec<i128> = serde_json::from_value(want.clone()).unwrap();
-            // A QuantizeLinear of a DequantizeLinear with its parameters is the tensor itself
-            // (the gathered embeddings); of a constant, folded (the position embeddings).
-            let input = name.trim_end_matches("_QuantizeLinear_Output");
-            let found = (g.tensors.iter()).position(|t| t.name == *name || t.name == input);
-            if let Some(t) = found {
-                assert_eq!(vals[t], want, "case {i}: {name}");
-                compared += 1;
-            }
-        }
-        assert!(compared >= 2, "case {i}: {compared} tensors compared");
-        let got = &vals[g.outputs[0]];
-        let level = |l: &str| -> Vec<i128> { serde_json::from_value(fx[l][i].clone()).unwrap() };
-        let enable = level("enable_all");
-        let worst = (got.iter().zip(&enable))
-            .map(|(a, b)| (a - b).abs())
-            .max()
+    let leading = with(&|g| {
+        let mean = g
+            .node
+            .iter_mut()
+            .find(|n| n.op_type == "ReduceMean")
             .unwrap();
-        let argmax = |v: &[i128]| -> Vec<usize> {
-            (v.chunks(65))
-                .map(|r| (0..r.len()).fold(0, |b, j| if r[j] > r[b] { j } else { b }))
-                .collect()
-        };
-        let same = (argmax(got).iter().zip(argmax(&enable)))
-            .filter(|(a, b)| **a == *b)
-            .count();
-        println!("case {i}: {compared} tensors before the first island equal; logits at most {worst} LSB from ORT_ENABLE_ALL (its levels: {apart}); argmax equal at {same} of 64");
+        mean.attribute
+            .iter_mut()
+            .find(|a| a.name == "axes")
+            .unwrap()
+            .ints = vec![1];
+    });
+    assert!(leading.contains("over the trailing axes"), "{leading}");
+    let wide = with(&|g| {
+        let mask = initializer(g, "mask");
+        mask.dims = vec![2, 4, 4];
+        mask.raw_data = vec![0; 32];
+    });
+    assert!(wide.contains("broadcasts the int8 tensor"), "{wide}");
+}
+
+/// The transformers quantized statically (QDQ, per-channel, s8s8: `qdq_transformers` in the
+/// generator: nanoGPT, self_attention, multihead_attention), imported: on the shipped input and
+/// two random inputs, every int8 tensor before the first float island (input, embeddings, their
+/// sum) bit-identical to ONNX Runtime's, and the output integers no farther from
+/// ORT_ENABLE_ALL than its two levels are from each other.
+#[test]
+fn qdq_transformers_are_as_close_to_onnx_runtime_as_its_two_levels() {
+    let m = manifest();
+    let entries = m["qdq_transformers"].as_object().unwrap();
+    assert_eq!(entries.len(), 3);
+    for (model, entry) in entries {
+        let path = root()
+            .join("models/int8")
+            .join(entry["model"].as_str().unwrap());
+        let apart = i128::from(entry["levels_max_lsb"].as_i64().unwrap());
+        let proto = ModelProto::decode(std::fs::read(&path).unwrap().as_slice()).unwrap();
+        let g = import(proto.graph.as_ref().unwrap(), 13).unwrap().graph;
+        let fx = json(root().join(format!("models/int8/{model}/qdq_per_channel_s8s8.json")));
+        let mut outputs_compared = 0;
+        let shipped = json(root().join(format!("../shared/models/{model}/input.json")));
+        let shipped: Vec<Vec<f64>> = serde_json::from_value(shipped["input_data"].clone()).unwrap();
+        for i in 0..=entry["cases"].as_u64().unwrap() as usize {
+            let input = &g.tensors[g.inputs[0]];
+            let x = match i {
+                0 => shipped[0].clone(),
+                _ => case_input(model, i, input.len()),
+            };
+            let q: Vec<i128> = match (input.affine, entry["vocab"].as_f64()) {
+                (Some(a), _) => x
+                    .iter()
+                    .map(|&v| i128::from(a.quantize(v as f32)))
+                    .collect(),
+                (None, Some(_)) if i == 0 => x.iter().map(|&v| v as i128).collect(),
+                (None, Some(vocab)) => (x.iter())
+                    .map(|v| ((v + 1.0) / 2.0 * vocab).floor() as i128)
+                    .collect(),
+                (None, None) => panic!("{model}: an integer input without a vocabulary"),
+            };
+            let vals = g.eval(&[q]).unwrap();
+            let mut compared = 0;
+            for (name, want) in fx["before_first_island"][i].as_object().unwrap() {
+                let want: Vec<i128> = serde_json::from_value(want.clone()).unwrap();
+                // A QuantizeLinear of a DequantizeLinear with its parameters is the tensor
+                // itself (the gathered embeddings); of a constant, folded (the position
+                // embeddings); of a float input, the input's checked integers.
+                let input = name.trim_end_matches("_QuantizeLinear_Output");
+                let found = (g.tensors.iter()).position(|t| {
+                    t.name == *name || t.name == input || t.name == format!("{input} (checked)")
+                });
+                if let Some(t) = found {
+                    assert_eq!(vals[t], want, "{model} case {i}: {name}");
+                    compared += 1;
+                }
+            }
+            assert!(compared >= 1, "{model} case {i}: no tensor compared");
+            // ONNX Runtime divided f32 rounding noise by a zero square root (a layer
+            // normalisation of a constant row: self_attention's all-ones input): no reference.
+            if fx["zero_denominator"][i].as_bool().unwrap() {
+                println!("{model} case {i}: ONNX Runtime divides by zero, output not compared");
+                continue;
+            }
+            outputs_compared += 1;
+            let got = &vals[g.outputs[0]];
+            let level =
+                |l: &str| -> Vec<i128> { serde_json::from_value(fx[l][i].clone()).unwrap() };
+            let enable = level("enable_all");
+            let worst = (got.iter().zip(&enable))
+                .map(|(a, b)| (a - b).abs())
+                .max()
+                .unwrap();
+            let equal = (got.iter().zip(&enable)).filter(|(a, b)| a == b).count();
+            println!(
+                "{model} case {i}: {compared} tensor(s) before the first island equal; {equal} of {} outputs equal to ORT_ENABLE_ALL, at most {worst} LSB apart (its levels: {apart})",
+                got.len()
+            );
+            assert!(
+                worst <= apart,
+                "{model} case {i}: {worst} LSB, levels {apart}"
+            );
+        }
         assert!(
-            worst <= i128::from(apart),
-            "case {i}: {worst} LSB, levels {apart}"
+            outputs_compared >= 2,
+            "{model}: {outputs_compared} cases compared"
         );
     }
 }

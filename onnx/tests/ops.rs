@@ -509,6 +509,40 @@ fn int8_softmax_witness_is_unique() {
     );
 }
 
+/// An imported layer normalisation's and causal mask's witness is unique
+/// (`onnx/src/int8/graph/{layer_norm,masks}.rs`): the row sums, deviations, sums of squares,
+/// variance, tabulated reciprocal denominators, scaled deviations and normalised integers
+/// cannot move, nor can the masked scores; a masked score cannot take the score it hides.
+#[test]
+fn int8_layer_norm_and_mask_witness_is_unique() {
+    assert_unique_witness(
+        &models().join("int8/norm_attention/qdq_per_tensor_s8s8.onnx"),
+        &models().join("int8/sources/norm_attention.json"),
+        &[
+            "(row sums)",
+            "(deviations)",
+            "(sums of squares)",
+            "var_QuantizeLinear_Output",
+            "(1/denominator)",
+            "(scaled deviations)",
+            "n_QuantizeLinear_Output",
+            "(kept, requantized)",
+            "sm_QuantizeLinear_Output",
+        ],
+        |m, honest| {
+            // Element (0, 1) is masked (a later token): give it the score it hides.
+            let (kept, out) = (
+                tensor(m, "(kept, requantized)"),
+                tensor(m, "sm_QuantizeLinear_Output"),
+            );
+            assert_ne!(honest[kept][1], honest[out][1]);
+            let mut vals = honest.to_vec();
+            vals[out][1] = honest[kept][1];
+            vec![vals]
+        },
+    );
+}
+
 /// Without a calibration input a float model is calibrated on seeded inputs (the same graph
 /// every time); an integer input that indexes no constant table has no range to draw from,
 /// and is refused with one line.

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! where `a` is an int8 tensor with one value per row (the quantized `v + ε`) and `f` a float
-//! island of it (Sqrt). Both are proven on exact integers, each with one witness:
+//! island of it (Sqrt). Both are proven on exact integers, each with one witness (and a
+//! ReduceMean quantized on its own, over any axes, as its rows' sums requantized):
 //!
 //! 1. `S = Σ_j q_j` per row (a linear op of weight 1) and `c_i = n·q_i − S`, the deviations at
 //!    scale `s_x / n` (the zero point cancels): `|c_i| ≤ (n − 1)·(qmax − qmin)`;
@@ -58,9 +59,23 @@ pub(super) struct PendingNorm {
     /// Elements per row (the trailing axes the mean reduces).
     pub n: usize,
     pub stage: Stage,
+    /// The first ReduceMean's axes (sorted) and whether it keeps them.
+    pub reduced: (Vec<usize>, bool),
 }
 
 impl PendingNorm {
+    /// Whether the mean is over the trailing axes, keeping them: rows a normalisation can
+    /// subtract it from.
+    fn rows_kept(&self) -> bool {
+        let (axes, keep) = &self.reduced;
+        let r = self.x.shape.len();
+        *keep
+            && axes
+                .iter()
+                .enumerate()
+                .all(|(i, &d)| d == r - axes.len() + i)
+    }
+
     fn rows(&self) -> usize {
         self.x.shape.iter().product::<usize>() / self.n.max(1)
     }
@@ -92,16 +107,17 @@ impl Importer {
             ("", "ReduceMean") => {
                 match (dq(0), norm(0)) {
                     (Some(x), _) => {
-                        let n = self.reduced_rows(np, name, &x.shape)?;
+                        let reduced = self.reduced_axes(np, name, &x.shape)?;
                         Some(Val::Norm(Box::new(PendingNorm {
                             name: name.to_string(),
                             x: x.clone(),
-                            n,
+                            n: reduced.0.iter().map(|&d| x.shape[d]).product(),
                             stage: Stage::Mean,
+                            reduced,
                         })))
                     }
                     (_, Some(p)) if matches!(p.stage, Stage::Squared) => {
-                        if self.reduced_rows(np, name, &p.x.shape)? != p.n {
+                        if self.reduced_axes(np, name, &p.x.shape)? != p.reduced {
                             return Err(ImportError::at(name, "a layer normalisation's variance must average the rows its mean did"));
                         }
                         Some(p.at(Stage::Variance))
@@ -111,6 +127,9 @@ impl Importer {
             }
             ("", "Sub") => match (dq(0), norm(1)) {
                 (Some(x), Some(p)) if matches!(p.stage, Stage::Mean) && x.id == p.x.id => {
+                    if !p.rows_kept() {
+                        return Err(ImportError::at(name, "a deviation from a mean is imported as a layer normalisation's only (the mean over the trailing axes, keeping them)"));
+                    }
                     Some(p.at(Stage::Deviation))
                 }
                 _ => None,
@@ -147,13 +166,14 @@ impl Importer {
         })
     }
 
-    /// The elements per row of a ReduceMean over the trailing axes of `shape`, keeping them.
-    fn reduced_rows(
+    /// The axes a ReduceMean of a tensor of `shape` reduces (sorted), and whether it keeps
+    /// them.
+    fn reduced_axes(
         &self,
         np: &pb::NodeProto,
         name: &str,
         shape: &[usize],
-    ) -> Result<usize, ImportError> {
+    ) -> Result<(Vec<usize>, bool), ImportError> {
         let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
         let attrs = Attrs::new(np, name);
         let reduce = Reduce {
@@ -168,18 +188,9 @@ impl Importer {
         let given = arg(np, 1)
             .map(|_| self.konst(np, 1, name).map(|c| &c.t))
             .transpose()?;
-        let axes = reduce.axes(name, shape.len(), given).map_err(fe)?;
-        let trailing = axes.as_ref().is_some_and(|a| {
-            a.iter()
-                .enumerate()
-                .all(|(i, &d)| d == shape.len() - a.len() + i)
-        });
-        match (axes, trailing && reduce.keepdims) {
-            (Some(a), true) => Ok(a.iter().map(|&d| shape[d]).product()),
-            _ => Err(ImportError::at(
-                name,
-                "a ReduceMean of a DequantizeLinear is imported as a layer normalisation's mean only (over the trailing axes, keeping them)",
-            )),
+        match reduce.axes(name, shape.len(), given).map_err(fe)? {
+            Some(a) if !a.is_empty() => Ok((a, reduce.keepdims)),
+            _ => Err(ImportError::at(name, "a ReduceMean that reduces nothing")),
         }
     }
 
@@ -224,11 +235,12 @@ impl Importer {
         out: &str,
     ) -> Result<Act, ImportError> {
         match &p.stage {
+            Stage::Mean => self.mean(p, y, out),
             Stage::Variance => self.variance(p, y, out),
             Stage::Normalized { a, denominators } => self.normalized(p, (a, denominators), y, out),
             _ => Err(ImportError::at(
                 &p.name,
-                "a QuantizeLinear of part of a layer normalisation (imported: its variance, and its deviations divided by a function of the quantized variance)",
+                "a QuantizeLinear of part of a layer normalisation (imported: a mean, a variance, and deviations divided by a function of the quantized variance)",
             )),
         }
     }
@@ -312,6 +324,51 @@ impl Importer {
             batches,
         }));
         Ok(acc)
+    }
+
+    /// A ReduceMean on its own: the reduced axes moved last (a view, where they are not),
+    /// the sums of their rows, requantized with `m = s_x / (n·s_y)` after adding `−n·z_x`.
+    fn mean(&mut self, p: &PendingNorm, y: &QParams, out: &str) -> Result<Act, ImportError> {
+        let (axes, keep) = &p.reduced;
+        let rank = p.x.shape.len();
+        let mut order: Vec<usize> = (0..rank).filter(|d| !axes.contains(d)).collect();
+        order.extend_from_slice(axes);
+        let (rows, n, name) = (p.rows(), p.n, p.name.as_str());
+        let rows_of = match order.iter().enumerate().all(|(i, &d)| i == d) {
+            true => p.x.id,
+            false => {
+                let (shape, map) = crate::tensor::transpose_index(&p.x.shape, &order);
+                let moved = (shape, map.into_iter().map(|e| (0u16, e)).collect());
+                let into = format!("{name} (reduced axes last)");
+                self.moved(name, std::slice::from_ref(&p.x), moved, &into)?
+                    .id
+            }
+        };
+        let sum = self.tensor(
+            &format!("{name} (sums)"),
+            vec![rows],
+            TensorKind::Accumulator,
+            None,
+        )?;
+        self.g.ops.push(QOp::Linear(LinearOp::row_sums(
+            name,
+            (rows_of, sum),
+            (rows, n),
+        )));
+        let (ax, ay) = (p.x.q.affine(name)?, y.affine(out)?);
+        let m = (f64::from(ax.scale()) / (n as f64 * f64::from(ay.scale()))) as f32;
+        let span = (p.x.q.range.1 - p.x.q.range.0) * n as i64;
+        let mut rule = channel_rule(name, m, (ay.zero_point(), ay.range()), span)?;
+        rule.exact = false;
+        let shape: Vec<usize> = (0..rank)
+            .filter_map(|d| match (axes.contains(&d), keep) {
+                (false, _) => Some(p.x.shape[d]),
+                (true, true) => Some(1),
+                (true, false) => None,
+            })
+            .collect();
+        let offsets = vec![-(n as i64) * ax.zero_point(); rows];
+        self.requantize_all(name, (sum, shape, offsets), rule, y, out)
     }
 
     /// Step 2: the rows' variance requantized to `y`.

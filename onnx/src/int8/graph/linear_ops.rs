@@ -339,15 +339,7 @@ impl Importer {
         out: &str,
     ) -> Result<Act, ImportError> {
         let quotient_bits = self.quotient_bits(quotient_bound(rules));
-        self.requants.push(RequantReport {
-            node: node.to_string(),
-            channels: rules.len(),
-            exact: rules.iter().filter(|c| c.exact).count(),
-            half_even: rules
-                .iter()
-                .filter(|c| c.exact && c.rule.rounding() == Rounding::HalfEven)
-                .count(),
-        });
+        self.report_requant(node, rules);
         let id = self.tensor(out, acc.shape.clone(), TensorKind::Activation, Some(y))?;
         self.g.ops.push(QOp::Requant(RequantOp {
             name: node.to_string(),
@@ -363,6 +355,19 @@ impl Importer {
             q: y.clone(),
             shape: acc.shape,
         })
+    }
+
+    /// Notes `node`'s requantization `rules` for `compile`'s summary.
+    pub(super) fn report_requant(&mut self, node: &str, rules: &[ChannelRule]) {
+        self.requants.push(RequantReport {
+            node: node.to_string(),
+            channels: rules.len(),
+            exact: rules.iter().filter(|c| c.exact).count(),
+            half_even: rules
+                .iter()
+                .filter(|c| c.exact && c.rule.rounding() == Rounding::HalfEven)
+                .count(),
+        });
     }
 
     /// The bits of a requantization's quotients before the clamp (at most `quotient`, with the

@@ -40,10 +40,6 @@ impl Importer {
         let (aa, ab, ay) = &ops.affine;
         let r = fit(form, (aa, ab, ay), ops.values.as_deref())
             .ok_or_else(|| ImportError::at(name, "no integer rule for this Mul"))?;
-        let (acc, offsets) = match b {
-            Summand::Act(b) => (self.product(name, (a, b), &ops)?, Vec::new()),
-            Summand::Const(..) => self.scaled(name, a, &ops)?,
-        };
         let span = |s: &AffineScale, vals: Option<&[i64]>| {
             let (lo, hi) = vals.map_or(s.range(), |v| {
                 (
@@ -57,6 +53,20 @@ impl Importer {
             rule: r.rule,
             exact: r.mismatches == 0,
             bound: span(aa, None) * span(ab, ops.values.as_deref()),
+        };
+        let (acc, offsets) = match (b, ops.values.as_deref()) {
+            (Summand::Const(..), Some(&[c])) => {
+                let (za, w) = (aa.zero_point(), c - ab.zero_point());
+                return self.constant_operand_table(
+                    name,
+                    (a, &ops),
+                    (rule, |q| (q - za) * w),
+                    y,
+                    out,
+                );
+            }
+            (Summand::Act(b), _) => (self.product(name, (a, b), &ops)?, Vec::new()),
+            (Summand::Const(..), _) => self.scaled(name, a, &ops)?,
         };
         self.requantize_all(name, (acc, ops.shape, offsets), rule, y, out)
     }
@@ -222,7 +232,12 @@ impl Importer {
     }
 
     /// `a` broadcast to the op's output shape (a view; `a` itself when it has that shape).
-    fn broadcast(&mut self, name: &str, a: &Act, ops: &Operands) -> Result<TensorId, ImportError> {
+    pub(super) fn broadcast(
+        &mut self,
+        name: &str,
+        a: &Act,
+        ops: &Operands,
+    ) -> Result<TensorId, ImportError> {
         if a.shape == ops.shape {
             return Ok(a.id);
         }

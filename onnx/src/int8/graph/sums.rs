@@ -206,6 +206,24 @@ impl Importer {
         } = operands(name, (a, b), y, "an Add's constant")?;
         let r = crate::int8::add::fit(&aa, &ab, &ay, values.as_deref())
             .ok_or_else(|| ImportError::at(name, "no integer rule for this Add"))?;
+        let rule = ChannelRule {
+            rule: r.rule,
+            exact: r.mismatches == 0,
+            bound: r.ma * (aa.range().1 - aa.range().0) + r.mb * (ab.range().1 - ab.range().0),
+        };
+        if let Some(&[c]) = values.as_deref() {
+            let (za, zb) = (aa.zero_point(), ab.zero_point());
+            let ops = Operands {
+                shape,
+                ia,
+                ib,
+                affine: (aa, ab, ay),
+                consts,
+                values,
+            };
+            let acc = |q: i64| r.ma * (q - za) + r.mb * (c - zb);
+            return self.constant_operand_table(name, (a, &ops), (rule, acc), y, out);
+        }
         let n = ia.len();
         let (za, zb) = (aa.zero_point(), ab.zero_point());
         // The operands side by side: `[a; b]` (or `a` alone beside a constant).
@@ -260,11 +278,6 @@ impl Importer {
                 .iter()
                 .map(|&e| r.mb * (c[e as usize] - zb) - r.ma * za)
                 .collect(),
-        };
-        let rule = ChannelRule {
-            rule: r.rule,
-            exact: r.mismatches == 0,
-            bound: r.ma * (aa.range().1 - aa.range().0) + r.mb * (ab.range().1 - ab.range().0),
         };
         self.requantize_all(name, (acc, shape, offsets), rule, y, out)
     }

@@ -1,6 +1,7 @@
 //! Unary float ops between DequantizeLinear and QuantizeLinear (and ONNX Runtime's QLinear lookup
 //! ops) as tables over the int8 input (see `int8::unary`).
 
+use super::sums::Operands;
 use super::*;
 
 impl Importer {
@@ -81,5 +82,28 @@ impl Importer {
             q: y.clone(),
             shape: x.shape.clone(),
         })
+    }
+
+    /// An Add or Mul of `a` and a constant of one distinct value, requantized by `rule` from
+    /// the accumulator `acc(q)` of each integer `q` of `a`: a function of `a` alone, so a
+    /// table of `rule` over `a`'s integers (one lookup per element instead of a linear op and
+    /// a requantization), on `a` broadcast to the op's shape. Reported as the requantization.
+    pub(super) fn constant_operand_table(
+        &mut self,
+        name: &str,
+        (a, ops): (&Act, &Operands),
+        (rule, acc): (ChannelRule, impl Fn(i64) -> i64),
+        y: &QParams,
+        out: &str,
+    ) -> Result<Act, ImportError> {
+        let (lo, hi) = a.q.range;
+        let values = (lo..=hi).map(|q| rule.rule.apply(acc(q))).collect();
+        self.report_requant(name, std::slice::from_ref(&rule));
+        let x = Act {
+            id: self.broadcast(name, a, ops)?,
+            q: a.q.clone(),
+            shape: ops.shape.clone(),
+        };
+        self.tabulated(name, &x, (lo, values), y, out)
     }
 }
