@@ -221,7 +221,7 @@ fn absorbable(
 }
 
 /// Removes tensors that are neither graph inputs nor written by an op, renumbering the rest.
-fn drop_unwritten(g: &mut QuantizedGraph) {
+pub(super) fn drop_unwritten(g: &mut QuantizedGraph) {
     let mut keep = vec![false; g.tensors.len()];
     for &t in &g.inputs {
         keep[t] = true;

@@ -25,6 +25,7 @@ mod matmul;
 mod maxpool;
 pub mod requant;
 mod requant_op;
+mod table_chains;
 mod tables;
 mod view;
 
@@ -35,6 +36,7 @@ pub use linear::{Geometry, LinearGroup, LinearOp, WeightSet, PAD};
 pub use matmul::MatMulOp;
 pub use maxpool::MaxOp;
 pub use requant_op::{RequantOp, MAX_PREMUL_BITS};
+pub use table_chains::compose_tables;
 pub use tables::{det_exp, det_sigmoid, det_tanh, FnKind, ImageError, Knot};
 pub use view::ViewOp;
 
