@@ -151,15 +151,7 @@ fn reduce(op: &mut ElemOp) {
 /// Substitutes every affine step into its only reader (see the module docs); returns how
 /// many ops were removed. Tensors no op writes any more are dropped.
 pub fn compose_affine(g: &mut QuantizedGraph) -> usize {
-    let mut readers = vec![0usize; g.tensors.len()];
-    for op in &g.ops {
-        for t in op.family().inputs() {
-            readers[t] += 1;
-        }
-    }
-    for &t in g.outputs.iter().chain(&g.inputs) {
-        readers[t] += 2;
-    }
+    let readers = reader_counts(g);
     // The op writing each tensor, by position in `g.ops`.
     let mut producer: Vec<Option<usize>> = vec![None; g.tensors.len()];
     let mut removed = vec![false; g.ops.len()];
@@ -171,6 +163,25 @@ pub fn compose_affine(g: &mut QuantizedGraph) -> usize {
             }
         }
     }
+    remove_ops(g, &removed)
+}
+
+/// How many ops read each tensor (graph inputs and outputs count two more: never absorbed).
+pub(super) fn reader_counts(g: &QuantizedGraph) -> Vec<usize> {
+    let mut readers = vec![0usize; g.tensors.len()];
+    for op in &g.ops {
+        for t in op.family().inputs() {
+            readers[t] += 1;
+        }
+    }
+    for &t in g.outputs.iter().chain(&g.inputs) {
+        readers[t] += 2;
+    }
+    readers
+}
+
+/// Removes the ops marked in `removed` and the tensors they wrote; returns how many.
+pub(super) fn remove_ops(g: &mut QuantizedGraph, removed: &[bool]) -> usize {
     let n = removed.iter().filter(|&&r| r).count();
     let mut k = 0;
     g.ops.retain(|_| {
@@ -221,7 +232,7 @@ fn absorbable(
 }
 
 /// Removes tensors that are neither graph inputs nor written by an op, renumbering the rest.
-pub(super) fn drop_unwritten(g: &mut QuantizedGraph) {
+fn drop_unwritten(g: &mut QuantizedGraph) {
     let mut keep = vec![false; g.tensors.len()];
     for &t in &g.inputs {
         keep[t] = true;

@@ -11,21 +11,13 @@
 //! a chain whose `T1` values leave `T2`'s domain (a witness the two lookups would refuse) is
 //! left as it is.
 
-use super::compose::drop_unwritten;
+use super::compose::{reader_counts, remove_ops};
 use super::{Coef, ElemOp, FnKind, QOp, QuantizedGraph, TensorId};
 
 /// Composes every chain of table lookups (see the module docs) and drops the functions no op
 /// uses any more; returns the number of ops removed.
 pub fn compose_tables(g: &mut QuantizedGraph) -> usize {
-    let mut readers = vec![0usize; g.tensors.len()];
-    for op in &g.ops {
-        for t in op.family().inputs() {
-            readers[t] += 1;
-        }
-    }
-    for &t in g.outputs.iter().chain(&g.inputs) {
-        readers[t] += 2;
-    }
+    let readers = reader_counts(g);
     let mut producer: Vec<Option<usize>> = vec![None; g.tensors.len()];
     let mut removed = vec![false; g.ops.len()];
     for i in 0..g.ops.len() {
@@ -51,13 +43,7 @@ pub fn compose_tables(g: &mut QuantizedGraph) -> usize {
             removed[p] = true;
         }
     }
-    let n = removed.iter().filter(|&&r| r).count();
-    let mut k = 0;
-    g.ops.retain(|_| {
-        k += 1;
-        !removed[k - 1]
-    });
-    drop_unwritten(g);
+    let n = remove_ops(g, &removed);
     drop_unused_functions(g);
     n
 }

@@ -263,17 +263,7 @@ impl Importer {
         }
         let bits = 64 - need.leading_zeros() + 1;
         self.min_bits = self.min_bits.max(NORM_BITS).max(bits);
-        let sum = self.tensor(
-            &format!("{name} (row sums)"),
-            vec![rows],
-            TensorKind::Accumulator,
-            None,
-        )?;
-        self.g.ops.push(QOp::Linear(LinearOp::row_sums(
-            name,
-            (p.x.id, sum),
-            (rows, n),
-        )));
+        let sum = self.row_sums((name, "row sums"), p.x.id, (rows, n))?;
         let c = self.tensor(
             &format!("{name} (deviations)"),
             p.x.shape.clone(),
@@ -344,17 +334,7 @@ impl Importer {
                     .id
             }
         };
-        let sum = self.tensor(
-            &format!("{name} (sums)"),
-            vec![rows],
-            TensorKind::Accumulator,
-            None,
-        )?;
-        self.g.ops.push(QOp::Linear(LinearOp::row_sums(
-            name,
-            (rows_of, sum),
-            (rows, n),
-        )));
+        let sum = self.row_sums((name, "sums"), rows_of, (rows, n))?;
         let (ax, ay) = (p.x.q.affine(name)?, y.affine(out)?);
         let m = (f64::from(ax.scale()) / (n as f64 * f64::from(ay.scale()))) as f32;
         let span = (p.x.q.range.1 - p.x.q.range.0) * n as i64;

@@ -357,6 +357,24 @@ impl Importer {
         })
     }
 
+    /// The sums of `input`'s `rows` rows of `n` (an accumulator named `{name} ({what})`).
+    pub(super) fn row_sums(
+        &mut self,
+        (name, what): (&str, &str),
+        input: TensorId,
+        (rows, n): (usize, usize),
+    ) -> Result<TensorId, ImportError> {
+        let sum = self.tensor(
+            &format!("{name} ({what})"),
+            vec![rows],
+            TensorKind::Accumulator,
+            None,
+        )?;
+        let op = LinearOp::row_sums(name, (input, sum), (rows, n));
+        self.g.ops.push(QOp::Linear(op));
+        Ok(sum)
+    }
+
     /// Notes `node`'s requantization `rules` for `compile`'s summary.
     pub(super) fn report_requant(&mut self, node: &str, rules: &[ChannelRule]) {
         self.requants.push(RequantReport {

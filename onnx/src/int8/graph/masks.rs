@@ -75,13 +75,7 @@ impl Importer {
         name: &str,
         m: &Masked,
     ) -> Result<Val, ImportError> {
-        let consts = (1..np.input.len())
-            .map(|i| {
-                arg(np, i)
-                    .map(|_| self.konst(np, i, name).map(|c| &c.t))
-                    .transpose()
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let consts = self.view_consts(np, 1, name)?;
         let (shape, map) = views::view_map(
             np,
             name,

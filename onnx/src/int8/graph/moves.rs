@@ -15,13 +15,7 @@ impl Importer {
     /// moved inputs must share one scale and zero point, which the output keeps.
     pub(super) fn view(&mut self, np: &pb::NodeProto, name: &str) -> Result<Val, ImportError> {
         let n_data = views::data_inputs(&np.op_type, np.input.len());
-        let consts = (n_data..np.input.len())
-            .map(|i| {
-                arg(np, i)
-                    .map(|_| self.konst(np, i, name).map(|c| &c.t))
-                    .transpose()
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let consts = self.view_consts(np, n_data, name)?;
         // (Only a one-input view can move a float graph input; a Concat of none is refused below.)
         let float_input = match n_data {
             1 => match self.val(np, 0, name)? {
@@ -97,17 +91,28 @@ impl Importer {
         Ok(if dq { Val::Dq(act) } else { Val::Q(act) })
     }
 
-    /// A Split of an int8 tensor or of its DequantizeLinear: one view per output, each kept
-    /// under its output's name.
-    pub(super) fn split(&mut self, np: &pb::NodeProto, name: &str) -> Result<(), ImportError> {
-        let (a, dq) = self.int_or_dq(np, 0, name)?;
-        let consts = (1..np.input.len())
+    /// A view's inputs from `from` on (shapes, axes, indices): initializers, `None` where
+    /// omitted.
+    pub(super) fn view_consts(
+        &self,
+        np: &pb::NodeProto,
+        from: usize,
+        name: &str,
+    ) -> Result<Vec<Option<&crate::tensor::Tensor>>, ImportError> {
+        (from..np.input.len())
             .map(|i| {
                 arg(np, i)
                     .map(|_| self.konst(np, i, name).map(|c| &c.t))
                     .transpose()
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect()
+    }
+
+    /// A Split of an int8 tensor or of its DequantizeLinear: one view per output, each kept
+    /// under its output's name.
+    pub(super) fn split(&mut self, np: &pb::NodeProto, name: &str) -> Result<(), ImportError> {
+        let (a, dq) = self.int_or_dq(np, 0, name)?;
+        let consts = self.view_consts(np, 1, name)?;
         let maps = views::view_maps(
             np,
             name,

@@ -145,15 +145,7 @@ impl Importer {
         step.qb = Coef::Const(-1);
         self.g.ops.push(QOp::Elementwise(step));
         // 3. The row sums and their reciprocals.
-        let sum = self.tensor(
-            &format!("{name} (sum)"),
-            vec![rows],
-            TensorKind::Accumulator,
-            None,
-        )?;
-        self.g
-            .ops
-            .push(QOp::Linear(LinearOp::row_sums(name, (e, sum), (rows, n))));
+        let sum = self.row_sums((name, "sum"), e, (rows, n))?;
         let recip = self.g.function_index(FnKind::Recip {
             in_scale: (E - t) as i32,
             out_scale: E as i32,

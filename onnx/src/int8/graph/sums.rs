@@ -196,36 +196,21 @@ impl Importer {
         y: &QParams,
         out: &str,
     ) -> Result<Act, ImportError> {
-        let Operands {
-            shape,
-            ia,
-            ib,
-            affine: (aa, ab, ay),
-            consts,
-            values,
-        } = operands(name, (a, b), y, "an Add's constant")?;
-        let r = crate::int8::add::fit(&aa, &ab, &ay, values.as_deref())
+        let ops = operands(name, (a, b), y, "an Add's constant")?;
+        let (aa, ab, ay) = &ops.affine;
+        let r = crate::int8::add::fit(aa, ab, ay, ops.values.as_deref())
             .ok_or_else(|| ImportError::at(name, "no integer rule for this Add"))?;
         let rule = ChannelRule {
             rule: r.rule,
             exact: r.mismatches == 0,
             bound: r.ma * (aa.range().1 - aa.range().0) + r.mb * (ab.range().1 - ab.range().0),
         };
-        if let Some(&[c]) = values.as_deref() {
-            let (za, zb) = (aa.zero_point(), ab.zero_point());
-            let ops = Operands {
-                shape,
-                ia,
-                ib,
-                affine: (aa, ab, ay),
-                consts,
-                values,
-            };
+        let (za, zb) = (aa.zero_point(), ab.zero_point());
+        if let Some(&[c]) = ops.values.as_deref() {
             let acc = |q: i64| r.ma * (q - za) + r.mb * (c - zb);
             return self.constant_operand_table(name, (a, &ops), (rule, acc), y, out);
         }
-        let n = ia.len();
-        let (za, zb) = (aa.zero_point(), ab.zero_point());
+        let (ia, ib, n) = (&ops.ia, &ops.ib, ops.ia.len());
         // The operands side by side: `[a; b]` (or `a` alone beside a constant).
         let mut map: Vec<(u16, u32)> = ia.iter().map(|&e| (0, e)).collect();
         let mut inputs = vec![a.clone()];
@@ -249,7 +234,7 @@ impl Importer {
         }));
         let acc = self.tensor(
             &format!("{name} (sum)"),
-            shape.clone(),
+            ops.shape.clone(),
             TensorKind::Accumulator,
             None,
         )?;
@@ -272,13 +257,13 @@ impl Importer {
                 sets: None,
             },
         }));
-        let offsets: Vec<i64> = match &consts {
+        let offsets: Vec<i64> = match &ops.consts {
             None => vec![-(r.ma * za + r.mb * zb); n],
             Some(c) => ib
                 .iter()
                 .map(|&e| r.mb * (c[e as usize] - zb) - r.ma * za)
                 .collect(),
         };
-        self.requantize_all(name, (acc, shape, offsets), rule, y, out)
+        self.requantize_all(name, (acc, ops.shape.clone(), offsets), rule, y, out)
     }
 }
