@@ -418,7 +418,8 @@ fn row_shape(shape: &[usize], n: usize) -> Vec<usize> {
 }
 
 /// `(f, round(r·2^f))` for the largest `f` (at most 62) keeping every finite `|r·2^f|` below
-/// `2^F_BITS`; a value that is not finite takes the largest magnitude (positive).
+/// `2^F_BITS` (clamped there if even `f = −62` does not); a value that is not finite takes the
+/// largest magnitude (positive).
 fn fixed_point(ratios: impl Iterator<Item = f64> + Clone) -> (i32, Vec<i64>) {
     let top = ((1i64 << F_BITS) - 1) as f64;
     let largest = ratios
@@ -432,9 +433,29 @@ fn fixed_point(ratios: impl Iterator<Item = f64> + Clone) -> (i32, Vec<i64>) {
     let scale = f64::from(f).exp2();
     let values = ratios
         .map(|r| match r.is_finite() {
-            true => (r * scale).round() as i64,
+            true => (r * scale).round().clamp(-top, top) as i64,
             false => top as i64,
         })
         .collect();
     (f, values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reciprocal_table_keeps_fifteen_bits_of_its_largest_finite_ratio() {
+        let (f, v) = fixed_point([0.5, 0.25, f64::INFINITY, f64::NAN, -0.1].into_iter());
+        assert_eq!(f, 15);
+        assert_eq!(v, vec![16384, 8192, 32767, 32767, -3277]);
+        let (f, v) = fixed_point([1e30, 1.0].into_iter());
+        assert_eq!((f, v), (-62, vec![32767, 0]));
+    }
+
+    #[test]
+    fn one_value_per_row_keeps_the_leading_axes() {
+        assert_eq!(row_shape(&[1, 64, 64], 64), vec![1, 64, 1]);
+        assert_eq!(row_shape(&[2, 3, 4, 5], 20), vec![2, 3, 1, 1]);
+    }
 }
