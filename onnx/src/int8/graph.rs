@@ -10,6 +10,7 @@ use super::views;
 
 mod embeddings;
 mod folds;
+mod integer_ops;
 mod islands;
 mod layer_norm;
 mod linear_ops;
@@ -127,6 +128,9 @@ enum Val {
     /// A Where choosing between a DequantizeLinear and constants, waiting for its
     /// QuantizeLinear.
     Masked(Box<Masked>),
+    /// The int32 result of MatMulInteger or ConvInteger: an activation of no scale, listed as
+    /// its integers.
+    Integers(TensorId),
 }
 
 struct Importer {
@@ -348,6 +352,8 @@ impl Importer {
                 }
                 _ => self.view(np, name)?,
             },
+            ("", "MatMulInteger") => self.integer_op(np, name, false)?,
+            ("", "ConvInteger") => self.integer_op(np, name, true)?,
             ("", "Where") => self.masked_where(np, name)?.ok_or_else(|| {
                 ImportError::at(name, "a Where is imported with a constant condition choosing between a DequantizeLinear and a constant only")
             })?,
@@ -765,6 +771,7 @@ impl Importer {
         for o in &graph.output {
             match self.vals.get(&o.name) {
                 Some(Val::Dq(a)) => self.g.outputs.push(a.id),
+                Some(&Val::Integers(id)) => self.g.outputs.push(id),
                 // The integers themselves: a tensor without a scale of its own lists them.
                 Some(Val::Q(a)) => {
                     let a = a.clone();
@@ -782,7 +789,7 @@ impl Importer {
                 _ => {
                     return Err(ImportError::at(
                         &o.name,
-                        "a graph output must be an int8/uint8 tensor or its DequantizeLinear",
+                        "a graph output must be an int8/uint8 tensor, its DequantizeLinear, or a MatMulInteger's or ConvInteger's int32 result",
                     ))
                 }
             }
