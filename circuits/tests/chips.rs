@@ -1551,6 +1551,66 @@ fn matmul_cells_guarded(c: &ModelCircuit, inst: &[F], k: u32, reg: &RunRegion, r
     }
 }
 
+/// An int8 Mul of two tensors as the importer writes it (range checks, centring steps, a
+/// product of 1×1×1 blocks, a requantization), after `scalar_products`: one elementwise row
+/// per element, moved into the activation domain and moved back by the requantization's
+/// offset. The honest witness verifies; a product moved by ±1 (its output following) or two
+/// swapped does not.
+#[test]
+fn a_product_of_two_int8_tensors_in_one_row_rejects_any_other_product() {
+    use zkinfer_circuits::graph::requant::{AffineScale, Dyadic, Rounding};
+    let mut b = Builder::new();
+    b.g.bits = 10;
+    // a − z_a in [0, 31], b − z_b in [−24, 7]: products in [−744, 217], ±2^9 only when moved.
+    let (za, zb) = (-16, 8);
+    let int8 = |zp| Some(AffineScale::new(0.5, zp, (-16, 15)).unwrap());
+    let (a, bb) = (b.input("a", &[4]), b.input("b", &[4]));
+    b.g.tensors[a].affine = int8(za);
+    b.g.tensors[bb].affine = int8(zb);
+    let centre = |b: &mut Builder, x: TensorId, zp: i64| {
+        let c = b.elem("centred", Some(x), None, 1, 0, 0, 0, 0, 4);
+        if let Some(QOp::Elementwise(op)) = b.g.ops.last_mut() {
+            op.qc = Coef::Const(-zp);
+        }
+        c
+    };
+    let (ca, cb) = (centre(&mut b, a, za), centre(&mut b, bb, zb));
+    let p = b.tensor("p", &[4], 0, TensorKind::Accumulator);
+    b.g.ops.push(QOp::MatMul(MatMulOp {
+        name: "mul".into(),
+        a: ca,
+        b: cb,
+        output: p,
+        ikj: [1, 1, 1],
+        batches: (0..4).map(|e| [e, e, e]).collect(),
+    }));
+    let y = b.tensor("y", &[4], 4, TensorKind::Activation);
+    b.g.ops.push(QOp::Requant(RequantOp {
+        name: "requant".into(),
+        input: p,
+        output: y,
+        rules: vec![Dyadic::new((5, 6, Rounding::HalfEven), 1, (-16, 15)).unwrap()],
+        inner: 4,
+        offsets: vec![],
+        quotient_bits: 8,
+    }));
+    b.g.outputs.push(y);
+    let mut g = b.g;
+    assert_eq!(scalar_products(&mut g), 1);
+    let Some(QOp::Requant(r)) = g.ops.last() else {
+        panic!("{:?}", g.ops.last());
+    };
+    assert_eq!(r.offsets, vec![(-744 + 217) / 2 - 1; 4]);
+    let (prod, out) = (r.input, g.outputs[0]);
+    assert!(g.ops.iter().all(|op| !matches!(op, QOp::MatMul(_))));
+    let inputs = vec![vec![15, -16, 0, 7], vec![-16, 15, 3, 8]];
+    let (c, inst, k) = build(g, inputs);
+    assert!(satisfied(&c, &inst, k));
+    let w = c.witness.as_ref().unwrap();
+    assert_eq!(w[prod][0] + (-264), 31 * -24);
+    product_forgeries_rejected(&c, k, (prod, out), &[0, 3], (0, 1));
+}
+
 #[test]
 fn matmul_freivalds_check_accepts_the_product_and_rejects_any_other() {
     let (g, x, prod, out) = matmul_graph();

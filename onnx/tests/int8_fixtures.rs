@@ -1451,6 +1451,45 @@ fn crafted_layer_norms_and_masks_are_refused_with_one_line() {
     assert!(wide.contains("broadcasts the int8 tensor"), "{wide}");
 }
 
+/// int8 nanoGPT's graph spends no rows on what is not ONNX Runtime's arithmetic: GELU's
+/// products of two int8 tensors are one elementwise row per element (no 1×1×1 matrix products,
+/// no centring steps of their own), tables that give every integer back (Mul by 0.5 into half the scale,
+/// LayerNorm's unit γ) are views, and each softmax's requantization is its last lookup.
+#[test]
+fn int8_nanogpt_spends_rows_only_on_onnx_runtimes_arithmetic() {
+    use zkinfer_circuits::graph::{FnKind, QOp};
+    let path = root().join("models/int8/nanoGPT/qdq_per_channel_s8s8.onnx");
+    let proto = ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
+    let g = import(proto.graph.as_ref().unwrap(), 13).unwrap().graph;
+    let count = |f: &dyn Fn(&QOp) -> bool| g.ops.iter().filter(|op| f(op)).count();
+    assert_eq!(
+        count(&|op| matches!(op, QOp::MatMul(m) if m.ikj == [1, 1, 1])),
+        0
+    );
+    // Centring steps only for attention's matrix products (two operands each).
+    let attention = count(&|op| matches!(op, QOp::MatMul(m) if m.name.contains("/attn/")));
+    let centring = count(&|op| op.family().name().ends_with("centring"));
+    assert!(
+        attention == 8 && centring <= 2 * attention,
+        "{attention} {centring}"
+    );
+    let identity_table = |op: &QOp| match op {
+        QOp::Elementwise(e) => {
+            let f = &g.functions[e.func as usize];
+            matches!(f, FnKind::Tabulated { .. })
+                && f.is_identity()
+                && e.a.as_ref().is_some_and(|a| !g.inputs.contains(&a.tensor))
+        }
+        _ => false,
+    };
+    assert_eq!(count(&identity_table), 0);
+    // GELU's three products in each of the four blocks.
+    let products = count(&|op| matches!(op, QOp::Elementwise(e) if !e.qm.is_zero()));
+    assert!(products >= 12, "{products}");
+    let softmax_requant = count(&|op| matches!(op, QOp::Requant(r) if r.name.ends_with("Softmax")));
+    assert_eq!(softmax_requant, 0);
+}
+
 /// The transformers quantized statically (QDQ, per-channel, s8s8: `qdq_transformers` in the
 /// generator: nanoGPT, self_attention, multihead_attention), imported: on the shipped input and
 /// two random inputs, every int8 tensor before the first float island (input, embeddings, their

@@ -497,14 +497,14 @@ fn dynamic_quantization_witness_is_unique() {
 }
 
 /// An imported int8 softmax's witness is unique (`onnx/src/int8/graph/softmax.rs`): its row
-/// maximum, exponentials, reciprocal, probabilities and outputs cannot move, nor can another
-/// element stand for the maximum.
+/// maximum, exponentials, reciprocal and outputs (the probabilities' requantization table)
+/// cannot move, nor can another element stand for the maximum.
 #[test]
 fn int8_softmax_witness_is_unique() {
     assert_unique_witness(
         &models().join("int8/1l_softmax/qdq_per_tensor_u8s8.onnx"),
         &models().join("../../shared/models/1l_softmax/input.json"),
-        &["(max)", "(exp)", "(1/sum)", "(p)"],
+        &["(max)", "(exp)", "(1/sum)", "output_QuantizeLinear_Output"],
         |m, honest| another_maximum(m, honest, m.graph.inputs[0]),
     );
 }
@@ -522,7 +522,9 @@ fn int8_layer_norm_and_mask_witness_is_unique() {
             "(row sums)",
             "(deviations)",
             "(sums of squares)",
-            "var_QuantizeLinear_Output",
+            // `v + ε`: a table giving every integer back here, so a view of the variance's
+            // integers, which the reciprocal's lookup reads.
+            "ve_QuantizeLinear_Output",
             "(1/denominator)",
             "(scaled deviations)",
             "n_QuantizeLinear_Output",

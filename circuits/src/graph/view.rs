@@ -34,13 +34,15 @@ impl ViewOp {
             };
             check_index(g, t, e as usize, &self.name)?;
         }
-        // An int8 output keeps its inputs' scale and zero point. A view may drop them (listing
-        // operands of different int8 scales side by side, an int8 Add's operands; an int8 output
-        // listed as its integers) or give integers without one theirs (an int8 graph input read
-        // by its DequantizeLinear).
+        // An int8 output keeps its inputs' range. A view may drop their scale and zero point
+        // (listing operands of different int8 scales side by side, an int8 Add's operands; an
+        // int8 output listed as its integers), give integers without one theirs (an int8 graph
+        // input read by its DequantizeLinear), or relabel them with another (a table that gives
+        // every integer back, such as a Mul by 0.5 into half the scale).
         for &t in &self.inputs {
             let (a, b) = (&g.tensors[t], out);
-            let affine_changes = a.affine.is_some() && b.affine.is_some() && a.affine != b.affine;
+            let affine_changes =
+                (a.affine.zip(b.affine)).is_some_and(|(x, y)| x.range() != y.range());
             if a.kind != b.kind || a.scale != b.scale || affine_changes {
                 return bad(OpDefect::ViewChanges);
             }

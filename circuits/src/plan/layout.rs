@@ -436,6 +436,26 @@ impl Layout {
         })
     }
 
+    /// Rows each op occupies, summed over the lanes of every chip it uses (`ops` ops; the
+    /// elementwise stride and the requantization's three rows included).
+    pub fn rows_per_op(&self, ops: usize, elem_stride: u32) -> Vec<u64> {
+        let mut rows = vec![0u64; ops];
+        let mut add = |op: u32, n: u32| {
+            if let Some(r) = rows.get_mut(op as usize) {
+                *r += u64::from(n);
+            }
+        };
+        self.mv.iter().for_each(|r| add(r.op, r.rows()));
+        self.el.iter().for_each(|s| add(s.op, s.len * elem_stride));
+        self.mx
+            .iter()
+            .chain(&self.dot)
+            .for_each(|r| add(r.op, r.len));
+        let rq = crate::chips::requant::ROWS;
+        self.rq.iter().for_each(|s| add(s.op, s.len * rq));
+        rows
+    }
+
     /// Rows occupied in the fullest column: the tallest lane, or the public values and
     /// elementwise lane 0 with the sponges below them (hashed I/O).
     pub fn rows_used(&self) -> usize {

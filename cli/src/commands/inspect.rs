@@ -5,6 +5,8 @@ use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use zkinfer_circuits::compiled::CompiledModel;
+use zkinfer_circuits::graph::{QOp, QuantizedGraph};
+use zkinfer_circuits::plan::Layout;
 use zkinfer_onnx::{CompileOptions, OnnxModel};
 
 /// Compiler stage to show.
@@ -106,11 +108,68 @@ fn plan(m: &CompiledModel) -> Result<String> {
             sp.domain
         );
     }
+    s += &rows_by_kind(m, l, p.shape.elem_stride());
     s += &format!(
         "  estimated proving time on 2 cores: {:.2} s\n  digest {}\n",
         m.estimate_s, m.digest
     );
     Ok(s)
+}
+
+/// What kind of work an op is, for the plan's row breakdown.
+fn op_kind(g: &QuantizedGraph, op: &QOp) -> &'static str {
+    match op {
+        QOp::Linear(_) => "linear (constant weights)",
+        QOp::MatMul(_) => "product of computed tensors",
+        QOp::MaxPool(_) => "max",
+        QOp::Requant(_) => "requantization",
+        QOp::View(_) => "view",
+        QOp::Elementwise(e) if !e.qm.is_zero() => "elementwise product",
+        QOp::Elementwise(e) => match g.functions.get(e.func as usize) {
+            Some(f) if f.is_identity() => "elementwise affine",
+            _ => "elementwise table",
+        },
+    }
+}
+
+/// Rows by kind of op (largest first), and the largest ops.
+fn rows_by_kind(m: &CompiledModel, l: &Layout, elem_stride: u32) -> String {
+    let g = &m.graph;
+    let rows = l.rows_per_op(g.ops.len(), elem_stride);
+    let total: u64 = rows.iter().sum::<u64>().max(1);
+    let mut kinds: Vec<(&str, u64, usize)> = Vec::new();
+    for (op, &r) in g.ops.iter().zip(&rows).filter(|(_, &r)| r > 0) {
+        let kind = op_kind(g, op);
+        match kinds.iter_mut().find(|(k, _, _)| *k == kind) {
+            Some(entry) => {
+                entry.1 += r;
+                entry.2 += 1;
+            }
+            None => kinds.push((kind, r, 1)),
+        }
+    }
+    kinds.sort_by_key(|&(_, r, _)| std::cmp::Reverse(r));
+    let mut s = format!(
+        "  rows by kind of op (all lanes, {total} rows):
+"
+    );
+    for (kind, r, n) in kinds {
+        let pct = 100.0 * r as f64 / total as f64;
+        s += &format!("    {kind:<28} {r:>10} rows {pct:>5.1}%  ({n} ops)\n");
+    }
+    let mut top: Vec<usize> = (0..g.ops.len()).filter(|&i| rows[i] > 0).collect();
+    top.sort_by_key(|&i| std::cmp::Reverse(rows[i]));
+    s += "  largest ops:\n";
+    for &i in top.iter().take(5) {
+        let op = &g.ops[i];
+        s += &format!(
+            "    {:>10} rows  {} ({})\n",
+            rows[i],
+            op.family().name(),
+            op_kind(g, op)
+        );
+    }
+    s
 }
 
 impl Inspect {

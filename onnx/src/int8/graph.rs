@@ -798,6 +798,7 @@ impl Importer {
         // the requantizations' quotients in limbs of `bits`: half their width keeps it small
         // with two limbs.
         self.g.bits = self.q_bits.div_ceil(2).clamp(9, 20).max(self.min_bits);
+        zkinfer_circuits::graph::scalar_products(&mut self.g);
         zkinfer_circuits::graph::compose_tables(&mut self.g);
         self.g
             .validate()

@@ -9,8 +9,10 @@
 //!    term is `2^E`;
 //! 3. `S = Σ_j e_j` exactly (a linear op of weight 1), and `R = RECIP[round(S / 2^t)]`
 //!    (`round(2^(2E−t) / round(S / 2^t))`, `t = ⌈log2 n⌉`, an exact table);
-//! 4. `p_j = round(e_j·R / 2^E)` (`≈ 2^E·e_j / S`, the softmax at scale `2^-E`), then the
-//!    output's integers by ONNX Runtime's requantization of `p_j` with `m = 1 / (2^E·s_y)`.
+//! 4. `p_j = round(e_j·R / 2^E)` (`≈ 2^E·e_j / S`, the softmax at scale `2^-E`, in
+//!    `[0, 2^E]`), and the output's integers by ONNX Runtime's requantization of `p_j` with
+//!    `m = 1 / (2^E·s_y)`: one lookup of a table of that rule over `[0, 2^E]` (one row per
+//!    element where a requantization takes three).
 //!
 //! ONNX Runtime computes the softmax in f32 (`ORT_DISABLE_ALL`) or from its own exp table
 //! (QLinearSoftmax, `ORT_ENABLE_ALL`): `p_j` is within about `2^-(E-2)` of it, so an output
@@ -160,14 +162,18 @@ impl Importer {
         let mut step = identity_step(name.to_string(), (sum, r), recip);
         step.shift = t;
         self.g.ops.push(QOp::Elementwise(step));
-        // 4. The probabilities at scale 2^-E, requantized to the output.
-        let prob = self.tensor(
-            &format!("{name} (p)"),
-            x.shape.clone(),
-            TensorKind::Activation,
-            None,
-        )?;
-        let mut step = identity_step(name.to_string(), (e, prob), 0);
+        // 4. The probabilities at scale 2^-E, requantized to the output by a table over
+        //    their range: `e_j ≤ 2^E` and `R ≤ 2^E` (`S ≥ 2^E`), so `p_j ∈ [0, 2^E]`.
+        let ay = y.affine(out)?;
+        let m = 1.0 / (ay.scale() * (1u32 << E) as f32);
+        let rule = channel_rule(name, m, (ay.zero_point(), ay.range()), 1 << E)?;
+        self.report_requant(name, std::slice::from_ref(&rule));
+        let requantized = self.g.function_index(FnKind::Tabulated {
+            lo: 0,
+            values: (0..=1i64 << E).map(|p| rule.rule.apply(p)).collect(),
+        });
+        let id = self.tensor(out, x.shape.clone(), TensorKind::Activation, Some(y))?;
+        let mut step = identity_step(name.to_string(), (e, id), requantized);
         step.b = Some(Operand {
             tensor: r,
             index: Some(row_of),
@@ -176,9 +182,10 @@ impl Importer {
         step.qm = Coef::Const(1);
         step.shift = E;
         self.g.ops.push(QOp::Elementwise(step));
-        let ay = y.affine(out)?;
-        let m = 1.0 / (ay.scale() * (1u32 << E) as f32);
-        let rule = channel_rule(name, m, (ay.zero_point(), ay.range()), 1 << E)?;
-        self.requantize_all(name, (prob, x.shape.clone(), vec![0; len]), rule, y, out)
+        Ok(Act {
+            id,
+            q: y.clone(),
+            shape: x.shape.clone(),
+        })
     }
 }

@@ -69,6 +69,9 @@ impl Importer {
         y: &QParams,
         out: &str,
     ) -> Result<Act, ImportError> {
+        if let Some(relabelled) = self.identity_relabel(name, x, (lo, &values), y, out)? {
+            return Ok(relabelled);
+        }
         self.g.functions.push(FnKind::Tabulated { lo, values });
         let func = u32::try_from(self.g.functions.len() - 1).unwrap_or(u32::MAX);
         let id = self.tensor(out, x.shape.clone(), TensorKind::Activation, Some(y))?;
@@ -82,6 +85,40 @@ impl Importer {
             q: y.clone(),
             shape: x.shape.clone(),
         })
+    }
+
+    /// A table that gives every integer of `x`'s range back unchanged (a Mul by 1, a Mul by
+    /// 0.5 into half the scale, LayerNorm's unit γ), with `y`'s range `x`'s: `y`'s integers
+    /// are `x`'s, so a view relabels them with `y`'s scale at no cost. `x` is range-checked
+    /// already (a requantization's, a table's or a view's output); a graph input keeps its
+    /// lookup, which is its range check.
+    fn identity_relabel(
+        &mut self,
+        name: &str,
+        x: &Act,
+        (lo, values): (i64, &[i64]),
+        y: &QParams,
+        out: &str,
+    ) -> Result<Option<Act>, ImportError> {
+        let identity = (lo, lo + values.len() as i64 - 1) == x.q.range
+            && values.iter().zip(lo..).all(|(&v, q)| v == q);
+        if !identity || y.range != x.q.range || self.g.inputs.contains(&x.id) {
+            return Ok(None);
+        }
+        let id = self.tensor(out, x.shape.clone(), TensorKind::Activation, Some(y))?;
+        self.g.ops.push(QOp::View(ViewOp {
+            name: format!("{name} (identity)"),
+            inputs: vec![x.id],
+            output: id,
+            map: (0..self.g.tensors[x.id].len() as u32)
+                .map(|e| (0u16, e))
+                .collect(),
+        }));
+        Ok(Some(Act {
+            id,
+            q: y.clone(),
+            shape: x.shape.clone(),
+        }))
     }
 
     /// An Add or Mul of `a` and a constant of one distinct value, requantized by `rule` from
