@@ -180,6 +180,25 @@ pub(super) fn reader_counts(g: &QuantizedGraph) -> Vec<usize> {
     readers
 }
 
+/// Removes every op whose output nothing reads (no op, not a graph output), as long as there
+/// are such, and the tensors they wrote; returns how many. An op reading a graph input stays:
+/// it is that input's range check, which bounds the public values.
+pub fn remove_unread(g: &mut QuantizedGraph) -> usize {
+    let mut readers = reader_counts(g);
+    let mut removed = vec![false; g.ops.len()];
+    for i in (0..g.ops.len()).rev() {
+        let inputs = g.ops[i].family().inputs();
+        if readers[g.ops[i].family().output()] > 0 || inputs.iter().any(|t| g.inputs.contains(t)) {
+            continue;
+        }
+        removed[i] = true;
+        for t in inputs {
+            readers[t] -= 1;
+        }
+    }
+    remove_ops(g, &removed)
+}
+
 /// Removes the ops marked in `removed` and the tensors they wrote; returns how many.
 pub(super) fn remove_ops(g: &mut QuantizedGraph, removed: &[bool]) -> usize {
     let n = removed.iter().filter(|&&r| r).count();
@@ -356,6 +375,28 @@ mod tests {
 
     fn xs() -> Vec<i128> {
         (-128..128).collect()
+    }
+
+    #[test]
+    fn unread_ops_are_removed_but_an_input_check_stays() {
+        let mut g = graph();
+        let x = input(&mut g, "x", 4);
+        let step = |g: &mut QuantizedGraph, name: &str, t: TensorId| {
+            elem(g, name, 4, plain(t), None, [1, 0, 0], Coef::Const(1), 0, 0)
+        };
+        // A second, unread check of the input, a chain read by nothing, and the output's op.
+        let raw = g.inputs[0];
+        step(&mut g, "unread check", raw);
+        let d = step(&mut g, "dead", x);
+        step(&mut g, "dead too", d);
+        let y = step(&mut g, "y", x);
+        g.outputs.push(y);
+        let before = g.eval(&[vec![1, 2, 3, 4]]).unwrap()[y].clone();
+        assert_eq!(remove_unread(&mut g), 2);
+        g.validate().unwrap();
+        let names: Vec<&str> = g.ops.iter().map(|op| op.family().name()).collect();
+        assert_eq!(names, ["check", "unread check", "y"]);
+        assert_eq!(g.eval(&[vec![1, 2, 3, 4]]).unwrap()[g.outputs[0]], before);
     }
 
     #[test]

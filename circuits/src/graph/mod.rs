@@ -30,7 +30,7 @@ mod table_chains;
 mod tables;
 mod view;
 
-pub use compose::compose_affine;
+pub use compose::{compose_affine, remove_unread};
 pub use elementwise::{Coef, ElemOp, Operand};
 pub use invalid::{GraphError, OpDefect};
 pub use linear::{Geometry, LinearGroup, LinearOp, WeightSet, PAD};

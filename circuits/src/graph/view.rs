@@ -131,9 +131,15 @@ mod tests {
     }
 
     #[test]
-    fn a_view_keeps_its_inputs_int8_scale_or_has_none() {
-        // An output with an int8 scale must have every input's.
-        assert!(side_by_side(int8("out", 0.5)).validate().is_err());
+    fn a_view_keeps_its_inputs_int8_range_or_has_no_scale() {
+        // An output with an int8 scale has every input's range; it may relabel the integers
+        // with another scale (an identity table's output: Mul by 0.5 into half the scale).
+        side_by_side(int8("out", 0.5)).validate().unwrap();
+        let uint8 = QTensor {
+            affine: Some(AffineScale::new(0.5, 0, (0, 255)).unwrap()),
+            ..int8("out", 0.5)
+        };
+        assert!(side_by_side(uint8).validate().is_err());
         // Without one it may list operands of different scales (an int8 Add's operands).
         let plain = QTensor {
             affine: None,

@@ -8,6 +8,7 @@ use super::params::{int_range, Const, QParams};
 use super::unary::Unary;
 use super::views;
 
+mod derived;
 mod embeddings;
 mod folds;
 mod integer_ops;
@@ -145,6 +146,8 @@ struct Importer {
     token_checks: HashMap<(TensorId, usize), TensorId>,
     /// The deviations of a layer normalisation's rows, per (tensor, row length).
     deviations: HashMap<(TensorId, usize), TensorId>,
+    /// int8 tensors that are functions of another, element by element (`derived`).
+    derived: HashMap<TensorId, derived::Derived>,
     /// The fewest activation bits the graph needs (token ids of a large table).
     min_bits: u32,
     /// The widest `quotient_bits` of the requantizations.
@@ -215,6 +218,7 @@ impl Importer {
             quantized_inputs: HashMap::new(),
             token_checks: HashMap::new(),
             deviations: HashMap::new(),
+            derived: HashMap::new(),
             min_bits: 9,
             q_bits: 0,
             opset,
@@ -798,6 +802,7 @@ impl Importer {
         // the requantizations' quotients in limbs of `bits`: half their width keeps it small
         // with two limbs.
         self.g.bits = self.q_bits.div_ceil(2).clamp(9, 20).max(self.min_bits);
+        zkinfer_circuits::graph::remove_unread(&mut self.g);
         zkinfer_circuits::graph::scalar_products(&mut self.g);
         zkinfer_circuits::graph::compose_tables(&mut self.g);
         self.g

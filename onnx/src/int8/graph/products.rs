@@ -54,6 +54,11 @@ impl Importer {
             exact: r.mismatches == 0,
             bound: span(aa, None) * span(ab, ops.values.as_deref()),
         };
+        if let Some(pair) = self.same_source(a, b, &ops) {
+            let (za, zb) = (aa.zero_point(), ab.zero_point());
+            let acc = move |p: i64, q: i64| (p - za) * (q - zb);
+            return self.pairwise_table(name, pair, (rule, acc), y, out);
+        }
         let (acc, offsets) = match (b, ops.values.as_deref()) {
             (Summand::Const(..), Some(&[c])) => {
                 let (za, w) = (aa.zero_point(), c - ab.zero_point());

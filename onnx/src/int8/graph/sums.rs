@@ -206,6 +206,10 @@ impl Importer {
             bound: r.ma * (aa.range().1 - aa.range().0) + r.mb * (ab.range().1 - ab.range().0),
         };
         let (za, zb) = (aa.zero_point(), ab.zero_point());
+        if let Some(pair) = self.same_source(a, b, &ops) {
+            let acc = move |p: i64, q: i64| r.ma * (p - za) + r.mb * (q - zb);
+            return self.pairwise_table(name, pair, (rule, acc), y, out);
+        }
         if let Some(&[c]) = ops.values.as_deref() {
             let acc = |q: i64| r.ma * (q - za) + r.mb * (c - zb);
             return self.constant_operand_table(name, (a, &ops), (rule, acc), y, out);

@@ -70,8 +70,18 @@ impl Importer {
         out: &str,
     ) -> Result<Act, ImportError> {
         if let Some(relabelled) = self.identity_relabel(name, x, (lo, &values), y, out)? {
+            let d = self.derivation(x);
+            self.derive(relabelled.id, &d.source, d.values);
             return Ok(relabelled);
         }
+        // A table of a function of another tensor is a table of that one (see `derived`).
+        let d = self.derivation(x);
+        let (x, lo, values) = match d.then((lo, &values)) {
+            Some(composed) => (d.source.clone(), d.source_lo(), composed),
+            None => (x.clone(), lo, values),
+        };
+        let whole = lo == x.q.range.0 && values.len() as i64 == x.q.range.1 - lo + 1;
+        let derived = whole.then(|| values.clone());
         self.g.functions.push(FnKind::Tabulated { lo, values });
         let func = u32::try_from(self.g.functions.len() - 1).unwrap_or(u32::MAX);
         let id = self.tensor(out, x.shape.clone(), TensorKind::Activation, Some(y))?;
@@ -80,6 +90,9 @@ impl Importer {
             (x.id, id),
             func,
         )));
+        if let Some(values) = derived {
+            self.derive(id, &x, values);
+        }
         Ok(Act {
             id,
             q: y.clone(),
