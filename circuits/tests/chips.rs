@@ -36,15 +36,7 @@ struct Builder {
 impl Builder {
     fn new() -> Self {
         Builder {
-            g: QuantizedGraph {
-                bits: BITS,
-                tensors: vec![],
-                inputs: vec![],
-                outputs: vec![],
-                ops: vec![],
-                functions: vec![FnKind::Identity],
-                integer_inputs: vec![],
-            },
+            g: QuantizedGraph::empty(BITS),
         }
     }
 

@@ -561,15 +561,7 @@ pub fn quantize(
         lookups,
         ranges,
         margin,
-        graph: QuantizedGraph {
-            bits,
-            tensors: vec![],
-            inputs: vec![],
-            outputs: vec![],
-            ops: vec![],
-            functions: vec![FnKind::Identity],
-            integer_inputs: vec![],
-        },
+        graph: QuantizedGraph::empty(bits),
         map: vec![None; model.tensors.len()],
         done: vec![false; model.nodes.len()],
     };

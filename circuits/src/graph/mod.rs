@@ -250,6 +250,20 @@ pub enum EvalError {
 }
 
 impl QuantizedGraph {
+    /// A graph of `bits`-bit activations with no tensors or ops yet (the identity its first
+    /// function).
+    pub fn empty(bits: u32) -> QuantizedGraph {
+        QuantizedGraph {
+            bits,
+            tensors: Vec::new(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            ops: Vec::new(),
+            functions: vec![FnKind::Identity],
+            integer_inputs: Vec::new(),
+        }
+    }
+
     /// Remainder limbs of `bits` bits the requantization lanes need: enough for the widest
     /// shift of any rule (0 without requantization).
     pub fn requant_limbs(&self) -> u32 {

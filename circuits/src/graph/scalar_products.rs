@@ -215,7 +215,7 @@ fn row_op(
 mod tests {
     use super::*;
     use crate::graph::requant::{AffineScale, Dyadic, Rounding};
-    use crate::graph::{FnKind, QTensor, RequantOp};
+    use crate::graph::{QTensor, RequantOp};
 
     fn tensor(g: &mut QuantizedGraph, name: &str, n: usize, zp: Option<i64>) -> TensorId {
         g.tensors.push(QTensor {
@@ -253,15 +253,7 @@ mod tests {
     /// `(a − za)(b − zb)` for `a` of 4 elements and `b` of 2 broadcast over pairs, by a matrix
     /// product of 1×1×1 blocks, at `bits`.
     fn graph(bits: u32, (za, zb): (i64, i64)) -> QuantizedGraph {
-        let mut g = QuantizedGraph {
-            bits,
-            tensors: vec![],
-            inputs: vec![],
-            outputs: vec![],
-            ops: vec![],
-            functions: vec![FnKind::Identity],
-            integer_inputs: vec![],
-        };
+        let mut g = QuantizedGraph::empty(bits);
         let (a, b) = (
             tensor(&mut g, "a", 4, Some(za)),
             tensor(&mut g, "b", 2, Some(zb)),

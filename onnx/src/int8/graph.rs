@@ -200,15 +200,7 @@ impl Importer {
                 },
             );
         }
-        let g = QuantizedGraph {
-            bits: 9,
-            tensors: Vec::new(),
-            inputs: Vec::new(),
-            outputs: Vec::new(),
-            ops: Vec::new(),
-            functions: vec![FnKind::Identity],
-            integer_inputs: Vec::new(),
-        };
+        let g = QuantizedGraph::empty(9);
         Ok(Importer {
             consts,
             vals: HashMap::new(),
