@@ -528,18 +528,23 @@ fn int8_layer_norm_and_mask_witness_is_unique() {
             "(1/denominator)",
             "(scaled deviations)",
             "n_QuantizeLinear_Output",
-            "(kept, requantized)",
             "sm_QuantizeLinear_Output",
         ],
         |m, honest| {
-            // Element (0, 1) is masked (a later token): give it the score it hides.
-            let (kept, out) = (
-                tensor(m, "(kept, requantized)"),
-                tensor(m, "sm_QuantizeLinear_Output"),
-            );
-            assert_ne!(honest[kept][1], honest[out][1]);
+            // Element (0, 1) is masked (a later token): give it the score it hides, the
+            // mask's table at the score's integer (one lookup `T[k·x + c]` per element).
+            let out = tensor(m, "sm_QuantizeLinear_Output");
+            let Some(zkinfer_circuits::graph::QOp::Elementwise(mask)) =
+                m.graph.ops.iter().find(|op| op.family().output() == out)
+            else {
+                panic!("the mask is not one elementwise op");
+            };
+            let x = mask.a.as_ref().unwrap().tensor;
+            assert_eq!((mask.qa.at(1), mask.qa.at(0)), (0, 1));
+            let hidden = m.graph.functions[mask.func as usize].eval(honest[x][1] as i64);
+            assert_ne!(i128::from(hidden), honest[out][1]);
             let mut vals = honest.to_vec();
-            vals[out][1] = honest[kept][1];
+            vals[out][1] = i128::from(hidden);
             vec![vals]
         },
     );

@@ -1,7 +1,7 @@
 //! Where with a constant condition between DequantizeLinear and QuantizeLinear (attention's
 //! causal mask: `Where(mask, −10, DQ(x))`): each element is either `x`'s or a constant, so at
 //! the QuantizeLinear it is `x`'s integer requantized to the output (ONNX Runtime's table,
-//! `Q_y(DQ_x(q))`) or the constant's integer `Q_y(c)`, fixed per element. Views between the
+//! `Q_y(DQ_x(q))`) or the constant's integer `Q_y(c)`, fixed per element: one lookup each. Views between the
 //! Where and its QuantizeLinear (a Flatten) move the mask with the elements.
 
 use super::*;
@@ -97,25 +97,39 @@ impl Importer {
         })))
     }
 
-    /// The masked tensor's integers in `y`: `x`'s requantized, or the constants'.
+    /// The masked tensor's integers in `y`: `x`'s requantized, or the constants'. One lookup
+    /// per element of `T[k_e·x_e + c_e]`: `T` is the requantization table over `x`'s range
+    /// (the identity when the parameters agree), extended past it by one entry per fill that
+    /// no integer of the range requantizes to; `k_e = 1`, `c_e = 0` where `x` is kept, `k_e =
+    /// 0` and `c_e` an integer `T` maps to the fill's where masked.
     pub(super) fn masked(
         &mut self,
         m: &Masked,
         y: &QParams,
         out: &str,
     ) -> Result<Act, ImportError> {
-        let ay = y.affine(out)?;
-        let into = format!("{} (kept, requantized)", m.name);
-        let r = self.requantized(&m.name, m.x.clone(), y, &into)?;
+        let (ax, ay) = (m.x.q.affine(&m.name)?, y.affine(out)?);
+        let (lo, mut values) = match m.x.q == *y {
+            true => (m.x.q.range.0, (m.x.q.range.0..=m.x.q.range.1).collect()),
+            false => Unary::Identity.table(&ax, &ay),
+        };
+        let mut at = |fill: i64| -> i64 {
+            match values.iter().position(|&v| v == fill) {
+                Some(i) => lo + i as i64,
+                None => {
+                    values.push(fill);
+                    lo + values.len() as i64 - 1
+                }
+            }
+        };
+        let entries: Vec<Option<i64>> = (m.fill.iter())
+            .map(|f| f.map(|c| at(ay.quantize(c))))
+            .collect();
+        let func = self.g.function_index(FnKind::Tabulated { lo, values });
         let id = self.tensor(out, m.x.shape.clone(), TensorKind::Activation, Some(y))?;
-        let mut step = identity_step(m.name.clone(), (r.id, id), 0);
-        step.qa = Coef::Each(m.fill.iter().map(|f| i64::from(f.is_none())).collect());
-        step.qc = Coef::Each(
-            m.fill
-                .iter()
-                .map(|f| f.map_or(0, |c| ay.quantize(c)))
-                .collect(),
-        );
+        let mut step = identity_step(m.name.clone(), (m.x.id, id), func);
+        step.qa = Coef::Each(entries.iter().map(|e| i64::from(e.is_none())).collect());
+        step.qc = Coef::Each(entries.iter().map(|e| e.unwrap_or(0)).collect());
         self.g.ops.push(QOp::Elementwise(step));
         Ok(Act {
             id,
