@@ -102,9 +102,9 @@ impl Importer {
 
     /// A table that gives every integer of `x`'s range back unchanged (a Mul by 1, a Mul by
     /// 0.5 into half the scale, LayerNorm's unit γ), with `y`'s range `x`'s: `y`'s integers
-    /// are `x`'s, so a view relabels them with `y`'s scale at no cost. `x` is range-checked
-    /// already (a requantization's, a table's or a view's output); a graph input keeps its
-    /// lookup, which is its range check.
+    /// are `x`'s, so a view relabels them with `y`'s scale at no cost, where the op writing
+    /// `x` already proves them in that range ([`Self::proven_within`]); elsewhere (a graph
+    /// input) the lookup stays, as the range check it also is.
     fn identity_relabel(
         &mut self,
         name: &str,
@@ -115,7 +115,7 @@ impl Importer {
     ) -> Result<Option<Act>, ImportError> {
         let identity = (lo, lo + values.len() as i64 - 1) == x.q.range
             && values.iter().zip(lo..).all(|(&v, q)| v == q);
-        if !identity || y.range != x.q.range || self.g.inputs.contains(&x.id) {
+        if !identity || y.range != x.q.range || !self.proven_within(x.id, x.q.range) {
             return Ok(None);
         }
         let id = self.tensor(out, x.shape.clone(), TensorKind::Activation, Some(y))?;
@@ -132,6 +132,24 @@ impl Importer {
             q: y.clone(),
             shape: x.shape.clone(),
         }))
+    }
+
+    /// Whether the op writing tensor `t` proves each of its integers in `[lo, hi]`: a
+    /// requantization clamping within it, a table whose values lie in it, a view or a max pool
+    /// of such tensors.
+    fn proven_within(&self, t: TensorId, (lo, hi): (i64, i64)) -> bool {
+        let within = |(a, b): (i64, i64)| lo <= a && b <= hi;
+        let writer = self.g.ops.iter().rev().find(|op| op.family().output() == t);
+        match writer {
+            Some(QOp::Requant(r)) => r.rules.iter().all(|d| within(d.range())),
+            Some(QOp::Elementwise(e)) => match self.g.functions.get(e.func as usize) {
+                Some(FnKind::Tabulated { values, .. }) => values.iter().all(|&v| within((v, v))),
+                _ => false,
+            },
+            Some(QOp::View(v)) => v.inputs.iter().all(|&i| self.proven_within(i, (lo, hi))),
+            Some(QOp::MaxPool(m)) => self.proven_within(m.input, (lo, hi)),
+            _ => false,
+        }
     }
 
     /// An Add or Mul of `a` and a constant of one distinct value, requantized by `rule` from
