@@ -509,6 +509,44 @@ fn int8_softmax_witness_is_unique() {
     );
 }
 
+/// GELU written out by ONNX Runtime's quantizer (`onnx/src/int8/graph/derived.rs`) is one table
+/// of the first layer's int8 outputs: an output moved by ±1, with everything after it
+/// recomputed from the moved value (so only the table's lookup can object), does not verify.
+#[test]
+fn int8_gelu_as_one_table_witness_is_unique() {
+    use zkinfer_circuits::graph::QOp;
+    assert_unique_witness(
+        &models().join("int8/gelu_mlp/qdq_per_tensor_s8s8.onnx"),
+        &models().join("int8/sources/gelu_mlp.json"),
+        &["h1_QuantizeLinear_Output", "g_QuantizeLinear_Output"],
+        |m, honest| {
+            let g = &m.graph;
+            let (h1, g0) = (
+                tensor(m, "h1_QuantizeLinear_Output"),
+                tensor(m, "g0_QuantizeLinear_Output"),
+            );
+            let at = (g.ops.iter())
+                .position(|op| op.family().output() == g0)
+                .unwrap();
+            let QOp::Elementwise(gelu) = &g.ops[at] else {
+                panic!("GELU is not one elementwise op: {:?}", g.ops[at]);
+            };
+            assert_eq!(gelu.a.as_ref().unwrap().tensor, h1);
+            [1, -1]
+                .map(|d| {
+                    let mut vals = honest.to_vec();
+                    vals[g0][0] += d;
+                    for op in &g.ops[at + 1..] {
+                        op.family().eval(g, &mut vals).unwrap();
+                    }
+                    assert_ne!(vals[g.outputs[0]], honest[g.outputs[0]]);
+                    vals
+                })
+                .to_vec()
+        },
+    );
+}
+
 /// An imported layer normalisation's and causal mask's witness is unique
 /// (`onnx/src/int8/graph/{layer_norm,masks}.rs`): the row sums, deviations, sums of squares,
 /// variance, tabulated reciprocal denominators, scaled deviations and normalised integers
