@@ -16,6 +16,7 @@
 //! by lookups. Accumulators (outputs of linear maps and products) are unbounded and are only
 //! ever consumed by an [`ElemOp`] that rescales them back into the activation range.
 
+mod centring;
 mod compose;
 mod elementwise;
 pub mod expr;
@@ -30,6 +31,7 @@ mod table_chains;
 mod tables;
 mod view;
 
+pub use centring::centre_at_source;
 pub use compose::{compose_affine, remove_unread};
 pub use elementwise::{Coef, ElemOp, Operand};
 pub use invalid::{GraphError, OpDefect};

@@ -796,6 +796,7 @@ impl Importer {
         self.g.bits = self.q_bits.div_ceil(2).clamp(9, 20).max(self.min_bits);
         zkinfer_circuits::graph::remove_unread(&mut self.g);
         zkinfer_circuits::graph::scalar_products(&mut self.g);
+        zkinfer_circuits::graph::centre_at_source(&mut self.g);
         zkinfer_circuits::graph::compose_tables(&mut self.g);
         self.g
             .validate()
