@@ -189,21 +189,9 @@ mod tests {
 
     fn step(g: &mut QuantizedGraph, x: TensorId, qc: i64) -> TensorId {
         let out = tensor(g, "centred", g.tensors[x].len(), TensorKind::Activation);
-        g.ops.push(QOp::Elementwise(ElemOp {
-            name: "centring".into(),
-            output: out,
-            a: Some(Operand {
-                tensor: x,
-                index: None,
-            }),
-            b: None,
-            qa: Coef::Const(1),
-            qb: Coef::Const(0),
-            qm: Coef::Const(0),
-            qc: Coef::Const(qc),
-            shift: 0,
-            func: 0,
-        }));
+        let mut op = ElemOp::lookup("centring".into(), (x, out), 0);
+        op.qc = Coef::Const(qc);
+        g.ops.push(QOp::Elementwise(op));
         out
     }
 

@@ -97,6 +97,26 @@ pub struct Rounded {
 }
 
 impl ElemOp {
+    /// `output = func(input)`: one operand read whole, no coefficients but `qa = 1`, no
+    /// rounding (function 0, the identity, makes it a range check; callers set the rest).
+    pub fn lookup(name: String, (input, output): (TensorId, TensorId), func: u32) -> ElemOp {
+        ElemOp {
+            name,
+            output,
+            a: Some(Operand {
+                tensor: input,
+                index: None,
+            }),
+            b: None,
+            qa: Coef::Const(1),
+            qb: Coef::Const(0),
+            qm: Coef::Const(0),
+            qc: Coef::Const(0),
+            shift: 0,
+            func,
+        }
+    }
+
     /// The linear/product part for output element `e`.
     pub fn lin(&self, e: usize, vals: &[Vec<i128>]) -> i128 {
         let a = self

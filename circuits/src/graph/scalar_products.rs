@@ -232,21 +232,9 @@ mod tests {
     fn centring(g: &mut QuantizedGraph, x: TensorId, zp: i64, keeps: Option<i64>) -> TensorId {
         let n = g.tensors[x].len();
         let out = tensor(g, "centred", n, keeps);
-        g.ops.push(QOp::Elementwise(ElemOp {
-            name: "centring".into(),
-            output: out,
-            a: Some(Operand {
-                tensor: x,
-                index: None,
-            }),
-            b: None,
-            qa: Coef::Const(1),
-            qb: Coef::Const(0),
-            qm: Coef::Const(0),
-            qc: Coef::Const(-zp),
-            shift: 0,
-            func: 0,
-        }));
+        let mut op = ElemOp::lookup("centring".into(), (x, out), 0);
+        op.qc = Coef::Const(-zp);
+        g.ops.push(QOp::Elementwise(op));
         out
     }
 

@@ -130,7 +130,7 @@ fn drop_unused_functions(g: &mut QuantizedGraph) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::{Operand, QTensor, TensorKind};
+    use crate::graph::{QTensor, TensorKind};
 
     /// `x` (a graph input, range checked) → `T1` → `T2` (the output), with `extra` readers of
     /// `T1`'s output; `T1` maps `[-4, 4)` to `v − 1`, `T2` squares `[lo2, lo2 + 8)`.
@@ -164,21 +164,11 @@ mod tests {
             });
             let output = g.tensors.len() - 1;
             if let Some(t) = input {
-                g.ops.push(QOp::Elementwise(ElemOp {
-                    name: name.into(),
-                    output,
-                    a: Some(Operand {
-                        tensor: t,
-                        index: None,
-                    }),
-                    b: None,
-                    qa: Coef::Const(1),
-                    qb: Coef::Const(0),
-                    qm: Coef::Const(0),
-                    qc: Coef::Const(0),
-                    shift: 0,
+                g.ops.push(QOp::Elementwise(ElemOp::lookup(
+                    name.into(),
+                    (t, output),
                     func,
-                }));
+                )));
             }
             output
         };

@@ -837,22 +837,8 @@ fn constant(np: &pb::NodeProto, name: &str, opset: i64) -> Result<Const, ImportE
 }
 
 /// The elementwise step `output = func(input)` (function 0 is the identity: a range check).
-fn identity_step(name: String, (input, output): (TensorId, TensorId), func: u32) -> ElemOp {
-    ElemOp {
-        name,
-        output,
-        a: Some(Operand {
-            tensor: input,
-            index: None,
-        }),
-        b: None,
-        qa: Coef::Const(1),
-        qb: Coef::Const(0),
-        qm: Coef::Const(0),
-        qc: Coef::Const(0),
-        shift: 0,
-        func,
-    }
+fn identity_step(name: String, io: (TensorId, TensorId), func: u32) -> ElemOp {
+    ElemOp::lookup(name, io, func)
 }
 
 // --- weights and shapes ---------------------------------------------------------------------
