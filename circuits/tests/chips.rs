@@ -2100,3 +2100,60 @@ fn requantization_past_the_range_checks_is_refused_at_evaluation() {
     }
     assert!(g.validate().is_err());
 }
+
+/// [`requant_graph`] with every rule's output 255 wide (the third's ReLU range `[−5, 250]`):
+/// one-row requantization lanes can hold it.
+fn one_width_requant_graph(x: Vec<i128>) -> (QuantizedGraph, Vec<Vec<i128>>) {
+    use zkinfer_circuits::graph::requant::{Dyadic, Rounding};
+    let (mut g, x) = requant_graph(x);
+    if let Some(QOp::Requant(op)) = g.ops.last_mut() {
+        op.rules[2] = Dyadic::new((3, 3, Rounding::HalfUp), -5, (-5, 250)).unwrap();
+    }
+    (g, x)
+}
+
+#[test]
+fn one_row_requantization_proves_the_rule_and_rejects_broken_witnesses() {
+    let (g, x) = one_width_requant_graph(vec![7, -3, 12, 5]);
+    assert_eq!(g.requant_clamp_width(), Some(255));
+    // Mixed widths (requant_graph's [−5, 127]) keep the three-row lanes, and a shape that
+    // asks for one-row lanes anyway is refused.
+    let (mixed, _) = requant_graph(vec![0; 4]);
+    assert_eq!(mixed.requant_clamp_width(), None);
+    let mut shape = choose_shape(&mixed, &SearchOptions::default())
+        .unwrap()
+        .shape;
+    assert!(!shape.requant_row);
+    shape.requant_row = true;
+    assert!(matches!(
+        CircuitPlan::new(&mixed, shape),
+        Err(LayoutError::RequantClamp)
+    ));
+    let (c, inst, k) = build_shaped(g.clone(), x, |s| {
+        s.public_io = PublicIo::Plain;
+        s.requant_row = true;
+    });
+    assert!(satisfied(&c, &inst, k), "{}", c.plan.shape.summary());
+    // Element 0: 53/2 = 26.5 → 26 to even (t = 1).
+    let seg = c.plan.layout.rq[0].clone();
+    let (lane, row) = (seg.lane, seg.start);
+    let at = |j: u8, v: F| (AdvCol::RqRow(lane, j), row, v);
+    for (cells, what) in [
+        (vec![at(1, fe(27))], "the output"),
+        (vec![at(2, fe(28))], "the quotient"),
+        (vec![at(6, F::from(3))], "a remainder limb"),
+        (vec![at(0, fe(57))], "the accumulator's copy"),
+        (vec![at(5, F::one())], "the parity (u = 922 is even)"),
+        (vec![at(4, F::zero()), at(1, fe(27))], "a half rounded up"),
+    ] {
+        assert_rejects(&c, &inst, k, &cells, what);
+    }
+    // All-zero input: every lookup still has a non-zero row (the sentinel).
+    let (c0, inst0, k0) = build_shaped(g, vec![vec![0; 4]], |s| {
+        s.public_io = PublicIo::Plain;
+        s.requant_row = true;
+    });
+    let p = MockProver::run(k0, &c0, vec![inst0]).unwrap();
+    p.assert_satisfied();
+    assert_eq!(all_zero_lookups(&p, &c0.plan.shape), Vec::<String>::new());
+}

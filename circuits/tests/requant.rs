@@ -185,6 +185,7 @@ impl Circuit<F> for RqCircuit {
             banks: Vec::new(),
             knots: None,
             range_bits: p.0,
+            clamp: None,
         };
         let lane = RequantLane::configure(cs, &mut table, RequantDims::new(p.0, p.1, p.2).unwrap());
         let range = table.range.expect("the lane looks values up");

@@ -24,6 +24,7 @@ pub mod maxpool;
 pub mod pack;
 pub mod poseidon;
 pub mod requant;
+pub mod requant_row;
 pub mod sentinel;
 pub mod table;
 
@@ -87,6 +88,8 @@ pub enum AdvCol {
     RqFree(u16, u8),
     /// Requantization lane: range-checked column `j`.
     RqRange(u16, u8),
+    /// One-row requantization lane: column `j` (`acc, y, q, inv, t, par`, then the limbs).
+    RqRow(u16, u8),
     /// Packed public values.
     PackV,
     /// Running packed words (and Poseidon state element 1).
@@ -120,6 +123,8 @@ pub struct ModelConfig {
     pub mm: Vec<matmul::MatmulLane>,
     /// Requantization lanes.
     pub rq: Vec<requant::RequantLane>,
+    /// One-row requantization lanes (instead of `rq`, `CircuitShape::requant_row`).
+    pub rq_row: Vec<requant_row::RowRequantLane>,
     /// The pack chip (packed and hashed public I/O).
     pub pack: Option<pack::PackConfig>,
     /// The Poseidon chip (hashed public I/O).
@@ -178,12 +183,17 @@ impl ModelConfig {
         }
         // Validated shapes have a requantization width the chip accepts.
         let wide = shape.requant_wide.max(1);
-        let rq = match requant::RequantDims::new(table.range_bits, shape.requant_limbs, wide) {
-            Ok(dims) => (0..shape.requant_lanes)
-                .map(|_| requant::RequantLane::configure(meta, &mut table, dims))
-                .collect(),
-            Err(_) => Vec::new(),
-        };
+        let (mut rq, mut rq_row) = (Vec::new(), Vec::new());
+        if let Ok(dims) = requant::RequantDims::new(table.range_bits, shape.requant_limbs, wide) {
+            for _ in 0..shape.requant_lanes {
+                match shape.requant_row {
+                    true => rq_row.push(requant_row::RowRequantLane::configure(
+                        meta, &mut table, dims,
+                    )),
+                    false => rq.push(requant::RequantLane::configure(meta, &mut table, dims)),
+                }
+            }
+        }
         let pack = shape
             .public_io
             .packs()
@@ -210,6 +220,7 @@ impl ModelConfig {
             dot,
             mm,
             rq,
+            rq_row,
         }
     }
 
@@ -250,6 +261,7 @@ impl ModelConfig {
             AdvCol::DotTot(i) => self.mm.get(l(i))?.tot,
             AdvCol::RqFree(i, j) => *self.rq.get(l(i))?.free.get(j as usize)?,
             AdvCol::RqRange(i, j) => *self.rq.get(l(i))?.range.get(j as usize)?,
+            AdvCol::RqRow(i, j) => *self.rq_row.get(l(i))?.advice.get(j as usize)?,
             AdvCol::PackV => self.pack.as_ref()?.v,
             AdvCol::PackAcc => self.pack.as_ref()?.acc,
             AdvCol::HashCap => self.poseidon.as_ref()?.cap,
@@ -269,7 +281,9 @@ impl ModelConfig {
             Col::DotX(i) => AdvCol::DotX(i),
             Col::DotW(i) => AdvCol::DotW(i),
             Col::DotAcc(i) => AdvCol::DotAcc(i),
+            Col::Rq(i) if self.shape.requant_row => AdvCol::RqRow(i, 0),
             Col::Rq(i) => AdvCol::RqFree(i, 0),
+            Col::RqY(i) => AdvCol::RqRow(i, 1),
             Col::PackV => AdvCol::PackV,
             Col::PackAcc => AdvCol::PackAcc,
         };

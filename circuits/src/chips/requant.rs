@@ -66,6 +66,9 @@ pub enum RequantChipError {
     /// The rounded value leaves what the range table can check.
     #[error("accumulator {acc} requantizes to {q}, outside what a {bits}-bit range table checks")]
     Range { acc: i128, q: i128, bits: u32 },
+    /// The rule's output range is not the clamp table's width.
+    #[error("requantization range of width {width} in a lane whose clamp table has width {table}")]
+    Clamp { width: i64, table: i64 },
 }
 
 /// Range-checked columns of a lane with `limbs` remainder limbs and `wide` quotient limbs:
@@ -107,6 +110,11 @@ impl RequantDims {
     /// The range table's bits `B`.
     pub fn bits(&self) -> u32 {
         self.bits
+    }
+
+    /// Remainder limbs `L`.
+    pub fn limbs(&self) -> u32 {
+        self.limbs
     }
 
     /// Range-checked columns.

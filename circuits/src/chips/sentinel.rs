@@ -25,6 +25,7 @@
 //! | elementwise, limbs | knots of `q` and of `out`, `l`, `ρ`, `ol` | `check = 1`, tag 0, `q = out = 1`: `(1, 0, 0, 2^L)` twice, `l = ol = 1`, `ρ = 2^(L−1)` |
 //! | max-pool | `d1`, `d2` (range) | `d1 = d2 = 1` |
 //! | requant | each range-checked column (range) | `1` |
+//! | requant, one row | each limb (range); `(u, y − qmin, par)` (clamp) | `1`; `q = par = 1`, so `(1, 0, 1)` |
 //!
 //! [`CircuitShape::sentinel_row`]: crate::plan::CircuitShape::sentinel_row
 
@@ -40,6 +41,9 @@ pub(crate) fn assign(a: &mut Assigner<'_, '_>, cfg: &ModelConfig, wit: Wit<'_>) 
         mx.assign_sentinel(a, lane as u16, row, wit);
     }
     for (lane, rq) in cfg.rq.iter().enumerate() {
+        rq.assign_sentinel_in(a, lane as u16, row);
+    }
+    for (lane, rq) in cfg.rq_row.iter().enumerate() {
         rq.assign_sentinel_in(a, lane as u16, row);
     }
 }

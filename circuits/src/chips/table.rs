@@ -58,6 +58,9 @@ pub struct TableConfig {
     pub knots: Option<[Column<Fixed>; 4]>,
     /// The range table is `[0, 2^range_bits)`: the activation width, or the limb width.
     pub range_bits: u32,
+    /// The clamp table `(x, clamp(x − D, 0, W), x mod 2)` of one-row requantization lanes
+    /// (`chips::requant_row`), allocated by the first clamp lookup.
+    pub clamp: Option<[Column<Fixed>; 3]>,
 }
 
 impl TableConfig {
@@ -70,6 +73,7 @@ impl TableConfig {
             range: None,
             knots: limbed.then(|| [(); 4].map(|_| meta.fixed_column())),
             range_bits: if limbed { shape.limb_bits } else { shape.bits },
+            clamp: None,
             banks: (0..banks)
                 .map(|_| FnTable {
                     tag: meta.fixed_column(),
@@ -91,6 +95,19 @@ impl TableConfig {
         meta.lookup_any(name, |vc| {
             vec![(input(vc), vc.query_fixed(col, Rotation::cur()))]
         });
+    }
+
+    /// Declares a lookup of `(u, y − qmin, par)` into the clamp table.
+    pub fn clamp_lookup(
+        &mut self,
+        meta: &mut ConstraintSystem<F>,
+        name: &'static str,
+        input: impl FnOnce(&mut VirtualCells<'_, F>) -> [Expression<F>; 3],
+    ) {
+        let cols = *self
+            .clamp
+            .get_or_insert_with(|| [(); 3].map(|_| meta.fixed_column()));
+        lookup_into(meta, name, cols, input);
     }
 
     /// Declares a lookup of `(tag + 1, h, t0, t1)` into the knot table (none without limbs).
@@ -133,6 +150,13 @@ impl TableConfig {
         if let Some(range) = self.range {
             for v in 0..(1u32 << self.range_bits) {
                 a.fixed(range, v, F::from(v as u64));
+            }
+        }
+        if let (Some(cols), Some(width)) = (self.clamp, g.requant_clamp_width()) {
+            for (row, entry) in clamp_rows(self.range_bits, width).enumerate() {
+                for (&c, v) in cols.iter().zip(entry) {
+                    a.fixed(c, row as u32, v);
+                }
             }
         }
         if let Some(cols) = self.knots {
@@ -193,6 +217,16 @@ impl TableConfig {
         }
         Ok(())
     }
+}
+
+/// The clamp table's rows for a `bits`-bit range table and clamp width `width`:
+/// `(x, clamp(x − D, 0, width), x mod 2)` for `x ∈ [0, 2D)`, `D = clamp_reach(bits)`.
+pub fn clamp_rows(bits: u32, width: i64) -> impl Iterator<Item = [F; 3]> {
+    let reach = super::requant_row::clamp_reach(bits);
+    (0..2 * reach).map(move |x| {
+        let y = (x - reach).clamp(0, i128::from(width));
+        [fe(x), fe(y), fe(x % 2)]
+    })
 }
 
 /// Declares a lookup of `N` expressions into `N` fixed table columns.

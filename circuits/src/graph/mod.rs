@@ -293,6 +293,29 @@ impl QuantizedGraph {
             .max(1)
     }
 
+    /// The clamp width `W = qmax − qmin` of one-row requantization lanes
+    /// (`chips::requant_row`), when they can hold every requantization of the graph: one width
+    /// for every rule, and every op's unclamped values (its `quotient_bits`, less a half's
+    /// correction, plus `zp − qmin`) within the clamp table's reach of `qmin`. `None` without
+    /// requantizations.
+    pub fn requant_clamp_width(&self) -> Option<i64> {
+        let reach = crate::chips::requant_row::clamp_reach(self.bits);
+        let mut width = None;
+        for op in &self.ops {
+            let QOp::Requant(r) = op else { continue };
+            let span = 1i128 << r.quotient_bits.min(100);
+            for d in &r.rules {
+                let (qmin, qmax) = d.range();
+                let shift = i128::from(d.zp()) - i128::from(qmin);
+                let fits = -span - 1 + shift >= -reach && span - 1 + shift < reach;
+                if !fits || *width.get_or_insert(qmax - qmin) != qmax - qmin {
+                    return None;
+                }
+            }
+        }
+        width.filter(|&w| w >= 1 && i128::from(w) < reach)
+    }
+
     /// Half-range of activations: activations lie in `[-half, half)`.
     pub fn half_range(&self) -> i128 {
         1i128 << (self.bits - 1)
@@ -577,11 +600,15 @@ impl QuantizedGraph {
     /// Rows of the tallest lookup table of a circuit laid out with `shape`'s table options:
     /// the knot or range table with limbs, otherwise [`Self::banked_table_rows`].
     pub fn lookup_table_rows(&self, shape: &crate::plan::CircuitShape) -> usize {
-        match shape.limbed() {
+        let rows = match shape.limbed() {
             true => self
                 .knot_table_rows(shape.limb_bits)
                 .max(1 << shape.limb_bits.min(40)),
             false => self.banked_table_rows(shape.identity_table, shape.fn_banks()),
+        };
+        match shape.requant_row && shape.requant_lanes > 0 {
+            true => rows.max(2 * crate::chips::requant_row::clamp_reach(self.bits) as usize),
+            false => rows,
         }
     }
 

@@ -478,7 +478,25 @@ fn candidate_shapes(
                 Some(shape)
             },
         )
+        .flat_map(|shape| {
+            let one_row = one_row_requant(g, w, &shape);
+            std::iter::once(shape).chain(one_row)
+        })
         .collect()
+}
+
+/// `shape` with one-row requantization lanes (`chips::requant_row`), where the graph's rules
+/// fit them: a third of the rows, for more columns and a lookup more per lane.
+fn one_row_requant(g: &QuantizedGraph, w: &Workload, shape: &CircuitShape) -> Option<CircuitShape> {
+    if shape.requant_lanes == 0 || g.requant_clamp_width().is_none() {
+        return None;
+    }
+    let values = w.requant_rows / crate::chips::requant::ROWS as usize;
+    let rows = values * crate::chips::requant_row::ROWS as usize;
+    let mut one = shape.clone();
+    one.requant_row = true;
+    one.requant_lanes = rows.div_ceil(shape.usable_rows()).max(1) as u32;
+    Some(one)
 }
 
 /// The fewest function tables whose tallest fits `usable` rows (each more costs a lookup per

@@ -33,8 +33,10 @@ pub enum Col {
     DotW(u16),
     /// Dot-product running sum.
     DotAcc(u16),
-    /// Requantization accumulators and outputs.
+    /// Requantization accumulators and outputs (one-row lanes: accumulators).
     Rq(u16),
+    /// One-row requantization lanes: outputs.
+    RqY(u16),
     /// Pack chip values.
     PackV,
     /// Pack chip running words.
@@ -146,7 +148,7 @@ pub struct Layout {
     pub mx: Vec<RunRegion>,
     /// Dot products.
     pub dot: Vec<RunRegion>,
-    /// Requantization segments (three rows per element).
+    /// Requantization segments (three rows per element, or one: `CircuitShape::requant_row`).
     pub rq: Vec<ElSeg>,
     /// Public input values (instance rows `0..n_inputs`).
     pub n_inputs: usize,
@@ -280,6 +282,9 @@ pub enum LayoutError {
         shape: (u32, u32),
         graph: (u32, u32),
     },
+    /// One-row requantization lanes for a graph whose rules they cannot all hold.
+    #[error("invalid circuit shape: one-row requantization lanes need one output width for every rule and quotients within the clamp table")]
+    RequantClamp,
     /// Lookups on limbs for a graph whose functions are not interpolated at that width.
     #[error("lookups on {0}-bit limbs need every function interpolated between knots 2^{0} apart")]
     Limbs(u32),
@@ -437,8 +442,8 @@ impl Layout {
     }
 
     /// Rows each op occupies, summed over the lanes of every chip it uses (`ops` ops; the
-    /// elementwise stride and the requantization's three rows included).
-    pub fn rows_per_op(&self, ops: usize, elem_stride: u32) -> Vec<u64> {
+    /// elementwise and requantization strides included).
+    pub fn rows_per_op(&self, ops: usize, (elem_stride, rq): (u32, u32)) -> Vec<u64> {
         let mut rows = vec![0u64; ops];
         let mut add = |op: u32, n: u32| {
             if let Some(r) = rows.get_mut(op as usize) {
@@ -451,7 +456,6 @@ impl Layout {
             .iter()
             .chain(&self.dot)
             .for_each(|r| add(r.op, r.len));
-        let rq = crate::chips::requant::ROWS;
         self.rq.iter().for_each(|s| add(s.op, s.len * rq));
         rows
     }
@@ -655,7 +659,7 @@ impl OpLanes {
                 QOp::MaxPool(m) => homes[m.output] = self.max_pool(oi, m)?,
                 QOp::Requant(r) => {
                     let n = graph.tensors[r.output].len() as u32;
-                    homes[r.output] = self.requant(oi, n)?;
+                    homes[r.output] = self.requant(oi, n, shape.requant_row)?;
                 }
                 QOp::MatMul(m) => {
                     homes[m.output] = self.dot_products(graph, oi, m, shape.dot_freivalds())?
@@ -696,11 +700,15 @@ impl OpLanes {
     }
 
     /// Requantization: segments of consecutive elements, three rows each, as long as their
-    /// lane has room for; each output's home is its element's second row.
-    fn requant(&mut self, op: u32, n: u32) -> Result<Vec<Pos>, LayoutError> {
-        let rows = crate::chips::requant::ROWS;
+    /// lane has room for; each output's home is its element's second row (`one_row`: one row
+    /// each, the output beside the accumulator).
+    fn requant(&mut self, op: u32, n: u32, one_row: bool) -> Result<Vec<Pos>, LayoutError> {
+        let (rows, col, home): (_, fn(u16) -> Col, _) = match one_row {
+            true => (crate::chips::requant_row::ROWS, Col::RqY, 0),
+            false => (crate::chips::requant::ROWS, Col::Rq, 1),
+        };
         let segs = self.rq_lanes.segments((op, n), rows, Chip::Requant)?;
-        let out = segment_homes(&segs, (rows, 1), Col::Rq);
+        let out = segment_homes(&segs, (rows, home), col);
         self.rq.extend(segs);
         Ok(out)
     }

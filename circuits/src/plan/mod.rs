@@ -42,6 +42,9 @@ impl CircuitPlan {
                 graph: widths,
             });
         }
+        if shape.requant_row && shape.requant_lanes > 0 && graph.requant_clamp_width().is_none() {
+            return Err(LayoutError::RequantClamp);
+        }
         let layout = Layout::new(graph, &shape)?;
         Ok(CircuitPlan { shape, layout })
     }

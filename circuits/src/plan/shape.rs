@@ -136,6 +136,13 @@ pub struct CircuitShape {
     /// [`QuantizedGraph::requant_wide`]: crate::graph::QuantizedGraph::requant_wide
     #[serde(default)]
     pub requant_wide: u32,
+    /// Requantization lanes of one row per element (`chips::requant_row`: the clamp by a
+    /// lookup into the clamp table) instead of three; for graphs whose rules share one output
+    /// width and fit the table ([`QuantizedGraph::requant_clamp_width`]).
+    ///
+    /// [`QuantizedGraph::requant_clamp_width`]: crate::graph::QuantizedGraph::requant_clamp_width
+    #[serde(default)]
+    pub requant_row: bool,
 }
 
 /// How the matvec chip checks its outputs.
@@ -270,11 +277,33 @@ impl CircuitShape {
         !self.remainder_rows || self.max_lanes > 0 || self.limbed() || self.requant_lanes > 0
     }
 
-    /// Advice columns, of them range-checked (one lookup each), of one requantization lane.
+    /// Advice columns and lookups of one requantization lane: three free columns and the
+    /// range-checked ones (one lookup each), or in one-row lanes six free columns and a limb
+    /// column each, with the clamp lookup.
     fn requant_columns(&self) -> (usize, usize) {
+        if self.requant_row {
+            let limbs = self.requant_limbs as usize;
+            return (crate::chips::requant_row::FREE_COLUMNS + limbs, limbs + 1);
+        }
         let range =
             crate::chips::requant::range_columns(self.requant_limbs, self.requant_wide.max(1));
         (3 + range, range)
+    }
+
+    /// Rows per requantized element.
+    pub fn requant_stride(&self) -> u32 {
+        match self.requant_row {
+            true => crate::chips::requant_row::ROWS,
+            false => crate::chips::requant::ROWS,
+        }
+    }
+
+    /// The clamp table's fixed columns (one-row requantization lanes).
+    fn clamp_table_columns(&self) -> usize {
+        match self.requant_row && self.requant_lanes > 0 {
+            true => 3,
+            false => 0,
+        }
     }
 
     /// Whether lookups work on limbs ([`Self::limb_bits`]).
@@ -351,6 +380,7 @@ impl CircuitShape {
             + (3 + usize::from(self.limbed())) * self.fn_banks() as usize
             + usize::from(self.needs_range_table())
             + 6 * self.requant_lanes as usize
+            + self.clamp_table_columns()
             + self.hash_fixed()
     }
 
@@ -371,7 +401,7 @@ impl CircuitShape {
             + self.elem_lanes as usize * if self.elem_binary { 3 } else { 2 }
             + 2 * self.max_lanes as usize
             + self.dot_columns().1 * self.dot_lanes as usize
-            + self.requant_lanes as usize
+            + (1 + usize::from(self.requant_row)) * self.requant_lanes as usize
             + self.pack_equality()
             + 1
     }
@@ -448,7 +478,11 @@ impl CircuitShape {
             },
             match self.requant_lanes {
                 0 => String::new(),
-                n => format!(", {n} requant lane(s) of {} limb(s)", self.requant_limbs),
+                n => format!(
+                    ", {n} requant lane(s) of {} limb(s){}",
+                    self.requant_limbs,
+                    if self.requant_row { ", one row each" } else { "" }
+                ),
             },
             self.public_io.name(),
             match (self.identity_table, self.remainder_rows) {

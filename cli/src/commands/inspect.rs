@@ -108,7 +108,7 @@ fn plan(m: &CompiledModel) -> Result<String> {
             sp.domain
         );
     }
-    s += &rows_by_kind(m, l, p.shape.elem_stride());
+    s += &rows_by_kind(m, l, (p.shape.elem_stride(), p.shape.requant_stride()));
     s += &format!(
         "  estimated proving time on 2 cores: {:.2} s\n  digest {}\n",
         m.estimate_s, m.digest
@@ -133,9 +133,9 @@ fn op_kind(g: &QuantizedGraph, op: &QOp) -> &'static str {
 }
 
 /// Rows by kind of op (largest first), and the largest ops.
-fn rows_by_kind(m: &CompiledModel, l: &Layout, elem_stride: u32) -> String {
+fn rows_by_kind(m: &CompiledModel, l: &Layout, strides: (u32, u32)) -> String {
     let g = &m.graph;
-    let rows = l.rows_per_op(g.ops.len(), elem_stride);
+    let rows = l.rows_per_op(g.ops.len(), strides);
     let total: u64 = rows.iter().sum::<u64>().max(1);
     let mut kinds: Vec<(&str, u64, usize)> = Vec::new();
     for (op, &r) in g.ops.iter().zip(&rows).filter(|(_, &r)| r > 0) {
