@@ -2149,11 +2149,23 @@ fn one_row_requantization_proves_the_rule_and_rejects_broken_witnesses() {
         assert_rejects(&c, &inst, k, &cells, what);
     }
     // All-zero input: every lookup still has a non-zero row (the sentinel).
-    let (c0, inst0, k0) = build_shaped(g, vec![vec![0; 4]], |s| {
+    let (c0, inst0, k0) = build_shaped(g.clone(), vec![vec![0; 4]], |s| {
         s.public_io = PublicIo::Plain;
         s.requant_row = true;
     });
     let p = MockProver::run(k0, &c0, vec![inst0]).unwrap();
     p.assert_satisfied();
     assert_eq!(all_zero_lookups(&p, &c0.plan.shape), Vec::<String>::new());
+    // The GPU layout (single phase) proves it too.
+    let gpu_opts = SearchOptions {
+        objective: Objective::ProveTimeOn(GPU),
+        matvec_check: MatvecCheck::Direct,
+        ..SearchOptions::default()
+    };
+    let gpu = choose_shape(&g, &gpu_opts).unwrap().shape;
+    let (d, inst, k) = build_shaped(g, vec![vec![7, -3, 12, 5]], |s| {
+        *s = gpu.clone();
+        s.requant_row = true;
+    });
+    assert!(!has_second_phase(&d) && satisfied(&d, &inst, k));
 }

@@ -10,6 +10,8 @@
 //! | pack | `pack.rs` | public values packed into instance words, `acc = acc_prev·2^B + v + 2^(B-1)` |
 //! | poseidon | `poseidon.rs` | the Poseidon sponge over packed words (hashed public I/O) |
 //! | limbs | `limbs.rs` | `q = h·2^L + l`, `out` = the interpolation between the knots at `h`, `out`'s limbs (lookups on limbs) |
+//! | requant | `requant.rs` | `y = clamp(round((acc + off)·M / 2^n) + zp, qmin, qmax)` (halves up or to even), three rows per element, the clamp by range-checked differences |
+//! | requant, one row | `requant_row.rs` | the same rule in one row, the clamp and the quotient's bound by a lookup into the clamp table |
 //! | table | `table.rs` | the range table `[0, 2^B)`, the tagged `(tag, x, f(x))` function table or the knot table |
 //! | sentinel | `sentinel.rs` | nothing: one reserved row where every lookup input is non-zero |
 //!
