@@ -156,23 +156,7 @@ impl Circuit<F> for ModelCircuit {
                     };
                     cfg.mx[reg.lane as usize].assign(&mut a, reg, op, wit, homes)?;
                 }
-                for seg in &layout.rq {
-                    let QOp::Requant(op) = &g.ops[seg.op as usize] else {
-                        return Err(Error::Synthesis);
-                    };
-                    let at = (seg.lane, seg);
-                    match (
-                        cfg.rq.get(seg.lane as usize),
-                        cfg.rq_row.get(seg.lane as usize),
-                    ) {
-                        (Some(lane), _) => lane.assign_segment(&mut a, at, op, wit, homes)?,
-                        (None, Some(lane)) => {
-                            let clamp = g.requant_clamp_width().ok_or(Error::Synthesis)?;
-                            lane.assign_segment(&mut a, at, (op, clamp), wit, homes)?
-                        }
-                        (None, None) => return Err(Error::Synthesis),
-                    }
-                }
+                chips::requant_segment::assign_all(&mut a, &cfg, (g, &layout.rq), wit, homes)?;
                 for reg in &layout.dot {
                     match (cfg.mm.get(reg.lane as usize), &g.ops[reg.op as usize]) {
                         (Some(lane), op) => {

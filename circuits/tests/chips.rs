@@ -546,6 +546,20 @@ fn dense_direct(width: Option<u32>) -> (ModelCircuit, Vec<F>, u32) {
 }
 
 /// Phases (challenges, second-phase columns) of a circuit's constraint system.
+/// The planner's options for the CUDA prover (single phase).
+fn gpu_options() -> SearchOptions {
+    SearchOptions {
+        objective: Objective::ProveTimeOn(GPU),
+        matvec_check: MatvecCheck::Direct,
+        ..SearchOptions::default()
+    }
+}
+
+/// The shape the planner picks for the CUDA prover.
+fn gpu_shape(g: &QuantizedGraph) -> CircuitShape {
+    choose_shape(g, &gpu_options()).unwrap().shape
+}
+
 fn has_second_phase(c: &ModelCircuit) -> bool {
     use halo2_proofs::plonk::{Circuit, ConstraintSystem};
     let mut cs = ConstraintSystem::default();
@@ -636,12 +650,8 @@ fn gpu_layout_is_single_phase_with_at_least_2_pow_14_rows_and_rejects_broken_wit
     let x = vec![(0..16).map(|i| (i * 7 % 23) - 11).collect()];
     let cpu = choose_shape(&g, &SearchOptions::default()).unwrap().shape;
     assert!(cpu.k < GPU_MIN_K, "the CPU shape is small (k = {})", cpu.k);
-    let gpu_opts = SearchOptions {
-        objective: Objective::ProveTimeOn(GPU),
-        matvec_check: MatvecCheck::Direct,
-        ..SearchOptions::default()
-    };
-    let gpu = choose_shape(&g, &gpu_opts).unwrap().shape;
+    let gpu_opts = gpu_options();
+    let gpu = gpu_shape(&g);
     assert!(
         (GPU_MIN_K..=GPU_MIN_K + 2).contains(&gpu.k),
         "k = {}",
@@ -2050,12 +2060,7 @@ fn requantization_proves_onnx_runtimes_rule_and_rejects_broken_witnesses() {
     p.assert_satisfied();
     assert_eq!(all_zero_lookups(&p, &c0.plan.shape), Vec::<String>::new());
     // The GPU layout (single phase) proves it too.
-    let gpu_opts = SearchOptions {
-        objective: Objective::ProveTimeOn(GPU),
-        matvec_check: MatvecCheck::Direct,
-        ..SearchOptions::default()
-    };
-    let gpu = choose_shape(&g, &gpu_opts).unwrap().shape;
+    let gpu = gpu_shape(&g);
     let (d, inst, k) = build_shaped(g, vec![vec![7, -3, 12, 5]], |s| *s = gpu.clone());
     assert!(!has_second_phase(&d) && satisfied(&d, &inst, k));
 }
@@ -2157,12 +2162,7 @@ fn one_row_requantization_proves_the_rule_and_rejects_broken_witnesses() {
     p.assert_satisfied();
     assert_eq!(all_zero_lookups(&p, &c0.plan.shape), Vec::<String>::new());
     // The GPU layout (single phase) proves it too.
-    let gpu_opts = SearchOptions {
-        objective: Objective::ProveTimeOn(GPU),
-        matvec_check: MatvecCheck::Direct,
-        ..SearchOptions::default()
-    };
-    let gpu = choose_shape(&g, &gpu_opts).unwrap().shape;
+    let gpu = gpu_shape(&g);
     let (d, inst, k) = build_shaped(g, vec![vec![7, -3, 12, 5]], |s| {
         *s = gpu.clone();
         s.requant_row = true;

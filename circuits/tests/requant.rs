@@ -132,6 +132,7 @@ use halo2_proofs::dev::MockProver;
 use halo2_proofs::halo2curves::ff::Field;
 use halo2_proofs::plonk::{Circuit, Column, ConstraintSystem, Error, Fixed, Instance};
 use zkinfer_circuits::chips::requant::{RequantCells, RequantDims, RequantLane, Slot, ROWS};
+use zkinfer_circuits::chips::requant_segment::ElementLane;
 use zkinfer_circuits::chips::table::TableConfig;
 use zkinfer_circuits::field::{fe, pow2, F};
 use zkinfer_circuits::graph::requant::Dyadic;
@@ -211,10 +212,13 @@ impl Circuit<F> for RqCircuit {
                 for (i, (rule, offset, cells)) in self.elems.iter().enumerate() {
                     let row = ROWS * i as u32;
                     let at = (rule, *offset);
-                    out.push(cfg.lane.assign(&mut region, row, at, cells.as_ref())?);
+                    out.push(
+                        cfg.lane
+                            .assign_element(&mut region, row, at, cells.as_ref())?,
+                    );
                 }
                 let sentinel = ROWS * self.elems.len() as u32;
-                cfg.lane.assign_sentinel(&mut region, sentinel);
+                cfg.lane.sentinel(&mut region, sentinel);
                 Ok(out)
             },
         )?;

@@ -12,6 +12,7 @@ use halo2_proofs::halo2curves::ff::Field;
 use halo2_proofs::plonk::{Circuit, Column, ConstraintSystem, Error, Fixed, Instance};
 use zkinfer_circuits::chips::requant::RequantDims;
 use zkinfer_circuits::chips::requant_row::{clamp_reach, RowCells, RowRequantLane, RowSlot};
+use zkinfer_circuits::chips::requant_segment::ElementLane;
 use zkinfer_circuits::chips::table::{clamp_rows, TableConfig};
 use zkinfer_circuits::field::{fe, pow2, F};
 use zkinfer_circuits::graph::requant::{Dyadic, Rounding};
@@ -84,13 +85,14 @@ impl Circuit<F> for RowCircuit {
                 let mut out = Vec::new();
                 for (row, (rule, offset, cells)) in self.elems.iter().enumerate() {
                     let at = (rule, *offset);
-                    out.push(
-                        cfg.lane
-                            .assign(&mut region, row as u32, at, cells.as_ref())?,
-                    );
+                    out.push(cfg.lane.assign_element(
+                        &mut region,
+                        row as u32,
+                        at,
+                        cells.as_ref(),
+                    )?);
                 }
-                cfg.lane
-                    .assign_sentinel(&mut region, self.elems.len() as u32);
+                cfg.lane.sentinel(&mut region, self.elems.len() as u32);
                 Ok(out)
             },
         )?;
@@ -120,12 +122,14 @@ fn verifies(elems: Vec<(Dyadic, i64, RowCells)>) -> bool {
         .is_ok()
 }
 
-fn rule(mult: i64, shift: u32, even: bool, zp: i64, range: (i64, i64)) -> Dyadic {
-    let rounding = match even {
-        true => Rounding::HalfEven,
-        false => Rounding::HalfUp,
-    };
-    Dyadic::new((mult, shift, rounding), zp, range).unwrap()
+/// The rule `clamp(round(acc·mult / 2^shift) + zp)` with halves up.
+fn up(mult: i64, shift: u32, zp: i64, range: (i64, i64)) -> Dyadic {
+    Dyadic::new((mult, shift, Rounding::HalfUp), zp, range).unwrap()
+}
+
+/// The same with halves to even.
+fn even(mult: i64, shift: u32, zp: i64, range: (i64, i64)) -> Dyadic {
+    Dyadic::new((mult, shift, Rounding::HalfEven), zp, range).unwrap()
 }
 
 fn honest(d: &Dyadic, acc: i64, off: i64) -> RowCells {
@@ -136,12 +140,12 @@ fn honest(d: &Dyadic, acc: i64, off: i64) -> RowCells {
 /// int8 and uint8, zero points of both parities, a range moved by centring, three limbs.
 fn rules() -> Vec<Dyadic> {
     vec![
-        rule(1, 3, true, 0, INT8),
-        rule(5, 4, true, 3, INT8),
-        rule(3, 2, true, -7, (-123, 132)),
-        rule(12_345, 21, false, 0, INT8),
-        rule(12_345, 21, false, 128, (0, 255)),
-        rule(8_388_607, 24, true, 0, INT8),
+        even(1, 3, 0, INT8),
+        even(5, 4, 3, INT8),
+        even(3, 2, -7, (-123, 132)),
+        up(12_345, 21, 0, INT8),
+        up(12_345, 21, 128, (0, 255)),
+        even(8_388_607, 24, 0, INT8),
     ]
 }
 
@@ -182,8 +186,8 @@ fn the_witness_is_the_rule_wherever_the_table_reaches() {
         "{accepted} / {refused}"
     );
     // A shift wider than the lane, and a range of another width, are refused.
-    assert!(RowCells::honest(&rule(1, 31, false, 0, INT8), (1, 0), dims(), WIDTH).is_err());
-    assert!(RowCells::honest(&rule(1, 3, false, 0, (-10, 127)), (1, 0), dims(), WIDTH).is_err());
+    assert!(RowCells::honest(&up(1, 31, 0, INT8), (1, 0), dims(), WIDTH).is_err());
+    assert!(RowCells::honest(&up(1, 3, 0, (-10, 127)), (1, 0), dims(), WIDTH).is_err());
 }
 
 /// Honest elements of every rule: ties both ways, both clamps, offsets.
@@ -234,7 +238,7 @@ fn breaks(d: Dyadic, acc: i64, edit: impl FnOnce(&mut RowCells)) -> bool {
 
 #[test]
 fn a_changed_cell_fails() {
-    let d = rule(12_345, 21, false, 5, INT8);
+    let d = up(12_345, 21, 5, INT8);
     let slots = [
         RowSlot::Y,
         RowSlot::Q,
@@ -256,7 +260,7 @@ fn a_changed_cell_fails() {
 
 #[test]
 fn a_remainder_shifted_by_the_divisor_or_a_moved_limb_fails() {
-    let d = rule(12_345, 21, false, 5, INT8);
+    let d = up(12_345, 21, 5, INT8);
     let (acc, width) = (4321, dims().width());
     let (q, r) = d.divide(acc.into()).unwrap();
     let r = r << (width - d.shift());
@@ -274,26 +278,26 @@ fn a_remainder_shifted_by_the_divisor_or_a_moved_limb_fails() {
 
 #[test]
 fn wrong_rounding_of_a_half_fails() {
-    let even = rule(1, 3, true, 0, INT8);
-    let up = rule(1, 3, false, 0, INT8);
+    let to_even = even(1, 3, 0, INT8);
+    let half_up = up(1, 3, 0, INT8);
     // 20/8 = 2.5 → 2 to even, 3 up; -12/8 = -1.5 → -2 to even, -1 up; 4/8 → 0 to even, 1 up.
     for acc in [20, -12, 4] {
-        assert_ne!(even.apply(acc), up.apply(acc));
+        assert_ne!(to_even.apply(acc), half_up.apply(acc));
         // The half-up witness under the rule to even, and the other way round.
-        assert!(breaks(even, acc, |c| *c = honest(&up, acc, 0)));
-        assert!(breaks(up, acc, |c| *c = honest(&even, acc, 0)));
+        assert!(breaks(to_even, acc, |c| *c = honest(&half_up, acc, 0)));
+        assert!(breaks(half_up, acc, |c| *c = honest(&to_even, acc, 0)));
     }
     // At a half the inverse is 0.
-    assert!(breaks(even, 20, |c| c.set(RowSlot::Inv, F::from(5))));
+    assert!(breaks(to_even, 20, |c| c.set(RowSlot::Inv, F::from(5))));
     // A half claimed where there is none: the correction without r = 0.
-    assert!(breaks(even, 21, |c| {
-        let (q, r) = even.divide(21).unwrap();
-        *c = RowCells::with_quotient(&even, 21, (q, r << (dims().width() - 3), true), dims());
+    assert!(breaks(to_even, 21, |c| {
+        let (q, r) = to_even.divide(21).unwrap();
+        *c = RowCells::with_quotient(&to_even, 21, (q, r << (dims().width() - 3), true), dims());
     }));
     // A rule whose zero point makes `zp − qmin + D` odd (the table's parity is of u, not q).
-    let odd = rule(1, 3, true, 3, INT8);
+    let odd = even(1, 3, 3, INT8);
     for acc in [20, -12, 4, 12] {
-        let other = honest(&rule(1, 3, false, 3, INT8), acc, 0);
+        let other = honest(&up(1, 3, 3, INT8), acc, 0);
         if other.get(RowSlot::Y) != honest(&odd, acc, 0).get(RowSlot::Y) {
             assert!(breaks(odd, acc, |c| *c = other));
         }
@@ -302,7 +306,7 @@ fn wrong_rounding_of_a_half_fails() {
 
 #[test]
 fn a_wrong_clamp_fails() {
-    let d = rule(1, 3, false, 0, INT8);
+    let d = up(1, 3, 0, INT8);
     // acc = 1200 → v = 150: y = 150 or 126 instead of 127; acc = -1200 → -150 instead of -128;
     // acc = 80 → 10, within: y = qmin or qmax instead.
     for (acc, y) in [
@@ -318,7 +322,7 @@ fn a_wrong_clamp_fails() {
 
 #[test]
 fn an_offset_is_part_of_the_statement() {
-    let d = rule(12_345, 21, false, 5, INT8);
+    let d = up(12_345, 21, 5, INT8);
     let elems = vec![(d, 0, honest(&d, 4321, 0)), (d, 900, honest(&d, 4321, 900))];
     assert_ne!(elems[0].2.get(RowSlot::Y), elems[1].2.get(RowSlot::Y));
     assert!(verifies(elems.clone()));

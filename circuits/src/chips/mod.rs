@@ -27,6 +27,7 @@ pub mod pack;
 pub mod poseidon;
 pub mod requant;
 pub mod requant_row;
+pub mod requant_segment;
 pub mod sentinel;
 pub mod table;
 

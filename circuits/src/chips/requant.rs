@@ -39,12 +39,11 @@
 //! three rotations at most, so halo2's blinding rows stay as they are
 //! ([`crate::plan::RESERVED_ROWS`]).
 
+use super::requant_segment::ElementLane;
 use super::table::TableConfig;
-use super::{AdvCol, Assigner, Wit};
+use super::AdvCol;
 use crate::field::{fe, pow2, F};
 use crate::graph::requant::{Dyadic, Rounding};
-use crate::graph::RequantOp;
-use crate::plan::{Col, ElSeg, Pos};
 use halo2_proofs::circuit::{Cell, Region, Value};
 use halo2_proofs::halo2curves::ff::Field;
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector};
@@ -478,10 +477,43 @@ impl RequantLane {
         self.dims
     }
 
+    /// The column and row offset of `slot`.
+    fn column(&self, slot: Slot) -> (Column<Advice>, u32) {
+        match slot.place(self.dims) {
+            Place::Free(c, r) => (self.free[c], r),
+            Place::Range(c, r) => (self.range[c], r),
+        }
+    }
+
+    /// Every slot of an element.
+    fn slots(&self) -> impl Iterator<Item = Slot> {
+        let fixed = [
+            Slot::Acc,
+            Slot::Y,
+            Slot::Q,
+            Slot::Inv,
+            Slot::Lo,
+            Slot::Hi,
+            Slot::Tie,
+            Slot::Above,
+        ];
+        let wide = 0..self.dims.wide;
+        fixed
+            .into_iter()
+            .chain((0..self.dims.limbs).map(Slot::Limb))
+            .chain(wide.clone().map(Slot::Below))
+            .chain(wide.map(Slot::Half))
+    }
+}
+
+impl ElementLane for RequantLane {
+    type Cells = RequantCells;
+    const ROWS: u32 = ROWS;
+
     /// Lays out one element (its rule, and the constant `offset` added to its accumulator) at
     /// `row .. row + 3` (`cells` is `None` during key generation) and returns its `acc` and
     /// `y` cells, for the caller's copy constraints.
-    pub fn assign(
+    fn assign_element(
         &self,
         w: &mut impl CellWriter,
         row: u32,
@@ -524,124 +556,20 @@ impl RequantLane {
         acc.zip(y).ok_or(Error::Synthesis)
     }
 
-    /// The column and row offset of `slot`.
-    fn column(&self, slot: Slot) -> (Column<Advice>, u32) {
-        match slot.place(self.dims) {
-            Place::Free(c, r) => (self.free[c], r),
-            Place::Range(c, r) => (self.range[c], r),
-        }
-    }
-
-    /// Every slot of an element.
-    fn slots(&self) -> impl Iterator<Item = Slot> {
-        let fixed = [
-            Slot::Acc,
-            Slot::Y,
-            Slot::Q,
-            Slot::Inv,
-            Slot::Lo,
-            Slot::Hi,
-            Slot::Tie,
-            Slot::Above,
-        ];
-        let wide = 0..self.dims.wide;
-        fixed
-            .into_iter()
-            .chain((0..self.dims.limbs).map(Slot::Limb))
-            .chain(wide.clone().map(Slot::Below))
-            .chain(wide.map(Slot::Half))
-    }
-
     /// The sentinel row (see [`super::sentinel`]): 1 in every range column, no gate.
-    pub fn assign_sentinel(&self, w: &mut impl CellWriter, row: u32) {
+    fn sentinel(&self, w: &mut impl CellWriter, row: u32) {
         for &c in &self.range {
             w.advice(c, row, Value::known(F::ONE));
         }
     }
-}
 
-/// Writes one lane's cells through the model circuit's [`Assigner`] (which applies the test
-/// overrides by role).
-struct LaneWriter<'x, 'a, 'r> {
-    a: &'x mut Assigner<'a, 'r>,
-    lane: &'x RequantLane,
-    index: u16,
-}
-
-impl CellWriter for LaneWriter<'_, '_, '_> {
-    fn advice(&mut self, col: Column<Advice>, row: u32, v: Value<F>) -> Cell {
-        let free = self.lane.free.iter().position(|&c| c == col);
-        let role = match free {
-            Some(j) => AdvCol::RqFree(self.index, j as u8),
+    fn role(&self, col: Column<Advice>, index: u16) -> AdvCol {
+        match self.free.iter().position(|&c| c == col) {
+            Some(j) => AdvCol::RqFree(index, j as u8),
             None => {
-                let j = self.lane.range.iter().position(|&c| c == col).unwrap_or(0);
-                AdvCol::RqRange(self.index, j as u8)
+                let j = self.range.iter().position(|&c| c == col).unwrap_or(0);
+                AdvCol::RqRange(index, j as u8)
             }
-        };
-        self.a.advice(role, col, row, v);
-        Cell {
-            row_offset: row as usize,
-            column: col.into(),
         }
-    }
-
-    fn fixed(&mut self, col: Column<Fixed>, row: u32, v: F) {
-        self.a.fixed(col, row, v);
-    }
-
-    fn enable(&mut self, s: &Selector, row: u32) -> Result<(), Error> {
-        self.a.enable(s, row)
-    }
-}
-
-impl RequantLane {
-    /// [`RequantLane::assign_sentinel`] in the model circuit (lane `index`).
-    pub(crate) fn assign_sentinel_in(&self, a: &mut Assigner<'_, '_>, index: u16, row: u32) {
-        let mut w = LaneWriter {
-            a,
-            lane: self,
-            index,
-        };
-        self.assign_sentinel(&mut w, row);
-    }
-
-    /// Lays out one segment of a requantization op in the model circuit (lane `index`), each
-    /// accumulator copied from its home.
-    pub(crate) fn assign_segment(
-        &self,
-        a: &mut Assigner<'_, '_>,
-        (index, seg): (u16, &ElSeg),
-        op: &RequantOp,
-        wit: Wit<'_>,
-        homes: &[Vec<Pos>],
-    ) -> Result<(), Error> {
-        for i in 0..seg.len {
-            let (e, row) = ((seg.e0 + i) as usize, seg.start + ROWS * i);
-            let rule = op.rule(e).ok_or(Error::Synthesis)?;
-            let offset = op.offset(e);
-            let cells = match wit.int(op.input, e) {
-                Some(acc) => {
-                    let acc = i64::try_from(acc).map_err(|_| Error::Synthesis)?;
-                    let cells = RequantCells::honest(rule, (acc, offset), self.dims);
-                    Some(cells.map_err(|_| Error::Synthesis)?)
-                }
-                None => None,
-            };
-            let mut w = LaneWriter {
-                a: &mut *a,
-                lane: self,
-                index,
-            };
-            self.assign(&mut w, row, (rule, offset), cells.as_ref())?;
-            let src = homes[op.input].get(e).ok_or(Error::Synthesis)?;
-            a.copy(
-                Pos {
-                    col: Col::Rq(index),
-                    row,
-                },
-                *src,
-            )?;
-        }
-        Ok(())
     }
 }

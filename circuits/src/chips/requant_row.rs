@@ -30,12 +30,11 @@
 //! a lane holds three times the elements for `L + 6` columns and `L + 1` lookups.
 
 use super::requant::{CellWriter, RequantChipError, RequantDims};
+use super::requant_segment::ElementLane;
 use super::table::TableConfig;
-use super::{AdvCol, Assigner, Wit};
+use super::AdvCol;
 use crate::field::{fe, pow2, F};
 use crate::graph::requant::{Dyadic, Rounding};
-use crate::graph::RequantOp;
-use crate::plan::{Col, ElSeg, Pos};
 use halo2_proofs::circuit::{Cell, Value};
 use halo2_proofs::halo2curves::ff::Field;
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector};
@@ -308,10 +307,15 @@ impl RowRequantLane {
     pub fn dims(&self) -> RequantDims {
         self.dims
     }
+}
+
+impl ElementLane for RowRequantLane {
+    type Cells = RowCells;
+    const ROWS: u32 = ROWS;
 
     /// Lays out one element (its rule, and the constant `offset` added to its accumulator) at
     /// `row` (`cells` is `None` during key generation) and returns its `acc` and `y` cells.
-    pub fn assign(
+    fn assign_element(
         &self,
         w: &mut impl CellWriter,
         row: u32,
@@ -350,7 +354,7 @@ impl RowRequantLane {
 
     /// The sentinel row (see [`super::sentinel`]): 1 in every limb column and `q = 1` (the
     /// clamp table's `(1, 0, 1)`: `clamp(1 − D, 0, W) = 0`), no gate.
-    pub fn assign_sentinel(&self, w: &mut impl CellWriter, row: u32) {
+    fn sentinel(&self, w: &mut impl CellWriter, row: u32) {
         for &c in &self.advice[FREE_COLUMNS..] {
             w.advice(c, row, Value::known(F::ONE));
         }
@@ -361,83 +365,9 @@ impl RowRequantLane {
             Value::known(F::ONE),
         );
     }
-}
 
-/// Writes one lane's cells through the model circuit's [`Assigner`] (test overrides by role).
-struct RowWriter<'x, 'a, 'r> {
-    a: &'x mut Assigner<'a, 'r>,
-    lane: &'x RowRequantLane,
-    index: u16,
-}
-
-impl CellWriter for RowWriter<'_, '_, '_> {
-    fn advice(&mut self, col: Column<Advice>, row: u32, v: Value<F>) -> Cell {
-        let j = self.lane.advice.iter().position(|&c| c == col).unwrap_or(0);
-        self.a
-            .advice(AdvCol::RqRow(self.index, j as u8), col, row, v);
-        Cell {
-            row_offset: row as usize,
-            column: col.into(),
-        }
-    }
-
-    fn fixed(&mut self, col: Column<Fixed>, row: u32, v: F) {
-        self.a.fixed(col, row, v);
-    }
-
-    fn enable(&mut self, s: &Selector, row: u32) -> Result<(), Error> {
-        self.a.enable(s, row)
-    }
-}
-
-impl RowRequantLane {
-    /// [`RowRequantLane::assign_sentinel`] in the model circuit (lane `index`).
-    pub(crate) fn assign_sentinel_in(&self, a: &mut Assigner<'_, '_>, index: u16, row: u32) {
-        let mut w = RowWriter {
-            a,
-            lane: self,
-            index,
-        };
-        self.assign_sentinel(&mut w, row);
-    }
-
-    /// Lays out one segment of a requantization op in the model circuit (lane `index`), each
-    /// accumulator copied from its home; `clamp` is the graph's clamp width.
-    pub(crate) fn assign_segment(
-        &self,
-        a: &mut Assigner<'_, '_>,
-        (index, seg): (u16, &ElSeg),
-        (op, clamp): (&RequantOp, i64),
-        wit: Wit<'_>,
-        homes: &[Vec<Pos>],
-    ) -> Result<(), Error> {
-        for i in 0..seg.len {
-            let (e, row) = ((seg.e0 + i) as usize, seg.start + ROWS * i);
-            let rule = op.rule(e).ok_or(Error::Synthesis)?;
-            let offset = op.offset(e);
-            let cells = match wit.int(op.input, e) {
-                Some(acc) => {
-                    let acc = i64::try_from(acc).map_err(|_| Error::Synthesis)?;
-                    let cells = RowCells::honest(rule, (acc, offset), self.dims, clamp);
-                    Some(cells.map_err(|_| Error::Synthesis)?)
-                }
-                None => None,
-            };
-            let mut w = RowWriter {
-                a: &mut *a,
-                lane: self,
-                index,
-            };
-            self.assign(&mut w, row, (rule, offset), cells.as_ref())?;
-            let src = homes[op.input].get(e).ok_or(Error::Synthesis)?;
-            a.copy(
-                Pos {
-                    col: Col::Rq(index),
-                    row,
-                },
-                *src,
-            )?;
-        }
-        Ok(())
+    fn role(&self, col: Column<Advice>, index: u16) -> AdvCol {
+        let j = self.advice.iter().position(|&c| c == col).unwrap_or(0);
+        AdvCol::RqRow(index, j as u8)
     }
 }

@@ -29,7 +29,7 @@
 //!
 //! [`CircuitShape::sentinel_row`]: crate::plan::CircuitShape::sentinel_row
 
-use super::{Assigner, ModelConfig, Wit};
+use super::{requant_segment, Assigner, ModelConfig, Wit};
 
 /// Assigns the sentinel row of every lane that has lookups.
 pub(crate) fn assign(a: &mut Assigner<'_, '_>, cfg: &ModelConfig, wit: Wit<'_>) {
@@ -41,9 +41,9 @@ pub(crate) fn assign(a: &mut Assigner<'_, '_>, cfg: &ModelConfig, wit: Wit<'_>) 
         mx.assign_sentinel(a, lane as u16, row, wit);
     }
     for (lane, rq) in cfg.rq.iter().enumerate() {
-        rq.assign_sentinel_in(a, lane as u16, row);
+        requant_segment::assign_sentinel(rq, a, lane as u16, row);
     }
     for (lane, rq) in cfg.rq_row.iter().enumerate() {
-        rq.assign_sentinel_in(a, lane as u16, row);
+        requant_segment::assign_sentinel(rq, a, lane as u16, row);
     }
 }
