@@ -2113,6 +2113,8 @@ fn one_width_requant_graph(x: Vec<i128>) -> (QuantizedGraph, Vec<Vec<i128>>) {
     let (mut g, x) = requant_graph(x);
     if let Some(QOp::Requant(op)) = g.ops.last_mut() {
         op.rules[2] = Dyadic::new((3, 3, Rounding::HalfUp), -5, (-5, 250)).unwrap();
+        // Quotients within ±2^9: 2^9 + 128 is within the 10-bit clamp table's reach (768).
+        op.quotient_bits = 9;
     }
     (g, x)
 }
@@ -2121,6 +2123,18 @@ fn one_width_requant_graph(x: Vec<i128>) -> (QuantizedGraph, Vec<Vec<i128>>) {
 fn one_row_requantization_proves_the_rule_and_rejects_broken_witnesses() {
     let (g, x) = one_width_requant_graph(vec![7, -3, 12, 5]);
     assert_eq!(g.requant_clamp_width(), Some(255));
+    // An undeclared quotient width (0) gives no bound to size the table by; a declared one is
+    // enforced by evaluation (acc = 1307 + 0 offset: q = 654 ≥ 2^9).
+    let mut undeclared = g.clone();
+    if let Some(QOp::Requant(op)) = undeclared.ops.last_mut() {
+        op.quotient_bits = 0;
+    }
+    assert_eq!(undeclared.requant_clamp_width(), None);
+    let (wide, wide_x) = one_width_requant_graph(vec![434, 0, 0, 0]);
+    assert!(matches!(
+        wide.eval(&wide_x),
+        Err(EvalError::Requant { element: 0, .. })
+    ));
     // Mixed widths (requant_graph's [−5, 127]) keep the three-row lanes, and a shape that
     // asks for one-row lanes anyway is refused.
     let (mixed, _) = requant_graph(vec![0; 4]);
@@ -2149,7 +2163,11 @@ fn one_row_requantization_proves_the_rule_and_rejects_broken_witnesses() {
         (vec![at(6, F::from(3))], "a remainder limb"),
         (vec![at(0, fe(57))], "the accumulator's copy"),
         (vec![at(5, F::one())], "the parity (u = 922 is even)"),
-        (vec![at(4, F::zero()), at(1, fe(27))], "a half rounded up"),
+        // t = 0, y = 27 and u = 923's parity: the lookup passes, only q − t even fails.
+        (
+            vec![at(4, F::zero()), at(1, fe(27)), at(5, F::one())],
+            "a half rounded up",
+        ),
     ] {
         assert_rejects(&c, &inst, k, &cells, what);
     }

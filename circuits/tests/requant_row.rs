@@ -1,7 +1,9 @@
 //! The one-row requantization chip (`chips::requant_row`): MockProver on a circuit of
 //! elements, each element's accumulator and output copied from the instance column, with the
 //! range and clamp tables. Honest witnesses give the rule's output (ties both ways, both
-//! clamps); every witness that differs from the honest one in any cell fails.
+//! clamps); each cell moved by one (on a half and off one), the forged quotient/remainder
+//! pairs, a limb moved into its neighbour, the other rounding of a half, a half claimed where
+//! there is none or corrected the wrong way, and each wrong clamp fail.
 
 // Test code: clippy.toml's allow-*-in-tests exempts only #[test] functions, not these helpers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -162,8 +164,9 @@ fn the_witness_is_the_rule_wherever_the_table_reaches() {
                 0 => (s % 4001) as i64 - 2000,
                 _ => (s % (1 << 24)) as i64 - (1 << 23),
             };
-            let (q, _) = d.divide(i128::from(acc)).unwrap();
-            let shift = i128::from(d.zp() - d.range().0);
+            let qr = d.divide(i128::from(acc)).unwrap();
+            // u = q − t + zp − qmin + D.
+            let u = d.unclamped(qr) - i128::from(d.range().0) + clamp_reach(BITS);
             match RowCells::honest(&d, (acc, 0), dims(), WIDTH) {
                 Ok(c) => {
                     assert_eq!(
@@ -173,9 +176,9 @@ fn the_witness_is_the_rule_wherever_the_table_reaches() {
                     );
                     accepted += 1;
                 }
-                // Refused only where q − t + zp − qmin leaves [−D, D).
+                // Refused exactly where u leaves the table, [0, 2D).
                 Err(_) => {
-                    assert!((q + shift).abs() >= clamp_reach(BITS) - 1, "{d:?} {acc}");
+                    assert!(!(0..2 * clamp_reach(BITS)).contains(&u), "{d:?} {acc}");
                     refused += 1;
                 }
             }
@@ -238,22 +241,26 @@ fn breaks(d: Dyadic, acc: i64, edit: impl FnOnce(&mut RowCells)) -> bool {
 
 #[test]
 fn a_changed_cell_fails() {
-    let d = up(12_345, 21, 5, INT8);
     let slots = [
+        RowSlot::Acc,
         RowSlot::Y,
         RowSlot::Q,
         RowSlot::Inv,
         RowSlot::Tie,
         RowSlot::Par,
         RowSlot::Limb(0),
+        RowSlot::Limb(1),
         RowSlot::Limb(2),
     ];
-    for slot in slots {
-        for delta in [F::ONE, -F::ONE] {
-            assert!(
-                breaks(d, 4321, |c| c.set(slot, c.get(slot) + delta)),
-                "{slot:?}"
-            );
+    // Off a half (a rule up), and on one (20/8 = 2.5 → 2 to even: t = 1, r = 0, inv = 0).
+    for (d, acc) in [(up(12_345, 21, 5, INT8), 4321), (even(1, 3, 0, INT8), 20)] {
+        for slot in slots {
+            for delta in [F::ONE, -F::ONE] {
+                assert!(
+                    breaks(d, acc, |c| c.set(slot, c.get(slot) + delta)),
+                    "{d:?} {acc} {slot:?}"
+                );
+            }
         }
     }
 }
@@ -294,6 +301,14 @@ fn wrong_rounding_of_a_half_fails() {
         let (q, r) = to_even.divide(21).unwrap();
         *c = RowCells::with_quotient(&to_even, 21, (q, r << (dims().width() - 3), true), dims());
     }));
+    // A half corrected the wrong way: 12/8 = 1.5, q = 2 is even, t = 1 claimed anyway (the
+    // lookup is consistent with it; only `q − t` even fails), for an odd `zp − qmin + D` too.
+    for d in [even(1, 3, 0, INT8), even(1, 3, 3, INT8)] {
+        let (q, r) = d.divide(12).unwrap();
+        assert_eq!((q, r), (2, 0));
+        let forged = RowCells::with_quotient(&d, 12, (q, 0, true), dims());
+        assert!(breaks(d, 12, |c| *c = forged), "{d:?}");
+    }
     // A rule whose zero point makes `zp − qmin + D` odd (the table's parity is of u, not q).
     let odd = even(1, 3, 3, INT8);
     for acc in [20, -12, 4, 12] {

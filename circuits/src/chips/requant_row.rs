@@ -19,7 +19,7 @@
 //! **One witness.** The lookup puts `u` in `[0, 2D)`, so `q` lies within `2D + 1` of a
 //! constant, far below the field's size: the first line is an equation between integers, which
 //! fixes `q` and `r` (the limbs are base-`2^B` digits). `z` is then `[r = 0]` and `inv` is
-//! `1/r` or 0. Off a half of a rule to even `t = 0`; on one, `par ⊕ pz` is the parity of
+//! `1/r` or 0 (`inv·z = 0` is there for that uniqueness only: `r·z = 0` alone fixes `z`). Off a half of a rule to even `t = 0`; on one, `par ⊕ pz` is the parity of
 //! `q − t`, so exactly one of `t ∈ {0, 1}` makes `q − t` even — the rounding to even. The
 //! lookup then fixes `y = qmin + clamp(q − t + zp − qmin, 0, W) = clamp(q − t + zp, qmin,
 //! qmax)` and `par`. A witness needs `u ∈ [0, 2D)` ([`RowCells::honest`] says when not).

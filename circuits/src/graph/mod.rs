@@ -295,14 +295,17 @@ impl QuantizedGraph {
 
     /// The clamp width `W = qmax − qmin` of one-row requantization lanes
     /// (`chips::requant_row`), when they can hold every requantization of the graph: one width
-    /// for every rule, and every op's unclamped values (its `quotient_bits`, less a half's
-    /// correction, plus `zp − qmin`) within the clamp table's reach of `qmin`. `None` without
-    /// requantizations.
+    /// for every rule, and every op's unclamped values (its declared `quotient_bits`, which
+    /// evaluation enforces, less a half's correction, plus `zp − qmin`) within the clamp
+    /// table's reach of `qmin`. `None` without requantizations or with an undeclared width.
     pub fn requant_clamp_width(&self) -> Option<i64> {
         let reach = crate::chips::requant_row::clamp_reach(self.bits);
         let mut width = None;
         for op in &self.ops {
             let QOp::Requant(r) = op else { continue };
+            if r.quotient_bits == 0 {
+                return None; // no declared bound on the quotients
+            }
             let span = 1i128 << r.quotient_bits.min(100);
             for d in &r.rules {
                 let (qmin, qmax) = d.range();

@@ -130,11 +130,17 @@ impl IntOp for RequantOp {
     fn eval(&self, g: &QuantizedGraph, vals: &mut [Vec<i128>]) -> Result<(), EvalError> {
         let acc = &vals[self.input];
         let span = g.requant_wide() * g.bits;
+        // A declared width (0: none) bounds the quotients too: the lanes are sized by it.
+        let declared = |q: i128| {
+            let reach = 1i128 << self.quotient_bits.min(62);
+            self.quotient_bits == 0 || (-reach..reach).contains(&q)
+        };
         let mut out = Vec::with_capacity(acc.len());
         for (e, &a) in acc.iter().enumerate() {
             let a = a + i128::from(self.offset(e));
             let rule = self.rule(e).filter(|d| d.checkable(a, span));
-            let Some((d, qr)) = rule.and_then(|d| Some((d, d.divide(a)?))) else {
+            let divided = rule.and_then(|d| Some((d, d.divide(a)?)));
+            let Some((d, qr)) = divided.filter(|(_, (q, _))| declared(*q)) else {
                 return Err(EvalError::Requant {
                     op: self.name.clone(),
                     element: e,
