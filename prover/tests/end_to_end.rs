@@ -341,3 +341,55 @@ fn crafted_key_headers_are_clean_errors() {
         let _ = load(&seal_key(&crafted));
     }
 }
+
+/// An imported int8 model laid out with one-row requantization lanes (the clamp table's
+/// lookup) proves and verifies; flipped proof bytes are rejected.
+#[test]
+fn one_row_requantization_lanes_prove_and_verify() {
+    use zkinfer_circuits::graph::QOp;
+    use zkinfer_circuits::CompiledModel;
+    let onnx = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/int8/1l_mlp/qdq_per_channel_s8s8.onnx");
+    let c = zkinfer_onnx::compile(
+        &onnx,
+        &shared("1l_mlp").join("input.json"),
+        &CompileOptions::default(),
+    )
+    .unwrap();
+    // At 9 bits the clamp table reaches ±384: the quotients' declared width is narrowed to 7
+    // bits so that it holds them. Evaluation refuses any input whose quotients leave it (the
+    // sample input saturates a channel past it), so the proof is of a small input.
+    let mut g = c.model.graph.clone();
+    for op in &mut g.ops {
+        if let QOp::Requant(r) = op {
+            r.quotient_bits = 7;
+        }
+    }
+    assert_eq!(g.requant_clamp_width(), Some(255));
+    let mut shape = c.model.shape.clone();
+    (shape.requant_row, shape.requant_wide, shape.requant_lanes) = (true, g.requant_wide(), 1);
+    while g.lookup_table_rows(&shape) > shape.usable_rows() {
+        shape.k += 1;
+    }
+    let model = CompiledModel::new(g, shape, c.model.estimate_s, c.model.provenance.clone());
+    assert!(!model.plan().unwrap().layout.rq.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    model.save(dir.path()).unwrap();
+    setup(dir.path(), None, &Silent).unwrap();
+    let prover = load_prover(dir.path(), CpuMsm, &Silent).unwrap();
+    let sample = InputData::from_path(&shared("1l_mlp").join("input.json")).unwrap();
+    assert!(prove_input(&prover, &sample, &Silent).is_err());
+    let small = InputData::from_json(r#"{"input_data": [[0.15, 0.05, 0.12]]}"#, "small").unwrap();
+    let proof = prove_input(&prover, &small, &Silent).unwrap();
+    let key = VerifierKey::load(&dir.path().join(VK_FILE)).unwrap();
+    assert_eq!(verify(&key, &proof).unwrap().outputs, proof.outputs);
+    let len = proof.proof_bytes().unwrap().len();
+    for i in (0..len).step_by(len / 7 + 1) {
+        let mut p = proof.clone();
+        p.proof = flip_hex(&proof.proof, i);
+        assert!(
+            matches!(verify(&key, &p), Err(VerifyError::Invalid(_))),
+            "byte {i}"
+        );
+    }
+}

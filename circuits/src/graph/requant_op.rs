@@ -140,14 +140,16 @@ impl IntOp for RequantOp {
             let a = a + i128::from(self.offset(e));
             let rule = self.rule(e).filter(|d| d.checkable(a, span));
             let divided = rule.and_then(|d| Some((d, d.divide(a)?)));
-            let Some((d, qr)) = divided.filter(|(_, (q, _))| declared(*q)) else {
-                return Err(EvalError::Requant {
-                    op: self.name.clone(),
-                    element: e,
-                    acc: a,
-                    bits: span,
-                });
+            let refused = |bits| EvalError::Requant {
+                op: self.name.clone(),
+                element: e,
+                acc: a,
+                bits,
             };
+            let (d, qr) = divided.ok_or_else(|| refused(span))?;
+            if !declared(qr.0) {
+                return Err(refused(self.quotient_bits));
+            }
             let (qmin, qmax) = d.range();
             out.push(d.unclamped(qr).clamp(i128::from(qmin), i128::from(qmax)));
         }
