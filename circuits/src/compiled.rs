@@ -437,10 +437,12 @@ pub struct CompiledModel {
 pub const MODEL_FILE: &str = "model.zkm";
 /// File name of the human-readable settings inside a model folder.
 pub const SETTINGS_FILE: &str = "settings.json";
-const MODEL_KIND: [u8; 4] = *b"MODL";
-/// 2: shapes gained `remainder_rows`; circuits have degree 5. 3: shapes gained the
+/// The sealed compiled model's kind tag.
+pub const MODEL_KIND: [u8; 4] = *b"MODL";
+/// The compiled model's format version. 2: shapes gained `remainder_rows`; circuits have
+/// degree 5. 3: shapes gained the
 /// requantization lanes' fields (`requant_lanes` … `requant_row`).
-const MODEL_VERSION: u32 = 3;
+pub const MODEL_VERSION: u32 = 3;
 
 impl CompiledModel {
     /// Assembles a compiled model, computing its digest.

@@ -9,7 +9,9 @@
 use rand::{Rng, SeedableRng};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use zkinfer_circuits::compiled::{seal, unseal, CompiledModel, MODEL_FILE};
+use zkinfer_circuits::compiled::{
+    seal, unseal, CompiledModel, MODEL_FILE, MODEL_KIND, MODEL_VERSION,
+};
 use zkinfer_circuits::input::InputData;
 use zkinfer_onnx::{CompileOptions, OnnxModel};
 use zkinfer_prover::keys::pk_from_bytes;
@@ -169,7 +171,7 @@ fn sealed_artifacts_never_panic() {
     let (dir, _) = fixture();
     let model_path = dir.path().join(MODEL_FILE);
     let model = CompiledModel::load(dir.path()).unwrap();
-    for (i, m) in resealed(&model_path, *b"MODL", 2, 55, 20000)
+    for (i, m) in resealed(&model_path, MODEL_KIND, MODEL_VERSION, 55, 20000)
         .iter()
         .enumerate()
     {
