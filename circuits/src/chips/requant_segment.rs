@@ -119,23 +119,24 @@ pub(crate) fn assign_all(
     wit: Wit<'_>,
     homes: &[Vec<Pos>],
 ) -> Result<(), Error> {
+    let clamp = match cfg.rq_row.is_empty() {
+        true => None,
+        false => Some(g.requant_clamp_width().ok_or(Error::Synthesis)?),
+    };
     for seg in segs {
         let QOp::Requant(op) = &g.ops[seg.op as usize] else {
             return Err(Error::Synthesis);
         };
         let (at, data) = ((seg.lane, seg), (op, wit, homes));
         let lane = seg.lane as usize;
-        match (cfg.rq.get(lane), cfg.rq_row.get(lane)) {
-            (Some(l), _) => assign_segment(l, a, at, data, |rule, acc| {
+        match (cfg.rq.get(lane), cfg.rq_row.get(lane), clamp) {
+            (Some(l), _, _) => assign_segment(l, a, at, data, |rule, acc| {
                 RequantCells::honest(rule, acc, l.dims())
             })?,
-            (None, Some(l)) => {
-                let clamp = g.requant_clamp_width().ok_or(Error::Synthesis)?;
-                assign_segment(l, a, at, data, |rule, acc| {
-                    RowCells::honest(rule, acc, l.dims(), clamp)
-                })?
-            }
-            (None, None) => return Err(Error::Synthesis),
+            (None, Some(l), Some(clamp)) => assign_segment(l, a, at, data, |rule, acc| {
+                RowCells::honest(rule, acc, l.dims(), clamp)
+            })?,
+            _ => return Err(Error::Synthesis),
         }
     }
     Ok(())
