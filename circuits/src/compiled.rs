@@ -441,8 +441,9 @@ pub const SETTINGS_FILE: &str = "settings.json";
 pub const MODEL_KIND: [u8; 4] = *b"MODL";
 /// The compiled model's format version. 2: shapes gained `remainder_rows`; circuits have
 /// degree 5. 3: shapes gained the
-/// requantization lanes' fields (`requant_lanes` … `requant_row`).
-pub const MODEL_VERSION: u32 = 3;
+/// requantization lanes' fields (`requant_lanes` … `requant_row`). 4: max ops gained `runs`
+/// (a masked softmax's row maxima over its kept elements only).
+pub const MODEL_VERSION: u32 = 4;
 
 impl CompiledModel {
     /// Assembles a compiled model, computing its digest.

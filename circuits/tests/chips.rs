@@ -927,6 +927,7 @@ fn conv_pool_graph(img: Vec<i128>) -> (QuantizedGraph, Vec<Vec<i128>>) {
         pad: [0, 0],
         dilation: [1, 1],
         out: [2, 2],
+        runs: None,
     }));
     b.g.outputs.push(pooled);
     (b.g, vec![img])
@@ -1009,6 +1010,74 @@ fn maxpool_rejects_a_non_maximum() {
         &[(AdvCol::MxX(reg.lane), reg.start, fe(window[0] + 1))],
         "a max-pool input",
     );
+}
+
+/// Maxima of runs of consecutive elements (a masked softmax's kept scores): `[6]` in runs
+/// `[0, 1)`, `[1, 3)`, `[3, 6)`.
+fn run_maxima() -> (ModelCircuit, Vec<F>, u32) {
+    let mut b = Builder::new();
+    let x = b.input("x", &[6]);
+    let m = b.tensor("max", &[3], 4, TensorKind::Activation);
+    b.g.ops.push(QOp::MaxPool(MaxOp::run_maxima(
+        "runs",
+        (x, m),
+        vec![1, 3, 6],
+    )));
+    b.g.outputs.push(m);
+    build(b.g, vec![vec![-5, 9, 2, 4, 7, -1]])
+}
+
+#[test]
+fn run_maxima_prove_each_runs_maximum_and_nothing_else() {
+    let (c, inst, k) = run_maxima();
+    assert!(satisfied(&c, &inst, k));
+    let vals = c.witness.as_ref().unwrap();
+    let QOp::MaxPool(op) = &c.graph.ops[1] else {
+        panic!("the max op")
+    };
+    assert_eq!(vals[op.output], vec![-5, 9, 7]);
+    let regs = &c.plan.layout.mx;
+    assert_eq!(
+        regs.iter().map(|r| r.len).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    // The last run's maximum claimed as the middle run's (9, from the run before it), with
+    // differences consistent with that claim.
+    let reg = &regs[2];
+    let last = reg.start + reg.len - 1;
+    let cells = [
+        (AdvCol::MxM(reg.lane), last, fe(9)),
+        (AdvCol::MxD1(reg.lane), last, fe(2)),
+        (AdvCol::MxD2(reg.lane), last, fe(10)),
+    ];
+    assert_rejects(&c, &inst, k, &cells, "a run's maximum from another run");
+    // A one-element run's maximum is its element.
+    let reg = &regs[0];
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &[(AdvCol::MxM(reg.lane), reg.start, fe(-4))],
+        "a one-element run's maximum",
+    );
+}
+
+#[test]
+fn malformed_runs_are_refused() {
+    let (c, _, _) = run_maxima();
+    for ends in [vec![1, 1, 6], vec![0, 3, 6], vec![1, 3, 5], vec![3, 1, 6]] {
+        let mut g = (*c.graph).clone();
+        let QOp::MaxPool(op) = &mut g.ops[1] else {
+            panic!("the max op")
+        };
+        let (input, output) = (op.input, op.output);
+        let mut bad = MaxOp::run_maxima("runs", (input, output), ends.clone());
+        // Keep the declared geometry of six inputs: only the runs are wrong.
+        bad.chw = [1, 1, 6];
+        *op = bad;
+        let err = g.validate().unwrap_err().to_string();
+        assert!(err.contains("runs"), "{ends:?}: {err}");
+    }
 }
 
 #[test]

@@ -207,6 +207,7 @@ impl MaxPool {
             pad: [pads[0], pads[1]],
             dilation: self.window.dilations,
             out,
+            runs: None,
         })
     }
 }

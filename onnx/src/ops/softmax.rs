@@ -15,8 +15,8 @@
 //! fixed and the roundings have range-checked remainders. The output has scale `B - 2`.
 //!
 //! A *masked* softmax (`Softmax(Where(mask, -inf, x))`, a causal mask; see `super::select`)
-//! runs the same steps on the kept elements only: the maximum reads a view in which each masked
-//! element is replaced by a kept element of its row, steps 2 and 5 cover the kept elements, and
+//! runs the same steps on the kept elements only: the maximum of each row is that of its kept
+//! elements (one run each of a view of them), steps 2 and 5 cover the kept elements, and
 //! the masked ones are a constant zero in the sum and the output, as `exp(-inf) = 0` makes them
 //! in floats. Every row must keep at least one element.
 
@@ -211,28 +211,34 @@ fn lower_masked(
     let op = q.node(node).name.clone();
     let shape = q.graph.tensors[x.id].shape.clone();
     let s_e = exp_scale(q, node, n)?;
-    // The maximum reads each masked element as its row's first kept one.
-    let mut stand_in = Vec::with_capacity(rows * n);
-    for r in 0..rows {
-        let first = (0..n)
-            .find(|&j| keep[r * n + j])
-            .ok_or_else(|| q.err(node, format!("row {r} of the softmax is entirely masked")))?;
-        let pick = |j: usize| (r * n + if keep[r * n + j] { j } else { first }) as u32;
-        stand_in.extend((0..n).map(|j| (0, pick(j))));
-    }
-    let unmasked = view(
-        q,
-        &op,
-        (vec![x.id], stand_in),
-        x.scale,
-        (&shape, &format!("{name} (kept)")),
-    );
-    let m = row_max(q, &op, unmasked, (rows, n), name);
     let kept: Vec<u32> = (0..rows * n)
         .filter(|&e| keep[e])
         .map(|e| e as u32)
         .collect();
     let kept_rows: Vec<u32> = kept.iter().map(|&e| e / n as u32).collect();
+    // The maximum of each row's kept elements (a run of the kept view).
+    let mut ends = Vec::with_capacity(rows);
+    for r in 0..rows {
+        let end = kept.partition_point(|&e| (e as usize) < (r + 1) * n) as u32;
+        if ends.last().copied().unwrap_or(0) == end {
+            return Err(q.err(node, format!("row {r} of the softmax is entirely masked")));
+        }
+        ends.push(end);
+    }
+    let kept_x = view(
+        q,
+        &op,
+        (vec![x.id], kept.iter().map(|&e| (0, e)).collect()),
+        x.scale,
+        (&[kept.len()], &format!("{name} (kept)")),
+    );
+    let m = q.new_tensor(
+        &format!("{name} (max)"),
+        vec![rows],
+        x.scale,
+        TensorKind::Activation,
+    );
+    q.push(QOp::MaxPool(MaxOp::run_maxima(&op, (kept_x.id, m), ends)));
     let e = exp_terms(
         q,
         node,
