@@ -422,12 +422,14 @@ fn matvec_candidates(
         .collect()
 }
 
-/// Weight columns per matmul lane when shared products go there.
-const MATMUL_WEIGHTS: u32 = 16;
+/// Weight columns per matmul lane tried when shared products go there: fewer columns place
+/// each weight row's `w` weights in more rows (each product's `B` runs take `⌈m / w⌉` rows),
+/// but every fixed column costs its coset FFTs in every proof however sparse it is.
+const MATMUL_WEIGHTS: [u32; 3] = [4, 8, 16];
 
 /// The shapes to try at `base`'s `k`: each matvec candidate with each table variant, with
 /// elementwise lanes for its row stride; with the Freivalds check and shared products, also
-/// with those in matmul lanes.
+/// with those in matmul lanes (of each width in [`MATMUL_WEIGHTS`]).
 fn candidate_shapes(
     g: &QuantizedGraph,
     w: &Workload,
@@ -436,14 +438,19 @@ fn candidate_shapes(
 ) -> Vec<CircuitShape> {
     let usable = base.usable_rows();
     let mut bases = vec![base.clone()];
-    let (shared, _) = w.shared_rows(MATMUL_WEIGHTS);
-    if base.matvec_check == MatvecCheck::Freivalds && shared > 0 {
-        let mut with = base.clone();
-        with.matmul_lanes = true;
-        with.matmul_weights = MATMUL_WEIGHTS;
-        with.dot_lanes = (w.mm_rows + shared).div_ceil(usable) as u32;
-        with.matmul_weight_lanes = shared.div_ceil(usable) as u32;
-        bases.push(with);
+    if base.matvec_check == MatvecCheck::Freivalds {
+        for weights in MATMUL_WEIGHTS {
+            let (shared, _) = w.shared_rows(weights);
+            if shared == 0 {
+                continue;
+            }
+            let mut with = base.clone();
+            with.matmul_lanes = true;
+            with.matmul_weights = weights;
+            with.dot_lanes = (w.mm_rows + shared).div_ceil(usable) as u32;
+            with.matmul_weight_lanes = shared.div_ceil(usable) as u32;
+            bases.push(with);
+        }
     }
     // Function table without / with the identity, with the remainders in rows, and (for a
     // graph whose functions are interpolated) lookups on limbs.
