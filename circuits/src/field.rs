@@ -10,12 +10,14 @@ use halo2_proofs::halo2curves::ff::{Field, PrimeField};
 /// The scalar field of BN254, the field every circuit value lives in.
 pub type F = Fr;
 
-/// Field element of a signed 128-bit integer.
+/// Field element of a signed 128-bit integer. Witness generation converts every cell through
+/// here, so a magnitude below `2^64` (almost all of them) takes one conversion.
 pub fn fe(v: i128) -> F {
     let mag = v.unsigned_abs();
-    let lo = mag as u64;
-    let hi = (mag >> 64) as u64;
-    let x = F::from(lo) + F::from(hi) * F::from_u128(1u128 << 64);
+    let x = match u64::try_from(mag) {
+        Ok(lo) => F::from(lo),
+        Err(_) => F::from((mag >> 64) as u64) * F::from_raw([0, 1, 0, 0]) + F::from(mag as u64),
+    };
     if v < 0 {
         -x
     } else {
@@ -94,6 +96,13 @@ mod tests {
         ] {
             assert_eq!(to_signed(&fe(v), 1 << 120), Some(v), "{v}");
         }
+        // Both conversions, either side of 2^64, against the field's own.
+        for m in [u64::MAX as u128, 1 << 64, (1 << 64) + 5, u128::MAX >> 1] {
+            let v = m as i128;
+            assert_eq!(fe(v), F::from_u128(m), "{v}");
+            assert_eq!(fe(-v), -F::from_u128(m), "{v}");
+        }
+        assert_eq!(fe(i128::MIN), -F::from_u128(1 << 127));
         assert_eq!(to_signed(&fe(1000), 1000), None);
         assert_eq!(to_signed(&fe(-1000), 1000), Some(-1000));
         assert_eq!(to_signed(&fe(-1001), 1000), None);
