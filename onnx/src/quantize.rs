@@ -607,6 +607,7 @@ pub fn quantize(
         q.graph.outputs.push(r.id);
     }
     zkinfer_circuits::graph::compose_affine(&mut q.graph);
+    zkinfer_circuits::graph::narrow_to_read(&mut q.graph);
     q.graph.validate().map_err(|d| FrontendError::Graph {
         detail: format!("internal: quantized graph invalid: {d}"),
     })?;

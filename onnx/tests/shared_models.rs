@@ -11,7 +11,7 @@ use common::all_zero_lookups;
 use halo2_proofs::dev::MockProver;
 use std::path::PathBuf;
 use std::sync::Arc;
-use zkinfer_circuits::graph::FnKind;
+use zkinfer_circuits::graph::{FnKind, QOp};
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::plan::{MatvecCheck, Objective, Target};
 use zkinfer_circuits::ModelCircuit;
@@ -89,6 +89,30 @@ fn softmax() {
 fn layernorm() {
     check("layernorm");
 }
+/// A LayerNormalization with `γ = 1` and `β = 0` (this model's) has no affine step: the
+/// normalised values, computed at the output's scale, are the output.
+#[test]
+fn a_unit_layer_norm_has_no_affine_step() {
+    let dir = shared("layernorm");
+    let (onnx, input) = (dir.join("network.onnx"), dir.join("input.json"));
+    let g = zkinfer_onnx::compile(&onnx, &input, &CompileOptions::default())
+        .unwrap()
+        .model
+        .graph;
+    let out = g.outputs[0];
+    assert!(
+        g.tensors[out].name.ends_with("(normalized)"),
+        "{}",
+        g.tensors[out].name
+    );
+    let elementwise = g
+        .ops
+        .iter()
+        .filter(|o| matches!(o, QOp::Elementwise(_)))
+        .count();
+    // Input check, deviations, reciprocal square root, normalised values.
+    assert_eq!(elementwise, 4);
+}
 #[test]
 fn lstm() {
     check("lstm");
@@ -116,7 +140,24 @@ fn a_mask_the_exponential_cannot_see_is_a_masked_softmax() {
         .map(|o| o.family().output())
         .find(|&t| g.tensors[t].name.ends_with("(exp)"))
         .unwrap();
-    assert_eq!(g.tensors[exp].len(), 4 * 64 * 65 / 2, "kept elements only");
+    let kept = 4 * 64 * 65 / 2;
+    assert_eq!(g.tensors[exp].len(), kept, "kept elements only");
+    // The row maxima read the kept elements only (one run per row), and the scores' rescale
+    // computes only those (narrowed: nothing reads the masked ones).
+    let max = g
+        .ops
+        .iter()
+        .find_map(|o| match o {
+            QOp::MaxPool(m) => Some(m),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(max.runs.as_ref().map(Vec::len), Some(4 * 64));
+    assert_eq!(g.tensors[max.input].len(), kept);
+    let scores = (0..g.tensors.len())
+        .find(|&t| g.tensors[t].name.ends_with("(elements read)"))
+        .unwrap();
+    assert_eq!(g.tensors[scores].len(), kept);
     let data = InputData::from_path(&input).unwrap();
     let vals = g.eval(&data.quantize(&m.io()).unwrap()).unwrap();
     let p = (0..g.tensors.len())

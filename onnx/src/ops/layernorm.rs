@@ -15,6 +15,8 @@
 //!    their calibrated bound allows (never above `√(n − 1)`, Samuelson's bound);
 //! 6. `y_j = round(γ'_j · z_j + β'_j)` at the calibrated output scale (`γ'`, `β'` the scale
 //!    and bias in the units of `z`), fused with a following activation as any rescale is.
+//!    With `γ = 1` and `β = 0` there is no step 6: step 5 computes `z` at the output's
+//!    calibrated scale and `z` is `Y`.
 //!
 //! No value is chosen by the prover. `t2` and `z`'s scale come from the calibrated rows like an
 //! activation's range (times the range margin; the standard deviations within the margin): a
@@ -162,7 +164,16 @@ fn lower(
         };
         q.finish(node, lin, x.scale + w, out)?;
     }
-    let (z, r) = normalized(q, node, x, rows, &st, &b)?;
+    // With γ = 1 and β = 0 (and no activation to fuse), Y is z itself: z is computed at
+    // Y's calibrated scale and step 6 is skipped (one rounding instead of two).
+    let plain = y.filter(|&out| {
+        gamma.iter().all(|&g| g == 1.0)
+            && beta.iter().all(|&v| v == 0.0)
+            && q.sole_consumer(out)
+                .is_none_or(|c| q.node(c).op.activation().is_none())
+    });
+    let s_y = plain.map(|out| q.scale_for(out));
+    let (z, r) = normalized(q, node, x, rows, &st, &b, s_y)?;
     if let Some(out) = inv_std {
         // r stands for 1/(n·σ): InvStdDev = n·r, rescaled.
         let lin = Lin {
@@ -170,6 +181,10 @@ fn lower(
             ..Lin::of(r)
         };
         q.finish(node, lin, r.scale, out)?;
+    }
+    if let Some(out) = plain {
+        q.bind(out, z);
+        return Ok(());
     }
     let Some(out) = y else {
         return Ok(());
@@ -324,7 +339,8 @@ fn statistics(
 }
 
 /// Steps 4–5: `r`, then `z = round(d·r / 2^s1)`, the normalised values `(x − mean)/σ` at the
-/// scale their bound allows. Returns `(z, r)`.
+/// scale their bound allows (or at `s_y`, the output's, when z is the output). Returns
+/// `(z, r)`.
 fn normalized(
     q: &mut QuantCtx<'_>,
     node: usize,
@@ -332,12 +348,13 @@ fn normalized(
     (rows, n): (usize, usize),
     st: &Stats,
     b: &Bounds,
+    s_y: Option<i32>,
 ) -> Result<(QRef, QRef), FrontendError> {
     let op = q.node(node).name.clone();
     let name = q.model.tensors[q.node(node).outputs[0]].name.clone();
     // d·r / 2^s1 with s1 ≤ B: r no finer than z's scale allows.
     let s_d = st.d.scale;
-    let mut s_z = q.scale_for_max(b.z);
+    let mut s_z = s_y.unwrap_or_else(|| q.scale_for_max(b.z));
     let r = reciprocal_std(q, node, (rows, n), st, b, s_z + q.bits as i32 - s_d)?;
     if s_d + r.scale < s_z {
         s_z = s_d + r.scale;
