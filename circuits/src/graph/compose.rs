@@ -288,7 +288,7 @@ fn drop_unwritten(g: &mut QuantizedGraph) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::{FnKind, QTensor, TensorKind};
+    use crate::graph::FnKind;
 
     const BITS: u32 = 8;
 
@@ -305,14 +305,7 @@ mod tests {
     }
 
     fn tensor(g: &mut QuantizedGraph, name: &str, n: usize) -> TensorId {
-        g.tensors.push(QTensor {
-            name: name.into(),
-            shape: vec![n],
-            scale: 4,
-            kind: TensorKind::Activation,
-            affine: None,
-        });
-        g.tensors.len() - 1
+        g.push_activation(name, n)
     }
 
     fn plain(tensor: TensorId) -> Option<Operand> {

@@ -268,6 +268,19 @@ impl QuantizedGraph {
         }
     }
 
+    /// Test graphs: a new one-dimensional activation of `n` elements at scale 4.
+    #[cfg(test)]
+    pub(crate) fn push_activation(&mut self, name: &str, n: usize) -> TensorId {
+        self.tensors.push(QTensor {
+            name: name.into(),
+            shape: vec![n],
+            scale: 4,
+            kind: TensorKind::Activation,
+            affine: None,
+        });
+        self.tensors.len() - 1
+    }
+
     /// Remainder limbs of `bits` bits the requantization lanes need: enough for the widest
     /// shift of any rule (0 without requantization).
     pub fn requant_limbs(&self) -> u32 {

@@ -123,17 +123,10 @@ pub fn narrow_to_read(g: &mut QuantizedGraph) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::{ElemOp, FnKind, QTensor, TensorKind, ViewOp};
+    use crate::graph::{ElemOp, FnKind, ViewOp};
 
     fn tensor(g: &mut QuantizedGraph, name: &str, n: usize) -> TensorId {
-        g.tensors.push(QTensor {
-            name: name.into(),
-            shape: vec![n],
-            scale: 4,
-            kind: TensorKind::Activation,
-            affine: None,
-        });
-        g.tensors.len() - 1
+        g.push_activation(name, n)
     }
 
     /// `round((qa·x[index] + qc) / 2)` into a new tensor of `n` elements.
