@@ -23,6 +23,13 @@ fn shared(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A shared model compiled with the default options on its sample input.
+fn compile_shared(name: &str) -> zkinfer_onnx::Compiled {
+    let dir = shared(name);
+    let (onnx, input) = (dir.join("network.onnx"), dir.join("input.json"));
+    zkinfer_onnx::compile(&onnx, &input, &CompileOptions::default()).unwrap()
+}
+
 fn check(name: &str) {
     check_with(name, &CompileOptions::default());
 }
@@ -93,12 +100,7 @@ fn layernorm() {
 /// normalised values, computed at the output's scale, are the output.
 #[test]
 fn a_unit_layer_norm_has_no_affine_step() {
-    let dir = shared("layernorm");
-    let (onnx, input) = (dir.join("network.onnx"), dir.join("input.json"));
-    let g = zkinfer_onnx::compile(&onnx, &input, &CompileOptions::default())
-        .unwrap()
-        .model
-        .graph;
+    let g = compile_shared("layernorm").model.graph;
     let out = g.outputs[0];
     assert!(
         g.tensors[out].name.ends_with("(normalized)"),
@@ -126,11 +128,8 @@ fn self_attention() {
 /// softmax: no Where op, exponentials only for the kept (causal) elements, masked weights 0.
 #[test]
 fn a_mask_the_exponential_cannot_see_is_a_masked_softmax() {
-    let dir = shared("self_attention");
-    let (onnx, input) = (dir.join("network.onnx"), dir.join("input.json"));
-    let m = zkinfer_onnx::compile(&onnx, &input, &CompileOptions::default())
-        .unwrap()
-        .model;
+    let m = compile_shared("self_attention").model;
+    let input = shared("self_attention").join("input.json");
     let g = &m.graph;
     let names: Vec<&str> = g.ops.iter().map(|o| o.family().name()).collect();
     assert!(!names.contains(&"/attention/Where"), "{names:?}");

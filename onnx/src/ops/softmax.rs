@@ -190,7 +190,9 @@ fn lower_rows(
     let op = q.node(node).name.clone();
     let shape = q.graph.tensors[x.id].shape.clone();
     let s_e = exp_scale(q, node, n)?;
-    let m = row_max(q, &op, x, (rows, n), name);
+    let m = row_max(q, x, rows, name, |m| {
+        MaxOp::row_maxima(&op, (x.id, m), (rows, n))
+    });
     let e = exp_terms(q, node, (x, None), (m, row_index(rows, n)), &shape, name)?;
     let sum = row_sum(q, &op, e.id, (rows, n), &format!("{name} (sum)"), s_e);
     let r = reciprocal(q, node, sum, (rows, n), name)?;
@@ -232,13 +234,9 @@ fn lower_masked(
         x.scale,
         (&[kept.len()], &format!("{name} (kept)")),
     );
-    let m = q.new_tensor(
-        &format!("{name} (max)"),
-        vec![rows],
-        x.scale,
-        TensorKind::Activation,
-    );
-    q.push(QOp::MaxPool(MaxOp::run_maxima(&op, (kept_x.id, m), ends)));
+    let m = row_max(q, kept_x, rows, name, |m| {
+        MaxOp::run_maxima(&op, (kept_x.id, m), ends)
+    });
     let e = exp_terms(
         q,
         node,
@@ -302,13 +300,14 @@ fn exp_scale(q: &QuantCtx<'_>, node: usize, n: usize) -> Result<i32, FrontendErr
     Ok(bits as i32 - 2)
 }
 
-/// Step 1, the maximum of each row of `x` (`rows × n`).
+/// Step 1, the maximum of each of `rows` rows of `x`, by the max op `op` builds for the maxima's
+/// tensor (whole rows, or the runs of a masked softmax's kept elements).
 fn row_max(
     q: &mut QuantCtx<'_>,
-    op: &str,
     x: QRef,
-    (rows, n): (usize, usize),
+    rows: usize,
     name: &str,
+    op: impl FnOnce(TensorId) -> MaxOp,
 ) -> TensorId {
     let m = q.new_tensor(
         &format!("{name} (max)"),
@@ -316,7 +315,7 @@ fn row_max(
         x.scale,
         TensorKind::Activation,
     );
-    q.push(QOp::MaxPool(MaxOp::row_maxima(op, (x.id, m), (rows, n))));
+    q.push(QOp::MaxPool(op(m)));
     m
 }
 
