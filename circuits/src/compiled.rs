@@ -442,8 +442,9 @@ pub const MODEL_KIND: [u8; 4] = *b"MODL";
 /// The compiled model's format version. 2: shapes gained `remainder_rows`; circuits have
 /// degree 5. 3: shapes gained the
 /// requantization lanes' fields (`requant_lanes` … `requant_row`). 4: max ops gained `runs`
-/// (a masked softmax's row maxima over its kept elements only).
-pub const MODEL_VERSION: u32 = 4;
+/// (a masked softmax's row maxima over its kept elements only). 5: the max lane lost its
+/// difference columns (keys made for a version 4 folder do not fit the circuit).
+pub const MODEL_VERSION: u32 = 5;
 
 impl CompiledModel {
     /// Assembles a compiled model, computing its digest.

@@ -949,24 +949,38 @@ fn every_lookup_has_a_non_zero_input_row_whatever_the_input() {
         let bad = all_zero_lookups(&p, &c.plan.shape);
         assert!(bad.is_empty(), "identity table {identity_table}: {bad:?}");
     }
-    // Max pool over an all-zero image: every window's values are equal, d1 = d2 = 0.
+    // Max pool over an all-zero image: every window's values are equal, every step's
+    // differences are zero.
     let (c, inst, k) = conv_pool_on(vec![0; 16]);
     let p = MockProver::run(k, &c, vec![inst.clone()]).unwrap();
     p.assert_satisfied();
     assert_eq!(all_zero_lookups(&p, &c.plan.shape), Vec::<String>::new());
-    // The sentinel row constrains nothing (zeroing its cells keeps the circuit satisfied),
-    // and it is what keeps the differences' lookups from being all zero.
+    assert_degree_and_columns(&c);
+    // The sentinel row constrains nothing: the max lane's cells there can hold anything.
     let row = c.plan.shape.sentinel_row();
     let t = c
-        .tampered(AdvCol::MxD1(0), row, F::zero())
-        .tampered(AdvCol::MxD2(0), row, F::zero());
+        .tampered(AdvCol::MxX(0), row, F::from(7))
+        .tampered(AdvCol::MxM(0), row, F::from(3));
     let p = MockProver::run(k, &t, vec![inst]).unwrap();
     p.assert_satisfied();
-    let bad = all_zero_lookups(&p, &t.plan.shape);
+    assert_eq!(all_zero_lookups(&p, &t.plan.shape), Vec::<String>::new());
+}
+
+/// The max lane keeps the model circuit's degree, and its columns and lookups are those the
+/// planner counts.
+fn assert_degree_and_columns(c: &ModelCircuit) {
+    use halo2_proofs::plonk::{Circuit, ConstraintSystem};
+    let mut cs = ConstraintSystem::<F>::default();
+    ModelCircuit::configure_with_params(&mut cs, c.params());
+    let s = &c.plan.shape;
+    assert!(s.max_lanes > 0);
     assert!(
-        bad.iter().filter(|l| l.contains("max step")).count() == 2,
-        "{bad:?}"
+        cs.degree() <= zkinfer_circuits::chips::CONSTRAINT_DEGREE,
+        "{}",
+        cs.degree()
     );
+    assert_eq!(cs.num_advice_columns(), s.advice_columns());
+    assert_eq!(cs.lookups().len(), s.lookups());
 }
 
 /// The first max-pool region of more than one row, and its window's values.
@@ -996,12 +1010,18 @@ fn maxpool_rejects_a_non_maximum() {
     // Claim the minimum is the maximum, with differences consistent with that claim.
     let prev_max = *window[..window.len() - 1].iter().max().unwrap();
     let xl = *window.last().unwrap();
-    let cells = [
-        (AdvCol::MxM(reg.lane), last, fe(min)),
-        (AdvCol::MxD1(reg.lane), last, fe(min - prev_max)),
-        (AdvCol::MxD2(reg.lane), last, fe(min - xl)),
-    ];
+    assert!(min < prev_max || min < xl, "the claim is below an element");
+    let cells = [(AdvCol::MxM(reg.lane), last, fe(min))];
     assert_rejects(&c, &inst, k, &cells, "a max-pool output");
+    // Claim a value above the maximum: both differences positive, their product not zero.
+    let cells = [(AdvCol::MxM(reg.lane), last, fe(max + 1))];
+    assert_rejects(
+        &c,
+        &inst,
+        k,
+        &cells,
+        "a max-pool output above every element",
+    );
     // A wrong window element copy.
     assert_rejects(
         &c,
@@ -1041,15 +1061,11 @@ fn run_maxima_prove_each_runs_maximum_and_nothing_else() {
         regs.iter().map(|r| r.len).collect::<Vec<_>>(),
         vec![1, 2, 3]
     );
-    // The last run's maximum claimed as the middle run's (9, from the run before it), with
-    // differences consistent with that claim.
+    // The last run's maximum claimed as the middle run's (9, from the run before it): above
+    // every element of its run, and equal to neither the running maximum nor the element.
     let reg = &regs[2];
     let last = reg.start + reg.len - 1;
-    let cells = [
-        (AdvCol::MxM(reg.lane), last, fe(9)),
-        (AdvCol::MxD1(reg.lane), last, fe(2)),
-        (AdvCol::MxD2(reg.lane), last, fe(10)),
-    ];
+    let cells = [(AdvCol::MxM(reg.lane), last, fe(9))];
     assert_rejects(&c, &inst, k, &cells, "a run's maximum from another run");
     // A one-element run's maximum is its element.
     let reg = &regs[0];
@@ -2003,37 +2019,36 @@ fn max_pool_differences_on_limbs_are_range_checked() {
     let p = MockProver::run(k, &c, vec![inst.clone()]).unwrap();
     p.assert_satisfied();
     assert_eq!(all_zero_lookups(&p, &c.plan.shape), Vec::<String>::new());
+    assert_degree_and_columns(&c);
     let (reg, window) = first_window(&c);
     let (min, lane) = (*window.iter().min().unwrap(), reg.lane);
     let last = reg.start + reg.len - 1;
     let prev_max = *window[..window.len() - 1].iter().max().unwrap();
     let xl = *window.last().unwrap();
-    let (d1, d2) = (min - prev_max, min - xl);
-    assert!(d1 < 0 || d2 < 0, "the forged maximum is below an element");
-    // The minimum claimed as the maximum, its (negative) differences split either way.
+    let sum = 2 * min - prev_max - xl;
+    assert!(
+        min < prev_max || min < xl,
+        "the forged maximum is below an element"
+    );
+    // The minimum claimed as the maximum, the sum of its differences split either way.
     for split in [|d: i128| (d >> 4, d & 15), |d: i128| (0, d)] {
-        let (h1, l1) = split(d1);
-        let (h2, l2) = split(d2);
+        let (h, l) = split(sum);
         let cells = [
             (AdvCol::MxM(lane), last, fe(min)),
-            (AdvCol::MxD1(lane), last, fe(d1)),
-            (AdvCol::MxD2(lane), last, fe(d2)),
-            (AdvCol::MxLimb(lane, 0), last, fe(h1)),
-            (AdvCol::MxLimb(lane, 1), last, fe(l1)),
-            (AdvCol::MxLimb(lane, 2), last, fe(h2)),
-            (AdvCol::MxLimb(lane, 3), last, fe(l2)),
+            (AdvCol::MxLimb(lane, 0), last, fe(h)),
+            (AdvCol::MxLimb(lane, 1), last, fe(l)),
         ];
         assert_rejects(&c, &inst, k, &cells, "a non-maximum on limbs");
     }
-    // An honest difference's limbs moved by the base.
+    // An honest sum's limbs moved by the base.
     let max = *window.iter().max().unwrap();
-    let d = max - xl;
+    let sum = 2 * max - prev_max - xl;
     for dh in [1i128, -1] {
         let cells = [
-            (AdvCol::MxLimb(lane, 2), last, fe((d >> 4) + dh)),
-            (AdvCol::MxLimb(lane, 3), last, fe((d & 15) - 16 * dh)),
+            (AdvCol::MxLimb(lane, 0), last, fe((sum >> 4) + dh)),
+            (AdvCol::MxLimb(lane, 1), last, fe((sum & 15) - 16 * dh)),
         ];
-        assert_rejects(&c, &inst, k, &cells, "a difference's limbs ± 16");
+        assert_rejects(&c, &inst, k, &cells, "a sum's limbs ± 16");
     }
 }
 

@@ -71,11 +71,8 @@ pub enum AdvCol {
     MxX(u16),
     /// Max-pool running maximum.
     MxM(u16),
-    /// Max-pool difference to the previous maximum.
-    MxD1(u16),
-    /// Max-pool difference to the current input.
-    MxD2(u16),
-    /// Max-pool difference limbs (lookups on limbs): lane, `[d1h, d1l, d2h, d2l]` index.
+    /// Max-pool limbs of a step's sum of differences (lookups on limbs): lane, `[sh, sl]`
+    /// index.
     MxLimb(u16, u8),
     /// Dot-product left factors.
     DotX(u16),
@@ -248,8 +245,6 @@ impl ModelConfig {
             AdvCol::ElLimb(i, role) => self.el.get(l(i))?.limbs.as_ref()?.column(role),
             AdvCol::MxX(i) => self.mx.get(l(i))?.x,
             AdvCol::MxM(i) => self.mx.get(l(i))?.m,
-            AdvCol::MxD1(i) => self.mx.get(l(i))?.d1,
-            AdvCol::MxD2(i) => self.mx.get(l(i))?.d2,
             AdvCol::MxLimb(i, j) => self.mx.get(l(i))?.limb(j)?,
             AdvCol::DotX(i) => match self.mm.get(l(i)) {
                 Some(m) => m.x,

@@ -23,7 +23,8 @@
 //! | elementwise | `(ftag, q, out)` (identity table) | `ftag = 0, q = out = 1` |
 //! | elementwise | `(s·ftag, s·q, s·out)` per function table (split tables) | `ftag = 0, s = 1, q = out = 1` |
 //! | elementwise, limbs | knots of `q` and of `out`, `l`, `ρ`, `ol` | `check = 1`, tag 0, `q = out = 1`: `(1, 0, 0, 2^L)` twice, `l = ol = 1`, `ρ = 2^(L−1)` |
-//! | max-pool | `d1`, `d2` (range) | `d1 = d2 = 1` |
+//! | max-pool | `step·(2m − m_prev − x) + 1 − start − step` (range) | `1` (no cell assigned) |
+//! | max-pool, limbs | knot of `sh`; `sl` (range) | `sh = 0`, `sl = 1` |
 //! | requant | each range-checked column (range) | `1` |
 //! | requant, one row | each limb (range); `(u, y − qmin, par)` (clamp) | `1`; `q = par = 1`, so `(1, 0, 1)` |
 //!

@@ -332,7 +332,7 @@ impl CircuitShape {
             + self.elem_lanes as usize
                 * (if self.elem_binary { 5 } else { 4 } - usize::from(self.remainder_rows)
                     + self.limb_extra().0)
-            + (4 + 4 * usize::from(self.limbed())) * self.max_lanes as usize
+            + (2 + 2 * usize::from(self.limbed())) * self.max_lanes as usize
             + self.dot_columns().0 * self.dot_lanes as usize
             + self.requant_columns().0 * self.requant_lanes as usize
             + self.pack_columns()
@@ -391,7 +391,7 @@ impl CircuitShape {
             - usize::from(self.remainder_rows)
             + self.limb_extra().2)
             * self.elem_lanes as usize
-            + (2 + 2 * usize::from(self.limbed())) * self.max_lanes as usize
+            + (1 + usize::from(self.limbed())) * self.max_lanes as usize
             + self.requant_columns().1 * self.requant_lanes as usize
     }
 
