@@ -27,7 +27,7 @@ pub use tensor::{DType, Tensor};
 use std::path::Path;
 use thiserror::Error;
 use zkinfer_circuits::compiled::{CompiledModel, Provenance};
-use zkinfer_circuits::graph::{EvalError, FnKind, QuantizedGraph, MAX_BITS};
+use zkinfer_circuits::graph::{fuse_sibling_products, EvalError, FnKind, QuantizedGraph, MAX_BITS};
 use zkinfer_circuits::input::{InputData, InputError};
 use zkinfer_circuits::plan::{
     choose_shape, Choice, LayoutError, MatvecCheck, Objective, SearchOptions,
@@ -271,6 +271,31 @@ fn with_limbs(
     }
 }
 
+/// The graph with its sibling products fused ([`fuse_sibling_products`]: the same integers,
+/// the rows each product reads placed once), kept when its estimate is lower (and, for
+/// `--optimize verify-gas`, its commitments no more).
+fn with_siblings_fused(
+    graph: QuantizedGraph,
+    choice: Choice,
+    opts: &CompileOptions,
+    search: &SearchOptions,
+) -> (QuantizedGraph, Choice) {
+    let mut fused = graph.clone();
+    if fuse_sibling_products(&mut fused) == 0 || fused.validate().is_err() {
+        return (graph, choice);
+    }
+    match choose_shape(&fused, search) {
+        Ok(c)
+            if c.estimate_s < choice.estimate_s
+                && (opts.objective != Objective::VerifyGas
+                    || c.shape.verifier_commitments() <= choice.shape.verifier_commitments()) =>
+        {
+            (fused, c)
+        }
+        _ => (graph, choice),
+    }
+}
+
 /// The graphs whose functions [`with_limbs`] interpolates: `exact` itself, or where it has wide
 /// functions (which limbs cannot check), the model lowered again with narrow ones at its width
 /// and, unless `--bits` fixed it, up to two bits wider (a narrow reciprocal square root keeps
@@ -352,6 +377,7 @@ pub fn compile_from(
         opts,
         &search,
     )?;
+    let (graph, choice) = with_siblings_fused(graph, choice, opts, &search);
     let provenance = provenance((onnx_path, &bytes), calibration, opts);
     let onnx_nodes = model.nodes.len();
     let folded_nodes = model.nodes.len() - model.compute.len();

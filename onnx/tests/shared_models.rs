@@ -193,6 +193,36 @@ fn a_forced_k_below_the_tables_looks_up_on_limbs_or_is_refused_once() {
 fn multihead_attention() {
     check("multihead_attention");
 }
+/// multihead_attention projects each layer's input by three separate MatMuls (query, key,
+/// value): they are one product of the input with the three weight matrices stacked, and the
+/// projections' rescales read their elements of it.
+#[test]
+fn projections_of_one_input_are_one_product() {
+    let g = compile_shared("multihead_attention").model.graph;
+    let products: Vec<_> = (g.ops.iter())
+        .filter_map(|op| match op {
+            QOp::Linear(l) if l.shared_product().is_some() => Some(l),
+            _ => None,
+        })
+        .collect();
+    let stacked: Vec<_> = products.iter().filter(|l| l.name.contains(" + ")).collect();
+    assert_eq!(stacked.len(), 2, "one per layer");
+    for l in stacked {
+        assert_eq!(l.shared_product(), Some([16, 128, 384]), "{}", l.name);
+        for part in ["w_qs", "w_ks", "w_vs"] {
+            assert!(l.name.contains(part), "{}", l.name);
+        }
+    }
+    // The output projections read other tensors: they stay on their own.
+    let fc: Vec<_> = products
+        .iter()
+        .filter(|l| l.name.contains("fc/MatMul"))
+        .collect();
+    assert_eq!(fc.len(), 2);
+    assert!(fc
+        .iter()
+        .all(|l| l.shared_product() == Some([16, 128, 128])));
+}
 /// A single-phase target like the CUDA prover's (`zkinfer_gpu::CUDA_TARGET`).
 const GPU_LIKE: Target = Target {
     name: "a single-phase GPU prover",
