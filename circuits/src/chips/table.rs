@@ -1,7 +1,7 @@
 //! Lookup tables.
 //!
 //! - The *range table* is one fixed column holding `0 .. 2^B`: remainders, signed range checks
-//!   (`v + 2^(B-1)`) and max-pool differences are looked up in it.
+//!   (`v + 2^(B-1)`) and the sum of a max-pool step's differences are looked up in it.
 //! - The *function table* holds `(tag, x, f_tag(x))` for every non-identity function of the
 //!   graph over its domain (the activation range `[-2^(B-1), 2^(B-1))`, or a tabulated
 //!   function's indices), plus the all-zero row that rows
