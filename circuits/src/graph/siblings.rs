@@ -134,13 +134,11 @@ fn fuse(g: &mut QuantizedGraph, family: &[usize]) {
         offset += op.sets[0].m;
         moves.push((op.output, to));
     }
-    let stacked = stack(first, &ops, n, wide, g.tensors.len());
-    let names: Vec<&str> = ops.iter().map(|o| o.name.as_str()).collect();
-    let acc = &g.tensors[first.output];
+    let stacked = stack(first, &ops, wide, g.tensors.len());
     let tensor = QTensor {
-        name: format!("{} (stacked accumulator)", names.join(" + ")),
+        name: format!("{} (stacked accumulator)", stacked.name),
         shape: vec![n, wide],
-        scale: acc.scale,
+        scale: g.tensors[first.output].scale,
         kind: TensorKind::Accumulator,
         affine: None,
     };
@@ -151,7 +149,7 @@ fn fuse(g: &mut QuantizedGraph, family: &[usize]) {
 
 /// The stacked op: the first sibling's geometry, every sibling's weight rows and biases in
 /// turn, writing `wide` elements per row into tensor `output`.
-fn stack(first: &LinearOp, ops: &[&LinearOp], n: usize, wide: usize, output: TensorId) -> LinearOp {
+fn stack(first: &LinearOp, ops: &[&LinearOp], wide: usize, output: TensorId) -> LinearOp {
     let (mut w, mut b) = (Vec::new(), Vec::new());
     for op in ops {
         w.extend_from_slice(&op.sets[0].w);
@@ -163,7 +161,6 @@ fn stack(first: &LinearOp, ops: &[&LinearOp], n: usize, wide: usize, output: Ten
     else {
         return first.clone();
     };
-    debug_assert_eq!(outer * inner, n);
     LinearOp {
         name: ops
             .iter()
