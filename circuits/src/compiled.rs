@@ -443,8 +443,9 @@ pub const MODEL_KIND: [u8; 4] = *b"MODL";
 /// degree 5. 3: shapes gained the
 /// requantization lanes' fields (`requant_lanes` … `requant_row`). 4: max ops gained `runs`
 /// (a masked softmax's row maxima over its kept elements only). 5: the max lane lost its
-/// difference columns (keys made for a version 4 folder do not fit the circuit).
-pub const MODEL_VERSION: u32 = 5;
+/// difference columns (keys made for a version 4 folder do not fit the circuit). 6: products of
+/// computed matrices gained `a_zeros` and place `A` and `C` rows ascending.
+pub const MODEL_VERSION: u32 = 6;
 
 impl CompiledModel {
     /// Assembles a compiled model, computing its digest.

@@ -105,6 +105,7 @@ impl Builder {
             output: acc,
             ikj: [2, 3, 2],
             batches: vec![[0, 0, 0]],
+            a_zeros: Vec::new(),
         }));
         acc
     }
@@ -1572,6 +1573,7 @@ fn wide_rsqrt_outputs_feed_only_elementwise_ops() {
         output: m,
         ikj: [1, 1, 1],
         batches: vec![[0, 0, 0]],
+        a_zeros: Vec::new(),
     }));
     let err = pooled.validate().unwrap_err().to_string();
     assert!(err.contains("may leave the activation range"), "{err}");
@@ -1670,6 +1672,7 @@ fn a_product_of_two_int8_tensors_in_one_row_rejects_any_other_product() {
         output: p,
         ikj: [1, 1, 1],
         batches: (0..4).map(|e| [e, e, e]).collect(),
+        a_zeros: Vec::new(),
     }));
     let y = b.tensor("y", &[4], 4, TensorKind::Activation);
     b.g.ops.push(QOp::Requant(RequantOp {
@@ -1718,6 +1721,84 @@ fn matmul_freivalds_check_accepts_the_product_and_rejects_any_other() {
     product_forgeries_rejected(&c, k, (prod, out), &[0, 1, 2, 3], (0, 3));
     // A copied factor or a Horner sum changed on its own.
     matmul_cells_guarded(&c, &inst, k, &reg, 7);
+}
+
+/// `A [3, 3] · B [3, 2]` where `A = [[x0, 0, 0], [x1, x2, 0], [x3, x4, 0]]`: its zeros are a
+/// constant op's read through a view, so the product skips them (one in column 1, all of
+/// column 2). Output unrescaled.
+fn masked_product_graph() -> (QuantizedGraph, Vec<Vec<i128>>, TensorId, TensorId) {
+    let mut b = Builder::new();
+    let x = b.input("x", &[5]);
+    let m = b.input("m", &[3, 2]);
+    let zero = b.tensor("zero", &[1], 4, TensorKind::Activation);
+    b.g.ops.push(QOp::Elementwise(ElemOp {
+        name: "zero".into(),
+        output: zero,
+        a: None,
+        b: None,
+        qa: Coef::Const(0),
+        qb: Coef::Const(0),
+        qm: Coef::Const(0),
+        qc: Coef::Const(0),
+        shift: 0,
+        func: 0,
+    }));
+    let a = b.tensor("a", &[3, 3], 4, TensorKind::Activation);
+    let (z, x_at) = ((1, 0), |e| (0, e));
+    b.g.ops.push(QOp::View(ViewOp {
+        name: "mask".into(),
+        inputs: vec![x, zero],
+        output: a,
+        map: vec![x_at(0), z, z, x_at(1), x_at(2), z, x_at(3), x_at(4), z],
+    }));
+    let acc = b.tensor("prod", &[3, 2], 8, TensorKind::Accumulator);
+    b.g.ops.push(QOp::MatMul(MatMulOp {
+        name: "matmul".into(),
+        a,
+        b: m,
+        output: acc,
+        ikj: [3, 3, 2],
+        batches: vec![[0, 0, 0]],
+        a_zeros: Vec::new(),
+    }));
+    let out = b.elem("out", Some(acc), None, 1, 0, 0, 0, 0, 8);
+    b.g.outputs.push(out);
+    let inputs = vec![vec![3, -5, 2, 7, 1], vec![2, 6, -3, 1, 5, -2]];
+    (b.g, inputs, acc, out)
+}
+
+#[test]
+fn known_zeros_of_a_are_left_out_and_any_other_product_is_rejected() {
+    let (mut g, x, prod, out) = masked_product_graph();
+    // Column 0 has no zeros, column 1 one (row 0), column 2 three.
+    assert_eq!(skip_known_zeros(&mut g), 4);
+    let Some(QOp::MatMul(m)) = g.ops.iter().find(|op| matches!(op, QOp::MatMul(_))) else {
+        panic!("no product");
+    };
+    assert_eq!(m.a_zeros, vec![0, 1, 3]);
+    // A claim of one more zero than the graph has is refused.
+    let mut wrong = g.clone();
+    for op in &mut wrong.ops {
+        if let QOp::MatMul(m) = op {
+            m.a_zeros = vec![1, 1, 3];
+        }
+    }
+    let err = wrong.validate().unwrap_err().to_string();
+    assert!(err.contains("not known zeros"), "{err}");
+    let (c, inst, k) = build_shaped(g, x, |s| {
+        s.public_io = PublicIo::Plain;
+        s.matmul_lanes = true;
+    });
+    assert!(c.plan.shape.dot_freivalds());
+    // A = [[3, 0, 0], [-5, 2, 0], [7, 1, 0]], B = [[2, 6], [-3, 1], [5, -2]].
+    let w = c.witness.as_ref().unwrap();
+    assert_eq!(w[prod], vec![6, 18, -16, -28, 11, 43]);
+    assert!(satisfied(&c, &inst, k));
+    // Terms: (3 + 2) + (2 + 2) rows, column 2 none; then the 6 products.
+    let reg = c.plan.layout.dot[0].clone();
+    assert_eq!((c.plan.layout.dot.len(), reg.len), (1, 15));
+    product_forgeries_rejected(&c, k, (prod, out), &[0, 1, 2, 3, 4, 5], (0, 5));
+    matmul_cells_guarded(&c, &inst, k, &reg, 8);
 }
 
 /// `Y = X·Wᵀ + b` for three rows of `X` (tokens) with one constant `W` (5 × 4): a shared

@@ -608,6 +608,7 @@ pub fn quantize(
     }
     zkinfer_circuits::graph::compose_affine(&mut q.graph);
     zkinfer_circuits::graph::narrow_to_read(&mut q.graph);
+    zkinfer_circuits::graph::skip_known_zeros(&mut q.graph);
     q.graph.validate().map_err(|d| FrontendError::Graph {
         detail: format!("internal: quantized graph invalid: {d}"),
     })?;

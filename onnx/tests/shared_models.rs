@@ -125,7 +125,8 @@ fn self_attention() {
 }
 /// self_attention masks its scores with -10 before the softmax; at its width the exponential
 /// rounds `exp(-10 - max)` to zero for every score it can hold, so the Where is a masked
-/// softmax: no Where op, exponentials only for the kept (causal) elements, masked weights 0.
+/// softmax: no Where op, exponentials only for the kept (causal) elements, masked weights 0
+/// (and left out of the product with the values).
 #[test]
 fn a_mask_the_exponential_cannot_see_is_a_masked_softmax() {
     let m = compile_shared("self_attention").model;
@@ -167,6 +168,16 @@ fn a_mask_the_exponential_cannot_see_is_a_masked_softmax() {
             assert_eq!(v, 0, "masked weight {e}");
         }
     }
+    // A·V leaves the masked weights out: column k of each head's weights has k known zeros.
+    let av = g
+        .ops
+        .iter()
+        .find_map(|o| match o {
+            QOp::MatMul(m) if m.a == p => Some(m),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(av.a_zeros, (0..64).collect::<Vec<u32>>());
 }
 
 /// A `--k` below what the exact tables need: the limbs are tried there too; a `k` too small for

@@ -11,10 +11,12 @@
 //! agree with probability at most `(n + m) / |F|`. `A` and `B` are range-checked activations, so
 //! their integer product is far below the field size and `C` is exactly the integer product.
 //!
-//! One region per product (per batch) holds every element once in the first-phase column `x`
+//! One region per product (per batch) holds each element once in the first-phase column `x`
 //! (equality-enabled: `A` and `B` are copied in, `C` lives here): for each `k`, column `k` of
-//! `A` (`i` descending) then row `k` of `B` (`j` descending); then `C` row by row (`i`
-//! descending, `j` descending within a row). Three second-phase columns run the check:
+//! `A` then row `k` of `B` (`j` descending); then `C` row by row (`j` descending within a row).
+//! The rows `i` of `A` and `C` go in one order, and the first row in that order carries the
+//! highest power of `s` (relabel `i` by position: the identity above is unchanged). Three
+//! second-phase columns run the check:
 //!
 //! ```text
 //! A rows:  acc = x (first of a run)           acc = acc_prev·s + x        → α_k
@@ -28,6 +30,14 @@
 //!
 //! `C` rows give `γ_i = Σ_j r^j C[i][j]` in `acc`, and `carry` runs the Horner sum of the
 //! `γ`s over `s`, so the last row compares `Σ_i s^i γ_i` with `Σ_k α_k β_k`.
+//!
+//! **Known zeros.** A product of computed matrices places `A` and `C` with `i` ascending
+//! (`A[0][k]` carries `s^(n−1)`), so the first rows of a column of `A` are the first of its
+//! Horner run. Where they are known zeros whatever the input ([`MatMulOp::a_zeros`]: a causal
+//! attention's masked probabilities, a constant op's zeros read through views), the run starts
+//! after them: a Horner sum's leading zeros add nothing, so `α_k` is unchanged. A column that
+//! is all known zeros (`α_k = 0`) leaves out its `B` run too. Causal attention's `A·V` places
+//! about half of `A`.
 //!
 //! Single-phase circuits (the CUDA prover's) use the dot chip instead.
 //!
@@ -101,20 +111,22 @@ pub enum Product<'a> {
     Shared(&'a LinearOp, u32),
 }
 
-/// Where a product's rows are: per `k`, the `A` run then the `B` run (`b_rows` rows: `m`, or
+/// A product's dimensions: per `k`, the `A` run then the `B` run (`b_rows` rows: `m`, or
 /// `⌈m/w⌉` weight rows); then `C`.
 #[derive(Clone, Copy)]
-struct Geometry {
+struct Geometry<'a> {
     n: u32,
     t: u32,
     m: u32,
     b_rows: u32,
     /// Weights per row (0: `B` is computed).
     w: u32,
+    /// Known zeros of `A` per column (see [`MatMulOp::a_zeros`]).
+    zeros: &'a [u32],
 }
 
-impl Geometry {
-    fn of(p: Product<'_>) -> Self {
+impl<'a> Geometry<'a> {
+    fn of(p: Product<'a>) -> Self {
         match p {
             Product::Computed(op, _) => {
                 let [n, t, m] = op.ikj.map(|d| d as u32);
@@ -124,6 +136,7 @@ impl Geometry {
                     m,
                     b_rows: m,
                     w: 0,
+                    zeros: &op.a_zeros,
                 }
             }
             Product::Shared(op, w) => {
@@ -134,19 +147,25 @@ impl Geometry {
                     m,
                     b_rows: m.div_ceil(w.max(1)),
                     w,
+                    zeros: &[],
                 }
             }
         }
     }
 
-    /// First row of `C`, relative to the region.
-    fn c_start(&self) -> u32 {
-        self.t * (self.n + self.b_rows)
+    /// Rows of `A`'s run `k`: its column less its known zeros.
+    fn a_rows(&self, k: u32) -> u32 {
+        let z = self.zeros.get(k as usize).copied().unwrap_or(0);
+        self.n - z.min(self.n)
     }
 
-    /// Rows of one product.
+    /// Rows of one product: a term per column of `A` that is not all zeros, then `C`.
     fn rows(&self) -> u32 {
-        self.c_start() + self.n * self.m
+        let term = |k| match self.a_rows(k) {
+            0 => 0,
+            a => a + self.b_rows,
+        };
+        (0..self.t).map(term).sum::<u32>() + self.n * self.m
     }
 }
 
@@ -172,44 +191,133 @@ enum Row {
     Out(TensorId, usize, i64),
 }
 
+/// A row's step in the Horner sums (see the module documentation): the first and the other
+/// rows of an `A` run, a computed `B` run and a weight run; the first row of `C`, the first
+/// row of each later row of `C`, and its other rows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    A0,
+    A,
+    B0,
+    B,
+    W0,
+    W,
+    C00,
+    C0,
+    C,
+}
+
+/// A row's step in the running total `Σ α_k β_k`: zero (the region's first row), kept, or
+/// plus `α_k β_k` (the last row of a `B` run).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Total {
+    Zero,
+    Keep,
+    Add,
+}
+
+/// One row of a region and what the check does on it.
+#[derive(Clone, Copy)]
+struct Line {
+    row: Row,
+    step: Step,
+    total: Total,
+}
+
+/// The rows of one region, in order, as they are built.
+struct Lines(Vec<Line>);
+
+impl Lines {
+    fn run(&mut self, rows: impl Iterator<Item = Row>, (first, rest): (Step, Step)) {
+        for (u, row) in rows.enumerate() {
+            let step = if u == 0 { first } else { rest };
+            self.0.push(Line {
+                row,
+                step,
+                total: Total::Keep,
+            });
+        }
+    }
+
+    /// The term `α_k β_k`: the `A` run, then the `B` run, whose last row adds the product.
+    /// An empty `A` run (a column of known zeros, `α_k = 0`) leaves out the term.
+    fn term(&mut self, a: impl Iterator<Item = Row>, b: impl Iterator<Item = Row>, w: bool) {
+        let start = self.0.len();
+        self.run(a, (Step::A0, Step::A));
+        if self.0.len() == start {
+            return;
+        }
+        self.run(
+            b,
+            if w {
+                (Step::W0, Step::W)
+            } else {
+                (Step::B0, Step::B)
+            },
+        );
+        if let Some(last) = self.0.last_mut() {
+            last.total = Total::Add;
+        }
+    }
+
+    /// The rows of `C`, one iterator per row.
+    fn outputs<R: Iterator<Item = Row>>(&mut self, rows: impl Iterator<Item = R>) {
+        for (i, r) in rows.enumerate() {
+            let first = if i == 0 { Step::C00 } else { Step::C0 };
+            self.run(r, (first, Step::C));
+        }
+    }
+
+    fn finish(mut self) -> Vec<Line> {
+        if let Some(first) = self.0.first_mut() {
+            first.total = Total::Zero;
+        }
+        self.0
+    }
+}
+
 /// The rows of one region, in order.
-fn rows(p: Product<'_>) -> Vec<Row> {
+fn lines(p: Product<'_>) -> Vec<Line> {
     let g = Geometry::of(p);
     let (n, t, m) = (g.n as usize, g.t as usize, g.m as usize);
-    let mut out = Vec::with_capacity(g.rows() as usize);
+    let mut out = Lines(Vec::with_capacity(g.rows() as usize));
     match p {
         Product::Computed(op, batch) => {
             let [ao, bo, co] = op.batches[batch];
             for k in 0..t {
-                out.extend((0..n).rev().map(|i| Row::Elem(op.a, ao + i * t + k)));
-                out.extend((0..m).rev().map(|j| Row::Elem(op.b, bo + k * m + j)));
+                // Rows of `A` ascending, so that its known zeros (the first rows) drop out.
+                let skip = n - g.a_rows(k as u32) as usize;
+                let a = (skip..n).map(|i| Row::Elem(op.a, ao + i * t + k));
+                let b = (0..m).rev().map(|j| Row::Elem(op.b, bo + k * m + j));
+                out.term(a, b, false);
             }
-            for i in (0..n).rev() {
-                out.extend((0..m).rev().map(|j| Row::Out(op.output, co + i * m + j, 0)));
-            }
+            let c_row = |i: usize| {
+                (0..m)
+                    .rev()
+                    .map(move |j| Row::Out(op.output, co + i * m + j, 0))
+            };
+            out.outputs((0..n).map(c_row));
         }
         Product::Shared(op, _) => {
             let groups: Vec<LinearGroup> = (0..n).map(|i| op.group(i)).collect();
             let bias = &op.sets[0].b;
             for k in 0..t {
-                out.extend(
-                    groups
-                        .iter()
-                        .rev()
-                        .map(|grp| Row::Elem(op.input, grp.gather[k] as usize)),
-                );
-                out.extend((0..g.b_rows as usize).map(|q| Row::Weights { k, q }));
+                let a =
+                    (groups.iter().rev()).map(|grp| Row::Elem(op.input, grp.gather[k] as usize));
+                let b = (0..g.b_rows as usize).map(|q| Row::Weights { k, q });
+                out.term(a, b, true);
             }
-            for grp in groups.iter().rev() {
-                out.extend(
-                    (0..m)
-                        .rev()
-                        .map(|j| Row::Out(op.output, grp.out[j] as usize, bias[j])),
-                );
-            }
+            let c_row = |grp: &LinearGroup| {
+                let out: Vec<Row> = (0..m)
+                    .rev()
+                    .map(|j| Row::Out(op.output, grp.out[j] as usize, bias[j]))
+                    .collect();
+                out.into_iter()
+            };
+            out.outputs(groups.iter().rev().map(c_row));
         }
     }
-    out
+    out.finish()
 }
 
 /// Weight row `q` of `B`'s row `k`: `B[k][j]` for `j` from `(b_rows − q)·w − 1` down, 0 past
@@ -231,12 +339,10 @@ fn weights(op: &LinearOp, g: &Geometry, k: usize, q: usize) -> Vec<i64> {
 
 /// The home of each output element of product `p` placed at row `start` of lane `lane`.
 pub fn output_homes(p: Product<'_>, lane: u16, start: u32) -> Vec<(usize, Pos)> {
-    let g = Geometry::of(p);
-    rows(p)
+    lines(p)
         .into_iter()
         .enumerate()
-        .skip(g.c_start() as usize)
-        .filter_map(|(r, row)| match row {
+        .filter_map(|(r, line)| match line.row {
             Row::Out(_, e, _) => Some((
                 e,
                 Pos {
@@ -358,13 +464,15 @@ impl MatmulLane {
         if g.w as usize > self.w.len() {
             return Err(Error::Synthesis);
         }
-        for (r, row) in rows(p).into_iter().enumerate() {
+        let lines = lines(p);
+        let last = lines.len().saturating_sub(1);
+        for (r, line) in lines.iter().enumerate() {
             let at = reg.start + r as u32;
             let here = Pos {
                 col: Col::DotX(lane),
                 row: at,
             };
-            match (row, p) {
+            match (line.row, p) {
                 (Row::Elem(t, e), _) => {
                     a.advice(AdvCol::DotX(lane), self.x, at, wit.get(t, e));
                     a.copy(here, homes[t][e])?;
@@ -384,47 +492,35 @@ impl MatmulLane {
                 }
                 (Row::Weights { .. }, Product::Computed(..)) => return Err(Error::Synthesis),
             }
-            for q in self.selectors(&g, r as u32) {
+            for q in self.selectors(line, r == last) {
                 a.enable(q, at)?;
             }
         }
         Ok(())
     }
 
-    /// The selectors enabled on row `r` of a region.
-    fn selectors(&self, g: &Geometry, r: u32) -> Vec<&Selector> {
+    /// The selectors enabled on a row (`last`: the region's last row).
+    fn selectors(&self, line: &Line, last: bool) -> Vec<&Selector> {
         let q = &self.q;
-        let mut on = Vec::with_capacity(3);
-        let c_start = g.c_start();
-        if r < c_start {
-            let (k, u) = (r / (g.n + g.b_rows), r % (g.n + g.b_rows));
-            if u < g.n {
-                on.push(if u == 0 { &q.a0 } else { &q.a });
-                on.push(if k == 0 && u == 0 { &q.zero } else { &q.keep });
-            } else {
-                on.push(match (u == g.n, g.w > 0) {
-                    (true, false) => &q.b0,
-                    (false, false) => &q.b,
-                    (true, true) => &q.w0,
-                    (false, true) => &q.w,
-                });
-                on.push(if u == g.n + g.b_rows - 1 {
-                    &q.add
-                } else {
-                    &q.keep
-                });
-            }
-        } else {
-            let (i, j) = ((r - c_start) / g.m, (r - c_start) % g.m);
-            on.push(match (i, j) {
-                (0, 0) => &q.c00,
-                (_, 0) => &q.c0,
-                _ => &q.c,
-            });
-            on.push(&q.keep);
-            if r == g.rows() - 1 {
-                on.push(&q.last);
-            }
+        let step = match line.step {
+            Step::A0 => &q.a0,
+            Step::A => &q.a,
+            Step::B0 => &q.b0,
+            Step::B => &q.b,
+            Step::W0 => &q.w0,
+            Step::W => &q.w,
+            Step::C00 => &q.c00,
+            Step::C0 => &q.c0,
+            Step::C => &q.c,
+        };
+        let total = match line.total {
+            Total::Zero => &q.zero,
+            Total::Keep => &q.keep,
+            Total::Add => &q.add,
+        };
+        let mut on = vec![step, total];
+        if last {
+            on.push(&q.last);
         }
         on
     }
@@ -439,11 +535,11 @@ impl MatmulLane {
         (r, s): (Value<F>, Value<F>),
     ) {
         let lane = reg.lane;
-        let rows = rows(p);
+        let lines = lines(p);
         let mut known = None;
         r.zip(s).map(|rs| known = Some(rs));
         let (Some((r, s)), Some(_)) = (known, wit.vals) else {
-            for row in reg.start..reg.start + rows.len() as u32 {
+            for row in reg.start..reg.start + lines.len() as u32 {
                 for (role, col) in self.second_phase(lane) {
                     a.advice(role, col, row, Value::unknown());
                 }
@@ -453,11 +549,10 @@ impl MatmulLane {
         let g = Geometry::of(p);
         let r_w = r.pow_vartime([u64::from(g.w)]);
         let (mut acc, mut carry, mut tot) = (F::ZERO, F::ZERO, F::ZERO);
-        for (i, &row) in rows.iter().enumerate() {
-            let i = i as u32;
+        for (i, line) in lines.iter().enumerate() {
             let prev_acc = acc;
             // The row's value: an element, a weight row's Horner sum, an output less its bias.
-            let x = match (row, p) {
+            let x = match (line.row, p) {
                 (Row::Elem(t, e), _) => fe(wit.int(t, e).unwrap_or(0)),
                 (Row::Weights { k, q }, Product::Shared(op, _)) => {
                     let v = weights(op, &g, k, q).into_iter().map(|v| fe(v as i128));
@@ -466,28 +561,21 @@ impl MatmulLane {
                 (Row::Weights { .. }, Product::Computed(..)) => F::ZERO,
                 (Row::Out(t, e, bias), _) => fe(wit.int(t, e).unwrap_or(0) - bias as i128),
             };
-            if i < g.c_start() {
-                let u = i % (g.n + g.b_rows);
-                let z = if g.w > 0 { r_w } else { r };
-                if u < g.n {
-                    acc = if u == 0 { x } else { prev_acc * s + x };
-                } else if u == g.n {
-                    (acc, carry) = (x, prev_acc);
-                } else {
-                    acc = prev_acc * z + x;
-                }
-                if u == g.n + g.b_rows - 1 {
-                    tot += carry * acc;
-                }
-            } else {
-                let (ci, cj) = ((i - g.c_start()) / g.m, (i - g.c_start()) % g.m);
-                match (ci, cj) {
-                    (0, 0) => (acc, carry) = (x, F::ZERO),
-                    (_, 0) => (acc, carry) = (x, carry * s + prev_acc),
-                    _ => acc = prev_acc * r + x,
-                }
+            match line.step {
+                Step::A0 => acc = x,
+                Step::C00 => (acc, carry) = (x, F::ZERO),
+                Step::A => acc = prev_acc * s + x,
+                Step::B0 | Step::W0 => (acc, carry) = (x, prev_acc),
+                Step::B | Step::C => acc = prev_acc * r + x,
+                Step::W => acc = prev_acc * r_w + x,
+                Step::C0 => (acc, carry) = (x, carry * s + prev_acc),
             }
-            let at = reg.start + i;
+            match line.total {
+                Total::Zero => tot = F::ZERO,
+                Total::Keep => {}
+                Total::Add => tot += carry * acc,
+            }
+            let at = reg.start + i as u32;
             for (role, col, v) in [
                 (AdvCol::DotAcc(lane), self.acc, acc),
                 (AdvCol::DotCarry(lane), self.carry, carry),

@@ -239,6 +239,7 @@ mod tests {
             output: p,
             ikj: [1, 2, 1],
             batches: vec![[0, 0, 0]],
+            a_zeros: Vec::new(),
         }));
         let out = step(&mut g, p, 0);
         g.outputs = vec![out];

@@ -135,6 +135,24 @@ impl ElemOp {
             + self.qc.at(e) as i128
     }
 
+    /// Element `e` of an op that reads no operand (a constant), whatever the input; `None`
+    /// for an op with operands or a constant outside its function's domain.
+    pub fn constant(&self, g: &QuantizedGraph, e: usize) -> Option<i64> {
+        if self.a.is_some() || self.b.is_some() {
+            return None;
+        }
+        let c = match &self.qc {
+            Coef::Const(c) => *c,
+            Coef::Each(v) => *v.get(e)?,
+        };
+        let q = self.round(c as i128, g.bits).q;
+        let f = g.functions.get(self.func as usize)?;
+        let q = i64::try_from(q)
+            .ok()
+            .filter(|q| f.domain(g.bits).contains(q))?;
+        Some(f.eval(q))
+    }
+
     /// Multiplier applied to the linear part in the circuit (`2^(bits-d)`, or 1 without shift).
     pub fn premul(&self, bits: u32) -> i128 {
         if self.shift == 0 {

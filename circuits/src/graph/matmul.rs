@@ -1,7 +1,8 @@
 //! MatMul family: products of two computed tensors, `C[b,i,j] = Σ_t A[b,i,t] · B[b,t,j]`,
 //! with numpy broadcasting of the batch dimensions resolved into per-batch offsets.
 
-use super::{EvalError, GraphError, IntOp, OpDefect, QuantizedGraph, TensorId, TensorKind};
+use super::zeros::KnownZeros;
+use super::{EvalError, GraphError, IntOp, OpDefect, QOp, QuantizedGraph, TensorId, TensorKind};
 use serde::{Deserialize, Serialize};
 
 /// Product of two activations; the output is an accumulator.
@@ -19,6 +20,31 @@ pub struct MatMulOp {
     pub ikj: [usize; 3],
     /// Per batch: element offsets of A, B and C.
     pub batches: Vec<[usize; 3]>,
+    /// Per column `k` of `A` (empty: none), how many of its first rows (`i = 0, 1, …`) are
+    /// known zeros in every batch ([`KnownZeros`]): the Freivalds check leaves them out.
+    #[serde(default)]
+    pub a_zeros: Vec<u32>,
+}
+
+/// Marks the known zeros of every matrix product's left operand ([`MatMulOp::a_zeros`]), such
+/// as a causal attention's masked probabilities; returns how many elements the products skip.
+pub fn skip_known_zeros(g: &mut QuantizedGraph) -> usize {
+    let mut zeros = KnownZeros::new(g);
+    let found: Vec<Option<Vec<u32>>> = (g.ops.iter())
+        .map(|op| match op {
+            QOp::MatMul(m) => Some(m.leading_zeros(&mut zeros)),
+            _ => None,
+        })
+        .collect();
+    let mut skipped = 0;
+    for (op, z) in g.ops.iter_mut().zip(found) {
+        if let (QOp::MatMul(m), Some(z)) = (op, z) {
+            let per_batch: usize = z.iter().map(|&c| c as usize).sum();
+            skipped += per_batch * m.batches.len();
+            m.a_zeros = if per_batch == 0 { Vec::new() } else { z };
+        }
+    }
+    skipped
 }
 
 impl MatMulOp {
@@ -40,6 +66,26 @@ impl MatMulOp {
         (co + i * nj + j, pairs)
     }
 
+    /// Known zeros of `A` in column `k` (none when [`a_zeros`](Self::a_zeros) is empty).
+    pub fn a_zeros_at(&self, k: usize) -> usize {
+        self.a_zeros.get(k).map_or(0, |&z| z as usize)
+    }
+
+    /// Per column `k` of `A`, how many of its first rows are known zeros in every batch.
+    fn leading_zeros(&self, known: &mut KnownZeros<'_>) -> Vec<u32> {
+        let [ni, nk, _] = self.ikj;
+        let zero = known.of(self.a);
+        let is_zero = |e: usize| zero.get(e).copied().unwrap_or(false);
+        (0..nk)
+            .map(|k| {
+                let lead = |&[ao, _, _]: &[usize; 3]| {
+                    (0..ni).take_while(|&i| is_zero(ao + i * nk + k)).count()
+                };
+                self.batches.iter().map(lead).min().unwrap_or(0) as u32
+            })
+            .collect()
+    }
+
     pub(crate) fn validate(&self, g: &QuantizedGraph) -> Result<(), GraphError> {
         let bad = |d| Err(GraphError::op(&self.name, d));
         let [ni, nk, nj] = self.ikj;
@@ -57,6 +103,14 @@ impl MatMulOp {
         for &[ao, bo, co] in &self.batches {
             if ao + ni * nk > la || bo + nk * nj > lb || co + ni * nj > lc {
                 return bad(OpDefect::Geometric("batch offsets out of range"));
+            }
+        }
+        if !self.a_zeros.is_empty() {
+            let found = self.leading_zeros(&mut KnownZeros::new(g));
+            if self.a_zeros.len() != nk || self.a_zeros.iter().zip(&found).any(|(c, f)| c > f) {
+                return bad(OpDefect::Geometric(
+                    "elements of A skipped as zeros are not known zeros",
+                ));
             }
         }
         if g.tensors[self.output].kind != TensorKind::Accumulator {

@@ -32,13 +32,14 @@ mod siblings;
 mod table_chains;
 mod tables;
 mod view;
+mod zeros;
 
 pub use centring::centre_at_source;
 pub use compose::{compose_affine, remove_unread};
 pub use elementwise::{Coef, ElemOp, Operand};
 pub use invalid::{GraphError, OpDefect};
 pub use linear::{Geometry, LinearGroup, LinearOp, WeightSet, PAD};
-pub use matmul::MatMulOp;
+pub use matmul::{skip_known_zeros, MatMulOp};
 pub use maxpool::MaxOp;
 pub use narrow::narrow_to_read;
 pub use requant_op::{RequantOp, MAX_PREMUL_BITS};
@@ -47,6 +48,7 @@ pub use siblings::fuse_sibling_products;
 pub use table_chains::compose_tables;
 pub use tables::{det_exp, det_sigmoid, det_tanh, FnKind, ImageError, Knot};
 pub use view::ViewOp;
+pub use zeros::KnownZeros;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;

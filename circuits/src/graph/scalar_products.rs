@@ -271,6 +271,7 @@ mod tests {
             output: out,
             ikj: [1, 1, 1],
             batches: vec![[0, 0, 0], [1, 1, 1], [2, 0, 2], [3, 1, 3]],
+            a_zeros: Vec::new(),
         }));
         g.outputs = vec![out];
         g

@@ -10,6 +10,7 @@ use crate::chips::matmul::{self, Product};
 use crate::graph::{Coef, ElemOp, FnKind, MatMulOp, MaxOp, Operand, QOp, QuantizedGraph, PAD};
 use crate::poseidon::{permutations, sponge_rows};
 use crate::public_io::{values_per_word, PublicIo};
+use std::collections::HashMap;
 use thiserror::Error;
 
 /// An equality-enabled column.
@@ -608,6 +609,8 @@ struct OpLanes {
     rq: Vec<ElSeg>,
     /// Matmul lanes with weight columns (the first ones).
     weight_lanes: usize,
+    /// Where each shared product goes, by op (see [`OpLanes::reserve_shared`]).
+    shared_at: HashMap<u32, (u16, u32)>,
 }
 
 impl OpLanes {
@@ -631,7 +634,33 @@ impl OpLanes {
                 0 => 0,
                 _ => shape.matmul_weight_lanes as usize,
             },
+            shared_at: HashMap::new(),
         }
+    }
+
+    /// Places the shared products first, largest first, in the lanes with weight columns:
+    /// products of computed matrices, placed in graph order wherever there is room, then
+    /// cannot crowd out a later shared product.
+    fn reserve_shared(
+        &mut self,
+        graph: &QuantizedGraph,
+        shape: &CircuitShape,
+    ) -> Result<(), LayoutError> {
+        let mut shared: Vec<(u32, u32)> = (graph.ops.iter().enumerate())
+            .filter_map(|(oi, op)| match op {
+                QOp::Linear(l) => shape
+                    .shared_product(l)
+                    .map(|d| (oi as u32, matmul::shared_rows(d, shape.matmul_weights))),
+                _ => None,
+            })
+            .collect();
+        shared.sort_by_key(|&(oi, len)| (std::cmp::Reverse(len), oi));
+        let w = self.weight_lanes;
+        for (oi, len) in shared {
+            let at = self.dot_lanes.place(len, |l| l < w, Chip::MatmulWeights)?;
+            self.shared_at.insert(oi, at);
+        }
+        Ok(())
     }
 
     /// Places every op but the linear ones (already placed) and sets its output's homes.
@@ -641,6 +670,7 @@ impl OpLanes {
         shape: &CircuitShape,
         homes: &mut [Vec<Pos>],
     ) -> Result<(), LayoutError> {
+        self.reserve_shared(graph, shape)?;
         for (oi, op) in graph.ops.iter().enumerate() {
             let oi = oi as u32;
             match op {
@@ -746,7 +776,10 @@ impl OpLanes {
         // Shared products only in lanes with weight columns; computed ones elsewhere first.
         let w = self.weight_lanes;
         let (lane, start) = match p {
-            Product::Shared(..) => self.dot_lanes.place(len, |l| l < w, Chip::MatmulWeights)?,
+            Product::Shared(..) => match self.shared_at.get(&op) {
+                Some(&at) => at,
+                None => self.dot_lanes.place(len, |l| l < w, Chip::MatmulWeights)?,
+            },
             Product::Computed(..) => {
                 match self.dot_lanes.place(len, |l| l >= w, Chip::DotProduct) {
                     Ok(at) => at,

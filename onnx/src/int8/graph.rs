@@ -798,6 +798,7 @@ impl Importer {
         zkinfer_circuits::graph::scalar_products(&mut self.g);
         zkinfer_circuits::graph::centre_at_source(&mut self.g);
         zkinfer_circuits::graph::compose_tables(&mut self.g);
+        zkinfer_circuits::graph::skip_known_zeros(&mut self.g);
         self.g
             .validate()
             .map_err(|e| ImportError::at("<graph>", e.to_string()))?;

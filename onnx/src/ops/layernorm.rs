@@ -327,6 +327,7 @@ fn statistics(
         output: v,
         ikj: [1, n, 1],
         batches: (0..rows).map(|r| [r * n, r * n, r]).collect(),
+        a_zeros: Vec::new(),
     }));
     Ok(Stats {
         sum,

@@ -290,6 +290,7 @@ fn lower_product(
         output: acc,
         ikj: [g.i, g.k, g.j],
         batches: g.batches,
+        a_zeros: Vec::new(),
     }));
     q.finish_accumulator(node, acc, s_acc, out)
 }

@@ -312,6 +312,7 @@ impl Importer {
             output: acc,
             ikj,
             batches,
+            a_zeros: Vec::new(),
         }));
         Ok(acc)
     }
