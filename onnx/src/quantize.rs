@@ -364,7 +364,7 @@ impl<'a> QuantCtx<'a> {
         m: usize,
         geometry: Geometry,
     ) -> Result<(), FrontendError> {
-        let s_w = self.weight_scale(x.scale, self.scale_for(out));
+        let s_w = self.weight_scale(x.scale, self.linear_out_scale(out));
         let s_acc = x.scale + s_w;
         let mut qsets = Vec::with_capacity(sets.len());
         for (w, b) in sets {
@@ -398,6 +398,25 @@ impl<'a> QuantCtx<'a> {
             geometry,
         }));
         self.finish_accumulator(node, acc, s_acc, out)
+    }
+
+    /// The output scale a constant-weight linear map aims its weights at: its output's
+    /// calibrated scale, or where the one reader of that output adds a constant (a bias `Add`
+    /// after a MatMul) and its result is coarser, that result's scale. The rescale and the Add
+    /// then compose into one rounding within the bit width (`graph/compose.rs`) instead of two
+    /// ops, for one bit of weight precision the Add's coarser output does not keep anyway.
+    fn linear_out_scale(&self, out: usize) -> i32 {
+        let own = self.scale_for(out);
+        let Some(c) = self.sole_consumer(out) else {
+            return own;
+        };
+        let n = self.node(c);
+        let adds_constant =
+            (n.inputs.iter().flatten()).any(|&t| t != out && self.constant(t).is_some());
+        match (n.op_type.as_str(), n.outputs.as_slice()) {
+            ("Add", [sum]) if adds_constant => own.min(self.scale_for(*sum)),
+            _ => own,
+        }
     }
 
     /// Lowers a linear map with integer weights (weight scale 0) from `x`, binding the ONNX

@@ -11,7 +11,7 @@ use common::all_zero_lookups;
 use halo2_proofs::dev::MockProver;
 use std::path::PathBuf;
 use std::sync::Arc;
-use zkinfer_circuits::graph::{FnKind, QOp};
+use zkinfer_circuits::graph::{FnKind, QOp, TensorKind};
 use zkinfer_circuits::input::InputData;
 use zkinfer_circuits::plan::{MatvecCheck, Objective, Target};
 use zkinfer_circuits::ModelCircuit;
@@ -233,6 +233,26 @@ fn projections_of_one_input_are_one_product() {
     assert!(fc
         .iter()
         .all(|l| l.shared_product() == Some([16, 128, 128])));
+}
+/// Each projection's bias `Add` is one rounding with the product's rescale, in both layers:
+/// the weights aim at the Add's (coarser) output scale, so the two shifts fit the bit width.
+#[test]
+fn a_projection_and_its_bias_are_one_rescale() {
+    let g = compile_shared("multihead_attention").model.graph;
+    let mut biased = 0;
+    for op in &g.ops {
+        let QOp::Elementwise(e) = op else { continue };
+        if !["w_qs/Add", "w_ks/Add", "w_vs/Add", "fc/Add"]
+            .iter()
+            .any(|p| e.name.ends_with(p))
+        {
+            continue;
+        }
+        let a = e.a.as_ref().map(|o| o.tensor).unwrap();
+        assert_eq!(g.tensors[a].kind, TensorKind::Accumulator, "{}", e.name);
+        biased += 1;
+    }
+    assert_eq!(biased, 8, "four biased projections per layer");
 }
 /// A single-phase target like the CUDA prover's (`zkinfer_gpu::CUDA_TARGET`).
 const GPU_LIKE: Target = Target {
