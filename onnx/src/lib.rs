@@ -296,6 +296,40 @@ fn with_siblings_fused(
     }
 }
 
+/// One of [`quantize::quantize_search`]'s graphs, its accuracy, plan, and the estimate it
+/// compiles to once its sibling products are fused.
+type Candidate = (QuantizedGraph, Accuracy, Result<Choice, LayoutError>, f64);
+
+/// The candidate (from [`quantize::quantize_search`]) whose plan has the lowest estimate
+/// (sibling products fused, as [`compile_from`] does next); the first one's layout error where
+/// none can be laid out.
+fn cheapest(
+    candidates: Vec<(QuantizedGraph, Accuracy)>,
+    opts: &CompileOptions,
+    search: &SearchOptions,
+) -> Result<(QuantizedGraph, Accuracy, Result<Choice, LayoutError>), FrontendError> {
+    let single = candidates.len() == 1;
+    let mut best: Option<Candidate> = None;
+    for (g, acc) in candidates {
+        let choice = choose_shape(&g, search);
+        let cost = match &choice {
+            Ok(c) if !single => {
+                with_siblings_fused(g.clone(), c.clone(), opts, search)
+                    .1
+                    .estimate_s
+            }
+            Ok(c) => c.estimate_s,
+            Err(_) => f64::INFINITY,
+        };
+        if best.as_ref().is_none_or(|b| cost < b.3) {
+            best = Some((g, acc, choice, cost));
+        }
+    }
+    let (g, acc, choice, _) =
+        best.ok_or_else(|| FrontendError::Calibration("no bit width could be evaluated".into()))?;
+    Ok((g, acc, choice))
+}
+
 /// The graphs whose functions [`with_limbs`] interpolates: `exact` itself, or where it has wide
 /// functions (which limbs cannot check), the model lowered again with narrow ones at its width
 /// and, unless `--bits` fixed it, up to two bits wider (a narrow reciprocal square root keeps
@@ -367,9 +401,9 @@ pub fn compile_from(
         tolerance: opts.tolerance,
         range_margin: opts.range_margin,
     };
-    let (graph, acc) = quantize::quantize_search(&model, &ranges, &inputs, &qopts)?;
+    let candidates = quantize::quantize_search(&model, &ranges, &inputs, &qopts)?;
     let search = opts.search();
-    let choice = choose_shape(&graph, &search);
+    let (graph, acc, choice) = cheapest(candidates, opts, &search)?;
     let (graph, acc, choice) = with_limbs(
         &model,
         (&inputs, &ranges),

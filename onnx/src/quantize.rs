@@ -32,6 +32,16 @@ pub enum Lookups {
     Limbs,
 }
 
+/// Where a linear map read only by a bias `Add` aims its weights ([`QuantCtx::linear`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Biases {
+    /// At the Add's output scale where it is coarser: the rescale and the Add compose into
+    /// one rounding, for one bit of weight precision.
+    Composed,
+    /// At the map's own output scale: the Add is an op of its own.
+    Separate,
+}
+
 /// The linear/product part of an elementwise op: `qa·a + qb·b + qm·a·b + qc`.
 #[derive(Clone, Debug)]
 pub struct Lin {
@@ -124,6 +134,9 @@ pub struct QuantCtx<'a> {
     pub graph: QuantizedGraph,
     map: Vec<Option<QRef>>,
     done: Vec<bool>,
+    biases: Biases,
+    /// Linear maps whose weights aim at their bias Add's coarser scale.
+    composed_biases: usize,
 }
 
 impl<'a> QuantCtx<'a> {
@@ -364,7 +377,8 @@ impl<'a> QuantCtx<'a> {
         m: usize,
         geometry: Geometry,
     ) -> Result<(), FrontendError> {
-        let s_w = self.weight_scale(x.scale, self.linear_out_scale(out));
+        let s_out = self.linear_out_scale(out);
+        let s_w = self.weight_scale(x.scale, s_out);
         let s_acc = x.scale + s_w;
         let mut qsets = Vec::with_capacity(sets.len());
         for (w, b) in sets {
@@ -404,19 +418,26 @@ impl<'a> QuantCtx<'a> {
     /// calibrated scale, or where the one reader of that output adds a constant (a bias `Add`
     /// after a MatMul) and its result is coarser, that result's scale. The rescale and the Add
     /// then compose into one rounding within the bit width (`graph/compose.rs`) instead of two
-    /// ops, for one bit of weight precision the Add's coarser output does not keep anyway.
-    fn linear_out_scale(&self, out: usize) -> i32 {
+    /// ops, for one bit of weight precision ([`Biases`] says whether to).
+    fn linear_out_scale(&mut self, out: usize) -> i32 {
         let own = self.scale_for(out);
-        let Some(c) = self.sole_consumer(out) else {
+        let Some(c) = self
+            .sole_consumer(out)
+            .filter(|_| self.biases == Biases::Composed)
+        else {
             return own;
         };
         let n = self.node(c);
         let adds_constant =
             (n.inputs.iter().flatten()).any(|&t| t != out && self.constant(t).is_some());
-        match (n.op_type.as_str(), n.outputs.as_slice()) {
-            ("Add", [sum]) if adds_constant => own.min(self.scale_for(*sum)),
+        let coarser = match (n.op_type.as_str(), n.outputs.as_slice()) {
+            ("Add", [sum]) if adds_constant => self.scale_for(*sum),
             _ => own,
+        };
+        if coarser < own {
+            self.composed_biases += 1;
         }
+        own.min(coarser)
     }
 
     /// Lowers a linear map with integer weights (weight scale 0) from `x`, binding the ONNX
@@ -566,7 +587,7 @@ fn check_integer_inputs(model: &OnnxModel, ni: usize) -> Result<(), FrontendErro
     }
 }
 
-/// Lowers a model at a given bit width.
+/// Lowers a model at a given bit width (biases composed where they can be, [`Biases`]).
 pub fn quantize(
     model: &OnnxModel,
     ranges: &Ranges,
@@ -574,6 +595,17 @@ pub fn quantize(
     margin: f64,
     lookups: Lookups,
 ) -> Result<QuantizedGraph, FrontendError> {
+    let lowered = lower(model, ranges, (bits, margin), (lookups, Biases::Composed))?;
+    Ok(lowered.0)
+}
+
+/// Lowers a model; also returns how many linear maps aimed at their bias Add's scale.
+fn lower(
+    model: &OnnxModel,
+    ranges: &Ranges,
+    (bits, margin): (u32, f64),
+    (lookups, biases): (Lookups, Biases),
+) -> Result<(QuantizedGraph, usize), FrontendError> {
     let mut q = QuantCtx {
         model,
         bits,
@@ -583,6 +615,8 @@ pub fn quantize(
         graph: QuantizedGraph::empty(bits),
         map: vec![None; model.tensors.len()],
         done: vec![false; model.nodes.len()],
+        biases,
+        composed_biases: 0,
     };
     // Public inputs, each range-checked before use.
     for &t in &model.inputs {
@@ -631,7 +665,7 @@ pub fn quantize(
     q.graph.validate().map_err(|d| FrontendError::Graph {
         detail: format!("internal: quantized graph invalid: {d}"),
     })?;
-    Ok(q.graph)
+    Ok((q.graph, q.composed_biases))
 }
 
 /// How closely the quantized model matches the float model on one input.
@@ -822,56 +856,85 @@ pub fn interpolated(
 }
 
 /// Lowers at the requested bit width, or searches the smallest one meeting the tolerance.
+/// Returns the graphs that meet it (or the most accurate one when none does), for the caller
+/// to pick by the plan's estimate: at that width, the graph with composed biases and, where
+/// composing changed it, the one with separate biases ([`Biases`]); where only the separate
+/// one met the tolerance, also the composed one a bit wider (its circuit may still be the
+/// smaller).
 pub fn quantize_search(
     model: &OnnxModel,
     ranges: &Ranges,
     inputs: &[Tensor],
     opts: &QuantizeOptions,
-) -> Result<(QuantizedGraph, Accuracy), FrontendError> {
+) -> Result<Vec<(QuantizedGraph, Accuracy)>, FrontendError> {
     let float = float_outputs(model, inputs)?;
-    let candidates: Vec<u32> = match opts.bits {
+    let widths: Vec<u32> = match opts.bits {
         Some(b) => vec![b],
         None => (8..=16).collect(),
     };
     let mut best: Option<(QuantizedGraph, Accuracy)> = None;
+    let mut met = Vec::new();
     let mut last_err = None;
-    for bits in candidates {
+    let mut wider_composed = false;
+    for bits in widths {
         if !(MIN_BITS..=MAX_BITS).contains(&bits) {
             return Err(FrontendError::Calibration(format!(
                 "bits must be in {MIN_BITS}..={MAX_BITS}, got {bits}"
             )));
         }
-        // Some ops need more bits than others (a softmax or layer normalisation over long
-        // rows): a width they refuse is skipped like one whose values leave the range.
-        let g = match quantize(model, ranges, bits, opts.range_margin, Lookups::Tables) {
-            Ok(g) => g,
-            Err(e) if opts.bits.is_none() => {
-                last_err = Some(e);
-                continue;
+        let (mut differs, mut composed_met) = (true, false);
+        for biases in [Biases::Composed, Biases::Separate] {
+            if (biases == Biases::Separate) && (wider_composed || !differs) {
+                break;
             }
-            Err(e) => return Err(e),
-        };
-        let out = match run_quantized(&g, inputs) {
-            Ok(o) => o,
-            Err(e) => {
-                last_err = Some(e);
-                continue;
+            let lowered = lower(
+                model,
+                ranges,
+                (bits, opts.range_margin),
+                (Lookups::Tables, biases),
+            );
+            // Some ops need more bits than others (a softmax or layer normalisation over long
+            // rows): a width they refuse is skipped like one whose values leave the range.
+            let (g, composed) = match lowered {
+                Ok(x) => x,
+                Err(e) if opts.bits.is_none() => {
+                    last_err = Some(e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if biases == Biases::Composed {
+                differs = composed > 0;
             }
-        };
-        let acc = accuracy(&g, &out, &float, opts.tolerance);
-        let better = best
-            .as_ref()
-            .is_none_or(|(_, b)| acc.rel_error < b.rel_error);
-        let met = acc.met_tolerance;
-        if better || met {
-            best = Some((g, acc));
+            let out = match run_quantized(&g, inputs) {
+                Ok(o) => o,
+                Err(e) => {
+                    last_err = Some(e);
+                    continue;
+                }
+            };
+            let acc = accuracy(&g, &out, &float, opts.tolerance);
+            if acc.met_tolerance {
+                composed_met |= biases == Biases::Composed;
+                met.push((g, acc));
+            } else if best
+                .as_ref()
+                .is_none_or(|(_, b)| acc.rel_error < b.rel_error)
+            {
+                best = Some((g, acc));
+            }
         }
-        if met {
+        if met.is_empty() {
+            continue;
+        }
+        if wider_composed || composed_met || !differs || opts.bits.is_some() {
             break;
         }
+        wider_composed = true;
     }
     match (best, last_err) {
-        (Some(b), _) => Ok(b),
+        _ if !met.is_empty() => Ok(met),
+        (Some(b), _) => Ok(vec![b]),
         (None, Some(e)) => Err(e),
         (None, None) => Err(FrontendError::Calibration(
             "no bit width could be evaluated".into(),

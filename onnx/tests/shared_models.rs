@@ -234,12 +234,10 @@ fn projections_of_one_input_are_one_product() {
         .iter()
         .all(|l| l.shared_product() == Some([16, 128, 128])));
 }
-/// Each projection's bias `Add` is one rounding with the product's rescale, in both layers:
-/// the weights aim at the Add's (coarser) output scale, so the two shifts fit the bit width.
-#[test]
-fn a_projection_and_its_bias_are_one_rescale() {
-    let g = compile_shared("multihead_attention").model.graph;
-    let mut biased = 0;
+/// The bias `Add`s of multihead_attention's projections that read a product's accumulator
+/// (one rounding with its rescale) and that read a rescaled activation.
+fn biases_composed(g: &zkinfer_circuits::graph::QuantizedGraph) -> (usize, usize) {
+    let (mut composed, mut separate) = (0, 0);
     for op in &g.ops {
         let QOp::Elementwise(e) = op else { continue };
         if !["w_qs/Add", "w_ks/Add", "w_vs/Add", "fc/Add"]
@@ -249,10 +247,34 @@ fn a_projection_and_its_bias_are_one_rescale() {
             continue;
         }
         let a = e.a.as_ref().map(|o| o.tensor).unwrap();
-        assert_eq!(g.tensors[a].kind, TensorKind::Accumulator, "{}", e.name);
-        biased += 1;
+        match g.tensors[a].kind {
+            TensorKind::Accumulator => composed += 1,
+            _ => separate += 1,
+        }
     }
-    assert_eq!(biased, 8, "four biased projections per layer");
+    (composed, separate)
+}
+
+/// Each projection's bias `Add` is one rounding with the product's rescale, in both layers:
+/// the weights aim at the Add's (coarser) output scale, so the two shifts fit the bit width.
+/// That costs the tolerance at 11 bits, where the search also keeps the separate biases; the
+/// composed ones at 12 bits compile to the lower estimate. With `--bits 11` the separate ones
+/// are what meets the tolerance.
+#[test]
+fn a_projection_and_its_bias_are_one_rescale_where_that_is_cheaper() {
+    let c = compile_shared("multihead_attention");
+    assert_eq!(c.model.graph.bits, 12);
+    assert_eq!(biases_composed(&c.model.graph), (8, 0), "four per layer");
+    let dir = shared("multihead_attention");
+    let opts = CompileOptions {
+        bits: Some(11),
+        ..CompileOptions::default()
+    };
+    let (onnx, input) = (dir.join("network.onnx"), dir.join("input.json"));
+    let c11 = zkinfer_onnx::compile(&onnx, &input, &opts).unwrap();
+    assert!(c11.accuracy.as_ref().unwrap().met_tolerance);
+    // The first layer's biases stay apart; the second layer's compose at the same scale.
+    assert_eq!(biases_composed(&c11.model.graph), (4, 4));
 }
 /// A single-phase target like the CUDA prover's (`zkinfer_gpu::CUDA_TARGET`).
 const GPU_LIKE: Target = Target {
