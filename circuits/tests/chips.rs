@@ -97,13 +97,18 @@ impl Builder {
     fn product_2x3x2(&mut self) -> TensorId {
         let a = self.input("a", &[2, 3]);
         let m = self.input("m", &[3, 2]);
-        let acc = self.tensor("prod", &[2, 2], 8, TensorKind::Accumulator);
+        self.product((a, m), [2, 3, 2])
+    }
+
+    /// The product `a · m` of one batch of `[n, t, m]` (an accumulator at scale 8).
+    fn product(&mut self, (a, m): (TensorId, TensorId), ikj: [usize; 3]) -> TensorId {
+        let acc = self.tensor("prod", &[ikj[0], ikj[2]], 8, TensorKind::Accumulator);
         self.g.ops.push(QOp::MatMul(MatMulOp {
             name: "matmul".into(),
             a,
             b: m,
             output: acc,
-            ikj: [2, 3, 2],
+            ikj,
             batches: vec![[0, 0, 0]],
             a_zeros: Vec::new(),
         }));
@@ -1751,16 +1756,7 @@ fn masked_product_graph() -> (QuantizedGraph, Vec<Vec<i128>>, TensorId, TensorId
         output: a,
         map: vec![x_at(0), z, z, x_at(1), x_at(2), z, x_at(3), x_at(4), z],
     }));
-    let acc = b.tensor("prod", &[3, 2], 8, TensorKind::Accumulator);
-    b.g.ops.push(QOp::MatMul(MatMulOp {
-        name: "matmul".into(),
-        a,
-        b: m,
-        output: acc,
-        ikj: [3, 3, 2],
-        batches: vec![[0, 0, 0]],
-        a_zeros: Vec::new(),
-    }));
+    let acc = b.product((a, m), [3, 3, 2]);
     let out = b.elem("out", Some(acc), None, 1, 0, 0, 0, 0, 8);
     b.g.outputs.push(out);
     let inputs = vec![vec![3, -5, 2, 7, 1], vec![2, 6, -3, 1, 5, -2]];
