@@ -138,7 +138,7 @@ impl ElemOp {
     /// Element `e` of an op that reads no operand (a constant), whatever the input; `None`
     /// for an op with operands or a constant outside its function's domain.
     pub fn constant(&self, g: &QuantizedGraph, e: usize) -> Option<i64> {
-        if self.a.is_some() || self.b.is_some() {
+        if self.a.is_some() || self.b.is_some() || self.shift > g.bits {
             return None;
         }
         let c = match &self.qc {

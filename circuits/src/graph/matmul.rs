@@ -29,10 +29,10 @@ pub struct MatMulOp {
 /// Marks the known zeros of every matrix product's left operand ([`MatMulOp::a_zeros`]), such
 /// as a causal attention's masked probabilities; returns how many elements the products skip.
 pub fn skip_known_zeros(g: &mut QuantizedGraph) -> usize {
-    let mut zeros = KnownZeros::new(g);
+    let zeros = KnownZeros::new(g);
     let found: Vec<Option<Vec<u32>>> = (g.ops.iter())
         .map(|op| match op {
-            QOp::MatMul(m) => Some(m.leading_zeros(&mut zeros)),
+            QOp::MatMul(m) => Some(m.leading_zeros(&zeros)),
             _ => None,
         })
         .collect();
@@ -72,18 +72,44 @@ impl MatMulOp {
     }
 
     /// Per column `k` of `A`, how many of its first rows are known zeros in every batch.
-    fn leading_zeros(&self, known: &mut KnownZeros<'_>) -> Vec<u32> {
+    fn leading_zeros(&self, known: &KnownZeros) -> Vec<u32> {
         let [ni, nk, _] = self.ikj;
-        let zero = known.of(self.a);
-        let is_zero = |e: usize| zero.get(e).copied().unwrap_or(false);
+        let mut offsets: Vec<usize> = self.batches.iter().map(|b| b[0]).collect();
+        offsets.sort_unstable();
+        offsets.dedup();
         (0..nk)
             .map(|k| {
-                let lead = |&[ao, _, _]: &[usize; 3]| {
-                    (0..ni).take_while(|&i| is_zero(ao + i * nk + k)).count()
+                let lead = |&ao: &usize| {
+                    (0..ni)
+                        .take_while(|&i| known.is_zero(self.a, ao + i * nk + k))
+                        .count()
                 };
-                self.batches.iter().map(lead).min().unwrap_or(0) as u32
+                offsets.iter().map(lead).min().unwrap_or(0) as u32
             })
             .collect()
+    }
+
+    /// Refuses a claim of known zeros ([`a_zeros`](Self::a_zeros)) the graph does not make,
+    /// and one on a product too large to check (no such product fits a circuit).
+    pub(crate) fn check_zeros(&self, known: &KnownZeros) -> Result<(), GraphError> {
+        let [ni, nk, _] = self.ikj;
+        if self.a_zeros.is_empty() {
+            return Ok(());
+        }
+        let checked = (self.batches.len().checked_mul(ni)).and_then(|x| x.checked_mul(nk));
+        let found = match checked {
+            Some(n) if n <= super::MAX_TENSOR_LEN && self.a_zeros.len() == nk => {
+                self.leading_zeros(known)
+            }
+            _ => Vec::new(),
+        };
+        if found.len() != nk || self.a_zeros.iter().zip(&found).any(|(c, f)| c > f) {
+            return Err(GraphError::op(
+                &self.name,
+                OpDefect::Geometric("elements of A skipped as zeros are not known zeros"),
+            ));
+        }
+        Ok(())
     }
 
     pub(crate) fn validate(&self, g: &QuantizedGraph) -> Result<(), GraphError> {
@@ -103,14 +129,6 @@ impl MatMulOp {
         for &[ao, bo, co] in &self.batches {
             if ao + ni * nk > la || bo + nk * nj > lb || co + ni * nj > lc {
                 return bad(OpDefect::Geometric("batch offsets out of range"));
-            }
-        }
-        if !self.a_zeros.is_empty() {
-            let found = self.leading_zeros(&mut KnownZeros::new(g));
-            if self.a_zeros.len() != nk || self.a_zeros.iter().zip(&found).any(|(c, f)| c > f) {
-                return bad(OpDefect::Geometric(
-                    "elements of A skipped as zeros are not known zeros",
-                ));
             }
         }
         if g.tensors[self.output].kind != TensorKind::Accumulator {

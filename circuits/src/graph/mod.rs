@@ -446,6 +446,7 @@ impl QuantizedGraph {
                 QOp::Requant(r) => r.validate(self)?,
             }
         }
+        self.check_known_zeros()?;
         for &t in &self.outputs {
             if t >= n || !produced[t] {
                 return Err(GraphError::OutputNotProduced(t));
@@ -455,6 +456,19 @@ impl QuantizedGraph {
             }
         }
         self.check_wide_readers()
+    }
+
+    /// Every product's claim of known zeros holds ([`MatMulOp::a_zeros`]), found once.
+    fn check_known_zeros(&self) -> Result<(), GraphError> {
+        let claims = self.ops.iter().filter_map(|op| match op {
+            QOp::MatMul(m) if !m.a_zeros.is_empty() => Some(m),
+            _ => None,
+        });
+        let mut known = None;
+        for m in claims {
+            m.check_zeros(known.get_or_insert_with(|| KnownZeros::new(self)))?;
+        }
+        Ok(())
     }
 
     /// A tensor written by a wide function ([`FnKind::wide`]) is read only as an operand of
