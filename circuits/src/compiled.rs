@@ -444,8 +444,9 @@ pub const MODEL_KIND: [u8; 4] = *b"MODL";
 /// requantization lanes' fields (`requant_lanes` … `requant_row`). 4: max ops gained `runs`
 /// (a masked softmax's row maxima over its kept elements only). 5: the max lane lost its
 /// difference columns (keys made for a version 4 folder do not fit the circuit). 6: products of
-/// computed matrices gained `a_zeros` and place `A` and `C` rows ascending.
-pub const MODEL_VERSION: u32 = 6;
+/// computed matrices gained `a_zeros` and place `A` and `C` rows ascending. 7: dot lanes leave
+/// out the known zeros of `A` and the outputs no op reads.
+pub const MODEL_VERSION: u32 = 7;
 
 impl CompiledModel {
     /// Assembles a compiled model, computing its digest.

@@ -1797,6 +1797,77 @@ fn known_zeros_of_a_are_left_out_and_any_other_product_is_rejected() {
     matmul_cells_guarded(&c, &inst, k, &reg, 8);
 }
 
+/// The masked product in dot lanes (one row per term, single phase), read at outputs 1, 2
+/// and 5 only: the known zeros of `A` have no rows and the three unread outputs no runs. The
+/// honest witness verifies; a read output moved by ±1 (its reader following), a copied factor
+/// or a running sum changed does not.
+#[test]
+fn dot_lanes_leave_out_known_zeros_and_unread_outputs() {
+    let (mut g, x, prod, out) = masked_product_graph();
+    let read = vec![1u32, 2, 5];
+    for op in &mut g.ops {
+        if let QOp::Elementwise(e) = op {
+            if e.output == out {
+                e.a.as_mut().unwrap().index = Some(read.clone());
+            }
+        }
+    }
+    g.tensors[out].shape = vec![read.len()];
+    assert_eq!(skip_known_zeros(&mut g), 4);
+    let (c, inst, k) = build_shaped(g, x, |s| {
+        s.public_io = PublicIo::Plain;
+        s.matvec_check = MatvecCheck::Direct;
+        s.matmul_lanes = false;
+    });
+    assert!(!c.plan.shape.multi_phase());
+    // Output 1 is (i 0, j 1): column 0 only; outputs 2 and 5 (rows 1 and 2): columns 0 and 1.
+    let mut lens: Vec<u32> = c.plan.layout.dot.iter().map(|r| r.len).collect();
+    lens.sort_unstable();
+    assert_eq!(lens, vec![1, 2, 2]);
+    assert!(satisfied(&c, &inst, k));
+    let honest = (**c.witness.as_ref().unwrap()).clone();
+    assert_eq!(honest[out], vec![18, -16, 43]);
+    for (n, &e) in read.iter().enumerate() {
+        for d in [1, -1] {
+            let mut v = honest.clone();
+            v[prod][e as usize] += d;
+            v[out][n] += d;
+            let t = ModelCircuit::with_witness(c.graph.clone(), c.plan.clone(), v);
+            assert!(!satisfied(&t, &t.instances(), k), "output {e} moved by {d}");
+        }
+    }
+    for reg in &c.plan.layout.dot {
+        let last = reg.start + reg.len - 1;
+        let l = reg.lane;
+        assert_rejects(&c, &inst, k, &[(AdvCol::DotX(l), last, fe(4))], "a factor");
+        assert_rejects(&c, &inst, k, &[(AdvCol::DotW(l), last, fe(4))], "a factor");
+        assert_rejects(&c, &inst, k, &[(AdvCol::DotAcc(l), last, fe(7))], "a sum");
+    }
+}
+
+/// A dot product whose every term is a known zero keeps its first (a run of one row, which
+/// sums to zero); the others keep the terms past each column's zeros.
+#[test]
+fn a_dot_product_of_known_zeros_keeps_one_term() {
+    let m = MatMulOp {
+        name: "m".into(),
+        a: 0,
+        b: 1,
+        output: 2,
+        ikj: [3, 2, 1],
+        batches: vec![[0, 0, 0]],
+        a_zeros: vec![1, 3],
+    };
+    assert_eq!(m.dot_terms(0), (0, vec![(0, 0)]));
+    assert_eq!(m.dot_terms(1), (1, vec![(2, 0)]));
+    assert_eq!(m.dot_terms(2), (2, vec![(4, 0)]));
+    let all = MatMulOp {
+        a_zeros: Vec::new(),
+        ..m
+    };
+    assert_eq!(all.dot_terms(2), (2, vec![(4, 0), (5, 1)]));
+}
+
 /// `Y = X·Wᵀ + b` for three rows of `X` (tokens) with one constant `W` (5 × 4): a shared
 /// product, output unrescaled.
 fn shared_product_graph(w: Vec<i64>) -> (QuantizedGraph, Vec<Vec<i128>>, TensorId, TensorId) {

@@ -7,6 +7,10 @@
 //!
 //! The last row of a run is the output; it is unbounded and always rescaled by the
 //! elementwise chip, which range-checks the result.
+//!
+//! A run sums the terms of [`MatMulOp::dot_terms`]: a term whose `A` element is a known zero
+//! (a constant op's zero, claimed in [`MatMulOp::a_zeros`] and checked by `validate`) adds
+//! nothing and has no row. Outputs no op reads ([`MatMulOp::dot_outputs`]) have no run.
 
 use super::{AdvCol, Assigner, Wit};
 use crate::field::F;
@@ -62,7 +66,7 @@ impl DotLane {
         homes: &[Vec<Pos>],
     ) -> Result<(), Error> {
         let lane = reg.lane;
-        let (_, pairs) = op.terms(reg.item as usize);
+        let (_, pairs) = op.dot_terms(reg.item as usize);
         let mut acc = Some(0i128);
         for (i, &(xa, wb)) in pairs.iter().enumerate() {
             let row = reg.start + i as u32;

@@ -53,17 +53,61 @@ impl MatMulOp {
         self.batches.len() * self.ikj[0] * self.ikj[2]
     }
 
+    /// Output element `e` as `(batch, i, j)`.
+    fn position(&self, e: usize) -> (usize, usize, usize) {
+        let [ni, _, nj] = self.ikj;
+        let r = e % (ni * nj);
+        (e / (ni * nj), r / nj, r % nj)
+    }
+
     /// For output element `e`: its flat index and the `(a, b)` element pairs it sums.
     pub fn terms(&self, e: usize) -> (usize, Vec<(u32, u32)>) {
-        let [ni, nk, nj] = self.ikj;
-        let per = ni * nj;
-        let (bt, r) = (e / per, e % per);
-        let (i, j) = (r / nj, r % nj);
+        let [_, nk, nj] = self.ikj;
+        let (bt, i, j) = self.position(e);
         let [ao, bo, co] = self.batches[bt];
         let pairs = (0..nk)
             .map(|t| ((ao + i * nk + t) as u32, (bo + t * nj + j) as u32))
             .collect();
         (co + i * nj + j, pairs)
+    }
+
+    /// For output element `e`: its flat index and the pairs a dot lane sums, those of
+    /// [`terms`](Self::terms) less the ones whose `A` element is a known zero
+    /// ([`a_zeros`](Self::a_zeros)); where every one is, the first stays (a sum of no term
+    /// has no row).
+    pub fn dot_terms(&self, e: usize) -> (usize, Vec<(u32, u32)>) {
+        let (o, mut pairs) = self.terms(e);
+        if self.a_zeros.is_empty() {
+            return (o, pairs);
+        }
+        let (_, i, _) = self.position(e);
+        let first = pairs[0];
+        let mut t = 0;
+        pairs.retain(|_| {
+            t += 1;
+            i >= self.a_zeros_at(t - 1)
+        });
+        if pairs.is_empty() {
+            pairs.push(first);
+        }
+        (o, pairs)
+    }
+
+    /// The output elements a dot lane computes, in order: those some op reads, or all of them
+    /// where one reads the product whole or in order, or it is a graph output. An element no
+    /// op reads constrains nothing (a causal attention's masked scores, once the rescale
+    /// after `Q·Kᵀ` is narrowed to the kept ones).
+    pub fn dot_outputs(&self, g: &QuantizedGraph) -> Vec<usize> {
+        let read = super::narrow::elements_read(g, self.output);
+        let nj = self.ikj[2];
+        (0..self.outputs())
+            .filter(|&e| {
+                let (bt, i, j) = self.position(e);
+                let o = self.batches[bt][2] + i * nj + j;
+                read.as_ref()
+                    .is_none_or(|r| r.get(o).copied().unwrap_or(true))
+            })
+            .collect()
     }
 
     /// Known zeros of `A` in column `k` (none when [`a_zeros`](Self::a_zeros) is empty).

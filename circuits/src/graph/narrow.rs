@@ -11,7 +11,7 @@ use super::{Coef, Operand, QOp, QuantizedGraph, TensorId};
 
 /// The elements of `t` each reader picks, or `None` when one reads it whole (or `t` is a
 /// graph input or output).
-fn elements_read(g: &QuantizedGraph, t: TensorId) -> Option<Vec<bool>> {
+pub(super) fn elements_read(g: &QuantizedGraph, t: TensorId) -> Option<Vec<bool>> {
     if g.outputs.contains(&t) || g.inputs.contains(&t) {
         return None;
     }

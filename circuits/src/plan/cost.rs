@@ -124,8 +124,11 @@ impl Workload {
                     }
                 }
                 QOp::MatMul(m) => {
-                    w.dot_rows += m.outputs() * m.ikj[1];
-                    w.dot_len = w.dot_len.max(m.ikj[1]);
+                    for e in m.dot_outputs(g) {
+                        let len = m.dot_terms(e).1.len();
+                        w.dot_rows += len;
+                        w.dot_len = w.dot_len.max(len);
+                    }
                     let rows = crate::chips::matmul::region_rows(m) as usize;
                     w.mm_rows += rows * m.batches.len();
                     w.mm_len = w.mm_len.max(rows);

@@ -797,7 +797,8 @@ impl OpLanes {
         Ok(matmul::output_homes(p, lane, start))
     }
 
-    /// Matrix product: one region per dot product, each sum's home its region's last row; or,
+    /// Matrix product: one region per dot product some op reads, its terms less the known zeros
+    /// of `A` ([`MatMulOp::dot_terms`]), each sum's home its region's last row; or,
     /// with the Freivalds check, one matmul region per batch, which holds the outputs.
     fn dot_products(
         &mut self,
@@ -816,8 +817,9 @@ impl OpLanes {
             }
             return Ok(out);
         }
-        let len = m.ikj[1] as u32;
-        for e in 0..m.outputs() {
+        for e in m.dot_outputs(graph) {
+            let (o, pairs) = m.dot_terms(e);
+            let len = pairs.len() as u32;
             let (lane, start) = self.dot_lanes.place(len, |_| true, Chip::DotProduct)?;
             self.dot.push(RunRegion {
                 lane,
@@ -826,7 +828,7 @@ impl OpLanes {
                 item: e as u32,
                 len,
             });
-            out[m.terms(e).0] = Pos {
+            out[o] = Pos {
                 col: Col::DotAcc(lane),
                 row: start + len - 1,
             };
