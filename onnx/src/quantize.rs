@@ -32,11 +32,12 @@ pub enum Lookups {
     Limbs,
 }
 
-/// Where a linear map read only by a bias `Add` aims its weights ([`QuantCtx::linear`]).
+/// Where a linear map read only by an `Add` (a bias, or a residual sum) aims its weights
+/// ([`QuantCtx::linear`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Biases {
     /// At the Add's output scale where it is coarser: the rescale and the Add compose into
-    /// one rounding, for one bit of weight precision.
+    /// one rounding, for a bit or two of weight precision.
     Composed,
     /// At the map's own output scale: the Add is an op of its own.
     Separate,
@@ -415,10 +416,10 @@ impl<'a> QuantCtx<'a> {
     }
 
     /// The output scale a constant-weight linear map aims its weights at: its output's
-    /// calibrated scale, or where the one reader of that output adds a constant (a bias `Add`
-    /// after a MatMul) and its result is coarser, that result's scale. The rescale and the Add
-    /// then compose into one rounding within the bit width (`graph/compose.rs`) instead of two
-    /// ops, for one bit of weight precision ([`Biases`] says whether to).
+    /// calibrated scale, or where the one reader of that output is an `Add` (a bias after a
+    /// MatMul, or a residual sum) and its result is coarser, that result's scale. The rescale
+    /// and the Add then compose into one rounding within the bit width (`graph/compose.rs`)
+    /// instead of two ops, for a bit or two of weight precision ([`Biases`] says whether to).
     fn linear_out_scale(&mut self, out: usize) -> i32 {
         let own = self.scale_for(out);
         let Some(c) = self
@@ -428,10 +429,8 @@ impl<'a> QuantCtx<'a> {
             return own;
         };
         let n = self.node(c);
-        let adds_constant =
-            (n.inputs.iter().flatten()).any(|&t| t != out && self.constant(t).is_some());
         let coarser = match (n.op_type.as_str(), n.outputs.as_slice()) {
-            ("Add", [sum]) if adds_constant => self.scale_for(*sum),
+            ("Add", [sum]) => self.scale_for(*sum),
             _ => own,
         };
         if coarser < own {

@@ -276,6 +276,30 @@ fn a_projection_and_its_bias_are_one_rescale_where_that_is_cheaper() {
     // The first layer's biases stay apart; the second layer's compose at the same scale.
     assert_eq!(biases_composed(&c11.model.graph), (4, 4));
 }
+/// A residual `Add` after a projection is one rounding with the projection's rescale, like a
+/// bias: self_attention's attention output projection aims its weights at the residual sum's
+/// coarser scale, so the sum reads the product's accumulator (4,096 rows fewer). The MLP's
+/// projection adds its bias first: that Add composes, and the residual after it reads an
+/// activation (the two shifts together exceed the width).
+#[test]
+fn a_residual_add_is_one_rounding_with_its_projection() {
+    let c = compile_shared("self_attention");
+    let g = &c.model.graph;
+    let kinds = |name: &str| -> Vec<TensorKind> {
+        let Some(QOp::Elementwise(e)) = g.ops.iter().find(|op| op.family().name() == name) else {
+            panic!("no elementwise op {name}");
+        };
+        (e.a.iter().chain(&e.b))
+            .map(|o| g.tensors[o.tensor].kind)
+            .collect()
+    };
+    use TensorKind::{Accumulator, Activation};
+    assert_eq!(kinds("/Add"), vec![Activation, Accumulator]);
+    assert_eq!(kinds("/mlp/c_proj/Add"), vec![Accumulator]);
+    assert_eq!(kinds("/Add_1"), vec![Activation, Activation]);
+    assert!(c.accuracy.as_ref().unwrap().met_tolerance);
+}
+
 /// A single-phase target like the CUDA prover's (`zkinfer_gpu::CUDA_TARGET`).
 const GPU_LIKE: Target = Target {
     name: "a single-phase GPU prover",
