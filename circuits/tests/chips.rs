@@ -1845,6 +1845,80 @@ fn dot_lanes_leave_out_known_zeros_and_unread_outputs() {
     }
 }
 
+/// `A [2, 2] · B [2, 1]` with `A = [[0, 0], [x0, x1]]`, the zeros a constant op's: in dot
+/// lanes, output 0's terms are all known zeros, so its run keeps one row (zero times `B`'s
+/// first element); output 1 keeps both. The honest witness verifies; output 0 or 1 moved by
+/// ±1 (its reader following), or the kept zero factor changed, does not.
+#[test]
+fn a_run_of_known_zeros_only_proves_zero() {
+    let mut b = Builder::new();
+    let x = b.input("x", &[2]);
+    let m = b.input("m", &[2, 1]);
+    let zero = b.tensor("zero", &[1], 4, TensorKind::Activation);
+    b.g.ops.push(QOp::Elementwise(ElemOp {
+        name: "zero".into(),
+        output: zero,
+        a: None,
+        b: None,
+        qa: Coef::Const(0),
+        qb: Coef::Const(0),
+        qm: Coef::Const(0),
+        qc: Coef::Const(0),
+        shift: 0,
+        func: 0,
+    }));
+    let a = b.tensor("a", &[2, 2], 4, TensorKind::Activation);
+    b.g.ops.push(QOp::View(ViewOp {
+        name: "mask".into(),
+        inputs: vec![x, zero],
+        output: a,
+        map: vec![(1, 0), (1, 0), (0, 0), (0, 1)],
+    }));
+    let prod = b.product((a, m), [2, 2, 1]);
+    let out = b.elem("out", Some(prod), None, 1, 0, 0, 0, 0, 8);
+    b.g.outputs.push(out);
+    let mut g = b.g;
+    assert_eq!(skip_known_zeros(&mut g), 2);
+    let (c, inst, k) = build_shaped(g, vec![vec![3, -5], vec![2, 6]], |s| {
+        s.public_io = PublicIo::Plain;
+        s.matvec_check = MatvecCheck::Direct;
+        s.matmul_lanes = false;
+    });
+    let mut lens: Vec<u32> = c.plan.layout.dot.iter().map(|r| r.len).collect();
+    lens.sort_unstable();
+    assert_eq!(lens, vec![1, 2]);
+    assert!(satisfied(&c, &inst, k));
+    let honest = (**c.witness.as_ref().unwrap()).clone();
+    assert_eq!(honest[out], vec![0, -24]);
+    for e in 0..2 {
+        for d in [1, -1] {
+            let mut v = honest.clone();
+            v[prod][e] += d;
+            v[out][e] += d;
+            let t = ModelCircuit::with_witness(c.graph.clone(), c.plan.clone(), v);
+            assert!(!satisfied(&t, &t.instances(), k), "output {e} moved by {d}");
+        }
+    }
+    let zero_run = c.plan.layout.dot.iter().find(|r| r.len == 1).unwrap();
+    let cell = [(AdvCol::DotX(zero_run.lane), zero_run.start, fe(1))];
+    assert_rejects(&c, &inst, k, &cell, "the kept zero factor");
+}
+
+/// A product whose batches write the same block of its output (a hand-made model file) is
+/// refused by `validate`, rather than leaving output elements that no batch writes.
+#[test]
+fn batches_writing_the_same_outputs_are_refused() {
+    let (mut g, _, prod, _) = masked_product_graph();
+    g.tensors[prod].shape = vec![2, 3, 2];
+    for op in &mut g.ops {
+        if let QOp::MatMul(m) = op {
+            m.batches = vec![[0, 0, 0], [0, 0, 0]];
+        }
+    }
+    let err = g.validate().unwrap_err().to_string();
+    assert!(err.contains("overlap"), "{err}");
+}
+
 /// A dot product whose every term is a known zero keeps its first (a run of one row, which
 /// sums to zero); the others keep the terms past each column's zeros.
 #[test]

@@ -167,13 +167,25 @@ impl MatMulOp {
             g.tensors[self.b].len(),
             g.tensors[self.output].len(),
         );
-        if lc != self.outputs() {
+        let sizes = [ni.checked_mul(nk), nk.checked_mul(nj), ni.checked_mul(nj)];
+        let [Some(sa), Some(sb), Some(sc)] = sizes else {
+            return bad(OpDefect::Geometric("dimensions too large"));
+        };
+        if Some(lc) != self.batches.len().checked_mul(sc) {
             return bad(OpDefect::Geometric("output size mismatch"));
         }
         for &[ao, bo, co] in &self.batches {
-            if ao + ni * nk > la || bo + nk * nj > lb || co + ni * nj > lc {
+            let fits = |o: usize, n: usize, len: usize| o.checked_add(n).is_some_and(|e| e <= len);
+            if !fits(ao, sa, la) || !fits(bo, sb, lb) || !fits(co, sc, lc) {
                 return bad(OpDefect::Geometric("batch offsets out of range"));
             }
+        }
+        // Every output element is written by exactly one batch: the batches' blocks of `C`,
+        // sorted, are the consecutive blocks of the output.
+        let mut starts: Vec<usize> = self.batches.iter().map(|b| b[2]).collect();
+        starts.sort_unstable();
+        if starts.iter().enumerate().any(|(b, &co)| co != b * sc) {
+            return bad(OpDefect::Geometric("batches overlap in the output"));
         }
         if g.tensors[self.output].kind != TensorKind::Accumulator {
             return bad(OpDefect::Kind("output must be an accumulator"));
