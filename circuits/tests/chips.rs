@@ -1728,13 +1728,9 @@ fn matmul_freivalds_check_accepts_the_product_and_rejects_any_other() {
     matmul_cells_guarded(&c, &inst, k, &reg, 7);
 }
 
-/// `A [3, 3] · B [3, 2]` where `A = [[x0, 0, 0], [x1, x2, 0], [x3, x4, 0]]`: its zeros are a
-/// constant op's read through a view, so the product skips them (one in column 1, all of
-/// column 2). Output unrescaled.
-fn masked_product_graph() -> (QuantizedGraph, Vec<Vec<i128>>, TensorId, TensorId) {
-    let mut b = Builder::new();
-    let x = b.input("x", &[5]);
-    let m = b.input("m", &[3, 2]);
+/// A constant op with one element, zero (an elementwise op with no operand): its element is a
+/// known zero wherever a view reads it.
+fn zero_constant(b: &mut Builder) -> TensorId {
     let zero = b.tensor("zero", &[1], 4, TensorKind::Activation);
     b.g.ops.push(QOp::Elementwise(ElemOp {
         name: "zero".into(),
@@ -1748,6 +1744,17 @@ fn masked_product_graph() -> (QuantizedGraph, Vec<Vec<i128>>, TensorId, TensorId
         shift: 0,
         func: 0,
     }));
+    zero
+}
+
+/// `A [3, 3] · B [3, 2]` where `A = [[x0, 0, 0], [x1, x2, 0], [x3, x4, 0]]`: its zeros are a
+/// constant op's read through a view, so the product skips them (one in column 1, all of
+/// column 2). Output unrescaled.
+fn masked_product_graph() -> (QuantizedGraph, Vec<Vec<i128>>, TensorId, TensorId) {
+    let mut b = Builder::new();
+    let x = b.input("x", &[5]);
+    let m = b.input("m", &[3, 2]);
+    let zero = zero_constant(&mut b);
     let a = b.tensor("a", &[3, 3], 4, TensorKind::Activation);
     let (z, x_at) = ((1, 0), |e| (0, e));
     b.g.ops.push(QOp::View(ViewOp {
@@ -1854,19 +1861,7 @@ fn a_run_of_known_zeros_only_proves_zero() {
     let mut b = Builder::new();
     let x = b.input("x", &[2]);
     let m = b.input("m", &[2, 1]);
-    let zero = b.tensor("zero", &[1], 4, TensorKind::Activation);
-    b.g.ops.push(QOp::Elementwise(ElemOp {
-        name: "zero".into(),
-        output: zero,
-        a: None,
-        b: None,
-        qa: Coef::Const(0),
-        qb: Coef::Const(0),
-        qm: Coef::Const(0),
-        qc: Coef::Const(0),
-        shift: 0,
-        func: 0,
-    }));
+    let zero = zero_constant(&mut b);
     let a = b.tensor("a", &[2, 2], 4, TensorKind::Activation);
     b.g.ops.push(QOp::View(ViewOp {
         name: "mask".into(),
