@@ -59,7 +59,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "int8")
 SHARED_MODELS = [
-    "1l_mlp", "1l_conv", "2l_relu_sigmoid_conv", "4l_relu_conv_fc", "variable_cnn", "1l_softmax",
+    "1l_mlp", "1l_conv", "2l_relu_sigmoid_conv", "4l_relu_conv_fc", "variable_cnn", "1l_softmax", "layernorm",
 ]
 # Float models of this repository whose quantized forms use more ops (MaxPool, LeakyRelu,
 # Unsqueeze): (network, input) relative to the repository root.
@@ -188,6 +188,11 @@ class Reader(CalibrationDataReader):
         return next(self.feeds, None)
 
 
+def opset_of(model):
+    """The default domain's opset of `model`."""
+    return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+
+
 def static_variants():
     for fmt in ["qdq", "qoperator"]:
         for granularity in ["per_tensor", "per_channel"]:
@@ -197,10 +202,13 @@ def static_variants():
 
 def quantize(model, src, fmt, per_channel, types, dst):
     if fmt == "qdq" and per_channel:
-        # Per-axis QuantizeLinear/DequantizeLinear need opset 13; the tool does not raise it.
-        raised = dst + ".opset13.onnx"
-        onnx.save(version_converter.convert_version(onnx.load(src), 13), raised)
-        src = raised
+        # Per-axis QuantizeLinear/DequantizeLinear need opset 13; the tool does not raise it
+        # (a model at a later opset is kept: LayerNormalization has no version before 17).
+        m = onnx.load(src)
+        if opset_of(m) < 13:
+            raised = dst + ".opset13.onnx"
+            onnx.save(version_converter.convert_version(m, 13), raised)
+            src = raised
     quantize_static(
         src,
         dst,
@@ -682,7 +690,7 @@ def dynamic_variant(src, dst):
     (there the tool writes DynamicQuantizeLinear out as ReduceMin/ReduceMax/Div/Floor and a
     QuantizeLinear of a computed scale)."""
     model = onnx.load(src)
-    opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    opset = opset_of(model)
     with tempfile.TemporaryDirectory() as tmp:
         if opset < 11:
             src = os.path.join(tmp, "raised.onnx")
@@ -825,6 +833,16 @@ def qdq_transformers():
     return entries
 
 
+def quantizes(path):
+    """Whether the tool quantized anything in `path` (QOperator leaves LayerNormalization, for
+    one, in float: such a variant is the float model)."""
+    return any(
+        n.op_type in ("QuantizeLinear", "DynamicQuantizeLinear") or n.op_type.startswith("QLinear")
+        or n.op_type in ("QGemm", "MatMulInteger", "ConvInteger")
+        for n in onnx.load(path).graph.node
+    )
+
+
 def model_variants(model, tmp):
     """Writes every variant of `model` (quantized by the tool, with ONNX Runtime's outputs);
     returns its manifest entries."""
@@ -845,6 +863,8 @@ def model_variants(model, tmp):
             make(dst)
             if os.path.exists(dst + ".opset13.onnx"):
                 os.remove(dst + ".opset13.onnx")
+            if not quantizes(dst):
+                raise RuntimeError("the tool quantized no op (the model is left in float)")
             outputs = record(model, dst)
         except Exception as e:  # the tool's own refusal, recorded
             if os.path.exists(dst):

@@ -113,7 +113,7 @@ fn the_random_inputs_are_the_generators() {
 /// Variants ONNX Runtime's quantization tool fails to write (by model and variant prefix): it
 /// writes QOperator models with the product of two computed tensors of norm_attention left
 /// unquantized but its name dangling ("unknown initializers/tensors").
-const TOOL_REFUSED: &[(&str, &str)] = &[("norm_attention", "qoperator")];
+const TOOL_REFUSED: &[(&str, &str)] = &[("norm_attention", "qoperator"), ("layernorm", "qoperator")];
 
 #[test]
 fn every_fixture_is_complete() {
@@ -278,7 +278,7 @@ const WITHIN_ONE_LEVEL: &[&str] = &["1l_softmax"];
 /// Models with a layer normalisation, which ONNX Runtime leaves as f32 islands (and computes
 /// differently at its two optimization levels): proven as close to `ORT_ENABLE_ALL` as its two
 /// levels are to each other.
-const WITHIN_LEVELS: &[&str] = &["norm_attention"];
+const WITHIN_LEVELS: &[&str] = &["norm_attention", "layernorm"];
 
 fn imported(model: &str, variant: &str) -> bool {
     !variant.starts_with("dynamic") && !REFUSED.iter().any(|r| (r.0, r.1) == (model, variant))
@@ -1364,7 +1364,7 @@ fn int8_outputs(g: &zkinfer_circuits::graph::QuantizedGraph, model: &str, i: usi
 }
 
 /// QDQ models with a layer normalisation (norm_attention: LayerNorm islands, a causal mask, a
-/// softmax): on the shipped and 100 random inputs, no output farther from ORT_ENABLE_ALL than
+/// softmax; layernorm: one LayerNormalization op between DequantizeLinear and QuantizeLinear): on the shipped and 100 random inputs, no output farther from ORT_ENABLE_ALL than
 /// ORT's two levels are from each other anywhere (recorded `max_lsb`), and most outputs equal.
 #[test]
 fn layer_norms_are_as_close_to_onnx_runtime_as_its_two_levels() {
@@ -1409,7 +1409,7 @@ fn layer_norms_are_as_close_to_onnx_runtime_as_its_two_levels() {
         );
         seen += 1;
     }
-    assert_eq!(seen, 4);
+    assert_eq!(seen, 8);
 }
 
 /// Layer normalisations and masks the import does not prove are refused with one line naming
@@ -1449,6 +1449,115 @@ fn crafted_layer_norms_and_masks_are_refused_with_one_line() {
         mask.raw_data = vec![0; 32];
     });
     assert!(wide.contains("broadcasts the int8 tensor"), "{wide}");
+}
+
+/// An imported LayerNormalization op is as precise on rows of almost no variance as on any
+/// other (the argument of its reciprocal square root is scaled by the row's own band): rows
+/// one level apart in one element, two levels apart, constant (only ε left), spread over the
+/// whole int8 range, and alternating extremes, each within one level of the exact real layer normalisation
+/// requantized to the output's grid.
+#[test]
+fn an_imported_layer_normalization_is_as_precise_on_nearly_constant_rows() {
+    let path = root().join("models/int8/layernorm/qdq_per_tensor_s8s8.onnx");
+    let mut p = ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
+    let g = p.graph.as_mut().unwrap();
+    // An initializer's DequantizeLinear (zero points 0), as ONNX Runtime computes it.
+    let real = |g: &mut tract_onnx::pb::GraphProto, q: &str, s: &str| -> Vec<f64> {
+        let st = initializer(g, s);
+        let scale = match st.raw_data.is_empty() {
+            true => st.float_data[0],
+            false => f32::from_le_bytes(st.raw_data[..4].try_into().unwrap()),
+        };
+        let t = initializer(g, q);
+        let ints: Vec<i32> = match (t.raw_data.is_empty(), t.data_type) {
+            (true, _) => t.int32_data.clone(),
+            (false, 3) => t.raw_data.iter().map(|&b| i32::from(b as i8)).collect(),
+            (false, _) => (t.raw_data.chunks(4))
+                .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
+                .collect(),
+        };
+        ints.iter().map(|&v| f64::from(v as f32 * scale)).collect()
+    };
+    let gamma = real(g, "ln.weight_quantized", "ln.weight_scale");
+    let beta = real(g, "ln.bias_quantized", "ln.bias_quantized_scale");
+    let ln = (g.node.iter())
+        .find(|n| n.op_type == "LayerNormalization")
+        .unwrap();
+    let epsilon = (ln.attribute.iter())
+        .find(|a| a.name == "epsilon")
+        .map_or(1e-5, |a| a.f);
+    let graph = import(p.graph.as_ref().unwrap(), 17).unwrap().graph;
+    let (ax, ay) = (
+        graph.tensors[graph.inputs[0]].affine.unwrap(),
+        graph.tensors[graph.outputs[0]].affine.unwrap(),
+    );
+    let rows: [[i64; 10]; 10] = [
+        [5, 5, 5, 5, 5, 5, 5, 5, 5, 6],
+        [-7, -7, -7, -6, -7, -7, -7, -7, -7, -7],
+        [0, 0, 0, 0, 0, 2, 0, 0, 0, 0],
+        [1, 0, 1, 0, 1, 0, 1, 0, 1, 0],
+        [-128, 127, -128, 127, -128, 127, -128, 127, -128, 127],
+        [-128, -100, -50, -20, 0, 10, 40, 80, 100, 127],
+        [3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+        [127, 127, 127, 127, 127, 127, 127, 127, 127, 126],
+        [-128, -128, -128, -128, -128, -128, -128, -128, -127, -128],
+        [42, 42, 42, 42, 42, 42, 42, 42, 42, 42],
+    ];
+    let q: Vec<i128> = rows.iter().flatten().map(|&v| i128::from(v)).collect();
+    let vals = graph.eval(&[q]).unwrap();
+    let got = &vals[graph.outputs[0]];
+    for (r, row) in rows.iter().enumerate() {
+        let x: Vec<f64> = row.iter().map(|&v| f64::from(ax.dequantize(v))).collect();
+        let mean = x.iter().sum::<f64>() / 10.0;
+        let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 10.0;
+        for j in 0..10 {
+            let y = (x[j] - mean) / (var + f64::from(epsilon)).sqrt() * gamma[j] + beta[j];
+            let want = i128::from(ay.quantize(y as f32));
+            let have = got[r * 10 + j];
+            assert!((have - want).abs() <= 1, "row {r}, element {j}: {have} vs {want}");
+        }
+    }
+}
+
+/// A LayerNormalization op between DequantizeLinear and QuantizeLinear that the import does
+/// not prove is refused with one line: its Mean output named, a scale of 0 (the output would
+/// not depend on the row), a scale of the wrong length, a scale computed from the input.
+#[test]
+fn crafted_layer_normalization_ops_are_refused_with_one_line() {
+    let with = |edit: &dyn Fn(&mut tract_onnx::pb::GraphProto)| {
+        let path = root().join("models/int8/layernorm/qdq_per_tensor_s8s8.onnx");
+        let mut p = ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
+        edit(p.graph.as_mut().unwrap());
+        let e = import(p.graph.as_ref().unwrap(), 17)
+            .map(|_| "accepted".to_string())
+            .unwrap_or_else(|e| e.to_string());
+        assert!(!e.contains('\n'), "{e}");
+        e
+    };
+    let ln = |g: &mut tract_onnx::pb::GraphProto| -> usize {
+        (g.node.iter())
+            .position(|n| n.op_type == "LayerNormalization")
+            .unwrap()
+    };
+    assert_eq!(with(&|_| ()), "accepted");
+    let mean = with(&|g| {
+        let i = ln(g);
+        g.node[i].output.push("mean".into());
+    });
+    assert!(mean.contains("Mean and InvStdDev"), "{mean}");
+    let zero = with(&|g| initializer(g, "ln.weight_quantized").raw_data[3] = 0);
+    assert!(zero.contains("scale is 0 (element 3)"), "{zero}");
+    let short = with(&|g| {
+        let w = initializer(g, "ln.weight_quantized");
+        w.dims = vec![5];
+        w.raw_data.truncate(5);
+    });
+    assert!(short.contains("5 values for rows of 10"), "{short}");
+    let computed = with(&|g| {
+        let i = ln(g);
+        g.node[i].input[1] = "input_DequantizeLinear_Output".into();
+    });
+    assert!(computed.contains("must be a constant"), "{computed}");
 }
 
 /// The zero point of the QuantizeLinear writing `name` in `proto` (0 when there is none: an

@@ -588,6 +588,45 @@ fn int8_layer_norm_and_mask_witness_is_unique() {
     );
 }
 
+/// An imported LayerNormalization op's witness is unique (`onnx/src/int8/graph/fused_norm.rs`):
+/// the row sums, deviations, sums of squares, band scales, argument scales, reciprocal
+/// deviations (a wide table value), scaled deviations, normalised values and requantized
+/// outputs cannot move by ±1, nor the reciprocal deviation by ±2^8, nor every row's first
+/// normalised value at once.
+#[test]
+fn int8_layer_normalization_op_witness_is_unique() {
+    assert_unique_witness(
+        &models().join("int8/layernorm/qdq_per_channel_s8s8.onnx"),
+        &models().join("../../shared/models/layernorm/input.json"),
+        &[
+            "(row sums)",
+            "(deviations)",
+            "(sums of squares)",
+            "(band scale)",
+            "(argument scale)",
+            "(reciprocal deviation)",
+            "(scaled deviations)",
+            "(normalised)",
+        ],
+        |m, honest| {
+            let r = tensor(m, "(reciprocal deviation)");
+            let z = tensor(m, "(normalised)");
+            let mut out = Vec::new();
+            for d in [256, -256] {
+                let mut vals = honest.to_vec();
+                vals[r][0] += d;
+                out.push(vals);
+            }
+            let mut vals = honest.to_vec();
+            for e in (0..vals[z].len()).step_by(10) {
+                vals[z][e] += 1;
+            }
+            out.push(vals);
+            out
+        },
+    );
+}
+
 /// Without a calibration input a float model is calibrated on seeded inputs (the same graph
 /// every time); an integer input that indexes no constant table has no range to draw from,
 /// and is refused with one line.

@@ -11,6 +11,7 @@ use super::views;
 mod derived;
 mod embeddings;
 mod folds;
+mod fused_norm;
 mod integer_ops;
 mod islands;
 mod layer_norm;
@@ -375,6 +376,7 @@ impl Importer {
             ("", "GlobalAveragePool") => {
                 Val::PendingGlobalAverage(self.dq_act(np, 0, name)?, name.to_string())
             }
+            ("", "LayerNormalization") => self.layer_normalization(np, name)?,
             ("", "Softmax") => {
                 let x = self.dq_act(np, 0, name)?;
                 Val::PendingSoftmax(Box::new(self.pending_softmax(np, name, x, self.opset)?))
@@ -385,7 +387,7 @@ impl Importer {
             }
             (d, op) => {
                 return Err(ImportError::at(name, format!(
-                    "'{op}'{} is not imported from quantized models yet (imported: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, com.microsoft QGemm, QLinearSigmoid, QLinearLeakyRelu, QLinearConcat, QLinearAdd, QLinearMul, QLinearAveragePool, QLinearGlobalAveragePool and QLinearSoftmax; Conv, Gemm, MatMul, Add, Mul, AveragePool, GlobalAveragePool, Relu, Clip, Sigmoid, LeakyRelu, Softmax between DequantizeLinear and QuantizeLinear; MaxPool; {})",
+                    "'{op}'{} is not imported from quantized models yet (imported: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, com.microsoft QGemm, QLinearSigmoid, QLinearLeakyRelu, QLinearConcat, QLinearAdd, QLinearMul, QLinearAveragePool, QLinearGlobalAveragePool and QLinearSoftmax; Conv, Gemm, MatMul, Add, Mul, AveragePool, GlobalAveragePool, Relu, Clip, Sigmoid, LeakyRelu, Softmax, LayerNormalization between DequantizeLinear and QuantizeLinear; MaxPool; {})",
                     if d.is_empty() { String::new() } else { format!(" (domain '{d}')") },
                     views::VIEW_OPS.join(", "),
                 )))

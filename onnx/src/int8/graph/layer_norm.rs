@@ -24,6 +24,7 @@
 //! zero or not a number (ONNX Runtime: an infinity or NaN before the QuantizeLinear) takes the
 //! largest `F`, saturating every non-zero deviation.
 
+use super::fused_norm::NormAffine;
 use super::*;
 use crate::ops::Reduce;
 use zkinfer_circuits::graph::MatMulOp;
@@ -48,6 +49,9 @@ pub(super) enum Stage {
     /// The deviation divided by `denominators[a − lo]`, a function of the int8 tensor `a` with
     /// one value per row, waiting for its QuantizeLinear.
     Normalized { a: Act, denominators: Vec<f64> },
+    /// A LayerNormalization op with its constants, waiting for its QuantizeLinear
+    /// (`fused_norm.rs`).
+    Fused(Box<NormAffine>),
 }
 
 /// A layer normalisation's float ops over the rows of `x`.
@@ -76,7 +80,7 @@ impl PendingNorm {
                 .all(|(i, &d)| d == r - axes.len() + i)
     }
 
-    fn rows(&self) -> usize {
+    pub(super) fn rows(&self) -> usize {
         self.x.shape.iter().product::<usize>() / self.n.max(1)
     }
 
@@ -238,6 +242,7 @@ impl Importer {
             Stage::Mean => self.mean(p, y, out),
             Stage::Variance => self.variance(p, y, out),
             Stage::Normalized { a, denominators } => self.normalized(p, (a, denominators), y, out),
+            Stage::Fused(f) => self.fused_norm(p, f, y, out),
             _ => Err(ImportError::at(
                 &p.name,
                 "a QuantizeLinear of part of a layer normalisation (imported: a mean, a variance, and deviations divided by a function of the quantized variance)",
@@ -245,8 +250,13 @@ impl Importer {
         }
     }
 
-    /// The deviations `c_i = n·q_i − Σ_j q_j` of `p.x`'s rows (step 1), made once per tensor.
-    fn deviations(&mut self, p: &PendingNorm) -> Result<TensorId, ImportError> {
+    /// The deviations `c_i = n·q_i − Σ_j q_j` of `p.x`'s rows (step 1), made once per tensor,
+    /// with activations of at least `floor` bits.
+    pub(super) fn deviations(
+        &mut self,
+        p: &PendingNorm,
+        floor: u32,
+    ) -> Result<TensorId, ImportError> {
         if let Some(&c) = self.deviations.get(&(p.x.id, p.n)) {
             return Ok(c);
         }
@@ -262,7 +272,7 @@ impl Importer {
             ));
         }
         let bits = 64 - need.leading_zeros() + 1;
-        self.min_bits = self.min_bits.max(NORM_BITS).max(bits);
+        self.min_bits = self.min_bits.max(floor).max(bits);
         let sum = self.row_sums((name, "row sums"), p.x.id, (rows, n))?;
         let c = self.tensor(
             &format!("{name} (deviations)"),
@@ -283,7 +293,7 @@ impl Importer {
     }
 
     /// `c ⊙ b` row by row: `b` has one value per row (`b == c`: the rows' sums of squares).
-    fn row_products(
+    pub(super) fn row_products(
         &mut self,
         p: &PendingNorm,
         (c, b): (TensorId, TensorId),
@@ -354,7 +364,7 @@ impl Importer {
 
     /// Step 2: the rows' variance requantized to `y`.
     fn variance(&mut self, p: &PendingNorm, y: &QParams, out: &str) -> Result<Act, ImportError> {
-        let c = self.deviations(p)?;
+        let c = self.deviations(p, NORM_BITS)?;
         let v = self.row_products(p, (c, c), "sums of squares")?;
         let (ax, ay) = (p.x.q.affine(&p.name)?, y.affine(out)?);
         let n = p.n as f64;
@@ -376,7 +386,7 @@ impl Importer {
         y: &QParams,
         out: &str,
     ) -> Result<Act, ImportError> {
-        let c = self.deviations(p)?;
+        let c = self.deviations(p, NORM_BITS)?;
         let (ax, ay) = (p.x.q.affine(&p.name)?, y.affine(out)?);
         let unit = f64::from(ax.scale()) / (p.n as f64 * f64::from(ay.scale()));
         let (f, values) = fixed_point(denominators.iter().map(|&d| unit / d));
@@ -405,7 +415,7 @@ impl Importer {
 }
 
 /// The shape of one value per row of a tensor of `shape` whose trailing axes make rows of `n`.
-fn row_shape(shape: &[usize], n: usize) -> Vec<usize> {
+pub(super) fn row_shape(shape: &[usize], n: usize) -> Vec<usize> {
     let mut out = shape.to_vec();
     let mut left = n;
     for d in out.iter_mut().rev() {
