@@ -59,7 +59,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "int8")
 SHARED_MODELS = [
-    "1l_mlp", "1l_conv", "2l_relu_sigmoid_conv", "4l_relu_conv_fc", "variable_cnn", "1l_softmax", "layernorm",
+    "1l_mlp", "1l_conv", "2l_relu_sigmoid_conv", "4l_relu_conv_fc", "variable_cnn", "1l_softmax", "layernorm", "lstm",
 ]
 # Float models of this repository whose quantized forms use more ops (MaxPool, LeakyRelu,
 # Unsqueeze): (network, input) relative to the repository root.
@@ -682,7 +682,7 @@ def embed_mlp():
 
 
 # Models also quantized dynamically (DynamicQuantizeLinear with MatMulInteger or ConvInteger).
-DYNAMIC_MODELS = ["1l_mlp", "1l_conv", "4l_relu_conv_fc"]
+DYNAMIC_MODELS = ["1l_mlp", "1l_conv", "4l_relu_conv_fc", "lstm"]
 
 
 def dynamic_variant(src, dst):
@@ -837,7 +837,7 @@ def quantizes(path):
     """Whether the tool quantized anything in `path` (QOperator leaves LayerNormalization, for
     one, in float: such a variant is the float model)."""
     return any(
-        n.op_type in ("QuantizeLinear", "DynamicQuantizeLinear") or n.op_type.startswith("QLinear")
+        n.op_type == "QuantizeLinear" or n.op_type.startswith(("QLinear", "DynamicQuantize"))
         or n.op_type in ("QGemm", "MatMulInteger", "ConvInteger")
         for n in onnx.load(path).graph.node
     )
@@ -870,7 +870,7 @@ def model_variants(model, tmp):
             if os.path.exists(dst):
                 os.remove(dst)
             entries[variant] = {"error": str(e).splitlines()[0][:200]}
-            print(f"{model} {variant}: ORT refused: {entries[variant]['error']}")
+            print(f"{model} {variant}: not written: {entries[variant]['error']}")
             continue
         same = outputs["enable_all"] == outputs["disable_all"]
         entries[variant] = {"model": rel, "levels_agree": same}

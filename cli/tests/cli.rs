@@ -1734,14 +1734,17 @@ fn int8_models_compile_without_calibration_and_prove_onnx_runtimes_integers() {
     }
     // A dynamically quantized model (`quantize_dynamic`) needs no flag either: the float front
     // end lowers it, calibrated on its seeded input, and says so; its proven outputs are ONNX
-    // Runtime's within 1% of their range on the shipped input.
-    let (onnx, fx, input) = int8_fixture("1l_mlp", "dynamic_u8s8");
-    let dir = tmp.path().join("dynamic");
-    let o = zkinfer(&["compile", &s(&onnx), "--out", &s(&dir)]);
-    assert!(ok(&o).contains("accuracy:"));
-    let note = String::from_utf8_lossy(&o.stderr).to_string();
-    assert!(note.contains("without --calibration"), "{note}");
-    let proof = tmp.path().join("dynamic.proof.json");
-    setup_prove_verify(&dir, &input, &proof);
-    assert_near_onnx_runtime(&proof, &fx);
+    // Runtime's within 1% of their range on the shipped input. So is an LSTM's (com.microsoft
+    // DynamicQuantizeLSTM).
+    for model in ["1l_mlp", "lstm"] {
+        let (onnx, fx, input) = int8_fixture(model, "dynamic_u8s8");
+        let dir = tmp.path().join(format!("{model}.dynamic"));
+        let o = zkinfer(&["compile", &s(&onnx), "--out", &s(&dir)]);
+        assert!(ok(&o).contains("accuracy:"));
+        let note = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(note.contains("without --calibration"), "{note}");
+        let proof = tmp.path().join(format!("{model}.dynamic.proof.json"));
+        setup_prove_verify(&dir, &input, &proof);
+        assert_near_onnx_runtime(&proof, &fx);
+    }
 }

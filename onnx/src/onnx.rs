@@ -559,11 +559,7 @@ fn resolve_op(
     } else {
         np.name.clone()
     };
-    let spec = if np.domain.is_empty() || np.domain == "ai.onnx" {
-        ops::lookup(&np.op_type)
-    } else {
-        None
-    };
+    let spec = ops::lookup_in(&np.domain, &np.op_type);
     let Some(spec) = spec else {
         return Err(FrontendError::UnsupportedOp {
             op: np.op_type.clone(),
@@ -716,10 +712,7 @@ fn fold_constants(
 
 /// Refuses a fold-only op on a computed tensor.
 fn check_computable(node: &Node, is_const: bool) -> Result<(), FrontendError> {
-    let spec_compute = ops::lookup(&node.op_type)
-        .map(|s| s.compute)
-        .unwrap_or(false);
-    if !is_const && !spec_compute {
+    if !is_const && !ops::computes(&node.op_type) {
         return Err(FrontendError::UnsupportedOp {
             op: format!(
                 "{} (on a computed tensor; only supported in constant subgraphs)",

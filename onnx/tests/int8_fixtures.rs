@@ -113,7 +113,13 @@ fn the_random_inputs_are_the_generators() {
 /// Variants ONNX Runtime's quantization tool fails to write (by model and variant prefix): it
 /// writes QOperator models with the product of two computed tensors of norm_attention left
 /// unquantized but its name dangling ("unknown initializers/tensors").
-const TOOL_REFUSED: &[(&str, &str)] = &[("norm_attention", "qoperator"), ("layernorm", "qoperator")];
+/// It leaves every op of the shared layernorm's QOperator forms and of the shared lstm's static
+/// forms in float (LayerNormalization, LSTM): those are the float models, not written.
+const TOOL_REFUSED: &[(&str, &str)] = &[
+    ("norm_attention", "qoperator"),
+    ("layernorm", "qoperator"),
+    ("lstm", "q"),
+];
 
 #[test]
 fn every_fixture_is_complete() {
@@ -1224,7 +1230,8 @@ fn saturates(y: &[f64], w: &[f64], cols: usize) -> bool {
 }
 
 /// Every dynamic variant (`quantize_dynamic` of the shared 1l_mlp, 1l_conv and 4l_relu_conv_fc:
-/// MatMulInteger and ConvInteger), compiled without a calibration input (seeded inputs): on
+/// MatMulInteger and ConvInteger; of the shared lstm: com.microsoft DynamicQuantizeLSTM),
+/// compiled without a calibration input (seeded inputs): on
 /// the shipped input and every random case, the outputs are within 1% of their range of
 /// ONNX's definition (the float interpreter), and within it of ONNX Runtime's on all but a few
 /// cases (its u8×s8 kernels saturate pairs of products to int16 on x86 without VNNI).
@@ -1245,7 +1252,7 @@ fn dynamic_variants_compile_without_calibration_and_follow_onnx() {
         };
         let all: Vec<f64> = (0..=cases).flat_map(|i| ort("enable_all", i)).collect();
         let range = output_range_of(&all);
-        let (mut worst, mut off) = (0.0f64, 0);
+        let (mut worst, mut worst_ort, mut off) = (0.0f64, 0.0f64, 0);
         for i in 0..=cases {
             let Case { ours, float, .. } = run_case((g, &io), &om, model, i);
             let defined = &float[om.outputs[0]].as_ref().unwrap().data;
@@ -1258,12 +1265,14 @@ fn dynamic_variants_compile_without_calibration_and_follow_onnx() {
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0, f64::max);
             off += usize::from(from_ort > 0.01 * range);
+            worst_ort = worst_ort.max(from_ort);
         }
         assert!(off * 10 <= cases, "{model}: {off} cases off ONNX Runtime's");
         println!(
-            "{model} {variant}: within {:.3}% of ONNX's definition; {off} of {} cases off ONNX Runtime's by more than 1%",
+            "{model} {variant}: within {:.3}% of ONNX's definition; {off} of {} cases off ONNX Runtime's by more than 1% (at most {:.3}%)",
             100.0 * worst / range,
-            cases + 1
+            cases + 1,
+            100.0 * worst_ort / range
         );
     }
 }
@@ -1514,7 +1523,10 @@ fn an_imported_layer_normalization_is_as_precise_on_nearly_constant_rows() {
             let y = (x[j] - mean) / (var + f64::from(epsilon)).sqrt() * gamma[j] + beta[j];
             let want = i128::from(ay.quantize(y as f32));
             let have = got[r * 10 + j];
-            assert!((have - want).abs() <= 1, "row {r}, element {j}: {have} vs {want}");
+            assert!(
+                (have - want).abs() <= 1,
+                "row {r}, element {j}: {have} vs {want}"
+            );
         }
     }
 }

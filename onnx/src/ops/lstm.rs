@@ -44,6 +44,20 @@ struct Params<'t> {
 }
 
 impl Lstm {
+    /// Lowers node `node`, an LSTM over its activation input 0 with the constants `inputs`
+    /// (its inputs from #1 on; #0 is not read).
+    pub(super) fn lower(
+        &self,
+        q: &mut QuantCtx<'_>,
+        node: usize,
+        inputs: &[Option<&Tensor>],
+    ) -> Result<(), FrontendError> {
+        let x = q.act_input(node, 0)?;
+        let shape = q.graph.tensors[x.id].shape.clone();
+        let p = self.params(&q.node(node).name, &shape, inputs)?;
+        Unroll::new(q, node, x, &p, self.hidden)?.run(q, &self.outputs)
+    }
+
     /// Checks shapes and unsupported inputs; `x`'s shape is `[S, B, I]`.
     fn params<'t>(
         &self,
@@ -170,13 +184,10 @@ impl OnnxOp for Lstm {
                 ));
             }
         }
-        let x = q.act_input(node, 0)?;
-        let shape = q.graph.tensors[x.id].shape.clone();
         let inputs: Vec<Option<&Tensor>> = (0..n.inputs.len())
             .map(|k| q.const_input(node, k))
             .collect();
-        let p = self.params(&n.name, &shape, &inputs)?;
-        Unroll::new(q, node, x, &p, self.hidden)?.run(q, &self.outputs)
+        self.lower(q, node, &inputs)
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -547,6 +558,11 @@ fn new(name: &str, shape: Vec<usize>, scale: i32) -> NewTensor<'_> {
 
 /// `LSTM`: forward, default activations, no clip, no coupled input-forget gate, layout 0.
 pub fn lstm(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    Ok(Box::new(lstm_op(a)?))
+}
+
+/// The LSTM of a node's attributes.
+pub(super) fn lstm_op(a: &Attrs<'_>) -> Result<Lstm, FrontendError> {
     let hidden = a
         .int("hidden_size")?
         .filter(|&h| (1..=1 << 16).contains(&h));
@@ -577,8 +593,8 @@ pub fn lstm(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
     if a.int("layout")?.unwrap_or(0) != 0 {
         return Err(a.error("layout", "only layout 0 ([seq, batch, input]) is supported"));
     }
-    Ok(Box::new(Lstm {
+    Ok(Lstm {
         hidden: hidden as usize,
         outputs: a.present_outputs(),
-    }))
+    })
 }

@@ -15,6 +15,7 @@ mod fold;
 mod layernorm;
 mod linear;
 mod lstm;
+mod lstm_dynamic;
 mod pool;
 mod power;
 mod reduce;
@@ -326,9 +327,34 @@ pub static REGISTRY: &[OpSpec] = &[
     },
 ];
 
+/// The com.microsoft ops zkinfer understands (those ONNX Runtime's quantization tool writes
+/// for ops of the default domain this front end lowers).
+pub static CONTRIB: &[OpSpec] = &[OpSpec {
+    name: "DynamicQuantizeLSTM",
+    build: lstm_dynamic::dynamic_quantize_lstm,
+    compute: true,
+}];
+
 /// Looks up an op type of the default domain.
 pub fn lookup(op_type: &str) -> Option<&'static OpSpec> {
     REGISTRY.iter().find(|s| s.name == op_type)
+}
+
+/// Whether an op of this type (of any domain zkinfer reads) may run on computed tensors.
+pub fn computes(op_type: &str) -> bool {
+    REGISTRY
+        .iter()
+        .chain(CONTRIB)
+        .any(|s| s.name == op_type && s.compute)
+}
+
+/// Looks up an op type of `domain` (the default domain: `""` or `"ai.onnx"`).
+pub fn lookup_in(domain: &str, op_type: &str) -> Option<&'static OpSpec> {
+    match domain {
+        "" | "ai.onnx" => lookup(op_type),
+        "com.microsoft" => CONTRIB.iter().find(|s| s.name == op_type),
+        _ => None,
+    }
 }
 
 /// The form of quantization an op of ONNX Runtime's quantization tool belongs to: it routes a
@@ -336,9 +362,10 @@ pub fn lookup(op_type: &str) -> Option<&'static OpSpec> {
 pub fn quantized_form(op_type: &str) -> Option<&'static str> {
     match op_type {
         "QuantizeLinear" | "DequantizeLinear" => Some("QDQ format"),
-        "DynamicQuantizeLinear" | "DynamicQuantizeMatMul" | "MatMulIntegerToFloat" => {
-            Some("dynamic quantization")
-        }
+        "DynamicQuantizeLinear"
+        | "DynamicQuantizeMatMul"
+        | "MatMulIntegerToFloat"
+        | "DynamicQuantizeLSTM" => Some("dynamic quantization"),
         "QLinearConv"
         | "QLinearMatMul"
         | "MatMulInteger"
@@ -359,10 +386,12 @@ pub fn quantized_form(op_type: &str) -> Option<&'static str> {
 
 /// The ops a model may apply to computed tensors, for error messages.
 pub fn supported_list() -> String {
+    let contrib = CONTRIB.iter().map(|s| format!("com.microsoft {}", s.name));
     REGISTRY
         .iter()
         .filter(|s| s.compute)
-        .map(|s| s.name)
+        .map(|s| s.name.to_string())
+        .chain(contrib)
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -150,7 +150,10 @@ impl Importer {
         let a = crate::tensor::axis(axis, rank, name).map_err(fe)?;
         let n: usize = x.shape[a..].iter().product();
         if n == 0 {
-            return Err(ImportError::at(name, "a layer normalisation over no elements"));
+            return Err(ImportError::at(
+                name,
+                "a layer normalisation over no elements",
+            ));
         }
         let affine = NormAffine {
             gamma: self.row_constant(np, (1, 1.0), n, name)?,
@@ -213,7 +216,10 @@ impl Importer {
         if let Some(j) = f.gamma.iter().position(|&g| g == 0.0 || !g.is_finite()) {
             return Err(ImportError::at(
                 name,
-                format!("a LayerNormalization whose scale is {} (element {j}) is not imported", f.gamma[j]),
+                format!(
+                    "a LayerNormalization whose scale is {} (element {j}) is not imported",
+                    f.gamma[j]
+                ),
             ));
         }
         // 1. The deviations and the rows' sums of squares.
@@ -235,7 +241,10 @@ impl Importer {
         for (&g, &b) in f.gamma.iter().zip(&f.beta) {
             let o = (b * unit / g.abs()).round();
             if !(o.abs() < (1u64 << 40) as f64) {
-                return Err(ImportError::at(name, format!("a LayerNormalization's bias {b} is out of reach of its scale {g}")));
+                return Err(ImportError::at(
+                    name,
+                    format!("a LayerNormalization's bias {b} is out of reach of its scale {g}"),
+                ));
             }
             let m = (g.abs() / (f64::from(ay.scale()) * unit)) as f32;
             let bound = plan.z_top + o.abs() as i64;
@@ -329,7 +338,10 @@ impl Importer {
             element_tensor("scaled deviations")?,
             element_tensor("normalised")?,
         );
-        let signs: Vec<i64> = gamma.iter().map(|&g| if g < 0.0 { -1 } else { 1 }).collect();
+        let signs: Vec<i64> = gamma
+            .iter()
+            .map(|&g| if g < 0.0 { -1 } else { 1 })
+            .collect();
         let mut step = identity_step(p.name.clone(), (c, scaled), 0);
         step.qa = Coef::Const(0);
         step.b = Some(Operand {
@@ -392,7 +404,10 @@ mod tests {
             assert!(x < half, "W = {w}: x = {x} in band {e}");
             // The finest band whose `x` fits is at most one finer (the coarse argument's
             // uncertainty), and small rows are exact.
-            assert!(e == 0 || (w + p / 8) / (p / 4) >= half / 2, "W = {w}: band {e}");
+            assert!(
+                e == 0 || (w + p / 8) / (p / 4) >= half / 2,
+                "W = {w}: band {e}"
+            );
             if w < 1 << 11 {
                 assert_eq!((e, x), (0, w));
             }

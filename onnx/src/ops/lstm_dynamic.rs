@@ -1,0 +1,150 @@
+//! com.microsoft DynamicQuantizeLSTM, which ONNX Runtime's `quantize_dynamic` writes for an
+//! LSTM: the LSTM with int8 weights `W` `[1, I, 4H]` and `R` `[1, H, 4H]` (transposed against
+//! the LSTM's), their scales and zero points (one per direction, or one per column of `4H`),
+//! whose input and hidden state ONNX Runtime quantizes dynamically (uint8, from each product's
+//! own range) for integer products. Lowered as the LSTM (`lstm.rs`) of the dequantized
+//! weights — the model's own integers times their f32 scales, as ONNX Runtime dequantizes
+//! them — with this front end's calibrated fixed point in place of ONNX Runtime's uint8
+//! quantization of `x` and `h` in each product: the outputs differ by that quantization's
+//! rounding besides this front end's own (both within the compile tolerance; on the shared
+//! lstm, ONNX Runtime's quantization alone moves the output by 0.13% of its range).
+
+use super::lstm::{lstm_op, Lstm};
+use super::{input, shape_err, OnnxOp};
+use crate::proto::Attrs;
+use crate::quantize::QuantCtx;
+use crate::tensor::Tensor;
+use crate::FrontendError;
+use std::any::Any;
+
+/// DynamicQuantizeLSTM: an LSTM of dequantized int8 weights.
+#[derive(Debug)]
+pub struct DynamicQuantizeLstm {
+    lstm: Lstm,
+}
+
+/// `W` (input 1, scales at 8, zero points at 9) or `R` (input 2; 10, 11) dequantized and
+/// transposed to the LSTM's `[1, 4H, K]`.
+fn weights(
+    node: &str,
+    inputs: &[Option<&Tensor>],
+    (w, scale, zp): (usize, usize, usize),
+) -> Result<Tensor, FrontendError> {
+    let q = input(node, inputs, w)?;
+    let s = input(node, inputs, scale)?;
+    let z = inputs.get(zp).copied().flatten();
+    let [1, k, rows] = q.shape[..] else {
+        return Err(shape_err(
+            node,
+            format!("quantized weights {:?} are not [1, K, 4·hidden]", q.shape),
+        ));
+    };
+    let channels = s.len();
+    if !(channels == 1 || channels == rows) || z.is_some_and(|z| z.len() != channels) {
+        return Err(shape_err(
+            node,
+            format!("{channels} scales for weights of {rows} columns (one, or one per column)"),
+        ));
+    }
+    let mut data = Vec::with_capacity(rows * k);
+    for r in 0..rows {
+        let c = if channels == 1 { 0 } else { r };
+        let zero = z.map_or(0.0, |z| z.data[c]);
+        for kk in 0..k {
+            let v = (q.data[kk * rows + r] - zero) as f32 * s.data[c] as f32;
+            data.push(f64::from(v));
+        }
+    }
+    Ok(Tensor::float(vec![1, rows, k], data))
+}
+
+impl DynamicQuantizeLstm {
+    /// The LSTM's inputs: `x`, the dequantized `W` and `R`, then `B`, `sequence_lens`, the
+    /// initial states and `P` as given.
+    fn with_weights<'t>(
+        inputs: &[Option<&'t Tensor>],
+        (w, r): (&'t Tensor, &'t Tensor),
+    ) -> Vec<Option<&'t Tensor>> {
+        let mut out = vec![inputs.first().copied().flatten(), Some(w), Some(r)];
+        out.extend((3..8).map(|k| inputs.get(k).copied().flatten()));
+        out
+    }
+}
+
+impl OnnxOp for DynamicQuantizeLstm {
+    fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
+        let w = weights(node, inputs, (1, 8, 9))?;
+        let r = weights(node, inputs, (2, 10, 11))?;
+        self.lstm.eval(node, &Self::with_weights(inputs, (&w, &r)))
+    }
+
+    fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
+        let n = q.node(node);
+        for k in 1..n.inputs.len() {
+            if q.input_id(node, k).is_some() && q.const_input(node, k).is_none() {
+                return Err(q.err(
+                    node,
+                    "the weights, their scales and zero points, B, sequence_lens and the initial states must be constants",
+                ));
+            }
+        }
+        let consts: Vec<Option<&Tensor>> = (0..n.inputs.len())
+            .map(|k| q.const_input(node, k))
+            .collect();
+        let w = weights(&n.name, &consts, (1, 8, 9))?;
+        let r = weights(&n.name, &consts, (2, 10, 11))?;
+        let inputs = Self::with_weights(&consts, (&w, &r));
+        self.lstm.lower(q, node, &inputs)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// `DynamicQuantizeLSTM` (com.microsoft): the LSTM's attributes.
+pub fn dynamic_quantize_lstm(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    Ok(Box::new(DynamicQuantizeLstm { lstm: lstm_op(a)? }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_are_dequantized_per_column_and_transposed() {
+        // [1, K = 2, 4H = 4]: q[k][r].
+        let q = Tensor::float(vec![1, 2, 4], vec![1., 2., 3., 4., 5., 6., 7., 8.]);
+        let s = Tensor::float(vec![1, 4], vec![0.5, 1.0, 2.0, 0.25]);
+        let z = Tensor::float(vec![1, 4], vec![1., 0., 0., 0.]);
+        let inputs = [
+            None,
+            Some(&q),
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            Some(&s),
+            Some(&z),
+        ];
+        let w = weights("n", &inputs, (1, 8, 9)).unwrap();
+        assert_eq!(w.shape, vec![1, 4, 2]);
+        assert_eq!(w.data, vec![0.0, 2.0, 2.0, 6.0, 6.0, 14.0, 1.0, 2.0]);
+        let two = Tensor::float(vec![2], vec![1.0, 1.0]);
+        let bad = [
+            None,
+            Some(&q),
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            Some(&two),
+            None,
+        ];
+        assert!(weights("n", &bad, (1, 8, 9)).is_err());
+    }
+}
