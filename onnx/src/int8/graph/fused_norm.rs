@@ -240,7 +240,7 @@ impl Importer {
         let mut offsets = Vec::with_capacity(p.n);
         for (&g, &b) in f.gamma.iter().zip(&f.beta) {
             let o = (b * unit / g.abs()).round();
-            if !(o.abs() < (1u64 << 40) as f64) {
+            if !o.is_finite() || o.abs() >= (1u64 << 40) as f64 {
                 return Err(ImportError::at(
                     name,
                     format!("a LayerNormalization's bias {b} is out of reach of its scale {g}"),
