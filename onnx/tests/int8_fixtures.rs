@@ -1468,7 +1468,24 @@ fn crafted_layer_norms_and_masks_are_refused_with_one_line() {
 #[test]
 fn an_imported_layer_normalization_is_as_precise_on_nearly_constant_rows() {
     let path = root().join("models/int8/layernorm/qdq_per_tensor_s8s8.onnx");
-    let mut p = ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
+    let p = ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
+    layer_normalization_within_one_level(p.clone());
+    // With a scale of both signs (every other column's γ negated).
+    let mut p = p;
+    let g = p.graph.as_mut().unwrap();
+    let gamma = initializer(g, "ln.weight_quantized");
+    assert_eq!(gamma.raw_data.len(), 10);
+    for (j, b) in gamma.raw_data.iter_mut().enumerate() {
+        if j % 2 == 1 {
+            *b = (-(*b as i8)) as u8;
+        }
+    }
+    layer_normalization_within_one_level(p);
+}
+
+/// The layernorm fixture `p` on crafted rows, each output within one level of the exact real
+/// layer normalisation requantized to the output's grid.
+fn layer_normalization_within_one_level(mut p: ModelProto) {
     let g = p.graph.as_mut().unwrap();
     // An initializer's DequantizeLinear (zero points 0), as ONNX Runtime computes it.
     let real = |g: &mut tract_onnx::pb::GraphProto, q: &str, s: &str| -> Vec<f64> {

@@ -84,7 +84,7 @@ impl Plan {
         // Q = 2^(S − 2e) ≤ 2^S is an activation; x = round(W / 4^e) < 2^(B−1).
         let (s, t) = (bits - 2, bits - 2);
         let e_top = s / 2;
-        let coarse = (top / f64::from(t).exp2() + 0.5).floor() as usize + 1;
+        let coarse = ((top / f64::from(t).exp2() + 0.5).floor() as usize).checked_add(1)?;
         let bands = (0..coarse)
             .map(|xc| {
                 // x_c = round(W / 2^t) (half up) means W < (x_c + ½)·2^t.
@@ -96,10 +96,14 @@ impl Plan {
             .collect::<Option<Vec<i64>>>()?;
         let samuelson = (1.5 * (n as f64 - 1.0)).sqrt().max(1.0);
         let zs = ((half - 3.0) / samuelson).log2().floor() as i32;
-        let z_top = (samuelson * f64::from(zs).exp2()).ceil() as i64 + 2;
         (0..=bits).rev().find_map(|s1| {
             let s_r = zs + s1 as i32 - e_top as i32;
-            rsqrt(n, s_r).check_image(bits).is_ok().then(|| Plan {
+            // |z| ≤ Samuelson's bound plus R's rounding (½) times |c'| < 2^(B − 1.5), over 2^s1,
+            // plus z's own rounding.
+            let slack = (f64::from(bits) - 2.5 - f64::from(s1)).exp2();
+            let z_top = (samuelson * f64::from(zs).exp2() + slack).ceil() as i64 + 1;
+            let fits = (z_top as f64) < half && rsqrt(n, s_r).check_image(bits).is_ok();
+            fits.then(|| Plan {
                 bits,
                 c_eps,
                 t,
@@ -149,10 +153,11 @@ impl Importer {
         let rank = x.shape.len();
         let a = crate::tensor::axis(axis, rank, name).map_err(fe)?;
         let n: usize = x.shape[a..].iter().product();
-        if n == 0 {
+        let span = x.q.range.1 - x.q.range.0;
+        if n == 0 || (n as u64 - 1).saturating_mul(span as u64) >= 1 << 19 {
             return Err(ImportError::at(
                 name,
-                "a layer normalisation over no elements",
+                format!("a layer normalisation over rows of {n} is not imported (at least 1, at most 2048)"),
             ));
         }
         let affine = NormAffine {
@@ -184,7 +189,12 @@ impl Importer {
         };
         let values = match (self.consts.get(input), self.vals.get(input)) {
             (Some(c), _) => c.t.data.clone(),
-            (None, Some(Val::DqConst(c, p))) => dequantized(c, p),
+            (None, Some(Val::DqConst(c, p))) => dequantized(c, p).ok_or_else(|| {
+                ImportError::at(
+                    name,
+                    format!("a LayerNormalization's input #{i} has scales that are neither one nor one per element of its axis"),
+                )
+            })?,
             _ => {
                 return Err(ImportError::at(
                     name,
@@ -228,6 +238,8 @@ impl Importer {
         let sx = f64::from(ax.scale());
         let plan = Plan::new(p.n, span, sx, f.epsilon, self.min_bits.max(c_bits))
             .map_err(|e| ImportError::at(name, e))?;
+        // (Also where the deviations are another normalisation's, made before.)
+        self.min_bits = self.min_bits.max(plan.bits);
         let c = self.deviations(p, plan.bits)?;
         let v = self.row_products(p, (c, c), "sums of squares")?;
         // 2. R, from the band of the row's coarse argument.
@@ -367,19 +379,21 @@ impl Importer {
 }
 
 /// An initializer's DequantizeLinear, element by element, in f32 (per tensor, or per channel
-/// along `p.axis`).
-fn dequantized(c: &Const, p: &QParams) -> Vec<f64> {
+/// along `p.axis`); `None` when the scales are neither one nor one per element of the axis.
+fn dequantized(c: &Const, p: &QParams) -> Option<Vec<f64>> {
+    let channels = p.scales.len();
     let inner: usize = match p.axis {
-        Some(a) => c.t.shape.iter().skip(a + 1).product(),
-        None => 1,
+        Some(a) if c.t.shape.get(a) == Some(&channels) => c.t.shape.iter().skip(a + 1).product(),
+        _ if channels == 1 => 1,
+        _ => return None,
     };
-    let channels = p.scales.len().max(1);
-    (c.t.data.iter().enumerate())
+    let values = (c.t.data.iter().enumerate())
         .map(|(e, &q)| {
             let ch = (e / inner.max(1)) % channels;
             f64::from((q as i64 - p.zp(ch)) as f32 * p.scale(ch))
         })
-        .collect()
+        .collect();
+    Some(values)
 }
 
 #[cfg(test)]
@@ -433,6 +447,12 @@ mod tests {
             range: (-128, 127),
             axis: Some(0),
         };
-        assert_eq!(dequantized(&c, &p), vec![0.5, 1.0, 0.5, 0.75]);
+        assert_eq!(dequantized(&c, &p), Some(vec![0.5, 1.0, 0.5, 0.75]));
+        let three = QParams {
+            scales: vec![0.5, 0.25, 1.0],
+            zps: vec![0, 1, 0],
+            ..p
+        };
+        assert_eq!(dequantized(&c, &three), None);
     }
 }
