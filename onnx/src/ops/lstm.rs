@@ -175,24 +175,31 @@ impl OnnxOp for Lstm {
     }
 
     fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
-        let n = q.node(node);
-        for k in 1..n.inputs.len() {
-            if q.input_id(node, k).is_some() && q.const_input(node, k).is_none() {
-                return Err(q.err(
-                    node,
-                    "W, R, B, sequence_lens and the initial states must be constants",
-                ));
-            }
-        }
-        let inputs: Vec<Option<&Tensor>> = (0..n.inputs.len())
-            .map(|k| q.const_input(node, k))
-            .collect();
+        let what = "W, R, B, sequence_lens and the initial states";
+        let inputs = constant_inputs(q, node, what)?;
         self.lower(q, node, &inputs)
     }
 
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// Inputs #1 on of `node`, each a constant where given (else an error naming `what` must be).
+pub(super) fn constant_inputs<'a>(
+    q: &QuantCtx<'a>,
+    node: usize,
+    what: &str,
+) -> Result<Vec<Option<&'a Tensor>>, FrontendError> {
+    let n = q.node(node);
+    if (1..n.inputs.len())
+        .any(|k| q.input_id(node, k).is_some() && q.const_input(node, k).is_none())
+    {
+        return Err(q.err(node, format!("{what} must be constants")));
+    }
+    Ok((0..n.inputs.len())
+        .map(|k| q.const_input(node, k))
+        .collect())
 }
 
 /// The scales and projections shared by every step of one LSTM's lowering.

@@ -9,7 +9,7 @@
 //! rounding besides this front end's own (both within the compile tolerance; on the shared
 //! lstm, ONNX Runtime's quantization alone moves the output by 0.13% of its range).
 
-use super::lstm::{lstm_op, Lstm};
+use super::lstm::{constant_inputs, lstm_op, Lstm};
 use super::{input, shape_err, OnnxOp};
 use crate::proto::Attrs;
 use crate::quantize::QuantCtx;
@@ -79,18 +79,10 @@ impl OnnxOp for DynamicQuantizeLstm {
     }
 
     fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
+        let what =
+            "the weights, their scales and zero points, B, sequence_lens and the initial states";
+        let consts = constant_inputs(q, node, what)?;
         let n = q.node(node);
-        for k in 1..n.inputs.len() {
-            if q.input_id(node, k).is_some() && q.const_input(node, k).is_none() {
-                return Err(q.err(
-                    node,
-                    "the weights, their scales and zero points, B, sequence_lens and the initial states must be constants",
-                ));
-            }
-        }
-        let consts: Vec<Option<&Tensor>> = (0..n.inputs.len())
-            .map(|k| q.const_input(node, k))
-            .collect();
         let w = weights(&n.name, &consts, (1, 8, 9))?;
         let r = weights(&n.name, &consts, (2, 10, 11))?;
         let inputs = Self::with_weights(&consts, (&w, &r));
@@ -117,34 +109,21 @@ mod tests {
         let q = Tensor::float(vec![1, 2, 4], vec![1., 2., 3., 4., 5., 6., 7., 8.]);
         let s = Tensor::float(vec![1, 4], vec![0.5, 1.0, 2.0, 0.25]);
         let z = Tensor::float(vec![1, 4], vec![1., 0., 0., 0.]);
-        let inputs = [
-            None,
-            Some(&q),
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            Some(&s),
-            Some(&z),
-        ];
-        let w = weights("n", &inputs, (1, 8, 9)).unwrap();
+        // Inputs #1 (W) and #8, #9 (its scales and zero points).
+        fn with<'t>(
+            q: &'t Tensor,
+            s: &'t Tensor,
+            z: Option<&'t Tensor>,
+        ) -> Vec<Option<&'t Tensor>> {
+            let mut v = vec![None; 10];
+            (v[1], v[8], v[9]) = (Some(q), Some(s), z);
+            v
+        }
+        let w = weights("n", &with(&q, &s, Some(&z)), (1, 8, 9)).unwrap();
         assert_eq!(w.shape, vec![1, 4, 2]);
         assert_eq!(w.data, vec![0.0, 2.0, 2.0, 6.0, 6.0, 14.0, 1.0, 2.0]);
         let two = Tensor::float(vec![2], vec![1.0, 1.0]);
-        let bad = [
-            None,
-            Some(&q),
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            Some(&two),
-            None,
-        ];
+        let bad = with(&q, &two, None);
         assert!(weights("n", &bad, (1, 8, 9)).is_err());
     }
 }
