@@ -85,6 +85,11 @@ impl Plan {
         let (s, t) = (bits - 2, bits - 2);
         let e_top = s / 2;
         let coarse = ((top / f64::from(t).exp2() + 0.5).floor() as usize).checked_add(1)?;
+        // The band table is no taller than the reciprocal's (rows too long for this width
+        // try the next; past 24 bits they are refused, before any table is built).
+        if coarse > 1 << (bits - 1) {
+            return None;
+        }
         let bands = (0..coarse)
             .map(|xc| {
                 // x_c = round(W / 2^t) (half up) means W < (x_c + ½)·2^t.
@@ -431,8 +436,9 @@ mod tests {
         // ε in V's units: 1e-5·1000 / 0.01² = 100.
         assert_eq!(Plan::new(10, 255, 0.01, 1e-5, 9).unwrap().c_eps, 100);
         assert!(Plan::new(10, 255, 1e-30, 1.0, 9).is_err());
-        // Rows of 64 need wider arguments.
+        // Rows of 64 need wider arguments; rows of 2048 more than 24 bits.
         assert!(Plan::new(64, 255, 0.05, 1e-5, 9).unwrap().bits > 14);
+        assert!(Plan::new(2048, 255, 0.05, 1e-5, 9).is_err());
     }
 
     #[test]
