@@ -237,15 +237,14 @@ impl Importer {
                 ),
             ));
         }
-        // 1. The deviations and the rows' sums of squares.
+        // 1. The deviations (which raise the bits to what they need) and the rows' sums of
+        //    squares; the plan at those bits or more.
+        let c = self.deviations(p, 0)?;
         let span = p.x.q.range.1 - p.x.q.range.0;
-        let c_bits = 66 - (((p.n as i64 - 1).max(1) * span) as u64).leading_zeros();
         let sx = f64::from(ax.scale());
-        let plan = Plan::new(p.n, span, sx, f.epsilon, self.min_bits.max(c_bits))
+        let plan = Plan::new(p.n, span, sx, f.epsilon, self.min_bits)
             .map_err(|e| ImportError::at(name, e))?;
-        // (Also where the deviations are another normalisation's, made before.)
         self.min_bits = self.min_bits.max(plan.bits);
-        let c = self.deviations(p, plan.bits)?;
         let v = self.row_products(p, (c, c), "sums of squares")?;
         // 2. R, from the band of the row's coarse argument.
         let (band, r) = self.reciprocal_deviations(p, v, &plan)?;
