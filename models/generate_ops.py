@@ -367,4 +367,50 @@ save(
     [vi("y", [1, 4])],
     [const("mask", [[True, False, False, True]], np.bool_), const("ninf", -np.inf)],
 )
+# Exp, Sqrt and Reciprocal of computed tensors (tables over where each is defined), ReduceMax
+# over an axis, Pad in constant mode (with a value) and in reflect mode.
+save(
+    "unary_reduce_pad",
+    [
+        helper.make_node("MatMul", ["x", "W"], ["a"]),
+        helper.make_node("Exp", ["a"], ["y_exp"]),
+        helper.make_node("Mul", ["a", "a"], ["sq"]),
+        helper.make_node("Sqrt", ["sq"], ["y_sqrt"]),
+        helper.make_node("Add", ["y_exp", "half"], ["d"]),
+        helper.make_node("Reciprocal", ["d"], ["y_recip"]),
+        helper.make_node("ReduceMax", ["a"], ["y_max"], axes=[1], keepdims=0),
+        helper.make_node("Pad", ["a", "pads", "value"], ["y_pad"], mode="constant"),
+        helper.make_node("Pad", ["x", "pads2"], ["y_reflect"], mode="reflect"),
+    ],
+    [vi("x", [2, 6])],
+    [
+        vi("y_exp", [2, 8]),
+        vi("y_sqrt", [2, 8]),
+        vi("y_recip", [2, 8]),
+        vi("y_max", [2]),
+        vi("y_pad", [2, 11]),
+        vi("y_reflect", [4, 10]),
+    ],
+    [
+        w("W", (6, 8), 0.5),
+        const("half", 0.5),
+        const("pads", [0, 1, 0, 2], np.int64),
+        const("value", 3.0),
+        const("pads2", [1, 2, 1, 2], np.int64),
+    ],
+)
+# Sqrt of a graph input and Reciprocal of 0.6 - x: tabulated for non-negative and positive
+# arguments only (tests feed a negative one to Sqrt, and calibrate Reciprocal on some).
+save(
+    "sqrt_recip",
+    [
+        helper.make_node("Sqrt", ["x"], ["y_sqrt"]),
+        helper.make_node("Sub", ["c", "x"], ["d"]),
+        helper.make_node("Reciprocal", ["d"], ["y_recip"]),
+    ],
+    [vi("x", [1, 4])],
+    [vi("y_sqrt", [1, 4]), vi("y_recip", [1, 4])],
+    [const("c", 0.6)],
+    values=[[0.25, 0.1, 0.5, 0.3]],
+)
 print("wrote", sorted(os.listdir(HERE)))

@@ -71,6 +71,13 @@ impl Ranges {
         all.ok_or_else(|| FrontendError::Calibration("no calibration input".into()))
     }
 
+    /// The smallest value of tensor `t` on the calibration input (`None` where it was not
+    /// computed or holds no value).
+    pub fn min(&self, t: usize) -> Option<f64> {
+        let data = &self.values.get(t)?.as_ref()?.data;
+        data.iter().copied().reduce(f64::min)
+    }
+
     /// Statistics of the rows of `n` consecutive values of tensor `t` on the calibration input
     /// (a layer normalisation's rows, `epsilon` its ε), or `None` where `t` was not computed,
     /// does not split into such rows or holds a non-finite value.

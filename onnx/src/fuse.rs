@@ -162,8 +162,19 @@ impl Chain {
 /// evaluate (a division by zero, a square root of a negative number).
 pub(crate) fn fitting_scale(steps: &[Step], in_scale: i32, wanted: i32, bits: u32) -> Option<i32> {
     let half = 1i64 << (bits - 1);
+    fitting_scale_on(steps, (in_scale, -half..half), wanted, bits)
+}
+
+/// [`fitting_scale`] over the quotients `domain` only (within the `bits`-bit range).
+pub(crate) fn fitting_scale_on(
+    steps: &[Step],
+    (in_scale, domain): (i32, std::ops::Range<i64>),
+    wanted: i32,
+    bits: u32,
+) -> Option<i32> {
+    let half = 1i64 << (bits - 1);
     let mut max = 0.0f64;
-    for x in -half..half {
+    for x in domain.start.max(-half)..domain.end.min(half) {
         let y = expr::run(steps, x as f64 * (-(in_scale as f64)).exp2())?;
         max = max.max(y.abs());
     }

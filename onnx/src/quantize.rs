@@ -196,6 +196,15 @@ impl<'a> QuantCtx<'a> {
         self.ranges.max_abs.get(t).copied().unwrap_or(0.0) * self.margin
     }
 
+    /// Calibrated lower bound on a positive ONNX tensor: its smallest value on the calibration
+    /// input divided by the margin, or `None` where a value there is not positive.
+    pub fn positive_floor(&self, t: usize) -> Option<f64> {
+        self.ranges
+            .min(t)
+            .filter(|&m| m > 0.0)
+            .map(|m| m / self.margin.max(1.0))
+    }
+
     /// Calibrated bounds on the rows of `n` of an ONNX tensor (a layer normalisation's input
     /// with its `epsilon`), widened by the margin as ranges are: the normalised values times
     /// the margin, the variances within the margin squared (the standard deviations within

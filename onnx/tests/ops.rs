@@ -645,3 +645,69 @@ fn float_models_compile_on_seeded_inputs_unless_an_integer_input_has_no_table() 
     );
     assert!(!err.to_string().contains('\n'));
 }
+
+/// Exp, Sqrt and Reciprocal of computed tensors (one table each over where the function is
+/// defined), ReduceMax over an axis, Pad with a constant value and in reflect mode.
+#[test]
+fn exp_sqrt_reciprocal_reduce_max_and_pad() {
+    check(
+        &models().join("ops/unary_reduce_pad.onnx"),
+        &models().join("ops/unary_reduce_pad.json"),
+    );
+}
+
+/// The tables' outputs and the row maxima cannot move, and a maximum cannot be another
+/// element of its row.
+#[test]
+fn exp_sqrt_reciprocal_and_reduce_max_witness_is_unique() {
+    assert_unique_witness(
+        &models().join("ops/unary_reduce_pad.onnx"),
+        &models().join("ops/unary_reduce_pad.json"),
+        &["y_exp", "y_sqrt", "y_recip", "y_max"],
+        |m, honest| {
+            let (mx, a) = (tensor(m, "y_max"), tensor(m, "a"));
+            let row: Vec<i128> = honest[a][..8].to_vec();
+            let other = row.iter().copied().find(|&v| v != honest[mx][0]);
+            let mut vals = honest.to_vec();
+            vals[mx][0] = other.unwrap();
+            vec![vals]
+        },
+    );
+}
+
+/// A square root's negative argument is not in its table: a clear error, no value. A
+/// reciprocal calibrated on non-positive values (`0.6 − x` for `x` up to 2) is refused at
+/// compile time.
+#[test]
+fn sqrt_of_a_negative_and_reciprocal_of_a_non_positive_are_refused() {
+    let (onnx, input) = (
+        models().join("ops/sqrt_recip.onnx"),
+        models().join("ops/sqrt_recip.json"),
+    );
+    let c = zkinfer_onnx::compile(&onnx, &input, &CompileOptions::default()).unwrap();
+    let m = &c.model;
+    let negative =
+        InputData::from_json(r#"{"input_data": [[-0.5, 0.1, 0.5, 0.3]]}"#, "negative").unwrap();
+    let err = m
+        .graph
+        .eval(&negative.quantize(&m.io()).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("Sqrt") && err.contains("outside the table's rows [0, "),
+        "{err}"
+    );
+    let dir = std::env::temp_dir().join(format!("zkinfer-recip-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let calib = dir.join("calibration.json");
+    std::fs::write(&calib, r#"{"input_data": [[0.25, 1.0, 0.5, 2.0]]}"#).unwrap();
+    let err = zkinfer_onnx::compile(&onnx, &calib, &CompileOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("Reciprocal") && err.contains("not positive"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -80,6 +80,7 @@ impl Srs {
                 )))
             }
         };
+        check_points(&params, &what)?;
         if file_k > k {
             params.downsize(k);
         }
@@ -132,4 +133,28 @@ impl Srs {
     pub fn load(path: &Path) -> Result<Self, ProverError> {
         Self::from_bytes(&read_file(path)?, &path.display().to_string())
     }
+}
+
+/// Refuses parameters a verifier must not trust: degenerate points
+/// ([`zkinfer_verifier::srs::degenerate`]), or a second power that is not `s` times the first
+/// (`e(g_1, G2) ≠ e(g_0, s·G2)`: not a KZG parameter set at all).
+fn check_points(params: &ParamsKZG<Bn256>, what: &str) -> Result<(), ProverError> {
+    use halo2_proofs::halo2curves::bn256::pairing;
+    use halo2_proofs::poly::commitment::ParamsProver;
+    let g = params.get_g();
+    let (g2, s_g2) = (params.g2(), params.s_g2());
+    let g0 = g.first().copied().unwrap_or_default();
+    if let Some(why) = zkinfer_verifier::srs::degenerate(&g0, &g2, &s_g2) {
+        return Err(ProverError::Srs(format!(
+            "{what}: degenerate parameters ({why})"
+        )));
+    }
+    if let Some(g1) = g.get(1) {
+        if pairing(g1, &g2) != pairing(&g0, &s_g2) {
+            return Err(ProverError::Srs(format!(
+                "{what}: inconsistent parameters (the second power is not s times the first)"
+            )));
+        }
+    }
+    Ok(())
 }

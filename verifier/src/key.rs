@@ -257,13 +257,48 @@ fn sized(p: ParamsKZG<Bn256>, k: u32) -> ParamsKZG<Bn256> {
     p.from_parts(k, vec![g], Some(vec![g]), p.g2(), p.s_g2())
 }
 
-/// Reads verifier parameters, refusing anything but `k = 0` before halo2 allocates `2^k` points.
+/// Reads verifier parameters, refusing anything but `k = 0` before halo2 allocates `2^k` points,
+/// and degenerate points ([`crate::srs::degenerate`]), under which every proof verifies.
 fn read_points(bytes: &[u8]) -> std::io::Result<ParamsKZG<Bn256>> {
+    use halo2_proofs::poly::commitment::ParamsProver;
     if bytes.len() < 4 || bytes[..4] != [0, 0, 0, 0] {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             "expected a one-point parameter set",
         ));
     }
-    ParamsKZG::read_custom(&mut &bytes[..], SerdeFormat::Processed)
+    let p = ParamsKZG::<Bn256>::read_custom(&mut &bytes[..], SerdeFormat::Processed)?;
+    let g = p.get_g().first().copied().unwrap_or_default();
+    if let Some(why) = crate::srs::degenerate(&g, &p.g2(), &p.s_g2()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("degenerate KZG parameters ({why}): every proof would verify"),
+        ));
+    }
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use halo2_proofs::halo2curves::bn256::G2Affine;
+    use halo2_proofs::halo2curves::group::prime::PrimeCurveAffine;
+
+    /// Points as a key file stores them: read back when sound, refused when degenerate (an
+    /// all-zero parameter file's points at infinity, or `s = 1`), whatever the size.
+    #[test]
+    fn degenerate_key_points_are_refused() {
+        let (g, g2) = (G1Affine::generator(), G2Affine::generator());
+        let s_g2: G2Affine = (g2 * crate::srs::development_secret()).into();
+        assert!(decode_verifier_points(&points_bytes(g, g2, s_g2), 10).is_ok());
+        let zero = (
+            G1Affine::identity(),
+            G2Affine::identity(),
+            G2Affine::identity(),
+        );
+        for (g, g2, s_g2) in [zero, (g, g2, G2Affine::identity()), (g, g2, g2)] {
+            let err = decode_verifier_points(&points_bytes(g, g2, s_g2), 10).unwrap_err();
+            assert!(err.to_string().contains("degenerate"), "{err}");
+        }
+    }
 }

@@ -225,8 +225,12 @@ pub enum EvalError {
         lo: f64,
         hi: f64,
     },
-    /// An index outside a tabulated function's rows (a token id past the vocabulary).
-    #[error("'{op}': index #{element} is {x}, outside the table's rows [{lo}, {hi})")]
+    /// An argument outside a function's table (a token id past the vocabulary, a square root's
+    /// negative argument, an exponential's past its calibrated range).
+    #[error(
+        "'{op}': element #{element} looks up {x}, outside the table's rows [{lo}, {hi}) (a token \
+         id past the table, or an argument where the function is not tabulated)"
+    )]
     OutOfDomain {
         op: String,
         element: usize,

@@ -1,6 +1,7 @@
 //! Functions applied by lookup. Each function is tabulated over its domain: the whole activation
 //! range `[-2^(bits-1), 2^(bits-1))`, or for a [`FnKind::Tabulated`] function (rows of a constant
-//! table picked by an integer index) just the indices it has; table contents must be bit-identical on every machine, so the
+//! table picked by an integer index) just the indices it has (an [`FnKind::ExprWithin`], the
+//! part of the range it is defined on); table contents must be bit-identical on every machine, so the
 //! transcendental ones use only IEEE-754 basic operations (no libm).
 //!
 //! Every function declares its codomain ([`FnKind::codomain`]) and its image over the whole
@@ -80,6 +81,18 @@ pub enum FnKind {
     /// ([`crate::plan::CircuitShape::limb_bits`]). Exact for the identity and for functions
     /// linear between knots; `inner` is neither tabulated nor interpolated itself.
     Interpolated { step_bits: u32, inner: Box<FnKind> },
+    /// [`FnKind::Expr`] tabulated over `[lo, hi)` only (within the activation range): a
+    /// function ONNX leaves undefined or infinite outside it (a square root below 0, a
+    /// reciprocal at 0), or one kept to the calibrated inputs so its outputs keep their
+    /// precision (an exponential). The lookup also proves the argument lies there: any other
+    /// is a prove-time error naming the op, never a value. Never interpolated.
+    ExprWithin {
+        steps: Vec<Step>,
+        in_scale: i32,
+        out_scale: i32,
+        lo: i64,
+        hi: i64,
+    },
 }
 
 /// One knot of an [`FnKind::Interpolated`] function: `(h, t0, t1)`.
@@ -173,6 +186,12 @@ impl FnKind {
                 steps,
                 in_scale,
                 out_scale,
+            }
+            | FnKind::ExprWithin {
+                steps,
+                in_scale,
+                out_scale,
+                ..
             } => {
                 let real = x as f64 * exp2i(in_scale.saturating_neg());
                 // An invalid program or a non-finite value: outside any codomain.
@@ -208,8 +227,8 @@ impl FnKind {
     }
 
     /// The integers the function is tabulated over: the activation range at `bits`, its
-    /// non-negative half for the reciprocal and reciprocal square root, or a tabulated
-    /// function's own indices.
+    /// non-negative half for the reciprocal and reciprocal square root, a tabulated
+    /// function's own indices, or an [`FnKind::ExprWithin`]'s range.
     pub fn domain(&self, bits: u32) -> std::ops::Range<i64> {
         match self {
             FnKind::Tabulated { lo, values } => *lo..lo.saturating_add(values.len() as i64),
@@ -217,6 +236,11 @@ impl FnKind {
             // also proves that, and the table is half as tall.
             FnKind::Recip { .. } | FnKind::Rsqrt { .. } => 0..1i64 << (bits - 1),
             FnKind::Interpolated { inner, .. } => inner.domain(bits),
+            FnKind::ExprWithin { lo, hi, .. } => {
+                let half = 1i64 << (bits - 1);
+                let lo = (*lo).clamp(-half, half);
+                lo..(*hi).clamp(lo, half)
+            }
             _ => {
                 let half = 1i64 << (bits - 1);
                 -half..half
@@ -340,6 +364,16 @@ impl FnKind {
             FnKind::Interpolated { step_bits, inner } => {
                 format!("interp(step=2^{step_bits},{})", inner.key())
             }
+            FnKind::ExprWithin {
+                steps,
+                in_scale,
+                out_scale,
+                lo,
+                hi,
+            } => format!(
+                "expr(in=2^-{in_scale},out=2^-{out_scale},[{}],within={lo}..{hi})",
+                expr::key(steps)
+            ),
         }
     }
 
@@ -351,7 +385,8 @@ impl FnKind {
             | FnKind::Tanh { in_scale, .. }
             | FnKind::ExpShifted { in_scale, .. }
             | FnKind::Recip { in_scale, .. }
-            | FnKind::Expr { in_scale, .. } => Some(*in_scale),
+            | FnKind::Expr { in_scale, .. }
+            | FnKind::ExprWithin { in_scale, .. } => Some(*in_scale),
             FnKind::Interpolated { inner, .. } => inner.in_scale(),
             _ => None,
         }
@@ -367,6 +402,7 @@ impl FnKind {
                 FnKind::Identity
                     | FnKind::Tabulated { .. }
                     | FnKind::Interpolated { .. }
+                    | FnKind::ExprWithin { .. }
                     | FnKind::Recip { exact: true, .. }
             )
     }

@@ -22,7 +22,7 @@ pub trait Activation {
 }
 
 /// Lowers a standalone activation: `out = f(x)` at the input's scale, without rescaling.
-fn quantize_standalone(
+pub(super) fn quantize_standalone(
     act: &dyn Activation,
     q: &mut QuantCtx<'_>,
     node: usize,

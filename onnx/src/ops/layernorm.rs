@@ -23,7 +23,7 @@
 //! row beyond them is a prove-time range error. The optional outputs are `Mean = S / n` (a rescale of the row
 //! sums) and `InvStdDev = n·r` (rescaled).
 
-use super::reduce::Reduce;
+use super::reduce::{Reduce, Reduction};
 use super::rows::{row_index, row_sum};
 use super::{input, shape_err, OnnxOp};
 use crate::proto::Attrs;
@@ -520,7 +520,7 @@ impl Decomposed {
         let x = q.input_id(first, 0)?;
         let rank = q.shape(x).len();
         let axes = |i: usize| {
-            let r = reduce(i).filter(|r| r.mean && r.keepdims)?;
+            let r = reduce(i).filter(|r| r.kind == Reduction::Mean && r.keepdims)?;
             r.axes(&q.node(i).name, rank, q.const_input(i, 1))
                 .ok()
                 .flatten()

@@ -16,6 +16,7 @@ mod layernorm;
 mod linear;
 mod lstm;
 mod lstm_dynamic;
+mod pad;
 mod pool;
 mod power;
 mod reduce;
@@ -24,11 +25,12 @@ mod rows;
 mod select;
 mod softmax;
 mod split;
+mod unary;
 
 pub use activation::Activation;
 pub use batchnorm::BatchNorm;
 pub(crate) use pool::{average_geometry, max_op, Window};
-pub(crate) use reduce::Reduce;
+pub(crate) use reduce::{Reduce, Reduction};
 
 use super::proto::Attrs;
 use super::quantize::QuantCtx;
@@ -197,7 +199,17 @@ pub static REGISTRY: &[OpSpec] = &[
     },
     OpSpec {
         name: "Sqrt",
-        build: power::sqrt,
+        build: unary::sqrt,
+        compute: true,
+    },
+    OpSpec {
+        name: "Exp",
+        build: unary::exp,
+        compute: true,
+    },
+    OpSpec {
+        name: "Reciprocal",
+        build: unary::reciprocal,
         compute: true,
     },
     OpSpec {
@@ -208,6 +220,11 @@ pub static REGISTRY: &[OpSpec] = &[
     OpSpec {
         name: "ReduceSum",
         build: reduce::reduce_sum,
+        compute: true,
+    },
+    OpSpec {
+        name: "ReduceMax",
+        build: reduce::reduce_max,
         compute: true,
     },
     OpSpec {
@@ -228,6 +245,11 @@ pub static REGISTRY: &[OpSpec] = &[
     OpSpec {
         name: "Where",
         build: select::where_,
+        compute: true,
+    },
+    OpSpec {
+        name: "Pad",
+        build: pad::pad,
         compute: true,
     },
     OpSpec {

@@ -1,6 +1,5 @@
-//! Pow with a constant integer exponent 1–3 (products of the input with itself) and Sqrt.
-//! Sqrt of a computed tensor is proven only inside a layer normalisation (see `reduce.rs`);
-//! elsewhere it is refused (its negative inputs have no value a table could hold).
+//! Pow with a constant integer exponent 1–3 (products of the input with itself). (Sqrt is a
+//! table, `unary.rs`, or part of a layer normalisation, `layernorm.rs`.)
 
 use super::{input, OnnxOp};
 use crate::proto::Attrs;
@@ -13,10 +12,6 @@ use zkinfer_circuits::graph::{Coef, FnKind, Operand};
 /// `Pow(x, e)`.
 #[derive(Debug)]
 pub struct Pow;
-
-/// `Sqrt(x)`.
-#[derive(Debug)]
-pub struct Sqrt;
 
 /// `x · y`, rescaled to the calibrated scale of ONNX tensor `out` (or `x` alone when `y` is
 /// `None`).
@@ -113,31 +108,6 @@ impl OnnxOp for Pow {
     }
 }
 
-impl OnnxOp for Sqrt {
-    fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
-        let x = input(node, inputs, 0)?;
-        Ok(vec![Tensor {
-            data: x.data.iter().map(|v| v.sqrt()).collect(),
-            ..x.clone()
-        }])
-    }
-
-    fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
-        Err(q.err(
-            node,
-            "Sqrt of a computed tensor is supported inside a layer normalisation only",
-        ))
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
 pub fn pow(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
     Ok(Box::new(Pow))
-}
-
-pub fn sqrt(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
-    Ok(Box::new(Sqrt))
 }

@@ -1,6 +1,7 @@
-//! ReduceMean and ReduceSum over constant axes: constant-weight linear maps over the reduced
-//! elements (weights `1/n` for a mean, ones for a sum), the reduced axes first moved last by a
-//! view when they are not the trailing ones. A ReduceMean that starts the decomposed layer
+//! ReduceMean, ReduceSum and ReduceMax over constant axes, the reduced axes first moved last
+//! by a view when they are not the trailing ones: constant-weight linear maps over the reduced
+//! elements (weights `1/n` for a mean, ones for a sum), or the maximum of each row of them
+//! (the max chip: a running maximum that is one of the row's elements). A ReduceMean that starts the decomposed layer
 //! normalisation (ReduceMean, Sub, Pow 2, ReduceMean, Add ε, Sqrt, Div, then optionally Mul γ
 //! and Add β) is lowered as one LayerNorm (see `layernorm.rs`).
 
@@ -12,13 +13,32 @@ use crate::quantize::QuantCtx;
 use crate::tensor::{axis, transpose_index, Tensor};
 use crate::FrontendError;
 use std::any::Any;
-use zkinfer_circuits::graph::Geometry;
+use zkinfer_circuits::graph::{Geometry, MaxOp, QOp, TensorKind};
 
-/// ReduceMean or ReduceSum.
+/// What a reduction computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduction {
+    Mean,
+    Sum,
+    Max,
+}
+
+impl Reduction {
+    /// Of a row of values.
+    fn of(self, row: &[f64]) -> f64 {
+        match self {
+            Reduction::Mean => row.iter().sum::<f64>() / row.len().max(1) as f64,
+            Reduction::Sum => row.iter().sum(),
+            Reduction::Max => row.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+}
+
+/// ReduceMean, ReduceSum or ReduceMax.
 #[derive(Debug)]
 pub struct Reduce {
-    /// Mean (otherwise sum).
-    pub mean: bool,
+    /// What it computes.
+    pub kind: Reduction,
     /// Axes from the attribute (before the opset that made them an input).
     pub axes: Option<Vec<i64>>,
     /// Keep reduced dimensions as 1.
@@ -98,18 +118,14 @@ impl OnnxOp for Reduce {
             }
             None => x.data.clone(),
         };
-        let div = if self.mean { n.max(1) as f64 } else { 1.0 };
-        let out = data
-            .chunks(n.max(1))
-            .map(|row| row.iter().sum::<f64>() / div)
-            .collect();
+        let out = data.chunks(n.max(1)).map(|row| self.kind.of(row)).collect();
         let mut t = Tensor::float(self.out_shape(&x.shape, &axes), out);
         t.dtype = x.dtype;
         Ok(vec![t])
     }
 
     fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
-        if self.mean {
+        if self.kind == Reduction::Mean {
             if let Some(ln) = Decomposed::find(q, node) {
                 return ln.lower(q);
             }
@@ -133,7 +149,11 @@ impl OnnxOp for Reduce {
             let view = format!("{} (reduced axes last)", q.model.tensors[out].name);
             x = permute(q, &name, x, &shape, p, &view);
         }
-        let w = if self.mean { 1.0 / n as f64 } else { 1.0 };
+        let w = match self.kind {
+            Reduction::Mean => 1.0 / n as f64,
+            Reduction::Sum => 1.0,
+            Reduction::Max => return row_maxima(q, node, x, (rows, n)),
+        };
         let geometry = Geometry::Dense {
             outer: rows,
             inner: 1,
@@ -149,9 +169,35 @@ impl OnnxOp for Reduce {
     }
 }
 
-fn build(a: &Attrs<'_>, mean: bool, axes_attr: bool) -> Result<Box<dyn OnnxOp>, FrontendError> {
+/// The maximum of each of `rows` rows of `n` elements of `x` (reduced axes last), at `x`'s
+/// scale: node `node`'s output.
+fn row_maxima(
+    q: &mut QuantCtx<'_>,
+    node: usize,
+    x: crate::quantize::QRef,
+    (rows, n): (usize, usize),
+) -> Result<(), FrontendError> {
+    let out = q.node(node).outputs[0];
+    let name = q.model.tensors[out].name.clone();
+    let id = q.new_tensor(
+        &name,
+        q.shape(out).to_vec(),
+        x.scale,
+        TensorKind::Activation,
+    );
+    let op = MaxOp::row_maxima(&q.node(node).name, (x.id, id), (rows, n));
+    q.push(QOp::MaxPool(op));
+    q.bind(out, crate::quantize::QRef { id, scale: x.scale });
+    Ok(())
+}
+
+fn build(
+    a: &Attrs<'_>,
+    kind: Reduction,
+    axes_attr: bool,
+) -> Result<Box<dyn OnnxOp>, FrontendError> {
     Ok(Box::new(Reduce {
-        mean,
+        kind,
         axes: if axes_attr { a.ints("axes")? } else { None },
         keepdims: a.int("keepdims")?.unwrap_or(1) != 0,
         noop_with_empty_axes: a.int("noop_with_empty_axes")?.unwrap_or(0) != 0,
@@ -160,10 +206,15 @@ fn build(a: &Attrs<'_>, mean: bool, axes_attr: bool) -> Result<Box<dyn OnnxOp>, 
 
 /// `ReduceMean`: axes an attribute before opset 18, an input from 18.
 pub fn reduce_mean(a: &Attrs<'_>, opset: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
-    build(a, true, opset < 18)
+    build(a, Reduction::Mean, opset < 18)
 }
 
 /// `ReduceSum`: axes an attribute before opset 13, an input from 13.
 pub fn reduce_sum(a: &Attrs<'_>, opset: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
-    build(a, false, opset < 13)
+    build(a, Reduction::Sum, opset < 13)
+}
+
+/// `ReduceMax`: axes an attribute before opset 18, an input from 18.
+pub fn reduce_max(a: &Attrs<'_>, opset: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    build(a, Reduction::Max, opset < 18)
 }

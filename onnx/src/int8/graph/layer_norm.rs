@@ -26,7 +26,7 @@
 
 use super::fused_norm::NormAffine;
 use super::*;
-use crate::ops::Reduce;
+use crate::ops::{Reduce, Reduction};
 use zkinfer_circuits::graph::MatMulOp;
 
 /// `|F| < 2^F_BITS`: the table's values are activations.
@@ -181,7 +181,7 @@ impl Importer {
         let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
         let attrs = Attrs::new(np, name);
         let reduce = Reduce {
-            mean: true,
+            kind: Reduction::Mean,
             axes: match self.opset < 18 {
                 true => attrs.ints("axes").map_err(fe)?,
                 false => None,

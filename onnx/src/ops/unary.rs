@@ -1,0 +1,148 @@
+//! Exp, Sqrt and Reciprocal of a computed tensor: one table lookup each
+//! (`FnKind::ExprWithin`), over the part of the activation range where the function is
+//! defined and its outputs keep their precision:
+//!
+//! - Sqrt from 0 (ONNX's square root of a negative number is NaN);
+//! - Reciprocal from the calibrated smallest input over the range margin (positive inputs
+//!   only: at 0 ONNX's is infinite, and a table reaching down to one quantum would leave its
+//!   outputs no precision);
+//! - Exp up to where its output reaches the output's calibrated bound (the margin applied
+//!   to the output, as for every tensor), for the same reason.
+//!
+//! The lookup proves the argument lies in that part: an input outside it is a prove-time
+//! error naming the op and the range, never a wrong value. After a linear map the table is
+//! applied in its rescale, as other activations are.
+
+use super::activation::{quantize_standalone, Activation};
+use super::{input, OnnxOp};
+use crate::proto::Attrs;
+use crate::quantize::QuantCtx;
+use crate::tensor::Tensor;
+use crate::FrontendError;
+use std::any::Any;
+use std::ops::Range;
+use zkinfer_circuits::graph::expr::{self, Step};
+use zkinfer_circuits::graph::FnKind;
+
+/// Which function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Exp,
+    Sqrt,
+    Reciprocal,
+}
+
+/// A unary function tabulated where it is defined.
+#[derive(Debug)]
+pub struct Unary {
+    kind: Kind,
+}
+
+impl Unary {
+    /// The table's program.
+    fn steps(&self) -> Vec<Step> {
+        match self.kind {
+            Kind::Exp => vec![Step::X, Step::Exp],
+            Kind::Sqrt => vec![Step::X, Step::Sqrt],
+            Kind::Reciprocal => vec![Step::Const(1.0), Step::X, Step::Div],
+        }
+    }
+
+    /// The quotients at `in_scale` the table covers (clamped to the activation range by the
+    /// table itself).
+    fn within(
+        &self,
+        q: &QuantCtx<'_>,
+        node: usize,
+        in_scale: i32,
+    ) -> Result<Range<i64>, FrontendError> {
+        let half = 1i64 << (q.bits - 1);
+        let unit = f64::from(in_scale).exp2();
+        let x = q.input_id(node, 0).unwrap_or(usize::MAX);
+        Ok(match self.kind {
+            Kind::Sqrt => 0..half,
+            Kind::Exp => {
+                // Outputs up to their calibrated bound (the margin applied to the output, as
+                // for every tensor), not up to the exponential of the input's.
+                let out = q.node(node).outputs[0];
+                let top = q.bound(x).min(q.bound(out).ln());
+                let top = (top * unit).floor().clamp(-(half as f64), half as f64);
+                -half..(top as i64).saturating_add(1)
+            }
+            Kind::Reciprocal => {
+                let floor = q.positive_floor(x).ok_or_else(|| {
+                    q.err(
+                        node,
+                        "Reciprocal of a tensor that is not positive on the calibration input \
+                         (only positive divisors are supported)",
+                    )
+                })?;
+                let lo = (floor * unit).floor().clamp(1.0, half as f64) as i64;
+                lo..half
+            }
+        })
+    }
+}
+
+impl Activation for Unary {
+    fn function(
+        &self,
+        q: &QuantCtx<'_>,
+        node: usize,
+        in_scale: i32,
+    ) -> Result<(FnKind, i32), FrontendError> {
+        let steps = self.steps();
+        let within = self.within(q, node, in_scale)?;
+        let wanted = q.scale_for(q.node(node).outputs[0]);
+        let out_scale =
+            crate::fuse::fitting_scale_on(&steps, (in_scale, within.clone()), wanted, q.bits)
+                .ok_or_else(|| q.err(node, "does not evaluate over its input range"))?;
+        let f = FnKind::ExprWithin {
+            steps,
+            in_scale,
+            out_scale,
+            lo: within.start,
+            hi: within.end,
+        };
+        Ok((f, out_scale))
+    }
+}
+
+impl OnnxOp for Unary {
+    fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
+        let x = input(node, inputs, 0)?;
+        let steps = self.steps();
+        let data = x
+            .data
+            .iter()
+            .map(|&v| expr::run(&steps, v).unwrap_or(f64::NAN))
+            .collect();
+        Ok(vec![Tensor::float(x.shape.clone(), data)])
+    }
+
+    fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
+        quantize_standalone(self, q, node)
+    }
+
+    fn activation(&self) -> Option<&dyn Activation> {
+        Some(self)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+pub fn exp(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    Ok(Box::new(Unary { kind: Kind::Exp }))
+}
+
+pub fn sqrt(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    Ok(Box::new(Unary { kind: Kind::Sqrt }))
+}
+
+pub fn reciprocal(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    Ok(Box::new(Unary {
+        kind: Kind::Reciprocal,
+    }))
+}
