@@ -32,7 +32,7 @@ pub struct Compile {
     /// Headroom on calibrated ranges: inputs may reach this multiple of the calibration's.
     #[arg(long, default_value_t = 2.0)]
     pub range_margin: f64,
-    /// Force the circuit size 2^k (default: chosen to minimise proving time).
+    /// Force the circuit size 2^k (default: chosen by the shape search for `--optimize`).
     #[arg(long, value_parser = clap::value_parser!(u32).range(4..=26))]
     pub k: Option<u32>,
     /// How inputs and outputs become public instances: `packed` puts many values in one field
