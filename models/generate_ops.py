@@ -367,8 +367,9 @@ save(
     [vi("y", [1, 4])],
     [const("mask", [[True, False, False, True]], np.bool_), const("ninf", -np.inf)],
 )
-# Exp, Sqrt and Reciprocal of computed tensors (tables over where each is defined), ReduceMax
-# over an axis, Pad in constant mode (with a value) and in reflect mode.
+# Exp, Sqrt and Reciprocal of computed tensors (tables over where each is defined), Div by a
+# positive computed tensor, ReduceMax over an axis, Pad in constant mode (with a value) and in
+# reflect mode.
 save(
     "unary_reduce_pad",
     [
@@ -378,6 +379,7 @@ save(
         helper.make_node("Sqrt", ["sq"], ["y_sqrt"]),
         helper.make_node("Add", ["y_exp", "half"], ["d"]),
         helper.make_node("Reciprocal", ["d"], ["y_recip"]),
+        helper.make_node("Div", ["a", "d"], ["y_div"]),
         helper.make_node("ReduceMax", ["a"], ["y_max"], axes=[1], keepdims=0),
         helper.make_node("Pad", ["a", "pads", "value"], ["y_pad"], mode="constant"),
         helper.make_node("Pad", ["x", "pads2"], ["y_reflect"], mode="reflect"),
@@ -387,6 +389,7 @@ save(
         vi("y_exp", [2, 8]),
         vi("y_sqrt", [2, 8]),
         vi("y_recip", [2, 8]),
+        vi("y_div", [2, 8]),
         vi("y_max", [2]),
         vi("y_pad", [2, 11]),
         vi("y_reflect", [4, 10]),

@@ -647,7 +647,8 @@ fn float_models_compile_on_seeded_inputs_unless_an_integer_input_has_no_table() 
 }
 
 /// Exp, Sqrt and Reciprocal of computed tensors (one table each over where the function is
-/// defined), ReduceMax over an axis, Pad with a constant value and in reflect mode.
+/// defined), Div by a positive computed tensor, ReduceMax over an axis, Pad with a constant
+/// value and in reflect mode.
 #[test]
 fn exp_sqrt_reciprocal_reduce_max_and_pad() {
     check(
@@ -663,7 +664,14 @@ fn exp_sqrt_reciprocal_and_reduce_max_witness_is_unique() {
     assert_unique_witness(
         &models().join("ops/unary_reduce_pad.onnx"),
         &models().join("ops/unary_reduce_pad.json"),
-        &["y_exp", "y_sqrt", "y_recip", "y_max"],
+        &[
+            "y_exp",
+            "y_sqrt",
+            "y_recip",
+            "(1/divisor)",
+            "y_div",
+            "y_max",
+        ],
         |m, honest| {
             let (mx, a) = (tensor(m, "y_max"), tensor(m, "a"));
             let row: Vec<i128> = honest[a][..8].to_vec();

@@ -1,5 +1,6 @@
 //! Add, Sub, Mul with numpy broadcasting, on two computed tensors or with a constant operand;
-//! Div by a constant (a multiplication by its reciprocal).
+//! Div by a constant (a multiplication by its reciprocal) or by a positive computed tensor (by
+//! its reciprocal's table, `unary.rs`).
 //!
 //! Lowering (all one elementwise op, rescaled to the calibrated output scale):
 //! - `a ± b`: both aligned to the finer scale `s`: `2^(s-sa)·a ± 2^(s-sb)·b`.
@@ -7,6 +8,7 @@
 //! - `a · b`: the product at scale `sa + sb` (an operand is rescaled first if that would need a
 //!   shift beyond the bit width).
 //! - `a · c`: `round(c·2^sc)·a` with the weight rule of linear maps.
+//! - `a / b`: `a · r`, `r = RECIP[b]` a table over `b`'s positive part (Reciprocal's).
 
 use super::{input, shape_err, OnnxOp};
 use crate::proto::Attrs;
@@ -21,7 +23,8 @@ enum Kind {
     Add,
     Sub,
     Mul,
-    /// By a constant only (a multiplication by its reciprocal).
+    /// A multiplication by the divisor's reciprocal (a constant's, or a table of a positive
+    /// computed divisor's).
     Div,
 }
 
@@ -70,11 +73,13 @@ impl OnnxOp for Arith {
             Kind::Mul => broadcast_binary(a, b, node, |x, y| x * y)?,
             Kind::Div => broadcast_binary(a, b, node, |x, y| x / y)?,
         };
+        // Integers have no infinity: their division by zero is an error. Floats follow IEEE
+        // (shape inference divides by zero inputs; calibration refuses non-finite values).
         if out.dtype == DType::Int {
+            if out.data.iter().any(|v| !v.is_finite()) {
+                return Err(shape_err(node, "integer division by zero"));
+            }
             out.data.iter_mut().for_each(|v| *v = v.trunc());
-        }
-        if out.data.iter().any(|v| !v.is_finite()) {
-            return Err(shape_err(node, "division by zero or a non-finite result"));
         }
         Ok(vec![out])
     }
@@ -86,10 +91,6 @@ impl OnnxOp for Arith {
         let s_out = q.scale_for(out);
         let bits = q.bits as i32;
         match (ca, cb) {
-            (None, None) if self.kind == Kind::Div => Err(q.err(
-                node,
-                "Div by a computed tensor is supported inside a layer normalisation only",
-            )),
             (Some(_), None) if self.kind == Kind::Div => Err(q.err(
                 node,
                 "a constant divided by a computed tensor is not supported",
@@ -101,7 +102,11 @@ impl OnnxOp for Arith {
                     &q.graph.tensors[b.id].shape,
                     &q.node(node).name,
                 )?;
-                if self.kind == Kind::Mul {
+                if self.kind == Kind::Div {
+                    // `a · (1/b)`, the reciprocal one table over `b`'s positive part.
+                    b = super::unary::divisor_reciprocal(q, node, b)?;
+                }
+                if matches!(self.kind, Kind::Mul | Kind::Div) {
                     // Keep the final shift within the bit width by coarsening the finer operand.
                     let excess = a.scale + b.scale - s_out - bits;
                     if excess > 0 {

@@ -16,7 +16,7 @@
 use super::activation::{quantize_standalone, Activation};
 use super::{input, OnnxOp};
 use crate::proto::Attrs;
-use crate::quantize::QuantCtx;
+use crate::quantize::{Lin, NewTensor, QRef, QuantCtx};
 use crate::tensor::Tensor;
 use crate::FrontendError;
 use std::any::Any;
@@ -69,19 +69,71 @@ impl Unary {
                 let top = (top * unit).floor().clamp(-(half as f64), half as f64);
                 -half..(top as i64).saturating_add(1)
             }
-            Kind::Reciprocal => {
-                let floor = q.positive_floor(x).ok_or_else(|| {
-                    q.err(
-                        node,
-                        "Reciprocal of a tensor that is not positive on the calibration input \
-                         (only positive divisors are supported)",
-                    )
-                })?;
-                let lo = (floor * unit).floor().clamp(1.0, half as f64) as i64;
-                lo..half
-            }
+            Kind::Reciprocal => positive_part(q, (node, 0), in_scale, "Reciprocal of")?,
         })
     }
+}
+
+/// The quotients at `scale` of a positive ONNX tensor (input `i` of `node`) down to its
+/// calibrated floor: where a reciprocal of it is tabulated. `what` names the op in the error.
+fn positive_part(
+    q: &QuantCtx<'_>,
+    (node, i): (usize, usize),
+    scale: i32,
+    what: &str,
+) -> Result<Range<i64>, FrontendError> {
+    let half = 1i64 << (q.bits - 1);
+    let x = q.input_id(node, i).unwrap_or(usize::MAX);
+    let floor = q.positive_floor(x).ok_or_else(|| {
+        q.err(
+            node,
+            format!(
+                "{what} a tensor that is not positive on the calibration input (only positive \
+                 divisors are supported)"
+            ),
+        )
+    })?;
+    let lo = (floor * f64::from(scale).exp2())
+        .floor()
+        .clamp(1.0, half as f64) as i64;
+    Ok(lo..half)
+}
+
+/// `1 / b` for the divisor `b` of a Div (its input 1), as one table over its positive part
+/// at the finest scale that fits: the operand the Div multiplies by.
+pub(super) fn divisor_reciprocal(
+    q: &mut QuantCtx<'_>,
+    node: usize,
+    b: QRef,
+) -> Result<QRef, FrontendError> {
+    let within = positive_part(q, (node, 1), b.scale, "Div by")?;
+    let steps = vec![Step::Const(1.0), Step::X, Step::Div];
+    let finest = 3 * q.bits as i32;
+    let out_scale =
+        crate::fuse::fitting_scale_on(&steps, (b.scale, within.clone()), finest, q.bits)
+            .ok_or_else(|| q.err(node, "the divisor's reciprocal does not evaluate"))?;
+    let f = FnKind::ExprWithin {
+        steps,
+        in_scale: b.scale,
+        out_scale,
+        lo: within.start,
+        hi: within.end,
+    };
+    f.check_image(q.bits)
+        .map_err(|e| q.err(node, e.to_string()))?;
+    let name = format!("{} (1/divisor)", q.node(node).name);
+    let shape = q.graph.tensors[b.id].shape.clone();
+    Ok(q.emit(
+        q.node(node).name.clone(),
+        NewTensor {
+            name: &name,
+            shape,
+            scale: out_scale,
+        },
+        Lin::of(b),
+        0,
+        f,
+    ))
 }
 
 impl Activation for Unary {
