@@ -183,6 +183,32 @@ impl<M: G1Msm> Prover<M> {
         ))
     }
 
+    /// Checks a (Keccak-transcript) proof this prover made as a verifier will, before anyone
+    /// sees it: a proving key damaged on disk yet well-formed, or a backend's fault, is then
+    /// an error instead of a proof that does not verify.
+    pub fn check(&self, proof: &ProofFile) -> Result<(), ProverError> {
+        use halo2_proofs::poly::commitment::ParamsProver;
+        let kzg = self.params.kzg();
+        let damaged = |why: String| {
+            ProverError::Prove(format!(
+                "the proof made does not verify ({why}): the proving key or the SRS may be \
+                 damaged; run `zkinfer setup` again"
+            ))
+        };
+        let key = zkinfer_verifier::VerifierKey::new(
+            self.model.digest,
+            self.model.shape.clone(),
+            self.model.io(),
+            self.pk.get_vk().clone(),
+            kzg.get_g().first().copied().unwrap_or_default(),
+            kzg.g2(),
+            kzg.s_g2(),
+        )
+        .map_err(|e| damaged(e.to_string()))?;
+        zkinfer_verifier::verify(&key, proof).map_err(|e| damaged(e.to_string()))?;
+        Ok(())
+    }
+
     /// The CPU prover's KZG parameters (halo2's type inside).
     pub fn params(&self) -> &RoutedParams<M> {
         &self.params

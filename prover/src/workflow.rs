@@ -148,7 +148,8 @@ pub fn prove_input<M: G1Msm>(
     prove_input_with(prover, input, &CpuPlonk(prover.params()), progress)
 }
 
-/// Proves `input` with another PLONK backend (the CUDA prover uses this).
+/// Proves `input` with another PLONK backend (the CUDA prover uses this), and checks the proof
+/// as a verifier will before returning it.
 pub fn prove_input_with<M: G1Msm>(
     prover: &Prover<M>,
     input: &InputData,
@@ -165,5 +166,8 @@ pub fn prove_input_with<M: G1Msm>(
         ),
         || prover.prove_with(w?, backend),
     );
-    proof
+    let proof = proof?;
+    let (checked, _) = step(progress, "checking the proof", || prover.check(&proof));
+    checked?;
+    Ok(proof)
 }

@@ -176,6 +176,44 @@ fn setup_accepts_halo2_srs_files_and_downsizes() {
         .to_string()
         .contains("not a halo2 KZG parameter file"));
     assert!(setup(dir.path(), Some(&dir.path().join("nope")), &Silent).is_err());
+    // Degenerate (all points at infinity: every proof would verify) and inconsistent (`s·G2`
+    // of another secret) parameter files are refused.
+    let n = 1usize << k;
+    let mut zero = (k as u32).to_le_bytes().to_vec();
+    zero.resize(4 + 2 * n * 64 + 2 * 128, 0);
+    std::fs::write(&file, zero).unwrap();
+    let err = setup(dir.path(), Some(&file), &Silent)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("degenerate"), "{err}");
+    // RawBytes: k, the points, the Lagrange points, G2, then s·G2 (128 bytes each).
+    let raw = |seed: u64| {
+        let p = ParamsKZG::<Bn256>::setup(k, rand_chacha::ChaCha20Rng::seed_from_u64(seed));
+        let mut bytes = Vec::new();
+        p.write_custom(&mut bytes, SerdeFormat::RawBytes).unwrap();
+        bytes
+    };
+    let (mut mixed, other) = (raw(99), raw(5));
+    let at = mixed.len() - 128;
+    mixed[at..].copy_from_slice(&other[at..]);
+    std::fs::write(&file, &mixed).unwrap();
+    let err = setup(dir.path(), Some(&file), &Silent)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("inconsistent"), "{err}");
+}
+
+/// `prove` checks its proof as a verifier will: a proof that does not verify is an error.
+#[test]
+fn the_prover_checks_its_own_proofs() {
+    let dir = tempfile::tempdir().unwrap();
+    let proof = build("1l_mlp", dir.path());
+    let prover = load_prover(dir.path(), CpuMsm, &Silent).unwrap();
+    prover.check(&proof).unwrap();
+    let mut bad = proof.clone();
+    bad.proof = flip_hex(&proof.proof, 40);
+    let err = prover.check(&bad).unwrap_err().to_string();
+    assert!(err.contains("does not verify"), "{err}");
 }
 
 #[test]

@@ -52,7 +52,7 @@ pub fn verify_keccak(
             &[&[public]],
             &mut transcript,
         )
-        .map_err(|e| VerifyError::Invalid(format!("{e:?}")))?;
+        .map_err(|e| VerifyError::Invalid(why_invalid(&e)))?;
         drop(transcript);
         Ok(reader.len())
     };
@@ -63,6 +63,22 @@ pub fn verify_keccak(
         ))),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(VerifyError::Invalid("malformed proof".into())),
+    }
+}
+
+/// halo2's verification error in words.
+fn why_invalid(e: &halo2_proofs::plonk::Error) -> String {
+    use halo2_proofs::plonk::Error;
+    match e {
+        Error::ConstraintSystemFailure => {
+            "its evaluations do not satisfy the circuit's constraints".into()
+        }
+        Error::Opening => "its polynomial openings do not check out".into(),
+        Error::Transcript(io) => format!("its bytes do not read as a proof ({io})"),
+        Error::InstanceTooLarge | Error::InvalidInstances => {
+            "its public values do not fit the circuit".into()
+        }
+        other => format!("{other:?}"),
     }
 }
 
