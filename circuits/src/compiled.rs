@@ -110,12 +110,27 @@ pub fn unseal<'a>(
 }
 
 /// Writes a file atomically: a temporary file in the same folder, then a rename, so a failed or
-/// interrupted write never leaves a partial artifact behind.
+/// interrupted write never leaves a partial artifact behind. A symbolic link is written
+/// through (its target replaced); anything else that is not a regular file (a device, a pipe,
+/// a folder) is refused rather than replaced.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
     let io = |source| ArtifactError::Io {
         path: path.display().to_string(),
         source,
     };
+    let linked;
+    let path = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            linked = std::fs::canonicalize(path).map_err(io)?;
+            linked.as_path()
+        }
+        _ => path,
+    };
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Err(io(std::io::Error::other(
+            "not a regular file: not replaced",
+        )));
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -131,6 +146,29 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
         io(e)
     })
 }
+
+/// Reads a file of at most `cap` bytes (an input, a proof, a model: never a device or a pipe
+/// that never ends).
+pub fn read_capped(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > cap {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {} MiB", cap >> 20),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Largest input or proof file read (JSON).
+pub const MAX_JSON_BYTES: u64 = 1 << 30;
+
+/// Largest ONNX file read (protobuf's own limit is 2 GiB).
+pub const MAX_ONNX_BYTES: u64 = 1 << 31;
 
 /// Reads a whole file with a path-bearing error.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, ArtifactError> {
@@ -595,5 +633,37 @@ mod seal_tests {
             unseal(&sealed, *b"TEST", 3, "t", "test").unwrap(),
             &payload[..]
         );
+    }
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+
+    #[test]
+    fn reads_are_capped_and_writes_replace_only_regular_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f.json");
+        std::fs::write(&file, [7u8; 100]).unwrap();
+        assert_eq!(read_capped(&file, 100).unwrap().len(), 100);
+        let err = read_capped(&file, 99).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+        // A folder in the way is refused, not replaced.
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        assert!(write_atomic(&sub, b"x").is_err());
+        assert!(sub.is_dir());
+        // A symbolic link is written through: the link stays, its target changes.
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link.json");
+            std::os::unix::fs::symlink(&file, &link).unwrap();
+            write_atomic(&link, b"new").unwrap();
+            assert!(std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink());
+            assert_eq!(std::fs::read(&file).unwrap(), b"new");
+        }
     }
 }

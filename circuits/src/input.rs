@@ -144,10 +144,13 @@ impl InputData {
     /// Reads and parses a file.
     pub fn from_path(path: &Path) -> Result<Self, InputError> {
         let p = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| InputError::Io {
-            path: p.clone(),
-            detail: e.to_string(),
-        })?;
+        let bytes =
+            crate::compiled::read_capped(path, crate::compiled::MAX_JSON_BYTES).map_err(|e| {
+                InputError::Io {
+                    path: p.clone(),
+                    detail: e.to_string(),
+                }
+            })?;
         let text = String::from_utf8(bytes).map_err(|_| InputError::Json {
             path: p.clone(),
             line: 1,

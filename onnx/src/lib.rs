@@ -374,7 +374,11 @@ pub fn compile_from(
     // Conflicting options are refused before the model is read.
     opts.objective.check(opts.matvec_check)?;
     let path = onnx_path.display().to_string();
-    let bytes = std::fs::read(onnx_path).map_err(|source| FrontendError::Io {
+    let bytes = zkinfer_circuits::compiled::read_capped(
+        onnx_path,
+        zkinfer_circuits::compiled::MAX_ONNX_BYTES,
+    )
+    .map_err(|source| FrontendError::Io {
         path: path.clone(),
         source,
     })?;

@@ -342,7 +342,13 @@ impl<'a> QuantCtx<'a> {
     pub fn fixed(&self, node: usize, x: f64, s: i32) -> Result<i64, FrontendError> {
         let v = (x * (s as f64).exp2()).round();
         if !v.is_finite() || v.abs() >= (1u64 << 60) as f64 {
-            return Err(self.err(node, format!("constant {x} does not fit at scale 2^-{s}")));
+            return Err(self.err(
+                node,
+                format!(
+                    "constant {x} does not fit at scale {}",
+                    zkinfer_circuits::graph::scale_text(s)
+                ),
+            ));
         }
         Ok(v as i64)
     }
@@ -555,7 +561,10 @@ impl<'a> QuantCtx<'a> {
             return Err(self.err(node, "operand scales differ by more than the bit width"));
         }
         let t = &self.graph.tensors[x.id];
-        let (name, shape) = (format!("{}@2^-{scale}", t.name), t.shape.clone());
+        let (name, shape) = (
+            format!("{}@{}", t.name, zkinfer_circuits::graph::scale_text(scale)),
+            t.shape.clone(),
+        );
         let lin = Lin::of(x);
         Ok(self.emit(
             self.node(node).name.clone(),

@@ -184,7 +184,9 @@ impl ProofFile {
 
     /// Reads a proof file.
     pub fn load(path: &std::path::Path) -> Result<Self, VerifyError> {
-        let text = std::fs::read_to_string(path)
+        use zkinfer_circuits::compiled::{read_capped, MAX_JSON_BYTES};
+        let text = read_capped(path, MAX_JSON_BYTES)
+            .and_then(|b| String::from_utf8(b).map_err(std::io::Error::other))
             .map_err(|e| VerifyError::Format(format!("{}: {e}", path.display())))?;
         Self::from_json(&text).map_err(|e| match e {
             VerifyError::Format(m) => VerifyError::Format(format!("{}: {m}", path.display())),

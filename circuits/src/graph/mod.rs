@@ -90,6 +90,14 @@ pub struct QTensor {
     pub affine: Option<requant::AffineScale>,
 }
 
+/// A power-of-two scale `2^-s` as text: `2^-10`, or `2^24` for `s = -24`.
+pub fn scale_text(s: i32) -> String {
+    match s {
+        s if s >= 0 => format!("2^-{s}"),
+        s => format!("2^{}", -i64::from(s)),
+    }
+}
+
 impl QTensor {
     /// Number of elements.
     pub fn len(&self) -> usize {

@@ -138,7 +138,7 @@ fn encoding(t: &zkinfer_circuits::compiled::IoTensor) -> String {
             Some((lo, hi)) => format!("integers in [{lo}, {hi}]"),
             None => "integers".to_string(),
         },
-        None => format!("at scale 2^-{}", t.scale),
+        None => format!("at scale {}", zkinfer_circuits::graph::scale_text(t.scale)),
     }
 }
 

@@ -46,7 +46,7 @@ fn quantized(m: &CompiledModel) -> String {
     for (i, t) in g.tensors.iter().enumerate() {
         let scale = match &t.affine {
             Some(a) => format!("scale {:e} zero point {}", a.scale(), a.zero_point()),
-            None => format!("scale 2^-{}", t.scale),
+            None => format!("scale {}", zkinfer_circuits::graph::scale_text(t.scale)),
         };
         s += &format!(
             "  t{i:<4} {:<40} {:?} {scale} {:?}\n",
@@ -192,8 +192,11 @@ impl Inspect {
         };
         let text = match (self.stage, compiled) {
             (Stage::Onnx, _) => {
-                let bytes = std::fs::read(&self.path)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))?;
+                let bytes = zkinfer_circuits::compiled::read_capped(
+                    &self.path,
+                    zkinfer_circuits::compiled::MAX_ONNX_BYTES,
+                )
+                .map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))?;
                 OnnxModel::from_bytes(&bytes, &self.path.display().to_string())?.describe()
             }
             (Stage::Quantized, Some(m)) => quantized(&m),
