@@ -368,7 +368,7 @@ save(
     [const("mask", [[True, False, False, True]], np.bool_), const("ninf", -np.inf)],
 )
 # Exp, Sqrt and Reciprocal of computed tensors (tables over where each is defined), Div by a
-# positive computed tensor, ReduceMax over an axis, Pad in constant mode (with a value) and in
+# positive computed tensor, Pow by 4 and by -0.5 (tables too), ReduceMax over an axis, Pad in constant mode (with a value) and in
 # reflect mode.
 save(
     "unary_reduce_pad",
@@ -380,6 +380,8 @@ save(
         helper.make_node("Add", ["y_exp", "half"], ["d"]),
         helper.make_node("Reciprocal", ["d"], ["y_recip"]),
         helper.make_node("Div", ["a", "d"], ["y_div"]),
+        helper.make_node("Pow", ["d", "four"], ["y_pow4"]),
+        helper.make_node("Pow", ["d", "minus_half"], ["y_rsqrt"]),
         helper.make_node("ReduceMax", ["a"], ["y_max"], axes=[1], keepdims=0),
         helper.make_node("Pad", ["a", "pads", "value"], ["y_pad"], mode="constant"),
         helper.make_node("Pad", ["x", "pads2"], ["y_reflect"], mode="reflect"),
@@ -390,6 +392,8 @@ save(
         vi("y_sqrt", [2, 8]),
         vi("y_recip", [2, 8]),
         vi("y_div", [2, 8]),
+        vi("y_pow4", [2, 8]),
+        vi("y_rsqrt", [2, 8]),
         vi("y_max", [2]),
         vi("y_pad", [2, 11]),
         vi("y_reflect", [4, 10]),
@@ -397,6 +401,8 @@ save(
     [
         w("W", (6, 8), 0.5),
         const("half", 0.5),
+        const("four", 4.0),
+        const("minus_half", -0.5),
         const("pads", [0, 1, 0, 2], np.int64),
         const("value", 3.0),
         const("pads2", [1, 2, 1, 2], np.int64),

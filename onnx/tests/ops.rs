@@ -647,8 +647,8 @@ fn float_models_compile_on_seeded_inputs_unless_an_integer_input_has_no_table() 
 }
 
 /// Exp, Sqrt and Reciprocal of computed tensors (one table each over where the function is
-/// defined), Div by a positive computed tensor, ReduceMax over an axis, Pad with a constant
-/// value and in reflect mode.
+/// defined), Div by a positive computed tensor, Pow by 4 and by -0.5 (tables too), ReduceMax
+/// over an axis, Pad with a constant value and in reflect mode.
 #[test]
 fn exp_sqrt_reciprocal_reduce_max_and_pad() {
     check(
@@ -670,6 +670,8 @@ fn exp_sqrt_reciprocal_and_reduce_max_witness_is_unique() {
             "y_recip",
             "(1/divisor)",
             "y_div",
+            "y_pow4",
+            "y_rsqrt",
             "y_max",
         ],
         |m, honest| {

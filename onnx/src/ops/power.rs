@@ -1,5 +1,6 @@
-//! Pow with a constant integer exponent 1–3 (products of the input with itself). (Sqrt is a
-//! table, `unary.rs`, or part of a layer normalisation, `layernorm.rs`.)
+//! Pow with a constant integer exponent 1–3 (products of the input with itself); other
+//! exponents (0, 4 to 8, 0.5, -0.5, -1) are tables (`unary.rs`). (Sqrt is a table too, or part
+//! of a layer normalisation, `layernorm.rs`.)
 
 use super::{input, OnnxOp};
 use crate::proto::Attrs;
@@ -99,7 +100,13 @@ impl OnnxOp for Pow {
                 let sq = square(q, node, x, bound * bound)?;
                 product(q, node, sq, Some(x), out)
             }
-            _ => Err(q.err(node, format!("exponent {e} (supported: 1, 2, 3)"))),
+            _ => match super::unary::Unary::power(e) {
+                Some(table) => super::activation::quantize_standalone(&table, q, node),
+                None => Err(q.err(
+                    node,
+                    format!("exponent {e} (supported: 0 to 8, 0.5, -0.5 and -1)"),
+                )),
+            },
         }
     }
 

@@ -7,7 +7,9 @@
 //!   only: at 0 ONNX's is infinite, and a table reaching down to one quantum would leave its
 //!   outputs no precision);
 //! - Exp up to where its output reaches the output's calibrated bound (the margin applied
-//!   to the output, as for every tensor), for the same reason.
+//!   to the output, as for every tensor), for the same reason; likewise a Pow by a constant
+//!   integer exponent 4 to 8 (or 0), over the arguments whose power stays within it; a Pow by
+//!   0.5, -0.5 or -1 is a square root, its reciprocal or a reciprocal.
 //!
 //! The lookup proves the argument lies in that part: an input outside it is a prove-time
 //! error naming the op and the range, never a wrong value. After a linear map the table is
@@ -30,6 +32,11 @@ enum Kind {
     Exp,
     Sqrt,
     Reciprocal,
+    /// `x^-0.5`.
+    RSqrt,
+    /// `x^n` for a Pow with an integer exponent `n` in `0..=8` beyond those proven as
+    /// products (`power.rs`).
+    PowI(u32),
 }
 
 /// A unary function tabulated where it is defined.
@@ -45,7 +52,22 @@ impl Unary {
             Kind::Exp => vec![Step::X, Step::Exp],
             Kind::Sqrt => vec![Step::X, Step::Sqrt],
             Kind::Reciprocal => vec![Step::Const(1.0), Step::X, Step::Div],
+            Kind::RSqrt => vec![Step::Const(1.0), Step::X, Step::Sqrt, Step::Div],
+            Kind::PowI(n) => vec![Step::X, Step::PowI(n)],
         }
+    }
+
+    /// The table of a Pow by the constant exponent `e`, where one stands for it: 0 to 8,
+    /// 0.5, -0.5 and -1.
+    pub(super) fn power(e: f64) -> Option<Unary> {
+        let kind = match e {
+            0.5 => Kind::Sqrt,
+            -0.5 => Kind::RSqrt,
+            -1.0 => Kind::Reciprocal,
+            e if e.fract() == 0.0 && (0.0..=8.0).contains(&e) => Kind::PowI(e as u32),
+            _ => return None,
+        };
+        Some(Unary { kind })
     }
 
     /// The quotients at `in_scale` the table covers (clamped to the activation range by the
@@ -70,6 +92,16 @@ impl Unary {
                 -half..(top as i64).saturating_add(1)
             }
             Kind::Reciprocal => positive_part(q, (node, 0), in_scale, "Reciprocal of")?,
+            Kind::RSqrt => positive_part(q, (node, 0), in_scale, "Pow -0.5 of")?,
+            Kind::PowI(n) => {
+                // Arguments whose power stays within the output's calibrated bound.
+                let out = q.node(node).outputs[0];
+                let reach = q.bound(out).powf(1.0 / f64::from(n.max(1)));
+                let top = (q.bound(x).min(reach) * unit)
+                    .floor()
+                    .clamp(0.0, half as f64) as i64;
+                -top..top.saturating_add(1)
+            }
         })
     }
 }
