@@ -37,11 +37,15 @@ impl Srs {
         }
     }
 
-    /// Loads a halo2 KZG parameter file and downsizes it to `2^k`.
+    /// Loads a halo2 KZG parameter file (or another model folder's `srs.bin`) and downsizes it
+    /// to `2^k`.
     pub fn from_halo2_file(path: &Path, k: u32) -> Result<Self, ProverError> {
         let bytes = std::fs::read(path)
             .map_err(|e| ProverError::Srs(format!("{}: {e}", path.display())))?;
         let what = path.display().to_string();
+        if bytes.starts_with(b"ZKINFER\0") {
+            return Self::from_folder_file(&bytes, &what, k);
+        }
         if bytes.len() < 4 {
             return Err(ProverError::Srs(format!(
                 "{what}: too short to be a KZG parameter file"
@@ -88,6 +92,24 @@ impl Srs {
             params,
             insecure: false,
         })
+    }
+
+    /// Another model folder's `srs.bin` (given to `setup --srs`), downsized to `2^k`; it stays
+    /// marked insecure if it is the development SRS.
+    fn from_folder_file(bytes: &[u8], what: &str, k: u32) -> Result<Self, ProverError> {
+        let mut srs = Self::from_bytes(bytes, what)?;
+        check_points(&srs.params, what)?;
+        match srs.k() {
+            file_k if file_k < k => Err(ProverError::Srs(format!(
+                "{what} has 2^{file_k} points; this model needs 2^{k}"
+            ))),
+            file_k => {
+                if file_k > k {
+                    srs.params.downsize(k);
+                }
+                Ok(srs)
+            }
+        }
     }
 
     /// Size exponent.

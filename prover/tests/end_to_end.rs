@@ -153,6 +153,10 @@ fn setup_accepts_halo2_srs_files_and_downsizes() {
         .unwrap();
     std::fs::write(&file, bytes).unwrap();
     assert!(dev_key(Some(&file)));
+    // Another model folder's own srs.bin is taken too, and stays marked development.
+    let own = dir.path().join("own.srs");
+    std::fs::copy(dir.path().join("srs.bin"), &own).unwrap();
+    assert!(dev_key(Some(&own)));
     // Too small, garbage, missing.
     let small = ParamsKZG::<Bn256>::setup(k - 1, rand_chacha::ChaCha20Rng::seed_from_u64(1));
     let file = dir.path().join("small.srs");
@@ -429,5 +433,21 @@ fn one_row_requantization_lanes_prove_and_verify() {
             matches!(verify(&key, &p), Err(VerifyError::Invalid(_))),
             "byte {i}"
         );
+    }
+}
+
+/// A proof file naming another protocol or transcript is refused before any check.
+#[test]
+fn proof_files_name_the_protocol_they_are_checked_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let proof = build("1l_mlp", dir.path());
+    assert!(ProofFile::from_json(&proof.to_json()).is_ok());
+    for (field, other) in [
+        (zkinfer_verifier::PROTOCOL, "groth16"),
+        (zkinfer_verifier::TRANSCRIPT, "blake2b"),
+    ] {
+        let text = proof.to_json().replace(field, other);
+        let err = ProofFile::from_json(&text).unwrap_err().to_string();
+        assert!(err.contains(other), "{err}");
     }
 }

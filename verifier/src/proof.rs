@@ -140,7 +140,21 @@ impl ProofFile {
 
     /// Parses JSON.
     pub fn from_json(text: &str) -> Result<Self, VerifyError> {
-        serde_json::from_str(text).map_err(|e| VerifyError::Format(format!("{e}")))
+        let p: ProofFile =
+            serde_json::from_str(text).map_err(|e| VerifyError::Format(format!("{e}")))?;
+        if p.protocol != PROTOCOL {
+            return Err(VerifyError::Format(format!(
+                "protocol '{}' is not '{PROTOCOL}', the only one zkinfer proves",
+                p.protocol
+            )));
+        }
+        if p.transcript != TRANSCRIPT && p.transcript != WRAPPED_TRANSCRIPT {
+            return Err(VerifyError::Format(format!(
+                "transcript '{}' is neither '{TRANSCRIPT}' nor the wrapper's",
+                p.transcript
+            )));
+        }
+        Ok(p)
     }
 
     /// Serializes to pretty JSON.
