@@ -109,24 +109,34 @@ pub fn unseal<'a>(
     Ok(payload)
 }
 
+/// Writes a file the user named (`--out`): through a symbolic link (its target replaced, as a
+/// shell's redirection would), otherwise as [`write_atomic`].
+pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            let target = std::fs::canonicalize(path).map_err(|source| ArtifactError::Io {
+                path: format!(
+                    "{} (a symbolic link whose target is missing)",
+                    path.display()
+                ),
+                source,
+            })?;
+            write_atomic(&target, bytes)
+        }
+        _ => write_atomic(path, bytes),
+    }
+}
+
 /// Writes a file atomically: a temporary file in the same folder, then a rename, so a failed or
-/// interrupted write never leaves a partial artifact behind. A symbolic link is written
-/// through (its target replaced); anything else that is not a regular file (a device, a pipe,
-/// a folder) is refused rather than replaced.
+/// interrupted write never leaves a partial artifact behind. Something in the way that is not
+/// a regular file or a link (a device, a pipe, a folder) is refused rather than replaced.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
     let io = |source| ArtifactError::Io {
         path: path.display().to_string(),
         source,
     };
-    let linked;
-    let path = match std::fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => {
-            linked = std::fs::canonicalize(path).map_err(io)?;
-            linked.as_path()
-        }
-        _ => path,
-    };
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+    let kind = std::fs::symlink_metadata(path).map(|m| m.file_type());
+    if kind.is_ok_and(|t| !t.is_file() && !t.is_symlink()) {
         return Err(io(std::io::Error::other(
             "not a regular file: not replaced",
         )));
@@ -140,15 +150,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| "artifact".into());
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(io)?;
+    // A fresh file: never through something already at the temporary name.
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(io)?;
+    std::io::Write::write_all(&mut file, bytes).map_err(io)?;
+    drop(file);
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         io(e)
     })
 }
 
-/// Reads a file of at most `cap` bytes (an input, a proof, a model: never a device or a pipe
-/// that never ends).
+/// Reads a file of at most `cap` bytes (an input, a proof, a model): a device or a pipe that
+/// never ends is cut off there.
 pub fn read_capped(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut bytes = Vec::new();
@@ -653,12 +671,12 @@ mod file_tests {
         std::fs::create_dir(&sub).unwrap();
         assert!(write_atomic(&sub, b"x").is_err());
         assert!(sub.is_dir());
-        // A symbolic link is written through: the link stays, its target changes.
+        // A user's output through a symbolic link: the link stays, its target changes.
         #[cfg(unix)]
         {
             let link = dir.path().join("link.json");
             std::os::unix::fs::symlink(&file, &link).unwrap();
-            write_atomic(&link, b"new").unwrap();
+            write_output(&link, b"new").unwrap();
             assert!(std::fs::symlink_metadata(&link)
                 .unwrap()
                 .file_type()

@@ -4,7 +4,7 @@ use crate::progress::Stderr;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use std::time::Duration;
-use zkinfer_circuits::compiled::{write_atomic, ModelDigest};
+use zkinfer_circuits::compiled::{write_output, ModelDigest};
 use zkinfer_circuits::input::InputData;
 use zkinfer_gpu::{prove_on, Backend, DeviceChoice, ProveRequest, Proved};
 use zkinfer_prover::CpuMsm;
@@ -81,7 +81,7 @@ impl DeviceArg {
             } else {
                 zkinfer_prover::prove_input(&prover, &data, &progress)?
             };
-            write_atomic(&request.out, proof.to_json().as_bytes())
+            write_output(&request.out, proof.to_json().as_bytes())
                 .with_context(|| format!("writing {}", request.out.display()))?;
             Ok(proof)
         };

@@ -77,9 +77,11 @@ fn one_line(e: &anyhow::Error) -> String {
         }
     }
     text.chars()
-        .flat_map(|c| match c.is_control() {
-            true => c.escape_default().collect::<Vec<_>>(),
-            false => vec![c],
-        })
+        .flat_map(
+            |c| match c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c) {
+                true => c.escape_default().collect::<Vec<_>>(),
+                false => vec![c],
+            },
+        )
         .collect()
 }

@@ -40,8 +40,14 @@ impl Srs {
     /// Loads a halo2 KZG parameter file (or another model folder's `srs.bin`) and downsizes it
     /// to `2^k`.
     pub fn from_halo2_file(path: &Path, k: u32) -> Result<Self, ProverError> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| ProverError::Srs(format!("{}: {e}", path.display())))?;
+        // Read no more than the largest file its header's size allows (a device never ends).
+        let failed = |e: std::io::Error| ProverError::Srs(format!("{}: {e}", path.display()));
+        let mut head = [0u8; 4];
+        let _ = std::io::Read::read(&mut std::fs::File::open(path).map_err(failed)?, &mut head);
+        let head_k = u64::from(u32::from_le_bytes(head).min(MAX_K));
+        let cap = 4 + 2 * (64u64 << head_k) + 2 * 128;
+        let bytes =
+            zkinfer_circuits::compiled::read_capped(path, cap.max(1 << 20)).map_err(failed)?;
         let what = path.display().to_string();
         if bytes.starts_with(b"ZKINFER\0") {
             return Self::from_folder_file(&bytes, &what, k);
@@ -140,10 +146,9 @@ impl Srs {
         })
         .map_err(|_| ProverError::Srs(format!("{what}: malformed")))?
         .map_err(|e| ProverError::Srs(format!("{what}: {e}")))?;
-        Ok(Srs {
-            params,
-            insecure: flag != 0,
-        })
+        // The flag is only as good as the file: the development SRS is known by its point too.
+        let insecure = flag != 0 || zkinfer_verifier::srs::is_development_s_g2(&params.s_g2());
+        Ok(Srs { params, insecure })
     }
 
     /// Writes `srs.bin`.

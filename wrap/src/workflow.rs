@@ -189,6 +189,12 @@ pub fn prove_wrapped<M: G1Msm>(
         || wrap(&pk, &params, &inner, &proof, levels, progress),
     );
     proof.wrapper = Some(wrapper?);
+    // Checked as `verify` will check it before anyone sees it (a damaged key is an error,
+    // not a proof that does not verify).
+    let (checked, _) = step(progress, "checking the proof", || {
+        crate::verify::verify_wrapped(&inner, &wrap_vk, &proof)
+    });
+    checked?;
     Ok(proof)
 }
 

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use zkinfer_circuits::compiled::write_atomic;
+use zkinfer_circuits::compiled::write_output;
 use zkinfer_contracts::{
     build_verifier, build_wrapper_verifier, verifier_stats, wrapper_stats, VERIFIER_CONTRACT,
 };
@@ -50,7 +50,7 @@ impl ExportVerifier {
         } else {
             c.source.clone()
         };
-        write_atomic(&self.out, source.as_bytes())
+        write_output(&self.out, source.as_bytes())
             .with_context(|| format!("writing {}", self.out.display()))?;
         println!(
             "wrote {} (contract {VERIFIER_CONTRACT}, {}model {})",

@@ -7,7 +7,7 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 use std::process::ExitCode;
-use zkinfer_circuits::compiled::write_atomic;
+use zkinfer_circuits::compiled::write_output;
 use zkinfer_circuits::input::InputData;
 use zkinfer_cuda::run::{check_kernels, gpu_proof, gpu_wrapped, Stderr};
 use zkinfer_cuda::CUDA_ARCH;
@@ -63,7 +63,7 @@ fn prove_cmd(request: &ProveRequest) -> Result<ExitCode> {
     } else {
         gpu_proof(&prover, dir, &input, &progress)?
     };
-    write_atomic(out, proof.to_json().as_bytes())
+    write_output(out, proof.to_json().as_bytes())
         .with_context(|| format!("writing {}", out.display()))?;
     Ok(ExitCode::SUCCESS)
 }

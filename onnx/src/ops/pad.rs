@@ -36,27 +36,6 @@ struct Plan {
     from: Vec<Option<u32>>,
 }
 
-impl Mode {
-    /// The input coordinate for output coordinate `o − begin = src` on an axis of `n` (`None`:
-    /// the padding value).
-    fn source(self, src: i64, n: i64) -> Option<i64> {
-        if (0..n).contains(&src) {
-            return Some(src);
-        }
-        match self {
-            Mode::Constant => None,
-            Mode::Edge => Some(src.clamp(0, n - 1)),
-            Mode::Wrap => Some(src.rem_euclid(n)),
-            Mode::Reflect if n == 1 => Some(0),
-            Mode::Reflect => {
-                let period = 2 * (n - 1);
-                let m = src.rem_euclid(period);
-                Some(if m >= n { period - m } else { m })
-            }
-        }
-    }
-}
-
 impl Pad {
     /// The pads of every axis of a rank-`rank` tensor, `(begin, end)`.
     fn pads(
@@ -105,35 +84,23 @@ impl Pad {
 
     fn plan(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Plan, FrontendError> {
         let x = input(node, inputs, 0)?;
+        if x.rank() == 0 {
+            return Err(shape_err(node, "Pad of a scalar"));
+        }
         let pads = self.pads(node, x.rank(), inputs)?;
-        let mut shape = Vec::with_capacity(x.rank());
-        for (&n, &(b, e)) in x.shape.iter().zip(&pads) {
-            let len = (n as i64).checked_add(b).and_then(|v| v.checked_add(e));
-            match len {
-                Some(len) if (0..=1 << 24).contains(&len) => shape.push(len as usize),
-                _ => {
-                    return Err(shape_err(
-                        node,
-                        format!("pads ({b}, {e}) of an axis of {n}"),
-                    ))
-                }
-            }
-            if n == 0 && self.mode != Mode::Constant && b.max(e) > 0 {
-                return Err(shape_err(node, "padding an empty axis needs constant mode"));
-            }
-        }
-        let count: usize = shape.iter().product();
-        if count > 1 << 24 {
-            return Err(shape_err(node, "the padded tensor is too large"));
-        }
+        let spans = (x.shape.iter().zip(&pads))
+            .map(|(&n, &pad)| self.mode.span(node, n, pad))
+            .collect::<Result<Vec<_>, _>>()?;
+        let shape: Vec<usize> = spans.iter().map(Span::len).collect();
+        let count = crate::tensor::checked_len(&shape, node)?;
         let in_strides = crate::tensor::strides(&x.shape);
         let mut from = Vec::with_capacity(count);
         let mut coord = vec![0usize; shape.len()];
         for _ in 0..count {
-            let mut e = Some(0i64);
+            let mut e = Some(0usize);
             for (d, &o) in coord.iter().enumerate() {
-                let src = self.mode.source(o as i64 - pads[d].0, x.shape[d] as i64);
-                e = e.zip(src).map(|(e, s)| e + s * in_strides[d] as i64);
+                let src = spans[d].source(self.mode, o);
+                e = e.zip(src).map(|(e, s)| e + s * in_strides[d]);
             }
             from.push(e.map(|e| e as u32));
             for d in (0..shape.len()).rev() {
@@ -145,6 +112,82 @@ impl Pad {
             }
         }
         Ok(Plan { shape, from })
+    }
+}
+
+/// One axis: the input elements kept after cropping, `[base, base + kept)`, and the padding
+/// before and after them. ONNX crops first (negative pads), then pads what is left.
+struct Span {
+    base: usize,
+    kept: usize,
+    before: usize,
+    after: usize,
+}
+
+impl Span {
+    fn len(&self) -> usize {
+        self.before + self.kept + self.after
+    }
+
+    /// The input coordinate of output coordinate `o` (`None`: the padding value).
+    fn source(&self, mode: Mode, o: usize) -> Option<usize> {
+        let src = o as i64 - self.before as i64;
+        let s = mode.source(src, self.kept as i64)?;
+        Some(self.base + s as usize)
+    }
+}
+
+impl Mode {
+    /// An axis of `n` padded by `(begin, end)`, or why it cannot be.
+    fn span(self, node: &str, n: usize, (b, e): (i64, i64)) -> Result<Span, FrontendError> {
+        let bad = |why: &str| shape_err(node, format!("pads ({b}, {e}) of an axis of {n}: {why}"));
+        let crop = |p: i64| usize::try_from(p.checked_neg().unwrap_or(i64::MAX).max(0)).ok();
+        let pad = |p: i64| usize::try_from(p.max(0)).ok();
+        let (Some(cb), Some(ce), Some(before), Some(after)) = (crop(b), crop(e), pad(b), pad(e))
+        else {
+            return Err(bad("out of range"));
+        };
+        let kept = n
+            .checked_sub(cb)
+            .and_then(|k| k.checked_sub(ce))
+            .ok_or_else(|| bad("they crop more than the axis"))?;
+        let span = Span {
+            base: cb,
+            kept,
+            before,
+            after,
+        };
+        if before.max(after) > 1 << 24 || span.len() > 1 << 24 {
+            return Err(bad("too large"));
+        }
+        let padded = before.max(after) > 0;
+        match self {
+            Mode::Constant => Ok(span),
+            _ if padded && kept == 0 => Err(bad("padding an empty axis needs constant mode")),
+            Mode::Reflect if padded && before.max(after) >= kept => Err(bad(
+                "reflect pads must be smaller than the axis they reflect",
+            )),
+            _ => Ok(span),
+        }
+    }
+
+    /// The coordinate in an axis of `n > 0` kept elements of position `src` (negative before
+    /// them, `n` or more after them); `None`: the padding value.
+    fn source(self, src: i64, n: i64) -> Option<i64> {
+        if (0..n).contains(&src) {
+            return Some(src);
+        }
+        match self {
+            Mode::Constant => None,
+            Mode::Edge => Some(src.clamp(0, n - 1)),
+            Mode::Wrap => Some(src.rem_euclid(n)),
+            Mode::Reflect if n == 1 => Some(0),
+            Mode::Reflect => {
+                let period = 2 * (n - 1);
+                let m = src.rem_euclid(period);
+                Some(if m >= n { period - m } else { m })
+            }
+        }
     }
 }
 
@@ -181,8 +224,10 @@ impl OnnxOp for Pad {
         let mut map: Vec<(u16, u32)> = Vec::with_capacity(plan.from.len());
         if plan.from.iter().any(Option::is_none) {
             let value = self.value(&args);
+            // Coarsen the input only when the value is not an activation at its scale.
+            let half = (1i64 << (q.bits - 1)) as f64;
             let fits = q.scale_for_max(value.abs());
-            if fits < x.scale {
+            if (value * f64::from(x.scale).exp2()).abs() > half - 1.0 && fits < x.scale {
                 x = q.rescale_to(node, x, fits)?;
                 inputs[0] = x.id;
             }
@@ -243,4 +288,73 @@ pub fn pad(a: &Attrs<'_>, opset: i64) -> Result<Box<dyn OnnxOp>, FrontendError> 
             0.0
         },
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn padded(mode: Mode, x: &[f64], pads: &[i64]) -> Result<Vec<f64>, FrontendError> {
+        let pad = Pad {
+            mode,
+            pads: Some(pads.to_vec()),
+            value: -1.0,
+        };
+        let t = Tensor::float(vec![x.len()], x.to_vec());
+        Ok(pad.eval("pad", &[Some(&t)])?.remove(0).data)
+    }
+
+    /// ONNX crops first (negative pads), then pads what is left, in every mode.
+    #[test]
+    fn pads_follow_onnx_on_each_mode_and_crop_first() {
+        let x = [1.0, 2.0, 3.0, 4.0];
+        let run = |mode, pads: &[i64]| padded(mode, &x, pads).unwrap();
+        assert_eq!(
+            run(Mode::Constant, &[1, 2]),
+            [-1.0, 1.0, 2.0, 3.0, 4.0, -1.0, -1.0]
+        );
+        assert_eq!(
+            run(Mode::Edge, &[2, 1]),
+            [1.0, 1.0, 1.0, 2.0, 3.0, 4.0, 4.0]
+        );
+        assert_eq!(
+            run(Mode::Reflect, &[2, 2]),
+            [3.0, 2.0, 1.0, 2.0, 3.0, 4.0, 3.0, 2.0]
+        );
+        assert_eq!(
+            run(Mode::Wrap, &[1, 5]),
+            [4.0, 1.0, 2.0, 3.0, 4.0, 1.0, 2.0, 3.0, 4.0, 1.0]
+        );
+        assert_eq!(run(Mode::Constant, &[-1, -2]), [2.0]);
+        assert_eq!(run(Mode::Wrap, &[-1, 1]), [2.0, 3.0, 4.0, 2.0]);
+        assert_eq!(run(Mode::Edge, &[1, -3]), [1.0, 1.0]);
+        assert_eq!(run(Mode::Reflect, &[-1, 2]), [2.0, 3.0, 4.0, 3.0, 2.0]);
+    }
+
+    #[test]
+    fn impossible_pads_are_one_line_errors() {
+        let x = [1.0, 2.0, 3.0, 4.0];
+        for (mode, pads) in [
+            (Mode::Reflect, vec![-1, 3]),
+            (Mode::Edge, vec![-4, 1]),
+            (Mode::Constant, vec![-3, -2]),
+            (Mode::Constant, vec![i64::MIN, i64::MAX]),
+            (Mode::Constant, vec![1 << 40, 0]),
+            (Mode::Constant, vec![1]),
+        ] {
+            let err = padded(mode, &x, &pads).unwrap_err().to_string();
+            assert!(
+                err.contains("pad") && !err.contains('\n'),
+                "{pads:?}: {err}"
+            );
+        }
+        assert_eq!(padded(Mode::Edge, &x, &[0, -4]).unwrap(), Vec::<f64>::new());
+        let scalar = Tensor::float(vec![], vec![1.0]);
+        let pad = Pad {
+            mode: Mode::Constant,
+            pads: Some(vec![]),
+            value: 0.0,
+        };
+        assert!(pad.eval("pad", &[Some(&scalar)]).is_err());
+    }
 }

@@ -63,6 +63,9 @@ impl Reduce {
         rank: usize,
         axes_input: Option<&Tensor>,
     ) -> Result<Option<Vec<usize>>, FrontendError> {
+        if rank == 0 {
+            return Ok(None); // a scalar reduces to itself
+        }
         let given = match (&self.axes, axes_input) {
             (Some(a), _) => Some(a.clone()),
             (None, Some(t)) => Some(t.ints()),
@@ -118,7 +121,11 @@ impl OnnxOp for Reduce {
             }
             None => x.data.clone(),
         };
-        let out = data.chunks(n.max(1)).map(|row| self.kind.of(row)).collect();
+        let out = match n {
+            // Rows of nothing: each row's reduction of no values (ONNX: -inf for a maximum).
+            0 => vec![self.kind.of(&[]); Reduce::layout(&x.shape, &axes).rows],
+            n => data.chunks(n).map(|row| self.kind.of(row)).collect(),
+        };
         let mut t = Tensor::float(self.out_shape(&x.shape, &axes), out);
         t.dtype = x.dtype;
         Ok(vec![t])

@@ -93,6 +93,7 @@ impl Unary {
             }
             Kind::Reciprocal => positive_part(q, (node, 0), in_scale, "Reciprocal of")?,
             Kind::RSqrt => positive_part(q, (node, 0), in_scale, "Pow -0.5 of")?,
+            Kind::PowI(0) => -half..half,
             Kind::PowI(n) => {
                 // Arguments whose power stays within the output's calibrated bound.
                 let out = q.node(node).outputs[0];
