@@ -46,7 +46,7 @@ pub(super) fn quantize_standalone(
     Ok(())
 }
 
-fn map(
+pub(super) fn map(
     node: &str,
     inputs: &[Option<&Tensor>],
     f: impl Fn(f64) -> f64,
@@ -81,6 +81,7 @@ macro_rules! activation_op {
         }
     };
 }
+pub(super) use activation_op;
 
 /// `max(x, 0)`.
 #[derive(Debug)]

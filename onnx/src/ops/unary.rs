@@ -15,8 +15,8 @@
 //! error naming the op and the range, never a wrong value. After a linear map the table is
 //! applied in its rescale, as other activations are.
 
-use super::activation::{quantize_standalone, Activation};
-use super::{input, OnnxOp};
+use super::activation::{activation_op, map, quantize_standalone, Activation};
+use super::OnnxOp;
 use crate::proto::Attrs;
 use crate::quantize::{Lin, NewTensor, QRef, QuantCtx};
 use crate::tensor::Tensor;
@@ -193,30 +193,15 @@ impl Activation for Unary {
     }
 }
 
-impl OnnxOp for Unary {
-    fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
-        let x = input(node, inputs, 0)?;
-        let steps = self.steps();
-        let data = x
-            .data
-            .iter()
-            .map(|&v| expr::run(&steps, v).unwrap_or(f64::NAN))
-            .collect();
-        Ok(vec![Tensor::float(x.shape.clone(), data)])
+impl Unary {
+    fn float_bounds(&self, _: &[Option<&Tensor>]) -> (f64, f64) {
+        (0.0, 0.0)
     }
-
-    fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
-        quantize_standalone(self, q, node)
-    }
-
-    fn activation(&self) -> Option<&dyn Activation> {
-        Some(self)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
+    fn apply(&self, v: f64, _: f64, _: f64) -> f64 {
+        expr::run(&self.steps(), v).unwrap_or(f64::NAN)
     }
 }
+activation_op!(Unary);
 
 pub fn exp(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
     Ok(Box::new(Unary { kind: Kind::Exp }))
