@@ -298,6 +298,12 @@ impl Compile {
                 zkinfer_onnx::SEEDED_SAMPLES
             );
         }
+        if let (Some(path), None) = (&self.calibration, &c.accuracy) {
+            eprintln!(
+                "note: --calibration {} is not used: a statically quantized model carries its own scales and zero points",
+                path.display()
+            );
+        }
         if c.accuracy.as_ref().is_some_and(|a| !a.met_tolerance) {
             eprintln!(
                 "warning: no bit width up to {} meets --tolerance {}; using the most accurate ({} bits)",
