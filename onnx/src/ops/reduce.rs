@@ -1,9 +1,9 @@
 //! ReduceMean, ReduceSum and ReduceMax over constant axes, the reduced axes first moved last
 //! by a view when they are not the trailing ones: constant-weight linear maps over the reduced
 //! elements (weights `1/n` for a mean, ones for a sum), or the maximum of each row of them
-//! (the max chip: a running maximum that is one of the row's elements). A ReduceMean that starts the decomposed layer
-//! normalisation (ReduceMean, Sub, Pow 2, ReduceMean, Add ε, Sqrt, Div, then optionally Mul γ
-//! and Add β) is lowered as one LayerNorm (see `layernorm.rs`).
+//! (the max chip: a running maximum that is one of the row's elements). A ReduceMean that
+//! starts the decomposed layer normalisation (ReduceMean, Sub, Pow 2, ReduceMean, Add ε, Sqrt,
+//! Div, then optionally Mul γ and Add β) is lowered as one LayerNorm (see `layernorm.rs`).
 
 use super::layernorm::Decomposed;
 use super::rows::permute;
