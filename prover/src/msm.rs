@@ -1,6 +1,7 @@
 //! Multi-scalar multiplication backends.
 
-use halo2_proofs::arithmetic::best_multiexp;
+mod split;
+
 use halo2_proofs::halo2curves::bn256::{Fr, G1Affine, G1};
 use std::fmt::Debug;
 
@@ -25,7 +26,9 @@ pub trait G1Msm: Msm<Scalar = Fr, Base = G1Affine, Output = G1> + Default {}
 
 impl<T: Msm<Scalar = Fr, Base = G1Affine, Output = G1> + Default> G1Msm for T {}
 
-/// halo2curves' multithreaded Pippenger on the CPU.
+/// The CPU's MSM: halo2curves' multithreaded Pippenger, with zero and small scalars (a
+/// witness column's usual contents) taken out and summed over their own bit length
+/// ([`split`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuMsm;
 
@@ -40,7 +43,7 @@ impl Msm for CpuMsm {
 
     fn msm(&self, scalars: &[Fr], bases: &[G1Affine]) -> G1 {
         let n = scalars.len().min(bases.len());
-        best_multiexp(&scalars[..n], &bases[..n])
+        split::split_msm(&scalars[..n], &bases[..n])
     }
 }
 
