@@ -5,7 +5,9 @@ mod device;
 mod progress;
 
 use clap::{Parser, Subcommand};
+use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 /// Prove that an output came from exactly the committed weights applied to a given input.
 #[derive(Parser)]
@@ -39,9 +41,40 @@ enum Command {
     Devices(commands::devices::Devices),
 }
 
+/// The last panic's message and place. The libraries catch the panics halo2 and
+/// snark-verifier raise on malformed input and return errors for them, so the panic hook keeps
+/// the message here instead of printing it; a panic that reaches `main` is a bug, printed on
+/// one line from here.
+static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
+
 fn main() -> ExitCode {
+    panic::set_hook(Box::new(|info| {
+        if let Ok(mut last) = LAST_PANIC.lock() {
+            *last = Some(info.to_string());
+        }
+    }));
     let cli = Cli::parse();
-    let result = match cli.command {
+    match panic::catch_unwind(AssertUnwindSafe(|| run(cli))) {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            let what = LAST_PANIC.lock().ok().and_then(|last| last.clone());
+            let what = what.unwrap_or_else(|| "a panic".into()).replace('\n', " ");
+            eprintln!(
+                "error: internal error, a bug in zkinfer (please report it): {}",
+                one_line(&anyhow::anyhow!(what))
+            );
+            ExitCode::from(101)
+        }
+    }
+}
+
+/// Runs the command line's subcommand.
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
         Command::Compile(c) => c.run(),
         Command::Setup(c) => c.run(),
         Command::Prove(c) => c.run(),
@@ -52,13 +85,6 @@ fn main() -> ExitCode {
         Command::Calldata(c) => c.run(),
         Command::VerifyEvm(c) => c.run(),
         Command::Devices(c) => c.run(),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {}", one_line(&e));
-            ExitCode::FAILURE
-        }
     }
 }
 
