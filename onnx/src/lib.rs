@@ -127,6 +127,14 @@ pub enum FrontendError {
     /// The model does not fit any circuit shape.
     #[error("cannot lay out the circuit: {0}")]
     Layout(LayoutError),
+    /// The model does not fit the `--k` asked for.
+    #[error("cannot lay out the circuit: k = {k} is too small for this model ({usable} rows usable there); {fits}")]
+    KTooSmall {
+        k: u32,
+        usable: usize,
+        /// Where it fits instead, in words.
+        fits: String,
+    },
 }
 
 // Not `#[from]`: that would make the layout error the source too, and a chain of causes
@@ -367,6 +375,36 @@ pub fn compile(
 /// with the calibration input, or without one with [`calibrate::seeded_inputs`]; a model ONNX
 /// Runtime's tool quantized statically (QDQ or QOperator) is imported as it is, and needs none.
 pub fn compile_from(
+    onnx_path: &Path,
+    calibration: Option<&Path>,
+    opts: &CompileOptions,
+) -> Result<Compiled, FrontendError> {
+    match compile_once(onnx_path, calibration, opts) {
+        // The rows a forced `k` lacked are those of the layout it tried last, which can be
+        // far from what another `k` needs (whole tables where a larger `k` looks up on limbs):
+        // say where the model fits instead.
+        Err(FrontendError::Layout(LayoutError::TooFewRows { k, usable, .. }))
+            if opts.k.is_some() =>
+        {
+            let free = CompileOptions {
+                k: None,
+                ..opts.clone()
+            };
+            let fits = match compile_once(onnx_path, calibration, &free) {
+                Ok(c) => format!(
+                    "it fits at k = {} (the size compile chooses without --k)",
+                    c.model.shape.k
+                ),
+                Err(_) => "it fits no other k either".to_string(),
+            };
+            Err(FrontendError::KTooSmall { k, usable, fits })
+        }
+        other => other,
+    }
+}
+
+/// [`compile_from`] with the options as they are.
+fn compile_once(
     onnx_path: &Path,
     calibration: Option<&Path>,
     opts: &CompileOptions,
