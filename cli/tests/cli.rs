@@ -462,6 +462,23 @@ fn inspect_shows_each_stage() {
     .contains("circuit plan"));
     // Without a calibration input: the seeded inputs, as `compile`.
     assert!(ok(&zkinfer(&["inspect", &onnx, "--stage", "plan"])).contains("circuit plan"));
+    // A calibration input where it cannot apply is refused, not ignored.
+    fails(
+        &zkinfer(&["inspect", &onnx, "--stage", "onnx", "--calibration", &cal]),
+        "the onnx stage is the float graph",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("m");
+    compile(
+        &src.join("network.onnx"),
+        &src.join("input.json"),
+        &dir,
+        &[],
+    );
+    fails(
+        &zkinfer(&["inspect", &s(&dir), "--calibration", &cal]),
+        "was quantized when it was compiled",
+    );
 }
 
 /// 1l_mlp compiled for on-chain use with `--public-io io`, set up and proven: (model dir,

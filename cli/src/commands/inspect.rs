@@ -175,6 +175,18 @@ fn rows_by_kind(m: &CompiledModel, l: &Layout, strides: (u32, u32)) -> String {
 impl Inspect {
     /// Runs the command.
     pub fn run(self) -> Result<ExitCode> {
+        if let Some(cal) = &self.calibration {
+            if self.path.is_dir() {
+                bail!(
+                    "--calibration {} is for an ONNX file: the compiled folder {} was quantized when it was compiled",
+                    cal.display(),
+                    self.path.display()
+                );
+            }
+            if let Stage::Onnx = self.stage {
+                bail!("--calibration is for the quantized and plan stages; the onnx stage is the float graph");
+            }
+        }
         let compiled = if self.path.is_dir() {
             if let Stage::Onnx = self.stage {
                 bail!("the onnx stage needs the .onnx file, not a compiled folder");
