@@ -56,7 +56,7 @@ pub enum InputError {
         shape: Vec<usize>,
     },
     /// A fractional value for an integer input.
-    #[error("{path}: input #{index} ('{name}') value #{position} = {value} is not an integer; this input takes integers")]
+    #[error("{path}: input #{index} ('{name}') value #{position} = {} is not an integer; this input takes integers", number_text(*.value))]
     NotInteger {
         path: String,
         index: usize,
@@ -65,7 +65,7 @@ pub enum InputError {
         value: f64,
     },
     /// An integer outside the ones an integer input takes.
-    #[error("{path}: input #{index} ('{name}') value #{position} = {value} is outside the integers this input takes, [{lo}, {hi}]")]
+    #[error("{path}: input #{index} ('{name}') value #{position} = {} is outside the integers this input takes, [{lo}, {hi}]", number_text(*.value))]
     IntegerRange {
         path: String,
         index: usize,
@@ -76,7 +76,7 @@ pub enum InputError {
         hi: i64,
     },
     /// A value outside what the compiled model can represent.
-    #[error("{path}: input #{index} ('{name}') value #{position} = {value} is outside the calibrated range [{lo}, {hi}]; recompile with a calibration input that covers it, or a larger --range-margin")]
+    #[error("{path}: input #{index} ('{name}') value #{position} = {} is outside the calibrated range [{lo}, {hi}]; recompile with a calibration input that covers it, or a larger --range-margin", number_text(*.value))]
     OutOfRange {
         path: String,
         index: usize,
@@ -86,6 +86,17 @@ pub enum InputError {
         lo: f64,
         hi: f64,
     },
+}
+
+/// A number for a message: as Rust prints it where that is short, in scientific notation where
+/// it would take more than a few digits (`1e300`, not 301 of them).
+pub fn number_text(v: f64) -> String {
+    let a = v.abs();
+    if a != 0.0 && a.is_finite() && !(1e-4..1e9).contains(&a) {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
 }
 
 /// Parsed input values, one flat list per graph input.
@@ -308,6 +319,16 @@ impl InputData {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_in_messages_stay_short() {
+        assert_eq!(number_text(1e300), "1e300");
+        assert_eq!(number_text(-2.5e-7), "-2.5e-7");
+        assert_eq!(number_text(1.5417295), "1.5417295");
+        assert_eq!(number_text(-3.0), "-3");
+        assert_eq!(number_text(0.0), "0");
+        assert_eq!(number_text(f64::NAN), "NaN");
+    }
     use crate::compiled::IoTensor;
 
     #[test]

@@ -129,6 +129,9 @@ pub(crate) fn elem_name(elem: i32) -> String {
         .unwrap_or_else(|_| elem.to_string())
 }
 
+/// The largest dimension of a graph input zkinfer takes.
+const MAX_DIM: i64 = 1 << 24;
+
 /// A graph input's shape (a symbolic first dimension fixed to 1) and element type code.
 pub(crate) fn input_tensor(vi: &pb::ValueInfoProto) -> Result<(Vec<usize>, i32), FrontendError> {
     let name = &vi.name;
@@ -143,14 +146,30 @@ pub(crate) fn input_tensor(vi: &pb::ValueInfoProto) -> Result<(Vec<usize>, i32),
     for (i, d) in shape.dim.iter().enumerate() {
         use pb::tensor_shape_proto::dimension::Value;
         match &d.value {
-            Some(Value::DimValue(v)) if *v > 0 && *v <= 1 << 24 => out.push(*v as usize),
+            Some(Value::DimValue(v)) if *v > 0 && *v <= MAX_DIM => out.push(*v as usize),
+            Some(Value::DimValue(v)) if *v > MAX_DIM => {
+                return Err(graph_err(format!(
+                    "graph input '{name}' dimension #{i} is {v}, larger than the 2^24 zkinfer takes"
+                )))
+            }
+            // An unknown batch dimension (no size, a name, or a non-positive size some
+            // exporters write for "dynamic") is proven at 1.
             _ if i == 0 => out.push(1),
             Some(Value::DimParam(p)) => {
                 return Err(graph_err(format!(
                     "graph input '{name}' dimension #{i} is symbolic ('{p}'); only the first (batch) dimension may be symbolic"
                 )))
             }
-            _ => return Err(graph_err(format!("graph input '{name}' dimension #{i} is unknown or zero"))),
+            Some(Value::DimValue(v)) => {
+                return Err(graph_err(format!(
+                    "graph input '{name}' dimension #{i} is {v}, not a size (only the first, batch, dimension may be left unknown)"
+                )))
+            }
+            None => {
+                return Err(graph_err(format!(
+                    "graph input '{name}' dimension #{i} has no size (only the first, batch, dimension may be left unknown)"
+                )))
+            }
         }
     }
     Ok((out, tt.elem_type))
@@ -737,4 +756,51 @@ fn compute_consumers(nodes: &[Node], compute: &[usize], n_tensors: usize) -> Vec
         }
     }
     consumers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pb::tensor_shape_proto::{dimension::Value, Dimension};
+
+    /// A float graph input `x` with these dimensions.
+    fn input(dims: &[Option<Value>]) -> pb::ValueInfoProto {
+        let dim = dims
+            .iter()
+            .map(|value| Dimension {
+                value: value.clone(),
+                ..Default::default()
+            })
+            .collect();
+        pb::ValueInfoProto {
+            name: "x".into(),
+            r#type: Some(pb::TypeProto {
+                value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                    elem_type: 1,
+                    shape: Some(pb::TensorShapeProto { dim }),
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn input_dimensions_are_sizes_or_a_named_error() {
+        let size = |v| Some(Value::DimValue(v));
+        let shape = |dims: &[Option<Value>]| input_tensor(&input(dims)).map(|(s, _)| s);
+        assert_eq!(shape(&[size(-1), size(3)]).unwrap(), vec![1, 3]);
+        assert_eq!(shape(&[None, size(3)]).unwrap(), vec![1, 3]);
+        let err = |dims: &[Option<Value>]| shape(dims).unwrap_err().to_string();
+        assert!(err(&[size(1), size(-5)]).contains("dimension #1 is -5, not a size"));
+        assert!(err(&[size(1), size(0)]).contains("dimension #1 is 0, not a size"));
+        assert!(err(&[size(1), None]).contains("dimension #1 has no size"));
+        let huge = err(&[size(1 << 40), size(3)]);
+        assert!(
+            huge.contains("dimension #0 is 1099511627776, larger than the 2^24"),
+            "{huge}"
+        );
+        let named = err(&[size(1), Some(Value::DimParam("n".into()))]);
+        assert!(named.contains("symbolic ('n')"), "{named}");
+    }
 }
