@@ -1,8 +1,9 @@
 //! An MSM split by the size of its scalars.
 //!
 //! halo2curves' Pippenger (`best_multiexp`) runs every window of a 254-bit scalar over every
-//! point: at `2^15` points it costs about as much for a column of zeros as for random scalars.
-//! A circuit's witness columns are mostly zeros and small signed integers, so each scalar is
+//! point: at `2^15` points a column of zeros costs a seventh of one of random scalars, and one
+//! of small signed integers as much (a small negative `-v` is the 254-bit `p - v`). A
+//! circuit's witness columns are mostly zeros and small signed integers, so each scalar is
 //! sorted into one of three parts, and each part is summed by what suits it:
 //!
 //! - zero: left out;
