@@ -41,35 +41,52 @@ enum Command {
     Devices(commands::devices::Devices),
 }
 
-/// The last panic's message and place. The libraries catch the panics halo2 and
-/// snark-verifier raise on malformed input and return errors for them, so the panic hook keeps
-/// the message here instead of printing it; a panic that reaches `main` is a bug, printed on
-/// one line from here.
+/// The last panic's message and place. The libraries catch the panics halo2, snark-verifier
+/// and tract raise on malformed input and return errors for them, so the panic hook keeps the
+/// message here instead of printing it: an error that follows a caught panic carries the
+/// panic's words on its line, and a panic that reaches `main` (a bug) is printed on one line.
 static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
 
 fn main() -> ExitCode {
     panic::set_hook(Box::new(|info| {
+        let text = info.to_string();
         if let Ok(mut last) = LAST_PANIC.lock() {
-            *last = Some(info.to_string());
+            *last = Some(text);
         }
     }));
     let cli = Cli::parse();
-    match panic::catch_unwind(AssertUnwindSafe(|| run(cli))) {
+    let result = panic::catch_unwind(AssertUnwindSafe(|| run(cli)));
+    let caught = LAST_PANIC.lock().ok().and_then(|mut last| last.take());
+    match result {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
-            eprintln!("error: {}", one_line(&e));
+            let inside = caught.map(|p| format!(" (after a caught panic {})", panic_line(&p)));
+            eprintln!("error: {}{}", one_line(&e), inside.unwrap_or_default());
             ExitCode::FAILURE
         }
-        Err(_) => {
-            let what = LAST_PANIC.lock().ok().and_then(|last| last.clone());
-            let what = what.unwrap_or_else(|| "a panic".into()).replace('\n', " ");
+        Err(payload) => {
+            let what = caught
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "a panic".into());
+            // `print!` panics when stdout is closed (`zkinfer inspect ... | head`): not a bug.
+            if what.contains("failed printing to stdout") {
+                return ExitCode::FAILURE;
+            }
             eprintln!(
                 "error: internal error, a bug in zkinfer (please report it): {}",
-                one_line(&anyhow::anyhow!(what))
+                panic_line(&what)
             );
             ExitCode::from(101)
         }
     }
+}
+
+/// A panic's report (`panicked at FILE:LINE:COL:` and its message on the next line) as one
+/// line: `at FILE:LINE:COL: message`.
+fn panic_line(report: &str) -> String {
+    let report = report.strip_prefix("panicked ").unwrap_or(report);
+    one_line(&anyhow::anyhow!(report.replace('\n', " ")))
 }
 
 /// Runs the command line's subcommand.

@@ -479,6 +479,17 @@ fn inspect_shows_each_stage() {
         &zkinfer(&["inspect", &s(&dir), "--calibration", &cal]),
         "was quantized when it was compiled",
     );
+    // A statically quantized model carries its scales: the file is noted as unused, as
+    // `compile` notes it.
+    let int8 = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/int8/1l_mlp/qdq_per_tensor_s8s8.onnx");
+    let o = zkinfer(&["inspect", &s(&int8), "--calibration", &cal]);
+    assert!(ok(&o).contains("circuit plan"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("is not used: a statically quantized model"),
+        "{err}"
+    );
 }
 
 /// 1l_mlp compiled for on-chain use with `--public-io io`, set up and proven: (model dir,
@@ -1501,23 +1512,27 @@ fn development_srs_flagged() {
     assert!(ok(&o).starts_with("verified"));
     assert!(!String::from_utf8_lossy(&o.stderr).contains("development SRS"));
     // An srs.bin cut short and sealed again (its checksum matches) makes halo2's reader panic;
-    // the panic is caught and is one line, with no panic message printed before it.
+    // the panic is caught: one line, no panic report printed before it, its place on the line.
     let srs = std::fs::read(dir.join("srs.bin")).unwrap();
     let kind: [u8; 4] = srs[8..12].try_into().unwrap();
     let version = u32::from_le_bytes(srs[12..16].try_into().unwrap());
     let payload = &srs[zkinfer_circuits::compiled::SEAL_HEADER_BYTES..];
     let cut = zkinfer_circuits::compiled::seal(kind, version, &payload[..payload.len() / 2]);
     std::fs::write(dir.join("srs.bin"), cut).unwrap();
-    fails(
-        &zkinfer(&[
-            "prove",
-            &s(&dir),
-            "--input",
-            &s(&input),
-            "--out",
-            &s(&proof),
-        ]),
-        "srs.bin: malformed",
+    let o = zkinfer(&[
+        "prove",
+        &s(&dir),
+        "--input",
+        &s(&input),
+        "--out",
+        &s(&proof),
+    ]);
+    fails(&o, "srs.bin: malformed (after a caught panic at ");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error")).count(),
+        1,
+        "{err}"
     );
 }
 

@@ -392,10 +392,10 @@ pub fn compile_from(
             };
             let fits = match compile_once(onnx_path, calibration, &free) {
                 Ok(c) => format!(
-                    "it fits at k = {} (the size compile chooses without --k)",
+                    "without --k, compile lays it out at k = {}",
                     c.model.shape.k
                 ),
-                Err(_) => "it fits no other k either".to_string(),
+                Err(e) => format!("without --k it does not compile either ({e})"),
             };
             Err(FrontendError::KTooSmall { k, usable, fits })
         }

@@ -199,7 +199,10 @@ fn a_forced_k_below_the_tables_looks_up_on_limbs_or_is_refused_once() {
     assert_eq!(msg.matches("too small").count(), 1, "{msg}");
     // Where it fits instead: the size compile chooses without --k.
     let free = zkinfer_onnx::compile(&onnx, &input, &CompileOptions::default()).unwrap();
-    let fits = format!("it fits at k = {} (", free.model.shape.k);
+    let fits = format!(
+        "without --k, compile lays it out at k = {}",
+        free.model.shape.k
+    );
     assert!(msg.contains(&fits), "{msg}");
     assert!(std::error::Error::source(&err).is_none(), "{msg}");
 }

@@ -299,10 +299,7 @@ impl Compile {
             );
         }
         if let (Some(path), None) = (&self.calibration, &c.accuracy) {
-            eprintln!(
-                "note: --calibration {} is not used: a statically quantized model carries its own scales and zero points",
-                path.display()
-            );
+            note_unused_calibration(path);
         }
         if c.accuracy.as_ref().is_some_and(|a| !a.met_tolerance) {
             eprintln!(
@@ -316,4 +313,12 @@ impl Compile {
         summary(&c, &self.out);
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// Says on stderr that a calibration input given for a statically quantized model is not read.
+pub fn note_unused_calibration(path: &std::path::Path) {
+    eprintln!(
+        "note: --calibration {} is not used: a statically quantized model carries its own scales and zero points",
+        path.display()
+    );
 }

@@ -198,7 +198,11 @@ impl Inspect {
                 _ => {
                     let cal = self.calibration.as_deref();
                     let opts = CompileOptions::default();
-                    Some(zkinfer_onnx::compile_from(&self.path, cal, &opts)?.model)
+                    let c = zkinfer_onnx::compile_from(&self.path, cal, &opts)?;
+                    if let (Some(path), None) = (cal, &c.accuracy) {
+                        super::compile::note_unused_calibration(path);
+                    }
+                    Some(c.model)
                 }
             }
         };
