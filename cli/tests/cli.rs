@@ -1517,16 +1517,28 @@ fn development_srs_flagged() {
     let kind: [u8; 4] = srs[8..12].try_into().unwrap();
     let version = u32::from_le_bytes(srs[12..16].try_into().unwrap());
     let payload = &srs[zkinfer_circuits::compiled::SEAL_HEADER_BYTES..];
+    let prove = || {
+        zkinfer(&[
+            "prove",
+            &s(&dir),
+            "--input",
+            &s(&input),
+            "--out",
+            &s(&proof),
+        ])
+    };
+    // A point of it altered and sealed again: named when the file is read.
+    let mut altered = payload.to_vec();
+    altered[1 + 4 + 64 * 3 + 5] ^= 4;
+    let altered = zkinfer_circuits::compiled::seal(kind, version, &altered);
+    std::fs::write(dir.join("srs.bin"), altered).unwrap();
+    fails(
+        &prove(),
+        "srs.bin: monomial point 3 is not on the curve (the file is damaged or was altered)",
+    );
     let cut = zkinfer_circuits::compiled::seal(kind, version, &payload[..payload.len() / 2]);
     std::fs::write(dir.join("srs.bin"), cut).unwrap();
-    let o = zkinfer(&[
-        "prove",
-        &s(&dir),
-        "--input",
-        &s(&input),
-        "--out",
-        &s(&proof),
-    ]);
+    let o = prove();
     fails(&o, "srs.bin: malformed (after a caught panic at ");
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(

@@ -79,6 +79,9 @@ impl Srs {
                 "{what} has 2^{file_k} points; this model needs 2^{k}"
             )));
         }
+        if matches!(format, SerdeFormat::RawBytes) {
+            check_raw_points(&bytes, &what)?;
+        }
         let read =
             std::panic::catch_unwind(|| ParamsKZG::<Bn256>::read_custom(&mut &bytes[..], format));
         let mut params = match read {
@@ -141,6 +144,7 @@ impl Srs {
         if rest.len() < 4 || u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) > MAX_K {
             return Err(ProverError::Srs(format!("{what}: bad header")));
         }
+        check_raw_points(rest, what)?;
         let params = std::panic::catch_unwind(|| {
             ParamsKZG::<Bn256>::read_custom(&mut &rest[..], SerdeFormat::RawBytesUnchecked)
         })
@@ -160,6 +164,64 @@ impl Srs {
     pub fn load(path: &Path) -> Result<Self, ProverError> {
         Self::from_bytes(&read_file(path)?, &path.display().to_string())
     }
+}
+
+/// Refuses parameters whose points are not points of the curves: `raw` is the uncompressed
+/// layout (`k`, `2^k` monomial and `2^k` Lagrange G1 points, `g2`, `s·g2`, coordinates in
+/// Montgomery form) that `srs.bin` keeps and `RawBytes` files have, which halo2 reads without
+/// checking the curve. A damaged or altered file is named here, not by a failed proof later.
+/// A size that does not match is left to the parser, which refuses it.
+fn check_raw_points(raw: &[u8], what: &str) -> Result<(), ProverError> {
+    use halo2_proofs::halo2curves::bn256::{G1Affine, G2Affine};
+    use halo2_proofs::halo2curves::serde::SerdeObject;
+    use rayon::prelude::*;
+    const G1: usize = 64;
+    const G2: usize = 128;
+    let Some(k) = raw
+        .get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    else {
+        return Ok(());
+    };
+    let n = match k {
+        k if k <= MAX_K => 1usize << k,
+        _ => return Ok(()),
+    };
+    let (Some(g1), Some(g2)) = (raw.get(4..4 + 2 * n * G1), raw.get(4 + 2 * n * G1..)) else {
+        return Ok(());
+    };
+    let bad = |i: usize, why: &str| {
+        let (set, at) = match i < n {
+            true => ("monomial", i),
+            false => ("Lagrange", i - n),
+        };
+        ProverError::Srs(format!(
+            "{what}: {set} point {at} {why} (the file is damaged or was altered)"
+        ))
+    };
+    let first_bad = g1
+        .par_chunks_exact(G1)
+        .position_first(|p| p.iter().all(|&b| b == 0) || G1Affine::from_raw_bytes(p).is_none());
+    if let Some(i) = first_bad {
+        let zero = g1[i * G1..(i + 1) * G1].iter().all(|&b| b == 0);
+        return Err(bad(
+            i,
+            if zero {
+                "is the point at infinity"
+            } else {
+                "is not on the curve"
+            },
+        ));
+    }
+    for (i, p) in g2.chunks_exact(G2).take(2).enumerate() {
+        if G2Affine::from_raw_bytes(p).is_none() {
+            let name = ["g2", "s·g2"][i];
+            return Err(ProverError::Srs(format!(
+                "{what}: {name} is not on the curve (the file is damaged or was altered)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses parameters a verifier must not trust: degenerate points

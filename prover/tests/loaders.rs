@@ -206,3 +206,80 @@ fn halo2_parameter_files_never_panic() {
         });
     }
 }
+
+/// An `srs.bin` or raw halo2 parameter file whose points were altered (and resealed, so the
+/// checksum passes) is refused when it is read, naming the point, not by a failed proof later.
+#[test]
+fn altered_srs_points_are_refused_when_read() {
+    use halo2_proofs::SerdeFormat;
+    let srs = Srs::development(5);
+    let sealed = srs.to_bytes();
+    assert!(Srs::from_bytes(&sealed, "srs").is_ok());
+    let payload = unseal(&sealed, *b"SRS\0", 1, "f", "f").unwrap().to_vec();
+    // payload: the development flag, k, 32 monomial and 32 Lagrange points of 64 bytes, g2, s·g2.
+    let g1 = |i: usize| 1 + 4 + 64 * i;
+    let g2 = 1 + 4 + 64 * 64;
+    // (what, bytes, flipped bits or `None` to fill them with `fill`, message)
+    let cases = [
+        (
+            "a bit of a monomial point's x",
+            g1(3) + 5..g1(3) + 6,
+            Some(4),
+            0,
+            "monomial point 3 is not on the curve",
+        ),
+        (
+            "a bit of a Lagrange point's y",
+            g1(32 + 7) + 40..g1(32 + 7) + 41,
+            Some(1),
+            0,
+            "Lagrange point 7 is not on the curve",
+        ),
+        (
+            "a point set to zeros",
+            g1(9)..g1(10),
+            None,
+            0,
+            "monomial point 9 is the point at infinity",
+        ),
+        (
+            "a coordinate past the modulus",
+            g1(2) + 24..g1(2) + 32,
+            None,
+            0xff,
+            "monomial point 2 is not on the curve",
+        ),
+        (
+            "a bit of s·g2",
+            g2 + 128 + 3..g2 + 128 + 4,
+            Some(2),
+            0,
+            "s·g2 is not on the curve",
+        ),
+    ];
+    for (what, bytes, flip, fill, expected) in cases {
+        let mut p = payload.clone();
+        match flip {
+            Some(bits) => p[bytes].iter_mut().for_each(|b| *b ^= bits),
+            None => p[bytes].fill(fill),
+        }
+        let e = Srs::from_bytes(&seal(*b"SRS\0", 1, &p), "srs")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(expected), "{what}: {e}");
+        assert!(e.contains("damaged or was altered"), "{what}: {e}");
+    }
+    // The same in a raw (uncompressed) halo2 parameter file given to `setup --srs`.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("params.srs");
+    let mut raw = Vec::new();
+    srs.params
+        .write_custom(&mut raw, SerdeFormat::RawBytes)
+        .unwrap();
+    std::fs::write(&file, &raw).unwrap();
+    assert!(Srs::from_halo2_file(&file, 5).is_ok());
+    raw[4 + 64 * 40 + 3] ^= 1;
+    std::fs::write(&file, &raw).unwrap();
+    let e = Srs::from_halo2_file(&file, 5).unwrap_err().to_string();
+    assert!(e.contains("Lagrange point 8 is not on the curve"), "{e}");
+}
