@@ -711,7 +711,9 @@ fn fold_constants(
     }
     let mut constant: Vec<bool> = tensors.iter().map(|t| t.value.is_some()).collect();
     for node in nodes.iter_mut() {
-        let outs = node.eval(&vals)?;
+        let outs = node
+            .eval(&vals)
+            .map_err(|e| computed_parameter(node, &constant, tensors).unwrap_or(e))?;
         let is_const =
             node.op_type == "Shape" || node.inputs.iter().flatten().all(|&t| constant[t]);
         check_computable(node, is_const)?;
@@ -730,6 +732,28 @@ fn fold_constants(
 }
 
 /// Refuses a fold-only op on a computed tensor.
+/// Shape inference runs on zeros in place of the graph inputs. Where a node fails there and
+/// one of its parameter inputs (#1 on: sizes, shapes, axes, pads, steps) is an integer tensor
+/// computed from a graph input, the zeros are why: the error names that input instead of
+/// complaining about sizes of zero.
+fn computed_parameter(
+    node: &Node,
+    constant: &[bool],
+    tensors: &[TensorInfo],
+) -> Option<FrontendError> {
+    let (index, t) = node.inputs.iter().enumerate().skip(1).find_map(|(i, t)| {
+        t.filter(|&t| !constant[t] && tensors[t].dtype == DType::Int)
+            .map(|t| (i, t))
+    })?;
+    Some(FrontendError::Quantize {
+        node: node.name.clone(),
+        detail: format!(
+            "input #{index} ('{}') of {} must be constant, and it is computed from a graph input (zkinfer fixes sizes, shapes, axes, pads and steps when it compiles a model)",
+            tensors[t].name, node.op_type
+        ),
+    })
+}
+
 fn check_computable(node: &Node, is_const: bool) -> Result<(), FrontendError> {
     if !is_const && !ops::computes(&node.op_type) {
         return Err(FrontendError::UnsupportedOp {

@@ -183,3 +183,35 @@ fn onnx_backend_node_tests() {
         bad.join("\n")
     );
 }
+
+/// An op whose sizes, shape or steps are graph inputs is refused by naming that input (shape
+/// inference runs on zeros in its place, which used to be what the error described), and a
+/// Slice stepping backwards passes.
+#[test]
+fn parameters_from_graph_inputs_are_named_and_steps_slice() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/conformance");
+    let tmp = tempfile::tempdir().unwrap();
+    for (case, input) in [
+        (
+            "test_split_variable_parts_1d_opset13",
+            "input #1 ('split') of Split",
+        ),
+        ("test_slice_neg_steps", "input #1 ('starts') of Slice"),
+        ("test_reshape_zero_dim", "input #1 ('shape') of Reshape"),
+    ] {
+        match run(&root.join(case), tmp.path()) {
+            Outcome::Refused(why) => assert!(
+                why.contains(&format!(
+                    "{input} must be constant, and it is computed from a graph input"
+                )),
+                "{case}: {why}"
+            ),
+            _ => panic!("{case} was not refused"),
+        }
+    }
+    let case = "test_slice_neg_steps__constant_inputs";
+    assert!(
+        matches!(run(&root.join(case), tmp.path()), Outcome::Passed),
+        "{case}"
+    );
+}

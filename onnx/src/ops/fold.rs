@@ -267,7 +267,8 @@ fn eval_cast(node: &str, inputs: &[Option<&Tensor>], to: DType) -> Result<Tensor
     })
 }
 
-/// Slice: a contiguous box of the input (steps of 1 only).
+/// Slice: every `step`-th element of a box of the input, per dimension (a negative step walks
+/// the dimension backwards).
 fn eval_slice(
     node: &str,
     inputs: &[Option<&Tensor>],
@@ -275,16 +276,17 @@ fn eval_slice(
 ) -> Result<Tensor, FrontendError> {
     let x = input(node, inputs, 0)?;
     let ranges = slice_ranges(node, inputs, attr, &x.shape)?;
-    let r = x.rank();
-    let shape: Vec<usize> = ranges.iter().map(|&(s, e, _)| (e - s) as usize).collect();
+    let shape: Vec<usize> = ranges.iter().map(|r| r.count).collect();
     let (ist, ost) = (strides(&x.shape), strides(&shape));
     let n: usize = shape.iter().product();
     let data = (0..n)
         .map(|e| {
-            let src: usize = (0..r)
-                .map(|d| ((e / ost[d]) % shape[d] + ranges[d].0 as usize) * ist[d])
+            let src: i64 = ranges
+                .iter()
+                .enumerate()
+                .map(|(d, r)| (r.start + ((e / ost[d]) % shape[d]) as i64 * r.step) * ist[d] as i64)
                 .sum();
-            x.data[src]
+            x.data[src as usize]
         })
         .collect();
     Ok(Tensor {
@@ -294,14 +296,59 @@ fn eval_slice(
     })
 }
 
-/// The `(start, end, step)` range kept of each dimension of a slice of a tensor of shape
-/// `dims`, from the attributes (before opset 10) or the inputs #1..#4.
+/// The elements a slice keeps of one dimension: `start, start + step, …`, `count` of them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct SliceRange {
+    start: i64,
+    count: usize,
+    step: i64,
+}
+
+impl SliceRange {
+    /// ONNX's rule for one axis of size `dim`: negative `start` and `end` count from the end,
+    /// then both are clamped to `[0, dim]` for a positive step and to `[0, dim - 1]` and
+    /// `[-1, dim - 1]` for a negative one (so `end = INT64_MIN` runs to the first element).
+    fn new(start: i64, end: i64, step: i64, dim: i64) -> SliceRange {
+        let from_end = |v: i64| if v < 0 { v.saturating_add(dim) } else { v };
+        let (start, end) = (from_end(start), from_end(end));
+        let stride = step.unsigned_abs();
+        let (start, count) = if step > 0 {
+            let (s, e) = (start.clamp(0, dim), end.clamp(0, dim));
+            (
+                s,
+                if e > s {
+                    (e - s - 1) as u64 / stride + 1
+                } else {
+                    0
+                },
+            )
+        } else {
+            let (s, e) = (start.min(dim - 1).max(0), end.min(dim - 1).max(-1));
+            (
+                s,
+                if s > e && dim > 0 {
+                    (s - e - 1) as u64 / stride + 1
+                } else {
+                    0
+                },
+            )
+        };
+        SliceRange {
+            start,
+            count: count as usize,
+            step,
+        }
+    }
+}
+
+/// The elements kept of each dimension of a slice of a tensor of shape `dims`, from the
+/// attributes (before opset 10) or the inputs #1..#4.
 fn slice_ranges(
     node: &str,
     inputs: &[Option<&Tensor>],
     attr: Option<&SliceAttrs>,
     dims: &[usize],
-) -> Result<Vec<(i64, i64, i64)>, FrontendError> {
+) -> Result<Vec<SliceRange>, FrontendError> {
     let (starts, ends, axes, steps) = match attr {
         Some((s, e, a)) => (s.clone(), e.clone(), a.clone(), None),
         None => (
@@ -318,22 +365,18 @@ fn slice_ranges(
             .collect::<Result<_, _>>()?,
         None => (0..starts.len()).collect(),
     };
-    let mut ranges: Vec<(i64, i64, i64)> = dims.iter().map(|&d| (0, d as i64, 1)).collect();
+    let mut ranges: Vec<SliceRange> = dims
+        .iter()
+        .map(|&d| SliceRange::new(0, d as i64, 1, d as i64))
+        .collect();
     for (n, &ax) in axes.iter().enumerate() {
         let dim = dims[ax] as i64;
         let step = steps.as_ref().and_then(|s| s.get(n).copied()).unwrap_or(1);
-        if step != 1 {
-            return Err(shape_err(
-                node,
-                "Slice steps other than 1 are not supported",
-            ));
+        if step == 0 {
+            return Err(shape_err(node, "a Slice step of 0 (ONNX allows none)"));
         }
-        let fix = |v: i64| (if v < 0 { v + dim } else { v }).clamp(0, dim);
-        let (s, e) = (
-            fix(*starts.get(n).unwrap_or(&0)),
-            fix(*ends.get(n).unwrap_or(&dim)),
-        );
-        ranges[ax] = (s, e.max(s), 1);
+        let (start, end) = (*starts.get(n).unwrap_or(&0), *ends.get(n).unwrap_or(&dim));
+        ranges[ax] = SliceRange::new(start, end, step, dim);
     }
     Ok(ranges)
 }
@@ -530,4 +573,92 @@ pub fn range(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
 
 pub fn expand(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
     boxed(Kind::Expand)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The indices a slice keeps, by walking the dimension: an independent statement of the
+    /// rule `SliceRange::new` computes in closed form. ONNX's rule (and ONNX Runtime's) is
+    /// numpy's except that, stepping backwards, a start before the first element is clamped
+    /// to it (numpy keeps nothing there).
+    fn walked(start: i64, end: i64, step: i64, dim: i64) -> Vec<i64> {
+        let from_end = |v: i64| if v < 0 { v.saturating_add(dim) } else { v };
+        let (mut i, end) = (from_end(start), from_end(end));
+        let mut kept = Vec::new();
+        if step > 0 {
+            i = i.max(0);
+            while i < end.min(dim) {
+                kept.push(i);
+                i = match i.checked_add(step) {
+                    Some(next) => next,
+                    None => break,
+                };
+            }
+        } else {
+            i = i.min(dim - 1).max(0);
+            while i > end.max(-1) && i < dim {
+                kept.push(i);
+                i = match i.checked_add(step) {
+                    Some(next) => next,
+                    None => break,
+                };
+            }
+        }
+        kept
+    }
+
+    #[test]
+    fn slice_ranges_keep_what_walking_keeps() {
+        let ends = [i64::MIN, i64::MIN + 1, -9, -3, -1, 0, 1, 2, 4, 9, i64::MAX];
+        let steps = [i64::MIN, -5, -2, -1, 1, 2, 3, i64::MAX];
+        for dim in 0..6 {
+            for &start in &ends {
+                for &end in &ends {
+                    for &step in &steps {
+                        let r = SliceRange::new(start, end, step, dim);
+                        let kept: Vec<i64> =
+                            (0..r.count as i64).map(|k| r.start + k * r.step).collect();
+                        assert_eq!(
+                            kept,
+                            walked(start, end, step, dim),
+                            "start {start} end {end} step {step} dim {dim}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn slices_with_steps_read_the_right_elements() {
+        let x = Tensor::float(vec![2, 5], (0..10).map(f64::from).collect());
+        let ints = |v: &[i64]| Tensor::int(vec![v.len()], v.iter().map(|&d| d as f64).collect());
+        let (starts, ends, axes, steps) = (
+            ints(&[1, 4]),
+            ints(&[i64::MIN, 0]),
+            ints(&[0, 1]),
+            ints(&[-1, -2]),
+        );
+        let inputs = [
+            Some(&x),
+            Some(&starts),
+            Some(&ends),
+            Some(&axes),
+            Some(&steps),
+        ];
+        let y = eval_slice("s", &inputs, None).unwrap();
+        assert_eq!(y.shape, vec![2, 2]);
+        assert_eq!(y.data, vec![9.0, 7.0, 4.0, 2.0]);
+        let zero = ints(&[0, 0]);
+        let inputs = [
+            Some(&x),
+            Some(&starts),
+            Some(&ends),
+            Some(&axes),
+            Some(&zero),
+        ];
+        assert!(eval_slice("s", &inputs, None).is_err());
+    }
 }
