@@ -422,4 +422,23 @@ save(
     [const("c", 0.6)],
     values=[[0.25, 0.1, 0.5, 0.3]],
 )
+# 1-D convolutions and pools over [1, C, L]: padded, strided, dilated and grouped Conv,
+# MaxPool, AveragePool with padding, GlobalAveragePool; the pooled [1, C, L] tensor is an
+# output too.
+save(
+    "conv1d",
+    [
+        helper.make_node("Conv", ["x", "W1", "B1"], ["c1"], pads=[1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "W2"], ["c2"], group=2, dilations=[2], strides=[2], pads=[1, 0]),
+        helper.make_node("MaxPool", ["c2"], ["m"], kernel_shape=[2], strides=[2]),
+        helper.make_node("AveragePool", ["m"], ["p"], kernel_shape=[3], pads=[1, 1]),
+        helper.make_node("GlobalAveragePool", ["p"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["f"]),
+        helper.make_node("Gemm", ["f", "W3"], ["y"]),
+    ],
+    [vi("x", [1, 3, 16])],
+    [vi("y", [1, 2]), vi("p", [1, 4, 4])],
+    [w("W1", (4, 3, 3)), w("B1", (4,), 0.2), w("W2", (4, 2, 2)), w("W3", (4, 2))],
+)
 print("wrote", sorted(os.listdir(HERE)))

@@ -100,6 +100,16 @@ fn convolutions_and_pools() {
     );
 }
 
+/// 1-D Conv (padded, strided, dilated, grouped), MaxPool, AveragePool and GlobalAveragePool
+/// over `[1, C, L]`, as 2-D ones of height 1; a pooled `[1, C, L]` tensor is an output.
+#[test]
+fn one_dimensional_convolutions_and_pools() {
+    check(
+        &models().join("ops/conv1d.onnx"),
+        &models().join("ops/conv1d.json"),
+    );
+}
+
 #[test]
 fn views_shape_subgraph_concat_batchnorm() {
     check(

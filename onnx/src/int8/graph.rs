@@ -862,7 +862,7 @@ fn dims4(s: &[usize], name: &str) -> Result<[usize; 4], ImportError> {
         &[a, b, c, d] => Ok([a, b, c, d]),
         _ => Err(ImportError::at(
             name,
-            format!("expected a 4-D tensor, got shape {s:?}"),
+            format!("expected a 4-D tensor, got shape {s:?} (1-D convolutions and pools are imported in float models only)"),
         )),
     }
 }

@@ -1,4 +1,5 @@
-//! Conv (2-D, any stride/padding/dilation, grouped or depthwise): one linear group per output
+//! Conv (1-D and 2-D, any stride/padding/dilation, grouped or depthwise; 1-D as 2-D of height
+//! 1): one linear group per output
 //! position and channel group (im2col), weights `M/G × (C/G·kh·kw)` per group. A
 //! BatchNormalization reading only this Conv is folded into its weights.
 
@@ -11,7 +12,7 @@ use crate::FrontendError;
 use std::any::Any;
 use zkinfer_circuits::graph::Geometry;
 
-/// 2-D convolution.
+/// 1-D or 2-D convolution.
 #[derive(Debug)]
 pub struct Conv {
     window: Window,
@@ -19,15 +20,27 @@ pub struct Conv {
 }
 
 impl Conv {
+    /// The input and weight shapes as 2-D ones (`[N, C, 1, L]` and `[M, C/G, 1, K]` for a 1-D
+    /// convolution).
+    fn planes(
+        &self,
+        node: &str,
+        x: &[usize],
+        w: &[usize],
+    ) -> Result<(Vec<usize>, Vec<usize>), FrontendError> {
+        if x.len() != w.len() || !(3..=4).contains(&x.len()) {
+            return Err(shape_err(node, format!("only 1-D and 2-D convolutions (3-D and 4-D tensors) are supported, got input {x:?}, weight {w:?}")));
+        }
+        Ok((self.window.plane(node, x)?, self.window.plane(node, w)?))
+    }
+
+    /// Output size and pads of the convolution of 2-D shapes (from [`Self::planes`]).
     fn dims(
         &self,
         node: &str,
         x: &[usize],
         w: &[usize],
     ) -> Result<([usize; 2], [usize; 4]), FrontendError> {
-        if x.len() != 4 || w.len() != 4 {
-            return Err(shape_err(node, format!("only 2-D convolutions (4-D tensors) are supported, got input {x:?}, weight {w:?}")));
-        }
         let g = usize::try_from(self.group).unwrap_or(0);
         if g == 0 || !w[0].is_multiple_of(g) || w[1] * g != x[1] {
             return Err(shape_err(
@@ -51,6 +64,7 @@ impl Conv {
         xs: &[usize],
         ws: &[usize],
     ) -> Result<(Geometry, usize), FrontendError> {
+        let (xs, ws) = &self.planes(node, xs, ws)?;
         let (out, pads) = self.dims(node, xs, ws)?;
         let groups = usize::try_from(self.group).unwrap_or(1);
         let geometry = Geometry::Conv2d {
@@ -71,9 +85,10 @@ impl Conv {
 impl OnnxOp for Conv {
     fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
         let (x, w) = (input(node, inputs, 0)?, input(node, inputs, 1)?);
-        let (out, pads) = self.dims(node, &x.shape, &w.shape)?;
-        let (c, h, wd) = (x.shape[1], x.shape[2], x.shape[3]);
-        let (m, kh, kw) = (w.shape[0], w.shape[2], w.shape[3]);
+        let (xs, ws) = self.planes(node, &x.shape, &w.shape)?;
+        let (out, pads) = self.dims(node, &xs, &ws)?;
+        let (c, h, wd) = (xs[1], xs[2], xs[3]);
+        let (m, kh, kw) = (ws[0], ws[2], ws[3]);
         let bias = inputs.get(2).copied().flatten();
         if bias.is_some_and(|b| b.len() != m) {
             return Err(shape_err(node, "bias length differs from output channels"));
@@ -81,7 +96,7 @@ impl OnnxOp for Conv {
         let [sh, sw] = self.window.strides;
         let [dh, dw] = self.window.dilations;
         // Output channel `oc` reads the `cg` input channels of its group.
-        let cg = w.shape[1];
+        let cg = ws[1];
         let per = m / (c / cg.max(1)).max(1);
         let mut y = vec![0.0; m * out[0] * out[1]];
         for oc in 0..m {
@@ -106,7 +121,11 @@ impl OnnxOp for Conv {
                 }
             }
         }
-        Ok(vec![Tensor::float(vec![1, m, out[0], out[1]], y)])
+        let shape = match x.rank() {
+            3 => vec![1, m, out[1]],
+            _ => vec![1, m, out[0], out[1]],
+        };
+        Ok(vec![Tensor::float(shape, y)])
     }
 
     fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
@@ -119,7 +138,7 @@ impl OnnxOp for Conv {
         }
         let xs = q.shape(q.input_id(node, 0).unwrap_or(0)).to_vec();
         let (geometry, g) = self.geometry(&q.node(node).name, &xs, &w.shape)?;
-        let (m, k) = (w.shape[0], w.shape[1] * w.shape[2] * w.shape[3]);
+        let (m, k) = (w.shape[0], w.shape[1..].iter().product::<usize>());
         let mut wr = w.data.clone();
         let mut br = q
             .const_input(node, 2)

@@ -1,4 +1,5 @@
-//! MaxPool, AveragePool, GlobalAveragePool (2-D), and the window geometry they share with Conv.
+//! MaxPool, AveragePool, GlobalAveragePool (1-D and 2-D), and the window geometry they share
+//! with Conv.
 
 use super::{input, shape_err, OnnxOp};
 use crate::proto::Attrs;
@@ -16,9 +17,12 @@ enum AutoPad {
     SameLower,
 }
 
-/// Kernel window attributes: strides, dilations, padding, rounding.
+/// Kernel window attributes: strides, dilations, padding, rounding. A 1-D window (attributes
+/// of one value, pads of two) is the 2-D window of height 1 over `[N, C, 1, L]`.
 #[derive(Clone, Debug)]
 pub struct Window {
+    /// 1 or 2 where an attribute says which; `None` where none does (every default).
+    spatial: Option<usize>,
     kernel: Option<[usize; 2]>,
     /// Strides.
     pub strides: [usize; 2],
@@ -32,20 +36,49 @@ pub struct Window {
 impl Window {
     /// Parses the window attributes of a Conv or pool node.
     pub fn parse(a: &Attrs<'_>, conv: bool) -> Result<Self, FrontendError> {
-        let two = |name: &str, dflt: usize| -> Result<[usize; 2], FrontendError> {
-            match a.usizes(name, 2)? {
-                Some(v) if v.iter().all(|&x| x > 0) => Ok([v[0], v[1]]),
-                Some(_) => Err(a.error(name, "values must be positive")),
-                None => Ok([dflt, dflt]),
+        let mut spatial = None;
+        // An attribute of `per` values per spatial dimension, 1-D or 2-D (all alike).
+        let mut dims = |name: &str, per: usize| -> Result<Option<Vec<usize>>, FrontendError> {
+            let Some(v) = a.ints(name)? else {
+                return Ok(None);
+            };
+            let d = match v.len() / per {
+                d @ (1 | 2) if v.len() % per == 0 => d,
+                _ => {
+                    return Err(a.error(
+                        name,
+                        format!(
+                            "expected {} or {} values (1-D or 2-D), got {v:?}",
+                            per,
+                            2 * per
+                        ),
+                    ))
+                }
+            };
+            if *spatial.get_or_insert(d) != d {
+                return Err(a.error(name, "mixes 1-D and 2-D window attributes"));
             }
+            let v = a.usizes(name, v.len())?.unwrap_or_default();
+            // 1-D: height 1, no padding above or below.
+            Ok(Some(match (d, per) {
+                (1, 1) => vec![1, v[0]],
+                (1, _) => vec![0, v[0], 0, v[1]],
+                _ => v,
+            }))
         };
-        let kernel = match a.usizes("kernel_shape", 2)? {
-            Some(v) if v.iter().all(|&x| x > 0) => Some([v[0], v[1]]),
-            Some(_) => return Err(a.error("kernel_shape", "values must be positive")),
+        let positive = |name: &str, v: Option<Vec<usize>>, dflt: usize| match v {
+            Some(v) if v.iter().all(|&x| x > 0) => Ok([v[0], v[1]]),
+            Some(_) => Err(a.error(name, "values must be positive")),
+            None => Ok([dflt, dflt]),
+        };
+        let kernel = match dims("kernel_shape", 1)? {
+            Some(v) => Some(positive("kernel_shape", Some(v), 1)?),
             None if conv => None,
-            None => return Err(a.error("kernel_shape", "required for pooling (2-D only)")),
+            None => return Err(a.error("kernel_shape", "required for pooling")),
         };
-        let pads = match a.usizes("pads", 4)? {
+        let strides = positive("strides", dims("strides", 1)?, 1)?;
+        let dilations = positive("dilations", dims("dilations", 1)?, 1)?;
+        let pads = match dims("pads", 2)? {
             Some(v) => [v[0], v[1], v[2], v[3]],
             None => [0; 4],
         };
@@ -57,13 +90,46 @@ impl Window {
             Some(other) => return Err(a.error("auto_pad", format!("unknown value '{other}'"))),
         };
         Ok(Window {
+            spatial,
             kernel,
-            strides: two("strides", 1)?,
-            dilations: two("dilations", 1)?,
+            strides,
+            dilations,
             pads,
             auto_pad,
             ceil_mode: a.int("ceil_mode")?.unwrap_or(0) != 0,
         })
+    }
+
+    /// The window of no attributes (either rank), for global pools' shapes.
+    fn parse_none() -> Self {
+        Window {
+            spatial: None,
+            kernel: None,
+            strides: [1, 1],
+            dilations: [1, 1],
+            pads: [0; 4],
+            auto_pad: AutoPad::NotSet,
+            ceil_mode: false,
+        }
+    }
+
+    /// `shape` (`[N, C, L]` or `[N, C, H, W]`) as the 2-D window sees it, `[N, C, 1, L]` for a
+    /// 1-D one; an error where the window's attributes are of the other rank.
+    pub fn plane(&self, node: &str, shape: &[usize]) -> Result<Vec<usize>, FrontendError> {
+        match (shape, self.spatial) {
+            (&[n, c, l], None | Some(1)) => Ok(vec![n, c, 1, l]),
+            ([_, _, _, _], None | Some(2)) => Ok(shape.to_vec()),
+            _ => Err(shape_err(
+                node,
+                format!(
+                    "a {}window over a tensor of shape {shape:?} (1-D windows take [N, C, L], 2-D ones [N, C, H, W])",
+                    match self.spatial {
+                        Some(d) => format!("{d}-D "),
+                        None => String::new(),
+                    }
+                ),
+            )),
+        }
     }
 
     /// Output size and `[top, left, bottom, right]` padding for an input of `hw`.
@@ -139,18 +205,34 @@ impl Window {
     }
 }
 
-fn check_4d(node: &str, x: &Tensor) -> Result<(), FrontendError> {
-    check_4d_shape(node, &x.shape)
+/// A pool's input `shape` as `[1, C, H, W]` (`[1, C, 1, L]` for a 1-D pool); `window` is
+/// `None` for a global pool, which takes either rank.
+fn pool_plane(
+    node: &str,
+    window: Option<&Window>,
+    shape: &[usize],
+) -> Result<Vec<usize>, FrontendError> {
+    let plane = match window {
+        Some(w) => w.plane(node, shape),
+        None => Window::parse_none().plane(node, shape),
+    };
+    match plane {
+        Ok(p) if p[0] == 1 => Ok(p),
+        _ => Err(shape_err(
+            node,
+            format!(
+                "only pooling of [1, C, L] and [1, C, H, W] tensors is supported, got {shape:?}"
+            ),
+        )),
+    }
 }
 
-fn check_4d_shape(node: &str, shape: &[usize]) -> Result<(), FrontendError> {
-    if shape.len() != 4 || shape[0] != 1 {
-        return Err(shape_err(
-            node,
-            format!("only 2-D pooling of [1, C, H, W] tensors is supported, got {shape:?}"),
-        ));
+/// A pool's output shape: `[1, C, L']` for a 1-D input (rank 3), else `[1, C, H', W']`.
+fn pooled_shape(rank: usize, c: usize, out: [usize; 2]) -> Vec<usize> {
+    match rank {
+        3 => vec![1, c, out[1]],
+        _ => vec![1, c, out[0], out[1]],
     }
-    Ok(())
 }
 
 /// A pool's window on one input: output size, pads `[top, left, bottom, right]`, kernel and
@@ -193,7 +275,7 @@ impl MaxPool {
         shape: &[usize],
         (input, output): (TensorId, TensorId),
     ) -> Result<MaxOp, FrontendError> {
-        check_4d_shape(node, shape)?;
+        let shape = &pool_plane(node, Some(&self.window), shape)?;
         let PoolGeometry {
             out, pads, kernel, ..
         } = self.geometry(node, shape)?;
@@ -235,14 +317,14 @@ fn parse_max_pool(a: &Attrs<'_>) -> Result<MaxPool, FrontendError> {
 impl OnnxOp for MaxPool {
     fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
         let x = input(node, inputs, 0)?;
-        check_4d(node, x)?;
+        let shape = pool_plane(node, Some(&self.window), &x.shape)?;
         let PoolGeometry {
             out,
             pads,
             kernel: k,
             ..
-        } = self.geometry(node, &x.shape)?;
-        let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3]);
+        } = self.geometry(node, &shape)?;
+        let (c, h, w) = (shape[1], shape[2], shape[3]);
         let mut y = Vec::with_capacity(c * out[0] * out[1]);
         for ch in 0..c {
             for oh in 0..out[0] {
@@ -265,7 +347,7 @@ impl OnnxOp for MaxPool {
                 }
             }
         }
-        Ok(vec![Tensor::float(vec![1, c, out[0], out[1]], y)])
+        Ok(vec![Tensor::float(pooled_shape(x.rank(), c, out), y)])
     }
 
     fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
@@ -331,7 +413,7 @@ impl AvgPool {
         node: &str,
         shape: &[usize],
     ) -> Result<(Geometry, Vec<u32>), FrontendError> {
-        check_4d_shape(node, shape)?;
+        let shape = &pool_plane(node, self.window.as_ref(), shape)?;
         let PoolGeometry {
             out,
             pads,
@@ -397,14 +479,14 @@ pub(crate) fn average_geometry(
 impl OnnxOp for AvgPool {
     fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
         let x = input(node, inputs, 0)?;
-        check_4d(node, x)?;
+        let shape = pool_plane(node, self.window.as_ref(), &x.shape)?;
         let PoolGeometry {
             out,
             pads,
             kernel: k,
             strides: s,
-        } = self.geometry(node, &x.shape)?;
-        let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3]);
+        } = self.geometry(node, &shape)?;
+        let (c, h, w) = (shape[1], shape[2], shape[3]);
         let mut y = Vec::with_capacity(c * out[0] * out[1]);
         for ch in 0..c {
             for oh in 0..out[0] {
@@ -431,7 +513,7 @@ impl OnnxOp for AvgPool {
                 }
             }
         }
-        Ok(vec![Tensor::float(vec![1, c, out[0], out[1]], y)])
+        Ok(vec![Tensor::float(pooled_shape(x.rank(), c, out), y)])
     }
 
     fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
@@ -468,4 +550,66 @@ pub fn global_average_pool(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, Fro
         window: None,
         count_include_pad: false,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_onnx::pb;
+
+    fn ints(name: &str, v: &[i64]) -> pb::AttributeProto {
+        pb::AttributeProto {
+            name: name.into(),
+            r#type: pb::attribute_proto::AttributeType::Ints as i32,
+            ints: v.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    fn window(attrs: Vec<pb::AttributeProto>) -> Result<Window, FrontendError> {
+        let node = pb::NodeProto {
+            op_type: "MaxPool".into(),
+            attribute: attrs,
+            ..Default::default()
+        };
+        Window::parse(&Attrs::new(&node, "p"), false)
+    }
+
+    #[test]
+    fn one_dimensional_windows_are_two_dimensional_of_height_one() {
+        let w = window(vec![
+            ints("kernel_shape", &[3]),
+            ints("strides", &[2]),
+            ints("pads", &[1, 2]),
+        ])
+        .unwrap();
+        assert_eq!(w.kernel, Some([1, 3]));
+        assert_eq!(w.strides, [1, 2]);
+        assert_eq!(w.pads, [0, 1, 0, 2]);
+        assert_eq!(w.plane("p", &[1, 4, 10]).unwrap(), vec![1, 4, 1, 10]);
+        // Of the other rank: refused, not read as a window of height 1.
+        let e = w.plane("p", &[1, 4, 10, 10]).unwrap_err().to_string();
+        assert!(
+            e.contains("a 1-D window over a tensor of shape [1, 4, 10, 10]"),
+            "{e}"
+        );
+        let two = window(vec![ints("kernel_shape", &[3, 3])]).unwrap();
+        assert!(two.plane("p", &[1, 4, 10]).is_err());
+        assert_eq!(two.plane("p", &[1, 4, 5, 6]).unwrap(), vec![1, 4, 5, 6]);
+    }
+
+    #[test]
+    fn window_attributes_of_mixed_or_other_ranks_are_refused() {
+        let mixed = window(vec![ints("kernel_shape", &[3]), ints("strides", &[1, 1])]);
+        assert!(mixed.unwrap_err().to_string().contains("mixes 1-D and 2-D"));
+        let three = window(vec![ints("kernel_shape", &[2, 2, 2])]);
+        assert!(three
+            .unwrap_err()
+            .to_string()
+            .contains("expected 1 or 2 values (1-D or 2-D), got [2, 2, 2]"));
+        let odd_pads = window(vec![ints("kernel_shape", &[3]), ints("pads", &[1, 1, 1])]);
+        assert!(odd_pads.is_err());
+        let negative = window(vec![ints("kernel_shape", &[-3])]);
+        assert!(negative.is_err());
+    }
 }

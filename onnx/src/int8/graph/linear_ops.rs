@@ -73,6 +73,7 @@ pub(super) fn conv_weights(
             )
         })?;
     let window = Window::parse(&attrs, true).map_err(fe)?;
+    window.plane(name, &x.shape).map_err(fe)?;
     let (out, pads) = window.resolve(name, [h, wd], [kh, kw]).map_err(fe)?;
     let geometry = Geometry::Conv2d {
         c,

@@ -18,6 +18,7 @@ impl Importer {
             ));
         }
         let (x, dq) = self.int_or_dq(np, 0, name)?;
+        super::dims4(&x.shape, name)?;
         let id = self.tensor(
             &output(np, name)?,
             Vec::new(),
@@ -123,6 +124,7 @@ impl Importer {
         x: &Act,
     ) -> Result<PendingAverage, ImportError> {
         let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
+        super::dims4(&x.shape, name)?;
         let (geometry, divisors, include_pad) =
             crate::ops::average_geometry(&Attrs::new(np, name), name, &x.shape).map_err(fe)?;
         let taps = geometry.avg_window(0).0.len();
