@@ -441,4 +441,47 @@ save(
     [vi("y", [1, 2]), vi("p", [1, 4, 4])],
     [w("W1", (4, 3, 3)), w("B1", (4,), 0.2), w("W2", (4, 2, 2)), w("W3", (4, 2))],
 )
+
+
+def lstm_reference(x, W, R, B, h0, c0, backwards):
+    """One direction of ONNX's LSTM (gates i, o, f, c; default activations), in numpy: the
+    expected outputs of the direction tests (tract 0.23 walks a reverse LSTM differently from
+    ONNX and ONNX Runtime)."""
+    sig = lambda v: 1.0 / (1.0 + np.exp(-v))
+    hidden = R.shape[1]
+    h, c, y = h0.astype(np.float64), c0.astype(np.float64), np.zeros((x.shape[0], x.shape[1], hidden))
+    steps = range(x.shape[0] - 1, -1, -1) if backwards else range(x.shape[0])
+    for t in steps:
+        z = x[t] @ W.T + h @ R.T + B[: 4 * hidden] + B[4 * hidden :]
+        i, o, f, g = (z[:, k * hidden : (k + 1) * hidden] for k in range(4))
+        c = sig(f) * c + sig(i) * np.tanh(g)
+        h = sig(o) * np.tanh(c)
+        y[t] = h
+    return y, h, c
+
+
+# LSTMs walking backwards and both ways, with initial states; every output named. The JSON
+# also holds the expected outputs (`output_data`, numpy above).
+for name, direction in [("lstm_reverse", "reverse"), ("lstm_bidirectional", "bidirectional")]:
+    dirs = 2 if direction == "bidirectional" else 1
+    params = [w("W", (dirs, 12, 4), 0.6), w("R", (dirs, 12, 3), 0.6), w("B", (dirs, 24), 0.2),
+              w("h0", (dirs, 2, 3), 0.5), w("c0", (dirs, 2, 3), 0.5)]
+    save(
+        name,
+        [helper.make_node("LSTM", ["x", "W", "R", "B", "", "h0", "c0"], ["y", "yh", "yc"], hidden_size=3, direction=direction)],
+        [vi("x", [3, 2, 4])],
+        [vi("y", [3, dirs, 2, 3]), vi("yh", [dirs, 2, 3]), vi("yc", [dirs, 2, 3])],
+        params,
+    )
+    path = os.path.join(HERE, f"{name}.json")
+    doc = json.load(open(path))
+    x = np.asarray(doc["input_data"][0], dtype=np.float32).reshape(3, 2, 4).astype(np.float64)
+    Wt, Rt, Bt, h0t, c0t = (numpy_helper.to_array(t).astype(np.float64) for t in params)
+    runs = [lstm_reference(x, Wt[d], Rt[d], Bt[d], h0t[d], c0t[d], d == 1 or direction == "reverse") for d in range(dirs)]
+    y = np.stack([r[0] for r in runs], axis=1)
+    yh = np.stack([r[1] for r in runs])
+    yc = np.stack([r[2] for r in runs])
+    doc["output_data"] = [[round(float(v), 7) for v in a.ravel()] for a in (y, yh, yc)]
+    with open(path, "w") as f:
+        json.dump(doc, f)
 print("wrote", sorted(os.listdir(HERE)))

@@ -731,19 +731,17 @@ fn fold_constants(
     Ok(constant)
 }
 
-/// Refuses a fold-only op on a computed tensor.
-/// Shape inference runs on zeros in place of the graph inputs. Where a node fails there and
-/// one of its parameter inputs (#1 on: sizes, shapes, axes, pads, steps) is an integer tensor
-/// computed from a graph input, the zeros are why: the error names that input instead of
-/// complaining about sizes of zero.
+/// Shape inference runs on zeros in place of the graph inputs. Where a node fails there and one
+/// of its parameter inputs ([`OnnxOp::parameter_inputs`]: sizes, shapes, axes, pads, steps)
+/// is computed from them, the zeros are why: the error names that input instead.
 fn computed_parameter(
     node: &Node,
     constant: &[bool],
     tensors: &[TensorInfo],
 ) -> Option<FrontendError> {
-    let (index, t) = node.inputs.iter().enumerate().skip(1).find_map(|(i, t)| {
-        t.filter(|&t| !constant[t] && tensors[t].dtype == DType::Int)
-            .map(|t| (i, t))
+    let (index, t) = node.op.parameter_inputs().iter().find_map(|&i| {
+        let t = node.inputs.get(i).copied().flatten()?;
+        (!constant[t]).then_some((i, t))
     })?;
     Some(FrontendError::Quantize {
         node: node.name.clone(),
@@ -754,6 +752,7 @@ fn computed_parameter(
     })
 }
 
+/// Refuses a fold-only op on a computed tensor.
 fn check_computable(node: &Node, is_const: bool) -> Result<(), FrontendError> {
     if !is_const && !ops::computes(&node.op_type) {
         return Err(FrontendError::UnsupportedOp {

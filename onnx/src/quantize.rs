@@ -723,7 +723,12 @@ pub fn output_range(v: &[f64]) -> f64 {
             (l.min(x), h.max(x))
         });
     let mag = v.iter().fold(0.0f64, |m, &x| m.max(x.abs()));
-    let floor = if v.len() == 1 { mag } else { 1e-3 * mag };
+    // One value, or values all equal: no spread to measure against, so their magnitude.
+    let floor = if v.len() == 1 || hi == lo {
+        mag
+    } else {
+        1e-3 * mag
+    };
     (hi - lo).max(floor).max(1e-9)
 }
 

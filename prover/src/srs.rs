@@ -173,6 +173,7 @@ impl Srs {
 /// A size that does not match is left to the parser, which refuses it.
 fn check_raw_points(raw: &[u8], what: &str) -> Result<(), ProverError> {
     use halo2_proofs::halo2curves::bn256::{G1Affine, G2Affine};
+    use halo2_proofs::halo2curves::group::prime::PrimeCurveAffine;
     use halo2_proofs::halo2curves::serde::SerdeObject;
     use rayon::prelude::*;
     const G1: usize = 64;
@@ -214,12 +215,15 @@ fn check_raw_points(raw: &[u8], what: &str) -> Result<(), ProverError> {
         ));
     }
     for (i, p) in g2.chunks_exact(G2).take(2).enumerate() {
-        if G2Affine::from_raw_bytes(p).is_none() {
-            let name = ["g2", "s·g2"][i];
-            return Err(ProverError::Srs(format!(
-                "{what}: {name} is not on the curve (the file is damaged or was altered)"
-            )));
-        }
+        let why = match G2Affine::from_raw_bytes(p) {
+            None => "is not on the curve",
+            Some(p) if bool::from(p.is_identity()) => "is the point at infinity",
+            Some(_) => continue,
+        };
+        let name = ["g2", "s·g2"][i];
+        return Err(ProverError::Srs(format!(
+            "{what}: {name} {why} (the file is damaged or was altered)"
+        )));
     }
     Ok(())
 }

@@ -250,6 +250,13 @@ fn altered_srs_points_are_refused_when_read() {
             "monomial point 2 is not on the curve",
         ),
         (
+            "s·g2 set to zeros",
+            g2 + 128..g2 + 256,
+            None,
+            0,
+            "s·g2 is the point at infinity",
+        ),
+        (
             "a bit of s·g2",
             g2 + 128 + 3..g2 + 128 + 4,
             Some(2),

@@ -100,6 +100,16 @@ impl OnnxOp for Fold {
         true
     }
 
+    fn parameter_inputs(&self) -> &'static [usize] {
+        match self.kind {
+            Kind::Unsqueeze(_) | Kind::Squeeze(_) | Kind::Expand => &[1],
+            Kind::Slice(_) => &[1, 2, 3, 4],
+            Kind::Range => &[0, 1, 2],
+            Kind::ConstantOfShape(_) => &[0],
+            _ => &[],
+        }
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

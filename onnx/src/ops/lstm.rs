@@ -1,5 +1,7 @@
-//! LSTM (forward, default activations), unrolled over its fixed sequence length into existing
-//! families. Per step `t`, with gates in ONNX's order `i, o, f, c`:
+//! LSTM (forward, reverse or bidirectional; default activations), unrolled over its fixed
+//! sequence length into existing families, one unrolling per direction (a reverse one walks the
+//! steps from the last; `Y` lists each step's `h` of every direction at that step's time).
+//! Per step `t`, with gates in ONNX's order `i, o, f, c`:
 //!
 //! - `z = W·x_t + R·h_(t-1) + Wb + Rb`: one constant-weight linear map over every step's input
 //!   (with the biases), one over `h_(t-1)` (a constant initial state is folded into the gates'
@@ -20,20 +22,44 @@ use zkinfer_circuits::graph::{
     det_sigmoid, det_tanh, Coef, FnKind, Geometry, LinearOp, Operand, QOp, TensorKind, WeightSet,
 };
 
-/// A forward LSTM with the default activations.
+/// Which way an LSTM walks its sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Direction {
+    Forward,
+    Reverse,
+    Bidirectional,
+}
+
+impl Direction {
+    /// `num_directions`: the leading dimension of the weights, states and `Y_h`.
+    fn count(self) -> usize {
+        match self {
+            Direction::Bidirectional => 2,
+            _ => 1,
+        }
+    }
+
+    /// Whether direction `d` of the weights walks from the last step to the first.
+    fn backwards(self, d: usize) -> bool {
+        self == Direction::Reverse || (self == Direction::Bidirectional && d == 1)
+    }
+}
+
+/// An LSTM with the default activations.
 #[derive(Debug)]
 pub struct Lstm {
     hidden: usize,
+    direction: Direction,
     /// Which of `Y`, `Y_h`, `Y_c` the node names.
     outputs: Vec<bool>,
 }
 
-/// The constant parameters, checked against the input's shape.
+/// The constant parameters of one direction, checked against the input's shape.
 struct Params<'t> {
     /// `[4H, I]`.
-    w: &'t Tensor,
+    w: &'t [f64],
     /// `[4H, H]`.
-    r: &'t Tensor,
+    r: &'t [f64],
     /// `Wb + Rb`, `[4H]`.
     bias: Vec<f64>,
     /// `[B, H]` each.
@@ -41,6 +67,18 @@ struct Params<'t> {
     c0: Vec<f64>,
     /// Sequence length, batch, input size.
     sbi: [usize; 3],
+    /// Whether this direction walks from the last step.
+    backwards: bool,
+}
+
+/// One direction's unrolling: `h` of every step (by time), the last `h` and `c` (of the last
+/// step walked), and their scales.
+struct Walked {
+    hs: Vec<QRef>,
+    h_last: QRef,
+    c_last: QRef,
+    s_g: i32,
+    s_c: i32,
 }
 
 impl Lstm {
@@ -54,18 +92,27 @@ impl Lstm {
     ) -> Result<(), FrontendError> {
         let x = q.act_input(node, 0)?;
         let shape = q.graph.tensors[x.id].shape.clone();
-        let p = self.params(&q.node(node).name, &shape, inputs)?;
-        Unroll::new(q, node, x, &p, self.hidden)?.run(q, &self.outputs)
+        let ps = self.params(&q.node(node).name, &shape, inputs)?;
+        // One scale for `c` in every direction (`Y_c` lists them together).
+        let s = ps.first().map_or(0, |p| p.sbi[0]);
+        let c0 = ps.iter().flat_map(|p| &p.c0);
+        let c_bound = c0.fold(0.0f64, |m, v| m.max(v.abs())) + s as f64;
+        let walks = ps
+            .iter()
+            .map(|p| Unroll::new(q, node, x, p, (self.hidden, c_bound))?.run(q))
+            .collect::<Result<Vec<_>, _>>()?;
+        bind_outputs(q, node, &walks, &self.outputs)
     }
 
-    /// Checks shapes and unsupported inputs; `x`'s shape is `[S, B, I]`.
+    /// Checks shapes and unsupported inputs; `x`'s shape is `[S, B, I]`. One set per
+    /// direction.
     fn params<'t>(
         &self,
         node: &str,
         x_shape: &[usize],
         inputs: &[Option<&'t Tensor>],
-    ) -> Result<Params<'t>, FrontendError> {
-        let h = self.hidden;
+    ) -> Result<Vec<Params<'t>>, FrontendError> {
+        let (h, dirs) = (self.hidden, self.direction.count());
         let [s, b, i] = x_shape else {
             return Err(shape_err(
                 node,
@@ -73,27 +120,26 @@ impl Lstm {
             ));
         };
         let (w, r) = (input(node, inputs, 1)?, input(node, inputs, 2)?);
-        if w.shape != [1, 4 * h, *i] || r.shape != [1, 4 * h, h] {
+        if w.shape != [dirs, 4 * h, *i] || r.shape != [dirs, 4 * h, h] {
             return Err(shape_err(
                 node,
                 format!(
-                    "W {:?} / R {:?} do not fit hidden_size {h} and input size {i}",
+                    "W {:?} / R {:?} do not fit {dirs} direction(s), hidden_size {h} and input size {i}",
                     w.shape, r.shape
                 ),
             ));
         }
         let opt = |k: usize| inputs.get(k).copied().flatten();
-        let bias = match opt(3) {
-            None => vec![0.0; 4 * h],
-            Some(t) if t.shape == [1, 8 * h] => {
-                (0..4 * h).map(|k| t.data[k] + t.data[4 * h + k]).collect()
+        let bias = |d: usize| match opt(3) {
+            None => Ok(vec![0.0; 4 * h]),
+            Some(t) if t.shape == [dirs, 8 * h] => {
+                let t = &t.data[d * 8 * h..(d + 1) * 8 * h];
+                Ok((0..4 * h).map(|k| t[k] + t[4 * h + k]).collect())
             }
-            Some(t) => {
-                return Err(shape_err(
-                    node,
-                    format!("B {:?} is not [1, {}]", t.shape, 8 * h),
-                ))
-            }
+            Some(t) => Err(shape_err(
+                node,
+                format!("B {:?} is not [{dirs}, {}]", t.shape, 8 * h),
+            )),
         };
         if let Some(l) = opt(4) {
             if l.data.iter().any(|&v| v as usize != *s) {
@@ -103,41 +149,49 @@ impl Lstm {
                 ));
             }
         }
-        let state = |k: usize| match opt(k) {
+        let state = |k: usize, d: usize| match opt(k) {
             None => Ok(vec![0.0; b * h]),
-            Some(t) if t.len() == b * h => Ok(t.data.clone()),
+            Some(t) if t.len() == dirs * b * h => Ok(t.data[d * b * h..(d + 1) * b * h].to_vec()),
             Some(t) => Err(shape_err(
                 node,
-                format!("initial state {:?} is not [1, {b}, {h}]", t.shape),
+                format!("initial state {:?} is not [{dirs}, {b}, {h}]", t.shape),
             )),
         };
         if opt(7).is_some() {
             return Err(shape_err(node, "peephole weights (P) are not supported"));
         }
-        Ok(Params {
-            w,
-            r,
-            bias,
-            h0: state(5)?,
-            c0: state(6)?,
-            sbi: [*s, *b, *i],
-        })
+        let (wn, rn) = (4 * h * i, 4 * h * h);
+        (0..dirs)
+            .map(|d| {
+                Ok(Params {
+                    w: &w.data[d * wn..(d + 1) * wn],
+                    r: &r.data[d * rn..(d + 1) * rn],
+                    bias: bias(d)?,
+                    h0: state(5, d)?,
+                    c0: state(6, d)?,
+                    sbi: [*s, *b, *i],
+                    backwards: self.direction.backwards(d),
+                })
+            })
+            .collect()
     }
 }
 
-/// The float LSTM: `(Y [S, B, H], h_S [B, H], c_S [B, H])`.
+/// One direction of the float LSTM: `(Y [S, B, H]` by time, and `h`, `c` `[B, H]` of the last
+/// step walked).
 fn run_float(x: &[f64], p: &Params<'_>, h: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let [s, b, i] = p.sbi;
     let (mut hs, mut cs) = (p.h0.clone(), p.c0.clone());
-    let mut y = Vec::with_capacity(s * b * h);
-    for t in 0..s {
+    let mut y = vec![0.0; s * b * h];
+    for step in 0..s {
+        let t = if p.backwards { s - 1 - step } else { step };
         let mut next_h = vec![0.0; b * h];
         for bb in 0..b {
             let xt = &x[(t * b + bb) * i..][..i];
             let hp = &hs[bb * h..][..h];
             let z = |row: usize| {
-                let wx: f64 = (0..i).map(|k| p.w.data[row * i + k] * xt[k]).sum();
-                let rh: f64 = (0..h).map(|k| p.r.data[row * h + k] * hp[k]).sum();
+                let wx: f64 = (0..i).map(|k| p.w[row * i + k] * xt[k]).sum();
+                let rh: f64 = (0..h).map(|k| p.r[row * h + k] * hp[k]).sum();
                 wx + rh + p.bias[row]
             };
             for j in 0..h {
@@ -149,7 +203,7 @@ fn run_float(x: &[f64], p: &Params<'_>, h: usize) -> (Vec<f64>, Vec<f64>, Vec<f6
             }
         }
         hs = next_h;
-        y.extend_from_slice(&hs);
+        y[t * b * h..(t + 1) * b * h].copy_from_slice(&hs);
     }
     (y, hs, cs)
 }
@@ -157,14 +211,25 @@ fn run_float(x: &[f64], p: &Params<'_>, h: usize) -> (Vec<f64>, Vec<f64>, Vec<f6
 impl OnnxOp for Lstm {
     fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
         let x = input(node, inputs, 0)?;
-        let p = self.params(node, &x.shape, inputs)?;
-        let [s, b, _] = p.sbi;
-        let h = self.hidden;
-        let (y, hs, cs) = run_float(&x.data, &p, h);
+        let ps = self.params(node, &x.shape, inputs)?;
+        let ([s, b, _], h) = (x.shape[..].try_into().unwrap_or([0; 3]), self.hidden);
+        let runs: Vec<_> = ps.iter().map(|p| run_float(&x.data, p, h)).collect();
+        let dirs = runs.len();
+        let per = b * h;
+        let y = (0..s)
+            .flat_map(|t| runs.iter().flat_map(move |r| &r.0[t * per..(t + 1) * per]))
+            .copied()
+            .collect();
         let all = [
-            Tensor::float(vec![s, 1, b, h], y),
-            Tensor::float(vec![1, b, h], hs),
-            Tensor::float(vec![1, b, h], cs),
+            Tensor::float(vec![s, dirs, b, h], y),
+            Tensor::float(
+                vec![dirs, b, h],
+                runs.iter().flat_map(|r| r.1.clone()).collect(),
+            ),
+            Tensor::float(
+                vec![dirs, b, h],
+                runs.iter().flat_map(|r| r.2.clone()).collect(),
+            ),
         ];
         Ok(all
             .into_iter()
@@ -178,6 +243,10 @@ impl OnnxOp for Lstm {
         let what = "W, R, B, sequence_lens and the initial states";
         let inputs = constant_inputs(q, node, what)?;
         self.lower(q, node, &inputs)
+    }
+
+    fn parameter_inputs(&self) -> &'static [usize] {
+        &[4]
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -202,10 +271,12 @@ pub(super) fn constant_inputs<'a>(
         .collect())
 }
 
-/// The scales and projections shared by every step of one LSTM's lowering.
+/// The scales and projections shared by every step of one direction's lowering.
 struct Unroll<'p> {
     node: usize,
     op: String,
+    /// The node's name, with " (reverse)" for a direction walking backwards: its tensors'.
+    name: String,
     p: &'p Params<'p>,
     h: usize,
     /// Scale of gates and `h` (`B - 2`), of `z`, of its accumulators, of `c`.
@@ -239,24 +310,27 @@ impl<'p> Unroll<'p> {
         node: usize,
         x: QRef,
         p: &'p Params<'p>,
-        h: usize,
+        (h, c_bound): (usize, f64),
     ) -> Result<Self, FrontendError> {
         let bits = q.bits;
         let op = q.node(node).name.clone();
+        let name = match p.backwards {
+            true => format!("{op} (reverse)"),
+            false => op.clone(),
+        };
         let [s, b, i] = p.sbi;
         let s_g = bits as i32 - 2;
         let x_bound = q.bound(q.input_id(node, 0).unwrap_or(usize::MAX));
         let h_bound = p.h0.iter().fold(1.0f64, |m, v| m.max(v.abs()));
         let z_bound = (0..4 * h)
             .map(|row| {
-                let wx: f64 = (0..i).map(|k| p.w.data[row * i + k].abs()).sum::<f64>() * x_bound;
-                let rh: f64 = (0..h).map(|k| p.r.data[row * h + k].abs()).sum::<f64>() * h_bound;
+                let wx: f64 = (0..i).map(|k| p.w[row * i + k].abs()).sum::<f64>() * x_bound;
+                let rh: f64 = (0..h).map(|k| p.r[row * h + k].abs()).sum::<f64>() * h_bound;
                 wx + rh + p.bias[row].abs()
             })
             .fold(0.0f64, f64::max);
         let s_z = scale_of(z_bound, bits);
         let s_acc = s_z + bits as i32;
-        let c_bound = p.c0.iter().fold(0.0f64, |m, v| m.max(v.abs())) + s as f64;
         let s_c = scale_of(c_bound, bits);
         if 2 * s_g - s_c > bits as i32 {
             return Err(q.err(
@@ -272,17 +346,22 @@ impl<'p> Unroll<'p> {
         let wx = WeightSet {
             m: 4 * h,
             k: i,
-            w: quant(q, &p.w.data, s_acc - x.scale)?,
+            w: quant(q, p.w, s_acc - x.scale)?,
             b: quant(q, &p.bias, s_acc)?,
         };
         let r = WeightSet {
             m: 4 * h,
             k: h,
-            w: quant(q, &p.r.data, s_acc - s_g)?,
+            w: quant(q, p.r, s_acc - s_g)?,
             b: vec![0; 4 * h],
         };
-        let name = format!("{op} (W·x + b)");
-        let acc_x = q.new_tensor(&name, vec![s * b * 4 * h], s_acc, TensorKind::Accumulator);
+        let acc_name = format!("{name} (W·x + b)");
+        let acc_x = q.new_tensor(
+            &acc_name,
+            vec![s * b * 4 * h],
+            s_acc,
+            TensorKind::Accumulator,
+        );
         q.push(QOp::Linear(LinearOp {
             name: op.clone(),
             input: x.id,
@@ -293,6 +372,7 @@ impl<'p> Unroll<'p> {
         Ok(Unroll {
             node,
             op,
+            name,
             p,
             h,
             s_g,
@@ -304,46 +384,27 @@ impl<'p> Unroll<'p> {
         })
     }
 
-    /// Lowers every step and binds the named outputs.
-    fn run(self, q: &mut QuantCtx<'_>, named: &[bool]) -> Result<(), FrontendError> {
-        let [s, b, _] = self.p.sbi;
+    /// Lowers every step, walking backwards for a reverse direction.
+    fn run(self, q: &mut QuantCtx<'_>) -> Result<Walked, FrontendError> {
+        let s = self.p.sbi[0];
         let (mut hp, mut cp) = (State::Initial, State::Initial);
-        let mut hs = Vec::with_capacity(s);
-        for t in 0..s {
+        let mut hs = vec![None; s];
+        for step in 0..s {
+            let t = if self.p.backwards { s - 1 - step } else { step };
             let (ht, ct) = self.step(q, t, hp, cp)?;
-            hs.push(ht);
+            hs[t] = Some(ht);
             (hp, cp) = (State::Computed(ht), State::Computed(ct));
         }
         let (State::Computed(h_last), State::Computed(c_last)) = (hp, cp) else {
             return Err(q.err(self.node, "an LSTM over an empty sequence"));
         };
-        let outs = q.node(self.node).outputs.clone();
-        let per = b * self.h;
-        let mut slots = named.iter().enumerate().filter(|(_, &n)| n).map(|(k, _)| k);
-        for &out in &outs {
-            let Some(k) = slots.next() else { break };
-            let (inputs, map, scale): (Vec<usize>, Vec<(u16, u32)>, i32) = match k {
-                0 => (
-                    hs.iter().map(|h| h.id).collect(),
-                    (0..s)
-                        .flat_map(|t| (0..per).map(move |e| (t as u16, e as u32)))
-                        .collect(),
-                    self.s_g,
-                ),
-                1 => (
-                    vec![h_last.id],
-                    (0..per).map(|e| (0, e as u32)).collect(),
-                    self.s_g,
-                ),
-                _ => (
-                    vec![c_last.id],
-                    (0..per).map(|e| (0, e as u32)).collect(),
-                    self.s_c,
-                ),
-            };
-            q.bind_view(self.node, inputs, map, scale, out);
-        }
-        Ok(())
+        Ok(Walked {
+            hs: hs.into_iter().flatten().collect(),
+            h_last,
+            c_last,
+            s_g: self.s_g,
+            s_c: self.s_c,
+        })
     }
 
     /// One step: the gates from `z`, then `c_t` and `h_t`.
@@ -360,7 +421,7 @@ impl<'p> Unroll<'p> {
         // R·h_(t-1): a linear map of the computed state, or constants from the initial one.
         let (acc_h, qc) = match hp {
             State::Computed(hq) => {
-                let name = format!("{} (R·h)[{t}]", self.op);
+                let name = format!("{} (R·h)[{t}]", self.name);
                 let acc = q.new_tensor(&name, vec![b * 4 * h], self.s_acc, TensorKind::Accumulator);
                 q.push(QOp::Linear(LinearOp {
                     name: self.op.clone(),
@@ -372,7 +433,7 @@ impl<'p> Unroll<'p> {
                 (Some(acc), vec![0.0; b * 4 * h])
             }
             State::Initial => {
-                let r = &self.p.r.data;
+                let r = self.p.r;
                 let consts = (0..b * 4 * h)
                     .map(|e| {
                         let (bb, row) = (e / (4 * h), e % (4 * h));
@@ -419,7 +480,7 @@ impl<'p> Unroll<'p> {
                 qc: Coef::Each(consts),
                 ..Lin::default()
             };
-            let name = format!("{} {label}[{t}]", self.op);
+            let name = format!("{} {label}[{t}]", self.name);
             gates.push(q.emit(
                 self.op.clone(),
                 new(&name, vec![b * h], self.s_g),
@@ -435,7 +496,7 @@ impl<'p> Unroll<'p> {
             in_scale: self.s_c,
             out_scale: self.s_g,
         };
-        let tc_name = format!("{} tanh(c)[{t}]", self.op);
+        let tc_name = format!("{} tanh(c)[{t}]", self.name);
         let tc = q.emit(
             self.op.clone(),
             new(&tc_name, vec![b * h], self.s_g),
@@ -443,7 +504,7 @@ impl<'p> Unroll<'p> {
             0,
             tanh,
         );
-        let h_name = format!("{} h[{t}]", self.op);
+        let h_name = format!("{} h[{t}]", self.name);
         let ht = q.emit(
             self.op.clone(),
             new(&h_name, vec![b * h], self.s_g),
@@ -465,7 +526,7 @@ impl<'p> Unroll<'p> {
         let [_, b, _] = self.p.sbi;
         let len = b * self.h;
         let (s_g, s_c) = (self.s_g, self.s_c);
-        let p1_name = format!("{} i·c~[{t}]", self.op);
+        let p1_name = format!("{} i·c~[{t}]", self.name);
         let p1 = q.emit(
             self.op.clone(),
             new(&p1_name, vec![len], s_c),
@@ -473,7 +534,7 @@ impl<'p> Unroll<'p> {
             (2 * s_g - s_c) as u32,
             FnKind::Identity,
         );
-        let c_name = format!("{} c[{t}]", self.op);
+        let c_name = format!("{} c[{t}]", self.name);
         let lin = match cp {
             State::Initial if self.p.c0.iter().all(|&v| v == 0.0) => return Ok(p1),
             // 2^s_g·p1 + round(c0·2^s_c)·f, at scale s_c + s_g.
@@ -497,7 +558,7 @@ impl<'p> Unroll<'p> {
                 ..Lin::default()
             },
             State::Computed(c) => {
-                let p2_name = format!("{} f·c[{t}]", self.op);
+                let p2_name = format!("{} f·c[{t}]", self.name);
                 let p2 = q.emit(
                     self.op.clone(),
                     new(&p2_name, vec![len], s_c),
@@ -532,6 +593,50 @@ impl<'p> Unroll<'p> {
     }
 }
 
+/// Binds the named outputs: `Y` `[S, D, B, H]` (each step's `h` of every direction),
+/// `Y_h` and `Y_c` `[D, B, H]` (each direction's last), as views.
+fn bind_outputs(
+    q: &mut QuantCtx<'_>,
+    node: usize,
+    walks: &[Walked],
+    named: &[bool],
+) -> Result<(), FrontendError> {
+    let Some(first) = walks.first() else {
+        return Err(q.err(node, "an LSTM without a direction"));
+    };
+    let (s, dirs) = (first.hs.len(), walks.len());
+    let per = q.graph.tensors[first.h_last.id]
+        .shape
+        .iter()
+        .product::<usize>();
+    if s * dirs > usize::from(u16::MAX) {
+        return Err(q.err(node, format!("an LSTM over {s} steps is too long")));
+    }
+    let outs = q.node(node).outputs.clone();
+    let mut slots = named.iter().enumerate().filter(|(_, &n)| n).map(|(k, _)| k);
+    let each = |inputs: usize| -> Vec<(u16, u32)> {
+        (0..inputs)
+            .flat_map(|k| (0..per).map(move |e| (k as u16, e as u32)))
+            .collect()
+    };
+    for &out in &outs {
+        let Some(k) = slots.next() else { break };
+        let (inputs, scale): (Vec<usize>, i32) = match k {
+            0 => (
+                (0..s)
+                    .flat_map(|t| walks.iter().map(move |w| w.hs[t].id))
+                    .collect(),
+                first.s_g,
+            ),
+            1 => (walks.iter().map(|w| w.h_last.id).collect(), first.s_g),
+            _ => (walks.iter().map(|w| w.c_last.id).collect(), first.s_c),
+        };
+        let map = each(inputs.len());
+        q.bind_view(node, inputs, map, scale, out);
+    }
+    Ok(())
+}
+
 /// `a ⊙ b`, elementwise.
 fn product(a: QRef, b: QRef) -> Lin {
     Lin {
@@ -563,7 +668,7 @@ fn new(name: &str, shape: Vec<usize>, scale: i32) -> NewTensor<'_> {
     NewTensor { name, shape, scale }
 }
 
-/// `LSTM`: forward, default activations, no clip, no coupled input-forget gate, layout 0.
+/// `LSTM`: any direction, default activations, no clip, no coupled input-forget gate, layout 0.
 pub fn lstm(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
     Ok(Box::new(lstm_op(a)?))
 }
@@ -576,12 +681,17 @@ pub(super) fn lstm_op(a: &Attrs<'_>) -> Result<Lstm, FrontendError> {
     let Some(hidden) = hidden else {
         return Err(a.error("hidden_size", "must be set, 1..=65536"));
     };
-    if let Some(d) = a.string("direction")?.filter(|d| d != "forward") {
-        return Err(a.error(
-            "direction",
-            format!("'{d}' is not supported (forward only)"),
-        ));
-    }
+    let direction = match a.string("direction")?.as_deref() {
+        None | Some("forward") => Direction::Forward,
+        Some("reverse") => Direction::Reverse,
+        Some("bidirectional") => Direction::Bidirectional,
+        Some(d) => {
+            return Err(a.error(
+                "direction",
+                format!("'{d}' is not an LSTM direction (forward, reverse, bidirectional)"),
+            ))
+        }
+    };
     let defaults = ["Sigmoid", "Tanh", "Tanh"];
     if let Some(acts) = a.strings("activations")? {
         if acts.iter().map(String::as_str).ne(defaults) {
@@ -602,6 +712,7 @@ pub(super) fn lstm_op(a: &Attrs<'_>) -> Result<Lstm, FrontendError> {
     }
     Ok(Lstm {
         hidden: hidden as usize,
+        direction,
         outputs: a.present_outputs(),
     })
 }

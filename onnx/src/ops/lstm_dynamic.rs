@@ -89,6 +89,10 @@ impl OnnxOp for DynamicQuantizeLstm {
         self.lstm.lower(q, node, &inputs)
     }
 
+    fn parameter_inputs(&self) -> &'static [usize] {
+        &[4]
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

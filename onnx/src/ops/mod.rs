@@ -63,6 +63,13 @@ pub trait OnnxOp: Debug + Send + Sync {
         false
     }
 
+    /// The inputs that must be constants: sizes, shapes, axes, pads, steps. Shape inference
+    /// runs on zeros in place of the graph inputs, so where one of these is computed from
+    /// them, the error names that input rather than what the zeros made of the op.
+    fn parameter_inputs(&self) -> &'static [usize] {
+        &[]
+    }
+
     /// The activation this op applies, if it can be fused into a preceding rescale.
     fn activation(&self) -> Option<&dyn Activation> {
         None

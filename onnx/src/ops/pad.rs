@@ -266,6 +266,10 @@ impl OnnxOp for Pad {
         Ok(())
     }
 
+    fn parameter_inputs(&self) -> &'static [usize] {
+        &[1, 2, 3]
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -213,11 +213,11 @@ fn pool_plane(
     shape: &[usize],
 ) -> Result<Vec<usize>, FrontendError> {
     let plane = match window {
-        Some(w) => w.plane(node, shape),
-        None => Window::parse_none().plane(node, shape),
+        Some(w) => w.plane(node, shape)?,
+        None => Window::parse_none().plane(node, shape)?,
     };
-    match plane {
-        Ok(p) if p[0] == 1 => Ok(p),
+    match plane[0] {
+        1 => Ok(plane),
         _ => Err(shape_err(
             node,
             format!(

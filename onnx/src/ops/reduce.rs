@@ -171,6 +171,10 @@ impl OnnxOp for Reduce {
         q.linear(node, x, out, &[(vec![w; n], vec![0.0])], 1, geometry)
     }
 
+    fn parameter_inputs(&self) -> &'static [usize] {
+        &[1]
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

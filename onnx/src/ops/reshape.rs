@@ -284,6 +284,13 @@ impl OnnxOp for View {
         true
     }
 
+    fn parameter_inputs(&self) -> &'static [usize] {
+        match self.kind {
+            Kind::Reshape { .. } => &[1],
+            _ => &[],
+        }
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

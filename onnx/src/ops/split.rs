@@ -106,6 +106,10 @@ impl OnnxOp for Split {
         true
     }
 
+    fn parameter_inputs(&self) -> &'static [usize] {
+        &[1]
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }
