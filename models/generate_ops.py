@@ -460,6 +460,29 @@ def lstm_reference(x, W, R, B, h0, c0, backwards):
     return y, h, c
 
 
+def write_lstm_expected(name, params, direction, batch_first):
+    """Adds the expected outputs (`output_data`: Y, Y_h, Y_c by `lstm_reference`) to NAME.json."""
+    dirs = 2 if direction == "bidirectional" else 1
+    path = os.path.join(HERE, f"{name}.json")
+    doc = json.load(open(path))
+    x = np.asarray(doc["input_data"][0], dtype=np.float32).astype(np.float64)
+    Wt, Rt, Bt, h0t, c0t = (numpy_helper.to_array(t).astype(np.float64) for t in params)
+    if batch_first:  # [B, S, I] and states [B, D, H] to ONNX's layout 0
+        x = x.reshape(2, 3, 4).transpose(1, 0, 2)
+        h0t, c0t = h0t.transpose(1, 0, 2), c0t.transpose(1, 0, 2)
+    else:
+        x = x.reshape(3, 2, 4)
+    runs = [lstm_reference(x, Wt[d], Rt[d], Bt[d], h0t[d], c0t[d], d == 1 or direction == "reverse") for d in range(dirs)]
+    y = np.stack([r[0] for r in runs], axis=1)  # [S, D, B, H]
+    yh = np.stack([r[1] for r in runs])  # [D, B, H]
+    yc = np.stack([r[2] for r in runs])
+    if batch_first:
+        y, yh, yc = y.transpose(2, 0, 1, 3), yh.transpose(1, 0, 2), yc.transpose(1, 0, 2)
+    doc["output_data"] = [[round(float(v), 7) for v in a.ravel()] for a in (y, yh, yc)]
+    with open(path, "w") as f:
+        json.dump(doc, f)
+
+
 # LSTMs walking backwards and both ways, with initial states; every output named. The JSON
 # also holds the expected outputs (`output_data`, numpy above).
 for name, direction in [("lstm_reverse", "reverse"), ("lstm_bidirectional", "bidirectional")]:
@@ -473,15 +496,17 @@ for name, direction in [("lstm_reverse", "reverse"), ("lstm_bidirectional", "bid
         [vi("y", [3, dirs, 2, 3]), vi("yh", [dirs, 2, 3]), vi("yc", [dirs, 2, 3])],
         params,
     )
-    path = os.path.join(HERE, f"{name}.json")
-    doc = json.load(open(path))
-    x = np.asarray(doc["input_data"][0], dtype=np.float32).reshape(3, 2, 4).astype(np.float64)
-    Wt, Rt, Bt, h0t, c0t = (numpy_helper.to_array(t).astype(np.float64) for t in params)
-    runs = [lstm_reference(x, Wt[d], Rt[d], Bt[d], h0t[d], c0t[d], d == 1 or direction == "reverse") for d in range(dirs)]
-    y = np.stack([r[0] for r in runs], axis=1)
-    yh = np.stack([r[1] for r in runs])
-    yc = np.stack([r[2] for r in runs])
-    doc["output_data"] = [[round(float(v), 7) for v in a.ravel()] for a in (y, yh, yc)]
-    with open(path, "w") as f:
-        json.dump(doc, f)
+    write_lstm_expected(name, params, direction, batch_first=False)
+# A bidirectional LSTM in layout 1 (batch first: X [B, S, I], states [B, D, H]).
+params = [w("W", (2, 12, 4), 0.6), w("R", (2, 12, 3), 0.6), w("B", (2, 24), 0.2),
+          w("h0", (2, 2, 3), 0.5), w("c0", (2, 2, 3), 0.5)]
+save(
+    "lstm_batch_first",
+    [helper.make_node("LSTM", ["x", "W", "R", "B", "", "h0", "c0"], ["y", "yh", "yc"], hidden_size=3, direction="bidirectional", layout=1)],
+    [vi("x", [2, 3, 4])],
+    [vi("y", [2, 3, 2, 3]), vi("yh", [2, 2, 3]), vi("yc", [2, 2, 3])],
+    params,
+    opset=14,
+)
+write_lstm_expected("lstm_batch_first", params, "bidirectional", batch_first=True)
 print("wrote", sorted(os.listdir(HERE)))

@@ -311,12 +311,14 @@ fn lstm_over_three_steps_with_initial_states_and_tanh() {
 }
 
 /// The LSTM's gates, cell and hidden states cannot move.
-/// Reverse and bidirectional LSTMs with initial states, every output named, against the
-/// expected outputs their generator computed with numpy (tract 0.23 walks a reverse LSTM
-/// differently from ONNX; the generator's outputs agree with ONNX Runtime 1.32.0 to 1e-7).
+/// Reverse and bidirectional LSTMs with initial states, every output named, and a
+/// bidirectional one in layout 1 (batch first), against the expected outputs their generator
+/// computed with numpy (tract 0.23 walks a reverse LSTM differently from ONNX). The
+/// generator's outputs agree with ONNX Runtime 1.32.0 to 1e-7; layout 1, which ONNX Runtime
+/// does not run, with onnx 1.23.2's reference evaluator.
 #[test]
-fn lstms_walking_backwards_and_both_ways() {
-    for name in ["lstm_reverse", "lstm_bidirectional"] {
+fn lstms_walking_backwards_both_ways_and_batch_first() {
+    for name in ["lstm_reverse", "lstm_bidirectional", "lstm_batch_first"] {
         let input = models().join(format!("ops/{name}.json"));
         let doc: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&input).unwrap()).unwrap();

@@ -50,6 +50,8 @@ impl Direction {
 pub struct Lstm {
     hidden: usize,
     direction: Direction,
+    /// `layout = 1`: batch first (`X` `[B, S, I]`, `Y` `[B, S, D, H]`, states `[B, D, H]`).
+    batch_first: bool,
     /// Which of `Y`, `Y_h`, `Y_c` the node names.
     outputs: Vec<bool>,
 }
@@ -69,6 +71,19 @@ struct Params<'t> {
     sbi: [usize; 3],
     /// Whether this direction walks from the last step.
     backwards: bool,
+    /// Whether `X` is `[B, S, I]` (layout 1).
+    batch_first: bool,
+}
+
+impl Params<'_> {
+    /// The row of `X` (and of its input projection) at step `t` of batch element `bb`.
+    fn row(&self, t: usize, bb: usize) -> usize {
+        let [s, b, _] = self.sbi;
+        match self.batch_first {
+            true => bb * s + t,
+            false => t * b + bb,
+        }
+    }
 }
 
 /// One direction's unrolling: `h` of every step (by time), the last `h` and `c` (of the last
@@ -101,7 +116,12 @@ impl Lstm {
             .iter()
             .map(|p| Unroll::new(q, node, x, p, (self.hidden, c_bound))?.run(q))
             .collect::<Result<Vec<_>, _>>()?;
-        bind_outputs(q, node, &walks, &self.outputs)
+        bind_outputs(
+            q,
+            node,
+            &walks,
+            (&self.outputs, self.batch_first, self.hidden),
+        )
     }
 
     /// Checks shapes and unsupported inputs; `x`'s shape is `[S, B, I]`. One set per
@@ -113,12 +133,19 @@ impl Lstm {
         inputs: &[Option<&'t Tensor>],
     ) -> Result<Vec<Params<'t>>, FrontendError> {
         let (h, dirs) = (self.hidden, self.direction.count());
-        let [s, b, i] = x_shape else {
-            return Err(shape_err(
-                node,
-                "LSTM input must be [seq_length, batch, input_size]",
-            ));
+        let (s, b, i) = match (x_shape, self.batch_first) {
+            (&[s, b, i], false) | (&[b, s, i], true) => (s, b, i),
+            _ => {
+                return Err(shape_err(
+                    node,
+                    match self.batch_first {
+                        false => "LSTM input must be [seq_length, batch, input_size]",
+                        true => "LSTM input must be [batch, seq_length, input_size] (layout 1)",
+                    },
+                ))
+            }
         };
+        let (s, b, i) = (&s, &b, &i);
         let (w, r) = (input(node, inputs, 1)?, input(node, inputs, 2)?);
         if w.shape != [dirs, 4 * h, *i] || r.shape != [dirs, 4 * h, h] {
             return Err(shape_err(
@@ -149,12 +176,21 @@ impl Lstm {
                 ));
             }
         }
+        // `[D, B, H]`, or `[B, D, H]` batch first: direction `d`'s `[B, H]`.
         let state = |k: usize, d: usize| match opt(k) {
             None => Ok(vec![0.0; b * h]),
-            Some(t) if t.len() == dirs * b * h => Ok(t.data[d * b * h..(d + 1) * b * h].to_vec()),
+            Some(t) if t.len() == dirs * b * h => Ok((0..*b)
+                .flat_map(|bb| {
+                    let at = match self.batch_first {
+                        true => (bb * dirs + d) * h,
+                        false => (d * b + bb) * h,
+                    };
+                    t.data[at..at + h].iter().copied()
+                })
+                .collect()),
             Some(t) => Err(shape_err(
                 node,
-                format!("initial state {:?} is not [{dirs}, {b}, {h}]", t.shape),
+                format!("initial state {:?} has not {dirs}·{b}·{h} values", t.shape),
             )),
         };
         if opt(7).is_some() {
@@ -171,6 +207,7 @@ impl Lstm {
                     c0: state(6, d)?,
                     sbi: [*s, *b, *i],
                     backwards: self.direction.backwards(d),
+                    batch_first: self.batch_first,
                 })
             })
             .collect()
@@ -187,7 +224,7 @@ fn run_float(x: &[f64], p: &Params<'_>, h: usize) -> (Vec<f64>, Vec<f64>, Vec<f6
         let t = if p.backwards { s - 1 - step } else { step };
         let mut next_h = vec![0.0; b * h];
         for bb in 0..b {
-            let xt = &x[(t * b + bb) * i..][..i];
+            let xt = &x[p.row(t, bb) * i..][..i];
             let hp = &hs[bb * h..][..h];
             let z = |row: usize| {
                 let wx: f64 = (0..i).map(|k| p.w[row * i + k] * xt[k]).sum();
@@ -212,24 +249,20 @@ impl OnnxOp for Lstm {
     fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
         let x = input(node, inputs, 0)?;
         let ps = self.params(node, &x.shape, inputs)?;
-        let ([s, b, _], h) = (x.shape[..].try_into().unwrap_or([0; 3]), self.hidden);
+        let ([s, b, _], h) = (ps.first().map_or([0; 3], |p| p.sbi), self.hidden);
         let runs: Vec<_> = ps.iter().map(|p| run_float(&x.data, p, h)).collect();
         let dirs = runs.len();
-        let per = b * h;
-        let y = (0..s)
-            .flat_map(|t| runs.iter().flat_map(move |r| &r.0[t * per..(t + 1) * per]))
-            .copied()
+        let layout = OutputLayout::new([s, dirs, b, h], self.batch_first);
+        let y = layout
+            .y()
+            .map(|(t, d, e)| runs[d].0[t * b * h + e])
             .collect();
+        let h_last = layout.last().map(|(d, e)| runs[d].1[e]).collect();
+        let c_last = layout.last().map(|(d, e)| runs[d].2[e]).collect();
         let all = [
-            Tensor::float(vec![s, dirs, b, h], y),
-            Tensor::float(
-                vec![dirs, b, h],
-                runs.iter().flat_map(|r| r.1.clone()).collect(),
-            ),
-            Tensor::float(
-                vec![dirs, b, h],
-                runs.iter().flat_map(|r| r.2.clone()).collect(),
-            ),
+            Tensor::float(layout.y_shape(), y),
+            Tensor::float(layout.last_shape(), h_last),
+            Tensor::float(layout.last_shape(), c_last),
         ];
         Ok(all
             .into_iter()
@@ -458,9 +491,10 @@ impl<'p> Unroll<'p> {
                     out_scale: self.s_g,
                 }
             };
-            let idx = |base: usize| -> Vec<u32> {
+            // Rows of `W·x + b` (at step `t`, in `X`'s order) or of `R·h` (`[B, 4H]`).
+            let idx = |row: &dyn Fn(usize) -> usize| -> Vec<u32> {
                 (0..b * h)
-                    .map(|e| ((base + e / h) * 4 * h + g * h + e % h) as u32)
+                    .map(|e| (row(e / h) * 4 * h + g * h + e % h) as u32)
                     .collect()
             };
             let consts = (0..b * h)
@@ -469,12 +503,12 @@ impl<'p> Unroll<'p> {
             let lin = Lin {
                 a: Some(Operand {
                     tensor: self.acc_x,
-                    index: Some(idx(t * b)),
+                    index: Some(idx(&|bb| self.p.row(t, bb))),
                 }),
                 qa: Coef::Const(1),
                 b: acc_h.map(|tensor| Operand {
                     tensor,
-                    index: Some(idx(0)),
+                    index: Some(idx(&|bb| bb)),
                 }),
                 qb: Coef::Const(i64::from(acc_h.is_some())),
                 qc: Coef::Each(consts),
@@ -599,7 +633,7 @@ fn bind_outputs(
     q: &mut QuantCtx<'_>,
     node: usize,
     walks: &[Walked],
-    named: &[bool],
+    (named, batch_first, hidden): (&[bool], bool, usize),
 ) -> Result<(), FrontendError> {
     let Some(first) = walks.first() else {
         return Err(q.err(node, "an LSTM without a direction"));
@@ -612,29 +646,97 @@ fn bind_outputs(
     if s * dirs > usize::from(u16::MAX) {
         return Err(q.err(node, format!("an LSTM over {s} steps is too long")));
     }
+    let layout = OutputLayout::new([s, dirs, per / hidden.max(1), hidden], batch_first);
     let outs = q.node(node).outputs.clone();
     let mut slots = named.iter().enumerate().filter(|(_, &n)| n).map(|(k, _)| k);
-    let each = |inputs: usize| -> Vec<(u16, u32)> {
-        (0..inputs)
-            .flat_map(|k| (0..per).map(move |e| (k as u16, e as u32)))
-            .collect()
-    };
     for &out in &outs {
         let Some(k) = slots.next() else { break };
-        let (inputs, scale): (Vec<usize>, i32) = match k {
+        let (inputs, map, scale): (Vec<usize>, Vec<(u16, u32)>, i32) = match k {
+            // `Y`'s views list each step's `h` of every direction, step by step.
             0 => (
                 (0..s)
                     .flat_map(|t| walks.iter().map(move |w| w.hs[t].id))
                     .collect(),
+                layout
+                    .y()
+                    .map(|(t, d, e)| ((t * dirs + d) as u16, e as u32))
+                    .collect(),
                 first.s_g,
             ),
-            1 => (walks.iter().map(|w| w.h_last.id).collect(), first.s_g),
-            _ => (walks.iter().map(|w| w.c_last.id).collect(), first.s_c),
+            1 | 2 => (
+                walks
+                    .iter()
+                    .map(|w| if k == 1 { w.h_last.id } else { w.c_last.id })
+                    .collect(),
+                layout.last().map(|(d, e)| (d as u16, e as u32)).collect(),
+                if k == 1 { first.s_g } else { first.s_c },
+            ),
+            _ => continue,
         };
-        let map = each(inputs.len());
         q.bind_view(node, inputs, map, scale, out);
     }
     Ok(())
+}
+
+/// Where each element of `Y` and of `Y_h`, `Y_c` comes from, in ONNX's order for the layout:
+/// `(step, direction, element of [B, H])` and `(direction, element of [B, H])`.
+struct OutputLayout {
+    /// Steps, directions, batch, hidden.
+    sdbh: [usize; 4],
+    batch_first: bool,
+}
+
+impl OutputLayout {
+    fn new(sdbh: [usize; 4], batch_first: bool) -> Self {
+        OutputLayout { sdbh, batch_first }
+    }
+
+    /// `Y`: `[S, D, B, H]`, or `[B, S, D, H]` batch first.
+    fn y_shape(&self) -> Vec<usize> {
+        let [s, d, b, h] = self.sdbh;
+        match self.batch_first {
+            true => vec![b, s, d, h],
+            false => vec![s, d, b, h],
+        }
+    }
+
+    /// `Y_h`, `Y_c`: `[D, B, H]`, or `[B, D, H]` batch first.
+    fn last_shape(&self) -> Vec<usize> {
+        let [_, d, b, h] = self.sdbh;
+        match self.batch_first {
+            true => vec![b, d, h],
+            false => vec![d, b, h],
+        }
+    }
+
+    fn y(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        let [s, d, b, h] = self.sdbh;
+        let bf = self.batch_first;
+        (0..s * d * b * h).map(move |n| {
+            let (j, rest) = (n % h, n / h);
+            let (outer, mid, inner) = match bf {
+                // [B, S, D, H]
+                true => (rest / (s * d), (rest / d) % s, rest % d),
+                // [S, D, B, H]: (t, d, bb) from the row-major index
+                false => (rest % b, rest / (d * b), (rest / b) % d),
+            };
+            let (bb, t, dd) = (outer, mid, inner);
+            (t, dd, bb * h + j)
+        })
+    }
+
+    fn last(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let [_, d, b, h] = self.sdbh;
+        let bf = self.batch_first;
+        (0..d * b * h).map(move |n| {
+            let (j, rest) = (n % h, n / h);
+            let (dd, bb) = match bf {
+                true => (rest % d, rest / d),
+                false => (rest / b, rest % b),
+            };
+            (dd, bb * h + j)
+        })
+    }
 }
 
 /// `a ⊙ b`, elementwise.
@@ -668,7 +770,7 @@ fn new(name: &str, shape: Vec<usize>, scale: i32) -> NewTensor<'_> {
     NewTensor { name, shape, scale }
 }
 
-/// `LSTM`: any direction, default activations, no clip, no coupled input-forget gate, layout 0.
+/// `LSTM`: any direction and layout, default activations, no clip, no coupled input-forget gate.
 pub fn lstm(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
     Ok(Box::new(lstm_op(a)?))
 }
@@ -707,12 +809,15 @@ pub(super) fn lstm_op(a: &Attrs<'_>) -> Result<Lstm, FrontendError> {
     if a.int("input_forget")?.unwrap_or(0) != 0 {
         return Err(a.error("input_forget", "is not supported"));
     }
-    if a.int("layout")?.unwrap_or(0) != 0 {
-        return Err(a.error("layout", "only layout 0 ([seq, batch, input]) is supported"));
-    }
+    let batch_first = match a.int("layout")?.unwrap_or(0) {
+        0 => false,
+        1 => true,
+        l => return Err(a.error("layout", format!("{l} is not an LSTM layout (0 or 1)"))),
+    };
     Ok(Lstm {
         hidden: hidden as usize,
         direction,
+        batch_first,
         outputs: a.present_outputs(),
     })
 }
