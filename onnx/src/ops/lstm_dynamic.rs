@@ -1,6 +1,7 @@
 //! com.microsoft DynamicQuantizeLSTM, which ONNX Runtime's `quantize_dynamic` writes for an
-//! LSTM: the LSTM with int8 weights `W` `[1, I, 4H]` and `R` `[1, H, 4H]` (transposed against
-//! the LSTM's), their scales and zero points (one per direction, or one per column of `4H`),
+//! LSTM: the LSTM with int8 weights `W` `[D, I, 4H]` and `R` `[D, H, 4H]` (transposed against
+//! the LSTM's; `D` directions), their scales and zero points (one per direction, or one per
+//! column of `4H` of each),
 //! whose input and hidden state ONNX Runtime quantizes dynamically (uint8, from each product's
 //! own range) for integer products. Lowered as the LSTM (`lstm.rs`) of the dequantized
 //! weights — the model's own integers times their f32 scales, as ONNX Runtime dequantizes
@@ -23,8 +24,9 @@ pub struct DynamicQuantizeLstm {
     lstm: Lstm,
 }
 
-/// `W` (input 1, scales at 8, zero points at 9) or `R` (input 2; 10, 11) dequantized and
-/// transposed to the LSTM's `[1, 4H, K]`.
+/// `W` (input 1, scales at 8, zero points at 9) or `R` (input 2; 10, 11), `[D, K, 4H]` for `D`
+/// directions, dequantized and transposed to the LSTM's `[D, 4H, K]`. Scales and zero points
+/// are one per direction or one per column of each direction.
 fn weights(
     node: &str,
     inputs: &[Option<&Tensor>],
@@ -33,29 +35,38 @@ fn weights(
     let q = input(node, inputs, w)?;
     let s = input(node, inputs, scale)?;
     let z = inputs.get(zp).copied().flatten();
-    let [1, k, rows] = q.shape[..] else {
+    let [dirs @ (1 | 2), k, rows] = q.shape[..] else {
         return Err(shape_err(
             node,
-            format!("quantized weights {:?} are not [1, K, 4·hidden]", q.shape),
+            format!(
+                "quantized weights {:?} are not [directions (1 or 2), K, 4·hidden]",
+                q.shape
+            ),
         ));
     };
-    let channels = s.len();
-    if !(channels == 1 || channels == rows) || z.is_some_and(|z| z.len() != channels) {
+    let channels = s.len() / dirs;
+    if s.len() % dirs != 0
+        || !(channels == 1 || channels == rows)
+        || z.is_some_and(|z| z.len() != s.len())
+    {
         return Err(shape_err(
             node,
-            format!("{channels} scales for weights of {rows} columns (one, or one per column)"),
+            format!("{} scales for weights of {dirs} direction(s) of {rows} columns (one, or one per column, per direction)", s.len()),
         ));
     }
-    let mut data = Vec::with_capacity(rows * k);
-    for r in 0..rows {
-        let c = if channels == 1 { 0 } else { r };
-        let zero = z.map_or(0.0, |z| z.data[c]);
-        for kk in 0..k {
-            let v = (q.data[kk * rows + r] - zero) as f32 * s.data[c] as f32;
-            data.push(f64::from(v));
+    let mut data = Vec::with_capacity(dirs * rows * k);
+    for d in 0..dirs {
+        let qd = &q.data[d * k * rows..(d + 1) * k * rows];
+        for r in 0..rows {
+            let c = d * channels + if channels == 1 { 0 } else { r };
+            let zero = z.map_or(0.0, |z| z.data[c]);
+            for kk in 0..k {
+                let v = (qd[kk * rows + r] - zero) as f32 * s.data[c] as f32;
+                data.push(f64::from(v));
+            }
         }
     }
-    Ok(Tensor::float(vec![1, rows, k], data))
+    Ok(Tensor::float(vec![dirs, rows, k], data))
 }
 
 impl DynamicQuantizeLstm {
@@ -129,5 +140,17 @@ mod tests {
         let two = Tensor::float(vec![2], vec![1.0, 1.0]);
         let bad = with(&q, &two, None);
         assert!(weights("n", &bad, (1, 8, 9)).is_err());
+        // Two directions ([2, K = 1, 4H = 2]): a scale per direction, then one per column.
+        let q2 = Tensor::float(vec![2, 1, 2], vec![1., 2., 3., 4.]);
+        let per_dir = Tensor::float(vec![2], vec![0.5, 2.0]);
+        let w = weights("n", &with(&q2, &per_dir, None), (1, 8, 9)).unwrap();
+        assert_eq!(w.shape, vec![2, 2, 1]);
+        assert_eq!(w.data, vec![0.5, 1.0, 6.0, 8.0]);
+        let per_col = Tensor::float(vec![2, 2], vec![1.0, 0.5, 0.25, 2.0]);
+        let zp = Tensor::float(vec![2, 2], vec![1., 0., 0., 2.]);
+        let w = weights("n", &with(&q2, &per_col, Some(&zp)), (1, 8, 9)).unwrap();
+        assert_eq!(w.data, vec![0.0, 1.0, 0.75, 4.0]);
+        let three = Tensor::float(vec![3, 1, 2], vec![1.; 6]);
+        assert!(weights("n", &with(&three, &per_dir, None), (1, 8, 9)).is_err());
     }
 }
