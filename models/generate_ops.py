@@ -460,18 +460,18 @@ def lstm_reference(x, W, R, B, h0, c0, backwards):
     return y, h, c
 
 
-def write_lstm_expected(name, params, direction, batch_first):
-    """Adds the expected outputs (`output_data`: Y, Y_h, Y_c by `lstm_reference`) to NAME.json."""
+def write_lstm_expected(name, params, direction, batch_first, x_shape=(3, 2, 4)):
+    """Adds the expected outputs (`output_data`: Y, Y_h, Y_c by `lstm_reference`) to NAME.json;
+    `x_shape` is X's, in the model's layout."""
     dirs = 2 if direction == "bidirectional" else 1
     path = os.path.join(HERE, f"{name}.json")
     doc = json.load(open(path))
     x = np.asarray(doc["input_data"][0], dtype=np.float32).astype(np.float64)
     Wt, Rt, Bt, h0t, c0t = (numpy_helper.to_array(t).astype(np.float64) for t in params)
+    x = x.reshape(x_shape)
     if batch_first:  # [B, S, I] and states [B, D, H] to ONNX's layout 0
-        x = x.reshape(2, 3, 4).transpose(1, 0, 2)
+        x = x.transpose(1, 0, 2)
         h0t, c0t = h0t.transpose(1, 0, 2), c0t.transpose(1, 0, 2)
-    else:
-        x = x.reshape(3, 2, 4)
     runs = [lstm_reference(x, Wt[d], Rt[d], Bt[d], h0t[d], c0t[d], d == 1 or direction == "reverse") for d in range(dirs)]
     y = np.stack([r[0] for r in runs], axis=1)  # [S, D, B, H]
     yh = np.stack([r[1] for r in runs])  # [D, B, H]
@@ -497,16 +497,17 @@ for name, direction in [("lstm_reverse", "reverse"), ("lstm_bidirectional", "bid
         params,
     )
     write_lstm_expected(name, params, direction, batch_first=False)
-# A bidirectional LSTM in layout 1 (batch first: X [B, S, I], states [B, D, H]).
-params = [w("W", (2, 12, 4), 0.6), w("R", (2, 12, 3), 0.6), w("B", (2, 24), 0.2),
-          w("h0", (2, 2, 3), 0.5), w("c0", (2, 2, 3), 0.5)]
+# A bidirectional LSTM in layout 1 (batch first: X [B, S, I], states [B, D, H]), with batch
+# B = 3, S = 4 steps, I = 6 inputs, H = 5 hidden and D = 2 directions all different.
+params = [w("W", (2, 20, 6), 0.5), w("R", (2, 20, 5), 0.5), w("B", (2, 40), 0.2),
+          w("h0", (3, 2, 5), 0.5), w("c0", (3, 2, 5), 0.5)]
 save(
     "lstm_batch_first",
-    [helper.make_node("LSTM", ["x", "W", "R", "B", "", "h0", "c0"], ["y", "yh", "yc"], hidden_size=3, direction="bidirectional", layout=1)],
-    [vi("x", [2, 3, 4])],
-    [vi("y", [2, 3, 2, 3]), vi("yh", [2, 2, 3]), vi("yc", [2, 2, 3])],
+    [helper.make_node("LSTM", ["x", "W", "R", "B", "", "h0", "c0"], ["y", "yh", "yc"], hidden_size=5, direction="bidirectional", layout=1)],
+    [vi("x", [3, 4, 6])],
+    [vi("y", [3, 4, 2, 5]), vi("yh", [3, 2, 5]), vi("yc", [3, 2, 5])],
     params,
     opset=14,
 )
-write_lstm_expected("lstm_batch_first", params, "bidirectional", batch_first=True)
+write_lstm_expected("lstm_batch_first", params, "bidirectional", batch_first=True, x_shape=(3, 4, 6))
 print("wrote", sorted(os.listdir(HERE)))

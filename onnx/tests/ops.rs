@@ -310,7 +310,6 @@ fn lstm_over_three_steps_with_initial_states_and_tanh() {
     );
 }
 
-/// The LSTM's gates, cell and hidden states cannot move.
 /// Reverse and bidirectional LSTMs with initial states, every output named, and a
 /// bidirectional one in layout 1 (batch first), against the expected outputs their generator
 /// computed with numpy (tract 0.23 walks a reverse LSTM differently from ONNX). The
@@ -332,6 +331,7 @@ fn lstms_walking_backwards_both_ways_and_batch_first() {
     }
 }
 
+/// The LSTM's gates, cell and hidden states cannot move.
 #[test]
 fn lstm_witness_is_unique() {
     assert_unique_witness(

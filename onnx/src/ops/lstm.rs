@@ -110,6 +110,10 @@ impl Lstm {
         let ps = self.params(&q.node(node).name, &shape, inputs)?;
         // One scale for `c` in every direction (`Y_c` lists them together).
         let s = ps.first().map_or(0, |p| p.sbi[0]);
+        // `Y`'s view lists every step's `h` of every direction (inputs numbered by `u16`).
+        if self.outputs.first() == Some(&true) && s * ps.len() > usize::from(u16::MAX) {
+            return Err(q.err(node, format!("an LSTM over {s} steps is too long")));
+        }
         let c0 = ps.iter().flat_map(|p| &p.c0);
         let c_bound = c0.fold(0.0f64, |m, v| m.max(v.abs())) + s as f64;
         let walks = ps
@@ -169,17 +173,27 @@ impl Lstm {
             )),
         };
         if let Some(l) = opt(4) {
-            if l.data.iter().any(|&v| v as usize != *s) {
+            if l.shape != [*b] || l.data.iter().any(|&v| v as usize != *s) {
                 return Err(shape_err(
                     node,
-                    "sequence_lens other than the sequence length",
+                    format!(
+                        "sequence_lens {:?} other than the sequence length {s} for each of {b}",
+                        l.shape
+                    ),
                 ));
             }
         }
+        // The outputs and the input projection stay within the tensor size limit.
+        crate::tensor::checked_len(&[*s, dirs, *b, h], node)?;
+        crate::tensor::checked_len(&[*s, *b, 4 * h], node)?;
         // `[D, B, H]`, or `[B, D, H]` batch first: direction `d`'s `[B, H]`.
+        let state_shape = match self.batch_first {
+            true => [*b, dirs, h],
+            false => [dirs, *b, h],
+        };
         let state = |k: usize, d: usize| match opt(k) {
             None => Ok(vec![0.0; b * h]),
-            Some(t) if t.len() == dirs * b * h => Ok((0..*b)
+            Some(t) if t.shape == state_shape => Ok((0..*b)
                 .flat_map(|bb| {
                     let at = match self.batch_first {
                         true => (bb * dirs + d) * h,
@@ -190,7 +204,7 @@ impl Lstm {
                 .collect()),
             Some(t) => Err(shape_err(
                 node,
-                format!("initial state {:?} has not {dirs}·{b}·{h} values", t.shape),
+                format!("initial state {:?} is not {state_shape:?}", t.shape),
             )),
         };
         if opt(7).is_some() {
@@ -643,9 +657,6 @@ fn bind_outputs(
         .shape
         .iter()
         .product::<usize>();
-    if s * dirs > usize::from(u16::MAX) {
-        return Err(q.err(node, format!("an LSTM over {s} steps is too long")));
-    }
     let layout = OutputLayout::new([s, dirs, per / hidden.max(1), hidden], batch_first);
     let outs = q.node(node).outputs.clone();
     let mut slots = named.iter().enumerate().filter(|(_, &n)| n).map(|(k, _)| k);
@@ -820,4 +831,49 @@ pub(super) fn lstm_op(a: &Attrs<'_>) -> Result<Lstm, FrontendError> {
         batch_first,
         outputs: a.present_outputs(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Initial states and sequence lengths of the wrong shape are refused, not reinterpreted:
+    /// layout 1 takes states `[B, D, H]`, layout 0 `[D, B, H]`.
+    #[test]
+    fn states_of_the_other_layout_are_refused() {
+        let (h, b, s, i) = (2, 3, 4, 1);
+        let w = Tensor::float(vec![2, 4 * h, i], vec![0.1; 2 * 4 * h * i]);
+        let r = Tensor::float(vec![2, 4 * h, h], vec![0.1; 2 * 4 * h * h]);
+        let states = |shape: Vec<usize>| Tensor::float(shape, vec![0.0; 2 * b * h]);
+        let lstm = |batch_first| Lstm {
+            hidden: h,
+            direction: Direction::Bidirectional,
+            batch_first,
+            outputs: vec![true, true, true],
+        };
+        let run = |l: &Lstm, x: &[usize], st: &Tensor, lens: Option<&Tensor>| {
+            let inputs = [None, Some(&w), Some(&r), None, lens, Some(st)];
+            l.params("n", x, &inputs).map(|p| p.len())
+        };
+        let (first, second) = (lstm(true), lstm(false));
+        assert_eq!(
+            run(&first, &[b, s, i], &states(vec![b, 2, h]), None).unwrap(),
+            2
+        );
+        assert_eq!(
+            run(&second, &[s, b, i], &states(vec![2, b, h]), None).unwrap(),
+            2
+        );
+        let e = run(&first, &[b, s, i], &states(vec![2, b, h]), None).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("initial state [2, 3, 2] is not [3, 2, 2]"),
+            "{e}"
+        );
+        assert!(run(&second, &[s, b, i], &states(vec![b, 2, h]), None).is_err());
+        let lens = Tensor::float(vec![1], vec![s as f64]);
+        assert!(run(&second, &[s, b, i], &states(vec![2, b, h]), Some(&lens)).is_err());
+        let lens = Tensor::float(vec![b], vec![s as f64; b]);
+        assert!(run(&second, &[s, b, i], &states(vec![2, b, h]), Some(&lens)).is_ok());
+    }
 }
