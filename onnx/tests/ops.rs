@@ -331,6 +331,26 @@ fn lstms_walking_backwards_both_ways_and_batch_first() {
     }
 }
 
+/// A bidirectional LSTM's reverse direction cannot move either: its input projection, `R·h`,
+/// a gate, a cell, `tanh(c)` and `h` at steps it walks backwards.
+#[test]
+fn bidirectional_lstm_witness_is_unique() {
+    assert_unique_witness(
+        &models().join("ops/lstm_bidirectional.onnx"),
+        &models().join("ops/lstm_bidirectional.json"),
+        &[
+            "(reverse) (W·x + b)",
+            "(reverse) (R·h)[1]",
+            "(reverse) f[0]",
+            "(reverse) i·c~[1]",
+            "(reverse) c[0]",
+            "(reverse) tanh(c)[0]",
+            "(reverse) h[1]",
+        ],
+        |_, _| Vec::new(),
+    );
+}
+
 /// The LSTM's gates, cell and hidden states cannot move.
 #[test]
 fn lstm_witness_is_unique() {
