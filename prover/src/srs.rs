@@ -79,9 +79,6 @@ impl Srs {
                 "{what} has 2^{file_k} points; this model needs 2^{k}"
             )));
         }
-        if matches!(format, SerdeFormat::RawBytes) {
-            check_raw_points(&bytes, &what)?;
-        }
         let read =
             std::panic::catch_unwind(|| ParamsKZG::<Bn256>::read_custom(&mut &bytes[..], format));
         let mut params = match read {
@@ -93,7 +90,12 @@ impl Srs {
                 )))
             }
         };
+        // Degenerate parameters first (named as such: any proof would verify under them),
+        // then every point of an uncompressed file.
         check_points(&params, &what)?;
+        if matches!(format, SerdeFormat::RawBytes) {
+            check_raw_points(&bytes, &what)?;
+        }
         if file_k > k {
             params.downsize(k);
         }

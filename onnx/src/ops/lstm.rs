@@ -128,8 +128,8 @@ impl Lstm {
         )
     }
 
-    /// Checks shapes and unsupported inputs; `x`'s shape is `[S, B, I]`. One set per
-    /// direction.
+    /// Checks shapes and unsupported inputs; `x`'s shape is `[S, B, I]` (`[B, S, I]` in
+    /// layout 1). One set per direction.
     fn params<'t>(
         &self,
         node: &str,
