@@ -393,6 +393,20 @@ impl<'a> QuantCtx<'a> {
         m: usize,
         geometry: Geometry,
     ) -> Result<(), FrontendError> {
+        let acc = self.linear_accumulator(node, x, out, sets, m, geometry)?;
+        self.finish_accumulator(node, acc.id, acc.scale, out)
+    }
+
+    /// The accumulator of [`Self::linear`] (its id and scale), not yet rescaled to `out`.
+    pub fn linear_accumulator(
+        &mut self,
+        node: usize,
+        x: QRef,
+        out: usize,
+        sets: &[RealWeightSet],
+        m: usize,
+        geometry: Geometry,
+    ) -> Result<QRef, FrontendError> {
         let s_out = self.linear_out_scale(out);
         let s_w = self.weight_scale(x.scale, s_out);
         let s_acc = x.scale + s_w;
@@ -427,7 +441,10 @@ impl<'a> QuantCtx<'a> {
             sets: qsets,
             geometry,
         }));
-        self.finish_accumulator(node, acc, s_acc, out)
+        Ok(QRef {
+            id: acc,
+            scale: s_acc,
+        })
     }
 
     /// The output scale a constant-weight linear map aims its weights at: its output's

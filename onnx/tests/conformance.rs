@@ -22,6 +22,7 @@ use zkinfer_circuits::ModelCircuit;
 use zkinfer_onnx::{output_range_of, CompileOptions};
 
 /// What became of one case.
+#[derive(Debug)]
 enum Outcome {
     Passed,
     Refused(String),
@@ -214,4 +215,27 @@ fn parameters_from_graph_inputs_are_named_and_steps_slice() {
         matches!(run(&root.join(case), tmp.path()), Outcome::Passed),
         "{case}"
     );
+}
+
+/// Gemm with a computed `C` (alpha, beta and both transposes, over two computed operands),
+/// and MatMul with a constant operand that has batch dimensions, broadcast partly too.
+#[test]
+fn gemm_with_computed_c_and_batched_constant_matmuls_pass() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/conformance");
+    let tmp = tempfile::tempdir().unwrap();
+    for case in [
+        "test_gemm_all_attributes",
+        "test_gemm_alpha",
+        "test_gemm_beta",
+        "test_gemm_default_scalar_bias",
+        "test_gemm_transposeA",
+        "test_gemm_transposeB",
+        "test_matmul_3d__constant_inputs",
+        "test_matmul_4d__constant_inputs",
+        "test_matmul_1d_3d__constant_inputs",
+        "test_matmul_bcast__constant_inputs",
+    ] {
+        let outcome = run(&root.join(case), tmp.path());
+        assert!(matches!(outcome, Outcome::Passed), "{case}: {outcome:?}");
+    }
 }

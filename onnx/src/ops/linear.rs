@@ -4,11 +4,11 @@
 
 use super::{input, shape_err, OnnxOp};
 use crate::proto::Attrs;
-use crate::quantize::{QuantCtx, RealWeightSet};
-use crate::tensor::{broadcast_index, broadcast_shape, strides, Tensor};
+use crate::quantize::{Lin, QRef, QuantCtx, RealWeightSet};
+use crate::tensor::{broadcast_index, broadcast_shape, Tensor};
 use crate::FrontendError;
 use std::any::Any;
-use zkinfer_circuits::graph::{Geometry, MatMulOp, QOp, TensorKind};
+use zkinfer_circuits::graph::{Coef, Geometry, MatMulOp, Operand, QOp, TensorKind, ViewOp};
 
 /// Batched matrix-product geometry (numpy `matmul` rules).
 pub(crate) struct Batched {
@@ -18,8 +18,7 @@ pub(crate) struct Batched {
     pub out_shape: Vec<usize>,
     /// Per output batch: offsets of A, B, C in elements.
     pub batches: Vec<[usize; 3]>,
-    /// Whether A / B carry batch dimensions of their own.
-    pub a_batched: bool,
+    /// Whether B carries batch dimensions of its own.
     pub b_batched: bool,
 }
 
@@ -68,7 +67,6 @@ pub(crate) fn batched(node: &str, a: &[usize], b: &[usize]) -> Result<Batched, F
         j,
         out_shape,
         batches,
-        a_batched: ab.iter().product::<usize>() > 1,
         b_batched: bb.iter().product::<usize>() > 1,
     })
 }
@@ -178,88 +176,28 @@ impl OnnxOp for Gemm {
             (ashape[0], ashape[1])
         };
         let n = if self.trans_b { bshape[0] } else { bshape[1] };
-        let bias = |q: &QuantCtx<'_>| -> Vec<f64> {
-            match q.const_input(node, 2) {
-                Some(c) => broadcast_index(&c.shape, &[m, n])
-                    .iter()
-                    .map(|&i| self.beta * c.data[i as usize])
-                    .collect(),
-                None => vec![0.0; m * n],
-            }
+        let computed_c = match (q.input_id(node, 2), q.const_input(node, 2)) {
+            (Some(_), None) => Some(q.act_input(node, 2)?),
+            _ => None,
         };
-        if q.input_id(node, 2).is_some() && q.const_input(node, 2).is_none() {
-            return Err(q.err(node, "Gemm with a computed C is not supported"));
-        }
-        match (q.const_input(node, 0), q.const_input(node, 1)) {
-            (None, Some(b)) => {
-                let x = q.act_input(node, 0)?;
-                let (_, _, bd) = maybe_t(b, self.trans_b); // k x n
-                let w: Vec<f64> = (0..n)
-                    .flat_map(|c| (0..k).map(move |t| (c, t)))
-                    .map(|(c, t)| self.alpha * bd[t * n + c])
-                    .collect();
-                let c = bias(q);
-                let rows: Vec<Vec<f64>> = (0..m).map(|r| c[r * n..(r + 1) * n].to_vec()).collect();
-                let (sets, map) = bias_sets(w, rows);
-                let xs = if self.trans_a { [0, 1, m] } else { [0, k, 1] };
-                {
-                    let out = q.node(node).outputs[0];
-                    q.linear(
-                        node,
-                        x,
-                        out,
-                        &sets,
-                        n,
-                        Geometry::Dense {
-                            outer: 1,
-                            inner: m,
-                            xs,
-                            ys: [0, n, 1],
-                            sets: map,
-                        },
-                    )
-                }
-            }
-            (Some(a), None) => {
-                let x = q.act_input(node, 1)?;
-                let (_, _, ad) = maybe_t(a, self.trans_a); // m x k
-                let w: Vec<f64> = ad.iter().map(|v| self.alpha * v).collect();
-                let c = bias(q);
-                let cols: Vec<Vec<f64>> = (0..n)
-                    .map(|col| (0..m).map(|r| c[r * n + col]).collect())
-                    .collect();
-                let (sets, map) = bias_sets(w, cols);
-                let xs = if self.trans_b { [0, k, 1] } else { [0, 1, n] };
-                {
-                    let out = q.node(node).outputs[0];
-                    q.linear(
-                        node,
-                        x,
-                        out,
-                        &sets,
-                        m,
-                        Geometry::Dense {
-                            outer: 1,
-                            inner: n,
-                            xs,
-                            ys: [0, 1, n],
-                            sets: map,
-                        },
-                    )
-                }
-            }
+        let out = q.node(node).outputs[0];
+        let linear = match (q.const_input(node, 0), q.const_input(node, 1)) {
+            (None, Some(b)) => self.constant_right(q, node, b, [m, k, n])?,
+            (Some(a), None) => self.constant_left(q, node, a, [m, k, n])?,
             (None, None) => {
-                if self.trans_a
-                    || self.trans_b
-                    || self.alpha != 1.0
-                    || q.input_id(node, 2).is_some()
-                {
-                    return Err(q.err(node, "Gemm of two computed operands supports only transA = transB = 0, alpha = 1 and no C (use MatMul)"));
-                }
-                lower_product(q, node, &ashape, &bshape)
+                let acc = self.product(q, node, [m, k, n])?;
+                return self.finish(q, node, (acc, self.alpha), computed_c, [m, n]);
             }
             (Some(_), Some(_)) => {
-                Err(q.err(node, "both operands are constant (should have been folded)"))
+                return Err(q.err(node, "both operands are constant (should have been folded)"))
+            }
+        };
+        let (x, sets, outputs, geometry) = linear;
+        match computed_c {
+            None => q.linear(node, x, out, &sets, outputs, geometry),
+            Some(c) => {
+                let acc = q.linear_accumulator(node, x, out, &sets, outputs, geometry)?;
+                self.finish(q, node, (acc, 1.0), Some(c), [m, n])
             }
         }
     }
@@ -267,6 +205,180 @@ impl OnnxOp for Gemm {
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// A constant-weight linear map: its input, weight sets, outputs per group and geometry.
+type LinearMap = (QRef, Vec<RealWeightSet>, usize, Geometry);
+
+impl Gemm {
+    /// `beta · C` of a constant `C` (zeros without one), row-major `m × n`.
+    fn bias(&self, q: &QuantCtx<'_>, node: usize, [m, n]: [usize; 2]) -> Vec<f64> {
+        match q.const_input(node, 2) {
+            Some(c) => broadcast_index(&c.shape, &[m, n])
+                .iter()
+                .map(|&i| self.beta * c.data[i as usize])
+                .collect(),
+            None => vec![0.0; m * n],
+        }
+    }
+
+    /// `alpha · A' · B` with `B` constant: one group per row of `A'`, `alpha` in the weights.
+    fn constant_right(
+        &self,
+        q: &mut QuantCtx<'_>,
+        node: usize,
+        b: &Tensor,
+        [m, k, n]: [usize; 3],
+    ) -> Result<LinearMap, FrontendError> {
+        let x = q.act_input(node, 0)?;
+        let (_, _, bd) = maybe_t(b, self.trans_b); // k x n
+        let w: Vec<f64> = (0..n)
+            .flat_map(|c| (0..k).map(move |t| (c, t)))
+            .map(|(c, t)| self.alpha * bd[t * n + c])
+            .collect();
+        let c = self.bias(q, node, [m, n]);
+        let rows: Vec<Vec<f64>> = (0..m).map(|r| c[r * n..(r + 1) * n].to_vec()).collect();
+        let (sets, map) = bias_sets(w, rows);
+        let xs = if self.trans_a { [0, 1, m] } else { [0, k, 1] };
+        let geometry = Geometry::Dense {
+            outer: 1,
+            inner: m,
+            xs,
+            ys: [0, n, 1],
+            sets: map,
+        };
+        Ok((x, sets, n, geometry))
+    }
+
+    /// `alpha · A · B'` with `A` constant: one group per column of `B'`, `alpha` in the
+    /// weights.
+    fn constant_left(
+        &self,
+        q: &mut QuantCtx<'_>,
+        node: usize,
+        a: &Tensor,
+        [m, k, n]: [usize; 3],
+    ) -> Result<LinearMap, FrontendError> {
+        let x = q.act_input(node, 1)?;
+        let (_, _, ad) = maybe_t(a, self.trans_a); // m x k
+        let w: Vec<f64> = ad.iter().map(|v| self.alpha * v).collect();
+        let c = self.bias(q, node, [m, n]);
+        let cols: Vec<Vec<f64>> = (0..n)
+            .map(|col| (0..m).map(|r| c[r * n + col]).collect())
+            .collect();
+        let (sets, map) = bias_sets(w, cols);
+        let xs = if self.trans_b { [0, k, 1] } else { [0, 1, n] };
+        let geometry = Geometry::Dense {
+            outer: 1,
+            inner: n,
+            xs,
+            ys: [0, 1, n],
+            sets: map,
+        };
+        Ok((x, sets, m, geometry))
+    }
+
+    /// `A' · B'` of two computed operands (transposed by views): the product's accumulator.
+    fn product(
+        &self,
+        q: &mut QuantCtx<'_>,
+        node: usize,
+        [m, k, n]: [usize; 3],
+    ) -> Result<QRef, FrontendError> {
+        let (mut a, mut b) = (q.act_input(node, 0)?, q.act_input(node, 1)?);
+        if self.trans_a {
+            a = transposed(q, node, a, [k, m]);
+        }
+        if self.trans_b {
+            b = transposed(q, node, b, [n, k]);
+        }
+        product_accumulator(q, node, (a, b), (&[m, k], &[k, n]))
+    }
+
+    /// `round(alpha · acc + beta · C)` at the output's scale, `C` broadcast; `alpha` (1 where
+    /// it is in the weights) takes the bits the accumulator leaves below the width.
+    fn finish(
+        &self,
+        q: &mut QuantCtx<'_>,
+        node: usize,
+        (acc, alpha): (QRef, f64),
+        c: Option<QRef>,
+        [m, n]: [usize; 2],
+    ) -> Result<(), FrontendError> {
+        let out = q.node(node).outputs[0];
+        if alpha == 1.0 && c.is_none() {
+            return q.finish_accumulator(node, acc.id, acc.scale, out);
+        }
+        // Bits of alpha: as many as make it an integer (0.25 needs 2), within those the
+        // shift to the output's scale leaves below the width.
+        let room = (q.scale_for(out) + q.bits as i32 - acc.scale).max(0);
+        let t = (0..=16)
+            .find(|&t| (alpha * f64::from(t).exp2()).fract() == 0.0)
+            .unwrap_or(16)
+            .min(room);
+        let qa = q.fixed(node, alpha, t)?;
+        if qa == 0 {
+            return Err(q.err(node, format!("alpha = {alpha} rounds to 0")));
+        }
+        let lin_scale = acc.scale + t;
+        let mut lin = Lin {
+            qa: Coef::Const(qa),
+            ..Lin::of(acc)
+        };
+        if let Some(c) = c {
+            let c = q.rescale_to(node, c, lin_scale)?;
+            let qb = q.fixed(node, self.beta, lin_scale - c.scale)?;
+            let shape = &q.graph.tensors[c.id].shape;
+            let index = (shape.as_slice() != [m, n]).then(|| broadcast_index(shape, &[m, n]));
+            lin.b = Some(Operand {
+                tensor: c.id,
+                index,
+            });
+            lin.qb = Coef::Const(qb);
+        }
+        q.finish(node, lin, lin_scale, out)
+    }
+}
+
+/// The view of a computed `r × c` matrix transposed: no rows.
+fn transposed(q: &mut QuantCtx<'_>, node: usize, x: QRef, [r, c]: [usize; 2]) -> QRef {
+    let map = (0..c)
+        .flat_map(|i| (0..r).map(move |j| (0u16, (j * c + i) as u32)))
+        .collect();
+    let name = format!("{} (transposed)", q.graph.tensors[x.id].name);
+    let id = q.new_tensor(&name, vec![c, r], x.scale, TensorKind::Activation);
+    q.push(QOp::View(ViewOp {
+        name: q.node(node).name.clone(),
+        inputs: vec![x.id],
+        output: id,
+        map,
+    }));
+    QRef { id, scale: x.scale }
+}
+
+/// The accumulator of the product of two computed tensors (numpy `matmul` of the shapes).
+fn product_accumulator(
+    q: &mut QuantCtx<'_>,
+    node: usize,
+    (a, b): (QRef, QRef),
+    (ashape, bshape): (&[usize], &[usize]),
+) -> Result<QRef, FrontendError> {
+    let g = batched(&q.node(node).name, ashape, bshape)?;
+    let out = q.node(node).outputs[0];
+    let scale = a.scale + b.scale;
+    // Keep the final shift within the bit width by rescaling afterwards only.
+    let name = format!("{} (accumulator)", q.model.tensors[out].name);
+    let acc = q.new_tensor(&name, q.shape(out).to_vec(), scale, TensorKind::Accumulator);
+    q.push(QOp::MatMul(MatMulOp {
+        name: q.node(node).name.clone(),
+        a: a.id,
+        b: b.id,
+        output: acc,
+        ikj: [g.i, g.k, g.j],
+        batches: g.batches,
+        a_zeros: Vec::new(),
+    }));
+    Ok(QRef { id: acc, scale })
 }
 
 /// Product of two computed tensors, then rescale.
@@ -277,22 +389,176 @@ fn lower_product(
     bshape: &[usize],
 ) -> Result<(), FrontendError> {
     let (a, b) = (q.act_input(node, 0)?, q.act_input(node, 1)?);
-    let g = batched(&q.node(node).name, ashape, bshape)?;
+    let acc = product_accumulator(q, node, (a, b), (ashape, bshape))?;
     let out = q.node(node).outputs[0];
-    let s_acc = a.scale + b.scale;
-    // Keep the final shift within the bit width by rescaling afterwards only.
-    let name = format!("{} (accumulator)", q.model.tensors[out].name);
-    let acc = q.new_tensor(&name, q.shape(out).to_vec(), s_acc, TensorKind::Accumulator);
-    q.push(QOp::MatMul(MatMulOp {
+    q.finish_accumulator(node, acc.id, acc.scale, out)
+}
+
+/// The stride between consecutive output batches of the operand whose offsets (in
+/// elements, one per output batch) are `offsets`: 0 when every batch reads the same matrix,
+/// `size` when batch `n` reads the `n`-th; `None` when its batch dimensions broadcast only
+/// partly against the other operand's (numpy's `[2, 1, ..] x [1, 3, ..]`).
+fn batch_stride(offsets: impl Iterator<Item = usize> + Clone, size: usize) -> Option<usize> {
+    if offsets.clone().all(|o| o == 0) {
+        return Some(0);
+    }
+    offsets
+        .enumerate()
+        .all(|(n, o)| o == n * size)
+        .then_some(size)
+}
+
+/// A computed operand whose batch dimensions broadcast only partly against a constant
+/// one's, repeated to one matrix (of `size` elements) per output batch: a view, no rows.
+fn broadcast_batches(
+    q: &mut QuantCtx<'_>,
+    node: usize,
+    x: QRef,
+    offsets: &[usize],
+    size: usize,
+) -> QRef {
+    let map = offsets
+        .iter()
+        .flat_map(|&o| (o..o + size).map(|e| (0u16, e as u32)))
+        .collect();
+    let name = format!("{} (batches)", q.node(node).name);
+    let id = q.new_tensor(
+        &name,
+        vec![offsets.len(), size],
+        x.scale,
+        TensorKind::Activation,
+    );
+    q.push(QOp::View(ViewOp {
         name: q.node(node).name.clone(),
-        a: a.id,
-        b: b.id,
-        output: acc,
-        ikj: [g.i, g.k, g.j],
-        batches: g.batches,
-        a_zeros: Vec::new(),
+        inputs: vec![x.id],
+        output: id,
+        map,
     }));
-    q.finish_accumulator(node, acc, s_acc, out)
+    QRef { id, scale: x.scale }
+}
+
+/// The weight sets of a constant operand with batch dimensions: one per distinct matrix the
+/// output batches read (by its offset), built by `weights`, and for each group (`per` of
+/// them per output batch) the index of its set.
+fn batch_sets(
+    offsets: &[usize],
+    per: usize,
+    weights: impl Fn(usize) -> Vec<f64>,
+    outputs: usize,
+) -> (Vec<RealWeightSet>, Option<Vec<u32>>) {
+    let mut seen: Vec<usize> = Vec::new();
+    let mut of_batch = Vec::with_capacity(offsets.len());
+    for &o in offsets {
+        let idx = match seen.iter().position(|&s| s == o) {
+            Some(i) => i,
+            None => {
+                seen.push(o);
+                seen.len() - 1
+            }
+        };
+        of_batch.push(idx as u32);
+    }
+    let sets = seen
+        .iter()
+        .map(|&o| (weights(o), vec![0.0; outputs]))
+        .collect();
+    let map = (seen.len() > 1).then(|| {
+        of_batch
+            .iter()
+            .flat_map(|&s| std::iter::repeat(s).take(per))
+            .collect()
+    });
+    (sets, map)
+}
+
+/// `X · B` with `B` constant: one group per row of `X` in every output batch, with the
+/// weights `Bᵀ` of the matrix that batch reads.
+fn lower_constant_right(
+    q: &mut QuantCtx<'_>,
+    node: usize,
+    g: &Batched,
+    b: &Tensor,
+) -> Result<(), FrontendError> {
+    let (i, k, j) = (g.i, g.k, g.j);
+    let mut x = q.act_input(node, 0)?;
+    let a_offsets: Vec<usize> = g.batches.iter().map(|b| b[0]).collect();
+    let xs0 = match batch_stride(a_offsets.iter().copied(), i * k) {
+        Some(s) => s,
+        None => {
+            x = broadcast_batches(q, node, x, &a_offsets, i * k);
+            i * k
+        }
+    };
+    let b_offsets: Vec<usize> = g.batches.iter().map(|b| b[1]).collect();
+    // W[c][t] = B[t][c] of the batch's matrix.
+    let weights = |o: usize| -> Vec<f64> {
+        (0..j)
+            .flat_map(|c| (0..k).map(move |t| o + t * j + c))
+            .map(|e| b.data[e])
+            .collect()
+    };
+    let (sets, map) = batch_sets(&b_offsets, i, weights, j);
+    // One matrix for every batch of a batched `X`: its rows are one run of groups.
+    let nb = g.batches.len();
+    let (outer, inner, xs0, ys0) = match (&map, xs0) {
+        (None, s) if s > 0 || nb == 1 => (1, nb * i, 0, 0),
+        _ => (nb, i, xs0, i * j),
+    };
+    let out = q.node(node).outputs[0];
+    q.linear(
+        node,
+        x,
+        out,
+        &sets,
+        j,
+        Geometry::Dense {
+            outer,
+            inner,
+            xs: [xs0, k, 1],
+            ys: [ys0, j, 1],
+            sets: map,
+        },
+    )
+}
+
+/// `A · X` with `A` constant: one group per column of `X` in every output batch, with the
+/// weights of the matrix `A` that batch reads.
+fn lower_constant_left(
+    q: &mut QuantCtx<'_>,
+    node: usize,
+    g: &Batched,
+    a: &Tensor,
+) -> Result<(), FrontendError> {
+    let (i, k, j) = (g.i, g.k, g.j);
+    let mut x = q.act_input(node, 1)?;
+    let b_offsets: Vec<usize> = g.batches.iter().map(|b| b[1]).collect();
+    let xs0 = match batch_stride(b_offsets.iter().copied(), k * j) {
+        // (One batch: any stride reads it; `k·j` as before batched constants.)
+        Some(s) if g.batches.len() > 1 => s,
+        Some(_) => k * j,
+        None => {
+            x = broadcast_batches(q, node, x, &b_offsets, k * j);
+            k * j
+        }
+    };
+    let a_offsets: Vec<usize> = g.batches.iter().map(|b| b[0]).collect();
+    let weights = |o: usize| a.data[o..o + i * k].to_vec();
+    let (sets, map) = batch_sets(&a_offsets, j, weights, i);
+    let out = q.node(node).outputs[0];
+    q.linear(
+        node,
+        x,
+        out,
+        &sets,
+        i,
+        Geometry::Dense {
+            outer: g.batches.len(),
+            inner: j,
+            xs: [xs0, 1, j],
+            ys: [i * j, 1, j],
+            sets: map,
+        },
+    )
 }
 
 /// Numpy-style matrix product.
@@ -314,62 +580,8 @@ impl OnnxOp for MatMul {
         let (ashape, bshape) = (q.shape(ai).to_vec(), q.shape(bi).to_vec());
         let g = batched(&q.node(node).name, &ashape, &bshape)?;
         match (q.const_input(node, 0), q.const_input(node, 1)) {
-            (None, Some(b)) => {
-                if g.b_batched {
-                    return Err(q.err(node, "MatMul with a constant right operand that has batch dimensions is not supported"));
-                }
-                let x = q.act_input(node, 0)?;
-                // W[c][t] = B[t][c]; one group per row of A (all batches).
-                let w: Vec<f64> = (0..g.j)
-                    .flat_map(|c| (0..g.k).map(move |t| (c, t)))
-                    .map(|(c, t)| b.data[t * g.j + c])
-                    .collect();
-                let rows = g.batches.len() * g.i;
-                let (j, k) = (g.j, g.k);
-                {
-                    let out = q.node(node).outputs[0];
-                    q.linear(
-                        node,
-                        x,
-                        out,
-                        &[(w, vec![0.0; j])],
-                        j,
-                        Geometry::Dense {
-                            outer: 1,
-                            inner: rows,
-                            xs: [0, k, 1],
-                            ys: [0, j, 1],
-                            sets: None,
-                        },
-                    )
-                }
-            }
-            (Some(a), None) => {
-                if g.a_batched {
-                    return Err(q.err(node, "MatMul with a constant left operand that has batch dimensions is not supported"));
-                }
-                let x = q.act_input(node, 1)?;
-                let (i, k, j) = (g.i, g.k, g.j);
-                let nb = g.batches.len();
-                let st = strides(&[nb, k, j]);
-                {
-                    let out = q.node(node).outputs[0];
-                    q.linear(
-                        node,
-                        x,
-                        out,
-                        &[(a.data.clone(), vec![0.0; i])],
-                        i,
-                        Geometry::Dense {
-                            outer: nb,
-                            inner: j,
-                            xs: [st[0], 1, j],
-                            ys: [i * j, 1, j],
-                            sets: None,
-                        },
-                    )
-                }
-            }
+            (None, Some(b)) => lower_constant_right(q, node, &g, b),
+            (Some(a), None) => lower_constant_left(q, node, &g, a),
             (None, None) => lower_product(q, node, &ashape, &bshape),
             (Some(_), Some(_)) => {
                 Err(q.err(node, "both operands are constant (should have been folded)"))
@@ -393,4 +605,48 @@ pub fn gemm(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
 
 pub fn matmul(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
     Ok(Box::new(MatMul))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_strides_are_whole_matrices_or_none() {
+        // Every batch reads the same matrix, or the n-th reads the n-th.
+        assert_eq!(batch_stride([0, 0, 0].into_iter(), 12), Some(0));
+        assert_eq!(batch_stride([0, 12, 24].into_iter(), 12), Some(12));
+        // [3, 1] against [1, 2]: batches read 0, 0, 1, 1, 2, 2 — partly broadcast.
+        let partly = [0, 0, 12, 12, 24, 24];
+        assert_eq!(batch_stride(partly.into_iter(), 12), None);
+        assert_eq!(batch_stride([12, 0].into_iter(), 12), None);
+    }
+
+    #[test]
+    fn batched_constants_get_one_set_per_matrix_read() {
+        // Output batches reading matrices at offsets 0, 8, 0, 8 (a [2] constant broadcast
+        // against a [2, 2] batch), two groups per batch.
+        let data: Vec<f64> = (0..16).map(f64::from).collect();
+        let weights = |o: usize| data[o..o + 8].to_vec();
+        let (sets, map) = batch_sets(&[0, 8, 0, 8], 2, weights, 4);
+        assert_eq!(sets.len(), 2);
+        assert_eq!(sets[1].0[0], 8.0);
+        assert_eq!(sets[1].1, vec![0.0; 4]);
+        assert_eq!(map, Some(vec![0, 0, 1, 1, 0, 0, 1, 1]));
+        // One matrix for every batch: no map.
+        let (sets, map) = batch_sets(&[0, 0, 0], 5, |_| vec![1.0], 1);
+        assert_eq!((sets.len(), map), (1, None));
+    }
+
+    #[test]
+    fn batched_geometry_matches_numpy_shapes() {
+        let g = batched("m", &[3, 1, 3, 4], &[1, 2, 4, 2]).unwrap();
+        assert_eq!((g.i, g.k, g.j), (3, 4, 2));
+        assert_eq!(g.out_shape, vec![3, 2, 3, 2]);
+        let a: Vec<usize> = g.batches.iter().map(|b| b[0]).collect();
+        let b: Vec<usize> = g.batches.iter().map(|b| b[1]).collect();
+        assert_eq!(a, vec![0, 0, 12, 12, 24, 24]);
+        assert_eq!(b, vec![0, 8, 0, 8, 0, 8]);
+        assert!(g.b_batched);
+    }
 }
