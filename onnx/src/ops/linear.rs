@@ -465,7 +465,7 @@ fn batch_sets(
     let map = (seen.len() > 1).then(|| {
         of_batch
             .iter()
-            .flat_map(|&s| std::iter::repeat(s).take(per))
+            .flat_map(|&s| std::iter::repeat_n(s, per))
             .collect()
     });
     (sets, map)
