@@ -239,3 +239,23 @@ fn gemm_with_computed_c_and_batched_constant_matmuls_pass() {
         assert!(matches!(outcome, Outcome::Passed), "{case}: {outcome:?}");
     }
 }
+
+/// Pow by constant exponents that differ between elements (and broadcast), one table per
+/// exponent; a real exponent no table stands for is refused by name.
+#[test]
+fn pow_by_per_element_exponents_passes() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/conformance");
+    let tmp = tempfile::tempdir().unwrap();
+    for case in [
+        "test_pow_example__constant_inputs",
+        "test_pow_bcast_array__constant_inputs",
+        "test_pow_types_float32_int64__constant_inputs",
+    ] {
+        let outcome = run(&root.join(case), tmp.path());
+        assert!(matches!(outcome, Outcome::Passed), "{case}: {outcome:?}");
+    }
+    match run(&root.join("test_pow__constant_inputs"), tmp.path()) {
+        Outcome::Refused(why) => assert!(why.contains("exponent 1.764"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -5,10 +5,10 @@
 use super::{input, OnnxOp};
 use crate::proto::Attrs;
 use crate::quantize::{Lin, NewTensor, QRef, QuantCtx};
-use crate::tensor::{broadcast_binary, Tensor};
+use crate::tensor::{broadcast_binary, broadcast_index, Tensor};
 use crate::FrontendError;
 use std::any::Any;
-use zkinfer_circuits::graph::{Coef, FnKind, Operand};
+use zkinfer_circuits::graph::{Coef, FnKind, Operand, QOp, TensorKind, ViewOp};
 
 /// `Pow(x, e)`.
 #[derive(Debug)]
@@ -77,6 +77,69 @@ fn square(q: &mut QuantCtx<'_>, node: usize, x: QRef, bound: f64) -> Result<QRef
     ))
 }
 
+/// Pow by a constant exponent of several elements (which may differ): the elements of each exponent
+/// (a view of the base) through that exponent's table, all at one output scale, and the
+/// results listed back in order (a view).
+fn per_element(q: &mut QuantCtx<'_>, node: usize, e: &Tensor) -> Result<(), FrontendError> {
+    let x = q.act_input(node, 0)?;
+    let out = q.node(node).outputs[0];
+    let shape = q.shape(out).to_vec();
+    let xshape = q.graph.tensors[x.id].shape.clone();
+    let (ix, ie) = (
+        broadcast_index(&xshape, &shape),
+        broadcast_index(&e.shape, &shape),
+    );
+    let exp_of = |o: usize| e.data[ie[o] as usize];
+    let mut exps: Vec<f64> = Vec::new();
+    for o in 0..ix.len() {
+        if !exps.contains(&exp_of(o)) {
+            exps.push(exp_of(o));
+        }
+    }
+    let tables = super::unary::power_tables(q, node, x.scale, &exps)?;
+    let (name, op) = (q.model.tensors[out].name.clone(), q.node(node).name.clone());
+    let (mut parts, mut map, mut scale) = (Vec::new(), vec![(0u16, 0u32); ix.len()], x.scale);
+    for (d, (&ev, f)) in exps.iter().zip(tables).enumerate() {
+        let elems: Vec<usize> = (0..ix.len()).filter(|&o| exp_of(o) == ev).collect();
+        let base = q.new_tensor(
+            &format!("{name} (base of exponent {ev})"),
+            vec![elems.len()],
+            x.scale,
+            TensorKind::Activation,
+        );
+        q.push(QOp::View(ViewOp {
+            name: op.clone(),
+            inputs: vec![x.id],
+            output: base,
+            map: elems.iter().map(|&o| (0, ix[o])).collect(),
+        }));
+        let FnKind::ExprWithin { out_scale, .. } = f else {
+            return Err(q.err(node, "a power table has no output scale"));
+        };
+        scale = out_scale;
+        let part = q.emit(
+            op.clone(),
+            NewTensor {
+                name: &format!("{name} (exponent {ev})"),
+                shape: vec![elems.len()],
+                scale,
+            },
+            Lin::of(QRef {
+                id: base,
+                scale: x.scale,
+            }),
+            0,
+            f,
+        );
+        for (p, &o) in elems.iter().enumerate() {
+            map[o] = (d as u16, p as u32);
+        }
+        parts.push(part.id);
+    }
+    q.bind_view(node, parts, map, scale, out);
+    Ok(())
+}
+
 impl OnnxOp for Pow {
     fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
         let (x, e) = (input(node, inputs, 0)?, input(node, inputs, 1)?);
@@ -84,11 +147,11 @@ impl OnnxOp for Pow {
     }
 
     fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
-        let e = q
-            .const_input(node, 1)
-            .filter(|e| e.len() == 1)
-            .map(|e| e.data[0])
-            .ok_or_else(|| q.err(node, "the exponent must be one constant"))?;
+        let e = match q.const_input(node, 1) {
+            None => return Err(q.err(node, "the exponent must be a constant")),
+            Some(e) if e.len() == 1 => e.data[0],
+            Some(e) => return per_element(q, node, e),
+        };
         let x = q.act_input(node, 0)?;
         let out = q.node(node).outputs[0];
         match e {

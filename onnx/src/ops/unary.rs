@@ -193,6 +193,50 @@ impl Activation for Unary {
     }
 }
 
+/// The tables of Pow by each of the exponents `exps` (per-element exponents), all at one
+/// output scale: the finest every one of them fits at, no finer than the output's.
+pub(super) fn power_tables(
+    q: &QuantCtx<'_>,
+    node: usize,
+    in_scale: i32,
+    exps: &[f64],
+) -> Result<Vec<FnKind>, FrontendError> {
+    let unsupported = |e: f64| {
+        q.err(
+            node,
+            format!("exponent {e} (supported: 0 to 8, 0.5, -0.5 and -1)"),
+        )
+    };
+    let tables: Vec<Unary> = exps
+        .iter()
+        .map(|&e| Unary::power(e).ok_or_else(|| unsupported(e)))
+        .collect::<Result<_, _>>()?;
+    let mut scale = i32::MAX;
+    for t in &tables {
+        scale = scale.min(t.function(q, node, in_scale)?.1);
+    }
+    tables
+        .iter()
+        .map(|t| {
+            let (steps, within) = (t.steps(), t.within(q, node, in_scale)?);
+            let out_scale =
+                crate::fuse::fitting_scale_on(&steps, (in_scale, within.clone()), scale, q.bits)
+                    .filter(|&s| s == scale)
+                    .ok_or_else(|| q.err(node, "does not evaluate over its input range"))?;
+            let f = FnKind::ExprWithin {
+                steps,
+                in_scale,
+                out_scale,
+                lo: within.start,
+                hi: within.end,
+            };
+            f.check_image(q.bits)
+                .map_err(|e| q.err(node, e.to_string()))?;
+            Ok(f)
+        })
+        .collect()
+}
+
 impl Unary {
     fn float_bounds(&self, _: &[Option<&Tensor>]) -> (f64, f64) {
         (0.0, 0.0)
