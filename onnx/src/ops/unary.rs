@@ -176,20 +176,7 @@ impl Activation for Unary {
         node: usize,
         in_scale: i32,
     ) -> Result<(FnKind, i32), FrontendError> {
-        let steps = self.steps();
-        let within = self.within(q, node, in_scale)?;
-        let wanted = q.scale_for(q.node(node).outputs[0]);
-        let out_scale =
-            crate::fuse::fitting_scale_on(&steps, (in_scale, within.clone()), wanted, q.bits)
-                .ok_or_else(|| q.err(node, "does not evaluate over its input range"))?;
-        let f = FnKind::ExprWithin {
-            steps,
-            in_scale,
-            out_scale,
-            lo: within.start,
-            hi: within.end,
-        };
-        Ok((f, out_scale))
+        self.function_at(q, node, in_scale, q.scale_for(q.node(node).outputs[0]))
     }
 }
 
@@ -218,18 +205,10 @@ pub(super) fn power_tables(
     tables
         .iter()
         .map(|t| {
-            let (steps, within) = (t.steps(), t.within(q, node, in_scale)?);
-            let out_scale =
-                crate::fuse::fitting_scale_on(&steps, (in_scale, within.clone()), scale, q.bits)
-                    .filter(|&s| s == scale)
-                    .ok_or_else(|| q.err(node, "does not evaluate over its input range"))?;
-            let f = FnKind::ExprWithin {
-                steps,
-                in_scale,
-                out_scale,
-                lo: within.start,
-                hi: within.end,
-            };
+            let (f, out_scale) = t.function_at(q, node, in_scale, scale)?;
+            if out_scale != scale {
+                return Err(q.err(node, "does not evaluate over its input range"));
+            }
             f.check_image(q.bits)
                 .map_err(|e| q.err(node, e.to_string()))?;
             Ok(f)
@@ -238,6 +217,30 @@ pub(super) fn power_tables(
 }
 
 impl Unary {
+    /// The table at input scale `in_scale`, at the finest output scale (no finer than
+    /// `wanted`) at which it evaluates over its whole input range.
+    fn function_at(
+        &self,
+        q: &QuantCtx<'_>,
+        node: usize,
+        in_scale: i32,
+        wanted: i32,
+    ) -> Result<(FnKind, i32), FrontendError> {
+        let steps = self.steps();
+        let within = self.within(q, node, in_scale)?;
+        let out_scale =
+            crate::fuse::fitting_scale_on(&steps, (in_scale, within.clone()), wanted, q.bits)
+                .ok_or_else(|| q.err(node, "does not evaluate over its input range"))?;
+        let f = FnKind::ExprWithin {
+            steps,
+            in_scale,
+            out_scale,
+            lo: within.start,
+            hi: within.end,
+        };
+        Ok((f, out_scale))
+    }
+
     fn float_bounds(&self, _: &[Option<&Tensor>]) -> (f64, f64) {
         (0.0, 0.0)
     }
