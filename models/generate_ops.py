@@ -510,4 +510,21 @@ save(
     opset=14,
 )
 write_lstm_expected("lstm_batch_first", params, "bidirectional", batch_first=True, x_shape=(3, 4, 6))
+# Gemm of computed operands with transposes, alpha (0.1 and -1.7: not dyadic) and a computed C
+# (broadcast [5] and [6, 1]); MatMul with constant batched operands on either side (the
+# computed [3, 1, 3, 4] broadcast partly against [1, 2, 4, 2]); Pow by per-element exponents.
+save(
+    "gemm_products",
+    [
+        helper.make_node("Gemm", ["a", "b", "c"], ["g1"], alpha=0.1, beta=0.3, transA=1, transB=1),
+        helper.make_node("Gemm", ["a2", "b", "c2"], ["g2"], alpha=-1.7, beta=2.5, transB=1),
+        helper.make_node("MatMul", ["m", "W"], ["mm1"]),
+        helper.make_node("MatMul", ["A", "n"], ["mm2"]),
+        helper.make_node("Pow", ["p", "e"], ["pw"]),
+    ],
+    [vi("a", [4, 6]), vi("b", [5, 4]), vi("c", [5]), vi("a2", [6, 4]), vi("c2", [6, 1]),
+     vi("m", [3, 1, 3, 4]), vi("n", [4, 5]), vi("p", [2, 3])],
+    [vi("g1", [6, 5]), vi("g2", [6, 5]), vi("mm1", [3, 2, 3, 2]), vi("mm2", [2, 3, 5]), vi("pw", [2, 3])],
+    [w("W", (1, 2, 4, 2), 0.6), w("A", (2, 3, 4), 0.6), const("e", [1.0, 2.0, 3.0])],
+)
 print("wrote", sorted(os.listdir(HERE)))

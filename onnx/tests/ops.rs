@@ -783,3 +783,14 @@ fn sqrt_of_a_negative_and_reciprocal_of_a_non_positive_are_refused() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Gemm of computed operands with transposes, non-dyadic alphas and a computed `C`; MatMul
+/// with constant batched operands on either side (one computed operand broadcast partly);
+/// Pow by per-element exponents.
+#[test]
+fn gemm_products_batched_constants_and_per_element_powers() {
+    check(
+        &models().join("ops/gemm_products.onnx"),
+        &models().join("ops/gemm_products.json"),
+    );
+}

@@ -4,11 +4,11 @@
 
 use super::{input, shape_err, OnnxOp};
 use crate::proto::Attrs;
-use crate::quantize::{Lin, QRef, QuantCtx, RealWeightSet};
+use crate::quantize::{Lin, NewTensor, QRef, QuantCtx, RealWeightSet};
 use crate::tensor::{broadcast_index, broadcast_shape, Tensor};
 use crate::FrontendError;
 use std::any::Any;
-use zkinfer_circuits::graph::{Coef, Geometry, MatMulOp, Operand, QOp, TensorKind, ViewOp};
+use zkinfer_circuits::graph::{Coef, FnKind, Geometry, MatMulOp, Operand, QOp, TensorKind, ViewOp};
 
 /// Batched matrix-product geometry (numpy `matmul` rules).
 pub(crate) struct Batched {
@@ -155,8 +155,13 @@ impl OnnxOp for Gemm {
             }
         }
         if let Some(c) = inputs.get(2).copied().flatten() {
+            if broadcast_shape(&c.shape, &[m, n], node)? != [m, n] {
+                return Err(shape_err(
+                    node,
+                    format!("C of shape {:?} does not broadcast to [{m}, {n}]", c.shape),
+                ));
+            }
             let idx = broadcast_index(&c.shape, &[m, n]);
-            broadcast_shape(&c.shape, &[m, n], node)?;
             for (o, &i) in out.iter_mut().zip(&idx) {
                 *o += self.beta * c.data[i as usize];
             }
@@ -176,6 +181,9 @@ impl OnnxOp for Gemm {
             (ashape[0], ashape[1])
         };
         let n = if self.trans_b { bshape[0] } else { bshape[1] };
+        if m * k * n == 0 {
+            return Err(q.err(node, "Gemm of an empty tensor is not supported"));
+        }
         let computed_c = match (q.input_id(node, 2), q.const_input(node, 2)) {
             (Some(_), None) => Some(q.act_input(node, 2)?),
             _ => None,
@@ -309,13 +317,20 @@ impl Gemm {
         if alpha == 1.0 && c.is_none() {
             return q.finish_accumulator(node, acc.id, acc.scale, out);
         }
-        // Bits of alpha: as many as make it an integer (0.25 needs 2), within those the
-        // shift to the output's scale leaves below the width.
-        let room = (q.scale_for(out) + q.bits as i32 - acc.scale).max(0);
-        let t = (0..=16)
-            .find(|&t| (alpha * f64::from(t).exp2()).fract() == 0.0)
-            .unwrap_or(16)
-            .min(room);
+        if alpha == 0.0 {
+            return Err(q.err(node, "alpha = 0 (Y = beta·C alone) is not supported"));
+        }
+        // alpha's bits, if the shift to the output's scale leaves them below the width;
+        // otherwise the product is rounded to an activation first, which leaves room.
+        let room = |q: &QuantCtx<'_>, s: i32| (q.scale_for(out) + q.bits as i32 - s).max(0);
+        let need = coefficient_bits(alpha);
+        let (acc, t) = match need <= room(q, acc.scale) {
+            true => (acc, need),
+            false => {
+                let p = self.product_activation(q, node, acc)?;
+                (p, need.min(room(q, p.scale)))
+            }
+        };
         let qa = q.fixed(node, alpha, t)?;
         if qa == 0 {
             return Err(q.err(node, format!("alpha = {alpha} rounds to 0")));
@@ -325,9 +340,16 @@ impl Gemm {
             qa: Coef::Const(qa),
             ..Lin::of(acc)
         };
-        if let Some(c) = c {
-            let c = q.rescale_to(node, c, lin_scale)?;
+        if let Some(c) = c.filter(|_| self.beta != 0.0) {
+            // beta's bits too, C coarsened for them where needed, but not past the output's
+            // scale.
+            let floor = q.scale_for(out).min(c.scale);
+            let want = (lin_scale - coefficient_bits(self.beta)).max(floor);
+            let c = q.rescale_to(node, c, want.min(lin_scale))?;
             let qb = q.fixed(node, self.beta, lin_scale - c.scale)?;
+            if qb == 0 {
+                return Err(q.err(node, format!("beta = {} rounds to 0", self.beta)));
+            }
             let shape = &q.graph.tensors[c.id].shape;
             let index = (shape.as_slice() != [m, n]).then(|| broadcast_index(shape, &[m, n]));
             lin.b = Some(Operand {
@@ -338,6 +360,45 @@ impl Gemm {
         }
         q.finish(node, lin, lin_scale, out)
     }
+}
+
+impl Gemm {
+    /// The product `A'·B'` rounded to an activation, at the finest scale holding the bound
+    /// the calibration gives it: `|A'·B'| ≤ (|Y| + |beta|·|C|) / |alpha|`.
+    fn product_activation(
+        &self,
+        q: &mut QuantCtx<'_>,
+        node: usize,
+        acc: QRef,
+    ) -> Result<QRef, FrontendError> {
+        let out = q.node(node).outputs[0];
+        let c = q.input_id(node, 2).map_or(0.0, |c| q.bound(c));
+        let bound = (q.bound(out) + self.beta.abs() * c) / self.alpha.abs().max(1e-30);
+        let scale = q.scale_for_max(bound).min(acc.scale);
+        let scale = scale.max(acc.scale - q.bits as i32);
+        let name = format!("{} (A·B)", q.model.tensors[out].name);
+        let op = q.node(node).name.clone();
+        Ok(q.emit(
+            op,
+            NewTensor {
+                name: &name,
+                shape: q.shape(out).to_vec(),
+                scale,
+            },
+            Lin::of(acc),
+            (acc.scale - scale) as u32,
+            FnKind::Identity,
+        ))
+    }
+}
+
+/// The fractional bits a coefficient is given: as many as make it an integer (0.25 needs 2),
+/// else 16 significant ones.
+fn coefficient_bits(v: f64) -> i32 {
+    (0..=16)
+        .find(|&t| (v * f64::from(t).exp2()).fract() == 0.0)
+        .unwrap_or_else(|| 15 - v.abs().log2().floor() as i32)
+        .max(0)
 }
 
 /// The view of a computed `r × c` matrix transposed: no rows.
@@ -480,6 +541,9 @@ fn lower_constant_right(
     b: &Tensor,
 ) -> Result<(), FrontendError> {
     let (i, k, j) = (g.i, g.k, g.j);
+    if g.batches.is_empty() || i * k * j == 0 {
+        return Err(q.err(node, "MatMul of an empty tensor is not supported"));
+    }
     let mut x = q.act_input(node, 0)?;
     let a_offsets: Vec<usize> = g.batches.iter().map(|b| b[0]).collect();
     let xs0 = match batch_stride(a_offsets.iter().copied(), i * k) {
@@ -530,6 +594,9 @@ fn lower_constant_left(
     a: &Tensor,
 ) -> Result<(), FrontendError> {
     let (i, k, j) = (g.i, g.k, g.j);
+    if g.batches.is_empty() || i * k * j == 0 {
+        return Err(q.err(node, "MatMul of an empty tensor is not supported"));
+    }
     let mut x = q.act_input(node, 1)?;
     let b_offsets: Vec<usize> = g.batches.iter().map(|b| b[1]).collect();
     let xs0 = match batch_stride(b_offsets.iter().copied(), k * j) {
@@ -610,6 +677,48 @@ pub fn matmul(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn coefficients_get_their_exact_bits_or_sixteen_significant() {
+        assert_eq!(coefficient_bits(1.0), 0);
+        assert_eq!(coefficient_bits(-3.0), 0);
+        assert_eq!(coefficient_bits(0.25), 2);
+        assert_eq!(coefficient_bits(0.375), 3);
+        // Not dyadic within 16 bits: 16 significant bits, more for small values.
+        assert_eq!(coefficient_bits(0.1), 19);
+        assert_eq!(coefficient_bits(1e-4), 29);
+        assert_eq!(coefficient_bits(-1.7), 15);
+        let q = |v: f64| (v * f64::from(coefficient_bits(v)).exp2()).round();
+        for v in [0.1, 1e-4, -1.7, 0.35, 2.5e-6] {
+            let back = q(v) / f64::from(coefficient_bits(v)).exp2();
+            assert!(((back - v) / v).abs() < 1e-4, "{v}: {back}");
+        }
+    }
+
+    #[test]
+    fn a_c_that_does_not_broadcast_to_the_output_is_refused() {
+        let gemm = Gemm {
+            alpha: 1.0,
+            beta: 1.0,
+            trans_a: false,
+            trans_b: false,
+        };
+        let (a, b) = (
+            Tensor::float(vec![1, 2], vec![1.0; 2]),
+            Tensor::float(vec![2, 3], vec![1.0; 6]),
+        );
+        // Rank 3 (it panicked), and [2, 3] against an output of [1, 3] (it used row 0).
+        for c in [
+            Tensor::float(vec![2, 1, 3], vec![0.0; 6]),
+            Tensor::float(vec![2, 3], vec![0.0; 6]),
+        ] {
+            let err = gemm.eval("g", &[Some(&a), Some(&b), Some(&c)]).unwrap_err();
+            assert!(err.to_string().contains("broadcast"), "{err}");
+        }
+        let c = Tensor::float(vec![3], vec![1.0, 2.0, 3.0]);
+        let y = gemm.eval("g", &[Some(&a), Some(&b), Some(&c)]).unwrap();
+        assert_eq!(y[0].data, vec![3.0, 4.0, 5.0]);
+    }
 
     #[test]
     fn batch_strides_are_whole_matrices_or_none() {
