@@ -259,3 +259,20 @@ fn pow_by_per_element_exponents_passes() {
         other => panic!("{other:?}"),
     }
 }
+
+/// LayerNormalization whose scale and bias are graph inputs (computed tensors): `γ·z` a
+/// product of activations, `β` an operand.
+#[test]
+fn layer_normalization_with_computed_scale_and_bias_passes() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/conformance");
+    let tmp = tempfile::tempdir().unwrap();
+    for case in [
+        "test_layer_normalization_2d_axis0",
+        "test_layer_normalization_4d_axis_negative_1",
+        "test_layer_normalization_default_axis",
+        "test_layer_normalization_3d_axis1_epsilon",
+    ] {
+        let outcome = run(&root.join(case), tmp.path());
+        assert!(matches!(outcome, Outcome::Passed), "{case}: {outcome:?}");
+    }
+}

@@ -111,16 +111,31 @@ impl OnnxOp for LayerNorm {
 
     fn quantize(&self, q: &mut QuantCtx<'_>, node: usize) -> Result<(), FrontendError> {
         let nd = q.node(node);
-        for i in 1..nd.inputs.len() {
-            if q.input_id(node, i).is_some() && q.const_input(node, i).is_none() {
-                return Err(q.err(node, "scale and bias must be constants"));
-            }
-        }
         let x = q.act_input(node, 0)?;
         let shape = q.graph.tensors[x.id].shape.clone();
         let rows = self.rows(&nd.name, &shape)?;
         let gamma = per_element(&nd.name, q.const_input(node, 1), rows.1, 1.0)?;
         let beta = per_element(&nd.name, q.const_input(node, 2), rows.1, 0.0)?;
+        // Scale and bias computed from graph inputs (γ = 1, β = 0 in the constants then).
+        let mut computed = [None, None];
+        for (i, slot) in [1, 2].into_iter().zip(&mut computed) {
+            if q.input_id(node, i).is_some() && q.const_input(node, i).is_none() {
+                let v = q.act_input(node, i)?;
+                let len = q.graph.tensors[v.id].len();
+                if len != rows.1 && len != 1 {
+                    return Err(q.err(
+                        node,
+                        format!("scale/bias of {len} values for rows of {}", rows.1),
+                    ));
+                }
+                *slot = Some(v);
+            }
+        }
+        let affine = Affine {
+            gamma: &gamma,
+            beta: &beta,
+            computed,
+        };
         // The ONNX tensor of each named output slot.
         let mut named = nd.outputs.iter().copied();
         let mut slots = [None; 3];
@@ -129,7 +144,7 @@ impl OnnxOp for LayerNorm {
                 *slot = named.next();
             }
         }
-        lower(q, node, x, rows, [&gamma, &beta], self.epsilon, slots)
+        lower(q, node, x, rows, affine, self.epsilon, slots)
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -137,15 +152,22 @@ impl OnnxOp for LayerNorm {
     }
 }
 
+/// A layer normalisation's scale and bias: constants per element of a row, or computed
+/// tensors (of a row's `n` elements or one) in their place.
+struct Affine<'a> {
+    gamma: &'a [f64],
+    beta: &'a [f64],
+    computed: [Option<QRef>; 2],
+}
+
 /// Lowers the layer normalisation of `x` (as `rows × n`) with scale and bias `[γ, β]`
-/// (per element of a row) for `node`, binding the ONNX tensors of its named outputs
-/// `[Y, Mean, InvStdDev]`.
+/// for `node`, binding the ONNX tensors of its named outputs `[Y, Mean, InvStdDev]`.
 fn lower(
     q: &mut QuantCtx<'_>,
     node: usize,
     x: QRef,
     rows: (usize, usize),
-    [gamma, beta]: [&[f64]; 2],
+    affine: Affine<'_>,
     epsilon: f64,
     [y, mean, inv_std]: [Option<usize>; 3],
 ) -> Result<(), FrontendError> {
@@ -166,8 +188,14 @@ fn lower(
     }
     // With γ = 1 and β = 0 (and no activation to fuse), Y is z itself: z is computed at
     // Y's calibrated scale and step 6 is skipped (one rounding instead of two).
+    let Affine {
+        gamma,
+        beta,
+        computed,
+    } = affine;
     let plain = y.filter(|&out| {
-        gamma.iter().all(|&g| g == 1.0)
+        computed == [None, None]
+            && gamma.iter().all(|&g| g == 1.0)
             && beta.iter().all(|&v| v == 0.0)
             && q.sole_consumer(out)
                 .is_none_or(|c| q.node(c).op.activation().is_none())
@@ -189,6 +217,9 @@ fn lower(
     let Some(out) = y else {
         return Ok(());
     };
+    if computed != [None, None] {
+        return computed_affine(q, node, (z, out), (gamma, beta), computed);
+    }
     // 6. y = γ·z + β, at the calibrated output scale: one rounding by 2^B.
     let s_out = q.scale_for(out);
     let l = s_out + q.bits as i32;
@@ -204,6 +235,94 @@ fn lower(
         ..Lin::of(z)
     };
     q.finish(node, lin, l, out)
+}
+
+/// Step 6 with a computed scale or bias: `y = γ·z + β` as one op (`γ·z` a product of
+/// activations, or a constant `γ` per element; `β` a constant or an operand) where only one
+/// of them is computed; where both are, `γ·z` is rounded to an activation first (at the
+/// finest scale holding `|y| + |β|`), then `β` added.
+fn computed_affine(
+    q: &mut QuantCtx<'_>,
+    node: usize,
+    (z, out): (QRef, usize),
+    (gamma, beta): (&[f64], &[f64]),
+    [g, b]: [Option<QRef>; 2],
+) -> Result<(), FrontendError> {
+    let len = q.graph.tensors[z.id].len();
+    let n = gamma.len();
+    let operand = |q: &QuantCtx<'_>, t: QRef| Operand {
+        tensor: t.id,
+        index: match q.graph.tensors[t.id].len() {
+            l if l == len => None,
+            1 => Some(vec![0; len]),
+            _ => Some((0..len).map(|j| (j % n) as u32).collect()),
+        },
+    };
+    let s_out = q.scale_for(out);
+    // γ·z: its operand and coefficients, at scale `lin_scale`.
+    let (mut lin, lin_scale) = match g {
+        Some(g) => {
+            let lin = Lin {
+                qm: Coef::Const(1),
+                ..Lin::of(z)
+            };
+            let lin = Lin {
+                b: Some(operand(q, g)),
+                ..lin
+            };
+            (lin, z.scale + g.scale)
+        }
+        None => {
+            let l = s_out + q.bits as i32;
+            let qa = (0..len)
+                .map(|j| q.fixed(node, gamma[j % n], l - z.scale))
+                .collect::<Result<_, _>>()?;
+            let lin = Lin {
+                qa: Coef::Each(qa),
+                ..Lin::of(z)
+            };
+            (lin, l)
+        }
+    };
+    match (g, b) {
+        (_, None) => {
+            let qc = (0..len)
+                .map(|j| q.fixed(node, beta[j % n], lin_scale))
+                .collect::<Result<_, _>>()?;
+            lin.qc = Coef::Each(qc);
+            q.finish(node, lin, lin_scale, out)
+        }
+        (None, Some(b)) => {
+            let b = q.rescale_to(node, b, lin_scale)?;
+            lin.b = Some(operand(q, b));
+            lin.qb = Coef::Const(q.fixed(node, 1.0, lin_scale - b.scale)?);
+            q.finish(node, lin, lin_scale, out)
+        }
+        (Some(_), Some(b)) => {
+            let bound = q.bound(out) + q.input_id(node, 2).map_or(0.0, |t| q.bound(t));
+            let scale = q.scale_for_max(bound).min(lin_scale);
+            let scale = scale.max(lin_scale - q.bits as i32);
+            let t = &q.graph.tensors[z.id];
+            let (name, shape) = (format!("{} (scaled)", t.name), t.shape.clone());
+            let op = q.node(node).name.clone();
+            let p = q.emit(
+                op,
+                new(&name, shape, scale),
+                lin,
+                (lin_scale - scale) as u32,
+                FnKind::Identity,
+            );
+            let b = q.rescale_to(node, b, s_out + q.bits as i32)?;
+            let top = p.scale.max(b.scale);
+            let sum = Lin {
+                qa: Coef::Const(q.fixed(node, 1.0, top - p.scale)?),
+                b: Some(operand(q, b)),
+                qb: Coef::Const(q.fixed(node, 1.0, top - b.scale)?),
+                ..Lin::of(p)
+            };
+            q.finish(node, sum, top, out)
+        }
+    }
 }
 
 /// What the rows may reach, in integers at the input's scale: deviations `|x_j − mean| ≤ dev`
@@ -591,12 +710,17 @@ impl Decomposed {
         let rows = (shape[..self.axis].iter().product(), n);
         let gamma = per_element(&name, self.gamma.as_ref(), n, 1.0)?;
         let beta = per_element(&name, self.beta.as_ref(), n, 0.0)?;
+        let affine = Affine {
+            gamma: &gamma,
+            beta: &beta,
+            computed: [None, None],
+        };
         lower(
             q,
             self.first,
             x,
             rows,
-            [&gamma, &beta],
+            affine,
             self.epsilon,
             [Some(self.out), None, None],
         )
