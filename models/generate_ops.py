@@ -527,4 +527,39 @@ save(
     [vi("g1", [6, 5]), vi("g2", [6, 5]), vi("mm1", [3, 2, 3, 2]), vi("mm2", [2, 3, 5]), vi("pw", [2, 3])],
     [w("W", (1, 2, 4, 2), 0.6), w("A", (2, 3, 4), 0.6), const("e", [1.0, 2.0, 3.0])],
 )
+# LayerNormalization with a computed scale (constant bias; a small one, 0.01·g, beside a bias of
+# 1, whose product must not be written finer than the output), a computed bias (constant scale)
+# and a computed scale of one element. Expected outputs from numpy, in the JSON.
+ln_consts = [w("Bc", (4,), 0.5), w("Gc", (4,), 0.8), const("ones", np.ones(4)), const("hundredth", 0.01)]
+save(
+    "layernorm_computed",
+    [
+        helper.make_node("LayerNormalization", ["x", "g", "Bc"], ["y1"], axis=-1),
+        helper.make_node("LayerNormalization", ["x", "Gc", "b"], ["y2"], axis=-1),
+        helper.make_node("LayerNormalization", ["x", "g1", "b"], ["y3"], axis=-1),
+        helper.make_node("Mul", ["g", "hundredth"], ["gs"]),
+        helper.make_node("LayerNormalization", ["x", "gs", "ones"], ["y4"], axis=-1),
+    ],
+    [vi("x", [2, 3, 4]), vi("g", [4]), vi("b", [4]), vi("g1", [1])],
+    [vi("y1", [2, 3, 4]), vi("y2", [2, 3, 4]), vi("y3", [2, 3, 4]), vi("y4", [2, 3, 4])],
+    ln_consts,
+    opset=17,
+)
+
+
+def write_layernorm_expected(name, consts):
+    path = os.path.join(HERE, f"{name}.json")
+    with open(path) as f:
+        doc = json.load(f)
+    x, g, b, g1 = (np.asarray(v, dtype=np.float64) for v in doc["input_data"])
+    x = x.reshape(2, 3, 4)
+    bc, gc = (numpy_helper.to_array(t).astype(np.float64) for t in consts[:2])
+    z = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+    ys = [z * g + bc, z * gc + b, z * g1 + b, z * (0.01 * g) + 1.0]
+    doc["output_data"] = [[round(float(v), 7) for v in y.ravel()] for y in ys]
+    with open(path, "w") as f:
+        json.dump(doc, f)
+
+
+write_layernorm_expected("layernorm_computed", ln_consts)
 print("wrote", sorted(os.listdir(HERE)))

@@ -794,3 +794,33 @@ fn gemm_products_batched_constants_and_per_element_powers() {
         &models().join("ops/gemm_products.json"),
     );
 }
+
+/// LayerNormalization with a computed scale (beside a constant bias; a small one, `0.01·g`,
+/// beside a bias of 1), a computed bias (beside a constant scale) and a computed scale of one
+/// element, against the generator's numpy outputs (which agree with ONNX Runtime 1.32.0).
+#[test]
+fn layer_normalization_with_computed_scale_or_bias() {
+    let input = models().join("ops/layernorm_computed.json");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&input).unwrap()).unwrap();
+    let expected: Vec<Vec<f64>> = serde_json::from_value(doc["output_data"].clone()).unwrap();
+    assert_eq!(expected.len(), 4);
+    let onnx = models().join("ops/layernorm_computed.onnx");
+    check_against(&onnx, &input, &expected);
+    // Every product here (γ·z of three of the four, and each normalisation's deviation times
+    // its reciprocal) is the product alone: no `qa·a` or `qb·b` beside it (an extra `z` term
+    // is within the tolerance above, so the outputs alone would not show one).
+    use zkinfer_circuits::graph::QOp;
+    let m = zkinfer_onnx::compile(&onnx, &input, &CompileOptions::default())
+        .unwrap()
+        .model;
+    let mut products = 0;
+    for op in &m.graph.ops {
+        let QOp::Elementwise(e) = op else { continue };
+        if !e.qm.is_zero() {
+            assert!(e.qa.is_zero() && e.qb.is_zero(), "{}: {e:?}", e.name);
+            products += 1;
+        }
+    }
+    assert_eq!(products, 7);
+}

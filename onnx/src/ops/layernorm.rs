@@ -259,16 +259,28 @@ fn computed_affine(
         },
     };
     let s_out = q.scale_for(out);
+    // Where γ·z is rounded to: the output, or (β computed too) an activation holding |y| + |β|.
+    let target = match b {
+        Some(_) if g.is_some() => {
+            let bound = q.bound(out) + q.input_id(node, 2).map_or(0.0, |t| q.bound(t));
+            q.scale_for_max(bound)
+        }
+        _ => s_out,
+    };
     // γ·z: its operand and coefficients, at scale `lin_scale`.
     let (mut lin, lin_scale) = match g {
         Some(g) => {
-            let lin = Lin {
-                qm: Coef::Const(1),
-                ..Lin::of(z)
+            // γ coarsened where the product's scale is more than the width above the target.
+            let excess = z.scale + g.scale - target - q.bits as i32;
+            let g = match excess > 0 {
+                true => q.rescale_to(node, g, g.scale - excess)?,
+                false => g,
             };
             let lin = Lin {
+                a: Lin::of(z).a,
                 b: Some(operand(q, g)),
-                ..lin
+                qm: Coef::Const(1),
+                ..Lin::default()
             };
             (lin, z.scale + g.scale)
         }
@@ -299,8 +311,7 @@ fn computed_affine(
             q.finish(node, lin, lin_scale, out)
         }
         (Some(_), Some(b)) => {
-            let bound = q.bound(out) + q.input_id(node, 2).map_or(0.0, |t| q.bound(t));
-            let scale = q.scale_for_max(bound).min(lin_scale);
+            let scale = target.min(lin_scale);
             let scale = scale.max(lin_scale - q.bits as i32);
             let t = &q.graph.tensors[z.id];
             let (name, shape) = (format!("{} (scaled)", t.name), t.shape.clone());

@@ -532,6 +532,27 @@ fn batch_sets(
     (sets, map)
 }
 
+/// The computed operand (input `side`: 0 left, 1 right) of a product by a constant, and the
+/// stride between the matrices its output batches read: repeated by a view where its batch
+/// dimensions broadcast only partly against the constant's.
+fn computed_operand(
+    q: &mut QuantCtx<'_>,
+    node: usize,
+    g: &Batched,
+    side: usize,
+) -> Result<(QRef, usize), FrontendError> {
+    if g.batches.is_empty() || g.i * g.k * g.j == 0 {
+        return Err(q.err(node, "MatMul of an empty tensor is not supported"));
+    }
+    let size = if side == 0 { g.i * g.k } else { g.k * g.j };
+    let x = q.act_input(node, side)?;
+    let offsets: Vec<usize> = g.batches.iter().map(|b| b[side]).collect();
+    Ok(match batch_stride(offsets.iter().copied(), size) {
+        Some(stride) => (x, stride),
+        None => (broadcast_batches(q, node, x, &offsets, size), size),
+    })
+}
+
 /// `X · B` with `B` constant: one group per row of `X` in every output batch, with the
 /// weights `Bᵀ` of the matrix that batch reads.
 fn lower_constant_right(
@@ -541,18 +562,7 @@ fn lower_constant_right(
     b: &Tensor,
 ) -> Result<(), FrontendError> {
     let (i, k, j) = (g.i, g.k, g.j);
-    if g.batches.is_empty() || i * k * j == 0 {
-        return Err(q.err(node, "MatMul of an empty tensor is not supported"));
-    }
-    let mut x = q.act_input(node, 0)?;
-    let a_offsets: Vec<usize> = g.batches.iter().map(|b| b[0]).collect();
-    let xs0 = match batch_stride(a_offsets.iter().copied(), i * k) {
-        Some(s) => s,
-        None => {
-            x = broadcast_batches(q, node, x, &a_offsets, i * k);
-            i * k
-        }
-    };
+    let (x, xs0) = computed_operand(q, node, g, 0)?;
     let b_offsets: Vec<usize> = g.batches.iter().map(|b| b[1]).collect();
     // W[c][t] = B[t][c] of the batch's matrix.
     let weights = |o: usize| -> Vec<f64> {
@@ -594,20 +604,9 @@ fn lower_constant_left(
     a: &Tensor,
 ) -> Result<(), FrontendError> {
     let (i, k, j) = (g.i, g.k, g.j);
-    if g.batches.is_empty() || i * k * j == 0 {
-        return Err(q.err(node, "MatMul of an empty tensor is not supported"));
-    }
-    let mut x = q.act_input(node, 1)?;
-    let b_offsets: Vec<usize> = g.batches.iter().map(|b| b[1]).collect();
-    let xs0 = match batch_stride(b_offsets.iter().copied(), k * j) {
-        // (One batch: any stride reads it; `k·j` as before batched constants.)
-        Some(s) if g.batches.len() > 1 => s,
-        Some(_) => k * j,
-        None => {
-            x = broadcast_batches(q, node, x, &b_offsets, k * j);
-            k * j
-        }
-    };
+    let (x, stride) = computed_operand(q, node, g, 1)?;
+    // (One batch: any stride reads it; `k·j` as before batched constants.)
+    let xs0 = if g.batches.len() == 1 { k * j } else { stride };
     let a_offsets: Vec<usize> = g.batches.iter().map(|b| b[0]).collect();
     let weights = |o: usize| a.data[o..o + i * k].to_vec();
     let (sets, map) = batch_sets(&a_offsets, j, weights, i);
