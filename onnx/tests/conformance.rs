@@ -221,9 +221,7 @@ fn parameters_from_graph_inputs_are_named_and_steps_slice() {
 /// and MatMul with a constant operand that has batch dimensions, broadcast partly too.
 #[test]
 fn gemm_with_computed_c_and_batched_constant_matmuls_pass() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/conformance");
-    let tmp = tempfile::tempdir().unwrap();
-    for case in [
+    assert_pass(&[
         "test_gemm_all_attributes",
         "test_gemm_alpha",
         "test_gemm_beta",
@@ -234,26 +232,20 @@ fn gemm_with_computed_c_and_batched_constant_matmuls_pass() {
         "test_matmul_4d__constant_inputs",
         "test_matmul_1d_3d__constant_inputs",
         "test_matmul_bcast__constant_inputs",
-    ] {
-        let outcome = run(&root.join(case), tmp.path());
-        assert!(matches!(outcome, Outcome::Passed), "{case}: {outcome:?}");
-    }
+    ]);
 }
 
 /// Pow by constant exponents that differ between elements (and broadcast), one table per
 /// exponent; a real exponent no table stands for is refused by name.
 #[test]
 fn pow_by_per_element_exponents_passes() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/conformance");
-    let tmp = tempfile::tempdir().unwrap();
-    for case in [
+    assert_pass(&[
         "test_pow_example__constant_inputs",
         "test_pow_bcast_array__constant_inputs",
         "test_pow_types_float32_int64__constant_inputs",
-    ] {
-        let outcome = run(&root.join(case), tmp.path());
-        assert!(matches!(outcome, Outcome::Passed), "{case}: {outcome:?}");
-    }
+    ]);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/conformance");
+    let tmp = tempfile::tempdir().unwrap();
     match run(&root.join("test_pow__constant_inputs"), tmp.path()) {
         Outcome::Refused(why) => assert!(why.contains("exponent 1.764"), "{why}"),
         other => panic!("{other:?}"),
@@ -264,14 +256,19 @@ fn pow_by_per_element_exponents_passes() {
 /// product of activations, `β` an operand.
 #[test]
 fn layer_normalization_with_computed_scale_and_bias_passes() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/conformance");
-    let tmp = tempfile::tempdir().unwrap();
-    for case in [
+    assert_pass(&[
         "test_layer_normalization_2d_axis0",
         "test_layer_normalization_4d_axis_negative_1",
         "test_layer_normalization_default_axis",
         "test_layer_normalization_3d_axis1_epsilon",
-    ] {
+    ]);
+}
+
+/// Asserts that each named case of `models/conformance` passes.
+fn assert_pass(cases: &[&str]) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/conformance");
+    let tmp = tempfile::tempdir().unwrap();
+    for case in cases {
         let outcome = run(&root.join(case), tmp.path());
         assert!(matches!(outcome, Outcome::Passed), "{case}: {outcome:?}");
     }
