@@ -152,6 +152,12 @@ pub(crate) fn input_tensor(vi: &pb::ValueInfoProto) -> Result<(Vec<usize>, i32),
                     "graph input '{name}' dimension #{i} is {v}, larger than the 2^24 zkinfer takes"
                 )))
             }
+            // A vector of no elements (an empty `axes` list, say) has no batch dimension.
+            Some(Value::DimValue(0)) if shape.dim.len() == 1 => {
+                return Err(graph_err(format!(
+                    "graph input '{name}' is empty (its one dimension is 0); zkinfer proves tensors with elements, so make an empty list of axes or sizes a constant"
+                )))
+            }
             // An unknown batch dimension (no size, a name, or a non-positive size some
             // exporters write for "dynamic") is proven at 1.
             _ if i == 0 => out.push(1),
@@ -745,11 +751,16 @@ fn computed_parameter(
     })?;
     Some(FrontendError::Quantize {
         node: node.name.clone(),
-        detail: format!(
-            "input #{index} ('{}') of {} must be constant, and it is computed from a graph input (zkinfer fixes sizes, shapes, axes, pads and steps when it compiles a model)",
-            tensors[t].name, node.op_type
-        ),
+        detail: computed_parameter_detail(index, &tensors[t].name, &node.op_type),
     })
+}
+
+/// The reason a parameter input (sizes, shapes, axes, pads, steps, indices) computed from a
+/// graph input is refused.
+pub(crate) fn computed_parameter_detail(index: usize, tensor: &str, op_type: &str) -> String {
+    format!(
+        "input #{index} ('{tensor}') of {op_type} must be constant, and it is computed from a graph input (zkinfer fixes sizes, shapes, axes, indices, pads and steps when it compiles a model)"
+    )
 }
 
 /// Refuses a fold-only op on a computed tensor.
@@ -818,6 +829,8 @@ mod tests {
         assert!(err(&[size(1), size(-5)]).contains("dimension #1 is -5, not a size"));
         assert!(err(&[size(1), size(0)]).contains("dimension #1 is 0, not a size"));
         assert!(err(&[size(1), None]).contains("dimension #1 has no size"));
+        assert!(err(&[size(0)]).contains("graph input 'x' is empty"));
+        assert_eq!(shape(&[size(0), size(3)]).unwrap(), vec![1, 3]);
         let huge = err(&[size(1 << 40), size(3)]);
         assert!(
             huge.contains("dimension #0 is 1099511627776, larger than the 2^24"),

@@ -199,6 +199,8 @@ fn parameters_from_graph_inputs_are_named_and_steps_slice() {
         ),
         ("test_slice_neg_steps", "input #1 ('starts') of Slice"),
         ("test_reshape_zero_dim", "input #1 ('shape') of Reshape"),
+        ("test_unsqueeze_axis_0", "input #1 ('axes') of Unsqueeze"),
+        ("test_gather_0", "input #1 ('indices') of Gather"),
     ] {
         match run(&root.join(case), tmp.path()) {
             Outcome::Refused(why) => assert!(
@@ -209,6 +211,13 @@ fn parameters_from_graph_inputs_are_named_and_steps_slice() {
             ),
             _ => panic!("{case} was not refused"),
         }
+    }
+    // An empty list of axes given as a graph input is named as such (it was taken for a
+    // batch dimension of 1, and the input file's zero values were then "too few").
+    let case = "test_reduce_sum_empty_axes_input_noop";
+    match run(&root.join(case), tmp.path()) {
+        Outcome::Refused(why) => assert!(why.contains("graph input 'axes' is empty"), "{why}"),
+        other => panic!("{case}: {other:?}"),
     }
     let case = "test_slice_neg_steps__constant_inputs";
     assert!(

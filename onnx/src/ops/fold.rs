@@ -7,6 +7,7 @@
 //! (`super::embed`); the rest are rejected.
 
 use super::{input, shape_err, OnnxOp};
+use crate::onnx::computed_parameter_detail;
 use crate::proto::Attrs;
 use crate::quantize::{Lin, QuantCtx};
 use crate::tensor::{axis, broadcast_index, broadcast_shape, strides, DType, Tensor};
@@ -129,11 +130,9 @@ impl Fold {
         for i in 1..n.inputs.len() {
             let t = match q.input_id(node, i) {
                 None => None,
-                Some(_) => Some(q.const_input(node, i).ok_or_else(|| {
-                    q.err(
-                        node,
-                        format!("input #{i} must be constant on a computed tensor"),
-                    )
+                Some(t) => Some(q.const_input(node, i).ok_or_else(|| {
+                    let tensor = &q.model.tensors[t].name;
+                    q.err(node, computed_parameter_detail(i, tensor, &n.op_type))
                 })?),
             };
             inputs.push(t);
