@@ -244,6 +244,46 @@ fn gemm_with_computed_c_and_batched_constant_matmuls_pass() {
     ]);
 }
 
+/// Gemm of two computed operands with a constant `C`: `beta·C` is added (it was dropped, a
+/// silent wrong answer). Each case's `C` is made an initializer, as its `__constant_inputs`
+/// variant holds it, while `A` and `B` stay graph inputs.
+#[test]
+fn gemm_of_computed_operands_adds_a_constant_c() {
+    use prost::Message;
+    use tract_onnx::pb::ModelProto;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/conformance");
+    let tmp = tempfile::tempdir().unwrap();
+    let decode = |p: PathBuf| ModelProto::decode(std::fs::read(p).unwrap().as_slice()).unwrap();
+    for case in [
+        "test_gemm_all_attributes",
+        "test_gemm_beta",
+        "test_gemm_default_matrix_bias",
+        "test_gemm_default_vector_bias",
+        "test_gemm_default_scalar_bias",
+    ] {
+        let mut model = decode(root.join(case).join("model.onnx"));
+        let constants = decode(root.join(format!("{case}__constant_inputs/model.onnx")));
+        let g = model.graph.as_mut().unwrap();
+        let c = g.input.remove(2);
+        let init = constants.graph.unwrap().initializer;
+        g.initializer
+            .push(init.into_iter().find(|t| t.name == c.name).unwrap());
+        let mut doc: Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join(case).join("case.json")).unwrap(),
+        )
+        .unwrap();
+        for key in ["input_data", "input_types"] {
+            doc[key].as_array_mut().unwrap().truncate(2);
+        }
+        let dir = tmp.path().join(case);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("model.onnx"), model.encode_to_vec()).unwrap();
+        std::fs::write(dir.join("case.json"), doc.to_string()).unwrap();
+        let outcome = run(&dir, tmp.path());
+        assert!(matches!(outcome, Outcome::Passed), "{case}: {outcome:?}");
+    }
+}
+
 /// Pow by constant exponents that differ between elements (and broadcast), one table per
 /// exponent; a real exponent no table stands for is refused by name.
 #[test]

@@ -44,7 +44,7 @@ fn operand(q: &QuantCtx<'_>, x: QRef, out_shape: &[usize]) -> Operand {
 }
 
 /// Per-output-element coefficients from a broadcast constant.
-fn coef(
+pub(super) fn coef(
     q: &QuantCtx<'_>,
     node: usize,
     c: &Tensor,

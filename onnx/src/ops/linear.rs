@@ -184,9 +184,10 @@ impl OnnxOp for Gemm {
         if m * k * n == 0 {
             return Err(q.err(node, "Gemm of an empty tensor is not supported"));
         }
-        let computed_c = match (q.input_id(node, 2), q.const_input(node, 2)) {
-            (Some(_), None) => Some(q.act_input(node, 2)?),
-            _ => None,
+        let c = match (q.input_id(node, 2), q.const_input(node, 2)) {
+            (Some(_), None) => GemmC::Computed(q.act_input(node, 2)?),
+            (_, Some(c)) => GemmC::Constant(c),
+            (None, None) => GemmC::None,
         };
         let out = q.node(node).outputs[0];
         let linear = match (q.const_input(node, 0), q.const_input(node, 1)) {
@@ -194,25 +195,37 @@ impl OnnxOp for Gemm {
             (Some(a), None) => self.constant_left(q, node, a, [m, k, n])?,
             (None, None) => {
                 let acc = self.product(q, node, [m, k, n])?;
-                return self.finish(q, node, (acc, self.alpha), computed_c, [m, n]);
+                return self.finish(q, node, (acc, self.alpha), c, [m, n]);
             }
             (Some(_), Some(_)) => {
-                return Err(q.err(node, "both operands are constant (should have been folded)"))
+                return Err(q.err(
+                    node,
+                    "A and B both constant with a computed C is not supported: compute alpha·A·B as a constant and Add beta·C to it",
+                ))
             }
         };
+        // A constant C is in the weight sets' biases.
         let (x, sets, outputs, geometry) = linear;
-        match computed_c {
-            None => q.linear(node, x, out, &sets, outputs, geometry),
-            Some(c) => {
+        match c {
+            GemmC::Computed(c) => {
                 let acc = q.linear_accumulator(node, x, out, &sets, outputs, geometry)?;
-                self.finish(q, node, (acc, 1.0), Some(c), [m, n])
+                self.finish(q, node, (acc, 1.0), GemmC::Computed(c), [m, n])
             }
+            _ => q.linear(node, x, out, &sets, outputs, geometry),
         }
     }
 
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// Gemm's `C`.
+#[derive(Clone, Copy)]
+enum GemmC<'a> {
+    None,
+    Computed(QRef),
+    Constant(&'a Tensor),
 }
 
 /// A constant-weight linear map: its input, weight sets, outputs per group and geometry.
@@ -303,18 +316,23 @@ impl Gemm {
         product_accumulator(q, node, (a, b), (&[m, k], &[k, n]))
     }
 
-    /// `round(alpha · acc + beta · C)` at the output's scale, `C` broadcast; `alpha` (1 where
-    /// it is in the weights) takes the bits the accumulator leaves below the width.
+    /// `round(alpha · acc + beta · C)` at the output's scale, `C` broadcast (computed, or a
+    /// constant the weights do not already hold); `alpha` (1 where it is in the weights) takes
+    /// the bits the accumulator leaves below the width.
     fn finish(
         &self,
         q: &mut QuantCtx<'_>,
         node: usize,
         (acc, alpha): (QRef, f64),
-        c: Option<QRef>,
+        c: GemmC<'_>,
         [m, n]: [usize; 2],
     ) -> Result<(), FrontendError> {
         let out = q.node(node).outputs[0];
-        if alpha == 1.0 && c.is_none() {
+        let c = match c {
+            _ if self.beta == 0.0 => GemmC::None,
+            c => c,
+        };
+        if alpha == 1.0 && matches!(c, GemmC::None) {
             return q.finish_accumulator(node, acc.id, acc.scale, out);
         }
         if alpha == 0.0 {
@@ -340,7 +358,10 @@ impl Gemm {
             qa: Coef::Const(qa),
             ..Lin::of(acc)
         };
-        if let Some(c) = c.filter(|_| self.beta != 0.0) {
+        if let GemmC::Constant(c) = c {
+            lin.qc = super::arith::coef(q, node, c, &[m, n], lin_scale, self.beta)?;
+        }
+        if let GemmC::Computed(c) = c {
             // beta's bits too, C coarsened for them where needed, but not past the output's
             // scale.
             let floor = q.scale_for(out).min(c.scale);
