@@ -72,10 +72,37 @@ fn per_element(
     }
 }
 
+/// Refuses a `γ` or `β` of a row's `n` values whose shape lays them along other axes than the
+/// normalised ones: ONNX broadcasts a `[4, 1]` scale against rows of 4 as one value per *row*,
+/// where it is read as one per position (shapes are compared without leading 1s).
+fn along_rows(node: &str, t: &Tensor, row: &[usize]) -> Result<(), FrontendError> {
+    let strip = |s: &[usize]| {
+        s.iter()
+            .skip_while(|&&d| d == 1)
+            .copied()
+            .collect::<Vec<_>>()
+    };
+    let n: usize = row.iter().product();
+    if t.len() != n || t.len() == 1 || strip(&t.shape) == strip(row) {
+        return Ok(());
+    }
+    Err(shape_err(
+        node,
+        format!(
+            "scale/bias of shape {:?} does not lie along the normalised dimensions {row:?}",
+            t.shape
+        ),
+    ))
+}
+
 impl OnnxOp for LayerNorm {
     fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
         let x = input(node, inputs, 0)?;
         let (_, n) = self.rows(node, &x.shape)?;
+        let a = axis(self.axis, x.rank(), node)?;
+        for t in inputs.iter().skip(1).take(2).flatten() {
+            along_rows(node, t, &x.shape[a..])?;
+        }
         let gamma = per_element(node, inputs.get(1).copied().flatten(), n, 1.0)?;
         let beta = per_element(node, inputs.get(2).copied().flatten(), n, 0.0)?;
         let (mut y, mut means, mut invs) = (Vec::new(), Vec::new(), Vec::new());
@@ -92,7 +119,6 @@ impl OnnxOp for LayerNorm {
             invs.push(inv);
         }
         // Mean and InvStdDev keep the normalised axes as 1s.
-        let a = axis(self.axis, x.rank(), node)?;
         let stat: Vec<usize> = (0..x.rank())
             .map(|d| if d < a { x.shape[d] } else { 1 })
             .collect();
@@ -740,7 +766,9 @@ impl Decomposed {
 
 #[cfg(test)]
 mod tests {
-    use super::variance_top;
+    use super::{variance_top, LayerNorm};
+    use crate::ops::OnnxOp;
+    use crate::tensor::Tensor;
 
     /// `Σ d²` of a row, `d_j = round((n·x_j − S) / 2^t1)` half-up as the circuit rounds.
     fn sum_sq(row: &[i64], t1: i32) -> f64 {
@@ -797,5 +825,28 @@ mod tests {
         }
         // Never above the per-element bound n·d_top².
         assert_eq!(variance_top(10, 1e9, 0, 16.0), 10.0 * 256.0);
+    }
+
+    #[test]
+    fn a_scale_along_other_axes_than_the_rows_is_refused() {
+        let ln = LayerNorm {
+            axis: -1,
+            epsilon: 1e-5,
+            outputs: vec![true],
+        };
+        let x = Tensor::float(vec![4, 4], (0..16).map(f64::from).collect());
+        let eval = |g: &Tensor| ln.eval("ln", &[Some(&x), Some(g)]);
+        // [4, 1] against rows of 4: ONNX scales each row by one value, not each position.
+        let err = eval(&Tensor::float(vec![4, 1], vec![1.0; 4])).unwrap_err();
+        assert!(err.to_string().contains("does not lie along"), "{err}");
+        assert!(eval(&Tensor::float(vec![2, 2], vec![1.0; 4])).is_err());
+        // One per position, with or without leading 1s, and one for all, are taken.
+        for g in [vec![4], vec![1, 4], vec![1, 1, 4], vec![1]] {
+            let len = g.iter().product();
+            assert!(
+                eval(&Tensor::float(g.clone(), vec![2.0; len])).is_ok(),
+                "{g:?}"
+            );
+        }
     }
 }
