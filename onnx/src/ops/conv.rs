@@ -19,6 +19,18 @@ pub struct Conv {
     group: i64,
 }
 
+/// Refuses a convolution's input with a batch of more than one (its other samples would be
+/// left out, as the pools refuse them).
+pub(crate) fn batch_of_one(node: &str, x: &[usize]) -> Result<(), FrontendError> {
+    match x.first() {
+        Some(1) => Ok(()),
+        _ => Err(shape_err(
+            node,
+            format!("only a batch of 1 is supported, got an input of shape {x:?}"),
+        )),
+    }
+}
+
 impl Conv {
     /// The input and weight shapes as 2-D ones (`[N, C, 1, L]` and `[M, C/G, 1, K]` for a 1-D
     /// convolution).
@@ -51,6 +63,7 @@ impl Conv {
                 ),
             ));
         }
+        batch_of_one(node, x)?;
         let kernel = [w[2], w[3]];
         self.window.resolve(node, [x[2], x[3]], kernel)
     }
@@ -189,4 +202,29 @@ impl Conv {
 
 pub fn conv(a: &Attrs<'_>, opset: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
     Ok(Box::new(Conv::parse(a, opset)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_onnx::pb;
+
+    #[test]
+    fn a_batch_of_more_than_one_is_refused() {
+        let node = pb::NodeProto {
+            op_type: "Conv".into(),
+            ..Default::default()
+        };
+        let op = conv(&Attrs::new(&node, "c"), 13).unwrap();
+        let w = Tensor::float(vec![4, 3, 3], vec![0.5; 36]);
+        let run = |n: usize| {
+            let x = Tensor::float(vec![n, 3, 8], vec![1.0; n * 24]);
+            op.eval("c", &[Some(&x), Some(&w)])
+                .map_err(|e| e.to_string())
+        };
+        // Its second sample was left out: [1, 4, 6] for an input of two.
+        let err = run(2).unwrap_err();
+        assert!(err.contains("only a batch of 1"), "{err}");
+        assert_eq!(run(1).unwrap()[0].shape, vec![1, 4, 6]);
+    }
 }

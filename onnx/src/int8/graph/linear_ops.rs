@@ -63,6 +63,7 @@ pub(super) fn conv_weights(
     let fe = |e: crate::FrontendError| ImportError::at(name, e.to_string());
     let groups = attrs.int("group").map_err(fe)?.unwrap_or(1);
     let ([_, c, h, wd], [m, wc, kh, kw]) = (dims4(&x.shape, name)?, dims4(&w.t.shape, name)?);
+    crate::ops::batch_of_one(name, &x.shape).map_err(fe)?;
     let groups = usize::try_from(groups)
         .ok()
         .filter(|&g| g >= 1 && c.is_multiple_of(g) && m.is_multiple_of(g) && wc * g == c)
