@@ -227,6 +227,21 @@ fn pool_plane(
     }
 }
 
+/// Refuses a pool's padding as wide as its (dilated) kernel on either side: a window could then
+/// lie wholly in the padding (ONNX Runtime refuses such pads too).
+fn pads_within_kernel(
+    node: &str,
+    pads: [usize; 4],
+    k: [usize; 2],
+    dilations: [usize; 2],
+) -> Result<(), FrontendError> {
+    let span = |d: usize| (k[d] - 1) * dilations[d] + 1;
+    match (0..4).all(|i| pads[i] < span(i % 2)) {
+        true => Ok(()),
+        false => Err(shape_err(node, "padding must be smaller than the kernel")),
+    }
+}
+
 /// A pool's output shape: `[1, C, L']` for a 1-D input (rank 3), else `[1, C, H', W']`.
 fn pooled_shape(rank: usize, c: usize, out: [usize; 2]) -> Vec<usize> {
     match rank {
@@ -254,10 +269,7 @@ impl MaxPool {
     fn geometry(&self, node: &str, shape: &[usize]) -> Result<PoolGeometry, FrontendError> {
         let k = self.window.kernel.unwrap_or([1, 1]);
         let (out, pads) = self.window.resolve(node, [shape[2], shape[3]], k)?;
-        if pads[0] >= k[0] * self.window.dilations[0] || pads[1] >= k[1] * self.window.dilations[1]
-        {
-            return Err(shape_err(node, "padding must be smaller than the kernel"));
-        }
+        pads_within_kernel(node, pads, k, self.window.dilations)?;
         Ok(PoolGeometry {
             out,
             pads,
@@ -393,6 +405,7 @@ impl AvgPool {
                 }
                 let k = w.kernel.unwrap_or([1, 1]);
                 let (out, pads) = w.resolve(node, [shape[2], shape[3]], k)?;
+                pads_within_kernel(node, pads, k, w.dilations)?;
                 Ok(PoolGeometry {
                     out,
                     pads,
@@ -611,5 +624,37 @@ mod tests {
         assert!(odd_pads.is_err());
         let negative = window(vec![ints("kernel_shape", &[-3])]);
         assert!(negative.is_err());
+    }
+
+    #[test]
+    fn pads_as_wide_as_the_kernel_are_refused_on_either_side() {
+        let node = |op: &str, attrs: Vec<pb::AttributeProto>| pb::NodeProto {
+            op_type: op.into(),
+            attribute: attrs,
+            ..Default::default()
+        };
+        let x = Tensor::float(vec![1, 1, 4], vec![1.0, 2.0, 3.0, 4.0]);
+        for op in ["AveragePool", "MaxPool"] {
+            let eval = |pads: &[i64]| {
+                let n = node(op, vec![ints("kernel_shape", &[2]), ints("pads", pads)]);
+                let a = Attrs::new(&n, "p");
+                let pool = match op {
+                    "MaxPool" => max_pool(&a, 13),
+                    _ => average_pool(&a, 13),
+                }
+                .unwrap();
+                pool.eval("p", &[Some(&x)]).map_err(|e| e.to_string())
+            };
+            // The last window of [0, 3] end pads lies wholly in the padding: refused (an
+            // AveragePool gave 0 there).
+            for pads in [[0, 3], [0, 2], [2, 0]] {
+                let err = eval(&pads).unwrap_err();
+                assert!(
+                    err.contains("smaller than the kernel"),
+                    "{op} {pads:?}: {err}"
+                );
+            }
+            assert_eq!(eval(&[1, 1]).unwrap()[0].shape, vec![1, 1, 5], "{op}");
+        }
     }
 }
