@@ -367,13 +367,40 @@ fn slice_ranges(
             ints_input(node, inputs, 4)?,
         ),
     };
+    if dims.is_empty() {
+        return Err(shape_err(node, "a Slice of a scalar (ONNX allows none)"));
+    }
+    let n = starts.len();
+    let lens = [
+        Some(ends.len()),
+        axes.as_ref().map(Vec::len),
+        steps.as_ref().map(Vec::len),
+    ];
+    if lens.iter().flatten().any(|&l| l != n) {
+        return Err(shape_err(
+            node,
+            "Slice's starts, ends, axes and steps differ in length",
+        ));
+    }
     let axes: Vec<usize> = match axes {
         Some(a) => a
             .iter()
             .map(|&v| axis(v, dims.len(), node))
             .collect::<Result<_, _>>()?,
-        None => (0..starts.len()).collect(),
+        None if n <= dims.len() => (0..n).collect(),
+        None => {
+            return Err(shape_err(
+                node,
+                format!("{n} Slice starts for a tensor of rank {}", dims.len()),
+            ))
+        }
     };
+    if (1..axes.len()).any(|i| axes[..i].contains(&axes[i])) {
+        return Err(shape_err(
+            node,
+            format!("Slice axes {axes:?} repeat an axis"),
+        ));
+    }
     let mut ranges: Vec<SliceRange> = dims
         .iter()
         .map(|&d| SliceRange::new(0, d as i64, 1, d as i64))
@@ -669,5 +696,37 @@ mod tests {
             Some(&zero),
         ];
         assert!(eval_slice("s", &inputs, None).is_err());
+    }
+
+    #[test]
+    fn malformed_slices_are_refused_not_read_by_default() {
+        let x = Tensor::float(vec![2, 6], (0..12).map(f64::from).collect());
+        let ints = |v: &[i64]| Tensor::int(vec![v.len()], v.iter().map(|&d| d as f64).collect());
+        let slice = |x: &Tensor, parts: [&[i64]; 4]| {
+            let [s, e, a, st] = parts.map(|p| (!p.is_empty()).then(|| ints(p)));
+            let inputs = [Some(x), s.as_ref(), e.as_ref(), a.as_ref(), st.as_ref()];
+            eval_slice("s", &inputs, None).map_err(|e| e.to_string())
+        };
+        let fail = |x: &Tensor, parts, what: &str| {
+            let err = slice(x, parts).unwrap_err();
+            assert!(err.contains(what), "{err}");
+        };
+        // Lengths that differ: ends shorter, steps shorter, axes longer.
+        fail(&x, [&[0, 2], &[2], &[], &[]], "differ in length");
+        fail(&x, [&[0, 2], &[2, 4], &[0, 1], &[-1]], "differ in length");
+        fail(&x, [&[0], &[2], &[0, 1], &[]], "differ in length");
+        // A repeated axis, also as a negative one.
+        fail(&x, [&[0, 2], &[6, 4], &[1, 1], &[]], "repeat an axis");
+        fail(&x, [&[0, 2], &[6, 4], &[1, -1], &[]], "repeat an axis");
+        // More starts than axes, without axes; a scalar.
+        fail(&x, [&[0, 0, 0], &[1, 1, 1], &[], &[]], "rank 2");
+        fail(
+            &Tensor::float(vec![], vec![1.0]),
+            [&[0], &[1], &[], &[]],
+            "scalar",
+        );
+        // Well-formed: x[:, 2:4].
+        let y = slice(&x, [&[2], &[4], &[1], &[]]).unwrap();
+        assert_eq!(y.data, vec![2.0, 3.0, 8.0, 9.0]);
     }
 }
