@@ -1483,6 +1483,86 @@ fn an_imported_layer_normalization_is_as_precise_on_nearly_constant_rows() {
     layer_normalization_within_one_level(p);
 }
 
+/// An imported LayerNormalization whose scale has a row's number of values laid along another
+/// axis (`[10, 1]` for rows of 10: one value per row in ONNX's broadcast) is refused, not read
+/// per position.
+#[test]
+fn an_imported_layer_normalization_scale_along_another_axis_is_refused() {
+    let path = root().join("models/int8/layernorm/qdq_per_tensor_s8s8.onnx");
+    let mut p = ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
+    let g = p.graph.as_mut().unwrap();
+    initializer(g, "ln.weight_quantized").dims = vec![10, 1];
+    let err = refusal(&p);
+    assert!(err.contains("does not lie along"), "{err}");
+}
+
+/// A global average pool of a batch of two (a QDQ model with no Conv before it) is refused: it
+/// averaged the first sample only.
+#[test]
+fn an_imported_global_average_pool_of_a_batch_of_two_is_refused() {
+    use tract_onnx::pb::{
+        tensor_shape_proto::{dimension::Value, Dimension},
+        type_proto, GraphProto, ModelProto, TensorProto, TensorShapeProto, TypeProto,
+        ValueInfoProto,
+    };
+    let value = |name: &str, dims: &[i64]| ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: 1,
+                shape: Some(TensorShapeProto {
+                    dim: dims
+                        .iter()
+                        .map(|&d| Dimension {
+                            value: Some(Value::DimValue(d)),
+                            ..Default::default()
+                        })
+                        .collect(),
+                }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let scale = |name: &str| TensorProto {
+        name: name.into(),
+        data_type: 1,
+        float_data: vec![0.05],
+        ..Default::default()
+    };
+    let zero = |name: &str| TensorProto {
+        name: name.into(),
+        data_type: 3,
+        int32_data: vec![0],
+        ..Default::default()
+    };
+    let graph = |batch: i64| GraphProto {
+        node: vec![
+            node("QuantizeLinear", &["x", "s", "z"], "xq", None),
+            node("DequantizeLinear", &["xq", "s", "z"], "xd", None),
+            node("GlobalAveragePool", &["xd"], "p", None),
+            node("QuantizeLinear", &["p", "s", "z"], "pq", None),
+            node("DequantizeLinear", &["pq", "s", "z"], "y", None),
+        ],
+        initializer: vec![scale("s"), zero("z")],
+        input: vec![value("x", &[batch, 4, 3, 3])],
+        output: vec![value("y", &[batch, 4, 1, 1])],
+        ..Default::default()
+    };
+    let model = |batch| ModelProto {
+        ir_version: 8,
+        opset_import: vec![tract_onnx::pb::OperatorSetIdProto {
+            domain: String::new(),
+            version: 13,
+        }],
+        graph: Some(graph(batch)),
+        ..Default::default()
+    };
+    import(model(1).graph.as_ref().unwrap(), 13).unwrap();
+    let err = refusal(&model(2));
+    assert!(err.contains("only a batch of 1"), "{err}");
+}
+
 /// The layernorm fixture `p` on crafted rows, each output within one level of the exact real
 /// layer normalisation requantized to the output's grid.
 fn layer_normalization_within_one_level(mut p: ModelProto) {

@@ -824,3 +824,87 @@ fn layer_normalization_with_computed_scale_or_bias() {
     }
     assert_eq!(products, 7);
 }
+
+/// A decomposed layer normalisation scaled by a constant of one value per *row* (`[4, 1]`
+/// against rows of 4): the Mul is left to itself, which broadcasts it per row as ONNX does (the
+/// fused LayerNorm read it per position).
+#[test]
+fn decomposed_layer_norm_scaled_per_row_keeps_the_broadcast() {
+    use prost::Message;
+    use tract_onnx::pb::{self, tensor_shape_proto::dimension::Value as Dim, type_proto};
+    let value = |name: &str| pb::ValueInfoProto {
+        name: name.into(),
+        r#type: Some(pb::TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: 1,
+                shape: Some(pb::TensorShapeProto {
+                    dim: [4, 4]
+                        .map(|d| pb::tensor_shape_proto::Dimension {
+                            value: Some(Dim::DimValue(d)),
+                            ..Default::default()
+                        })
+                        .to_vec(),
+                }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let node = |op: &str, ins: &[&str], out: &str| pb::NodeProto {
+        op_type: op.into(),
+        input: ins.iter().map(|s| s.to_string()).collect(),
+        output: vec![out.into()],
+        attribute: match op {
+            "ReduceMean" => vec![pb::AttributeProto {
+                name: "axes".into(),
+                r#type: pb::attribute_proto::AttributeType::Ints as i32,
+                ints: vec![-1],
+                ..Default::default()
+            }],
+            _ => vec![],
+        },
+        ..Default::default()
+    };
+    let constant = |name: &str, dims: Vec<i64>, v: Vec<f32>| pb::TensorProto {
+        name: name.into(),
+        dims,
+        data_type: 1,
+        float_data: v,
+        ..Default::default()
+    };
+    let graph = pb::GraphProto {
+        node: vec![
+            node("ReduceMean", &["x"], "m"),
+            node("Sub", &["x", "m"], "d"),
+            node("Pow", &["d", "two"], "d2"),
+            node("ReduceMean", &["d2"], "v"),
+            node("Add", &["v", "eps"], "ve"),
+            node("Sqrt", &["ve"], "sd"),
+            node("Div", &["d", "sd"], "z"),
+            node("Mul", &["z", "g"], "y"),
+        ],
+        initializer: vec![
+            constant("two", vec![], vec![2.0]),
+            constant("eps", vec![], vec![1e-5]),
+            constant("g", vec![4, 1], vec![0.5, 1.0, 2.0, 3.0]),
+        ],
+        input: vec![value("x")],
+        output: vec![value("y")],
+        ..Default::default()
+    };
+    let model = pb::ModelProto {
+        ir_version: 8,
+        opset_import: vec![pb::OperatorSetIdProto {
+            domain: String::new(),
+            version: 13,
+        }],
+        graph: Some(graph),
+        ..Default::default()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (onnx, input) = (tmp.path().join("ln.onnx"), tmp.path().join("x.json"));
+    std::fs::write(&onnx, model.encode_to_vec()).unwrap();
+    let x: Vec<f64> = (0..16).map(|i| ((i * 7) % 11) as f64 / 4.0 - 1.0).collect();
+    std::fs::write(&input, format!("{{\"input_data\": [{x:?}]}}")).unwrap();
+    check(&onnx, &input);
+}

@@ -75,7 +75,7 @@ fn per_element(
 /// Refuses a `γ` or `β` of a row's `n` values whose shape lays them along other axes than the
 /// normalised ones: ONNX broadcasts a `[4, 1]` scale against rows of 4 as one value per *row*,
 /// where it is read as one per position (shapes are compared without leading 1s).
-fn along_rows(node: &str, t: &Tensor, row: &[usize]) -> Result<(), FrontendError> {
+pub(crate) fn along_rows(node: &str, t: &Tensor, row: &[usize]) -> Result<(), FrontendError> {
     let strip = |s: &[usize]| {
         s.iter()
             .skip_while(|&&d| d == 1)
@@ -715,9 +715,14 @@ impl Decomposed {
         }
         let mut rest = vec![sub, pow, mean2, add, sqrt, div];
         let mut out = out0(div)?;
+        // A scale or bias of one value, or one per position of a row: others (a per-row
+        // `[4, 1]`, a partial broadcast) are left to the Mul or Add itself.
+        let row = &q.shape(x)[axis..];
+        let n: usize = row.iter().product();
         let mut affine = |kind: &str, out: &mut usize| {
             let c = q.sole_consumer(*out).filter(|&c| op(c) == kind)?;
-            let k = other_constant(q, c, *out)?;
+            let k = other_constant(q, c, *out)
+                .filter(|k| (k.len() == 1 || k.len() == n) && along_rows("", k, row).is_ok())?;
             rest.push(c);
             *out = out0(c)?;
             Some(k)

@@ -30,6 +30,7 @@ mod unary;
 pub use activation::Activation;
 pub use batchnorm::BatchNorm;
 pub(crate) use conv::batch_of_one;
+pub(crate) use layernorm::along_rows;
 pub(crate) use pool::{average_geometry, max_op, Window};
 pub(crate) use reduce::{Reduce, Reduction};
 

@@ -166,8 +166,8 @@ impl Importer {
             ));
         }
         let affine = NormAffine {
-            gamma: self.row_constant(np, (1, 1.0), n, name)?,
-            beta: self.row_constant(np, (2, 0.0), n, name)?,
+            gamma: self.row_constant(np, (1, 1.0), &x.shape[a..], name)?,
+            beta: self.row_constant(np, (2, 0.0), &x.shape[a..], name)?,
             epsilon,
         };
         Ok(Val::Norm(Box::new(PendingNorm {
@@ -181,25 +181,35 @@ impl Importer {
 
     /// Input `i` (absent: `dflt`) as one real per element of a row of `n`: a float
     /// initializer or the DequantizeLinear of one (per tensor or per axis, in f32 as ONNX
-    /// Runtime computes it), of `n` values or one.
+    /// Runtime computes it), of `n` values along the row's dimensions `row`, or one.
     fn row_constant(
         &self,
         np: &pb::NodeProto,
         (i, dflt): (usize, f64),
-        n: usize,
+        row: &[usize],
         name: &str,
     ) -> Result<Vec<f64>, ImportError> {
+        let n: usize = row.iter().product();
         let Some(input) = arg(np, i) else {
             return Ok(vec![dflt; n]);
         };
+        let along = |t| {
+            crate::ops::along_rows(name, t, row).map_err(|e| ImportError::at(name, e.to_string()))
+        };
         let values = match (self.consts.get(input), self.vals.get(input)) {
-            (Some(c), _) => c.t.data.clone(),
-            (None, Some(Val::DqConst(c, p))) => dequantized(c, p).ok_or_else(|| {
-                ImportError::at(
-                    name,
-                    format!("a LayerNormalization's input #{i} has scales that are neither one nor one per element of its axis"),
-                )
-            })?,
+            (Some(c), _) => {
+                along(&c.t)?;
+                c.t.data.clone()
+            }
+            (None, Some(Val::DqConst(c, p))) => {
+                along(&c.t)?;
+                dequantized(c, p).ok_or_else(|| {
+                    ImportError::at(
+                        name,
+                        format!("a LayerNormalization's input #{i} has scales that are neither one nor one per element of its axis"),
+                    )
+                })?
+            }
             _ => {
                 return Err(ImportError::at(
                     name,

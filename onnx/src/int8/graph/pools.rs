@@ -79,6 +79,8 @@ impl Importer {
         out: &str,
     ) -> Result<Act, ImportError> {
         let [_, c, h, w] = dims4(&x.shape, name)?;
+        crate::ops::batch_of_one(name, &x.shape)
+            .map_err(|e| ImportError::at(name, e.to_string()))?;
         let n = h * w;
         let (ax, ay) = (x.q.affine(name)?, y.affine(out)?);
         let shape = vec![1, c, 1, 1];
