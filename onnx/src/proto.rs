@@ -151,6 +151,18 @@ impl<'a> Attrs<'a> {
         }
     }
 
+    /// Refuses `attr` where the model's `opset` is `since` or later, which made it an input: the
+    /// op would otherwise run without it (an axis list or sizes silently dropped).
+    pub fn input_since(&self, attr: &str, opset: i64, since: i64) -> Result<(), FrontendError> {
+        match opset >= since && self.get(attr).is_some() {
+            true => Err(self.err(
+                attr,
+                format!("an attribute before opset {since}, an input from it (this model is opset {opset})"),
+            )),
+            false => Ok(()),
+        }
+    }
+
     /// Integer attribute.
     pub fn int(&self, attr: &str) -> Result<Option<i64>, FrontendError> {
         match self.get(attr) {

@@ -193,6 +193,18 @@ pub fn transpose_index(shape: &[usize], perm: &[usize]) -> (Vec<usize>, Vec<u32>
     (out_shape, idx)
 }
 
+/// [`axis`] of a tensor that has dimensions (a scalar has no axis to split, gather, squeeze or
+/// concatenate along).
+pub fn dim_axis(a: i64, rank: usize, node: &str) -> Result<usize, FrontendError> {
+    if rank == 0 {
+        return Err(FrontendError::Shape {
+            node: node.to_string(),
+            detail: "a scalar has no axis to take".into(),
+        });
+    }
+    axis(a, rank, node)
+}
+
 /// Resolves a possibly negative axis.
 pub fn axis(a: i64, rank: usize, node: &str) -> Result<usize, FrontendError> {
     let r = rank as i64;

@@ -825,74 +825,75 @@ fn layer_normalization_with_computed_scale_or_bias() {
     assert_eq!(products, 7);
 }
 
-/// A decomposed layer normalisation scaled by a constant of one value per *row* (`[4, 1]`
-/// against rows of 4): the Mul is left to itself, which broadcasts it per row as ONNX does (the
-/// fused LayerNorm read it per position).
-#[test]
-fn decomposed_layer_norm_scaled_per_row_keeps_the_broadcast() {
+/// An opset-13 model of `nodes` and float `initializers` (name, dims, values) from float input
+/// `x` to output `y`, of the given shapes.
+fn float_model(
+    nodes: &[(&str, &[&str], &str)],
+    initializers: &[(&str, &[i64], &[f32])],
+    (x, y): (&[i64], &[i64]),
+) -> Vec<u8> {
     use prost::Message;
     use tract_onnx::pb::{self, tensor_shape_proto::dimension::Value as Dim, type_proto};
-    let value = |name: &str| pb::ValueInfoProto {
+    let value = |name: &str, dims: &[i64]| pb::ValueInfoProto {
         name: name.into(),
         r#type: Some(pb::TypeProto {
             value: Some(type_proto::Value::TensorType(type_proto::Tensor {
                 elem_type: 1,
                 shape: Some(pb::TensorShapeProto {
-                    dim: [4, 4]
-                        .map(|d| pb::tensor_shape_proto::Dimension {
+                    dim: dims
+                        .iter()
+                        .map(|&d| pb::tensor_shape_proto::Dimension {
                             value: Some(Dim::DimValue(d)),
                             ..Default::default()
                         })
-                        .to_vec(),
+                        .collect(),
                 }),
             })),
             ..Default::default()
         }),
         ..Default::default()
     };
-    let node = |op: &str, ins: &[&str], out: &str| pb::NodeProto {
-        op_type: op.into(),
-        input: ins.iter().map(|s| s.to_string()).collect(),
-        output: vec![out.into()],
-        attribute: match op {
-            "ReduceMean" => vec![pb::AttributeProto {
-                name: "axes".into(),
-                r#type: pb::attribute_proto::AttributeType::Ints as i32,
-                ints: vec![-1],
-                ..Default::default()
-            }],
-            _ => vec![],
-        },
-        ..Default::default()
-    };
-    let constant = |name: &str, dims: Vec<i64>, v: Vec<f32>| pb::TensorProto {
-        name: name.into(),
-        dims,
-        data_type: 1,
-        float_data: v,
-        ..Default::default()
+    let attribute = |op: &str| match op {
+        "ReduceMean" | "ReduceSum" => vec![pb::AttributeProto {
+            name: "axes".into(),
+            r#type: pb::attribute_proto::AttributeType::Ints as i32,
+            ints: vec![-1],
+            ..Default::default()
+        }],
+        "Concat" => vec![pb::AttributeProto {
+            name: "axis".into(),
+            r#type: pb::attribute_proto::AttributeType::Int as i32,
+            i: -1,
+            ..Default::default()
+        }],
+        _ => vec![],
     };
     let graph = pb::GraphProto {
-        node: vec![
-            node("ReduceMean", &["x"], "m"),
-            node("Sub", &["x", "m"], "d"),
-            node("Pow", &["d", "two"], "d2"),
-            node("ReduceMean", &["d2"], "v"),
-            node("Add", &["v", "eps"], "ve"),
-            node("Sqrt", &["ve"], "sd"),
-            node("Div", &["d", "sd"], "z"),
-            node("Mul", &["z", "g"], "y"),
-        ],
-        initializer: vec![
-            constant("two", vec![], vec![2.0]),
-            constant("eps", vec![], vec![1e-5]),
-            constant("g", vec![4, 1], vec![0.5, 1.0, 2.0, 3.0]),
-        ],
-        input: vec![value("x")],
-        output: vec![value("y")],
+        node: nodes
+            .iter()
+            .map(|&(op, ins, out)| pb::NodeProto {
+                op_type: op.into(),
+                input: ins.iter().map(|s| s.to_string()).collect(),
+                output: vec![out.into()],
+                attribute: attribute(op),
+                ..Default::default()
+            })
+            .collect(),
+        initializer: initializers
+            .iter()
+            .map(|&(name, dims, v)| pb::TensorProto {
+                name: name.into(),
+                dims: dims.to_vec(),
+                data_type: 1,
+                float_data: v.to_vec(),
+                ..Default::default()
+            })
+            .collect(),
+        input: vec![value("x", x)],
+        output: vec![value("y", y)],
         ..Default::default()
     };
-    let model = pb::ModelProto {
+    pb::ModelProto {
         ir_version: 8,
         opset_import: vec![pb::OperatorSetIdProto {
             domain: String::new(),
@@ -900,11 +901,83 @@ fn decomposed_layer_norm_scaled_per_row_keeps_the_broadcast() {
         }],
         graph: Some(graph),
         ..Default::default()
-    };
+    }
+    .encode_to_vec()
+}
+
+/// [`check`] of model bytes `onnx` on input `x`, in a temporary folder.
+fn check_bytes(onnx: Vec<u8>, x: &[f64]) {
     let tmp = tempfile::tempdir().unwrap();
-    let (onnx, input) = (tmp.path().join("ln.onnx"), tmp.path().join("x.json"));
-    std::fs::write(&onnx, model.encode_to_vec()).unwrap();
-    let x: Vec<f64> = (0..16).map(|i| ((i * 7) % 11) as f64 / 4.0 - 1.0).collect();
+    let (path, input) = (tmp.path().join("m.onnx"), tmp.path().join("x.json"));
+    std::fs::write(&path, onnx).unwrap();
     std::fs::write(&input, format!("{{\"input_data\": [{x:?}]}}")).unwrap();
-    check(&onnx, &input);
+    check(&path, &input);
+}
+
+/// A decomposed layer normalisation scaled by a constant of one value per *row* (`[4, 1]`
+/// against rows of 4): the Mul is left to itself, which broadcasts it per row as ONNX does (the
+/// fused LayerNorm read it per position).
+#[test]
+fn decomposed_layer_norm_scaled_per_row_keeps_the_broadcast() {
+    let onnx = float_model(
+        &[
+            ("ReduceMean", &["x"], "m"),
+            ("Sub", &["x", "m"], "d"),
+            ("Pow", &["d", "two"], "d2"),
+            ("ReduceMean", &["d2"], "v"),
+            ("Add", &["v", "eps"], "ve"),
+            ("Sqrt", &["ve"], "sd"),
+            ("Div", &["d", "sd"], "z"),
+            ("Mul", &["z", "g"], "y"),
+        ],
+        &[
+            ("two", &[], &[2.0]),
+            ("eps", &[], &[1e-5]),
+            ("g", &[4, 1], &[0.5, 1.0, 2.0, 3.0]),
+        ],
+        (&[4, 4], &[4, 4]),
+    );
+    let x: Vec<f64> = (0..16).map(|i| ((i * 7) % 11) as f64 / 4.0 - 1.0).collect();
+    check_bytes(onnx, &x);
+}
+
+/// A Concat of a computed tensor in [-1, 1) and a constant 4 (a class token beside patch
+/// embeddings): the constant is an activation at the scale they share, which is coarsened for it
+/// (at the computed part's own scale, 4 was outside the range and every proof failed).
+#[test]
+fn a_concat_with_a_large_constant_takes_a_scale_that_holds_it() {
+    let onnx = float_model(
+        &[("Concat", &["x", "c"], "y")],
+        &[("c", &[1, 1], &[4.0])],
+        (&[1, 2], &[1, 3]),
+    );
+    check_bytes(onnx, &[-0.9, 0.7]);
+}
+
+/// Refused with one line, not lowered: a Gather whose indices are a float tensor (the circuit
+/// rounded them, the float interpreter truncated them), and an opset-13 ReduceSum with `axes`
+/// as an attribute (an input there; it summed every element).
+#[test]
+fn float_gather_indices_and_an_attribute_of_an_earlier_opset_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (path, input) = (tmp.path().join("m.onnx"), tmp.path().join("x.json"));
+    std::fs::write(&input, "{\"input_data\": [[1.0, 2.0]]}").unwrap();
+    let refusal = |onnx: Vec<u8>| {
+        std::fs::write(&path, onnx).unwrap();
+        match zkinfer_onnx::compile(&path, &input, &CompileOptions::default()) {
+            Ok(_) => panic!("compiled"),
+            Err(e) => e.to_string(),
+        }
+    };
+    let w: Vec<f32> = (0..6).map(|v| v as f32).collect();
+    let gather = float_model(
+        &[("Gather", &["w", "x"], "y")],
+        &[("w", &[3, 2], &w)],
+        (&[1, 2], &[1, 2, 2]),
+    );
+    let err = refusal(gather);
+    assert!(err.contains("Gather indices must be integers"), "{err}");
+    let sum = float_model(&[("ReduceSum", &["x"], "y")], &[], (&[1, 2], &[1, 1]));
+    let err = refusal(sum);
+    assert!(err.contains("attribute 'axes'"), "{err}");
 }

@@ -22,7 +22,10 @@ pub(super) fn lower(q: &mut QuantCtx<'_>, node: usize, axis: i64) -> Result<(), 
         ));
     }
     let ids = q.act_input(node, 1)?;
-    if ids.scale != 0 {
+    let integer = q
+        .input_id(node, 1)
+        .is_some_and(|t| q.model.tensors[t].dtype == crate::tensor::DType::Int);
+    if ids.scale != 0 || !integer {
         return Err(q.err(
             node,
             "Gather indices must be integers from an int32/int64 graph input",

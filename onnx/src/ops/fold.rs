@@ -10,7 +10,9 @@ use super::{input, shape_err, OnnxOp};
 use crate::onnx::computed_parameter_detail;
 use crate::proto::Attrs;
 use crate::quantize::{Lin, QuantCtx};
-use crate::tensor::{axis, broadcast_index, broadcast_shape, strides, DType, Tensor};
+use crate::tensor::{
+    axis, broadcast_index, broadcast_shape, checked_len, dim_axis, strides, DType, Tensor,
+};
 use crate::FrontendError;
 use std::any::Any;
 use zkinfer_circuits::graph::TensorKind;
@@ -166,11 +168,12 @@ fn eval_shape(
 /// Gather: the slices of the input at the indices along axis `a`.
 fn eval_gather(node: &str, inputs: &[Option<&Tensor>], a: i64) -> Result<Tensor, FrontendError> {
     let (x, idx) = (input(node, inputs, 0)?, input(node, inputs, 1)?);
-    let ax = axis(a, x.rank(), node)?;
+    let ax = dim_axis(a, x.rank(), node)?;
     let dim = x.shape[ax] as i64;
     let outer: usize = x.shape[..ax].iter().product();
     let inner: usize = x.shape[ax + 1..].iter().product();
-    let mut data = Vec::with_capacity(outer * idx.len() * inner);
+    let len = checked_len(&[outer, idx.len(), inner], node)?;
+    let mut data = Vec::with_capacity(len);
     for o in 0..outer {
         for &i in &idx.ints() {
             let i = if i < 0 { i + dim } else { i };
@@ -240,7 +243,7 @@ fn eval_squeeze(
         Some(a) => {
             let ax: Vec<usize> = a
                 .iter()
-                .map(|&v| axis(v, x.rank(), node))
+                .map(|&v| dim_axis(v, x.rank(), node))
                 .collect::<Result<_, _>>()?;
             if ax.iter().any(|&i| x.shape[i] != 1) {
                 return Err(shape_err(node, "cannot squeeze a dimension that is not 1"));
@@ -553,6 +556,7 @@ pub fn gather(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
 }
 
 pub fn unsqueeze(a: &Attrs<'_>, opset: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    a.input_since("axes", opset, 13)?;
     boxed(Kind::Unsqueeze(if opset < 13 {
         a.ints("axes")?
     } else {
@@ -561,6 +565,7 @@ pub fn unsqueeze(a: &Attrs<'_>, opset: i64) -> Result<Box<dyn OnnxOp>, FrontendE
 }
 
 pub fn squeeze(a: &Attrs<'_>, opset: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    a.input_since("axes", opset, 13)?;
     boxed(Kind::Squeeze(if opset < 13 {
         a.ints("axes")?
     } else {
@@ -728,5 +733,38 @@ mod tests {
         // Well-formed: x[:, 2:4].
         let y = slice(&x, [&[2], &[4], &[1], &[]]).unwrap();
         assert_eq!(y.data, vec![2.0, 3.0, 8.0, 9.0]);
+    }
+
+    #[test]
+    fn scalars_and_axes_attributes_of_later_opsets_are_refused() {
+        let scalar = Tensor::float(vec![], vec![1.0]);
+        let zero = Tensor::int(vec![], vec![0.0]);
+        let err = eval_gather("g", &[Some(&scalar), Some(&zero)], 0).unwrap_err();
+        assert!(err.to_string().contains("a scalar has no axis"), "{err}");
+        let node = |op: &str| tract_onnx::pb::NodeProto {
+            op_type: op.into(),
+            attribute: vec![tract_onnx::pb::AttributeProto {
+                name: "axes".into(),
+                r#type: tract_onnx::pb::attribute_proto::AttributeType::Ints as i32,
+                ints: vec![0],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        // Squeeze of a scalar (opset 11, axes an attribute there) panicked.
+        let sq = squeeze(&Attrs::new(&node("Squeeze"), "s"), 11).unwrap();
+        let err = sq.eval("s", &[Some(&scalar)]).unwrap_err();
+        assert!(err.to_string().contains("a scalar has no axis"), "{err}");
+        // From opset 13 axes are an input: the attribute was dropped (every 1 squeezed).
+        for op in ["Squeeze", "Unsqueeze"] {
+            let n = node(op);
+            let a = Attrs::new(&n, "s");
+            let err = match op {
+                "Squeeze" => squeeze(&a, 13),
+                _ => unsqueeze(&a, 13),
+            }
+            .unwrap_err();
+            assert!(err.to_string().contains("an input from it"), "{op}: {err}");
+        }
     }
 }

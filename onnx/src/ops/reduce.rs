@@ -207,6 +207,12 @@ fn build(
     kind: Reduction,
     axes_attr: bool,
 ) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    if !axes_attr && a.ints("axes")?.is_some() {
+        return Err(a.error(
+            "axes",
+            "an attribute before this op's opset made it an input",
+        ));
+    }
     Ok(Box::new(Reduce {
         kind,
         axes: if axes_attr { a.ints("axes")? } else { None },

@@ -4,7 +4,7 @@
 use super::{input, shape_err, OnnxOp};
 use crate::proto::Attrs;
 use crate::quantize::{Lin, NewTensor, QRef, QuantCtx};
-use crate::tensor::{axis, strides, transpose_index, Tensor};
+use crate::tensor::{axis, checked_len, dim_axis, strides, transpose_index, Tensor};
 use crate::FrontendError;
 use std::any::Any;
 use zkinfer_circuits::graph::{Coef, FnKind, QOp, TensorKind, ViewOp};
@@ -56,7 +56,7 @@ fn reshape_target(
         }
     }
     if let Some(i) = infer {
-        let rest: usize = out.iter().product();
+        let rest = checked_len(&out, node)?;
         if rest == 0 || !n.is_multiple_of(rest) {
             return Err(shape_err(
                 node,
@@ -65,7 +65,7 @@ fn reshape_target(
         }
         out[i] = n / rest;
     }
-    if out.iter().product::<usize>() != n {
+    if checked_len(&out, node)? != n {
         return Err(shape_err(
             node,
             format!("cannot reshape {from:?} ({n} elements) to {out:?}"),
@@ -128,7 +128,7 @@ impl View {
             Kind::Concat(a) => {
                 let parts: Vec<&Tensor> = inputs.iter().flatten().copied().collect();
                 let r = parts[0].rank();
-                let ax = axis(*a, r, node)?;
+                let ax = dim_axis(*a, r, node)?;
                 let mut shape = parts[0].shape.clone();
                 shape[ax] = 0;
                 for p in &parts {
@@ -203,12 +203,25 @@ impl OnnxOp for View {
                 }
             })
             .collect::<Result<_, _>>()?;
+        // The coarsest scale of the computed parts, coarser still where a constant part would
+        // not be an activation at it.
+        let constants = positions
+            .iter()
+            .zip(&refs)
+            .filter(|(_, r)| r.is_none())
+            .filter_map(|(&i, _)| q.const_input(node, i))
+            .flat_map(|c| c.data.iter())
+            .fold(0.0f64, |m, v| m.max(v.abs()));
         let scale = refs
             .iter()
             .flatten()
             .map(|r| r.scale)
             .min()
-            .ok_or_else(|| q.err(node, "no computed input"))?;
+            .ok_or_else(|| q.err(node, "no computed input"))?
+            .min(match constants > 0.0 {
+                true => q.scale_for_max(constants),
+                false => i32::MAX,
+            });
         for r in refs.iter_mut().flatten() {
             *r = q.rescale_to(node, *r, scale)?;
         }
@@ -335,4 +348,43 @@ pub fn concat(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
     Ok(Box::new(View {
         kind: Kind::Concat(a.int("axis")?.ok_or_else(|| a.error("axis", "required"))?),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_onnx::pb;
+
+    #[test]
+    fn target_shapes_whose_size_overflows_are_refused() {
+        // 4323 · 8534232742868171 wraps to 1 modulo 2^64; -1 beside 2^32 · 2^32 overflows.
+        for spec in [
+            vec![4323, 8_534_232_742_868_171],
+            vec![-1, 1 << 32, 1 << 32],
+        ] {
+            let err = reshape_target("r", &[1], &spec, false)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("more than 2^26 elements"), "{spec:?}: {err}");
+        }
+        assert_eq!(reshape_target("r", &[2, 3], &[-1], false).unwrap(), vec![6]);
+    }
+
+    #[test]
+    fn a_concat_of_scalars_is_refused() {
+        let node = pb::NodeProto {
+            op_type: "Concat".into(),
+            attribute: vec![pb::AttributeProto {
+                name: "axis".into(),
+                r#type: pb::attribute_proto::AttributeType::Int as i32,
+                i: 0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let op = concat(&Attrs::new(&node, "c"), 13).unwrap();
+        let s = Tensor::float(vec![], vec![1.0]);
+        let err = op.eval("c", &[Some(&s), Some(&s)]).unwrap_err();
+        assert!(err.to_string().contains("a scalar has no axis"), "{err}");
+    }
 }
