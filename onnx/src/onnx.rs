@@ -178,6 +178,12 @@ pub(crate) fn input_tensor(vi: &pb::ValueInfoProto) -> Result<(Vec<usize>, i32),
             }
         }
     }
+    // Shape inference holds a tensor of this shape: at most 2^26 elements.
+    crate::tensor::checked_len(&out, name).map_err(|_| {
+        graph_err(format!(
+            "graph input '{name}' of shape {out:?} has more than 2^26 elements"
+        ))
+    })?;
     Ok((out, tt.elem_type))
 }
 
@@ -831,6 +837,8 @@ mod tests {
         assert!(err(&[size(1), None]).contains("dimension #1 has no size"));
         assert!(err(&[size(0)]).contains("graph input 'x' is empty"));
         assert_eq!(shape(&[size(0), size(3)]).unwrap(), vec![1, 3]);
+        let many = err(&[size(1 << 24), size(1 << 24)]);
+        assert!(many.contains("more than 2^26 elements"), "{many}");
         let huge = err(&[size(1 << 40), size(3)]);
         assert!(
             huge.contains("dimension #0 is 1099511627776, larger than the 2^24"),
