@@ -393,6 +393,13 @@ pub(crate) fn check_model<'p>(
     if graph.node.is_empty() {
         return Err(not_onnx(path, "the graph has no nodes"));
     }
+    if opset < 7 {
+        // Before opset 7 Add, Mul, Pow, ... broadcast by `broadcast`/`axis` attributes and
+        // BatchNormalization has `is_test` and `spatial`, which zkinfer does not read.
+        return Err(graph_err(format!(
+            "{path}: opset {opset}; zkinfer reads opset 7 and later"
+        )));
+    }
     Ok((graph, opset))
 }
 
@@ -447,6 +454,13 @@ fn resolve_nodes(
     let mut nodes: Vec<Node> = Vec::with_capacity(graph.node.len());
     for (i, np) in graph.node.iter().enumerate() {
         let (name, op) = resolve_op(np, i, opset)?;
+        let first = np.output.first().is_some_and(|o| !o.is_empty());
+        if !first && !(op.skips_unnamed_outputs() && np.output.iter().any(|o| !o.is_empty())) {
+            return Err(graph_err(format!(
+                "node '{name}' ({}) does not name its first output",
+                np.op_type
+            )));
+        }
         let mut outputs = Vec::new();
         for o in &np.output {
             if o.is_empty() {

@@ -860,6 +860,12 @@ fn float_model(
             ints: vec![-1],
             ..Default::default()
         }],
+        "BatchNormalization" => vec![pb::AttributeProto {
+            name: "training_mode".into(),
+            r#type: pb::attribute_proto::AttributeType::Int as i32,
+            i: 1,
+            ..Default::default()
+        }],
         "Concat" => vec![pb::AttributeProto {
             name: "axis".into(),
             r#type: pb::attribute_proto::AttributeType::Int as i32,
@@ -980,4 +986,54 @@ fn float_gather_indices_and_an_attribute_of_an_earlier_opset_are_refused() {
     let sum = float_model(&[("ReduceSum", &["x"], "y")], &[], (&[1, 2], &[1, 1]));
     let err = refusal(sum);
     assert!(err.contains("attribute 'axes'"), "{err}");
+}
+
+/// Refused when the model is read, not lowered: a node that names no first output (its op
+/// returns every output in order; it panicked), BatchNormalization in training mode (it
+/// normalised by the running statistics), and opsets before 7 (Add broadcast by attributes).
+#[test]
+fn unnamed_first_outputs_training_batchnorm_and_old_opsets_are_refused() {
+    use prost::Message;
+    let tmp = tempfile::tempdir().unwrap();
+    let (path, input) = (tmp.path().join("m.onnx"), tmp.path().join("x.json"));
+    std::fs::write(&input, "{\"input_data\": [[1.0, 2.0, 3.0, 4.0]]}").unwrap();
+    let refusal = |onnx: Vec<u8>| {
+        std::fs::write(&path, onnx).unwrap();
+        match zkinfer_onnx::compile(&path, &input, &CompileOptions::default()) {
+            Ok(_) => panic!("compiled"),
+            Err(e) => e.to_string(),
+        }
+    };
+    let c: &[f32] = &[1.0, 2.0, 3.0, 4.0];
+    let unnamed = float_model(
+        &[("Add", &["x", "c"], ""), ("Relu", &["x"], "y")],
+        &[("c", &[4], c)],
+        (&[1, 4], &[1, 4]),
+    );
+    let err = refusal(unnamed);
+    assert!(err.contains("does not name its first output"), "{err}");
+    let one: &[f32] = &[1.0];
+    let zero: &[f32] = &[0.0];
+    let training = float_model(
+        &[("BatchNormalization", &["x", "s", "b", "m", "v"], "y")],
+        &[
+            ("s", &[1], one),
+            ("b", &[1], zero),
+            ("m", &[1], zero),
+            ("v", &[1], one),
+        ],
+        (&[1, 1, 4], &[1, 1, 4]),
+    );
+    let err = refusal(training);
+    assert!(err.contains("training mode is not supported"), "{err}");
+    let mut old = tract_onnx::pb::ModelProto::decode(
+        float_model(&[("Relu", &["x"], "y")], &[], (&[1, 4], &[1, 4])).as_slice(),
+    )
+    .unwrap();
+    old.opset_import[0].version = 6;
+    let err = refusal(old.encode_to_vec());
+    assert!(
+        err.contains("opset 6; zkinfer reads opset 7 and later"),
+        "{err}"
+    );
 }

@@ -115,6 +115,14 @@ impl OnnxOp for BatchNorm {
 }
 
 pub fn batchnorm(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    // Training mode normalises by the batch's own statistics, and `spatial = 0` (opsets 7-8)
+    // by statistics per element: neither is the inference-mode op lowered here.
+    if a.int("training_mode")?.unwrap_or(0) != 0 {
+        return Err(a.error("training_mode", "training mode is not supported"));
+    }
+    if a.int("spatial")?.unwrap_or(1) == 0 {
+        return Err(a.error("spatial", "0 (statistics per element) is not supported"));
+    }
     Ok(Box::new(BatchNorm {
         epsilon: a.float("epsilon")?.unwrap_or(1e-5),
     }))

@@ -260,6 +260,10 @@ fn run_float(x: &[f64], p: &Params<'_>, h: usize) -> (Vec<f64>, Vec<f64>, Vec<f6
 }
 
 impl OnnxOp for Lstm {
+    fn skips_unnamed_outputs(&self) -> bool {
+        true
+    }
+
     fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
         let x = input(node, inputs, 0)?;
         let ps = self.params(node, &x.shape, inputs)?;

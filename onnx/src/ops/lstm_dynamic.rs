@@ -83,6 +83,10 @@ impl DynamicQuantizeLstm {
 }
 
 impl OnnxOp for DynamicQuantizeLstm {
+    fn skips_unnamed_outputs(&self) -> bool {
+        true
+    }
+
     fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
         let w = weights(node, inputs, (1, 8, 9))?;
         let r = weights(node, inputs, (2, 10, 11))?;

@@ -72,6 +72,13 @@ pub trait OnnxOp: Debug + Send + Sync {
         &[]
     }
 
+    /// Whether the op reads which of its output slots are named and returns only those (an
+    /// empty name omits an optional output). Other ops return every output in order, so a
+    /// node of theirs must name its first output.
+    fn skips_unnamed_outputs(&self) -> bool {
+        false
+    }
+
     /// The activation this op applies, if it can be fused into a preceding rescale.
     fn activation(&self) -> Option<&dyn Activation> {
         None

@@ -96,6 +96,10 @@ fn piece(shape: &[usize], a: usize, start: usize, len: usize) -> (Vec<usize>, Ve
 }
 
 impl OnnxOp for Split {
+    fn skips_unnamed_outputs(&self) -> bool {
+        true
+    }
+
     fn eval(&self, node: &str, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, FrontendError> {
         let x = input(node, inputs, 0)?;
         let (a, sizes) = self.pieces(node, &x.shape, inputs.get(1).copied().flatten())?;
