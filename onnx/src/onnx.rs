@@ -454,8 +454,12 @@ fn resolve_nodes(
     let mut nodes: Vec<Node> = Vec::with_capacity(graph.node.len());
     for (i, np) in graph.node.iter().enumerate() {
         let (name, op) = resolve_op(np, i, opset)?;
-        let first = np.output.first().is_some_and(|o| !o.is_empty());
-        if !first && !(op.skips_unnamed_outputs() && np.output.iter().any(|o| !o.is_empty())) {
+        let named = |o: &String| !o.is_empty();
+        let outputs_ok = match op.skips_unnamed_outputs() {
+            true => np.output.iter().any(named),
+            false => np.output.first().is_some_and(named),
+        };
+        if !outputs_ok {
             return Err(graph_err(format!(
                 "node '{name}' ({}) does not name its first output",
                 np.op_type
