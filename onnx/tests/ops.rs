@@ -920,6 +920,18 @@ fn check_bytes(onnx: Vec<u8>, x: &[f64]) {
     check(&path, &input);
 }
 
+/// The one-line error `compile` gives for model bytes `onnx` on input `x` (it must refuse).
+fn refusal_of(onnx: Vec<u8>, x: &[f64]) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let (path, input) = (tmp.path().join("m.onnx"), tmp.path().join("x.json"));
+    std::fs::write(&path, onnx).unwrap();
+    std::fs::write(&input, format!("{{\"input_data\": [{x:?}]}}")).unwrap();
+    match zkinfer_onnx::compile(&path, &input, &CompileOptions::default()) {
+        Ok(_) => panic!("compiled"),
+        Err(e) => e.to_string(),
+    }
+}
+
 /// A decomposed layer normalisation scaled by a constant of one value per *row* (`[4, 1]`
 /// against rows of 4): the Mul is left to itself, which broadcasts it per row as ONNX does (the
 /// fused LayerNorm read it per position).
@@ -965,16 +977,7 @@ fn a_concat_with_a_large_constant_takes_a_scale_that_holds_it() {
 /// as an attribute (an input there; it summed every element).
 #[test]
 fn float_gather_indices_and_an_attribute_of_an_earlier_opset_are_refused() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (path, input) = (tmp.path().join("m.onnx"), tmp.path().join("x.json"));
-    std::fs::write(&input, "{\"input_data\": [[1.0, 2.0]]}").unwrap();
-    let refusal = |onnx: Vec<u8>| {
-        std::fs::write(&path, onnx).unwrap();
-        match zkinfer_onnx::compile(&path, &input, &CompileOptions::default()) {
-            Ok(_) => panic!("compiled"),
-            Err(e) => e.to_string(),
-        }
-    };
+    let refusal = |onnx| refusal_of(onnx, &[1.0, 2.0]);
     let w: Vec<f32> = (0..6).map(|v| v as f32).collect();
     let gather = float_model(
         &[("Gather", &["w", "x"], "y")],
@@ -994,16 +997,7 @@ fn float_gather_indices_and_an_attribute_of_an_earlier_opset_are_refused() {
 #[test]
 fn unnamed_first_outputs_training_batchnorm_and_old_opsets_are_refused() {
     use prost::Message;
-    let tmp = tempfile::tempdir().unwrap();
-    let (path, input) = (tmp.path().join("m.onnx"), tmp.path().join("x.json"));
-    std::fs::write(&input, "{\"input_data\": [[1.0, 2.0, 3.0, 4.0]]}").unwrap();
-    let refusal = |onnx: Vec<u8>| {
-        std::fs::write(&path, onnx).unwrap();
-        match zkinfer_onnx::compile(&path, &input, &CompileOptions::default()) {
-            Ok(_) => panic!("compiled"),
-            Err(e) => e.to_string(),
-        }
-    };
+    let refusal = |onnx| refusal_of(onnx, &[1.0, 2.0, 3.0, 4.0]);
     let c: &[f32] = &[1.0, 2.0, 3.0, 4.0];
     let unnamed = float_model(
         &[("Add", &["x", "c"], ""), ("Relu", &["x"], "y")],
