@@ -501,8 +501,9 @@ pub const MODEL_KIND: [u8; 4] = *b"MODL";
 /// (a masked softmax's row maxima over its kept elements only). 5: the max lane lost its
 /// difference columns (keys made for a version 4 folder do not fit the circuit). 6: products of
 /// computed matrices gained `a_zeros` and place `A` and `C` rows ascending. 7: dot lanes leave
-/// out the known zeros of `A` and the outputs no op reads.
-pub const MODEL_VERSION: u32 = 7;
+/// out the known zeros of `A` and the outputs no op reads. 8: matmul lanes place `C` first and
+/// lost their running-total column (keys made for a version 7 folder do not fit the circuit).
+pub const MODEL_VERSION: u32 = 8;
 
 impl CompiledModel {
     /// Assembles a compiled model, computing its digest.

@@ -1628,20 +1628,17 @@ fn product_forgeries_rejected(
     }
 }
 
-/// A matmul region's first copied element, and each running column at `row` of it, changed
-/// on its own: each must fail.
-fn matmul_cells_guarded(c: &ModelCircuit, inst: &[F], k: u32, reg: &RunRegion, row: u32) {
+/// A matmul region's first copied element, and each running column on every row of it,
+/// changed on its own: each must fail (both columns are set on every row of a region).
+fn matmul_cells_guarded(c: &ModelCircuit, inst: &[F], k: u32, reg: &RunRegion) {
     let l = reg.lane;
     let x = [(AdvCol::DotX(l), reg.start, fe(4))];
     assert_rejects(c, inst, k, &x, "a copied element");
-    for col in [AdvCol::DotAcc(l), AdvCol::DotCarry(l), AdvCol::DotTot(l)] {
-        assert_rejects(
-            c,
-            inst,
-            k,
-            &[(col, reg.start + row, fe(7))],
-            "a running sum",
-        );
+    for row in reg.start..reg.start + reg.len {
+        for col in [AdvCol::DotAcc(l), AdvCol::DotCarry(l)] {
+            let what = format!("{col:?} on row {} of the region", row - reg.start);
+            assert_rejects(c, inst, k, &[(col, row, fe(7))], &what);
+        }
     }
 }
 
@@ -1717,7 +1714,7 @@ fn matmul_freivalds_check_accepts_the_product_and_rejects_any_other() {
     assert!(c.plan.shape.multi_phase() && c.plan.shape.dot_freivalds());
     assert_eq!(c.witness.as_ref().unwrap()[prod], vec![31, 9, -9, 51]);
     assert!(satisfied(&c, &inst, k));
-    // One region: 3 × (2 + 2) rows of A and B, then the 4 products.
+    // One region: the 4 products, then 3 × (2 + 2) rows of A and B.
     let reg = c.plan.layout.dot[0].clone();
     assert_eq!((c.plan.layout.dot.len(), reg.len), (1, 16));
     // A product moved by ±1, or two products swapped, with everything after it (the rescale,
@@ -1725,7 +1722,7 @@ fn matmul_freivalds_check_accepts_the_product_and_rejects_any_other() {
     // check is left to catch it.
     product_forgeries_rejected(&c, k, (prod, out), &[0, 1, 2, 3], (0, 3));
     // A copied factor or a Horner sum changed on its own.
-    matmul_cells_guarded(&c, &inst, k, &reg, 7);
+    matmul_cells_guarded(&c, &inst, k, &reg);
 }
 
 /// A constant op with one element, zero (an elementwise op with no operand): its element is a
@@ -1797,11 +1794,54 @@ fn known_zeros_of_a_are_left_out_and_any_other_product_is_rejected() {
     let w = c.witness.as_ref().unwrap();
     assert_eq!(w[prod], vec![6, 18, -16, -28, 11, 43]);
     assert!(satisfied(&c, &inst, k));
-    // Terms: (3 + 2) + (2 + 2) rows, column 2 none; then the 6 products.
+    // The 6 products; then terms of (3 + 2) and (2 + 2) rows, column 2 none.
     let reg = c.plan.layout.dot[0].clone();
     assert_eq!((c.plan.layout.dot.len(), reg.len), (1, 15));
     product_forgeries_rejected(&c, k, (prod, out), &[0, 1, 2, 3, 4, 5], (0, 5));
-    matmul_cells_guarded(&c, &inst, k, &reg, 8);
+    matmul_cells_guarded(&c, &inst, k, &reg);
+}
+
+/// `A [2, 2] · B [2, 1]` with `A` all known zeros (a constant op's, read through a view): in
+/// a matmul lane the region is `C` alone, whose Horner sum must be zero. The honest witness
+/// verifies; an output moved by ±1 (its reader following), or a running sum changed, does
+/// not.
+#[test]
+fn a_matmul_of_known_zeros_only_proves_zero() {
+    let mut b = Builder::new();
+    let x = b.input("x", &[1]);
+    let m = b.input("m", &[2, 1]);
+    let zero = zero_constant(&mut b);
+    let a = b.tensor("a", &[2, 2], 4, TensorKind::Activation);
+    b.g.ops.push(QOp::View(ViewOp {
+        name: "mask".into(),
+        inputs: vec![x, zero],
+        output: a,
+        map: vec![(1, 0); 4],
+    }));
+    let prod = b.product((a, m), [2, 2, 1]);
+    let out = b.elem("out", Some(prod), None, 1, 0, 0, 0, 0, 8);
+    let keep = b.elem("keep", Some(x), None, 1, 0, 0, 0, 0, 4);
+    b.g.outputs.extend([out, keep]);
+    let mut g = b.g;
+    assert_eq!(skip_known_zeros(&mut g), 4);
+    let (c, inst, k) = build_shaped(g, vec![vec![3], vec![2, 6]], |s| {
+        s.public_io = PublicIo::Plain;
+        s.matmul_lanes = true;
+    });
+    assert!(c.plan.shape.dot_freivalds());
+    let reg = c.plan.layout.dot[0].clone();
+    assert_eq!((c.plan.layout.dot.len(), reg.len), (1, 2), "C alone");
+    assert!(satisfied(&c, &inst, k));
+    let honest = (**c.witness.as_ref().unwrap()).clone();
+    assert_eq!(honest[out], vec![0, 0]);
+    for (e, d) in [(0, 1), (0, -1), (1, 1), (1, -1)] {
+        let mut v = honest.clone();
+        v[prod][e] += d;
+        v[out][e] += d;
+        let t = ModelCircuit::with_witness(c.graph.clone(), c.plan.clone(), v);
+        assert!(!satisfied(&t, &t.instances(), k), "output {e} moved by {d}");
+    }
+    matmul_cells_guarded(&c, &inst, k, &reg);
 }
 
 /// The masked product in dot lanes (one row per term, single phase), read at outputs 1, 2
@@ -1991,15 +2031,15 @@ fn shared_weights_are_placed_once_and_any_other_product_is_rejected() {
         "the product left the matvec lanes"
     );
     let reg = c.plan.layout.dot[0].clone();
-    // Per input column: 3 rows of X and 3 weight rows; then the 15 outputs.
+    // The 15 outputs; then per input column, 3 rows of X and 3 weight rows.
     assert_eq!((c.plan.layout.dot.len(), reg.len), (1, 4 * (3 + 3) + 15));
     assert_eq!(c.witness.as_ref().unwrap()[acc][..5], [37, -3, 2, -16, 14]);
     assert!(satisfied(&c, &inst, k));
     // An output moved by ±1 (the public output following it) or two outputs of different
     // tokens swapped: only the Freivalds check can catch it.
     product_forgeries_rejected(&c, k, (acc, out), &[0, 4, 7, 14], (1, 6));
-    // The running sums on a weight row (row 4), and a copied input.
-    matmul_cells_guarded(&c, &inst, k, &reg, 4);
+    // The running sums on every row (weight rows among them), and a copied input.
+    matmul_cells_guarded(&c, &inst, k, &reg);
     let honest = (**c.witness.as_ref().unwrap()).clone();
     // The weights are the circuit's: the honest witness fails a model with one weight changed
     // (another fixed column, another key).

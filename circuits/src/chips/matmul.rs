@@ -12,32 +12,38 @@
 //! their integer product is far below the field size and `C` is exactly the integer product.
 //!
 //! One region per product (per batch) holds each element once in the first-phase column `x`
-//! (equality-enabled: `A` and `B` are copied in, `C` lives here): for each `k`, column `k` of
-//! `A` then row `k` of `B` (`j` descending); then `C` row by row (`j` descending within a row).
-//! The rows `i` of `A` and `C` go in one order, and the first row in that order carries the
-//! highest power of `s` (relabel `i` by position: the identity above is unchanged). Three
-//! second-phase columns run the check:
+//! (equality-enabled: `A` and `B` are copied in, `C` lives here): first `C`, row by row (`j`
+//! descending within a row); then for each `k`, column `k` of `A` and row `k` of `B` (`j`
+//! ascending). The rows `i` of `A` and `C` go in one order, and the first row in that order
+//! carries the highest power of `s` (relabel `i` by position: the identity above is unchanged).
+//! Two second-phase columns run the check, `acc` and `carry`, whose last value must be zero:
 //!
 //! ```text
-//! A rows:  acc = x (first of a run)           acc = acc_prev·s + x        → α_k
-//! B rows:  acc = x, carry = acc_prev (first)  acc = acc_prev·r + x, carry = carry_prev → β_k, α_k
-//! tot:     0 on the region's first row; tot_prev + carry·acc on the last row of each B run
-//!          (adds α_k·β_k); tot_prev on every other row
-//! C rows:  first row of a C row: acc = x, carry = carry_prev·s + acc_prev (0 for the first C row)
-//!          other rows: acc = acc_prev·r + x, carry = carry_prev
-//! last:    tot = carry·s + acc
+//! C rows:  first of the region:        acc = x, carry = 0
+//!          first of a later row of C:  acc = x, carry = carry_prev·s + acc_prev
+//!          other rows:                 acc = acc_prev·r + x, carry = carry_prev
+//! A rows:  first of the region's first run: acc = x, carry = carry_prev·s + acc_prev
+//!          first of a later run:       acc = x, carry = carry_prev
+//!          other rows:                 acc = acc_prev·s + x, carry = carry_prev        → α_k
+//! B rows:  first: acc = acc_prev (α_k), others: acc = acc_prev·r;  carry = carry_prev − acc·x
+//! last:    carry = 0
 //! ```
 //!
-//! `C` rows give `γ_i = Σ_j r^j C[i][j]` in `acc`, and `carry` runs the Horner sum of the
-//! `γ`s over `s`, so the last row compares `Σ_i s^i γ_i` with `Σ_k α_k β_k`.
+//! `C` rows give `γ_i = Σ_j r^j C[i][j]` in `acc`, and `carry` runs the Horner sum
+//! `G = Σ_i s^i γ_i` (complete on the first `A` row). Along a `B` run `acc` is `α_k·r^j`, so
+//! the run takes `α_k β_k` off `carry`: the last row holds `G − Σ_k α_k β_k`, which is zero.
+//! Every row of a region sets both columns from its own cells and the row above, so they have
+//! one value for given `x`, `r` and `s`. (The running total needs no column of its own: it
+//! rides in `carry` while `acc` runs the Horner sums.)
 //!
 //! **Known zeros.** A product of computed matrices places `A` and `C` with `i` ascending
 //! (`A[0][k]` carries `s^(n−1)`), so the first rows of a column of `A` are the first of its
 //! Horner run. Where they are known zeros whatever the input ([`MatMulOp::a_zeros`]: a causal
 //! attention's masked probabilities, a constant op's zeros read through views), the run starts
 //! after them: a Horner sum's leading zeros add nothing, so `α_k` is unchanged. A column that
-//! is all known zeros (`α_k = 0`) leaves out its `B` run too. Causal attention's `A·V` places
-//! about half of `A`.
+//! is all known zeros (`α_k = 0`) leaves out its `B` run too; where every column is, the
+//! region is `C` alone and its last row checks `carry·s + acc = G = 0`. Causal attention's
+//! `A·V` places about half of `A`.
 //!
 //! Single-phase circuits (the CUDA prover's) use the dot chip instead.
 //!
@@ -45,11 +51,11 @@
 //! `T` tokens: `Y = X·Wᵀ + b`, see [`LinearOp::shared_product`]) is the same check with
 //! `A = X`, `B = Wᵀ` and `C = Y − b`, except that `B` is constant: each `B` run is
 //! `⌈m / w⌉` *weight rows* holding `w` weights each in the lane's fixed weight columns
-//! `w_0 … w_{w-1}` (`j` descending across the run, zeros above `m`), and the bias sits in
-//! `w_0` on `C` rows:
+//! `w_0 … w_{w-1}` (weight row `q` holds `B[k][j]` for `j` from `(q+1)·w − 1` down to `q·w`,
+//! zeros from `m`), and the bias sits in `w_0` on `C` rows:
 //!
 //! ```text
-//! weight rows: acc = H (first of a run, carry = acc_prev)   acc = acc_prev·r^w + H (carry = carry_prev)
+//! weight rows: first: acc = acc_prev, others: acc = acc_prev·r^w;  carry = carry_prev − acc·H
 //!              H = Σ_u r^(w-1-u) w_u
 //! C rows:      x − w_0 in place of x (w_0 is 0 on C rows of a product of computed matrices)
 //! ```
@@ -71,19 +77,20 @@ use halo2_proofs::poly::Rotation;
 /// Selectors of a matmul lane (see the module documentation).
 #[derive(Clone, Debug)]
 struct Selectors {
+    a00: Selector,
     a0: Selector,
     a: Selector,
     b0: Selector,
     b: Selector,
     w0: Selector,
     w: Selector,
-    zero: Selector,
-    keep: Selector,
-    add: Selector,
     c00: Selector,
     c0: Selector,
     c: Selector,
+    /// The region's last row, a `B` or weight row: `carry = 0`.
     last: Selector,
+    /// The last row of a region with no `A·B` term (`C` alone): `carry·s + acc = 0`.
+    last_c: Selector,
 }
 
 /// Columns of one matmul lane.
@@ -93,10 +100,8 @@ pub struct MatmulLane {
     pub x: Column<Advice>,
     /// Horner sums (second phase).
     pub acc: Column<Advice>,
-    /// `α_k` along a `B` run; the Horner sum of the `γ_i` along `C` (second phase).
+    /// The Horner sum of the `γ_i`, less the `α_k β_k` of the runs so far (second phase).
     pub carry: Column<Advice>,
-    /// Running `Σ α_k β_k` (second phase).
-    pub tot: Column<Advice>,
     /// Weight columns (constant `B`; bias on `C` rows).
     pub w: Vec<Column<Fixed>>,
     q: Selectors,
@@ -191,11 +196,13 @@ enum Row {
     Out(TensorId, usize, i64),
 }
 
-/// A row's step in the Horner sums (see the module documentation): the first and the other
-/// rows of an `A` run, a computed `B` run and a weight run; the first row of `C`, the first
-/// row of each later row of `C`, and its other rows.
+/// A row's step in the Horner sums (see the module documentation): the first rows of the
+/// region's first `A` run and of the later ones, and its other rows; the first and the other
+/// rows of a computed `B` run and of a weight run; the first row of `C`, the first row of each
+/// later row of `C`, and its other rows.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Step {
+    A00,
     A0,
     A,
     B0,
@@ -207,60 +214,25 @@ enum Step {
     C,
 }
 
-/// A row's step in the running total `Σ α_k β_k`: zero (the region's first row), kept, or
-/// plus `α_k β_k` (the last row of a `B` run).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Total {
-    Zero,
-    Keep,
-    Add,
-}
-
 /// One row of a region and what the check does on it.
 #[derive(Clone, Copy)]
 struct Line {
     row: Row,
     step: Step,
-    total: Total,
 }
 
-/// The rows of one region, in order, as they are built.
-struct Lines(Vec<Line>);
+/// The rows of one region, in order, as they are built, and whether an `A` run has begun.
+struct Lines(Vec<Line>, bool);
 
 impl Lines {
     fn run(&mut self, rows: impl Iterator<Item = Row>, (first, rest): (Step, Step)) {
         for (u, row) in rows.enumerate() {
             let step = if u == 0 { first } else { rest };
-            self.0.push(Line {
-                row,
-                step,
-                total: Total::Keep,
-            });
+            self.0.push(Line { row, step });
         }
     }
 
-    /// The term `α_k β_k`: the `A` run, then the `B` run, whose last row adds the product.
-    /// An empty `A` run (a column of known zeros, `α_k = 0`) leaves out the term.
-    fn term(&mut self, a: impl Iterator<Item = Row>, b: impl Iterator<Item = Row>, w: bool) {
-        let start = self.0.len();
-        self.run(a, (Step::A0, Step::A));
-        if self.0.len() == start {
-            return;
-        }
-        self.run(
-            b,
-            if w {
-                (Step::W0, Step::W)
-            } else {
-                (Step::B0, Step::B)
-            },
-        );
-        if let Some(last) = self.0.last_mut() {
-            last.total = Total::Add;
-        }
-    }
-
-    /// The rows of `C`, one iterator per row.
+    /// The rows of `C`, one iterator per row: the region's first rows.
     fn outputs<R: Iterator<Item = Row>>(&mut self, rows: impl Iterator<Item = R>) {
         for (i, r) in rows.enumerate() {
             let first = if i == 0 { Step::C00 } else { Step::C0 };
@@ -268,11 +240,22 @@ impl Lines {
         }
     }
 
-    fn finish(mut self) -> Vec<Line> {
-        if let Some(first) = self.0.first_mut() {
-            first.total = Total::Zero;
+    /// The term `α_k β_k`: the `A` run (the first of the region completes `G`), then the `B`
+    /// run, which takes the product off `carry`. An empty `A` run (a column of known zeros,
+    /// `α_k = 0`) leaves out the term.
+    fn term(&mut self, a: impl Iterator<Item = Row>, b: impl Iterator<Item = Row>, w: bool) {
+        let start = self.0.len();
+        let first = if self.1 { Step::A0 } else { Step::A00 };
+        self.run(a, (first, Step::A));
+        if self.0.len() == start {
+            return;
         }
-        self.0
+        self.1 = true;
+        let steps = match w {
+            true => (Step::W0, Step::W),
+            false => (Step::B0, Step::B),
+        };
+        self.run(b, steps);
     }
 }
 
@@ -280,33 +263,27 @@ impl Lines {
 fn lines(p: Product<'_>) -> Vec<Line> {
     let g = Geometry::of(p);
     let (n, t, m) = (g.n as usize, g.t as usize, g.m as usize);
-    let mut out = Lines(Vec::with_capacity(g.rows() as usize));
+    let mut out = Lines(Vec::with_capacity(g.rows() as usize), false);
     match p {
         Product::Computed(op, batch) => {
             let [ao, bo, co] = op.batches[batch];
-            for k in 0..t {
-                // Rows of `A` ascending, so that its known zeros (the first rows) drop out.
-                let skip = n - g.a_rows(k as u32) as usize;
-                let a = (skip..n).map(|i| Row::Elem(op.a, ao + i * t + k));
-                let b = (0..m).rev().map(|j| Row::Elem(op.b, bo + k * m + j));
-                out.term(a, b, false);
-            }
             let c_row = |i: usize| {
                 (0..m)
                     .rev()
                     .map(move |j| Row::Out(op.output, co + i * m + j, 0))
             };
             out.outputs((0..n).map(c_row));
+            for k in 0..t {
+                // Rows of `A` ascending, so that its known zeros (the first rows) drop out.
+                let skip = n - g.a_rows(k as u32) as usize;
+                let a = (skip..n).map(|i| Row::Elem(op.a, ao + i * t + k));
+                let b = (0..m).map(|j| Row::Elem(op.b, bo + k * m + j));
+                out.term(a, b, false);
+            }
         }
         Product::Shared(op, _) => {
             let groups: Vec<LinearGroup> = (0..n).map(|i| op.group(i)).collect();
             let bias = &op.sets[0].b;
-            for k in 0..t {
-                let a =
-                    (groups.iter().rev()).map(|grp| Row::Elem(op.input, grp.gather[k] as usize));
-                let b = (0..g.b_rows as usize).map(|q| Row::Weights { k, q });
-                out.term(a, b, true);
-            }
             let c_row = |grp: &LinearGroup| {
                 let out: Vec<Row> = (0..m)
                     .rev()
@@ -315,16 +292,22 @@ fn lines(p: Product<'_>) -> Vec<Line> {
                 out.into_iter()
             };
             out.outputs(groups.iter().rev().map(c_row));
+            for k in 0..t {
+                let a =
+                    (groups.iter().rev()).map(|grp| Row::Elem(op.input, grp.gather[k] as usize));
+                let b = (0..g.b_rows as usize).map(|q| Row::Weights { k, q });
+                out.term(a, b, true);
+            }
         }
     }
-    out.finish()
+    out.0
 }
 
-/// Weight row `q` of `B`'s row `k`: `B[k][j]` for `j` from `(b_rows − q)·w − 1` down, 0 past
-/// `m` (`B[k][j] = W[j][k]`).
+/// Weight row `q` of `B`'s row `k`: `B[k][j]` for `j` from `(q + 1)·w − 1` down to `q·w`, 0
+/// from `m` (`B[k][j] = W[j][k]`).
 fn weights(op: &LinearOp, g: &Geometry, k: usize, q: usize) -> Vec<i64> {
     let ws = &op.sets[0];
-    let top = (g.b_rows as usize - q) * g.w as usize;
+    let top = (q + 1) * g.w as usize;
     (0..g.w as usize)
         .map(|u| {
             let j = top - 1 - u;
@@ -377,23 +360,21 @@ impl MatmulLane {
         meta.enable_equality(x);
         let acc = meta.advice_column_in(SecondPhase);
         let carry = meta.advice_column_in(SecondPhase);
-        let tot = meta.advice_column_in(SecondPhase);
         let w: Vec<Column<Fixed>> = (0..weights).map(|_| meta.fixed_column()).collect();
         let mut sel = || meta.selector();
         let q = Selectors {
+            a00: sel(),
             a0: sel(),
             a: sel(),
             b0: sel(),
             b: sel(),
             w0: sel(),
             w: sel(),
-            zero: sel(),
-            keep: sel(),
-            add: sel(),
             c00: sel(),
             c0: sel(),
             c: sel(),
             last: sel(),
+            last_c: sel(),
         };
         let qs = q.clone();
         let wcols = w.clone();
@@ -402,7 +383,6 @@ impl MatmulLane {
             let xv = vc.query_advice(x, cur);
             let (a, a_p) = (vc.query_advice(acc, cur), vc.query_advice(acc, prev));
             let (c, c_p) = (vc.query_advice(carry, cur), vc.query_advice(carry, prev));
-            let (t, t_p) = (vc.query_advice(tot, cur), vc.query_advice(tot, prev));
             let (r, s) = (vc.query_challenge(r), vc.query_challenge(s));
             let wv: Vec<Expression<F>> = wcols.iter().map(|&c| vc.query_fixed(c, cur)).collect();
             // The weight row's Horner sum, `r^w` and the C rows' value less the bias.
@@ -410,40 +390,45 @@ impl MatmulLane {
             let h = horner(&r, wv.iter().cloned()).unwrap_or(nil.clone());
             let r_w = (0..wv.len()).fold(Expression::Constant(F::ONE), |p, _| p * r.clone());
             let out = xv.clone() - wv.first().cloned().unwrap_or(nil);
-            let [a0, qa, b0, qb, w0, qw, zero, keep, add, c00, c0, qc, last] = [
-                qs.a0, qs.a, qs.b0, qs.b, qs.w0, qs.w, qs.zero, qs.keep, qs.add, qs.c00, qs.c0,
-                qs.c, qs.last,
+            let [a00, a0, qa, b0, qb, w0, qw, c00, c0, qc, last, last_c] = [
+                qs.a00, qs.a0, qs.a, qs.b0, qs.b, qs.w0, qs.w, qs.c00, qs.c0, qs.c, qs.last,
+                qs.last_c,
             ]
             .map(|q| vc.query_selector(q));
             let step = |z: Expression<F>, v: Expression<F>| a.clone() - a_p.clone() * z - v;
+            // `carry` kept, closing `G` (the next row of C, the first A run), or less `acc·v`.
+            let keep = c.clone() - c_p.clone();
+            let close = c.clone() - c_p.clone() * s.clone() - a_p.clone();
+            let minus = |v: Expression<F>| c.clone() - c_p.clone() + a.clone() * v;
             vec![
-                a0 * (a.clone() - xv.clone()),
-                qa * step(s.clone(), xv.clone()),
-                b0.clone() * (a.clone() - xv.clone()),
-                b0 * (c.clone() - a_p.clone()),
-                qb.clone() * step(r.clone(), xv.clone()),
-                qb * (c.clone() - c_p.clone()),
-                w0.clone() * (a.clone() - h.clone()),
-                w0 * (c.clone() - a_p.clone()),
-                qw.clone() * step(r_w, h),
-                qw * (c.clone() - c_p.clone()),
-                zero * t.clone(),
-                keep * (t.clone() - t_p.clone()),
-                add * (t.clone() - t_p - c.clone() * a.clone()),
                 c00.clone() * (a.clone() - out.clone()),
                 c00 * c.clone(),
                 c0.clone() * (a.clone() - out.clone()),
-                c0 * (c.clone() - c_p.clone() * s.clone() - a_p.clone()),
-                qc.clone() * step(r, out),
-                qc * (c.clone() - c_p),
-                last * (t - c * s - a),
+                c0 * close.clone(),
+                qc.clone() * step(r.clone(), out),
+                qc * keep.clone(),
+                a00.clone() * (a.clone() - xv.clone()),
+                a00 * close,
+                a0.clone() * (a.clone() - xv.clone()),
+                a0 * keep.clone(),
+                qa.clone() * step(s.clone(), xv.clone()),
+                qa * keep,
+                b0.clone() * (a.clone() - a_p.clone()),
+                b0 * minus(xv.clone()),
+                qb.clone() * (a.clone() - a_p.clone() * r.clone()),
+                qb * minus(xv),
+                w0.clone() * (a.clone() - a_p.clone()),
+                w0 * minus(h.clone()),
+                qw.clone() * (a.clone() - a_p.clone() * r_w),
+                qw * minus(h),
+                last * c.clone(),
+                last_c * (c * s + a),
             ]
         });
         MatmulLane {
             x,
             acc,
             carry,
-            tot,
             w,
             q,
         }
@@ -503,6 +488,7 @@ impl MatmulLane {
     fn selectors(&self, line: &Line, last: bool) -> Vec<&Selector> {
         let q = &self.q;
         let step = match line.step {
+            Step::A00 => &q.a00,
             Step::A0 => &q.a0,
             Step::A => &q.a,
             Step::B0 => &q.b0,
@@ -513,19 +499,17 @@ impl MatmulLane {
             Step::C0 => &q.c0,
             Step::C => &q.c,
         };
-        let total = match line.total {
-            Total::Zero => &q.zero,
-            Total::Keep => &q.keep,
-            Total::Add => &q.add,
-        };
-        let mut on = vec![step, total];
+        let mut on = vec![step];
         if last {
-            on.push(&q.last);
+            on.push(match line.step {
+                Step::C00 | Step::C0 | Step::C => &q.last_c,
+                _ => &q.last,
+            });
         }
         on
     }
 
-    /// Second phase: the Horner sums and the running total, which need the challenges.
+    /// Second phase: the Horner sums and the running difference, which need the challenges.
     pub(crate) fn assign_acc(
         &self,
         a: &mut Assigner<'_, '_>,
@@ -548,7 +532,7 @@ impl MatmulLane {
         };
         let g = Geometry::of(p);
         let r_w = r.pow_vartime([u64::from(g.w)]);
-        let (mut acc, mut carry, mut tot) = (F::ZERO, F::ZERO, F::ZERO);
+        let (mut acc, mut carry) = (F::ZERO, F::ZERO);
         for (i, line) in lines.iter().enumerate() {
             let prev_acc = acc;
             // The row's value: an element, a weight row's Horner sum, an output less its bias.
@@ -562,35 +546,29 @@ impl MatmulLane {
                 (Row::Out(t, e, bias), _) => fe(wit.int(t, e).unwrap_or(0) - bias as i128),
             };
             match line.step {
-                Step::A0 => acc = x,
                 Step::C00 => (acc, carry) = (x, F::ZERO),
+                Step::C0 | Step::A00 => (acc, carry) = (x, carry * s + prev_acc),
+                Step::C => acc = prev_acc * r + x,
+                Step::A0 => acc = x,
                 Step::A => acc = prev_acc * s + x,
-                Step::B0 | Step::W0 => (acc, carry) = (x, prev_acc),
-                Step::B | Step::C => acc = prev_acc * r + x,
-                Step::W => acc = prev_acc * r_w + x,
-                Step::C0 => (acc, carry) = (x, carry * s + prev_acc),
-            }
-            match line.total {
-                Total::Zero => tot = F::ZERO,
-                Total::Keep => {}
-                Total::Add => tot += carry * acc,
+                Step::B0 | Step::W0 => carry -= acc * x,
+                Step::B => (acc, carry) = (prev_acc * r, carry - prev_acc * r * x),
+                Step::W => (acc, carry) = (prev_acc * r_w, carry - prev_acc * r_w * x),
             }
             let at = reg.start + i as u32;
             for (role, col, v) in [
                 (AdvCol::DotAcc(lane), self.acc, acc),
                 (AdvCol::DotCarry(lane), self.carry, carry),
-                (AdvCol::DotTot(lane), self.tot, tot),
             ] {
                 a.advice(role, col, at, Value::known(v));
             }
         }
     }
 
-    fn second_phase(&self, lane: u16) -> [(AdvCol, Column<Advice>); 3] {
+    fn second_phase(&self, lane: u16) -> [(AdvCol, Column<Advice>); 2] {
         [
             (AdvCol::DotAcc(lane), self.acc),
             (AdvCol::DotCarry(lane), self.carry),
-            (AdvCol::DotTot(lane), self.tot),
         ]
     }
 }

@@ -80,10 +80,8 @@ pub enum AdvCol {
     DotW(u16),
     /// Dot-product running sums (matmul lanes: the Horner sums).
     DotAcc(u16),
-    /// Matmul lanes: `α_k` along a `B` run, the Horner sum of the `γ_i` along `C`.
+    /// Matmul lanes: the Horner sum of the `γ_i`, less the `α_k β_k` of the runs so far.
     DotCarry(u16),
-    /// Matmul lanes: the running `Σ α_k β_k`.
-    DotTot(u16),
     /// Requantization lane: free column `j` (`[acc, y, q]`, `[inv, lo, hi]`, `[t]`).
     RqFree(u16, u8),
     /// Requantization lane: range-checked column `j`.
@@ -256,7 +254,6 @@ impl ModelConfig {
                 None => self.dot.get(l(i))?.acc,
             },
             AdvCol::DotCarry(i) => self.mm.get(l(i))?.carry,
-            AdvCol::DotTot(i) => self.mm.get(l(i))?.tot,
             AdvCol::RqFree(i, j) => *self.rq.get(l(i))?.free.get(j as usize)?,
             AdvCol::RqRange(i, j) => *self.rq.get(l(i))?.range.get(j as usize)?,
             AdvCol::RqRow(i, j) => *self.rq_row.get(l(i))?.advice.get(j as usize)?,

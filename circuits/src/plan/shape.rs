@@ -450,7 +450,7 @@ impl CircuitShape {
     /// Advice and equality-enabled columns of one dot (or matmul) lane.
     fn dot_columns(&self) -> (usize, usize) {
         if self.dot_freivalds() {
-            (4, 1)
+            (3, 1)
         } else {
             (3, 3)
         }
