@@ -1628,16 +1628,27 @@ fn product_forgeries_rejected(
     }
 }
 
-/// A matmul region's first copied element, and each running column on every row of it,
-/// changed on its own: each must fail (both columns are set on every row of a region).
-fn matmul_cells_guarded(c: &ModelCircuit, inst: &[F], k: u32, reg: &RunRegion) {
-    let l = reg.lane;
-    let x = [(AdvCol::DotX(l), reg.start, fe(4))];
-    assert_rejects(c, inst, k, &x, "a copied element");
+/// A matmul region's first output cell, its first copied factor (row `first_a` of the
+/// region, after `C`; `None` where every factor is a known zero), and each running column on
+/// every row of it, changed on its own: each must fail (both columns are set on every row).
+fn matmul_cells_guarded(
+    c: &ModelCircuit,
+    inst: &[F],
+    k: u32,
+    reg: &RunRegion,
+    first_a: Option<u32>,
+) {
+    let (l, odd) = (reg.lane, fe(0x5eed_0001));
+    let out = [(AdvCol::DotX(l), reg.start, odd)];
+    assert_rejects(c, inst, k, &out, "an output element");
+    if let Some(a) = first_a {
+        let factor = [(AdvCol::DotX(l), reg.start + a, odd)];
+        assert_rejects(c, inst, k, &factor, "a copied factor");
+    }
     for row in reg.start..reg.start + reg.len {
         for col in [AdvCol::DotAcc(l), AdvCol::DotCarry(l)] {
             let what = format!("{col:?} on row {} of the region", row - reg.start);
-            assert_rejects(c, inst, k, &[(col, row, fe(7))], &what);
+            assert_rejects(c, inst, k, &[(col, row, odd)], &what);
         }
     }
 }
@@ -1721,8 +1732,23 @@ fn matmul_freivalds_check_accepts_the_product_and_rejects_any_other() {
     // the public output and the prover's Horner sums) made consistent: only the Freivalds
     // check is left to catch it.
     product_forgeries_rejected(&c, k, (prod, out), &[0, 1, 2, 3], (0, 3));
-    // A copied factor or a Horner sum changed on its own.
-    matmul_cells_guarded(&c, &inst, k, &reg);
+    // An output, a copied factor (after the 4 outputs) or a Horner sum changed on its own.
+    matmul_cells_guarded(&c, &inst, k, &reg, Some(4));
+}
+
+/// A product with no rows or no columns (`A [0, 3] · B [3, 2]`, `A [2, 3] · B [3, 0]`) is
+/// refused: its region would have no `C` rows to start the check on.
+#[test]
+fn an_empty_product_is_refused() {
+    for ikj in [[0, 3, 2], [2, 3, 0]] {
+        let mut b = Builder::new();
+        let a = b.input("a", &[ikj[0], 3]);
+        let m = b.input("m", &[3, ikj[2]]);
+        let prod = b.product((a, m), ikj);
+        b.g.outputs.push(prod);
+        let err = b.g.validate().unwrap_err().to_string();
+        assert!(err.contains("empty product"), "{ikj:?}: {err}");
+    }
 }
 
 /// A constant op with one element, zero (an elementwise op with no operand): its element is a
@@ -1798,7 +1824,7 @@ fn known_zeros_of_a_are_left_out_and_any_other_product_is_rejected() {
     let reg = c.plan.layout.dot[0].clone();
     assert_eq!((c.plan.layout.dot.len(), reg.len), (1, 15));
     product_forgeries_rejected(&c, k, (prod, out), &[0, 1, 2, 3, 4, 5], (0, 5));
-    matmul_cells_guarded(&c, &inst, k, &reg);
+    matmul_cells_guarded(&c, &inst, k, &reg, Some(6));
 }
 
 /// `A [2, 2] · B [2, 1]` with `A` all known zeros (a constant op's, read through a view): in
@@ -1841,7 +1867,7 @@ fn a_matmul_of_known_zeros_only_proves_zero() {
         let t = ModelCircuit::with_witness(c.graph.clone(), c.plan.clone(), v);
         assert!(!satisfied(&t, &t.instances(), k), "output {e} moved by {d}");
     }
-    matmul_cells_guarded(&c, &inst, k, &reg);
+    matmul_cells_guarded(&c, &inst, k, &reg, None);
 }
 
 /// The masked product in dot lanes (one row per term, single phase), read at outputs 1, 2
@@ -2038,8 +2064,8 @@ fn shared_weights_are_placed_once_and_any_other_product_is_rejected() {
     // An output moved by ±1 (the public output following it) or two outputs of different
     // tokens swapped: only the Freivalds check can catch it.
     product_forgeries_rejected(&c, k, (acc, out), &[0, 4, 7, 14], (1, 6));
-    // The running sums on every row (weight rows among them), and a copied input.
-    matmul_cells_guarded(&c, &inst, k, &reg);
+    // The running sums on every row (weight rows among them), and the first copied input.
+    matmul_cells_guarded(&c, &inst, k, &reg, Some(15));
     let honest = (**c.witness.as_ref().unwrap()).clone();
     // The weights are the circuit's: the honest witness fails a model with one weight changed
     // (another fixed column, another key).

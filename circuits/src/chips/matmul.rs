@@ -116,8 +116,8 @@ pub enum Product<'a> {
     Shared(&'a LinearOp, u32),
 }
 
-/// A product's dimensions: per `k`, the `A` run then the `B` run (`b_rows` rows: `m`, or
-/// `⌈m/w⌉` weight rows); then `C`.
+/// A product's dimensions: `C`, then per `k` the `A` run and the `B` run (`b_rows` rows: `m`,
+/// or `⌈m/w⌉` weight rows).
 #[derive(Clone, Copy)]
 struct Geometry<'a> {
     n: u32,
@@ -164,7 +164,7 @@ impl<'a> Geometry<'a> {
         self.n - z.min(self.n)
     }
 
-    /// Rows of one product: a term per column of `A` that is not all zeros, then `C`.
+    /// Rows of one product: `C`, then a term per column of `A` that is not all zeros.
     fn rows(&self) -> u32 {
         let term = |k| match self.a_rows(k) {
             0 => 0,
@@ -446,7 +446,13 @@ impl MatmulLane {
     ) -> Result<(), Error> {
         let lane = reg.lane;
         let g = Geometry::of(p);
-        if g.w as usize > self.w.len() {
+        // The gate's weight row reads every weight column of the lane; an empty product (no
+        // `C`) would start on an `A` row, which reads the row above.
+        let weights_fit = match p {
+            Product::Shared(..) => g.w as usize == self.w.len(),
+            Product::Computed(..) => true,
+        };
+        if !weights_fit || g.n == 0 || g.m == 0 {
             return Err(Error::Synthesis);
         }
         let lines = lines(p);

@@ -162,6 +162,9 @@ impl MatMulOp {
         if nk == 0 {
             return bad(OpDefect::Geometric("empty inner dimension"));
         }
+        if ni == 0 || nj == 0 {
+            return bad(OpDefect::Geometric("empty product"));
+        }
         let (la, lb, lc) = (
             g.tensors[self.a].len(),
             g.tensors[self.b].len(),
