@@ -341,7 +341,10 @@ pub fn leaky_relu(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendErro
     }))
 }
 
-pub fn clip(a: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+pub fn clip(a: &Attrs<'_>, opset: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
+    // From opset 11 the bounds are inputs: attributes there were read as bounds.
+    a.input_since("min", opset, 11)?;
+    a.input_since("max", opset, 11)?;
     Ok(Box::new(Clip {
         min: a.float("min")?,
         max: a.float("max")?,
@@ -354,4 +357,31 @@ pub fn sigmoid(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> 
 
 pub fn tanh(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
     Ok(Box::new(Squash { tanh: true }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_onnx::pb::{attribute_proto::AttributeType, AttributeProto, NodeProto};
+
+    #[test]
+    fn clip_bounds_as_attributes_from_opset_11_are_refused() {
+        let node = NodeProto {
+            op_type: "Clip".into(),
+            attribute: vec![AttributeProto {
+                name: "min".into(),
+                r#type: AttributeType::Float as i32,
+                f: -1.0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let a = Attrs::new(&node, "c");
+        let err = clip(&a, 11)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("an input from it"), "{err}");
+        assert!(clip(&a, 6).is_ok());
+    }
 }

@@ -216,6 +216,7 @@ fn eval_unsqueeze(
         .map(|&a| axis(a, r, node))
         .collect::<Result<_, _>>()?;
     ax.sort_unstable();
+    distinct_axes(&ax, node)?;
     let mut shape = x.shape.clone();
     for a in ax {
         shape.insert(a.min(shape.len()), 1);
@@ -225,6 +226,15 @@ fn eval_unsqueeze(
         data: x.data.clone(),
         dtype: x.dtype,
     })
+}
+
+/// Refuses sorted axes that name one axis twice (ONNX: Squeeze and Unsqueeze axes must be
+/// distinct; `[1, -3]` of a rank-3 output is such a pair).
+fn distinct_axes(sorted: &[usize], node: &str) -> Result<(), FrontendError> {
+    match sorted.windows(2).any(|w| w[0] == w[1]) {
+        true => Err(shape_err(node, "an axis is repeated")),
+        false => Ok(()),
+    }
 }
 
 /// Squeeze: the size-1 dimensions at the axes (attribute, or input #1 from opset 13) removed,
@@ -241,10 +251,12 @@ fn eval_squeeze(
     };
     let shape = match axes {
         Some(a) => {
-            let ax: Vec<usize> = a
+            let mut ax: Vec<usize> = a
                 .iter()
                 .map(|&v| dim_axis(v, x.rank(), node))
                 .collect::<Result<_, _>>()?;
+            ax.sort_unstable();
+            distinct_axes(&ax, node)?;
             if ax.iter().any(|&i| x.shape[i] != 1) {
                 return Err(shape_err(node, "cannot squeeze a dimension that is not 1"));
             }
@@ -733,6 +745,22 @@ mod tests {
         // Well-formed: x[:, 2:4].
         let y = slice(&x, [&[2], &[4], &[1], &[]]).unwrap();
         assert_eq!(y.data, vec![2.0, 3.0, 8.0, 9.0]);
+    }
+
+    #[test]
+    fn repeated_squeeze_and_unsqueeze_axes_are_refused() {
+        let x = Tensor::float(vec![2, 1, 3], vec![0.0; 6]);
+        // [1, -4] name one axis of Unsqueeze's rank-5 output; it inserted two 1s before.
+        let axes = Tensor::int(vec![2], vec![1.0, -4.0]);
+        let err = eval_unsqueeze("u", &[Some(&x), Some(&axes)], None).unwrap_err();
+        assert!(err.to_string().contains("an axis is repeated"), "{err}");
+        let err = eval_squeeze("s", &[Some(&x)], Some(&[1, -2])).unwrap_err();
+        assert!(err.to_string().contains("an axis is repeated"), "{err}");
+        // Distinct axes still work.
+        let ok = eval_unsqueeze("u", &[Some(&x), None], Some(&[0, 4])).unwrap();
+        assert_eq!(ok.shape, vec![1, 2, 1, 3, 1]);
+        let ok = eval_squeeze("s", &[Some(&x)], Some(&[-2])).unwrap();
+        assert_eq!(ok.shape, vec![2, 3]);
     }
 
     #[test]

@@ -280,7 +280,11 @@ pub fn pad(a: &Attrs<'_>, opset: i64) -> Result<Box<dyn OnnxOp>, FrontendError> 
         "constant" => Mode::Constant,
         "reflect" => Mode::Reflect,
         "edge" => Mode::Edge,
-        "wrap" => Mode::Wrap,
+        "wrap" if opset >= 19 => Mode::Wrap,
+        "wrap" => {
+            let why = format!("Pad mode 'wrap' is opset 19 or later (this model is opset {opset})");
+            return Err(a.error("mode", why));
+        }
         other => return Err(a.error("mode", format!("unknown Pad mode '{other}'"))),
     };
     Ok(Box::new(Pad {
@@ -297,6 +301,25 @@ pub fn pad(a: &Attrs<'_>, opset: i64) -> Result<Box<dyn OnnxOp>, FrontendError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tract_onnx::pb::{attribute_proto::AttributeType, AttributeProto, NodeProto};
+
+    #[test]
+    fn wrap_before_opset_19_is_refused() {
+        let node = NodeProto {
+            op_type: "Pad".into(),
+            attribute: vec![AttributeProto {
+                name: "mode".into(),
+                r#type: AttributeType::String as i32,
+                s: b"wrap".to_vec(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let a = Attrs::new(&node, "p");
+        let err = pad(&a, 18).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("opset 19 or later"), "{err}");
+        assert!(pad(&a, 19).is_ok());
+    }
 
     fn padded(mode: Mode, x: &[f64], pads: &[i64]) -> Result<Vec<f64>, FrontendError> {
         let pad = Pad {
