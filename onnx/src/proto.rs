@@ -275,3 +275,29 @@ impl<'a> Attrs<'a> {
         &self.name
     }
 }
+
+/// A node of type `op` with the attributes `attrs` (unit tests of the op builders).
+#[cfg(test)]
+pub(crate) fn node_with(op: &str, attrs: Vec<AttributeProto>) -> NodeProto {
+    NodeProto {
+        op_type: op.into(),
+        attribute: attrs,
+        ..Default::default()
+    }
+}
+
+/// An attribute `name` of type `ty`, its value set by `fill` (unit tests).
+#[cfg(test)]
+pub(crate) fn attr(
+    name: &str,
+    ty: pb::attribute_proto::AttributeType,
+    fill: impl FnOnce(&mut AttributeProto),
+) -> AttributeProto {
+    let mut a = AttributeProto {
+        name: name.into(),
+        r#type: ty as i32,
+        ..Default::default()
+    };
+    fill(&mut a);
+    a
+}

@@ -362,20 +362,13 @@ pub fn tanh(_: &Attrs<'_>, _: i64) -> Result<Box<dyn OnnxOp>, FrontendError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tract_onnx::pb::{attribute_proto::AttributeType, AttributeProto, NodeProto};
+    use crate::proto::{attr, node_with};
+    use tract_onnx::pb::attribute_proto::AttributeType;
 
     #[test]
     fn clip_bounds_as_attributes_from_opset_11_are_refused() {
-        let node = NodeProto {
-            op_type: "Clip".into(),
-            attribute: vec![AttributeProto {
-                name: "min".into(),
-                r#type: AttributeType::Float as i32,
-                f: -1.0,
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
+        let min = attr("min", AttributeType::Float, |a| a.f = -1.0);
+        let node = node_with("Clip", vec![min]);
         let a = Attrs::new(&node, "c");
         let err = clip(&a, 11)
             .err()

@@ -769,15 +769,10 @@ mod tests {
         let zero = Tensor::int(vec![], vec![0.0]);
         let err = eval_gather("g", &[Some(&scalar), Some(&zero)], 0).unwrap_err();
         assert!(err.to_string().contains("a scalar has no axis"), "{err}");
-        let node = |op: &str| tract_onnx::pb::NodeProto {
-            op_type: op.into(),
-            attribute: vec![tract_onnx::pb::AttributeProto {
-                name: "axes".into(),
-                r#type: tract_onnx::pb::attribute_proto::AttributeType::Ints as i32,
-                ints: vec![0],
-                ..Default::default()
-            }],
-            ..Default::default()
+        let node = |op: &str| {
+            use tract_onnx::pb::attribute_proto::AttributeType;
+            let axes = crate::proto::attr("axes", AttributeType::Ints, |a| a.ints = vec![0]);
+            crate::proto::node_with(op, vec![axes])
         };
         // Squeeze of a scalar (opset 11, axes an attribute there) panicked.
         let sq = squeeze(&Attrs::new(&node("Squeeze"), "s"), 11).unwrap();

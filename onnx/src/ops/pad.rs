@@ -301,20 +301,13 @@ pub fn pad(a: &Attrs<'_>, opset: i64) -> Result<Box<dyn OnnxOp>, FrontendError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tract_onnx::pb::{attribute_proto::AttributeType, AttributeProto, NodeProto};
+    use crate::proto::{attr, node_with};
+    use tract_onnx::pb::attribute_proto::AttributeType;
 
     #[test]
     fn wrap_before_opset_19_is_refused() {
-        let node = NodeProto {
-            op_type: "Pad".into(),
-            attribute: vec![AttributeProto {
-                name: "mode".into(),
-                r#type: AttributeType::String as i32,
-                s: b"wrap".to_vec(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
+        let mode = attr("mode", AttributeType::String, |a| a.s = b"wrap".to_vec());
+        let node = node_with("Pad", vec![mode]);
         let a = Attrs::new(&node, "p");
         let err = pad(&a, 18).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("opset 19 or later"), "{err}");
