@@ -229,7 +229,7 @@ fn eval_unsqueeze(
 }
 
 /// Refuses sorted axes that name one axis twice (ONNX: Squeeze and Unsqueeze axes must be
-/// distinct; `[1, -3]` of a rank-3 output is such a pair).
+/// distinct; `[1, -2]` of a rank-3 tensor is such a pair).
 fn distinct_axes(sorted: &[usize], node: &str) -> Result<(), FrontendError> {
     match sorted.windows(2).any(|w| w[0] == w[1]) {
         true => Err(shape_err(node, "an axis is repeated")),
